@@ -1,0 +1,164 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"jobwait/server"
+	"jobwait/stream"
+)
+
+// Config is every setting of SPEC.md §7, from flags and the environment.
+type Config struct {
+	Addr         string
+	RedisURL     string // empty: the embedded store
+	WaitBudget   time.Duration
+	PollInterval time.Duration
+	Heartbeat    time.Duration
+	MaxWaiters   int
+	Notify       stream.Mode
+	Demo         bool
+	DemoDelay    time.Duration
+	DemoFailRate float64
+	LogLevel     string
+	HealthCheck  bool // run as a container health check and exit
+}
+
+// setting is one flag and the environment variable behind it.
+type setting struct {
+	flag, env, def, usage string
+}
+
+var settings = []setting{
+	{"addr", "JOBWAIT_ADDR", ":8080", "listen address"},
+	{"redis-url", "REDIS_URL", "", "redis://host:port/db (a cluster node is detected; more seeds as ?addr=host:port); empty: embedded in-process store"},
+	{"wait-budget", "JOBWAIT_WAIT_BUDGET", "30s", "the most any wait is held"},
+	{"poll-interval", "JOBWAIT_POLL_INTERVAL", "2s", "Retry-After of short polls and SSE retry:"},
+	{"heartbeat", "JOBWAIT_HEARTBEAT", "15s", "SSE keepalive comment interval"},
+	{"max-waiters", "JOBWAIT_MAX_WAITERS", "100000", "held long polls plus streams; past it SVC_001"},
+	{"notify", "JOBWAIT_NOTIFY", "auto", "keyspace, poll, or auto"},
+	{"demo", "JOBWAIT_DEMO", "", "demo mode (default: on with the embedded store, off with REDIS_URL)"},
+	{"demo-delay", "JOBWAIT_DEMO_DELAY", "5s", "how long the stand-in AI takes to finish a job"},
+	{"demo-fail-rate", "JOBWAIT_DEMO_FAIL_RATE", "0.1", "share of demo jobs that end FAILED (0 to 1)"},
+	{"log-level", "JOBWAIT_LOG_LEVEL", "info", "debug, info, warn or error"},
+}
+
+// parseConfig reads flags over the environment over the defaults, and
+// validates every value with a message naming the setting.
+func parseConfig(args []string, getenv func(string) string) (Config, error) {
+	fs := flag.NewFlagSet("jobwait", flag.ContinueOnError)
+	vals := make(map[string]*string, len(settings))
+	for _, s := range settings {
+		def := s.def
+		if v := getenv(s.env); v != "" {
+			def = v
+		}
+		vals[s.flag] = fs.String(s.flag, def, s.usage+" (env "+s.env+")")
+	}
+	var cfg Config
+	fs.BoolVar(&cfg.HealthCheck, "healthcheck", false, "GET /healthz on the listen address and exit 0 if it answers 200")
+	if err := fs.Parse(args); err != nil {
+		return Config{}, err
+	}
+	if fs.NArg() > 0 {
+		return Config{}, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	p := parser{vals: vals}
+	cfg.Addr = p.str("addr")
+	cfg.RedisURL = p.str("redis-url")
+	cfg.WaitBudget = p.duration("wait-budget", time.Second)
+	cfg.PollInterval = p.duration("poll-interval", time.Second)
+	cfg.Heartbeat = p.duration("heartbeat", time.Second)
+	cfg.MaxWaiters = p.positive("max-waiters")
+	cfg.DemoDelay = p.duration("demo-delay", 0)
+	cfg.DemoFailRate = p.rate("demo-fail-rate")
+	cfg.Demo = p.boolean("demo", cfg.RedisURL == "")
+	cfg.LogLevel = p.str("log-level")
+	if m, err := stream.ParseMode(p.str("notify")); err != nil {
+		p.fail("notify", err)
+	} else {
+		cfg.Notify = m
+	}
+	if !strings.Contains(cfg.Addr, ":") {
+		p.fail("addr", errors.New("want host:port or :port"))
+	}
+	return cfg, errors.Join(p.errs...)
+}
+
+// parser converts settings, collecting every error.
+type parser struct {
+	vals map[string]*string
+	errs []error
+}
+
+func (p *parser) str(name string) string { return strings.TrimSpace(*p.vals[name]) }
+
+func (p *parser) fail(name string, err error) {
+	env := ""
+	for _, s := range settings {
+		if s.flag == name {
+			env = s.env
+		}
+	}
+	p.errs = append(p.errs, fmt.Errorf("-%s (%s) = %q: %v", name, env, p.str(name), err))
+}
+
+// duration reads a Go duration ("30s") or whole seconds ("30"), at least min.
+func (p *parser) duration(name string, min time.Duration) time.Duration {
+	s := p.str(name)
+	d, err := time.ParseDuration(s)
+	if n, nerr := strconv.Atoi(s); nerr == nil {
+		d, err = time.Duration(n)*time.Second, nil
+	}
+	switch {
+	case err != nil:
+		p.fail(name, errors.New("want a duration such as 30s"))
+	case d <= 0 || d < min:
+		p.fail(name, fmt.Errorf("want at least %v", max(min, time.Millisecond)))
+	}
+	return d
+}
+
+func (p *parser) positive(name string) int {
+	n, err := strconv.Atoi(p.str(name))
+	if err != nil || n <= 0 {
+		p.fail(name, errors.New("want a whole number above 0"))
+	}
+	return n
+}
+
+func (p *parser) rate(name string) float64 {
+	f, err := strconv.ParseFloat(p.str(name), 64)
+	if err != nil || f < 0 || f > 1 {
+		p.fail(name, errors.New("want a number from 0 to 1"))
+	}
+	return f
+}
+
+// boolean reads true/false (1/0, on/off, yes/no); empty is def.
+func (p *parser) boolean(name string, def bool) bool {
+	switch strings.ToLower(p.str(name)) {
+	case "":
+		return def
+	case "1", "true", "on", "yes":
+		return true
+	case "0", "false", "off", "no":
+		return false
+	}
+	p.fail(name, errors.New("want true or false"))
+	return def
+}
+
+// serverConfig is the part of Config the server takes.
+func (c Config) serverConfig() server.Config {
+	return server.Config{
+		WaitBudget:   c.WaitBudget,
+		PollInterval: c.PollInterval,
+		Heartbeat:    c.Heartbeat,
+		MaxWaiters:   c.MaxWaiters,
+	}
+}

@@ -1,0 +1,130 @@
+// Command jobwait serves the status of AI recommendation jobs: a short poll,
+// a long poll and server-sent events, woken by Redis keyspace notifications.
+// Every setting is a flag and an environment variable; run with -h to see them.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"jobwait/server"
+	"jobwait/store"
+	"jobwait/stream"
+)
+
+// shutdownGrace bounds a graceful shutdown.
+const shutdownGrace = 5 * time.Second
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "jobwait:", err)
+		os.Exit(1)
+	}
+}
+
+// run wires jobwait and serves until ctx ends.
+func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	cfg, err := parseConfig(args, getenv)
+	if err != nil {
+		return err
+	}
+	if cfg.HealthCheck {
+		return healthCheck(cfg.Addr)
+	}
+	log, err := newLogger(cfg.LogLevel, stderr)
+	if err != nil {
+		return err
+	}
+	be, err := connect(cfg.RedisURL, log)
+	if err != nil {
+		return err
+	}
+	defer be.close()
+
+	st := store.New(be.client)
+	hub := stream.New(stream.Config[*server.Answer]{
+		Client:  be.client,
+		DB:      be.db,
+		Pattern: store.JobPattern,
+		JobID:   store.IDFromKey,
+		Read:    server.ReadAnswers(st),
+		Same:    server.SameAnswer,
+		Notify:  cfg.Notify,
+		Logger:  log,
+	})
+	scfg := cfg.serverConfig()
+	scfg.Logger = log
+	if cfg.Demo {
+		scfg.Demo = store.NewDemo(st, cfg.DemoDelay, cfg.DemoFailRate, log)
+	}
+	srv := server.New(scfg, st, hub)
+
+	bg, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = hub.Run(bg) })
+	if scfg.Demo != nil {
+		wg.Go(func() { _ = scfg.Demo.Run(bg) })
+	}
+	defer func() {
+		cancel()
+		wg.Wait()
+	}()
+
+	listened := make(chan error, 1)
+	go func() { listened <- srv.Listen(cfg.Addr) }()
+	log.Info("jobwait listening", "addr", cfg.Addr, "redis", be.desc, "demo", cfg.Demo,
+		"wait_budget", cfg.WaitBudget.String(), "notify", cfg.Notify)
+
+	select {
+	case err := <-listened:
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: answering held waits")
+	sctx, scancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer scancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("shutdown incomplete", "err", err)
+	}
+	<-listened
+	return nil
+}
+
+func newLogger(level string, w io.Writer) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("-log-level (JOBWAIT_LOG_LEVEL) = %q: want debug, info, warn or error", level)
+	}
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
+
+// healthCheck GETs /healthz on the listen address, for container health
+// checks in images without a shell.
+func healthCheck(addr string) error {
+	host := addr
+	if strings.HasPrefix(host, ":") {
+		host = "127.0.0.1" + host
+	}
+	c := http.Client{Timeout: 2 * time.Second}
+	resp, err := c.Get("http://" + host + "/healthz")
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return errors.New("healthz: " + resp.Status)
+	}
+	return nil
+}

@@ -1,0 +1,105 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+
+	"jobwait/store"
+)
+
+// Messages of SPEC.md §3.
+const (
+	msgWaiting = "AI가 분석 중입니다"
+	msgRetry   = "다시 시도해주세요"
+)
+
+// Answer is one reading of a job, rendered once and shared by every waiter
+// of the job: the HTTP status and the JSON body of SPEC.md §3.
+type Answer struct {
+	Status store.Status // the job's status; "" when Body is an error
+	Code   int          // HTTP status
+	Body   []byte
+}
+
+// Final reports whether the job will not change any more (COMPLETED or
+// FAILED) or cannot be waited for (gone, unreadable).
+func (a *Answer) Final() bool { return a.Status.Final() || a.Status == "" }
+
+// TimedOut returns the body with "timedOut": true added.
+func (a *Answer) TimedOut() []byte {
+	b := make([]byte, 0, len(a.Body)+16)
+	b = append(b, a.Body[:len(a.Body)-1]...)
+	return append(b, `,"timedOut":true}`...)
+}
+
+// SameAnswer reports whether two answers say the same.
+func SameAnswer(a, b *Answer) bool { return a.Code == b.Code && bytes.Equal(a.Body, b.Body) }
+
+// ReadAnswers returns the hub's read function over st: one batched read,
+// one rendered answer per job.
+func ReadAnswers(st *store.Store) func(ctx context.Context, ids []string) ([]*Answer, error) {
+	return func(ctx context.Context, ids []string) ([]*Answer, error) {
+		snaps, err := st.ReadMany(ctx, ids)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]*Answer, len(snaps))
+		for i := range snaps {
+			out[i] = render(ids[i], &snaps[i])
+		}
+		return out, nil
+	}
+}
+
+type waitingBody struct {
+	JobID   string       `json:"jobId"`
+	Status  store.Status `json:"status"`
+	Message string       `json:"message"`
+}
+
+type completedBody struct {
+	JobID           string                 `json:"jobId"`
+	Status          store.Status           `json:"status"`
+	EventDraftID    string                 `json:"eventDraftId"`
+	TrendAnalysis   json.RawMessage        `json:"trendAnalysis"`
+	Recommendations []store.Recommendation `json:"recommendations"`
+}
+
+type failedBody struct {
+	JobID   string       `json:"jobId"`
+	Status  store.Status `json:"status"`
+	Error   string       `json:"error"`
+	Message string       `json:"message"`
+}
+
+// render turns a snapshot into its answer.
+func render(id string, sn *store.Snapshot) *Answer {
+	if sn.Err != nil {
+		e := ErrNoResult
+		if errors.Is(sn.Err, store.ErrNotFound) {
+			e = ErrJobNotFound
+		}
+		return errorAnswer(e)
+	}
+	var body any
+	switch sn.Job.Status {
+	case store.Completed:
+		body = completedBody{id, store.Completed, sn.Job.EventDraftID, sn.Result.TrendAnalysis, sn.Result.Recommendations}
+	case store.Failed:
+		body = failedBody{id, store.Failed, sn.Error, msgRetry}
+	default:
+		body = waitingBody{id, sn.Job.Status, msgWaiting}
+	}
+	data, err := json.Marshal(body)
+	if err != nil { // a trendAnalysis that is not valid JSON
+		return errorAnswer(ErrNoResult)
+	}
+	return &Answer{Status: sn.Job.Status, Code: 200, Body: data}
+}
+
+func errorAnswer(e *Error) *Answer {
+	data, _ := json.Marshal(e)
+	return &Answer{Code: e.Status, Body: data}
+}

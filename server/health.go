@@ -1,0 +1,55 @@
+package server
+
+import (
+	"github.com/gofiber/fiber/v2"
+
+	"jobwait/stream"
+)
+
+// healthz answers 200 while the process serves.
+func (s *Server) healthz(c *fiber.Ctx) error {
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.JSON(fiber.Map{"status": "ok"})
+}
+
+// readiness is /readyz's body.
+type readiness struct {
+	Status       string `json:"status"`       // ok | unavailable
+	Redis        string `json:"redis"`        // up | down
+	Subscription string `json:"subscription"` // up | down | none (poll mode)
+	Notify       string `json:"notify"`       // keyspace | poll | "" until chosen
+}
+
+// readyz answers 200 when Redis answers and the hub learns of every change
+// (subscription live, or polling), 503 otherwise.
+func (s *Server) readyz(c *fiber.Ctx) error {
+	ctx, cancel := withTimeout(c, s.cfg.RedisTimeout)
+	defer cancel()
+	r := readiness{Status: "ok", Redis: "up", Subscription: "up", Notify: string(s.hub.Mode())}
+	if err := s.store.Ping(ctx); err != nil {
+		r.Redis = "down"
+	}
+	switch {
+	case s.hub.Mode() == stream.Poll:
+		r.Subscription = "none"
+	case !s.hub.Ready():
+		r.Subscription = "down"
+	}
+	code := fiber.StatusOK
+	if r.Redis == "down" || !s.hub.Ready() {
+		r.Status, code = "unavailable", fiber.StatusServiceUnavailable
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.Status(code).JSON(r)
+}
+
+// info is what the page needs to know of the server.
+func (s *Server) info(c *fiber.Ctx) error {
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.JSON(fiber.Map{
+		"demo":           s.cfg.Demo != nil,
+		"waitBudgetMs":   s.cfg.WaitBudget.Milliseconds(),
+		"pollIntervalMs": s.cfg.PollInterval.Milliseconds(),
+		"notify":         string(s.hub.Mode()),
+	})
+}

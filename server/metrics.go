@@ -1,0 +1,120 @@
+package server
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"jobwait/stream"
+)
+
+// routeKey is the Locals key of a request's route label.
+const routeKey = "route"
+
+// metrics is the server's Prometheus registry: Go runtime and process
+// metrics, requests by route (never by job id), held waiters, the hub's
+// counters and the wake-up latency.
+type metrics struct {
+	requests *prometheus.CounterVec
+	waiters  *prometheus.GaugeVec
+	wake     prometheus.Histogram
+	handler  fiber.Handler
+}
+
+func newMetrics(s *Server) *metrics {
+	reg := prometheus.NewRegistry()
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "jobwait_http_requests_total", Help: "HTTP requests by route and status code.",
+		}, []string{"route", "code"}),
+		waiters: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "jobwait_waiters", Help: "Held waiters by kind (longpoll, sse).",
+		}, []string{"kind"}),
+		wake: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "jobwait_wake_latency_seconds",
+			Help:    "From a change's notification (or poll) to the waiter's write.",
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1},
+		}),
+	}
+	m.waiters.WithLabelValues("longpoll")
+	m.waiters.WithLabelValues("sse")
+	reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		m.requests, m.waiters, m.wake, hubCollector{s.hub},
+	)
+	m.handler = adaptor.HTTPHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	return m
+}
+
+// count labels each request with its route once it is answered.
+func (m *metrics) count(c *fiber.Ctx) error {
+	err := c.Next()
+	route, _ := c.Locals(routeKey).(string)
+	if route == "" {
+		route = c.Route().Path
+	}
+	code := c.Response().StatusCode()
+	if err != nil {
+		code = toError(err, discard).Status
+	}
+	m.requests.WithLabelValues(route, strconv.Itoa(code)).Inc()
+	return err
+}
+
+// woke records a waiter's write of a change learnt at at.
+func (m *metrics) woke(at time.Time) { m.wake.Observe(time.Since(at).Seconds()) }
+
+// hubCollector exports the hub's counters at scrape time.
+type hubCollector struct{ hub *Hub }
+
+var (
+	descNotifications = prometheus.NewDesc("jobwait_hub_notifications_total", "Keyspace notifications received.", nil, nil)
+	descReads         = prometheus.NewDesc("jobwait_hub_job_reads_total", "Jobs read by the hub.", nil, nil)
+	descBatches       = prometheus.NewDesc("jobwait_hub_read_batches_total", "Batched reads (round trips started) by the hub.", nil, nil)
+	descReadErrors    = prometheus.NewDesc("jobwait_hub_read_errors_total", "Batched reads that failed.", nil, nil)
+	descFanouts       = prometheus.NewDesc("jobwait_hub_fanouts_total", "States delivered to waiters.", nil, nil)
+	descResyncs       = prometheus.NewDesc("jobwait_hub_resyncs_total", "Re-reads of every watched job after a (re)subscription.", nil, nil)
+	descReconnects    = prometheus.NewDesc("jobwait_hub_reconnects_total", "Keyspace subscriptions lost.", nil, nil)
+	descJobs          = prometheus.NewDesc("jobwait_hub_watched_jobs", "Jobs with at least one waiter.", nil, nil)
+	descUp            = prometheus.NewDesc("jobwait_hub_live", "1 when the hub learns of every change (subscribed, or polling Redis).", nil, nil)
+	descMode          = prometheus.NewDesc("jobwait_notify_mode", "The notify mode in use (1 for the mode).", []string{"mode"}, nil)
+)
+
+func (h hubCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descNotifications, descReads, descBatches, descReadErrors, descFanouts, descResyncs, descReconnects, descJobs, descUp, descMode} {
+		ch <- d
+	}
+}
+
+func (h hubCollector) Collect(ch chan<- prometheus.Metric) {
+	st := h.hub.Stats()
+	counter := func(d *prometheus.Desc, v uint64) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v))
+	}
+	counter(descNotifications, st.Notifications)
+	counter(descReads, st.Reads)
+	counter(descBatches, st.Batches)
+	counter(descReadErrors, st.ReadErrors)
+	counter(descFanouts, st.Fanouts)
+	counter(descResyncs, st.Resyncs)
+	counter(descReconnects, st.Reconnects)
+	ch <- prometheus.MustNewConstMetric(descJobs, prometheus.GaugeValue, float64(st.Jobs))
+	live := 0.0
+	if st.Live {
+		live = 1
+	}
+	ch <- prometheus.MustNewConstMetric(descUp, prometheus.GaugeValue, live)
+	for _, mode := range []stream.Mode{stream.Keyspace, stream.Poll} {
+		v := 0.0
+		if st.Mode == mode {
+			v = 1
+		}
+		ch <- prometheus.MustNewConstMetric(descMode, prometheus.GaugeValue, v, string(mode))
+	}
+}

@@ -1,0 +1,188 @@
+// Package server is jobwait's HTTP side: a fiber app that answers the three
+// ways to wait for a job (short poll, long poll, server-sent events), the
+// demo producer's endpoint, the page, health, readiness and metrics.
+package server
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/recover"
+
+	"jobwait/store"
+	"jobwait/stream"
+)
+
+// Defaults of Config's zero values.
+const (
+	DefaultWaitBudget   = 30 * time.Second
+	DefaultPollInterval = 2 * time.Second
+	DefaultHeartbeat    = 15 * time.Second
+	DefaultMaxWaiters   = 100000
+	DefaultReadTimeout  = 10 * time.Second // reading a request's line and headers
+	DefaultRedisTimeout = 3 * time.Second  // one Redis read on a request's path
+)
+
+// Config is the server's settings; zero values take the defaults.
+type Config struct {
+	WaitBudget   time.Duration // the most any wait is held
+	PollInterval time.Duration // Retry-After of short polls and SSE retry:
+	Heartbeat    time.Duration // SSE keepalive comment interval
+	MaxWaiters   int           // held long polls plus streams
+	ReadTimeout  time.Duration // slow clients: time to send a request's headers
+	RedisTimeout time.Duration // one Redis read on a request's path
+	Demo         *store.Demo   // nil: demo mode off
+	Logger       *slog.Logger
+}
+
+// Hub is the subset of *stream.Hub the server uses.
+type Hub = stream.Hub[*Answer]
+
+// Server answers jobwait's HTTP API.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	store   *store.Store
+	hub     *Hub
+	app     *fiber.App
+	metrics *metrics
+
+	held    atomic.Int64  // held long polls plus streams
+	quit    chan struct{} // closed by Shutdown: held waits end now
+	quitNow sync.Once
+}
+
+// New returns a server over st and hub; it serves nothing until Listen.
+func New(cfg Config, st *store.Store, hub *Hub) *Server {
+	if cfg.WaitBudget <= 0 {
+		cfg.WaitBudget = DefaultWaitBudget
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = DefaultPollInterval
+	}
+	if cfg.Heartbeat <= 0 {
+		cfg.Heartbeat = DefaultHeartbeat
+	}
+	if cfg.MaxWaiters <= 0 {
+		cfg.MaxWaiters = DefaultMaxWaiters
+	}
+	if cfg.ReadTimeout <= 0 {
+		cfg.ReadTimeout = DefaultReadTimeout
+	}
+	if cfg.RedisTimeout <= 0 {
+		cfg.RedisTimeout = DefaultRedisTimeout
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, store: st, hub: hub, quit: make(chan struct{})}
+	s.metrics = newMetrics(s)
+	s.app = fiber.New(fiber.Config{
+		AppName:               "jobwait",
+		DisableStartupMessage: true,
+		ErrorHandler:          s.errorHandler,
+		ReadTimeout:           cfg.ReadTimeout,
+		// A response, stream included, is never written for longer than a
+		// budget: a client that stops reading is cut off then.
+		WriteTimeout:    cfg.WaitBudget + 5*time.Second,
+		IdleTimeout:     2 * time.Minute,
+		ReadBufferSize:  8192,
+		WriteBufferSize: 4096,
+		BodyLimit:       4096,
+	})
+	s.routes()
+	return s
+}
+
+func (s *Server) routes() {
+	a := s.app
+	a.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: s.logPanic}))
+	a.Use(s.metrics.count)
+	a.All("/api/events/jobs/*", s.jobs)
+	a.Post("/api/events/:eventDraftId/ai-recommendations", s.startDemo)
+	a.Get("/api/info", s.info)
+	a.Get("/healthz", s.healthz)
+	a.Get("/readyz", s.readyz)
+	a.Get("/metrics", s.metrics.handler)
+	s.page(a)
+	a.Use(func(c *fiber.Ctx) error { return ErrRouteUnknown })
+}
+
+func (s *Server) logPanic(c *fiber.Ctx, e any) {
+	s.log.Error("handler panic", "path", c.Path(), "panic", e)
+}
+
+// jobs routes /api/events/jobs/{jobId}/status and /stream. The id is cut
+// from the path by hand so that an empty id or one with a '/' is a JOB_002,
+// not an unknown route.
+func (s *Server) jobs(c *fiber.Ctx) error {
+	rest := c.Params("*")
+	slash := strings.LastIndexByte(rest, '/')
+	if slash < 0 {
+		return ErrRouteUnknown
+	}
+	id, action := rest[:slash], rest[slash+1:]
+	if action != "status" && action != "stream" {
+		return ErrRouteUnknown
+	}
+	if c.Method() != fiber.MethodGet && c.Method() != fiber.MethodHead {
+		c.Set(fiber.HeaderAllow, "GET, HEAD")
+		return ErrMethod
+	}
+	c.Locals(routeKey, action)
+	if !store.ValidID(id) {
+		return ErrBadJobID
+	}
+	if action == "stream" {
+		return s.stream(c, id)
+	}
+	return s.status(c, id)
+}
+
+// App is the fiber app, for tests that drive it with app.Test.
+func (s *Server) App() *fiber.App { return s.app }
+
+// Listen serves on addr until Shutdown.
+func (s *Server) Listen(addr string) error { return s.app.Listen(addr) }
+
+// Shutdown ends every held wait at once (long polls get the job's current
+// state, streams end without a final event so EventSource reconnects
+// elsewhere) and closes the server, waiting at most until ctx ends.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.quitNow.Do(func() { close(s.quit) })
+	return s.app.ShutdownWithContext(ctx)
+}
+
+// admit counts a held waiter of a kind ("longpoll", "sse"), or refuses it
+// past MaxWaiters.
+func (s *Server) admit(kind string) (release func(), err error) {
+	if s.held.Add(1) > int64(s.cfg.MaxWaiters) {
+		s.held.Add(-1)
+		return nil, tooManyWaiters(s.retryAfter())
+	}
+	g := s.metrics.waiters.WithLabelValues(kind)
+	g.Inc()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			s.held.Add(-1)
+			g.Dec()
+		})
+	}, nil
+}
+
+// retryAfter is the poll interval in whole seconds, at least one.
+func (s *Server) retryAfter() int { return max(1, int(s.cfg.PollInterval/time.Second)) }
+
+// watch registers a waiter for id and returns the job's current answer,
+// bounded by the Redis timeout.
+func (s *Server) watch(id string) (*stream.Waiter[*Answer], *Answer, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RedisTimeout)
+	defer cancel()
+	return s.hub.Watch(ctx, id)
+}

@@ -1,0 +1,181 @@
+// Package store reads and writes the Redis data of AI recommendation jobs:
+// the job record at job:{id} (a JSON string or a hash), the recommendation at
+// ai:recommendation:{eventDraftId} and the error message at job:{id}:error.
+// It serves both sides: jobwait reads, producers (the demo, tests and the
+// load tester) write exactly as the AI service does.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// DefaultFailure is a FAILED job's error when job:{id}:error is missing.
+const DefaultFailure = "AI 분석 실패"
+
+// Store reads and writes job data in one Redis database or cluster.
+type Store struct {
+	rdb redis.UniversalClient
+}
+
+// New returns a Store over rdb, which may be a client, a cluster client or a
+// ring; pipelines are split by node where they must be.
+func New(rdb redis.UniversalClient) *Store { return &Store{rdb: rdb} }
+
+// Snapshot is one reading of a job. Err is the job's own trouble
+// (ErrNotFound, ErrCorrupt, ErrNoResult); Redis trouble fails the whole read.
+type Snapshot struct {
+	Job    Job
+	Result *Result // set when Job.Status is COMPLETED and Err is nil
+	Error  string  // set when Job.Status is FAILED
+	Err    error
+}
+
+// Read reads one job; the snapshot's Err is returned as the error.
+func (s *Store) Read(ctx context.Context, id string) (Snapshot, error) {
+	snaps, err := s.ReadMany(ctx, []string{id})
+	if err != nil {
+		return Snapshot{}, err
+	}
+	return snaps[0], snaps[0].Err
+}
+
+// ReadMany reads jobs in at most three pipelined round trips however many
+// there are: the records, then the records stored as hashes, then the results
+// and error messages of final jobs. The error is ErrUnavailable, wrapped,
+// when Redis fails; each snapshot carries its job's own error.
+func (s *Store) ReadMany(ctx context.Context, ids []string) ([]Snapshot, error) {
+	snaps := make([]Snapshot, len(ids))
+	gets := make([]*redis.StringCmd, len(ids))
+	s.pipe(ctx, func(p redis.Pipeliner) {
+		for i, id := range ids {
+			gets[i] = p.Get(ctx, JobKey(id))
+		}
+	})
+	var hashes []int
+	for i, c := range gets {
+		data, err := c.Bytes()
+		switch {
+		case err == redis.Nil:
+			snaps[i].Err = fmt.Errorf("job %s: %w", ids[i], ErrNotFound)
+		case isWrongType(err):
+			hashes = append(hashes, i)
+		case err != nil:
+			return nil, unavailable(err)
+		default:
+			snaps[i].Job, snaps[i].Err = decodeJob(ids[i], data)
+		}
+	}
+	if err := s.readHashes(ctx, ids, hashes, snaps); err != nil {
+		return nil, err
+	}
+	if err := s.readOutcomes(ctx, ids, snaps); err != nil {
+		return nil, err
+	}
+	return snaps, nil
+}
+
+func (s *Store) readHashes(ctx context.Context, ids []string, idx []int, snaps []Snapshot) error {
+	if len(idx) == 0 {
+		return nil
+	}
+	cmds := make([]*redis.MapStringStringCmd, len(idx))
+	s.pipe(ctx, func(p redis.Pipeliner) {
+		for n, i := range idx {
+			cmds[n] = p.HGetAll(ctx, JobKey(ids[i]))
+		}
+	})
+	for n, i := range idx {
+		h, err := cmds[n].Result()
+		switch {
+		case err != nil && !isWrongType(err):
+			return unavailable(err)
+		case err != nil || len(h) == 0:
+			// Replaced by another type or deleted between the two reads.
+			snaps[i].Err = fmt.Errorf("job %s: %w", ids[i], ErrNotFound)
+		default:
+			snaps[i].Job, snaps[i].Err = decodeHash(ids[i], h)
+		}
+	}
+	return nil
+}
+
+// readOutcomes reads the recommendation of COMPLETED jobs and the error
+// message of FAILED ones.
+func (s *Store) readOutcomes(ctx context.Context, ids []string, snaps []Snapshot) error {
+	cmds := make([]*redis.StringCmd, len(ids))
+	final := false
+	for i := range snaps {
+		final = final || (snaps[i].Err == nil && snaps[i].Job.Status.Final())
+	}
+	if !final {
+		return nil
+	}
+	s.pipe(ctx, func(p redis.Pipeliner) {
+		for i, sn := range snaps {
+			switch {
+			case sn.Err != nil:
+			case sn.Job.Status == Completed && sn.Job.EventDraftID != "":
+				cmds[i] = p.Get(ctx, ResultKey(sn.Job.EventDraftID))
+			case sn.Job.Status == Failed:
+				cmds[i] = p.Get(ctx, ErrorKey(ids[i]))
+			}
+		}
+	})
+	for i := range snaps {
+		sn := &snaps[i]
+		if sn.Err != nil || !sn.Job.Status.Final() {
+			continue
+		}
+		if cmds[i] == nil { // COMPLETED without an eventDraftId
+			sn.Err = fmt.Errorf("job %s: %w: no eventDraftId", ids[i], ErrNoResult)
+			continue
+		}
+		data, err := cmds[i].Bytes()
+		if err != nil && err != redis.Nil && !isWrongType(err) {
+			return unavailable(err)
+		}
+		switch {
+		case sn.Job.Status == Failed && err == nil && len(data) > 0:
+			sn.Error = string(data)
+		case sn.Job.Status == Failed:
+			sn.Error = DefaultFailure
+		case err != nil:
+			sn.Err = fmt.Errorf("job %s: %w: %v", ids[i], ErrNoResult, err)
+		default:
+			sn.Result, sn.Err = decodeResult(ids[i], data)
+		}
+	}
+	return nil
+}
+
+// pipe runs one pipeline; errors are read from each command, since Exec
+// reports a missing key (redis.Nil) as an error too.
+func (s *Store) pipe(ctx context.Context, fill func(redis.Pipeliner)) {
+	p := s.rdb.Pipeline()
+	fill(p)
+	_, _ = p.Exec(ctx)
+}
+
+// Ping checks that Redis answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.rdb.Ping(ctx).Err(); err != nil {
+		return unavailable(err)
+	}
+	return nil
+}
+
+func isWrongType(err error) bool {
+	return err != nil && strings.HasPrefix(err.Error(), "WRONGTYPE")
+}
+
+func unavailable(err error) error {
+	if errors.Is(err, ErrUnavailable) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrUnavailable, err)
+}

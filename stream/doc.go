@@ -1,0 +1,40 @@
+// Package stream is jobwait's hub: it holds the waiters of every job, listens
+// to Redis keyspace notifications through one subscription per process (one
+// per master on a cluster) or polls the watched jobs where notifications are
+// unavailable, reads a job once per change and fans the new state out to
+// every waiter of that job.
+//
+// # Concurrency contract
+//
+// Goroutines. (*Hub).Run owns every goroutine of the hub: the listener (or
+// poller) and the readers. Run returns only after all of them have returned;
+// its caller (cmd) starts it, cancels its context and waits for it. Nothing is
+// started by New or Watch.
+//
+// Waiters. Watch registers a waiter for a job and only then learns the job's
+// state (from the hub's current knowledge, or by a read that starts after the
+// registration), so no change can slip between the read and the wait. The
+// caller owns the waiter and must Close it; Close never blocks on I/O.
+//
+// Fan-out. A notification is a hint, not data: it marks the job dirty. A job
+// is read by at most one reader at a time; notifications that arrive during a
+// read mark it dirty again and it is read once more afterwards, so any number
+// of notifications and waiters share one read. Jobs nobody waits for are never
+// read. Each read result that differs from the last one (Config.Same) is
+// stored in every waiter's one-slot mailbox, replacing an undelivered older
+// state, and the waiter's channel of capacity one is signalled without
+// blocking: a full channel already holds the wake-up. A slow waiter therefore
+// never delays the hub or any other waiter, and always reads the newest state.
+// Fan-outs of one job happen in read order, under the hub's lock.
+//
+// Reconnects. When the subscription drops, the hub is not ready and its
+// knowledge is stale: new waiters read Redis themselves. Every subscription
+// confirmation (the first and each one after a reconnect) re-reads every
+// watched job in batches, so a change written while the subscription was down
+// still reaches its waiters. A read that fails is retried after a short delay
+// while the job has waiters.
+//
+// Shutdown. When Run's context ends, the listener and readers stop, and
+// Watch answers ErrClosed. Waiters already registered keep their last state;
+// their owners end them on their own budget or shutdown signal.
+package stream

@@ -1,0 +1,376 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Defaults of Config's zero values.
+const (
+	DefaultPollInterval = 250 * time.Millisecond
+	DefaultReadTimeout  = 2 * time.Second
+	DefaultReaders      = 4
+	DefaultBatch        = 512
+	DefaultRetry        = 500 * time.Millisecond
+)
+
+// ErrClosed is returned by Watch once the hub has stopped.
+var ErrClosed = errors.New("hub stopped")
+
+// Config says what the hub watches and how it reads. Read, Same and JobID
+// are required; the rest have defaults.
+type Config[T any] struct {
+	// Client is the Redis the hub subscribes to (or polls through Read).
+	Client redis.UniversalClient
+	// DB is the database number of the keyspace channel (0 on a cluster).
+	DB int
+	// Pattern is the glob of the keys to watch, e.g. "job:*".
+	Pattern string
+	// JobID maps a changed key to the job it belongs to; false ignores the key.
+	JobID func(key string) (string, bool)
+	// Read reads jobs in one batch, one state per id in order. An error fails
+	// the whole batch (Redis unreachable); a job's own trouble is a state.
+	Read func(ctx context.Context, ids []string) ([]T, error)
+	// Same reports whether two states are equal: only changes are fanned out.
+	Same func(a, b T) bool
+	// Notify picks how changes are learnt: keyspace notifications, polling,
+	// or auto (keyspace if it can be enabled, else poll). Zero is auto.
+	Notify Mode
+	// PollInterval is the poll mode's tick. Zero is DefaultPollInterval.
+	PollInterval time.Duration
+	// ReadTimeout bounds one batched read. Zero is DefaultReadTimeout.
+	ReadTimeout time.Duration
+	// Readers is how many batches may be read at once. Zero is DefaultReaders.
+	Readers int
+	// Batch is the most jobs read in one round trip. Zero is DefaultBatch.
+	Batch int
+	// Logger receives one line per event worth an operator's attention.
+	Logger *slog.Logger
+}
+
+// Hub holds the waiters of every watched job and keeps them up to date.
+type Hub[T any] struct {
+	cfg Config[T]
+	log *slog.Logger
+
+	mu      sync.Mutex
+	jobs    map[string]*entry[T]
+	dirty   []*entry[T] // queued for a read, oldest first
+	fresh   bool        // the hub's states follow every change (subscription live)
+	running bool
+
+	kick chan struct{} // wakes a reader; capacity one
+	done chan struct{} // closed when Run returns
+
+	mode  atomic.Value // Mode, once chosen
+	live  atomic.Bool  // subscription up (keyspace) or last poll succeeded
+	stats counters
+}
+
+// entry is one watched job.
+type entry[T any] struct {
+	id      string
+	waiters map[*Waiter[T]]struct{}
+	cur     *update[T]    // last state read; nil before the first read
+	since   time.Time     // arrival of the oldest change not yet read
+	queued  bool          // in dirty, or being read
+	reading bool          // being read
+	again   bool          // changed while being read: read once more
+	ready   chan struct{} // closed when the pending read ends; nil if nobody waits
+	err     error         // the last read's error, for those on ready
+}
+
+type update[T any] struct {
+	state T
+	at    time.Time // when the change that led to this state was learnt
+}
+
+// New returns a hub; it does nothing until Run.
+func New[T any](cfg Config[T]) *Hub[T] {
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = DefaultPollInterval
+	}
+	if cfg.ReadTimeout <= 0 {
+		cfg.ReadTimeout = DefaultReadTimeout
+	}
+	if cfg.Readers <= 0 {
+		cfg.Readers = DefaultReaders
+	}
+	if cfg.Batch <= 0 {
+		cfg.Batch = DefaultBatch
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Hub[T]{
+		cfg:  cfg,
+		log:  cfg.Logger,
+		jobs: make(map[string]*entry[T]),
+		kick: make(chan struct{}, 1),
+		done: make(chan struct{}),
+	}
+}
+
+// Watch registers a waiter for job id and returns it with the job's state.
+// The state comes from the hub's knowledge when that follows every change,
+// else from a read shared with every concurrent Watch of the job. On error
+// (the read failed, ctx ended, the hub stopped) no waiter is left behind.
+func (h *Hub[T]) Watch(ctx context.Context, id string) (*Waiter[T], T, error) {
+	w := &Waiter[T]{hub: h, id: id, wake: make(chan struct{}, 1)}
+	var zero T
+	h.mu.Lock()
+	e := h.jobs[id]
+	if e == nil {
+		e = &entry[T]{id: id, waiters: make(map[*Waiter[T]]struct{}, 1)}
+		h.jobs[id] = e
+	}
+	e.waiters[w] = struct{}{}
+	if e.cur != nil && h.fresh && !e.reading {
+		w.latest.Store(e.cur)
+		st := e.cur.state
+		h.mu.Unlock()
+		return w, st, nil
+	}
+	if e.ready == nil {
+		e.ready = make(chan struct{})
+	}
+	ready := e.ready
+	h.queueLocked(e, time.Time{})
+	h.mu.Unlock()
+
+	select {
+	case <-ready:
+	case <-ctx.Done():
+		w.Close()
+		return nil, zero, ctx.Err()
+	case <-h.done:
+		w.Close()
+		return nil, zero, ErrClosed
+	}
+	h.mu.Lock()
+	err, cur := e.err, e.cur
+	h.mu.Unlock()
+	if err != nil || cur == nil {
+		w.Close()
+		if err == nil {
+			err = ErrClosed
+		}
+		return nil, zero, err
+	}
+	// The read may have fanned out to w: its state is returned here, so the
+	// wake-up it left is spent. A later change signals again.
+	select {
+	case <-w.wake:
+	default:
+	}
+	w.latest.CompareAndSwap(nil, cur)
+	return w, w.latest.Load().state, nil
+}
+
+// queueLocked marks e for a read: at the back of the queue, or once more
+// after the read in progress. at is when the change was learnt (zero: none).
+func (h *Hub[T]) queueLocked(e *entry[T], at time.Time) {
+	if !at.IsZero() && e.since.IsZero() {
+		e.since = at
+	}
+	switch {
+	case e.reading:
+		e.again = true
+	case !e.queued:
+		e.queued = true
+		h.dirty = append(h.dirty, e)
+		select {
+		case h.kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// notify handles a change of key learnt at time at.
+func (h *Hub[T]) notify(key string, at time.Time) {
+	h.stats.notifications.Add(1)
+	id, ok := h.cfg.JobID(key)
+	if !ok {
+		return
+	}
+	h.mu.Lock()
+	if e := h.jobs[id]; e != nil {
+		h.queueLocked(e, at)
+	}
+	h.mu.Unlock()
+}
+
+// resync queues every watched job for a read: after a (re)subscription, and
+// on every poll tick.
+func (h *Hub[T]) resync(at time.Time) {
+	h.mu.Lock()
+	for _, e := range h.jobs {
+		h.queueLocked(e, at)
+	}
+	h.mu.Unlock()
+}
+
+// setFresh says whether the hub's states follow every change. When they stop
+// doing so, new waiters read Redis themselves.
+func (h *Hub[T]) setFresh(fresh bool) {
+	h.mu.Lock()
+	h.fresh = fresh
+	h.mu.Unlock()
+}
+
+// readers runs n readers until ctx ends.
+func (h *Hub[T]) readers(ctx context.Context, n int) {
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			h.readLoop(ctx)
+		}()
+	}
+	wg.Wait()
+}
+
+func (h *Hub[T]) readLoop(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-h.kick:
+		}
+		for {
+			batch := h.take()
+			if batch == nil {
+				break
+			}
+			h.read(ctx, batch)
+		}
+	}
+}
+
+// take removes up to one batch from the queue and marks it being read; it
+// passes the kick on when more is left, so other readers share the work.
+func (h *Hub[T]) take() []*entry[T] {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := min(len(h.dirty), h.cfg.Batch)
+	if n == 0 {
+		return nil
+	}
+	batch := make([]*entry[T], n)
+	copy(batch, h.dirty)
+	h.dirty = h.dirty[n:]
+	if len(h.dirty) == 0 {
+		h.dirty = nil
+	} else {
+		select {
+		case h.kick <- struct{}{}:
+		default:
+		}
+	}
+	for _, e := range batch {
+		e.reading = true
+		e.again = false
+	}
+	return batch
+}
+
+// read reads a batch and fans each changed state out.
+func (h *Hub[T]) read(ctx context.Context, batch []*entry[T]) {
+	ids := make([]string, len(batch))
+	for i, e := range batch {
+		ids[i] = e.id
+	}
+	rctx, cancel := context.WithTimeout(ctx, h.cfg.ReadTimeout)
+	states, err := h.cfg.Read(rctx, ids)
+	cancel()
+	h.stats.reads.Add(uint64(len(ids)))
+	h.stats.batches.Add(1)
+	if err == nil && len(states) != len(ids) {
+		err = errors.New("read returned a wrong number of states")
+	}
+	if err != nil {
+		h.stats.readErrors.Add(1)
+		h.log.Warn("job read failed", "jobs", len(ids), "err", err)
+	}
+
+	h.mu.Lock()
+	var retry []*entry[T]
+	for i, e := range batch {
+		e.reading = false
+		e.queued = false
+		e.err = err
+		if err == nil {
+			h.applyLocked(e, states[i])
+		}
+		if e.ready != nil {
+			close(e.ready)
+			e.ready = nil
+		}
+		if h.jobs[e.id] != e {
+			continue // every waiter left during the read
+		}
+		switch {
+		case e.again:
+			e.again = false
+			h.queueLocked(e, time.Time{})
+		case err != nil:
+			retry = append(retry, e)
+		}
+	}
+	h.mu.Unlock()
+
+	if len(retry) > 0 && ctx.Err() == nil {
+		time.AfterFunc(DefaultRetry, func() { h.requeue(ctx, retry) })
+	}
+}
+
+// requeue queues again the entries whose read failed, if still watched.
+func (h *Hub[T]) requeue(ctx context.Context, es []*entry[T]) {
+	if ctx.Err() != nil {
+		return
+	}
+	h.mu.Lock()
+	for _, e := range es {
+		if h.jobs[e.id] == e {
+			h.queueLocked(e, time.Time{})
+		}
+	}
+	h.mu.Unlock()
+}
+
+// applyLocked stores a new state and fans it out if it changed.
+func (h *Hub[T]) applyLocked(e *entry[T], st T) {
+	at := e.since
+	e.since = time.Time{}
+	if e.cur != nil && h.cfg.Same(e.cur.state, st) {
+		return
+	}
+	if at.IsZero() {
+		at = time.Now()
+	}
+	u := &update[T]{state: st, at: at}
+	e.cur = u
+	for w := range e.waiters {
+		w.deliver(u)
+	}
+	h.stats.fanouts.Add(uint64(len(e.waiters)))
+}
+
+// leave removes a waiter; the job is forgotten with its last waiter.
+func (h *Hub[T]) leave(w *Waiter[T]) {
+	h.mu.Lock()
+	if e := h.jobs[w.id]; e != nil {
+		delete(e.waiters, w)
+		if len(e.waiters) == 0 {
+			delete(h.jobs, w.id)
+		}
+	}
+	h.mu.Unlock()
+}

@@ -1,0 +1,42 @@
+package stream
+
+import (
+	"context"
+	"time"
+)
+
+// poll re-reads every watched job each tick, in batched round trips, until
+// ctx ends. With no job watched it pings Redis, so readiness stays true to
+// whether Redis answers.
+func (h *Hub[T]) poll(ctx context.Context) {
+	t := time.NewTicker(h.cfg.PollInterval)
+	defer t.Stop()
+	h.pollOnce(ctx)
+	for {
+		select {
+		case <-ctx.Done():
+			h.live.Store(false)
+			return
+		case <-t.C:
+			h.pollOnce(ctx)
+		}
+	}
+}
+
+func (h *Hub[T]) pollOnce(ctx context.Context) {
+	pctx, cancel := context.WithTimeout(ctx, h.cfg.ReadTimeout)
+	err := h.cfg.Client.Ping(pctx).Err()
+	cancel()
+	if err != nil {
+		if h.live.Swap(false) {
+			h.log.Warn("redis unreachable in poll mode", "err", err)
+		}
+		h.setFresh(false)
+		return
+	}
+	if !h.live.Swap(true) {
+		h.log.Info("polling watched jobs", "interval", h.cfg.PollInterval)
+	}
+	h.setFresh(true)
+	h.resync(time.Now())
+}

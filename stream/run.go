@@ -1,0 +1,120 @@
+package stream
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// Mode is how the hub learns of changes.
+type Mode string
+
+// The notify modes of JOBWAIT_NOTIFY.
+const (
+	Auto     Mode = "auto"
+	Keyspace Mode = "keyspace"
+	Poll     Mode = "poll"
+)
+
+// ParseMode reads a notify mode; the empty string is Auto.
+func ParseMode(s string) (Mode, error) {
+	switch m := Mode(s); m {
+	case "":
+		return Auto, nil
+	case Auto, Keyspace, Poll:
+		return m, nil
+	}
+	return "", fmt.Errorf("notify mode %q: want keyspace, poll or auto", s)
+}
+
+// Mode returns how the hub learns of changes: Keyspace or Poll once chosen,
+// "" before.
+func (h *Hub[T]) Mode() Mode {
+	m, _ := h.mode.Load().(Mode)
+	return m
+}
+
+// Ready reports whether the hub learns of every change: subscribed in
+// keyspace mode, Redis answering in poll mode.
+func (h *Hub[T]) Ready() bool { return h.Mode() != "" && h.live.Load() }
+
+// Run runs the hub until ctx ends: it chooses the notify mode (waiting for
+// Redis if it is not there yet), then runs the listener or the poller and
+// the readers. It returns once every goroutine it started has returned.
+func (h *Hub[T]) Run(ctx context.Context) error {
+	h.mu.Lock()
+	if h.running {
+		h.mu.Unlock()
+		return fmt.Errorf("hub already running")
+	}
+	h.running = true
+	h.mu.Unlock()
+	defer close(h.done)
+
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		h.readers(ctx, h.cfg.Readers)
+	}()
+	defer wg.Wait()
+
+	mode, err := h.chooseMode(ctx)
+	if err != nil {
+		return nil // ctx ended before Redis appeared
+	}
+	h.mode.Store(mode)
+	if mode == Poll {
+		h.poll(ctx)
+	} else {
+		h.listen(ctx)
+	}
+	return nil
+}
+
+// chooseMode settles Config.Notify. Auto and Keyspace make sure Redis
+// publishes the events needed; Auto falls back to polling where CONFIG is
+// refused. It retries while Redis is unreachable, until ctx ends.
+func (h *Hub[T]) chooseMode(ctx context.Context) (Mode, error) {
+	if h.cfg.Notify == Poll {
+		h.log.Info("notify mode chosen", "mode", Poll, "reason", "configured")
+		return Poll, nil
+	}
+	b := backoff{}
+	for {
+		err := enableNotifications(ctx, h.cfg.Client)
+		switch {
+		case err == nil:
+			h.log.Info("notify mode chosen", "mode", Keyspace, "reason", "keyspace notifications enabled")
+			return Keyspace, nil
+		case isRefused(err) && h.cfg.Notify == Keyspace:
+			h.log.Warn("CONFIG refused: trusting notify-keyspace-events to be set on the server", "err", err)
+			return Keyspace, nil
+		case isRefused(err):
+			h.log.Warn("notify mode chosen", "mode", Poll, "reason", "CONFIG refused, keyspace notifications cannot be enabled", "err", err)
+			return Poll, nil
+		}
+		h.log.Warn("redis unreachable, retrying", "err", err)
+		if !b.sleep(ctx) {
+			return "", ctx.Err()
+		}
+	}
+}
+
+// backoff sleeps between retries: 100 ms doubling to 2 s.
+type backoff struct{ d time.Duration }
+
+func (b *backoff) sleep(ctx context.Context) bool {
+	b.d = min(max(2*b.d, 100*time.Millisecond), 2*time.Second)
+	t := time.NewTimer(b.d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+func (b *backoff) reset() { b.d = 0 }
