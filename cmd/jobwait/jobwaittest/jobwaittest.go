@@ -1,0 +1,168 @@
+// Package jobwaittest builds the real jobwait binary once per test process
+// and runs it on a free loopback port, for tests that drive jobwait as users
+// and operators do: over HTTP, with signals, against a real Redis.
+package jobwaittest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"jobwait/store/redistest"
+)
+
+var build struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// Binary returns the path of a jobwait binary built from this checkout,
+// once per test process.
+func Binary(tb testing.TB) string {
+	tb.Helper()
+	build.once.Do(func() {
+		_, file, _, _ := runtime.Caller(0)
+		pkg := filepath.Dir(filepath.Dir(file)) // cmd/jobwait
+		dir, err := os.MkdirTemp("", "jobwaittest")
+		if err != nil {
+			build.err = err
+			return
+		}
+		build.path = filepath.Join(dir, "jobwait")
+		cmd := exec.Command("go", "build", "-o", build.path, ".")
+		cmd.Dir = pkg
+		if out, err := cmd.CombinedOutput(); err != nil {
+			build.err = fmt.Errorf("go build ./cmd/jobwait: %v\n%s", err, out)
+		}
+	})
+	if build.err != nil {
+		tb.Fatal(build.err)
+	}
+	return build.path
+}
+
+// Process is a running jobwait.
+type Process struct {
+	Addr string // 127.0.0.1:port
+	cmd  *exec.Cmd
+	log  *syncBuffer
+	done chan struct{}
+	err  error
+}
+
+// Start runs jobwait with env (KEY=VALUE; JOBWAIT_ADDR is set here) and
+// waits until /healthz answers. It is stopped when the test ends.
+func Start(tb testing.TB, env ...string) *Process {
+	tb.Helper()
+	port, err := redistest.FreePort()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	p := &Process{Addr: "127.0.0.1:" + strconv.Itoa(port), log: &syncBuffer{}, done: make(chan struct{})}
+	p.cmd = exec.Command(Binary(tb))
+	p.cmd.Env = append(append(os.Environ(), "JOBWAIT_ADDR="+p.Addr), env...)
+	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
+	if err := p.cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	go func() { p.err = p.cmd.Wait(); close(p.done) }()
+	tb.Cleanup(func() {
+		p.Kill()
+		if tb.Failed() {
+			tb.Logf("jobwait log:\n%s", p.Log())
+		}
+	})
+	if err := p.waitFor("/healthz", 10*time.Second); err != nil {
+		tb.Fatalf("jobwait did not start: %v\n%s", err, p.Log())
+	}
+	return p
+}
+
+// URL is the base URL, e.g. http://127.0.0.1:1234.
+func (p *Process) URL() string { return "http://" + p.Addr }
+
+// WaitReady waits until /readyz answers 200.
+func (p *Process) WaitReady(tb testing.TB, within time.Duration) {
+	tb.Helper()
+	if err := p.waitFor("/readyz", within); err != nil {
+		tb.Fatalf("jobwait not ready: %v\n%s", err, p.Log())
+	}
+}
+
+func (p *Process) waitFor(path string, within time.Duration) error {
+	c := http.Client{Timeout: time.Second}
+	deadline := time.Now().Add(within)
+	for {
+		resp, err := c.Get(p.URL() + path)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			err = fmt.Errorf("%s: %s", path, resp.Status)
+		}
+		select {
+		case <-p.done:
+			return fmt.Errorf("exited: %v", p.err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Signal sends sig to the process.
+func (p *Process) Signal(sig os.Signal) error { return p.cmd.Process.Signal(sig) }
+
+// Wait waits for the process to exit, at most within; it returns the exit
+// error, or context.DeadlineExceeded if it is still running.
+func (p *Process) Wait(within time.Duration) error {
+	select {
+	case <-p.done:
+		return p.err
+	case <-time.After(within):
+		return context.DeadlineExceeded
+	}
+}
+
+// Kill stops the process (SIGTERM, then SIGKILL after five seconds).
+func (p *Process) Kill() {
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	if p.Wait(5*time.Second) != nil {
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+// Log returns what the process has written so far.
+func (p *Process) Log() string { return p.log.String() }
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
