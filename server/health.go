@@ -2,21 +2,19 @@ package server
 
 import (
 	"github.com/gofiber/fiber/v2"
-
-	"jobwait/stream"
 )
 
 // healthz answers 200 while the process serves.
 func (s *Server) healthz(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderCacheControl, "no-store")
-	return c.JSON(fiber.Map{"status": "ok"})
+	return c.SendString("ok")
 }
 
 // readiness is /readyz's body.
 type readiness struct {
 	Status       string `json:"status"`       // ok | unavailable
 	Redis        string `json:"redis"`        // up | down
-	Subscription string `json:"subscription"` // up | down | none (poll mode)
+	Subscription string `json:"subscription"` // up | down (poll mode: the poller reaches Redis)
 	Notify       string `json:"notify"`       // keyspace | poll | "" until chosen
 }
 
@@ -29,10 +27,7 @@ func (s *Server) readyz(c *fiber.Ctx) error {
 	if err := s.store.Ping(ctx); err != nil {
 		r.Redis = "down"
 	}
-	switch {
-	case s.hub.Mode() == stream.Poll:
-		r.Subscription = "none"
-	case !s.hub.Ready():
+	if !s.hub.Ready() {
 		r.Subscription = "down"
 	}
 	code := fiber.StatusOK

@@ -1,0 +1,70 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"jobwait/stream"
+)
+
+func envOf(kv map[string]string) func(string) string { return func(k string) string { return kv[k] } }
+
+func TestParseConfigDefaults(t *testing.T) {
+	cfg, err := parseConfig(nil, envOf(nil))
+	require.NoError(t, err)
+	assert.Equal(t, ":8080", cfg.Addr)
+	assert.Equal(t, "", cfg.RedisURL)
+	assert.Equal(t, 30*time.Second, cfg.WaitBudget)
+	assert.Equal(t, 2*time.Second, cfg.PollInterval)
+	assert.Equal(t, 15*time.Second, cfg.Heartbeat)
+	assert.Equal(t, 100000, cfg.MaxWaiters)
+	assert.Equal(t, stream.Auto, cfg.Notify)
+	assert.True(t, cfg.Demo, "demo is on with the embedded store")
+	assert.Equal(t, 5*time.Second, cfg.DemoDelay)
+	assert.InDelta(t, 0.1, cfg.DemoFailRate, 1e-9)
+}
+
+func TestParseConfig(t *testing.T) {
+	tests := []struct {
+		name  string
+		args  []string
+		env   map[string]string
+		check func(t *testing.T, c Config)
+		err   string // substring of the error; "" for none
+	}{
+		{"demo off with REDIS_URL", nil, map[string]string{"REDIS_URL": "redis://127.0.0.1:6379/0"},
+			func(t *testing.T, c Config) { assert.False(t, c.Demo) }, ""},
+		{"demo forced on with REDIS_URL", nil, map[string]string{"REDIS_URL": "redis://x:1/0", "JOBWAIT_DEMO": "true"},
+			func(t *testing.T, c Config) { assert.True(t, c.Demo) }, ""},
+		{"flag beats env", []string{"-wait-budget", "10s"}, map[string]string{"JOBWAIT_WAIT_BUDGET": "20s"},
+			func(t *testing.T, c Config) { assert.Equal(t, 10*time.Second, c.WaitBudget) }, ""},
+		{"whole seconds", nil, map[string]string{"JOBWAIT_HEARTBEAT": "5"},
+			func(t *testing.T, c Config) { assert.Equal(t, 5*time.Second, c.Heartbeat) }, ""},
+		{"notify poll", []string{"-notify", "poll"}, nil,
+			func(t *testing.T, c Config) { assert.Equal(t, stream.Poll, c.Notify) }, ""},
+		{"bad budget", nil, map[string]string{"JOBWAIT_WAIT_BUDGET": "soon"}, nil, "JOBWAIT_WAIT_BUDGET"},
+		{"zero budget", nil, map[string]string{"JOBWAIT_WAIT_BUDGET": "0s"}, nil, "JOBWAIT_WAIT_BUDGET"},
+		{"bad notify", nil, map[string]string{"JOBWAIT_NOTIFY": "pubsub"}, nil, "JOBWAIT_NOTIFY"},
+		{"bad max waiters", nil, map[string]string{"JOBWAIT_MAX_WAITERS": "-1"}, nil, "JOBWAIT_MAX_WAITERS"},
+		{"bad fail rate", nil, map[string]string{"JOBWAIT_DEMO_FAIL_RATE": "1.5"}, nil, "JOBWAIT_DEMO_FAIL_RATE"},
+		{"bad demo", nil, map[string]string{"JOBWAIT_DEMO": "maybe"}, nil, "JOBWAIT_DEMO"},
+		{"bad addr", nil, map[string]string{"JOBWAIT_ADDR": "8080"}, nil, "JOBWAIT_ADDR"},
+		{"stray argument", []string{"serve"}, nil, nil, "unexpected arguments"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := parseConfig(tt.args, envOf(tt.env))
+			if tt.err != "" {
+				require.Error(t, err)
+				assert.True(t, strings.Contains(err.Error(), tt.err), "parseConfig error %q; want it to name %s", err, tt.err)
+				return
+			}
+			require.NoError(t, err)
+			tt.check(t, cfg)
+		})
+	}
+}

@@ -1,0 +1,12 @@
+// Package deploy holds jobwait's deployment files and the checks on them
+// that need no container engine: deploy/nginx.conf (nginx in front of the
+// replicas of docker-compose.yml's "scale" profile) here, and, from the
+// repository root, Dockerfile, docker-compose.yml and docs/openapi.yaml.
+//
+// The package has no Go code of its own; its tests read those files as YAML
+// or text, cross-check them against each other, run `nginx -t` on
+// nginx.conf and proxy a stream through a real nginx. `docker compose config`
+// is deliberately not used: the tests run where there is no Docker engine,
+// and they check at the YAML level what compose would interpolate (a lone
+// `$` in docker-compose.yml is a bug, a literal one is written `$$`).
+package deploy
