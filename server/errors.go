@@ -43,6 +43,13 @@ func tooManyWaiters(retry int) *Error {
 	return &Error{Status: 503, Code: "SVC_001", Message: "대기 중인 요청이 너무 많습니다. 잠시 후 다시 시도해주세요", RetryAfter: retry}
 }
 
+// tooManyFromClient is SVC_001 for a client that holds its share of
+// waiters (Config.MaxWaitersPerIP): the same answer as a full server, so
+// that clients back off and retry the same way.
+func tooManyFromClient(retry int) *Error {
+	return &Error{Status: 503, Code: "SVC_001", Message: "이 주소에서 대기 중인 요청이 너무 많습니다. 잠시 후 다시 시도해주세요", RetryAfter: retry}
+}
+
 // toError maps any error to the answer the client sees; internal details are
 // logged, never sent.
 func toError(err error, log *slog.Logger) *Error {

@@ -14,13 +14,15 @@ const finalSuffix = "-end"
 // maxEventIDLen bounds what parseEventID looks at.
 const maxEventIDLen = 64
 
-// eventID formats the id of event seq of a stream ending at deadline.
-func eventID(deadline time.Time, seq uint64, final bool) string {
-	id := strconv.FormatInt(deadline.UnixMilli(), 10) + "-" + strconv.FormatUint(seq, 10)
+// appendEventID appends the id of event seq of a stream ending at deadline.
+func appendEventID(b []byte, deadline time.Time, seq uint64, final bool) []byte {
+	b = strconv.AppendInt(b, deadline.UnixMilli(), 10)
+	b = append(b, '-')
+	b = strconv.AppendUint(b, seq, 10)
 	if final {
-		id += finalSuffix
+		b = append(b, finalSuffix...)
 	}
-	return id
+	return b
 }
 
 // resume is what a Last-Event-ID says about the stream it continues.
@@ -59,4 +61,9 @@ func streamDeadline(r resume, ok bool, now time.Time, budget time.Duration) time
 		return r.deadline
 	}
 	return d
+}
+
+// eventID is appendEventID as a string.
+func eventID(deadline time.Time, seq uint64, final bool) string {
+	return string(appendEventID(nil, deadline, seq, final))
 }

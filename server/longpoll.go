@@ -4,37 +4,70 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+
+	"jobwait/stream"
 )
 
 // longPoll holds GET .../status?wait=N until the job is final, the wait ends
 // (the current answer with "timedOut": true) or the server shuts down (the
-// current answer). A job that disappears answers JOB_001.
+// current answer). A job that disappears answers JOB_001. A final job, or
+// any error before the wait begins, is answered at once.
 func (s *Server) longPoll(c *fiber.Ctx, id string, wait time.Duration) error {
 	deadline := time.Now().Add(wait)
-	release, err := s.admit("longpoll")
+	release, err := s.admit(c, "longpoll")
 	if err != nil {
 		return err
 	}
-	defer release()
 	w, a, err := s.watch(id)
 	if err != nil {
+		release()
 		return err
 	}
-	defer w.Close()
+	if a.Final() {
+		w.Close()
+		release()
+		return s.send(c, a, a.Body)
+	}
+	s.hold(c, func(h *held) bool {
+		defer release()
+		defer w.Close()
+		a, body, ok := s.await(h, w, a, deadline)
+		if !ok {
+			return false
+		}
+		retry := 0
+		if !a.Final() {
+			retry = s.retryAfter()
+		}
+		return h.answer(a.Code, retry, body) == nil
+	})
+	return nil
+}
 
-	t := time.NewTimer(time.Until(deadline))
-	defer t.Stop()
-	for !a.Final() {
+// await waits for a final answer, the deadline or shutdown, and returns the
+// answer and the body to send; ok is false when the client has gone.
+func (s *Server) await(h *held, w *stream.Waiter[*Answer], a *Answer, deadline time.Time) (*Answer, []byte, bool) {
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
+	beat := time.NewTicker(s.cfg.Heartbeat)
+	defer beat.Stop()
+	for {
 		select {
 		case <-w.C():
 			var at time.Time
 			a, at = w.Latest()
-			s.metrics.woke(at)
-		case <-t.C:
-			return s.send(c, a, a.TimedOut())
+			if a.Final() {
+				s.metrics.woke(at)
+				return a, a.Body, true
+			}
+		case <-beat.C:
+			if peerGone(h.conn) {
+				return a, nil, false
+			}
+		case <-timer.C:
+			return a, a.TimedOut(), true
 		case <-s.quit:
-			return s.send(c, a, a.Body)
+			return a, a.Body, true
 		}
 	}
-	return s.send(c, a, a.Body)
 }

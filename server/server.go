@@ -5,7 +5,9 @@ package server
 
 import (
 	"context"
+	"errors"
 	"log/slog"
+	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -38,6 +40,16 @@ type Config struct {
 	RedisTimeout time.Duration // one Redis read on a request's path
 	Demo         *store.Demo   // nil: demo mode off
 	Logger       *slog.Logger
+
+	// MaxWaitersPerIP caps the waiters held for one client address (IPv6:
+	// one /64); past it SVC_001. Zero is no cap.
+	MaxWaitersPerIP int
+	// TrustedProxies are the peers believed about whom they forward for
+	// (X-Forwarded-For); nil believes no one. See clientAddr.
+	TrustedProxies []netip.Prefix
+	// CORSOrigins are the origins (see ParseOrigins) whose pages may call
+	// the API; nil turns CORS off.
+	CORSOrigins []string
 }
 
 // Hub is the subset of *stream.Hub the server uses.
@@ -51,9 +63,11 @@ type Server struct {
 	hub     *Hub
 	app     *fiber.App
 	metrics *metrics
+	limit   *clientLimit
 
-	held    atomic.Int64  // held long polls plus streams
-	quit    chan struct{} // closed by Shutdown: held waits end now
+	held    atomic.Int64   // held long polls plus streams
+	waits   sync.WaitGroup // goroutines of held connections
+	quit    chan struct{}  // closed by Shutdown: held waits end now
 	quitNow sync.Once
 }
 
@@ -82,6 +96,7 @@ func New(cfg Config, st *store.Store, hub *Hub) *Server {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, store: st, hub: hub, quit: make(chan struct{})}
 	s.metrics = newMetrics(s)
+	s.limit = newClientLimit(cfg.MaxWaitersPerIP, cfg.TrustedProxies)
 	s.app = fiber.New(fiber.Config{
 		AppName:               "jobwait",
 		DisableStartupMessage: true,
@@ -95,6 +110,8 @@ func New(cfg Config, st *store.Store, hub *Hub) *Server {
 		WriteBufferSize: 4096,
 		BodyLimit:       4096,
 	})
+	// Held connections outlive fasthttp's hijack handler (see held.go).
+	s.app.Server().KeepHijackedConns = true
 	s.routes()
 	return s
 }
@@ -103,6 +120,7 @@ func (s *Server) routes() {
 	a := s.app
 	a.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: s.logPanic}))
 	a.Use(s.metrics.count)
+	s.cors(a)
 	a.All("/api/events/jobs/*", s.jobs)
 	a.Post("/api/events/:eventDraftId/ai-recommendations", s.startDemo)
 	a.Get("/api/info", s.info)
@@ -155,15 +173,31 @@ func (s *Server) Listen(addr string) error { return s.app.Listen(addr) }
 // elsewhere) and closes the server, waiting at most until ctx ends.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.quitNow.Do(func() { close(s.quit) })
-	return s.app.ShutdownWithContext(ctx)
+	err := s.app.ShutdownWithContext(ctx)
+	done := make(chan struct{})
+	go func() {
+		s.waits.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = errors.Join(err, ctx.Err())
+	}
+	return err
 }
 
-// admit counts a held waiter of a kind ("longpoll", "sse"), or refuses it
-// past MaxWaiters.
-func (s *Server) admit(kind string) (release func(), err error) {
+// admit counts a held waiter of a kind ("longpoll", "sse") for the client
+// of c, or refuses it past MaxWaiters or MaxWaitersPerIP.
+func (s *Server) admit(c *fiber.Ctx, kind string) (release func(), err error) {
 	if s.held.Add(1) > int64(s.cfg.MaxWaiters) {
 		s.held.Add(-1)
 		return nil, tooManyWaiters(s.retryAfter())
+	}
+	client, ok := s.limit.acquire(c)
+	if !ok {
+		s.held.Add(-1)
+		return nil, tooManyFromClient(s.retryAfter())
 	}
 	g := s.metrics.waiters.WithLabelValues(kind)
 	g.Inc()
@@ -171,6 +205,7 @@ func (s *Server) admit(kind string) (release func(), err error) {
 	return func() {
 		once.Do(func() {
 			s.held.Add(-1)
+			s.limit.release(client)
 			g.Dec()
 		})
 	}, nil

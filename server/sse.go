@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bufio"
 	"strconv"
 	"time"
 
@@ -22,8 +21,13 @@ const (
 	evProblem   = "problem"
 )
 
-// stream answers GET /api/events/jobs/{jobId}/stream. Everything the stream
-// needs is copied out of c before the writer runs: fasthttp reuses c.
+// chunkDigits is the fixed width of a chunk's hex size: the size is filled
+// in after the event is written behind it (leading zeros are valid).
+const chunkDigits = 8
+
+// stream answers GET /api/events/jobs/{jobId}/stream. A bad id, a job that
+// does not exist or cannot be read, and a full server are answered with JSON
+// and no stream; a Last-Event-ID of a final event with 204.
 func (s *Server) stream(c *fiber.Ctx, id string) error {
 	r, resumed := parseEventID(c.Get("Last-Event-ID"))
 	if resumed && r.final {
@@ -31,7 +35,7 @@ func (s *Server) stream(c *fiber.Ctx, id string) error {
 		return c.SendStatus(fiber.StatusNoContent)
 	}
 	deadline := streamDeadline(r, resumed, time.Now(), s.cfg.WaitBudget)
-	release, err := s.admit("sse")
+	release, err := s.admit(c, "sse")
 	if err != nil {
 		return err
 	}
@@ -40,50 +44,58 @@ func (s *Server) stream(c *fiber.Ctx, id string) error {
 		release()
 		return err
 	}
-	if a.Status == "" { // no such job, or unreadable: JSON, no stream
+	if a.Status == "" || c.Method() == fiber.MethodHead {
 		w.Close()
 		release()
-		return s.send(c, a, a.Body)
-	}
-	h := &c.Response().Header
-	h.SetContentType("text/event-stream; charset=utf-8")
-	h.Set(fiber.HeaderCacheControl, "no-cache")
-	h.Set("X-Accel-Buffering", "no")
-	if c.Method() == fiber.MethodHead {
-		w.Close()
-		release()
+		if a.Status == "" {
+			return s.send(c, a, a.Body)
+		}
+		c.Set(fiber.HeaderContentType, "text/event-stream; charset=utf-8")
+		c.Set(fiber.HeaderCacheControl, "no-cache")
 		return nil
 	}
-	st := &sseStream{
-		srv: s, w: w, first: a, seq: r.seq, deadline: deadline, release: release,
-		retry: []byte("retry: " + strconv.FormatInt(s.cfg.PollInterval.Milliseconds(), 10) + "\n\n"),
-	}
-	c.Context().SetBodyStreamWriter(st.run)
+	st := &sseStream{srv: s, w: w, seq: r.seq, deadline: deadline}
+	s.hold(c, func(h *held) bool {
+		defer release()
+		defer w.Close()
+		st.h = h
+		return st.run(a)
+	})
 	return nil
 }
 
-// sseStream is one open stream; it lives in the body writer's goroutine.
+// sseStream is one open stream, run by its held connection's goroutine.
 type sseStream struct {
 	srv      *Server
+	h        *held
 	w        *stream.Waiter[*Answer]
-	first    *Answer
 	seq      uint64
 	deadline time.Time
-	release  func()
-	retry    []byte
 }
 
-// run writes the stream: retry, the current state, every change, and a
-// final event; a heartbeat comment keeps proxies from closing it and makes
-// a vanished client's flush fail, which ends the stream.
-func (st *sseStream) run(bw *bufio.Writer) {
-	defer st.release()
-	defer st.w.Close()
+// run writes the stream: headers, retry, the current state, every change,
+// and a final event. At each heartbeat a vanished client is noticed, else a
+// keepalive comment is sent. It reports whether the response ended cleanly.
+func (st *sseStream) run(first *Answer) bool {
 	s := st.srv
-	bw.Write(st.retry)
-	last := st.first
-	if !st.event(bw, last, last.Body) || last.Final() {
-		return
+	bp := bufs.Get().(*[]byte)
+	b := st.h.head((*bp)[:0], fiber.StatusOK, "text/event-stream; charset=utf-8")
+	b = append(b, "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\nTransfer-Encoding: chunked\r\n\r\n"...)
+	b = st.chunk(b, func(b []byte) []byte {
+		b = append(b, "retry: "...)
+		b = strconv.AppendInt(b, s.cfg.PollInterval.Milliseconds(), 10)
+		b = append(b, "\n\n"...)
+		return st.event(b, first, first.Body)
+	})
+	err := st.h.write(b)
+	*bp = b
+	bufs.Put(bp)
+	if err != nil {
+		return false
+	}
+	last := first
+	if last.Final() {
+		return st.end()
 	}
 	timer := time.NewTimer(time.Until(st.deadline))
 	defer timer.Stop()
@@ -97,49 +109,91 @@ func (st *sseStream) run(bw *bufio.Writer) {
 				continue
 			}
 			last = a
-			ok := st.event(bw, a, a.Body)
+			if !st.send(a, a.Body) {
+				return false
+			}
 			s.metrics.woke(at)
-			if !ok || a.Final() {
-				return
+			if a.Final() {
+				return st.end()
 			}
 		case <-beat.C:
-			bw.WriteString(": keepalive\n\n")
-			if bw.Flush() != nil {
-				return
+			if peerGone(st.h.conn) || !st.comment() {
+				return false
 			}
 		case <-timer.C:
-			st.write(bw, evTimeout, last.TimedOut(), true)
-			return
+			timedOut := &Answer{Status: last.Status, Code: last.Code}
+			return st.sendNamed(evTimeout, timedOut, last.TimedOut()) && st.end()
 		case <-s.quit:
-			return
+			// No final event: EventSource reconnects, with its
+			// Last-Event-ID, to another replica.
+			return false
 		}
 	}
 }
 
-// event writes the event that announces a, and flushes.
-func (st *sseStream) event(bw *bufio.Writer, a *Answer, body []byte) bool {
-	name := evStatus
-	switch a.Status {
-	case store.Completed:
-		name = evCompleted
-	case store.Failed:
-		name = evFailed
-	case "":
-		name = evProblem
-	}
-	return st.write(bw, name, body, a.Final())
+// send writes the event that announces a.
+func (st *sseStream) send(a *Answer, body []byte) bool { return st.sendNamed("", a, body) }
+
+// sendNamed writes one event as one chunk; name "" takes a's own name.
+func (st *sseStream) sendNamed(name string, a *Answer, body []byte) bool {
+	bp := bufs.Get().(*[]byte)
+	defer bufs.Put(bp)
+	final := a.Final() || name == evTimeout
+	b := st.chunk((*bp)[:0], func(b []byte) []byte { return st.frame(b, name, a, body, final) })
+	*bp = b
+	return st.h.write(b) == nil
 }
 
-// write writes one event with the next id and flushes; false means the
-// client is gone.
-func (st *sseStream) write(bw *bufio.Writer, name string, data []byte, final bool) bool {
+// event appends the event that announces a.
+func (st *sseStream) event(b []byte, a *Answer, body []byte) []byte {
+	return st.frame(b, "", a, body, a.Final())
+}
+
+func (st *sseStream) frame(b []byte, name string, a *Answer, body []byte, final bool) []byte {
+	if name == "" {
+		name = eventName(a)
+	}
 	st.seq++
-	bw.WriteString("id: ")
-	bw.WriteString(eventID(st.deadline, st.seq, final))
-	bw.WriteString("\nevent: ")
-	bw.WriteString(name)
-	bw.WriteString("\ndata: ")
-	bw.Write(data)
-	bw.WriteString("\n\n")
-	return bw.Flush() == nil
+	b = append(b, "id: "...)
+	b = appendEventID(b, st.deadline, st.seq, final)
+	b = append(b, "\nevent: "...)
+	b = append(b, name...)
+	b = append(b, "\ndata: "...)
+	b = append(b, body...)
+	return append(b, "\n\n"...)
+}
+
+// comment writes the keepalive comment.
+func (st *sseStream) comment() bool {
+	return st.h.write([]byte("0000000d\r\n: keepalive\n\n\r\n")) == nil
+}
+
+// end writes the last chunk: the response is complete.
+func (st *sseStream) end() bool { return st.h.write([]byte("0\r\n\r\n")) == nil }
+
+// chunk appends one chunk of HTTP/1.1 chunked encoding whose payload fill
+// appends.
+func (st *sseStream) chunk(b []byte, fill func([]byte) []byte) []byte {
+	start := len(b)
+	b = append(b, "00000000\r\n"...)
+	b = fill(b)
+	n := len(b) - start - chunkDigits - 2
+	const hex = "0123456789abcdef"
+	for i := chunkDigits - 1; i >= 0; i-- {
+		b[start+i] = hex[n&0xf]
+		n >>= 4
+	}
+	return append(b, "\r\n"...)
+}
+
+func eventName(a *Answer) string {
+	switch a.Status {
+	case store.Completed:
+		return evCompleted
+	case store.Failed:
+		return evFailed
+	case "":
+		return evProblem
+	}
+	return evStatus
 }

@@ -1,9 +1,11 @@
 package store
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"unicode/utf8"
 )
 
 // Status is a job's state.
@@ -112,6 +114,12 @@ func decodeResult(id string, data []byte) (*Result, error) {
 	}
 	if len(r.TrendAnalysis) == 0 || string(r.TrendAnalysis) == "null" {
 		r.TrendAnalysis = json.RawMessage("{}")
+	}
+	// Passed through as written, save for bytes that are not UTF-8 (text
+	// cut mid-character): they can only sit inside JSON strings, and strict
+	// clients reject a body holding them, so each run becomes U+FFFD.
+	if !utf8.Valid(r.TrendAnalysis) {
+		r.TrendAnalysis = bytes.ToValidUTF8(r.TrendAnalysis, []byte("\uFFFD"))
 	}
 	return &r, nil
 }

@@ -22,25 +22,27 @@ const healthEvery = 5 * time.Second
 // enableNotifications adds NotifyFlags to each node's notify-keyspace-events,
 // keeping what is set.
 func enableNotifications(ctx context.Context, c redis.UniversalClient) error {
-	apply := func(ctx context.Context, c *redis.Client) error {
-		cur, err := c.ConfigGet(ctx, "notify-keyspace-events").Result()
-		if err != nil {
-			return err
-		}
-		have := cur["notify-keyspace-events"]
-		want := MergeFlags(have, NotifyFlags)
-		if want == have {
-			return nil
-		}
-		return c.ConfigSet(ctx, "notify-keyspace-events", want).Err()
-	}
 	if cc, ok := c.(*redis.ClusterClient); ok {
-		return cc.ForEachShard(ctx, apply)
+		return cc.ForEachShard(ctx, enableOn)
 	}
 	if rc, ok := c.(*redis.Client); ok {
-		return apply(ctx, rc)
+		return enableOn(ctx, rc)
 	}
 	return errors.New("unsupported redis client")
+}
+
+// enableOn adds NotifyFlags to one node's notify-keyspace-events.
+func enableOn(ctx context.Context, c *redis.Client) error {
+	cur, err := c.ConfigGet(ctx, "notify-keyspace-events").Result()
+	if err != nil {
+		return err
+	}
+	have := cur["notify-keyspace-events"]
+	want := MergeFlags(have, NotifyFlags)
+	if want == have {
+		return nil
+	}
+	return c.ConfigSet(ctx, "notify-keyspace-events", want).Err()
 }
 
 // MergeFlags returns have with the classes of need that it lacks appended.
@@ -70,14 +72,17 @@ func isRefused(err error) bool {
 // channelPrefix is the keyspace channel prefix of database db.
 func channelPrefix(db int) string { return "__keyspace@" + strconv.Itoa(db) + "__:" }
 
-// listen keeps one keyspace subscription until ctx ends.
+// listen keeps one keyspace subscription (one per master on a cluster)
+// until ctx ends.
 func (h *Hub[T]) listen(ctx context.Context) {
-	c, ok := h.cfg.Client.(*redis.Client)
-	if !ok {
-		h.log.Error("keyspace mode needs a single-node client here")
-		return
+	switch c := h.cfg.Client.(type) {
+	case *redis.ClusterClient:
+		h.listenCluster(ctx, c)
+	case *redis.Client:
+		h.subscribe(ctx, c)
+	default:
+		h.log.Error("keyspace mode needs a redis.Client or a redis.ClusterClient")
 	}
-	h.subscribe(ctx, c)
 }
 
 // subscribe holds the subscription on one node, re-creating it after every
@@ -89,7 +94,10 @@ func (h *Hub[T]) subscribe(ctx context.Context, c *redis.Client) {
 	for ctx.Err() == nil {
 		ps := c.PSubscribe(ctx, prefix+h.cfg.Pattern)
 		stop := context.AfterFunc(ctx, func() { ps.Close() })
-		err := h.receive(ctx, ps, len(prefix), &b)
+		err := h.receive(ctx, ps, len(prefix), &b, func() {
+			h.renotify(ctx, c)
+			h.subscribed()
+		})
 		stop()
 		ps.Close()
 		if ctx.Err() != nil {
@@ -102,8 +110,21 @@ func (h *Hub[T]) subscribe(ctx context.Context, c *redis.Client) {
 	h.setFresh(false)
 }
 
-// receive reads the subscription until it fails.
-func (h *Hub[T]) receive(ctx context.Context, ps *redis.PubSub, prefixLen int, b *backoff) error {
+// renotify makes sure node c still publishes NotifyFlags when a
+// subscription to it is confirmed: a restarted Redis has lost what CONFIG
+// SET gave it and would publish nothing. Where CONFIG is refused the
+// server's own setting is trusted, as when the mode was chosen.
+func (h *Hub[T]) renotify(ctx context.Context, c *redis.Client) {
+	cctx, cancel := context.WithTimeout(ctx, h.cfg.ReadTimeout)
+	defer cancel()
+	if err := enableOn(cctx, c); err != nil && !isRefused(err) && ctx.Err() == nil {
+		h.log.Warn("could not make sure keyspace notifications are on", "err", err)
+	}
+}
+
+// receive reads the subscription until it fails; confirmed is called on
+// each subscription confirmation.
+func (h *Hub[T]) receive(ctx context.Context, ps *redis.PubSub, prefixLen int, b *backoff, confirmed func()) error {
 	pinged := false
 	for {
 		msg, err := ps.ReceiveTimeout(ctx, healthEvery)
@@ -130,7 +151,7 @@ func (h *Hub[T]) receive(ctx context.Context, ps *redis.PubSub, prefixLen int, b
 		case *redis.Subscription:
 			if m.Kind == "psubscribe" {
 				b.reset()
-				h.subscribed()
+				confirmed()
 			}
 		}
 	}

@@ -50,7 +50,7 @@
 
   const app = window.jobwaitApp = window.jobwaitApp || {};
   const params = new URLSearchParams(location.search);
-  const forced = params.get('transport');
+  const forced = TRANSPORT_LABEL[params.get('transport')] ? params.get('transport') : '';
 
   let info = { demo: false, waitBudgetMs: 30000, pollIntervalMs: 2000 };
   const cur = {

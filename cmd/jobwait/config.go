@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -26,6 +27,11 @@ type Config struct {
 	DemoFailRate float64
 	LogLevel     string
 	HealthCheck  bool // run as a container health check and exit
+
+	ReadTimeout     time.Duration  // a request's line and headers must arrive within it
+	MaxWaitersPerIP int            // 0: no per-client cap
+	TrustedProxies  []netip.Prefix // peers whose X-Forwarded-For is believed
+	CORSOrigins     []string       // nil: CORS off
 }
 
 // setting is one flag and the environment variable behind it.
@@ -45,6 +51,10 @@ var settings = []setting{
 	{"demo-delay", "JOBWAIT_DEMO_DELAY", "5s", "how long the stand-in AI takes to finish a job"},
 	{"demo-fail-rate", "JOBWAIT_DEMO_FAIL_RATE", "0.1", "share of demo jobs that end FAILED (0 to 1)"},
 	{"log-level", "JOBWAIT_LOG_LEVEL", "info", "debug, info, warn or error"},
+	{"read-timeout", "JOBWAIT_READ_TIMEOUT", "10s", "time a client has to send a request's line and headers (slow clients are cut off)"},
+	{"max-waiters-per-ip", "JOBWAIT_MAX_WAITERS_PER_IP", "0", "held long polls plus streams per client address (IPv6: per /64); past it SVC_001; 0: no cap"},
+	{"trusted-proxies", "JOBWAIT_TRUSTED_PROXIES", "", "comma-separated CIDRs of proxies whose X-Forwarded-For names the client; empty: trust none"},
+	{"cors-origins", "JOBWAIT_CORS_ORIGINS", "", "comma-separated origins (https://host[:port]) whose pages may call the API, or *; empty: CORS off"},
 }
 
 // parseConfig reads flags over the environment over the defaults, and
@@ -78,6 +88,14 @@ func parseConfig(args []string, getenv func(string) string) (Config, error) {
 	cfg.DemoFailRate = p.rate("demo-fail-rate")
 	cfg.Demo = p.boolean("demo", cfg.RedisURL == "")
 	cfg.LogLevel = p.str("log-level")
+	cfg.ReadTimeout = p.duration("read-timeout", 0)
+	cfg.MaxWaitersPerIP = p.nonNegative("max-waiters-per-ip")
+	cfg.TrustedProxies = p.prefixes("trusted-proxies")
+	if o, err := server.ParseOrigins(p.str("cors-origins")); err != nil {
+		p.fail("cors-origins", err)
+	} else {
+		cfg.CORSOrigins = o
+	}
 	if m, err := stream.ParseMode(p.str("notify")); err != nil {
 		p.fail("notify", err)
 	} else {
@@ -131,6 +149,34 @@ func (p *parser) positive(name string) int {
 	return n
 }
 
+func (p *parser) nonNegative(name string) int {
+	n, err := strconv.Atoi(p.str(name))
+	if err != nil || n < 0 {
+		p.fail(name, errors.New("want a whole number, 0 or more"))
+	}
+	return n
+}
+
+// prefixes reads comma-separated CIDRs; a bare address is a prefix of one.
+func (p *parser) prefixes(name string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, f := range strings.Split(p.str(name), ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		pr, err := netip.ParsePrefix(f)
+		if a, aerr := netip.ParseAddr(f); aerr == nil {
+			pr, err = netip.PrefixFrom(a, a.BitLen()), nil
+		}
+		if err != nil {
+			p.fail(name, fmt.Errorf("%q: want a CIDR such as 10.0.0.0/8", f))
+			continue
+		}
+		out = append(out, pr.Masked())
+	}
+	return out
+}
+
 func (p *parser) rate(name string) float64 {
 	f, err := strconv.ParseFloat(p.str(name), 64)
 	if err != nil || f < 0 || f > 1 {
@@ -160,5 +206,10 @@ func (c Config) serverConfig() server.Config {
 		PollInterval: c.PollInterval,
 		Heartbeat:    c.Heartbeat,
 		MaxWaiters:   c.MaxWaiters,
+
+		ReadTimeout:     c.ReadTimeout,
+		MaxWaitersPerIP: c.MaxWaitersPerIP,
+		TrustedProxies:  c.TrustedProxies,
+		CORSOrigins:     c.CORSOrigins,
 	}
 }

@@ -1,25 +1,44 @@
 package main
 
 import (
+	"cmp"
+	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
+	"strings"
+	"time"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 )
 
+// probeTimeout bounds asking REDIS_URL's node whether it is a cluster node.
+const probeTimeout = 2 * time.Second
+
 // backend is the Redis jobwait runs on.
 type backend struct {
-	client   redis.UniversalClient
-	db       int    // the keyspace channel's database
-	embedded bool   // the in-process store, for trying jobwait out
+	client   redis.UniversalClient // *redis.Client, or *redis.ClusterClient on a cluster
+	db       int                   // the keyspace channel's database (0 on a cluster)
+	embedded bool                  // the in-process store, for trying jobwait out
+	cluster  bool
 	desc     string // for the log; never holds a password
 	close    func()
+
+	// settle is set when the node could not be asked at start whether it
+	// is a cluster node: jobwait then takes it for a single node, and
+	// settle keeps asking until it answers. It returns nil for a single
+	// node, and an error for a cluster node, which jobwait must be
+	// restarted to use; it returns ctx's error when ctx ends first.
+	settle func(ctx context.Context) error
 }
 
 // connect opens REDIS_URL, or starts the embedded store when it is empty.
-func connect(url string, log *slog.Logger) (*backend, error) {
-	if url == "" {
+// A URL that names a Redis Cluster node (INFO says cluster_enabled:1), or
+// that lists seed nodes with ?addr=host:port, gets a cluster client.
+func connect(ctx context.Context, rawURL string, log *slog.Logger) (*backend, error) {
+	if rawURL == "" {
 		mr := miniredis.NewMiniRedis()
 		if err := mr.StartAddr("127.0.0.1:0"); err != nil {
 			return nil, fmt.Errorf("start the embedded store: %w", err)
@@ -28,26 +47,108 @@ func connect(url string, log *slog.Logger) (*backend, error) {
 		log.Warn("no REDIS_URL: running on the embedded in-process store, for trying jobwait out only (no persistence, no keyspace notifications: waits are polled)")
 		return &backend{client: c, embedded: true, desc: "embedded", close: func() { c.Close(); mr.Close() }}, nil
 	}
-	opts, err := redis.ParseURL(url)
+	opts, err := redis.ParseURL(rawURL)
 	if err != nil {
+		// ?addr= and the other cluster-only options are refused by
+		// ParseURL: such a URL names a cluster.
+		if _, cerr := redis.ParseClusterURL(rawURL); cerr == nil {
+			return connectCluster(rawURL)
+		}
 		return nil, fmt.Errorf("REDIS_URL: %w", err)
 	}
 	tune(opts)
 	c := redis.NewClient(opts)
-	return &backend{client: c, db: opts.DB, desc: opts.Addr, close: func() { c.Close() }}, nil
+	pctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	isCluster, err := clusterEnabled(pctx, c)
+	cancel()
+	if err == nil && isCluster {
+		c.Close()
+		return connectCluster(rawURL)
+	}
+	be := &backend{client: c, db: opts.DB, desc: opts.Addr, close: func() { c.Close() }}
+	if err != nil {
+		log.Warn("redis unreachable: taking REDIS_URL for a single node until it answers", "redis", opts.Addr, "err", err)
+		be.settle = func(ctx context.Context) error { return settle(ctx, c) }
+	}
+	return be, nil
+}
+
+// connectCluster opens a cluster client on rawURL, go-redis's cluster URL
+// form.
+func connectCluster(rawURL string) (*backend, error) {
+	opts, err := redis.ParseClusterURL(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("REDIS_URL: %w", err)
+	}
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("REDIS_URL: %w", err)
+	}
+	if db := strings.Trim(u.Path, "/"); db != "" && db != "0" {
+		return nil, fmt.Errorf("REDIS_URL: database %s on a Redis Cluster, which has database 0 only", db)
+	}
+	opts.DialTimeout = cmp.Or(opts.DialTimeout, 2*time.Second)
+	opts.ReadTimeout = cmp.Or(opts.ReadTimeout, 2*time.Second)
+	opts.WriteTimeout = cmp.Or(opts.WriteTimeout, 2*time.Second)
+	opts.PoolSize = max(opts.PoolSize, 64) // per node
+	c := redis.NewClusterClient(opts)
+	return &backend{
+		client: c, cluster: true,
+		desc:  "cluster " + strings.Join(opts.Addrs, ","),
+		close: func() { c.Close() },
+	}, nil
+}
+
+// clusterEnabled asks a node whether it runs in cluster mode. A server that
+// refuses INFO is asked CLUSTER INFO, which a single node refuses too.
+func clusterEnabled(ctx context.Context, c *redis.Client) (bool, error) {
+	info, err := c.Info(ctx, "cluster").Result()
+	if err == nil {
+		return strings.Contains(info, "cluster_enabled:1"), nil
+	}
+	var rerr redis.Error
+	if !errors.As(err, &rerr) {
+		return false, err
+	}
+	err = c.ClusterInfo(ctx).Err()
+	if err == nil {
+		return true, nil
+	}
+	if errors.As(err, &rerr) {
+		return false, nil
+	}
+	return false, err
+}
+
+// settle asks the node whether it is a cluster node until it answers.
+func settle(ctx context.Context, c *redis.Client) error {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+		pctx, cancel := context.WithTimeout(ctx, probeTimeout)
+		isCluster, err := clusterEnabled(pctx, c)
+		cancel()
+		switch {
+		case err != nil:
+			continue
+		case isCluster:
+			return errors.New("REDIS_URL names a Redis Cluster node, which jobwait took for a single node since it did not answer at start: restarting")
+		default:
+			return nil
+		}
+	}
 }
 
 // tune sets timeouts that keep a slow Redis from holding a request past
 // its budget, and a pool sized for many concurrent first reads.
 func tune(o *redis.Options) {
-	if o.DialTimeout == 0 {
-		o.DialTimeout = 2e9
-	}
-	if o.ReadTimeout == 0 {
-		o.ReadTimeout = 2e9
-	}
-	if o.WriteTimeout == 0 {
-		o.WriteTimeout = 2e9
-	}
+	o.DialTimeout = cmp.Or(o.DialTimeout, 2*time.Second)
+	o.ReadTimeout = cmp.Or(o.ReadTimeout, 2*time.Second)
+	o.WriteTimeout = cmp.Or(o.WriteTimeout, 2*time.Second)
 	o.PoolSize = max(o.PoolSize, 64)
 }

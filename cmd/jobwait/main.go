@@ -47,7 +47,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return err
 	}
-	be, err := connect(cfg.RedisURL, log)
+	be, err := connect(ctx, cfg.RedisURL, log)
 	if err != nil {
 		return err
 	}
@@ -77,6 +77,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if scfg.Demo != nil {
 		wg.Go(func() { _ = scfg.Demo.Run(bg) })
 	}
+	mistaken := make(chan error, 1) // REDIS_URL turned out to be a cluster node
+	if be.settle != nil {
+		wg.Go(func() {
+			if err := be.settle(bg); err != nil && bg.Err() == nil {
+				mistaken <- err
+			}
+		})
+	}
 	defer func() {
 		cancel()
 		wg.Wait()
@@ -87,9 +95,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	log.Info("jobwait listening", "addr", cfg.Addr, "redis", be.desc, "demo", cfg.Demo,
 		"wait_budget", cfg.WaitBudget.String(), "notify", cfg.Notify)
 
+	var failed error
 	select {
 	case err := <-listened:
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	case failed = <-mistaken:
+		log.Error("shutting down", "err", failed)
 	case <-ctx.Done():
 	}
 	log.Info("shutting down: answering held waits")
@@ -99,7 +110,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		log.Warn("shutdown incomplete", "err", err)
 	}
 	<-listened
-	return nil
+	return failed
 }
 
 func newLogger(level string, w io.Writer) (*slog.Logger, error) {

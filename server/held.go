@@ -1,0 +1,125 @@
+package server
+
+import (
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
+)
+
+// writeTimeout bounds one write to a held connection: a client that stops
+// reading is cut off then, and its waiter released.
+const writeTimeout = 10 * time.Second
+
+// held is a waiting client's connection, taken over from fasthttp once the
+// wait is admitted and the job's first state is known. A held wait costs one
+// small goroutine and the socket: no fasthttp worker, request context or
+// per-connection buffers stay behind while it waits.
+type held struct {
+	conn      net.Conn
+	extra     []byte // headers set before the takeover (CORS), as "K: v\r\n" lines
+	keepAlive bool   // the client may send another request on the connection
+}
+
+// bufs holds write buffers shared by all held connections: a buffer is
+// taken for one write only.
+var bufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+// hold takes the connection over from fasthttp and runs serve on it in a
+// goroutine the server owns. serve reports whether the response is complete
+// and the connection may carry another request; fasthttp then serves it
+// again, else it is closed.
+func (s *Server) hold(c *fiber.Ctx, serve func(h *held) (reusable bool)) {
+	h := &held{extra: passHeaders(&c.Response().Header), keepAlive: !c.Request().Header.ConnectionClose()}
+	s.waits.Add(1)
+	c.Context().HijackSetNoResponse(true)
+	c.Context().Hijack(func(nc net.Conn) {
+		if u, ok := nc.(interface{ UnsafeConn() net.Conn }); ok {
+			nc = u.UnsafeConn()
+		}
+		h.conn = nc
+		// Return at once: fasthttp then frees the request's context and
+		// buffers, which a wait does not need.
+		go func() {
+			reusable := serve(h)
+			s.waits.Done()
+			if reusable && h.keepAlive && !s.closing() {
+				_ = s.app.Server().ServeConn(nc)
+				return
+			}
+			nc.Close()
+		}()
+	})
+}
+
+// closing reports whether Shutdown has begun.
+func (s *Server) closing() bool {
+	select {
+	case <-s.quit:
+		return true
+	default:
+		return false
+	}
+}
+
+// passHeaders keeps the headers middleware set before the takeover, but
+// those the held response writes itself.
+func passHeaders(h *fasthttp.ResponseHeader) []byte {
+	var out []byte
+	h.VisitAll(func(k, v []byte) {
+		switch string(k) {
+		case fiber.HeaderContentType, fiber.HeaderContentLength, fiber.HeaderConnection, fiber.HeaderDate,
+			fiber.HeaderServer, fiber.HeaderTransferEncoding, fiber.HeaderCacheControl, fiber.HeaderRetryAfter:
+			return
+		}
+		out = append(append(append(append(out, k...), ": "...), v...), "\r\n"...)
+	})
+	return out
+}
+
+// write writes p with a deadline.
+func (h *held) write(p []byte) error {
+	if err := h.conn.SetWriteDeadline(time.Now().Add(writeTimeout)); err != nil {
+		return err
+	}
+	_, err := h.conn.Write(p)
+	return err
+}
+
+// head appends a response's status line and headers, without the blank line.
+func (h *held) head(b []byte, code int, contentType string) []byte {
+	b = append(b, "HTTP/1.1 "...)
+	b = strconv.AppendInt(b, int64(code), 10)
+	b = append(b, ' ')
+	b = append(b, fasthttp.StatusMessage(code)...)
+	b = append(b, "\r\nContent-Type: "...)
+	b = append(b, contentType...)
+	b = append(b, "\r\n"...)
+	b = append(b, h.extra...)
+	if !h.keepAlive {
+		b = append(b, "Connection: close\r\n"...)
+	}
+	return b
+}
+
+// answer writes a whole JSON response.
+func (h *held) answer(code int, retryAfter int, body []byte) error {
+	bp := bufs.Get().(*[]byte)
+	defer bufs.Put(bp)
+	b := h.head((*bp)[:0], code, fiber.MIMEApplicationJSON)
+	b = append(b, "Cache-Control: no-store\r\n"...)
+	if retryAfter > 0 {
+		b = append(b, "Retry-After: "...)
+		b = strconv.AppendInt(b, int64(retryAfter), 10)
+		b = append(b, "\r\n"...)
+	}
+	b = append(b, "Content-Length: "...)
+	b = strconv.AppendInt(b, int64(len(body)), 10)
+	b = append(b, "\r\n\r\n"...)
+	b = append(b, body...)
+	*bp = b
+	return h.write(b)
+}

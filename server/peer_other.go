@@ -1,0 +1,8 @@
+//go:build !unix
+
+package server
+
+import "net"
+
+// peerGone cannot peek here: a vanished client is noticed when a write fails.
+func peerGone(net.Conn) bool { return false }
