@@ -33,6 +33,9 @@ var (
 	ErrInternal     = &Error{Status: 500, Code: "INT_001", Message: "서버 내부 오류입니다"}
 )
 
+// clientGone answers a request whose connection failed; nobody reads it.
+var clientGone = &Error{Status: 400, Code: "REQ_004", Message: "잘못된 요청입니다"}
+
 // badParam is REQ_001 for one query parameter.
 func badParam(msg string) *Error {
 	return &Error{Status: 400, Code: "REQ_001", Message: msg}
@@ -75,6 +78,12 @@ func toError(err error, log *slog.Logger) *Error {
 		}
 		if fe.Code >= 400 && fe.Code < 500 {
 			return &Error{Status: fe.Code, Code: "REQ_004", Message: "잘못된 요청입니다"}
+		}
+		if fe.Code == fiber.StatusBadGateway {
+			// fiber's name for a network error on the client's own
+			// connection (reset, closed mid-request): nothing to report.
+			log.Debug("client connection failed", "err", err)
+			return clientGone
 		}
 	}
 	log.Error("request failed", "err", err)

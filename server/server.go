@@ -98,7 +98,10 @@ func New(cfg Config, st *store.Store, hub *Hub) *Server {
 	s.metrics = newMetrics(s)
 	s.limit = newClientLimit(cfg.MaxWaitersPerIP, cfg.TrustedProxies)
 	s.app = fiber.New(fiber.Config{
-		AppName:               "jobwait",
+		AppName: "jobwait",
+		// Strings from the request (the job id, kept by the hub; labels)
+		// must outlive the request: fasthttp reuses its buffers.
+		Immutable:             true,
 		DisableStartupMessage: true,
 		ErrorHandler:          s.errorHandler,
 		ReadTimeout:           cfg.ReadTimeout,
@@ -152,7 +155,7 @@ func (s *Server) jobs(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderAllow, "GET, HEAD")
 		return ErrMethod
 	}
-	c.Locals(routeKey, action)
+	c.Locals(routeKey, routeLabel[action])
 	if !store.ValidID(id) {
 		return ErrBadJobID
 	}
@@ -161,6 +164,9 @@ func (s *Server) jobs(c *fiber.Ctx) error {
 	}
 	return s.status(c, id)
 }
+
+// routeLabel gives each action a constant metrics label.
+var routeLabel = map[string]string{"status": "status", "stream": "stream"}
 
 // App is the fiber app, for tests that drive it with app.Test.
 func (s *Server) App() *fiber.App { return s.app }

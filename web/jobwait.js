@@ -200,6 +200,11 @@
       on('completed', function (b) { finish('onCompleted', b); });
       on('failed', function (b) { finish('onFailed', b); });
       on('timeout', function (b) { last = b; finish('onTimeout', b); });
+      // The job disappeared or became unreadable mid-stream: the body is the
+      // server's {code, message}.
+      on('problem', function (b) {
+        finish('onError', { code: b.code, message: b.message, status: b.code === 'JOB_001' ? 404 : 502 });
+      });
       es.onerror = function () {
         if (done || !es) return;
         errors++;
