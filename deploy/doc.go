@@ -9,4 +9,9 @@
 // is deliberately not used: the tests run where there is no Docker engine,
 // and they check at the YAML level what compose would interpolate (a lone
 // `$` in docker-compose.yml is a bug, a literal one is written `$$`).
+//
+// conformance_test.go runs the real jobwait against a private redis-server
+// and checks what it answers against docs/openapi.yaml: status, headers,
+// Content-Type, body schema and each SSE event's data, for every documented
+// response, so that neither the server nor the document can drift alone.
 package deploy

@@ -2,9 +2,11 @@ package deploy
 
 import (
 	"fmt"
+	"mime"
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -60,9 +62,22 @@ func (o openAPI) resolve(v any) (any, error) {
 	return nil, fmt.Errorf("$ref loop")
 }
 
+// schemaKeywords are the schema keywords validate checks, and the
+// annotations it may ignore. A schema with any other keyword is an error: a
+// constraint the validator does not check would pass every response, and
+// conformance_test.go would stop proving what the document says.
+var schemaKeywords = map[string]bool{
+	"$ref": true, "oneOf": true, "type": true, "enum": true, "pattern": true,
+	"required": true, "properties": true, "additionalProperties": true, "items": true,
+	// annotations
+	"description": true, "example": true, "discriminator": true, "title": true,
+}
+
 // validate checks value against schema for the keywords these schemas use:
 // $ref, oneOf, type, enum, pattern, required, properties,
-// additionalProperties, items. It is what a test of real responses needs.
+// additionalProperties (false or a schema), items. It is what a test of real
+// responses needs (conformance_test.go), and refuses a schema that uses any
+// other keyword rather than ignore it.
 func (o openAPI) validate(schema, value any, at string) error {
 	s, err := o.resolve(schema)
 	if err != nil {
@@ -71,6 +86,11 @@ func (o openAPI) validate(schema, value any, at string) error {
 	sm, ok := s.(obj)
 	if !ok {
 		return fmt.Errorf("%s: schema is %T", at, s)
+	}
+	for k := range sm {
+		if !schemaKeywords[k] {
+			return fmt.Errorf("%s: schema keyword %q is not checked by validate: teach it, or drop the keyword", at, k)
+		}
 	}
 	if one, ok := sm["oneOf"].([]any); ok {
 		var matched []int
@@ -115,6 +135,10 @@ func (o openAPI) validate(schema, value any, at string) error {
 				}
 			} else if sm["additionalProperties"] == false {
 				return fmt.Errorf("%s: unexpected property %q", at, k)
+			} else if extra, ok := sm["additionalProperties"].(obj); ok {
+				if err := o.validate(extra, v, at+"."+k); err != nil {
+					return err
+				}
 			}
 		}
 	}
@@ -126,6 +150,52 @@ func (o openAPI) validate(schema, value any, at string) error {
 		}
 	}
 	return nil
+}
+
+// response finds the documented response for code: its own, its class
+// ("4XX") or the operation's default. key says which.
+func (o openAPI) response(op any, code int) (key string, r any, err error) {
+	responses := get(op, "responses")
+	for _, k := range []string{strconv.Itoa(code), fmt.Sprintf("%dXX", code/100), "default"} {
+		if v := get(responses, k); v != nil {
+			r, err := o.resolve(v)
+			return k, r, err
+		}
+	}
+	return "", nil, fmt.Errorf("status %d is not documented", code)
+}
+
+// validateHeader validates a header's text against its schema, read as the
+// schema's type.
+func (o openAPI) validateHeader(schema any, text, at string) error {
+	s, err := o.resolve(schema)
+	if err != nil {
+		return err
+	}
+	var v any = text
+	switch get(s, "type") {
+	case "integer":
+		n, err := strconv.ParseInt(text, 10, 64)
+		if err != nil {
+			return fmt.Errorf("%s: %q is not an integer", at, text)
+		}
+		v = n
+	case "boolean":
+		b, err := strconv.ParseBool(text)
+		if err != nil {
+			return fmt.Errorf("%s: %q is not a boolean", at, text)
+		}
+		v = b
+	}
+	return o.validate(s, v, at)
+}
+
+func mediaType(contentType string) string {
+	m, _, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		return contentType
+	}
+	return m
 }
 
 func checkType(typ string, v any) error {
@@ -262,7 +332,7 @@ func TestOpenAPISchemas(t *testing.T) {
 		schema, prop string
 		want         []string
 	}{
-		{"Error", "code", []string{"JOB_001", "JOB_002", "JOB_003", "REQ_001", "REQ_002", "REQ_003", "SVC_001", "SVC_002", "INT_001"}},
+		{"Error", "code", []string{"JOB_001", "JOB_002", "JOB_003", "REQ_001", "REQ_002", "REQ_003", "REQ_004", "SVC_001", "SVC_002", "INT_001"}},
 		{"Readiness", "status", []string{"ok", "unavailable"}},
 		{"Readiness", "redis", []string{"up", "down"}},
 		{"Readiness", "subscription", []string{"up", "down"}},

@@ -1,12 +1,16 @@
 package server
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
+	"slices"
 	"strconv"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
 
 	"jobwait/store"
 	"jobwait/stream"
@@ -77,7 +81,7 @@ func toError(err error, log *slog.Logger) *Error {
 			return ErrMethod
 		}
 		if fe.Code >= 400 && fe.Code < 500 {
-			return &Error{Status: fe.Code, Code: "REQ_004", Message: "잘못된 요청입니다"}
+			return &Error{Status: fe.Code, Code: "REQ_004", Message: badRequestMessage(fe.Code)}
 		}
 		if fe.Code == fiber.StatusBadGateway {
 			// fiber's name for a network error on the client's own
@@ -88,6 +92,41 @@ func toError(err error, log *slog.Logger) *Error {
 	}
 	log.Error("request failed", "err", err)
 	return ErrInternal
+}
+
+// badRequestMessage says what was wrong with a request fasthttp refused
+// before any handler ran.
+func badRequestMessage(code int) string {
+	switch code {
+	case fiber.StatusRequestTimeout:
+		return "요청을 제한 시간 안에 다 보내지 않았습니다"
+	case fiber.StatusRequestEntityTooLarge:
+		return "요청 본문이 너무 큽니다"
+	case fiber.StatusRequestHeaderFieldsTooLarge:
+		return "요청 줄 또는 헤더가 너무 깁니다"
+	}
+	return "잘못된 요청입니다"
+}
+
+// unknownMethods answers a method fiber does not know (PROPFIND, BREW)
+// ahead of fiber, which would answer it in plain text: 405 REQ_002, as any
+// other method jobwait does not serve.
+func unknownMethods(next fasthttp.RequestHandler) fasthttp.RequestHandler {
+	return func(ctx *fasthttp.RequestCtx) {
+		m := ctx.Method()
+		if slices.ContainsFunc(fiber.DefaultMethods, func(known string) bool { return string(m) == known }) {
+			next(ctx)
+			return
+		}
+		if bytes.HasPrefix(ctx.Path(), []byte("/api/events/jobs/")) {
+			ctx.Response.Header.Set(fiber.HeaderAllow, "GET, HEAD")
+		}
+		ctx.Response.Header.Set(fiber.HeaderCacheControl, "no-store")
+		ctx.SetContentType(fiber.MIMEApplicationJSON)
+		ctx.SetStatusCode(ErrMethod.Status)
+		body, _ := json.Marshal(ErrMethod)
+		ctx.SetBody(body)
+	}
 }
 
 // errorHandler is the app's one error handler: every error becomes JSON.

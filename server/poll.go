@@ -18,22 +18,23 @@ func (s *Server) status(c *fiber.Ctx, id string) error {
 	if wait > 0 {
 		return s.longPoll(c, id, wait)
 	}
-	a, err := s.read(c, id)
+	a, err := s.read(id)
 	if err != nil {
 		return err
 	}
 	return s.send(c, a, a.Body)
 }
 
-// read reads one job for a short poll.
-func (s *Server) read(c *fiber.Ctx, id string) (*Answer, error) {
-	ctx, cancel := withTimeout(c, s.cfg.RedisTimeout)
-	defer cancel()
-	answers, err := ReadAnswers(s.store)(ctx, []string{id})
+// read reads one job for a short poll through the hub: a job someone waits
+// for is answered from the hub's knowledge, and concurrent polls share
+// batched, coalesced reads.
+func (s *Server) read(id string) (*Answer, error) {
+	w, a, err := s.watch(id)
 	if err != nil {
 		return nil, err
 	}
-	return answers[0], nil
+	w.Close()
+	return a, nil
 }
 
 // send writes an answer with body (its own, or with timedOut added). A job

@@ -115,6 +115,7 @@ func New(cfg Config, st *store.Store, hub *Hub) *Server {
 	})
 	// Held connections outlive fasthttp's hijack handler (see held.go).
 	s.app.Server().KeepHijackedConns = true
+	s.app.Server().Handler = unknownMethods(s.app.Server().Handler)
 	s.routes()
 	return s
 }

@@ -125,7 +125,9 @@ func (st *sseStream) run(first *Answer) bool {
 			return st.sendNamed(evTimeout, timedOut, last.TimedOut()) && st.end()
 		case <-s.quit:
 			// No final event: EventSource reconnects, with its
-			// Last-Event-ID, to another replica.
+			// Last-Event-ID, to another replica. The response still
+			// ends properly, so no proxy reports a broken upstream.
+			st.end()
 			return false
 		}
 	}

@@ -30,14 +30,24 @@ func uniqueID(prefix string) string {
 	return fmt.Sprintf("%s%d-%d", prefix, time.Now().UnixNano()%1e7, idSeq.Add(1))
 }
 
-// shortPollApp is a server over a redis client, for requests that need no
-// running hub (short polls, routing, errors).
+// shortPollApp is a server over a redis client with its hub running, for
+// requests driven through app.Test (short polls, routing, errors).
 func shortPollApp(t *testing.T, c redis.UniversalClient) *server.Server {
 	t.Helper()
 	st := store.New(c)
 	hub := stream.New(stream.Config[*server.Answer]{
 		Client: c, Pattern: store.JobPattern, JobID: store.IDFromKey,
 		Read: server.ReadAnswers(st), Same: server.SameAnswer,
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = hub.Run(ctx)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
 	})
 	return server.New(server.Config{RedisTimeout: 500 * time.Millisecond}, st, hub)
 }
@@ -202,13 +212,21 @@ func TestRedisDownIsSVC002AndRecovers(t *testing.T) {
 	assert.Contains(t, body, `"PROCESSING"`)
 }
 
-// panicHook makes every pipeline panic, as a bug on a request's path would.
+// panicHook makes every pipeline that reads a job panic, as a bug on a
+// request's path would; other commands (the connection's own set-up) pass.
 type panicHook struct{}
 
 func (panicHook) DialHook(next redis.DialHook) redis.DialHook          { return next }
 func (panicHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
-func (panicHook) ProcessPipelineHook(redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(context.Context, []redis.Cmder) error { panic("boom") }
+func (panicHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		for _, c := range cmds {
+			if c.Name() == "get" {
+				panic("boom")
+			}
+		}
+		return next(ctx, cmds)
+	}
 }
 
 func TestPanicIsJSON500(t *testing.T) {

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"regexp"
 	"strconv"
 	"time"
 )
@@ -8,6 +9,10 @@ import (
 // maxWaitText bounds the wait parameter's length: nothing longer is a
 // sensible duration, and parsing stays cheap.
 const maxWaitText = 32
+
+// hugeNumber matches a well-formed wait too large to parse: whole seconds
+// past uint64, or a single-unit duration past int64 nanoseconds.
+var hugeNumber = regexp.MustCompile(`^[0-9]{20,}$|^[0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h)$`)
 
 // parseWait reads the wait query parameter: whole seconds ("30") or a Go
 // duration ("15s", "1m"). Absent or zero is a short poll (0); more than the
@@ -29,7 +34,10 @@ func parseWait(s string, budget time.Duration) (time.Duration, error) {
 	} else {
 		var err error
 		d, err = time.ParseDuration(s)
-		if err != nil || d < 0 {
+		switch {
+		case err != nil && hugeNumber.MatchString(s):
+			return budget, nil // too many seconds, or a duration past int64
+		case err != nil || d < 0:
 			return 0, badParam("wait는 초 단위 정수(예: 30) 또는 기간(예: 15s)이어야 합니다")
 		}
 	}

@@ -29,10 +29,23 @@
 //
 // Reconnects. When the subscription drops, the hub is not ready and its
 // knowledge is stale: new waiters read Redis themselves. Every subscription
-// confirmation (the first and each one after a reconnect) re-reads every
-// watched job in batches, so a change written while the subscription was down
-// still reaches its waiters. A read that fails is retried after a short delay
+// confirmation (the first and each one after a reconnect) makes sure the node
+// still publishes NotifyFlags (a restarted Redis has forgotten CONFIG SET),
+// then re-reads every watched job in batches, so a change written while the
+// subscription was down still reaches its waiters. A read that fails is retried after a short delay
 // while the job has waiters.
+//
+// Cluster. On a Redis Cluster each master publishes the events of its own
+// keys only, so the listener holds one subscription per master, each in a
+// goroutine the listener starts, cancels and waits for. It asks the cluster
+// for its masters every second (CLUSTER SHARDS, or CLUSTER SLOTS before
+// Redis 7) and at once when a subscription fails; after a failover, a master
+// added or removed or slots moved it subscribes to new masters (setting
+// notify-keyspace-events on them first), drops old ones and re-reads every
+// watched job. The hub is ready only while every current master's
+// subscription is confirmed. A node briefly subscribed twice delivers
+// events twice; reads de-duplicate them, since only states that differ
+// (Config.Same) are fanned out.
 //
 // Shutdown. When Run's context ends, the listener and readers stop, and
 // Watch answers ErrClosed. Waiters already registered keep their last state;

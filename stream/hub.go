@@ -3,7 +3,10 @@ package stream
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"runtime/debug"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,6 +25,9 @@ const (
 
 // ErrClosed is returned by Watch once the hub has stopped.
 var ErrClosed = errors.New("hub stopped")
+
+// ErrReadPanic is returned by Watch when the read function panicked.
+var ErrReadPanic = errors.New("job read panicked")
 
 // Config says what the hub watches and how it reads. Read, Same and JobID
 // are required; the rest have defaults.
@@ -122,14 +128,18 @@ func New[T any](cfg Config[T]) *Hub[T] {
 // else from a read shared with every concurrent Watch of the job. On error
 // (the read failed, ctx ended, the hub stopped) no waiter is left behind.
 func (h *Hub[T]) Watch(ctx context.Context, id string) (*Waiter[T], T, error) {
-	w := &Waiter[T]{hub: h, id: id, wake: make(chan struct{}, 1)}
+	w := &Waiter[T]{hub: h, wake: make(chan struct{}, 1)}
 	var zero T
 	h.mu.Lock()
 	e := h.jobs[id]
 	if e == nil {
+		// The hub keeps id past this call: a copy, since the caller's may
+		// live in a buffer it reuses (fasthttp's request).
+		id = strings.Clone(id)
 		e = &entry[T]{id: id, waiters: make(map[*Waiter[T]]struct{}, 1)}
 		h.jobs[id] = e
 	}
+	w.id = e.id
 	e.waiters[w] = struct{}{}
 	if e.cur != nil && h.fresh && !e.reading {
 		w.latest.Store(e.cur)
@@ -287,9 +297,7 @@ func (h *Hub[T]) read(ctx context.Context, batch []*entry[T]) {
 	for i, e := range batch {
 		ids[i] = e.id
 	}
-	rctx, cancel := context.WithTimeout(ctx, h.cfg.ReadTimeout)
-	states, err := h.cfg.Read(rctx, ids)
-	cancel()
+	states, err := h.readSafely(ctx, ids)
 	h.stats.reads.Add(uint64(len(ids)))
 	h.stats.batches.Add(1)
 	if err == nil && len(states) != len(ids) {
@@ -329,6 +337,20 @@ func (h *Hub[T]) read(ctx context.Context, batch []*entry[T]) {
 	if len(retry) > 0 && ctx.Err() == nil {
 		time.AfterFunc(DefaultRetry, func() { h.requeue(ctx, retry) })
 	}
+}
+
+// readSafely calls Config.Read with the read timeout; a panic in it (a bug)
+// fails the batch instead of the process.
+func (h *Hub[T]) readSafely(ctx context.Context, ids []string) (states []T, err error) {
+	rctx, cancel := context.WithTimeout(ctx, h.cfg.ReadTimeout)
+	defer cancel()
+	defer func() {
+		if r := recover(); r != nil {
+			h.log.Error("job read panicked", "panic", r, "stack", string(debug.Stack()))
+			states, err = nil, fmt.Errorf("%w: %v", ErrReadPanic, r)
+		}
+	}()
+	return h.cfg.Read(rctx, ids)
 }
 
 // requeue queues again the entries whose read failed, if still watched.

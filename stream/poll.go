@@ -16,6 +16,7 @@ func (h *Hub[T]) poll(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			h.live.Store(false)
+			h.setFresh(false) // no more polls: Watch must not trust the states held
 			return
 		case <-t.C:
 			h.pollOnce(ctx)

@@ -1,0 +1,124 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"jobwait/store"
+)
+
+// producerWorkers is how many Redis writes the producer has in flight: a
+// single connection would cap the completion rate at one round trip pair
+// per job.
+const producerWorkers = 8
+
+// producerCommands is what one store.Complete sends to Redis: the
+// recommendation SET, then the job record SET.
+const producerCommands = 2
+
+// producer plays the AI service: it writes jobs through store, exactly as
+// a real producer does, so jobwait sees nothing but ordinary Redis writes.
+type producer struct {
+	st        *store.Store
+	completed atomic.Int64
+}
+
+// create writes the mode's jobs and moves them to PROCESSING, before any
+// waiter connects.
+func (p *producer) create(ctx context.Context, ids []string) ([]store.Job, error) {
+	jobs := make([]store.Job, len(ids))
+	err := p.each(ctx, len(ids), nil, func(ctx context.Context, k int) error {
+		j, err := p.st.Create(ctx, ids[k], ids[k]+"-draft")
+		if err == nil {
+			jobs[k], err = p.st.Start(ctx, j)
+		}
+		return err
+	})
+	return jobs, err
+}
+
+// complete completes the jobs in order at rate per second (unpaced when
+// rate ≤ 0) and returns when each one's status write returned: that instant
+// is where a delivery's latency starts. Taken after the write rather than
+// before it, it leaves out the producer's own round trip, which jobwait
+// cannot be faster than anyway.
+func (p *producer) complete(ctx context.Context, jobs []store.Job, rate float64) ([]time.Time, error) {
+	done := make([]time.Time, len(jobs))
+	start := time.Now()
+	var at func(int) time.Time
+	if rate > 0 {
+		at = func(k int) time.Time { return start.Add(time.Duration(float64(k) / rate * float64(time.Second))) }
+	}
+	err := p.each(ctx, len(jobs), at, func(ctx context.Context, k int) error {
+		if _, err := p.st.Complete(ctx, jobs[k], store.SampleResult(jobs[k].EventDraftID)); err != nil {
+			return err
+		}
+		done[k] = time.Now()
+		p.completed.Add(1)
+		return nil
+	})
+	return done, err
+}
+
+// each runs fn for 0..n-1 on producerWorkers goroutines, handing k out no
+// earlier than at(k) unless at is nil; the first error stops the rest.
+func (p *producer) each(ctx context.Context, n int, at func(int) time.Time, fn func(context.Context, int) error) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	ks := make(chan int)
+	var wg sync.WaitGroup
+	for range producerWorkers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := range ks {
+				if err := fn(ctx, k); err != nil {
+					cancel(err)
+				}
+			}
+		}()
+	}
+feed:
+	for k := range n {
+		if at != nil && sleepUntil(ctx, at(k)) != nil {
+			break
+		}
+		select {
+		case ks <- k:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(ks)
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil {
+		return fmt.Errorf("producer: %w", err)
+	}
+	return nil
+}
+
+// warm opens the producer's pool connections before Redis is measured, so
+// that their handshakes (HELLO, CLIENT SETINFO) are not counted as work:
+// each connection is taken and pinged while the others are held.
+func warm(ctx context.Context, rdb *redis.Client) error {
+	conns := make([]*redis.Conn, producerWorkers+2)
+	defer func() {
+		for _, c := range conns {
+			if c != nil {
+				c.Close()
+			}
+		}
+	}()
+	for i := range conns {
+		conns[i] = rdb.Conn()
+		if err := conns[i].Ping(ctx).Err(); err != nil {
+			return fmt.Errorf("redis: %w", err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,91 @@
+package server
+
+import (
+	"testing"
+	"time"
+)
+
+func TestParseWait(t *testing.T) {
+	const budget = 30 * time.Second
+	tests := []struct {
+		in   string
+		want time.Duration
+		ok   bool
+	}{
+		// Absent or zero: a short poll.
+		{"", 0, true},
+		{"0", 0, true},
+		{"18446744073709551616", budget, true},
+		{"3000000h", budget, true},
+		{"1.5", 0, false},
+		{"00", 0, true},
+		{"0s", 0, true},
+		// Whole seconds.
+		{"1", time.Second, true},
+		{"29", 29 * time.Second, true},
+		{"30", 30 * time.Second, true},
+		// Durations.
+		{"15s", 15 * time.Second, true},
+		{"500ms", 500 * time.Millisecond, true},
+		{"1.5s", 1500 * time.Millisecond, true},
+		{"+5s", 5 * time.Second, true},
+		// More than the budget is the budget.
+		{"31", budget, true},
+		{"32", budget, true},
+		{"3600", budget, true},
+		{"18446744073709551615", budget, true}, // the largest uint64
+		{"1m", budget, true},
+		{"1h", budget, true},
+		{"2562047h", budget, true}, // near the largest Duration
+		// Anything else is REQ_001.
+		{"-1", 0, false},
+		{"-1s", 0, false},
+		{"-0.5s", 0, false},
+		{"1.5", 0, false}, // fractional seconds without a unit
+		{"+5", 0, false},
+		{" 5", 0, false},
+		{"5 ", 0, false},
+		{"5x", 0, false},
+		{"1e3", 0, false},
+		{"abc", 0, false},
+		{"true", 0, false},
+		{"0x10", 0, false},
+		{"30s30", 0, false},
+		{"000000000000000000000000000000001", 0, false}, // 33 characters: too long
+	}
+	for _, tt := range tests {
+		got, err := parseWait(tt.in, budget)
+		if (err == nil) != tt.ok || got != tt.want {
+			t.Errorf("parseWait(%q) = %v, %v; want %v, ok %v", tt.in, got, err, tt.want, tt.ok)
+			continue
+		}
+		if err != nil {
+			if e, isErr := err.(*Error); !isErr || e.Code != "REQ_001" || e.Status != 400 {
+				t.Errorf("parseWait(%q) error = %#v; want REQ_001 400", tt.in, err)
+			}
+		}
+	}
+}
+
+// TestParseWaitBudget: the clamp follows the configured budget.
+func TestParseWaitBudget(t *testing.T) {
+	tests := []struct {
+		in     string
+		budget time.Duration
+		want   time.Duration
+	}{
+		{"2", 2 * time.Second, 2 * time.Second},
+		{"3", 2 * time.Second, 2 * time.Second},
+		{"30", 2 * time.Second, 2 * time.Second},
+		{"1500ms", 2 * time.Second, 1500 * time.Millisecond},
+		{"2", 1500 * time.Millisecond, 1500 * time.Millisecond},
+		{"1", 1500 * time.Millisecond, time.Second},
+		{"60", time.Minute, time.Minute},
+		{"61", time.Minute, time.Minute},
+	}
+	for _, tt := range tests {
+		if got, err := parseWait(tt.in, tt.budget); err != nil || got != tt.want {
+			t.Errorf("parseWait(%q, %v) = %v, %v; want %v", tt.in, tt.budget, got, err, tt.want)
+		}
+	}
+}
