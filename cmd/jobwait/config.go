@@ -26,7 +26,8 @@ type Config struct {
 	DemoDelay    time.Duration
 	DemoFailRate float64
 	LogLevel     string
-	HealthCheck  bool // run as a container health check and exit
+	PprofAddr    string // empty: no profiling endpoint
+	HealthCheck  bool   // run as a container health check and exit
 
 	ReadTimeout     time.Duration  // a request's line and headers must arrive within it
 	MaxWaitersPerIP int            // 0: no per-client cap
@@ -51,6 +52,7 @@ var settings = []setting{
 	{"demo-delay", "JOBWAIT_DEMO_DELAY", "5s", "how long the stand-in AI takes to finish a job"},
 	{"demo-fail-rate", "JOBWAIT_DEMO_FAIL_RATE", "0.1", "share of demo jobs that end FAILED (0 to 1)"},
 	{"log-level", "JOBWAIT_LOG_LEVEL", "info", "debug, info, warn or error"},
+	{"pprof-addr", "JOBWAIT_PPROF_ADDR", "", "serve net/http/pprof on this address, e.g. 127.0.0.1:6060 (off when empty)"},
 	{"read-timeout", "JOBWAIT_READ_TIMEOUT", "10s", "time a client has to send a request's line and headers (slow clients are cut off)"},
 	{"max-waiters-per-ip", "JOBWAIT_MAX_WAITERS_PER_IP", "0", "held long polls plus streams per client address (IPv6: per /64); past it SVC_001; 0: no cap"},
 	{"trusted-proxies", "JOBWAIT_TRUSTED_PROXIES", "", "comma-separated CIDRs of proxies whose X-Forwarded-For names the client; empty: trust none"},
@@ -88,6 +90,7 @@ func parseConfig(args []string, getenv func(string) string) (Config, error) {
 	cfg.DemoFailRate = p.rate("demo-fail-rate")
 	cfg.Demo = p.boolean("demo", cfg.RedisURL == "")
 	cfg.LogLevel = p.str("log-level")
+	cfg.PprofAddr = p.str("pprof-addr")
 	cfg.ReadTimeout = p.duration("read-timeout", 0)
 	cfg.MaxWaitersPerIP = p.nonNegative("max-waiters-per-ip")
 	cfg.TrustedProxies = p.prefixes("trusted-proxies")
