@@ -53,6 +53,7 @@ type nodeSub struct {
 	addr   string
 	cancel context.CancelFunc
 	live   bool // confirmed and not failed since; guarded by cluster.mu
+	down   bool // failed and not confirmed since; guarded by cluster.mu
 }
 
 // topology is what the cluster answered about itself.
@@ -197,7 +198,7 @@ func (c *cluster[T]) enable(ctx context.Context, rc *redis.Client) error {
 // on that master while it was not subscribed were not published to us.
 func (c *cluster[T]) confirmed(s *nodeSub) {
 	c.mu.Lock()
-	s.live = true
+	s.live, s.down = true, false
 	current := c.subs[s.addr] == s
 	c.refreshLocked()
 	c.mu.Unlock()
@@ -214,13 +215,15 @@ func (c *cluster[T]) confirmed(s *nodeSub) {
 // since a failed master may have been replaced.
 func (c *cluster[T]) lost(s *nodeSub, err error) {
 	c.mu.Lock()
-	was := s.live
-	s.live = false
+	was, first := s.live, !s.down
+	s.live, s.down = false, true
 	current := c.subs[s.addr] == s
 	c.refreshLocked()
 	c.mu.Unlock()
 	if current && was {
 		c.h.stats.reconnects.Add(1)
+	}
+	if current && first { // once per outage, a master never reached included
 		c.h.log.Warn("keyspace subscription lost; reconnecting", "node", s.addr, "err", err)
 	}
 	select {
@@ -322,6 +325,7 @@ func (c *cluster[T]) client(addr string) *redis.Client {
 		DialTimeout:                  o.DialTimeout,
 		ReadTimeout:                  o.ReadTimeout,
 		WriteTimeout:                 o.WriteTimeout,
+		ContextTimeoutEnabled:        o.ContextTimeoutEnabled,
 		MaxRetries:                   -1, // a node that does not answer: ask the next
 		PoolSize:                     2,
 	})

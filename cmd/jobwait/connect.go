@@ -57,18 +57,28 @@ func connect(ctx context.Context, rawURL string, log *slog.Logger) (*backend, er
 		return nil, fmt.Errorf("REDIS_URL: %w", err)
 	}
 	tune(opts)
-	c := redis.NewClient(opts)
+	// The probe uses database 0: a cluster node refuses SELECT of any other,
+	// which would hide that it is one.
+	popts := *opts
+	popts.DB, popts.PoolSize = 0, 1
+	probe := redis.NewClient(&popts)
 	pctx, cancel := context.WithTimeout(ctx, probeTimeout)
-	isCluster, err := clusterEnabled(pctx, c)
+	isCluster, err := clusterEnabled(pctx, probe)
 	cancel()
-	if err == nil && isCluster {
-		c.Close()
-		return connectCluster(rawURL)
+	if err == nil {
+		probe.Close()
+		if isCluster {
+			return connectCluster(rawURL)
+		}
 	}
+	c := redis.NewClient(opts)
 	be := &backend{client: c, db: opts.DB, desc: opts.Addr, close: func() { c.Close() }}
 	if err != nil {
 		log.Warn("redis unreachable: taking REDIS_URL for a single node until it answers", "redis", opts.Addr, "err", err)
-		be.settle = func(ctx context.Context) error { return settle(ctx, c) }
+		be.settle = func(ctx context.Context) error {
+			defer probe.Close()
+			return settle(ctx, probe)
+		}
 	}
 	return be, nil
 }
@@ -90,6 +100,7 @@ func connectCluster(rawURL string) (*backend, error) {
 	opts.DialTimeout = cmp.Or(opts.DialTimeout, 2*time.Second)
 	opts.ReadTimeout = cmp.Or(opts.ReadTimeout, 2*time.Second)
 	opts.WriteTimeout = cmp.Or(opts.WriteTimeout, 2*time.Second)
+	opts.ContextTimeoutEnabled = true      // as tune does
 	opts.PoolSize = max(opts.PoolSize, 64) // per node
 	c := redis.NewClusterClient(opts)
 	return &backend{
@@ -150,5 +161,8 @@ func tune(o *redis.Options) {
 	o.DialTimeout = cmp.Or(o.DialTimeout, 2*time.Second)
 	o.ReadTimeout = cmp.Or(o.ReadTimeout, 2*time.Second)
 	o.WriteTimeout = cmp.Or(o.WriteTimeout, 2*time.Second)
+	// A request's deadline (the Redis timeout) bounds the socket reads too:
+	// otherwise each retry of a frozen Redis waits out ReadTimeout again.
+	o.ContextTimeoutEnabled = true
 	o.PoolSize = max(o.PoolSize, 64)
 }

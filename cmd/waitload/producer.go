@@ -105,7 +105,11 @@ feed:
 // warm opens the producer's pool connections before Redis is measured, so
 // that their handshakes (HELLO, CLIENT SETINFO) are not counted as work:
 // each connection is taken and pinged while the others are held.
-func warm(ctx context.Context, rdb *redis.Client) error {
+func warm(ctx context.Context, urdb redis.UniversalClient) error {
+	rdb, ok := urdb.(*redis.Client)
+	if !ok {
+		return urdb.(*redis.ClusterClient).ForEachShard(ctx, func(ctx context.Context, c *redis.Client) error { return c.Ping(ctx).Err() })
+	}
 	conns := make([]*redis.Conn, producerWorkers+2)
 	defer func() {
 		for _, c := range conns {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -15,7 +16,22 @@ import (
 type cmdStats map[string]int64
 
 // readCmdStats reads INFO commandstats.
-func readCmdStats(ctx context.Context, rdb *redis.Client) (cmdStats, error) {
+func readCmdStats(ctx context.Context, urdb redis.UniversalClient) (cmdStats, error) {
+	if cc, ok := urdb.(*redis.ClusterClient); ok {
+		var mu sync.Mutex
+		sum := cmdStats{}
+		err := cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {
+			st, err := readCmdStats(ctx, c)
+			mu.Lock()
+			for k, v := range st {
+				sum[k] += v
+			}
+			mu.Unlock()
+			return err
+		})
+		return sum, err
+	}
+	rdb := urdb.(*redis.Client)
 	s, err := rdb.Info(ctx, "commandstats").Result()
 	if err != nil {
 		return nil, fmt.Errorf("redis INFO commandstats: %w", err)

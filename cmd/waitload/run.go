@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
 
@@ -34,7 +35,14 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	t, _ := parseTarget(cfg.Target)
 	opts, _ := redisOptions(cfg.RedisURL)
 	opts.PoolSize = producerWorkers + 4
-	rdb := redis.NewClient(opts)
+	var rdb redis.UniversalClient
+	if strings.Contains(cfg.RedisURL, "addr=") {
+		co, _ := redis.ParseClusterURL(cfg.RedisURL)
+		co.PoolSize = producerWorkers + 4
+		rdb = redis.NewClusterClient(co)
+	} else {
+		rdb = redis.NewClient(opts)
+	}
 	defer rdb.Close()
 
 	r := &run{cfg: cfg, rdb: rdb, prod: &producer{st: store.New(rdb)}, sc: newScraper(t), id: runID()}
@@ -65,7 +73,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 // run is the state shared by a run's modes.
 type run struct {
 	cfg  Config
-	rdb  *redis.Client
+	rdb  redis.UniversalClient
 	prod *producer
 	sc   *scraper
 	id   string // makes this run's job ids its own
