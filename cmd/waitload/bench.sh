@@ -26,7 +26,7 @@ ADDR=127.0.0.1:18099
 run() {
   local name=$1; shift
   redis-cli -p $RPORT flushall >/dev/null
-  JOBWAIT_ADDR=$ADDR REDIS_URL=$REDIS JOBWAIT_DEMO=false JOBWAIT_WAIT_BUDGET=30s \
+  GOGC=${GOGC:-100} JOBWAIT_ADDR=$ADDR REDIS_URL=$REDIS JOBWAIT_DEMO=false JOBWAIT_WAIT_BUDGET=30s \
     "$BIN/jobwait" 2>"$OUT/$name.jobwait.log" &
   local pid=$!
   for _ in $(seq 100); do curl -sf "http://$ADDR/readyz" >/dev/null && break; sleep 0.1; done
