@@ -24,9 +24,18 @@ type held struct {
 	keepAlive bool   // the client may send another request on the connection
 }
 
-// bufs holds write buffers shared by all held connections: a buffer is
-// taken for one write only.
-var bufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+// bufs holds the buffers in which held connections build a response's head
+// or an event's frame, for one write at a time; bodies are never copied in.
+var bufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// maxPooledBuf keeps an unusually large head out of the pool.
+const maxPooledBuf = 16 << 10
+
+func putBuf(bp *[]byte) {
+	if cap(*bp) <= maxPooledBuf {
+		bufs.Put(bp)
+	}
+}
 
 // hold takes the connection over from fasthttp and runs serve on it in a
 // goroutine the server owns. serve reports whether the response is complete
@@ -80,12 +89,13 @@ func passHeaders(h *fasthttp.ResponseHeader) []byte {
 	return out
 }
 
-// write writes p with a deadline.
-func (h *held) write(p []byte) error {
+// write writes parts in one writev, with a deadline.
+func (h *held) write(parts ...[]byte) error {
 	if err := h.conn.SetWriteDeadline(time.Now().Add(writeTimeout)); err != nil {
 		return err
 	}
-	_, err := h.conn.Write(p)
+	v := net.Buffers(parts)
+	_, err := v.WriteTo(h.conn)
 	return err
 }
 
@@ -108,7 +118,7 @@ func (h *held) head(b []byte, code int, contentType string) []byte {
 // answer writes a whole JSON response.
 func (h *held) answer(code int, retryAfter int, body []byte) error {
 	bp := bufs.Get().(*[]byte)
-	defer bufs.Put(bp)
+	defer putBuf(bp)
 	b := h.head((*bp)[:0], code, fiber.MIMEApplicationJSON)
 	b = append(b, "Cache-Control: no-store\r\n"...)
 	if retryAfter > 0 {
@@ -119,7 +129,6 @@ func (h *held) answer(code int, retryAfter int, body []byte) error {
 	b = append(b, "Content-Length: "...)
 	b = strconv.AppendInt(b, int64(len(body)), 10)
 	b = append(b, "\r\n\r\n"...)
-	b = append(b, body...)
 	*bp = b
-	return h.write(b)
+	return h.write(b, body)
 }

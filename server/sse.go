@@ -78,24 +78,16 @@ type sseStream struct {
 // keepalive comment is sent. It reports whether the response ended cleanly.
 func (st *sseStream) run(first *Answer) bool {
 	s := st.srv
-	bp := bufs.Get().(*[]byte)
-	b := st.h.head((*bp)[:0], fiber.StatusOK, "text/event-stream; charset=utf-8")
-	b = append(b, "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\nTransfer-Encoding: chunked\r\n\r\n"...)
-	b = st.chunk(b, func(b []byte) []byte {
-		b = append(b, "retry: "...)
-		b = strconv.AppendInt(b, s.cfg.PollInterval.Milliseconds(), 10)
-		b = append(b, "\n\n"...)
-		return st.event(b, first, first.Body)
-	})
-	err := st.h.write(b)
-	*bp = b
-	bufs.Put(bp)
-	if err != nil {
+	pre := st.h.head(nil, fiber.StatusOK, "text/event-stream; charset=utf-8")
+	pre = append(pre, "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\nTransfer-Encoding: chunked\r\n\r\n"...)
+	retry := strconv.AppendInt([]byte("retry: "), s.cfg.PollInterval.Milliseconds(), 10)
+	retry = append(retry, "\n\n"...)
+	if !st.event(pre, retry, eventName(first), first.Body, first.Final()) {
 		return false
 	}
 	last := first
 	if last.Final() {
-		return st.end()
+		return true
 	}
 	timer := time.NewTimer(time.Until(st.deadline))
 	defer timer.Stop()
@@ -109,84 +101,72 @@ func (st *sseStream) run(first *Answer) bool {
 				continue
 			}
 			last = a
-			if !st.send(a, a.Body) {
+			if !st.event(nil, nil, eventName(a), a.Body, a.Final()) {
 				return false
 			}
 			s.metrics.woke(at)
 			if a.Final() {
-				return st.end()
+				return true
 			}
 		case <-beat.C:
-			if peerGone(st.h.conn) || !st.comment() {
+			if peerGone(st.h.conn) || st.h.write(keepalive) != nil {
 				return false
 			}
 		case <-timer.C:
-			timedOut := &Answer{Status: last.Status, Code: last.Code}
-			return st.sendNamed(evTimeout, timedOut, last.TimedOut()) && st.end()
+			return st.event(nil, nil, evTimeout, last.TimedOut(), true)
 		case <-s.quit:
 			// No final event: EventSource reconnects, with its
 			// Last-Event-ID, to another replica. The response still
 			// ends properly, so no proxy reports a broken upstream.
-			st.end()
+			_ = st.h.write(lastChunk)
 			return false
 		}
 	}
 }
 
-// send writes the event that announces a.
-func (st *sseStream) send(a *Answer, body []byte) bool { return st.sendNamed("", a, body) }
+// keepalive is the heartbeat comment as one chunk; lastChunk ends a
+// chunked response.
+var (
+	keepalive = []byte("0000000d\r\n: keepalive\n\n\r\n")
+	lastChunk = []byte("0\r\n\r\n")
+)
 
-// sendNamed writes one event as one chunk; name "" takes a's own name.
-func (st *sseStream) sendNamed(name string, a *Answer, body []byte) bool {
+// event writes one event as one chunk in one writev: pre (the response
+// head, before the first event) outside the chunk, lead (the retry line)
+// inside it before the event, and for a final event the last chunk after
+// it. The body is the answer's own, shared by every waiter: never copied.
+func (st *sseStream) event(pre, lead []byte, name string, body []byte, final bool) bool {
 	bp := bufs.Get().(*[]byte)
-	defer bufs.Put(bp)
-	final := a.Final() || name == evTimeout
-	b := st.chunk((*bp)[:0], func(b []byte) []byte { return st.frame(b, name, a, body, final) })
-	*bp = b
-	return st.h.write(b) == nil
-}
-
-// event appends the event that announces a.
-func (st *sseStream) event(b []byte, a *Answer, body []byte) []byte {
-	return st.frame(b, "", a, body, a.Final())
-}
-
-func (st *sseStream) frame(b []byte, name string, a *Answer, body []byte, final bool) []byte {
-	if name == "" {
-		name = eventName(a)
-	}
+	defer putBuf(bp)
+	b := append((*bp)[:0], pre...)
+	start := len(b)
+	b = append(b, "00000000\r\n"...)
+	b = append(b, lead...)
 	st.seq++
 	b = append(b, "id: "...)
 	b = appendEventID(b, st.deadline, st.seq, final)
 	b = append(b, "\nevent: "...)
 	b = append(b, name...)
 	b = append(b, "\ndata: "...)
-	b = append(b, body...)
-	return append(b, "\n\n"...)
-}
-
-// comment writes the keepalive comment.
-func (st *sseStream) comment() bool {
-	return st.h.write([]byte("0000000d\r\n: keepalive\n\n\r\n")) == nil
-}
-
-// end writes the last chunk: the response is complete.
-func (st *sseStream) end() bool { return st.h.write([]byte("0\r\n\r\n")) == nil }
-
-// chunk appends one chunk of HTTP/1.1 chunked encoding whose payload fill
-// appends.
-func (st *sseStream) chunk(b []byte, fill func([]byte) []byte) []byte {
-	start := len(b)
-	b = append(b, "00000000\r\n"...)
-	b = fill(b)
-	n := len(b) - start - chunkDigits - 2
+	n := len(b) - start - chunkDigits - 2 + len(body) + 2 // the payload ends "\n\n"
 	const hex = "0123456789abcdef"
 	for i := chunkDigits - 1; i >= 0; i-- {
 		b[start+i] = hex[n&0xf]
 		n >>= 4
 	}
-	return append(b, "\r\n"...)
+	*bp = b
+	tail := eventEnd
+	if final {
+		tail = finalEnd
+	}
+	return st.h.write(b, body, tail) == nil
 }
+
+// eventEnd ends an event and its chunk; finalEnd also ends the response.
+var (
+	eventEnd = []byte("\n\n\r\n")
+	finalEnd = []byte("\n\n\r\n0\r\n\r\n")
+)
 
 func eventName(a *Answer) string {
 	switch a.Status {

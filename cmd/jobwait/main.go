@@ -47,6 +47,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return err
 	}
+	quietRedis(log)
 	be, err := connect(ctx, cfg.RedisURL, log)
 	if err != nil {
 		return err

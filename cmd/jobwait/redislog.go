@@ -1,0 +1,20 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// redisLog routes go-redis's own messages (one per failed dial while Redis
+// is away) into the structured log at debug level: the hub already reports
+// an outage once, as it begins and as it ends.
+type redisLog struct{ log *slog.Logger }
+
+func (r redisLog) Printf(ctx context.Context, format string, v ...any) {
+	r.log.DebugContext(ctx, fmt.Sprintf(format, v...), "source", "go-redis")
+}
+
+func quietRedis(log *slog.Logger) { redis.SetLogger(redisLog{log}) }

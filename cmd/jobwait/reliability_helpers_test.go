@@ -1,0 +1,362 @@
+package main
+
+// Helpers of the reliability, hostile-input and overload tests: a real
+// jobwait (jobwaittest) on a private redis-server (redistest), a producer
+// writing Redis as the AI service does, and clients that wait the three
+// ways and report how each wait ended.
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+
+	"jobwait/cmd/jobwait/jobwaittest"
+	"jobwait/store"
+	"jobwait/store/redistest"
+)
+
+// stressed reports whether JOBWAIT_STRESS=1 asks for the large counts.
+func stressed() bool { return os.Getenv("JOBWAIT_STRESS") == "1" }
+
+// scaled is normal in the normal suite and large under JOBWAIT_STRESS=1.
+func scaled(normal, large int) int {
+	if stressed() {
+		return large
+	}
+	return normal
+}
+
+// rig is one jobwait over one private redis-server.
+type rig struct {
+	redis *redistest.Server
+	rdb   *redis.Client // the producer's and the test's own client
+	st    *store.Store
+	jw    *jobwaittest.Process
+	http  *http.Client // one connection per concurrent wait
+}
+
+// newRig starts a redis-server with redisArgs and a jobwait on it with env
+// (demo off unless env turns it on), and waits until jobwait is ready.
+func newRig(t *testing.T, redisArgs []string, env ...string) *rig {
+	t.Helper()
+	r := &rig{redis: redistest.Start(t, redisArgs...)}
+	r.rdb = r.redis.Client(t)
+	r.st = store.New(r.rdb)
+	r.jw = jobwaittest.Start(t, append([]string{"REDIS_URL=" + r.redis.URL(), "JOBWAIT_DEMO=false"}, env...)...)
+	r.jw.WaitReady(t, 10*time.Second)
+	r.http = newHTTPClient(t)
+	return r
+}
+
+func newHTTPClient(t *testing.T) *http.Client {
+	tr := &http.Transport{MaxIdleConnsPerHost: 4096, DisableCompression: true}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr}
+}
+
+var jobSeq atomic.Int64
+
+// newJobs writes n PENDING jobs, as the producer does when it accepts work.
+func (r *rig) newJobs(t *testing.T, n int) []store.Job {
+	t.Helper()
+	ctx := context.Background()
+	jobs := make([]store.Job, n)
+	for i := range jobs {
+		id := fmt.Sprintf("rel%d-%d", time.Now().UnixNano()%1e9, jobSeq.Add(1))
+		j, err := r.st.Create(ctx, id, "draft-"+id)
+		require.NoError(t, err)
+		jobs[i] = j
+	}
+	return jobs
+}
+
+// complete finishes a job as the producer does: result first, then status.
+func (r *rig) complete(ctx context.Context, j store.Job) error {
+	_, err := r.st.Complete(ctx, j, store.SampleResult(j.EventDraftID))
+	return err
+}
+
+func statusURL(base, id string) string { return base + "/api/events/jobs/" + id + "/status" }
+func streamURL(base, id string) string { return base + "/api/events/jobs/" + id + "/stream" }
+
+// outcome is how one wait ended, whichever way it waited.
+type outcome struct {
+	kind     string // "longpoll" or "sse"
+	job      string
+	code     int    // HTTP status
+	status   string // "status" of the last body; "" for an error body
+	errCode  string // "code" of an error body
+	timedOut bool
+	event    string // the last SSE event's name
+	events   int    // SSE events received
+	recs     int    // recommendations in a COMPLETED body
+	started  time.Time
+	ended    time.Time
+	err      error // transport trouble, or no answer in time
+}
+
+func (o outcome) String() string {
+	return fmt.Sprintf("%s %s: code %d status %q error %q timedOut %v event %q after %v (err %v)",
+		o.kind, o.job, o.code, o.status, o.errCode, o.timedOut, o.event, o.ended.Sub(o.started).Round(time.Millisecond), o.err)
+}
+
+// completed reports whether the wait ended with the job's result.
+func (o outcome) completed() bool {
+	ok := o.err == nil && o.status == string(store.Completed) && o.recs == 3
+	if o.kind == "sse" {
+		return ok && o.event == "completed"
+	}
+	return ok && o.code == 200 && !o.timedOut
+}
+
+// timedOutWaiting reports whether the wait ended on its budget, the job
+// still running.
+func (o outcome) timedOutWaiting() bool {
+	ok := o.err == nil && o.timedOut && (o.status == "PENDING" || o.status == "PROCESSING")
+	if o.kind == "sse" {
+		return ok && o.event == "timeout"
+	}
+	return ok && o.code == 200
+}
+
+// readBody fills an outcome from one JSON body.
+func (o *outcome) readBody(data []byte) {
+	var b struct {
+		Status          string            `json:"status"`
+		Code            string            `json:"code"`
+		TimedOut        bool              `json:"timedOut"`
+		Recommendations []json.RawMessage `json:"recommendations"`
+	}
+	if err := json.Unmarshal(data, &b); err != nil {
+		o.err = fmt.Errorf("body %.200q: %w", data, err)
+		return
+	}
+	o.status, o.errCode, o.timedOut, o.recs = b.Status, b.Code, b.TimedOut, len(b.Recommendations)
+}
+
+// longPoll waits for job id with ?wait=wait; limit bounds the whole request.
+func (r *rig) longPoll(id, wait string, limit time.Duration) (o outcome) {
+	o = outcome{kind: "longpoll", job: id, started: time.Now()}
+	defer func() { o.ended = time.Now() }()
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, statusURL(r.jw.URL(), id)+"?wait="+wait, nil)
+	resp, err := r.http.Do(req)
+	if err != nil {
+		o.err = err
+		return o
+	}
+	defer resp.Body.Close()
+	o.code = resp.StatusCode
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		o.err = err
+		return o
+	}
+	o.readBody(data)
+	return o
+}
+
+// sse follows job id's stream until the server ends it; limit bounds it.
+// opened, if not nil, is called once the response headers are in.
+func (r *rig) sse(id string, limit time.Duration, opened func()) (o outcome) {
+	o = outcome{kind: "sse", job: id, started: time.Now()}
+	defer func() { o.ended = time.Now() }()
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, streamURL(r.jw.URL(), id), nil)
+	resp, err := r.http.Do(req)
+	if opened != nil {
+		opened()
+	}
+	if err != nil {
+		o.err = err
+		return o
+	}
+	defer resp.Body.Close()
+	o.code = resp.StatusCode
+	if !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		data, _ := io.ReadAll(resp.Body)
+		o.readBody(data)
+		return o
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	name := ""
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case strings.HasPrefix(line, "event: "):
+			name = line[len("event: "):]
+		case strings.HasPrefix(line, "data: "):
+			o.event = name
+			o.events++
+			o.readBody([]byte(line[len("data: "):]))
+		}
+	}
+	o.err = sc.Err()
+	return o
+}
+
+// waits runs fn for each of n waits at once and collects the outcomes.
+type waits struct {
+	mu  sync.Mutex
+	out []outcome
+	wg  sync.WaitGroup
+}
+
+func (w *waits) Go(fn func() outcome) {
+	w.wg.Add(1)
+	go func() {
+		defer w.wg.Done()
+		o := fn()
+		w.mu.Lock()
+		w.out = append(w.out, o)
+		w.mu.Unlock()
+	}()
+}
+
+// wait returns every outcome once all waits have ended, or fails the test
+// after within: a wait that has not ended by then hangs.
+func (w *waits) wait(t *testing.T, within time.Duration) []outcome {
+	t.Helper()
+	done := make(chan struct{})
+	go func() { w.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(within):
+		t.Fatalf("waits still running after %v", within)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]outcome(nil), w.out...)
+}
+
+// eventually polls cond every 20 ms until it holds, or fails after within.
+func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not %s after %v", what, within)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// getJSON GETs url with header (name, value pairs; a name may repeat) and
+// returns the status code, the headers and the decoded JSON body.
+func getJSON(c *http.Client, url string, header ...string) (int, http.Header, map[string]any, error) {
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Add(header[i], header[i+1])
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return resp.StatusCode, resp.Header, nil, err
+	}
+	var m map[string]any
+	if err := json.Unmarshal(data, &m); err != nil {
+		return resp.StatusCode, resp.Header, nil, fmt.Errorf("body %.200q: %w", data, err)
+	}
+	return resp.StatusCode, resp.Header, m, nil
+}
+
+// readyCode is /readyz's status code, 0 when jobwait does not answer.
+func (r *rig) readyCode() int {
+	c := http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Get(r.jw.URL() + "/readyz")
+	if err != nil {
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// heldWaiters is the sum of the jobwait_waiters gauge, -1 when /metrics
+// cannot be read.
+func heldWaiters(base string) int { return int(metric(base, "jobwait_waiters")) }
+
+// metric is the sum of every series of a metric on /metrics, -1 when it
+// cannot be read.
+func metric(base, name string) float64 {
+	c := http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Get(base + "/metrics")
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	sum := 0.0
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, name+"{") && !strings.HasPrefix(line, name+" ") {
+			continue
+		}
+		f := strings.Fields(line)
+		v, err := strconv.ParseFloat(f[len(f)-1], 64)
+		if err != nil {
+			return -1
+		}
+		sum += v
+	}
+	return sum
+}
+
+// waitHeld waits until jobwait holds exactly n waiters.
+func (r *rig) waitHeld(t *testing.T, n int, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		held := heldWaiters(r.jw.URL())
+		if held == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("holding %d waiters after %v; want %d", held, within, n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// rawRequest opens a TCP connection to addr and writes req; the caller
+// reads (or does not) and closes.
+func rawRequest(t *testing.T, addr, req string) net.Conn {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	_, err = io.WriteString(c, req)
+	require.NoError(t, err)
+	return c
+}
+
+// rawGet is a GET request for path as a client writes it.
+func rawGet(path string, header ...string) string {
+	var b strings.Builder
+	b.WriteString("GET " + path + " HTTP/1.1\r\nHost: jobwait\r\n")
+	for _, h := range header {
+		b.WriteString(h + "\r\n")
+	}
+	b.WriteString("\r\n")
+	return b.String()
+}

@@ -1,0 +1,155 @@
+package server
+
+// Fuzz tests of what a client sends that is parsed by hand (the wait
+// parameter, Last-Event-ID, the forwarded-for chain) and of rendering
+// whatever a producer stored. Their seed corpora run in the normal suite;
+// run one for real with
+//
+//	go test -run XXX -fuzz '^FuzzParseWait$' -fuzztime 60s ./server
+//
+// (or `make fuzz`, which runs each). A crash is kept under testdata/fuzz.
+
+import (
+	"encoding/json"
+	"net/netip"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"jobwait/store"
+)
+
+func FuzzParseWait(f *testing.F) {
+	for _, s := range []string{
+		"", "0", "1", "30", "31", "15s", "1m", "1h", "1000h", "-1", "-5s", "1.5", "1.5s", "0.5s",
+		"1e9", "NaN", "Inf", "0x10", "+5", " 5", "5 ", "30s;DROP", "%00", "\x00", "s", "1ns",
+		"18446744073709551615", "18446744073709551616", "99999999999999999999",
+		"9223372036854775807ns", "9223372036854775808ns", strings.Repeat("9", 40),
+	} {
+		f.Add(s)
+	}
+	const budget = 30 * time.Second
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := parseWait(s, budget)
+		if err != nil {
+			e, ok := err.(*Error)
+			if !ok || e.Code != "REQ_001" || e.Status != 400 {
+				t.Fatalf("parseWait(%q) error %v; want REQ_001", s, err)
+			}
+			return
+		}
+		if d < 0 || d > budget {
+			t.Fatalf("parseWait(%q) = %v; want 0 to %v", s, d, budget)
+		}
+		if s == "" && d != 0 {
+			t.Fatalf("parseWait(%q) = %v; want 0", s, d)
+		}
+		if n, err := strconv.ParseUint(s, 10, 64); err == nil && n <= 30 && d != time.Duration(n)*time.Second {
+			t.Fatalf("parseWait(%q) = %v; want %ds", s, d, n)
+		}
+	})
+}
+
+func FuzzParseEventID(f *testing.F) {
+	now := time.Now()
+	for _, s := range []string{
+		"", "-", "--end", "-end", "1-2", "1-2-end", eventID(now.Add(time.Minute), 3, false),
+		eventID(now.Add(time.Minute), 4, true), "9223372036854775807-1", "9223372036854775808-1",
+		"-1-1", "+1-+1", "1-18446744073709551615", "1-18446744073709551616", "1-2-3", "1-2-end-end",
+		"1 -2", "1-2\n", "a-b", strings.Repeat("1", 65), "99999999999999999-1-end",
+	} {
+		f.Add(s)
+	}
+	const budget = 30 * time.Second
+	f.Fuzz(func(t *testing.T, s string) {
+		r, ok := parseEventID(s)
+		if !ok {
+			if r != (resume{}) {
+				t.Fatalf("parseEventID(%q) = %+v, false; want the zero resume", s, r)
+			}
+		} else if len(s) > maxEventIDLen {
+			t.Fatalf("parseEventID(%q) accepted %d bytes; want at most %d", s, len(s), maxEventIDLen)
+		}
+		// Whatever the id, the stream it resumes ends within one budget.
+		at := time.Unix(1_800_000_000, 0)
+		if d := streamDeadline(r, ok, at, budget); d.After(at.Add(budget)) {
+			t.Fatalf("streamDeadline after parseEventID(%q) = %v; want at most %v", s, d, at.Add(budget))
+		}
+		// A resumed stream's own ids read back as what they say.
+		if ok {
+			r2, ok2 := parseEventID(eventID(r.deadline, r.seq+1, r.final))
+			if !ok2 || !r2.deadline.Equal(r.deadline) || r2.seq != r.seq+1 || r2.final != r.final {
+				t.Fatalf("parseEventID(eventID(%+v)) = %+v, %v; want it back", r, r2, ok2)
+			}
+		}
+	})
+}
+
+func FuzzClientAddr(f *testing.F) {
+	f.Add("10.0.0.5", "203.0.113.9")
+	f.Add("10.0.0.5", "203.0.113.9, 10.0.0.7")
+	f.Add("10.0.0.5", "evil, 203.0.113.9")
+	f.Add("10.0.0.5", "10.0.0.1,10.0.0.2")
+	f.Add("10.0.0.5", ",,, ,")
+	f.Add("10.0.0.5", "[2001:db8::1]:443, 198.51.100.1:8080")
+	f.Add("10.0.0.5", "::ffff:203.0.113.9")
+	f.Add("198.51.100.7", "203.0.113.9")
+	f.Add("::1", "fe80::1%eth0")
+	f.Add("10.0.0.5", strings.Repeat("1.2.3.4,", 2000))
+	trusted := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+	f.Fuzz(func(t *testing.T, remote, xff string) {
+		ip, err := netip.ParseAddr(remote)
+		if err != nil {
+			return
+		}
+		got := clientAddr(ip, trusted, [][]byte{[]byte(xff)})
+		if !trustedAddr(ip, trusted) {
+			if got != ip.Unmap() {
+				t.Fatalf("clientAddr(%v, %q) = %v; want the untrusted peer %v", ip, xff, got, ip.Unmap())
+			}
+			return
+		}
+		// The client is the peer or an address the header names, never made up.
+		if got == ip.Unmap() {
+			return
+		}
+		for _, hop := range strings.Split(xff, ",") {
+			if a, ok := parseHop([]byte(strings.TrimSpace(hop))); ok && a == got {
+				return
+			}
+		}
+		t.Fatalf("clientAddr(%v, %q) = %v; want the peer or an address of the header", ip, xff, got)
+	})
+}
+
+func FuzzRender(f *testing.F) {
+	f.Add("COMPLETED", []byte(`{"trendAnalysis":{"summary":"s"},"recommendations":[{"title":"t"}]}`), "")
+	f.Add("FAILED", []byte(`{}`), "모델 오류")
+	f.Add("FAILED", []byte(`{}`), "\xff\xfe</script>")
+	f.Add("PENDING", []byte(`{}`), "")
+	f.Add("PROCESSING", []byte(`{}`), "")
+	f.Add("COMPLETED", []byte(`{"trendAnalysis":"\u2028<b>","recommendations":[]}`), "")
+	f.Fuzz(func(t *testing.T, status string, result []byte, failure string) {
+		var r store.Result
+		if json.Unmarshal(result, &r) != nil {
+			return
+		}
+		sn := &store.Snapshot{Job: store.Job{Status: store.Status(status), EventDraftID: "d"}, Result: &r, Error: failure}
+		if !sn.Job.Status.Valid() {
+			sn.Err = store.ErrCorrupt
+		}
+		a := render("job-1", sn)
+		switch a.Code {
+		case 200, 404, 502:
+		default:
+			t.Fatalf("render status %q: code %d", status, a.Code)
+		}
+		for _, body := range [][]byte{a.Body, a.TimedOut()} {
+			var m map[string]any
+			if err := json.Unmarshal(body, &m); err != nil {
+				t.Fatalf("render status %q: body %.120q is not a JSON object: %v", status, body, err)
+			}
+		}
+	})
+}
