@@ -14,13 +14,8 @@ import (
 // any error before the wait begins, is answered at once.
 func (s *Server) longPoll(c *fiber.Ctx, id string, wait time.Duration) error {
 	deadline := time.Now().Add(wait)
-	release, err := s.admit(c, "longpoll")
+	w, a, release, err := s.admitWatch(c, "longpoll", id)
 	if err != nil {
-		return err
-	}
-	w, a, err := s.watch(id)
-	if err != nil {
-		release()
 		return err
 	}
 	if a.Final() {

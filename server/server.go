@@ -228,3 +228,18 @@ func (s *Server) watch(id string) (*stream.Waiter[*Answer], *Answer, error) {
 	defer cancel()
 	return s.hub.Watch(ctx, id)
 }
+
+// admitWatch admits a held waiter of a kind and registers it for id; on
+// error nothing is left held. The caller closes the waiter and releases.
+func (s *Server) admitWatch(c *fiber.Ctx, kind, id string) (*stream.Waiter[*Answer], *Answer, func(), error) {
+	release, err := s.admit(c, kind)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	w, a, err := s.watch(id)
+	if err != nil {
+		release()
+		return nil, nil, nil, err
+	}
+	return w, a, release, nil
+}

@@ -35,13 +35,8 @@ func (s *Server) stream(c *fiber.Ctx, id string) error {
 		return c.SendStatus(fiber.StatusNoContent)
 	}
 	deadline := streamDeadline(r, resumed, time.Now(), s.cfg.WaitBudget)
-	release, err := s.admit(c, "sse")
+	w, a, release, err := s.admitWatch(c, "sse", id)
 	if err != nil {
-		return err
-	}
-	w, a, err := s.watch(id)
-	if err != nil {
-		release()
 		return err
 	}
 	if a.Status == "" || c.Method() == fiber.MethodHead {
