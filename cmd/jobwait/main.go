@@ -54,6 +54,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}
 	defer be.close()
 
+	if be.embedded && cfg.Notify == stream.Auto {
+		cfg.Notify = stream.Poll // the embedded store publishes no notifications
+	}
 	st := store.New(be.client)
 	hub := stream.New(stream.Config[*server.Answer]{
 		Client:  be.client,
