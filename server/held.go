@@ -22,6 +22,8 @@ type held struct {
 	conn      net.Conn
 	extra     []byte // headers set before the takeover (CORS), as "K: v\r\n" lines
 	keepAlive bool   // the client may send another request on the connection
+	chunked   bool   // HTTP/1.1: a stream is chunked; HTTP/1.0: it ends with the connection
+	headOnly  bool   // a HEAD request: headers only
 }
 
 // bufs holds the buffers in which held connections build a response's head
@@ -40,12 +42,31 @@ func putBuf(bp *[]byte) {
 // hold takes the connection over from fasthttp and runs serve on it in a
 // goroutine the server owns. serve reports whether the response is complete
 // and the connection may carry another request; fasthttp then serves it
-// again, else it is closed.
-func (s *Server) hold(c *fiber.Ctx, serve func(h *held) (reusable bool)) {
-	h := &held{extra: passHeaders(&c.Response().Header), keepAlive: !c.Request().Header.ConnectionClose()}
+// again, else it is closed. done releases what the wait holds (its waiter,
+// its admission): it runs exactly once, after serve, or when fasthttp
+// closes the connection without handing it over (a client that reset it
+// while an earlier pipelined answer was being written).
+func (s *Server) hold(c *fiber.Ctx, done func(), serve func(h *held) (reusable bool)) {
+	h := &held{
+		extra:     passHeaders(&c.Response().Header),
+		keepAlive: !c.Request().Header.ConnectionClose() && c.Request().Header.IsHTTP11(),
+		chunked:   c.Request().Header.IsHTTP11(),
+		headOnly:  c.Method() == fiber.MethodHead,
+	}
+	conn := c.Context().Conn()
 	s.waits.Add(1)
+	s.pending.Store(conn, done)
 	c.Context().HijackSetNoResponse(true)
 	c.Context().Hijack(func(nc net.Conn) {
+		if _, ok := s.pending.LoadAndDelete(conn); !ok {
+			return // released by connState already
+		}
+		if pipelined(nc) {
+			// The client sent its next request behind this one; it sits in
+			// fasthttp's reader, which goes back to its pool now. Answer
+			// with Connection: close, and the client sends it again.
+			h.keepAlive = false
+		}
 		if u, ok := nc.(interface{ UnsafeConn() net.Conn }); ok {
 			nc = u.UnsafeConn()
 		}
@@ -54,6 +75,7 @@ func (s *Server) hold(c *fiber.Ctx, serve func(h *held) (reusable bool)) {
 		// buffers, which a wait does not need.
 		go func() {
 			reusable := serve(h)
+			done()
 			s.waits.Done()
 			if reusable && h.keepAlive && !s.closing() {
 				_ = s.app.Server().ServeConn(nc)
@@ -62,6 +84,30 @@ func (s *Server) hold(c *fiber.Ctx, serve func(h *held) (reusable bool)) {
 			nc.Close()
 		}()
 	})
+}
+
+// connState releases a hold whose connection fasthttp closed before
+// handing it over.
+func (s *Server) connState(c net.Conn, st fasthttp.ConnState) {
+	if st != fasthttp.StateClosed {
+		return
+	}
+	if done, ok := s.pending.LoadAndDelete(c); ok {
+		done.(func())()
+		s.waits.Done()
+	}
+}
+
+// pipelined reports whether bytes of another request wait in the hijacked
+// connection's buffer: a read with a deadline already past returns them
+// from the buffer, or fails at once without touching the socket.
+func pipelined(nc net.Conn) bool {
+	if nc.SetReadDeadline(time.Unix(1, 0)) != nil {
+		return true
+	}
+	var b [1]byte
+	n, _ := nc.Read(b[:])
+	return nc.SetReadDeadline(time.Time{}) != nil || n > 0
 }
 
 // closing reports whether Shutdown has begun.
@@ -105,6 +151,8 @@ func (h *held) head(b []byte, code int, contentType string) []byte {
 	b = strconv.AppendInt(b, int64(code), 10)
 	b = append(b, ' ')
 	b = append(b, fasthttp.StatusMessage(code)...)
+	b = append(b, "\r\nDate: "...)
+	b = fasthttp.AppendHTTPDate(b, time.Now())
 	b = append(b, "\r\nContent-Type: "...)
 	b = append(b, contentType...)
 	b = append(b, "\r\n"...)
@@ -130,5 +178,8 @@ func (h *held) answer(code int, retryAfter int, body []byte) error {
 	b = strconv.AppendInt(b, int64(len(body)), 10)
 	b = append(b, "\r\n\r\n"...)
 	*bp = b
+	if h.headOnly {
+		return h.write(b)
+	}
 	return h.write(b, body)
 }

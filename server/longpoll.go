@@ -23,9 +23,7 @@ func (s *Server) longPoll(c *fiber.Ctx, id string, wait time.Duration) error {
 		release()
 		return s.send(c, a, a.Body)
 	}
-	s.hold(c, func(h *held) bool {
-		defer release()
-		defer w.Close()
+	s.hold(c, func() { w.Close(); release() }, func(h *held) bool {
 		a, body, ok := s.await(h, w, a, deadline)
 		if !ok {
 			return false

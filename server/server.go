@@ -69,6 +69,7 @@ type Server struct {
 	waits   sync.WaitGroup // goroutines of held connections
 	quit    chan struct{}  // closed by Shutdown: held waits end now
 	quitNow sync.Once
+	pending sync.Map // net.Conn -> func(): holds not yet handed over (see hold)
 }
 
 // New returns a server over st and hub; it serves nothing until Listen.
@@ -115,6 +116,7 @@ func New(cfg Config, st *store.Store, hub *Hub) *Server {
 	})
 	// Held connections outlive fasthttp's hijack handler (see held.go).
 	s.app.Server().KeepHijackedConns = true
+	s.app.Server().ConnState = s.connState
 	s.app.Server().Handler = unknownMethods(s.app.Server().Handler)
 	s.routes()
 	return s

@@ -50,9 +50,7 @@ func (s *Server) stream(c *fiber.Ctx, id string) error {
 		return nil
 	}
 	st := &sseStream{srv: s, w: w, seq: r.seq, deadline: deadline}
-	s.hold(c, func(h *held) bool {
-		defer release()
-		defer w.Close()
+	s.hold(c, func() { w.Close(); release() }, func(h *held) bool {
 		st.h = h
 		return st.run(a)
 	})
@@ -74,7 +72,11 @@ type sseStream struct {
 func (st *sseStream) run(first *Answer) bool {
 	s := st.srv
 	pre := st.h.head(nil, fiber.StatusOK, "text/event-stream; charset=utf-8")
-	pre = append(pre, "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\nTransfer-Encoding: chunked\r\n\r\n"...)
+	pre = append(pre, "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n"...)
+	if st.h.chunked {
+		pre = append(pre, "Transfer-Encoding: chunked\r\n"...)
+	}
+	pre = append(pre, "\r\n"...)
 	retry := strconv.AppendInt([]byte("retry: "), s.cfg.PollInterval.Milliseconds(), 10)
 	retry = append(retry, "\n\n"...)
 	if !st.event(pre, retry, eventName(first), first.Body, first.Final()) {
@@ -82,7 +84,7 @@ func (st *sseStream) run(first *Answer) bool {
 	}
 	last := first
 	if last.Final() {
-		return true
+		return st.h.chunked
 	}
 	timer := time.NewTimer(time.Until(st.deadline))
 	defer timer.Stop()
@@ -101,41 +103,54 @@ func (st *sseStream) run(first *Answer) bool {
 			}
 			s.metrics.woke(at)
 			if a.Final() {
-				return true
+				return st.h.chunked
 			}
 		case <-beat.C:
-			if peerGone(st.h.conn) || st.h.write(keepalive) != nil {
+			if peerGone(st.h.conn) || st.h.write(st.frame(keepalive)) != nil {
 				return false
 			}
 		case <-timer.C:
-			return st.event(nil, nil, evTimeout, last.TimedOut(), true)
+			return st.event(nil, nil, evTimeout, last.TimedOut(), true) && st.h.chunked
 		case <-s.quit:
 			// No final event: EventSource reconnects, with its
 			// Last-Event-ID, to another replica. The response still
 			// ends properly, so no proxy reports a broken upstream.
-			_ = st.h.write(lastChunk)
+			if st.h.chunked {
+				_ = st.h.write(lastChunk)
+			}
 			return false
 		}
 	}
 }
 
-// keepalive is the heartbeat comment as one chunk; lastChunk ends a
-// chunked response.
+// keepalive is the heartbeat comment, as one chunk and bare (HTTP/1.0);
+// lastChunk ends a chunked response.
 var (
-	keepalive = []byte("0000000d\r\n: keepalive\n\n\r\n")
+	keepalive = [2][]byte{[]byte("0000000d\r\n: keepalive\n\n\r\n"), []byte(": keepalive\n\n")}
 	lastChunk = []byte("0\r\n\r\n")
 )
+
+// frame picks the chunked or the bare form of a fixed message.
+func (st *sseStream) frame(m [2][]byte) []byte {
+	if st.h.chunked {
+		return m[0]
+	}
+	return m[1]
+}
 
 // event writes one event as one chunk in one writev: pre (the response
 // head, before the first event) outside the chunk, lead (the retry line)
 // inside it before the event, and for a final event the last chunk after
 // it. The body is the answer's own, shared by every waiter: never copied.
+// On HTTP/1.0 there are no chunks: the stream ends with the connection.
 func (st *sseStream) event(pre, lead []byte, name string, body []byte, final bool) bool {
 	bp := bufs.Get().(*[]byte)
 	defer putBuf(bp)
 	b := append((*bp)[:0], pre...)
 	start := len(b)
-	b = append(b, "00000000\r\n"...)
+	if st.h.chunked {
+		b = append(b, "00000000\r\n"...)
+	}
 	b = append(b, lead...)
 	st.seq++
 	b = append(b, "id: "...)
@@ -143,13 +158,16 @@ func (st *sseStream) event(pre, lead []byte, name string, body []byte, final boo
 	b = append(b, "\nevent: "...)
 	b = append(b, name...)
 	b = append(b, "\ndata: "...)
+	*bp = b
+	if !st.h.chunked {
+		return st.h.write(b, body, eventEnd[:2]) == nil
+	}
 	n := len(b) - start - chunkDigits - 2 + len(body) + 2 // the payload ends "\n\n"
 	const hex = "0123456789abcdef"
 	for i := chunkDigits - 1; i >= 0; i-- {
 		b[start+i] = hex[n&0xf]
 		n >>= 4
 	}
-	*bp = b
 	tail := eventEnd
 	if final {
 		tail = finalEnd
