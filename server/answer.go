@@ -6,7 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 
+	"github.com/gofiber/fiber/v2"
+
 	"jobwait/store"
+	"jobwait/stream"
 )
 
 // Messages of SPEC.md §3.
@@ -36,6 +39,23 @@ func (a *Answer) TimedOut() []byte {
 
 // SameAnswer reports whether two answers say the same.
 func SameAnswer(a, b *Answer) bool { return a.Code == b.Code && bytes.Equal(a.Body, b.Body) }
+
+// Vanished reports whether a job that was there reads as gone: a change the
+// hub confirms with a second read before telling waiters, since a producer
+// that rewrites a hash (Spring's DEL, then HMSET) leaves such a gap.
+func Vanished(prev, next *Answer) bool { return prev.Status != "" && next.Code == fiber.StatusNotFound }
+
+// HubConfig is the hub configuration that reads jobs from st as answers:
+// the key pattern, the key-to-job mapping, the read, and how answers compare.
+func HubConfig(st *store.Store) stream.Config[*Answer] {
+	return stream.Config[*Answer]{
+		Pattern: store.JobPattern,
+		JobID:   store.IDFromKey,
+		Read:    ReadAnswers(st),
+		Same:    SameAnswer,
+		Doubt:   Vanished,
+	}
+}
 
 // ReadAnswers returns the hub's read function over st: one batched read,
 // one rendered answer per job.

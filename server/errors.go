@@ -24,6 +24,7 @@ type Error struct {
 	RetryAfter int    `json:"-"` // seconds; 0 sends no Retry-After
 }
 
+// Error returns the code and message.
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
 
 // The errors jobwait answers with.
@@ -68,10 +69,10 @@ func toError(err error, log *slog.Logger) *Error {
 	case errors.Is(err, store.ErrNotFound):
 		return ErrJobNotFound
 	case errors.Is(err, store.ErrCorrupt), errors.Is(err, store.ErrNoResult):
-		log.Warn("unreadable job data", "err", err)
+		log.Debug("unreadable job data", "err", err)
 		return ErrNoResult
 	case errors.Is(err, store.ErrUnavailable), errors.Is(err, context.DeadlineExceeded), errors.Is(err, stream.ErrClosed):
-		log.Warn("redis unavailable", "err", err)
+		log.Debug("redis unavailable", "err", err) // the hub logs an outage once
 		return ErrUnavailable
 	case errors.As(err, &fe):
 		switch fe.Code {

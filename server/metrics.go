@@ -71,7 +71,7 @@ func (m *metrics) count(c *fiber.Ctx) error {
 func (m *metrics) woke(at time.Time) { m.wake.Observe(time.Since(at).Seconds()) }
 
 // hubCollector exports the hub's counters at scrape time.
-type hubCollector struct{ hub *Hub }
+type hubCollector struct{ hub Hub }
 
 var (
 	descNotifications = prometheus.NewDesc("jobwait_hub_notifications_total", "Keyspace notifications received.", nil, nil)

@@ -30,7 +30,7 @@ type pushEnv struct {
 	rdb   *redis.Client // jobwait's client
 	prod  *redis.Client // the producer's: tests write jobs through it
 	st    *store.Store  // over prod
-	hub   *server.Hub
+	hub   *stream.Hub[*server.Answer]
 	srv   *server.Server
 	addr  string
 }
@@ -59,14 +59,9 @@ func newPushEnv(t *testing.T, o pushOpts) *pushEnv {
 	e.st = store.New(e.prod)
 
 	st := store.New(e.rdb)
-	e.hub = stream.New(stream.Config[*server.Answer]{
-		Client:  e.rdb,
-		Pattern: store.JobPattern,
-		JobID:   store.IDFromKey,
-		Read:    server.ReadAnswers(st),
-		Same:    server.SameAnswer,
-		Notify:  o.notify,
-	})
+	hcfg := server.HubConfig(st)
+	hcfg.Client, hcfg.Notify = e.rdb, o.notify
+	e.hub = stream.New(hcfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	ran := make(chan struct{})
 	go func() {

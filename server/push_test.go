@@ -568,3 +568,36 @@ func TestPushShutdown(t *testing.T) {
 	require.Empty(t, g.wait(t, 10*time.Second))
 	e.waiters(t, 0)
 }
+
+// TestPushSpringRewriteIsNotAVanishedJob: Spring's hash mapping rewrites a
+// hash as DEL, then HMSET, in two round trips. Held waiters must not take
+// the gap for a job that is gone (JOB_001): they get the state that follows.
+func TestPushSpringRewriteIsNotAVanishedJob(t *testing.T) {
+	e := newPushEnv(t, pushOpts{})
+	ctx := context.Background()
+	const n = 20
+	id := hashJob{}.create(t, e)
+	polls := make([]<-chan pushReply, n)
+	for i := range polls {
+		polls[i] = e.longPoll(jobStatusPath(id)+"?wait=30", 10*time.Second)
+	}
+	sse := openSSE(t, e, id)
+	assert.Equal(t, "status", sse.nextEvent(t, 5*time.Second).name)
+	e.waiters(t, n+1)
+
+	draft := "draft-" + id
+	_, err := e.st.Complete(ctx, store.Job{JobID: "result-only", EventDraftID: draft}, store.SampleResult(draft))
+	require.NoError(t, err) // writes the result (and an unrelated job record)
+	// The gap is as wide as a slow producer makes it.
+	require.NoError(t, e.prod.Del(ctx, store.JobKey(id)).Err())
+	time.Sleep(30 * time.Millisecond) // the producer's second round trip, slowed down
+	require.NoError(t, e.prod.HSet(ctx, store.JobKey(id), "jobId", id, "status", "COMPLETED", "eventDraftId", draft).Err())
+
+	for _, p := range polls {
+		r := recvReply(t, p, answeredBound)
+		assert.Equal(t, 200, r.code, "%s", r.body)
+		assert.Contains(t, string(r.body), `"COMPLETED"`)
+	}
+	ev := sse.nextEvent(t, answeredBound)
+	assert.Equal(t, "completed", ev.name, "%s", ev.data)
+}

@@ -52,15 +52,20 @@ type Config struct {
 	CORSOrigins []string
 }
 
-// Hub is the subset of *stream.Hub the server uses.
-type Hub = stream.Hub[*Answer]
+// Hub is what the server needs of the hub (*stream.Hub[*Answer]).
+type Hub interface {
+	Watch(ctx context.Context, id string) (*stream.Waiter[*Answer], *Answer, error)
+	Mode() stream.Mode
+	Ready() bool
+	Stats() stream.Stats
+}
 
 // Server answers jobwait's HTTP API.
 type Server struct {
 	cfg     Config
 	log     *slog.Logger
 	store   *store.Store
-	hub     *Hub
+	hub     Hub
 	app     *fiber.App
 	metrics *metrics
 	limit   *clientLimit
@@ -73,7 +78,7 @@ type Server struct {
 }
 
 // New returns a server over st and hub; it serves nothing until Listen.
-func New(cfg Config, st *store.Store, hub *Hub) *Server {
+func New(cfg Config, st *store.Store, hub Hub) *Server {
 	if cfg.WaitBudget <= 0 {
 		cfg.WaitBudget = DefaultWaitBudget
 	}

@@ -35,10 +35,9 @@ func uniqueID(prefix string) string {
 func shortPollApp(t *testing.T, c redis.UniversalClient) *server.Server {
 	t.Helper()
 	st := store.New(c)
-	hub := stream.New(stream.Config[*server.Answer]{
-		Client: c, Pattern: store.JobPattern, JobID: store.IDFromKey,
-		Read: server.ReadAnswers(st), Same: server.SameAnswer,
-	})
+	hcfg := server.HubConfig(st)
+	hcfg.Client = c
+	hub := stream.New(hcfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {

@@ -21,6 +21,7 @@ const (
 	DefaultReaders      = 4
 	DefaultBatch        = 512
 	DefaultRetry        = 500 * time.Millisecond
+	DefaultConfirmDelay = 200 * time.Millisecond
 )
 
 // ErrClosed is returned by Watch once the hub has stopped.
@@ -45,6 +46,13 @@ type Config[T any] struct {
 	Read func(ctx context.Context, ids []string) ([]T, error)
 	// Same reports whether two states are equal: only changes are fanned out.
 	Same func(a, b T) bool
+	// Doubt, if set, reports whether a change from prev to next must be
+	// confirmed by a second read ConfirmDelay later before it is fanned out:
+	// a job that vanishes may be a producer's DEL before its HSET.
+	Doubt func(prev, next T) bool
+	// ConfirmDelay is how long a doubted change waits for its second read.
+	// Zero is DefaultConfirmDelay.
+	ConfirmDelay time.Duration
 	// Notify picks how changes are learnt: keyspace notifications, polling,
 	// or auto (keyspace if it can be enabled, else poll). Zero is auto.
 	Notify Mode
@@ -74,9 +82,10 @@ type Hub[T any] struct {
 	kick chan struct{} // wakes a reader; capacity one
 	done chan struct{} // closed when Run returns
 
-	mode  atomic.Value // Mode, once chosen
-	live  atomic.Bool  // subscription up (keyspace) or last poll succeeded
-	stats counters
+	mode    atomic.Value // Mode, once chosen
+	live    atomic.Bool  // subscription up (keyspace) or last poll succeeded
+	failing atomic.Bool  // the last batched read failed (logged once per outage)
+	stats   counters
 }
 
 // entry is one watched job.
@@ -88,7 +97,9 @@ type entry[T any] struct {
 	queued  bool          // in dirty, or being read
 	reading bool          // being read
 	again   bool          // changed while being read: read once more
-	ready   chan struct{} // closed when the pending read ends; nil if nobody waits
+	ready   chan struct{} // closed by the next read to start; nil if nobody waits
+	claimed chan struct{} // the ready of the read in progress
+	doubted bool          // the last read's state awaits confirmation (Config.Doubt)
 	err     error         // the last read's error, for those on ready
 }
 
@@ -107,6 +118,9 @@ func New[T any](cfg Config[T]) *Hub[T] {
 	}
 	if cfg.Readers <= 0 {
 		cfg.Readers = DefaultReaders
+	}
+	if cfg.ConfirmDelay <= 0 {
+		cfg.ConfirmDelay = DefaultConfirmDelay
 	}
 	if cfg.Batch <= 0 {
 		cfg.Batch = DefaultBatch
@@ -141,7 +155,9 @@ func (h *Hub[T]) Watch(ctx context.Context, id string) (*Waiter[T], T, error) {
 	}
 	w.id = e.id
 	e.waiters[w] = struct{}{}
-	if e.cur != nil && h.fresh && !e.reading {
+	// The hub's state is trusted only if no change is pending (a queued
+	// job has been notified of one) and the last read succeeded.
+	if e.cur != nil && h.fresh && !e.queued && e.err == nil {
 		w.latest.Store(e.cur)
 		st := e.cur.state
 		h.mu.Unlock()
@@ -227,9 +243,17 @@ func (h *Hub[T]) resync(at time.Time) {
 }
 
 // setFresh says whether the hub's states follow every change. When they stop
-// doing so, new waiters read Redis themselves.
+// doing so, new waiters read Redis themselves. When they start again, every
+// job is queued for a read in the same step, so that no Watch trusts a state
+// from before.
 func (h *Hub[T]) setFresh(fresh bool) {
 	h.mu.Lock()
+	if fresh && !h.fresh {
+		now := time.Now()
+		for _, e := range h.jobs {
+			h.queueLocked(e, now)
+		}
+	}
 	h.fresh = fresh
 	h.mu.Unlock()
 }
@@ -287,6 +311,9 @@ func (h *Hub[T]) take() []*entry[T] {
 	for _, e := range batch {
 		e.reading = true
 		e.again = false
+		// This read answers those who waited before it started; a Watch
+		// that comes during it waits for the next one.
+		e.claimed, e.ready = e.ready, nil
 	}
 	return batch
 }
@@ -305,21 +332,23 @@ func (h *Hub[T]) read(ctx context.Context, batch []*entry[T]) {
 	}
 	if err != nil {
 		h.stats.readErrors.Add(1)
-		h.log.Warn("job read failed", "jobs", len(ids), "err", err)
+		if !h.failing.Swap(true) {
+			h.log.Warn("job reads failing; retrying while jobs are watched", "jobs", len(ids), "err", err)
+		}
+	} else if h.failing.Swap(false) {
+		h.log.Info("job reads succeed again")
 	}
 
 	h.mu.Lock()
-	var retry []*entry[T]
+	var retry, confirm []*entry[T]
 	for i, e := range batch {
 		e.reading = false
 		e.queued = false
 		e.err = err
-		if err == nil {
-			h.applyLocked(e, states[i])
-		}
-		if e.ready != nil {
-			close(e.ready)
-			e.ready = nil
+		doubted := err == nil && h.applyLocked(e, states[i])
+		if e.claimed != nil {
+			close(e.claimed)
+			e.claimed = nil
 		}
 		if h.jobs[e.id] != e {
 			continue // every waiter left during the read
@@ -328,14 +357,21 @@ func (h *Hub[T]) read(ctx context.Context, batch []*entry[T]) {
 		case e.again:
 			e.again = false
 			h.queueLocked(e, time.Time{})
+		case doubted:
+			confirm = append(confirm, e)
 		case err != nil:
 			retry = append(retry, e)
 		}
 	}
 	h.mu.Unlock()
 
-	if len(retry) > 0 && ctx.Err() == nil {
-		time.AfterFunc(DefaultRetry, func() { h.requeue(ctx, retry) })
+	if ctx.Err() == nil {
+		if len(retry) > 0 {
+			time.AfterFunc(DefaultRetry, func() { h.requeue(ctx, retry) })
+		}
+		if len(confirm) > 0 {
+			time.AfterFunc(h.cfg.ConfirmDelay, func() { h.requeue(ctx, confirm) })
+		}
 	}
 }
 
@@ -367,13 +403,21 @@ func (h *Hub[T]) requeue(ctx context.Context, es []*entry[T]) {
 	h.mu.Unlock()
 }
 
-// applyLocked stores a new state and fans it out if it changed.
-func (h *Hub[T]) applyLocked(e *entry[T], st T) {
+// applyLocked stores a new state and fans it out if it changed. A change
+// that Config.Doubt questions is held back, once, until a second read
+// confirms it; applyLocked then reports true.
+func (h *Hub[T]) applyLocked(e *entry[T], st T) (doubted bool) {
+	if e.cur != nil && h.cfg.Same(e.cur.state, st) {
+		e.since, e.doubted = time.Time{}, false
+		return false
+	}
+	if e.cur != nil && !e.doubted && h.cfg.Doubt != nil && h.cfg.Doubt(e.cur.state, st) {
+		e.doubted = true
+		return true
+	}
+	e.doubted = false
 	at := e.since
 	e.since = time.Time{}
-	if e.cur != nil && h.cfg.Same(e.cur.state, st) {
-		return
-	}
 	if at.IsZero() {
 		at = time.Now()
 	}
@@ -383,6 +427,7 @@ func (h *Hub[T]) applyLocked(e *entry[T], st T) {
 		w.deliver(u)
 	}
 	h.stats.fanouts.Add(uint64(len(e.waiters)))
+	return false
 }
 
 // leave removes a waiter; the job is forgotten with its last waiter.

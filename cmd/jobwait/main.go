@@ -58,16 +58,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		cfg.Notify = stream.Poll // the embedded store publishes no notifications
 	}
 	st := store.New(be.client)
-	hub := stream.New(stream.Config[*server.Answer]{
-		Client:  be.client,
-		DB:      be.db,
-		Pattern: store.JobPattern,
-		JobID:   store.IDFromKey,
-		Read:    server.ReadAnswers(st),
-		Same:    server.SameAnswer,
-		Notify:  cfg.Notify,
-		Logger:  log,
-	})
+	hcfg := server.HubConfig(st)
+	hcfg.Client, hcfg.DB, hcfg.Notify, hcfg.Logger = be.client, be.db, cfg.Notify, log
+	hub := stream.New(hcfg)
 	scfg := cfg.serverConfig()
 	scfg.Logger = log
 	if cfg.Demo {

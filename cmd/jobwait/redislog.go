@@ -13,6 +13,7 @@ import (
 // an outage once, as it begins and as it ends.
 type redisLog struct{ log *slog.Logger }
 
+// Printf logs one go-redis message at debug level.
 func (r redisLog) Printf(ctx context.Context, format string, v ...any) {
 	r.log.DebugContext(ctx, fmt.Sprintf(format, v...), "source", "go-redis")
 }
