@@ -27,6 +27,11 @@
 // never delays the hub or any other waiter, and always reads the newest state.
 // Fan-outs of one job happen in read order, under the hub's lock.
 //
+// Doubted changes. A change that Config.Doubt questions (a job that was
+// there reads as gone) is not fanned out at once: the job is read again
+// ConfirmDelay later, or on its next notification, and the second read's
+// state is fanned out whatever it is. Waiters keep the last state meanwhile.
+//
 // Reconnects. When the subscription drops, the hub is not ready and its
 // knowledge is stale: new waiters read Redis themselves. Every subscription
 // confirmation (the first and each one after a reconnect) makes sure the node
