@@ -143,6 +143,3 @@ func sendError(c *fiber.Ctx, e *Error) error {
 	}
 	return c.Status(e.Status).JSON(e)
 }
-
-// discard is a logger for mapping an error a second time without logging it twice.
-var discard = slog.New(slog.DiscardHandler)

@@ -14,25 +14,17 @@ import (
 // any error before the wait begins, is answered at once.
 func (s *Server) longPoll(c *fiber.Ctx, id string, wait time.Duration) error {
 	deadline := time.Now().Add(wait)
-	w, a, release, err := s.admitWatch(c, "longpoll", id)
+	w, a, done, err := s.admitWatch(c, "longpoll", id)
 	if err != nil {
 		return err
 	}
 	if a.Final() {
-		w.Close()
-		release()
-		return s.send(c, a, a.Body)
+		done()
+		return s.send(c, a)
 	}
-	s.hold(c, func() { w.Close(); release() }, func(h *held) bool {
+	s.hold(c, done, func(h *held) bool {
 		a, body, ok := s.await(h, w, a, deadline)
-		if !ok {
-			return false
-		}
-		retry := 0
-		if !a.Final() {
-			retry = s.retryAfter()
-		}
-		return h.answer(a.Code, retry, body) == nil
+		return ok && h.answer(a.Code, s.retryFor(a), body) == nil
 	})
 	return nil
 }

@@ -20,15 +20,17 @@ const routeKey = "route"
 // metrics, requests by route (never by job id), held waiters, the hub's
 // counters and the wake-up latency.
 type metrics struct {
-	requests *prometheus.CounterVec
-	waiters  *prometheus.GaugeVec
-	wake     prometheus.Histogram
-	handler  fiber.Handler
+	handleErr fiber.ErrorHandler // the app's one error handler
+	requests  *prometheus.CounterVec
+	waiters   *prometheus.GaugeVec
+	wake      prometheus.Histogram
+	handler   fiber.Handler
 }
 
 func newMetrics(s *Server) *metrics {
 	reg := prometheus.NewRegistry()
 	m := &metrics{
+		handleErr: s.errorHandler,
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "jobwait_http_requests_total", Help: "HTTP requests by route and status code.",
 		}, []string{"route", "code"}),
@@ -52,19 +54,21 @@ func newMetrics(s *Server) *metrics {
 	return m
 }
 
-// count labels each request with its route once it is answered.
+// count labels each request with its route once it is answered. An error
+// is answered here, by the app's error handler, so that the status counted
+// is the one sent.
 func (m *metrics) count(c *fiber.Ctx) error {
-	err := c.Next()
+	if err := c.Next(); err != nil {
+		if err := m.handleErr(c, err); err != nil {
+			return err
+		}
+	}
 	route, _ := c.Locals(routeKey).(string)
 	if route == "" {
 		route = c.Route().Path
 	}
-	code := c.Response().StatusCode()
-	if err != nil {
-		code = toError(err, discard).Status
-	}
-	m.requests.WithLabelValues(route, strconv.Itoa(code)).Inc()
-	return err
+	m.requests.WithLabelValues(route, strconv.Itoa(c.Response().StatusCode())).Inc()
+	return nil
 }
 
 // woke records a waiter's write of a change learnt at at.

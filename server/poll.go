@@ -22,7 +22,7 @@ func (s *Server) status(c *fiber.Ctx, id string) error {
 	if err != nil {
 		return err
 	}
-	return s.send(c, a, a.Body)
+	return s.send(c, a)
 }
 
 // read reads one job for a short poll through the hub: a job someone waits
@@ -37,16 +37,16 @@ func (s *Server) read(id string) (*Answer, error) {
 	return a, nil
 }
 
-// send writes an answer with body (its own, or with timedOut added). A job
-// still running tells the client when to ask again.
-func (s *Server) send(c *fiber.Ctx, a *Answer, body []byte) error {
+// send writes an answer at once. A job still running tells the client
+// when to ask again.
+func (s *Server) send(c *fiber.Ctx, a *Answer) error {
 	c.Set(fiber.HeaderCacheControl, "no-store")
-	if !a.Final() {
-		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(s.retryAfter()))
+	if retry := s.retryFor(a); retry > 0 {
+		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(retry))
 	}
 	c.Status(a.Code)
 	c.Response().Header.SetContentType(fiber.MIMEApplicationJSON)
-	return c.Send(body)
+	return c.Send(a.Body)
 }
 
 // withTimeout is the request's context bounded by d.

@@ -129,8 +129,8 @@ func New(cfg Config, st *store.Store, hub Hub) *Server {
 
 func (s *Server) routes() {
 	a := s.app
+	a.Use(s.metrics.count) // outermost: it also counts the panics recover turns into errors
 	a.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: s.logPanic}))
-	a.Use(s.metrics.count)
 	s.cors(a)
 	a.All("/api/events/jobs/*", s.jobs)
 	a.Post("/api/events/:eventDraftId/ai-recommendations", s.startDemo)
@@ -228,6 +228,15 @@ func (s *Server) admit(c *fiber.Ctx, kind string) (release func(), err error) {
 // retryAfter is the poll interval in whole seconds, at least one.
 func (s *Server) retryAfter() int { return max(1, int(s.cfg.PollInterval/time.Second)) }
 
+// retryFor is the Retry-After of an answer: the poll interval while the job
+// is still running, none (0) once it is final.
+func (s *Server) retryFor(a *Answer) int {
+	if a.Final() {
+		return 0
+	}
+	return s.retryAfter()
+}
+
 // watch registers a waiter for id and returns the job's current answer,
 // bounded by the Redis timeout.
 func (s *Server) watch(id string) (*stream.Waiter[*Answer], *Answer, error) {
@@ -237,16 +246,17 @@ func (s *Server) watch(id string) (*stream.Waiter[*Answer], *Answer, error) {
 }
 
 // admitWatch admits a held waiter of a kind and registers it for id; on
-// error nothing is left held. The caller closes the waiter and releases.
-func (s *Server) admitWatch(c *fiber.Ctx, kind, id string) (*stream.Waiter[*Answer], *Answer, func(), error) {
+// error nothing is left held. done closes the waiter and releases its
+// admission; the caller calls it once.
+func (s *Server) admitWatch(c *fiber.Ctx, kind, id string) (w *stream.Waiter[*Answer], a *Answer, done func(), err error) {
 	release, err := s.admit(c, kind)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	w, a, err := s.watch(id)
+	w, a, err = s.watch(id)
 	if err != nil {
 		release()
 		return nil, nil, nil, err
 	}
-	return w, a, release, nil
+	return w, a, func() { w.Close(); release() }, nil
 }

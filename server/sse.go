@@ -35,22 +35,21 @@ func (s *Server) stream(c *fiber.Ctx, id string) error {
 		return c.SendStatus(fiber.StatusNoContent)
 	}
 	deadline := streamDeadline(r, resumed, time.Now(), s.cfg.WaitBudget)
-	w, a, release, err := s.admitWatch(c, "sse", id)
+	w, a, done, err := s.admitWatch(c, "sse", id)
 	if err != nil {
 		return err
 	}
 	if a.Status == "" || c.Method() == fiber.MethodHead {
-		w.Close()
-		release()
+		done()
 		if a.Status == "" {
-			return s.send(c, a, a.Body)
+			return s.send(c, a)
 		}
 		c.Set(fiber.HeaderContentType, "text/event-stream; charset=utf-8")
 		c.Set(fiber.HeaderCacheControl, "no-cache")
 		return nil
 	}
 	st := &sseStream{srv: s, w: w, seq: r.seq, deadline: deadline}
-	s.hold(c, func() { w.Close(); release() }, func(h *held) bool {
+	s.hold(c, done, func(h *held) bool {
 		st.h = h
 		return st.run(a)
 	})
