@@ -157,40 +157,10 @@ func (c *cluster[T]) resubscribe(ctx context.Context, masters []string) {
 	}
 }
 
-// subscribe holds the subscription on one master, re-creating it after
-// every failure, until ctx ends (the hub stops, or the node is no longer a
-// master). Each attempt first makes sure the node publishes NotifyFlags: a
-// promoted replica or a restarted master may not.
+// subscribe holds the subscription on one master until ctx ends (the hub
+// stops, or the node is no longer a master). A cluster has database 0 only.
 func (c *cluster[T]) subscribe(ctx context.Context, s *nodeSub, rc *redis.Client) {
-	prefix := channelPrefix(0) // a cluster has database 0 only
-	b := backoff{}
-	for ctx.Err() == nil {
-		err := c.enable(ctx, rc)
-		if err == nil {
-			ps := rc.PSubscribe(ctx, prefix+c.h.cfg.Pattern)
-			stop := context.AfterFunc(ctx, func() { ps.Close() })
-			err = c.h.receive(ctx, ps, len(prefix), &b, func() { c.confirmed(s) })
-			stop()
-			ps.Close()
-		}
-		if ctx.Err() != nil {
-			return
-		}
-		c.lost(s, err)
-		b.sleep(ctx)
-	}
-}
-
-// enable adds NotifyFlags on one node. A refusal is no failure: the mode
-// was chosen at start, and where CONFIG is refused the flags are trusted to
-// be set in the cluster's parameters.
-func (c *cluster[T]) enable(ctx context.Context, rc *redis.Client) error {
-	ectx, cancel := context.WithTimeout(ctx, nodeTimeout)
-	defer cancel()
-	if err := enableOn(ectx, rc); err != nil && !isRefused(err) {
-		return err
-	}
-	return nil
+	c.h.keepSubscribed(ctx, rc, 0, nodeTimeout, func() { c.confirmed(s) }, func(err error) { c.lost(s, err) })
 }
 
 // confirmed: a master's subscription is (again) confirmed; the hub is live
@@ -269,7 +239,7 @@ func (c *cluster[T]) configure(ctx context.Context, nodes []string) {
 			continue
 		}
 		c.configured[addr] = true
-		if err := c.enable(ctx, c.client(addr)); err != nil && ctx.Err() == nil {
+		if err := ensureNotify(ctx, c.client(addr), nodeTimeout); err != nil && ctx.Err() == nil {
 			c.h.log.Debug("notify-keyspace-events not set", "node", addr, "err", err)
 		}
 	}

@@ -85,41 +85,50 @@ func (h *Hub[T]) listen(ctx context.Context) {
 	}
 }
 
-// subscribe holds the subscription on one node, re-creating it after every
-// failure, until ctx ends. Each confirmation marks the hub live and re-reads
-// every watched job; each failure marks it not live.
+// subscribe holds the subscription on the one node until ctx ends. Each
+// confirmation marks the hub live and re-reads every watched job; each
+// failure marks it not live.
 func (h *Hub[T]) subscribe(ctx context.Context, c *redis.Client) {
-	prefix := channelPrefix(h.cfg.DB)
-	b := backoff{}
-	for ctx.Err() == nil {
-		ps := c.PSubscribe(ctx, prefix+h.cfg.Pattern)
-		stop := context.AfterFunc(ctx, func() { ps.Close() })
-		err := h.receive(ctx, ps, len(prefix), &b, func() {
-			h.renotify(ctx, c)
-			h.subscribed()
-		})
-		stop()
-		ps.Close()
-		if ctx.Err() != nil {
-			break
-		}
-		h.lost(err)
-		b.sleep(ctx)
-	}
+	h.keepSubscribed(ctx, c, h.cfg.DB, h.cfg.ReadTimeout, h.subscribed, h.lost)
 	h.live.Store(false)
 	h.setFresh(false)
 }
 
-// renotify makes sure node c still publishes NotifyFlags when a
-// subscription to it is confirmed: a restarted Redis has lost what CONFIG
-// SET gave it and would publish nothing. Where CONFIG is refused the
-// server's own setting is trusted, as when the mode was chosen.
-func (h *Hub[T]) renotify(ctx context.Context, c *redis.Client) {
-	cctx, cancel := context.WithTimeout(ctx, h.cfg.ReadTimeout)
-	defer cancel()
-	if err := enableOn(cctx, c); err != nil && !isRefused(err) && ctx.Err() == nil {
-		h.log.Warn("could not make sure keyspace notifications are on", "err", err)
+// keepSubscribed holds a keyspace subscription on node c, re-creating it
+// after every failure, until ctx ends. Each attempt first makes sure the
+// node publishes NotifyFlags: a restarted Redis has lost what CONFIG SET
+// gave it, and a promoted replica may never have had it. confirmed runs on
+// each subscription confirmation, lost on each failure.
+func (h *Hub[T]) keepSubscribed(ctx context.Context, c *redis.Client, db int, timeout time.Duration, confirmed func(), lost func(error)) {
+	prefix := channelPrefix(db)
+	b := backoff{}
+	for ctx.Err() == nil {
+		err := ensureNotify(ctx, c, timeout)
+		if err == nil {
+			ps := c.PSubscribe(ctx, prefix+h.cfg.Pattern)
+			stop := context.AfterFunc(ctx, func() { ps.Close() })
+			err = h.receive(ctx, ps, len(prefix), &b, confirmed)
+			stop()
+			ps.Close()
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		lost(err)
+		b.sleep(ctx)
 	}
+}
+
+// ensureNotify adds NotifyFlags on node c within timeout. A refusal is no
+// failure: the mode was chosen at start, and where CONFIG is refused the
+// server's own setting is trusted.
+func ensureNotify(ctx context.Context, c *redis.Client, timeout time.Duration) error {
+	ectx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if err := enableOn(ectx, c); err != nil && !isRefused(err) {
+		return err
+	}
+	return nil
 }
 
 // receive reads the subscription until it fails; confirmed is called on
