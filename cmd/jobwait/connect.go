@@ -56,7 +56,7 @@ func connect(ctx context.Context, rawURL string, log *slog.Logger) (*backend, er
 		}
 		return nil, fmt.Errorf("REDIS_URL: %w", err)
 	}
-	tune(opts)
+	tune(&opts.DialTimeout, &opts.ReadTimeout, &opts.WriteTimeout, &opts.ContextTimeoutEnabled, &opts.PoolSize)
 	// The probe uses database 0: a cluster node refuses SELECT of any other,
 	// which would hide that it is one.
 	popts := *opts
@@ -97,11 +97,7 @@ func connectCluster(rawURL string) (*backend, error) {
 	if db := strings.Trim(u.Path, "/"); db != "" && db != "0" {
 		return nil, fmt.Errorf("REDIS_URL: database %s on a Redis Cluster, which has database 0 only", db)
 	}
-	opts.DialTimeout = cmp.Or(opts.DialTimeout, 2*time.Second)
-	opts.ReadTimeout = cmp.Or(opts.ReadTimeout, 2*time.Second)
-	opts.WriteTimeout = cmp.Or(opts.WriteTimeout, 2*time.Second)
-	opts.ContextTimeoutEnabled = true      // as tune does
-	opts.PoolSize = max(opts.PoolSize, 64) // per node
+	tune(&opts.DialTimeout, &opts.ReadTimeout, &opts.WriteTimeout, &opts.ContextTimeoutEnabled, &opts.PoolSize) // the pool is per node
 	c := redis.NewClusterClient(opts)
 	return &backend{
 		client: c, cluster: true,
@@ -155,14 +151,15 @@ func settle(ctx context.Context, c *redis.Client) error {
 	}
 }
 
-// tune sets timeouts that keep a slow Redis from holding a request past
-// its budget, and a pool sized for many concurrent first reads.
-func tune(o *redis.Options) {
-	o.DialTimeout = cmp.Or(o.DialTimeout, 2*time.Second)
-	o.ReadTimeout = cmp.Or(o.ReadTimeout, 2*time.Second)
-	o.WriteTimeout = cmp.Or(o.WriteTimeout, 2*time.Second)
+// tune sets, on a client's or a cluster client's options, timeouts that
+// keep a slow Redis from holding a request past its budget, and a pool
+// sized for many concurrent first reads.
+func tune(dial, read, write *time.Duration, contextTimeout *bool, poolSize *int) {
+	*dial = cmp.Or(*dial, 2*time.Second)
+	*read = cmp.Or(*read, 2*time.Second)
+	*write = cmp.Or(*write, 2*time.Second)
 	// A request's deadline (the Redis timeout) bounds the socket reads too:
 	// otherwise each retry of a frozen Redis waits out ReadTimeout again.
-	o.ContextTimeoutEnabled = true
-	o.PoolSize = max(o.PoolSize, 64)
+	*contextTimeout = true
+	*poolSize = max(*poolSize, 64)
 }
