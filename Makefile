@@ -33,6 +33,7 @@ deps:
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed" >&2; exit 1; }
 	$(GO) vet ./...
+	@test -z "$$($(GO) mod tidy -diff)" || { $(GO) mod tidy -diff; echo "go.mod/go.sum not tidy: run go mod tidy" >&2; exit 1; }
 
 # fuzz runs every fuzzer for FUZZTIME each (default 60s).
 FUZZTIME ?= 60s
