@@ -92,10 +92,14 @@ func (s *Store) readHashes(ctx context.Context, ids []string, idx []int, snaps [
 	for n, i := range idx {
 		h, err := cmds[n].Result()
 		switch {
-		case err != nil && !isWrongType(err):
+		case isWrongType(err):
+			// Neither a string nor a hash (a list, set, zset or stream):
+			// a record that is not a job, not a missing one.
+			snaps[i].Err = fmt.Errorf("job %s: %w: the key is not a string or a hash", ids[i], ErrCorrupt)
+		case err != nil:
 			return unavailable(err)
-		case err != nil || len(h) == 0:
-			// Replaced by another type or deleted between the two reads.
+		case len(h) == 0:
+			// Deleted between the two reads.
 			snaps[i].Err = fmt.Errorf("job %s: %w", ids[i], ErrNotFound)
 		default:
 			snaps[i].Job, snaps[i].Err = decodeHash(ids[i], h)

@@ -79,7 +79,12 @@ func TestReadShapes(t *testing.T) {
 		{"corrupt json", func(id, d string) { c.Set(ctx, "job:"+id, `{"status":`, 0) }, "", store.ErrCorrupt, ""},
 		{"unknown status", func(id, d string) { c.Set(ctx, "job:"+id, `{"status":"DONE"}`, 0) }, "", store.ErrCorrupt, ""},
 		{"hash without status", func(id, d string) { c.HSet(ctx, "job:"+id, "eventDraftId", d) }, "", store.ErrCorrupt, ""},
-		{"job of wrong type", func(id, d string) { c.RPush(ctx, "job:"+id, "x") }, "", store.ErrNotFound, ""},
+		{"job as a list", func(id, d string) { c.RPush(ctx, "job:"+id, "x") }, "", store.ErrCorrupt, ""},
+		{"job as a set", func(id, d string) { c.SAdd(ctx, "job:"+id, "x") }, "", store.ErrCorrupt, ""},
+		{"job as a zset", func(id, d string) { c.ZAdd(ctx, "job:"+id, redis.Z{Score: 1, Member: "x"}) }, "", store.ErrCorrupt, ""},
+		{"job as a stream", func(id, d string) {
+			c.XAdd(ctx, &redis.XAddArgs{Stream: "job:" + id, Values: []string{"status", "COMPLETED"}})
+		}, "", store.ErrCorrupt, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
