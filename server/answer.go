@@ -5,12 +5,17 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
 	"jobwait/store"
 	"jobwait/stream"
 )
+
+// DefaultResultGrace is how long a COMPLETED job without a readable result
+// is re-read before its waiters are told JOB_003.
+const DefaultResultGrace = 2 * time.Second
 
 // Messages of SPEC.md §3.
 const (
@@ -24,6 +29,9 @@ type Answer struct {
 	Status store.Status // the job's status; "" when Body is an error
 	Code   int          // HTTP status
 	Body   []byte
+	// NoResult: the job is COMPLETED but its result is missing or
+	// unreadable (JOB_003); the producer may still be writing it.
+	NoResult bool
 }
 
 // Final reports whether the job will not change any more (COMPLETED or
@@ -42,8 +50,28 @@ func SameAnswer(a, b *Answer) bool { return a.Code == b.Code && bytes.Equal(a.Bo
 
 // Vanished reports whether a job that was there reads as gone: a change the
 // hub confirms with a second read before telling waiters, since a producer
-// that rewrites a hash (Spring's DEL, then HMSET) leaves such a gap.
-func Vanished(prev, next *Answer) bool { return prev.Status != "" && next.Code == fiber.StatusNotFound }
+// that rewrites a hash (Spring's DEL, then HMSET) leaves such a gap. prev
+// is nil before the job's first read.
+func Vanished(prev, next *Answer) bool {
+	return prev != nil && prev.Status != "" && next.Code == fiber.StatusNotFound
+}
+
+// Doubt is the hub's Config.Doubt over answers: a vanished job is read
+// again once, stream.DefaultConfirmDelay later; a COMPLETED job without a
+// readable result is re-read with backoff for up to grace, first read
+// included, since a producer may write the result a moment after the
+// status. Zero grace answers JOB_003 at once.
+func Doubt(grace time.Duration) func(prev, next *Answer) time.Duration {
+	return func(prev, next *Answer) time.Duration {
+		switch {
+		case next.NoResult:
+			return grace
+		case Vanished(prev, next):
+			return stream.DefaultConfirmDelay
+		}
+		return 0
+	}
+}
 
 // HubConfig is the hub configuration that reads jobs from st as answers:
 // the key pattern, the key-to-job mapping, the read, and how answers compare.
@@ -53,7 +81,7 @@ func HubConfig(st *store.Store) stream.Config[*Answer] {
 		JobID:   store.IDFromKey,
 		Read:    ReadAnswers(st),
 		Same:    SameAnswer,
-		Doubt:   Vanished,
+		Doubt:   Doubt(DefaultResultGrace),
 	}
 }
 
@@ -97,11 +125,15 @@ type failedBody struct {
 // render turns a snapshot into its answer.
 func render(id string, sn *store.Snapshot) *Answer {
 	if sn.Err != nil {
-		e := ErrNoResult
-		if errors.Is(sn.Err, store.ErrNotFound) {
-			e = ErrJobNotFound
+		switch {
+		case errors.Is(sn.Err, store.ErrNotFound):
+			return errorAnswer(ErrJobNotFound)
+		case errors.Is(sn.Err, store.ErrNoResult):
+			a := errorAnswer(ErrNoResult)
+			a.NoResult = true
+			return a
 		}
-		return errorAnswer(e)
+		return errorAnswer(ErrNoResult)
 	}
 	var body any
 	switch sn.Job.Status {

@@ -37,6 +37,9 @@ func shortPollApp(t *testing.T, c redis.UniversalClient) *server.Server {
 	st := store.New(c)
 	hcfg := server.HubConfig(st)
 	hcfg.Client = c
+	// A result missing for good is JOB_003 after the grace, within the
+	// short Redis timeout below.
+	hcfg.Doubt = server.Doubt(200 * time.Millisecond)
 	hub := stream.New(hcfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

@@ -22,6 +22,7 @@ const (
 	DefaultBatch        = 512
 	DefaultRetry        = 500 * time.Millisecond
 	DefaultConfirmDelay = 200 * time.Millisecond
+	DefaultResync       = 5 * time.Second
 )
 
 // ErrClosed is returned by Watch once the hub has stopped.
@@ -46,13 +47,25 @@ type Config[T any] struct {
 	Read func(ctx context.Context, ids []string) ([]T, error)
 	// Same reports whether two states are equal: only changes are fanned out.
 	Same func(a, b T) bool
-	// Doubt, if set, reports whether a change from prev to next must be
-	// confirmed by a second read ConfirmDelay later before it is fanned out:
-	// a job that vanishes may be a producer's DEL before its HSET.
-	Doubt func(prev, next T) bool
-	// ConfirmDelay is how long a doubted change waits for its second read.
-	// Zero is DefaultConfirmDelay.
+	// Doubt, if set, says how long a state read after prev may be held back
+	// while the job is read again, because it may be a moment in a
+	// producer's write rather than its outcome: a job that vanishes may be
+	// a DEL before an HSET, a result may be written just after the status.
+	// prev is T's zero value before the job's first read. Zero trusts next
+	// at once. A held-back state is re-read ConfirmDelay later, then after
+	// doubling delays, until a read is not doubted or the hold has passed
+	// since the first doubted read; that read's state is fanned out
+	// whatever it is.
+	Doubt func(prev, next T) time.Duration
+	// ConfirmDelay is the first re-read's delay of a doubted state. Zero is
+	// DefaultConfirmDelay.
 	ConfirmDelay time.Duration
+	// Resync bounds, in keyspace mode, how long a change no notification
+	// announces (notifications switched off or narrowed at runtime, a
+	// FLUSHDB) may go unseen: a watched job whose last read is older is read
+	// again, and every node's notify-keyspace-events is checked (and
+	// restored) twice per Resync. Zero is DefaultResync.
+	Resync time.Duration
 	// Notify picks how changes are learnt: keyspace notifications, polling,
 	// or auto (keyspace if it can be enabled, else poll). Zero is auto.
 	Notify Mode
@@ -73,11 +86,14 @@ type Hub[T any] struct {
 	cfg Config[T]
 	log *slog.Logger
 
-	mu      sync.Mutex
-	jobs    map[string]*entry[T]
-	dirty   []*entry[T] // queued for a read, oldest first
-	fresh   bool        // the hub's states follow every change (subscription live)
-	running bool
+	mu        sync.Mutex
+	jobs      map[string]*entry[T]
+	dirty     []*entry[T] // queued for a read, oldest first
+	listening bool        // the subscription is live (keyspace) or the last poll succeeded
+	fresh     bool        // the hub's states follow every change: listening and not blind
+	running   bool
+	blind     blindness            // caught missing changes; guarded by mu
+	suspects  map[string]time.Time // changes found by safety re-reads, not yet announced
 
 	kick chan struct{} // wakes a reader; capacity one
 	done chan struct{} // closed when Run returns
@@ -99,8 +115,12 @@ type entry[T any] struct {
 	again   bool          // changed while being read: read once more
 	ready   chan struct{} // closed by the next read to start; nil if nobody waits
 	claimed chan struct{} // the ready of the read in progress
-	doubted bool          // the last read's state awaits confirmation (Config.Doubt)
 	err     error         // the last read's error, for those on ready
+	readAt  time.Time     // when the last successful read was applied
+	swept   bool          // queued by a safety re-read and by no notification since
+
+	doubtFrom time.Time     // first read of the state held back (Config.Doubt); zero: none
+	doubtStep time.Duration // the next re-read's delay
 }
 
 type update[T any] struct {
@@ -122,6 +142,9 @@ func New[T any](cfg Config[T]) *Hub[T] {
 	if cfg.ConfirmDelay <= 0 {
 		cfg.ConfirmDelay = DefaultConfirmDelay
 	}
+	if cfg.Resync <= 0 {
+		cfg.Resync = DefaultResync
+	}
 	if cfg.Batch <= 0 {
 		cfg.Batch = DefaultBatch
 	}
@@ -129,11 +152,12 @@ func New[T any](cfg Config[T]) *Hub[T] {
 		cfg.Logger = slog.Default()
 	}
 	return &Hub[T]{
-		cfg:  cfg,
-		log:  cfg.Logger,
-		jobs: make(map[string]*entry[T]),
-		kick: make(chan struct{}, 1),
-		done: make(chan struct{}),
+		cfg:      cfg,
+		log:      cfg.Logger,
+		jobs:     make(map[string]*entry[T]),
+		suspects: make(map[string]time.Time),
+		kick:     make(chan struct{}, 1),
+		done:     make(chan struct{}),
 	}
 }
 
@@ -170,18 +194,32 @@ func (h *Hub[T]) Watch(ctx context.Context, id string) (*Waiter[T], T, error) {
 	h.queueLocked(e, time.Time{})
 	h.mu.Unlock()
 
-	select {
-	case <-ready:
-	case <-ctx.Done():
-		w.Close()
-		return nil, zero, ctx.Err()
-	case <-h.done:
-		w.Close()
-		return nil, zero, ErrClosed
+	var err error
+	var cur *update[T]
+	for {
+		select {
+		case <-ready:
+		case <-ctx.Done():
+			w.Close()
+			return nil, zero, ctx.Err()
+		case <-h.done:
+			w.Close()
+			return nil, zero, ErrClosed
+		}
+		h.mu.Lock()
+		err, cur = e.err, e.cur
+		if err != nil || cur != nil || e.doubtFrom.IsZero() {
+			h.mu.Unlock()
+			break
+		}
+		// The job's first state is held back (Config.Doubt): the first
+		// state a waiter gets is a settled one, so wait for the re-read.
+		if e.ready == nil {
+			e.ready = make(chan struct{})
+		}
+		ready = e.ready
+		h.mu.Unlock()
 	}
-	h.mu.Lock()
-	err, cur := e.err, e.cur
-	h.mu.Unlock()
 	if err != nil || cur == nil {
 		w.Close()
 		if err == nil {
@@ -226,7 +264,9 @@ func (h *Hub[T]) notify(key string, at time.Time) {
 		return
 	}
 	h.mu.Lock()
+	delete(h.suspects, id) // announced after all, only late
 	if e := h.jobs[id]; e != nil {
+		e.swept = false
 		h.queueLocked(e, at)
 	}
 	h.mu.Unlock()
@@ -242,12 +282,21 @@ func (h *Hub[T]) resync(at time.Time) {
 	h.mu.Unlock()
 }
 
-// setFresh says whether the hub's states follow every change. When they stop
-// doing so, new waiters read Redis themselves. When they start again, every
-// job is queued for a read in the same step, so that no Watch trusts a state
-// from before.
-func (h *Hub[T]) setFresh(fresh bool) {
+// setFresh says whether the hub listens to every change (subscribed, or
+// polling). Its states are fresh while it listens and is not blind. When
+// they stop being fresh, new waiters read Redis themselves. When they start
+// again, every job is queued for a read in the same step, so that no Watch
+// trusts a state from before.
+func (h *Hub[T]) setFresh(listening bool) {
 	h.mu.Lock()
+	h.listening = listening
+	h.refreshLocked()
+	h.mu.Unlock()
+}
+
+// refreshLocked makes the hub fresh when it listens and is not blind.
+func (h *Hub[T]) refreshLocked() {
+	fresh := h.listening && !h.blind.on
 	if fresh && !h.fresh {
 		now := time.Now()
 		for _, e := range h.jobs {
@@ -255,7 +304,6 @@ func (h *Hub[T]) setFresh(fresh bool) {
 		}
 	}
 	h.fresh = fresh
-	h.mu.Unlock()
 }
 
 // readers runs n readers until ctx ends.
@@ -340,12 +388,19 @@ func (h *Hub[T]) read(ctx context.Context, batch []*entry[T]) {
 	}
 
 	h.mu.Lock()
-	var retry, confirm []*entry[T]
+	now := time.Now()
+	var retry []*entry[T]
+	confirm := map[time.Duration][]*entry[T]{}
 	for i, e := range batch {
 		e.reading = false
 		e.queued = false
 		e.err = err
-		doubted := err == nil && h.applyLocked(e, states[i])
+		var hold time.Duration
+		if err == nil {
+			e.readAt = now
+			hold = h.applyLocked(e, states[i], now)
+		}
+		e.swept = false
 		if e.claimed != nil {
 			close(e.claimed)
 			e.claimed = nil
@@ -357,8 +412,8 @@ func (h *Hub[T]) read(ctx context.Context, batch []*entry[T]) {
 		case e.again:
 			e.again = false
 			h.queueLocked(e, time.Time{})
-		case doubted:
-			confirm = append(confirm, e)
+		case hold > 0:
+			confirm[hold] = append(confirm[hold], e)
 		case err != nil:
 			retry = append(retry, e)
 		}
@@ -369,8 +424,8 @@ func (h *Hub[T]) read(ctx context.Context, batch []*entry[T]) {
 		if len(retry) > 0 {
 			time.AfterFunc(DefaultRetry, func() { h.requeue(ctx, retry) })
 		}
-		if len(confirm) > 0 {
-			time.AfterFunc(h.cfg.ConfirmDelay, func() { h.requeue(ctx, confirm) })
+		for d, es := range confirm {
+			time.AfterFunc(d, func() { h.requeue(ctx, es) })
 		}
 	}
 }
@@ -403,19 +458,36 @@ func (h *Hub[T]) requeue(ctx context.Context, es []*entry[T]) {
 	h.mu.Unlock()
 }
 
-// applyLocked stores a new state and fans it out if it changed. A change
-// that Config.Doubt questions is held back, once, until a second read
-// confirms it; applyLocked then reports true.
-func (h *Hub[T]) applyLocked(e *entry[T], st T) (doubted bool) {
-	if e.cur != nil && h.cfg.Same(e.cur.state, st) {
-		e.since, e.doubted = time.Time{}, false
-		return false
+// applyLocked stores a state read at now and fans it out if it changed. A
+// state that Config.Doubt questions is held back while its hold lasts;
+// applyLocked then returns the delay of the job's next read.
+func (h *Hub[T]) applyLocked(e *entry[T], st T, now time.Time) (again time.Duration) {
+	var prev T
+	if e.cur != nil {
+		if h.cfg.Same(e.cur.state, st) {
+			e.since, e.doubtFrom = time.Time{}, time.Time{}
+			return 0
+		}
+		prev = e.cur.state
+		if e.swept && h.listening {
+			// A safety re-read found a change: unless its notification
+			// turns up within ConfirmDelay, none announced it.
+			h.suspects[e.id] = now
+		}
 	}
-	if e.cur != nil && !e.doubted && h.cfg.Doubt != nil && h.cfg.Doubt(e.cur.state, st) {
-		e.doubted = true
-		return true
+	if h.cfg.Doubt != nil {
+		if hold := h.cfg.Doubt(prev, st); hold > 0 {
+			if e.doubtFrom.IsZero() {
+				e.doubtFrom, e.doubtStep = now, min(h.cfg.ConfirmDelay, hold)
+			}
+			if left := e.doubtFrom.Add(hold).Sub(now); left > 0 {
+				d := min(e.doubtStep, left)
+				e.doubtStep *= 2
+				return d
+			}
+		}
 	}
-	e.doubted = false
+	e.doubtFrom = time.Time{}
 	at := e.since
 	e.since = time.Time{}
 	if at.IsZero() {
@@ -427,7 +499,7 @@ func (h *Hub[T]) applyLocked(e *entry[T], st T) (doubted bool) {
 		w.deliver(u)
 	}
 	h.stats.fanouts.Add(uint64(len(e.waiters)))
-	return false
+	return 0
 }
 
 // leave removes a waiter; the job is forgotten with its last waiter.

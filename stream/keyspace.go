@@ -97,11 +97,22 @@ func (h *Hub[T]) subscribe(ctx context.Context, c *redis.Client) {
 // keepSubscribed holds a keyspace subscription on node c, re-creating it
 // after every failure, until ctx ends. Each attempt first makes sure the
 // node publishes NotifyFlags: a restarted Redis has lost what CONFIG SET
-// gave it, and a promoted replica may never have had it. confirmed runs on
-// each subscription confirmation, lost on each failure.
+// gave it, and a promoted replica may never have had it. Meanwhile a
+// goroutine it owns re-checks the node's flags (guardFlags). confirmed runs
+// on each subscription confirmation, lost on each failure.
 func (h *Hub[T]) keepSubscribed(ctx context.Context, c *redis.Client, db int, timeout time.Duration, confirmed func(), lost func(error)) {
 	prefix := channelPrefix(db)
 	b := backoff{}
+	gctx, stopGuard := context.WithCancel(ctx)
+	guarded := make(chan struct{})
+	go func() {
+		defer close(guarded)
+		h.guardFlags(gctx, c, timeout)
+	}()
+	defer func() {
+		stopGuard()
+		<-guarded
+	}()
 	for ctx.Err() == nil {
 		err := ensureNotify(ctx, c, timeout)
 		if err == nil {

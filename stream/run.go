@@ -40,8 +40,8 @@ func (h *Hub[T]) Mode() Mode {
 func (h *Hub[T]) Ready() bool { return h.Mode() != "" && h.live.Load() }
 
 // Run runs the hub until ctx ends: it chooses the notify mode (waiting for
-// Redis if it is not there yet), then runs the listener or the poller and
-// the readers. It returns once every goroutine it started has returned.
+// Redis if it is not there yet), then runs the listener and the safety
+// re-read (guard), or the poller, and the readers. It returns once every goroutine it started has returned.
 func (h *Hub[T]) Run(ctx context.Context) error {
 	h.mu.Lock()
 	if h.running {
@@ -67,9 +67,10 @@ func (h *Hub[T]) Run(ctx context.Context) error {
 	h.mode.Store(mode)
 	if mode == Poll {
 		h.poll(ctx)
-	} else {
-		h.listen(ctx)
+		return nil
 	}
+	wg.Go(func() { h.guard(ctx) })
+	h.listen(ctx)
 	return nil
 }
 

@@ -10,6 +10,9 @@ type counters struct {
 	fanouts       atomic.Uint64
 	resyncs       atomic.Uint64
 	reconnects    atomic.Uint64
+	safetyReads   atomic.Uint64
+	unannounced   atomic.Uint64
+	blindEpisodes atomic.Uint64
 }
 
 // Stats is a snapshot of the hub's counters and gauges, for metrics.
@@ -21,6 +24,11 @@ type Stats struct {
 	Fanouts       uint64 // states delivered to waiters
 	Resyncs       uint64 // re-reads of every watched job after a (re)subscription
 	Reconnects    uint64 // subscriptions lost
+	SafetyReads   uint64 // jobs re-read because their last read was older than Config.Resync
+	Unannounced   uint64 // changes found by safety re-reads that no notification announced
+	BlindEpisodes uint64 // times the hub caught itself missing changes
+	Blind         bool   // missing changes now: states re-read at the poll interval
+	BlindReason   string // why, when Blind
 	Jobs          int    // jobs watched now
 	Waiters       int    // waiters registered now
 	Mode          Mode   // how changes are learnt; "" until chosen
@@ -34,6 +42,7 @@ func (h *Hub[T]) Stats() Stats {
 	for _, e := range h.jobs {
 		waiters += len(e.waiters)
 	}
+	blind, reason := h.blind.on, h.blind.reason
 	h.mu.Unlock()
 	return Stats{
 		Notifications: h.stats.notifications.Load(),
@@ -43,6 +52,11 @@ func (h *Hub[T]) Stats() Stats {
 		Fanouts:       h.stats.fanouts.Load(),
 		Resyncs:       h.stats.resyncs.Load(),
 		Reconnects:    h.stats.reconnects.Load(),
+		SafetyReads:   h.stats.safetyReads.Load(),
+		Unannounced:   h.stats.unannounced.Load(),
+		BlindEpisodes: h.stats.blindEpisodes.Load(),
+		Blind:         blind,
+		BlindReason:   reason,
 		Jobs:          jobs,
 		Waiters:       waiters,
 		Mode:          h.Mode(),

@@ -33,7 +33,14 @@ type Config struct {
 	MaxWaitersPerIP int            // 0: no per-client cap
 	TrustedProxies  []netip.Prefix // peers whose X-Forwarded-For is believed
 	CORSOrigins     []string       // nil: CORS off
+
+	Resync      time.Duration // the most a change no notification announces goes unseen
+	ResultGrace time.Duration // how long a COMPLETED job's missing result is waited for
 }
+
+// maxResultGrace keeps the grace under the Redis timeout of a short poll,
+// whose first read of a job waits for it (server.DefaultRedisTimeout).
+const maxResultGrace = server.DefaultRedisTimeout - 500*time.Millisecond
 
 // setting is one flag and the environment variable behind it.
 type setting struct {
@@ -57,6 +64,8 @@ var settings = []setting{
 	{"max-waiters-per-ip", "JOBWAIT_MAX_WAITERS_PER_IP", "0", "held long polls plus streams per client address (IPv6: per /64); past it SVC_001; 0: no cap"},
 	{"trusted-proxies", "JOBWAIT_TRUSTED_PROXIES", "", "comma-separated CIDRs of proxies whose X-Forwarded-For names the client; empty: trust none"},
 	{"cors-origins", "JOBWAIT_CORS_ORIGINS", "", "comma-separated origins (https://host[:port]) whose pages may call the API, or *; empty: CORS off"},
+	{"resync", "JOBWAIT_RESYNC", "5s", "the most a change that sends no notification (notifications switched off at runtime, FLUSHDB) goes unseen: watched jobs not read for this long are read again, notify-keyspace-events is checked twice per interval"},
+	{"result-grace", "JOBWAIT_RESULT_GRACE", "2s", "how long a COMPLETED job whose result is missing is re-read before JOB_003 (0 to 2.5s)"},
 }
 
 // parseConfig reads flags over the environment over the defaults, and
@@ -99,6 +108,8 @@ func parseConfig(args []string, getenv func(string) string) (Config, error) {
 	} else {
 		cfg.CORSOrigins = o
 	}
+	cfg.Resync = p.duration("resync", 100*time.Millisecond)
+	cfg.ResultGrace = p.grace("result-grace")
 	if m, err := stream.ParseMode(p.str("notify")); err != nil {
 		p.fail("notify", err)
 	} else {
@@ -140,6 +151,19 @@ func (p *parser) duration(name string, min time.Duration) time.Duration {
 		p.fail(name, errors.New("want a duration such as 30s"))
 	case d <= 0 || d < min:
 		p.fail(name, fmt.Errorf("want at least %v", max(min, time.Millisecond)))
+	}
+	return d
+}
+
+// grace reads a duration from 0 to maxResultGrace.
+func (p *parser) grace(name string) time.Duration {
+	s := p.str(name)
+	if s == "0" {
+		return 0
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 || d > maxResultGrace {
+		p.fail(name, fmt.Errorf("want a duration from 0 to %v", maxResultGrace))
 	}
 	return d
 }
@@ -200,6 +224,12 @@ func (p *parser) boolean(name string, def bool) bool {
 	}
 	p.fail(name, errors.New("want true or false"))
 	return def
+}
+
+// tuneHub sets the hub's settings of Config.
+func (c Config) tuneHub(h *stream.Config[*server.Answer]) {
+	h.Resync = c.Resync
+	h.Doubt = server.Doubt(c.ResultGrace)
 }
 
 // serverConfig is the part of Config the server takes.

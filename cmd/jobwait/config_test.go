@@ -26,6 +26,8 @@ func TestParseConfigDefaults(t *testing.T) {
 	assert.True(t, cfg.Demo, "demo is on with the embedded store")
 	assert.Equal(t, 5*time.Second, cfg.DemoDelay)
 	assert.InDelta(t, 0.1, cfg.DemoFailRate, 1e-9)
+	assert.Equal(t, 5*time.Second, cfg.Resync)
+	assert.Equal(t, 2*time.Second, cfg.ResultGrace)
 }
 
 func TestParseConfig(t *testing.T) {
@@ -53,6 +55,12 @@ func TestParseConfig(t *testing.T) {
 		{"bad fail rate", nil, map[string]string{"JOBWAIT_DEMO_FAIL_RATE": "1.5"}, nil, "JOBWAIT_DEMO_FAIL_RATE"},
 		{"bad demo", nil, map[string]string{"JOBWAIT_DEMO": "maybe"}, nil, "JOBWAIT_DEMO"},
 		{"bad addr", nil, map[string]string{"JOBWAIT_ADDR": "8080"}, nil, "JOBWAIT_ADDR"},
+		{"resync", nil, map[string]string{"JOBWAIT_RESYNC": "1s"},
+			func(t *testing.T, c Config) { assert.Equal(t, time.Second, c.Resync) }, ""},
+		{"no result grace", nil, map[string]string{"JOBWAIT_RESULT_GRACE": "0"},
+			func(t *testing.T, c Config) { assert.Equal(t, time.Duration(0), c.ResultGrace) }, ""},
+		{"resync too short", nil, map[string]string{"JOBWAIT_RESYNC": "10ms"}, nil, "JOBWAIT_RESYNC"},
+		{"result grace past the Redis timeout", nil, map[string]string{"JOBWAIT_RESULT_GRACE": "5s"}, nil, "JOBWAIT_RESULT_GRACE"},
 		{"stray argument", []string{"serve"}, nil, nil, "unexpected arguments"},
 	}
 	for _, tt := range tests {

@@ -60,6 +60,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	st := store.New(be.client)
 	hcfg := server.HubConfig(st)
 	hcfg.Client, hcfg.DB, hcfg.Notify, hcfg.Logger = be.client, be.db, cfg.Notify, log
+	cfg.tuneHub(&hcfg)
 	hub := stream.New(hcfg)
 	scfg := cfg.serverConfig()
 	scfg.Logger = log

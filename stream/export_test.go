@@ -1,0 +1,24 @@
+package stream
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// RunSubscribed runs the hub as keyspace mode does once subscribed (the
+// readers and the safety re-read), with no Redis: Notify stands for the
+// subscription. It returns when ctx ends and every goroutine has returned.
+func (h *Hub[T]) RunSubscribed(ctx context.Context) {
+	defer close(h.done)
+	h.mode.Store(Keyspace)
+	h.live.Store(true)
+	h.setFresh(true)
+	var wg sync.WaitGroup
+	wg.Go(func() { h.readers(ctx, h.cfg.Readers) })
+	wg.Go(func() { h.guard(ctx) })
+	wg.Wait()
+}
+
+// Notify hands the hub a keyspace notification of key.
+func (h *Hub[T]) Notify(key string) { h.notify(key, time.Now()) }

@@ -1,0 +1,171 @@
+package stream
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// blindness is an episode in which the hub caught itself missing changes:
+// a safety re-read found a change no notification announced, or a node's
+// notify-keyspace-events lacked NotifyFlags. While blind, the hub's states
+// are not trusted (new waiters read Redis) and watched jobs are re-read at
+// the poll interval, as poll mode does. The episode ends when no evidence
+// has come for a whole Resync.
+type blindness struct {
+	on     bool
+	reason string
+	last   time.Time // the newest evidence
+}
+
+// guard re-reads, in keyspace mode, every watched job whose last read is
+// older than Resync (at the poll interval while blind), judges the changes
+// those re-reads found, and ends a blind episode, until ctx ends. Jobs read
+// for a notification within Resync cost nothing here.
+func (h *Hub[T]) guard(ctx context.Context) {
+	t := time.NewTimer(h.guardEvery())
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		h.guardOnce(time.Now())
+		t.Reset(h.guardEvery())
+	}
+}
+
+// guardEvery is the safety re-read's tick: a tenth of Resync, so that a
+// job is re-read at most Resync and a tenth after its last read, and never
+// sooner than Resync after it; the poll interval while blind.
+func (h *Hub[T]) guardEvery() time.Duration {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.blind.on {
+		return h.cfg.PollInterval
+	}
+	return h.cfg.Resync / 10
+}
+
+func (h *Hub[T]) guardOnce(now time.Time) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	unannounced := 0
+	for id, at := range h.suspects {
+		if now.Sub(at) >= h.cfg.ConfirmDelay {
+			delete(h.suspects, id)
+			unannounced++
+		}
+	}
+	if unannounced > 0 {
+		h.stats.unannounced.Add(uint64(unannounced))
+		h.caughtBlindLocked(now, "a safety re-read found changes no notification announced", "jobs", unannounced)
+	}
+	if h.blind.on && now.Sub(h.blind.last) >= h.cfg.Resync {
+		h.blind = blindness{}
+		h.log.Info("notifications trusted again: nothing missed for a whole resync interval", "resync", h.cfg.Resync)
+		h.refreshLocked()
+	}
+	stale := h.cfg.Resync
+	if h.blind.on {
+		stale = 0
+	}
+	n := 0
+	for _, e := range h.jobs {
+		if e.queued || e.reading || e.readAt.IsZero() || now.Sub(e.readAt) < stale || !e.doubtFrom.IsZero() {
+			continue
+		}
+		e.swept = true
+		h.queueLocked(e, time.Time{})
+		n++
+	}
+	h.stats.safetyReads.Add(uint64(n))
+}
+
+// caughtBlind records evidence of missed changes; the first evidence of an
+// episode is logged with its reason.
+func (h *Hub[T]) caughtBlind(reason string, attrs ...any) {
+	h.mu.Lock()
+	h.caughtBlindLocked(time.Now(), reason, attrs...)
+	h.mu.Unlock()
+}
+
+func (h *Hub[T]) caughtBlindLocked(now time.Time, reason string, attrs ...any) {
+	h.blind.last = now
+	if h.blind.on {
+		return
+	}
+	h.blind.on, h.blind.reason = true, reason
+	h.stats.blindEpisodes.Add(1)
+	h.log.Warn("notifications missed: re-reading watched jobs every poll interval until none is missed for a resync interval",
+		append([]any{"reason", reason, "poll_interval", h.cfg.PollInterval, "resync", h.cfg.Resync}, attrs...)...)
+	h.refreshLocked()
+}
+
+// Blind reports whether the hub has caught itself missing changes and why
+// ("" when not).
+func (h *Hub[T]) Blind() (bool, string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.blind.on, h.blind.reason
+}
+
+// guardFlags checks node c's notify-keyspace-events twice per Resync until
+// ctx ends: another client may switch notifications off or narrow them at
+// runtime, which leaves the subscription up and silent. Lacking classes are
+// added back, the episode counts as blind, and every watched job is re-read.
+// Where CONFIG is refused it stops: the safety re-read alone bounds what is
+// missed.
+func (h *Hub[T]) guardFlags(ctx context.Context, c *redis.Client, timeout time.Duration) {
+	t := time.NewTicker(max(h.cfg.Resync/2, 50*time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if refused := h.checkFlags(ctx, c, timeout); refused {
+			return
+		}
+	}
+}
+
+// checkFlags checks and restores node c's notify-keyspace-events once; it
+// reports whether CONFIG is refused.
+func (h *Hub[T]) checkFlags(ctx context.Context, c *redis.Client, timeout time.Duration) (refused bool) {
+	cctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	cur, err := c.ConfigGet(cctx, "notify-keyspace-events").Result()
+	if err != nil {
+		if isRefused(err) {
+			h.log.Debug("CONFIG refused: notify-keyspace-events not watched; the safety re-read bounds what is missed", "node", c.Options().Addr, "err", err)
+		}
+		return isRefused(err)
+	}
+	have := cur["notify-keyspace-events"]
+	want := MergeFlags(have, NotifyFlags)
+	if want == have {
+		return false
+	}
+	err = c.ConfigSet(cctx, "notify-keyspace-events", want).Err()
+	h.caughtBlind("notify-keyspace-events lacks classes jobwait needs",
+		"node", c.Options().Addr, "have", quoteFlags(have), "need", NotifyFlags, "restored", err == nil, "err", err)
+	if err == nil {
+		// Changes made while the classes were missing were not published.
+		h.stats.resyncs.Add(1)
+		h.resync(time.Now())
+	}
+	return false
+}
+
+// quoteFlags shows an empty setting as "" in the log.
+func quoteFlags(s string) string {
+	if strings.TrimSpace(s) == "" {
+		return `""`
+	}
+	return s
+}

@@ -1,0 +1,275 @@
+package stream_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"jobwait/stream"
+)
+
+// The hub's time-driven logic (the safety re-read, blindness, the grace of
+// doubted states) on an in-memory store under a fake clock.
+
+// memStore is a map of job states the hub reads; it counts and times reads.
+type memStore struct {
+	mu    sync.Mutex
+	state map[string]string
+	reads map[string][]time.Time
+}
+
+func newMemStore() *memStore {
+	return &memStore{state: map[string]string{}, reads: map[string][]time.Time{}}
+}
+
+func (m *memStore) set(id, v string) {
+	m.mu.Lock()
+	m.state[id] = v
+	m.mu.Unlock()
+}
+
+func (m *memStore) read(ctx context.Context, ids []string) ([]string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = m.state[id]
+		m.reads[id] = append(m.reads[id], time.Now())
+	}
+	return out, nil
+}
+
+// readsOf returns when id was read.
+func (m *memStore) readsOf(id string) []time.Time {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]time.Time(nil), m.reads[id]...)
+}
+
+const (
+	testResync = 5 * time.Second
+	testGrace  = 2 * time.Second
+)
+
+// memHub runs a hub over m, as subscribed, until the test ends. States
+// "late" are doubted for testGrace.
+func memHub(t *testing.T, m *memStore) *stream.Hub[string] {
+	h := stream.New(stream.Config[string]{
+		Pattern: "job:*",
+		JobID:   func(key string) (string, bool) { return strings.CutPrefix(key, "job:") },
+		Read:    m.read,
+		Same:    func(a, b string) bool { return a == b },
+		Doubt: func(prev, next string) time.Duration {
+			if next == "late" {
+				return testGrace
+			}
+			return 0
+		},
+		Resync: testResync,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		h.RunSubscribed(ctx)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	return h
+}
+
+// next waits for w's next state, at most within.
+func next(t *testing.T, w *stream.Waiter[string], within time.Duration) (string, bool) {
+	t.Helper()
+	select {
+	case <-w.C():
+		st, _ := w.Latest()
+		return st, true
+	case <-time.After(within):
+		return "", false
+	}
+}
+
+func TestChangeWithoutNotificationIsReadWithinResync(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := newMemStore()
+		m.set("a", "PROCESSING")
+		h := memHub(t, m)
+		w, st, err := h.Watch(t.Context(), "a")
+		require.NoError(t, err)
+		defer w.Close()
+		require.Equal(t, "PROCESSING", st)
+
+		time.Sleep(time.Second)
+		changed := time.Now()
+		m.set("a", "COMPLETED") // and no notification
+		got, ok := next(t, w, testResync)
+		require.True(t, ok, "change not seen within Resync of the last read")
+		assert.Equal(t, "COMPLETED", got)
+		assert.Equal(t, testResync-time.Second, time.Since(changed), "read again Resync after the last read")
+
+		// No notification turned up: the hub says it is blind, and
+		// re-reads at the poll interval meanwhile.
+		time.Sleep(stream.DefaultConfirmDelay + testResync/10)
+		blind, reason := h.Blind()
+		assert.True(t, blind)
+		assert.Contains(t, reason, "no notification announced")
+		st2 := h.Stats()
+		assert.EqualValues(t, 1, st2.Unannounced)
+		assert.EqualValues(t, 1, st2.BlindEpisodes)
+
+		m.set("a", "PROCESSING")
+		changed = time.Now()
+		got, ok = next(t, w, testResync)
+		require.True(t, ok)
+		assert.Equal(t, "PROCESSING", got)
+		assert.LessOrEqual(t, time.Since(changed), 2*stream.DefaultPollInterval, "while blind, watched jobs are polled")
+
+		// A whole Resync without evidence ends the episode.
+		time.Sleep(2 * testResync)
+		blind, _ = h.Blind()
+		assert.False(t, blind)
+	})
+}
+
+func TestLateNotificationIsNoBlindness(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := newMemStore()
+		m.set("a", "PROCESSING")
+		h := memHub(t, m)
+		w, _, err := h.Watch(t.Context(), "a")
+		require.NoError(t, err)
+		defer w.Close()
+
+		// The change lands just before a safety re-read, its
+		// notification just after.
+		time.Sleep(testResync - 10*time.Millisecond)
+		m.set("a", "COMPLETED")
+		got, ok := next(t, w, time.Second)
+		require.True(t, ok)
+		assert.Equal(t, "COMPLETED", got)
+		h.Notify("job:a")
+		time.Sleep(testResync)
+		blind, _ := h.Blind()
+		assert.False(t, blind)
+		assert.EqualValues(t, 0, h.Stats().Unannounced)
+	})
+}
+
+func TestJobCompletedWithinResyncCostsNoSafetyRead(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := newMemStore()
+		m.set("a", "PROCESSING")
+		h := memHub(t, m)
+		w, _, err := h.Watch(t.Context(), "a")
+		require.NoError(t, err)
+
+		time.Sleep(testResync - time.Second)
+		m.set("a", "COMPLETED")
+		h.Notify("job:a")
+		got, ok := next(t, w, time.Second)
+		require.True(t, ok)
+		require.Equal(t, "COMPLETED", got)
+		w.Close()
+
+		time.Sleep(3 * testResync)
+		assert.Len(t, m.readsOf("a"), 2, "the first read and the notified one")
+		assert.EqualValues(t, 0, h.Stats().SafetyReads)
+	})
+}
+
+func TestLongWaitIsReReadOncePerResync(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := newMemStore()
+		m.set("a", "PROCESSING")
+		h := memHub(t, m)
+		w, _, err := h.Watch(t.Context(), "a")
+		require.NoError(t, err)
+		defer w.Close()
+		time.Sleep(6*testResync + time.Millisecond)
+		reads := m.readsOf("a")
+		require.Len(t, reads, 7, "the first read and one per Resync")
+		for i := 1; i < len(reads); i++ {
+			assert.LessOrEqual(t, reads[i].Sub(reads[i-1]), testResync)
+		}
+	})
+}
+
+// TestGraceReReadsWithBackoff: a producer leaves a doubted state ("late":
+// completed, result not yet written), then, unless never, the settled one.
+func TestGraceReReadsWithBackoff(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		settle   time.Duration // when the result arrives; 0: never
+		want     string
+		wantAt   time.Duration // when waiters learn it, from the first doubted read
+		nReads   int           // reads after the first doubted one
+		previous bool          // the waiter knew a state before
+	}{
+		{"result 300ms late", 300 * time.Millisecond, "COMPLETED", 600 * time.Millisecond, 2, true},
+		{"result 1.5s late", 1500 * time.Millisecond, "COMPLETED", 2 * time.Second, 4, true},
+		{"result never written", 0, "late", 2 * time.Second, 4, true},
+		{"first read, result 300ms late", 300 * time.Millisecond, "COMPLETED", 600 * time.Millisecond, 2, false},
+		{"first read, result never written", 0, "late", 2 * time.Second, 4, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				m := newMemStore()
+				h := memHub(t, m)
+				var w *stream.Waiter[string]
+				var got string
+				var start time.Time
+				if tt.previous {
+					m.set("a", "PROCESSING")
+					var err error
+					w, got, err = h.Watch(t.Context(), "a")
+					require.NoError(t, err)
+					require.Equal(t, "PROCESSING", got)
+					start = time.Now()
+					m.set("a", "late")
+					h.Notify("job:a")
+				} else {
+					m.set("a", "late")
+					start = time.Now()
+				}
+				if tt.settle > 0 {
+					time.AfterFunc(tt.settle, func() { m.set("a", "COMPLETED") })
+				}
+				if tt.previous {
+					var ok bool
+					got, ok = next(t, w, 3*time.Second)
+					require.True(t, ok)
+				} else {
+					var err error
+					w, got, err = h.Watch(t.Context(), "a") // held until settled
+					require.NoError(t, err)
+				}
+				defer w.Close()
+				assert.Equal(t, tt.want, got)
+				assert.Equal(t, tt.wantAt, time.Since(start))
+				reads := m.readsOf("a")
+				if tt.previous {
+					reads = reads[1:]
+				}
+				var at []time.Duration
+				for _, r := range reads {
+					at = append(at, r.Sub(start))
+				}
+				assert.Len(t, at, tt.nReads+1, "reads at %v: first 200ms, doubling, the last at the grace", at)
+				_, ok := next(t, w, time.Second)
+				assert.False(t, ok, "one state fanned out, no flapping")
+			})
+		})
+	}
+}
