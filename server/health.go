@@ -12,18 +12,27 @@ func (s *Server) healthz(c *fiber.Ctx) error {
 
 // readiness is /readyz's body.
 type readiness struct {
-	Status       string `json:"status"`       // ok | unavailable
-	Redis        string `json:"redis"`        // up | down
-	Subscription string `json:"subscription"` // up | down (poll mode: the poller reaches Redis)
-	Notify       string `json:"notify"`       // keyspace | poll | "" until chosen
+	Status        string `json:"status"`          // ok | degraded | unavailable
+	Redis         string `json:"redis"`           // up | down
+	Subscription  string `json:"subscription"`    // up | down (poll mode: the poller reaches Redis)
+	Notify        string `json:"notify"`          // keyspace | poll | "" until chosen
+	Notifications string `json:"notifications"`   // ok | blind: changes were missed (see stream.Hub.Blind)
+	Blind         string `json:"blind,omitempty"` // why, when blind
 }
 
 // readyz answers 200 when Redis answers and the hub learns of every change
-// (subscription live, or polling), 503 otherwise.
+// (subscription live, or polling), 503 otherwise. A hub caught blind
+// (notifications switched off or narrowed, a flush) is "degraded" but
+// still 200: it re-reads watched jobs at the poll interval, so answers stay
+// right within the poll interval, and every replica on the same Redis is
+// equally blind, so a 503 would take them all out of rotation at once.
 func (s *Server) readyz(c *fiber.Ctx) error {
 	ctx, cancel := withTimeout(c, s.cfg.RedisTimeout)
 	defer cancel()
-	r := readiness{Status: "ok", Redis: "up", Subscription: "up", Notify: string(s.hub.Mode())}
+	r := readiness{Status: "ok", Redis: "up", Subscription: "up", Notify: string(s.hub.Mode()), Notifications: "ok"}
+	if st := s.hub.Stats(); st.Blind {
+		r.Status, r.Notifications, r.Blind = "degraded", "blind", st.BlindReason
+	}
 	if err := s.store.Ping(ctx); err != nil {
 		r.Redis = "down"
 	}

@@ -88,10 +88,14 @@ var (
 	descJobs          = prometheus.NewDesc("jobwait_hub_watched_jobs", "Jobs with at least one waiter.", nil, nil)
 	descUp            = prometheus.NewDesc("jobwait_hub_live", "1 when the hub learns of every change (subscribed, or polling Redis).", nil, nil)
 	descMode          = prometheus.NewDesc("jobwait_notify_mode", "The notify mode in use (1 for the mode).", []string{"mode"}, nil)
+	descSafetyReads   = prometheus.NewDesc("jobwait_hub_safety_reads_total", "Jobs re-read because their last read was older than JOBWAIT_RESYNC.", nil, nil)
+	descUnannounced   = prometheus.NewDesc("jobwait_hub_unannounced_changes_total", "Changes found by safety re-reads that no notification announced.", nil, nil)
+	descBlindEpisodes = prometheus.NewDesc("jobwait_hub_blind_episodes_total", "Times the hub caught itself missing changes.", nil, nil)
+	descBlind         = prometheus.NewDesc("jobwait_hub_blind", "1 while the hub is caught missing changes (notifications off or narrowed, a flush): watched jobs are re-read at the poll interval.", nil, nil)
 )
 
 func (h hubCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descNotifications, descReads, descBatches, descReadErrors, descFanouts, descResyncs, descReconnects, descJobs, descUp, descMode} {
+	for _, d := range []*prometheus.Desc{descNotifications, descReads, descBatches, descReadErrors, descFanouts, descResyncs, descReconnects, descJobs, descUp, descMode, descSafetyReads, descUnannounced, descBlindEpisodes, descBlind} {
 		ch <- d
 	}
 }
@@ -114,6 +118,14 @@ func (h hubCollector) Collect(ch chan<- prometheus.Metric) {
 		live = 1
 	}
 	ch <- prometheus.MustNewConstMetric(descUp, prometheus.GaugeValue, live)
+	counter(descSafetyReads, st.SafetyReads)
+	counter(descUnannounced, st.Unannounced)
+	counter(descBlindEpisodes, st.BlindEpisodes)
+	blind := 0.0
+	if st.Blind {
+		blind = 1
+	}
+	ch <- prometheus.MustNewConstMetric(descBlind, prometheus.GaugeValue, blind)
 	for _, mode := range []stream.Mode{stream.Keyspace, stream.Poll} {
 		v := 0.0
 		if st.Mode == mode {

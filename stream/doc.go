@@ -7,7 +7,9 @@
 // # Concurrency contract
 //
 // Goroutines. (*Hub).Run owns every goroutine of the hub: the listener (or
-// poller) and the readers. Run returns only after all of them have returned;
+// poller), the readers and, in keyspace mode, the guard (the safety
+// re-read); each subscription's loop owns the goroutine that checks its
+// node's notify-keyspace-events. Run returns only after all of them have returned;
 // its caller (cmd) starts it, cancels its context and waits for it. Nothing is
 // started by New or Watch.
 //
@@ -27,10 +29,33 @@
 // never delays the hub or any other waiter, and always reads the newest state.
 // Fan-outs of one job happen in read order, under the hub's lock.
 //
-// Doubted changes. A change that Config.Doubt questions (a job that was
-// there reads as gone) is not fanned out at once: the job is read again
-// ConfirmDelay later, or on its next notification, and the second read's
-// state is fanned out whatever it is. Waiters keep the last state meanwhile.
+// Doubted states. A state that Config.Doubt questions (a job that was there
+// reads as gone; a COMPLETED job without its result) is held back for at
+// most the hold Doubt gives it, counted from the first doubted read: the job
+// is read again ConfirmDelay later, then after doubling delays (and on every
+// notification), and the first read that is not doubted, or the first after
+// the hold, is fanned out whatever it is. Waiters keep the last state
+// meanwhile, and Watch answers from it; a Watch with no state yet (the
+// job's first read was doubted) waits for the settled state, so its
+// caller's context must outlast the longest hold. The re-reads' timers end
+// with Run's context.
+//
+// Missed notifications. Nothing obliges Redis to publish: another client
+// may switch notify-keyspace-events off or narrow it at runtime, and
+// FLUSHALL, FLUSHDB and SWAPDB publish nothing. In keyspace mode two
+// safeguards bound what is missed by Config.Resync. The guard re-reads every
+// watched job whose last read is Resync old (ticking every Resync/10, so
+// within Resync and a tenth), batched with every other read; a job read for
+// a notification within Resync costs no such read. And the subscription
+// loop of every node (every master on a cluster) checks the node's
+// notify-keyspace-events every Resync/2 and adds back what is missing (where
+// CONFIG is refused it stops checking), then re-reads every watched job. A
+// safety re-read that finds a change whose notification does not follow
+// within ConfirmDelay, or a node found lacking NotifyFlags, makes the hub
+// blind: its states are not trusted (Watch reads Redis, as while
+// unsubscribed) and the guard re-reads every watched job each poll
+// interval, until a whole Resync passes without such evidence. The first
+// evidence of an episode is logged with its reason; Stats and Blind say so.
 //
 // Reconnects. When the subscription drops, the hub is not ready and its
 // knowledge is stale: new waiters read Redis themselves. Every subscription
