@@ -361,7 +361,7 @@ func TestConformance(t *testing.T) {
 		}
 		assert.Equal(t, "ok", get1("/healthz", "/healthz").body)
 		a := get1("/readyz", "/readyz")
-		assert.Equal(t, obj{"status": "ok", "redis": "up", "subscription": "up", "notify": "keyspace"}, a.body)
+		assert.Equal(t, obj{"status": "ok", "redis": "up", "subscription": "up", "notify": "keyspace", "notifications": "ok"}, a.body)
 		a = get1("/api/info", "/api/info")
 		assert.Equal(t, obj{"demo": true, "waitBudgetMs": 2000.0, "pollIntervalMs": 2000.0, "notify": "keyspace"}, a.body)
 		a = get1("/", "/")

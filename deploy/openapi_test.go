@@ -313,12 +313,13 @@ func TestOpenAPISchemas(t *testing.T) {
 		"Recommendation": {"title", "prize", "method", "cost", "roi"},
 		"JobCreated":     {"jobId", "status"},
 		"Error":          {"code", "message"},
-		"Readiness":      {"status", "redis", "subscription", "notify"},
+		"Readiness":      {"status", "redis", "subscription", "notify", "notifications"},
 		"Info":           {"demo", "waitBudgetMs", "pollIntervalMs", "notify"},
 	}
 	optional := map[string][]string{
 		"JobPending": {"timedOut"},
 		"JobFailed":  {"timedOut"},
+		"Readiness":  {"blind"},
 	}
 	for name, req := range required {
 		s := get(schemas, name)
@@ -333,7 +334,8 @@ func TestOpenAPISchemas(t *testing.T) {
 		want         []string
 	}{
 		{"Error", "code", []string{"JOB_001", "JOB_002", "JOB_003", "REQ_001", "REQ_002", "REQ_003", "REQ_004", "SVC_001", "SVC_002", "INT_001"}},
-		{"Readiness", "status", []string{"ok", "unavailable"}},
+		{"Readiness", "status", []string{"ok", "degraded", "unavailable"}},
+		{"Readiness", "notifications", []string{"ok", "blind"}},
 		{"Readiness", "redis", []string{"up", "down"}},
 		{"Readiness", "subscription", []string{"up", "down"}},
 		{"Readiness", "notify", []string{"keyspace", "poll"}},
