@@ -119,44 +119,66 @@ func TestNotificationsNarrowedAtRuntime(t *testing.T) {
 }
 
 // TestNotificationsNarrowedWhereConfigIsRefused: where jobwait may not use
-// CONFIG (renamed here, as managed Redis does), nothing can restore the
-// flags: the safety re-read alone answers every waiter within the resync
-// interval, and /readyz says blind until notifications are back.
+// CONFIG (renamed, as managed Redis does) or may read but not set it (an
+// ACL), nothing can restore the flags: the safety re-read alone answers
+// every waiter within the resync interval, and /readyz says blind (still
+// 200) until notifications are back.
 func TestNotificationsNarrowedWhereConfigIsRefused(t *testing.T) {
-	r := newRig(t, []string{"--rename-command", "CONFIG", "jwconfig", "--notify-keyspace-events", stream.NotifyFlags},
-		"JOBWAIT_NOTIFY=keyspace", "JOBWAIT_WAIT_BUDGET="+missedBudget.String(), "JOBWAIT_RESYNC="+missedResync.String())
 	ctx := context.Background()
-	setFlags := func(f string) {
-		require.NoError(t, r.rdb.Do(ctx, "jwconfig", "set", "notify-keyspace-events", f).Err())
+	cases := []struct {
+		name      string
+		redisArgs []string
+		env       []string
+		setFlags  func(r *rig) func(string) error // the operator's CONFIG SET
+	}{
+		{"CONFIG renamed", []string{"--rename-command", "CONFIG", "jwconfig"}, []string{"JOBWAIT_NOTIFY=keyspace"},
+			func(r *rig) func(string) error {
+				return func(f string) error { return r.rdb.Do(ctx, "jwconfig", "set", "notify-keyspace-events", f).Err() }
+			}},
+		{"CONFIG SET denied", []string{"--user", "default", "on", "nopass", "~*", "&*", "+@all", "-config|set",
+			"--user", "admin", "on", ">secret", "~*", "&*", "+@all"}, nil,
+			func(r *rig) func(string) error {
+				admin := redis.NewClient(&redis.Options{Addr: r.redis.Addr(), Username: "admin", Password: "secret"})
+				t.Cleanup(func() { admin.Close() })
+				return func(f string) error { return admin.ConfigSet(ctx, "notify-keyspace-events", f).Err() }
+			}},
 	}
-	blind, not200 := r.watchReadiness(t)
-	jobs := r.newJobs(t, 6)
-	var w waits
-	r.holdMix(t, &w, jobs, missedBudget)
-	setFlags("")
-	for _, j := range jobs {
-		require.NoError(t, r.complete(ctx, j))
-	}
-	assertAllCompleted(t, w.wait(t, missedBudget+slack))
-	eventually(t, 5*missedResync, "readyz blind", blind.Load)
-	assert.Greater(t, metric(r.jw.URL(), "jobwait_hub_unannounced_changes_total"), 0.0)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"--notify-keyspace-events", stream.NotifyFlags}, tc.redisArgs...)
+			r := newRig(t, args, append(tc.env, "JOBWAIT_WAIT_BUDGET="+missedBudget.String(), "JOBWAIT_RESYNC="+missedResync.String())...)
+			setFlags := tc.setFlags(r)
+			blind, not200 := r.watchReadiness(t)
+			jobs := r.newJobs(t, 6)
+			var w waits
+			r.holdMix(t, &w, jobs, missedBudget)
+			require.NoError(t, setFlags(""))
+			for _, j := range jobs {
+				require.NoError(t, r.complete(ctx, j))
+			}
+			assertAllCompleted(t, w.wait(t, missedBudget+slack))
+			eventually(t, 5*missedResync, "readyz blind", blind.Load)
 
-	// Still blind: a second round is answered at the poll interval.
-	jobs = r.newJobs(t, 4)
-	w = waits{}
-	r.holdMix(t, &w, jobs, missedBudget)
-	for _, j := range jobs {
-		require.NoError(t, r.complete(ctx, j))
-	}
-	assertAllCompleted(t, w.wait(t, missedBudget+slack))
+			// Still blind: a second round is answered at the poll interval.
+			jobs = r.newJobs(t, 4)
+			w = waits{}
+			r.holdMix(t, &w, jobs, missedBudget)
+			for _, j := range jobs {
+				require.NoError(t, r.complete(ctx, j))
+			}
+			assertAllCompleted(t, w.wait(t, missedBudget+slack))
+			_, _, notif := r.readiness(t)
+			assert.Equal(t, "blind", notif, "blind while the flags stay narrowed")
 
-	setFlags(stream.NotifyFlags)
-	eventually(t, 5*missedResync, "readyz ok again", func() bool {
-		code, status, notif := r.readiness(t)
-		return code == http.StatusOK && status == "ok" && notif == "ok"
-	})
-	assert.False(t, not200.Load(), "/readyz stays 200 while blind")
-	assert.Contains(t, r.jw.Log(), "no notification announced")
+			require.NoError(t, setFlags(stream.NotifyFlags))
+			eventually(t, 5*missedResync, "readyz ok again", func() bool {
+				code, status, notif := r.readiness(t)
+				return code == http.StatusOK && status == "ok" && notif == "ok"
+			})
+			assert.False(t, not200.Load(), "/readyz stays 200 while blind")
+			assert.Greater(t, metric(r.jw.URL(), "jobwait_hub_blind_episodes_total"), 0.0)
+		})
+	}
 }
 
 // TestFlushesAnswerJobNotFound flushes the jobs of held waiters (FLUSHDB,
