@@ -2,6 +2,7 @@ package stream_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
@@ -128,6 +129,14 @@ func TestChangeWithoutNotificationIsReadWithinResync(t *testing.T) {
 		st2 := h.Stats()
 		assert.EqualValues(t, 1, st2.Unannounced)
 		assert.EqualValues(t, 1, st2.BlindEpisodes)
+
+		// Nor does it answer from its knowledge: a Watch reads.
+		n := len(m.readsOf("a"))
+		w2, st, err := h.Watch(t.Context(), "a")
+		require.NoError(t, err)
+		w2.Close()
+		assert.Equal(t, "COMPLETED", st)
+		assert.Len(t, m.readsOf("a"), n+1, "a Watch while blind reads the job")
 
 		m.set("a", "PROCESSING")
 		changed = time.Now()
@@ -272,4 +281,23 @@ func TestGraceReReadsWithBackoff(t *testing.T) {
 			})
 		})
 	}
+}
+
+func TestSafetyReadsAreBatched(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := newMemStore()
+		h := memHub(t, m)
+		for i := range 300 {
+			id := fmt.Sprint("j", i)
+			m.set(id, "PROCESSING")
+			w, _, err := h.Watch(t.Context(), id)
+			require.NoError(t, err)
+			defer w.Close()
+		}
+		before := h.Stats()
+		time.Sleep(testResync + testResync/10)
+		after := h.Stats()
+		assert.EqualValues(t, 300, after.SafetyReads-before.SafetyReads)
+		assert.EqualValues(t, 1, after.Batches-before.Batches, "300 jobs re-read in one round trip")
+	})
 }
