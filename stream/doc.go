@@ -9,9 +9,10 @@
 // Goroutines. (*Hub).Run owns every goroutine of the hub: the listener (or
 // poller), the readers and, in keyspace mode, the guard (the safety
 // re-read); each subscription's loop owns the goroutine that checks its
-// node's notify-keyspace-events. Run returns only after all of them have returned;
-// its caller (cmd) starts it, cancels its context and waits for it. Nothing is
-// started by New or Watch.
+// node's notify-keyspace-events, and stops and waits for it before it
+// returns. Run returns only after all of them have returned; its caller
+// (cmd) starts it, cancels its context and waits for it. Nothing is started
+// by New or Watch.
 //
 // Waiters. Watch registers a waiter for a job and only then learns the job's
 // state (from the hub's current knowledge, or by a read that starts after the
@@ -56,6 +57,7 @@
 // unsubscribed) and the guard re-reads every watched job each poll
 // interval, until a whole Resync passes without such evidence. The first
 // evidence of an episode is logged with its reason; Stats and Blind say so.
+// Blindness leaves Ready as it is: answers stay right, only later.
 //
 // Reconnects. When the subscription drops, the hub is not ready and its
 // knowledge is stale: new waiters read Redis themselves. Every subscription
