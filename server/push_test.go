@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -531,18 +532,33 @@ func TestPushShutdown(t *testing.T) {
 	}
 	e.waiters(t, streams+polls)
 
+	// A stream cut by shutdown must look dropped, not ended: no final
+	// event, no last chunk (an unexpected EOF), after a random retry that
+	// spreads the reconnects.
 	var g clientGroup
+	var mu sync.Mutex
+	retries := map[string]bool{}
 	for _, c := range conns {
 		g.Go(func() error {
+			retried := false
 			for {
 				ev, err := c.next(10 * time.Second)
 				switch {
-				case err == io.EOF:
+				case errors.Is(err, io.ErrUnexpectedEOF) && retried:
 					return nil
-				case errors.Is(err, io.ErrUnexpectedEOF):
-					return fmt.Errorf("stream cut at shutdown without the end of its chunked body: %w", err)
+				case err == io.EOF:
+					return errors.New("stream ended cleanly at shutdown; want it dropped")
 				case err != nil:
 					return err
+				case ev.retry != "" && ev.name == "" && ev.data == "":
+					ms, err := strconv.Atoi(ev.retry)
+					if err != nil || ms < 2000 || ms >= 7000 {
+						return fmt.Errorf("retry %q at shutdown; want 2000 to 7000 ms", ev.retry)
+					}
+					mu.Lock()
+					retries[ev.retry] = true
+					mu.Unlock()
+					retried = true
 				case !ev.comment:
 					return fmt.Errorf("stream got %q at shutdown; want its end", ev.raw)
 				}
@@ -566,6 +582,7 @@ func TestPushShutdown(t *testing.T) {
 		require.Less(t, r.at.Sub(start), 5*time.Second)
 	}
 	require.Empty(t, g.wait(t, 10*time.Second))
+	assert.Greater(t, len(retries), streams/10, "reconnect delays spread, not one for all")
 	e.waiters(t, 0)
 }
 
