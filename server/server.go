@@ -287,9 +287,22 @@ func (s *Server) watch(id string) (*stream.Waiter[*Answer], *Answer, error) {
 // admitWatch admits a held waiter of a kind and registers it for id; on
 // error nothing is left held. done closes the waiter and releases its
 // admission; the caller calls it once.
+//
+// Past a waiter cap the job is read once, as a short poll reads it: a job
+// that does not exist, cannot be read or is final is answered truthfully
+// (then a is final, w nil, and nothing is held), and only a job that would
+// have to be held is refused SVC_001. The read costs Redis what a short
+// poll does, and the client learns at once what no retry would change.
 func (s *Server) admitWatch(c *fiber.Ctx, kind, id string) (w *stream.Waiter[*Answer], a *Answer, done func(), err error) {
 	release, err := s.admit(c, kind)
 	if err != nil {
+		a, rerr := s.read(id)
+		switch {
+		case rerr != nil:
+			return nil, nil, nil, rerr
+		case a.Final():
+			return nil, a, func() {}, nil
+		}
 		return nil, nil, nil, err
 	}
 	w, a, err = s.watch(id)
