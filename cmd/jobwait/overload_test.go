@@ -217,12 +217,14 @@ func TestParseConfigLimits(t *testing.T) {
 	cfg, err := parseConfig(nil, envOf(nil))
 	require.NoError(t, err)
 	assert.Equal(t, 10*time.Second, cfg.ReadTimeout)
+	assert.Equal(t, 64<<10, cfg.MinReadRate)
 	assert.Zero(t, cfg.MaxWaitersPerIP, "no per-client cap by default")
 	assert.Empty(t, cfg.TrustedProxies, "no proxy trusted by default")
 	assert.Empty(t, cfg.CORSOrigins, "CORS off by default")
 
 	cfg, err = parseConfig(nil, envOf(map[string]string{
 		"JOBWAIT_READ_TIMEOUT":         "3s",
+		"JOBWAIT_MIN_READ_RATE":        "1048576",
 		"JOBWAIT_MAX_WAITERS_PER_IP":   "50",
 		"JOBWAIT_TRUSTED_PROXIES":      "10.0.0.0/8, 192.168.1.7, fd00::/8, 10.1.2.3/8",
 		"JOBWAIT_CORS_ORIGINS":         "https://events.example.com,http://localhost:3000",
@@ -231,6 +233,7 @@ func TestParseConfigLimits(t *testing.T) {
 	}))
 	require.NoError(t, err)
 	assert.Equal(t, 3*time.Second, cfg.ReadTimeout)
+	assert.Equal(t, 1<<20, cfg.MinReadRate)
 	assert.Equal(t, 50, cfg.MaxWaitersPerIP)
 	assert.Equal(t, []netip.Prefix{
 		netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.168.1.7/32"),
@@ -239,6 +242,7 @@ func TestParseConfigLimits(t *testing.T) {
 	assert.Equal(t, []string{"https://events.example.com", "http://localhost:3000"}, cfg.CORSOrigins)
 	sc := cfg.serverConfig()
 	assert.Equal(t, cfg.ReadTimeout, sc.ReadTimeout)
+	assert.Equal(t, cfg.MinReadRate, sc.MinReadRate)
 	assert.Equal(t, cfg.MaxWaitersPerIP, sc.MaxWaitersPerIP)
 	assert.Equal(t, cfg.TrustedProxies, sc.TrustedProxies)
 	assert.Equal(t, cfg.CORSOrigins, sc.CORSOrigins)
@@ -246,6 +250,7 @@ func TestParseConfigLimits(t *testing.T) {
 	for env, val := range map[string]string{
 		"JOBWAIT_READ_TIMEOUT":       "soon",
 		"JOBWAIT_MAX_WAITERS_PER_IP": "-1",
+		"JOBWAIT_MIN_READ_RATE":      "0",
 		"JOBWAIT_TRUSTED_PROXIES":    "10.0.0.0/33",
 		"JOBWAIT_CORS_ORIGINS":       "events.example.com",
 	} {
