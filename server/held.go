@@ -152,6 +152,7 @@ func (s *Server) handBack(nc net.Conn) {
 		return
 	}
 	s.handing[nc] = struct{}{} // until fasthttp counts it (see connState)
+	s.handingN.Add(1)
 	s.mu.Unlock()
 	_ = s.app.Server().ServeConn(nc)
 }
@@ -223,9 +224,12 @@ func drop(nc net.Conn, chunked bool) {
 // handing it over, and notes when fasthttp has taken a handed-back
 // connection in (see handBack, Shutdown).
 func (s *Server) connState(c net.Conn, st fasthttp.ConnState) {
-	if st != fasthttp.StateNew {
+	if st != fasthttp.StateNew && s.handingN.Load() > 0 {
 		s.mu.Lock()
-		delete(s.handing, c) // counted by fasthttp now, or gone
+		if _, ok := s.handing[c]; ok {
+			delete(s.handing, c) // counted by fasthttp now, or gone
+			s.handingN.Add(-1)
+		}
 		s.mu.Unlock()
 	}
 	if st != fasthttp.StateClosed {

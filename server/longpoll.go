@@ -24,6 +24,11 @@ func (s *Server) longPoll(c *fiber.Ctx, id string, wait time.Duration) error {
 	}
 	s.hold(c, deadline, done, func(h *held) ending {
 		a, body, ok := s.await(h, w, a, deadline)
+		select {
+		case <-s.quit: // the connection will not be served again
+			h.keepAlive = false
+		default:
+		}
 		if !ok || h.answer(a.Code, s.retryFor(a), body) != nil {
 			return endGone
 		}

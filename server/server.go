@@ -90,6 +90,7 @@ type Server struct {
 	live     int                   // held waits (see enter); Shutdown waits for none
 	idle     map[net.Conn]struct{} // answered, awaiting their next request (see handBack)
 	handing  map[net.Conn]struct{} // handed back, not yet counted by fasthttp
+	handingN atomic.Int32          // len(handing), read without the lock
 }
 
 // New returns a server over st and hub; it serves nothing until Listen.
