@@ -86,6 +86,7 @@ func TestSlowReadersGetTheWholeAnswer(t *testing.T) {
 		t.Cleanup(func() { c.Close() })
 		_, err = io.WriteString(c, rawGet(path))
 		require.NoError(t, err)
+		require.NoError(t, c.SetReadDeadline(time.Now().Add(time.Minute))) // none hangs
 		conns[i] = bufio.NewReaderSize(c, 4096)
 	}
 	r.waitHeld(t, 2, budget)
