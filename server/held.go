@@ -155,6 +155,20 @@ func (s *Server) handBack(nc net.Conn) {
 	s.handingN.Add(1)
 	s.mu.Unlock()
 	_ = s.app.Server().ServeConn(nc)
+	s.handed(nc) // in case ServeConn refused it without a state change
+}
+
+// handed takes nc off the connections being handed back, if it is there.
+func (s *Server) handed(nc net.Conn) {
+	if s.handingN.Load() == 0 {
+		return
+	}
+	s.mu.Lock()
+	if _, ok := s.handing[nc]; ok {
+		delete(s.handing, nc)
+		s.handingN.Add(-1)
+	}
+	s.mu.Unlock()
 }
 
 // awaitNext waits, up to the server's idle timeout, for the first byte of the
@@ -224,13 +238,8 @@ func drop(nc net.Conn, chunked bool) {
 // handing it over, and notes when fasthttp has taken a handed-back
 // connection in (see handBack, Shutdown).
 func (s *Server) connState(c net.Conn, st fasthttp.ConnState) {
-	if st != fasthttp.StateNew && s.handingN.Load() > 0 {
-		s.mu.Lock()
-		if _, ok := s.handing[c]; ok {
-			delete(s.handing, c) // counted by fasthttp now, or gone
-			s.handingN.Add(-1)
-		}
-		s.mu.Unlock()
+	if st != fasthttp.StateNew {
+		s.handed(c) // counted by fasthttp now, or gone
 	}
 	if st != fasthttp.StateClosed {
 		return
