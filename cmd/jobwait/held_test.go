@@ -42,7 +42,7 @@ func heldDeadline(end time.Time, size, rate int) time.Time {
 // waiters released, by the rule's deadline.
 func TestNonReadingClientsReleasedByTheDeadline(t *testing.T) {
 	t.Parallel()
-	const budget, rate = 4 * time.Second, 1 << 20
+	const budget, rate = 8 * time.Second, 1 << 20 // a budget the 8 MB result is surely read within
 	r := newRig(t, nil, "JOBWAIT_WAIT_BUDGET="+budget.String(), "JOBWAIT_HEARTBEAT=1s",
 		"JOBWAIT_MIN_READ_RATE="+strconv.Itoa(rate))
 	j := r.newJobs(t, 1)[0]
@@ -75,7 +75,7 @@ func TestNonReadingClientsReleasedByTheDeadline(t *testing.T) {
 // though it takes them past the wait's end + 5 s.
 func TestSlowReadersGetTheWholeAnswer(t *testing.T) {
 	t.Parallel()
-	const budget, rate, reads = 4 * time.Second, 512 << 10, 640 << 10
+	const budget, rate, reads, size = 8 * time.Second, 512 << 10, 768 << 10, 12 << 20
 	r := newRig(t, nil, "JOBWAIT_WAIT_BUDGET="+budget.String(), "JOBWAIT_MIN_READ_RATE="+strconv.Itoa(rate))
 	j := r.newJobs(t, 1)[0]
 	paths := []string{"/api/events/jobs/" + j.JobID + "/status?wait=30", "/api/events/jobs/" + j.JobID + "/stream"}
@@ -91,7 +91,7 @@ func TestSlowReadersGetTheWholeAnswer(t *testing.T) {
 	}
 	r.waitHeld(t, 2, budget)
 	start := time.Now()
-	r.completeBig(t, j, bigAnswer)
+	r.completeBig(t, j, size)
 	var wg sync.WaitGroup
 	for i, br := range conns {
 		wg.Go(func() {
