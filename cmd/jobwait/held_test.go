@@ -327,6 +327,12 @@ func TestSIGTERMStreamsReconnectElsewhere(t *testing.T) {
 		d, _, _ := strings.Cut(first[name].id, "-")
 		assert.Equal(t, d+"-", e.id[:len(d)+1], "%s: the original deadline kept (Last-Event-ID %s, then %s)", name, first[name].id, e.id)
 		assert.True(t, strings.HasSuffix(e.id, "-end"), name)
+		seq := func(id string) int {
+			f := strings.Split(id, "-")
+			n, _ := strconv.Atoi(f[1])
+			return n
+		}
+		assert.Greater(t, seq(e.id), seq(first[name].id)+1, "%s: the sequence goes on from its Last-Event-ID", name)
 		ms, _ := strconv.ParseInt(d, 10, 64)
 		assert.True(t, time.Now().Before(time.UnixMilli(ms)), "%s: the result within the original deadline", name)
 		t.Logf("%s: %s before SIGTERM, %s from the other replica, %v after it began", name, first[name].id, e.id, time.Since(started).Round(time.Millisecond))
