@@ -1,6 +1,7 @@
 package server
 
 import (
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -45,7 +46,8 @@ func parseEventID(s string) (r resume, ok bool) {
 	}
 	m, err1 := strconv.ParseInt(ms, 10, 64)
 	n, err2 := strconv.ParseUint(seq, 10, 64)
-	if err1 != nil || err2 != nil || m < 0 {
+	if err1 != nil || err2 != nil || m < 0 || n == math.MaxUint64 {
+		// n == MaxUint64: no next event's sequence would follow it.
 		return resume{}, false
 	}
 	r.deadline, r.seq = time.UnixMilli(m), n

@@ -16,7 +16,7 @@ func TestParseEventID(t *testing.T) {
 		{"1700000000000-42-end", resume{deadline: time.UnixMilli(1700000000000), seq: 42, final: true}, true},
 		{"0-0", resume{deadline: time.UnixMilli(0), seq: 0}, true},
 		{"99999999999999-7", resume{deadline: time.UnixMilli(99999999999999), seq: 7}, true},
-		{"1-18446744073709551615", resume{deadline: time.UnixMilli(1), seq: 18446744073709551615}, true},
+		{"1-18446744073709551614", resume{deadline: time.UnixMilli(1), seq: 18446744073709551614}, true},
 		// Absent or malformed: a fresh stream.
 		{"", resume{}, false},
 		{"abc", resume{}, false},
@@ -31,8 +31,10 @@ func TestParseEventID(t *testing.T) {
 		{"1700000000000-1-end-end", resume{}, false},
 		{"17e11-1", resume{}, false},
 		{" 1700000000000-1", resume{}, false},
-		{"99999999999999999999-1", resume{}, false},             // deadline overflows int64
-		{"1-99999999999999999999", resume{}, false},             // seq overflows uint64
+		{"99999999999999999999-1", resume{}, false}, // deadline overflows int64
+		{"1-99999999999999999999", resume{}, false}, // seq overflows uint64
+		{"1-18446744073709551615", resume{}, false}, // no next seq: it would wrap to 0
+		{"1-18446744073709551615-end", resume{}, false},
 		{"1-" + strings.Repeat("0", 62) + "1", resume{}, false}, // 65 characters
 	}
 	for _, tt := range tests {

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"io"
 	"net"
 	"strconv"
 	"sync"
@@ -10,9 +11,24 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
-// writeTimeout bounds one write to a held connection: a client that stops
-// reading is cut off then, and its waiter released.
-const writeTimeout = 10 * time.Second
+// A held response (a long poll's answer, a whole stream) is written by one
+// deadline, set from the response and never per write: the wait's end, plus
+// writeGrace, plus the response's bytes at Config.MinReadRate. A client that
+// stops reading is cut off then, and its waiter released; a client reading
+// at least at MinReadRate is never cut off, however large the answer.
+const writeGrace = 5 * time.Second
+
+// drainTime and drainBytes bound what a connection closed after its answer
+// reads and discards of what the client sent behind its request, so that
+// close sends no reset, which would drop the answer's unsent tail.
+const (
+	drainTime  = 2 * time.Second
+	drainBytes = 1 << 20
+)
+
+// codeGone is the status counted for a held wait whose client left (or
+// stopped reading) before its answer was written: nothing was sent.
+const codeGone = 499
 
 // held is a waiting client's connection, taken over from fasthttp once the
 // wait is admitted and the job's first state is known. A held wait costs one
@@ -24,7 +40,22 @@ type held struct {
 	keepAlive bool   // the client may send another request on the connection
 	chunked   bool   // HTTP/1.1: a stream is chunked; HTTP/1.0: it ends with the connection
 	headOnly  bool   // a HEAD request: headers only
+
+	end  time.Time // the wait's end: the write deadline's base
+	rate int64     // bytes per second a client may read at and be served whole
+	sent int64     // bytes of the response so far
+	code int       // the status counted: what the response carried; codeGone if nothing
 }
+
+// ending is how a held response ended, which decides the connection's fate.
+type ending int
+
+const (
+	endReuse ending = iota // complete; the connection may carry another request
+	endClose               // complete; close it gracefully
+	endDrop                // cut by shutdown: must look like a dropped connection
+	endGone                // the client left or stopped reading: close at once
+)
 
 // bufs holds the buffers in which held connections build a response's head
 // or an event's frame, for one write at a time; bodies are never copied in.
@@ -40,22 +71,32 @@ func putBuf(bp *[]byte) {
 }
 
 // hold takes the connection over from fasthttp and runs serve on it in a
-// goroutine the server owns. serve reports whether the response is complete
-// and the connection may carry another request; fasthttp then serves it
-// again, else it is closed. done releases what the wait holds (its waiter,
-// its admission): it runs exactly once, after serve, or when fasthttp
-// closes the connection without handing it over (a client that reset it
-// while an earlier pipelined answer was being written).
-func (s *Server) hold(c *fiber.Ctx, done func(), serve func(h *held) (reusable bool)) {
+// goroutine the server owns, for a wait that ends at end. serve reports how
+// the response ended: a complete response on a kept-alive connection is
+// handed back to fasthttp when the next request arrives, else the
+// connection is closed (see ending). done releases what the wait holds (its
+// waiter, its admission): it runs exactly once, after serve, or when
+// fasthttp closes the connection without handing it over (a client that
+// reset it while an earlier pipelined answer was being written). The wait is
+// counted in the metrics once, with the status the response carried.
+func (s *Server) hold(c *fiber.Ctx, end time.Time, done func(), serve func(h *held) ending) {
 	h := &held{
 		extra:     passHeaders(&c.Response().Header),
 		keepAlive: !c.Request().Header.ConnectionClose() && c.Request().Header.IsHTTP11(),
 		chunked:   c.Request().Header.IsHTTP11(),
 		headOnly:  c.Method() == fiber.MethodHead,
+		end:       end,
+		rate:      int64(s.cfg.MinReadRate),
+		code:      codeGone,
 	}
+	route, _ := c.Locals(routeKey).(string)
+	c.Locals(heldKey, true) // counted here, not by the metrics middleware
 	conn := c.Context().Conn()
-	s.waits.Add(1)
-	s.pending.Store(conn, done)
+	s.enter()
+	s.pending.Store(conn, func() {
+		done()
+		s.metrics.sent(route, codeGone)
+	})
 	c.Context().HijackSetNoResponse(true)
 	c.Context().Hijack(func(nc net.Conn) {
 		if _, ok := s.pending.LoadAndDelete(conn); !ok {
@@ -74,27 +115,138 @@ func (s *Server) hold(c *fiber.Ctx, done func(), serve func(h *held) (reusable b
 		// Return at once: fasthttp then frees the request's context and
 		// buffers, which a wait does not need.
 		go func() {
-			reusable := serve(h)
+			e := serve(h)
 			done()
-			s.waits.Done()
-			if reusable && h.keepAlive && !s.closing() {
-				_ = s.app.Server().ServeConn(nc)
-				return
+			s.metrics.sent(route, h.code)
+			s.exit()
+			if e == endReuse && !h.keepAlive {
+				e = endClose
 			}
-			nc.Close()
+			switch e {
+			case endReuse:
+				s.handBack(nc)
+			case endClose:
+				closeGracefully(nc)
+			case endDrop:
+				drop(nc, h.chunked)
+			default:
+				nc.Close()
+			}
 		}()
 	})
 }
 
+// handBack gives a kept-alive connection back to fasthttp once its next
+// request begins: fasthttp's idle timeout applies while it waits, not its
+// header read timeout, which fasthttp starts at once on a connection it is
+// given. Nothing is handed back once Shutdown has begun.
+func (s *Server) handBack(nc net.Conn) {
+	if !s.awaitNext(nc) {
+		closeGracefully(nc)
+		return
+	}
+	s.mu.Lock()
+	if s.shutting {
+		s.mu.Unlock()
+		closeGracefully(nc)
+		return
+	}
+	s.handing[nc] = struct{}{} // until fasthttp counts it (see connState)
+	s.handingN.Add(1)
+	s.mu.Unlock()
+	_ = s.app.Server().ServeConn(nc)
+	s.handed(nc) // in case ServeConn refused it without a state change
+}
+
+// handed takes nc off the connections being handed back, if it is there.
+func (s *Server) handed(nc net.Conn) {
+	if s.handingN.Load() == 0 {
+		return
+	}
+	s.mu.Lock()
+	if _, ok := s.handing[nc]; ok {
+		delete(s.handing, nc)
+		s.handingN.Add(-1)
+	}
+	s.mu.Unlock()
+}
+
+// awaitNext waits, up to the server's idle timeout, for the first byte of the
+// connection's next request; false if the client closed it, the time ran
+// out or Shutdown began.
+func (s *Server) awaitNext(nc net.Conn) bool {
+	s.mu.Lock()
+	if s.shutting || nc.SetReadDeadline(time.Now().Add(idleTimeout)) != nil {
+		s.mu.Unlock()
+		return false
+	}
+	s.idle[nc] = struct{}{}
+	s.mu.Unlock()
+	ok := readable(nc)
+	s.mu.Lock()
+	delete(s.idle, nc)
+	s.mu.Unlock()
+	return ok && nc.SetReadDeadline(time.Time{}) == nil
+}
+
+// enter counts a held wait; exit uncounts it. Shutdown waits until none is
+// counted. Unlike a WaitGroup's, enter may run while Shutdown waits.
+func (s *Server) enter() {
+	s.mu.Lock()
+	s.live++
+	s.mu.Unlock()
+}
+
+func (s *Server) exit() {
+	s.mu.Lock()
+	s.live--
+	s.mu.Unlock()
+}
+
+// closeGracefully closes a connection whose response is complete without
+// losing any of it: a close with unread bytes in the socket (requests the
+// client pipelined behind a held one) sends a reset, and the peer's kernel
+// then drops what it has not yet delivered. So: half-close (FIN after the
+// response), read and discard what the client sent until it closes too,
+// for drainTime and drainBytes at most, then close.
+func closeGracefully(nc net.Conn) {
+	cw, ok := nc.(interface{ CloseWrite() error })
+	if !ok || cw.CloseWrite() != nil || nc.SetReadDeadline(time.Now().Add(drainTime)) != nil {
+		nc.Close()
+		return
+	}
+	_, _ = io.CopyN(io.Discard, nc, drainBytes)
+	nc.Close()
+}
+
+// drop ends a stream cut by shutdown so that every client takes it for a
+// dropped connection and reconnects: a chunked stream ends without its
+// last chunk (an unexpected EOF); a close-delimited one (HTTP/1.0), which a
+// FIN would end cleanly, with a reset.
+func drop(nc net.Conn, chunked bool) {
+	if !chunked {
+		if l, ok := nc.(interface{ SetLinger(int) error }); ok {
+			_ = l.SetLinger(0)
+		}
+		nc.Close()
+		return
+	}
+	closeGracefully(nc)
+}
+
 // connState releases a hold whose connection fasthttp closed before
-// handing it over.
+// handing it over, and notes when fasthttp has taken a handed-back
+// connection in (see handBack, Shutdown).
 func (s *Server) connState(c net.Conn, st fasthttp.ConnState) {
+	if st != fasthttp.StateNew {
+		s.handed(c) // counted by fasthttp now, or gone
+	}
 	if st != fasthttp.StateClosed {
 		return
 	}
-	if done, ok := s.pending.LoadAndDelete(c); ok {
-		done.(func())()
-		s.waits.Done()
+	if release, ok := s.pending.LoadAndDelete(c); ok {
+		release.(func())()
+		s.exit()
 	}
 }
 
@@ -108,16 +260,6 @@ func pipelined(nc net.Conn) bool {
 	var b [1]byte
 	n, _ := nc.Read(b[:])
 	return nc.SetReadDeadline(time.Time{}) != nil || n > 0
-}
-
-// closing reports whether Shutdown has begun.
-func (s *Server) closing() bool {
-	select {
-	case <-s.quit:
-		return true
-	default:
-		return false
-	}
 }
 
 // passHeaders keeps the headers middleware set before the takeover, but
@@ -135,14 +277,24 @@ func passHeaders(h *fasthttp.ResponseHeader) []byte {
 	return out
 }
 
-// write writes parts in one writev, with a deadline.
+// write writes parts in one writev, by the response's deadline (see
+// writeGrace), which grows with the response's bytes.
 func (h *held) write(parts ...[]byte) error {
-	if err := h.conn.SetWriteDeadline(time.Now().Add(writeTimeout)); err != nil {
+	for _, p := range parts {
+		h.sent += int64(len(p))
+	}
+	if err := h.conn.SetWriteDeadline(writeDeadline(h.end, h.sent, h.rate)); err != nil {
 		return err
 	}
 	v := net.Buffers(parts)
 	_, err := v.WriteTo(h.conn)
 	return err
+}
+
+// writeDeadline is when a held response of size bytes for a wait ending at
+// end must be written by: end + writeGrace + size at rate bytes per second.
+func writeDeadline(end time.Time, size, rate int64) time.Time {
+	return end.Add(writeGrace + time.Duration(float64(size)/float64(rate)*float64(time.Second)))
 }
 
 // head appends a response's status line and headers, without the blank line.
@@ -178,8 +330,14 @@ func (h *held) answer(code int, retryAfter int, body []byte) error {
 	b = strconv.AppendInt(b, int64(len(body)), 10)
 	b = append(b, "\r\n\r\n"...)
 	*bp = b
+	var err error
 	if h.headOnly {
-		return h.write(b)
+		err = h.write(b)
+	} else {
+		err = h.write(b, body)
 	}
-	return h.write(b, body)
+	if err == nil {
+		h.code = code
+	}
+	return err
 }

@@ -22,9 +22,17 @@ func (s *Server) longPoll(c *fiber.Ctx, id string, wait time.Duration) error {
 		done()
 		return s.send(c, a)
 	}
-	s.hold(c, done, func(h *held) bool {
+	s.hold(c, deadline, done, func(h *held) ending {
 		a, body, ok := s.await(h, w, a, deadline)
-		return ok && h.answer(a.Code, s.retryFor(a), body) == nil
+		select {
+		case <-s.quit: // the connection will not be served again
+			h.keepAlive = false
+		default:
+		}
+		if !ok || h.answer(a.Code, s.retryFor(a), body) != nil {
+			return endGone
+		}
+		return endReuse
 	})
 	return nil
 }

@@ -13,8 +13,12 @@ import (
 	"jobwait/stream"
 )
 
-// routeKey is the Locals key of a request's route label.
-const routeKey = "route"
+// routeKey is the Locals key of a request's route label; heldKey marks a
+// request whose connection was taken over, counted when its wait ends.
+const (
+	routeKey = "route"
+	heldKey  = "held"
+)
 
 // metrics is the server's Prometheus registry: Go runtime and process
 // metrics, requests by route (never by job id), held waiters, the hub's
@@ -63,12 +67,20 @@ func (m *metrics) count(c *fiber.Ctx) error {
 			return err
 		}
 	}
+	if held, _ := c.Locals(heldKey).(bool); held {
+		return nil // counted by hold, with the status actually sent
+	}
 	route, _ := c.Locals(routeKey).(string)
 	if route == "" {
 		route = c.Route().Path
 	}
-	m.requests.WithLabelValues(route, strconv.Itoa(c.Response().StatusCode())).Inc()
+	m.sent(route, c.Response().StatusCode())
 	return nil
+}
+
+// sent counts one answered request.
+func (m *metrics) sent(route string, code int) {
+	m.requests.WithLabelValues(route, strconv.Itoa(code)).Inc()
 }
 
 // woke records a waiter's write of a change learnt at at.

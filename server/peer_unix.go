@@ -29,3 +29,28 @@ func peerGone(c net.Conn) bool {
 	})
 	return gone || err != nil
 }
+
+// readable waits, until the connection's read deadline, for a byte to read
+// without reading it; false if the client closed the connection or the
+// deadline passed first.
+func readable(c net.Conn) bool {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return true
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	ready := false
+	var b [1]byte
+	err = rc.Read(func(fd uintptr) bool {
+		n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		if errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.EINTR) {
+			return false // wait for the poller
+		}
+		ready = n > 0
+		return true
+	})
+	return ready && err == nil
+}

@@ -1,14 +1,19 @@
 package server_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -531,18 +536,33 @@ func TestPushShutdown(t *testing.T) {
 	}
 	e.waiters(t, streams+polls)
 
+	// A stream cut by shutdown must look dropped, not ended: no final
+	// event, no last chunk (an unexpected EOF), after a random retry that
+	// spreads the reconnects.
 	var g clientGroup
+	var mu sync.Mutex
+	retries := map[string]bool{}
 	for _, c := range conns {
 		g.Go(func() error {
+			retried := false
 			for {
 				ev, err := c.next(10 * time.Second)
 				switch {
-				case err == io.EOF:
+				case errors.Is(err, io.ErrUnexpectedEOF) && retried:
 					return nil
-				case errors.Is(err, io.ErrUnexpectedEOF):
-					return fmt.Errorf("stream cut at shutdown without the end of its chunked body: %w", err)
+				case err == io.EOF:
+					return errors.New("stream ended cleanly at shutdown; want it dropped")
 				case err != nil:
 					return err
+				case ev.retry != "" && ev.name == "" && ev.data == "":
+					ms, err := strconv.Atoi(ev.retry)
+					if err != nil || ms < 2000 || ms >= 7000 {
+						return fmt.Errorf("retry %q at shutdown; want 2000 to 7000 ms", ev.retry)
+					}
+					mu.Lock()
+					retries[ev.retry] = true
+					mu.Unlock()
+					retried = true
 				case !ev.comment:
 					return fmt.Errorf("stream got %q at shutdown; want its end", ev.raw)
 				}
@@ -566,7 +586,73 @@ func TestPushShutdown(t *testing.T) {
 		require.Less(t, r.at.Sub(start), 5*time.Second)
 	}
 	require.Empty(t, g.wait(t, 10*time.Second))
+	assert.Greater(t, len(retries), streams/10, "reconnect delays spread, not one for all")
 	e.waiters(t, 0)
+}
+
+// TestPushShutdownWhileConnectionsGoBack: Shutdown begins as held long
+// polls are answered and their clients send the next request on the same
+// connection. Shutdown ends promptly (no connection is handed back to
+// fasthttp after it began, and every one handed back before is ended by
+// fasthttp's shutdown), every client gets its answer, and each next
+// request is answered or its connection closed: none hangs.
+func TestPushShutdownWhileConnectionsGoBack(t *testing.T) {
+	const n = 200
+	e := newPushEnv(t, pushOpts{})
+	j, err := e.st.Start(context.Background(), e.create(t))
+	require.NoError(t, err)
+	var g clientGroup
+	var got, answered, closed atomic.Int64
+	conns := make([]net.Conn, n)
+	for i := range conns {
+		c, err := net.DialTimeout("tcp", e.addr, 5*time.Second)
+		require.NoError(t, err)
+		t.Cleanup(func() { c.Close() })
+		_, err = io.WriteString(c, "GET "+jobStatusPath(j.JobID)+"?wait=30 HTTP/1.1\r\nHost: jobwait\r\n\r\n")
+		require.NoError(t, err)
+		conns[i] = c
+	}
+	e.waiters(t, n)
+	for _, c := range conns {
+		g.Go(func() error {
+			c.SetDeadline(time.Now().Add(10 * time.Second))
+			br := bufio.NewReader(c)
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				return fmt.Errorf("held answer: %w", err)
+			}
+			if _, err := io.Copy(io.Discard, resp.Body); err != nil || resp.StatusCode != 200 {
+				return fmt.Errorf("held answer: %d %v", resp.StatusCode, err)
+			}
+			got.Add(1)
+			if _, err := io.WriteString(c, "GET "+jobStatusPath(j.JobID)+" HTTP/1.1\r\nHost: jobwait\r\n\r\n"); err != nil {
+				closed.Add(1)
+				return nil
+			}
+			resp, err = http.ReadResponse(br, nil)
+			var ne net.Error
+			switch {
+			case errors.As(err, &ne) && ne.Timeout():
+				return errors.New("the next request hangs")
+			case err != nil:
+				closed.Add(1)
+			default:
+				resp.Body.Close()
+				answered.Add(1)
+			}
+			return nil
+		})
+	}
+	_, err = e.st.Complete(context.Background(), j, store.SampleResult(j.EventDraftID))
+	require.NoError(t, err)
+	pollUntil(t, 10*time.Second, "some answers read", func() bool { return got.Load() >= n/4 })
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, e.srv.Shutdown(ctx))
+	assert.Less(t, time.Since(start), 5*time.Second, "Shutdown waits for no idle connection")
+	require.Empty(t, g.wait(t, 15*time.Second))
+	t.Logf("Shutdown took %v; next requests: %d answered, %d closed", time.Since(start).Round(time.Millisecond), answered.Load(), closed.Load())
 }
 
 // TestPushSpringRewriteIsNotAVanishedJob: Spring's hash mapping rewrites a

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"net/netip"
 	"strings"
 	"sync"
@@ -28,7 +29,12 @@ const (
 	DefaultMaxWaiters   = 100000
 	DefaultReadTimeout  = 10 * time.Second // reading a request's line and headers
 	DefaultRedisTimeout = 3 * time.Second  // one Redis read on a request's path
+	DefaultMinReadRate  = 64 << 10         // bytes per second: 512 kbit/s
 )
+
+// idleTimeout is how long a kept-alive connection may wait for its next
+// request.
+const idleTimeout = 2 * time.Minute
 
 // Config is the server's settings; zero values take the defaults.
 type Config struct {
@@ -38,8 +44,12 @@ type Config struct {
 	MaxWaiters   int           // held long polls plus streams
 	ReadTimeout  time.Duration // slow clients: time to send a request's headers
 	RedisTimeout time.Duration // one Redis read on a request's path
-	Demo         *store.Demo   // nil: demo mode off
-	Logger       *slog.Logger
+	// MinReadRate (bytes per second) is the slowest reading a held response
+	// (long poll, stream) is sure to be written to whole: it must be written
+	// by its wait's end + 5 s + its size at this rate (see writeGrace).
+	MinReadRate int
+	Demo        *store.Demo // nil: demo mode off
+	Logger      *slog.Logger
 
 	// MaxWaitersPerIP caps the waiters held for one client address (IPv6:
 	// one /64); past it SVC_001. Zero is no cap.
@@ -70,11 +80,17 @@ type Server struct {
 	metrics *metrics
 	limit   *clientLimit
 
-	held    atomic.Int64   // held long polls plus streams
-	waits   sync.WaitGroup // goroutines of held connections
-	quit    chan struct{}  // closed by Shutdown: held waits end now
+	held    atomic.Int64  // held long polls plus streams
+	quit    chan struct{} // closed by Shutdown: held waits end now
 	quitNow sync.Once
 	pending sync.Map // net.Conn -> func(): holds not yet handed over (see hold)
+
+	mu       sync.Mutex
+	shutting bool                  // Shutdown has begun: nothing goes back to fasthttp
+	live     int                   // held waits (see enter); Shutdown waits for none
+	idle     map[net.Conn]struct{} // answered, awaiting their next request (see handBack)
+	handing  map[net.Conn]struct{} // handed back, not yet counted by fasthttp
+	handingN atomic.Int32          // len(handing), read without the lock
 }
 
 // New returns a server over st and hub; it serves nothing until Listen.
@@ -97,10 +113,14 @@ func New(cfg Config, st *store.Store, hub Hub) *Server {
 	if cfg.RedisTimeout <= 0 {
 		cfg.RedisTimeout = DefaultRedisTimeout
 	}
+	if cfg.MinReadRate <= 0 {
+		cfg.MinReadRate = DefaultMinReadRate
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, store: st, hub: hub, quit: make(chan struct{})}
+	s := &Server{cfg: cfg, log: cfg.Logger, store: st, hub: hub, quit: make(chan struct{}),
+		idle: make(map[net.Conn]struct{}), handing: make(map[net.Conn]struct{})}
 	s.metrics = newMetrics(s)
 	s.limit = newClientLimit(cfg.MaxWaitersPerIP, cfg.TrustedProxies)
 	s.app = fiber.New(fiber.Config{
@@ -111,10 +131,10 @@ func New(cfg Config, st *store.Store, hub Hub) *Server {
 		DisableStartupMessage: true,
 		ErrorHandler:          s.errorHandler,
 		ReadTimeout:           cfg.ReadTimeout,
-		// A response, stream included, is never written for longer than a
-		// budget: a client that stops reading is cut off then.
-		WriteTimeout:    cfg.WaitBudget + 5*time.Second,
-		IdleTimeout:     2 * time.Minute,
+		// Responses fasthttp writes (held ones have their own deadline, see
+		// writeGrace) are small: a client that stops reading is cut off then.
+		WriteTimeout:    cfg.WaitBudget + writeGrace,
+		IdleTimeout:     idleTimeout,
 		ReadBufferSize:  8192,
 		WriteBufferSize: 4096,
 		BodyLimit:       4096,
@@ -183,22 +203,42 @@ func (s *Server) App() *fiber.App { return s.app }
 func (s *Server) Listen(addr string) error { return s.app.Listen(addr) }
 
 // Shutdown ends every held wait at once (long polls get the job's current
-// state, streams end without a final event so EventSource reconnects
-// elsewhere) and closes the server, waiting at most until ctx ends.
+// state, streams end as if dropped so that clients reconnect elsewhere) and
+// closes the server, waiting at most until ctx ends. Connections already on
+// their way back to fasthttp are let in first, so that fasthttp's shutdown
+// sees and ends them; none is handed back after.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.quitNow.Do(func() { close(s.quit) })
-	err := s.app.ShutdownWithContext(ctx)
-	done := make(chan struct{})
-	go func() {
-		s.waits.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-	case <-ctx.Done():
-		err = errors.Join(err, ctx.Err())
+	s.mu.Lock()
+	s.shutting = true
+	for c := range s.idle {
+		_ = c.SetReadDeadline(time.Unix(1, 0)) // wake await: it closes c
 	}
-	return err
+	s.mu.Unlock()
+	s.quitNow.Do(func() { close(s.quit) })
+	if err := s.settle(ctx, func() bool { return len(s.handing) == 0 }); err != nil {
+		return err
+	}
+	err := s.app.ShutdownWithContext(ctx)
+	return errors.Join(err, s.settle(ctx, func() bool { return s.live == 0 }))
+}
+
+// settle waits until cond holds (under s.mu), or ctx ends.
+func (s *Server) settle(ctx context.Context, cond func() bool) error {
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		s.mu.Lock()
+		ok := cond()
+		s.mu.Unlock()
+		if ok {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
 }
 
 // admit counts a held waiter of a kind ("longpoll", "sse") for the client
@@ -248,9 +288,22 @@ func (s *Server) watch(id string) (*stream.Waiter[*Answer], *Answer, error) {
 // admitWatch admits a held waiter of a kind and registers it for id; on
 // error nothing is left held. done closes the waiter and releases its
 // admission; the caller calls it once.
+//
+// Past a waiter cap the job is read once, as a short poll reads it: a job
+// that does not exist, cannot be read or is final is answered truthfully
+// (then a is final, w nil, and nothing is held), and only a job that would
+// have to be held is refused SVC_001. The read costs Redis what a short
+// poll does, and the client learns at once what no retry would change.
 func (s *Server) admitWatch(c *fiber.Ctx, kind, id string) (w *stream.Waiter[*Answer], a *Answer, done func(), err error) {
 	release, err := s.admit(c, kind)
 	if err != nil {
+		a, rerr := s.read(id)
+		switch {
+		case rerr != nil:
+			return nil, nil, nil, rerr
+		case a.Final():
+			return nil, a, func() {}, nil
+		}
 		return nil, nil, nil, err
 	}
 	w, a, err = s.watch(id)

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"math/rand/v2"
 	"strconv"
 	"time"
 
@@ -49,7 +50,7 @@ func (s *Server) stream(c *fiber.Ctx, id string) error {
 		return nil
 	}
 	st := &sseStream{srv: s, w: w, seq: r.seq, deadline: deadline}
-	s.hold(c, done, func(h *held) bool {
+	s.hold(c, deadline, done, func(h *held) ending {
 		st.h = h
 		return st.run(a)
 	})
@@ -67,8 +68,9 @@ type sseStream struct {
 
 // run writes the stream: headers, retry, the current state, every change,
 // and a final event. At each heartbeat a vanished client is noticed, else a
-// keepalive comment is sent. It reports whether the response ended cleanly.
-func (st *sseStream) run(first *Answer) bool {
+// keepalive comment is sent. It reports how the response ended; the status
+// counted is the last event's answer's (a problem's 404 or 502).
+func (st *sseStream) run(first *Answer) ending {
 	s := st.srv
 	pre := st.h.head(nil, fiber.StatusOK, "text/event-stream; charset=utf-8")
 	pre = append(pre, "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n"...)
@@ -79,11 +81,12 @@ func (st *sseStream) run(first *Answer) bool {
 	retry := strconv.AppendInt([]byte("retry: "), s.cfg.PollInterval.Milliseconds(), 10)
 	retry = append(retry, "\n\n"...)
 	if !st.event(pre, retry, eventName(first), first.Body, first.Final()) {
-		return false
+		return endGone
 	}
+	st.h.code = first.Code
 	last := first
 	if last.Final() {
-		return st.h.chunked
+		return st.ended()
 	}
 	timer := time.NewTimer(time.Until(st.deadline))
 	defer timer.Stop()
@@ -98,36 +101,64 @@ func (st *sseStream) run(first *Answer) bool {
 			}
 			last = a
 			if !st.event(nil, nil, eventName(a), a.Body, a.Final()) {
-				return false
+				st.h.code = codeGone
+				return endGone
 			}
+			st.h.code = a.Code
 			s.metrics.woke(at)
 			if a.Final() {
-				return st.h.chunked
+				return st.ended()
 			}
 		case <-beat.C:
 			if peerGone(st.h.conn) || st.h.write(st.frame(keepalive)) != nil {
-				return false
+				st.h.code = codeGone
+				return endGone
 			}
 		case <-timer.C:
-			return st.event(nil, nil, evTimeout, last.TimedOut(), true) && st.h.chunked
-		case <-s.quit:
-			// No final event: EventSource reconnects, with its
-			// Last-Event-ID, to another replica. The response still
-			// ends properly, so no proxy reports a broken upstream.
-			if st.h.chunked {
-				_ = st.h.write(lastChunk)
+			if !st.event(nil, nil, evTimeout, last.TimedOut(), true) {
+				st.h.code = codeGone
+				return endGone
 			}
-			return false
+			return st.ended()
+		case <-s.quit:
+			// No final event, and an end every client takes for a
+			// dropped connection (see drop): each reconnects with its
+			// Last-Event-ID, to another replica, keeping its deadline.
+			// The retry spreads those reconnects over reconnectSpread.
+			_ = st.h.write(st.retryFrame(s.cfg.PollInterval + rand.N(reconnectSpread)))
+			return endDrop
 		}
 	}
 }
 
-// keepalive is the heartbeat comment, as one chunk and bare (HTTP/1.0);
-// lastChunk ends a chunked response.
-var (
-	keepalive = [2][]byte{[]byte("0000000d\r\n: keepalive\n\n\r\n"), []byte(": keepalive\n\n")}
-	lastChunk = []byte("0\r\n\r\n")
-)
+// reconnectSpread is the range of the random delay a stream cut by
+// shutdown adds to its client's reconnect, so that the clients of a
+// replica that stops do not all reconnect to the others at once.
+const reconnectSpread = 5 * time.Second
+
+// ended is how a stream that sent its final event ends: a chunked one is
+// complete; an HTTP/1.0 one ends with the connection.
+func (st *sseStream) ended() ending {
+	if st.h.chunked {
+		return endReuse
+	}
+	return endClose
+}
+
+// retryFrame is a "retry:" field alone, as one chunk or bare (HTTP/1.0).
+func (st *sseStream) retryFrame(d time.Duration) []byte {
+	msg := strconv.AppendInt([]byte("retry: "), d.Milliseconds(), 10)
+	msg = append(msg, "\n\n"...)
+	if !st.h.chunked {
+		return msg
+	}
+	b := strconv.AppendInt(nil, int64(len(msg)), 16)
+	b = append(append(append(b, "\r\n"...), msg...), "\r\n"...)
+	return b
+}
+
+// keepalive is the heartbeat comment, as one chunk and bare (HTTP/1.0).
+var keepalive = [2][]byte{[]byte("0000000d\r\n: keepalive\n\n\r\n"), []byte(": keepalive\n\n")}
 
 // frame picks the chunked or the bare form of a fixed message.
 func (st *sseStream) frame(m [2][]byte) []byte {

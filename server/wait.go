@@ -10,9 +10,11 @@ import (
 // sensible duration, and parsing stays cheap.
 const maxWaitText = 32
 
-// hugeNumber matches a well-formed wait too large to parse: whole seconds
-// past uint64, or a single-unit duration past int64 nanoseconds.
-var hugeNumber = regexp.MustCompile(`^[0-9]{20,}$|^[0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h)$`)
+// wellFormed matches what parseWait accepts but for its size: whole
+// seconds, or a non-negative Go duration of any number of parts. A wait that
+// matches but does not parse is too large to parse, and is the budget: every
+// well-formed wait past the budget is clamped, however far past.
+var wellFormed = regexp.MustCompile(`^[0-9]+$|^\+?(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+$`)
 
 // parseWait reads the wait query parameter: whole seconds ("30") or a Go
 // duration ("15s", "1m"). Absent or zero is a short poll (0); more than the
@@ -35,7 +37,7 @@ func parseWait(s string, budget time.Duration) (time.Duration, error) {
 		var err error
 		d, err = time.ParseDuration(s)
 		switch {
-		case err != nil && hugeNumber.MatchString(s):
+		case err != nil && wellFormed.MatchString(s):
 			return budget, nil // too many seconds, or a duration past int64
 		case err != nil || d < 0:
 			return 0, badParam("wait는 초 단위 정수(예: 30) 또는 기간(예: 15s)이어야 합니다")

@@ -37,6 +37,15 @@ func TestParseWait(t *testing.T) {
 		{"1m", budget, true},
 		{"1h", budget, true},
 		{"2562047h", budget, true}, // near the largest Duration
+		// Past the largest Duration, in any number of parts: the budget too.
+		{"2562047h47m16.854775807s", budget, true}, // the largest Duration
+		{"2562047h47m16.854775808s", budget, true}, // one past it
+		{"2562047h47m17s", budget, true},
+		{"99999999999999999999h", budget, true},
+		{"9999999999h9999999999m", budget, true},
+		{"1h1h1h", budget, true},
+		{"+9999999999999h", budget, true},
+		{".5s", 500 * time.Millisecond, true},
 		// Anything else is REQ_001.
 		{"-1", 0, false},
 		{"-1s", 0, false},
@@ -51,6 +60,12 @@ func TestParseWait(t *testing.T) {
 		{"true", 0, false},
 		{"0x10", 0, false},
 		{"30s30", 0, false},
+		{"-2562047h47m16.854775809s", 0, false},
+		{"1h-1s", 0, false},
+		{"9999999999999h ", 0, false},
+		{"9999999999999x", 0, false},
+		{"9999999999999h5", 0, false},
+		{"++5s", 0, false},
 		{"000000000000000000000000000000001", 0, false}, // 33 characters: too long
 	}
 	for _, tt := range tests {

@@ -30,6 +30,7 @@ type Config struct {
 	HealthCheck  bool   // run as a container health check and exit
 
 	ReadTimeout     time.Duration  // a request's line and headers must arrive within it
+	MinReadRate     int            // bytes/s a held response is sure to be written to whole
 	MaxWaitersPerIP int            // 0: no per-client cap
 	TrustedProxies  []netip.Prefix // peers whose X-Forwarded-For is believed
 	CORSOrigins     []string       // nil: CORS off
@@ -61,6 +62,7 @@ var settings = []setting{
 	{"log-level", "JOBWAIT_LOG_LEVEL", "info", "debug, info, warn or error"},
 	{"pprof-addr", "JOBWAIT_PPROF_ADDR", "", "serve net/http/pprof on this address, e.g. 127.0.0.1:6060 (off when empty)"},
 	{"read-timeout", "JOBWAIT_READ_TIMEOUT", "10s", "time a client has to send a request's line and headers (slow clients are cut off)"},
+	{"min-read-rate", "JOBWAIT_MIN_READ_RATE", "65536", "bytes per second: a held answer or stream must be written by the wait's end + 5 s + its size at this rate"},
 	{"max-waiters-per-ip", "JOBWAIT_MAX_WAITERS_PER_IP", "0", "held long polls plus streams per client address (IPv6: per /64); past it SVC_001; 0: no cap"},
 	{"trusted-proxies", "JOBWAIT_TRUSTED_PROXIES", "", "comma-separated CIDRs of proxies whose X-Forwarded-For names the client; empty: trust none"},
 	{"cors-origins", "JOBWAIT_CORS_ORIGINS", "", "comma-separated origins (https://host[:port]) whose pages may call the API, or *; empty: CORS off"},
@@ -101,6 +103,7 @@ func parseConfig(args []string, getenv func(string) string) (Config, error) {
 	cfg.LogLevel = p.str("log-level")
 	cfg.PprofAddr = p.str("pprof-addr")
 	cfg.ReadTimeout = p.duration("read-timeout", 0)
+	cfg.MinReadRate = p.positive("min-read-rate")
 	cfg.MaxWaitersPerIP = p.nonNegative("max-waiters-per-ip")
 	cfg.TrustedProxies = p.prefixes("trusted-proxies")
 	if o, err := server.ParseOrigins(p.str("cors-origins")); err != nil {
@@ -241,6 +244,7 @@ func (c Config) serverConfig() server.Config {
 		MaxWaiters:   c.MaxWaiters,
 
 		ReadTimeout:     c.ReadTimeout,
+		MinReadRate:     c.MinReadRate,
 		MaxWaitersPerIP: c.MaxWaitersPerIP,
 		TrustedProxies:  c.TrustedProxies,
 		CORSOrigins:     c.CORSOrigins,

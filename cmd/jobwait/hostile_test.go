@@ -167,7 +167,8 @@ func TestAbsurdWaitValues(t *testing.T) {
 		assert.Equal(t, "REQ_001", body["code"], "wait=%s", w)
 	}
 	var wg sync.WaitGroup
-	for _, w := range []string{"31", "18446744073709551615", "99999999999999999999", "1000h", "2562047h", "9223372036854775807ns", "9223372036854775808ns"} {
+	for _, w := range []string{"31", "18446744073709551615", "99999999999999999999", "1000h", "2562047h", "9223372036854775807ns", "9223372036854775808ns",
+		"2562047h47m16.854775808s", "2562047h47m17s", "9999999999h9999999999m"} { // past the largest Duration, in parts
 		wg.Go(func() {
 			o := r.longPoll(j.JobID, w, budget+slack)
 			assert.True(t, o.timedOutWaiting(), "wait=%s: %v", w, o)

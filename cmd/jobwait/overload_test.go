@@ -29,8 +29,9 @@ func refused(t *testing.T, r *rig, url string, header ...string) {
 }
 
 // TestMaxWaitersRefusesPastTheCap: with every waiter slot taken, new long
-// polls and streams are refused, short polls still answered, and the held
-// waiters all get their results.
+// polls and streams of running jobs are refused, those of missing or final
+// jobs answered truthfully, short polls still answered, and the held waiters
+// all get their results.
 func TestMaxWaitersRefusesPastTheCap(t *testing.T) {
 	const max, budget = 20, 20 * time.Second
 	r := newRig(t, nil, "JOBWAIT_MAX_WAITERS=20", "JOBWAIT_WAIT_BUDGET="+budget.String())
@@ -46,6 +47,25 @@ func TestMaxWaitersRefusesPastTheCap(t *testing.T) {
 	assert.Equal(t, 200, code, "a short poll holds nothing and is answered")
 	assert.Equal(t, "PENDING", body["status"])
 
+	// At the cap a wait is read once, as a short poll: a job that does
+	// not exist, or is final, is answered truthfully; only a job that
+	// would have to be held is refused.
+	missing := "no-such-job-" + extra
+	for _, url := range []string{statusURL(r.jw.URL(), missing) + "?wait=5", streamURL(r.jw.URL(), missing)} {
+		code, _, body, err := getJSON(r.http, url)
+		require.NoError(t, err, url)
+		assert.Equal(t, http.StatusNotFound, code, url)
+		assert.Equal(t, "JOB_001", body["code"], url)
+	}
+	done := r.newJobs(t, 1)[0]
+	require.NoError(t, r.complete(context.Background(), done))
+	code, _, body, err = getJSON(r.http, statusURL(r.jw.URL(), done.JobID)+"?wait=5")
+	require.NoError(t, err)
+	assert.Equal(t, 200, code, "a final job at the cap")
+	assert.Equal(t, "COMPLETED", body["status"])
+	o := r.sse(done.JobID, budget, nil)
+	assert.True(t, o.completed(), "a final job's stream at the cap: %v", o)
+
 	for _, j := range jobs[:max] {
 		require.NoError(t, r.complete(context.Background(), j))
 	}
@@ -53,7 +73,7 @@ func TestMaxWaitersRefusesPastTheCap(t *testing.T) {
 		assert.True(t, o.completed(), "%v", o)
 		assert.Less(t, o.ended.Sub(o.started), budget/2, "%v", o)
 	}
-	o := r.longPoll(extra, "1", budget)
+	o = r.longPoll(extra, "1", budget)
 	assert.True(t, o.timedOutWaiting(), "a slot is free again: %v", o)
 }
 
@@ -197,12 +217,14 @@ func TestParseConfigLimits(t *testing.T) {
 	cfg, err := parseConfig(nil, envOf(nil))
 	require.NoError(t, err)
 	assert.Equal(t, 10*time.Second, cfg.ReadTimeout)
+	assert.Equal(t, 64<<10, cfg.MinReadRate)
 	assert.Zero(t, cfg.MaxWaitersPerIP, "no per-client cap by default")
 	assert.Empty(t, cfg.TrustedProxies, "no proxy trusted by default")
 	assert.Empty(t, cfg.CORSOrigins, "CORS off by default")
 
 	cfg, err = parseConfig(nil, envOf(map[string]string{
 		"JOBWAIT_READ_TIMEOUT":         "3s",
+		"JOBWAIT_MIN_READ_RATE":        "1048576",
 		"JOBWAIT_MAX_WAITERS_PER_IP":   "50",
 		"JOBWAIT_TRUSTED_PROXIES":      "10.0.0.0/8, 192.168.1.7, fd00::/8, 10.1.2.3/8",
 		"JOBWAIT_CORS_ORIGINS":         "https://events.example.com,http://localhost:3000",
@@ -211,6 +233,7 @@ func TestParseConfigLimits(t *testing.T) {
 	}))
 	require.NoError(t, err)
 	assert.Equal(t, 3*time.Second, cfg.ReadTimeout)
+	assert.Equal(t, 1<<20, cfg.MinReadRate)
 	assert.Equal(t, 50, cfg.MaxWaitersPerIP)
 	assert.Equal(t, []netip.Prefix{
 		netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.168.1.7/32"),
@@ -219,6 +242,7 @@ func TestParseConfigLimits(t *testing.T) {
 	assert.Equal(t, []string{"https://events.example.com", "http://localhost:3000"}, cfg.CORSOrigins)
 	sc := cfg.serverConfig()
 	assert.Equal(t, cfg.ReadTimeout, sc.ReadTimeout)
+	assert.Equal(t, cfg.MinReadRate, sc.MinReadRate)
 	assert.Equal(t, cfg.MaxWaitersPerIP, sc.MaxWaitersPerIP)
 	assert.Equal(t, cfg.TrustedProxies, sc.TrustedProxies)
 	assert.Equal(t, cfg.CORSOrigins, sc.CORSOrigins)
@@ -226,6 +250,7 @@ func TestParseConfigLimits(t *testing.T) {
 	for env, val := range map[string]string{
 		"JOBWAIT_READ_TIMEOUT":       "soon",
 		"JOBWAIT_MAX_WAITERS_PER_IP": "-1",
+		"JOBWAIT_MIN_READ_RATE":      "0",
 		"JOBWAIT_TRUSTED_PROXIES":    "10.0.0.0/33",
 		"JOBWAIT_CORS_ORIGINS":       "events.example.com",
 	} {

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -359,4 +360,122 @@ func rawGet(path string, header ...string) string {
 	}
 	b.WriteString("\r\n")
 	return b.String()
+}
+
+// smallReadBuffer dials with a 4 KB receive buffer, so that the server's
+// writes wait on what the client reads rather than on the kernel's buffers.
+var smallReadBuffer = net.Dialer{Timeout: 5 * time.Second, Control: func(_, _ string, c syscall.RawConn) error {
+	var serr error
+	err := c.Control(func(fd uintptr) {
+		serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
+	})
+	if err != nil {
+		return err
+	}
+	return serr
+}}
+
+// completeBig completes j with a result of about size bytes of trend
+// analysis (Korean text, three bytes a character), and returns the size.
+func (r *rig) completeBig(t *testing.T, j store.Job, size int) {
+	t.Helper()
+	res := store.SampleResult(j.EventDraftID)
+	res.TrendAnalysis = []byte(`{"summary":"` + strings.Repeat("가", size/3) + `"}`)
+	_, err := r.st.Complete(context.Background(), j, res)
+	require.NoError(t, err)
+}
+
+// readAnswer reads one HTTP response from br, its body at most rate bytes
+// per second (0: as fast as it comes).
+func readAnswer(br *bufio.Reader, rate int) (*http.Response, []byte, error) {
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	if rate <= 0 {
+		data, err := io.ReadAll(resp.Body)
+		return resp, data, err
+	}
+	data, err := throttled(resp.Body, rate)
+	return resp, data, err
+}
+
+// throttled reads r to its end at most rate bytes per second, in 16 KB
+// reads: a slow but steady client.
+func throttled(r io.Reader, rate int) ([]byte, error) {
+	var out []byte
+	buf := make([]byte, 16<<10)
+	start := time.Now()
+	for {
+		n, err := r.Read(buf)
+		out = append(out, buf[:n]...)
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return out, err
+		}
+		if ahead := time.Duration(float64(len(out))/float64(rate)*float64(time.Second)) - time.Since(start); ahead > 0 {
+			time.Sleep(ahead)
+		}
+	}
+}
+
+// balancer is a TCP load balancer in front of replicas: each connection
+// goes to the first backend that accepts it, so that when one replica
+// stops its clients reconnect to the next, as behind a real one in a
+// rolling deploy. A backend's end (a FIN, or a reset, passed on as one)
+// ends the client's connection alike.
+type balancer struct {
+	ln       net.Listener
+	backends []string
+}
+
+func newBalancer(t *testing.T, backends ...string) *balancer {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	b := &balancer{ln: ln, backends: backends}
+	t.Cleanup(func() { ln.Close() })
+	go b.serve()
+	return b
+}
+
+// URL is the balancer's base URL.
+func (b *balancer) URL() string { return "http://" + b.ln.Addr().String() }
+
+func (b *balancer) serve() {
+	for {
+		c, err := b.ln.Accept()
+		if err != nil {
+			return
+		}
+		go b.forward(c.(*net.TCPConn))
+	}
+}
+
+func (b *balancer) forward(c *net.TCPConn) {
+	var up net.Conn
+	for _, addr := range b.backends {
+		var err error
+		if up, err = net.DialTimeout("tcp", addr, time.Second); err == nil {
+			break
+		}
+	}
+	if up == nil {
+		c.SetLinger(0)
+		c.Close()
+		return
+	}
+	go func() {
+		_, _ = io.Copy(up, c)
+		up.(*net.TCPConn).CloseWrite()
+	}()
+	_, err := io.Copy(c, up)
+	if err != nil {
+		c.SetLinger(0) // pass a reset on
+	}
+	c.Close()
+	up.Close()
 }

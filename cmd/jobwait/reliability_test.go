@@ -16,6 +16,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -414,21 +415,11 @@ func TestStalledReadersDoNotDelayOthers(t *testing.T) {
 	t.Parallel()
 	const budget = 3 * time.Second
 	n := scaled(40, 200) // each holds a copy of the 5 MB answer while stalled
-	r := newRig(t, nil, "JOBWAIT_WAIT_BUDGET="+budget.String(), "JOBWAIT_HEARTBEAT=1s")
+	r := newRig(t, nil, "JOBWAIT_WAIT_BUDGET="+budget.String(), "JOBWAIT_HEARTBEAT=1s", "JOBWAIT_MIN_READ_RATE=1048576")
 	ctx := context.Background()
 	big := r.newJobs(t, 1)[0]
-	dialer := net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
-		var serr error
-		err := c.Control(func(fd uintptr) {
-			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
-		})
-		if err != nil {
-			return err
-		}
-		return serr
-	}}
 	for i := range n {
-		c, err := dialer.Dial("tcp", r.jw.Addr)
+		c, err := smallReadBuffer.Dial("tcp", r.jw.Addr)
 		require.NoError(t, err)
 		t.Cleanup(func() { c.Close() })
 		path := "/api/events/jobs/" + big.JobID + "/stream"
@@ -442,10 +433,7 @@ func TestStalledReadersDoNotDelayOthers(t *testing.T) {
 
 	// 5 MB of trend analysis: more than the socket buffers hold (Linux
 	// grows a send buffer to 4 MB at most).
-	res := store.SampleResult(big.EventDraftID)
-	res.TrendAnalysis = []byte(`{"summary":"` + strings.Repeat("가", 5<<20/3) + `"}`)
-	_, err := r.st.Complete(ctx, big, res)
-	require.NoError(t, err)
+	r.completeBig(t, big, 5<<20)
 
 	normal := r.newJobs(t, 1)[0]
 	got := make(chan outcome, 1)
@@ -461,15 +449,15 @@ func TestStalledReadersDoNotDelayOthers(t *testing.T) {
 	assert.Positive(t, heldWaiters(r.jw.URL()), "stalled writes still blocked when the normal waiter was answered")
 	t.Logf("normal waiter answered %v after its job completed, beside %d stalled readers", o.ended.Sub(written).Round(time.Millisecond), n)
 
-	// Stalled writes are cut off by the write timeout (10 s), once each
-	// connection's copy of the answer is made.
-	r.waitHeld(t, 0, budget+30*time.Second)
+	// Stalled writes are cut off by the response's deadline: the wait's
+	// end + 5 s + 5 MB at 1 MB/s.
+	r.waitHeld(t, 0, time.Until(heldDeadline(written.Add(budget), 5<<20, 1<<20))+slack)
 	t.Logf("%d stalled readers released %v after their job completed", n, time.Since(written).Round(time.Millisecond))
 }
 
 // TestSIGTERMAnswersEveryone sends SIGTERM with waiters held: every long
-// poll is answered with the job's current state and every stream ends
-// within a few seconds, and jobwait exits 0.
+// poll is answered with the job's current state and every stream is cut,
+// as a dropped connection, within a few seconds, and jobwait exits 0.
 func TestSIGTERMAnswersEveryone(t *testing.T) {
 	const budget = 30 * time.Second
 	n := scaled(300, 3000)
@@ -487,7 +475,8 @@ func TestSIGTERMAnswersEveryone(t *testing.T) {
 		if o.kind == "longpoll" {
 			assert.True(t, o.err == nil && o.code == 200 && o.status == "PENDING" && !o.timedOut, "long poll answered with the current state: %v", o)
 		} else {
-			assert.True(t, o.err == nil && o.code == 200 && o.event == "status", "stream ended without a final event: %v", o)
+			assert.True(t, errors.Is(o.err, io.ErrUnexpectedEOF) && o.code == 200 && o.event == "status",
+				"stream cut as if dropped (no final event, no last chunk): %v", o)
 		}
 	}
 	require.NoError(t, r.jw.Wait(10*time.Second), "jobwait exits 0")
