@@ -23,8 +23,13 @@ type backend struct {
 	db       int                   // the keyspace channel's database (0 on a cluster)
 	embedded bool                  // the in-process store, for trying jobwait out
 	cluster  bool
+	sentinel bool   // a Sentinel-managed primary
 	desc     string // for the log; never holds a password
 	close    func()
+
+	// follow, when set, runs until ctx ends beside the hub: on Sentinel it
+	// moves jobwait's connections to the primary after each switch.
+	follow func(ctx context.Context) error
 
 	// settle is set when the node could not be asked at start whether it
 	// is a cluster node: jobwait then takes it for a single node, and
@@ -35,8 +40,9 @@ type backend struct {
 }
 
 // connect opens REDIS_URL, or starts the embedded store when it is empty.
-// A URL that names a Redis Cluster node (INFO says cluster_enabled:1), or
-// that lists seed nodes with ?addr=host:port, gets a cluster client.
+// A URL with ?master_name= names Sentinel and gets a failover client. A URL
+// that names a Redis Cluster node (INFO says cluster_enabled:1), or that
+// lists seed nodes with ?addr=host:port, gets a cluster client.
 func connect(ctx context.Context, rawURL string, log *slog.Logger) (*backend, error) {
 	if rawURL == "" {
 		mr := miniredis.NewMiniRedis()
@@ -46,6 +52,9 @@ func connect(ctx context.Context, rawURL string, log *slog.Logger) (*backend, er
 		c := redis.NewClient(&redis.Options{Addr: mr.Addr()})
 		log.Warn("no REDIS_URL: running on the embedded in-process store, for trying jobwait out only (no persistence, no keyspace notifications: waits are polled)")
 		return &backend{client: c, embedded: true, desc: "embedded", close: func() { c.Close(); mr.Close() }}, nil
+	}
+	if u, err := url.Parse(rawURL); err == nil && u.Query().Has("master_name") {
+		return connectSentinel(rawURL, log)
 	}
 	opts, err := redis.ParseURL(rawURL)
 	if err != nil {

@@ -77,6 +77,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if cfg.PprofAddr != "" {
 		wg.Go(func() { servePprof(bg, cfg.PprofAddr, log) })
 	}
+	if be.follow != nil {
+		wg.Go(func() { _ = be.follow(bg) })
+	}
 	mistaken := make(chan error, 1) // REDIS_URL turned out to be a cluster node
 	if be.settle != nil {
 		wg.Go(func() {
