@@ -48,7 +48,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return err
 	}
 	quietRedis(log)
-	be, err := connect(ctx, cfg.RedisURL, log)
+	be, err := connect(ctx, cfg.RedisURL, cfg.RedisTLS, log)
 	if err != nil {
 		return err
 	}

@@ -32,13 +32,16 @@ const fenceEvery = 250 * time.Millisecond
 // subscription fails, /readyz is 503, and the hub subscribes again, on the
 // new primary (making sure of notify-keyspace-events there first) and
 // re-reads every watched job.
-func connectSentinel(rawURL string, log *slog.Logger) (*backend, error) {
+func connectSentinel(ctx context.Context, rawURL string, tc *tls.Config, log *slog.Logger) (*backend, error) {
 	opts, err := redis.ParseFailoverURL(rawURL)
 	if err != nil {
 		return nil, fmt.Errorf("REDIS_URL: %w", err)
 	}
 	if opts.MasterName == "" {
 		return nil, errors.New("REDIS_URL: ?master_name= is empty: name the primary Sentinel monitors")
+	}
+	if opts.TLSConfig, err = withTLS(rawURL, opts.TLSConfig, tc); err != nil {
+		return nil, err
 	}
 	tune(&opts.DialTimeout, &opts.ReadTimeout, &opts.WriteTimeout, &opts.ContextTimeoutEnabled, &opts.PoolSize)
 	f := &fence{
@@ -61,6 +64,22 @@ func connectSentinel(rawURL string, log *slog.Logger) (*backend, error) {
 			MaxRetries:            -1, // a sentinel that does not answer: ask the next
 			PoolSize:              1,
 		}))
+	}
+	// A TLS handshake that fails is told at start; sentinels that do not
+	// answer are waited for.
+	for _, s := range f.sentinels {
+		pctx, cancel := context.WithTimeout(ctx, probeTimeout)
+		err := s.Ping(pctx).Err()
+		cancel()
+		if terr := tlsTrouble(err); terr != nil {
+			for _, s := range f.sentinels {
+				s.Close()
+			}
+			return nil, terr
+		}
+		if err == nil {
+			break
+		}
 	}
 	c := redis.NewFailoverClient(opts)
 	return &backend{
