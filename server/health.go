@@ -16,6 +16,9 @@ type readiness struct {
 	Redis        string `json:"redis"`        // up | down
 	Subscription string `json:"subscription"` // up | down (poll mode: the poller reaches Redis)
 	Notify       string `json:"notify"`       // keyspace | poll | "" until chosen
+	// Missing lists the Redis permissions jobwait lacks and what each
+	// costs (ACL); absent when none is.
+	Missing []string `json:"missing,omitempty"`
 }
 
 // readyz answers 200 when Redis answers and the hub learns of every change
@@ -24,6 +27,9 @@ func (s *Server) readyz(c *fiber.Ctx) error {
 	ctx, cancel := withTimeout(c, s.cfg.RedisTimeout)
 	defer cancel()
 	r := readiness{Status: "ok", Redis: "up", Subscription: "up", Notify: string(s.hub.Mode())}
+	if s.cfg.Missing != nil {
+		r.Missing = s.cfg.Missing()
+	}
 	if err := s.store.Ping(ctx); err != nil {
 		r.Redis = "down"
 	}

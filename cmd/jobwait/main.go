@@ -14,6 +14,7 @@ import (
 	"os/signal"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -63,6 +64,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	hub := stream.New(hcfg)
 	scfg := cfg.serverConfig()
 	scfg.Logger = log
+	var missing atomic.Pointer[[]string] // Redis permissions refused
+	scfg.Missing = func() []string { return deref(missing.Load()) }
 	if cfg.Demo {
 		scfg.Demo = store.NewDemo(st, cfg.DemoDelay, cfg.DemoFailRate, log)
 	}
@@ -76,6 +79,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}
 	if cfg.PprofAddr != "" {
 		wg.Go(func() { servePprof(bg, cfg.PprofAddr, log) })
+	}
+	if !be.embedded {
+		wg.Go(func() { checkPermissions(bg, be, cfg.Notify, &missing, log) })
 	}
 	if be.follow != nil {
 		wg.Go(func() { _ = be.follow(bg) })
