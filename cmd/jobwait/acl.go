@@ -113,6 +113,10 @@ func checkPermissions(ctx context.Context, be *backend, mode stream.Mode, missin
 				break
 			}
 			var rerr redis.Error
+			if errors.As(err, &rerr) && isAuthRefused(rerr) {
+				log.Error("redis refuses jobwait's credentials: check the user and password in REDIS_URL", "err", err)
+				return
+			}
 			if errors.As(err, &rerr) { // refused otherwise (renamed command, WRONGTYPE): not ours to judge
 				break
 			}
@@ -123,6 +127,12 @@ func checkPermissions(ctx context.Context, be *backend, mode stream.Mode, missin
 			}
 		}
 	}
+}
+
+// isAuthRefused tells a refusal of jobwait's credentials.
+func isAuthRefused(err redis.Error) bool {
+	msg := err.Error()
+	return strings.HasPrefix(msg, "WRONGPASS") || strings.HasPrefix(msg, "NOAUTH")
 }
 
 func deref(p *[]string) []string {

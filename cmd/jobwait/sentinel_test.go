@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -71,7 +72,7 @@ func TestSentinelFailoversLoseNoResult(t *testing.T) {
 	t.Parallel()
 	const budget = 30 * time.Second
 	n := scaled(240, 1200)
-	sn := redistest.StartSentinel(t, nil)
+	sn := redistest.StartSentinel(t, redistest.SentinelPasswords{})
 	rdb := sn.Client(t)
 	r := &rig{rdb: rdb, st: store.New(rdb), http: newHTTPClient(t)}
 	r.jw = jobwaittest.Start(t, "REDIS_URL="+sn.URL(), "JOBWAIT_DEMO=false",
@@ -200,4 +201,22 @@ func TestSentinelFailoversLoseNoResult(t *testing.T) {
 	t.Logf("%d waits: %d completed in time, %d never, %d at their deadline", n, results, timeouts, either)
 	assert.GreaterOrEqual(t, results, len(jobs)*5/6-1)
 	r.waitHeld(t, 0, 5*time.Second)
+}
+
+// TestSentinelPasswords runs jobwait on a Sentinel deployment whose
+// sentinels and data nodes have passwords of their own: the URL's for the
+// sentinels, ?password= for the data nodes. It answers the three ways to
+// wait; with the data nodes' password wrong it never becomes ready.
+func TestSentinelPasswords(t *testing.T) {
+	t.Parallel()
+	sn := redistest.StartSentinel(t, redistest.SentinelPasswords{Data: "data-secret", Sentinel: "sentinel-secret"})
+	st := store.New(sn.Client(t))
+	rs := startReplicas(t, []string{sn.URL()})
+	answersThreeWays(t, rs, st)
+
+	wrong := jobwaittest.Start(t, "REDIS_URL="+strings.Replace(sn.URL(), "data-secret", "wrong", 1), "JOBWAIT_DEMO=false")
+	eventually(t, 10*time.Second, "telling the password is wrong", func() bool {
+		return strings.Contains(wrong.Log(), "redis refuses jobwait's credentials")
+	})
+	assert.NotEqual(t, http.StatusOK, (&rig{jw: wrong}).readyCode())
 }

@@ -29,6 +29,13 @@ const MasterName = "jobs"
 type Sentinel struct {
 	Data      []*Server // the data nodes; Data[0] is the first primary
 	Sentinels []*SentinelServer
+	Passwords SentinelPasswords
+}
+
+// SentinelPasswords, when set, protect the data nodes (requirepass) and
+// the sentinels (requirepass in sentinel.conf).
+type SentinelPasswords struct {
+	Data, Sentinel string
 }
 
 // SentinelServer is one redis-sentinel process.
@@ -55,17 +62,25 @@ func (s *SentinelServer) Stop() {
 	}
 }
 
-// StartSentinel starts the data nodes and the sentinels (extra, if given,
-// are more lines of each sentinel's configuration, e.g. "requirepass x"),
-// and waits until the deployment is healthy (see WaitHealthy).
-func StartSentinel(tb testing.TB, dataArgs []string, extra ...string) *Sentinel {
+// StartSentinel starts the data nodes and the sentinels, with passwords if
+// pw sets them, and waits until the deployment is healthy (see
+// WaitHealthy).
+func StartSentinel(tb testing.TB, pw SentinelPasswords) *Sentinel {
 	tb.Helper()
 	if _, err := exec.LookPath("redis-sentinel"); err != nil {
 		tb.Fatal(SentinelHint)
 	}
-	sn := &Sentinel{}
+	sn := &Sentinel{Passwords: pw}
 	// Replicas sync at once, not after the default 5 s wait for more.
-	common := append([]string{"--repl-diskless-sync-delay", "0"}, dataArgs...)
+	common := []string{"--repl-diskless-sync-delay", "0"}
+	var extra []string
+	if pw.Data != "" {
+		common = append(common, "--requirepass", pw.Data, "--masterauth", pw.Data)
+		extra = append(extra, "sentinel auth-pass "+MasterName+" "+pw.Data)
+	}
+	if pw.Sentinel != "" {
+		extra = append(extra, "requirepass "+pw.Sentinel)
+	}
 	primary, err := start(tb.TempDir(), common...)
 	if err != nil {
 		tb.Fatal(err)
@@ -133,9 +148,17 @@ func startSentinel(dir string, primaryPort int, extra []string) (*SentinelServer
 }
 
 // URL is the go-redis failover URL of the deployment, database 0: the
-// first sentinel as host, the others as ?addr=.
+// first sentinel as host, the others as ?addr=; the sentinels' password as
+// the URL's, the data nodes' as ?password=.
 func (sn *Sentinel) URL() string {
-	u := "redis://" + sn.Sentinels[0].Addr() + "/0?master_name=" + MasterName
+	auth := ""
+	if sn.Passwords.Sentinel != "" {
+		auth = ":" + sn.Passwords.Sentinel + "@"
+	}
+	u := "redis://" + auth + sn.Sentinels[0].Addr() + "/0?master_name=" + MasterName
+	if sn.Passwords.Data != "" {
+		u += "&password=" + sn.Passwords.Data
+	}
 	for _, s := range sn.Sentinels[1:] {
 		u += "&addr=" + s.Addr()
 	}
@@ -150,14 +173,15 @@ func (sn *Sentinel) Client(tb testing.TB) *redis.Client {
 	for i, s := range sn.Sentinels {
 		addrs[i] = s.Addr()
 	}
-	c := redis.NewFailoverClient(&redis.FailoverOptions{MasterName: MasterName, SentinelAddrs: addrs})
+	c := redis.NewFailoverClient(&redis.FailoverOptions{MasterName: MasterName, SentinelAddrs: addrs,
+		Password: sn.Passwords.Data, SentinelPassword: sn.Passwords.Sentinel})
 	tb.Cleanup(func() { c.Close() })
 	return c
 }
 
 // sentinel returns a client of the i-th sentinel; the caller closes it.
 func (sn *Sentinel) sentinel(i int) *redis.SentinelClient {
-	return redis.NewSentinelClient(&redis.Options{Addr: sn.Sentinels[i].Addr(), MaxRetries: -1})
+	return redis.NewSentinelClient(&redis.Options{Addr: sn.Sentinels[i].Addr(), MaxRetries: -1, Password: sn.Passwords.Sentinel})
 }
 
 // primaryAddr is the primary's address as every sentinel sees it; an error
@@ -231,7 +255,7 @@ func (sn *Sentinel) healthy() error {
 	if primary == nil || !primary.running() {
 		return fmt.Errorf("primary %s is not running", addr)
 	}
-	rc := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
+	rc := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, Password: sn.Passwords.Data})
 	defer rc.Close()
 	info, err := rc.Info(ctx, "replication").Result()
 	if err != nil {
