@@ -25,13 +25,17 @@ const fenceEvery = 250 * time.Millisecond
 //
 // go-redis's failover client sends new commands to the new primary after a
 // switch (it drops its pooled connections to the old one), but leaves an
-// open PubSub where it is: after SENTINEL FAILOVER the old primary, now a
-// replica, keeps the hub's keyspace subscription and the hub would hear
-// nothing of the jobs written on the new one. The fence closes every
-// connection to a data node that is not the primary, so that the hub's
-// subscription fails, /readyz is 503, and the hub subscribes again, on the
-// new primary (making sure of notify-keyspace-events there first) and
-// re-reads every watched job.
+// open PubSub where it is. In an ordinary failover that does no harm:
+// Sentinel, reconfiguring the old primary as a replica, kills its clients
+// (CLIENT KILL TYPE pubsub) and the hub subscribes again. But Sentinel can
+// only do so once it reaches the old primary: while that one is frozen or
+// cut off from the sentinels, the hub would keep listening to a primary
+// nobody writes to, and /readyz would say ready, until the subscription's
+// health check gave up. The fence closes, within fenceEvery of the
+// sentinels naming a new primary, every connection to a data node that is
+// not the primary, so that the hub's subscription fails, /readyz is 503,
+// and the hub subscribes again, on the new primary (making sure of
+// notify-keyspace-events there first), and re-reads every watched job.
 func connectSentinel(ctx context.Context, rawURL string, tc *tls.Config, log *slog.Logger) (*backend, error) {
 	opts, err := redis.ParseFailoverURL(rawURL)
 	if err != nil {

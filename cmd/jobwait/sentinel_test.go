@@ -220,3 +220,42 @@ func TestSentinelPasswords(t *testing.T) {
 	})
 	assert.NotEqual(t, http.StatusOK, (&rig{jw: wrong}).readyCode())
 }
+
+// TestSentinelFrozenPrimary freezes the primary (SIGSTOP: its connections
+// stay open, as when it is cut off by the network), so that Sentinel fails
+// it over but cannot reach it to kill its clients. jobwait moves its
+// subscription to the new primary by itself, as soon as the sentinels name
+// it, rather than when the subscription's health check gives up; every
+// waiter gets its job's result, written on the new primary.
+func TestSentinelFrozenPrimary(t *testing.T) {
+	t.Parallel()
+	const budget = 30 * time.Second
+	sn := redistest.StartSentinel(t, redistest.SentinelPasswords{})
+	rdb := sn.Client(t)
+	r := &rig{rdb: rdb, st: store.New(rdb), http: newHTTPClient(t)}
+	r.jw = jobwaittest.Start(t, "REDIS_URL="+sn.URL(), "JOBWAIT_DEMO=false", "JOBWAIT_WAIT_BUDGET="+budget.String())
+	r.jw.WaitReady(t, 15*time.Second)
+	jobs := r.newJobs(t, 40)
+	var w waits
+	r.holdMix(t, &w, jobs, budget)
+
+	old := sn.Primary(t)
+	old.Freeze(t)
+	t.Cleanup(func() { old.Thaw(t) })
+	sn.WaitPrimaryNot(t, old)
+	ctx := context.Background()
+	for _, j := range jobs {
+		for r.complete(ctx, j) != nil { // until the producer's client follows
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	for _, o := range w.wait(t, budget+slack) {
+		assert.True(t, o.completed(), "%v", o)
+	}
+	log := r.jw.Log()
+	assert.Contains(t, log, "sentinel switched the primary: moving to it")
+	// The subscription was closed by jobwait, not given up by the health
+	// check (an i/o timeout after two silent periods).
+	assert.Regexp(t, `keyspace subscription lost; reconnecting","err":"[^"]*use of closed network connection`, log)
+	assert.NotRegexp(t, `keyspace subscription lost; reconnecting","err":"[^"]*i/o timeout`, log)
+}

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -333,5 +334,26 @@ func (sn *Sentinel) waitFor(tb testing.TB, what string, cond func() error) {
 			tb.Fatalf("%s: not within %v: %v", what, clusterWait, err)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Freeze stops s (SIGSTOP) without closing its connections: to its
+// clients and to the sentinels it looks like a node cut off by the
+// network. Thaw resumes it.
+func (s *Server) Freeze(tb testing.TB) { s.signal(tb, syscall.SIGSTOP) }
+
+// Thaw resumes a frozen server (SIGCONT).
+func (s *Server) Thaw(tb testing.TB) { s.signal(tb, syscall.SIGCONT) }
+
+func (s *Server) signal(tb testing.TB, sig syscall.Signal) {
+	tb.Helper()
+	s.mu.Lock()
+	cmd := s.cmd
+	s.mu.Unlock()
+	if cmd == nil {
+		tb.Fatalf("%s is not running", s.Addr())
+	}
+	if err := cmd.Process.Signal(sig); err != nil {
+		tb.Fatal(err)
 	}
 }
