@@ -101,3 +101,41 @@ func TestLeastPrivilegeUser(t *testing.T) {
 		})
 	}
 }
+
+// readmeClusterACL is the rules README adds to the ACL line on a Cluster.
+func readmeClusterACL(t *testing.T) []string {
+	t.Helper()
+	data, err := os.ReadFile("../../README.md")
+	require.NoError(t, err)
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, "| `+cluster") {
+			cell := strings.Split(line, "`")[1]
+			return strings.Fields(strings.ReplaceAll(cell, `\|`, "|"))
+		}
+	}
+	t.Fatal("README.md has no row of Cluster ACL rules")
+	return nil
+}
+
+// TestLeastPrivilegeUserOnCluster runs jobwait on a Redis Cluster as
+// README's user with the Cluster rules added (on every node: ACL users are
+// not shared by a cluster's nodes), flags preset as on a managed cluster:
+// it follows the cluster and answers the three ways to wait, and nothing
+// but CONFIG is missing.
+func TestLeastPrivilegeUserOnCluster(t *testing.T) {
+	t.Parallel()
+	c := redistest.StartCluster(t)
+	words := append(readmeACL(t), readmeClusterACL(t)...)
+	ctx := context.Background()
+	for _, n := range c.Nodes {
+		require.NoError(t, n.Client(t).ConfigSet(ctx, "notify-keyspace-events", "Kg$hxe").Err())
+		setUser(t, n, "jobwait", words)
+	}
+	url := "redis://jobwait:secret@" + c.Nodes[0].Addr() + "/0" // told a cluster by CLUSTER INFO
+	rs := startReplicas(t, []string{url}, "JOBWAIT_NOTIFY=keyspace")
+	assert.Contains(t, rs[0].jw.Log(), "following the cluster")
+	answersThreeWays(t, rs, store.New(c.Client(t)))
+	log := rs[0].jw.Log()
+	assert.Equal(t, 1, strings.Count(log, "redis permission missing"), "only CONFIG is missing:\n%s", log)
+	assert.Contains(t, log, `"permission":"CONFIG GET notify-keyspace-events"`)
+}
