@@ -52,10 +52,10 @@ func startFails(t *testing.T, env map[string]string) error {
 }
 
 // TestRedisTLS runs jobwait over rediss:// on a single node with the
-// test's CA, then with client certificates required (mutual TLS), and on a
-// Cluster whose nodes speak TLS only to each other; a wrong CA, a missing
-// client certificate, a CA file that is none and verification turned
-// off in the URL stop jobwait at
+// test's CA, then with client certificates required (mutual TLS), on
+// Sentinel (sentinels and data nodes over TLS) and on a Cluster with TLS
+// between its nodes too. A wrong CA, a missing client certificate, a CA
+// file that is none and verification turned off in the URL stop jobwait at
 // start with a message saying what is wrong.
 func TestRedisTLS(t *testing.T) {
 	t.Parallel()
@@ -94,6 +94,14 @@ func TestRedisTLS(t *testing.T) {
 		assert.ErrorContains(t, err, "JOBWAIT_REDIS_CA")
 		err = startFails(t, map[string]string{"REDIS_URL": url, "JOBWAIT_REDIS_CERT": certs.ClientCert})
 		assert.ErrorContains(t, err, "set both, or neither")
+	})
+
+	t.Run("sentinel", func(t *testing.T) {
+		sn := redistest.StartSentinelTLS(t, certs)
+		rs := startReplicas(t, []string{sn.TLSURL()}, ca)
+		answersThreeWays(t, rs, store.New(sn.Client(t)))
+		err := startFails(t, map[string]string{"REDIS_URL": sn.TLSURL(), "JOBWAIT_REDIS_CA": certs.OtherCA})
+		assert.ErrorContains(t, err, "certificate does not verify")
 	})
 
 	t.Run("cluster", func(t *testing.T) {

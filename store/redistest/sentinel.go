@@ -31,6 +31,9 @@ type Sentinel struct {
 	Data      []*Server // the data nodes; Data[0] is the first primary
 	Sentinels []*SentinelServer
 	Passwords SentinelPasswords
+	TLS       *TLS // set by StartSentinelTLS
+
+	tlsPorts map[*Server]int // each data node's TLS port (StartSentinelTLS)
 }
 
 // SentinelPasswords, when set, protect the data nodes (requirepass) and
@@ -41,8 +44,9 @@ type SentinelPasswords struct {
 
 // SentinelServer is one redis-sentinel process.
 type SentinelServer struct {
-	port int
-	dir  string
+	port    int
+	tlsPort int // StartSentinelTLS only
+	dir     string
 
 	mu  sync.Mutex
 	cmd *exec.Cmd
@@ -68,13 +72,49 @@ func (s *SentinelServer) Stop() {
 // WaitHealthy).
 func StartSentinel(tb testing.TB, pw SentinelPasswords) *Sentinel {
 	tb.Helper()
+	return startSentinels(tb, pw, nil)
+}
+
+// StartSentinelTLS starts the deployment of StartSentinel with TLS on a
+// second port of every data node and sentinel, replication and the
+// sentinels' own connections over TLS too; TLSURL is its rediss:// URL. The
+// plain ports stay open for the tests' own clients.
+func StartSentinelTLS(tb testing.TB, t *TLS) *Sentinel {
+	tb.Helper()
+	return startSentinels(tb, SentinelPasswords{}, t)
+}
+
+func startSentinels(tb testing.TB, pw SentinelPasswords, t *TLS) *Sentinel {
+	tb.Helper()
 	if _, err := exec.LookPath("redis-sentinel"); err != nil {
 		tb.Fatal(SentinelHint)
 	}
-	sn := &Sentinel{Passwords: pw}
+	sn := &Sentinel{Passwords: pw, TLS: t, tlsPorts: map[*Server]int{}}
 	// Replicas sync at once, not after the default 5 s wait for more.
 	common := []string{"--repl-diskless-sync-delay", "0"}
 	var extra []string
+	startData := func(args ...string) *Server {
+		tp := 0
+		if t != nil {
+			var err error
+			if tp, err = FreePort(); err != nil {
+				tb.Fatal(err)
+			}
+			args = append(append(args, t.ServerArgs(tp, false)...), "--tls-replication", "yes")
+		}
+		s, err := start(tb.TempDir(), append(args, common...)...)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		tb.Cleanup(s.Stop)
+		sn.tlsPorts[s] = tp
+		sn.Data = append(sn.Data, s)
+		return s
+	}
+	if t != nil {
+		extra = append(extra, "tls-cert-file "+t.ServerCert, "tls-key-file "+t.ServerKey,
+			"tls-ca-cert-file "+t.CA, "tls-auth-clients no", "tls-replication yes")
+	}
 	if pw.Data != "" {
 		common = append(common, "--requirepass", pw.Data, "--masterauth", pw.Data)
 		extra = append(extra, "sentinel auth-pass "+MasterName+" "+pw.Data)
@@ -82,22 +122,12 @@ func StartSentinel(tb testing.TB, pw SentinelPasswords) *Sentinel {
 	if pw.Sentinel != "" {
 		extra = append(extra, "requirepass "+pw.Sentinel)
 	}
-	primary, err := start(tb.TempDir(), common...)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(primary.Stop)
-	sn.Data = append(sn.Data, primary)
+	primary := startData()
 	for range 2 {
-		r, err := start(tb.TempDir(), append([]string{"--replicaof", "127.0.0.1", strconv.Itoa(primary.Port())}, common...)...)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		tb.Cleanup(r.Stop)
-		sn.Data = append(sn.Data, r)
+		startData("--replicaof", "127.0.0.1", strconv.Itoa(sn.port(primary)))
 	}
 	for range 3 {
-		s, err := startSentinel(tb.TempDir(), primary.Port(), extra)
+		s, err := startSentinel(tb.TempDir(), sn.port(primary), t != nil, extra)
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -108,10 +138,17 @@ func StartSentinel(tb testing.TB, pw SentinelPasswords) *Sentinel {
 	return sn
 }
 
-func startSentinel(dir string, primaryPort int, extra []string) (*SentinelServer, error) {
+func startSentinel(dir string, primaryPort int, useTLS bool, extra []string) (*SentinelServer, error) {
 	port, err := FreePort()
 	if err != nil {
 		return nil, err
+	}
+	tlsPort := 0
+	if useTLS {
+		if tlsPort, err = FreePort(); err != nil {
+			return nil, err
+		}
+		extra = append(extra, "tls-port "+strconv.Itoa(tlsPort))
 	}
 	conf := strings.Join(append([]string{
 		"port " + strconv.Itoa(port),
@@ -131,7 +168,7 @@ func startSentinel(dir string, primaryPort int, extra []string) (*SentinelServer
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start redis-sentinel: %w", err)
 	}
-	s := &SentinelServer{port: port, dir: dir, cmd: cmd}
+	s := &SentinelServer{port: port, tlsPort: tlsPort, dir: dir, cmd: cmd}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		c, err := net.DialTimeout("tcp", s.Addr(), time.Second)
@@ -146,6 +183,29 @@ func startSentinel(dir string, primaryPort int, extra []string) (*SentinelServer
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// port is the port the sentinels know data node s by: its TLS port under
+// TLS.
+func (sn *Sentinel) port(s *Server) int {
+	if tp := sn.tlsPorts[s]; tp != 0 {
+		return tp
+	}
+	return s.Port()
+}
+
+// addrOf is the address the sentinels know data node s by.
+func (sn *Sentinel) addrOf(s *Server) string { return "127.0.0.1:" + strconv.Itoa(sn.port(s)) }
+
+// TLSURL is URL's rediss:// form, on the sentinels' TLS ports
+// (StartSentinelTLS).
+func (sn *Sentinel) TLSURL() string {
+	a := func(s *SentinelServer) string { return "127.0.0.1:" + strconv.Itoa(s.tlsPort) }
+	u := "rediss://" + a(sn.Sentinels[0]) + "/0?master_name=" + MasterName
+	for _, s := range sn.Sentinels[1:] {
+		u += "&addr=" + a(s)
+	}
+	return u
 }
 
 // URL is the go-redis failover URL of the deployment, database 0: the
@@ -174,8 +234,15 @@ func (sn *Sentinel) Client(tb testing.TB) *redis.Client {
 	for i, s := range sn.Sentinels {
 		addrs[i] = s.Addr()
 	}
-	c := redis.NewFailoverClient(&redis.FailoverOptions{MasterName: MasterName, SentinelAddrs: addrs,
-		Password: sn.Passwords.Data, SentinelPassword: sn.Passwords.Sentinel})
+	opts := &redis.FailoverOptions{MasterName: MasterName, SentinelAddrs: addrs,
+		Password: sn.Passwords.Data, SentinelPassword: sn.Passwords.Sentinel}
+	if sn.TLS != nil { // the sentinels name the data nodes' TLS ports
+		for i, s := range sn.Sentinels {
+			addrs[i] = "127.0.0.1:" + strconv.Itoa(s.tlsPort)
+		}
+		opts.TLSConfig = sn.TLS.ClientConfig(tb)
+	}
+	c := redis.NewFailoverClient(opts)
 	tb.Cleanup(func() { c.Close() })
 	return c
 }
@@ -217,7 +284,7 @@ func (sn *Sentinel) Primary(tb testing.TB) *Server {
 			return err
 		}
 		for _, s := range sn.Data {
-			if s.Addr() == addr {
+			if sn.addrOf(s) == addr {
 				p = s
 				return nil
 			}
@@ -249,14 +316,14 @@ func (sn *Sentinel) healthy() error {
 		if s.running() {
 			running++
 		}
-		if s.Addr() == addr {
+		if sn.addrOf(s) == addr {
 			primary = s
 		}
 	}
 	if primary == nil || !primary.running() {
 		return fmt.Errorf("primary %s is not running", addr)
 	}
-	rc := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, Password: sn.Passwords.Data})
+	rc := redis.NewClient(&redis.Options{Addr: primary.Addr(), MaxRetries: -1, Password: sn.Passwords.Data})
 	defer rc.Close()
 	info, err := rc.Info(ctx, "replication").Result()
 	if err != nil {
@@ -308,11 +375,11 @@ func (sn *Sentinel) WaitPrimaryNot(tb testing.TB, old *Server) *Server {
 		if err != nil {
 			return err
 		}
-		if addr == old.Addr() {
+		if addr == sn.addrOf(old) {
 			return fmt.Errorf("%s is still the primary", addr)
 		}
 		for _, s := range sn.Data {
-			if s.Addr() == addr && s.running() {
+			if sn.addrOf(s) == addr && s.running() {
 				p = s
 				return nil
 			}

@@ -4,6 +4,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -67,6 +68,23 @@ func StartTLS(tb testing.TB, t *TLS, authClients bool, args ...string) (*Server,
 	}
 	s := Start(tb, append(t.ServerArgs(port, authClients), args...)...)
 	return s, "rediss://127.0.0.1:" + strconv.Itoa(port) + "/0"
+}
+
+// ClientConfig is a client's TLS configuration trusting the CA, with the
+// client certificate.
+func (t *TLS) ClientConfig(tb testing.TB) *tls.Config {
+	tb.Helper()
+	ca, err := os.ReadFile(t.CA)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(ca)
+	pair, err := tls.LoadX509KeyPair(t.ClientCert, t.ClientKey)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{pair}, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}
 }
 
 func (t *TLS) authority(tb testing.TB, name, file string) (*x509.Certificate, *ecdsa.PrivateKey, string) {
