@@ -114,7 +114,9 @@ type fence struct {
 // dialer dials like go-redis does, TLS included, and keeps the connection
 // for the fence.
 func (f *fence) dialer(timeout time.Duration, tc *tls.Config) func(ctx context.Context, network, addr string) (net.Conn, error) {
-	d := &net.Dialer{Timeout: timeout, KeepAlive: 5 * time.Minute}
+	// go-redis's own keep-alive: a dead peer is noticed within a minute.
+	d := &net.Dialer{Timeout: timeout, KeepAliveConfig: net.KeepAliveConfig{
+		Enable: true, Idle: 30 * time.Second, Interval: 5 * time.Second, Count: 3}}
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
 		var c net.Conn
 		var err error
