@@ -24,7 +24,6 @@ type backend struct {
 	db       int                   // the keyspace channel's database (0 on a cluster)
 	embedded bool                  // the in-process store, for trying jobwait out
 	cluster  bool
-	sentinel bool   // a Sentinel-managed primary
 	desc     string // for the log; never holds a password
 	close    func()
 

@@ -87,7 +87,7 @@ func connectSentinel(ctx context.Context, rawURL string, tc *tls.Config, log *sl
 	}
 	c := redis.NewFailoverClient(opts)
 	return &backend{
-		client: c, db: opts.DB, sentinel: true,
+		client: c, db: opts.DB,
 		desc:   "sentinel " + opts.MasterName + " via " + strings.Join(opts.SentinelAddrs, ","),
 		follow: f.watch,
 		close: func() {
