@@ -1,9 +1,9 @@
 # jobwait: `make run` serves the demo on :8080; `make test` installs what the
-# tests need (redis-server, chromium, nginx from Debian's packages) when it is
+# tests need (redis-server, redis-sentinel, promtool, chromium, nginx from Debian's packages) when it is
 # missing and root can, then runs the whole suite with the race detector.
 
 GO ?= go
-APT_PACKAGES := redis-server redis-tools chromium nginx
+APT_PACKAGES := redis-server redis-tools redis-sentinel prometheus chromium nginx
 STRESS ?=
 
 .PHONY: run test deps vet fuzz bench
@@ -19,6 +19,8 @@ deps:
 	@missing=""; \
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	command -v redis-cli >/dev/null || missing="$$missing redis-tools"; \
+	command -v redis-sentinel >/dev/null || missing="$$missing redis-sentinel"; \
+	command -v promtool >/dev/null || missing="$$missing prometheus"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing="$$missing nginx"; \
 	if [ -n "$$missing" ]; then \

@@ -14,4 +14,11 @@
 // and checks what it answers against docs/openapi.yaml: status, headers,
 // Content-Type, body schema and each SSE event's data, for every documented
 // response, so that neither the server nor the document can drift alone.
+//
+// operator_test.go checks the operator's view: prometheus/alerts.yml with
+// promtool (check rules, check config, and the unit tests of
+// prometheus/alerts_test.yml), grafana/dashboards/jobwait.json (it parses,
+// every panel has a query on the provisioned datasource), that every metric
+// either names is on the real jobwait's /metrics, and the compose
+// "monitoring" profile that runs Prometheus and Grafana with both.
 package deploy

@@ -18,6 +18,9 @@ type readiness struct {
 	Notify        string `json:"notify"`          // keyspace | poll | "" until chosen
 	Notifications string `json:"notifications"`   // ok | blind: changes were missed (see stream.Hub.Blind)
 	Blind         string `json:"blind,omitempty"` // why, when blind
+	// Missing lists the Redis permissions jobwait lacks and what each
+	// costs (ACL); absent when none is.
+	Missing []string `json:"missing,omitempty"`
 }
 
 // readyz answers 200 when Redis answers and the hub learns of every change
@@ -30,6 +33,9 @@ func (s *Server) readyz(c *fiber.Ctx) error {
 	ctx, cancel := withTimeout(c, s.cfg.RedisTimeout)
 	defer cancel()
 	r := readiness{Status: "ok", Redis: "up", Subscription: "up", Notify: string(s.hub.Mode()), Notifications: "ok"}
+	if s.cfg.Missing != nil {
+		r.Missing = s.cfg.Missing()
+	}
 	if st := s.hub.Stats(); st.Blind {
 		r.Status, r.Notifications, r.Blind = "degraded", "blind", st.BlindReason
 	}

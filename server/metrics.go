@@ -53,6 +53,10 @@ func newMetrics(s *Server) *metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.requests, m.waiters, m.wake, hubCollector{s.hub},
+		// The cap, so that an alert can say "near it" on every replica.
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "jobwait_max_waiters", Help: "JOBWAIT_MAX_WAITERS: held waiters past which new ones are refused (SVC_001).",
+		}, func() float64 { return float64(s.cfg.MaxWaiters) }),
 	)
 	m.handler = adaptor.HTTPHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	return m

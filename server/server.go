@@ -60,6 +60,9 @@ type Config struct {
 	// CORSOrigins are the origins (see ParseOrigins) whose pages may call
 	// the API; nil turns CORS off.
 	CORSOrigins []string
+	// Missing, if set, lists the Redis permissions jobwait lacks, each with
+	// what it costs, for /readyz.
+	Missing func() []string
 }
 
 // Hub is what the server needs of the hub (*stream.Hub[*Answer]).

@@ -85,7 +85,7 @@ func TestReplicasOnCluster(t *testing.T) {
 	answeredOnEveryReplica(t, rs, st)
 	streamMovesBetweenReplicas(t, rs, st)
 
-	_, err := connect(context.Background(), "redis://"+master.Addr()+"/3", slog.New(slog.DiscardHandler))
+	_, err := connect(context.Background(), "redis://"+master.Addr()+"/3", nil, slog.New(slog.DiscardHandler))
 	assert.ErrorContains(t, err, "database 0 only", "a cluster with database 3")
 
 	// A cluster node down at start is taken for a single node; once it

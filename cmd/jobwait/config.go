@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -15,8 +16,12 @@ import (
 
 // Config is every setting of SPEC.md §7, from flags and the environment.
 type Config struct {
-	Addr         string
-	RedisURL     string // empty: the embedded store
+	Addr     string
+	RedisURL string // empty: the embedded store
+	// RedisTLS holds the CA and client certificate of rediss:// (from
+	// JOBWAIT_REDIS_CA, _CERT, _KEY); nil: the system's roots, no client
+	// certificate.
+	RedisTLS     *tls.Config
 	WaitBudget   time.Duration
 	PollInterval time.Duration
 	Heartbeat    time.Duration
@@ -50,7 +55,10 @@ type setting struct {
 
 var settings = []setting{
 	{"addr", "JOBWAIT_ADDR", ":8080", "listen address"},
-	{"redis-url", "REDIS_URL", "", "redis://host:port/db (a cluster node is detected; more seeds as ?addr=host:port); empty: embedded in-process store"},
+	{"redis-url", "REDIS_URL", "", "redis://host:port/db or rediss:// (TLS) (a cluster node is detected; more seeds as ?addr=host:port; ?master_name= names Sentinel); empty: embedded in-process store"},
+	{"redis-ca", "JOBWAIT_REDIS_CA", "", "PEM file of the CA that signed the Redis servers' certificates (rediss://); empty: the system's roots"},
+	{"redis-cert", "JOBWAIT_REDIS_CERT", "", "PEM file of jobwait's client certificate, for Redis servers that require one (mutual TLS)"},
+	{"redis-key", "JOBWAIT_REDIS_KEY", "", "PEM file of the client certificate's private key"},
 	{"wait-budget", "JOBWAIT_WAIT_BUDGET", "30s", "the most any wait is held"},
 	{"poll-interval", "JOBWAIT_POLL_INTERVAL", "2s", "Retry-After of short polls and SSE retry:"},
 	{"heartbeat", "JOBWAIT_HEARTBEAT", "15s", "SSE keepalive comment interval"},
@@ -93,6 +101,11 @@ func parseConfig(args []string, getenv func(string) string) (Config, error) {
 	p := parser{vals: vals}
 	cfg.Addr = p.str("addr")
 	cfg.RedisURL = p.str("redis-url")
+	if tc, err := redisTLS(p.str("redis-ca"), p.str("redis-cert"), p.str("redis-key")); err != nil {
+		p.errs = append(p.errs, err)
+	} else {
+		cfg.RedisTLS = tc
+	}
 	cfg.WaitBudget = p.duration("wait-budget", time.Second)
 	cfg.PollInterval = p.duration("poll-interval", time.Second)
 	cfg.Heartbeat = p.duration("heartbeat", time.Second)

@@ -62,6 +62,13 @@ func TestParseConfig(t *testing.T) {
 		{"resync too short", nil, map[string]string{"JOBWAIT_RESYNC": "10ms"}, nil, "JOBWAIT_RESYNC"},
 		{"result grace past the Redis timeout", nil, map[string]string{"JOBWAIT_RESULT_GRACE": "5s"}, nil, "JOBWAIT_RESULT_GRACE"},
 		{"stray argument", []string{"serve"}, nil, nil, "unexpected arguments"},
+		{"no TLS settings", nil, nil,
+			func(t *testing.T, c Config) { assert.Nil(t, c.RedisTLS) }, ""},
+		{"missing CA file", nil, map[string]string{"JOBWAIT_REDIS_CA": "/nonexistent/ca.pem"}, nil, "JOBWAIT_REDIS_CA"},
+		{"CA file without a certificate", nil, map[string]string{"JOBWAIT_REDIS_CA": "config_test.go"}, nil, "JOBWAIT_REDIS_CA"},
+		{"certificate without key", nil, map[string]string{"JOBWAIT_REDIS_CERT": "cert.pem"}, nil, "JOBWAIT_REDIS_KEY"},
+		{"key without certificate", []string{"-redis-key", "key.pem"}, nil, nil, "JOBWAIT_REDIS_CERT"},
+		{"unreadable key pair", nil, map[string]string{"JOBWAIT_REDIS_CERT": "config_test.go", "JOBWAIT_REDIS_KEY": "config_test.go"}, nil, "JOBWAIT_REDIS_CERT"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -3,6 +3,7 @@ package main
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -26,6 +27,10 @@ type backend struct {
 	desc     string // for the log; never holds a password
 	close    func()
 
+	// follow, when set, runs until ctx ends beside the hub: on Sentinel it
+	// moves jobwait's connections to the primary after each switch.
+	follow func(ctx context.Context) error
+
 	// settle is set when the node could not be asked at start whether it
 	// is a cluster node: jobwait then takes it for a single node, and
 	// settle keeps asking until it answers. It returns nil for a single
@@ -35,9 +40,11 @@ type backend struct {
 }
 
 // connect opens REDIS_URL, or starts the embedded store when it is empty.
-// A URL that names a Redis Cluster node (INFO says cluster_enabled:1), or
-// that lists seed nodes with ?addr=host:port, gets a cluster client.
-func connect(ctx context.Context, rawURL string, log *slog.Logger) (*backend, error) {
+// A URL with ?master_name= names Sentinel and gets a failover client. A URL
+// that names a Redis Cluster node (INFO says cluster_enabled:1), or that
+// lists seed nodes with ?addr=host:port, gets a cluster client.
+// tc, if not nil, holds the CA and client certificate of rediss://.
+func connect(ctx context.Context, rawURL string, tc *tls.Config, log *slog.Logger) (*backend, error) {
 	if rawURL == "" {
 		mr := miniredis.NewMiniRedis()
 		if err := mr.StartAddr("127.0.0.1:0"); err != nil {
@@ -47,14 +54,20 @@ func connect(ctx context.Context, rawURL string, log *slog.Logger) (*backend, er
 		log.Warn("no REDIS_URL: running on the embedded in-process store, for trying jobwait out only (no persistence, no keyspace notifications: waits are polled)")
 		return &backend{client: c, embedded: true, desc: "embedded", close: func() { c.Close(); mr.Close() }}, nil
 	}
+	if u, err := url.Parse(rawURL); err == nil && u.Query().Has("master_name") {
+		return connectSentinel(ctx, rawURL, tc, log)
+	}
 	opts, err := redis.ParseURL(rawURL)
 	if err != nil {
 		// ?addr= and the other cluster-only options are refused by
 		// ParseURL: such a URL names a cluster.
 		if _, cerr := redis.ParseClusterURL(rawURL); cerr == nil {
-			return connectCluster(rawURL)
+			return connectCluster(ctx, rawURL, tc)
 		}
 		return nil, fmt.Errorf("REDIS_URL: %w", err)
+	}
+	if opts.TLSConfig, err = withTLS(rawURL, opts.TLSConfig, tc); err != nil {
+		return nil, err
 	}
 	tune(&opts.DialTimeout, &opts.ReadTimeout, &opts.WriteTimeout, &opts.ContextTimeoutEnabled, &opts.PoolSize)
 	// The probe uses database 0: a cluster node refuses SELECT of any other,
@@ -65,10 +78,14 @@ func connect(ctx context.Context, rawURL string, log *slog.Logger) (*backend, er
 	pctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	isCluster, err := clusterEnabled(pctx, probe)
 	cancel()
+	if terr := tlsTrouble(err); terr != nil {
+		probe.Close()
+		return nil, terr
+	}
 	if err == nil {
 		probe.Close()
 		if isCluster {
-			return connectCluster(rawURL)
+			return connectCluster(ctx, rawURL, tc)
 		}
 	}
 	c := redis.NewClient(opts)
@@ -85,10 +102,13 @@ func connect(ctx context.Context, rawURL string, log *slog.Logger) (*backend, er
 
 // connectCluster opens a cluster client on rawURL, go-redis's cluster URL
 // form.
-func connectCluster(rawURL string) (*backend, error) {
+func connectCluster(ctx context.Context, rawURL string, tc *tls.Config) (*backend, error) {
 	opts, err := redis.ParseClusterURL(rawURL)
 	if err != nil {
 		return nil, fmt.Errorf("REDIS_URL: %w", err)
+	}
+	if opts.TLSConfig, err = withTLS(rawURL, opts.TLSConfig, tc); err != nil {
+		return nil, err
 	}
 	u, err := url.Parse(rawURL)
 	if err != nil {
@@ -99,6 +119,15 @@ func connectCluster(rawURL string) (*backend, error) {
 	}
 	tune(&opts.DialTimeout, &opts.ReadTimeout, &opts.WriteTimeout, &opts.ContextTimeoutEnabled, &opts.PoolSize) // the pool is per node
 	c := redis.NewClusterClient(opts)
+	// A TLS handshake that fails is told at start; an unreachable cluster
+	// is waited for.
+	pctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	perr := c.Ping(pctx).Err()
+	cancel()
+	if terr := tlsTrouble(perr); terr != nil {
+		c.Close()
+		return nil, terr
+	}
 	return &backend{
 		client: c, cluster: true,
 		desc:  "cluster " + strings.Join(opts.Addrs, ","),

@@ -14,6 +14,7 @@ import (
 	"os/signal"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -48,7 +49,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return err
 	}
 	quietRedis(log)
-	be, err := connect(ctx, cfg.RedisURL, log)
+	be, err := connect(ctx, cfg.RedisURL, cfg.RedisTLS, log)
 	if err != nil {
 		return err
 	}
@@ -64,6 +65,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	hub := stream.New(hcfg)
 	scfg := cfg.serverConfig()
 	scfg.Logger = log
+	var missing atomic.Pointer[[]string] // Redis permissions refused
+	scfg.Missing = func() []string { return deref(missing.Load()) }
 	if cfg.Demo {
 		scfg.Demo = store.NewDemo(st, cfg.DemoDelay, cfg.DemoFailRate, log)
 	}
@@ -77,6 +80,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}
 	if cfg.PprofAddr != "" {
 		wg.Go(func() { servePprof(bg, cfg.PprofAddr, log) })
+	}
+	if !be.embedded {
+		wg.Go(func() { checkPermissions(bg, be, cfg.Notify, &missing, log) })
+	}
+	if be.follow != nil {
+		wg.Go(func() { _ = be.follow(bg) })
 	}
 	mistaken := make(chan error, 1) // REDIS_URL turned out to be a cluster node
 	if be.settle != nil {

@@ -28,13 +28,22 @@ const clusterWait = 20 * time.Second
 // loopback ports, for tests that change its topology. Its nodes are stopped
 // when the test ends.
 type Cluster struct {
-	Nodes []*Server // in the order given to redis-cli --cluster create
+	Nodes    []*Server // in the order given to redis-cli --cluster create
+	TLSPorts []int     // each node's TLS port (StartClusterTLS only)
 }
 
 // StartCluster starts six cluster-enabled redis-servers, joins them into
 // three masters with one replica each and waits until every node reports
 // cluster_state:ok.
-func StartCluster(tb testing.TB) *Cluster {
+func StartCluster(tb testing.TB) *Cluster { return startCluster(tb, nil) }
+
+// StartClusterTLS starts the cluster of StartCluster with TLS on a second
+// port of each node (replication and the cluster bus over TLS too); TLSURL
+// is its rediss:// URL. The plain ports stay open for the tests' own
+// clients, and Redis tells each client the ports of its own kind.
+func StartClusterTLS(tb testing.TB, t *TLS) *Cluster { return startCluster(tb, t) }
+
+func startCluster(tb testing.TB, t *TLS) *Cluster {
 	tb.Helper()
 	if _, err := exec.LookPath("redis-cli"); err != nil {
 		tb.Fatal(CLIHint)
@@ -47,11 +56,19 @@ func StartCluster(tb testing.TB) *Cluster {
 		if err != nil {
 			tb.Fatal(err)
 		}
-		s, err := start(tb.TempDir(),
-			"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+		args := []string{"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
 			"--cluster-node-timeout", clusterNodeTimeout, "--cluster-port", strconv.Itoa(bus),
 			// Replicas sync at once, not after the default 5 s wait for more.
-			"--repl-diskless-sync-delay", "0")
+			"--repl-diskless-sync-delay", "0"}
+		if t != nil {
+			tp, err := FreePort()
+			if err != nil {
+				tb.Fatal(err)
+			}
+			args = append(append(args, t.ServerArgs(tp, false)...), "--tls-cluster", "yes", "--tls-replication", "yes")
+			c.TLSPorts = append(c.TLSPorts, tp)
+		}
+		s, err := start(tb.TempDir(), args...)
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -59,10 +76,17 @@ func StartCluster(tb testing.TB) *Cluster {
 		c.Nodes = append(c.Nodes, s)
 	}
 	args := []string{"--cluster", "create"}
-	for _, s := range c.Nodes {
-		args = append(args, s.Addr())
+	for i, s := range c.Nodes {
+		if t != nil {
+			args = append(args, "127.0.0.1:"+strconv.Itoa(c.TLSPorts[i]))
+		} else {
+			args = append(args, s.Addr())
+		}
 	}
 	args = append(args, "--cluster-replicas", "1", "--cluster-yes")
+	if t != nil {
+		args = append([]string{"--tls", "--cacert", t.CA, "--cert", t.ClientCert, "--key", t.ClientKey}, args...)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), clusterWait)
 	defer cancel()
 	if out, err := exec.CommandContext(ctx, "redis-cli", args...).CombinedOutput(); err != nil {
@@ -70,6 +94,12 @@ func StartCluster(tb testing.TB) *Cluster {
 	}
 	c.WaitHealthy(tb)
 	return c
+}
+
+// TLSURL is URL's rediss:// form, on the nodes' TLS ports (StartClusterTLS).
+func (c *Cluster) TLSURL() string {
+	a := func(i int) string { return "127.0.0.1:" + strconv.Itoa(c.TLSPorts[i]) }
+	return "rediss://" + a(0) + "/0?addr=" + a(1) + "&addr=" + a(2)
 }
 
 // Addrs are the addresses of every node, stopped ones included.

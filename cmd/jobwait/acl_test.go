@@ -1,0 +1,141 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"jobwait/cmd/jobwait/jobwaittest"
+	"jobwait/store"
+	"jobwait/store/redistest"
+)
+
+// readmeACL is README's ACL SETUSER line for jobwait, split into words.
+func readmeACL(t *testing.T) []string {
+	t.Helper()
+	data, err := os.ReadFile("../../README.md")
+	require.NoError(t, err)
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, "ACL SETUSER jobwait ") {
+			return strings.Fields(line)
+		}
+	}
+	t.Fatal("README.md has no line starting ACL SETUSER jobwait")
+	return nil
+}
+
+// setUser runs an ACL SETUSER line (words), for user name with password
+// secret in place of the README's placeholder.
+func setUser(t *testing.T, srv *redistest.Server, name string, words []string) string {
+	t.Helper()
+	args := []any{"ACL", "SETUSER", name}
+	for _, w := range words[3:] {
+		if w == ">CHANGE-ME" {
+			w = ">secret"
+		}
+		args = append(args, w)
+	}
+	require.NoError(t, srv.Client(t).Do(context.Background(), args...).Err(), "%v", args)
+	return "redis://" + name + ":secret@" + srv.Addr() + "/0"
+}
+
+// TestLeastPrivilegeUser runs jobwait as exactly README's ACL user, with
+// notify-keyspace-events preset: it answers the three ways to wait and
+// says at start that it may not use CONFIG (GET; SET is not tried
+// without it), and what that costs. With the
+// CONFIG rules added nothing is missing. With any one rule taken away, it
+// names the permission that is missing.
+func TestLeastPrivilegeUser(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, "--notify-keyspace-events", "Kg$hxe")
+	words := readmeACL(t)
+	st := store.New(srv.Client(t))
+
+	url := setUser(t, srv, "jobwait", words)
+	rs := startReplicas(t, []string{url}, "JOBWAIT_NOTIFY=keyspace")
+	answersThreeWays(t, rs, st)
+	log := rs[0].jw.Log()
+	assert.Contains(t, log, `"permission":"CONFIG GET notify-keyspace-events"`)
+	// CONFIG SET is not tried without CONFIG GET.
+	assert.Equal(t, 1, strings.Count(log, "redis permission missing"), "only CONFIG is missing:\n%s", log)
+	code, _, body, err := getJSON(rs[0].http, rs[0].jw.URL()+"/readyz")
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusOK, code)
+	assert.Len(t, body["missing"], 1)
+
+	url = setUser(t, srv, "jobwait-config", append(words, "+config|get", "+config|set"))
+	rs = startReplicas(t, []string{url})
+	answersThreeWays(t, rs, st)
+	assert.NotContains(t, rs[0].jw.Log(), "redis permission missing")
+
+	// Each rule, and the permission jobwait then says is missing.
+	says := map[string]string{
+		"%R~job:*":               "GET on job:*",
+		"%R~ai:recommendation:*": "GET on ai:recommendation:*",
+		"&__keyspace@0__:job:*":  "PSUBSCRIBE on __keyspace@0__:job:*",
+		"+get":                   "GET on job:*",
+		"+hgetall":               "HGETALL on job:*",
+		"+ping":                  "PING",
+		"+psubscribe":            "PSUBSCRIBE on __keyspace@0__:job:*",
+	}
+	for i, w := range words {
+		if i < 3 || !strings.HasPrefix(w, "+") && !strings.HasPrefix(w, "%") && !strings.HasPrefix(w, "&") {
+			continue
+		}
+		want, ok := says[w]
+		require.True(t, ok, "README's ACL line has a rule %q this test does not know", w)
+		t.Run(w, func(t *testing.T) {
+			less := append(append([]string(nil), words[:i]...), words[i+1:]...)
+			url := setUser(t, srv, "jobwait-less-"+strconv.Itoa(i), less)
+			jw := jobwaittest.Start(t, "REDIS_URL="+url, "JOBWAIT_DEMO=false", "JOBWAIT_NOTIFY=keyspace")
+			eventually(t, 10*time.Second, "saying "+want+" is missing", func() bool {
+				return strings.Contains(jw.Log(), `"permission":"`+want+`"`)
+			})
+		})
+	}
+}
+
+// readmeClusterACL is the rules README adds to the ACL line on a Cluster.
+func readmeClusterACL(t *testing.T) []string {
+	t.Helper()
+	data, err := os.ReadFile("../../README.md")
+	require.NoError(t, err)
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, "| `+cluster") {
+			cell := strings.Split(line, "`")[1]
+			return strings.Fields(strings.ReplaceAll(cell, `\|`, "|"))
+		}
+	}
+	t.Fatal("README.md has no row of Cluster ACL rules")
+	return nil
+}
+
+// TestLeastPrivilegeUserOnCluster runs jobwait on a Redis Cluster as
+// README's user with the Cluster rules added (on every node: ACL users are
+// not shared by a cluster's nodes), flags preset as on a managed cluster:
+// it follows the cluster and answers the three ways to wait, and nothing
+// but CONFIG is missing.
+func TestLeastPrivilegeUserOnCluster(t *testing.T) {
+	t.Parallel()
+	c := redistest.StartCluster(t)
+	words := append(readmeACL(t), readmeClusterACL(t)...)
+	ctx := context.Background()
+	for _, n := range c.Nodes {
+		require.NoError(t, n.Client(t).ConfigSet(ctx, "notify-keyspace-events", "Kg$hxe").Err())
+		setUser(t, n, "jobwait", words)
+	}
+	url := "redis://jobwait:secret@" + c.Nodes[0].Addr() + "/0" // told a cluster by CLUSTER INFO
+	rs := startReplicas(t, []string{url}, "JOBWAIT_NOTIFY=keyspace")
+	assert.Contains(t, rs[0].jw.Log(), "following the cluster")
+	answersThreeWays(t, rs, store.New(c.Client(t)))
+	log := rs[0].jw.Log()
+	assert.Equal(t, 1, strings.Count(log, "redis permission missing"), "only CONFIG is missing:\n%s", log)
+	assert.Contains(t, log, `"permission":"CONFIG GET notify-keyspace-events"`)
+}

@@ -1,0 +1,237 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// fenceEvery is how often jobwait asks the sentinels who the primary is: a
+// switch is acted on within this time of the sentinels announcing it.
+const fenceEvery = 250 * time.Millisecond
+
+// connectSentinel opens a Sentinel-aware client on rawURL, go-redis's
+// failover URL form: the sentinels as host and ?addr=, the primary's name
+// as ?master_name=, the sentinels' credentials as the URL's user and
+// password, the data nodes' as ?username= and ?password=.
+//
+// go-redis's failover client sends new commands to the new primary after a
+// switch (it drops its pooled connections to the old one), but leaves an
+// open PubSub where it is. In an ordinary failover that does no harm:
+// Sentinel, reconfiguring the old primary as a replica, kills its clients
+// (CLIENT KILL TYPE pubsub) and the hub subscribes again. But Sentinel can
+// only do so once it reaches the old primary: while that one is frozen or
+// cut off from the sentinels, the hub would keep listening to a primary
+// nobody writes to, and /readyz would say ready, until the subscription's
+// health check gave up. The fence closes, within fenceEvery of the
+// sentinels naming a new primary, every connection to a data node that is
+// not the primary, so that the hub's subscription fails, /readyz is 503,
+// and the hub subscribes again, on the new primary (making sure of
+// notify-keyspace-events there first), and re-reads every watched job.
+func connectSentinel(ctx context.Context, rawURL string, tc *tls.Config, log *slog.Logger) (*backend, error) {
+	opts, err := redis.ParseFailoverURL(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("REDIS_URL: %w", err)
+	}
+	if opts.MasterName == "" {
+		return nil, errors.New("REDIS_URL: ?master_name= is empty: name the primary Sentinel monitors")
+	}
+	if opts.TLSConfig, err = withTLS(rawURL, opts.TLSConfig, tc); err != nil {
+		return nil, err
+	}
+	tune(&opts.DialTimeout, &opts.ReadTimeout, &opts.WriteTimeout, &opts.ContextTimeoutEnabled, &opts.PoolSize)
+	f := &fence{
+		name:  opts.MasterName,
+		conns: make(map[*fencedConn]struct{}),
+		data:  make(map[string]bool),
+		log:   log,
+	}
+	// go-redis dials the sentinels and the primary through opts.Dialer
+	// when it is set, and then does no TLS of its own.
+	opts.Dialer = f.dialer(opts.DialTimeout, opts.TLSConfig)
+	for _, a := range opts.SentinelAddrs {
+		f.sentinels = append(f.sentinels, redis.NewSentinelClient(&redis.Options{
+			Addr:        a,
+			Username:    opts.SentinelUsername,
+			Password:    opts.SentinelPassword,
+			TLSConfig:   opts.TLSConfig,
+			DialTimeout: opts.DialTimeout, ReadTimeout: opts.ReadTimeout, WriteTimeout: opts.WriteTimeout,
+			ContextTimeoutEnabled: true,
+			MaxRetries:            -1, // a sentinel that does not answer: ask the next
+			PoolSize:              1,
+		}))
+	}
+	// A TLS handshake that fails is told at start; sentinels that do not
+	// answer are waited for.
+	for _, s := range f.sentinels {
+		pctx, cancel := context.WithTimeout(ctx, probeTimeout)
+		err := s.Ping(pctx).Err()
+		cancel()
+		if terr := tlsTrouble(err); terr != nil {
+			for _, s := range f.sentinels {
+				s.Close()
+			}
+			return nil, terr
+		}
+		if err == nil {
+			break
+		}
+	}
+	c := redis.NewFailoverClient(opts)
+	return &backend{
+		client: c, db: opts.DB,
+		desc:   "sentinel " + opts.MasterName + " via " + strings.Join(opts.SentinelAddrs, ","),
+		follow: f.watch,
+		close: func() {
+			c.Close()
+			for _, s := range f.sentinels {
+				s.Close()
+			}
+		},
+	}, nil
+}
+
+// fence closes connections to data nodes that are no longer the primary.
+type fence struct {
+	name      string
+	sentinels []*redis.SentinelClient
+	log       *slog.Logger
+
+	mu      sync.Mutex
+	primary string                   // as the sentinels last said; "" before they answered
+	data    map[string]bool          // every data node's address the sentinels named
+	conns   map[*fencedConn]struct{} // every open connection jobwait dialed
+}
+
+// dialer dials like go-redis does, TLS included, and keeps the connection
+// for the fence.
+func (f *fence) dialer(timeout time.Duration, tc *tls.Config) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	// go-redis's own keep-alive: a dead peer is noticed within a minute.
+	d := &net.Dialer{Timeout: timeout, KeepAliveConfig: net.KeepAliveConfig{
+		Enable: true, Idle: 30 * time.Second, Interval: 5 * time.Second, Count: 3}}
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		var c net.Conn
+		var err error
+		if tc == nil {
+			c, err = d.DialContext(ctx, network, addr)
+		} else {
+			c, err = (&tls.Dialer{NetDialer: d, Config: tc}).DialContext(ctx, network, addr)
+		}
+		if err != nil {
+			return nil, err
+		}
+		fc := &fencedConn{Conn: c, addr: addr, f: f}
+		f.mu.Lock()
+		f.conns[fc] = struct{}{}
+		f.mu.Unlock()
+		return fc, nil
+	}
+}
+
+// watch asks the sentinels who the primary is every fenceEvery until ctx
+// ends, and closes the connections to every other data node.
+func (f *fence) watch(ctx context.Context) error {
+	t := time.NewTicker(fenceEvery)
+	defer t.Stop()
+	failing := false
+	for {
+		primary, replicas, err := f.ask(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil && !failing:
+			failing = true
+			f.log.Warn("no sentinel answers: the primary is not known", "master_name", f.name, "err", err)
+		case err == nil:
+			failing = false
+			f.update(primary, replicas)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// ask asks each sentinel in turn for the primary's address and its
+// replicas'.
+func (f *fence) ask(ctx context.Context) (string, []string, error) {
+	var first error
+	for _, s := range f.sentinels {
+		qctx, cancel := context.WithTimeout(ctx, time.Second)
+		addr, err := s.GetMasterAddrByName(qctx, f.name).Result()
+		var reps []map[string]string
+		if err == nil {
+			reps, err = s.Replicas(qctx, f.name).Result()
+		}
+		cancel()
+		if err == nil && len(addr) == 2 {
+			var replicas []string
+			for _, r := range reps {
+				if r["ip"] != "" && r["port"] != "" {
+					replicas = append(replicas, net.JoinHostPort(r["ip"], r["port"]))
+				}
+			}
+			return net.JoinHostPort(addr[0], addr[1]), replicas, nil
+		}
+		if first == nil {
+			first = err
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	if first == nil {
+		first = errors.New("no sentinel configured")
+	}
+	return "", nil, first
+}
+
+// update records the primary and closes every connection to a data node
+// that is not it.
+func (f *fence) update(primary string, replicas []string) {
+	f.mu.Lock()
+	prev := f.primary
+	f.primary = primary
+	f.data[primary] = true
+	for _, r := range replicas {
+		f.data[r] = true
+	}
+	var stale []*fencedConn
+	for c := range f.conns {
+		if c.addr != primary && f.data[c.addr] {
+			stale = append(stale, c)
+		}
+	}
+	f.mu.Unlock()
+	if prev != "" && prev != primary {
+		f.log.Warn("sentinel switched the primary: moving to it", "master_name", f.name, "from", prev, "to", primary)
+	}
+	for _, c := range stale {
+		c.Close()
+	}
+}
+
+// fencedConn is a connection the fence may close.
+type fencedConn struct {
+	net.Conn
+	addr string
+	f    *fence
+	once sync.Once
+}
+
+func (c *fencedConn) Close() error {
+	c.once.Do(func() {
+		c.f.mu.Lock()
+		delete(c.f.conns, c)
+		c.f.mu.Unlock()
+	})
+	return c.Conn.Close()
+}
