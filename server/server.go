@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"net/netip"
 	"strings"
 	"sync"
@@ -50,6 +51,10 @@ type Config struct {
 	// CORSOrigins are the origins (see ParseOrigins) whose pages may call
 	// the API; nil turns CORS off.
 	CORSOrigins []string
+	// MaxConns caps the client connections open at once, idle ones
+	// included; past it a connection is refused at once (see connLimit).
+	// Zero derives it from the file limit: MaxConnsFor(FileLimit()).
+	MaxConns int
 }
 
 // Hub is what the server needs of the hub (*stream.Hub[*Answer]).
@@ -69,6 +74,7 @@ type Server struct {
 	app     *fiber.App
 	metrics *metrics
 	limit   *clientLimit
+	conns   *connLimit
 
 	held    atomic.Int64   // held long polls plus streams
 	waits   sync.WaitGroup // goroutines of held connections
@@ -100,7 +106,11 @@ func New(cfg Config, st *store.Store, hub Hub) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.MaxConns <= 0 {
+		cfg.MaxConns = MaxConnsFor(FileLimit())
+	}
 	s := &Server{cfg: cfg, log: cfg.Logger, store: st, hub: hub, quit: make(chan struct{})}
+	s.conns = newConnLimit(cfg.MaxConns, s.retryAfter(), cfg.Logger)
 	s.metrics = newMetrics(s)
 	s.limit = newClientLimit(cfg.MaxWaitersPerIP, cfg.TrustedProxies)
 	s.app = fiber.New(fiber.Config{
@@ -179,8 +189,18 @@ var routeLabel = map[string]string{"status": "status", "stream": "stream"}
 // App is the fiber app, for tests that drive it with app.Test.
 func (s *Server) App() *fiber.App { return s.app }
 
-// Listen serves on addr until Shutdown.
-func (s *Server) Listen(addr string) error { return s.app.Listen(addr) }
+// Listen serves on addr until Shutdown. Accept errors never end it (see
+// connLimit): it returns an error only when it cannot listen on addr.
+func (s *Server) Listen(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	return s.app.Listener(s.conns.listen(ln))
+}
+
+// MaxConns is the connection cap in force.
+func (s *Server) MaxConns() int { return s.cfg.MaxConns }
 
 // Shutdown ends every held wait at once (long polls get the job's current
 // state, streams end without a final event so EventSource reconnects

@@ -33,6 +33,7 @@ type Config struct {
 	MaxWaitersPerIP int            // 0: no per-client cap
 	TrustedProxies  []netip.Prefix // peers whose X-Forwarded-For is believed
 	CORSOrigins     []string       // nil: CORS off
+	MaxConns        int            // open client connections; 0: derived from the file limit
 }
 
 // setting is one flag and the environment variable behind it.
@@ -57,6 +58,7 @@ var settings = []setting{
 	{"max-waiters-per-ip", "JOBWAIT_MAX_WAITERS_PER_IP", "0", "held long polls plus streams per client address (IPv6: per /64); past it SVC_001; 0: no cap"},
 	{"trusted-proxies", "JOBWAIT_TRUSTED_PROXIES", "", "comma-separated CIDRs of proxies whose X-Forwarded-For names the client; empty: trust none"},
 	{"cors-origins", "JOBWAIT_CORS_ORIGINS", "", "comma-separated origins (https://host[:port]) whose pages may call the API, or *; empty: CORS off"},
+	{"max-conns", "JOBWAIT_MAX_CONNS", "0", "open client connections, idle ones included; past it a new connection gets 503 SVC_001 and is closed; 0: the file limit (RLIMIT_NOFILE) less " + strconv.Itoa(server.DefaultConnReserve)},
 }
 
 // parseConfig reads flags over the environment over the defaults, and
@@ -94,6 +96,7 @@ func parseConfig(args []string, getenv func(string) string) (Config, error) {
 	cfg.ReadTimeout = p.duration("read-timeout", 0)
 	cfg.MaxWaitersPerIP = p.nonNegative("max-waiters-per-ip")
 	cfg.TrustedProxies = p.prefixes("trusted-proxies")
+	cfg.MaxConns = p.nonNegative("max-conns")
 	if o, err := server.ParseOrigins(p.str("cors-origins")); err != nil {
 		p.fail("cors-origins", err)
 	} else {
@@ -214,5 +217,6 @@ func (c Config) serverConfig() server.Config {
 		MaxWaitersPerIP: c.MaxWaitersPerIP,
 		TrustedProxies:  c.TrustedProxies,
 		CORSOrigins:     c.CORSOrigins,
+		MaxConns:        c.MaxConns,
 	}
 }
