@@ -28,8 +28,9 @@ const (
 
 // episodeQuiet is how long accepting must go without a refusal or an error
 // before a refusal episode is logged as over: connections that come and go
-// at the cap make one episode, not one per connection.
-const episodeQuiet = time.Second
+// at the cap make one episode, not one per connection, and so does a
+// lasting EMFILE, retried every acceptDelayMax.
+const episodeQuiet = 2 * acceptDelayMax
 
 // MaxConnsFor is the default connection cap under a file limit of nofile
 // descriptors: the limit less DefaultConnReserve, or half the limit when
@@ -210,9 +211,10 @@ func (l *listener) refuseOnSpare() bool {
 	}
 	l.closeSpare()
 	refused := false
-	_ = l.raw.Read(func(fd uintptr) bool {
+	// Control, not Read: a listener's RawConn supports only Control, which
+	// never waits (the socket is non-blocking): a pending connection or none.
+	_ = l.raw.Control(func(fd uintptr) {
 		refused = refusePending(int(fd), l.lim.refusal)
-		return true // never wait: a pending connection or none
 	})
 	l.spare = openSpare()
 	if refused {

@@ -112,21 +112,21 @@ func TestAcceptBacksOff(t *testing.T) {
 		assert.EqualValues(t, fails, lim.acceptErrors.Load())
 		assert.EqualValues(t, 1, lim.open.Load())
 		assert.Equal(t, 1, logs.count("WARN"), "one warning for the episode")
-		assert.Equal(t, 1, logs.count("INFO"), "the connection came a quiet second after the last error: the episode is over")
+		assert.Equal(t, 0, logs.count("INFO"), "a connection a backoff after the last error does not end the episode")
 
 		// The next run of errors starts again at 5 ms, and ends with the
 		// listener closed: Accept returns then, and only then.
 		_, err = l.Accept()
 		assert.ErrorIs(t, err, net.ErrClosed)
 		assert.Equal(t, 5*time.Millisecond, calls[fails+2].Sub(calls[fails+1]), "the delay resets after a success")
-		assert.Equal(t, 2, logs.count("WARN"), "a new episode")
+		assert.Equal(t, 1, logs.count("WARN"), "still one episode")
 		require.NoError(t, c.Close())
 		assert.EqualValues(t, 0, lim.open.Load())
 	})
 }
 
 // TestEpisodeEndsWhenQuiet: the episode is over, and logged so once, at
-// the first connection admitted a quiet second after the last trouble.
+// the first connection admitted episodeQuiet after the last trouble.
 func TestEpisodeEndsWhenQuiet(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		lim, logs := newTestLimit(10)

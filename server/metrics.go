@@ -50,7 +50,10 @@ func newMetrics(s *Server) *metrics {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.requests, m.waiters, m.wake, hubCollector{s.hub}, connCollector{s.conns},
 	)
-	m.handler = adaptor.HTTPHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	// Out of descriptors, the process collector cannot read /proc: serve
+	// what can be collected (the connection counters above all) rather
+	// than a 500.
+	m.handler = adaptor.HTTPHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
 	return m
 }
 

@@ -196,8 +196,12 @@ func (s *Server) Listen(addr string) error {
 	if err != nil {
 		return err
 	}
-	return s.app.Listener(s.conns.listen(ln))
+	return s.Serve(ln)
 }
+
+// Serve serves on ln, under the connection cap, until Shutdown; it returns
+// nil then. Accept errors never end it.
+func (s *Server) Serve(ln net.Listener) error { return s.app.Listener(s.conns.listen(ln)) }
 
 // MaxConns is the connection cap in force.
 func (s *Server) MaxConns() int { return s.cfg.MaxConns }
