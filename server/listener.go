@@ -262,33 +262,32 @@ func (s *slot) release() { s.once.Do(func() { s.lim.open.Add(-1) }) }
 // and SyscallConn still gives the socket to peerGone.
 type tcpConn struct {
 	*net.TCPConn
-	slot *slot
+	slot
 }
 
 // Close closes the connection and gives its slot back.
 func (c *tcpConn) Close() error {
 	err := c.TCPConn.Close()
-	c.slot.release()
+	c.release()
 	return err
 }
 
 // otherConn is any other connection under the cap (tests use pipes).
 type otherConn struct {
 	net.Conn
-	slot *slot
+	slot
 }
 
 // Close closes the connection and gives its slot back.
 func (c *otherConn) Close() error {
 	err := c.Conn.Close()
-	c.slot.release()
+	c.release()
 	return err
 }
 
 func (l *connLimit) wrap(c net.Conn) net.Conn {
-	s := &slot{lim: l}
 	if tc, ok := c.(*net.TCPConn); ok {
-		return &tcpConn{TCPConn: tc, slot: s}
+		return &tcpConn{TCPConn: tc, slot: slot{lim: l}}
 	}
-	return &otherConn{Conn: c, slot: s}
+	return &otherConn{Conn: c, slot: slot{lim: l}}
 }

@@ -49,7 +49,17 @@ func (f *fakeListener) Accept() (net.Conn, error) { return f.accept() }
 func (f *fakeListener) Close() error              { return nil }
 func (f *fakeListener) Addr() net.Addr            { return &net.TCPAddr{} }
 
-var errEMFILE = &net.OpError{Op: "accept", Net: "tcp", Err: os.NewSyscallError("accept4", syscall.EMFILE)}
+func acceptError(errno syscall.Errno) error {
+	return &net.OpError{Op: "accept", Net: "tcp", Err: os.NewSyscallError("accept4", errno)}
+}
+
+var errEMFILE = acceptError(syscall.EMFILE)
+
+// acceptErrors are the errors an accept may fail with, short of the
+// listener's close: all are retried.
+var acceptErrors = []error{errEMFILE, acceptError(syscall.ENFILE), acceptError(syscall.ENOBUFS),
+	acceptError(syscall.ENOMEM), acceptError(syscall.ECONNABORTED), acceptError(syscall.EPROTO),
+	os.ErrDeadlineExceeded}
 
 // logLines is a JSON log written by a connLimit, for counting lines.
 type logLines struct {
@@ -75,8 +85,9 @@ func newTestLimit(max int) (*connLimit, *logLines) {
 	return newConnLimit(max, 2, slog.New(slog.NewJSONHandler(&logs, nil))), &logs
 }
 
-// TestAcceptBacksOff: failing accepts are retried after 5 ms, doubling up
-// to 1 s, never returned; a connection accepted resets the delay; the
+// TestAcceptBacksOff: failing accepts (out of descriptors, out of buffers,
+// aborted, timed out) are retried after 5 ms, doubling up to 1 s, never
+// returned; a connection accepted resets the delay; the
 // episode is logged once when it starts and once when it is over.
 func TestAcceptBacksOff(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
@@ -90,7 +101,7 @@ func TestAcceptBacksOff(t *testing.T) {
 		fl := &fakeListener{accept: func() (net.Conn, error) {
 			calls = append(calls, time.Now())
 			if len(calls)%(fails+1) != 0 {
-				return nil, errEMFILE
+				return nil, acceptErrors[len(calls)%len(acceptErrors)]
 			}
 			if len(next) == 0 {
 				return nil, net.ErrClosed
@@ -209,6 +220,47 @@ func receive(t *testing.T, conns <-chan net.Conn) net.Conn {
 	}
 }
 
+// readRefusal reads a refused connection to its end.
+func readRefusal(t *testing.T, c net.Conn) {
+	t.Helper()
+	require.NoError(t, c.SetReadDeadline(time.Now().Add(5*time.Second)))
+	resp, err := io.ReadAll(c)
+	require.NoError(t, err, "closed with FIN, not reset")
+	assert.True(t, strings.HasPrefix(string(resp), "HTTP/1.1 503 Service Unavailable\r\n"), "%q", resp)
+	for _, h := range []string{"Retry-After: 2\r\n", "Connection: close\r\n", "Content-Type: application/json\r\n", `{"code":"SVC_001"`} {
+		assert.Contains(t, string(resp), h)
+	}
+}
+
+// TestRefusalArrivesWhole: a client whose request is in before its
+// connection is refused gets the whole refusal and a FIN, not a reset:
+// what it sent is read and dropped first.
+func TestRefusalArrivesWhole(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	lim, _ := newTestLimit(0)
+	l := lim.listen(ln)
+	c, err := net.Dial("tcp", ln.Addr().String())
+	require.NoError(t, err)
+	defer c.Close()
+	_, err = io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Pad: "+strings.Repeat("p", 3000)+"\r\n\r\n")
+	require.NoError(t, err)
+	accepted := make(chan error, 1)
+	go func() {
+		_, err := l.Accept() // refuses c, then waits for the next one
+		accepted <- err
+	}()
+	readRefusal(t, c)
+	assert.EqualValues(t, 1, lim.refused.Load())
+	require.NoError(t, l.Close())
+	select {
+	case err := <-accepted:
+		assert.ErrorIs(t, err, net.ErrClosed)
+	case <-time.After(5 * time.Second):
+		t.Fatal("Accept did not return within 5s of Close")
+	}
+}
+
 // TestCapRefusesAndReleasesOnce: past the cap a connection gets the fixed
 // 503 and is closed; a connection's slot is given back once, however
 // often it is closed; then a new connection is admitted.
@@ -224,20 +276,10 @@ func TestCapRefusesAndReleasesOnce(t *testing.T) {
 	s1, s2 := receive(t, conns), receive(t, conns)
 	assert.EqualValues(t, 2, lim.open.Load())
 
-	// Past the cap, with a request sent already: the answer arrives whole.
 	c, err := net.Dial("tcp", addr)
 	require.NoError(t, err)
 	defer c.Close()
-	_, err = io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-	require.NoError(t, err)
-	require.NoError(t, c.SetReadDeadline(time.Now().Add(5*time.Second)))
-	resp, err := io.ReadAll(c)
-	require.NoError(t, err, "closed with FIN, not reset")
-	assert.Equal(t, string(lim.refusal), string(resp))
-	assert.True(t, strings.HasPrefix(string(resp), "HTTP/1.1 503 Service Unavailable\r\n"), "%q", resp)
-	for _, h := range []string{"Retry-After: 2\r\n", "Connection: close\r\n", `{"code":"SVC_001"`} {
-		assert.Contains(t, string(resp), h)
-	}
+	readRefusal(t, c)
 	assert.EqualValues(t, 1, lim.refused.Load())
 	assert.Equal(t, 1, logs.count("WARN"))
 
