@@ -102,14 +102,15 @@ func (r *rig) serving(t *testing.T, within time.Duration) {
 
 // TestOutOfDescriptorsRefusesPastTheCap: with the connection cap derived
 // from a file limit of 512 (384), 200 held waiters and 400 idle
-// connections on top, jobwait refuses what exceeds the cap at once, stays
+// connections on top (JOBWAIT_STRESS=1: 1,024, 500 and 1,100, as in issue 10), jobwait refuses what exceeds the cap at once, stays
 // up, answers every held waiter when its job completes, and answers new
 // requests once the idle connections go.
 func TestOutOfDescriptorsRefusesPastTheCap(t *testing.T) {
-	const nofile, held, extra, budget = 512, 200, 400, 20 * time.Second
+	const budget = 20 * time.Second
+	nofile, held, extra := scaled(512, 1024), scaled(200, 500), scaled(400, 1100)
 	r := newRigUnder(t, underFileLimit(t, nofile), nil, "JOBWAIT_WAIT_BUDGET="+budget.String())
 	base := r.jw.URL()
-	require.EqualValues(t, server.MaxConnsFor(nofile), metric(base, "jobwait_connections_max"), "the default cap, from the file limit")
+	require.EqualValues(t, server.MaxConnsFor(uint64(nofile)), metric(base, "jobwait_connections_max"), "the default cap, from the file limit")
 
 	jobs := r.newJobs(t, held)
 	var w waits
@@ -121,7 +122,7 @@ func TestOutOfDescriptorsRefusesPastTheCap(t *testing.T) {
 	flood := idle(t, r.jw.Addr, extra)
 	refused := refusedConns(t, flood, 2*time.Second)
 	open := metric(base, "jobwait_connections_open")
-	max := server.MaxConnsFor(nofile)
+	max := server.MaxConnsFor(uint64(nofile))
 	t.Logf("%d of %d idle connections refused; %d open before, %v after, cap %d", refused, extra, before, open, max)
 	assert.Equal(t, extra-(max-before), refused, "every connection past the cap is refused, the others let in")
 	assert.EqualValues(t, max, open, "open connections are at the cap")
@@ -146,13 +147,14 @@ func TestOutOfDescriptorsRefusesPastTheCap(t *testing.T) {
 }
 
 // TestOutOfDescriptorsAtEMFILE: with the cap set above a file limit of 256,
-// 100 held waiters and 300 idle connections on top run jobwait out of
-// descriptors. Accepts fail with EMFILE and are retried; connections that
+// 100 held waiters and 300 idle connections on top (JOBWAIT_STRESS=1:
+// 1,024, 500 and 1,100) run jobwait out of descriptors. Accepts fail with EMFILE and are retried; connections that
 // arrive meanwhile are refused on the spare descriptor instead of waiting
 // in the backlog; jobwait stays up, answers every held waiter, and answers
 // new requests once the idle connections go.
 func TestOutOfDescriptorsAtEMFILE(t *testing.T) {
-	const nofile, held, extra, budget = 256, 100, 300, 20 * time.Second
+	const budget = 20 * time.Second
+	nofile, held, extra := scaled(256, 1024), scaled(100, 500), scaled(300, 1100)
 	r := newRigUnder(t, underFileLimit(t, nofile), nil, "JOBWAIT_WAIT_BUDGET="+budget.String(), "JOBWAIT_MAX_CONNS=100000")
 	base := r.jw.URL()
 	require.EqualValues(t, 100000, metric(base, "jobwait_connections_max"))
