@@ -36,8 +36,8 @@ func underFileLimit(t *testing.T, nofile int) []string {
 	return []string{path, "--nofile=" + n + ":" + n, "--"}
 }
 
-// idle opens n connections to addr that send nothing.
-func idle(t *testing.T, addr string, n int) []net.Conn {
+// idleConns opens n connections to addr that send nothing.
+func idleConns(t *testing.T, addr string, n int) []net.Conn {
 	t.Helper()
 	conns := make([]net.Conn, 0, n)
 	t.Cleanup(func() {
@@ -90,8 +90,8 @@ func refusedConns(t *testing.T, conns []net.Conn, within time.Duration) int {
 	return refused
 }
 
-// serving waits until a request on a new connection is answered 200.
-func (r *rig) serving(t *testing.T, within time.Duration) {
+// answersNewConnections waits until a request on a new connection is answered 200.
+func (r *rig) answersNewConnections(t *testing.T, within time.Duration) {
 	t.Helper()
 	c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 5 * time.Second}
 	eventually(t, within, "answering on a new connection", func() bool {
@@ -119,7 +119,7 @@ func TestOutOfDescriptorsRefusesPastTheCap(t *testing.T) {
 	// so reading it takes no new connection.
 	before := int(metric(base, "jobwait_connections_open"))
 	assert.GreaterOrEqual(t, before, held)
-	flood := idle(t, r.jw.Addr, extra)
+	flood := idleConns(t, r.jw.Addr, extra)
 	refused := refusedConns(t, flood, 2*time.Second)
 	open := metric(base, "jobwait_connections_open")
 	max := server.MaxConnsFor(uint64(nofile))
@@ -139,7 +139,7 @@ func TestOutOfDescriptorsRefusesPastTheCap(t *testing.T) {
 	for _, c := range flood {
 		c.Close()
 	}
-	r.serving(t, 5*time.Second)
+	r.answersNewConnections(t, 5*time.Second)
 	assert.ErrorIs(t, r.jw.Wait(100*time.Millisecond), context.DeadlineExceeded, "jobwait runs")
 	log := r.jw.Log()
 	assert.Equal(t, 1, strings.Count(log, "refusing connections"), "one line for the episode:\n%s", log)
@@ -163,7 +163,7 @@ func TestOutOfDescriptorsAtEMFILE(t *testing.T) {
 	jobs := r.newJobs(t, held)
 	var w waits
 	r.holdMix(t, &w, jobs, budget)
-	flood := idle(t, r.jw.Addr, extra)
+	flood := idleConns(t, r.jw.Addr, extra)
 	refused := refusedConns(t, flood, 2*time.Second)
 	t.Logf("%d of %d idle connections refused at EMFILE; %v accept errors", refused, extra,
 		metric(base, "jobwait_accept_errors_total"))
@@ -181,7 +181,7 @@ func TestOutOfDescriptorsAtEMFILE(t *testing.T) {
 	for _, c := range flood {
 		c.Close()
 	}
-	r.serving(t, 5*time.Second)
+	r.answersNewConnections(t, 5*time.Second)
 	assert.ErrorIs(t, r.jw.Wait(100*time.Millisecond), context.DeadlineExceeded, "jobwait runs")
 	log := r.jw.Log()
 	assert.NotContains(t, log, "Permanent error", "fasthttp never saw an accept error")
