@@ -14,10 +14,11 @@ import (
 
 // DefaultConnReserve is the part of the file limit (RLIMIT_NOFILE) that the
 // default connection cap leaves to everything that is not a client's
-// connection: the Redis pool (64 connections per node), the keyspace
-// subscriptions (one per master), the listener and its spare descriptor,
-// stdin, stdout and stderr, the poller, the pprof listener, the files the
-// metrics collector reads under /proc, and DNS lookups.
+// connection: the Redis pool (64 connections per node, unless REDIS_URL's
+// pool_size says more), the keyspace subscriptions (one per master), the
+// listener and its spare descriptor, stdin, stdout and stderr, the poller,
+// the pprof listener, the files the metrics collector reads under /proc,
+// and DNS lookups. A cluster of many nodes needs more: set the cap.
 const DefaultConnReserve = 128
 
 // Backoff of a failing accept, as net/http's: 5 ms, doubling up to 1 s.
