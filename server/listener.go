@@ -79,7 +79,8 @@ func newConnLimit(max, retryAfter int, log *slog.Logger) *connLimit {
 }
 
 // trouble records a refusal or an accept error (err), and logs the start
-// of an episode.
+// of an episode; the caller counts it after, so that the episode's count
+// includes it.
 func (l *connLimit) trouble(err error) {
 	now := time.Now()
 	l.mu.Lock()
@@ -152,8 +153,8 @@ func (l *listener) Accept() (net.Conn, error) {
 				l.closeSpare()
 				return nil, err
 			}
-			l.lim.acceptErrors.Add(1)
 			l.lim.trouble(err)
+			l.lim.acceptErrors.Add(1)
 			if outOfFiles(err) && l.refuseOnSpare() {
 				continue
 			}
@@ -162,8 +163,8 @@ func (l *listener) Accept() (net.Conn, error) {
 		}
 		l.delay = 0
 		if l.lim.open.Load() >= int64(l.lim.max) {
-			l.lim.refused.Add(1)
 			l.lim.trouble(nil)
+			l.lim.refused.Add(1)
 			l.refuse(c)
 			continue
 		}

@@ -87,8 +87,9 @@ func newTestLimit(max int) (*connLimit, *logLines) {
 
 // TestAcceptBacksOff: failing accepts (out of descriptors, out of buffers,
 // aborted, timed out) are retried after 5 ms, doubling up to 1 s, never
-// returned; a connection accepted resets the delay; the
-// episode is logged once when it starts and once when it is over.
+// returned; a connection accepted resets the delay; an episode is logged
+// once when it starts and once when it is over, with every refusal and
+// error it counted.
 func TestAcceptBacksOff(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const fails = 12
@@ -124,13 +125,19 @@ func TestAcceptBacksOff(t *testing.T) {
 		assert.EqualValues(t, 1, lim.open.Load())
 		assert.Equal(t, 1, logs.count("WARN"), "one warning for the episode")
 		assert.Equal(t, 0, logs.count("INFO"), "a connection a backoff after the last error does not end the episode")
+		lim.trouble(nil) // a refusal, counted by the caller after
+		lim.refused.Add(1)
+		time.Sleep(episodeQuiet)
+		lim.admitted()
+		assert.Equal(t, 1, logs.count("INFO"), "a quiet spell, then a connection: the episode is over")
+		assert.Contains(t, logs.b.String(), `"refused":1,"accept_errors":12`, "the episode counts every refusal and error")
 
 		// The next run of errors starts again at 5 ms, and ends with the
 		// listener closed: Accept returns then, and only then.
 		_, err = l.Accept()
 		assert.ErrorIs(t, err, net.ErrClosed)
 		assert.Equal(t, 5*time.Millisecond, calls[fails+2].Sub(calls[fails+1]), "the delay resets after a success")
-		assert.Equal(t, 1, logs.count("WARN"), "still one episode")
+		assert.Equal(t, 2, logs.count("WARN"), "a new episode")
 		require.NoError(t, c.Close())
 		assert.EqualValues(t, 0, lim.open.Load())
 	})
@@ -150,6 +157,7 @@ func TestEpisodeEndsWhenQuiet(t *testing.T) {
 		lim.admitted()
 		assert.Equal(t, 1, logs.count("WARN"))
 		assert.Equal(t, 1, logs.count("INFO"))
+		assert.Contains(t, logs.b.String(), `"lasted":"0s"`)
 		lim.trouble(nil)
 		assert.Equal(t, 2, logs.count("WARN"), "a new episode")
 	})
