@@ -21,8 +21,8 @@ const (
 )
 
 // metrics is the server's Prometheus registry: Go runtime and process
-// metrics, requests by route (never by job id), held waiters, the hub's
-// counters and the wake-up latency.
+// metrics, requests by route (never by job id), held waiters, open and
+// refused connections, the hub's counters and the wake-up latency.
 type metrics struct {
 	handleErr fiber.ErrorHandler // the app's one error handler
 	requests  *prometheus.CounterVec
@@ -52,13 +52,16 @@ func newMetrics(s *Server) *metrics {
 	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.requests, m.waiters, m.wake, hubCollector{s.hub},
+		m.requests, m.waiters, m.wake, hubCollector{s.hub}, connCollector{s.conns},
 		// The cap, so that an alert can say "near it" on every replica.
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "jobwait_max_waiters", Help: "JOBWAIT_MAX_WAITERS: held waiters past which new ones are refused (SVC_001).",
 		}, func() float64 { return float64(s.cfg.MaxWaiters) }),
 	)
-	m.handler = adaptor.HTTPHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	// Out of descriptors, the process collector cannot read /proc: serve
+	// what can be collected (the connection counters above all) rather
+	// than a 500.
+	m.handler = adaptor.HTTPHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
 	return m
 }
 
@@ -89,6 +92,30 @@ func (m *metrics) sent(route string, code int) {
 
 // woke records a waiter's write of a change learnt at at.
 func (m *metrics) woke(at time.Time) { m.wake.Observe(time.Since(at).Seconds()) }
+
+// connCollector exports the connection cap's gauges and counters at
+// scrape time.
+type connCollector struct{ lim *connLimit }
+
+var (
+	descConnsOpen    = prometheus.NewDesc("jobwait_connections_open", "Client connections open (idle and held ones included).", nil, nil)
+	descConnsMax     = prometheus.NewDesc("jobwait_connections_max", "The cap on open client connections (JOBWAIT_MAX_CONNS; by default the file limit less a reserve).", nil, nil)
+	descConnsRefused = prometheus.NewDesc("jobwait_connections_refused_total", "Connections refused at once with 503 SVC_001: past the cap, or out of file descriptors.", nil, nil)
+	descAcceptErrors = prometheus.NewDesc("jobwait_accept_errors_total", "Failed accepts (EMFILE, ENFILE, ENOBUFS, ...), each retried after a backoff.", nil, nil)
+)
+
+func (c connCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descConnsOpen, descConnsMax, descConnsRefused, descAcceptErrors} {
+		ch <- d
+	}
+}
+
+func (c connCollector) Collect(ch chan<- prometheus.Metric) {
+	ch <- prometheus.MustNewConstMetric(descConnsOpen, prometheus.GaugeValue, float64(c.lim.open.Load()))
+	ch <- prometheus.MustNewConstMetric(descConnsMax, prometheus.GaugeValue, float64(c.lim.max))
+	ch <- prometheus.MustNewConstMetric(descConnsRefused, prometheus.CounterValue, float64(c.lim.refused.Load()))
+	ch <- prometheus.MustNewConstMetric(descAcceptErrors, prometheus.CounterValue, float64(c.lim.acceptErrors.Load()))
+}
 
 // hubCollector exports the hub's counters at scrape time.
 type hubCollector struct{ hub Hub }

@@ -87,7 +87,7 @@ func newPushEnv(t *testing.T, o pushOpts) *pushEnv {
 	served := make(chan struct{})
 	go func() {
 		defer close(served)
-		_ = e.srv.App().Listener(ln)
+		_ = e.srv.Serve(ln)
 	}()
 	t.Cleanup(func() {
 		sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)

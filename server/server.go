@@ -63,6 +63,10 @@ type Config struct {
 	// Missing, if set, lists the Redis permissions jobwait lacks, each with
 	// what it costs, for /readyz.
 	Missing func() []string
+	// MaxConns caps the client connections open at once, idle ones
+	// included; past it a connection is refused at once (see connLimit).
+	// Zero derives it from the file limit: MaxConnsFor(FileLimit()).
+	MaxConns int
 }
 
 // Hub is what the server needs of the hub (*stream.Hub[*Answer]).
@@ -82,6 +86,7 @@ type Server struct {
 	app     *fiber.App
 	metrics *metrics
 	limit   *clientLimit
+	conns   *connLimit
 
 	held    atomic.Int64  // held long polls plus streams
 	quit    chan struct{} // closed by Shutdown: held waits end now
@@ -122,8 +127,12 @@ func New(cfg Config, st *store.Store, hub Hub) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.MaxConns <= 0 {
+		cfg.MaxConns = MaxConnsFor(FileLimit())
+	}
 	s := &Server{cfg: cfg, log: cfg.Logger, store: st, hub: hub, quit: make(chan struct{}),
 		idle: make(map[net.Conn]struct{}), handing: make(map[net.Conn]struct{})}
+	s.conns = newConnLimit(cfg.MaxConns, s.retryAfter(), cfg.Logger)
 	s.metrics = newMetrics(s)
 	s.limit = newClientLimit(cfg.MaxWaitersPerIP, cfg.TrustedProxies)
 	s.app = fiber.New(fiber.Config{
@@ -202,8 +211,22 @@ var routeLabel = map[string]string{"status": "status", "stream": "stream"}
 // App is the fiber app, for tests that drive it with app.Test.
 func (s *Server) App() *fiber.App { return s.app }
 
-// Listen serves on addr until Shutdown.
-func (s *Server) Listen(addr string) error { return s.app.Listen(addr) }
+// Listen serves on addr until Shutdown. Accept errors never end it (see
+// connLimit): it returns an error only when it cannot listen on addr.
+func (s *Server) Listen(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	return s.Serve(ln)
+}
+
+// Serve serves on ln, under the connection cap, until Shutdown; it returns
+// nil then. Accept errors never end it.
+func (s *Server) Serve(ln net.Listener) error { return s.app.Listener(s.conns.listen(ln)) }
+
+// MaxConns is the connection cap in force.
+func (s *Server) MaxConns() int { return s.cfg.MaxConns }
 
 // Shutdown ends every held wait at once (long polls get the job's current
 // state, streams end as if dropped so that clients reconnect elsewhere) and

@@ -42,6 +42,7 @@ type Config struct {
 
 	Resync      time.Duration // the most a change no notification announces goes unseen
 	ResultGrace time.Duration // how long a COMPLETED job's missing result is waited for
+	MaxConns    int           // open client connections; 0: derived from the file limit
 }
 
 // maxResultGrace keeps the grace under the Redis timeout of a short poll,
@@ -76,6 +77,7 @@ var settings = []setting{
 	{"cors-origins", "JOBWAIT_CORS_ORIGINS", "", "comma-separated origins (https://host[:port]) whose pages may call the API, or *; empty: CORS off"},
 	{"resync", "JOBWAIT_RESYNC", "5s", "the most a change that sends no notification (notifications switched off at runtime, FLUSHDB) goes unseen: watched jobs not read for this long are read again, notify-keyspace-events is checked twice per interval"},
 	{"result-grace", "JOBWAIT_RESULT_GRACE", "2s", "how long a COMPLETED job whose result is missing is re-read before JOB_003 (0 to 2.5s)"},
+	{"max-conns", "JOBWAIT_MAX_CONNS", "0", "open client connections, idle ones included; past it a new connection gets 503 SVC_001 and is closed; 0: the file limit (RLIMIT_NOFILE) less " + strconv.Itoa(server.DefaultConnReserve)},
 }
 
 // parseConfig reads flags over the environment over the defaults, and
@@ -119,6 +121,7 @@ func parseConfig(args []string, getenv func(string) string) (Config, error) {
 	cfg.MinReadRate = p.positive("min-read-rate")
 	cfg.MaxWaitersPerIP = p.nonNegative("max-waiters-per-ip")
 	cfg.TrustedProxies = p.prefixes("trusted-proxies")
+	cfg.MaxConns = p.nonNegative("max-conns")
 	if o, err := server.ParseOrigins(p.str("cors-origins")); err != nil {
 		p.fail("cors-origins", err)
 	} else {
@@ -261,5 +264,6 @@ func (c Config) serverConfig() server.Config {
 		MaxWaitersPerIP: c.MaxWaitersPerIP,
 		TrustedProxies:  c.TrustedProxies,
 		CORSOrigins:     c.CORSOrigins,
+		MaxConns:        c.MaxConns,
 	}
 }

@@ -28,6 +28,7 @@ func TestParseConfigDefaults(t *testing.T) {
 	assert.InDelta(t, 0.1, cfg.DemoFailRate, 1e-9)
 	assert.Equal(t, 5*time.Second, cfg.Resync)
 	assert.Equal(t, 2*time.Second, cfg.ResultGrace)
+	assert.Equal(t, 0, cfg.MaxConns, "derived from the file limit")
 }
 
 func TestParseConfig(t *testing.T) {
@@ -51,6 +52,9 @@ func TestParseConfig(t *testing.T) {
 		{"bad budget", nil, map[string]string{"JOBWAIT_WAIT_BUDGET": "soon"}, nil, "JOBWAIT_WAIT_BUDGET"},
 		{"zero budget", nil, map[string]string{"JOBWAIT_WAIT_BUDGET": "0s"}, nil, "JOBWAIT_WAIT_BUDGET"},
 		{"bad notify", nil, map[string]string{"JOBWAIT_NOTIFY": "pubsub"}, nil, "JOBWAIT_NOTIFY"},
+		{"max conns", []string{"-max-conns", "500"}, nil,
+			func(t *testing.T, c Config) { assert.Equal(t, 500, c.serverConfig().MaxConns) }, ""},
+		{"bad max conns", nil, map[string]string{"JOBWAIT_MAX_CONNS": "-5"}, nil, "JOBWAIT_MAX_CONNS"},
 		{"bad max waiters", nil, map[string]string{"JOBWAIT_MAX_WAITERS": "-1"}, nil, "JOBWAIT_MAX_WAITERS"},
 		{"bad fail rate", nil, map[string]string{"JOBWAIT_DEMO_FAIL_RATE": "1.5"}, nil, "JOBWAIT_DEMO_FAIL_RATE"},
 		{"bad demo", nil, map[string]string{"JOBWAIT_DEMO": "maybe"}, nil, "JOBWAIT_DEMO"},

@@ -54,10 +54,17 @@ type rig struct {
 // (demo off unless env turns it on), and waits until jobwait is ready.
 func newRig(t *testing.T, redisArgs []string, env ...string) *rig {
 	t.Helper()
+	return newRigUnder(t, nil, redisArgs, env...)
+}
+
+// newRigUnder is newRig with jobwait run by a wrapper command (see
+// jobwaittest.StartUnder).
+func newRigUnder(t *testing.T, wrapper, redisArgs []string, env ...string) *rig {
+	t.Helper()
 	r := &rig{redis: redistest.Start(t, redisArgs...)}
 	r.rdb = r.redis.Client(t)
 	r.st = store.New(r.rdb)
-	r.jw = jobwaittest.Start(t, append([]string{"REDIS_URL=" + r.redis.URL(), "JOBWAIT_DEMO=false"}, env...)...)
+	r.jw = jobwaittest.StartUnder(t, wrapper, append([]string{"REDIS_URL=" + r.redis.URL(), "JOBWAIT_DEMO=false"}, env...)...)
 	r.jw.WaitReady(t, 10*time.Second)
 	r.http = newHTTPClient(t)
 	return r

@@ -65,12 +65,21 @@ type Process struct {
 // waits until /healthz answers. It is stopped when the test ends.
 func Start(tb testing.TB, env ...string) *Process {
 	tb.Helper()
+	return StartUnder(tb, nil, env...)
+}
+
+// StartUnder is Start with jobwait run by a wrapper command that execs it,
+// such as prlimit --nofile=256:256 --, so that the wrapper's settings are
+// in force from jobwait's first instruction.
+func StartUnder(tb testing.TB, wrapper []string, env ...string) *Process {
+	tb.Helper()
 	port, err := redistest.FreePort()
 	if err != nil {
 		tb.Fatal(err)
 	}
 	p := &Process{Addr: "127.0.0.1:" + strconv.Itoa(port), log: &syncBuffer{}, done: make(chan struct{})}
-	p.cmd = exec.Command(Binary(tb))
+	argv := append(append([]string(nil), wrapper...), Binary(tb))
+	p.cmd = exec.Command(argv[0], argv[1:]...)
 	p.cmd.Env = append(append(os.Environ(), "JOBWAIT_ADDR="+p.Addr), env...)
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
 	if err := p.cmd.Start(); err != nil {
