@@ -319,7 +319,7 @@ func TestOpenAPISchemas(t *testing.T) {
 	optional := map[string][]string{
 		"JobPending": {"timedOut"},
 		"JobFailed":  {"timedOut"},
-		"Readiness":  {"blind"},
+		"Readiness":  {"blind", "missing"},
 	}
 	for name, req := range required {
 		s := get(schemas, name)
