@@ -27,9 +27,9 @@ const chunkDigits = 8
 
 // stream answers GET /api/events/jobs/{jobId}/stream. A bad id, a job that
 // does not exist or cannot be read, and a full server are answered with JSON
-// and no stream; a Last-Event-ID of a final event with 204.
+// and no stream; a Last-Event-ID (or ?lastEventId=) of a final event with 204.
 func (s *Server) stream(c *fiber.Ctx, id string) error {
-	r, resumed := parseEventID(c.Get("Last-Event-ID"))
+	r, resumed := parseEventID(lastEventID(c))
 	if resumed && r.final {
 		c.Set(fiber.HeaderCacheControl, "no-store")
 		return c.SendStatus(fiber.StatusNoContent)

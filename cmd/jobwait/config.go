@@ -33,6 +33,7 @@ type Config struct {
 	MaxWaitersPerIP int            // 0: no per-client cap
 	TrustedProxies  []netip.Prefix // peers whose X-Forwarded-For is believed
 	CORSOrigins     []string       // nil: CORS off
+	MaxIDs          int            // jobs per many-job stream or long poll
 }
 
 // setting is one flag and the environment variable behind it.
@@ -56,6 +57,7 @@ var settings = []setting{
 	{"read-timeout", "JOBWAIT_READ_TIMEOUT", "10s", "time a client has to send a request's line and headers (slow clients are cut off)"},
 	{"max-waiters-per-ip", "JOBWAIT_MAX_WAITERS_PER_IP", "0", "held long polls plus streams per client address (IPv6: per /64); past it SVC_001; 0: no cap"},
 	{"trusted-proxies", "JOBWAIT_TRUSTED_PROXIES", "", "comma-separated CIDRs of proxies whose X-Forwarded-For names the client; empty: trust none"},
+	{"max-ids", "JOBWAIT_MAX_IDS", "50", "the most jobs one many-job stream or long poll (?ids=a,b,c) lists; past it REQ_001"},
 	{"cors-origins", "JOBWAIT_CORS_ORIGINS", "", "comma-separated origins (https://host[:port]) whose pages may call the API, or *; empty: CORS off"},
 }
 
@@ -94,6 +96,7 @@ func parseConfig(args []string, getenv func(string) string) (Config, error) {
 	cfg.ReadTimeout = p.duration("read-timeout", 0)
 	cfg.MaxWaitersPerIP = p.nonNegative("max-waiters-per-ip")
 	cfg.TrustedProxies = p.prefixes("trusted-proxies")
+	cfg.MaxIDs = p.positive("max-ids")
 	if o, err := server.ParseOrigins(p.str("cors-origins")); err != nil {
 		p.fail("cors-origins", err)
 	} else {
@@ -214,5 +217,6 @@ func (c Config) serverConfig() server.Config {
 		MaxWaitersPerIP: c.MaxWaitersPerIP,
 		TrustedProxies:  c.TrustedProxies,
 		CORSOrigins:     c.CORSOrigins,
+		MaxIDs:          c.MaxIDs,
 	}
 }

@@ -26,6 +26,7 @@ func TestParseConfigDefaults(t *testing.T) {
 	assert.True(t, cfg.Demo, "demo is on with the embedded store")
 	assert.Equal(t, 5*time.Second, cfg.DemoDelay)
 	assert.InDelta(t, 0.1, cfg.DemoFailRate, 1e-9)
+	assert.Equal(t, 50, cfg.MaxIDs)
 }
 
 func TestParseConfig(t *testing.T) {
@@ -49,6 +50,9 @@ func TestParseConfig(t *testing.T) {
 		{"bad budget", nil, map[string]string{"JOBWAIT_WAIT_BUDGET": "soon"}, nil, "JOBWAIT_WAIT_BUDGET"},
 		{"zero budget", nil, map[string]string{"JOBWAIT_WAIT_BUDGET": "0s"}, nil, "JOBWAIT_WAIT_BUDGET"},
 		{"bad notify", nil, map[string]string{"JOBWAIT_NOTIFY": "pubsub"}, nil, "JOBWAIT_NOTIFY"},
+		{"max ids", nil, map[string]string{"JOBWAIT_MAX_IDS": "8"},
+			func(t *testing.T, c Config) { assert.Equal(t, 8, c.serverConfig().MaxIDs) }, ""},
+		{"bad max ids", nil, map[string]string{"JOBWAIT_MAX_IDS": "0"}, nil, "JOBWAIT_MAX_IDS"},
 		{"bad max waiters", nil, map[string]string{"JOBWAIT_MAX_WAITERS": "-1"}, nil, "JOBWAIT_MAX_WAITERS"},
 		{"bad fail rate", nil, map[string]string{"JOBWAIT_DEMO_FAIL_RATE": "1.5"}, nil, "JOBWAIT_DEMO_FAIL_RATE"},
 		{"bad demo", nil, map[string]string{"JOBWAIT_DEMO": "maybe"}, nil, "JOBWAIT_DEMO"},
