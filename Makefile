@@ -1,9 +1,10 @@
 # jobwait: `make run` serves the demo on :8080; `make test` installs what the
 # tests need (redis-server, chromium, nginx from Debian's packages) when it is
-# missing and root can, then runs the whole suite with the race detector.
+# missing and root can (npm then fetches typescript for the check of
+# web/jobwait.d.ts), then runs the whole suite with the race detector.
 
 GO ?= go
-APT_PACKAGES := redis-server redis-tools chromium nginx
+APT_PACKAGES := redis-server redis-tools chromium nginx nodejs npm
 STRESS ?=
 
 .PHONY: run test deps vet fuzz bench
@@ -21,6 +22,7 @@ deps:
 	command -v redis-cli >/dev/null || missing="$$missing redis-tools"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing="$$missing nginx"; \
+	command -v npm >/dev/null || missing="$$missing nodejs npm"; \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 			echo "installing:$$missing"; \
