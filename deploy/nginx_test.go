@@ -253,10 +253,6 @@ func nginxDuration(s string) (time.Duration, error) {
 	return time.ParseDuration(s)
 }
 
-
-
-
-
 func TestNginxConfSyntax(t *testing.T) {
 	bin := nginxtest.Binary(t)
 	dir := t.TempDir()
@@ -386,5 +382,3 @@ func closeOnce(c chan struct{}) {
 		close(c)
 	}
 }
-
-

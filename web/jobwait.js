@@ -341,7 +341,9 @@
       if (r.res.status === 503) return later(sse, retryAfterMs(r.res));
       if (!r.res.ok) return fail(errorOf(r.res, r.body));
       answer(r.body);
-      if (!done) later(sse, backoffMs(reopens));
+      // Still running: come back when the server says (a full server's
+      // Retry-After is the poll interval too).
+      if (!done) later(sse, Math.max(backoffMs(reopens), retryAfterMs(r.res)));
     }
 
     // --- long poll ----------------------------------------------------------

@@ -69,7 +69,14 @@ func Start(tb testing.TB, env ...string) *Process {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	p := &Process{Addr: "127.0.0.1:" + strconv.Itoa(port), log: &syncBuffer{}, done: make(chan struct{})}
+	return StartAt(tb, "127.0.0.1:"+strconv.Itoa(port), env...)
+}
+
+// StartAt is Start on a given address: a replica restarted where its
+// predecessor listened (behind a proxy that knows only that address).
+func StartAt(tb testing.TB, addr string, env ...string) *Process {
+	tb.Helper()
+	p := &Process{Addr: addr, log: &syncBuffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(Binary(tb))
 	p.cmd.Env = append(append(os.Environ(), "JOBWAIT_ADDR="+p.Addr), env...)
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log

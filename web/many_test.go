@@ -1,0 +1,275 @@
+package web_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"jobwait/cmd/jobwait/jobwaittest"
+	"jobwait/deploy/nginxtest"
+	"jobwait/web"
+)
+
+// behindNginx is j as a browser sees it through deploy/nginx.conf over
+// HTTP/1.1: the same Redis, nginx's URL.
+func behindNginx(t *testing.T, j *jobwait) *jobwait {
+	t.Helper()
+	plain, _ := nginxtest.Proxy(t, j.Proc.Addr)
+	nj := *j
+	nj.URL = "http://" + plain
+	return &nj
+}
+
+// recordWaits installs window.__w on the page: what the waits it starts
+// (with startWait) report, with the time of each final callback.
+const recordWaits = `window.__w = {status: {}, final: {}, at: {}, transports: [], done: 0};
+window.__cb = function (single) {
+  const w = window.__w;
+  const fin = (name) => function (b, id) {
+    id = single ? single : id;
+    w.final[id] = name + ':' + (b.code || b.status || '');
+    w.at[id] = Date.now();
+  };
+  return {
+    onStatus(b, id) { w.status[single || id] = b.status; },
+    onCompleted: fin('completed'), onFailed: fin('failed'), onTimeout: fin('timeout'), onError: fin('error'),
+    onTransport(n) { w.transports.push(n); },
+    onDone() { w.done++; },
+  };
+};
+''`
+
+// startMany starts jobwait.waitMany(ids, opts) on the page, recording into
+// window.__w; extra is more options as a JS object literal's body.
+func (p *tab) startMany(t *testing.T, ids []string, extra string) {
+	t.Helper()
+	list, _ := json.Marshal(ids)
+	p.eval(t, recordWaits)
+	p.eval(t, fmt.Sprintf(`window.__h = jobwait.waitMany(%s, Object.assign(__cb(), {%s})); ''`, list, extra))
+}
+
+// finalOf is what the page's wait reported as id's end ("completed:COMPLETED"), or "".
+func (p *tab) finalOf(t *testing.T, id string) string {
+	t.Helper()
+	return p.eval(t, fmt.Sprintf(`__w.final[%q] || ''`, id))
+}
+
+// at is when (Unix ms, the page's clock) the page got id's end.
+func (p *tab) at(t *testing.T, id string) time.Time {
+	t.Helper()
+	ms, err := strconv.ParseInt(p.eval(t, fmt.Sprintf(`String(__w.at[%q] || 0)`, id)), 10, 64)
+	require.NoError(t, err)
+	return time.UnixMilli(ms)
+}
+
+// TestWaitManyThroughNginx: a page waits for 8 jobs, more than a browser's
+// 6 HTTP/1.1 connections per host, through nginx with waitMany: one
+// stream; each result reaches the page when written, and the page's other
+// requests are answered meanwhile.
+func TestWaitManyThroughNginx(t *testing.T) {
+	t.Parallel()
+	const budget = 30 * time.Second
+	j := behindNginx(t, startJobwait(t, "JOBWAIT_DEMO=false"))
+	var ids []string
+	for i := range 8 {
+		id := fmt.Sprintf("web-many-%d", i)
+		j.setJob(t, id, "PENDING", "draft-"+id)
+		ids = append(ids, id)
+	}
+	p := openPage(t, j, "/")
+	p.startMany(t, ids, "")
+	p.waitFor(t, `Object.keys(__w.status).length === 8`, "every job's first state")
+	assert.Equal(t, `["sse"]`, p.eval(t, `JSON.stringify(__w.transports)`))
+
+	// Another request of the page is answered at once: the stream holds
+	// one connection of six.
+	p.eval(t, `window.__fetchMs = ''; (async () => { const t0 = performance.now(); await (await fetch('/api/info')).json(); __fetchMs = String(performance.now() - t0); })(); ''`)
+	p.waitFor(t, `__fetchMs !== ''`, "the fetch beside the stream")
+	ms := p.eval(t, `__fetchMs`)
+	took, err := strconv.ParseFloat(ms, 64)
+	require.NoError(t, err, "fetch took %q", ms)
+	assert.Less(t, took, float64(budget/time.Millisecond)/2, "a fetch beside the stream must not wait for it")
+	t.Logf("fetch beside the stream: %.0f ms", took)
+
+	for i, id := range ids {
+		wrote := time.Now()
+		if i%4 == 3 {
+			j.fail(t, id, "draft-"+id, "모델 오류")
+		} else {
+			j.complete(t, id, "draft-"+id)
+		}
+		p.waitFor(t, fmt.Sprintf(`!!__w.final[%q]`, id), id+"'s result")
+		got := p.at(t, id).Sub(wrote)
+		assert.Less(t, got, budget, "%s reached the page %v after its write", id, got)
+		t.Logf("%s: on the page %v after its write", id, got)
+	}
+	for i, id := range ids {
+		want := "completed:COMPLETED"
+		if i%4 == 3 {
+			want = "failed:FAILED"
+		}
+		assert.Equal(t, want, p.finalOf(t, id))
+	}
+	assert.Equal(t, "1", p.eval(t, `String(__w.done)`), "onDone once")
+	assert.False(t, p.requested("/web-many-0/stream"), "no one-job stream")
+}
+
+// TestWaitManyAcrossReplicaRestart: the only replica behind nginx restarts
+// mid-wait (nginx answers 502 meanwhile, which closes EventSource for
+// good); the client reopens the stream with ?lastEventId= and gets the
+// result written while the replica was down.
+func TestWaitManyAcrossReplicaRestart(t *testing.T) {
+	t.Parallel()
+	first := startJobwait(t, "JOBWAIT_DEMO=false")
+	j := behindNginx(t, first)
+	ids := []string{"web-restart-a", "web-restart-b"}
+	for _, id := range ids {
+		j.setJob(t, id, "PROCESSING", "draft-"+id)
+	}
+	p := openPage(t, j, "/")
+	p.startMany(t, ids, "")
+	p.waitFor(t, `Object.keys(__w.status).length === 2`, "every job's first state")
+	j.complete(t, ids[0], "draft-"+ids[0])
+	p.waitFor(t, fmt.Sprintf(`!!__w.final[%q]`, ids[0]), "the first result")
+
+	first.Proc.Kill()
+	// nginx has no replica: what a reconnect gets now.
+	resp, err := http.Get(j.URL + "/api/events/jobs/stream?ids=" + ids[1])
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusBadGateway, resp.StatusCode)
+	j.complete(t, ids[1], "draft-"+ids[1])
+	time.Sleep(4 * time.Second) // the gap, longer than EventSource's retry (2 s): the client meets 502s
+	jobwaittest.StartAt(t, first.Proc.Addr, "REDIS_URL="+first.RedisURL, "JOBWAIT_DEMO=false").WaitReady(t, 10*time.Second)
+
+	p.waitFor(t, fmt.Sprintf(`!!__w.final[%q]`, ids[1]), "the result written while the replica was down")
+	assert.Equal(t, "completed:COMPLETED", p.finalOf(t, ids[1]))
+	assert.Equal(t, "completed:COMPLETED", p.finalOf(t, ids[0]), "reported once")
+	assert.True(t, p.requested("lastEventId="), "the stream was reopened where it left off")
+}
+
+// TestWaitManyRecoversFrom503: a full replica answers the stream 503
+// SVC_001 (which closes EventSource for good); the client tries again after
+// Retry-After and gets the result once there is room.
+func TestWaitManyRecoversFrom503(t *testing.T) {
+	t.Parallel()
+	j := startJobwait(t, "JOBWAIT_DEMO=false", "JOBWAIT_MAX_WAITERS=1")
+	j.setJob(t, "web-full-hold", "PROCESSING", "draft-hold")
+	j.setJob(t, "web-full-a", "PROCESSING", "draft-a")
+	// Someone else holds the only waiter.
+	held := make(chan error, 1)
+	go func() {
+		resp, err := http.Get(j.URL + "/api/events/jobs/web-full-hold/status?wait=30")
+		if err == nil {
+			resp.Body.Close()
+		}
+		held <- err
+	}()
+	p := openPage(t, j, "/")
+	deadlineWait := func() {
+		for i := 0; i < 200; i++ {
+			resp, err := http.Get(j.URL + "/api/events/jobs/stream?ids=web-full-a")
+			require.NoError(t, err)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusServiceUnavailable {
+				assert.Equal(t, "2", resp.Header.Get("Retry-After"))
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		t.Fatal("the replica never got full")
+	}
+	deadlineWait()
+	p.startMany(t, []string{"web-full-a"}, "")
+	p.waitFor(t, `__w.status['web-full-a'] === 'PROCESSING'`, "the state, from the probe after the 503")
+
+	j.complete(t, "web-full-hold", "draft-hold")
+	require.NoError(t, <-held)
+	j.complete(t, "web-full-a", "draft-a")
+	p.waitFor(t, `!!__w.final['web-full-a']`, "the result once there is room")
+	assert.Equal(t, "completed:COMPLETED", p.finalOf(t, "web-full-a"))
+}
+
+// TestFallbackKeepsOneDeadline: a stream that never opens, a long poll cut
+// by the network, then the plain poll: the wait still ends at its one
+// deadline, for wait and waitMany alike, and the long poll asked only for
+// the time left.
+func TestFallbackKeepsOneDeadline(t *testing.T) {
+	t.Parallel()
+	const budget = 7 * time.Second
+	var (
+		mu    sync.Mutex
+		waits []int
+	)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Path == "/":
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			fmt.Fprint(w, `<!doctype html><meta charset="utf-8"><title>t</title><main></main><script src="/jobwait.js"></script>`)
+		case r.URL.Path == "/jobwait.js":
+			http.ServeFileFS(w, r, web.Files, "jobwait.js")
+		case strings.HasSuffix(r.URL.Path, "/stream"):
+			<-r.Context().Done() // never answers: EventSource stays CONNECTING
+		case r.URL.Query().Get("wait") != "":
+			n, _ := strconv.Atoi(r.URL.Query().Get("wait"))
+			mu.Lock()
+			waits = append(waits, n)
+			mu.Unlock()
+			time.Sleep(500 * time.Millisecond)
+			c, _, err := w.(http.Hijacker).Hijack() // cut: a network error
+			if err == nil {
+				c.(*net.TCPConn).SetLinger(0)
+				c.Close()
+			}
+		default:
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Retry-After", "1")
+			ids := strings.Split(r.URL.Query().Get("ids"), ",")
+			if r.URL.Query().Get("ids") == "" {
+				fmt.Fprint(w, `{"jobId":"one","status":"PROCESSING","message":"m"}`)
+				return
+			}
+			var b strings.Builder
+			b.WriteString(`{"jobs":[`)
+			for i, id := range ids {
+				if i > 0 {
+					b.WriteString(",")
+				}
+				fmt.Fprintf(&b, `{"jobId":%q,"status":"PENDING","message":"m"}`, id)
+			}
+			b.WriteString(`]}`)
+			fmt.Fprint(w, b.String())
+		}
+	}))
+	t.Cleanup(srv.Close)
+
+	p := openPage(t, &jobwait{URL: srv.URL}, "/")
+	p.eval(t, recordWaits)
+	start := time.Now()
+	opts := fmt.Sprintf(`budgetMs: %d`, budget.Milliseconds())
+	p.eval(t, fmt.Sprintf(`window.__h1 = jobwait.waitMany(['m1', 'm2'], Object.assign(__cb(), {%s})); window.__h2 = jobwait.wait('one', Object.assign(__cb('one'), {%s})); ''`, opts, opts))
+	for _, id := range []string{"m1", "m2", "one"} {
+		p.waitFor(t, fmt.Sprintf(`!!__w.final[%q]`, id), id+"'s end")
+		end := p.at(t, id)
+		assert.Equal(t, "timeout:PENDING", strings.Replace(p.finalOf(t, id), "PROCESSING", "PENDING", 1), id)
+		assert.False(t, end.Before(start.Add(budget-200*time.Millisecond)), "%s ended %v before its deadline", id, start.Add(budget).Sub(end))
+		assert.Less(t, end.Sub(start), budget+time.Second, "%s ended %v after its deadline", id, end.Sub(start.Add(budget)))
+	}
+	assert.Equal(t, `["longpoll","longpoll","poll","poll","sse","sse"]`, p.eval(t, `JSON.stringify(__w.transports.slice().sort())`), "each wait went through every transport")
+	mu.Lock()
+	defer mu.Unlock()
+	require.NotEmpty(t, waits)
+	for _, n := range waits {
+		assert.LessOrEqual(t, n, int((budget-3*time.Second)/time.Second), "a long poll after the stream's fallback asks for the time left, not a budget")
+	}
+}
