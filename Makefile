@@ -7,7 +7,7 @@ GO ?= go
 APT_PACKAGES := redis-server redis-tools chromium nginx nodejs npm
 STRESS ?=
 
-.PHONY: run test deps vet fuzz bench
+.PHONY: run test deps vet fuzz bench tls
 
 run:
 	$(GO) run ./cmd/jobwait
@@ -48,3 +48,10 @@ fuzz:
 
 bench:
 	$(GO) test -run XXX -bench . -benchmem ./stream/ ./server/
+
+# tls makes a self-signed certificate for nginx's TLS (HTTP/2) server in
+# deploy/tls, for docker compose's scale profile; use your own in production.
+tls:
+	@test -f deploy/tls/cert.pem || openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 365 \
+		-subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
+		-keyout deploy/tls/key.pem -out deploy/tls/cert.pem

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -171,10 +172,31 @@ func TestNginxConfForWaits(t *testing.T) {
 		assert.NotEqual(t, "0", ka[0].args[0])
 	}
 
-	server := http.one(t, "server")
+	servers := http.all("server")
+	require.Len(t, servers, 2, "a plain HTTP/1.1 server and a TLS (HTTP/2) one")
+	var tls bool
+	for _, server := range servers {
+		for _, l := range server.all("listen") {
+			if slices.Contains(l.args, "ssl") {
+				tls = true
+				assert.Contains(t, l.args, "http2", "the TLS server speaks HTTP/2 to browsers")
+				for _, name := range []string{"ssl_certificate", "ssl_certificate_key"} {
+					assert.Len(t, server.all(name), 1, "the TLS server's %s", name)
+				}
+			}
+		}
+		checkServerForWaits(t, http, up, server)
+	}
+	assert.True(t, tls, "nginx.conf has no TLS (HTTP/2) server for browsers")
+}
+
+// checkServerForWaits checks what every location of a server that proxies
+// to the replicas must say for waits to work.
+func checkServerForWaits(t *testing.T, http, up, server *directive) {
+	t.Helper()
 	locations := server.all("location")
 	require.NotEmpty(t, locations)
-	var sse bool
+	var sse, many bool
 	for _, loc := range locations {
 		path := []*directive{http, server, loc}
 		where := "location " + strings.Join(loc.args, " ")
@@ -224,10 +246,12 @@ func TestNginxConfForWaits(t *testing.T) {
 			re, err := regexp.Compile(loc.args[1])
 			if assert.NoError(t, err, where) && re.MatchString("/api/events/jobs/abc/stream") {
 				sse = true
+				many = many || re.MatchString("/api/events/jobs/stream")
 			}
 		}
 	}
 	assert.True(t, sse, "nginx.conf has no location for /api/events/jobs/{jobId}/stream")
+	assert.True(t, many, "the stream location does not cover the many-job /api/events/jobs/stream")
 }
 
 // effectiveAll returns the arguments of every name directive at the

@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -12,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/security"
+	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -272,4 +275,70 @@ func TestFallbackKeepsOneDeadline(t *testing.T) {
 	for _, n := range waits {
 		assert.LessOrEqual(t, n, int((budget-3*time.Second)/time.Second), "a long poll after the stream's fallback asks for the time left, not a budget")
 	}
+}
+
+// TestPageListsEveryAnalysis: the page lists every analysis this browser
+// started, kept in localStorage, each with its state, all waited for
+// through one many-job stream; the single-job view stays as it is.
+func TestPageListsEveryAnalysis(t *testing.T) {
+	t.Parallel()
+	j := startJobwait(t, "JOBWAIT_DEMO=true", "JOBWAIT_DEMO_DELAY=1500ms", "JOBWAIT_DEMO_FAIL_RATE=0")
+	p := openPage(t, j, "/")
+	drafts := []string{"draft-list-1", "draft-list-2", "draft-list-3"}
+	for i, d := range drafts {
+		p.eval(t, fmt.Sprintf(`document.querySelector('#draft-id').value = %q; document.querySelector('#start').click(); ''`, d))
+		p.waitFor(t, fmt.Sprintf(`document.querySelectorAll('#history-list li').length === %d`, i+1), d+" listed")
+	}
+	p.waitFor(t, `[...document.querySelectorAll('#history-list li')].every((li) => li.dataset.state === 'COMPLETED')`, "every analysis completed in the list")
+	assert.True(t, p.visible(t, "#history"), "#history shown")
+	assert.Equal(t, "draft-list-3", p.text(t, "#history-list li:first-child a"), "newest first")
+	assert.True(t, p.requested("/api/events/jobs/stream?ids="), "the list waits on the many-job stream")
+	// The single-job view shows the last analysis as before.
+	p.waitState(t, "completed")
+	assert.Equal(t, 3, p.count(t, ".card"), "the demo's recommendations")
+
+	// Kept across a reload: listed with their final states, nothing to wait for.
+	require.NoError(t, chromedp.Do(p.ctx, chromedp.Reload()))
+	p.waitFor(t, `document.querySelectorAll('#history-list li[data-state="COMPLETED"]').length === 3`, "the list after a reload")
+}
+
+// ignoreCertificates lets the tab trust the self-signed certificate of a
+// test's nginx.
+func ignoreCertificates(t *testing.T, ctx context.Context) {
+	_, err := chromedp.Call(ctx, security.SetIgnoreCertificateErrors, security.SetIgnoreCertificateErrorsParams{Ignore: true})
+	require.NoError(t, err)
+}
+
+// TestTenWaitsOverHTTP2: through nginx's TLS server, a page's ten one-job
+// streams share one HTTP/2 connection: every result is delivered, none
+// waits for a free connection.
+func TestTenWaitsOverHTTP2(t *testing.T) {
+	t.Parallel()
+	j := startJobwait(t, "JOBWAIT_DEMO=false")
+	_, tls := nginxtest.Proxy(t, j.Proc.Addr)
+	h2 := *j
+	h2.URL = "https://" + tls
+	var ids []string
+	for i := range 10 {
+		id := fmt.Sprintf("web-h2-%d", i)
+		j.setJob(t, id, "PROCESSING", "draft-"+id)
+		ids = append(ids, id)
+	}
+	p := openPage(t, &h2, "/", ignoreCertificates)
+	assert.Equal(t, "h2", p.eval(t, `performance.getEntriesByType('navigation')[0].nextHopProtocol`), "the page came over HTTP/2")
+	p.eval(t, recordWaits)
+	for _, id := range ids {
+		p.eval(t, fmt.Sprintf(`jobwait.wait(%q, __cb(%q)); ''`, id, id))
+	}
+	p.waitFor(t, `Object.keys(__w.status).length === 10`, "every stream open")
+	for _, id := range ids {
+		j.complete(t, id, "draft-"+id)
+	}
+	p.waitFor(t, `Object.keys(__w.final).length === 10`, "every result")
+	for _, id := range ids {
+		assert.Equal(t, "completed:COMPLETED", p.finalOf(t, id))
+	}
+	assert.Equal(t, `["sse"]`, p.eval(t, `JSON.stringify([...new Set(__w.transports)])`), "all ten over SSE")
+	assert.Equal(t, "h2", p.eval(t, `[...new Set(performance.getEntriesByType('resource').filter((e) => e.name.includes('/stream')).map((e) => e.nextHopProtocol))].join()`),
+		"the streams went over HTTP/2")
 }

@@ -80,7 +80,7 @@ func Conf(tb testing.TB, dir string, o Options) string {
 		needed   bool
 	}{
 		{`(?m)^(\s*server\s+)[A-Za-z0-9.-]+:\d+`, "${1}" + o.Upstream, true},
-		{`(?m)^(\s*listen\s+)[^;]*\bssl\b[^;]*;`, "${1}" + o.TLSListen + " ssl;", false},
+		{`(?m)^(\s*listen\s+)[^;]*\bssl\b[^;]*;`, "${1}" + o.TLSListen + " ssl http2;", false},
 		{`(?m)^(\s*listen\s+)[0-9]+;`, "${1}" + o.Listen + ";", true},
 		{`(?m)^(\s*ssl_certificate\s+)[^;]+;`, "${1}" + cert + ";", false},
 		{`(?m)^(\s*ssl_certificate_key\s+)[^;]+;`, "${1}" + key + ";", false},
