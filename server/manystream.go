@@ -87,13 +87,16 @@ func (st *manyStreamState) run() bool {
 	left := st.left()
 	for i, a := range st.last {
 		if st.ended[i] {
+			// The client has its final event: nothing to watch.
 			sel.drop(i)
+			st.ws[i].Close()
 			continue
 		}
 		if a.Final() {
 			st.ended[i] = true
 			left--
 			sel.drop(i)
+			st.ws[i].Close()
 		}
 		if !st.event(pre, lead, i, eventName(a), a, nil, left == 0) {
 			return false

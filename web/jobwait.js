@@ -189,7 +189,7 @@
 
     // deliver hands a job's body to the right callback.
     function deliver(id, body) {
-      if (done || ended[id]) return;
+      if (done || ended[id] || ids.indexOf(id) < 0) return;
       if (body && body.code) return end(id, 'onError', problemError(body));
       if (body.status === 'COMPLETED') return end(id, 'onCompleted', body);
       if (body.status === 'FAILED') return end(id, 'onFailed', body);
