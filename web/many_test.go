@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -161,46 +163,105 @@ func TestWaitManyAcrossReplicaRestart(t *testing.T) {
 	assert.True(t, p.requested("lastEventId="), "the stream was reopened where it left off")
 }
 
-// TestWaitManyRecoversFrom503: a full replica answers the stream 503
-// SVC_001 (which closes EventSource for good); the client tries again after
-// Retry-After and gets the result once there is room.
+// TestWaitManyRecoversFrom503: the replica of a stream shuts down and the
+// reconnect lands on a full one, which answers 503 SVC_001 (that closes
+// EventSource for good). The client reopens the stream no sooner than
+// Retry-After, resuming with ?lastEventId=, and gets the result once there
+// is room. A switch in front of the replicas stands in for a load balancer
+// that sends the reconnect elsewhere.
 func TestWaitManyRecoversFrom503(t *testing.T) {
 	t.Parallel()
-	j := startJobwait(t, "JOBWAIT_DEMO=false", "JOBWAIT_MAX_WAITERS=1")
-	j.setJob(t, "web-full-hold", "PROCESSING", "draft-hold")
-	j.setJob(t, "web-full-a", "PROCESSING", "draft-a")
-	// Someone else holds the only waiter.
+	first := startJobwait(t, "JOBWAIT_DEMO=false")
+	full := jobwaittest.Start(t, "REDIS_URL="+first.RedisURL, "JOBWAIT_DEMO=false", "JOBWAIT_MAX_WAITERS=1")
+	full.WaitReady(t, 10*time.Second)
+	first.setJob(t, "web-full-hold", "PROCESSING", "draft-hold")
+	first.setJob(t, "web-full-a", "PROCESSING", "draft-a")
+
+	// Someone else holds the full replica's only waiter.
 	held := make(chan error, 1)
 	go func() {
-		resp, err := http.Get(j.URL + "/api/events/jobs/web-full-hold/status?wait=30")
+		resp, err := http.Get(full.URL() + "/api/events/jobs/web-full-hold/status?wait=30")
 		if err == nil {
 			resp.Body.Close()
 		}
 		held <- err
 	}()
-	p := openPage(t, j, "/")
-	deadlineWait := func() {
-		for i := 0; i < 200; i++ {
-			resp, err := http.Get(j.URL + "/api/events/jobs/stream?ids=web-full-a")
-			require.NoError(t, err)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusServiceUnavailable {
-				assert.Equal(t, "2", resp.Header.Get("Retry-After"))
-				return
-			}
-			time.Sleep(10 * time.Millisecond)
+	require.Eventually(t, func() bool {
+		resp, err := http.Get(full.URL() + "/api/events/jobs/status?ids=web-full-a&wait=1")
+		if err != nil {
+			return false
 		}
-		t.Fatal("the replica never got full")
-	}
-	deadlineWait()
-	p.startMany(t, []string{"web-full-a"}, "")
-	p.waitFor(t, `__w.status['web-full-a'] === 'PROCESSING'`, "the state, from the probe after the 503")
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusServiceUnavailable
+	}, 10*time.Second, 20*time.Millisecond, "the replica never got full")
 
-	j.complete(t, "web-full-hold", "draft-hold")
+	// The switch: first's streams until it goes, then full's.
+	var (
+		mu      sync.Mutex
+		to      = first.URL
+		streams []struct {
+			at   time.Time
+			code int
+		}
+	)
+	sw := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		target := to
+		mu.Unlock()
+		u, _ := url.Parse(target)
+		rp := httputil.NewSingleHostReverseProxy(u)
+		rp.FlushInterval = -1
+		rp.ModifyResponse = func(resp *http.Response) error {
+			if strings.HasSuffix(r.URL.Path, "/stream") {
+				mu.Lock()
+				streams = append(streams, struct {
+					at   time.Time
+					code int
+				}{time.Now(), resp.StatusCode})
+				mu.Unlock()
+			}
+			return nil
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(sw.Close)
+
+	p := openPage(t, &jobwait{URL: sw.URL}, "/")
+	p.startMany(t, []string{"web-full-a"}, "")
+	p.waitFor(t, `__w.status['web-full-a'] === 'PROCESSING'`, "the stream open")
+	mu.Lock()
+	to = full.URL()
+	mu.Unlock()
+	first.Proc.Kill() // its stream ends without a final event: EventSource reconnects
+	count503 := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		n := 0
+		for _, s := range streams {
+			if s.code == http.StatusServiceUnavailable {
+				n++
+			}
+		}
+		return n
+	}
+	require.Eventually(t, func() bool { return count503() >= 2 }, 20*time.Second, 20*time.Millisecond,
+		"the reconnect and a reopen met the full replica")
+	assert.True(t, p.requested("lastEventId="), "the stream was reopened where it left off")
+
+	first.complete(t, "web-full-hold", "draft-hold")
 	require.NoError(t, <-held)
-	j.complete(t, "web-full-a", "draft-a")
+	first.complete(t, "web-full-a", "draft-a")
 	p.waitFor(t, `!!__w.final['web-full-a']`, "the result once there is room")
 	assert.Equal(t, "completed:COMPLETED", p.finalOf(t, "web-full-a"))
+
+	mu.Lock()
+	defer mu.Unlock()
+	for i := 1; i < len(streams); i++ {
+		if streams[i-1].code == http.StatusServiceUnavailable {
+			assert.GreaterOrEqual(t, streams[i].at.Sub(streams[i-1].at), 1900*time.Millisecond,
+				"a stream reopened %v after a 503 with Retry-After: 2", streams[i].at.Sub(streams[i-1].at))
+		}
+	}
 }
 
 // TestFallbackKeepsOneDeadline: a stream that never opens, a long poll cut
