@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -186,6 +187,13 @@ func TestManyBadRequests(t *testing.T) {
 		}
 	}
 	assert.Equal(t, 400, recvReply(t, e.longPoll(manyStatusPath(ok)+"&wait=soon", 5*time.Second), 6*time.Second).code)
+	for _, path := range []string{manyStatusPath(ok), manyStreamPath(ok)} {
+		resp, err := http.Post("http://"+e.addr+path, "text/plain", nil)
+		require.NoError(t, err)
+		resp.Body.Close()
+		assert.Equal(t, 405, resp.StatusCode, "POST %s", path)
+		assert.Equal(t, "GET, HEAD", resp.Header.Get("Allow"), "POST %s", path)
+	}
 
 	// A many-job stream is one held waiter, whatever its length.
 	c := openManySSE(t, e, manyStreamPath(ok, pushJobID(), e.create(t).JobID))
