@@ -1,12 +1,13 @@
 # jobwait: `make run` serves the demo on :8080; `make test` installs what the
 # tests need (redis-server, redis-sentinel, promtool, chromium, nginx from Debian's packages) when it is
-# missing and root can, then runs the whole suite with the race detector.
+# missing and root can (npm then fetches typescript for the check of
+# web/jobwait.d.ts), then runs the whole suite with the race detector.
 
 GO ?= go
-APT_PACKAGES := redis-server redis-tools redis-sentinel prometheus chromium nginx
+APT_PACKAGES := redis-server redis-tools redis-sentinel prometheus chromium nginx nodejs npm
 STRESS ?=
 
-.PHONY: run test deps vet fuzz bench
+.PHONY: run test deps vet fuzz bench tls
 
 run:
 	$(GO) run ./cmd/jobwait
@@ -23,6 +24,7 @@ deps:
 	command -v promtool >/dev/null || missing="$$missing prometheus"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing="$$missing nginx"; \
+	command -v npm >/dev/null || missing="$$missing nodejs npm"; \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 			echo "installing:$$missing"; \
@@ -48,3 +50,10 @@ fuzz:
 
 bench:
 	$(GO) test -run XXX -bench . -benchmem ./stream/ ./server/
+
+# tls makes a self-signed certificate for nginx's TLS (HTTP/2) server in
+# deploy/tls, for docker compose's scale profile; use your own in production.
+tls:
+	@test -f deploy/tls/cert.pem || openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 365 \
+		-subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
+		-keyout deploy/tls/key.pem -out deploy/tls/cert.pem

@@ -16,9 +16,11 @@ import (
 
 // The documented paths the conformance test drives.
 const (
-	statusPath = "/api/events/jobs/{jobId}/status"
-	streamPath = "/api/events/jobs/{jobId}/stream"
-	demoPath   = "/api/events/{eventDraftId}/ai-recommendations"
+	statusPath     = "/api/events/jobs/{jobId}/status"
+	streamPath     = "/api/events/jobs/{jobId}/stream"
+	manyStatusPath = "/api/events/jobs/status"
+	manyStreamPath = "/api/events/jobs/stream"
+	demoPath       = "/api/events/{eventDraftId}/ai-recommendations"
 )
 
 // conformance checks real answers of one or more running jobwaits against
@@ -193,12 +195,12 @@ func (c *conformance) check(t *testing.T, r request, resp *http.Response, want i
 	return answer{code: resp.StatusCode, header: resp.Header, doc: doc}
 }
 
-// checkEvent validates an event against the x-events of the stream's
-// documented media type: its name is documented, it has an id, and its data
-// is JSON that validates against the event's schema. It returns the data.
-func (c *conformance) checkEvent(t *testing.T, ev sseEvent) obj {
+// checkEvent validates an event against the x-events of the documented
+// stream path's media type: its name is documented, it has an id, and its
+// data is JSON that validates against the event's schema. It returns the data.
+func (c *conformance) checkEvent(t *testing.T, path string, ev sseEvent) obj {
 	t.Helper()
-	events := get(c.o.doc, "paths", streamPath, "get", "responses", "200", "content", "text/event-stream", "x-events")
+	events := get(c.o.doc, "paths", path, "get", "responses", "200", "content", "text/event-stream", "x-events")
 	require.NotNil(t, events, "the stream's x-events are not documented")
 	doc := get(events, ev.name)
 	if !assert.NotNil(t, doc, "event %q is not documented in x-events (%v)", ev.name, keys(events)) {
@@ -215,9 +217,14 @@ func (c *conformance) checkEvent(t *testing.T, ev sseEvent) obj {
 }
 
 // readStream reads a whole stream (until the server ends it), checking
-// every event; after is called with each event before the next is read.
+// every event against the documented stream it was asked of; after is
+// called with each event before the next is read.
 func (c *conformance) readStream(t *testing.T, resp *http.Response, after func(sseEvent, obj)) (*sseReader, []sseEvent) {
 	t.Helper()
+	path := streamPath
+	if resp.Request.URL.Path == manyStreamPath {
+		path = manyStreamPath
+	}
 	r := newSSEReader(resp.Body)
 	var got []sseEvent
 	for {
@@ -227,7 +234,7 @@ func (c *conformance) readStream(t *testing.T, resp *http.Response, after func(s
 		}
 		require.NoError(t, err, "read stream after %d events", len(got))
 		got = append(got, ev)
-		data := c.checkEvent(t, ev)
+		data := c.checkEvent(t, path, ev)
 		if after != nil {
 			after(ev, data)
 		}

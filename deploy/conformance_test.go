@@ -336,6 +336,79 @@ func TestConformance(t *testing.T) {
 		}
 	})
 
+	t.Run("many", func(t *testing.T) {
+		j := jobs{t, rdb}
+		manyStatus := func(query string) request {
+			return request{base: base, method: "GET", path: manyStatusPath, url: manyStatusPath + query}
+		}
+		manyStream := func(query string, header ...string) request {
+			r := request{base: base, method: "GET", path: manyStreamPath, url: manyStreamPath + query}
+			if len(header) > 0 {
+				r.header = http.Header{"Last-Event-ID": header}
+			}
+			return r
+		}
+		j.set("mRun", "PROCESSING", "d-mrun")
+		j.set("mDone", "COMPLETED", "d-mdone")
+		j.result("d-mdone")
+		j.set("mFailed", "FAILED", "d-mfailed")
+
+		// Batched short poll: every body in order, an unknown job's error
+		// with its id.
+		a := c.do(t, manyStatus("?ids=mRun,mDone,mFailed,mNone"), 200)
+		assert.Equal(t, "2", a.header.Get("Retry-After"), "mRun is still running")
+		list, _ := get(a.body, "jobs").([]any)
+		if assert.Len(t, list, 4) {
+			for i, want := range []string{"PROCESSING", "COMPLETED", "FAILED"} {
+				assert.Equal(t, want, get(list[i], "status"))
+			}
+			assert.Equal(t, obj{"jobId": "mNone", "code": "JOB_001", "message": "Job을 찾을 수 없습니다"}, list[3])
+		}
+		// Long poll: one final job answers at once; none times out.
+		a = c.do(t, manyStatus("?ids=mRun,mDone&wait=30"), 200)
+		assert.Nil(t, get(a.body, "timedOut"))
+		a = c.do(t, manyStatus("?ids=mRun&wait=1"), 200)
+		assert.Equal(t, true, get(a.body, "timedOut"))
+		// Woken by a write.
+		j.set("mWake", "PROCESSING", "d-mwake")
+		r := manyStatus("?ids=mRun,mWake&wait=2s")
+		done := c.fetchAsync(r)
+		awaitWaiters(t, base, "longpoll-many", 1)
+		j.raw("job:mWake:error", "boom")
+		j.set("mWake", "FAILED", "d-mwake")
+		a = c.verify(t, r, await(t, done), 200)
+		list, _ = get(a.body, "jobs").([]any)
+		if assert.Len(t, list, 2) {
+			assert.Equal(t, "FAILED", get(list[1], "status"))
+		}
+
+		for _, q := range []string{"?ids=mRun,a:b", "?ids=mRun,", "?ids=" + strings.Repeat("x,", 50) + "y", "", "?ids=mRun,mRun", "?ids=mRun&wait=soon"} {
+			want := "REQ_001"
+			if strings.Contains(q, ":") || strings.HasSuffix(q, ",") {
+				want = "JOB_002"
+			}
+			errCode(t, c.do(t, manyStatus(q), 400), want)
+			if !strings.Contains(q, "wait") {
+				errCode(t, c.do(t, manyStream(q), 400), want)
+			}
+		}
+
+		// The stream: each job's state, its own final event, one deadline.
+		_, resp := c.open(t, manyStream("?ids=mDone,mRun,mNone"), 200)
+		_, evs := c.readStream(t, resp, nil)
+		assert.Equal(t, []string{"completed", "status", "problem", "timeout"}, eventNames(evs))
+		if assert.Len(t, evs, 4) {
+			last := evs[3].id
+			assert.True(t, strings.HasSuffix(last, "-7-end"), "final id %q", last)
+			c.do(t, manyStream("?ids=mDone,mRun,mNone", last), 204)
+			c.do(t, manyStream("?ids=mDone,mRun,mNone&lastEventId="+url.QueryEscape(last)), 204)
+			// Resumed after the completed event: the rest only.
+			_, resp = c.open(t, manyStream("?ids=mDone,mRun,mNone&lastEventId="+evs[0].id), 200)
+			_, evs = c.readStream(t, resp, nil)
+			assert.Equal(t, []string{"status", "problem", "timeout"}, eventNames(evs))
+		}
+	})
+
 	t.Run("demo", func(t *testing.T) {
 		r := request{base: base, method: "POST", path: demoPath, url: "/api/events/draft-42/ai-recommendations"}
 		a := c.do(t, r, 202)
@@ -394,6 +467,10 @@ func TestConformance(t *testing.T) {
 			}
 			errCode(t, c.do(t, request{base: b2, method: "GET", path: path, url: u}, 503), "SVC_001")
 		}
+		for _, u := range []string{manyStatusPath + "?ids=held&wait=1", manyStreamPath + "?ids=held"} {
+			path, _, _ := strings.Cut(u, "?")
+			errCode(t, c.do(t, request{base: b2, method: "GET", path: path, url: u}, 503), "SVC_001")
+		}
 		j2.set("held", "FAILED", "d-held")
 		a := c.verify(t, held, await(t, done), 200)
 		assert.Equal(t, "FAILED", get(a.body, "status"))
@@ -417,6 +494,8 @@ func TestConformance(t *testing.T) {
 			}
 		}()
 		down := []request{
+			{base: base, method: "GET", path: manyStatusPath, url: manyStatusPath + "?ids=completed"},
+			{base: base, method: "GET", path: manyStreamPath, url: manyStreamPath + "?ids=completed"},
 			status("completed", ""),
 			status("completed", "?wait=1"),
 			stream("completed"),

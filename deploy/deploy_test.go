@@ -367,6 +367,7 @@ func TestComposeScaleProfile(t *testing.T) {
 	require.Len(t, proxies, 1, "scale profile needs one nginx")
 	nginx := c.Services[proxies[0]]
 	assert.Contains(t, nginx.Volumes, "./deploy/nginx.conf:/etc/nginx/nginx.conf:ro")
+	assert.Contains(t, nginx.Volumes, "./deploy/tls:/etc/nginx/tls:ro", "the TLS server's certificate")
 	for _, r := range replicas {
 		assert.Equal(t, "service_healthy", nginx.DependsOn[r], "nginx resolves %s at start: it should wait for it", r)
 	}

@@ -4,13 +4,11 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +16,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"jobwait/deploy/nginxtest"
 )
 
 // The timings nginx must outlast (SPEC.md §7 defaults).
@@ -26,7 +26,7 @@ const (
 	heartbeat  = 15 * time.Second
 )
 
-const nginxConf = "deploy/nginx.conf"
+const nginxConf = nginxtest.ConfPath
 
 // directive is one nginx directive; a block directive has children.
 type directive struct {
@@ -172,10 +172,31 @@ func TestNginxConfForWaits(t *testing.T) {
 		assert.NotEqual(t, "0", ka[0].args[0])
 	}
 
-	server := http.one(t, "server")
+	servers := http.all("server")
+	require.Len(t, servers, 2, "a plain HTTP/1.1 server and a TLS (HTTP/2) one")
+	var tls bool
+	for _, server := range servers {
+		for _, l := range server.all("listen") {
+			if slices.Contains(l.args, "ssl") {
+				tls = true
+				assert.Contains(t, l.args, "http2", "the TLS server speaks HTTP/2 to browsers")
+				for _, name := range []string{"ssl_certificate", "ssl_certificate_key"} {
+					assert.Len(t, server.all(name), 1, "the TLS server's %s", name)
+				}
+			}
+		}
+		checkServerForWaits(t, http, up, server)
+	}
+	assert.True(t, tls, "nginx.conf has no TLS (HTTP/2) server for browsers")
+}
+
+// checkServerForWaits checks what every location of a server that proxies
+// to the replicas must say for waits to work.
+func checkServerForWaits(t *testing.T, http, up, server *directive) {
+	t.Helper()
 	locations := server.all("location")
 	require.NotEmpty(t, locations)
-	var sse bool
+	var sse, many bool
 	for _, loc := range locations {
 		path := []*directive{http, server, loc}
 		where := "location " + strings.Join(loc.args, " ")
@@ -225,10 +246,12 @@ func TestNginxConfForWaits(t *testing.T) {
 			re, err := regexp.Compile(loc.args[1])
 			if assert.NoError(t, err, where) && re.MatchString("/api/events/jobs/abc/stream") {
 				sse = true
+				many = many || re.MatchString("/api/events/jobs/stream")
 			}
 		}
 	}
 	assert.True(t, sse, "nginx.conf has no location for /api/events/jobs/{jobId}/stream")
+	assert.True(t, many, "the stream location does not cover the many-job /api/events/jobs/stream")
 }
 
 // effectiveAll returns the arguments of every name directive at the
@@ -254,77 +277,11 @@ func nginxDuration(s string) (time.Duration, error) {
 	return time.ParseDuration(s)
 }
 
-// nginxBinary finds nginx; the tests fail, never skip, without it.
-func nginxBinary(t *testing.T) string {
-	t.Helper()
-	path, err := exec.LookPath("nginx")
-	if err != nil {
-		for _, p := range []string{"/usr/sbin/nginx", "/usr/local/sbin/nginx"} {
-			if _, statErr := os.Stat(p); statErr == nil {
-				return p
-			}
-		}
-		t.Fatalf("nginx not found (%v): install it, e.g. `apt-get install -y nginx`", err)
-	}
-	return path
-}
-
-// localNginxConf returns nginx.conf rewritten to run here, unprivileged and
-// without Docker: upstream servers at upstream, listening on listen, pid,
-// logs and temp files in dir, one worker (so upstream keepalive is
-// observable).
-func localNginxConf(t *testing.T, dir, upstream, listen string) string {
-	t.Helper()
-	src := string(readFile(t, nginxConf))
-	subs := []struct {
-		re, repl string
-		needed   bool
-	}{
-		{`(?m)^(\s*server\s+)[A-Za-z0-9.-]+:\d+`, "${1}" + upstream, true},
-		{`(?m)^(\s*listen\s+)[^;]+;`, "${1}" + listen + ";", true},
-		{`(?m)^http\s*\{`, "http {\n" + tempPaths(dir), true},
-		{`(?m)^\s*pid\s+[^;]+;`, "pid " + filepath.Join(dir, "nginx.pid") + ";", false},
-		{`(?m)^(\s*)error_log\s+[^;]+;`, "${1}error_log " + filepath.Join(dir, "error.log") + " info;", false},
-		{`(?m)^(\s*)access_log\s+\S+`, "${1}access_log " + filepath.Join(dir, "access.log"), false},
-		{`(?m)^\s*worker_processes\s+[^;]+;`, "worker_processes 1;", false},
-		{`(?m)^(\s*)worker_rlimit_nofile\s+[^;]+;`, "", false},
-	}
-	for _, s := range subs {
-		re := regexp.MustCompile(s.re)
-		if s.needed {
-			require.True(t, re.MatchString(src), "nginx.conf has nothing matching %s to rewrite for the test", s.re)
-		}
-		src = re.ReplaceAllString(src, s.repl)
-	}
-	if !regexp.MustCompile(`(?m)^\s*pid\s`).MatchString(src) {
-		src = "pid " + filepath.Join(dir, "nginx.pid") + ";\n" + src
-	}
-	if !regexp.MustCompile(`(?m)^\s*worker_processes\s`).MatchString(src) {
-		src = "worker_processes 1;\n" + src
-	}
-	path := filepath.Join(dir, "nginx.conf")
-	require.NoError(t, os.WriteFile(path, []byte(src), 0o644))
-	return path
-}
-
-func tempPaths(dir string) string {
-	var b strings.Builder
-	for _, k := range []string{"client_body", "proxy", "fastcgi", "uwsgi", "scgi"} {
-		fmt.Fprintf(&b, "    %s_temp_path %s;\n", k, filepath.Join(dir, k))
-	}
-	return b.String()
-}
-
-// nginxArgs are the flags that keep nginx inside dir.
-func nginxArgs(dir, conf string) []string {
-	return []string{"-p", dir + "/", "-e", filepath.Join(dir, "error.log"), "-c", conf}
-}
-
 func TestNginxConfSyntax(t *testing.T) {
-	bin := nginxBinary(t)
+	bin := nginxtest.Binary(t)
 	dir := t.TempDir()
-	conf := localNginxConf(t, dir, "127.0.0.1:8080", "127.0.0.1:8080")
-	out, err := exec.Command(bin, append(nginxArgs(dir, conf), "-t")...).CombinedOutput()
+	conf := nginxtest.Conf(t, dir, nginxtest.Options{Upstream: "127.0.0.1:8080", Listen: "127.0.0.1:8080", TLSListen: "127.0.0.1:8443"})
+	out, err := exec.Command(bin, append(nginxtest.Args(dir, conf), "-t")...).CombinedOutput()
 	require.NoError(t, err, "nginx -t:\n%s", out)
 	assert.Contains(t, string(out), "test is successful")
 }
@@ -339,7 +296,6 @@ type upstreamSeen struct {
 // event gets through while the stream is still open, uncompressed, with the
 // request headers jobwait reads, over a kept-alive HTTP/1.1 connection.
 func TestNginxProxiesStreamUnbuffered(t *testing.T) {
-	bin := nginxBinary(t)
 
 	var (
 		mu      sync.Mutex
@@ -373,10 +329,7 @@ func TestNginxProxiesStreamUnbuffered(t *testing.T) {
 	t.Cleanup(replica.Close)
 	t.Cleanup(func() { closeOnce(release) })
 
-	dir := t.TempDir()
-	addr := freeAddr(t)
-	conf := localNginxConf(t, dir, strings.TrimPrefix(replica.URL, "http://"), addr)
-	startNginx(t, bin, dir, conf, addr)
+	addr, _ := nginxtest.Proxy(t, strings.TrimPrefix(replica.URL, "http://"))
 
 	client := &http.Client{Timeout: 10 * time.Second}
 	// A short answer first: its connection to the replica should be reused.
@@ -451,53 +404,5 @@ func closeOnce(c chan struct{}) {
 	case <-c:
 	default:
 		close(c)
-	}
-}
-
-// freeAddr returns a loopback address nothing listens on just now.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := l.Addr().String()
-	require.NoError(t, l.Close())
-	return addr
-}
-
-// startNginx runs nginx in the foreground until the test ends, and returns
-// once it accepts connections on addr.
-func startNginx(t *testing.T, bin, dir, conf, addr string) {
-	t.Helper()
-	cmd := exec.Command(bin, append(nginxArgs(dir, conf), "-g", "daemon off;")...)
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
-	require.NoError(t, cmd.Start())
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt) // SIGINT: fast shutdown
-		select {
-		case <-exited:
-		case <-time.After(5 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-	})
-
-	deadline := time.After(10 * time.Second)
-	for {
-		conn, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			conn.Close()
-			return
-		}
-		select {
-		case err := <-exited:
-			log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
-			t.Fatalf("nginx exited: %v\n%s\n%s", err, out.String(), log)
-		case <-deadline:
-			t.Fatalf("nginx not listening on %s after 10 s", addr)
-		case <-time.After(20 * time.Millisecond):
-		}
 	}
 }

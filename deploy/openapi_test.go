@@ -256,6 +256,8 @@ func TestOpenAPIPaths(t *testing.T) {
 	want := map[string][]string{
 		"/api/events/jobs/{jobId}/status":               {"get"},
 		"/api/events/jobs/{jobId}/stream":               {"get"},
+		"/api/events/jobs/status":                       {"get"},
+		"/api/events/jobs/stream":                       {"get"},
 		"/api/events/{eventDraftId}/ai-recommendations": {"post"},
 		"/healthz":  {"get"},
 		"/readyz":   {"get"},
@@ -314,12 +316,15 @@ func TestOpenAPISchemas(t *testing.T) {
 		"JobCreated":     {"jobId", "status"},
 		"Error":          {"code", "message"},
 		"Readiness":      {"status", "redis", "subscription", "notify", "notifications"},
+		"JobProblem":     {"jobId", "code", "message"},
+		"ManyJobStatus":  {"jobs"},
 		"Info":           {"demo", "waitBudgetMs", "pollIntervalMs", "notify"},
 	}
 	optional := map[string][]string{
-		"JobPending": {"timedOut"},
-		"JobFailed":  {"timedOut"},
-		"Readiness":  {"blind", "missing"},
+		"JobPending":    {"timedOut"},
+		"JobFailed":     {"timedOut"},
+		"ManyJobStatus": {"timedOut"},
+		"Readiness":     {"blind", "missing"},
 	}
 	for name, req := range required {
 		s := get(schemas, name)
@@ -383,11 +388,17 @@ func TestOpenAPIOperations(t *testing.T) {
 	assert.NotNil(t, get(resp(stream, "get", "200"), "content", "text/event-stream"), "stream 200 is text/event-stream")
 	resp(stream, "get", "204")
 	resp(stream, "get", "404")
-	var lastEventID bool
-	for _, p := range get(paths, stream, "get", "parameters").([]any) {
-		lastEventID = lastEventID || (get(p, "in") == "header" && get(p, "name") == "Last-Event-ID")
+	for _, stream := range []string{stream, "/api/events/jobs/stream"} {
+		var lastEventID []string
+		for _, p := range get(paths, stream, "get", "parameters").([]any) {
+			p, err := o.resolve(p)
+			require.NoError(t, err)
+			if n := get(p, "name"); n == "Last-Event-ID" || n == "lastEventId" {
+				lastEventID = append(lastEventID, fmt.Sprint(get(p, "in"), ":", n))
+			}
+		}
+		assert.ElementsMatch(t, []string{"header:Last-Event-ID", "query:lastEventId"}, lastEventID, "%s resumes from the header or the query", stream)
 	}
-	assert.True(t, lastEventID, "stream documents the Last-Event-ID header")
 
 	create := "/api/events/{eventDraftId}/ai-recommendations"
 	accepted := resp(create, "post", "202")

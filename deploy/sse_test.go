@@ -85,23 +85,28 @@ func (r *sseReader) next() (sseEvent, error) {
 // TestConformance uses, and checks its events as it checks real ones.
 func TestSSEReader(t *testing.T) {
 	c := &conformance{o: loadOpenAPI(t)}
-	ex, _ := get(c.o.doc, "paths", streamPath, "get", "responses", "200", "content", "text/event-stream", "example").(string)
-	require.NotEmpty(t, ex, "the stream's example")
-	r := newSSEReader(strings.NewReader(ex + "\n"))
-	var names []string
-	for {
-		ev, err := r.next()
-		if err == io.EOF {
-			break
+	for path, want := range map[string][]string{
+		streamPath:     {"status", "failed"},
+		manyStreamPath: {"status", "problem", "failed"},
+	} {
+		ex, _ := get(c.o.doc, "paths", path, "get", "responses", "200", "content", "text/event-stream", "example").(string)
+		require.NotEmpty(t, ex, "the stream's example")
+		r := newSSEReader(strings.NewReader(ex + "\n"))
+		var names []string
+		for {
+			ev, err := r.next()
+			if err == io.EOF {
+				break
+			}
+			require.NoError(t, err)
+			names = append(names, ev.name)
+			c.checkEvent(t, path, ev)
 		}
-		require.NoError(t, err)
-		names = append(names, ev.name)
-		c.checkEvent(t, ev)
+		assert.Equal(t, "retry: 2000", r.first, path)
+		assert.Equal(t, want, names, path)
 	}
-	assert.Equal(t, "retry: 2000", r.first)
-	assert.Equal(t, []string{"status", "failed"}, names)
 
-	r = newSSEReader(strings.NewReader(": hi\nid: 1\nevent: x\ndata: a\ndata: b\n\nretry: 5\n\ndata: c\n\n"))
+	r := newSSEReader(strings.NewReader(": hi\nid: 1\nevent: x\ndata: a\ndata: b\n\nretry: 5\n\ndata: c\n\n"))
 	ev, err := r.next()
 	require.NoError(t, err)
 	assert.Equal(t, sseEvent{id: "1", name: "x", data: "a\nb"}, ev)

@@ -67,6 +67,9 @@ type Config struct {
 	// included; past it a connection is refused at once (see connLimit).
 	// Zero derives it from the file limit: MaxConnsFor(FileLimit()).
 	MaxConns int
+	// MaxIDs is the most jobs one many-job stream or long poll lists
+	// (DefaultMaxIDs); past it REQ_001.
+	MaxIDs int
 }
 
 // Hub is what the server needs of the hub (*stream.Hub[*Answer]).
@@ -130,6 +133,9 @@ func New(cfg Config, st *store.Store, hub Hub) *Server {
 	if cfg.MaxConns <= 0 {
 		cfg.MaxConns = MaxConnsFor(FileLimit())
 	}
+	if cfg.MaxIDs <= 0 {
+		cfg.MaxIDs = DefaultMaxIDs
+	}
 	s := &Server{cfg: cfg, log: cfg.Logger, store: st, hub: hub, quit: make(chan struct{}),
 		idle: make(map[net.Conn]struct{}), handing: make(map[net.Conn]struct{})}
 	s.conns = newConnLimit(cfg.MaxConns, s.retryAfter(), cfg.Logger)
@@ -178,14 +184,15 @@ func (s *Server) logPanic(c *fiber.Ctx, e any) {
 	s.log.Error("handler panic", "path", c.Path(), "panic", e)
 }
 
-// jobs routes /api/events/jobs/{jobId}/status and /stream. The id is cut
+// jobs routes /api/events/jobs/{jobId}/status and /stream, and the
+// many-job /api/events/jobs/status and /stream (see many). The id is cut
 // from the path by hand so that an empty id or one with a '/' is a JOB_002,
 // not an unknown route.
 func (s *Server) jobs(c *fiber.Ctx) error {
 	rest := c.Params("*")
 	slash := strings.LastIndexByte(rest, '/')
 	if slash < 0 {
-		return ErrRouteUnknown
+		return s.many(c, rest)
 	}
 	id, action := rest[:slash], rest[slash+1:]
 	if action != "status" && action != "stream" {

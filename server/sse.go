@@ -1,8 +1,6 @@
 package server
 
 import (
-	"math/rand/v2"
-	"strconv"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -22,15 +20,11 @@ const (
 	evProblem   = "problem"
 )
 
-// chunkDigits is the fixed width of a chunk's hex size: the size is filled
-// in after the event is written behind it (leading zeros are valid).
-const chunkDigits = 8
-
 // stream answers GET /api/events/jobs/{jobId}/stream. A bad id, a job that
 // does not exist or cannot be read, and a full server are answered with JSON
-// and no stream; a Last-Event-ID of a final event with 204.
+// and no stream; a Last-Event-ID (or ?lastEventId=) of a final event with 204.
 func (s *Server) stream(c *fiber.Ctx, id string) error {
-	r, resumed := parseEventID(c.Get("Last-Event-ID"))
+	r, resumed := parseEventID(lastEventID(c))
 	if resumed && r.final {
 		c.Set(fiber.HeaderCacheControl, "no-store")
 		return c.SendStatus(fiber.StatusNoContent)
@@ -72,21 +66,14 @@ type sseStream struct {
 // counted is the last event's answer's (a problem's 404 or 502).
 func (st *sseStream) run(first *Answer) ending {
 	s := st.srv
-	pre := st.h.head(nil, fiber.StatusOK, "text/event-stream; charset=utf-8")
-	pre = append(pre, "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n"...)
-	if st.h.chunked {
-		pre = append(pre, "Transfer-Encoding: chunked\r\n"...)
-	}
-	pre = append(pre, "\r\n"...)
-	retry := strconv.AppendInt([]byte("retry: "), s.cfg.PollInterval.Milliseconds(), 10)
-	retry = append(retry, "\n\n"...)
+	pre, retry := st.h.streamHead(s.cfg.PollInterval)
 	if !st.event(pre, retry, eventName(first), first.Body, first.Final()) {
 		return endGone
 	}
 	st.h.code = first.Code
 	last := first
 	if last.Final() {
-		return st.ended()
+		return st.h.streamEnd()
 	}
 	timer := time.NewTimer(time.Until(st.deadline))
 	defer timer.Stop()
@@ -107,10 +94,10 @@ func (st *sseStream) run(first *Answer) ending {
 			st.h.code = a.Code
 			s.metrics.woke(at)
 			if a.Final() {
-				return st.ended()
+				return st.h.streamEnd()
 			}
 		case <-beat.C:
-			if peerGone(st.h.conn) || st.h.write(st.frame(keepalive)) != nil {
+			if peerGone(st.h.conn) || st.h.write(st.h.frame(keepalive)) != nil {
 				st.h.code = codeGone
 				return endGone
 			}
@@ -119,97 +106,20 @@ func (st *sseStream) run(first *Answer) ending {
 				st.h.code = codeGone
 				return endGone
 			}
-			return st.ended()
+			return st.h.streamEnd()
 		case <-s.quit:
-			// No final event, and an end every client takes for a
-			// dropped connection (see drop): each reconnects with its
-			// Last-Event-ID, to another replica, keeping its deadline.
-			// The retry spreads those reconnects over reconnectSpread.
-			_ = st.h.write(st.retryFrame(s.cfg.PollInterval + rand.N(reconnectSpread)))
-			return endDrop
+			return st.h.dropStream(s.cfg.PollInterval)
 		}
 	}
 }
 
-// reconnectSpread is the range of the random delay a stream cut by
-// shutdown adds to its client's reconnect, so that the clients of a
-// replica that stops do not all reconnect to the others at once.
-const reconnectSpread = 5 * time.Second
-
-// ended is how a stream that sent its final event ends: a chunked one is
-// complete; an HTTP/1.0 one ends with the connection.
-func (st *sseStream) ended() ending {
-	if st.h.chunked {
-		return endReuse
-	}
-	return endClose
-}
-
-// retryFrame is a "retry:" field alone, as one chunk or bare (HTTP/1.0).
-func (st *sseStream) retryFrame(d time.Duration) []byte {
-	msg := strconv.AppendInt([]byte("retry: "), d.Milliseconds(), 10)
-	msg = append(msg, "\n\n"...)
-	if !st.h.chunked {
-		return msg
-	}
-	b := strconv.AppendInt(nil, int64(len(msg)), 16)
-	b = append(append(append(b, "\r\n"...), msg...), "\r\n"...)
-	return b
-}
-
-// keepalive is the heartbeat comment, as one chunk and bare (HTTP/1.0).
-var keepalive = [2][]byte{[]byte("0000000d\r\n: keepalive\n\n\r\n"), []byte(": keepalive\n\n")}
-
-// frame picks the chunked or the bare form of a fixed message.
-func (st *sseStream) frame(m [2][]byte) []byte {
-	if st.h.chunked {
-		return m[0]
-	}
-	return m[1]
-}
-
-// event writes one event as one chunk in one writev: pre (the response
-// head, before the first event) outside the chunk, lead (the retry line)
-// inside it before the event, and for a final event the last chunk after
-// it. The body is the answer's own, shared by every waiter: never copied.
-// On HTTP/1.0 there are no chunks: the stream ends with the connection.
+// event writes one event of the stream; see held.event.
 func (st *sseStream) event(pre, lead []byte, name string, body []byte, final bool) bool {
-	bp := bufs.Get().(*[]byte)
-	defer putBuf(bp)
-	b := append((*bp)[:0], pre...)
-	start := len(b)
-	if st.h.chunked {
-		b = append(b, "00000000\r\n"...)
-	}
-	b = append(b, lead...)
 	st.seq++
-	b = append(b, "id: "...)
-	b = appendEventID(b, st.deadline, st.seq, final)
-	b = append(b, "\nevent: "...)
-	b = append(b, name...)
-	b = append(b, "\ndata: "...)
-	*bp = b
-	if !st.h.chunked {
-		return st.h.write(b, body, eventEnd[:2]) == nil
-	}
-	n := len(b) - start - chunkDigits - 2 + len(body) + 2 // the payload ends "\n\n"
-	const hex = "0123456789abcdef"
-	for i := chunkDigits - 1; i >= 0; i-- {
-		b[start+i] = hex[n&0xf]
-		n >>= 4
-	}
-	tail := eventEnd
-	if final {
-		tail = finalEnd
-	}
-	return st.h.write(b, body, tail) == nil
+	var idb [maxEventIDLen]byte
+	id := appendEventID(idb[:0], st.deadline, st.seq, final)
+	return st.h.event(pre, lead, id, name, body, final)
 }
-
-// eventEnd ends an event and its chunk; finalEnd also ends the response.
-var (
-	eventEnd = []byte("\n\n\r\n")
-	finalEnd = []byte("\n\n\r\n0\r\n\r\n")
-)
 
 func eventName(a *Answer) string {
 	switch a.Status {

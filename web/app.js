@@ -188,6 +188,7 @@
         });
         return;
       }
+      if (app.history) app.history.add(body.jobId, draftId);
       watch(body.jobId);
     } catch (e) {
       if (seq === cur.seq) problem({ code: 'NETWORK', message: '서버에 연결할 수 없습니다', status: 0 });

@@ -111,8 +111,10 @@ func browserContext(t *testing.T) context.Context {
 
 // jobwait is one running jobwait process and the Redis it reads.
 type jobwait struct {
-	URL   string
-	Redis *redis.Client
+	URL      string
+	Redis    *redis.Client
+	RedisURL string
+	Proc     *jobwaittest.Process
 }
 
 // startJobwait runs the real jobwait binary against a private
@@ -122,7 +124,7 @@ func startJobwait(t *testing.T, env ...string) *jobwait {
 	rs := redistest.Start(t)
 	p := jobwaittest.Start(t, append([]string{"REDIS_URL=" + rs.URL()}, env...)...)
 	p.WaitReady(t, 10*time.Second) // the keyspace subscription is live: no write is missed
-	return &jobwait{URL: p.URL(), Redis: rs.Client(t)}
+	return &jobwait{URL: p.URL(), Redis: rs.Client(t), RedisURL: rs.URL(), Proc: p}
 }
 
 // setJob writes job:{id} as the AI service does.

@@ -1,5 +1,5 @@
 /*
- * jobwait.js — wait for one jobwait job from a browser.
+ * jobwait.js — wait for jobwait jobs from a browser.
  *
  *   const w = jobwait.wait('7f0c…', {
  *     onStatus(body)    {},  // PENDING / PROCESSING (may be called several times)
@@ -10,22 +10,40 @@
  *     onTransport(name) {},  // 'sse' | 'longpoll' | 'poll'
  *     baseUrl: '',           // e.g. 'https://jobwait.example.com'
  *     transports: ['sse', 'longpoll', 'poll'],
- *     budgetMs: 30000,       // the longest the plain poll keeps polling
+ *     budgetMs: 30000,       // the one deadline of the wait, across every transport
  *   });
  *   w.cancel();
  *
- * Exactly one of onCompleted, onFailed, onTimeout, onError is called, once,
- * unless cancel() comes first. After it (or cancel) no timer, request or
- * stream is left behind.
+ *   const m = jobwait.waitMany(['a', 'b', 'c'], {
+ *     // the same callbacks, each called with (body, jobId), per job:
+ *     onStatus, onCompleted, onFailed, onTimeout, onError,
+ *     onTransport(name) {},
+ *     onDone() {},           // every job has ended
+ *     baseUrl, transports, budgetMs,
+ *   });
+ *   m.cancel();
+ *
+ * For each job exactly one of onCompleted, onFailed, onTimeout, onError is
+ * called, once, unless cancel() comes first. After the last (or cancel) no
+ * timer, request or stream is left behind. waitMany waits for every job on
+ * one connection (at most the server's JOBWAIT_MAX_IDS jobs, 50 by default).
  *
  * Transports, best first: server-sent events when the browser has
- * EventSource; long poll when it does not or the stream cannot be opened;
- * the plain 2-second poll when long poll requests fail at the network level
- * (a proxy that cuts held requests, say). A JSON error from the server
- * (unknown job, bad id) is reported, not retried with another transport.
+ * EventSource; long poll when it does not, or the stream cannot be opened
+ * or stays in CONNECTING for more than a few seconds (a browser out of
+ * connections to the host); the plain poll when long poll requests fail at
+ * the network level (a proxy that cuts held requests, say). A stream closed
+ * by an answer that is not a stream (a 503 while the server is full, a 502
+ * or 504 from a proxy whose upstream restarts) is reopened after a backoff
+ * (the server's Retry-After on a 503), resuming with ?lastEventId=. A JSON
+ * error from the server (unknown job, bad id) is reported, not retried.
+ *
+ * One deadline per wait (budgetMs from the call): a long poll asks only for
+ * the time left, the plain poll stops at the deadline, and whatever the
+ * transport, every job still running a moment past it gets onTimeout.
  *
  * Plain ES2017, no dependencies: load it with <script src="/jobwait.js">
- * (window.jobwait), require() it, or copy it.
+ * (window.jobwait), require() it, or copy it. Types: jobwait.d.ts.
  */
 (function (root, factory) {
   'use strict';
@@ -39,11 +57,13 @@
   'use strict';
 
   const ORDER = ['sse', 'longpoll', 'poll'];
-  const LONG_POLL_SECONDS = 30; // the server clamps it to its own budget
   const DEFAULT_POLL_MS = 2000;
   const MAX_POLL_MS = 30000;
   const DEFAULT_BUDGET_MS = 30000;
-  const SSE_MAX_RECONNECTS = 5; // consecutive errors without an event, then fall back
+  const CONNECT_MS = 4000; // a stream not open by then falls back
+  const GRACE_MS = 1500; // past the deadline, the wait ends whatever the server says
+  const SSE_MAX_REOPENS = 6; // consecutive reopens without an event, then fall back
+  const MAX_BACKOFF_MS = 8000;
 
   function isTerminal(body) {
     return body && (body.status === 'COMPLETED' || body.status === 'FAILED');
@@ -57,72 +77,132 @@
     return Math.min(s * 1000, MAX_POLL_MS);
   }
 
-  function wait(jobId, opts) {
-    const o = opts || {};
+  // backoffMs is the delay before reopen n (1, 2, …): doubling from 500 ms,
+  // with jitter so that the clients of a restarted replica do not return
+  // all at once.
+  function backoffMs(n) {
+    const d = Math.min(500 * Math.pow(2, n - 1), MAX_BACKOFF_MS);
+    return d / 2 + Math.random() * d / 2;
+  }
+
+  function problemError(body) {
+    return { code: body.code, message: body.message, status: body.code === 'JOB_001' ? 404 : 502 };
+  }
+
+  const networkError = { code: 'NETWORK', message: '서버에 연결할 수 없습니다', status: 0 };
+
+  // start runs one wait for ids: single (wait) on a job's own URLs, else
+  // (waitMany) on the many-job URLs. It returns the handle.
+  function start(ids, o, single) {
     const base = String(o.baseUrl || '').replace(/\/+$/, '');
-    const path = base + '/api/events/jobs/' + encodeURIComponent(String(jobId)) + '/';
-    const statusUrl = path + 'status';
-    const streamUrl = path + 'stream';
+    const root = base + '/api/events/jobs/';
     const enabled = ORDER.filter(function (t) {
       return !o.transports || o.transports.indexOf(t) >= 0;
     });
+    if (enabled.length === 0) throw new Error('jobwait: no transport enabled');
     const budgetMs = o.budgetMs > 0 ? o.budgetMs : DEFAULT_BUDGET_MS;
+    const deadline = Date.now() + budgetMs;
 
     let done = false;
     let es = null; // the open EventSource
     let ctrl = null; // the AbortController of the request in flight
-    let timer = null; // the one pending setTimeout
-    let last = null; // the last body seen, for a client-side timeout
+    let timer = null; // the one pending setTimeout of the transport
+    let stuck = null; // the stream's CONNECTING guard
+    let guard = null; // the deadline guard
+    let lastEventId = ''; // the stream's last event id, to resume
+    const last = {}; // jobId -> the last body seen
+    const ended = {}; // jobId -> true once its final callback ran
+    let left = ids.length;
 
-    function call(name, arg) {
+    function call(name, arg, id) {
       const fn = o[name];
-      if (typeof fn === 'function') fn(arg);
+      if (typeof fn === 'function') fn(arg, id);
+    }
+
+    function running() {
+      return ids.filter(function (id) { return !ended[id]; });
+    }
+
+    // url is the status (or stream) URL of the jobs still running, with
+    // extra query parameters.
+    function url(kind, params) {
+      let u;
+      let q = [];
+      if (single) {
+        u = root + encodeURIComponent(ids[0]) + '/' + kind;
+      } else {
+        u = root + kind;
+        // The stream's ids stay as first sent: its event ids index them.
+        const list = kind === 'stream' ? ids : running();
+        q.push('ids=' + list.map(encodeURIComponent).join(','));
+      }
+      q = q.concat(params || []);
+      return q.length ? u + '?' + q.join('&') : u;
+    }
+
+    function clearTimers() {
+      [timer, stuck, guard].forEach(function (t) { if (t !== null) clearTimeout(t); });
+      timer = stuck = guard = null;
     }
 
     // cleanup releases everything; after it nothing of this wait runs.
     function cleanup() {
       done = true;
-      if (es) {
-        es.close();
-        es = null;
-      }
+      closeStream();
       if (ctrl) {
         ctrl.abort();
         ctrl = null;
       }
-      if (timer !== null) {
-        clearTimeout(timer);
-        timer = null;
+      clearTimers();
+    }
+
+    function closeStream() {
+      if (es) {
+        es.close();
+        es = null;
+      }
+      if (stuck !== null) {
+        clearTimeout(stuck);
+        stuck = null;
       }
     }
 
-    function finish(name, arg) {
-      if (done) return;
-      cleanup();
-      call(name, arg);
+    // end calls a job's final callback, once; after the last job's, the
+    // wait is over.
+    function end(id, name, arg) {
+      if (done || ended[id] || ids.indexOf(id) < 0) return;
+      ended[id] = true;
+      left--;
+      if (left === 0) cleanup();
+      call(name, arg, id);
+      if (left === 0 && !single) call('onDone');
     }
 
-    function status(body) {
-      if (done) return;
-      last = body;
-      call('onStatus', body);
+    // endAll ends every running job with the same callback.
+    function endAll(name, argOf) {
+      running().forEach(function (id) { end(id, name, argOf(id)); });
     }
 
-    // deliver hands a status body to the right callback and says whether
-    // the wait is over.
-    function deliver(body) {
-      if (body.status === 'COMPLETED') {
-        finish('onCompleted', body);
-      } else if (body.status === 'FAILED') {
-        finish('onFailed', body);
-      } else if (body.timedOut) {
-        last = body;
-        finish('onTimeout', body);
-      } else {
-        status(body);
-        return false;
-      }
-      return true;
+    function timeoutBody(id) {
+      return Object.assign({}, last[id] || { jobId: id }, { timedOut: true });
+    }
+
+    // deliver hands a job's body to the right callback.
+    function deliver(id, body) {
+      if (done || ended[id] || ids.indexOf(id) < 0) return;
+      if (body && body.code) return end(id, 'onError', problemError(body));
+      if (body.status === 'COMPLETED') return end(id, 'onCompleted', body);
+      if (body.status === 'FAILED') return end(id, 'onFailed', body);
+      last[id] = body;
+      if (body.timedOut) return end(id, 'onTimeout', body);
+      call('onStatus', body, id);
+    }
+
+    // answer delivers a status answer's bodies (a job's, or {"jobs":[…]}).
+    function answer(body) {
+      if (single) return deliver(ids[0], body);
+      (body.jobs || []).forEach(function (b) { deliver(b.jobId, b); });
+      if (body.timedOut) endAll('onTimeout', timeoutBody);
     }
 
     function later(fn, ms) {
@@ -130,26 +210,32 @@
       timer = setTimeout(function () {
         timer = null;
         if (!done) fn();
-      }, ms);
+      }, Math.max(0, ms));
+    }
+
+    function timeLeft() {
+      return deadline - Date.now();
     }
 
     function next(after) {
+      closeStream();
       const i = enabled.indexOf(after);
       const t = enabled[i + 1];
       if (t === 'longpoll') return longPoll();
       if (t === 'poll') return poll();
-      finish('onError', { code: 'NETWORK', message: '서버에 연결할 수 없습니다', status: 0 });
+      endAll('onError', function () { return networkError; });
     }
 
-    // get fetches url and resolves to {res, body}; a network failure, an
-    // abort, a timeout or an answer that is not JSON rejects.
-    async function get(url, timeoutMs) {
+    // get fetches u and resolves to {res, body}; a network failure, an
+    // abort, a timeout or an answer that is not JSON (a proxy's error
+    // page) rejects.
+    async function get(u, timeoutMs) {
       const c = typeof AbortController === 'function' ? new AbortController() : null;
       ctrl = c;
-      let guard = null;
-      if (c && timeoutMs) guard = setTimeout(function () { c.abort(); }, timeoutMs);
+      let cut = null;
+      if (c && timeoutMs) cut = setTimeout(function () { c.abort(); }, timeoutMs);
       try {
-        const res = await fetch(url, {
+        const res = await fetch(u, {
           headers: { Accept: 'application/json' },
           cache: 'no-store',
           signal: c ? c.signal : undefined,
@@ -157,7 +243,7 @@
         const body = await res.json();
         return { res: res, body: body };
       } finally {
-        if (guard !== null) clearTimeout(guard);
+        if (cut !== null) clearTimeout(cut);
         if (ctrl === c) ctrl = null;
       }
     }
@@ -170,104 +256,120 @@
       };
     }
 
+    // fail ends every running job with a request's error.
+    function fail(err) {
+      endAll('onError', function () { return err; });
+    }
+
     // --- server-sent events -------------------------------------------------
 
+    let reopens = 0; // reopens since the last event
+
     function sse() {
-      call('onTransport', 'sse');
-      let seen = false; // an event arrived on this stream
-      let errors = 0; // errors since the last event
+      if (reopens === 0) call('onTransport', 'sse');
+      const params = lastEventId ? ['lastEventId=' + encodeURIComponent(lastEventId)] : [];
       try {
-        es = new EventSource(streamUrl);
+        es = new EventSource(url('stream', params));
       } catch (e) {
         es = null;
         return next('sse');
       }
+      const mine = es;
+      // A stream the browser cannot open (no free connection to the host,
+      // a proxy that never answers) must not wait silently.
+      function watchConnecting() {
+        if (stuck !== null) return;
+        stuck = setTimeout(function () {
+          stuck = null;
+          if (!done && es === mine && es.readyState !== EventSource.OPEN) next('sse');
+        }, CONNECT_MS);
+      }
+      watchConnecting();
+      es.onopen = function () {
+        if (stuck !== null) {
+          clearTimeout(stuck);
+          stuck = null;
+        }
+      };
       function on(type, fn) {
         es.addEventListener(type, function (ev) {
-          if (done) return;
+          if (done || es !== mine) return;
           let body;
           try {
             body = JSON.parse(ev.data);
           } catch (e) {
             return; // not ours: ignore rather than end the wait
           }
-          seen = true;
-          errors = 0;
-          fn(body);
+          if (ev.lastEventId) lastEventId = ev.lastEventId;
+          reopens = 0;
+          fn(body, single ? ids[0] : body.jobId);
         });
       }
-      on('status', status);
-      on('completed', function (b) { finish('onCompleted', b); });
-      on('failed', function (b) { finish('onFailed', b); });
-      on('timeout', function (b) { last = b; finish('onTimeout', b); });
-      // The job disappeared or became unreadable mid-stream: the body is the
-      // server's {code, message}.
-      on('problem', function (b) {
-        finish('onError', { code: b.code, message: b.message, status: b.code === 'JOB_001' ? 404 : 502 });
-      });
+      on('status', function (b, id) { deliver(id, b); });
+      on('completed', function (b, id) { end(id, 'onCompleted', b); });
+      on('failed', function (b, id) { end(id, 'onFailed', b); });
+      on('timeout', function (b, id) { last[id] = b; end(id, 'onTimeout', b); });
+      // A job that does not exist, disappeared or became unreadable: the
+      // body is the server's {code, message} (and jobId, many-job).
+      on('problem', function (b, id) { end(id, 'onError', problemError(b)); });
       es.onerror = function () {
-        if (done || !es) return;
-        errors++;
-        // After events arrived, a drop is the browser's to repair: it
-        // reconnects with Last-Event-ID and the server continues the same
-        // wait. Anything else (never opened, a JSON error instead of a
-        // stream, closed for good, or endless reconnects) is asked once
-        // with a plain status request.
-        if (seen && es.readyState === EventSource.CONNECTING && errors < SSE_MAX_RECONNECTS) return;
-        es.close();
-        es = null;
+        if (done || es !== mine) return;
+        // CONNECTING: the browser reconnects by itself, with
+        // Last-Event-ID, and the server continues the same wait; unless it
+        // stays CONNECTING too long.
+        if (es.readyState === EventSource.CONNECTING) return watchConnecting();
+        // CLOSED: the answer was not a stream (a JSON error, a 503, a
+        // proxy's 502 or 504, a 204). Ask once what it was.
+        closeStream();
+        if (++reopens > SSE_MAX_REOPENS) return next('sse');
         probe();
       };
     }
 
-    // probe asks the status once after the stream failed: a JSON error is
-    // the answer, a terminal job is the result, anything else carries on
-    // with the next transport.
+    // probe asks the status once after the stream was closed: a JSON error
+    // is the answer; a final job its result; a 503, a proxy's error page
+    // or no answer at all, a reason to reopen the stream after a backoff.
     async function probe() {
       let r;
       try {
-        r = await get(statusUrl, 10000);
+        r = await get(url('status'), 10000);
       } catch (e) {
-        if (!done) next('sse');
+        if (!done) later(sse, backoffMs(reopens));
         return;
       }
       if (done) return;
-      if (!r.res.ok) {
-        if (r.res.status === 503) return next('sse'); // overloaded or Redis down: try again elsewhere
-        return finish('onError', errorOf(r.res, r.body));
-      }
-      if (!deliver(r.body)) next('sse');
+      if (r.res.status === 503) return later(sse, retryAfterMs(r.res));
+      if (!r.res.ok) return fail(errorOf(r.res, r.body));
+      answer(r.body);
+      // Still running: come back when the server says (a full server's
+      // Retry-After is the poll interval too).
+      if (!done) later(sse, Math.max(backoffMs(reopens), retryAfterMs(r.res)));
     }
 
     // --- long poll ----------------------------------------------------------
 
     function longPoll() {
       call('onTransport', 'longpoll');
-      let busySince = 0; // when the server started answering 503
       const once = async function () {
+        const ms = timeLeft();
+        if (ms <= 0) return endAll('onTimeout', timeoutBody);
         const started = Date.now();
         let r;
         try {
-          r = await get(statusUrl + '?wait=' + LONG_POLL_SECONDS, (LONG_POLL_SECONDS + 15) * 1000);
+          // Only the time left: the wait has one deadline.
+          r = await get(url('status', ['wait=' + Math.max(1, Math.ceil(ms / 1000))]), ms + 15000);
         } catch (e) {
           if (!done) next('longpoll');
           return;
         }
         if (done) return;
-        if (r.res.status === 503) {
-          // Too many waiters or Redis down: back off as told, for at most
-          // one budget, then say so.
-          if (!busySince) busySince = started;
-          if (Date.now() - busySince >= budgetMs) return finish('onError', errorOf(r.res, r.body));
-          return later(once, retryAfterMs(r.res));
-        }
-        busySince = 0;
-        if (!r.res.ok) return finish('onError', errorOf(r.res, r.body));
-        if (deliver(r.body)) return;
+        if (r.res.status === 503) return later(once, Math.min(retryAfterMs(r.res), timeLeft()));
+        if (!r.res.ok) return fail(errorOf(r.res, r.body));
+        answer(r.body);
+        if (done) return;
         // A server that answered at once did not hold the request (an old
         // version, or a proxy): do not spin.
-        const quick = Date.now() - started < 1000;
-        if (quick) later(once, retryAfterMs(r.res));
+        if (Date.now() - started < 1000) later(once, Math.min(retryAfterMs(r.res), timeLeft()));
         else once();
       };
       once();
@@ -277,56 +379,70 @@
 
     function poll() {
       call('onTransport', 'poll');
-      const deadline = Date.now() + budgetMs;
       let failure = null;
       const once = async function () {
         let r = null;
         try {
-          r = await get(statusUrl, 10000);
+          r = await get(url('status'), Math.max(1000, Math.min(10000, timeLeft())));
         } catch (e) {
-          failure = { code: 'NETWORK', message: '서버에 연결할 수 없습니다', status: 0 };
+          failure = networkError;
         }
         if (done) return;
         let delay = DEFAULT_POLL_MS;
         if (r) {
-          if (!r.res.ok && r.res.status !== 503) return finish('onError', errorOf(r.res, r.body));
+          if (!r.res.ok && r.res.status !== 503) return fail(errorOf(r.res, r.body));
           if (r.res.ok) {
             failure = null;
-            if (deliver(r.body)) return;
+            answer(r.body);
+            if (done) return;
           } else {
             failure = errorOf(r.res, r.body);
           }
           delay = retryAfterMs(r.res);
         }
-        const left = deadline - Date.now();
-        if (left <= 0) {
-          if (failure) return finish('onError', failure);
-          return finish('onTimeout', Object.assign({}, last || { jobId: String(jobId) }, { timedOut: true }));
+        const ms = timeLeft();
+        if (ms <= 0) {
+          if (failure) return fail(failure);
+          return endAll('onTimeout', timeoutBody);
         }
-        later(once, Math.min(delay, left));
+        later(once, Math.min(delay, ms));
       };
       once();
     }
 
-    if (enabled.length === 0) {
-      throw new Error('jobwait: no transport enabled');
-    }
     const first = enabled[0] === 'sse' && typeof EventSource !== 'function'
       ? enabled[1]
       : enabled[0];
     // Start after the caller has its handle, so that callbacks may cancel.
     Promise.resolve().then(function () {
       if (done) return;
+      // Whatever the transport, the wait ends a moment past its deadline.
+      guard = setTimeout(function () {
+        guard = null;
+        endAll('onTimeout', timeoutBody);
+      }, budgetMs + GRACE_MS);
       if (first === 'sse') sse();
       else if (first === 'longpoll') longPoll();
       else if (first === 'poll') poll();
-      else finish('onError', { code: 'UNSUPPORTED', message: '이 브라우저에서는 기다릴 수 없습니다', status: 0 });
+      else fail({ code: 'UNSUPPORTED', message: '이 브라우저에서는 기다릴 수 없습니다', status: 0 });
     });
 
-    return {
-      cancel: cleanup,
-    };
+    return { cancel: cleanup };
   }
 
-  return { wait: wait };
+  function wait(jobId, opts) {
+    return start([String(jobId)], opts || {}, true);
+  }
+
+  function waitMany(jobIds, opts) {
+    const ids = [];
+    (jobIds || []).forEach(function (id) {
+      id = String(id);
+      if (ids.indexOf(id) < 0) ids.push(id);
+    });
+    if (ids.length === 0) throw new Error('jobwait: no job ids');
+    return start(ids, opts || {}, false);
+  }
+
+  return { wait: wait, waitMany: waitMany, isTerminal: isTerminal };
 });

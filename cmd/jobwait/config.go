@@ -43,6 +43,7 @@ type Config struct {
 	Resync      time.Duration // the most a change no notification announces goes unseen
 	ResultGrace time.Duration // how long a COMPLETED job's missing result is waited for
 	MaxConns    int           // open client connections; 0: derived from the file limit
+	MaxIDs      int           // jobs per many-job stream or long poll
 }
 
 // maxResultGrace keeps the grace under the Redis timeout of a short poll,
@@ -74,6 +75,7 @@ var settings = []setting{
 	{"min-read-rate", "JOBWAIT_MIN_READ_RATE", "65536", "bytes per second: a held answer or stream must be written by the wait's end + 5 s + its size at this rate"},
 	{"max-waiters-per-ip", "JOBWAIT_MAX_WAITERS_PER_IP", "0", "held long polls plus streams per client address (IPv6: per /64); past it SVC_001; 0: no cap"},
 	{"trusted-proxies", "JOBWAIT_TRUSTED_PROXIES", "", "comma-separated CIDRs of proxies whose X-Forwarded-For names the client; empty: trust none"},
+	{"max-ids", "JOBWAIT_MAX_IDS", "50", "the most jobs one many-job stream or long poll (?ids=a,b,c) lists; past it REQ_001"},
 	{"cors-origins", "JOBWAIT_CORS_ORIGINS", "", "comma-separated origins (https://host[:port]) whose pages may call the API, or *; empty: CORS off"},
 	{"resync", "JOBWAIT_RESYNC", "5s", "the most a change that sends no notification (notifications switched off at runtime, FLUSHDB) goes unseen: watched jobs not read for this long are read again, notify-keyspace-events is checked twice per interval"},
 	{"result-grace", "JOBWAIT_RESULT_GRACE", "2s", "how long a COMPLETED job whose result is missing is re-read before JOB_003 (0 to 2.5s)"},
@@ -122,6 +124,7 @@ func parseConfig(args []string, getenv func(string) string) (Config, error) {
 	cfg.MaxWaitersPerIP = p.nonNegative("max-waiters-per-ip")
 	cfg.TrustedProxies = p.prefixes("trusted-proxies")
 	cfg.MaxConns = p.nonNegative("max-conns")
+	cfg.MaxIDs = p.positive("max-ids")
 	if o, err := server.ParseOrigins(p.str("cors-origins")); err != nil {
 		p.fail("cors-origins", err)
 	} else {
@@ -265,5 +268,6 @@ func (c Config) serverConfig() server.Config {
 		TrustedProxies:  c.TrustedProxies,
 		CORSOrigins:     c.CORSOrigins,
 		MaxConns:        c.MaxConns,
+		MaxIDs:          c.MaxIDs,
 	}
 }

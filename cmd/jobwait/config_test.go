@@ -29,6 +29,7 @@ func TestParseConfigDefaults(t *testing.T) {
 	assert.Equal(t, 5*time.Second, cfg.Resync)
 	assert.Equal(t, 2*time.Second, cfg.ResultGrace)
 	assert.Equal(t, 0, cfg.MaxConns, "derived from the file limit")
+	assert.Equal(t, 50, cfg.MaxIDs)
 }
 
 func TestParseConfig(t *testing.T) {
@@ -55,6 +56,9 @@ func TestParseConfig(t *testing.T) {
 		{"max conns", []string{"-max-conns", "500"}, nil,
 			func(t *testing.T, c Config) { assert.Equal(t, 500, c.serverConfig().MaxConns) }, ""},
 		{"bad max conns", nil, map[string]string{"JOBWAIT_MAX_CONNS": "-5"}, nil, "JOBWAIT_MAX_CONNS"},
+		{"max ids", nil, map[string]string{"JOBWAIT_MAX_IDS": "8"},
+			func(t *testing.T, c Config) { assert.Equal(t, 8, c.serverConfig().MaxIDs) }, ""},
+		{"bad max ids", nil, map[string]string{"JOBWAIT_MAX_IDS": "0"}, nil, "JOBWAIT_MAX_IDS"},
 		{"bad max waiters", nil, map[string]string{"JOBWAIT_MAX_WAITERS": "-1"}, nil, "JOBWAIT_MAX_WAITERS"},
 		{"bad fail rate", nil, map[string]string{"JOBWAIT_DEMO_FAIL_RATE": "1.5"}, nil, "JOBWAIT_DEMO_FAIL_RATE"},
 		{"bad demo", nil, map[string]string{"JOBWAIT_DEMO": "maybe"}, nil, "JOBWAIT_DEMO"},

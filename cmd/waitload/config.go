@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -21,6 +22,9 @@ const (
 	ModePoll     Mode = "poll"     // legacy clients: a short poll every 2 s for at most 30 s
 	ModeLongPoll Mode = "longpoll" // GET .../status?wait=N, repeated while timed out
 	ModeSSE      Mode = "sse"      // GET .../stream, an EventSource
+	// ModeSSEMany is GET /api/events/jobs/stream?ids=…: one stream carries
+	// -jobs-per-conn waits. Not part of -mode all.
+	ModeSSEMany Mode = "ssemany"
 )
 
 // AllModes is the order in which -mode all runs them.
@@ -77,6 +81,9 @@ type Config struct {
 	// that a ramp of thousands does not overflow jobwait's accept backlog.
 	DialConcurrency int
 
+	// JobsPerConn is how many waits one many-job stream carries (-mode ssemany).
+	JobsPerConn int
+
 	JSONPath string // write the report as JSON here, if set
 	HTMLPath string // write the report as HTML here, if set
 
@@ -100,7 +107,8 @@ func parseFlags(args []string, stderr io.Writer) (Config, error) {
 	}
 	fs.StringVar(&c.Target, "target", DefaultTarget, "jobwait's base `URL` (127.0.0.0/8 or localhost only)")
 	fs.StringVar(&c.RedisURL, "redis", DefaultRedis, "the Redis `URL` jobwait reads (127.0.0.0/8 or localhost only)")
-	fs.StringVar(&mode, "mode", "all", "way of waiting, `poll|longpoll|sse|all`: all runs the three one after another")
+	fs.StringVar(&mode, "mode", "all", "way of waiting, `poll|longpoll|sse|ssemany|all`: all runs poll, longpoll and sse one after another; ssemany holds -jobs-per-conn waits per many-job stream")
+	fs.IntVar(&c.JobsPerConn, "jobs-per-conn", DefaultJobsPerConn, "waits per connection in -mode ssemany (at most jobwait's JOBWAIT_MAX_IDS)")
 	fs.IntVar(&c.Waiters, "waiters", DefaultWaiters, "waiters per mode")
 	fs.IntVar(&c.Jobs, "jobs", DefaultJobs, "jobs per mode; the waiters are spread over them")
 	fs.Float64Var(&c.Rate, "rate", DefaultRate, "job completions per second; 0: as fast as possible")
@@ -137,10 +145,10 @@ func parseMode(s string) ([]Mode, error) {
 	switch m := Mode(s); m {
 	case "all":
 		return AllModes, nil
-	case ModePoll, ModeLongPoll, ModeSSE:
+	case ModePoll, ModeLongPoll, ModeSSE, ModeSSEMany:
 		return []Mode{m}, nil
 	}
-	return nil, fmt.Errorf("-mode %q: want poll, longpoll, sse or all", s)
+	return nil, fmt.Errorf("-mode %q: want poll, longpoll, sse, ssemany or all", s)
 }
 
 // validate checks the figures and the workplace rule that waitload only
@@ -179,6 +187,9 @@ func (c Config) validate() error {
 	}
 	if len(c.Modes) == 0 {
 		errs = append(errs, errors.New("no mode"))
+	}
+	if slices.Contains(c.Modes, ModeSSEMany) && (c.JobsPerConn < 1 || c.JobsPerConn > c.Jobs) {
+		errs = append(errs, fmt.Errorf("-jobs-per-conn %d: want 1 to -jobs (%d), so that a stream's jobs differ", c.JobsPerConn, c.Jobs))
 	}
 	return errors.Join(errs...)
 }

@@ -194,6 +194,7 @@ func (r *run) startGroups(ctx context.Context, m Mode, ids []string) ([]group, e
 		Mode: m, Target: cfg.Target, Jobs: ids,
 		Budget: cfg.Budget, PollInterval: cfg.PollInterval,
 		Sources: cfg.Sources, DialConcurrency: cfg.DialConcurrency, Deadline: deadline,
+		JobsPerConn: cfg.JobsPerConn,
 	}
 	if cfg.Procs == 1 {
 		spec.Count = cfg.Waiters

@@ -64,7 +64,8 @@ type holdSpec struct {
 	PollInterval    time.Duration `json:"pollInterval"`
 	Sources         int           `json:"sources"`
 	DialConcurrency int           `json:"dialConcurrency"`
-	Deadline        time.Time     `json:"deadline"` // nothing outlives it
+	Deadline        time.Time     `json:"deadline"`    // nothing outlives it
+	JobsPerConn     int           `json:"jobsPerConn"` // ModeSSEMany: waits per stream
 }
 
 // holder holds a share of waiters in this process: one goroutine each,
@@ -116,23 +117,46 @@ func (h *holder) start(ctx context.Context) {
 			h.d.stop()
 		}
 	}()
+	if h.spec.Mode == ModeSSEMany {
+		h.startMany(ctx, &all)
+		return
+	}
 	for n := range h.spec.Count {
 		i := h.spec.First + n
 		go func() {
 			defer all.Done()
-			o := h.run(ctx, i)
-			h.out[n] = o
-			switch o.Kind {
-			case Delivered:
-				h.delivered.Add(1)
-			case TimedOut:
-				h.timedOut.Add(1)
-			default:
-				h.errors.Add(1)
-			}
-			h.done.Add(1)
+			h.record(n, h.run(ctx, i))
 		}()
 	}
+}
+
+// startMany launches one goroutine per many-job stream, each holding
+// JobsPerConn waiters.
+func (h *holder) startMany(ctx context.Context, all *sync.WaitGroup) {
+	per := max(1, h.spec.JobsPerConn)
+	for n := 0; n < h.spec.Count; n += per {
+		k := min(per, h.spec.Count-n)
+		go func() {
+			for j, o := range h.runMany(ctx, h.spec.First+n, k) {
+				h.record(n+j, o)
+				all.Done()
+			}
+		}()
+	}
+}
+
+// record keeps waiter n's outcome (n from First) and counts it.
+func (h *holder) record(n int, o outcome) {
+	h.out[n] = o
+	switch o.Kind {
+	case Delivered:
+		h.delivered.Add(1)
+	case TimedOut:
+		h.timedOut.Add(1)
+	default:
+		h.errors.Add(1)
+	}
+	h.done.Add(1)
 }
 
 // wait returns every waiter's outcome once all are done.

@@ -113,6 +113,21 @@ func TestAgainstJobwait(t *testing.T) {
 		assert.FileExists(t, htmlPath)
 	})
 
+	t.Run("many-job stream", func(t *testing.T) {
+		c := cfg(ModeSSEMany)
+		c.JobsPerConn = 10
+		rep, err := Run(context.Background(), c)
+		require.NoError(t, err)
+		require.Len(t, rep.Modes, 1)
+		m := rep.Modes[0]
+		assert.Equal(t, c.Waiters, m.Delivered, "delivered (errors %v)", m.ErrorKinds)
+		assert.Equal(t, c.Waiters, m.HeldPeak, "held: every wait, ten per connection")
+		assert.Zero(t, m.Errors, "errors %v", m.ErrorKinds)
+		assert.Zero(t, m.Timeouts)
+		assert.Equal(t, c.Waiters/c.JobsPerConn, m.Requests, "one request per stream of ten")
+		assert.Equal(t, c.Waiters, m.Latency.Count)
+	})
+
 	t.Run("refuses other hosts", func(t *testing.T) {
 		c := cfg(ModePoll)
 		c.Target = "http://192.0.2.1:8080"

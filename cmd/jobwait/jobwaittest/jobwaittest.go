@@ -77,7 +77,19 @@ func StartUnder(tb testing.TB, wrapper []string, env ...string) *Process {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	p := &Process{Addr: "127.0.0.1:" + strconv.Itoa(port), log: &syncBuffer{}, done: make(chan struct{})}
+	return startAt(tb, "127.0.0.1:"+strconv.Itoa(port), wrapper, env...)
+}
+
+// StartAt is Start on a given address: a replica restarted where its
+// predecessor listened (behind a proxy that knows only that address).
+func StartAt(tb testing.TB, addr string, env ...string) *Process {
+	tb.Helper()
+	return startAt(tb, addr, nil, env...)
+}
+
+func startAt(tb testing.TB, addr string, wrapper []string, env ...string) *Process {
+	tb.Helper()
+	p := &Process{Addr: addr, log: &syncBuffer{}, done: make(chan struct{})}
 	argv := append(append([]string(nil), wrapper...), Binary(tb))
 	p.cmd = exec.Command(argv[0], argv[1:]...)
 	p.cmd.Env = append(append(os.Environ(), "JOBWAIT_ADDR="+p.Addr), env...)

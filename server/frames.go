@@ -1,0 +1,119 @@
+package server
+
+import (
+	"math/rand/v2"
+	"strconv"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+)
+
+// The framing of a held event stream, shared by the one-job and the
+// many-job streams: the response head, events as single chunks, keepalives,
+// and the two ways a stream ends (see ending).
+
+// chunkDigits is the fixed width of a chunk's hex size: the size is filled
+// in after the event is written behind it (leading zeros are valid).
+const chunkDigits = 8
+
+// reconnectSpread is the range of the random delay a stream cut by
+// shutdown adds to its client's reconnect, so that the clients of a
+// replica that stops do not all reconnect to the others at once.
+const reconnectSpread = 5 * time.Second
+
+// keepalive is the heartbeat comment, as one chunk and bare (HTTP/1.0).
+var keepalive = [2][]byte{[]byte("0000000d\r\n: keepalive\n\n\r\n"), []byte(": keepalive\n\n")}
+
+// eventEnd ends an event and its chunk; finalEnd also ends the response.
+var (
+	eventEnd = []byte("\n\n\r\n")
+	finalEnd = []byte("\n\n\r\n0\r\n\r\n")
+)
+
+// streamHead returns a stream's response head and its first event's lead:
+// the retry line, telling EventSource to reconnect after retry.
+func (h *held) streamHead(retry time.Duration) (pre, lead []byte) {
+	pre = h.head(nil, fiber.StatusOK, "text/event-stream; charset=utf-8")
+	pre = append(pre, "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n"...)
+	if h.chunked {
+		pre = append(pre, "Transfer-Encoding: chunked\r\n"...)
+	}
+	pre = append(pre, "\r\n"...)
+	lead = strconv.AppendInt([]byte("retry: "), retry.Milliseconds(), 10)
+	return pre, append(lead, "\n\n"...)
+}
+
+// event writes one event as one chunk in one writev: pre (the response
+// head, before the first event) outside the chunk, lead (the retry line)
+// inside it before the event, and for a final event the last chunk after
+// it. The body is the answer's own, shared by every waiter: never copied.
+// On HTTP/1.0 there are no chunks: the stream ends with the connection.
+func (h *held) event(pre, lead, id []byte, name string, body []byte, final bool) bool {
+	bp := bufs.Get().(*[]byte)
+	defer putBuf(bp)
+	b := append((*bp)[:0], pre...)
+	start := len(b)
+	if h.chunked {
+		b = append(b, "00000000\r\n"...)
+	}
+	b = append(b, lead...)
+	b = append(b, "id: "...)
+	b = append(b, id...)
+	b = append(b, "\nevent: "...)
+	b = append(b, name...)
+	b = append(b, "\ndata: "...)
+	*bp = b
+	if !h.chunked {
+		return h.write(b, body, eventEnd[:2]) == nil
+	}
+	n := len(b) - start - chunkDigits - 2 + len(body) + 2 // the payload ends "\n\n"
+	const hex = "0123456789abcdef"
+	for i := chunkDigits - 1; i >= 0; i-- {
+		b[start+i] = hex[n&0xf]
+		n >>= 4
+	}
+	tail := eventEnd
+	if final {
+		tail = finalEnd
+	}
+	return h.write(b, body, tail) == nil
+}
+
+// frame picks the chunked or the bare form of a fixed message.
+func (h *held) frame(m [2][]byte) []byte {
+	if h.chunked {
+		return m[0]
+	}
+	return m[1]
+}
+
+// streamEnd is how a stream that sent its final event ends: a chunked one
+// is complete; an HTTP/1.0 one ends with the connection.
+func (h *held) streamEnd() ending {
+	if h.chunked {
+		return endReuse
+	}
+	return endClose
+}
+
+// dropStream ends a stream cut by shutdown: no final event, and an end
+// every client takes for a dropped connection (see drop), so each
+// reconnects with its Last-Event-ID, to another replica, keeping its
+// deadline. A retry of the poll interval plus a random part of
+// reconnectSpread spreads those reconnects.
+func (h *held) dropStream(poll time.Duration) ending {
+	_ = h.write(h.retryFrame(poll + rand.N(reconnectSpread)))
+	return endDrop
+}
+
+// retryFrame is a "retry:" field alone, as one chunk or bare (HTTP/1.0).
+func (h *held) retryFrame(d time.Duration) []byte {
+	msg := strconv.AppendInt([]byte("retry: "), d.Milliseconds(), 10)
+	msg = append(msg, "\n\n"...)
+	if !h.chunked {
+		return msg
+	}
+	b := strconv.AppendInt(nil, int64(len(msg)), 16)
+	b = append(append(append(b, "\r\n"...), msg...), "\r\n"...)
+	return b
+}

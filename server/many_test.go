@@ -1,0 +1,303 @@
+package server_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"jobwait/server"
+	"jobwait/store"
+)
+
+// manyStreamPath and manyStatusPath are the many-job URLs of ids.
+func manyStreamPath(ids ...string) string {
+	return "/api/events/jobs/stream?ids=" + strings.Join(ids, ",")
+}
+func manyStatusPath(ids ...string) string {
+	return "/api/events/jobs/status?ids=" + strings.Join(ids, ",")
+}
+
+// openManySSE opens a many-job stream and checks its head and retry line.
+func openManySSE(t *testing.T, e *pushEnv, path string, header ...string) *pushConn {
+	t.Helper()
+	c := e.get(t, path, header...)
+	require.Equal(t, 200, c.resp.StatusCode)
+	assert.Contains(t, c.resp.Header.Get("Content-Type"), "text/event-stream")
+	assert.Equal(t, "no", c.resp.Header.Get("X-Accel-Buffering"))
+	ev, err := c.next(5 * time.Second)
+	require.NoError(t, err)
+	require.Equal(t, "retry: 2000", ev.raw)
+	return c
+}
+
+// manyEvent reads the next event and checks its name and job.
+func manyEvent(t *testing.T, c *pushConn, d time.Duration, name, jobID string) (sseEvent, map[string]any) {
+	t.Helper()
+	ev := c.nextEvent(t, d)
+	b := requireSSEEvent(t, ev, name, ev.id)
+	require.Equal(t, jobID, b["jobId"], "event %q", ev.raw)
+	return ev, b
+}
+
+// running creates a PROCESSING job.
+func (e *pushEnv) running(t *testing.T) store.Job {
+	t.Helper()
+	j := e.create(t)
+	j, err := e.st.Start(context.Background(), j)
+	require.NoError(t, err)
+	return j
+}
+
+func (e *pushEnv) complete(t *testing.T, j store.Job) {
+	t.Helper()
+	_, err := e.st.Complete(context.Background(), j, store.SampleResult(j.EventDraftID))
+	require.NoError(t, err)
+}
+
+// noContent requires a 204 with no body.
+func noContent(t *testing.T, e *pushEnv, path string, header ...string) {
+	t.Helper()
+	c := e.get(t, path, header...)
+	assert.Equal(t, 204, c.resp.StatusCode, "%s %v", path, header)
+	r := c.readAll(5 * time.Second)
+	require.NoError(t, r.err)
+	assert.Empty(t, r.body)
+}
+
+func TestManyStreamAcrossReconnects(t *testing.T) {
+	e := newPushEnv(t, pushOpts{})
+	a, b := e.running(t), e.create(t)
+	unknown := pushJobID()
+	path := manyStreamPath(a.JobID, unknown, b.JobID)
+	start := time.Now()
+	c := openManySSE(t, e, path)
+
+	ev, body := manyEvent(t, c, 5*time.Second, "status", a.JobID)
+	assert.Equal(t, "PROCESSING", body["status"])
+	assert.Regexp(t, `^\d+-1-0$`, ev.id)
+	deadline, _, _ := splitEventID(t, strings.TrimSuffix(ev.id, "-0"))
+	assert.WithinDuration(t, start.Add(server.DefaultWaitBudget), deadline, time.Second, "the id carries the stream's deadline")
+	ev, body = manyEvent(t, c, 5*time.Second, "problem", unknown)
+	assert.Equal(t, "JOB_001", body["code"], "an unknown job is its own problem; the others go on")
+	assert.Regexp(t, `^\d+-2-2$`, ev.id, "the mask marks position 1 ended")
+	_, body = manyEvent(t, c, 5*time.Second, "status", b.JobID)
+	assert.Equal(t, "PENDING", body["status"])
+	e.waiters(t, 2) // the unknown job has ended: its waiter is let go
+
+	_, err := e.st.Start(context.Background(), b)
+	require.NoError(t, err)
+	_, body = manyEvent(t, c, answeredBound, "status", b.JobID)
+	assert.Equal(t, "PROCESSING", body["status"])
+
+	e.complete(t, a)
+	ev, body = manyEvent(t, c, answeredBound, "completed", a.JobID)
+	assert.Len(t, body["recommendations"], 3)
+	assert.Regexp(t, `^\d+-5-3$`, ev.id)
+	last := ev.id
+
+	// The connection drops; b fails meanwhile. The reconnect resends none
+	// of what the client had and loses b's final state.
+	c.c.Close()
+	_, err = e.st.Fail(context.Background(), b, "모델 오류")
+	require.NoError(t, err)
+	c = openManySSE(t, e, path, "Last-Event-ID: "+last)
+	ev, body = manyEvent(t, c, 5*time.Second, "failed", b.JobID)
+	assert.Equal(t, "모델 오류", body["error"])
+	assert.Equal(t, strings.TrimSuffix(last, "-5-3")+"-6-7-end", ev.id, "same deadline, every job ended")
+	c.ended(t, 5*time.Second)
+	e.waiters(t, 0)
+
+	// Every job had ended: 204, from the header or the query.
+	noContent(t, e, path, "Last-Event-ID: "+ev.id)
+	noContent(t, e, path+"&lastEventId="+url.QueryEscape(ev.id))
+	noContent(t, e, path+"&lastEventId="+strings.TrimSuffix(ev.id, "-end"))
+
+	// The query resumes as the header does: only what is missing.
+	c = openManySSE(t, e, path+"&lastEventId="+last)
+	manyEvent(t, c, 5*time.Second, "failed", b.JobID)
+	c.ended(t, 5*time.Second)
+}
+
+func TestManyStreamDeadline(t *testing.T) {
+	const budget = 2 * time.Second
+	e := newPushEnv(t, pushOpts{cfg: server.Config{WaitBudget: budget, Heartbeat: time.Second}})
+	a, b, done := e.running(t), e.running(t), e.running(t)
+	path := manyStreamPath(a.JobID, b.JobID, done.JobID)
+	start := time.Now()
+	c := openManySSE(t, e, path)
+	ev, _ := manyEvent(t, c, 5*time.Second, "status", a.JobID)
+	manyEvent(t, c, 5*time.Second, "status", b.JobID)
+	manyEvent(t, c, 5*time.Second, "status", done.JobID)
+	deadline, _, _ := splitEventID(t, strings.TrimSuffix(ev.id, "-0"))
+	e.complete(t, done)
+	ev, _ = manyEvent(t, c, answeredBound, "completed", done.JobID)
+	c.c.Close()
+
+	// A reconnect keeps the deadline: both jobs still running time out at
+	// it, each with its own timeout event, the last one ending the stream.
+	c = openManySSE(t, e, path, "Last-Event-ID: "+ev.id)
+	ev, _ = manyEvent(t, c, 5*time.Second, "status", a.JobID)
+	assert.Regexp(t, `^`+strconv.FormatInt(deadline.UnixMilli(), 10)+`-5-4$`, ev.id, "the same deadline, the sequence goes on, done stays ended")
+	manyEvent(t, c, 5*time.Second, "status", b.JobID)
+	ev, body := manyEvent(t, c, budget+5*time.Second, "timeout", a.JobID)
+	assert.Equal(t, true, body["timedOut"])
+	assert.Equal(t, "PROCESSING", body["status"])
+	assert.False(t, ev.at.Before(deadline.Add(-50*time.Millisecond)), "ended %v before its deadline", deadline.Sub(ev.at))
+	assert.Less(t, ev.at.Sub(deadline), 700*time.Millisecond, "ended late")
+	ev, _ = manyEvent(t, c, time.Second, "timeout", b.JobID)
+	assert.Regexp(t, `^\d+-\d+-7-end$`, ev.id)
+	c.ended(t, 5*time.Second)
+	noContent(t, e, path, "Last-Event-ID: "+ev.id)
+	t.Logf("stream of 3 jobs: deadline %v after its start", deadline.Sub(start))
+
+	// A forged id buys no more than one budget.
+	start = time.Now()
+	c = openManySSE(t, e, path+"&lastEventId=99999999999999-1-0")
+	ev, _ = manyEvent(t, c, 5*time.Second, "status", a.JobID)
+	deadline, _, _ = splitEventID(t, strings.TrimSuffix(ev.id, "-0"))
+	assert.WithinDuration(t, start.Add(budget), deadline, 200*time.Millisecond)
+}
+
+func TestManyBadRequests(t *testing.T) {
+	e := newPushEnv(t, pushOpts{cfg: server.Config{MaxIDs: 4, MaxWaiters: 1}})
+	ok := e.create(t).JobID
+	for _, route := range []func(...string) string{manyStreamPath, manyStatusPath} {
+		tests := []struct {
+			path, code, names string
+		}{
+			{route(ok, "bad:id"), "JOB_002", `"bad:id"`},
+			{route(ok, ""), "JOB_002", `""`},
+			{route("a", "b", "c", "d", "e"), "REQ_001", "4"},
+			{strings.TrimSuffix(route(), "?ids="), "REQ_001", "ids"},
+			{route(ok, ok), "REQ_001", ok},
+		}
+		for _, tt := range tests {
+			r := recvReply(t, e.longPoll(tt.path, 5*time.Second), 6*time.Second)
+			assert.Equal(t, 400, r.code, tt.path)
+			b := decodeBody(t, r.body)
+			assert.Equal(t, tt.code, b["code"], tt.path)
+			assert.Contains(t, b["message"], tt.names, tt.path)
+		}
+	}
+	assert.Equal(t, 400, recvReply(t, e.longPoll(manyStatusPath(ok)+"&wait=soon", 5*time.Second), 6*time.Second).code)
+	for _, path := range []string{manyStatusPath(ok), manyStreamPath(ok)} {
+		resp, err := http.Post("http://"+e.addr+path, "text/plain", nil)
+		require.NoError(t, err)
+		resp.Body.Close()
+		assert.Equal(t, 405, resp.StatusCode, "POST %s", path)
+		assert.Equal(t, "GET, HEAD", resp.Header.Get("Allow"), "POST %s", path)
+	}
+
+	// A many-job stream is one held waiter, whatever its length.
+	c := openManySSE(t, e, manyStreamPath(ok, pushJobID(), e.create(t).JobID))
+	c.nextEvent(t, 5*time.Second)
+	r := recvReply(t, e.longPoll(manyStreamPath(ok), 5*time.Second), 6*time.Second)
+	assert.Equal(t, 503, r.code)
+	assert.Equal(t, "SVC_001", decodeBody(t, r.body)["code"])
+	// A batched short poll holds nothing.
+	assert.Equal(t, 200, recvReply(t, e.longPoll(manyStatusPath(ok), 5*time.Second), 6*time.Second).code)
+}
+
+// manyJobs decodes a many-job status body.
+func manyJobs(t *testing.T, body []byte) (jobs []map[string]any, timedOut bool) {
+	t.Helper()
+	b := decodeBody(t, body)
+	raw, ok := b["jobs"].([]any)
+	require.True(t, ok, "body %s", body)
+	for _, j := range raw {
+		jobs = append(jobs, j.(map[string]any))
+	}
+	timedOut, _ = b["timedOut"].(bool)
+	return jobs, timedOut
+}
+
+func TestManyLongPoll(t *testing.T) {
+	const budget = 2 * time.Second
+	e := newPushEnv(t, pushOpts{cfg: server.Config{WaitBudget: budget}})
+
+	t.Run("answered when one is final", func(t *testing.T) {
+		t.Parallel()
+		a, b := e.running(t), e.create(t)
+		unknown := pushJobID()
+		lp := e.longPoll(manyStatusPath(a.JobID, b.JobID, unknown)+"&wait=30", 10*time.Second)
+		// The unknown job is not final enough to answer: it is a problem,
+		// which counts as final. Answered at once, with every body.
+		r := recvReply(t, lp, answeredBound)
+		assert.Equal(t, 200, r.code)
+		assert.Equal(t, "no-store", r.hdr.Get("Cache-Control"))
+		jobs, timedOut := manyJobs(t, r.body)
+		assert.False(t, timedOut)
+		require.Len(t, jobs, 3)
+		assert.Equal(t, "PROCESSING", jobs[0]["status"])
+		assert.Equal(t, "PENDING", jobs[1]["status"])
+		assert.Equal(t, map[string]any{"jobId": unknown, "code": "JOB_001", "message": "Job을 찾을 수 없습니다"}, jobs[2])
+
+		lp = e.longPoll(manyStatusPath(a.JobID, b.JobID)+"&wait=30", 10*time.Second)
+		e.waiters(t, 2)
+		wrote := time.Now()
+		e.complete(t, b)
+		r = recvReply(t, lp, answeredBound)
+		t.Logf("answered %v after the write", r.at.Sub(wrote))
+		jobs, timedOut = manyJobs(t, r.body)
+		assert.False(t, timedOut)
+		require.Len(t, jobs, 2)
+		assert.Equal(t, a.JobID, jobs[0]["jobId"])
+		assert.Equal(t, "PROCESSING", jobs[0]["status"])
+		assert.Equal(t, b.JobID, jobs[1]["jobId"])
+		assert.Equal(t, "COMPLETED", jobs[1]["status"])
+		assert.Equal(t, "2", r.hdr.Get("Retry-After"), "a job is still running")
+
+		// One already final: at once.
+		r = recvReply(t, e.longPoll(manyStatusPath(a.JobID, b.JobID)+"&wait=30", 5*time.Second), answeredBound)
+		jobs, _ = manyJobs(t, r.body)
+		assert.Equal(t, "COMPLETED", jobs[1]["status"])
+	})
+	t.Run("deadline", func(t *testing.T) {
+		t.Parallel()
+		a, b := e.running(t), e.running(t)
+		start := time.Now()
+		r := recvReply(t, e.longPoll(manyStatusPath(a.JobID, b.JobID)+"&wait=1s", 5*time.Second), 6*time.Second)
+		assert.False(t, r.at.Before(start.Add(time.Second-50*time.Millisecond)), "answered early")
+		assert.Less(t, r.at.Sub(start), time.Second+700*time.Millisecond, "answered late")
+		jobs, timedOut := manyJobs(t, r.body)
+		assert.True(t, timedOut)
+		assert.Len(t, jobs, 2)
+		assert.Equal(t, "2", r.hdr.Get("Retry-After"))
+	})
+	t.Run("short poll", func(t *testing.T) {
+		t.Parallel()
+		a, b := e.running(t), e.running(t)
+		e.complete(t, b)
+		r := recvReply(t, e.longPoll(manyStatusPath(b.JobID, a.JobID), 5*time.Second), 6*time.Second)
+		jobs, timedOut := manyJobs(t, r.body)
+		assert.False(t, timedOut)
+		require.Len(t, jobs, 2)
+		assert.Equal(t, "COMPLETED", jobs[0]["status"])
+		assert.Equal(t, "PROCESSING", jobs[1]["status"])
+		assert.Equal(t, "2", r.hdr.Get("Retry-After"))
+		r = recvReply(t, e.longPoll(manyStatusPath(b.JobID), 5*time.Second), 6*time.Second)
+		assert.Empty(t, r.hdr.Get("Retry-After"), "all final")
+	})
+}
+
+func TestLastEventIDQueryOnOneJobStream(t *testing.T) {
+	e := newPushEnv(t, pushOpts{})
+	j := e.running(t)
+	noContent(t, e, jobStreamPath(j.JobID)+"?lastEventId=1-1-end")
+	// The header wins over the query.
+	c := openSSE(t, e, j.JobID, "Last-Event-ID: 99999999999999-4")
+	_, seq, _ := splitEventID(t, c.nextEvent(t, 5*time.Second).id)
+	assert.Equal(t, 5, seq)
+	c = e.get(t, jobStreamPath(j.JobID)+"?lastEventId="+url.QueryEscape("99999999999999-8"))
+	require.Equal(t, 200, c.resp.StatusCode)
+	c.nextEvent(t, 5*time.Second) // retry
+	_, seq, _ = splitEventID(t, c.nextEvent(t, 5*time.Second).id)
+	assert.Equal(t, 9, seq)
+}

@@ -1,0 +1,164 @@
+package server
+
+import (
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"jobwait/stream"
+)
+
+// manyStream answers GET /api/events/jobs/stream?ids=…: one stream for
+// every listed job. Each job gets its current state at once, a status
+// event on each change and one final event (completed, failed, problem, or
+// timeout at the stream's one deadline); the stream ends when every job has
+// ended. A Last-Event-ID (or ?lastEventId=) keeps the deadline and skips the
+// jobs whose final event the client already has; when it has them all, 204.
+func (s *Server) manyStream(c *fiber.Ctx, ids []string) error {
+	r, resumed := parseManyEventID(lastEventID(c), len(ids))
+	if resumed && r.done() {
+		c.Set(fiber.HeaderCacheControl, "no-store")
+		return c.SendStatus(fiber.StatusNoContent)
+	}
+	deadline := streamDeadline(resume{deadline: r.deadline}, resumed, time.Now(), s.cfg.WaitBudget)
+	ended := r.ended
+	if !resumed {
+		ended = make([]bool, len(ids))
+	}
+	ws, as, done, err := s.admitWatchMany(c, "sse-many", ids)
+	if err != nil {
+		return err
+	}
+	if c.Method() == fiber.MethodHead {
+		done()
+		c.Set(fiber.HeaderContentType, "text/event-stream; charset=utf-8")
+		c.Set(fiber.HeaderCacheControl, "no-cache")
+		return nil
+	}
+	st := &manyStreamState{srv: s, ids: ids, ws: ws, last: as, ended: ended, seq: r.seq, deadline: deadline}
+	s.hold(c, deadline, done, func(h *held) ending {
+		st.h = h
+		return st.run()
+	})
+	return nil
+}
+
+// manyStreamState is one open many-job stream, run by its held
+// connection's goroutine.
+type manyStreamState struct {
+	srv      *Server
+	h        *held
+	ids      []string
+	ws       []*stream.Waiter[*Answer]
+	last     []*Answer // each job's last state sent
+	ended    []bool    // each job's final event sent (or had by the client)
+	seq      uint64
+	deadline time.Time
+}
+
+// left is the number of jobs still to end.
+func (st *manyStreamState) left() int {
+	n := 0
+	for _, e := range st.ended {
+		if !e {
+			n++
+		}
+	}
+	return n
+}
+
+// run writes the stream: headers, retry, every job's current state, every
+// change, and each job's final event. It reports how the response ended;
+// the status counted is 200 once the head is written.
+func (st *manyStreamState) run() ending {
+	s := st.srv
+	pre, lead := st.h.streamHead(s.cfg.PollInterval)
+
+	sel := newWakeSet(s, st.ws, st.deadline)
+	defer sel.stop()
+	left := st.left()
+	for i, a := range st.last {
+		if st.ended[i] {
+			// The client has its final event: nothing to watch.
+			sel.drop(i)
+			st.ws[i].Close()
+			continue
+		}
+		if a.Final() {
+			st.ended[i] = true
+			left--
+			sel.drop(i)
+			st.ws[i].Close()
+		}
+		if !st.event(pre, lead, i, eventName(a), a, nil, left == 0) {
+			return endGone
+		}
+		pre, lead = nil, nil
+		st.h.code = fiber.StatusOK
+		if left == 0 {
+			return st.h.streamEnd()
+		}
+	}
+	for {
+		switch i := sel.next(); i {
+		case wakeQuit:
+			return st.h.dropStream(s.cfg.PollInterval)
+		case wakeDeadline:
+			for i := range st.ids {
+				if st.ended[i] {
+					continue
+				}
+				st.ended[i] = true
+				left--
+				if !st.event(nil, nil, i, evTimeout, st.last[i], st.last[i].TimedOut(), left == 0) {
+					return st.gone()
+				}
+			}
+			return st.h.streamEnd()
+		case wakeBeat:
+			if peerGone(st.h.conn) || st.h.write(st.h.frame(keepalive)) != nil {
+				return st.gone()
+			}
+		default:
+			a, at := st.ws[i].Latest()
+			if st.ended[i] || SameAnswer(a, st.last[i]) {
+				continue
+			}
+			st.last[i] = a
+			if a.Final() {
+				st.ended[i] = true
+				left--
+				sel.drop(i)
+				st.ws[i].Close()
+			}
+			if !st.event(nil, nil, i, eventName(a), a, nil, left == 0) {
+				return st.gone()
+			}
+			s.metrics.woke(at)
+			if left == 0 {
+				return st.h.streamEnd()
+			}
+		}
+	}
+}
+
+// gone ends a stream whose client left or stopped reading.
+func (st *manyStreamState) gone() ending {
+	st.h.code = codeGone
+	return endGone
+}
+
+// event writes job i's event (see held.event), the id naming the jobs ended
+// so far. The body is a's own, shared with every waiter, or body when given
+// (a timeout's); an error body gets the job's id.
+func (st *manyStreamState) event(pre, lead []byte, i int, name string, a *Answer, body []byte, final bool) bool {
+	if body == nil {
+		body = a.Body
+		if a.Status == "" {
+			body = appendJobBody(nil, st.ids[i], a)
+		}
+	}
+	st.seq++
+	id := appendManyEventID(make([]byte, 0, maxEventIDLen), st.deadline, st.seq, st.ended, final)
+	return st.h.event(pre, lead, id, name, body, final)
+}
