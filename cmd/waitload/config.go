@@ -46,6 +46,7 @@ const (
 // tests fill every field.
 type Config struct {
 	Target   string // jobwait's base URL, loopback only
+	Server   string // what Target is: ServerJobwait ("" too) or ServerNchan, the bench's peer (nchan.go)
 	RedisURL string // the Redis jobwait reads, loopback only
 	Modes    []Mode
 
@@ -99,6 +100,7 @@ func parseFlags(args []string, stderr io.Writer) (Config, error) {
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&c.Target, "target", DefaultTarget, "jobwait's base `URL` (127.0.0.0/8 or localhost only)")
+	fs.StringVar(&c.Server, "server", ServerJobwait, "what -target is: `jobwait|nchan` (nginx + Nchan as nchan.conf sets it up; sse and longpoll only)")
 	fs.StringVar(&c.RedisURL, "redis", DefaultRedis, "the Redis `URL` jobwait reads (127.0.0.0/8 or localhost only)")
 	fs.StringVar(&mode, "mode", "all", "way of waiting, `poll|longpoll|sse|all`: all runs the three one after another")
 	fs.IntVar(&c.Waiters, "waiters", DefaultWaiters, "waiters per mode")
@@ -179,6 +181,9 @@ func (c Config) validate() error {
 	}
 	if len(c.Modes) == 0 {
 		errs = append(errs, errors.New("no mode"))
+	}
+	if err := c.validateServer(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
