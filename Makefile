@@ -1,12 +1,15 @@
 # jobwait: `make run` serves the demo on :8080; `make test` installs what the
-# tests need (redis-server, chromium, nginx from Debian's packages) when it is
-# missing and root can, then runs the whole suite with the race detector.
+# tests need (redis-server, chromium, nginx and its Nchan module from Debian's
+# packages) when it is missing and root can, then runs the whole suite with
+# the race detector. `make bench-peer` measures jobwait side by side with
+# nginx + Nchan (cmd/waitload/peerbench.sh).
 
 GO ?= go
-APT_PACKAGES := redis-server redis-tools chromium nginx
+APT_PACKAGES := redis-server redis-tools chromium nginx libnginx-mod-nchan
 STRESS ?=
+NCHAN_MODULE ?= /usr/lib/nginx/modules/ngx_nchan_module.so
 
-.PHONY: run test deps vet fuzz bench
+.PHONY: run test deps deps-peer vet fuzz bench bench-peer
 
 run:
 	$(GO) run ./cmd/jobwait
@@ -14,13 +17,15 @@ run:
 test: deps vet
 	$(GO) test -race -count=1 -timeout 20m ./...
 
-# deps installs the test prerequisites that are missing.
-deps:
-	@missing=""; \
+# The checks of deps and deps-peer: each adds its package to $$missing when
+# the package is not there.
+NEED_REDIS := \
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
-	command -v redis-cli >/dev/null || missing="$$missing redis-tools"; \
-	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v redis-cli >/dev/null || missing="$$missing redis-tools";
+NEED_NCHAN := \
 	command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing="$$missing nginx"; \
+	[ -f $(NCHAN_MODULE) ] || missing="$$missing libnginx-mod-nchan";
+INSTALL_MISSING := \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 			echo "installing:$$missing"; \
@@ -29,6 +34,22 @@ deps:
 			echo "missing:$$missing — install with: sudo apt-get install -y$$missing" >&2; exit 1; \
 		fi; \
 	fi
+
+# deps installs the test prerequisites that are missing.
+deps:
+	@missing=""; \
+	$(NEED_REDIS) \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	$(NEED_NCHAN) \
+	$(INSTALL_MISSING)
+
+# deps-peer installs what the side-by-side bench needs, when missing.
+deps-peer:
+	@missing=""; \
+	$(NEED_REDIS) \
+	command -v curl >/dev/null || missing="$$missing curl"; \
+	$(NEED_NCHAN) \
+	$(INSTALL_MISSING)
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed" >&2; exit 1; }
@@ -46,3 +67,10 @@ fuzz:
 
 bench:
 	$(GO) test -run XXX -bench . -benchmem ./stream/ ./server/
+
+# bench-peer runs jobwait and nginx + Nchan side by side (18,000 waiters,
+# two rounds each; about 5 minutes) and prints the table with the ratios.
+# Figures are only worth keeping from a quiet machine: see BENCHMARKS.md.
+BENCH_PEER_OUT ?= bench-peer
+bench-peer: deps-peer
+	NCHAN_MODULE=$(NCHAN_MODULE) cmd/waitload/peerbench.sh $(BENCH_PEER_OUT)
