@@ -79,7 +79,7 @@ func newNchanPublisher(t target) *nchanPublisher {
 		Timeout: 10 * time.Second,
 		Transport: &http.Transport{
 			MaxIdleConnsPerHost: producerWorkers, MaxConnsPerHost: producerWorkers,
-			DisableCompression: true,
+			IdleConnTimeout: 30 * time.Second, DisableCompression: true,
 		},
 	}}
 }
@@ -137,7 +137,7 @@ type nchanStats struct {
 func newNchanStats(t target) *nchanStats {
 	return &nchanStats{base: t.url + t.base, client: &http.Client{
 		Timeout:   5 * time.Second,
-		Transport: &http.Transport{MaxIdleConns: 1, MaxIdleConnsPerHost: 1, DisableCompression: true},
+		Transport: &http.Transport{MaxIdleConns: 1, MaxIdleConnsPerHost: 1, IdleConnTimeout: 30 * time.Second, DisableCompression: true},
 	}}
 }
 
@@ -258,11 +258,11 @@ func (w *waiter) nchan(ctx context.Context, m Mode) (Kind, time.Time, error) {
 }
 
 // nchanSSE subscribes by EventSource and reads until the completed event.
-// A stream that ends first (nchan_subscriber_timeout) is reconnected with
+// Nchan's pings ("event: ping" without data) dispatch nothing. A stream that
+// ends first (nchan_subscriber_timeout) is reconnected at once with
 // Last-Event-ID while budget is left, at most maxReconnects times.
 func (w *waiter) nchanSSE(ctx context.Context) (Kind, time.Time, error) {
 	var p sseParser
-	p.retry = w.interval
 	for attempt := 0; ; attempt++ {
 		extra := "Accept: text/event-stream\r\nCache-Control: no-cache\r\n"
 		if p.lastID != "" {
