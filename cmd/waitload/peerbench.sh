@@ -110,6 +110,7 @@ run() {
   dir=$(mktemp -d "$BIN/$name.XXXX")
   start_redis "$dir"
   start_server "$server" "$dir"
+  rm -f "$OUT/$name.json" "$OUT/$name.html" # never a report of an earlier sitting
   echo "== $name: $(uptime | sed 's/.*load/load/')" | tee "$OUT/$name.txt"
   "${CLI[@]}" "$BIN/waitload" -server "$server" -target "$TARGET" -redis "$REDIS" \
     -mode "$mode" -waiters "$WAITERS" -jobs "$JOBS" -rate "$rate" -hold 2s -budget 30s -sources 8 \
