@@ -23,6 +23,7 @@ const producerCommands = 2
 
 // producer plays the AI service: it writes jobs through store, exactly as
 // a real producer does, so jobwait sees nothing but ordinary Redis writes.
+// Against Nchan it publishes each completion instead (nchan.go).
 type producer struct {
 	st jobWriter
 	// commands is the Redis commands one completion sends: producerCommands
