@@ -1,13 +1,15 @@
 # jobwait: `make run` serves the demo on :8080; `make test` installs what the
-# tests need (redis-server, redis-sentinel, promtool, chromium, nginx from Debian's packages) when it is
-# missing and root can (npm then fetches typescript for the check of
-# web/jobwait.d.ts), then runs the whole suite with the race detector.
+# tests need (redis-server, redis-sentinel, promtool, chromium, nginx and its
+# Nchan module from Debian's packages; npm then fetches typescript for the
+# check of web/jobwait.d.ts) when it is missing and root can, then runs the
+# whole suite with the race detector. `make bench-peer` measures jobwait side by side with
+# nginx + Nchan (cmd/waitload/peerbench.sh).
 
 GO ?= go
-APT_PACKAGES := redis-server redis-tools redis-sentinel prometheus chromium nginx nodejs npm
 STRESS ?=
+NCHAN_MODULE ?= /usr/lib/nginx/modules/ngx_nchan_module.so
 
-.PHONY: run test deps vet fuzz bench tls
+.PHONY: run test deps deps-peer vet fuzz bench bench-peer tls
 
 run:
 	$(GO) run ./cmd/jobwait
@@ -15,16 +17,15 @@ run:
 test: deps vet
 	$(GO) test -race -count=1 -timeout 20m ./...
 
-# deps installs the test prerequisites that are missing.
-deps:
-	@missing=""; \
+# The checks of deps and deps-peer: each adds its package to $$missing when
+# the package is not there.
+NEED_REDIS := \
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
-	command -v redis-cli >/dev/null || missing="$$missing redis-tools"; \
-	command -v redis-sentinel >/dev/null || missing="$$missing redis-sentinel"; \
-	command -v promtool >/dev/null || missing="$$missing prometheus"; \
-	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v redis-cli >/dev/null || missing="$$missing redis-tools";
+NEED_NCHAN := \
 	command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing="$$missing nginx"; \
-	command -v npm >/dev/null || missing="$$missing nodejs npm"; \
+	[ -f $(NCHAN_MODULE) ] || missing="$$missing libnginx-mod-nchan";
+INSTALL_MISSING := \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 			echo "installing:$$missing"; \
@@ -33,6 +34,25 @@ deps:
 			echo "missing:$$missing — install with: sudo apt-get install -y$$missing" >&2; exit 1; \
 		fi; \
 	fi
+
+# deps installs the test prerequisites that are missing.
+deps:
+	@missing=""; \
+	$(NEED_REDIS) \
+	command -v redis-sentinel >/dev/null || missing="$$missing redis-sentinel"; \
+	command -v promtool >/dev/null || missing="$$missing prometheus"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v npm >/dev/null || missing="$$missing nodejs npm"; \
+	$(NEED_NCHAN) \
+	$(INSTALL_MISSING)
+
+# deps-peer installs what the side-by-side bench needs, when missing.
+deps-peer:
+	@missing=""; \
+	$(NEED_REDIS) \
+	command -v curl >/dev/null || missing="$$missing curl"; \
+	$(NEED_NCHAN) \
+	$(INSTALL_MISSING)
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed" >&2; exit 1; }
@@ -50,6 +70,13 @@ fuzz:
 
 bench:
 	$(GO) test -run XXX -bench . -benchmem ./stream/ ./server/
+
+# bench-peer runs jobwait and nginx + Nchan side by side (18,000 waiters,
+# two rounds each; about 5 minutes) and prints the table with the ratios.
+# Figures are only worth keeping from a quiet machine: see BENCHMARKS.md.
+BENCH_PEER_OUT ?= bench-peer
+bench-peer: deps-peer
+	NCHAN_MODULE=$(NCHAN_MODULE) cmd/waitload/peerbench.sh $(BENCH_PEER_OUT)
 
 # tls makes a self-signed certificate for nginx's TLS (HTTP/2) server in
 # deploy/tls, for docker compose's scale profile; use your own in production.

@@ -50,6 +50,7 @@ const (
 // tests fill every field.
 type Config struct {
 	Target   string // jobwait's base URL, loopback only
+	Server   string // what Target is: ServerJobwait ("" too) or ServerNchan, the bench's peer (nchan.go)
 	RedisURL string // the Redis jobwait reads, loopback only
 	Modes    []Mode
 
@@ -106,6 +107,7 @@ func parseFlags(args []string, stderr io.Writer) (Config, error) {
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&c.Target, "target", DefaultTarget, "jobwait's base `URL` (127.0.0.0/8 or localhost only)")
+	fs.StringVar(&c.Server, "server", ServerJobwait, "what -target is: `jobwait|nchan` (nginx + Nchan as nchan.conf sets it up; sse and longpoll only)")
 	fs.StringVar(&c.RedisURL, "redis", DefaultRedis, "the Redis `URL` jobwait reads (127.0.0.0/8 or localhost only)")
 	fs.StringVar(&mode, "mode", "all", "way of waiting, `poll|longpoll|sse|ssemany|all`: all runs poll, longpoll and sse one after another; ssemany holds -jobs-per-conn waits per many-job stream")
 	fs.IntVar(&c.JobsPerConn, "jobs-per-conn", DefaultJobsPerConn, "waits per connection in -mode ssemany (at most jobwait's JOBWAIT_MAX_IDS)")
@@ -190,6 +192,9 @@ func (c Config) validate() error {
 	}
 	if slices.Contains(c.Modes, ModeSSEMany) && (c.JobsPerConn < 1 || c.JobsPerConn > c.Jobs) {
 		errs = append(errs, fmt.Errorf("-jobs-per-conn %d: want 1 to -jobs (%d), so that a stream's jobs differ", c.JobsPerConn, c.Jobs))
+	}
+	if err := c.validateServer(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

@@ -11,6 +11,11 @@
 // 127.0.0.2…), all are held for -hold, then the jobs are completed at
 // -rate, and the mode ends when every waiter has its answer or has spent its
 // -budget. Only loopback targets are accepted. See README.md for sizing.
+//
+// With -server nchan, the target is the peer of the side-by-side bench
+// instead: nginx with the Nchan module as nchan.conf sets it up, on the same
+// Redis (nchan.go). waitload compare REPORT.json... prints the reports of
+// one sitting side by side with the ratios jobwait ÷ Nchan (peerbench.sh).
 package main
 
 import (
@@ -32,6 +37,9 @@ func main() {
 }
 
 func realMain(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "compare" {
+		return compareMain(args[1:], stdout, stderr)
+	}
 	cfg, err := parseFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0

@@ -49,7 +49,7 @@ func TestParseCmdStats(t *testing.T) {
 }
 
 func TestRedisFigures(t *testing.T) {
-	r := redisFigures(cmdStats{"get": 5}, cmdStats{"set": 20, "get": 30, "mget": 10}, 10)
+	r := redisFigures(cmdStats{"get": 5}, cmdStats{"set": 20, "get": 30, "mget": 10}, 10, producerCommands)
 	assert.Equal(t, int64(5), r.HoldCommands)
 	assert.Equal(t, int64(60), r.Commands)
 	assert.Equal(t, int64(20), r.Producer)

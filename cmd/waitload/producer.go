@@ -23,9 +23,21 @@ const producerCommands = 2
 
 // producer plays the AI service: it writes jobs through store, exactly as
 // a real producer does, so jobwait sees nothing but ordinary Redis writes.
+// Against Nchan it publishes each completion instead (nchan.go).
 type producer struct {
-	st        *store.Store
+	st jobWriter
+	// commands is the Redis commands one completion sends: producerCommands
+	// through store, none when the completion is published to Nchan.
+	commands  int
 	completed atomic.Int64
+}
+
+// jobWriter is where the producer writes jobs: *store.Store, or Nchan's
+// publisher (nchan.go).
+type jobWriter interface {
+	Create(ctx context.Context, id, eventDraftID string) (store.Job, error)
+	Start(ctx context.Context, j store.Job) (store.Job, error)
+	Complete(ctx context.Context, j store.Job, r store.Result) (store.Job, error)
 }
 
 // create writes the mode's jobs and moves them to PROCESSING, before any

@@ -25,6 +25,7 @@ type Report struct {
 
 // Settings are the run's parameters as reported.
 type Settings struct {
+	Server          string  `json:"server,omitempty"` // "" is jobwait
 	Waiters         int     `json:"waiters"`
 	Jobs            int     `json:"jobs"`
 	Rate            float64 `json:"rate"`
@@ -121,7 +122,7 @@ func newReport(cfg Config, notify string) *Report {
 	return &Report{
 		Started: time.Now().UTC(), Target: cfg.Target, Redis: cfg.RedisURL, Notify: notify,
 		Settings: Settings{
-			Waiters: cfg.Waiters, Jobs: cfg.Jobs, Rate: cfg.Rate,
+			Server: cfg.Server, Waiters: cfg.Waiters, Jobs: cfg.Jobs, Rate: cfg.Rate,
 			BudgetSeconds: cfg.Budget.Seconds(), PollSeconds: cfg.PollInterval.Seconds(),
 			HoldSeconds: cfg.Hold.Seconds(), SettleSeconds: cfg.Settle.Seconds(), Sources: cfg.Sources, Procs: cfg.Procs,
 			DialConcurrency: cfg.DialConcurrency,
@@ -159,11 +160,11 @@ func (mr *ModeReport) fillWaiters(outs []outcome, doneAt []time.Time, peak int) 
 	mr.LatencyCurve = curve(lat, 100)
 }
 
-func redisFigures(hold, completion cmdStats, completed int) Redis {
+func redisFigures(hold, completion cmdStats, completed, producerCmds int) Redis {
 	r := Redis{
 		HoldCommands: hold.total(),
 		Commands:     completion.total(),
-		Producer:     int64(producerCommands * completed),
+		Producer:     int64(producerCmds * completed),
 		Reads:        completion.reads(),
 		ByCommand:    completion,
 	}
@@ -178,7 +179,7 @@ func redisFigures(hold, completion cmdStats, completed int) Redis {
 
 // writeTable prints the report with one column per mode.
 func (rep *Report) writeTable(w io.Writer) error {
-	fmt.Fprintf(w, "\nwaitload → %s (redis %s, jobwait notify %q)\n", rep.Target, rep.Redis, rep.Notify)
+	fmt.Fprintf(w, "\nwaitload → %s %s (redis %s, notify %q)\n", cmp.Or(rep.Server, ServerJobwait), rep.Target, rep.Redis, rep.Notify)
 	fmt.Fprintf(w, "%d waiters over %d jobs, %g completions/s, budget %gs, hold %gs, %d source addresses, %d process(es)\n\n",
 		rep.Waiters, rep.Jobs, rep.Rate, rep.BudgetSeconds, rep.HoldSeconds, rep.Sources, rep.Procs)
 	if len(rep.Modes) > 1 {

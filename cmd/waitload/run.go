@@ -45,7 +45,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	defer rdb.Close()
 
-	r := &run{cfg: cfg, rdb: rdb, prod: &producer{st: store.New(rdb)}, sc: newScraper(t), id: runID()}
+	r := &run{cfg: cfg, rdb: rdb, prod: &producer{st: store.New(rdb), commands: producerCommands}, sc: newScraper(t), id: runID()}
+	if cfg.Server == ServerNchan {
+		r.prod, r.sc = &producer{st: newNchanPublisher(t)}, newNchanStats(t)
+	}
 	notify, err := r.sc.notifyMode(ctx)
 	if err != nil {
 		return nil, err
@@ -75,9 +78,16 @@ type run struct {
 	cfg  Config
 	rdb  redis.UniversalClient
 	prod *producer
-	sc   *scraper
+	sc   serverStats
 	id   string // makes this run's job ids its own
 	rest sample // jobwait before the first mode
+}
+
+// serverStats reads the server's own figures: jobwait's /metrics, or
+// Nchan's worker and nchan_stub_status.
+type serverStats interface {
+	scrape(ctx context.Context) (sample, error)
+	notifyMode(ctx context.Context) (string, error)
 }
 
 // runID is short, random and a valid part of a job id.
@@ -175,7 +185,7 @@ func (r *run) mode(ctx context.Context, m Mode) (ModeReport, error) {
 		mr.CompletionRate = float64(mr.Completed) / mr.Phases.Complete
 	}
 	if s2 != nil {
-		mr.Redis = redisFigures(s1.sub(s0), s2.sub(s1), mr.Completed)
+		mr.Redis = redisFigures(s1.sub(s0), s2.sub(s1), mr.Completed, r.prod.commands)
 	}
 	mr.Jobwait = mon.figures(mr.HeldPeak)
 	mr.Warnings = append(mr.Warnings, mon.warnings()...)
@@ -191,7 +201,7 @@ func (r *run) startGroups(ctx context.Context, m Mode, ids []string) ([]group, e
 	cfg := r.cfg
 	deadline, _ := ctx.Deadline()
 	spec := holdSpec{
-		Mode: m, Target: cfg.Target, Jobs: ids,
+		Mode: m, Server: cfg.Server, Target: cfg.Target, Jobs: ids,
 		Budget: cfg.Budget, PollInterval: cfg.PollInterval,
 		Sources: cfg.Sources, DialConcurrency: cfg.DialConcurrency, Deadline: deadline,
 		JobsPerConn: cfg.JobsPerConn,

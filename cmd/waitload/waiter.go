@@ -56,6 +56,7 @@ func (c counts) add(o counts) counts {
 // [First, First+Count), watches job Jobs[i mod len(Jobs)].
 type holdSpec struct {
 	Mode            Mode          `json:"mode"`
+	Server          string        `json:"server,omitempty"` // Config.Server
 	Target          string        `json:"target"`
 	Jobs            []string      `json:"jobs"`
 	First           int           `json:"first"`
@@ -199,12 +200,14 @@ func (h *holder) run(ctx context.Context, i int) outcome {
 			w.c.close()
 		}
 	}()
-	switch h.spec.Mode {
-	case ModePoll:
+	switch {
+	case h.spec.Server == ServerNchan:
+		o.Kind, o.At, err = w.nchan(ctx, h.spec.Mode)
+	case h.spec.Mode == ModePoll:
 		o.Kind, o.At, err = w.poll(ctx)
-	case ModeLongPoll:
+	case h.spec.Mode == ModeLongPoll:
 		o.Kind, o.At, err = w.longPoll(ctx)
-	case ModeSSE:
+	case h.spec.Mode == ModeSSE:
 		o.Kind, o.At, err = w.sse(ctx)
 	default:
 		err = fmt.Errorf("unknown mode %q", h.spec.Mode)

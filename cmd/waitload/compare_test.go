@@ -1,0 +1,75 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestCompare(t *testing.T) {
+	run := func(server string, mode Mode, rate, p50, p99, kib float64) *Report {
+		return &Report{
+			Settings: Settings{Server: server, Waiters: 100, Jobs: 10, Rate: rate},
+			Modes: []ModeReport{{
+				Mode: mode, Waiters: 100, Jobs: 10, Delivered: 100,
+				Latency: Latency{P50: p50, P99: p99},
+				Jobwait: Jobwait{BytesPerWaiter: kib * 1024},
+			}},
+		}
+	}
+	dir := t.TempDir()
+	var paths []string
+	for i, rep := range []*Report{
+		run("", ModeSSE, 1000, 2, 20, 11), // an old report: no server is jobwait
+		run(ServerNchan, ModeSSE, 1000, 1, 4, 10),
+		run(ServerNchan, ModeSSE, 1000, 1, 6, 10),
+		run(ServerJobwait, ModeSSE, 1000, 3, 30, 11),
+		run(ServerJobwait, ModeLongPoll, 1000, 4, 8, 9),
+		run(ServerNchan, ModeLongPoll, 1000, -0.1, 16, 10),
+		run(ServerJobwait, ModeSSE, 3000, 2, 31, 11),
+	} {
+		data, err := json.Marshal(rep)
+		require.NoError(t, err)
+		paths = append(paths, filepath.Join(dir, string(rune('a'+i))+".json"))
+		require.NoError(t, os.WriteFile(paths[i], data, 0o644))
+	}
+
+	var stdout, stderr bytes.Buffer
+	require.Equal(t, 0, compareMain(paths, &stdout, &stderr), stderr.String())
+	lines := strings.Split(stdout.String(), "\n")
+	require.GreaterOrEqual(t, len(lines), 5, stdout.String())
+	for _, tc := range []struct{ row, want string }{
+		// median(2, 3) ÷ median(1, 1); median(20, 30) ÷ median(4, 6); 11 ÷ 10
+		{lines[2], "| sse, 100 waiters / 10 jobs, 1000/s | 2 + 2 | 200/200 · 200/200 | 2.0 – 3.0 | 1.0 | 2.50 | 20.0 – 30.0 | 4.0 – 6.0 | 5.00 | 11.0 | 10.0 | 1.10 |"},
+		// a p50 below zero has no ratio
+		{lines[3], "| longpoll, 100 waiters / 10 jobs, 1000/s | 1 + 1 | 100/100 · 100/100 | 4.0 | -0.1 | – | 8.0 | 16.0 | 0.50 | 9.0 | 10.0 | 0.90 |"},
+		// no peer run: no ratio
+		{lines[4], "| sse, 100 waiters / 10 jobs, 3000/s | 1 + 0 | 100/100 · – | 2.0 | – | – | 31.0 | – | – | 11.0 | – | – |"},
+	} {
+		assert.Equal(t, tc.want, tc.row)
+	}
+
+	stderr.Reset()
+	assert.Equal(t, 2, realMain([]string{"compare"}, &stdout, &stderr))
+	assert.Contains(t, stderr.String(), "usage: waitload compare")
+}
+
+func TestMedian(t *testing.T) {
+	for _, tc := range []struct {
+		in   []float64
+		want float64
+	}{
+		{[]float64{1}, 1},
+		{[]float64{1, 3}, 2},
+		{[]float64{1, 2, 9}, 2},
+		{[]float64{1, 2, 4, 9}, 3},
+	} {
+		assert.Equal(t, tc.want, median(tc.in), "median(%v)", tc.in)
+	}
+}
