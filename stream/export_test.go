@@ -22,3 +22,10 @@ func (h *Hub[T]) RunSubscribed(ctx context.Context) {
 
 // Notify hands the hub a keyspace notification of key.
 func (h *Hub[T]) Notify(key string) { h.notify(key, time.Now()) }
+
+// Subscribed stands for a subscription confirmation (the first, or one
+// after a reconnect).
+func (h *Hub[T]) Subscribed() { h.subscribed() }
+
+// Unsubscribed stands for the subscription failing.
+func (h *Hub[T]) Unsubscribed(err error) { h.lost(err) }
