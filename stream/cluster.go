@@ -150,7 +150,7 @@ func (c *cluster[T]) resubscribe(ctx context.Context, masters []string) {
 		c.subs[addr] = s
 		starts = append(starts, start{sctx, s, c.client(addr)})
 	}
-	c.refreshLocked()
+	c.tellLocked(news{what: regrouped})
 	c.mu.Unlock()
 	for _, st := range starts {
 		c.wg.Go(func() { c.subscribe(st.ctx, st.sub, st.rc) })
@@ -168,16 +168,13 @@ func (c *cluster[T]) subscribe(ctx context.Context, s *nodeSub, rc *redis.Client
 // on that master while it was not subscribed were not published to us.
 func (c *cluster[T]) confirmed(s *nodeSub) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	s.live, s.down = true, false
-	current := c.subs[s.addr] == s
-	c.refreshLocked()
-	c.mu.Unlock()
-	if !current {
+	if c.subs[s.addr] != s {
+		c.tellLocked(news{what: regrouped})
 		return
 	}
-	c.h.stats.resyncs.Add(1)
-	c.h.resync(time.Now())
-	c.h.log.Info("keyspace subscription live; watched jobs re-read", "node", s.addr)
+	c.tellLocked(news{what: confirmed, node: s.addr})
 }
 
 // lost: a master's subscription failed. The hub is not live until it is
@@ -185,32 +182,25 @@ func (c *cluster[T]) confirmed(s *nodeSub) {
 // since a failed master may have been replaced.
 func (c *cluster[T]) lost(s *nodeSub, err error) {
 	c.mu.Lock()
-	was, first := s.live, !s.down
-	s.live, s.down = false, true
 	current := c.subs[s.addr] == s
-	c.refreshLocked()
+	// Logged once per outage, a master never reached included.
+	c.tellLocked(news{what: lost, node: s.addr, was: current && s.live, first: current && !s.down, err: err})
+	s.live, s.down = false, true
 	c.mu.Unlock()
-	if current && was {
-		c.h.stats.reconnects.Add(1)
-	}
-	if current && first { // once per outage, a master never reached included
-		c.h.log.Warn("keyspace subscription lost; reconnecting", "node", s.addr, "err", err)
-	}
 	select {
 	case c.check <- struct{}{}:
 	default:
 	}
 }
 
-// refreshLocked makes the hub live when every current master's
+// tellLocked tells the hub n, which is live when every current master's
 // subscription is confirmed.
-func (c *cluster[T]) refreshLocked() {
-	live := len(c.subs) > 0
+func (c *cluster[T]) tellLocked(n news) {
+	n.on = len(c.subs) > 0
 	for _, s := range c.subs {
-		live = live && s.live
+		n.on = n.on && s.live
 	}
-	c.h.live.Store(live)
-	c.h.setFresh(live)
+	c.h.listened(n)
 }
 
 // stop ends every subscription and waits for them.
@@ -226,8 +216,7 @@ func (c *cluster[T]) stop() {
 		rc.Close()
 		delete(c.clients, addr)
 	}
-	c.h.live.Store(false)
-	c.h.setFresh(false)
+	c.h.listened(news{what: stopped})
 }
 
 // configure adds NotifyFlags on nodes seen for the first time, replicas

@@ -89,7 +89,7 @@ type Hub[T any] struct {
 	mu        sync.Mutex
 	jobs      map[string]*entry[T]
 	dirty     []*entry[T] // queued for a read, oldest first
-	listening bool        // the subscription is live (keyspace) or the last poll succeeded
+	listening bool        // subscribed (keyspace) or the last poll answered; set by listened only
 	fresh     bool        // the hub's states follow every change: listening and not blind
 	running   bool
 	blind     blindness            // caught missing changes; guarded by mu
@@ -99,7 +99,6 @@ type Hub[T any] struct {
 	done chan struct{} // closed when Run returns
 
 	mode    atomic.Value // Mode, once chosen
-	live    atomic.Bool  // subscription up (keyspace) or last poll succeeded
 	failing atomic.Bool  // the last batched read failed (logged once per outage)
 	stats   counters
 }
@@ -282,19 +281,11 @@ func (h *Hub[T]) resync(at time.Time) {
 	h.mu.Unlock()
 }
 
-// setFresh says whether the hub listens to every change (subscribed, or
-// polling). Its states are fresh while it listens and is not blind. When
+// refreshLocked makes the hub fresh when it listens and is not blind. Its
+// states are fresh while it listens to every change and is not blind. When
 // they stop being fresh, new waiters read Redis themselves. When they start
 // again, every job is queued for a read in the same step, so that no Watch
 // trusts a state from before.
-func (h *Hub[T]) setFresh(listening bool) {
-	h.mu.Lock()
-	h.listening = listening
-	h.refreshLocked()
-	h.mu.Unlock()
-}
-
-// refreshLocked makes the hub fresh when it listens and is not blind.
 func (h *Hub[T]) refreshLocked() {
 	fresh := h.listening && !h.blind.on
 	if fresh && !h.fresh {

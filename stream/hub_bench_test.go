@@ -45,7 +45,7 @@ func newBenchHub(b *testing.B) *benchHub {
 	bh.ctx = ctx
 	var wg sync.WaitGroup
 	wg.Go(func() { bh.h.readers(ctx, DefaultReaders) })
-	bh.h.setFresh(true) // as when subscribed
+	bh.h.listened(news{what: confirmed, on: true}) // as when subscribed
 	b.Cleanup(func() {
 		cancel()
 		wg.Wait()
