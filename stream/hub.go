@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -129,27 +130,14 @@ type update[T any] struct {
 
 // New returns a hub; it does nothing until Run.
 func New[T any](cfg Config[T]) *Hub[T] {
-	if cfg.PollInterval <= 0 {
-		cfg.PollInterval = DefaultPollInterval
-	}
-	if cfg.ReadTimeout <= 0 {
-		cfg.ReadTimeout = DefaultReadTimeout
-	}
-	if cfg.Readers <= 0 {
-		cfg.Readers = DefaultReaders
-	}
-	if cfg.ConfirmDelay <= 0 {
-		cfg.ConfirmDelay = DefaultConfirmDelay
-	}
-	if cfg.Resync <= 0 {
-		cfg.Resync = DefaultResync
-	}
-	if cfg.Batch <= 0 {
-		cfg.Batch = DefaultBatch
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
+	// A negative setting is as good as none: max(x, 0) makes it zero.
+	cfg.PollInterval = cmp.Or(max(cfg.PollInterval, 0), DefaultPollInterval)
+	cfg.ReadTimeout = cmp.Or(max(cfg.ReadTimeout, 0), DefaultReadTimeout)
+	cfg.ConfirmDelay = cmp.Or(max(cfg.ConfirmDelay, 0), DefaultConfirmDelay)
+	cfg.Resync = cmp.Or(max(cfg.Resync, 0), DefaultResync)
+	cfg.Readers = cmp.Or(max(cfg.Readers, 0), DefaultReaders)
+	cfg.Batch = cmp.Or(max(cfg.Batch, 0), DefaultBatch)
+	cfg.Logger = cmp.Or(cfg.Logger, slog.Default())
 	return &Hub[T]{
 		cfg:      cfg,
 		log:      cfg.Logger,
