@@ -33,7 +33,8 @@ type cluster[T any] struct {
 	cc   *redis.ClusterClient
 	opts *redis.ClusterOptions
 
-	clients    map[string]*redis.Client // by node address
+	nodes      *goNodes                 // go-redis's own node clients, as it routes to them
+	clients    map[string]*redis.Client // ours, by node address as go-redis routes to it
 	configured map[string]bool          // nodes given NotifyFlags, by address
 	known      []string                 // every node of the last topology, masters first
 	asked      string                   // the node that answered last: asked first, for a stable view
@@ -73,6 +74,7 @@ func (h *Hub[T]) listenCluster(ctx context.Context, cc *redis.ClusterClient) {
 		h:          h,
 		cc:         cc,
 		opts:       cc.Options(),
+		nodes:      learnNodes(ctx, cc),
 		clients:    make(map[string]*redis.Client),
 		configured: make(map[string]bool),
 		subs:       make(map[string]*nodeSub),
@@ -145,10 +147,14 @@ func (c *cluster[T]) resubscribe(ctx context.Context, masters []string) {
 		if c.subs[addr] != nil {
 			continue
 		}
+		rc, err := c.client(addr)
+		if err != nil {
+			continue // not subscribed, so not live: tried again at the next look
+		}
 		sctx, cancel := context.WithCancel(ctx)
 		s := &nodeSub{addr: addr, cancel: cancel}
 		c.subs[addr] = s
-		starts = append(starts, start{sctx, s, c.client(addr)})
+		starts = append(starts, start{sctx, s, rc})
 	}
 	c.tellLocked(news{what: regrouped})
 	c.mu.Unlock()
@@ -227,8 +233,12 @@ func (c *cluster[T]) configure(ctx context.Context, nodes []string) {
 		if c.configured[addr] {
 			continue
 		}
+		rc, err := c.client(addr)
+		if err != nil {
+			continue
+		}
 		c.configured[addr] = true
-		if err := ensureNotify(ctx, c.client(addr), nodeTimeout); err != nil && ctx.Err() == nil {
+		if err := ensureNotify(ctx, rc, nodeTimeout); err != nil && ctx.Err() == nil {
 			c.h.log.Debug("notify-keyspace-events not set", "node", addr, "err", err)
 		}
 	}
@@ -262,34 +272,27 @@ func (c *cluster[T]) forget() {
 	}
 }
 
-// client returns the client of one node, with the cluster's credentials,
-// TLS and timeouts.
-func (c *cluster[T]) client(addr string) *redis.Client {
+// client returns our client of one node. Its options are those go-redis
+// gives its own node clients (credentials, TLS, timeouts, dialer, pool
+// settings: everything the cluster was configured with), save for the pool,
+// which is small, and retries: a node that does not answer is not asked
+// again, the next one is. It is ours, not go-redis's, so that go-redis
+// dropping a node it no longer routes to never closes it under a
+// subscription.
+func (c *cluster[T]) client(addr string) (*redis.Client, error) {
 	if rc := c.clients[addr]; rc != nil {
-		return rc
+		return rc, nil
 	}
-	o := c.opts
-	rc := redis.NewClient(&redis.Options{
-		Addr:                         addr,
-		Dialer:                       o.Dialer,
-		OnConnect:                    o.OnConnect,
-		Protocol:                     o.Protocol,
-		Username:                     o.Username,
-		Password:                     o.Password,
-		CredentialsProvider:          o.CredentialsProvider,
-		CredentialsProviderContext:   o.CredentialsProviderContext,
-		StreamingCredentialsProvider: o.StreamingCredentialsProvider,
-		ClientName:                   o.ClientName,
-		TLSConfig:                    o.TLSConfig,
-		DialTimeout:                  o.DialTimeout,
-		ReadTimeout:                  o.ReadTimeout,
-		WriteTimeout:                 o.WriteTimeout,
-		ContextTimeoutEnabled:        o.ContextTimeoutEnabled,
-		MaxRetries:                   -1, // a node that does not answer: ask the next
-		PoolSize:                     2,
-	})
+	o, err := c.nodes.options(c.opts)
+	if err != nil {
+		return nil, err
+	}
+	o.Addr, o.NodeAddress = addr, ""
+	o.MaxRetries = -1
+	o.PoolSize, o.MinIdleConns, o.MaxIdleConns = 2, 0, 0
+	rc := c.opts.NewClient(o)
 	c.clients[addr] = rc
-	return rc
+	return rc, nil
 }
 
 // topology asks the node that answered last, then every other known node,
@@ -327,12 +330,15 @@ func (c *cluster[T]) topology(ctx context.Context) (topology, error) {
 // without slots too (one may be receiving a slot's keys), or CLUSTER SLOTS
 // where there is no CLUSTER SHARDS.
 func (c *cluster[T]) ask(ctx context.Context, addr string) (topology, error) {
-	rc := c.client(addr)
-	origin, _, _ := net.SplitHostPort(addr)
+	rc, err := c.client(addr)
+	if err != nil {
+		return topology{}, err
+	}
+	route := c.nodes.route
 	if !c.noShards {
 		shards, err := rc.ClusterShards(ctx).Result()
 		if err == nil {
-			return c.fromShards(shards, origin), nil
+			return c.fromShards(shards, route), nil
 		}
 		if !isRefused(err) {
 			return topology{}, err
@@ -343,26 +349,26 @@ func (c *cluster[T]) ask(ctx context.Context, addr string) (topology, error) {
 		}
 		c.noShards = true
 		c.h.log.Info("no CLUSTER SHARDS: following the cluster with CLUSTER SLOTS", "err", err)
-		return fromSlots(slots, origin), nil
+		return fromSlots(slots, route), nil
 	}
 	slots, err := rc.ClusterSlots(ctx).Result()
 	if err != nil {
 		return topology{}, err
 	}
-	return fromSlots(slots, origin), nil
+	return fromSlots(slots, route), nil
 }
 
 // fromShards reads CLUSTER SHARDS. The masters are those of each shard that
 // have not failed; a shard whose every master failed and that still owns
 // slots keeps them, so that the hub is not live while those slots have no
 // master that publishes.
-func (c *cluster[T]) fromShards(shards []redis.ClusterShard, origin string) topology {
+func (c *cluster[T]) fromShards(shards []redis.ClusterShard, route func(string) string) topology {
 	shape := map[string]string{}
 	var replicas []string
 	for _, sh := range shards {
 		var up, down []string
 		for _, n := range sh.Nodes {
-			addr := c.shardNodeAddr(n, origin)
+			addr := route(c.shardNodeAddr(n))
 			failed := strings.HasPrefix(n.Health, "fail")
 			switch {
 			case n.Role == "master" && failed:
@@ -387,9 +393,9 @@ func (c *cluster[T]) fromShards(shards []redis.ClusterShard, origin string) topo
 	return newTopology(shape, replicas)
 }
 
-// shardNodeAddr is the address of a CLUSTER SHARDS node, as go-redis would
-// route to it.
-func (c *cluster[T]) shardNodeAddr(n redis.Node, origin string) string {
+// shardNodeAddr is the address a CLUSTER SHARDS node announces, as CLUSTER
+// SLOTS would name it.
+func (c *cluster[T]) shardNodeAddr(n redis.Node) string {
 	host := n.Endpoint
 	if host == "" || host == "?" {
 		host = n.IP
@@ -398,11 +404,11 @@ func (c *cluster[T]) shardNodeAddr(n redis.Node, origin string) string {
 	if port == 0 || (c.opts.TLSConfig != nil && n.TLSPort != 0) {
 		port = n.TLSPort
 	}
-	return localize(net.JoinHostPort(host, strconv.FormatInt(port, 10)), origin)
+	return net.JoinHostPort(host, strconv.FormatInt(port, 10))
 }
 
 // fromSlots reads CLUSTER SLOTS: the first node of each range is its master.
-func fromSlots(slots []redis.ClusterSlot, origin string) topology {
+func fromSlots(slots []redis.ClusterSlot, route func(string) string) topology {
 	slices.SortFunc(slots, func(a, b redis.ClusterSlot) int { return cmp.Compare(a.Start, b.Start) })
 	shape := map[string]string{}
 	var replicas []string
@@ -410,13 +416,13 @@ func fromSlots(slots []redis.ClusterSlot, origin string) topology {
 		if len(r.Nodes) == 0 {
 			continue
 		}
-		m := localize(r.Nodes[0].Addr, origin)
+		m := route(r.Nodes[0].Addr)
 		if shape[m] != "" {
 			shape[m] += ","
 		}
 		shape[m] += strconv.Itoa(r.Start) + "-" + strconv.Itoa(r.End)
 		for _, n := range r.Nodes[1:] {
-			replicas = append(replicas, localize(n.Addr, origin))
+			replicas = append(replicas, route(n.Addr))
 		}
 	}
 	return newTopology(shape, replicas)
@@ -436,26 +442,4 @@ func newTopology(shape map[string]string, replicas []string) topology {
 	t.nodes = slices.Compact(slices.Concat(t.masters, replicas))
 	t.shape = strings.Join(lines, ";")
 	return t
-}
-
-// localize replaces a loopback host announced by a node with the host the
-// node was reached on, as go-redis does, so that both reach the same nodes.
-func localize(addr, origin string) string {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil || isLoopback(origin) {
-		return addr
-	}
-	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
-		return addr
-	}
-	return net.JoinHostPort(origin, port)
-}
-
-// isLoopback is go-redis's test of a loopback seed host.
-func isLoopback(host string) bool {
-	if ip := net.ParseIP(host); ip != nil {
-		return ip.IsLoopback()
-	}
-	host = strings.ToLower(host)
-	return host == "localhost" || strings.HasSuffix(host, ".docker.internal")
 }

@@ -74,7 +74,10 @@
 // Redis 7) and at once when a subscription fails; after a failover, a master
 // added or removed or slots moved it subscribes to new masters (setting
 // notify-keyspace-events on them first), drops old ones and re-reads every
-// watched job. The hub is ready only while every current master's
+// watched job. It names nodes as go-redis routes to them (the addresses of
+// go-redis's own node clients), and its node clients, its own so that
+// go-redis never closes one under a subscription, take the options go-redis
+// gives its node clients. The hub is ready only while every current master's
 // subscription is confirmed. A node briefly subscribed twice delivers
 // events twice; reads de-duplicate them, since only states that differ
 // (Config.Same) are fanned out.
