@@ -64,8 +64,8 @@ func startClusterHub(t *testing.T, mode Mode) *clusterFixture {
 }
 
 // clusterRead reads jobs in one pipeline, which go-redis splits by node.
-func clusterRead(cc *redis.ClusterClient) func(ctx context.Context, ids []string) ([]string, error) {
-	return func(ctx context.Context, ids []string) ([]string, error) {
+func clusterRead(cc *redis.ClusterClient) func(ctx context.Context, ids, _ []string) ([]string, error) {
+	return func(ctx context.Context, ids, _ []string) ([]string, error) {
 		p := cc.Pipeline()
 		cmds := make([]*redis.StringCmd, len(ids))
 		for i, id := range ids {

@@ -26,9 +26,9 @@ type memStore struct {
 	reads map[string][]time.Time
 
 	// during, if set, runs in every read after the states are taken and
-	// before they are returned, outside the store's lock; an error fails
-	// the read.
-	during func(ids []string) error
+	// before they are returned, outside the store's lock, with the read's
+	// ids and the previous states the hub passed; an error fails the read.
+	during func(ids, prev []string) error
 }
 
 func newMemStore() *memStore {
@@ -41,7 +41,7 @@ func (m *memStore) set(id, v string) {
 	m.mu.Unlock()
 }
 
-func (m *memStore) read(ctx context.Context, ids []string) ([]string, error) {
+func (m *memStore) read(ctx context.Context, ids, prev []string) ([]string, error) {
 	m.mu.Lock()
 	out := make([]string, len(ids))
 	for i, id := range ids {
@@ -51,7 +51,7 @@ func (m *memStore) read(ctx context.Context, ids []string) ([]string, error) {
 	during := m.during
 	m.mu.Unlock()
 	if during != nil {
-		if err := during(ids); err != nil {
+		if err := during(ids, prev); err != nil {
 			return nil, err
 		}
 	}

@@ -45,7 +45,10 @@ type Config[T any] struct {
 	JobID func(key string) (string, bool)
 	// Read reads jobs in one batch, one state per id in order. An error fails
 	// the whole batch (Redis unreachable); a job's own trouble is a state.
-	Read func(ctx context.Context, ids []string) ([]T, error)
+	// prev holds each job's state as its waiters know it (T's zero before
+	// the first read): a hint that may save round trips (which keys to read
+	// with the job's), never to be trusted as the job's state.
+	Read func(ctx context.Context, ids []string, prev []T) ([]T, error)
 	// Same reports whether two states are equal: only changes are fanned out.
 	Same func(a, b T) bool
 	// Doubt, if set, says how long a state read after prev may be held back
@@ -348,10 +351,16 @@ func (h *Hub[T]) take() []*entry[T] {
 // read reads a batch and fans each changed state out.
 func (h *Hub[T]) read(ctx context.Context, batch []*entry[T]) {
 	ids := make([]string, len(batch))
+	prev := make([]T, len(batch))
+	h.mu.Lock()
 	for i, e := range batch {
 		ids[i] = e.id
+		if e.cur != nil {
+			prev[i] = e.cur.state
+		}
 	}
-	states, err := h.readSafely(ctx, ids)
+	h.mu.Unlock()
+	states, err := h.readSafely(ctx, ids, prev)
 	h.stats.reads.Add(uint64(len(ids)))
 	h.stats.batches.Add(1)
 	if err == nil && len(states) != len(ids) {
@@ -411,7 +420,7 @@ func (h *Hub[T]) read(ctx context.Context, batch []*entry[T]) {
 
 // readSafely calls Config.Read with the read timeout; a panic in it (a bug)
 // fails the batch instead of the process.
-func (h *Hub[T]) readSafely(ctx context.Context, ids []string) (states []T, err error) {
+func (h *Hub[T]) readSafely(ctx context.Context, ids []string, prev []T) (states []T, err error) {
 	rctx, cancel := context.WithTimeout(ctx, h.cfg.ReadTimeout)
 	defer cancel()
 	defer func() {
@@ -420,7 +429,7 @@ func (h *Hub[T]) readSafely(ctx context.Context, ids []string) (states []T, err 
 			states, err = nil, fmt.Errorf("%w: %v", ErrReadPanic, r)
 		}
 	}()
-	return h.cfg.Read(rctx, ids)
+	return h.cfg.Read(rctx, ids, prev)
 }
 
 // requeue queues again the entries whose read failed, if still watched.

@@ -3,6 +3,7 @@ package stream_test
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -26,7 +27,7 @@ func TestWatchRegistersBeforeItReads(t *testing.T) {
 		m.set("a", "PENDING")
 		h := memHub(t, m)
 		waitersAtRead := -1
-		m.during = func(ids []string) error {
+		m.during = func(ids, prev []string) error {
 			if waitersAtRead < 0 {
 				waitersAtRead = h.Stats().Waiters
 				m.set("a", "COMPLETED")
@@ -60,7 +61,7 @@ func TestChangeDuringReadIsReadAgain(t *testing.T) {
 		defer w.Close()
 
 		inRead := true
-		m.during = func(ids []string) error {
+		m.during = func(ids, prev []string) error {
 			if inRead {
 				inRead = false
 				m.set("a", "COMPLETED")
@@ -122,7 +123,7 @@ func TestFailedReadIsRetried(t *testing.T) {
 		defer w.Close()
 
 		failures := 2
-		m.during = func([]string) error {
+		m.during = func(_, _ []string) error {
 			if failures > 0 {
 				failures--
 				return errors.New("redis down")
@@ -263,5 +264,36 @@ func TestSlowWaiterNeverBlocksFanout(t *testing.T) {
 		_, ok = next(t, slow, time.Second)
 		assert.False(t, ok)
 		assert.EqualValues(t, 2*changes, h.Stats().Fanouts-before.Fanouts)
+	})
+}
+
+// TestReadIsGivenWhatWaitersKnow: Read gets each job's state as its waiters
+// know it (the zero state before the first read), a hint to read fewer
+// round trips; a held-back doubted state is not what waiters know.
+func TestReadIsGivenWhatWaitersKnow(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := newMemStore()
+		m.set("a", "PENDING")
+		h := memHub(t, m)
+		var mu sync.Mutex
+		var prevs []string
+		m.during = func(ids, prev []string) error {
+			mu.Lock()
+			prevs = append(prevs, prev...)
+			mu.Unlock()
+			return nil
+		}
+		w, _, err := h.Watch(t.Context(), "a")
+		require.NoError(t, err)
+		defer w.Close()
+		for _, st := range []string{"PROCESSING", "late", "COMPLETED"} {
+			m.set("a", st)
+			h.Notify("job:a")
+			synctest.Wait()
+		}
+		time.Sleep(testGrace) // the doubted state's scheduled re-read
+		mu.Lock()
+		defer mu.Unlock()
+		assert.Equal(t, []string{"", "PENDING", "PROCESSING", "PROCESSING", "COMPLETED"}, prevs)
 	})
 }
