@@ -29,9 +29,10 @@
 // blocking: a full channel already holds the wake-up. A slow waiter therefore
 // never delays the hub or any other waiter, and always reads the newest state.
 // Fan-outs of one job happen in read order, under the hub's lock. Read is
-// given each job's state as its waiters know it, a hint (never trusted as
-// the job's state) that lets it read what a change will need with the job
-// itself: jobwait reads a completion's result in the record's round trip.
+// given each job's state as its waiters know it (not for a safety re-read,
+// which seldom finds a change), a hint (never trusted as the job's state)
+// that lets it read what a change will need with the job itself: jobwait
+// reads a completion's result in the record's round trip.
 //
 // Doubted states. A state that Config.Doubt questions (a job that was there
 // reads as gone; a COMPLETED job without its result) is held back for at

@@ -45,9 +45,10 @@ type Config[T any] struct {
 	JobID func(key string) (string, bool)
 	// Read reads jobs in one batch, one state per id in order. An error fails
 	// the whole batch (Redis unreachable); a job's own trouble is a state.
-	// prev holds each job's state as its waiters know it (T's zero before
-	// the first read): a hint that may save round trips (which keys to read
-	// with the job's), never to be trusted as the job's state.
+	// prev holds each job's state as its waiters know it, where a change
+	// is expected: T's zero before the first read and for a safety re-read
+	// (which seldom finds one). It is a hint that may save round trips
+	// (which keys to read with the job's), never the job's state.
 	Read func(ctx context.Context, ids []string, prev []T) ([]T, error)
 	// Same reports whether two states are equal: only changes are fanned out.
 	Same func(a, b T) bool
@@ -355,7 +356,7 @@ func (h *Hub[T]) read(ctx context.Context, batch []*entry[T]) {
 	h.mu.Lock()
 	for i, e := range batch {
 		ids[i] = e.id
-		if e.cur != nil {
+		if e.cur != nil && !e.swept {
 			prev[i] = e.cur.state
 		}
 	}
