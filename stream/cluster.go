@@ -189,9 +189,10 @@ func (c *cluster[T]) confirmed(s *nodeSub) {
 func (c *cluster[T]) lost(s *nodeSub, err error) {
 	c.mu.Lock()
 	current := c.subs[s.addr] == s
-	// Logged once per outage, a master never reached included.
-	c.tellLocked(news{what: lost, node: s.addr, was: current && s.live, first: current && !s.down, err: err})
+	was, first := s.live, !s.down
 	s.live, s.down = false, true
+	// Logged once per outage, a master never reached included.
+	c.tellLocked(news{what: lost, node: s.addr, was: current && was, first: current && first, err: err})
 	c.mu.Unlock()
 	select {
 	case c.check <- struct{}{}:

@@ -472,3 +472,30 @@ func TestNodesAsGoRedisHasThem(t *testing.T) {
 	assert.Equal(t, 2, o.PoolSize)
 	require.NoError(t, rc.Ping(ctx).Err())
 }
+
+// TestClusterLiveOnlyWhileEveryMasterIs: the hub is ready while every
+// current master's subscription is confirmed; one master lost makes it not
+// ready and counts one reconnect; a subscription of a node no longer a
+// master changes nothing.
+func TestClusterLiveOnlyWhileEveryMasterIs(t *testing.T) {
+	h := New(Config[string]{Logger: testLogger(t)})
+	h.mode.Store(Keyspace)
+	a, b, old := &nodeSub{addr: "a"}, &nodeSub{addr: "b"}, &nodeSub{addr: "old"}
+	c := &cluster[string]{h: h, subs: map[string]*nodeSub{"a": a, "b": b}, check: make(chan struct{}, 1)}
+
+	c.confirmed(a)
+	assert.False(t, h.Ready(), "b not confirmed yet")
+	c.confirmed(b)
+	assert.True(t, h.Ready())
+	c.confirmed(old)
+	c.lost(old, fmt.Errorf("gone"))
+	assert.True(t, h.Ready(), "a former master's subscription is no master's")
+
+	c.lost(a, fmt.Errorf("connection reset"))
+	assert.False(t, h.Ready())
+	c.lost(a, fmt.Errorf("connection refused"))
+	assert.EqualValues(t, 1, h.Stats().Reconnects, "one outage, one reconnect")
+	c.confirmed(a)
+	assert.True(t, h.Ready())
+	assert.EqualValues(t, 3, h.Stats().Resyncs, "each current master's confirmation re-reads")
+}
