@@ -147,9 +147,12 @@ func (c *cluster[T]) resubscribe(ctx context.Context, masters []string) {
 		if c.subs[addr] != nil {
 			continue
 		}
+		// It cannot fail: the topology was just asked through a client,
+		// so go-redis's node options are known.
 		rc, err := c.client(addr)
 		if err != nil {
-			continue // not subscribed, so not live: tried again at the next look
+			c.h.log.Error("no client for a cluster master", "node", addr, "err", err)
+			continue
 		}
 		sctx, cancel := context.WithCancel(ctx)
 		s := &nodeSub{addr: addr, cancel: cancel}
