@@ -32,6 +32,10 @@ type Answer struct {
 	// NoResult: the job is COMPLETED but its result is missing or
 	// unreadable (JOB_003); the producer may still be writing it.
 	NoResult bool
+	// Draft is the job's eventDraftId as read ("" when unknown), kept out
+	// of Body: the hub's next read of the job reads that draft's result in
+	// the record's round trip.
+	Draft string
 }
 
 // Final reports whether the job will not change any more (COMPLETED or
@@ -86,16 +90,27 @@ func HubConfig(st *store.Store) stream.Config[*Answer] {
 }
 
 // ReadAnswers returns the hub's read function over st: one batched read,
-// one rendered answer per job.
-func ReadAnswers(st *store.Store) func(ctx context.Context, ids []string) ([]*Answer, error) {
-	return func(ctx context.Context, ids []string) ([]*Answer, error) {
-		snaps, err := st.ReadMany(ctx, ids)
+// one rendered answer per job. The drafts of the answers waiters know let a
+// job's completion be read in one round trip.
+func ReadAnswers(st *store.Store) func(ctx context.Context, ids []string, prev []*Answer) ([]*Answer, error) {
+	return func(ctx context.Context, ids []string, prev []*Answer) ([]*Answer, error) {
+		var drafts []string
+		for i, a := range prev {
+			if a != nil && a.Draft != "" {
+				if drafts == nil {
+					drafts = make([]string, len(ids))
+				}
+				drafts[i] = a.Draft
+			}
+		}
+		snaps, err := st.ReadManyWithDrafts(ctx, ids, drafts)
 		if err != nil {
 			return nil, err
 		}
 		out := make([]*Answer, len(snaps))
 		for i := range snaps {
 			out[i] = render(ids[i], &snaps[i])
+			out[i].Draft = snaps[i].Job.EventDraftID
 		}
 		return out, nil
 	}

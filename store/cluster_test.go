@@ -70,4 +70,16 @@ func TestReadManyOnCluster(t *testing.T) {
 		}
 	}
 	assert.Equal(t, store.Pending, snaps[len(snaps)-1].Job.Status)
+
+	// Knowing the drafts, the results and error messages are read with the
+	// records, across every master, and the snapshots are the same.
+	all := append(append([]string{"cl-missing"}, ids...), hashID)
+	drafts := make([]string, len(all))
+	for i, id := range all {
+		drafts[i] = "draft-" + id
+	}
+	drafts[len(drafts)-1] = "d"
+	got, err := st.ReadManyWithDrafts(ctx, all, drafts)
+	require.NoError(t, err)
+	assert.Equal(t, snaps, got)
 }

@@ -49,11 +49,28 @@ func (s *Store) Read(ctx context.Context, id string) (Snapshot, error) {
 // and error messages of final jobs. The error is ErrUnavailable, wrapped,
 // when Redis fails; each snapshot carries its job's own error.
 func (s *Store) ReadMany(ctx context.Context, ids []string) ([]Snapshot, error) {
+	return s.ReadManyWithDrafts(ctx, ids, nil)
+}
+
+// ReadManyWithDrafts reads jobs as ReadMany does, in one round trip where it
+// can: drafts[i], when not "", is the eventDraftId job ids[i] had when last
+// read, and that draft's recommendation and the job's error message are read
+// in the same pipeline as the record. A final job then needs no second trip
+// unless its record is a hash (read in a second trip), or its draft is not
+// drafts[i], or what was read with the record is missing (read again after
+// it, so that a producer's result-then-status order always holds).
+func (s *Store) ReadManyWithDrafts(ctx context.Context, ids, drafts []string) ([]Snapshot, error) {
 	snaps := make([]Snapshot, len(ids))
 	gets := make([]*redis.StringCmd, len(ids))
+	early := make([]outcome, len(ids))
 	s.pipe(ctx, func(p redis.Pipeliner) {
 		for i, id := range ids {
+			// The record first: on one node a pipeline runs in order, so
+			// a result written before the status is seen with it.
 			gets[i] = p.Get(ctx, JobKey(id))
+			if i < len(drafts) && drafts[i] != "" {
+				early[i] = outcome{drafts[i], p.Get(ctx, ResultKey(drafts[i])), p.Get(ctx, ErrorKey(id))}
+			}
 		}
 	})
 	var hashes []int
@@ -73,7 +90,7 @@ func (s *Store) ReadMany(ctx context.Context, ids []string) ([]Snapshot, error) 
 	if err := s.readHashes(ctx, ids, hashes, snaps); err != nil {
 		return nil, err
 	}
-	if err := s.readOutcomes(ctx, ids, snaps); err != nil {
+	if err := s.readOutcomes(ctx, ids, snaps, early); err != nil {
 		return nil, err
 	}
 	return snaps, nil
@@ -108,13 +125,48 @@ func (s *Store) readHashes(ctx context.Context, ids []string, idx []int, snaps [
 	return nil
 }
 
+// outcome is a draft's recommendation and a job's error message, read in
+// the record's round trip.
+type outcome struct {
+	draft          string
+	result, failed *redis.StringCmd
+}
+
+// settle gives sn its outcome from o, if o has it: o read the job's draft,
+// and found what sn needs.
+func (o outcome) settle(id string, sn *Snapshot) bool {
+	switch {
+	case o.result == nil:
+		return false
+	case sn.Job.Status == Completed && sn.Job.EventDraftID == o.draft:
+		data, err := o.result.Bytes()
+		if err != nil {
+			return false
+		}
+		sn.Result, sn.Err = decodeResult(id, data)
+		return true
+	case sn.Job.Status == Failed:
+		data, err := o.failed.Bytes()
+		if err != nil || len(data) == 0 {
+			return false
+		}
+		sn.Error = string(data)
+		return true
+	}
+	return false
+}
+
 // readOutcomes reads the recommendation of COMPLETED jobs and the error
-// message of FAILED ones.
-func (s *Store) readOutcomes(ctx context.Context, ids []string, snaps []Snapshot) error {
+// message of FAILED ones, save those early had read already.
+func (s *Store) readOutcomes(ctx context.Context, ids []string, snaps []Snapshot, early []outcome) error {
 	cmds := make([]*redis.StringCmd, len(ids))
+	settled := make([]bool, len(ids))
 	final := false
 	for i := range snaps {
-		final = final || (snaps[i].Err == nil && snaps[i].Job.Status.Final())
+		if snaps[i].Err == nil && snaps[i].Job.Status.Final() {
+			settled[i] = early[i].settle(ids[i], &snaps[i])
+			final = final || !settled[i]
+		}
 	}
 	if !final {
 		return nil
@@ -122,7 +174,7 @@ func (s *Store) readOutcomes(ctx context.Context, ids []string, snaps []Snapshot
 	s.pipe(ctx, func(p redis.Pipeliner) {
 		for i, sn := range snaps {
 			switch {
-			case sn.Err != nil:
+			case sn.Err != nil || settled[i]:
 			case sn.Job.Status == Completed && sn.Job.EventDraftID != "":
 				cmds[i] = p.Get(ctx, ResultKey(sn.Job.EventDraftID))
 			case sn.Job.Status == Failed:
@@ -132,7 +184,7 @@ func (s *Store) readOutcomes(ctx context.Context, ids []string, snaps []Snapshot
 	})
 	for i := range snaps {
 		sn := &snaps[i]
-		if sn.Err != nil || !sn.Job.Status.Final() {
+		if sn.Err != nil || !sn.Job.Status.Final() || settled[i] {
 			continue
 		}
 		if cmds[i] == nil { // COMPLETED without an eventDraftId

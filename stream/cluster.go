@@ -33,7 +33,8 @@ type cluster[T any] struct {
 	cc   *redis.ClusterClient
 	opts *redis.ClusterOptions
 
-	clients    map[string]*redis.Client // by node address
+	nodes      *goNodes                 // go-redis's own node clients, as it routes to them
+	clients    map[string]*redis.Client // ours, by node address as go-redis routes to it
 	configured map[string]bool          // nodes given NotifyFlags, by address
 	known      []string                 // every node of the last topology, masters first
 	asked      string                   // the node that answered last: asked first, for a stable view
@@ -73,6 +74,7 @@ func (h *Hub[T]) listenCluster(ctx context.Context, cc *redis.ClusterClient) {
 		h:          h,
 		cc:         cc,
 		opts:       cc.Options(),
+		nodes:      learnNodes(ctx, cc),
 		clients:    make(map[string]*redis.Client),
 		configured: make(map[string]bool),
 		subs:       make(map[string]*nodeSub),
@@ -145,12 +147,19 @@ func (c *cluster[T]) resubscribe(ctx context.Context, masters []string) {
 		if c.subs[addr] != nil {
 			continue
 		}
+		// It cannot fail: the topology was just asked through a client,
+		// so go-redis's node options are known.
+		rc, err := c.client(addr)
+		if err != nil {
+			c.h.log.Error("no client for a cluster master", "node", addr, "err", err)
+			continue
+		}
 		sctx, cancel := context.WithCancel(ctx)
 		s := &nodeSub{addr: addr, cancel: cancel}
 		c.subs[addr] = s
-		starts = append(starts, start{sctx, s, c.client(addr)})
+		starts = append(starts, start{sctx, s, rc})
 	}
-	c.refreshLocked()
+	c.tellLocked(news{what: regrouped})
 	c.mu.Unlock()
 	for _, st := range starts {
 		c.wg.Go(func() { c.subscribe(st.ctx, st.sub, st.rc) })
@@ -168,16 +177,13 @@ func (c *cluster[T]) subscribe(ctx context.Context, s *nodeSub, rc *redis.Client
 // on that master while it was not subscribed were not published to us.
 func (c *cluster[T]) confirmed(s *nodeSub) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	s.live, s.down = true, false
-	current := c.subs[s.addr] == s
-	c.refreshLocked()
-	c.mu.Unlock()
-	if !current {
+	if c.subs[s.addr] != s {
+		c.tellLocked(news{what: regrouped})
 		return
 	}
-	c.h.stats.resyncs.Add(1)
-	c.h.resync(time.Now())
-	c.h.log.Info("keyspace subscription live; watched jobs re-read", "node", s.addr)
+	c.tellLocked(news{what: confirmed, node: s.addr})
 }
 
 // lost: a master's subscription failed. The hub is not live until it is
@@ -185,32 +191,26 @@ func (c *cluster[T]) confirmed(s *nodeSub) {
 // since a failed master may have been replaced.
 func (c *cluster[T]) lost(s *nodeSub, err error) {
 	c.mu.Lock()
+	current := c.subs[s.addr] == s
 	was, first := s.live, !s.down
 	s.live, s.down = false, true
-	current := c.subs[s.addr] == s
-	c.refreshLocked()
+	// Logged once per outage, a master never reached included.
+	c.tellLocked(news{what: lost, node: s.addr, was: current && was, first: current && first, err: err})
 	c.mu.Unlock()
-	if current && was {
-		c.h.stats.reconnects.Add(1)
-	}
-	if current && first { // once per outage, a master never reached included
-		c.h.log.Warn("keyspace subscription lost; reconnecting", "node", s.addr, "err", err)
-	}
 	select {
 	case c.check <- struct{}{}:
 	default:
 	}
 }
 
-// refreshLocked makes the hub live when every current master's
+// tellLocked tells the hub n, which is live when every current master's
 // subscription is confirmed.
-func (c *cluster[T]) refreshLocked() {
-	live := len(c.subs) > 0
+func (c *cluster[T]) tellLocked(n news) {
+	n.on = len(c.subs) > 0
 	for _, s := range c.subs {
-		live = live && s.live
+		n.on = n.on && s.live
 	}
-	c.h.live.Store(live)
-	c.h.setFresh(live)
+	c.h.listened(n)
 }
 
 // stop ends every subscription and waits for them.
@@ -226,8 +226,7 @@ func (c *cluster[T]) stop() {
 		rc.Close()
 		delete(c.clients, addr)
 	}
-	c.h.live.Store(false)
-	c.h.setFresh(false)
+	c.h.listened(news{what: stopped})
 }
 
 // configure adds NotifyFlags on nodes seen for the first time, replicas
@@ -238,8 +237,12 @@ func (c *cluster[T]) configure(ctx context.Context, nodes []string) {
 		if c.configured[addr] {
 			continue
 		}
+		rc, err := c.client(addr)
+		if err != nil {
+			continue
+		}
 		c.configured[addr] = true
-		if err := ensureNotify(ctx, c.client(addr), nodeTimeout); err != nil && ctx.Err() == nil {
+		if err := ensureNotify(ctx, rc, nodeTimeout); err != nil && ctx.Err() == nil {
 			c.h.log.Debug("notify-keyspace-events not set", "node", addr, "err", err)
 		}
 	}
@@ -273,34 +276,27 @@ func (c *cluster[T]) forget() {
 	}
 }
 
-// client returns the client of one node, with the cluster's credentials,
-// TLS and timeouts.
-func (c *cluster[T]) client(addr string) *redis.Client {
+// client returns our client of one node. Its options are those go-redis
+// gives its own node clients (credentials, TLS, timeouts, dialer, pool
+// settings: everything the cluster was configured with), save for the pool,
+// which is small, and retries: a node that does not answer is not asked
+// again, the next one is. It is ours, not go-redis's, so that go-redis
+// dropping a node it no longer routes to never closes it under a
+// subscription.
+func (c *cluster[T]) client(addr string) (*redis.Client, error) {
 	if rc := c.clients[addr]; rc != nil {
-		return rc
+		return rc, nil
 	}
-	o := c.opts
-	rc := redis.NewClient(&redis.Options{
-		Addr:                         addr,
-		Dialer:                       o.Dialer,
-		OnConnect:                    o.OnConnect,
-		Protocol:                     o.Protocol,
-		Username:                     o.Username,
-		Password:                     o.Password,
-		CredentialsProvider:          o.CredentialsProvider,
-		CredentialsProviderContext:   o.CredentialsProviderContext,
-		StreamingCredentialsProvider: o.StreamingCredentialsProvider,
-		ClientName:                   o.ClientName,
-		TLSConfig:                    o.TLSConfig,
-		DialTimeout:                  o.DialTimeout,
-		ReadTimeout:                  o.ReadTimeout,
-		WriteTimeout:                 o.WriteTimeout,
-		ContextTimeoutEnabled:        o.ContextTimeoutEnabled,
-		MaxRetries:                   -1, // a node that does not answer: ask the next
-		PoolSize:                     2,
-	})
+	o, err := c.nodes.options(c.opts)
+	if err != nil {
+		return nil, err
+	}
+	o.Addr, o.NodeAddress = addr, ""
+	o.MaxRetries = -1
+	o.PoolSize, o.MinIdleConns, o.MaxIdleConns = 2, 0, 0
+	rc := c.opts.NewClient(o)
 	c.clients[addr] = rc
-	return rc
+	return rc, nil
 }
 
 // topology asks the node that answered last, then every other known node,
@@ -338,12 +334,15 @@ func (c *cluster[T]) topology(ctx context.Context) (topology, error) {
 // without slots too (one may be receiving a slot's keys), or CLUSTER SLOTS
 // where there is no CLUSTER SHARDS.
 func (c *cluster[T]) ask(ctx context.Context, addr string) (topology, error) {
-	rc := c.client(addr)
-	origin, _, _ := net.SplitHostPort(addr)
+	rc, err := c.client(addr)
+	if err != nil {
+		return topology{}, err
+	}
+	route := c.nodes.route
 	if !c.noShards {
 		shards, err := rc.ClusterShards(ctx).Result()
 		if err == nil {
-			return c.fromShards(shards, origin), nil
+			return c.fromShards(shards, route), nil
 		}
 		if !isRefused(err) {
 			return topology{}, err
@@ -354,26 +353,26 @@ func (c *cluster[T]) ask(ctx context.Context, addr string) (topology, error) {
 		}
 		c.noShards = true
 		c.h.log.Info("no CLUSTER SHARDS: following the cluster with CLUSTER SLOTS", "err", err)
-		return fromSlots(slots, origin), nil
+		return fromSlots(slots, route), nil
 	}
 	slots, err := rc.ClusterSlots(ctx).Result()
 	if err != nil {
 		return topology{}, err
 	}
-	return fromSlots(slots, origin), nil
+	return fromSlots(slots, route), nil
 }
 
 // fromShards reads CLUSTER SHARDS. The masters are those of each shard that
 // have not failed; a shard whose every master failed and that still owns
 // slots keeps them, so that the hub is not live while those slots have no
 // master that publishes.
-func (c *cluster[T]) fromShards(shards []redis.ClusterShard, origin string) topology {
+func (c *cluster[T]) fromShards(shards []redis.ClusterShard, route func(string) string) topology {
 	shape := map[string]string{}
 	var replicas []string
 	for _, sh := range shards {
 		var up, down []string
 		for _, n := range sh.Nodes {
-			addr := c.shardNodeAddr(n, origin)
+			addr := route(c.shardNodeAddr(n))
 			failed := strings.HasPrefix(n.Health, "fail")
 			switch {
 			case n.Role == "master" && failed:
@@ -398,9 +397,9 @@ func (c *cluster[T]) fromShards(shards []redis.ClusterShard, origin string) topo
 	return newTopology(shape, replicas)
 }
 
-// shardNodeAddr is the address of a CLUSTER SHARDS node, as go-redis would
-// route to it.
-func (c *cluster[T]) shardNodeAddr(n redis.Node, origin string) string {
+// shardNodeAddr is the address a CLUSTER SHARDS node announces, as CLUSTER
+// SLOTS would name it.
+func (c *cluster[T]) shardNodeAddr(n redis.Node) string {
 	host := n.Endpoint
 	if host == "" || host == "?" {
 		host = n.IP
@@ -409,11 +408,11 @@ func (c *cluster[T]) shardNodeAddr(n redis.Node, origin string) string {
 	if port == 0 || (c.opts.TLSConfig != nil && n.TLSPort != 0) {
 		port = n.TLSPort
 	}
-	return localize(net.JoinHostPort(host, strconv.FormatInt(port, 10)), origin)
+	return net.JoinHostPort(host, strconv.FormatInt(port, 10))
 }
 
 // fromSlots reads CLUSTER SLOTS: the first node of each range is its master.
-func fromSlots(slots []redis.ClusterSlot, origin string) topology {
+func fromSlots(slots []redis.ClusterSlot, route func(string) string) topology {
 	slices.SortFunc(slots, func(a, b redis.ClusterSlot) int { return cmp.Compare(a.Start, b.Start) })
 	shape := map[string]string{}
 	var replicas []string
@@ -421,13 +420,13 @@ func fromSlots(slots []redis.ClusterSlot, origin string) topology {
 		if len(r.Nodes) == 0 {
 			continue
 		}
-		m := localize(r.Nodes[0].Addr, origin)
+		m := route(r.Nodes[0].Addr)
 		if shape[m] != "" {
 			shape[m] += ","
 		}
 		shape[m] += strconv.Itoa(r.Start) + "-" + strconv.Itoa(r.End)
 		for _, n := range r.Nodes[1:] {
-			replicas = append(replicas, localize(n.Addr, origin))
+			replicas = append(replicas, route(n.Addr))
 		}
 	}
 	return newTopology(shape, replicas)
@@ -447,26 +446,4 @@ func newTopology(shape map[string]string, replicas []string) topology {
 	t.nodes = slices.Compact(slices.Concat(t.masters, replicas))
 	t.shape = strings.Join(lines, ";")
 	return t
-}
-
-// localize replaces a loopback host announced by a node with the host the
-// node was reached on, as go-redis does, so that both reach the same nodes.
-func localize(addr, origin string) string {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil || isLoopback(origin) {
-		return addr
-	}
-	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
-		return addr
-	}
-	return net.JoinHostPort(origin, port)
-}
-
-// isLoopback is go-redis's test of a loopback seed host.
-func isLoopback(host string) bool {
-	if ip := net.ParseIP(host); ip != nil {
-		return ip.IsLoopback()
-	}
-	host = strings.ToLower(host)
-	return host == "localhost" || strings.HasSuffix(host, ".docker.internal")
 }

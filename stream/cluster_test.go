@@ -64,8 +64,8 @@ func startClusterHub(t *testing.T, mode Mode) *clusterFixture {
 }
 
 // clusterRead reads jobs in one pipeline, which go-redis splits by node.
-func clusterRead(cc *redis.ClusterClient) func(ctx context.Context, ids []string) ([]string, error) {
-	return func(ctx context.Context, ids []string) ([]string, error) {
+func clusterRead(cc *redis.ClusterClient) func(ctx context.Context, ids, _ []string) ([]string, error) {
+	return func(ctx context.Context, ids, _ []string) ([]string, error) {
 		p := cc.Pipeline()
 		cmds := make([]*redis.StringCmd, len(ids))
 		for i, id := range ids {
@@ -408,7 +408,7 @@ func TestFromShards(t *testing.T) {
 	}
 	c := &cluster[string]{opts: &redis.ClusterOptions{}}
 	for _, tt := range tests {
-		got := c.fromShards(tt.shards, "10.0.0.9")
+		got := c.fromShards(tt.shards, func(a string) string { return a })
 		assert.Equal(t, tt.masters, got.masters, "%s: masters", tt.name)
 		assert.Equal(t, tt.nodes, got.nodes, "%s: nodes", tt.name)
 	}
@@ -420,23 +420,82 @@ func TestFromSlotsShape(t *testing.T) {
 		{Start: 0, End: 99, Nodes: []redis.ClusterNode{{Addr: "10.0.0.1:1"}}},
 		{Start: 200, End: 299, Nodes: []redis.ClusterNode{{Addr: "10.0.0.1:3"}}},
 	}
-	got := fromSlots(slots, "10.0.0.9")
+	got := fromSlots(slots, func(a string) string { return a })
 	assert.Equal(t, []string{"10.0.0.1:1", "10.0.0.1:3"}, got.masters)
 	assert.Equal(t, "10.0.0.1:1 0-99,100-199;10.0.0.1:3 200-299", got.shape)
 	assert.Equal(t, []string{"10.0.0.1:1", "10.0.0.1:3", "10.0.0.1:2"}, got.nodes)
 }
 
-func TestLocalize(t *testing.T) {
-	tests := []struct{ addr, origin, want string }{
-		{"127.0.0.1:7000", "redis.internal", "redis.internal:7000"},
-		{"127.0.0.1:7000", "127.0.0.1", "127.0.0.1:7000"},
-		{"127.0.0.1:7000", "localhost", "127.0.0.1:7000"},
-		{"10.1.2.3:7000", "redis.internal", "10.1.2.3:7000"},
-		{"node-1.internal:7000", "redis.internal", "node-1.internal:7000"},
+// TestNodesAsGoRedisHasThem: the hub names every master as go-redis routes
+// to it, and its own node clients carry the options go-redis gives its own
+// (here the client name and timeouts), not a hand-made subset.
+func TestNodesAsGoRedisHasThem(t *testing.T) {
+	c := redistest.StartCluster(t)
+	cc := c.Client(t)
+	ctx, cancel := context.WithTimeout(context.Background(), clusterBudget)
+	defer cancel()
+	var mu sync.Mutex
+	var theirs []string
+	var want *redis.Options
+	require.NoError(t, cc.ForEachMaster(ctx, func(_ context.Context, rc *redis.Client) error {
+		mu.Lock()
+		want = rc.Options()
+		theirs = append(theirs, rc.Options().Addr)
+		mu.Unlock()
+		return nil
+	}))
+	cl := &cluster[string]{
+		h:       New(Config[string]{Logger: testLogger(t)}),
+		cc:      cc,
+		opts:    cc.Options(),
+		nodes:   learnNodes(ctx, cc),
+		clients: make(map[string]*redis.Client),
 	}
-	for _, tt := range tests {
-		if got := localize(tt.addr, tt.origin); got != tt.want {
-			t.Errorf("localize(%q, %q) = %q; want %q", tt.addr, tt.origin, got, tt.want)
+	defer func() {
+		for _, rc := range cl.clients {
+			rc.Close()
 		}
-	}
+	}()
+	top, err := cl.topology(ctx)
+	require.NoError(t, err)
+	assert.ElementsMatch(t, theirs, top.masters)
+
+	rc, err := cl.client(top.masters[0])
+	require.NoError(t, err)
+	o := rc.Options()
+	assert.Equal(t, top.masters[0], o.Addr)
+	assert.Equal(t, want.DialTimeout, o.DialTimeout)
+	assert.Equal(t, want.ReadTimeout, o.ReadTimeout)
+	assert.Equal(t, want.PoolTimeout, o.PoolTimeout)
+	assert.Equal(t, want.ClientName, o.ClientName)
+	assert.Equal(t, want.DialerRetries, o.DialerRetries)
+	assert.Equal(t, 2, o.PoolSize)
+	require.NoError(t, rc.Ping(ctx).Err())
+}
+
+// TestClusterLiveOnlyWhileEveryMasterIs: the hub is ready while every
+// current master's subscription is confirmed; one master lost makes it not
+// ready and counts one reconnect; a subscription of a node no longer a
+// master changes nothing.
+func TestClusterLiveOnlyWhileEveryMasterIs(t *testing.T) {
+	h := New(Config[string]{Logger: testLogger(t)})
+	h.mode.Store(Keyspace)
+	a, b, old := &nodeSub{addr: "a"}, &nodeSub{addr: "b"}, &nodeSub{addr: "old"}
+	c := &cluster[string]{h: h, subs: map[string]*nodeSub{"a": a, "b": b}, check: make(chan struct{}, 1)}
+
+	c.confirmed(a)
+	assert.False(t, h.Ready(), "b not confirmed yet")
+	c.confirmed(b)
+	assert.True(t, h.Ready())
+	c.confirmed(old)
+	c.lost(old, fmt.Errorf("gone"))
+	assert.True(t, h.Ready(), "a former master's subscription is no master's")
+
+	c.lost(a, fmt.Errorf("connection reset"))
+	assert.False(t, h.Ready())
+	c.lost(a, fmt.Errorf("connection refused"))
+	assert.EqualValues(t, 1, h.Stats().Reconnects, "one outage, one reconnect")
+	c.confirmed(a)
+	assert.True(t, h.Ready())
+	assert.EqualValues(t, 3, h.Stats().Resyncs, "each current master's confirmation re-reads")
 }

@@ -28,7 +28,11 @@
 // state, and the waiter's channel of capacity one is signalled without
 // blocking: a full channel already holds the wake-up. A slow waiter therefore
 // never delays the hub or any other waiter, and always reads the newest state.
-// Fan-outs of one job happen in read order, under the hub's lock.
+// Fan-outs of one job happen in read order, under the hub's lock. Read is
+// given each job's state as its waiters know it (not for a safety re-read,
+// which seldom finds a change), a hint (never trusted as the job's state)
+// that lets it read what a change will need with the job itself: jobwait
+// reads a completion's result in the record's round trip.
 //
 // Doubted states. A state that Config.Doubt questions (a job that was there
 // reads as gone; a COMPLETED job without its result) is held back for at
@@ -74,7 +78,10 @@
 // Redis 7) and at once when a subscription fails; after a failover, a master
 // added or removed or slots moved it subscribes to new masters (setting
 // notify-keyspace-events on them first), drops old ones and re-reads every
-// watched job. The hub is ready only while every current master's
+// watched job. It names nodes as go-redis routes to them (the addresses of
+// go-redis's own node clients), and its node clients, its own so that
+// go-redis never closes one under a subscription, take the options go-redis
+// gives its node clients. The hub is ready only while every current master's
 // subscription is confirmed. A node briefly subscribed twice delivers
 // events twice; reads de-duplicate them, since only states that differ
 // (Config.Same) are fanned out.

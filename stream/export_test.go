@@ -12,8 +12,7 @@ import (
 func (h *Hub[T]) RunSubscribed(ctx context.Context) {
 	defer close(h.done)
 	h.mode.Store(Keyspace)
-	h.live.Store(true)
-	h.setFresh(true)
+	h.listened(news{what: confirmed, on: true})
 	var wg sync.WaitGroup
 	wg.Go(func() { h.readers(ctx, h.cfg.Readers) })
 	wg.Go(func() { h.guard(ctx) })
@@ -22,3 +21,12 @@ func (h *Hub[T]) RunSubscribed(ctx context.Context) {
 
 // Notify hands the hub a keyspace notification of key.
 func (h *Hub[T]) Notify(key string) { h.notify(key, time.Now()) }
+
+// Subscribed stands for a subscription confirmation (the first, or one
+// after a reconnect).
+func (h *Hub[T]) Subscribed() { h.listened(news{what: confirmed, on: true}) }
+
+// Unsubscribed stands for the subscription failing.
+func (h *Hub[T]) Unsubscribed(err error) {
+	h.listened(news{what: lost, was: true, first: true, err: err})
+}

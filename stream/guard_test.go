@@ -1,12 +1,7 @@
 package stream_test
 
 import (
-	"context"
 	"fmt"
-	"io"
-	"log/slog"
-	"strings"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -18,89 +13,7 @@ import (
 )
 
 // The hub's time-driven logic (the safety re-read, blindness, the grace of
-// doubted states) on an in-memory store under a fake clock.
-
-// memStore is a map of job states the hub reads; it counts and times reads.
-type memStore struct {
-	mu    sync.Mutex
-	state map[string]string
-	reads map[string][]time.Time
-}
-
-func newMemStore() *memStore {
-	return &memStore{state: map[string]string{}, reads: map[string][]time.Time{}}
-}
-
-func (m *memStore) set(id, v string) {
-	m.mu.Lock()
-	m.state[id] = v
-	m.mu.Unlock()
-}
-
-func (m *memStore) read(ctx context.Context, ids []string) ([]string, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	out := make([]string, len(ids))
-	for i, id := range ids {
-		out[i] = m.state[id]
-		m.reads[id] = append(m.reads[id], time.Now())
-	}
-	return out, nil
-}
-
-// readsOf returns when id was read.
-func (m *memStore) readsOf(id string) []time.Time {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return append([]time.Time(nil), m.reads[id]...)
-}
-
-const (
-	testResync = 5 * time.Second
-	testGrace  = 2 * time.Second
-)
-
-// memHub runs a hub over m, as subscribed, until the test ends. States
-// "late" are doubted for testGrace.
-func memHub(t *testing.T, m *memStore) *stream.Hub[string] {
-	h := stream.New(stream.Config[string]{
-		Pattern: "job:*",
-		JobID:   func(key string) (string, bool) { return strings.CutPrefix(key, "job:") },
-		Read:    m.read,
-		Same:    func(a, b string) bool { return a == b },
-		Doubt: func(prev, next string) time.Duration {
-			if next == "late" {
-				return testGrace
-			}
-			return 0
-		},
-		Resync: testResync,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		h.RunSubscribed(ctx)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-	})
-	return h
-}
-
-// next waits for w's next state, at most within.
-func next(t *testing.T, w *stream.Waiter[string], within time.Duration) (string, bool) {
-	t.Helper()
-	select {
-	case <-w.C():
-		st, _ := w.Latest()
-		return st, true
-	case <-time.After(within):
-		return "", false
-	}
-}
+// doubted states) on the in-memory store of fake_test.go under a fake clock.
 
 func TestChangeWithoutNotificationIsReadWithinResync(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {

@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -44,7 +45,11 @@ type Config[T any] struct {
 	JobID func(key string) (string, bool)
 	// Read reads jobs in one batch, one state per id in order. An error fails
 	// the whole batch (Redis unreachable); a job's own trouble is a state.
-	Read func(ctx context.Context, ids []string) ([]T, error)
+	// prev holds each job's state as its waiters know it, where a change
+	// is expected: T's zero before the first read and for a safety re-read
+	// (which seldom finds one). It is a hint that may save round trips
+	// (which keys to read with the job's), never the job's state.
+	Read func(ctx context.Context, ids []string, prev []T) ([]T, error)
 	// Same reports whether two states are equal: only changes are fanned out.
 	Same func(a, b T) bool
 	// Doubt, if set, says how long a state read after prev may be held back
@@ -89,7 +94,7 @@ type Hub[T any] struct {
 	mu        sync.Mutex
 	jobs      map[string]*entry[T]
 	dirty     []*entry[T] // queued for a read, oldest first
-	listening bool        // the subscription is live (keyspace) or the last poll succeeded
+	listening bool        // subscribed (keyspace) or the last poll answered; set by listened only
 	fresh     bool        // the hub's states follow every change: listening and not blind
 	running   bool
 	blind     blindness            // caught missing changes; guarded by mu
@@ -99,7 +104,6 @@ type Hub[T any] struct {
 	done chan struct{} // closed when Run returns
 
 	mode    atomic.Value // Mode, once chosen
-	live    atomic.Bool  // subscription up (keyspace) or last poll succeeded
 	failing atomic.Bool  // the last batched read failed (logged once per outage)
 	stats   counters
 }
@@ -130,27 +134,14 @@ type update[T any] struct {
 
 // New returns a hub; it does nothing until Run.
 func New[T any](cfg Config[T]) *Hub[T] {
-	if cfg.PollInterval <= 0 {
-		cfg.PollInterval = DefaultPollInterval
-	}
-	if cfg.ReadTimeout <= 0 {
-		cfg.ReadTimeout = DefaultReadTimeout
-	}
-	if cfg.Readers <= 0 {
-		cfg.Readers = DefaultReaders
-	}
-	if cfg.ConfirmDelay <= 0 {
-		cfg.ConfirmDelay = DefaultConfirmDelay
-	}
-	if cfg.Resync <= 0 {
-		cfg.Resync = DefaultResync
-	}
-	if cfg.Batch <= 0 {
-		cfg.Batch = DefaultBatch
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
+	// A negative setting is as good as none: max(x, 0) makes it zero.
+	cfg.PollInterval = cmp.Or(max(cfg.PollInterval, 0), DefaultPollInterval)
+	cfg.ReadTimeout = cmp.Or(max(cfg.ReadTimeout, 0), DefaultReadTimeout)
+	cfg.ConfirmDelay = cmp.Or(max(cfg.ConfirmDelay, 0), DefaultConfirmDelay)
+	cfg.Resync = cmp.Or(max(cfg.Resync, 0), DefaultResync)
+	cfg.Readers = cmp.Or(max(cfg.Readers, 0), DefaultReaders)
+	cfg.Batch = cmp.Or(max(cfg.Batch, 0), DefaultBatch)
+	cfg.Logger = cmp.Or(cfg.Logger, slog.Default())
 	return &Hub[T]{
 		cfg:      cfg,
 		log:      cfg.Logger,
@@ -282,19 +273,11 @@ func (h *Hub[T]) resync(at time.Time) {
 	h.mu.Unlock()
 }
 
-// setFresh says whether the hub listens to every change (subscribed, or
-// polling). Its states are fresh while it listens and is not blind. When
+// refreshLocked makes the hub fresh when it listens and is not blind. Its
+// states are fresh while it listens to every change and is not blind. When
 // they stop being fresh, new waiters read Redis themselves. When they start
 // again, every job is queued for a read in the same step, so that no Watch
 // trusts a state from before.
-func (h *Hub[T]) setFresh(listening bool) {
-	h.mu.Lock()
-	h.listening = listening
-	h.refreshLocked()
-	h.mu.Unlock()
-}
-
-// refreshLocked makes the hub fresh when it listens and is not blind.
 func (h *Hub[T]) refreshLocked() {
 	fresh := h.listening && !h.blind.on
 	if fresh && !h.fresh {
@@ -369,10 +352,16 @@ func (h *Hub[T]) take() []*entry[T] {
 // read reads a batch and fans each changed state out.
 func (h *Hub[T]) read(ctx context.Context, batch []*entry[T]) {
 	ids := make([]string, len(batch))
+	prev := make([]T, len(batch))
+	h.mu.Lock()
 	for i, e := range batch {
 		ids[i] = e.id
+		if e.cur != nil && !e.swept {
+			prev[i] = e.cur.state
+		}
 	}
-	states, err := h.readSafely(ctx, ids)
+	h.mu.Unlock()
+	states, err := h.readSafely(ctx, ids, prev)
 	h.stats.reads.Add(uint64(len(ids)))
 	h.stats.batches.Add(1)
 	if err == nil && len(states) != len(ids) {
@@ -432,7 +421,7 @@ func (h *Hub[T]) read(ctx context.Context, batch []*entry[T]) {
 
 // readSafely calls Config.Read with the read timeout; a panic in it (a bug)
 // fails the batch instead of the process.
-func (h *Hub[T]) readSafely(ctx context.Context, ids []string) (states []T, err error) {
+func (h *Hub[T]) readSafely(ctx context.Context, ids []string, prev []T) (states []T, err error) {
 	rctx, cancel := context.WithTimeout(ctx, h.cfg.ReadTimeout)
 	defer cancel()
 	defer func() {
@@ -441,7 +430,7 @@ func (h *Hub[T]) readSafely(ctx context.Context, ids []string) (states []T, err 
 			states, err = nil, fmt.Errorf("%w: %v", ErrReadPanic, r)
 		}
 	}()
-	return h.cfg.Read(rctx, ids)
+	return h.cfg.Read(rctx, ids, prev)
 }
 
 // requeue queues again the entries whose read failed, if still watched.

@@ -29,7 +29,7 @@ func newBenchHub(b *testing.B) *benchHub {
 	bh := &benchHub{}
 	bh.h = New(Config[int64]{
 		JobID: func(key string) (string, bool) { return key, true },
-		Read: func(_ context.Context, ids []string) ([]int64, error) {
+		Read: func(_ context.Context, ids []string, _ []int64) ([]int64, error) {
 			bh.reads.Add(1)
 			v := bh.version.Load()
 			out := make([]int64, len(ids))
@@ -45,7 +45,7 @@ func newBenchHub(b *testing.B) *benchHub {
 	bh.ctx = ctx
 	var wg sync.WaitGroup
 	wg.Go(func() { bh.h.readers(ctx, DefaultReaders) })
-	bh.h.setFresh(true) // as when subscribed
+	bh.h.listened(news{what: confirmed, on: true}) // as when subscribed
 	b.Cleanup(func() {
 		cancel()
 		wg.Wait()

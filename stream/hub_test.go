@@ -68,8 +68,8 @@ func startHub(t *testing.T, mode stream.Mode, redisArgs ...string) *hubFixture {
 }
 
 // getRead reads job:{id} for each id in one pipeline.
-func getRead(c *redis.Client) func(ctx context.Context, ids []string) ([]string, error) {
-	return func(ctx context.Context, ids []string) ([]string, error) {
+func getRead(c *redis.Client) func(ctx context.Context, ids, _ []string) ([]string, error) {
+	return func(ctx context.Context, ids, _ []string) ([]string, error) {
 		cmds := make([]*redis.StringCmd, len(ids))
 		_, _ = c.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for i, id := range ids {
@@ -264,11 +264,11 @@ func TestReadPanicFailsTheRead(t *testing.T) {
 		Client:  rdb,
 		Pattern: "job:*",
 		JobID:   func(key string) (string, bool) { return strings.CutPrefix(key, "job:") },
-		Read: func(ctx context.Context, ids []string) ([]string, error) {
+		Read: func(ctx context.Context, ids, prev []string) ([]string, error) {
 			if slices.Contains(ids, "bug") {
 				panic("read bug")
 			}
-			return read(ctx, ids)
+			return read(ctx, ids, prev)
 		},
 		Same:   func(a, b string) bool { return a == b },
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),

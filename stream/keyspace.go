@@ -89,9 +89,15 @@ func (h *Hub[T]) listen(ctx context.Context) {
 // confirmation marks the hub live and re-reads every watched job; each
 // failure marks it not live.
 func (h *Hub[T]) subscribe(ctx context.Context, c *redis.Client) {
-	h.keepSubscribed(ctx, c, h.cfg.DB, h.cfg.ReadTimeout, h.subscribed, h.lost)
-	h.live.Store(false)
-	h.setFresh(false)
+	live := false // touched by keepSubscribed's goroutine only
+	h.keepSubscribed(ctx, c, h.cfg.DB, h.cfg.ReadTimeout, func() {
+		live = true
+		h.listened(news{what: confirmed, on: true})
+	}, func(err error) {
+		h.listened(news{what: lost, was: live, first: live, err: err})
+		live = false
+	})
+	h.listened(news{what: stopped})
 }
 
 // keepSubscribed holds a keyspace subscription on node c, re-creating it
@@ -175,24 +181,4 @@ func (h *Hub[T]) receive(ctx context.Context, ps *redis.PubSub, prefixLen int, b
 			}
 		}
 	}
-}
-
-// subscribed: the subscription is (again) confirmed; every watched job is
-// re-read, since changes made while it was down were not published to us.
-func (h *Hub[T]) subscribed() {
-	h.stats.resyncs.Add(1)
-	h.live.Store(true)
-	h.setFresh(true)
-	h.resync(time.Now())
-	h.log.Info("keyspace subscription live; watched jobs re-read")
-}
-
-// lost: the subscription failed; until it is back, new waiters read Redis
-// themselves.
-func (h *Hub[T]) lost(err error) {
-	if h.live.Swap(false) {
-		h.stats.reconnects.Add(1)
-		h.log.Warn("keyspace subscription lost; reconnecting", "err", err)
-	}
-	h.setFresh(false)
 }

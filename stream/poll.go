@@ -15,8 +15,7 @@ func (h *Hub[T]) poll(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
-			h.live.Store(false)
-			h.setFresh(false) // no more polls: Watch must not trust the states held
+			h.listened(news{what: stopped}) // no more polls: Watch must not trust the states held
 			return
 		case <-t.C:
 			h.pollOnce(ctx)
@@ -29,15 +28,8 @@ func (h *Hub[T]) pollOnce(ctx context.Context) {
 	err := h.cfg.Client.Ping(pctx).Err()
 	cancel()
 	if err != nil {
-		if h.live.Swap(false) {
-			h.log.Warn("redis unreachable in poll mode", "err", err)
-		}
-		h.setFresh(false)
+		h.listened(news{what: unanswered, err: err})
 		return
 	}
-	if !h.live.Swap(true) {
-		h.log.Info("polling watched jobs", "interval", h.cfg.PollInterval)
-	}
-	h.setFresh(true)
-	h.resync(time.Now())
+	h.listened(news{what: answered, on: true})
 }

@@ -37,7 +37,7 @@ func (h *Hub[T]) Mode() Mode {
 
 // Ready reports whether the hub learns of every change: subscribed in
 // keyspace mode, Redis answering in poll mode.
-func (h *Hub[T]) Ready() bool { return h.Mode() != "" && h.live.Load() }
+func (h *Hub[T]) Ready() bool { return h.Mode() != "" && h.isListening() }
 
 // Run runs the hub until ctx ends: it chooses the notify mode (waiting for
 // Redis if it is not there yet), then runs the listener and the safety

@@ -42,7 +42,7 @@ func (h *Hub[T]) Stats() Stats {
 	for _, e := range h.jobs {
 		waiters += len(e.waiters)
 	}
-	blind, reason := h.blind.on, h.blind.reason
+	blind, reason, live := h.blind.on, h.blind.reason, h.listening
 	h.mu.Unlock()
 	return Stats{
 		Notifications: h.stats.notifications.Load(),
@@ -60,6 +60,6 @@ func (h *Hub[T]) Stats() Stats {
 		Jobs:          jobs,
 		Waiters:       waiters,
 		Mode:          h.Mode(),
-		Live:          h.live.Load(),
+		Live:          live,
 	}
 }

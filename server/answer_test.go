@@ -1,0 +1,83 @@
+package server_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"jobwait/server"
+	"jobwait/store"
+	"jobwait/store/redistest"
+	"jobwait/stream"
+)
+
+// TestCompletionCostsOneRoundTrip counts what the hub sends Redis for one
+// job's completion, from the notification to every waiter holding the
+// answer: the job was read before (its draft is known), so the record, the
+// recommendation and the error message are read in one pipeline, whatever
+// the number of waiters.
+func TestCompletionCostsOneRoundTrip(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+	t.Cleanup(func() { rdb.Close() })
+	trips := redistest.CountTrips(rdb)
+	prod := store.New(srv.Client(t))
+
+	cfg := server.HubConfig(store.New(rdb))
+	cfg.Client, cfg.Notify = rdb, stream.Keyspace
+	cfg.Resync = time.Hour // no safety re-read or flags check in the count
+	hub := stream.New(cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan struct{})
+	go func() {
+		defer close(ran)
+		_ = hub.Run(ctx)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-ran
+	})
+	pollUntil(t, 10*time.Second, "hub ready", hub.Ready)
+
+	for _, n := range []int{1, 100} {
+		t.Run(fmt.Sprintf("waiters=%d", n), func(t *testing.T) {
+			id := fmt.Sprintf("trips-%d", n)
+			job, err := prod.Create(ctx, id, "draft-"+id)
+			require.NoError(t, err)
+			job, err = prod.Start(ctx, job)
+			require.NoError(t, err)
+			ws := make([]*stream.Waiter[*server.Answer], n)
+			for i := range ws {
+				wctx, wcancel := context.WithTimeout(ctx, 5*time.Second)
+				w, a, err := hub.Watch(wctx, id)
+				wcancel()
+				require.NoError(t, err)
+				require.Equal(t, store.Processing, a.Status)
+				t.Cleanup(w.Close)
+				ws[i] = w
+			}
+
+			trips.Reset()
+			_, err = prod.Complete(ctx, job, store.SampleResult(job.EventDraftID))
+			require.NoError(t, err)
+			for _, w := range ws {
+				select {
+				case <-w.C():
+				case <-time.After(5 * time.Second):
+					t.Fatal("waiter not woken within 5s")
+				}
+				a, _ := w.Latest()
+				require.Equal(t, store.Completed, a.Status, "%s", a.Body)
+			}
+			got, cmds := trips.Count()
+			t.Logf("%d waiters: %d round trip(s), %d commands %v per completion", n, got, len(cmds), cmds)
+			assert.Equal(t, 1, got, "round trips per completion: %v", cmds)
+			assert.Equal(t, []string{"get", "get", "get"}, cmds, "the record, the recommendation, the error message")
+		})
+	}
+}

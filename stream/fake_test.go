@@ -1,0 +1,117 @@
+package stream_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"jobwait/stream"
+)
+
+// The test kit of the hub's unit tests: an in-memory store the hub reads,
+// with a hook that lets a test act inside a read (fail it, change the
+// store, look at the hub), and a hub over it run as subscribed. Tests run
+// it under testing/synctest: a fake clock, and synctest.Wait instead of
+// sleeps.
+
+// memStore is a map of job states the hub reads; it counts and times reads.
+// Its states are the job's raw value, "" when missing.
+type memStore struct {
+	mu    sync.Mutex
+	state map[string]string
+	reads map[string][]time.Time
+
+	// during, if set, runs in every read after the states are taken and
+	// before they are returned, outside the store's lock, with the read's
+	// ids and the previous states the hub passed; an error fails the read.
+	during func(ids, prev []string) error
+}
+
+func newMemStore() *memStore {
+	return &memStore{state: map[string]string{}, reads: map[string][]time.Time{}}
+}
+
+func (m *memStore) set(id, v string) {
+	m.mu.Lock()
+	m.state[id] = v
+	m.mu.Unlock()
+}
+
+func (m *memStore) read(ctx context.Context, ids, prev []string) ([]string, error) {
+	m.mu.Lock()
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = m.state[id]
+		m.reads[id] = append(m.reads[id], time.Now())
+	}
+	during := m.during
+	m.mu.Unlock()
+	if during != nil {
+		if err := during(ids, prev); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// readsOf returns when id was read.
+func (m *memStore) readsOf(id string) []time.Time {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]time.Time(nil), m.reads[id]...)
+}
+
+const (
+	testResync = 5 * time.Second
+	testGrace  = 2 * time.Second
+)
+
+// memHub runs a hub over m, as subscribed, until the test ends. States
+// "late" are doubted for testGrace (a result written after the status), a
+// job that was there and reads as gone ("") for DefaultConfirmDelay.
+func memHub(t *testing.T, m *memStore) *stream.Hub[string] {
+	h := stream.New(stream.Config[string]{
+		Pattern: "job:*",
+		JobID:   func(key string) (string, bool) { return strings.CutPrefix(key, "job:") },
+		Read:    m.read,
+		Same:    func(a, b string) bool { return a == b },
+		Doubt: func(prev, next string) time.Duration {
+			switch {
+			case next == "late":
+				return testGrace
+			case prev != "" && next == "":
+				return stream.DefaultConfirmDelay
+			}
+			return 0
+		},
+		Resync: testResync,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		h.RunSubscribed(ctx)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	return h
+}
+
+// next waits for w's next state, at most within.
+func next(t *testing.T, w *stream.Waiter[string], within time.Duration) (string, bool) {
+	t.Helper()
+	select {
+	case <-w.C():
+		st, _ := w.Latest()
+		return st, true
+	case <-time.After(within):
+		return "", false
+	}
+}

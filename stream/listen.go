@@ -1,0 +1,82 @@
+package stream
+
+import "time"
+
+// news is what a listener (a subscription, the poller, a cluster's
+// subscriptions) tells the hub about how it learns of changes.
+type news struct {
+	what happening
+	// on: the hub learns of every change now: subscribed (on a cluster,
+	// every current master's subscription confirmed), or Redis answered
+	// the last poll.
+	on   bool
+	node string // the subscription's node, on a cluster; "" otherwise
+	// For lost: was says the subscription had been confirmed (counted as
+	// a reconnect), first that this is its first failure since then or
+	// since it started (logged).
+	was, first bool
+	err        error
+}
+
+type happening int
+
+const (
+	confirmed  happening = iota + 1 // a subscription confirmed: every watched job is re-read
+	lost                            // a subscription failed
+	answered                        // a poll tick found Redis answering: every watched job is re-read
+	unanswered                      // a poll tick found Redis not answering
+	regrouped                       // a cluster's set of subscriptions changed
+	stopped                         // the listener returned: no more news
+)
+
+// listened is the one place that records a listener's news: whether the
+// hub listens (Ready, and with blindness whether its states are fresh),
+// the re-read of every watched job the news calls for, the counters and
+// the log line. A Watch that comes after it sees the re-reads queued, so
+// it never trusts a state from before.
+func (h *Hub[T]) listened(n news) {
+	h.mu.Lock()
+	was := h.listening
+	h.listening = n.on
+	h.refreshLocked()
+	if n.what == confirmed || n.what == answered {
+		now := time.Now()
+		for _, e := range h.jobs {
+			h.queueLocked(e, now)
+		}
+	}
+	h.mu.Unlock()
+
+	var node []any
+	if n.node != "" {
+		node = []any{"node", n.node}
+	}
+	switch n.what {
+	case confirmed:
+		// Changes made while it was down were not published to us.
+		h.stats.resyncs.Add(1)
+		h.log.Info("keyspace subscription live; watched jobs re-read", node...)
+	case lost:
+		if n.was {
+			h.stats.reconnects.Add(1)
+		}
+		if n.first {
+			h.log.Warn("keyspace subscription lost; reconnecting", append(node, "err", n.err)...)
+		}
+	case answered:
+		if !was {
+			h.log.Info("polling watched jobs", "interval", h.cfg.PollInterval)
+		}
+	case unanswered:
+		if was {
+			h.log.Warn("redis unreachable in poll mode", "err", n.err)
+		}
+	}
+}
+
+// isListening reports whether the hub learns of every change.
+func (h *Hub[T]) isListening() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.listening
+}
