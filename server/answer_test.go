@@ -77,7 +77,7 @@ func TestCompletionCostsOneRoundTrip(t *testing.T) {
 			got, cmds := trips.Count()
 			t.Logf("%d waiters: %d round trip(s), %d commands %v per completion", n, got, len(cmds), cmds)
 			assert.Equal(t, 1, got, "round trips per completion: %v", cmds)
-			assert.Equal(t, []string{"get", "get", "get"}, cmds, "the record, the recommendation, the error message")
+			assert.Equal(t, []string{"get", "mget"}, cmds, "the record; the recommendation and the error message in one MGET")
 		})
 	}
 }

@@ -20,11 +20,17 @@ const DefaultFailure = "AI 분석 실패"
 // Store reads and writes job data in one Redis database or cluster.
 type Store struct {
 	rdb redis.UniversalClient
+	// sharded: keys of one job may live on different nodes (a cluster or
+	// a ring), so they cannot be read by one MGET.
+	sharded bool
 }
 
 // New returns a Store over rdb, which may be a client, a cluster client or a
 // ring; pipelines are split by node where they must be.
-func New(rdb redis.UniversalClient) *Store { return &Store{rdb: rdb} }
+func New(rdb redis.UniversalClient) *Store {
+	_, single := rdb.(*redis.Client)
+	return &Store{rdb: rdb, sharded: !single}
+}
 
 // Snapshot is one reading of a job. Err is the job's own trouble
 // (ErrNotFound, ErrCorrupt, ErrNoResult); Redis trouble fails the whole read.
@@ -69,7 +75,7 @@ func (s *Store) ReadManyWithDrafts(ctx context.Context, ids, drafts []string) ([
 			// a result written before the status is seen with it.
 			gets[i] = p.Get(ctx, JobKey(id))
 			if i < len(drafts) && drafts[i] != "" {
-				early[i] = outcome{drafts[i], p.Get(ctx, ResultKey(drafts[i])), p.Get(ctx, ErrorKey(id))}
+				early[i] = s.readOutcome(ctx, p, id, drafts[i])
 			}
 		}
 	})
@@ -126,31 +132,67 @@ func (s *Store) readHashes(ctx context.Context, ids []string, idx []int, snaps [
 }
 
 // outcome is a draft's recommendation and a job's error message, read in
-// the record's round trip.
+// the record's round trip: one MGET on a single node, two GETs where the
+// keys may live on different nodes.
 type outcome struct {
 	draft          string
-	result, failed *redis.StringCmd
+	both           *redis.SliceCmd  // MGET result error
+	result, failed *redis.StringCmd // or each alone
+}
+
+// readOutcome queues the reads of job id's outcome, if its draft is draft.
+func (s *Store) readOutcome(ctx context.Context, p redis.Pipeliner, id, draft string) outcome {
+	if s.sharded {
+		return outcome{draft: draft, result: p.Get(ctx, ResultKey(draft)), failed: p.Get(ctx, ErrorKey(id))}
+	}
+	return outcome{draft: draft, both: p.MGet(ctx, ResultKey(draft), ErrorKey(id))}
+}
+
+// values returns what o read: the result and the error message, each nil
+// when missing or unreadable; ok is false when o read nothing.
+func (o outcome) values() (result, failed []byte, ok bool) {
+	switch {
+	case o.both != nil:
+		v, err := o.both.Result()
+		if err != nil || len(v) != 2 {
+			return nil, nil, false
+		}
+		return asBytes(v[0]), asBytes(v[1]), true
+	case o.result != nil:
+		r, _ := o.result.Bytes()
+		f, _ := o.failed.Bytes()
+		return r, f, true
+	}
+	return nil, nil, false
+}
+
+// asBytes is an MGET value: a string, or nil for a missing key (or one
+// that is not a string).
+func asBytes(v any) []byte {
+	if str, ok := v.(string); ok {
+		return []byte(str)
+	}
+	return nil
 }
 
 // settle gives sn its outcome from o, if o has it: o read the job's draft,
 // and found what sn needs.
 func (o outcome) settle(id string, sn *Snapshot) bool {
+	result, failed, ok := o.values()
 	switch {
-	case o.result == nil:
+	case !ok:
 		return false
 	case sn.Job.Status == Completed && sn.Job.EventDraftID == o.draft:
-		data, err := o.result.Bytes()
-		if err != nil {
+		if result == nil {
 			return false
 		}
-		sn.Result, sn.Err = decodeResult(id, data)
+		sn.Result, sn.Err = decodeResult(id, result)
 		return true
 	case sn.Job.Status == Failed:
-		data, err := o.failed.Bytes()
-		if err != nil || len(data) == 0 {
+		if len(failed) == 0 {
 			return false
 		}
-		sn.Error = string(data)
+		sn.Error = string(failed)
 		return true
 	}
 	return false
