@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"reflect"
-	"strconv"
 	"sync"
 	"time"
 
@@ -157,12 +156,7 @@ func (s *Server) awaitAny(h *held, ws []*stream.Waiter[*Answer], as []*Answer, d
 
 // sendMany answers a many-job status at once.
 func (s *Server) sendMany(c *fiber.Ctx, ids []string, as []*Answer) error {
-	c.Set(fiber.HeaderCacheControl, "no-store")
-	if retry := s.manyRetry(as); retry > 0 {
-		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(retry))
-	}
-	c.Response().Header.SetContentType(fiber.MIMEApplicationJSON)
-	return c.Send(manyBody(ids, as, false))
+	return s.reply(c, &Answer{Code: fiber.StatusOK, Body: manyBody(ids, as, false)}, s.manyRetry(as))
 }
 
 // manyRetry is the Retry-After of a many-job answer: the poll interval

@@ -4,11 +4,13 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/recover"
+	"github.com/valyala/fasthttp"
 
 	"jobwait/store"
 	"jobwait/stream"
@@ -210,6 +213,27 @@ func (s *Server) jobs(c *fiber.Ctx) error {
 		return s.stream(c, id)
 	}
 	return s.status(c, id)
+}
+
+// unknownMethods answers a method fiber does not know (PROPFIND, BREW)
+// ahead of fiber, which would answer it in plain text: 405 REQ_002, as any
+// other method jobwait does not serve.
+func unknownMethods(next fasthttp.RequestHandler) fasthttp.RequestHandler {
+	body := ErrMethod.answer().Body
+	return func(ctx *fasthttp.RequestCtx) {
+		m := ctx.Method()
+		if slices.ContainsFunc(fiber.DefaultMethods, func(known string) bool { return string(m) == known }) {
+			next(ctx)
+			return
+		}
+		if bytes.HasPrefix(ctx.Path(), []byte("/api/events/jobs/")) {
+			ctx.Response.Header.Set(fiber.HeaderAllow, "GET, HEAD")
+		}
+		ctx.Response.Header.Set(fiber.HeaderCacheControl, "no-store")
+		ctx.SetContentType(fiber.MIMEApplicationJSON)
+		ctx.SetStatusCode(ErrMethod.Status)
+		ctx.SetBody(body)
+	}
 }
 
 // routeLabel gives each action a constant metrics label.
