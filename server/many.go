@@ -113,7 +113,7 @@ func (s *Server) manyLongPoll(c *fiber.Ctx, ids []string, wait time.Duration) er
 		done()
 		return s.sendMany(c, ids, as)
 	}
-	s.hold(c, deadline, done, func(h *held) ending {
+	s.holds.hold(c, deadline, done, func(h *heldConn) ending {
 		timedOut, ok := s.awaitAny(h, ws, as, deadline)
 		select {
 		case <-s.quit: // the connection will not be served again
@@ -130,7 +130,7 @@ func (s *Server) manyLongPoll(c *fiber.Ctx, ids []string, wait time.Duration) er
 
 // awaitAny waits until one job's answer in as is final, the deadline or
 // shutdown, keeping as current; ok is false when the client has gone.
-func (s *Server) awaitAny(h *held, ws []*stream.Waiter[*Answer], as []*Answer, deadline time.Time) (timedOut, ok bool) {
+func (s *Server) awaitAny(h *heldConn, ws []*stream.Waiter[*Answer], as []*Answer, deadline time.Time) (timedOut, ok bool) {
 	sel := newWakeSet(s, ws, deadline)
 	defer sel.stop()
 	for {

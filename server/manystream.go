@@ -36,7 +36,7 @@ func (s *Server) manyStream(c *fiber.Ctx, ids []string) error {
 		return nil
 	}
 	st := &manyStreamState{srv: s, ids: ids, ws: ws, last: as, ended: ended, seq: r.seq, deadline: deadline}
-	s.hold(c, deadline, done, func(h *held) ending {
+	s.holds.hold(c, deadline, done, func(h *heldConn) ending {
 		st.h = h
 		return st.run()
 	})
@@ -47,7 +47,7 @@ func (s *Server) manyStream(c *fiber.Ctx, ids []string) error {
 // connection's goroutine.
 type manyStreamState struct {
 	srv      *Server
-	h        *held
+	h        *heldConn
 	ids      []string
 	ws       []*stream.Waiter[*Answer]
 	last     []*Answer // each job's last state sent
@@ -148,7 +148,7 @@ func (st *manyStreamState) gone() ending {
 	return endGone
 }
 
-// event writes job i's event (see held.event), the id naming the jobs ended
+// event writes job i's event (see heldConn.event), the id naming the jobs ended
 // so far. The body is a's own, shared with every waiter, or body when given
 // (a timeout's); an error body gets the job's id.
 func (st *manyStreamState) event(pre, lead []byte, i int, name string, a *Answer, body []byte, final bool) bool {

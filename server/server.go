@@ -97,14 +97,7 @@ type Server struct {
 	held    atomic.Int64  // held long polls plus streams
 	quit    chan struct{} // closed by Shutdown: held waits end now
 	quitNow sync.Once
-	pending sync.Map // net.Conn -> func(): holds not yet handed over (see hold)
-
-	mu       sync.Mutex
-	shutting bool                  // Shutdown has begun: nothing goes back to fasthttp
-	live     int                   // held waits (see enter); Shutdown waits for none
-	idle     map[net.Conn]struct{} // answered, awaiting their next request (see handBack)
-	handing  map[net.Conn]struct{} // handed back, not yet counted by fasthttp
-	handingN atomic.Int32          // len(handing), read without the lock
+	holds   *holds // the held connections
 }
 
 // New returns a server over st and hub; it serves nothing until Listen.
@@ -139,8 +132,7 @@ func New(cfg Config, st *store.Store, hub Hub) *Server {
 	if cfg.MaxIDs <= 0 {
 		cfg.MaxIDs = DefaultMaxIDs
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, store: st, hub: hub, quit: make(chan struct{}),
-		idle: make(map[net.Conn]struct{}), handing: make(map[net.Conn]struct{})}
+	s := &Server{cfg: cfg, log: cfg.Logger, store: st, hub: hub, quit: make(chan struct{})}
 	s.conns = newConnLimit(cfg.MaxConns, s.retryAfter(), cfg.Logger)
 	s.metrics = newMetrics(s)
 	s.limit = newClientLimit(cfg.MaxWaitersPerIP, cfg.TrustedProxies)
@@ -160,9 +152,7 @@ func New(cfg Config, st *store.Store, hub Hub) *Server {
 		WriteBufferSize: 4096,
 		BodyLimit:       4096,
 	})
-	// Held connections outlive fasthttp's hijack handler (see held.go).
-	s.app.Server().KeepHijackedConns = true
-	s.app.Server().ConnState = s.connState
+	s.holds = newHolds(s.app.Server(), cfg.MinReadRate, s.metrics.sent)
 	s.app.Server().Handler = unknownMethods(s.app.Server().Handler)
 	s.routes()
 	return s
@@ -265,37 +255,13 @@ func (s *Server) MaxConns() int { return s.cfg.MaxConns }
 // their way back to fasthttp are let in first, so that fasthttp's shutdown
 // sees and ends them; none is handed back after.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.mu.Lock()
-	s.shutting = true
-	for c := range s.idle {
-		_ = c.SetReadDeadline(time.Unix(1, 0)) // wake await: it closes c
-	}
-	s.mu.Unlock()
+	s.holds.stop()
 	s.quitNow.Do(func() { close(s.quit) })
-	if err := s.settle(ctx, func() bool { return len(s.handing) == 0 }); err != nil {
+	if err := s.holds.handedIn(ctx); err != nil {
 		return err
 	}
 	err := s.app.ShutdownWithContext(ctx)
-	return errors.Join(err, s.settle(ctx, func() bool { return s.live == 0 }))
-}
-
-// settle waits until cond holds (under s.mu), or ctx ends.
-func (s *Server) settle(ctx context.Context, cond func() bool) error {
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		s.mu.Lock()
-		ok := cond()
-		s.mu.Unlock()
-		if ok {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-tick.C:
-		}
-	}
+	return errors.Join(err, s.holds.drained(ctx))
 }
 
 // admit counts a held waiter of a kind ("longpoll", "sse") for the client
