@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"reflect"
 	"sync"
 	"time"
@@ -15,14 +14,10 @@ import (
 // /api/events/jobs/stream?ids=…, cut by Server.jobs: action is the path
 // past /api/events/jobs/.
 func (s *Server) many(c *fiber.Ctx, action string) error {
-	if action != "status" && action != "stream" {
-		return ErrRouteUnknown
+	if err := jobRoute(c, action); err != nil {
+		return err
 	}
-	if c.Method() != fiber.MethodGet && c.Method() != fiber.MethodHead {
-		c.Set(fiber.HeaderAllow, "GET, HEAD")
-		return ErrMethod
-	}
-	c.Locals(routeKey, manyRouteLabel[action])
+	c.Locals(routeKey, action+"-many")
 	ids, err := parseIDs(c.Query("ids"), s.cfg.MaxIDs)
 	if err != nil {
 		return err
@@ -33,14 +28,11 @@ func (s *Server) many(c *fiber.Ctx, action string) error {
 	return s.manyStatus(c, ids)
 }
 
-// manyRouteLabel gives each many-job action a constant metrics label.
-var manyRouteLabel = map[string]string{"status": "status-many", "stream": "stream-many"}
-
 // watchMany registers a waiter for every id at once (the hub batches the
 // reads they need) and returns the waiters with the jobs' current answers,
 // bounded by one Redis timeout. On error no waiter is left behind.
 func (s *Server) watchMany(ids []string) ([]*stream.Waiter[*Answer], []*Answer, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RedisTimeout)
+	ctx, cancel := s.redisCtx()
 	defer cancel()
 	ws := make([]*stream.Waiter[*Answer], len(ids))
 	as := make([]*Answer, len(ids))
@@ -164,7 +156,7 @@ func (s *Server) sendMany(c *fiber.Ctx, ids []string, as []*Answer) error {
 func (s *Server) manyRetry(as []*Answer) int {
 	for _, a := range as {
 		if !a.Final() {
-			return s.retryAfter()
+			return s.pollRetry()
 		}
 	}
 	return 0

@@ -4,21 +4,16 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"net"
 	"net/netip"
-	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/gofiber/fiber/v2/middleware/recover"
-	"github.com/valyala/fasthttp"
 
 	"jobwait/store"
 	"jobwait/stream"
@@ -94,7 +89,7 @@ type Server struct {
 	limit   *clientLimit
 	conns   *connLimit
 
-	held    atomic.Int64  // held long polls plus streams
+	waiting atomic.Int64  // held long polls plus streams (see admit)
 	quit    chan struct{} // closed by Shutdown: held waits end now
 	quitNow sync.Once
 	holds   *holds // the held connections
@@ -133,7 +128,7 @@ func New(cfg Config, st *store.Store, hub Hub) *Server {
 		cfg.MaxIDs = DefaultMaxIDs
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, store: st, hub: hub, quit: make(chan struct{})}
-	s.conns = newConnLimit(cfg.MaxConns, s.retryAfter(), cfg.Logger)
+	s.conns = newConnLimit(cfg.MaxConns, s.pollRetry(), cfg.Logger)
 	s.metrics = newMetrics(s)
 	s.limit = newClientLimit(cfg.MaxWaitersPerIP, cfg.TrustedProxies)
 	s.app = fiber.New(fiber.Config{
@@ -158,79 +153,15 @@ func New(cfg Config, st *store.Store, hub Hub) *Server {
 	return s
 }
 
-func (s *Server) routes() {
-	a := s.app
-	a.Use(s.metrics.count) // outermost: it also counts the panics recover turns into errors
-	a.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: s.logPanic}))
-	s.cors(a)
-	a.All("/api/events/jobs/*", s.jobs)
-	a.Post("/api/events/:eventDraftId/ai-recommendations", s.startDemo)
-	a.Get("/api/info", s.info)
-	a.Get("/healthz", s.healthz)
-	a.Get("/readyz", s.readyz)
-	a.Get("/metrics", s.metrics.handler)
-	s.page(a)
-	a.Use(func(c *fiber.Ctx) error { return ErrRouteUnknown })
-}
-
-func (s *Server) logPanic(c *fiber.Ctx, e any) {
-	s.log.Error("handler panic", "path", c.Path(), "panic", e)
-}
-
-// jobs routes /api/events/jobs/{jobId}/status and /stream, and the
-// many-job /api/events/jobs/status and /stream (see many). The id is cut
-// from the path by hand so that an empty id or one with a '/' is a JOB_002,
-// not an unknown route.
-func (s *Server) jobs(c *fiber.Ctx) error {
-	rest := c.Params("*")
-	slash := strings.LastIndexByte(rest, '/')
-	if slash < 0 {
-		return s.many(c, rest)
-	}
-	id, action := rest[:slash], rest[slash+1:]
-	if action != "status" && action != "stream" {
-		return ErrRouteUnknown
-	}
-	if c.Method() != fiber.MethodGet && c.Method() != fiber.MethodHead {
-		c.Set(fiber.HeaderAllow, "GET, HEAD")
-		return ErrMethod
-	}
-	c.Locals(routeKey, routeLabel[action])
-	if !store.ValidID(id) {
-		return ErrBadJobID
-	}
-	if action == "stream" {
-		return s.stream(c, id)
-	}
-	return s.status(c, id)
-}
-
-// unknownMethods answers a method fiber does not know (PROPFIND, BREW)
-// ahead of fiber, which would answer it in plain text: 405 REQ_002, as any
-// other method jobwait does not serve.
-func unknownMethods(next fasthttp.RequestHandler) fasthttp.RequestHandler {
-	body := ErrMethod.answer().Body
-	return func(ctx *fasthttp.RequestCtx) {
-		m := ctx.Method()
-		if slices.ContainsFunc(fiber.DefaultMethods, func(known string) bool { return string(m) == known }) {
-			next(ctx)
-			return
-		}
-		if bytes.HasPrefix(ctx.Path(), []byte("/api/events/jobs/")) {
-			ctx.Response.Header.Set(fiber.HeaderAllow, "GET, HEAD")
-		}
-		ctx.Response.Header.Set(fiber.HeaderCacheControl, "no-store")
-		ctx.SetContentType(fiber.MIMEApplicationJSON)
-		ctx.SetStatusCode(ErrMethod.Status)
-		ctx.SetBody(body)
-	}
-}
-
-// routeLabel gives each action a constant metrics label.
-var routeLabel = map[string]string{"status": "status", "stream": "stream"}
-
 // App is the fiber app, for tests that drive it with app.Test.
 func (s *Server) App() *fiber.App { return s.app }
+
+// redisCtx bounds one Redis round trip on a request's path by
+// Config.RedisTimeout. A request's wait never ends it: fasthttp gives no
+// signal when a client leaves.
+func (s *Server) redisCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), s.cfg.RedisTimeout)
+}
 
 // Listen serves on addr until Shutdown. Accept errors never end it (see
 // connLimit): it returns an error only when it cannot listen on addr.
@@ -262,77 +193,4 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	err := s.app.ShutdownWithContext(ctx)
 	return errors.Join(err, s.holds.drained(ctx))
-}
-
-// admit counts a held waiter of a kind ("longpoll", "sse") for the client
-// of c, or refuses it past MaxWaiters or MaxWaitersPerIP.
-func (s *Server) admit(c *fiber.Ctx, kind string) (release func(), err error) {
-	if s.held.Add(1) > int64(s.cfg.MaxWaiters) {
-		s.held.Add(-1)
-		return nil, tooManyWaiters(s.retryAfter())
-	}
-	client, ok := s.limit.acquire(c)
-	if !ok {
-		s.held.Add(-1)
-		return nil, tooManyFromClient(s.retryAfter())
-	}
-	g := s.metrics.waiters.WithLabelValues(kind)
-	g.Inc()
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			s.held.Add(-1)
-			s.limit.release(client)
-			g.Dec()
-		})
-	}, nil
-}
-
-// retryAfter is the poll interval in whole seconds, at least one.
-func (s *Server) retryAfter() int { return max(1, int(s.cfg.PollInterval/time.Second)) }
-
-// retryFor is the Retry-After of an answer: the poll interval while the job
-// is still running, none (0) once it is final.
-func (s *Server) retryFor(a *Answer) int {
-	if a.Final() {
-		return 0
-	}
-	return s.retryAfter()
-}
-
-// watch registers a waiter for id and returns the job's current answer,
-// bounded by the Redis timeout.
-func (s *Server) watch(id string) (*stream.Waiter[*Answer], *Answer, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RedisTimeout)
-	defer cancel()
-	return s.hub.Watch(ctx, id)
-}
-
-// admitWatch admits a held waiter of a kind and registers it for id; on
-// error nothing is left held. done closes the waiter and releases its
-// admission; the caller calls it once.
-//
-// Past a waiter cap the job is read once, as a short poll reads it: a job
-// that does not exist, cannot be read or is final is answered truthfully
-// (then a is final, w nil, and nothing is held), and only a job that would
-// have to be held is refused SVC_001. The read costs Redis what a short
-// poll does, and the client learns at once what no retry would change.
-func (s *Server) admitWatch(c *fiber.Ctx, kind, id string) (w *stream.Waiter[*Answer], a *Answer, done func(), err error) {
-	release, err := s.admit(c, kind)
-	if err != nil {
-		a, rerr := s.read(id)
-		switch {
-		case rerr != nil:
-			return nil, nil, nil, rerr
-		case a.Final():
-			return nil, a, func() {}, nil
-		}
-		return nil, nil, nil, err
-	}
-	w, a, err = s.watch(id)
-	if err != nil {
-		release()
-		return nil, nil, nil, err
-	}
-	return w, a, func() { w.Close(); release() }, nil
 }

@@ -20,10 +20,10 @@ const (
 	evProblem   = "problem"
 )
 
-// stream answers GET /api/events/jobs/{jobId}/stream. A bad id, a job that
+// sse answers GET /api/events/jobs/{jobId}/stream. A bad id, a job that
 // does not exist or cannot be read, and a full server are answered with JSON
 // and no stream; a Last-Event-ID (or ?lastEventId=) of a final event with 204.
-func (s *Server) stream(c *fiber.Ctx, id string) error {
+func (s *Server) sse(c *fiber.Ctx, id string) error {
 	r, resumed := parseEventID(lastEventID(c))
 	if resumed && r.final {
 		c.Set(fiber.HeaderCacheControl, "no-store")
