@@ -4,6 +4,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
@@ -97,36 +98,17 @@ type Server struct {
 
 // New returns a server over st and hub; it serves nothing until Listen.
 func New(cfg Config, st *store.Store, hub Hub) *Server {
-	if cfg.WaitBudget <= 0 {
-		cfg.WaitBudget = DefaultWaitBudget
-	}
-	if cfg.PollInterval <= 0 {
-		cfg.PollInterval = DefaultPollInterval
-	}
-	if cfg.Heartbeat <= 0 {
-		cfg.Heartbeat = DefaultHeartbeat
-	}
-	if cfg.MaxWaiters <= 0 {
-		cfg.MaxWaiters = DefaultMaxWaiters
-	}
-	if cfg.ReadTimeout <= 0 {
-		cfg.ReadTimeout = DefaultReadTimeout
-	}
-	if cfg.RedisTimeout <= 0 {
-		cfg.RedisTimeout = DefaultRedisTimeout
-	}
-	if cfg.MinReadRate <= 0 {
-		cfg.MinReadRate = DefaultMinReadRate
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
-	if cfg.MaxConns <= 0 {
-		cfg.MaxConns = MaxConnsFor(FileLimit())
-	}
-	if cfg.MaxIDs <= 0 {
-		cfg.MaxIDs = DefaultMaxIDs
-	}
+	// Zero (or negative) takes the default.
+	cfg.WaitBudget = cmp.Or(max(cfg.WaitBudget, 0), DefaultWaitBudget)
+	cfg.PollInterval = cmp.Or(max(cfg.PollInterval, 0), DefaultPollInterval)
+	cfg.Heartbeat = cmp.Or(max(cfg.Heartbeat, 0), DefaultHeartbeat)
+	cfg.MaxWaiters = cmp.Or(max(cfg.MaxWaiters, 0), DefaultMaxWaiters)
+	cfg.ReadTimeout = cmp.Or(max(cfg.ReadTimeout, 0), DefaultReadTimeout)
+	cfg.RedisTimeout = cmp.Or(max(cfg.RedisTimeout, 0), DefaultRedisTimeout)
+	cfg.MinReadRate = cmp.Or(max(cfg.MinReadRate, 0), DefaultMinReadRate)
+	cfg.MaxConns = cmp.Or(max(cfg.MaxConns, 0), MaxConnsFor(FileLimit()))
+	cfg.MaxIDs = cmp.Or(max(cfg.MaxIDs, 0), DefaultMaxIDs)
+	cfg.Logger = cmp.Or(cfg.Logger, slog.Default())
 	s := &Server{cfg: cfg, log: cfg.Logger, store: st, hub: hub, quit: make(chan struct{})}
 	s.conns = newConnLimit(cfg.MaxConns, s.pollRetry(), cfg.Logger)
 	s.metrics = newMetrics(s)
