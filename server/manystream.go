@@ -79,16 +79,13 @@ func (st *manyStreamState) run() ending {
 	left := st.left()
 	for i, a := range st.last {
 		if st.ended[i] {
-			// The client has its final event: nothing to watch.
-			sel.drop(i)
-			st.ws[i].Close()
+			st.unwatch(sel, i) // the client has its final event
 			continue
 		}
 		if a.Final() {
 			st.ended[i] = true
 			left--
-			sel.drop(i)
-			st.ws[i].Close()
+			st.unwatch(sel, i)
 		}
 		if !st.event(pre, lead, i, eventName(a), a, nil, left == 0) {
 			return endGone
@@ -128,8 +125,7 @@ func (st *manyStreamState) run() ending {
 			if a.Final() {
 				st.ended[i] = true
 				left--
-				sel.drop(i)
-				st.ws[i].Close()
+				st.unwatch(sel, i)
 			}
 			if !st.event(nil, nil, i, eventName(a), a, nil, left == 0) {
 				return st.gone()
@@ -140,6 +136,12 @@ func (st *manyStreamState) run() ending {
 			}
 		}
 	}
+}
+
+// unwatch stops watching job i, whose final event is sent or had.
+func (st *manyStreamState) unwatch(sel *wakeSet, i int) {
+	sel.drop(i)
+	st.ws[i].Close()
 }
 
 // gone ends a stream whose client left or stopped reading.
