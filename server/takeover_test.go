@@ -61,7 +61,7 @@ func TestServeConnStartsTheReadTimeoutAtOnce(t *testing.T) {
 // TestServeConnReportsActiveThenClosed: ServeConn reports StateActive for
 // its connection once a request begins (after counting it as open, which
 // fasthttp's Shutdown waits for) and StateClosed at the end: connState
-// takes a handed-back connection off Server.handing at either.
+// takes a handed-back connection off holds.handing at either.
 func TestServeConnReportsActiveThenClosed(t *testing.T) {
 	var mu sync.Mutex
 	var states []fasthttp.ConnState
