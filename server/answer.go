@@ -137,18 +137,13 @@ type failedBody struct {
 	Message string       `json:"message"`
 }
 
-// render turns a snapshot into its answer.
+// render turns a snapshot into its answer; a job that cannot be read is
+// answered as errorFor maps its error.
 func render(id string, sn *store.Snapshot) *Answer {
 	if sn.Err != nil {
-		switch {
-		case errors.Is(sn.Err, store.ErrNotFound):
-			return errorAnswer(ErrJobNotFound)
-		case errors.Is(sn.Err, store.ErrNoResult):
-			a := errorAnswer(ErrNoResult)
-			a.NoResult = true
-			return a
-		}
-		return errorAnswer(ErrNoResult)
+		a := errorFor(sn.Err).answer()
+		a.NoResult = errors.Is(sn.Err, store.ErrNoResult)
+		return a
 	}
 	var body any
 	switch sn.Job.Status {
@@ -161,12 +156,7 @@ func render(id string, sn *store.Snapshot) *Answer {
 	}
 	data, err := json.Marshal(body)
 	if err != nil { // a trendAnalysis that is not valid JSON
-		return errorAnswer(ErrNoResult)
+		return ErrNoResult.answer()
 	}
 	return &Answer{Status: sn.Job.Status, Code: 200, Body: data}
-}
-
-func errorAnswer(e *Error) *Answer {
-	data, _ := json.Marshal(e)
-	return &Answer{Code: e.Status, Body: data}
 }

@@ -17,7 +17,7 @@ func (s *Server) startDemo(c *fiber.Ctx) error {
 	if !store.ValidID(draft) {
 		return badParam("잘못된 eventDraftId입니다: 1~64자의 영문, 숫자, '_', '-'만 쓸 수 있습니다")
 	}
-	ctx, cancel := withTimeout(c, s.cfg.RedisTimeout)
+	ctx, cancel := s.redisCtx()
 	defer cancel()
 	j, err := s.cfg.Demo.Start(ctx, draft)
 	if err != nil {

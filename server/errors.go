@@ -1,16 +1,13 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"log/slog"
-	"slices"
 	"strconv"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/valyala/fasthttp"
 
 	"jobwait/store"
 	"jobwait/stream"
@@ -27,6 +24,13 @@ type Error struct {
 // Error returns the code and message.
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
 
+// answer is e as an answer: its status and its JSON body. Held connections
+// and fiber's handlers write error answers from it alike.
+func (e *Error) answer() *Answer {
+	data, _ := json.Marshal(e)
+	return &Answer{Code: e.Status, Body: data}
+}
+
 // The errors jobwait answers with.
 var (
 	ErrJobNotFound  = &Error{Status: 404, Code: "JOB_001", Message: "Job을 찾을 수 없습니다"}
@@ -36,6 +40,11 @@ var (
 	ErrRouteUnknown = &Error{Status: 404, Code: "REQ_003", Message: "요청한 경로가 없습니다"}
 	ErrMethod       = &Error{Status: 405, Code: "REQ_002", Message: "허용되지 않는 메서드입니다"}
 	ErrInternal     = &Error{Status: 500, Code: "INT_001", Message: "서버 내부 오류입니다"}
+	// ErrDemoBusy: the demo's stand-in AI works on store.MaxDemoJobs jobs
+	// already. Its oldest job is done within the demo's delay, so come back
+	// after the default one.
+	ErrDemoBusy = &Error{Status: 503, Code: "SVC_001", Message: "데모가 처리 중인 Job이 너무 많습니다. 잠시 후 다시 시도해주세요",
+		RetryAfter: int(store.DefaultDemoDelay / time.Second)}
 )
 
 // clientGone answers a request whose connection failed; nobody reads it.
@@ -58,9 +67,29 @@ func tooManyFromClient(retry int) *Error {
 	return &Error{Status: 503, Code: "SVC_001", Message: "이 주소에서 대기 중인 요청이 너무 많습니다. 잠시 후 다시 시도해주세요", RetryAfter: retry}
 }
 
-// toError maps any error to the answer the client sees; internal details are
-// logged, never sent.
-func toError(err error, log *slog.Logger) *Error {
+// tooManyConns is SVC_001 for a connection past the connection cap (see
+// connLimit), written before fasthttp sees the connection.
+func tooManyConns(retry int) *Error {
+	return &Error{Status: 503, Code: "SVC_001", Message: "연결이 너무 많습니다. 잠시 후 다시 시도해주세요", RetryAfter: retry}
+}
+
+// errorFor is the one mapping from an error to the answer a client sees:
+// the fiber handlers' errors (through errorHandler) and the errors of a
+// job's read (through render, for fiber and held connections alike). It
+// sends no internal detail: an error it does not know is INT_001.
+//
+//   - an *Error is itself;
+//   - store.ErrNotFound is JOB_001; store.ErrCorrupt and store.ErrNoResult
+//     are JOB_003;
+//   - store.ErrUnavailable, a deadline and stream.ErrClosed (the hub has
+//     stopped: the process is shutting down) are SVC_002, with Retry-After;
+//   - store.ErrDemoBusy is ErrDemoBusy: 503 SVC_001, with Retry-After;
+//   - stream.ErrReadPanic is a bug in reading a job: 500 INT_001, like a
+//     handler's panic (the hub has logged it, with its stack);
+//   - fiber's errors: 404 is REQ_003, 405 REQ_002, another 4xx (a request
+//     fasthttp refused) REQ_004, and 502 (fiber's name for a failure of
+//     the client's own connection) clientGone.
+func errorFor(err error) *Error {
 	var e *Error
 	var fe *fiber.Error
 	switch {
@@ -69,29 +98,23 @@ func toError(err error, log *slog.Logger) *Error {
 	case errors.Is(err, store.ErrNotFound):
 		return ErrJobNotFound
 	case errors.Is(err, store.ErrCorrupt), errors.Is(err, store.ErrNoResult):
-		log.Debug("unreadable job data", "err", err)
 		return ErrNoResult
 	case errors.Is(err, store.ErrUnavailable), errors.Is(err, context.DeadlineExceeded), errors.Is(err, stream.ErrClosed):
-		log.Debug("redis unavailable", "err", err) // the hub logs an outage once
 		return ErrUnavailable
+	case errors.Is(err, store.ErrDemoBusy):
+		return ErrDemoBusy
 	case errors.As(err, &fe):
-		switch fe.Code {
-		case fiber.StatusNotFound:
+		switch {
+		case fe.Code == fiber.StatusNotFound:
 			return ErrRouteUnknown
-		case fiber.StatusMethodNotAllowed:
+		case fe.Code == fiber.StatusMethodNotAllowed:
 			return ErrMethod
-		}
-		if fe.Code >= 400 && fe.Code < 500 {
+		case fe.Code >= 400 && fe.Code < 500:
 			return &Error{Status: fe.Code, Code: "REQ_004", Message: badRequestMessage(fe.Code)}
-		}
-		if fe.Code == fiber.StatusBadGateway {
-			// fiber's name for a network error on the client's own
-			// connection (reset, closed mid-request): nothing to report.
-			log.Debug("client connection failed", "err", err)
+		case fe.Code == fiber.StatusBadGateway:
 			return clientGone
 		}
 	}
-	log.Error("request failed", "err", err)
 	return ErrInternal
 }
 
@@ -109,37 +132,27 @@ func badRequestMessage(code int) string {
 	return "잘못된 요청입니다"
 }
 
-// unknownMethods answers a method fiber does not know (PROPFIND, BREW)
-// ahead of fiber, which would answer it in plain text: 405 REQ_002, as any
-// other method jobwait does not serve.
-func unknownMethods(next fasthttp.RequestHandler) fasthttp.RequestHandler {
-	return func(ctx *fasthttp.RequestCtx) {
-		m := ctx.Method()
-		if slices.ContainsFunc(fiber.DefaultMethods, func(known string) bool { return string(m) == known }) {
-			next(ctx)
-			return
-		}
-		if bytes.HasPrefix(ctx.Path(), []byte("/api/events/jobs/")) {
-			ctx.Response.Header.Set(fiber.HeaderAllow, "GET, HEAD")
-		}
-		ctx.Response.Header.Set(fiber.HeaderCacheControl, "no-store")
-		ctx.SetContentType(fiber.MIMEApplicationJSON)
-		ctx.SetStatusCode(ErrMethod.Status)
-		body, _ := json.Marshal(ErrMethod)
-		ctx.SetBody(body)
-	}
-}
-
-// errorHandler is the app's one error handler: every error becomes JSON.
+// errorHandler is the app's one error handler: every error becomes JSON
+// (see errorFor). A bug nobody has logged yet is logged as an error; what
+// the client caused, or an outage the hub logs once, only at debug level.
 func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
-	e := toError(err, s.log)
-	return sendError(c, e)
+	e := errorFor(err)
+	switch {
+	case e == ErrInternal && !errors.Is(err, stream.ErrReadPanic):
+		s.log.Error("request failed", "err", err)
+	case !errors.As(err, new(*Error)):
+		s.log.Debug("request failed", "code", e.Code, "err", err)
+	}
+	return s.reply(c, e.answer(), e.RetryAfter)
 }
 
-func sendError(c *fiber.Ctx, e *Error) error {
+// reply writes an answer at once, with Retry-After when retry is positive.
+func (s *Server) reply(c *fiber.Ctx, a *Answer, retry int) error {
 	c.Set(fiber.HeaderCacheControl, "no-store")
-	if e.RetryAfter > 0 {
-		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(e.RetryAfter))
+	if retry > 0 {
+		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(retry))
 	}
-	return c.Status(e.Status).JSON(e)
+	c.Status(a.Code)
+	c.Response().Header.SetContentType(fiber.MIMEApplicationJSON)
+	return c.Send(a.Body)
 }

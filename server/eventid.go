@@ -64,8 +64,3 @@ func streamDeadline(r resume, ok bool, now time.Time, budget time.Duration) time
 	}
 	return d
 }
-
-// eventID is appendEventID as a string.
-func eventID(deadline time.Time, seq uint64, final bool) string {
-	return string(appendEventID(nil, deadline, seq, final))
-}

@@ -49,14 +49,14 @@ func TestEventIDRoundTrip(t *testing.T) {
 	deadline := time.Date(2026, 11, 23, 10, 0, 30, 123456789, time.UTC)
 	for _, final := range []bool{false, true} {
 		for _, seq := range []uint64{0, 1, 2, 1 << 40} {
-			id := eventID(deadline, seq, final)
+			id := string(appendEventID(nil, deadline, seq, final))
 			r, ok := parseEventID(id)
 			want := resume{deadline: deadline.Truncate(time.Millisecond), seq: seq, final: final}
 			if !ok || !r.deadline.Equal(want.deadline) || r.seq != seq || r.final != final {
 				t.Errorf("parseEventID(%q) = %+v, %v; want %+v, true", id, r, ok, want)
 			}
 			if len(id) > maxEventIDLen {
-				t.Errorf("eventID(%v, %d, %v) = %q: longer than parseEventID reads", deadline, seq, final, id)
+				t.Errorf("appendEventID(nil, %v, %d, %v) = %q: longer than parseEventID reads", deadline, seq, final, id)
 			}
 		}
 	}

@@ -32,7 +32,7 @@ var (
 
 // streamHead returns a stream's response head and its first event's lead:
 // the retry line, telling EventSource to reconnect after retry.
-func (h *held) streamHead(retry time.Duration) (pre, lead []byte) {
+func (h *heldConn) streamHead(retry time.Duration) (pre, lead []byte) {
 	pre = h.head(nil, fiber.StatusOK, "text/event-stream; charset=utf-8")
 	pre = append(pre, "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n"...)
 	if h.chunked {
@@ -48,7 +48,7 @@ func (h *held) streamHead(retry time.Duration) (pre, lead []byte) {
 // inside it before the event, and for a final event the last chunk after
 // it. The body is the answer's own, shared by every waiter: never copied.
 // On HTTP/1.0 there are no chunks: the stream ends with the connection.
-func (h *held) event(pre, lead, id []byte, name string, body []byte, final bool) bool {
+func (h *heldConn) event(pre, lead, id []byte, name string, body []byte, final bool) bool {
 	bp := bufs.Get().(*[]byte)
 	defer putBuf(bp)
 	b := append((*bp)[:0], pre...)
@@ -80,7 +80,7 @@ func (h *held) event(pre, lead, id []byte, name string, body []byte, final bool)
 }
 
 // frame picks the chunked or the bare form of a fixed message.
-func (h *held) frame(m [2][]byte) []byte {
+func (h *heldConn) frame(m [2][]byte) []byte {
 	if h.chunked {
 		return m[0]
 	}
@@ -89,7 +89,7 @@ func (h *held) frame(m [2][]byte) []byte {
 
 // streamEnd is how a stream that sent its final event ends: a chunked one
 // is complete; an HTTP/1.0 one ends with the connection.
-func (h *held) streamEnd() ending {
+func (h *heldConn) streamEnd() ending {
 	if h.chunked {
 		return endReuse
 	}
@@ -101,13 +101,13 @@ func (h *held) streamEnd() ending {
 // reconnects with its Last-Event-ID, to another replica, keeping its
 // deadline. A retry of the poll interval plus a random part of
 // reconnectSpread spreads those reconnects.
-func (h *held) dropStream(poll time.Duration) ending {
+func (h *heldConn) dropStream(poll time.Duration) ending {
 	_ = h.write(h.retryFrame(poll + rand.N(reconnectSpread)))
 	return endDrop
 }
 
 // retryFrame is a "retry:" field alone, as one chunk or bare (HTTP/1.0).
-func (h *held) retryFrame(d time.Duration) []byte {
+func (h *heldConn) retryFrame(d time.Duration) []byte {
 	msg := strconv.AppendInt([]byte("retry: "), d.Milliseconds(), 10)
 	msg = append(msg, "\n\n"...)
 	if !h.chunked {

@@ -30,7 +30,7 @@ type readiness struct {
 // right within the poll interval, and every replica on the same Redis is
 // equally blind, so a 503 would take them all out of rotation at once.
 func (s *Server) readyz(c *fiber.Ctx) error {
-	ctx, cancel := withTimeout(c, s.cfg.RedisTimeout)
+	ctx, cancel := s.redisCtx()
 	defer cancel()
 	r := readiness{Status: "ok", Redis: "up", Subscription: "up", Notify: string(s.hub.Mode()), Notifications: "ok"}
 	if s.cfg.Missing != nil {

@@ -1,22 +1,77 @@
 package server
 
 import (
+	"context"
 	"io"
 	"net"
-	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
 )
 
-// A held response (a long poll's answer, a whole stream) is written by one
-// deadline, set from the response and never per write: the wait's end, plus
-// writeGrace, plus the response's bytes at Config.MinReadRate. A client that
-// stops reading is cut off then, and its waiter released; a client reading
-// at least at MinReadRate is never cut off, however large the answer.
-const writeGrace = 5 * time.Second
+// Held connections: the takeover of a waiting client's connection from
+// fasthttp, and its return.
+//
+// A long poll or stream that must wait is not left on a fasthttp worker:
+// its handler calls holds.hold and returns, fasthttp hijacks the
+// connection without writing a response, and the wait runs in one goroutine
+// that holds owns, on the bare socket (a heldConn). The rules:
+//
+//   - The handler copies what the wait needs out of fiber.Ctx before hold,
+//     and never touches the Ctx after: fasthttp reuses it.
+//   - serve writes the whole response, from the held goroutine alone, and
+//     never closes the connection: it reports how the response ended (an
+//     ending), and holds closes the connection (gracefully, as a drop, or at
+//     once) or hands it back to fasthttp, which owns it from then on.
+//   - done (the wait's release: its hub waiters, its admission) runs exactly
+//     once: after serve returns, or, when fasthttp closes the connection
+//     before its hijack handler runs (a pipelined answer ahead of it failed
+//     to write), from ConnState's StateClosed instead. The wait is counted
+//     in the metrics once, with the status its response carried (codeGone
+//     if none).
+//   - A connection goes back to fasthttp only once the client's next
+//     request begins (awaitNext), so that fasthttp's read timeout, which
+//     ServeConn starts at once, does not apply to an idle client.
+//   - Shutdown: stop makes every idle connection close and refuses every
+//     later hand-back; the server then closes its quit channel (each serve
+//     ends: long polls answer, streams drop), waits for the connections
+//     already on their way back to be counted by fasthttp (handedIn), shuts
+//     fasthttp down, and waits for the last hold to end (drained).
+//
+// What this relies on of fasthttp (HijackSetNoResponse writes nothing and,
+// with KeepHijackedConns, nothing closes the connection; StateClosed, never
+// StateHijacked, for a hijack that never ran; the hijacked connection's
+// UnsafeConn and buffered reader; ServeConn's states and read timeout) is
+// pinned by takeover_test.go.
+type holds struct {
+	fast *fasthttp.Server // what connections are handed back to
+	rate int64            // Config.MinReadRate
+	sent func(route string, code int)
+
+	pending sync.Map // net.Conn -> func(): holds not yet handed over (see hold)
+
+	mu       sync.Mutex
+	shutting bool                  // stop has run: nothing goes back to fasthttp
+	live     int                   // held waits (see enter); drained waits for none
+	idle     map[net.Conn]struct{} // answered, awaiting their next request (see handBack)
+	handing  map[net.Conn]struct{} // handed back, not yet counted by fasthttp
+	handingN atomic.Int32          // len(handing), read without the lock
+}
+
+// newHolds returns the held-connection machinery of fast, whose hijacked
+// connections it keeps and whose connection states it watches. A held
+// response must be readable at rate bytes per second (see writeGrace);
+// sent counts each held wait once, by its route and the status sent.
+func newHolds(fast *fasthttp.Server, rate int, sent func(route string, code int)) *holds {
+	hs := &holds{fast: fast, rate: int64(rate), sent: sent,
+		idle: make(map[net.Conn]struct{}), handing: make(map[net.Conn]struct{})}
+	fast.KeepHijackedConns = true
+	fast.ConnState = hs.connState
+	return hs
+}
 
 // drainTime and drainBytes bound what a connection closed after its answer
 // reads and discards of what the client sent behind its request, so that
@@ -25,27 +80,6 @@ const (
 	drainTime  = 2 * time.Second
 	drainBytes = 1 << 20
 )
-
-// codeGone is the status counted for a held wait whose client left (or
-// stopped reading) before its answer was written: nothing was sent.
-const codeGone = 499
-
-// held is a waiting client's connection, taken over from fasthttp once the
-// wait is admitted and the job's first state is known. A held wait costs one
-// small goroutine and the socket: no fasthttp worker, request context or
-// per-connection buffers stay behind while it waits.
-type held struct {
-	conn      net.Conn
-	extra     []byte // headers set before the takeover (CORS), as "K: v\r\n" lines
-	keepAlive bool   // the client may send another request on the connection
-	chunked   bool   // HTTP/1.1: a stream is chunked; HTTP/1.0: it ends with the connection
-	headOnly  bool   // a HEAD request: headers only
-
-	end  time.Time // the wait's end: the write deadline's base
-	rate int64     // bytes per second a client may read at and be served whole
-	sent int64     // bytes of the response so far
-	code int       // the status counted: what the response carried; codeGone if nothing
-}
 
 // ending is how a held response ended, which decides the connection's fate.
 type ending int
@@ -57,49 +91,30 @@ const (
 	endGone                // the client left or stopped reading: close at once
 )
 
-// bufs holds the buffers in which held connections build a response's head
-// or an event's frame, for one write at a time; bodies are never copied in.
-var bufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
-
-// maxPooledBuf keeps an unusually large head out of the pool.
-const maxPooledBuf = 16 << 10
-
-func putBuf(bp *[]byte) {
-	if cap(*bp) <= maxPooledBuf {
-		bufs.Put(bp)
-	}
-}
-
-// hold takes the connection over from fasthttp and runs serve on it in a
-// goroutine the server owns, for a wait that ends at end. serve reports how
-// the response ended: a complete response on a kept-alive connection is
-// handed back to fasthttp when the next request arrives, else the
-// connection is closed (see ending). done releases what the wait holds (its
-// waiter, its admission): it runs exactly once, after serve, or when
-// fasthttp closes the connection without handing it over (a client that
-// reset it while an earlier pipelined answer was being written). The wait is
-// counted in the metrics once, with the status the response carried.
-func (s *Server) hold(c *fiber.Ctx, end time.Time, done func(), serve func(h *held) ending) {
-	h := &held{
+// hold takes the connection of c over from fasthttp and runs serve on it in
+// a goroutine holds owns, for a wait that ends at end; done runs exactly
+// once after (see the rules above). The handler returns nil after hold.
+func (hs *holds) hold(c *fiber.Ctx, end time.Time, done func(), serve func(h *heldConn) ending) {
+	h := &heldConn{
 		extra:     passHeaders(&c.Response().Header),
 		keepAlive: !c.Request().Header.ConnectionClose() && c.Request().Header.IsHTTP11(),
 		chunked:   c.Request().Header.IsHTTP11(),
 		headOnly:  c.Method() == fiber.MethodHead,
 		end:       end,
-		rate:      int64(s.cfg.MinReadRate),
+		rate:      hs.rate,
 		code:      codeGone,
 	}
 	route, _ := c.Locals(routeKey).(string)
 	c.Locals(heldKey, true) // counted here, not by the metrics middleware
 	conn := c.Context().Conn()
-	s.enter()
-	s.pending.Store(conn, func() {
+	hs.enter()
+	hs.pending.Store(conn, func() {
 		done()
-		s.metrics.sent(route, codeGone)
+		hs.sent(route, codeGone)
 	})
 	c.Context().HijackSetNoResponse(true)
 	c.Context().Hijack(func(nc net.Conn) {
-		if _, ok := s.pending.LoadAndDelete(conn); !ok {
+		if _, ok := hs.pending.LoadAndDelete(conn); !ok {
 			return // released by connState already
 		}
 		if pipelined(nc) {
@@ -117,14 +132,14 @@ func (s *Server) hold(c *fiber.Ctx, end time.Time, done func(), serve func(h *he
 		go func() {
 			e := serve(h)
 			done()
-			s.metrics.sent(route, h.code)
-			s.exit()
+			hs.sent(route, h.code)
+			hs.exit()
 			if e == endReuse && !h.keepAlive {
 				e = endClose
 			}
 			switch e {
 			case endReuse:
-				s.handBack(nc)
+				hs.handBack(nc)
 			case endClose:
 				closeGracefully(nc)
 			case endDrop:
@@ -139,68 +154,125 @@ func (s *Server) hold(c *fiber.Ctx, end time.Time, done func(), serve func(h *he
 // handBack gives a kept-alive connection back to fasthttp once its next
 // request begins: fasthttp's idle timeout applies while it waits, not its
 // header read timeout, which fasthttp starts at once on a connection it is
-// given. Nothing is handed back once Shutdown has begun.
-func (s *Server) handBack(nc net.Conn) {
-	if !s.awaitNext(nc) {
+// given. Nothing is handed back once stop has run.
+func (hs *holds) handBack(nc net.Conn) {
+	if !hs.awaitNext(nc) {
 		closeGracefully(nc)
 		return
 	}
-	s.mu.Lock()
-	if s.shutting {
-		s.mu.Unlock()
+	hs.mu.Lock()
+	if hs.shutting {
+		hs.mu.Unlock()
 		closeGracefully(nc)
 		return
 	}
-	s.handing[nc] = struct{}{} // until fasthttp counts it (see connState)
-	s.handingN.Add(1)
-	s.mu.Unlock()
-	_ = s.app.Server().ServeConn(nc)
-	s.handed(nc) // in case ServeConn refused it without a state change
+	hs.handing[nc] = struct{}{} // until fasthttp counts it (see connState)
+	hs.handingN.Add(1)
+	hs.mu.Unlock()
+	_ = hs.fast.ServeConn(nc)
+	hs.handed(nc) // in case ServeConn refused it without a state change
 }
 
 // handed takes nc off the connections being handed back, if it is there.
-func (s *Server) handed(nc net.Conn) {
-	if s.handingN.Load() == 0 {
+func (hs *holds) handed(nc net.Conn) {
+	if hs.handingN.Load() == 0 {
 		return
 	}
-	s.mu.Lock()
-	if _, ok := s.handing[nc]; ok {
-		delete(s.handing, nc)
-		s.handingN.Add(-1)
+	hs.mu.Lock()
+	if _, ok := hs.handing[nc]; ok {
+		delete(hs.handing, nc)
+		hs.handingN.Add(-1)
 	}
-	s.mu.Unlock()
+	hs.mu.Unlock()
 }
 
 // awaitNext waits, up to the server's idle timeout, for the first byte of the
 // connection's next request; false if the client closed it, the time ran
-// out or Shutdown began.
-func (s *Server) awaitNext(nc net.Conn) bool {
-	s.mu.Lock()
-	if s.shutting || nc.SetReadDeadline(time.Now().Add(idleTimeout)) != nil {
-		s.mu.Unlock()
+// out or stop has run.
+func (hs *holds) awaitNext(nc net.Conn) bool {
+	hs.mu.Lock()
+	if hs.shutting || nc.SetReadDeadline(time.Now().Add(idleTimeout)) != nil {
+		hs.mu.Unlock()
 		return false
 	}
-	s.idle[nc] = struct{}{}
-	s.mu.Unlock()
+	hs.idle[nc] = struct{}{}
+	hs.mu.Unlock()
 	ok := readable(nc)
-	s.mu.Lock()
-	delete(s.idle, nc)
-	s.mu.Unlock()
+	hs.mu.Lock()
+	delete(hs.idle, nc)
+	hs.mu.Unlock()
 	return ok && nc.SetReadDeadline(time.Time{}) == nil
 }
 
-// enter counts a held wait; exit uncounts it. Shutdown waits until none is
-// counted. Unlike a WaitGroup's, enter may run while Shutdown waits.
-func (s *Server) enter() {
-	s.mu.Lock()
-	s.live++
-	s.mu.Unlock()
+// enter counts a held wait; exit uncounts it. drained waits until none is
+// counted. Unlike a WaitGroup's, enter may run while drained waits.
+func (hs *holds) enter() {
+	hs.mu.Lock()
+	hs.live++
+	hs.mu.Unlock()
 }
 
-func (s *Server) exit() {
-	s.mu.Lock()
-	s.live--
-	s.mu.Unlock()
+func (hs *holds) exit() {
+	hs.mu.Lock()
+	hs.live--
+	hs.mu.Unlock()
+}
+
+// stop begins the shutdown: nothing is handed back to fasthttp from now
+// on, and every connection awaiting its next request is closed.
+func (hs *holds) stop() {
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
+	hs.shutting = true
+	for c := range hs.idle {
+		_ = c.SetReadDeadline(time.Unix(1, 0)) // wake awaitNext: it closes c
+	}
+}
+
+// handedIn waits until fasthttp has counted every connection handed back
+// (so that its shutdown sees and ends them), or ctx ends.
+func (hs *holds) handedIn(ctx context.Context) error {
+	return hs.settle(ctx, func() bool { return len(hs.handing) == 0 })
+}
+
+// drained waits until no held wait is left, or ctx ends.
+func (hs *holds) drained(ctx context.Context) error {
+	return hs.settle(ctx, func() bool { return hs.live == 0 })
+}
+
+// settle waits until cond holds (under hs.mu), or ctx ends.
+func (hs *holds) settle(ctx context.Context, cond func() bool) error {
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		hs.mu.Lock()
+		ok := cond()
+		hs.mu.Unlock()
+		if ok {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+// connState releases a hold whose connection fasthttp closed before
+// handing it over, and notes when fasthttp has taken a handed-back
+// connection in (see handBack, handedIn).
+func (hs *holds) connState(c net.Conn, st fasthttp.ConnState) {
+	if st != fasthttp.StateNew {
+		hs.handed(c) // counted by fasthttp now, or gone
+	}
+	if st != fasthttp.StateClosed {
+		return
+	}
+	if release, ok := hs.pending.LoadAndDelete(c); ok {
+		release.(func())()
+		hs.exit()
+	}
 }
 
 // closeGracefully closes a connection whose response is complete without
@@ -234,22 +306,6 @@ func drop(nc net.Conn, chunked bool) {
 	closeGracefully(nc)
 }
 
-// connState releases a hold whose connection fasthttp closed before
-// handing it over, and notes when fasthttp has taken a handed-back
-// connection in (see handBack, Shutdown).
-func (s *Server) connState(c net.Conn, st fasthttp.ConnState) {
-	if st != fasthttp.StateNew {
-		s.handed(c) // counted by fasthttp now, or gone
-	}
-	if st != fasthttp.StateClosed {
-		return
-	}
-	if release, ok := s.pending.LoadAndDelete(c); ok {
-		release.(func())()
-		s.exit()
-	}
-}
-
 // pipelined reports whether bytes of another request wait in the hijacked
 // connection's buffer: a read with a deadline already past returns them
 // from the buffer, or fails at once without touching the socket.
@@ -260,84 +316,4 @@ func pipelined(nc net.Conn) bool {
 	var b [1]byte
 	n, _ := nc.Read(b[:])
 	return nc.SetReadDeadline(time.Time{}) != nil || n > 0
-}
-
-// passHeaders keeps the headers middleware set before the takeover, but
-// those the held response writes itself.
-func passHeaders(h *fasthttp.ResponseHeader) []byte {
-	var out []byte
-	h.VisitAll(func(k, v []byte) {
-		switch string(k) {
-		case fiber.HeaderContentType, fiber.HeaderContentLength, fiber.HeaderConnection, fiber.HeaderDate,
-			fiber.HeaderServer, fiber.HeaderTransferEncoding, fiber.HeaderCacheControl, fiber.HeaderRetryAfter:
-			return
-		}
-		out = append(append(append(append(out, k...), ": "...), v...), "\r\n"...)
-	})
-	return out
-}
-
-// write writes parts in one writev, by the response's deadline (see
-// writeGrace), which grows with the response's bytes.
-func (h *held) write(parts ...[]byte) error {
-	for _, p := range parts {
-		h.sent += int64(len(p))
-	}
-	if err := h.conn.SetWriteDeadline(writeDeadline(h.end, h.sent, h.rate)); err != nil {
-		return err
-	}
-	v := net.Buffers(parts)
-	_, err := v.WriteTo(h.conn)
-	return err
-}
-
-// writeDeadline is when a held response of size bytes for a wait ending at
-// end must be written by: end + writeGrace + size at rate bytes per second.
-func writeDeadline(end time.Time, size, rate int64) time.Time {
-	return end.Add(writeGrace + time.Duration(float64(size)/float64(rate)*float64(time.Second)))
-}
-
-// head appends a response's status line and headers, without the blank line.
-func (h *held) head(b []byte, code int, contentType string) []byte {
-	b = append(b, "HTTP/1.1 "...)
-	b = strconv.AppendInt(b, int64(code), 10)
-	b = append(b, ' ')
-	b = append(b, fasthttp.StatusMessage(code)...)
-	b = append(b, "\r\nDate: "...)
-	b = fasthttp.AppendHTTPDate(b, time.Now())
-	b = append(b, "\r\nContent-Type: "...)
-	b = append(b, contentType...)
-	b = append(b, "\r\n"...)
-	b = append(b, h.extra...)
-	if !h.keepAlive {
-		b = append(b, "Connection: close\r\n"...)
-	}
-	return b
-}
-
-// answer writes a whole JSON response.
-func (h *held) answer(code int, retryAfter int, body []byte) error {
-	bp := bufs.Get().(*[]byte)
-	defer putBuf(bp)
-	b := h.head((*bp)[:0], code, fiber.MIMEApplicationJSON)
-	b = append(b, "Cache-Control: no-store\r\n"...)
-	if retryAfter > 0 {
-		b = append(b, "Retry-After: "...)
-		b = strconv.AppendInt(b, int64(retryAfter), 10)
-		b = append(b, "\r\n"...)
-	}
-	b = append(b, "Content-Length: "...)
-	b = strconv.AppendInt(b, int64(len(body)), 10)
-	b = append(b, "\r\n\r\n"...)
-	*bp = b
-	var err error
-	if h.headOnly {
-		err = h.write(b)
-	} else {
-		err = h.write(b, body)
-	}
-	if err == nil {
-		h.code = code
-	}
-	return err
 }

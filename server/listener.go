@@ -68,13 +68,14 @@ type connLimit struct {
 }
 
 func newConnLimit(max, retryAfter int, log *slog.Logger) *connLimit {
-	const body = `{"code":"SVC_001","message":"연결이 너무 많습니다. 잠시 후 다시 시도해주세요"}`
+	e := tooManyConns(retryAfter)
+	body := e.answer().Body
 	resp := "HTTP/1.1 503 Service Unavailable\r\n" +
 		"Content-Type: application/json\r\n" +
 		"Cache-Control: no-store\r\n" +
-		"Retry-After: " + strconv.Itoa(retryAfter) + "\r\n" +
+		"Retry-After: " + strconv.Itoa(e.RetryAfter) + "\r\n" +
 		"Connection: close\r\n" +
-		"Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body
+		"Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + string(body)
 	return &connLimit{max: max, refusal: []byte(resp), log: log}
 }
 

@@ -22,7 +22,7 @@ func (s *Server) longPoll(c *fiber.Ctx, id string, wait time.Duration) error {
 		done()
 		return s.send(c, a)
 	}
-	s.hold(c, deadline, done, func(h *held) ending {
+	s.holds.hold(c, deadline, done, func(h *heldConn) ending {
 		a, body, ok := s.await(h, w, a, deadline)
 		select {
 		case <-s.quit: // the connection will not be served again
@@ -39,7 +39,7 @@ func (s *Server) longPoll(c *fiber.Ctx, id string, wait time.Duration) error {
 
 // await waits for a final answer, the deadline or shutdown, and returns the
 // answer and the body to send; ok is false when the client has gone.
-func (s *Server) await(h *held, w *stream.Waiter[*Answer], a *Answer, deadline time.Time) (*Answer, []byte, bool) {
+func (s *Server) await(h *heldConn, w *stream.Waiter[*Answer], a *Answer, deadline time.Time) (*Answer, []byte, bool) {
 	timer := time.NewTimer(time.Until(deadline))
 	defer timer.Stop()
 	beat := time.NewTicker(s.cfg.Heartbeat)

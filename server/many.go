@@ -1,9 +1,7 @@
 package server
 
 import (
-	"context"
 	"reflect"
-	"strconv"
 	"sync"
 	"time"
 
@@ -16,14 +14,10 @@ import (
 // /api/events/jobs/stream?ids=…, cut by Server.jobs: action is the path
 // past /api/events/jobs/.
 func (s *Server) many(c *fiber.Ctx, action string) error {
-	if action != "status" && action != "stream" {
-		return ErrRouteUnknown
+	if err := jobRoute(c, action); err != nil {
+		return err
 	}
-	if c.Method() != fiber.MethodGet && c.Method() != fiber.MethodHead {
-		c.Set(fiber.HeaderAllow, "GET, HEAD")
-		return ErrMethod
-	}
-	c.Locals(routeKey, manyRouteLabel[action])
+	c.Locals(routeKey, action+"-many")
 	ids, err := parseIDs(c.Query("ids"), s.cfg.MaxIDs)
 	if err != nil {
 		return err
@@ -34,14 +28,11 @@ func (s *Server) many(c *fiber.Ctx, action string) error {
 	return s.manyStatus(c, ids)
 }
 
-// manyRouteLabel gives each many-job action a constant metrics label.
-var manyRouteLabel = map[string]string{"status": "status-many", "stream": "stream-many"}
-
 // watchMany registers a waiter for every id at once (the hub batches the
 // reads they need) and returns the waiters with the jobs' current answers,
 // bounded by one Redis timeout. On error no waiter is left behind.
 func (s *Server) watchMany(ids []string) ([]*stream.Waiter[*Answer], []*Answer, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RedisTimeout)
+	ctx, cancel := s.redisCtx()
 	defer cancel()
 	ws := make([]*stream.Waiter[*Answer], len(ids))
 	as := make([]*Answer, len(ids))
@@ -114,7 +105,7 @@ func (s *Server) manyLongPoll(c *fiber.Ctx, ids []string, wait time.Duration) er
 		done()
 		return s.sendMany(c, ids, as)
 	}
-	s.hold(c, deadline, done, func(h *held) ending {
+	s.holds.hold(c, deadline, done, func(h *heldConn) ending {
 		timedOut, ok := s.awaitAny(h, ws, as, deadline)
 		select {
 		case <-s.quit: // the connection will not be served again
@@ -131,7 +122,7 @@ func (s *Server) manyLongPoll(c *fiber.Ctx, ids []string, wait time.Duration) er
 
 // awaitAny waits until one job's answer in as is final, the deadline or
 // shutdown, keeping as current; ok is false when the client has gone.
-func (s *Server) awaitAny(h *held, ws []*stream.Waiter[*Answer], as []*Answer, deadline time.Time) (timedOut, ok bool) {
+func (s *Server) awaitAny(h *heldConn, ws []*stream.Waiter[*Answer], as []*Answer, deadline time.Time) (timedOut, ok bool) {
 	sel := newWakeSet(s, ws, deadline)
 	defer sel.stop()
 	for {
@@ -157,12 +148,7 @@ func (s *Server) awaitAny(h *held, ws []*stream.Waiter[*Answer], as []*Answer, d
 
 // sendMany answers a many-job status at once.
 func (s *Server) sendMany(c *fiber.Ctx, ids []string, as []*Answer) error {
-	c.Set(fiber.HeaderCacheControl, "no-store")
-	if retry := s.manyRetry(as); retry > 0 {
-		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(retry))
-	}
-	c.Response().Header.SetContentType(fiber.MIMEApplicationJSON)
-	return c.Send(manyBody(ids, as, false))
+	return s.reply(c, &Answer{Code: fiber.StatusOK, Body: manyBody(ids, as, false)}, s.manyRetry(as))
 }
 
 // manyRetry is the Retry-After of a many-job answer: the poll interval
@@ -170,7 +156,7 @@ func (s *Server) sendMany(c *fiber.Ctx, ids []string, as []*Answer) error {
 func (s *Server) manyRetry(as []*Answer) int {
 	for _, a := range as {
 		if !a.Final() {
-			return s.retryAfter()
+			return s.pollRetry()
 		}
 	}
 	return 0

@@ -36,7 +36,7 @@ func (s *Server) manyStream(c *fiber.Ctx, ids []string) error {
 		return nil
 	}
 	st := &manyStreamState{srv: s, ids: ids, ws: ws, last: as, ended: ended, seq: r.seq, deadline: deadline}
-	s.hold(c, deadline, done, func(h *held) ending {
+	s.holds.hold(c, deadline, done, func(h *heldConn) ending {
 		st.h = h
 		return st.run()
 	})
@@ -47,7 +47,7 @@ func (s *Server) manyStream(c *fiber.Ctx, ids []string) error {
 // connection's goroutine.
 type manyStreamState struct {
 	srv      *Server
-	h        *held
+	h        *heldConn
 	ids      []string
 	ws       []*stream.Waiter[*Answer]
 	last     []*Answer // each job's last state sent
@@ -79,16 +79,13 @@ func (st *manyStreamState) run() ending {
 	left := st.left()
 	for i, a := range st.last {
 		if st.ended[i] {
-			// The client has its final event: nothing to watch.
-			sel.drop(i)
-			st.ws[i].Close()
+			st.unwatch(sel, i) // the client has its final event
 			continue
 		}
 		if a.Final() {
 			st.ended[i] = true
 			left--
-			sel.drop(i)
-			st.ws[i].Close()
+			st.unwatch(sel, i)
 		}
 		if !st.event(pre, lead, i, eventName(a), a, nil, left == 0) {
 			return endGone
@@ -128,8 +125,7 @@ func (st *manyStreamState) run() ending {
 			if a.Final() {
 				st.ended[i] = true
 				left--
-				sel.drop(i)
-				st.ws[i].Close()
+				st.unwatch(sel, i)
 			}
 			if !st.event(nil, nil, i, eventName(a), a, nil, left == 0) {
 				return st.gone()
@@ -142,13 +138,19 @@ func (st *manyStreamState) run() ending {
 	}
 }
 
+// unwatch stops watching job i, whose final event is sent or had.
+func (st *manyStreamState) unwatch(sel *wakeSet, i int) {
+	sel.drop(i)
+	st.ws[i].Close()
+}
+
 // gone ends a stream whose client left or stopped reading.
 func (st *manyStreamState) gone() ending {
 	st.h.code = codeGone
 	return endGone
 }
 
-// event writes job i's event (see held.event), the id naming the jobs ended
+// event writes job i's event (see heldConn.event), the id naming the jobs ended
 // so far. The body is a's own, shared with every waiter, or body when given
 // (a timeout's); an error body gets the job's id.
 func (st *manyStreamState) event(pre, lead []byte, i int, name string, a *Answer, body []byte, final bool) bool {

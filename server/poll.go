@@ -1,8 +1,6 @@
 package server
 
 import (
-	"context"
-	"strconv"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -39,17 +37,17 @@ func (s *Server) read(id string) (*Answer, error) {
 
 // send writes an answer at once. A job still running tells the client
 // when to ask again.
-func (s *Server) send(c *fiber.Ctx, a *Answer) error {
-	c.Set(fiber.HeaderCacheControl, "no-store")
-	if retry := s.retryFor(a); retry > 0 {
-		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(retry))
-	}
-	c.Status(a.Code)
-	c.Response().Header.SetContentType(fiber.MIMEApplicationJSON)
-	return c.Send(a.Body)
-}
+func (s *Server) send(c *fiber.Ctx, a *Answer) error { return s.reply(c, a, s.retryFor(a)) }
 
-// withTimeout is the request's context bounded by d.
-func withTimeout(c *fiber.Ctx, d time.Duration) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(c.UserContext(), d)
+// pollRetry is the poll interval in whole seconds, at least one: the
+// Retry-After of an answer that asks the client to come back.
+func (s *Server) pollRetry() int { return max(1, int(s.cfg.PollInterval/time.Second)) }
+
+// retryFor is the Retry-After of an answer: the poll interval while the job
+// is still running, none (0) once it is final.
+func (s *Server) retryFor(a *Answer) int {
+	if a.Final() {
+		return 0
+	}
+	return s.pollRetry()
 }

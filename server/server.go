@@ -4,18 +4,17 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
 	"net"
 	"net/netip"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/gofiber/fiber/v2/middleware/recover"
 
 	"jobwait/store"
 	"jobwait/stream"
@@ -91,54 +90,27 @@ type Server struct {
 	limit   *clientLimit
 	conns   *connLimit
 
-	held    atomic.Int64  // held long polls plus streams
+	waiting atomic.Int64  // held long polls plus streams (see admit)
 	quit    chan struct{} // closed by Shutdown: held waits end now
 	quitNow sync.Once
-	pending sync.Map // net.Conn -> func(): holds not yet handed over (see hold)
-
-	mu       sync.Mutex
-	shutting bool                  // Shutdown has begun: nothing goes back to fasthttp
-	live     int                   // held waits (see enter); Shutdown waits for none
-	idle     map[net.Conn]struct{} // answered, awaiting their next request (see handBack)
-	handing  map[net.Conn]struct{} // handed back, not yet counted by fasthttp
-	handingN atomic.Int32          // len(handing), read without the lock
+	holds   *holds // the held connections
 }
 
 // New returns a server over st and hub; it serves nothing until Listen.
 func New(cfg Config, st *store.Store, hub Hub) *Server {
-	if cfg.WaitBudget <= 0 {
-		cfg.WaitBudget = DefaultWaitBudget
-	}
-	if cfg.PollInterval <= 0 {
-		cfg.PollInterval = DefaultPollInterval
-	}
-	if cfg.Heartbeat <= 0 {
-		cfg.Heartbeat = DefaultHeartbeat
-	}
-	if cfg.MaxWaiters <= 0 {
-		cfg.MaxWaiters = DefaultMaxWaiters
-	}
-	if cfg.ReadTimeout <= 0 {
-		cfg.ReadTimeout = DefaultReadTimeout
-	}
-	if cfg.RedisTimeout <= 0 {
-		cfg.RedisTimeout = DefaultRedisTimeout
-	}
-	if cfg.MinReadRate <= 0 {
-		cfg.MinReadRate = DefaultMinReadRate
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
-	if cfg.MaxConns <= 0 {
-		cfg.MaxConns = MaxConnsFor(FileLimit())
-	}
-	if cfg.MaxIDs <= 0 {
-		cfg.MaxIDs = DefaultMaxIDs
-	}
-	s := &Server{cfg: cfg, log: cfg.Logger, store: st, hub: hub, quit: make(chan struct{}),
-		idle: make(map[net.Conn]struct{}), handing: make(map[net.Conn]struct{})}
-	s.conns = newConnLimit(cfg.MaxConns, s.retryAfter(), cfg.Logger)
+	// Zero (or negative) takes the default.
+	cfg.WaitBudget = cmp.Or(max(cfg.WaitBudget, 0), DefaultWaitBudget)
+	cfg.PollInterval = cmp.Or(max(cfg.PollInterval, 0), DefaultPollInterval)
+	cfg.Heartbeat = cmp.Or(max(cfg.Heartbeat, 0), DefaultHeartbeat)
+	cfg.MaxWaiters = cmp.Or(max(cfg.MaxWaiters, 0), DefaultMaxWaiters)
+	cfg.ReadTimeout = cmp.Or(max(cfg.ReadTimeout, 0), DefaultReadTimeout)
+	cfg.RedisTimeout = cmp.Or(max(cfg.RedisTimeout, 0), DefaultRedisTimeout)
+	cfg.MinReadRate = cmp.Or(max(cfg.MinReadRate, 0), DefaultMinReadRate)
+	cfg.MaxConns = cmp.Or(max(cfg.MaxConns, 0), MaxConnsFor(FileLimit()))
+	cfg.MaxIDs = cmp.Or(max(cfg.MaxIDs, 0), DefaultMaxIDs)
+	cfg.Logger = cmp.Or(cfg.Logger, slog.Default())
+	s := &Server{cfg: cfg, log: cfg.Logger, store: st, hub: hub, quit: make(chan struct{})}
+	s.conns = newConnLimit(cfg.MaxConns, s.pollRetry(), cfg.Logger)
 	s.metrics = newMetrics(s)
 	s.limit = newClientLimit(cfg.MaxWaitersPerIP, cfg.TrustedProxies)
 	s.app = fiber.New(fiber.Config{
@@ -157,66 +129,21 @@ func New(cfg Config, st *store.Store, hub Hub) *Server {
 		WriteBufferSize: 4096,
 		BodyLimit:       4096,
 	})
-	// Held connections outlive fasthttp's hijack handler (see held.go).
-	s.app.Server().KeepHijackedConns = true
-	s.app.Server().ConnState = s.connState
+	s.holds = newHolds(s.app.Server(), cfg.MinReadRate, s.metrics.sent)
 	s.app.Server().Handler = unknownMethods(s.app.Server().Handler)
 	s.routes()
 	return s
 }
 
-func (s *Server) routes() {
-	a := s.app
-	a.Use(s.metrics.count) // outermost: it also counts the panics recover turns into errors
-	a.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: s.logPanic}))
-	s.cors(a)
-	a.All("/api/events/jobs/*", s.jobs)
-	a.Post("/api/events/:eventDraftId/ai-recommendations", s.startDemo)
-	a.Get("/api/info", s.info)
-	a.Get("/healthz", s.healthz)
-	a.Get("/readyz", s.readyz)
-	a.Get("/metrics", s.metrics.handler)
-	s.page(a)
-	a.Use(func(c *fiber.Ctx) error { return ErrRouteUnknown })
-}
-
-func (s *Server) logPanic(c *fiber.Ctx, e any) {
-	s.log.Error("handler panic", "path", c.Path(), "panic", e)
-}
-
-// jobs routes /api/events/jobs/{jobId}/status and /stream, and the
-// many-job /api/events/jobs/status and /stream (see many). The id is cut
-// from the path by hand so that an empty id or one with a '/' is a JOB_002,
-// not an unknown route.
-func (s *Server) jobs(c *fiber.Ctx) error {
-	rest := c.Params("*")
-	slash := strings.LastIndexByte(rest, '/')
-	if slash < 0 {
-		return s.many(c, rest)
-	}
-	id, action := rest[:slash], rest[slash+1:]
-	if action != "status" && action != "stream" {
-		return ErrRouteUnknown
-	}
-	if c.Method() != fiber.MethodGet && c.Method() != fiber.MethodHead {
-		c.Set(fiber.HeaderAllow, "GET, HEAD")
-		return ErrMethod
-	}
-	c.Locals(routeKey, routeLabel[action])
-	if !store.ValidID(id) {
-		return ErrBadJobID
-	}
-	if action == "stream" {
-		return s.stream(c, id)
-	}
-	return s.status(c, id)
-}
-
-// routeLabel gives each action a constant metrics label.
-var routeLabel = map[string]string{"status": "status", "stream": "stream"}
-
 // App is the fiber app, for tests that drive it with app.Test.
 func (s *Server) App() *fiber.App { return s.app }
+
+// redisCtx bounds one Redis round trip on a request's path by
+// Config.RedisTimeout. A request's wait never ends it: fasthttp gives no
+// signal when a client leaves.
+func (s *Server) redisCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), s.cfg.RedisTimeout)
+}
 
 // Listen serves on addr until Shutdown. Accept errors never end it (see
 // connLimit): it returns an error only when it cannot listen on addr.
@@ -241,108 +168,11 @@ func (s *Server) MaxConns() int { return s.cfg.MaxConns }
 // their way back to fasthttp are let in first, so that fasthttp's shutdown
 // sees and ends them; none is handed back after.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.mu.Lock()
-	s.shutting = true
-	for c := range s.idle {
-		_ = c.SetReadDeadline(time.Unix(1, 0)) // wake await: it closes c
-	}
-	s.mu.Unlock()
+	s.holds.stop()
 	s.quitNow.Do(func() { close(s.quit) })
-	if err := s.settle(ctx, func() bool { return len(s.handing) == 0 }); err != nil {
+	if err := s.holds.handedIn(ctx); err != nil {
 		return err
 	}
 	err := s.app.ShutdownWithContext(ctx)
-	return errors.Join(err, s.settle(ctx, func() bool { return s.live == 0 }))
-}
-
-// settle waits until cond holds (under s.mu), or ctx ends.
-func (s *Server) settle(ctx context.Context, cond func() bool) error {
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		s.mu.Lock()
-		ok := cond()
-		s.mu.Unlock()
-		if ok {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-tick.C:
-		}
-	}
-}
-
-// admit counts a held waiter of a kind ("longpoll", "sse") for the client
-// of c, or refuses it past MaxWaiters or MaxWaitersPerIP.
-func (s *Server) admit(c *fiber.Ctx, kind string) (release func(), err error) {
-	if s.held.Add(1) > int64(s.cfg.MaxWaiters) {
-		s.held.Add(-1)
-		return nil, tooManyWaiters(s.retryAfter())
-	}
-	client, ok := s.limit.acquire(c)
-	if !ok {
-		s.held.Add(-1)
-		return nil, tooManyFromClient(s.retryAfter())
-	}
-	g := s.metrics.waiters.WithLabelValues(kind)
-	g.Inc()
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			s.held.Add(-1)
-			s.limit.release(client)
-			g.Dec()
-		})
-	}, nil
-}
-
-// retryAfter is the poll interval in whole seconds, at least one.
-func (s *Server) retryAfter() int { return max(1, int(s.cfg.PollInterval/time.Second)) }
-
-// retryFor is the Retry-After of an answer: the poll interval while the job
-// is still running, none (0) once it is final.
-func (s *Server) retryFor(a *Answer) int {
-	if a.Final() {
-		return 0
-	}
-	return s.retryAfter()
-}
-
-// watch registers a waiter for id and returns the job's current answer,
-// bounded by the Redis timeout.
-func (s *Server) watch(id string) (*stream.Waiter[*Answer], *Answer, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RedisTimeout)
-	defer cancel()
-	return s.hub.Watch(ctx, id)
-}
-
-// admitWatch admits a held waiter of a kind and registers it for id; on
-// error nothing is left held. done closes the waiter and releases its
-// admission; the caller calls it once.
-//
-// Past a waiter cap the job is read once, as a short poll reads it: a job
-// that does not exist, cannot be read or is final is answered truthfully
-// (then a is final, w nil, and nothing is held), and only a job that would
-// have to be held is refused SVC_001. The read costs Redis what a short
-// poll does, and the client learns at once what no retry would change.
-func (s *Server) admitWatch(c *fiber.Ctx, kind, id string) (w *stream.Waiter[*Answer], a *Answer, done func(), err error) {
-	release, err := s.admit(c, kind)
-	if err != nil {
-		a, rerr := s.read(id)
-		switch {
-		case rerr != nil:
-			return nil, nil, nil, rerr
-		case a.Final():
-			return nil, a, func() {}, nil
-		}
-		return nil, nil, nil, err
-	}
-	w, a, err = s.watch(id)
-	if err != nil {
-		release()
-		return nil, nil, nil, err
-	}
-	return w, a, func() { w.Close(); release() }, nil
+	return errors.Join(err, s.holds.drained(ctx))
 }

@@ -20,10 +20,10 @@ const (
 	evProblem   = "problem"
 )
 
-// stream answers GET /api/events/jobs/{jobId}/stream. A bad id, a job that
+// sse answers GET /api/events/jobs/{jobId}/stream. A bad id, a job that
 // does not exist or cannot be read, and a full server are answered with JSON
 // and no stream; a Last-Event-ID (or ?lastEventId=) of a final event with 204.
-func (s *Server) stream(c *fiber.Ctx, id string) error {
+func (s *Server) sse(c *fiber.Ctx, id string) error {
 	r, resumed := parseEventID(lastEventID(c))
 	if resumed && r.final {
 		c.Set(fiber.HeaderCacheControl, "no-store")
@@ -44,7 +44,7 @@ func (s *Server) stream(c *fiber.Ctx, id string) error {
 		return nil
 	}
 	st := &sseStream{srv: s, w: w, seq: r.seq, deadline: deadline}
-	s.hold(c, deadline, done, func(h *held) ending {
+	s.holds.hold(c, deadline, done, func(h *heldConn) ending {
 		st.h = h
 		return st.run(a)
 	})
@@ -54,7 +54,7 @@ func (s *Server) stream(c *fiber.Ctx, id string) error {
 // sseStream is one open stream, run by its held connection's goroutine.
 type sseStream struct {
 	srv      *Server
-	h        *held
+	h        *heldConn
 	w        *stream.Waiter[*Answer]
 	seq      uint64
 	deadline time.Time
@@ -113,7 +113,7 @@ func (st *sseStream) run(first *Answer) ending {
 	}
 }
 
-// event writes one event of the stream; see held.event.
+// event writes one event of the stream; see heldConn.event.
 func (st *sseStream) event(pre, lead []byte, name string, body []byte, final bool) bool {
 	st.seq++
 	var idb [maxEventIDLen]byte

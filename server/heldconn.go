@@ -1,0 +1,132 @@
+package server
+
+import (
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
+)
+
+// A held response (a long poll's answer, a whole stream) is written by one
+// deadline, set from the response and never per write: the wait's end, plus
+// writeGrace, plus the response's bytes at Config.MinReadRate. A client that
+// stops reading is cut off then, and its waiter released; a client reading
+// at least at MinReadRate is never cut off, however large the answer.
+const writeGrace = 5 * time.Second
+
+// codeGone is the status counted for a held wait whose client left (or
+// stopped reading) before its answer was written: nothing was sent.
+const codeGone = 499
+
+// heldConn is a waiting client's connection, taken over from fasthttp once
+// the wait is admitted and the job's first state is known (see holds). Its
+// serve function writes the whole response through it, from one goroutine,
+// and never closes it: holds does, or hands it back to fasthttp.
+type heldConn struct {
+	conn      net.Conn
+	extra     []byte // headers set before the takeover (CORS), as "K: v\r\n" lines
+	keepAlive bool   // the client may send another request on the connection
+	chunked   bool   // HTTP/1.1: a stream is chunked; HTTP/1.0: it ends with the connection
+	headOnly  bool   // a HEAD request: headers only
+
+	end  time.Time // the wait's end: the write deadline's base
+	rate int64     // bytes per second a client may read at and be served whole
+	sent int64     // bytes of the response so far
+	code int       // the status counted: what the response carried; codeGone if nothing
+}
+
+// bufs holds the buffers in which held connections build a response's head
+// or an event's frame, for one write at a time; bodies are never copied in.
+var bufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// maxPooledBuf keeps an unusually large head out of the pool.
+const maxPooledBuf = 16 << 10
+
+func putBuf(bp *[]byte) {
+	if cap(*bp) <= maxPooledBuf {
+		bufs.Put(bp)
+	}
+}
+
+// passHeaders keeps the headers middleware set before the takeover, but
+// those the held response writes itself.
+func passHeaders(h *fasthttp.ResponseHeader) []byte {
+	var out []byte
+	h.VisitAll(func(k, v []byte) {
+		switch string(k) {
+		case fiber.HeaderContentType, fiber.HeaderContentLength, fiber.HeaderConnection, fiber.HeaderDate,
+			fiber.HeaderServer, fiber.HeaderTransferEncoding, fiber.HeaderCacheControl, fiber.HeaderRetryAfter:
+			return
+		}
+		out = append(append(append(append(out, k...), ": "...), v...), "\r\n"...)
+	})
+	return out
+}
+
+// write writes parts in one writev, by the response's deadline (see
+// writeGrace), which grows with the response's bytes.
+func (h *heldConn) write(parts ...[]byte) error {
+	for _, p := range parts {
+		h.sent += int64(len(p))
+	}
+	if err := h.conn.SetWriteDeadline(writeDeadline(h.end, h.sent, h.rate)); err != nil {
+		return err
+	}
+	v := net.Buffers(parts)
+	_, err := v.WriteTo(h.conn)
+	return err
+}
+
+// writeDeadline is when a held response of size bytes for a wait ending at
+// end must be written by: end + writeGrace + size at rate bytes per second.
+func writeDeadline(end time.Time, size, rate int64) time.Time {
+	return end.Add(writeGrace + time.Duration(float64(size)/float64(rate)*float64(time.Second)))
+}
+
+// head appends a response's status line and headers, without the blank line.
+func (h *heldConn) head(b []byte, code int, contentType string) []byte {
+	b = append(b, "HTTP/1.1 "...)
+	b = strconv.AppendInt(b, int64(code), 10)
+	b = append(b, ' ')
+	b = append(b, fasthttp.StatusMessage(code)...)
+	b = append(b, "\r\nDate: "...)
+	b = fasthttp.AppendHTTPDate(b, time.Now())
+	b = append(b, "\r\nContent-Type: "...)
+	b = append(b, contentType...)
+	b = append(b, "\r\n"...)
+	b = append(b, h.extra...)
+	if !h.keepAlive {
+		b = append(b, "Connection: close\r\n"...)
+	}
+	return b
+}
+
+// answer writes a whole JSON response.
+func (h *heldConn) answer(code int, retryAfter int, body []byte) error {
+	bp := bufs.Get().(*[]byte)
+	defer putBuf(bp)
+	b := h.head((*bp)[:0], code, fiber.MIMEApplicationJSON)
+	b = append(b, "Cache-Control: no-store\r\n"...)
+	if retryAfter > 0 {
+		b = append(b, "Retry-After: "...)
+		b = strconv.AppendInt(b, int64(retryAfter), 10)
+		b = append(b, "\r\n"...)
+	}
+	b = append(b, "Content-Length: "...)
+	b = strconv.AppendInt(b, int64(len(body)), 10)
+	b = append(b, "\r\n\r\n"...)
+	*bp = b
+	var err error
+	if h.headOnly {
+		err = h.write(b)
+	} else {
+		err = h.write(b, body)
+	}
+	if err == nil {
+		h.code = code
+	}
+	return err
+}
