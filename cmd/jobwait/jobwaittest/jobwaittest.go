@@ -1,6 +1,18 @@
-// Package jobwaittest builds the real jobwait binary once per test process
-// and runs it on a free loopback port, for tests that drive jobwait as users
-// and operators do: over HTTP, with signals, against a real Redis.
+// Package jobwaittest is jobwait's test kit: what its tests share instead
+// of each file growing its own helpers.
+//
+//   - Start builds the real jobwait binary once per test process and runs
+//     it on a free loopback port, for tests that drive jobwait as users and
+//     operators do: over HTTP, with signals, against a real Redis.
+//   - Producer writes jobs as the AI service does, through store's writers.
+//   - Get and Conn send a request by hand and read its answer, an event
+//     stream with package sse's reader, every read bounded by a deadline.
+//   - ReadMetrics and Metric read /metrics with Prometheus's own parser.
+//   - Eventually and EventuallyEqual poll a condition with a bound and say
+//     what they waited for; Group runs functions at once and waits for them,
+//     bounded.
+//
+// Nothing here is imported by jobwait's own packages.
 package jobwaittest
 
 import (
