@@ -96,13 +96,26 @@ func (c *Conn) Block(d time.Duration) (Block, error) {
 // Next reads blocks within d until one that is not only comments.
 func (c *Conn) Next(tb testing.TB, d time.Duration) Block {
 	tb.Helper()
+	return c.until(tb, d, func(b Block) bool { return !b.Comment() })
+}
+
+// Event reads blocks within d until one dispatches an event.
+func (c *Conn) Event(tb testing.TB, d time.Duration) sse.Event {
+	tb.Helper()
+	ev, _ := c.until(tb, d, func(b Block) bool { _, ok := b.Event(); return ok }).Event()
+	return ev
+}
+
+// until reads blocks within d until want holds for one.
+func (c *Conn) until(tb testing.TB, d time.Duration, want func(Block) bool) Block {
+	tb.Helper()
 	deadline := time.Now().Add(d)
 	for {
 		b, err := c.Block(time.Until(deadline))
 		if err != nil {
 			tb.Fatalf("reading the event stream: %v", err)
 		}
-		if !b.Comment() {
+		if want(b) {
 			return b
 		}
 	}
@@ -123,21 +136,6 @@ func (c *Conn) Ended(tb testing.TB, d time.Duration) time.Time {
 		}
 		if !b.Comment() {
 			tb.Fatalf("want the end of the stream, got %q", b.Raw())
-		}
-	}
-}
-
-// Event reads blocks within d until one dispatches an event.
-func (c *Conn) Event(tb testing.TB, d time.Duration) sse.Event {
-	tb.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		b, err := c.Block(time.Until(deadline))
-		if err != nil {
-			tb.Fatalf("reading the event stream: %v", err)
-		}
-		if ev, ok := b.Event(); ok {
-			return ev
 		}
 	}
 }
