@@ -60,20 +60,7 @@ func newPushEnv(t *testing.T, o pushOpts) *pushEnv {
 	hcfg := server.HubConfig(st)
 	hcfg.Client, hcfg.Notify = e.rdb, o.notify
 	e.hub = stream.New(hcfg)
-	ctx, cancel := context.WithCancel(context.Background())
-	ran := make(chan struct{})
-	go func() {
-		defer close(ran)
-		_ = e.hub.Run(ctx)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-ran:
-		case <-time.After(10 * time.Second):
-			t.Error("hub.Run did not return within 10s of cancel")
-		}
-	})
+	jobwaittest.Run(t, 10*time.Second, "hub.Run", func(ctx context.Context) { _ = e.hub.Run(ctx) })
 
 	e.srv = server.New(o.cfg, st, e.hub)
 	if o.idleWorkers > 0 {

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"jobwait/cmd/jobwait/jobwaittest"
 	"jobwait/server"
 	"jobwait/store"
 	"jobwait/store/redistest"
@@ -41,16 +42,7 @@ func shortPollApp(t *testing.T, c redis.UniversalClient) *server.Server {
 	// short Redis timeout below.
 	hcfg.Doubt = server.Doubt(200 * time.Millisecond)
 	hub := stream.New(hcfg)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = hub.Run(ctx)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-	})
+	jobwaittest.Run(t, 10*time.Second, "hub.Run", func(ctx context.Context) { _ = hub.Run(ctx) })
 	return server.New(server.Config{RedisTimeout: 500 * time.Millisecond}, st, hub)
 }
 

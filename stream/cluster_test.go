@@ -47,17 +47,7 @@ func startClusterHub(t *testing.T, mode Mode) *clusterFixture {
 		Notify:  mode,
 		Logger:  testLogger(t),
 	})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { _ = hub.Run(ctx); close(done) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(clusterBudget):
-			t.Error("hub did not stop")
-		}
-	})
+	jobwaittest.Run(t, clusterBudget, "hub.Run", func(ctx context.Context) { _ = hub.Run(ctx) })
 	f := &clusterFixture{c: c, cc: cc, hub: hub}
 	jobwaittest.Eventually(t, clusterBudget, "hub ready", hub.Ready)
 	require.Equal(t, mode, hub.Mode())

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"jobwait/cmd/jobwait/jobwaittest"
 	"jobwait/stream"
 )
 
@@ -77,16 +78,7 @@ func memHub(t *testing.T, m *memStore) *stream.Hub[string] {
 		Resync: testResync,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		h.RunSubscribed(ctx)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-	})
+	jobwaittest.Run(t, 10*time.Second, "RunSubscribed", h.RunSubscribed)
 	return h
 }
 

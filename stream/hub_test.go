@@ -49,21 +49,7 @@ func startHub(t *testing.T, mode stream.Mode, redisArgs ...string) *hubFixture {
 		Notify:  mode,
 		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = f.hub.Run(ctx)
-	}()
-	f.stop = func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			t.Error("Run did not return within 10s of cancel")
-		}
-	}
-	t.Cleanup(f.stop)
+	f.stop = jobwaittest.Run(t, hubWait, "Run", func(ctx context.Context) { _ = f.hub.Run(ctx) })
 	jobwaittest.Eventually(t, hubWait, "hub ready", f.hub.Ready)
 	return f
 }
@@ -262,20 +248,7 @@ func TestReadPanicFailsTheRead(t *testing.T) {
 		Same:   func(a, b string) bool { return a == b },
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = hub.Run(ctx)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			t.Error("Run did not return within 10s of cancel")
-		}
-	})
+	jobwaittest.Run(t, hubWait, "Run", func(ctx context.Context) { _ = hub.Run(ctx) })
 	jobwaittest.Eventually(t, hubWait, "hub ready", hub.Ready)
 
 	wctx, wcancel := context.WithTimeout(context.Background(), 5*time.Second)

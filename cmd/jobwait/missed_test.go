@@ -48,10 +48,7 @@ func (r *rig) readiness(t *testing.T) (int, string, string) {
 // and whether it ever answered other than 200.
 func (r *rig) watchReadiness(t *testing.T) (blind, not200 *atomic.Bool) {
 	blind, not200 = new(atomic.Bool), new(atomic.Bool)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
+	jobwaittest.Run(t, 10*time.Second, "watching /readyz", func(ctx context.Context) {
 		for ctx.Err() == nil {
 			code, _, n := r.readiness(t)
 			if code != 0 && code != http.StatusOK {
@@ -62,8 +59,7 @@ func (r *rig) watchReadiness(t *testing.T) (blind, not200 *atomic.Bool) {
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
-	}()
-	t.Cleanup(func() { cancel(); <-done })
+	})
 	return blind, not200
 }
 

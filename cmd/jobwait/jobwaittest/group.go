@@ -1,6 +1,7 @@
 package jobwaittest
 
 import (
+	"context"
 	"sync"
 	"testing"
 	"time"
@@ -42,4 +43,30 @@ func (g *Group[T]) Wait(tb testing.TB, within time.Duration) []T {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return append([]T(nil), g.out...)
+}
+
+// Run runs run in its own goroutine, which the test owns: stop cancels
+// run's context and waits for it to return, failing tb if it has not
+// within. stop runs when the test ends if not before; calling it again
+// does nothing.
+func Run(tb testing.TB, within time.Duration, what string, run func(ctx context.Context)) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		run(ctx)
+	}()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case <-done:
+			case <-time.After(within):
+				tb.Errorf("%s did not return within %v of cancel", what, within)
+			}
+		})
+	}
+	tb.Cleanup(stop)
+	return stop
 }
