@@ -20,14 +20,9 @@ const maxReconnects = 3
 // server's retry: delay, while budget is left; 204 (SPEC.md §5: the wait is
 // over) ends the wait as a timeout.
 func (w *waiter) sse(ctx context.Context) (Kind, time.Time, error) {
-	p := sse.NewReader(nil)
-	p.SetRetry(w.interval)
+	p := w.streamReader()
 	for attempt := 0; ; attempt++ {
-		extra := "Accept: text/event-stream\r\nCache-Control: no-cache\r\n"
-		if id := p.LastID(); id != "" {
-			extra += "Last-Event-ID: " + id + "\r\n"
-		}
-		resp, err := w.request(ctx, streamPath(w.job), extra, w.deadline.Add(grace))
+		resp, err := w.request(ctx, streamPath(w.job), streamHeader(p), w.deadline.Add(grace))
 		if err != nil {
 			return Errored, time.Time{}, err
 		}
@@ -85,6 +80,24 @@ func (w *waiter) readStream(body io.Reader, p *sse.Reader) (Kind, time.Time, err
 			return Errored, at, fmt.Errorf("unexpected event %.20q", ev.Type)
 		}
 	}
+}
+
+// streamReader returns a reader for a waiter's streams: until a stream
+// sends retry:, a reconnect waits the poll interval.
+func (w *waiter) streamReader() *sse.Reader {
+	p := sse.NewReader(nil)
+	p.SetRetry(w.interval)
+	return p
+}
+
+// streamHeader is the extra header lines of a stream request: after a
+// reconnect, the last event id, as an EventSource sends it.
+func streamHeader(p *sse.Reader) string {
+	h := "Accept: text/event-stream\r\nCache-Control: no-cache\r\n"
+	if id := p.LastID(); id != "" {
+		h += "Last-Event-ID: " + id + "\r\n"
+	}
+	return h
 }
 
 // streamPath is the job's event stream URL path (SPEC.md §5).

@@ -90,14 +90,9 @@ type end struct {
 // job had ended.
 func (w *waiter) sseMany(ctx context.Context, jobs []string) (map[string]end, error) {
 	ends := make(map[string]end, len(jobs))
-	p := sse.NewReader(nil)
-	p.SetRetry(w.interval)
+	p := w.streamReader()
 	for attempt := 0; ; attempt++ {
-		extra := "Accept: text/event-stream\r\nCache-Control: no-cache\r\n"
-		if id := p.LastID(); id != "" {
-			extra += "Last-Event-ID: " + id + "\r\n"
-		}
-		resp, err := w.request(ctx, manyStreamPath(jobs), extra, w.deadline.Add(grace))
+		resp, err := w.request(ctx, manyStreamPath(jobs), streamHeader(p), w.deadline.Add(grace))
 		if err != nil {
 			return ends, err
 		}
