@@ -29,8 +29,13 @@ func NewProducer(rdb redis.UniversalClient, prefix string) *Producer {
 }
 
 // ID returns a job id no other job of this test process has.
-func (p *Producer) ID() string {
-	return fmt.Sprintf("%s%d-%d", p.prefix, time.Now().UnixNano()%1e9, jobSeq.Add(1))
+func (p *Producer) ID() string { return ID(p.prefix) }
+
+// ID returns an id starting with prefix that no other id of this test
+// process has, and none of an earlier run likely: for jobs, drafts and
+// keys written by hand.
+func ID(prefix string) string {
+	return fmt.Sprintf("%s%d-%d", prefix, time.Now().UnixNano()%1e9, jobSeq.Add(1))
 }
 
 // Create writes a PENDING job whose draft is "draft-" and its id.
