@@ -12,6 +12,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"jobwait/sse"
 )
 
 // The documented paths the conformance test drives.
@@ -198,20 +200,20 @@ func (c *conformance) check(t *testing.T, r request, resp *http.Response, want i
 // checkEvent validates an event against the x-events of the documented
 // stream path's media type: its name is documented, it has an id, and its
 // data is JSON that validates against the event's schema. It returns the data.
-func (c *conformance) checkEvent(t *testing.T, path string, ev sseEvent) obj {
+func (c *conformance) checkEvent(t *testing.T, path string, ev sse.Event) obj {
 	t.Helper()
 	events := get(c.o.doc, "paths", path, "get", "responses", "200", "content", "text/event-stream", "x-events")
 	require.NotNil(t, events, "the stream's x-events are not documented")
-	doc := get(events, ev.name)
-	if !assert.NotNil(t, doc, "event %q is not documented in x-events (%v)", ev.name, keys(events)) {
+	doc := get(events, ev.Type)
+	if !assert.NotNil(t, doc, "event %q is not documented in x-events (%v)", ev.Type, keys(events)) {
 		return nil
 	}
-	assert.NotEmpty(t, ev.id, "event %q has no id", ev.name)
+	assert.NotEmpty(t, ev.ID, "event %q has no id", ev.Type)
 	var v any
-	if !assert.NoError(t, json.Unmarshal([]byte(ev.data), &v), "event %q data is not JSON: %s", ev.name, ev.data) {
+	if !assert.NoError(t, json.Unmarshal([]byte(ev.Data), &v), "event %q data is not JSON: %s", ev.Type, ev.Data) {
 		return nil
 	}
-	assert.NoError(t, c.o.validate(get(doc, "schema"), v, "event "+ev.name), "data: %s", ev.data)
+	assert.NoError(t, c.o.validate(get(doc, "schema"), v, "event "+ev.Type), "data: %s", ev.Data)
 	m, _ := v.(obj)
 	return m
 }
@@ -219,34 +221,18 @@ func (c *conformance) checkEvent(t *testing.T, path string, ev sseEvent) obj {
 // readStream reads a whole stream (until the server ends it), checking
 // every event against the documented stream it was asked of; after is
 // called with each event before the next is read.
-func (c *conformance) readStream(t *testing.T, resp *http.Response, after func(sseEvent, obj)) (*sseReader, []sseEvent) {
+func (c *conformance) readStream(t *testing.T, resp *http.Response, after func(sse.Event, obj)) []sse.Event {
 	t.Helper()
 	path := streamPath
 	if resp.Request.URL.Path == manyStreamPath {
 		path = manyStreamPath
 	}
-	r := newSSEReader(resp.Body)
-	var got []sseEvent
-	for {
-		ev, err := r.next()
-		if err == io.EOF {
-			break
-		}
-		require.NoError(t, err, "read stream after %d events", len(got))
-		got = append(got, ev)
+	got, first := readEvents(t, resp.Body, func(ev sse.Event) {
 		data := c.checkEvent(t, path, ev)
 		if after != nil {
 			after(ev, data)
 		}
-	}
-	assert.Equal(t, "retry: 2000", r.first, "the stream's first line")
-	return r, got
-}
-
-func eventNames(evs []sseEvent) []string {
-	out := make([]string, len(evs))
-	for i, e := range evs {
-		out[i] = e.name
-	}
-	return out
+	})
+	assert.Equal(t, "retry: 2000", first, "the stream's first line")
+	return got
 }

@@ -3,12 +3,9 @@ package deploy
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
-	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"jobwait/cmd/jobwait/jobwaittest"
+	"jobwait/sse"
 	"jobwait/store/redistest"
 )
 
@@ -64,40 +62,13 @@ func (j jobs) del(keys ...string) {
 	require.NoError(j.t, j.rdb.Del(context.Background(), keys...).Err())
 }
 
-// waiters reads jobwait_waiters{kind} from /metrics; -1 if it cannot.
-func waiters(base, kind string) int {
-	resp, err := http.Get(base + "/metrics")
-	if err != nil {
-		return -1
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return -1
-	}
-	m := regexp.MustCompile(`(?m)^jobwait_waiters\{kind="` + kind + `"\} (\d+)$`).FindSubmatch(data)
-	if m == nil {
-		return -1
-	}
-	n, _ := strconv.Atoi(string(m[1]))
-	return n
-}
-
 // awaitWaiters waits until jobwait holds n waiters of kind, read from
 // /metrics: a long poll is registered before the job it waits on changes.
 func awaitWaiters(t *testing.T, base, kind string, n int) {
 	t.Helper()
-	deadline := time.Now().Add(3 * time.Second)
-	for {
-		got := waiters(base, kind)
-		if got == n {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("jobwait_waiters{kind=%q} = %d, never %d (-1: GET /metrics failed)", kind, got, n)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	jobwaittest.EventuallyEqual(t, 3*time.Second, fmt.Sprintf("jobwait_waiters{kind=%q} (-1: GET /metrics failed)", kind), float64(n), func() float64 {
+		return jobwaittest.Metric(base, "jobwait_waiters", "kind", kind)
+	})
 }
 
 // TestConformance drives the real jobwait against a private Redis and checks
@@ -270,14 +241,14 @@ func TestConformance(t *testing.T) {
 		j.raw("job:sFailed:error", "boom")
 		for id, want := range map[string]string{"sDone": "completed", "sFailed": "failed"} {
 			_, resp := c.open(t, stream(id), 200)
-			_, evs := c.readStream(t, resp, nil)
+			evs := c.readStream(t, resp, nil)
 			assert.Equal(t, []string{want}, eventNames(evs), id)
 			if assert.NotEmpty(t, evs) {
 				last := evs[len(evs)-1]
-				assert.True(t, strings.HasSuffix(last.id, "-end"), "final event id %q", last.id)
+				assert.True(t, strings.HasSuffix(last.ID, "-end"), "final event id %q", last.ID)
 				// Reconnecting after the final event is told to stop.
 				r := stream(id)
-				r.header = http.Header{"Last-Event-ID": {last.id}}
+				r.header = http.Header{"Last-Event-ID": {last.ID}}
 				c.do(t, r, 204)
 			}
 		}
@@ -285,7 +256,7 @@ func TestConformance(t *testing.T) {
 		// PENDING → PROCESSING → FAILED, written while the stream is open.
 		j.set("sMoves", "PENDING", "d-smoves")
 		_, resp := c.open(t, stream("sMoves"), 200)
-		_, evs := c.readStream(t, resp, func(ev sseEvent, data obj) {
+		evs := c.readStream(t, resp, func(ev sse.Event, data obj) {
 			switch data["status"] {
 			case "PENDING":
 				j.set("sMoves", "PROCESSING", "d-smoves")
@@ -299,16 +270,16 @@ func TestConformance(t *testing.T) {
 		// A job deleted mid-stream ends it with a problem.
 		j.set("sGone", "PROCESSING", "d-sgone")
 		_, resp = c.open(t, stream("sGone"), 200)
-		_, evs = c.readStream(t, resp, func(ev sseEvent, data obj) {
-			if ev.name == "status" {
+		evs = c.readStream(t, resp, func(ev sse.Event, data obj) {
+			if ev.Type == "status" {
 				j.del("job:sGone")
 			}
 		})
 		if assert.Equal(t, []string{"status", "problem"}, eventNames(evs)) {
-			assert.Contains(t, evs[1].data, `"JOB_001"`)
-			assert.True(t, strings.HasSuffix(evs[1].id, "-end"), "problem id %q", evs[1].id)
+			assert.Contains(t, evs[1].Data, `"JOB_001"`)
+			assert.True(t, strings.HasSuffix(evs[1].ID, "-end"), "problem id %q", evs[1].ID)
 			r := stream("sGone")
-			r.header = http.Header{"Last-Event-ID": {evs[1].id}}
+			r.header = http.Header{"Last-Event-ID": {evs[1].ID}}
 			c.do(t, r, 204)
 		}
 
@@ -316,7 +287,7 @@ func TestConformance(t *testing.T) {
 		r := stream("sDone")
 		r.header = http.Header{"Last-Event-ID": {"not-an-id-end"}}
 		_, resp = c.open(t, r, 200)
-		_, evs = c.readStream(t, resp, nil)
+		evs = c.readStream(t, resp, nil)
 		assert.Equal(t, []string{"completed"}, eventNames(evs))
 
 		// A reconnect keeps its deadline: an id whose deadline is near
@@ -327,11 +298,11 @@ func TestConformance(t *testing.T) {
 		a, resp := c.open(t, r, 200)
 		assert.Equal(t, "no-cache", a.header.Get("Cache-Control"))
 		assert.Equal(t, "no", a.header.Get("X-Accel-Buffering"))
-		_, evs = c.readStream(t, resp, nil)
+		evs = c.readStream(t, resp, nil)
 		if assert.Equal(t, []string{"status", "timeout"}, eventNames(evs)) {
-			assert.Contains(t, evs[1].data, `"timedOut":true`)
-			assert.True(t, strings.HasSuffix(evs[1].id, "-end"), "timeout id %q", evs[1].id)
-			r.header = http.Header{"Last-Event-ID": {evs[1].id}}
+			assert.Contains(t, evs[1].Data, `"timedOut":true`)
+			assert.True(t, strings.HasSuffix(evs[1].ID, "-end"), "timeout id %q", evs[1].ID)
+			r.header = http.Header{"Last-Event-ID": {evs[1].ID}}
 			c.do(t, r, 204)
 		}
 	})
@@ -395,16 +366,16 @@ func TestConformance(t *testing.T) {
 
 		// The stream: each job's state, its own final event, one deadline.
 		_, resp := c.open(t, manyStream("?ids=mDone,mRun,mNone"), 200)
-		_, evs := c.readStream(t, resp, nil)
+		evs := c.readStream(t, resp, nil)
 		assert.Equal(t, []string{"completed", "status", "problem", "timeout"}, eventNames(evs))
 		if assert.Len(t, evs, 4) {
-			last := evs[3].id
+			last := evs[3].ID
 			assert.True(t, strings.HasSuffix(last, "-7-end"), "final id %q", last)
 			c.do(t, manyStream("?ids=mDone,mRun,mNone", last), 204)
 			c.do(t, manyStream("?ids=mDone,mRun,mNone&lastEventId="+url.QueryEscape(last)), 204)
 			// Resumed after the completed event: the rest only.
-			_, resp = c.open(t, manyStream("?ids=mDone,mRun,mNone&lastEventId="+evs[0].id), 200)
-			_, evs = c.readStream(t, resp, nil)
+			_, resp = c.open(t, manyStream("?ids=mDone,mRun,mNone&lastEventId="+evs[0].ID), 200)
+			evs = c.readStream(t, resp, nil)
 			assert.Equal(t, []string{"status", "problem", "timeout"}, eventNames(evs))
 		}
 	})
@@ -418,9 +389,9 @@ func TestConformance(t *testing.T) {
 		// The stand-in writes Redis as a producer does: its whole run
 		// conforms too.
 		_, resp := c.open(t, stream(id), 200)
-		_, evs := c.readStream(t, resp, nil)
+		evs := c.readStream(t, resp, nil)
 		if assert.NotEmpty(t, evs) {
-			assert.Equal(t, "completed", evs[len(evs)-1].name, "demo job with fail rate 0: %v", eventNames(evs))
+			assert.Equal(t, "completed", evs[len(evs)-1].Type, "demo job with fail rate 0: %v", eventNames(evs))
 		}
 		c.do(t, status(id, ""), 200)
 

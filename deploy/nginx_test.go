@@ -1,7 +1,6 @@
 package deploy
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"net/http"
@@ -18,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"jobwait/deploy/nginxtest"
+	"jobwait/sse"
 )
 
 // The timings nginx must outlast (SPEC.md §7 defaults).
@@ -358,17 +358,13 @@ func TestNginxProxiesStreamUnbuffered(t *testing.T) {
 	events := make(chan string, 1)
 	go func() {
 		defer close(events)
-		sc := bufio.NewScanner(resp.Body)
-		var ev []string
-		for sc.Scan() {
-			if sc.Text() == "" {
-				if len(ev) > 0 {
-					events <- strings.Join(ev, "\n")
-					ev = nil
-				}
-				continue
+		r := sse.NewReader(resp.Body)
+		for {
+			b, err := r.Block()
+			if err != nil {
+				return
 			}
-			ev = append(ev, sc.Text())
+			events <- strings.Join(b.Lines, "\n")
 		}
 	}()
 	for _, want := range []string{"retry: 2000", "id: 1\nevent: status"} {

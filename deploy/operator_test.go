@@ -5,9 +5,7 @@ package deploy
 // one the real jobwait exports.
 
 import (
-	"bufio"
 	"encoding/json"
-	"net/http"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -173,24 +171,9 @@ func TestOperatorMetricsExist(t *testing.T) {
 // scrape returns the names of the series on /metrics.
 func scrape(t *testing.T, base string) map[string]bool {
 	t.Helper()
-	resp, err := http.Get(base + "/metrics")
+	m, err := jobwaittest.ReadMetrics(base)
 	require.NoError(t, err)
-	defer resp.Body.Close()
-	require.Equal(t, http.StatusOK, resp.StatusCode)
-	names := map[string]bool{}
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		name, _, _ := strings.Cut(line, " ")
-		name, _, _ = strings.Cut(name, "{")
-		names[name] = true
-	}
-	require.NoError(t, sc.Err())
-	return names
+	return m.Names()
 }
 
 func TestComposeMonitoringProfile(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"jobwait/cmd/jobwait/jobwaittest"
 	"jobwait/server"
 	"jobwait/store"
 	"jobwait/store/redistest"
@@ -19,7 +20,7 @@ import (
 // TestCompletionCostsOneRoundTrip counts what the hub sends Redis for one
 // job's completion, from the notification to every waiter holding the
 // answer: the job was read before (its draft is known), so the record, the
-// recommendation and the error message are read in one pipeline, whatever
+// recommendation and the error message are read in one round trip, whatever
 // the number of waiters.
 func TestCompletionCostsOneRoundTrip(t *testing.T) {
 	srv := redistest.Start(t)
@@ -32,17 +33,9 @@ func TestCompletionCostsOneRoundTrip(t *testing.T) {
 	cfg.Client, cfg.Notify = rdb, stream.Keyspace
 	cfg.Resync = time.Hour // no safety re-read or flags check in the count
 	hub := stream.New(cfg)
-	ctx, cancel := context.WithCancel(context.Background())
-	ran := make(chan struct{})
-	go func() {
-		defer close(ran)
-		_ = hub.Run(ctx)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		<-ran
-	})
-	pollUntil(t, 10*time.Second, "hub ready", hub.Ready)
+	jobwaittest.Run(t, 10*time.Second, "hub", func(ctx context.Context) { _ = hub.Run(ctx) })
+	jobwaittest.Eventually(t, 10*time.Second, "hub ready", hub.Ready)
+	ctx := context.Background()
 
 	for _, n := range []int{1, 100} {
 		t.Run(fmt.Sprintf("waiters=%d", n), func(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"jobwait/cmd/jobwait/jobwaittest"
 	"jobwait/server"
 	"jobwait/store"
 	"jobwait/store/redistest"
@@ -22,7 +23,7 @@ func TestCompletedBodyIsTheAnswer(t *testing.T) {
 	s := shortPollApp(t, c)
 	st := store.New(c)
 
-	id := uniqueID("completed")
+	id := jobwaittest.ID("completed")
 	j, err := st.Create(ctx, id, "draft-"+id)
 	require.NoError(t, err)
 	r := store.SampleResult(j.EventDraftID)

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"io"
 	"log/slog"
 	"net"
@@ -9,7 +8,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"testing/synctest"
@@ -17,6 +15,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"jobwait/cmd/jobwait/jobwaittest"
 )
 
 func TestMaxConnsFor(t *testing.T) {
@@ -62,22 +62,11 @@ var acceptErrors = []error{errEMFILE, acceptError(syscall.ENFILE), acceptError(s
 	os.ErrDeadlineExceeded}
 
 // logLines is a JSON log written by a connLimit, for counting lines.
-type logLines struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logLines) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
+type logLines struct{ jobwaittest.Buffer }
 
 // count is the number of lines at level (WARN, INFO).
 func (l *logLines) count(level string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Count(l.b.String(), `"level":"`+level+`"`)
+	return strings.Count(l.String(), `"level":"`+level+`"`)
 }
 
 func newTestLimit(max int) (*connLimit, *logLines) {
@@ -130,7 +119,7 @@ func TestAcceptBacksOff(t *testing.T) {
 		time.Sleep(episodeQuiet)
 		lim.admitted()
 		assert.Equal(t, 1, logs.count("INFO"), "a quiet spell, then a connection: the episode is over")
-		assert.Contains(t, logs.b.String(), `"refused":1,"accept_errors":12`, "the episode counts every refusal and error")
+		assert.Contains(t, logs.String(), `"refused":1,"accept_errors":12`, "the episode counts every refusal and error")
 
 		// The next run of errors starts again at 5 ms, and ends with the
 		// listener closed: Accept returns then, and only then.
@@ -157,7 +146,7 @@ func TestEpisodeEndsWhenQuiet(t *testing.T) {
 		lim.admitted()
 		assert.Equal(t, 1, logs.count("WARN"))
 		assert.Equal(t, 1, logs.count("INFO"))
-		assert.Contains(t, logs.b.String(), `"lasted":"0s"`)
+		assert.Contains(t, logs.String(), `"lasted":"0s"`)
 		lim.trouble(nil)
 		assert.Equal(t, 2, logs.count("WARN"), "a new episode")
 	})

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"jobwait/cmd/jobwait/jobwaittest"
 	"jobwait/server"
 	"jobwait/store"
 )
@@ -25,31 +26,31 @@ func manyStatusPath(ids ...string) string {
 }
 
 // openManySSE opens a many-job stream and checks its head and retry line.
-func openManySSE(t *testing.T, e *pushEnv, path string, header ...string) *pushConn {
+func openManySSE(t *testing.T, e *pushEnv, path string, header ...string) *jobwaittest.Conn {
 	t.Helper()
 	c := e.get(t, path, header...)
-	require.Equal(t, 200, c.resp.StatusCode)
-	assert.Contains(t, c.resp.Header.Get("Content-Type"), "text/event-stream")
-	assert.Equal(t, "no", c.resp.Header.Get("X-Accel-Buffering"))
-	ev, err := c.next(5 * time.Second)
+	require.Equal(t, 200, c.Resp.StatusCode)
+	assert.Contains(t, c.Resp.Header.Get("Content-Type"), "text/event-stream")
+	assert.Equal(t, "no", c.Resp.Header.Get("X-Accel-Buffering"))
+	ev, err := c.Block(5 * time.Second)
 	require.NoError(t, err)
-	require.Equal(t, "retry: 2000", ev.raw)
+	require.Equal(t, "retry: 2000", ev.Raw())
 	return c
 }
 
 // manyEvent reads the next event and checks its name and job.
-func manyEvent(t *testing.T, c *pushConn, d time.Duration, name, jobID string) (sseEvent, map[string]any) {
+func manyEvent(t *testing.T, c *jobwaittest.Conn, d time.Duration, name, jobID string) (jobwaittest.Block, map[string]any) {
 	t.Helper()
-	ev := c.nextEvent(t, d)
-	b := requireSSEEvent(t, ev, name, ev.id)
-	require.Equal(t, jobID, b["jobId"], "event %q", ev.raw)
+	ev := c.Next(t, d)
+	b := requireSSEEvent(t, ev, name, ev.ID)
+	require.Equal(t, jobID, b["jobId"], "event %q", ev.Raw())
 	return ev, b
 }
 
 // running creates a PROCESSING job.
 func (e *pushEnv) running(t *testing.T) store.Job {
 	t.Helper()
-	j := e.create(t)
+	j := e.jobs.Create(t)
 	j, err := e.st.Start(context.Background(), j)
 	require.NoError(t, err)
 	return j
@@ -65,28 +66,28 @@ func (e *pushEnv) complete(t *testing.T, j store.Job) {
 func noContent(t *testing.T, e *pushEnv, path string, header ...string) {
 	t.Helper()
 	c := e.get(t, path, header...)
-	assert.Equal(t, 204, c.resp.StatusCode, "%s %v", path, header)
-	r := c.readAll(5 * time.Second)
+	assert.Equal(t, 204, c.Resp.StatusCode, "%s %v", path, header)
+	r := readAll(c, 5*time.Second)
 	require.NoError(t, r.err)
 	assert.Empty(t, r.body)
 }
 
 func TestManyStreamAcrossReconnects(t *testing.T) {
 	e := newPushEnv(t, pushOpts{})
-	a, b := e.running(t), e.create(t)
-	unknown := pushJobID()
+	a, b := e.running(t), e.jobs.Create(t)
+	unknown := e.jobs.ID()
 	path := manyStreamPath(a.JobID, unknown, b.JobID)
 	start := time.Now()
 	c := openManySSE(t, e, path)
 
 	ev, body := manyEvent(t, c, 5*time.Second, "status", a.JobID)
 	assert.Equal(t, "PROCESSING", body["status"])
-	assert.Regexp(t, `^\d+-1-0$`, ev.id)
-	deadline, _, _ := splitEventID(t, strings.TrimSuffix(ev.id, "-0"))
+	assert.Regexp(t, `^\d+-1-0$`, ev.ID)
+	deadline, _, _ := splitEventID(t, strings.TrimSuffix(ev.ID, "-0"))
 	assert.WithinDuration(t, start.Add(server.DefaultWaitBudget), deadline, time.Second, "the id carries the stream's deadline")
 	ev, body = manyEvent(t, c, 5*time.Second, "problem", unknown)
 	assert.Equal(t, "JOB_001", body["code"], "an unknown job is its own problem; the others go on")
-	assert.Regexp(t, `^\d+-2-2$`, ev.id, "the mask marks position 1 ended")
+	assert.Regexp(t, `^\d+-2-2$`, ev.ID, "the mask marks position 1 ended")
 	_, body = manyEvent(t, c, 5*time.Second, "status", b.JobID)
 	assert.Equal(t, "PENDING", body["status"])
 	e.waiters(t, 2) // the unknown job has ended: its waiter is let go
@@ -99,30 +100,30 @@ func TestManyStreamAcrossReconnects(t *testing.T) {
 	e.complete(t, a)
 	ev, body = manyEvent(t, c, answeredBound, "completed", a.JobID)
 	assert.Len(t, body["recommendations"], 3)
-	assert.Regexp(t, `^\d+-5-3$`, ev.id)
-	last := ev.id
+	assert.Regexp(t, `^\d+-5-3$`, ev.ID)
+	last := ev.ID
 
 	// The connection drops; b fails meanwhile. The reconnect resends none
 	// of what the client had and loses b's final state.
-	c.c.Close()
+	c.Close()
 	_, err = e.st.Fail(context.Background(), b, "모델 오류")
 	require.NoError(t, err)
 	c = openManySSE(t, e, path, "Last-Event-ID: "+last)
 	ev, body = manyEvent(t, c, 5*time.Second, "failed", b.JobID)
 	assert.Equal(t, "모델 오류", body["error"])
-	assert.Equal(t, strings.TrimSuffix(last, "-5-3")+"-6-7-end", ev.id, "same deadline, every job ended")
-	c.ended(t, 5*time.Second)
+	assert.Equal(t, strings.TrimSuffix(last, "-5-3")+"-6-7-end", ev.ID, "same deadline, every job ended")
+	c.Ended(t, 5*time.Second)
 	e.waiters(t, 0)
 
 	// Every job had ended: 204, from the header or the query.
-	noContent(t, e, path, "Last-Event-ID: "+ev.id)
-	noContent(t, e, path+"&lastEventId="+url.QueryEscape(ev.id))
-	noContent(t, e, path+"&lastEventId="+strings.TrimSuffix(ev.id, "-end"))
+	noContent(t, e, path, "Last-Event-ID: "+ev.ID)
+	noContent(t, e, path+"&lastEventId="+url.QueryEscape(ev.ID))
+	noContent(t, e, path+"&lastEventId="+strings.TrimSuffix(ev.ID, "-end"))
 
 	// The query resumes as the header does: only what is missing.
 	c = openManySSE(t, e, path+"&lastEventId="+last)
 	manyEvent(t, c, 5*time.Second, "failed", b.JobID)
-	c.ended(t, 5*time.Second)
+	c.Ended(t, 5*time.Second)
 }
 
 func TestManyStreamDeadline(t *testing.T) {
@@ -135,39 +136,39 @@ func TestManyStreamDeadline(t *testing.T) {
 	ev, _ := manyEvent(t, c, 5*time.Second, "status", a.JobID)
 	manyEvent(t, c, 5*time.Second, "status", b.JobID)
 	manyEvent(t, c, 5*time.Second, "status", done.JobID)
-	deadline, _, _ := splitEventID(t, strings.TrimSuffix(ev.id, "-0"))
+	deadline, _, _ := splitEventID(t, strings.TrimSuffix(ev.ID, "-0"))
 	e.complete(t, done)
 	ev, _ = manyEvent(t, c, answeredBound, "completed", done.JobID)
-	c.c.Close()
+	c.Close()
 
 	// A reconnect keeps the deadline: both jobs still running time out at
 	// it, each with its own timeout event, the last one ending the stream.
-	c = openManySSE(t, e, path, "Last-Event-ID: "+ev.id)
+	c = openManySSE(t, e, path, "Last-Event-ID: "+ev.ID)
 	ev, _ = manyEvent(t, c, 5*time.Second, "status", a.JobID)
-	assert.Regexp(t, `^`+strconv.FormatInt(deadline.UnixMilli(), 10)+`-5-4$`, ev.id, "the same deadline, the sequence goes on, done stays ended")
+	assert.Regexp(t, `^`+strconv.FormatInt(deadline.UnixMilli(), 10)+`-5-4$`, ev.ID, "the same deadline, the sequence goes on, done stays ended")
 	manyEvent(t, c, 5*time.Second, "status", b.JobID)
 	ev, body := manyEvent(t, c, budget+5*time.Second, "timeout", a.JobID)
 	assert.Equal(t, true, body["timedOut"])
 	assert.Equal(t, "PROCESSING", body["status"])
-	assert.False(t, ev.at.Before(deadline.Add(-50*time.Millisecond)), "ended %v before its deadline", deadline.Sub(ev.at))
-	assert.Less(t, ev.at.Sub(deadline), 700*time.Millisecond, "ended late")
+	assert.False(t, ev.At.Before(deadline.Add(-50*time.Millisecond)), "ended %v before its deadline", deadline.Sub(ev.At))
+	assert.Less(t, ev.At.Sub(deadline), 700*time.Millisecond, "ended late")
 	ev, _ = manyEvent(t, c, time.Second, "timeout", b.JobID)
-	assert.Regexp(t, `^\d+-\d+-7-end$`, ev.id)
-	c.ended(t, 5*time.Second)
-	noContent(t, e, path, "Last-Event-ID: "+ev.id)
+	assert.Regexp(t, `^\d+-\d+-7-end$`, ev.ID)
+	c.Ended(t, 5*time.Second)
+	noContent(t, e, path, "Last-Event-ID: "+ev.ID)
 	t.Logf("stream of 3 jobs: deadline %v after its start", deadline.Sub(start))
 
 	// A forged id buys no more than one budget.
 	start = time.Now()
 	c = openManySSE(t, e, path+"&lastEventId=99999999999999-1-0")
 	ev, _ = manyEvent(t, c, 5*time.Second, "status", a.JobID)
-	deadline, _, _ = splitEventID(t, strings.TrimSuffix(ev.id, "-0"))
+	deadline, _, _ = splitEventID(t, strings.TrimSuffix(ev.ID, "-0"))
 	assert.WithinDuration(t, start.Add(budget), deadline, 200*time.Millisecond)
 }
 
 func TestManyBadRequests(t *testing.T) {
 	e := newPushEnv(t, pushOpts{cfg: server.Config{MaxIDs: 4, MaxWaiters: 1}})
-	ok := e.create(t).JobID
+	ok := e.jobs.Create(t).JobID
 	for _, route := range []func(...string) string{manyStreamPath, manyStatusPath} {
 		tests := []struct {
 			path, code, names string
@@ -196,8 +197,8 @@ func TestManyBadRequests(t *testing.T) {
 	}
 
 	// A many-job stream is one held waiter, whatever its length.
-	c := openManySSE(t, e, manyStreamPath(ok, pushJobID(), e.create(t).JobID))
-	c.nextEvent(t, 5*time.Second)
+	c := openManySSE(t, e, manyStreamPath(ok, e.jobs.ID(), e.jobs.Create(t).JobID))
+	c.Next(t, 5*time.Second)
 	r := recvReply(t, e.longPoll(manyStreamPath(ok), 5*time.Second), 6*time.Second)
 	assert.Equal(t, 503, r.code)
 	assert.Equal(t, "SVC_001", decodeBody(t, r.body)["code"])
@@ -224,8 +225,8 @@ func TestManyLongPoll(t *testing.T) {
 
 	t.Run("answered when one is final", func(t *testing.T) {
 		t.Parallel()
-		a, b := e.running(t), e.create(t)
-		unknown := pushJobID()
+		a, b := e.running(t), e.jobs.Create(t)
+		unknown := e.jobs.ID()
 		lp := e.longPoll(manyStatusPath(a.JobID, b.JobID, unknown)+"&wait=30", 10*time.Second)
 		// The unknown job is not final enough to answer: it is a problem,
 		// which counts as final. Answered at once, with every body.
@@ -293,11 +294,11 @@ func TestLastEventIDQueryOnOneJobStream(t *testing.T) {
 	noContent(t, e, jobStreamPath(j.JobID)+"?lastEventId=1-1-end")
 	// The header wins over the query.
 	c := openSSE(t, e, j.JobID, "Last-Event-ID: 99999999999999-4")
-	_, seq, _ := splitEventID(t, c.nextEvent(t, 5*time.Second).id)
+	_, seq, _ := splitEventID(t, c.Next(t, 5*time.Second).ID)
 	assert.Equal(t, 5, seq)
 	c = e.get(t, jobStreamPath(j.JobID)+"?lastEventId="+url.QueryEscape("99999999999999-8"))
-	require.Equal(t, 200, c.resp.StatusCode)
-	c.nextEvent(t, 5*time.Second) // retry
-	_, seq, _ = splitEventID(t, c.nextEvent(t, 5*time.Second).id)
+	require.Equal(t, 200, c.Resp.StatusCode)
+	c.Next(t, 5*time.Second) // retry
+	_, seq, _ = splitEventID(t, c.Next(t, 5*time.Second).ID)
 	assert.Equal(t, 9, seq)
 }

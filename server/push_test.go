@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"jobwait/cmd/jobwait/jobwaittest"
 	"jobwait/server"
 	"jobwait/store"
 	"jobwait/stream"
@@ -43,23 +44,23 @@ func splitEventID(t *testing.T, id string) (deadline time.Time, seq int, final b
 }
 
 // requireSSEEvent checks an event's exact framing and returns its body.
-func requireSSEEvent(t *testing.T, ev sseEvent, name, id string) map[string]any {
+func requireSSEEvent(t *testing.T, ev jobwaittest.Block, name, id string) map[string]any {
 	t.Helper()
-	require.Equal(t, "id: "+id+"\nevent: "+name+"\ndata: "+ev.data, ev.raw, "event framing")
-	return decodeBody(t, []byte(ev.data))
+	require.Equal(t, "id: "+id+"\nevent: "+name+"\ndata: "+ev.Data, ev.Raw(), "event framing")
+	return decodeBody(t, []byte(ev.Data))
 }
 
 // openSSE opens a job's stream and checks its head and first block.
-func openSSE(t *testing.T, e *pushEnv, id string, header ...string) *pushConn {
+func openSSE(t *testing.T, e *pushEnv, id string, header ...string) *jobwaittest.Conn {
 	t.Helper()
 	c := e.get(t, jobStreamPath(id), header...)
-	require.Equal(t, 200, c.resp.StatusCode)
-	assert.Contains(t, c.resp.Header.Get("Content-Type"), "text/event-stream")
-	assert.Equal(t, "no-cache", c.resp.Header.Get("Cache-Control"))
-	assert.Equal(t, "no", c.resp.Header.Get("X-Accel-Buffering"))
-	ev, err := c.next(5 * time.Second)
+	require.Equal(t, 200, c.Resp.StatusCode)
+	assert.Contains(t, c.Resp.Header.Get("Content-Type"), "text/event-stream")
+	assert.Equal(t, "no-cache", c.Resp.Header.Get("Cache-Control"))
+	assert.Equal(t, "no", c.Resp.Header.Get("X-Accel-Buffering"))
+	ev, err := c.Block(5 * time.Second)
 	require.NoError(t, err)
-	require.Equal(t, "retry: 2000", ev.raw, "a stream starts with the poll interval")
+	require.Equal(t, "retry: 2000", ev.Raw(), "a stream starts with the poll interval")
 	return c
 }
 
@@ -78,19 +79,19 @@ func TestPushAnsweredOnWrite(t *testing.T) {
 				sse := openSSE(t, e, id)
 				lp := e.longPoll(jobStatusPath(id)+"?wait=30", 10*time.Second)
 
-				ev := sse.nextEvent(t, 5*time.Second)
-				deadline, seq, fin := splitEventID(t, ev.id)
+				ev := sse.Next(t, 5*time.Second)
+				deadline, seq, fin := splitEventID(t, ev.ID)
 				assert.Equal(t, 1, seq)
 				assert.False(t, fin)
 				assert.WithinDuration(t, start.Add(server.DefaultWaitBudget), deadline, time.Second, "the id carries the stream's deadline")
-				b := requireSSEEvent(t, ev, "status", ev.id)
+				b := requireSSEEvent(t, ev, "status", ev.ID)
 				assert.Equal(t, map[string]any{"jobId": id, "status": "PENDING", "message": "AI가 분석 중입니다"}, b)
 				e.waiters(t, 2)
 
 				f.form.set(t, e, id, store.Processing)
-				ev = sse.nextEvent(t, answeredBound)
+				ev = sse.Next(t, answeredBound)
 				requireSSEEvent(t, ev, "status", fmt.Sprintf("%d-2", deadline.UnixMilli()))
-				assert.Equal(t, "PROCESSING", decodeBody(t, []byte(ev.data))["status"])
+				assert.Equal(t, "PROCESSING", decodeBody(t, []byte(ev.Data))["status"])
 				select {
 				case r := <-lp:
 					t.Fatalf("long poll answered on a non-final change: %d %s", r.code, r.body)
@@ -99,19 +100,19 @@ func TestPushAnsweredOnWrite(t *testing.T) {
 
 				wrote := time.Now()
 				f.form.set(t, e, id, final)
-				ev = sse.nextEvent(t, answeredBound)
-				sseLatency := ev.at.Sub(wrote)
+				ev = sse.Next(t, answeredBound)
+				sseLatency := ev.At.Sub(wrote)
 				name := strings.ToLower(string(final))
 				wantID := fmt.Sprintf("%d-3-end", deadline.UnixMilli())
 				b = requireSSEEvent(t, ev, name, wantID)
-				sse.ended(t, 5*time.Second)
+				sse.Ended(t, 5*time.Second)
 
 				r := recvReply(t, lp, answeredBound+time.Second)
 				lpLatency := r.at.Sub(wrote)
 				assert.Equal(t, 200, r.code)
 				assert.Equal(t, "no-store", r.hdr.Get("Cache-Control"))
 				assert.Empty(t, r.hdr.Get("Retry-After"), "a final answer asks for no retry")
-				assert.JSONEq(t, ev.data, string(r.body), "long poll and stream carry the same body")
+				assert.JSONEq(t, ev.Data, string(r.body), "long poll and stream carry the same body")
 				assert.Less(t, sseLatency, answeredBound)
 				assert.Less(t, lpLatency, answeredBound)
 
@@ -151,14 +152,14 @@ func redisCalls(t *testing.T, e *pushEnv, cmd string) int {
 func TestPushThousandWaitersOneRead(t *testing.T) {
 	const streams, polls = 500, 500
 	e := newPushEnv(t, pushOpts{})
-	j := e.create(t)
+	j := e.jobs.Create(t)
 	j, err := e.st.Start(context.Background(), j)
 	require.NoError(t, err)
 
-	conns := make([]*pushConn, streams)
+	conns := make([]*jobwaittest.Conn, streams)
 	for i := range conns {
 		conns[i] = openSSE(t, e, j.JobID)
-		require.Equal(t, "status", conns[i].nextEvent(t, 5*time.Second).name)
+		require.Equal(t, "status", conns[i].Next(t, 5*time.Second).Type)
 	}
 	replies := make([]<-chan pushReply, polls)
 	for i := range replies {
@@ -172,17 +173,17 @@ func TestPushThousandWaitersOneRead(t *testing.T) {
 	_, err = e.st.Complete(context.Background(), j, store.SampleResult(j.EventDraftID))
 	require.NoError(t, err)
 
-	var g clientGroup
+	var g jobwaittest.Group[error]
 	for _, c := range conns {
 		g.Go(func() error {
-			ev, err := c.next(10 * time.Second)
+			ev, err := c.Block(10 * time.Second)
 			if err != nil {
 				return err
 			}
-			if ev.name != "completed" {
-				return fmt.Errorf("stream got %q", ev.raw)
+			if ev.Type != "completed" {
+				return fmt.Errorf("stream got %q", ev.Raw())
 			}
-			if _, err := c.next(5 * time.Second); err != io.EOF {
+			if _, err := c.Block(5 * time.Second); err != io.EOF {
 				return fmt.Errorf("stream not ended after completed: %v", err)
 			}
 			return nil
@@ -197,7 +198,7 @@ func TestPushThousandWaitersOneRead(t *testing.T) {
 			last = r.at
 		}
 	}
-	require.Empty(t, g.wait(t, 10*time.Second))
+	require.Empty(t, distinct(g.Wait(t, 10*time.Second)))
 	e.waiters(t, 0)
 
 	after := e.hub.Stats()
@@ -215,7 +216,7 @@ func TestPushBudget(t *testing.T) {
 	const budget = 2 * time.Second
 	e := newPushEnv(t, pushOpts{cfg: server.Config{WaitBudget: budget, Heartbeat: time.Second}})
 	running := func(t *testing.T) string {
-		j := e.create(t)
+		j := e.jobs.Create(t)
 		_, err := e.st.Start(context.Background(), j)
 		require.NoError(t, err)
 		return j.JobID
@@ -226,13 +227,13 @@ func TestPushBudget(t *testing.T) {
 		assert.False(t, end.Before(deadline.Add(-50*time.Millisecond)), "ended %v before its deadline", deadline.Sub(end))
 		assert.Less(t, end.Sub(deadline), 700*time.Millisecond, "ended late")
 	}
-	timeoutEvent := func(t *testing.T, c *pushConn, wantID string) sseEvent {
+	timeoutEvent := func(t *testing.T, c *jobwaittest.Conn, wantID string) jobwaittest.Block {
 		t.Helper()
-		ev := c.nextEvent(t, budget+5*time.Second)
+		ev := c.Next(t, budget+5*time.Second)
 		b := requireSSEEvent(t, ev, "timeout", wantID)
 		assert.Equal(t, true, b["timedOut"])
 		assert.Equal(t, "PROCESSING", b["status"])
-		c.ended(t, 5*time.Second)
+		c.Ended(t, 5*time.Second)
 		return ev
 	}
 
@@ -259,16 +260,16 @@ func TestPushBudget(t *testing.T) {
 		id := running(t)
 		start := time.Now()
 		c := openSSE(t, e, id)
-		ev := c.nextEvent(t, 5*time.Second)
-		deadline, _, _ := splitEventID(t, ev.id)
+		ev := c.Next(t, 5*time.Second)
+		deadline, _, _ := splitEventID(t, ev.ID)
 		assert.WithinDuration(t, start.Add(budget), deadline, 200*time.Millisecond)
 		ev = timeoutEvent(t, c, fmt.Sprintf("%d-2-end", deadline.UnixMilli()))
-		ends(t, start, ev.at, deadline)
+		ends(t, start, ev.At, deadline)
 
 		// The id of the final event tells a reconnecting EventSource to stop.
-		again := e.get(t, jobStreamPath(id), "Last-Event-ID: "+ev.id)
-		assert.Equal(t, 204, again.resp.StatusCode)
-		r := again.readAll(5 * time.Second)
+		again := e.get(t, jobStreamPath(id), "Last-Event-ID: "+ev.ID)
+		assert.Equal(t, 204, again.Resp.StatusCode)
+		r := readAll(again, 5*time.Second)
 		require.NoError(t, r.err)
 		assert.Empty(t, r.body)
 	})
@@ -276,43 +277,43 @@ func TestPushBudget(t *testing.T) {
 		t.Parallel()
 		id := running(t)
 		first := openSSE(t, e, id)
-		ev := first.nextEvent(t, 5*time.Second)
-		deadline, _, _ := splitEventID(t, ev.id)
+		ev := first.Next(t, 5*time.Second)
+		deadline, _, _ := splitEventID(t, ev.ID)
 		// Hold the first stream for a heartbeat, then drop it as a
 		// browser losing its network would.
-		kept, err := first.next(5 * time.Second)
+		kept, err := first.Block(5 * time.Second)
 		require.NoError(t, err)
-		require.True(t, kept.comment, "want a keepalive, got %q", kept.raw)
-		assert.Equal(t, ": keepalive", kept.raw)
-		first.c.Close()
+		require.True(t, kept.Comment(), "want a keepalive, got %q", kept.Raw())
+		assert.Equal(t, ": keepalive", kept.Raw())
+		first.Close()
 
 		reopened := time.Now()
-		c := openSSE(t, e, id, "Last-Event-ID: "+ev.id)
-		ev = c.nextEvent(t, 5*time.Second)
+		c := openSSE(t, e, id, "Last-Event-ID: "+ev.ID)
+		ev = c.Next(t, 5*time.Second)
 		requireSSEEvent(t, ev, "status", fmt.Sprintf("%d-2", deadline.UnixMilli()))
 		ev = timeoutEvent(t, c, fmt.Sprintf("%d-3-end", deadline.UnixMilli()))
-		ends(t, reopened, ev.at, deadline)
-		assert.Less(t, ev.at.Sub(reopened), budget-400*time.Millisecond, "a reconnect must not get a new budget")
+		ends(t, reopened, ev.At, deadline)
+		assert.Less(t, ev.At.Sub(reopened), budget-400*time.Millisecond, "a reconnect must not get a new budget")
 	})
 	t.Run("forged id", func(t *testing.T) {
 		t.Parallel()
 		id := running(t)
 		start := time.Now()
 		c := openSSE(t, e, id, "Last-Event-ID: 99999999999999-7")
-		ev := c.nextEvent(t, 5*time.Second)
-		deadline, seq, _ := splitEventID(t, ev.id)
+		ev := c.Next(t, 5*time.Second)
+		deadline, seq, _ := splitEventID(t, ev.ID)
 		assert.Equal(t, 8, seq)
 		assert.WithinDuration(t, start.Add(budget), deadline, 200*time.Millisecond, "a forged id buys at most one budget")
 		ev = timeoutEvent(t, c, fmt.Sprintf("%d-9-end", deadline.UnixMilli()))
-		ends(t, start, ev.at, start.Add(budget))
+		ends(t, start, ev.At, start.Add(budget))
 	})
 	t.Run("final ids", func(t *testing.T) {
 		t.Parallel()
 		id := running(t)
 		for _, last := range []string{"99999999999999-3-end", "1-1-end", fmt.Sprintf("%d-2-end", time.Now().Add(budget).UnixMilli())} {
 			c := e.get(t, jobStreamPath(id), "Last-Event-ID: "+last)
-			assert.Equal(t, 204, c.resp.StatusCode, "Last-Event-ID %q", last)
-			r := c.readAll(5 * time.Second)
+			assert.Equal(t, 204, c.Resp.StatusCode, "Last-Event-ID %q", last)
+			r := readAll(c, 5*time.Second)
 			require.NoError(t, r.err)
 			assert.Empty(t, r.body)
 		}
@@ -321,9 +322,9 @@ func TestPushBudget(t *testing.T) {
 
 func TestPushResyncClientKill(t *testing.T) {
 	e := newPushEnv(t, pushOpts{})
-	j := e.create(t)
+	j := e.jobs.Create(t)
 	sse := openSSE(t, e, j.JobID)
-	sse.nextEvent(t, 5*time.Second)
+	sse.Next(t, 5*time.Second)
 	lp := e.longPoll(jobStatusPath(j.JobID)+"?wait=30", 20*time.Second)
 	e.waiters(t, 2)
 	before := e.hub.Stats()
@@ -335,12 +336,12 @@ func TestPushResyncClientKill(t *testing.T) {
 	_, err = e.st.Complete(ctx, j, store.SampleResult(j.EventDraftID))
 	require.NoError(t, err)
 
-	ev := sse.nextEvent(t, 10*time.Second)
-	assert.Equal(t, "completed", ev.name, "%s", ev.raw)
-	sse.ended(t, 5*time.Second)
+	ev := sse.Next(t, 10*time.Second)
+	assert.Equal(t, "completed", ev.Type, "%s", ev.Raw())
+	sse.Ended(t, 5*time.Second)
 	r := recvReply(t, lp, 10*time.Second)
 	assert.Equal(t, "COMPLETED", decodeBody(t, r.body)["status"])
-	pollUntil(t, 10*time.Second, "hub ready again", e.hub.Ready)
+	jobwaittest.Eventually(t, 10*time.Second, "hub ready again", e.hub.Ready)
 	after := e.hub.Stats()
 	assert.Greater(t, after.Reconnects, before.Reconnects)
 	assert.Greater(t, after.Resyncs, before.Resyncs)
@@ -351,27 +352,27 @@ func TestPushResyncWhileRedisDown(t *testing.T) {
 	// the kill, as a persistent Redis would; notify-keyspace-events is not
 	// kept: it was set with CONFIG SET.
 	e := newPushEnv(t, pushOpts{redisArgs: []string{"--appendonly", "yes", "--appendfsync", "always"}})
-	j := e.create(t)
+	j := e.jobs.Create(t)
 	j, err := e.st.Start(context.Background(), j)
 	require.NoError(t, err)
 	sse := openSSE(t, e, j.JobID)
-	sse.nextEvent(t, 5*time.Second)
+	sse.Next(t, 5*time.Second)
 	lp := e.longPoll(jobStatusPath(j.JobID)+"?wait=30", 25*time.Second)
 	e.waiters(t, 2)
 
 	e.redis.Stop()
-	pollUntil(t, 10*time.Second, "hub not ready while redis is down", func() bool { return !e.hub.Ready() })
+	jobwaittest.Eventually(t, 10*time.Second, "hub not ready while redis is down", func() bool { return !e.hub.Ready() })
 	e.redis.Resume(t)
 	_, err = e.st.Complete(context.Background(), j, store.SampleResult(j.EventDraftID))
 	require.NoError(t, err)
 
-	ev := sse.nextEvent(t, 15*time.Second)
-	assert.Equal(t, "completed", ev.name, "%s", ev.raw)
-	sse.ended(t, 5*time.Second)
+	ev := sse.Next(t, 15*time.Second)
+	assert.Equal(t, "completed", ev.Type, "%s", ev.Raw())
+	sse.Ended(t, 5*time.Second)
 	r := recvReply(t, lp, 15*time.Second)
 	assert.Equal(t, 200, r.code)
 	assert.Equal(t, "COMPLETED", decodeBody(t, r.body)["status"])
-	pollUntil(t, 10*time.Second, "hub ready again", e.hub.Ready)
+	jobwaittest.Eventually(t, 10*time.Second, "hub ready again", e.hub.Ready)
 
 	// Later changes are notified again: notify-keyspace-events was set anew.
 	e.answeredOnWrite(t)
@@ -379,25 +380,25 @@ func TestPushResyncWhileRedisDown(t *testing.T) {
 
 func TestPushRedisRestart(t *testing.T) {
 	e := newPushEnv(t, pushOpts{})
-	j := e.create(t)
+	j := e.jobs.Create(t)
 	sse := openSSE(t, e, j.JobID)
-	sse.nextEvent(t, 5*time.Second)
+	sse.Next(t, 5*time.Second)
 	lp := e.longPoll(jobStatusPath(j.JobID)+"?wait=30", 25*time.Second)
 	e.waiters(t, 2)
 
 	e.redis.Stop()
-	pollUntil(t, 10*time.Second, "hub not ready while redis is down", func() bool { return !e.hub.Ready() })
+	jobwaittest.Eventually(t, 10*time.Second, "hub not ready while redis is down", func() bool { return !e.hub.Ready() })
 	e.redis.Resume(t) // empty: the job is gone
-	pollUntil(t, 10*time.Second, "hub ready again", e.hub.Ready)
+	jobwaittest.Eventually(t, 10*time.Second, "hub ready again", e.hub.Ready)
 
 	// Waiters of a job that vanished with the restart are told so.
 	r := recvReply(t, lp, 10*time.Second)
 	assert.Equal(t, 404, r.code)
 	assert.Equal(t, "JOB_001", decodeBody(t, r.body)["code"])
-	ev := sse.nextEvent(t, 10*time.Second)
-	assert.Equal(t, "problem", ev.name)
-	assert.Equal(t, "JOB_001", decodeBody(t, []byte(ev.data))["code"])
-	sse.ended(t, 5*time.Second)
+	ev := sse.Next(t, 10*time.Second)
+	assert.Equal(t, "problem", ev.Type)
+	assert.Equal(t, "JOB_001", decodeBody(t, []byte(ev.Data))["code"])
+	sse.Ended(t, 5*time.Second)
 
 	// Jobs written to the new server are answered on the write.
 	e.answeredOnWrite(t)
@@ -407,20 +408,20 @@ func TestPushRedisRestart(t *testing.T) {
 // requires both to be answered on its completion.
 func (e *pushEnv) answeredOnWrite(t *testing.T) {
 	t.Helper()
-	j := e.create(t)
+	j := e.jobs.Create(t)
 	sse := openSSE(t, e, j.JobID)
-	sse.nextEvent(t, 5*time.Second)
+	sse.Next(t, 5*time.Second)
 	held := e.hub.Stats().Waiters
 	lp := e.longPoll(jobStatusPath(j.JobID)+"?wait=30", 25*time.Second)
 	e.waiters(t, held+1)
 	wrote := time.Now()
 	_, err := e.st.Complete(context.Background(), j, store.SampleResult(j.EventDraftID))
 	require.NoError(t, err)
-	ev := sse.nextEvent(t, 10*time.Second)
-	assert.Equal(t, "completed", ev.name)
+	ev := sse.Next(t, 10*time.Second)
+	assert.Equal(t, "completed", ev.Type)
 	r := recvReply(t, lp, 10*time.Second)
 	assert.Equal(t, "COMPLETED", decodeBody(t, r.body)["status"])
-	assert.Less(t, ev.at.Sub(wrote), answeredBound)
+	assert.Less(t, ev.At.Sub(wrote), answeredBound)
 	assert.Less(t, r.at.Sub(wrote), answeredBound)
 }
 
@@ -428,13 +429,13 @@ func TestPushClientGone(t *testing.T) {
 	const streams = 500
 	const beat = 200 * time.Millisecond
 	e := newPushEnv(t, pushOpts{cfg: server.Config{Heartbeat: beat}, idleWorkers: 100 * time.Millisecond})
-	j := e.create(t)
+	j := e.jobs.Create(t)
 	baseline := runtime.NumGoroutine()
 
-	conns := make([]*pushConn, streams)
+	conns := make([]*jobwaittest.Conn, streams)
 	for i := range conns {
 		conns[i] = openSSE(t, e, j.JobID)
-		require.Equal(t, "status", conns[i].nextEvent(t, 5*time.Second).name)
+		require.Equal(t, "status", conns[i].Next(t, 5*time.Second).Type)
 	}
 	e.waiters(t, streams)
 	held := runtime.NumGoroutine()
@@ -442,9 +443,9 @@ func TestPushClientGone(t *testing.T) {
 
 	closed := time.Now()
 	for _, c := range conns {
-		c.c.Close()
+		c.Close()
 	}
-	pollUntil(t, 30*beat, "every stream's waiter and goroutines to be gone", func() bool {
+	jobwaittest.Eventually(t, 30*beat, "every stream's waiter and goroutines to be gone", func() bool {
 		return e.hub.Stats().Waiters == 0 && runtime.NumGoroutine() <= baseline
 	})
 	t.Logf("%d streams closed by their clients: waiters and goroutines (%d held, %d baseline) back after %v (heartbeat %v)",
@@ -463,27 +464,27 @@ func TestPushPollFallback(t *testing.T) {
 // waits for the next tick.
 func (e *pushEnv) answeredOnWriteWithin(t *testing.T, d time.Duration) {
 	t.Helper()
-	j := e.create(t)
+	j := e.jobs.Create(t)
 	sse := openSSE(t, e, j.JobID)
-	sse.nextEvent(t, 5*time.Second)
+	sse.Next(t, 5*time.Second)
 	lp := e.longPoll(jobStatusPath(j.JobID)+"?wait=30", 25*time.Second)
 	e.waiters(t, 2)
 	_, err := e.st.Fail(context.Background(), j, "boom")
 	require.NoError(t, err)
-	ev := sse.nextEvent(t, d)
-	assert.Equal(t, "failed", ev.name)
-	assert.Equal(t, "boom", decodeBody(t, []byte(ev.data))["error"])
+	ev := sse.Next(t, d)
+	assert.Equal(t, "failed", ev.Type)
+	assert.Equal(t, "boom", decodeBody(t, []byte(ev.Data))["error"])
 	r := recvReply(t, lp, d)
 	assert.Equal(t, "FAILED", decodeBody(t, r.body)["status"])
 }
 
 func TestPushMaxWaiters(t *testing.T) {
 	e := newPushEnv(t, pushOpts{cfg: server.Config{MaxWaiters: 4}})
-	j := e.create(t)
-	var streams []*pushConn
+	j := e.jobs.Create(t)
+	var streams []*jobwaittest.Conn
 	for range 2 {
 		c := openSSE(t, e, j.JobID)
-		c.nextEvent(t, 5*time.Second)
+		c.Next(t, 5*time.Second)
 		streams = append(streams, c)
 	}
 	polls := []<-chan pushReply{
@@ -505,7 +506,7 @@ func TestPushMaxWaiters(t *testing.T) {
 	_, err := e.st.Complete(context.Background(), j, store.SampleResult(j.EventDraftID))
 	require.NoError(t, err)
 	for _, c := range streams {
-		assert.Equal(t, "completed", c.nextEvent(t, answeredBound).name)
+		assert.Equal(t, "completed", c.Next(t, answeredBound).Type)
 	}
 	for _, ch := range polls {
 		assert.Equal(t, "COMPLETED", decodeBody(t, recvReply(t, ch, answeredBound).body)["status"])
@@ -521,14 +522,14 @@ func TestPushShutdown(t *testing.T) {
 	e := newPushEnv(t, pushOpts{})
 	ids := make([]string, jobs)
 	for i := range ids {
-		j, err := e.st.Start(context.Background(), e.create(t))
+		j, err := e.st.Start(context.Background(), e.jobs.Create(t))
 		require.NoError(t, err)
 		ids[i] = j.JobID
 	}
-	conns := make([]*pushConn, streams)
+	conns := make([]*jobwaittest.Conn, streams)
 	for i := range conns {
 		conns[i] = openSSE(t, e, ids[i%jobs])
-		conns[i].nextEvent(t, 5*time.Second)
+		conns[i].Next(t, 5*time.Second)
 	}
 	replies := make([]<-chan pushReply, polls)
 	for i := range replies {
@@ -539,14 +540,14 @@ func TestPushShutdown(t *testing.T) {
 	// A stream cut by shutdown must look dropped, not ended: no final
 	// event, no last chunk (an unexpected EOF), after a random retry that
 	// spreads the reconnects.
-	var g clientGroup
+	var g jobwaittest.Group[error]
 	var mu sync.Mutex
 	retries := map[string]bool{}
 	for _, c := range conns {
 		g.Go(func() error {
 			retried := false
 			for {
-				ev, err := c.next(10 * time.Second)
+				ev, err := c.Block(10 * time.Second)
 				switch {
 				case errors.Is(err, io.ErrUnexpectedEOF) && retried:
 					return nil
@@ -554,17 +555,17 @@ func TestPushShutdown(t *testing.T) {
 					return errors.New("stream ended cleanly at shutdown; want it dropped")
 				case err != nil:
 					return err
-				case ev.retry != "" && ev.name == "" && ev.data == "":
-					ms, err := strconv.Atoi(ev.retry)
+				case ev.Retry != "" && ev.Type == "" && ev.Data == "":
+					ms, err := strconv.Atoi(ev.Retry)
 					if err != nil || ms < 2000 || ms >= 7000 {
-						return fmt.Errorf("retry %q at shutdown; want 2000 to 7000 ms", ev.retry)
+						return fmt.Errorf("retry %q at shutdown; want 2000 to 7000 ms", ev.Retry)
 					}
 					mu.Lock()
-					retries[ev.retry] = true
+					retries[ev.Retry] = true
 					mu.Unlock()
 					retried = true
-				case !ev.comment:
-					return fmt.Errorf("stream got %q at shutdown; want its end", ev.raw)
+				case !ev.Comment():
+					return fmt.Errorf("stream got %q at shutdown; want its end", ev.Raw())
 				}
 			}
 		})
@@ -585,7 +586,7 @@ func TestPushShutdown(t *testing.T) {
 		require.NotContains(t, b, "timedOut", "a shutdown is not the end of the wait")
 		require.Less(t, r.at.Sub(start), 5*time.Second)
 	}
-	require.Empty(t, g.wait(t, 10*time.Second))
+	require.Empty(t, distinct(g.Wait(t, 10*time.Second)))
 	assert.Greater(t, len(retries), streams/10, "reconnect delays spread, not one for all")
 	e.waiters(t, 0)
 }
@@ -599,9 +600,9 @@ func TestPushShutdown(t *testing.T) {
 func TestPushShutdownWhileConnectionsGoBack(t *testing.T) {
 	const n = 200
 	e := newPushEnv(t, pushOpts{})
-	j, err := e.st.Start(context.Background(), e.create(t))
+	j, err := e.st.Start(context.Background(), e.jobs.Create(t))
 	require.NoError(t, err)
-	var g clientGroup
+	var g jobwaittest.Group[error]
 	var got, answered, closed atomic.Int64
 	conns := make([]net.Conn, n)
 	for i := range conns {
@@ -645,13 +646,13 @@ func TestPushShutdownWhileConnectionsGoBack(t *testing.T) {
 	}
 	_, err = e.st.Complete(context.Background(), j, store.SampleResult(j.EventDraftID))
 	require.NoError(t, err)
-	pollUntil(t, 10*time.Second, "some answers read", func() bool { return got.Load() >= n/4 })
+	jobwaittest.Eventually(t, 10*time.Second, "some answers read", func() bool { return got.Load() >= n/4 })
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	require.NoError(t, e.srv.Shutdown(ctx))
 	assert.Less(t, time.Since(start), 5*time.Second, "Shutdown waits for no idle connection")
-	require.Empty(t, g.wait(t, 15*time.Second))
+	require.Empty(t, distinct(g.Wait(t, 15*time.Second)))
 	t.Logf("Shutdown took %v; next requests: %d answered, %d closed", time.Since(start).Round(time.Millisecond), answered.Load(), closed.Load())
 }
 
@@ -668,7 +669,7 @@ func TestPushSpringRewriteIsNotAVanishedJob(t *testing.T) {
 		polls[i] = e.longPoll(jobStatusPath(id)+"?wait=30", 10*time.Second)
 	}
 	sse := openSSE(t, e, id)
-	assert.Equal(t, "status", sse.nextEvent(t, 5*time.Second).name)
+	assert.Equal(t, "status", sse.Next(t, 5*time.Second).Type)
 	e.waiters(t, n+1)
 
 	draft := "draft-" + id
@@ -684,6 +685,6 @@ func TestPushSpringRewriteIsNotAVanishedJob(t *testing.T) {
 		assert.Equal(t, 200, r.code, "%s", r.body)
 		assert.Contains(t, string(r.body), `"COMPLETED"`)
 	}
-	ev := sse.nextEvent(t, answeredBound)
-	assert.Equal(t, "completed", ev.name, "%s", ev.data)
+	ev := sse.Next(t, answeredBound)
+	assert.Equal(t, "completed", ev.Type, "%s", ev.Data)
 }

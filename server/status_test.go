@@ -3,12 +3,10 @@ package server_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"jobwait/cmd/jobwait/jobwaittest"
 	"jobwait/server"
 	"jobwait/store"
 	"jobwait/store/redistest"
@@ -23,12 +22,6 @@ import (
 )
 
 func TestMain(m *testing.M) { redistest.Main(m) }
-
-var idSeq atomic.Int64
-
-func uniqueID(prefix string) string {
-	return fmt.Sprintf("%s%d-%d", prefix, time.Now().UnixNano()%1e7, idSeq.Add(1))
-}
 
 // shortPollApp is a server over a redis client with its hub running, for
 // requests driven through app.Test (short polls, routing, errors).
@@ -41,16 +34,7 @@ func shortPollApp(t *testing.T, c redis.UniversalClient) *server.Server {
 	// short Redis timeout below.
 	hcfg.Doubt = server.Doubt(200 * time.Millisecond)
 	hub := stream.New(hcfg)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = hub.Run(ctx)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-	})
+	jobwaittest.Run(t, 10*time.Second, "hub.Run", func(ctx context.Context) { _ = hub.Run(ctx) })
 	return server.New(server.Config{RedisTimeout: 500 * time.Millisecond}, st, hub)
 }
 
@@ -132,7 +116,7 @@ func TestShortPoll(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			id, draft := uniqueID("j"), uniqueID("d")
+			id, draft := jobwaittest.ID("j"), jobwaittest.ID("d")
 			tt.write(id, draft)
 			resp, body := do(t, s, "GET", "/api/events/jobs/"+id+"/status")
 			assert.Equal(t, tt.code, resp.StatusCode)
@@ -196,7 +180,7 @@ func TestRedisDownIsSVC002AndRecovers(t *testing.T) {
 	c := redis.NewClient(&redis.Options{Addr: srv.Addr(), MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
 	t.Cleanup(func() { c.Close() })
 	s := shortPollApp(t, c)
-	id := uniqueID("j")
+	id := jobwaittest.ID("j")
 	require.NoError(t, c.Set(context.Background(), "job:"+id, `{"status":"PENDING"}`, time.Hour).Err())
 
 	srv.Stop()

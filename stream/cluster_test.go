@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"jobwait/cmd/jobwait/jobwaittest"
 	"jobwait/store/redistest"
 )
 
@@ -46,19 +47,9 @@ func startClusterHub(t *testing.T, mode Mode) *clusterFixture {
 		Notify:  mode,
 		Logger:  testLogger(t),
 	})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { _ = hub.Run(ctx); close(done) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(clusterBudget):
-			t.Error("hub did not stop")
-		}
-	})
+	jobwaittest.Run(t, clusterBudget, "hub.Run", func(ctx context.Context) { _ = hub.Run(ctx) })
 	f := &clusterFixture{c: c, cc: cc, hub: hub}
-	f.eventually(t, "hub ready", hub.Ready)
+	jobwaittest.Eventually(t, clusterBudget, "hub ready", hub.Ready)
 	require.Equal(t, mode, hub.Mode())
 	return f
 }
@@ -97,18 +88,6 @@ type tWriter struct{ t *testing.T }
 func (w tWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))
 	return len(p), nil
-}
-
-// eventually polls cond until it holds, failing the test after clusterBudget.
-func (f *clusterFixture) eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(clusterBudget)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, clusterBudget)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // spread returns n job ids per master, each id in the slots of its master.
@@ -260,7 +239,7 @@ func TestClusterManualFailover(t *testing.T) {
 	for _, w := range ws[:half] {
 		f.set(t, w.id, "COMPLETED")
 	}
-	f.eventually(t, "hub subscribed to the promoted replica", func() bool {
+	jobwaittest.Eventually(t, clusterBudget, "hub subscribed to the promoted replica", func() bool {
 		return numpat(promoted) == 1 && numpat(old) == 0 && f.hub.Ready()
 	})
 	for _, w := range ws[half:] {
@@ -285,7 +264,7 @@ func TestClusterMasterKilled(t *testing.T) {
 	victim := f.c.MasterOf(t, "job:"+ws[0].id)
 	replica := f.c.ReplicaOf(t, victim)
 	f.c.Kill(victim)
-	f.eventually(t, "hub not ready without the killed master", func() bool { return !f.hub.Ready() })
+	jobwaittest.Eventually(t, clusterBudget, "hub not ready without the killed master", func() bool { return !f.hub.Ready() })
 
 	var wg sync.WaitGroup
 	for _, w := range ws { // retried until the slot has a master again
@@ -293,7 +272,7 @@ func TestClusterMasterKilled(t *testing.T) {
 	}
 	wg.Wait()
 	awaitAll(t, ws, "COMPLETED")
-	f.eventually(t, "hub ready on the promoted replica", func() bool {
+	jobwaittest.Eventually(t, clusterBudget, "hub ready on the promoted replica", func() bool {
 		return f.hub.Ready() && numpat(replica) == 1
 	})
 
@@ -348,10 +327,10 @@ func TestClusterDoubleEventsAreDeliveredOnce(t *testing.T) {
 	assert.Equal(t, []string{"PROCESSING", "COMPLETED"}, seen)
 
 	// Every copy of both events arrived and was read: no wake-up is left.
-	f.eventually(t, "three copies of each event", func() bool {
+	jobwaittest.Eventually(t, clusterBudget, "three copies of each event", func() bool {
 		return f.hub.Stats().Notifications-before >= 6
 	})
-	f.eventually(t, "reads done", func() bool {
+	jobwaittest.Eventually(t, clusterBudget, "reads done", func() bool {
 		f.hub.mu.Lock()
 		defer f.hub.mu.Unlock()
 		e := f.hub.jobs[id]

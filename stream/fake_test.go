@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"jobwait/cmd/jobwait/jobwaittest"
 	"jobwait/stream"
 )
 
@@ -91,16 +92,7 @@ func memHub(t *testing.T, m *memStore) *stream.Hub[string] {
 		Resync: testResync,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		h.RunSubscribed(ctx)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-	})
+	jobwaittest.Run(t, 10*time.Second, "RunSubscribed", h.RunSubscribed)
 	return h
 }
 

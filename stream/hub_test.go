@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"jobwait/cmd/jobwait/jobwaittest"
 	"jobwait/store/redistest"
 	"jobwait/stream"
 )
@@ -48,22 +49,8 @@ func startHub(t *testing.T, mode stream.Mode, redisArgs ...string) *hubFixture {
 		Notify:  mode,
 		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = f.hub.Run(ctx)
-	}()
-	f.stop = func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			t.Error("Run did not return within 10s of cancel")
-		}
-	}
-	t.Cleanup(f.stop)
-	hubEventually(t, "hub ready", f.hub.Ready)
+	f.stop = jobwaittest.Run(t, hubWait, "Run", func(ctx context.Context) { _ = f.hub.Run(ctx) })
+	jobwaittest.Eventually(t, hubWait, "hub ready", f.hub.Ready)
 	return f
 }
 
@@ -89,20 +76,8 @@ func getRead(c *redis.Client) func(ctx context.Context, ids, _ []string) ([]stri
 	}
 }
 
-// hubEventually polls cond until it holds, failing after 10 s.
-func hubEventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.After(10 * time.Second)
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-deadline:
-			t.Fatalf("timed out waiting for %s", what)
-		case <-tick.C:
-		}
-	}
-}
+// hubWait bounds what a hub test waits for.
+const hubWait = 10 * time.Second
 
 func (f *hubFixture) set(t *testing.T, id, v string) {
 	t.Helper()
@@ -159,9 +134,9 @@ func TestWatchCopiesID(t *testing.T) {
 func TestNotificationsSurviveRestart(t *testing.T) {
 	f := startHub(t, stream.Keyspace)
 	f.srv.Stop()
-	hubEventually(t, "hub not ready while redis is down", func() bool { return !f.hub.Ready() })
+	jobwaittest.Eventually(t, hubWait, "hub not ready while redis is down", func() bool { return !f.hub.Ready() })
 	f.srv.Resume(t)
-	hubEventually(t, "hub ready again", f.hub.Ready)
+	jobwaittest.Eventually(t, hubWait, "hub ready again", f.hub.Ready)
 
 	flags, err := f.prod.ConfigGet(context.Background(), "notify-keyspace-events").Result()
 	require.NoError(t, err)
@@ -243,7 +218,7 @@ func TestWatchesShareReads(t *testing.T) {
 func TestReadFailureIsWatchError(t *testing.T) {
 	f := startHub(t, stream.Keyspace)
 	f.srv.Stop()
-	hubEventually(t, "hub not ready", func() bool { return !f.hub.Ready() })
+	jobwaittest.Eventually(t, hubWait, "hub not ready", func() bool { return !f.hub.Ready() })
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	w, _, err := f.hub.Watch(ctx, "unreachable")
@@ -273,21 +248,8 @@ func TestReadPanicFailsTheRead(t *testing.T) {
 		Same:   func(a, b string) bool { return a == b },
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = hub.Run(ctx)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			t.Error("Run did not return within 10s of cancel")
-		}
-	})
-	hubEventually(t, "hub ready", hub.Ready)
+	jobwaittest.Run(t, hubWait, "Run", func(ctx context.Context) { _ = hub.Run(ctx) })
+	jobwaittest.Eventually(t, hubWait, "hub ready", hub.Ready)
 
 	wctx, wcancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer wcancel()

@@ -400,11 +400,9 @@ func TestCompletedOverLongPollWithoutEventSource(t *testing.T) {
 	p.waitFor(t, `document.querySelector('#transport').textContent === '롱 폴링'`, "the long poll badge")
 	// Complete the job while the long poll is held, so that it is the long
 	// poll that delivers.
-	deadline := time.Now().Add(stepTimeout)
-	for !p.requested("/api/events/jobs/" + id + "/status?wait=") {
-		require.True(t, time.Now().Before(deadline), "the page sent no long poll")
-		time.Sleep(20 * time.Millisecond)
-	}
+	jobwaittest.Eventually(t, stepTimeout, "a long poll sent by the page", func() bool {
+		return p.requested("/api/events/jobs/" + id + "/status?wait=")
+	})
 	j.complete(t, id, draft)
 	p.waitState(t, "completed")
 	p.assertResult(t)

@@ -13,7 +13,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"jobwait/cmd/jobwait/jobwaittest"
-	"jobwait/store"
 	"jobwait/store/redistest"
 )
 
@@ -56,11 +55,11 @@ func TestLeastPrivilegeUser(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t, "--notify-keyspace-events", "Kg$hxe")
 	words := readmeACL(t)
-	st := store.New(srv.Client(t))
+	p := jobwaittest.NewProducer(srv.Client(t), "rep")
 
 	url := setUser(t, srv, "jobwait", words)
 	rs := startReplicas(t, []string{url}, "JOBWAIT_NOTIFY=keyspace")
-	answersThreeWays(t, rs, st)
+	answersThreeWays(t, rs, p)
 	log := rs[0].jw.Log()
 	assert.Contains(t, log, `"permission":"CONFIG GET notify-keyspace-events"`)
 	// CONFIG SET is not tried without CONFIG GET.
@@ -72,7 +71,7 @@ func TestLeastPrivilegeUser(t *testing.T) {
 
 	url = setUser(t, srv, "jobwait-config", append(words, "+config|get", "+config|set"))
 	rs = startReplicas(t, []string{url})
-	answersThreeWays(t, rs, st)
+	answersThreeWays(t, rs, p)
 	assert.NotContains(t, rs[0].jw.Log(), "redis permission missing")
 
 	// Each rule, and the permission jobwait then says is missing.
@@ -95,7 +94,7 @@ func TestLeastPrivilegeUser(t *testing.T) {
 			less := append(append([]string(nil), words[:i]...), words[i+1:]...)
 			url := setUser(t, srv, "jobwait-less-"+strconv.Itoa(i), less)
 			jw := jobwaittest.Start(t, "REDIS_URL="+url, "JOBWAIT_DEMO=false", "JOBWAIT_NOTIFY=keyspace")
-			eventually(t, 10*time.Second, "saying "+want+" is missing", func() bool {
+			jobwaittest.Eventually(t, 10*time.Second, "saying "+want+" is missing", func() bool {
 				return strings.Contains(jw.Log(), `"permission":"`+want+`"`)
 			})
 		})
@@ -134,7 +133,7 @@ func TestLeastPrivilegeUserOnCluster(t *testing.T) {
 	url := "redis://jobwait:secret@" + c.Nodes[0].Addr() + "/0" // told a cluster by CLUSTER INFO
 	rs := startReplicas(t, []string{url}, "JOBWAIT_NOTIFY=keyspace")
 	assert.Contains(t, rs[0].jw.Log(), "following the cluster")
-	answersThreeWays(t, rs, store.New(c.Client(t)))
+	answersThreeWays(t, rs, jobwaittest.NewProducer(c.Client(t), "rep"))
 	log := rs[0].jw.Log()
 	assert.Equal(t, 1, strings.Count(log, "redis permission missing"), "only CONFIG is missing:\n%s", log)
 	assert.Contains(t, log, `"permission":"CONFIG GET notify-keyspace-events"`)

@@ -5,9 +5,7 @@ package main
 // stream may move from one to another with its Last-Event-ID.
 
 import (
-	"bufio"
 	"context"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -18,7 +16,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"jobwait/cmd/jobwait/jobwaittest"
-	"jobwait/store"
 	"jobwait/store/redistest"
 )
 
@@ -42,26 +39,13 @@ func startReplicas(t *testing.T, urls []string, env ...string) []*rig {
 	return rs
 }
 
-// newStoreJobs writes n PENDING jobs through st.
-func newStoreJobs(t *testing.T, st *store.Store, prefix string, n int) []store.Job {
-	t.Helper()
-	jobs := make([]store.Job, n)
-	for i := range jobs {
-		id := fmt.Sprintf("%s%d-%d", prefix, time.Now().UnixNano()%1e9, jobSeq.Add(1))
-		j, err := st.Create(context.Background(), id, "draft-"+id)
-		require.NoError(t, err)
-		jobs[i] = j
-	}
-	return jobs
-}
-
 func TestReplicasOnOneRedis(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
-	st := store.New(srv.Client(t))
+	p := jobwaittest.NewProducer(srv.Client(t), "rep")
 	rs := startReplicas(t, []string{srv.URL(), srv.URL(), srv.URL()})
-	answeredOnEveryReplica(t, rs, st)
-	streamMovesBetweenReplicas(t, rs, st)
+	answeredOnEveryReplica(t, rs, p)
+	streamMovesBetweenReplicas(t, rs, p)
 }
 
 // On a cluster, each replica is given REDIS_URL differently: the cluster
@@ -72,7 +56,7 @@ func TestReplicasOnCluster(t *testing.T) {
 	c := redistest.StartCluster(t)
 	master := c.Masters(t)[0]
 	replica := c.ReplicaOf(t, master)
-	st := store.New(c.Client(t))
+	p := jobwaittest.NewProducer(c.Client(t), "rep")
 	rs := startReplicas(t, []string{c.URL(), master.URL(), "redis://" + replica.Addr()})
 	for _, r := range rs {
 		assert.Contains(t, r.jw.Log(), "following the cluster", "replica %s runs on the cluster", r.jw.Addr)
@@ -82,8 +66,8 @@ func TestReplicasOnCluster(t *testing.T) {
 		assert.Equal(t, "keyspace", body["notify"])
 	}
 	rs = append(rs, startReplicas(t, []string{c.URL()}, "JOBWAIT_NOTIFY=poll")...)
-	answeredOnEveryReplica(t, rs, st)
-	streamMovesBetweenReplicas(t, rs, st)
+	answeredOnEveryReplica(t, rs, p)
+	streamMovesBetweenReplicas(t, rs, p)
 
 	_, err := connect(context.Background(), "redis://"+master.Addr()+"/3", nil, slog.New(slog.DiscardHandler))
 	assert.ErrorContains(t, err, "database 0 only", "a cluster with database 3")
@@ -92,7 +76,7 @@ func TestReplicasOnCluster(t *testing.T) {
 	// answers, jobwait exits so that it is restarted as a cluster client.
 	c.Kill(replica)
 	jw := jobwaittest.Start(t, "REDIS_URL="+replica.URL(), "JOBWAIT_DEMO=false")
-	eventually(t, 5*time.Second, "logging that Redis is unreachable", func() bool {
+	jobwaittest.Eventually(t, 5*time.Second, "logging that Redis is unreachable", func() bool {
 		return strings.Contains(jw.Log(), "taking REDIS_URL for a single node")
 	})
 	replica.Resume(t)
@@ -105,10 +89,10 @@ func TestReplicasOnCluster(t *testing.T) {
 // answeredOnEveryReplica holds long polls and streams spread over the
 // replicas, completes every job through Redis and expects every wait
 // answered with its result.
-func answeredOnEveryReplica(t *testing.T, rs []*rig, st *store.Store) {
+func answeredOnEveryReplica(t *testing.T, rs []*rig, p *jobwaittest.Producer) {
 	t.Helper()
-	jobs := newStoreJobs(t, st, "rep", 8*len(rs))
-	var w waits
+	jobs := p.Jobs(t, 8*len(rs))
+	var w jobwaittest.Group[outcome]
 	held := make([]int, len(rs))
 	for i, j := range jobs {
 		r := rs[i%len(rs)]
@@ -124,10 +108,10 @@ func answeredOnEveryReplica(t *testing.T, rs []*rig, st *store.Store) {
 	}
 	start := time.Now()
 	for _, j := range jobs {
-		_, err := st.Complete(context.Background(), j, store.SampleResult(j.EventDraftID))
+		err := p.Complete(context.Background(), j)
 		require.NoError(t, err)
 	}
-	for _, o := range w.wait(t, replicaBudget) {
+	for _, o := range w.Wait(t, replicaBudget) {
 		assert.True(t, o.completed(), "%v", o)
 	}
 	t.Logf("%d waits over %d replicas answered %v after the first completion", len(jobs), len(rs), time.Since(start).Round(time.Millisecond))
@@ -136,102 +120,47 @@ func answeredOnEveryReplica(t *testing.T, rs []*rig, st *store.Store) {
 // streamMovesBetweenReplicas opens a stream on one replica, resumes it on
 // another with its Last-Event-ID (same deadline), sees the job complete
 // there, and is told 204 by a third when it resumes after the end.
-func streamMovesBetweenReplicas(t *testing.T, rs []*rig, st *store.Store) {
+func streamMovesBetweenReplicas(t *testing.T, rs []*rig, p *jobwaittest.Producer) {
 	t.Helper()
-	j := newStoreJobs(t, st, "move", 1)[0]
+	j := p.Jobs(t, 1)[0]
 
 	first := openStream(t, rs[0], j.JobID, "")
-	ev := first.next(t)
-	require.Equal(t, "status", ev.name)
-	deadline, _, ok := strings.Cut(ev.id, "-")
-	require.True(t, ok, "event id %q", ev.id)
-	first.close()
+	ev := first.Event(t, 10*time.Second)
+	require.Equal(t, "status", ev.Type)
+	deadline, _, ok := strings.Cut(ev.ID, "-")
+	require.True(t, ok, "event id %q", ev.ID)
+	first.Close()
 
-	moved := openStream(t, rs[1], j.JobID, ev.id)
-	ev = moved.next(t)
-	assert.Equal(t, "status", ev.name)
-	assert.True(t, strings.HasPrefix(ev.id, deadline+"-"), "resumed event id %q keeps the deadline %s", ev.id, deadline)
-	_, err := st.Complete(context.Background(), j, store.SampleResult(j.EventDraftID))
+	moved := openStream(t, rs[1], j.JobID, ev.ID)
+	ev = moved.Event(t, 10*time.Second)
+	assert.Equal(t, "status", ev.Type)
+	assert.True(t, strings.HasPrefix(ev.ID, deadline+"-"), "resumed event id %q keeps the deadline %s", ev.ID, deadline)
+	err := p.Complete(context.Background(), j)
 	require.NoError(t, err)
-	ev = moved.next(t)
-	assert.Equal(t, "completed", ev.name)
-	assert.True(t, strings.HasPrefix(ev.id, deadline+"-") && strings.HasSuffix(ev.id, "-end"), "final event id %q", ev.id)
-	moved.close()
+	ev = moved.Event(t, 10*time.Second)
+	assert.Equal(t, "completed", ev.Type)
+	assert.True(t, strings.HasPrefix(ev.ID, deadline+"-") && strings.HasSuffix(ev.ID, "-end"), "final event id %q", ev.ID)
+	moved.Close()
 
 	req, _ := http.NewRequest(http.MethodGet, streamURL(rs[2].jw.URL(), j.JobID), nil)
-	req.Header.Set("Last-Event-ID", ev.id)
+	req.Header.Set("Last-Event-ID", ev.ID)
 	resp, err := rs[2].http.Do(req)
 	require.NoError(t, err)
 	resp.Body.Close()
 	assert.Equal(t, http.StatusNoContent, resp.StatusCode, "resumed after the end")
 }
 
-// sseEvent is one server-sent event.
-type sseEvent struct{ id, name, data string }
-
-// sseConn is an open stream whose events arrive on a channel.
-type sseConn struct {
-	events chan sseEvent
-	cancel context.CancelFunc
-}
-
 // openStream opens job id's stream on r, with lastID as Last-Event-ID if
 // not empty.
-func openStream(t *testing.T, r *rig, id, lastID string) *sseConn {
+func openStream(t *testing.T, r *rig, id, lastID string) *jobwaittest.Conn {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), replicaBudget)
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, streamURL(r.jw.URL(), id), nil)
+	var header []string
 	if lastID != "" {
-		req.Header.Set("Last-Event-ID", lastID)
+		header = append(header, "Last-Event-ID: "+lastID)
 	}
-	resp, err := r.http.Do(req)
-	if err != nil {
-		cancel()
-		t.Fatal(err)
+	c := jobwaittest.MustGet(t, r.jw.Addr, "/api/events/jobs/"+id+"/stream", header...)
+	if c.Resp.StatusCode != http.StatusOK {
+		t.Fatalf("stream of %s: %s", id, c.Resp.Status)
 	}
-	if resp.StatusCode != http.StatusOK {
-		resp.Body.Close()
-		cancel()
-		t.Fatalf("stream of %s: %s", id, resp.Status)
-	}
-	s := &sseConn{events: make(chan sseEvent, 16), cancel: cancel}
-	go func() {
-		defer resp.Body.Close()
-		defer close(s.events)
-		sc := bufio.NewScanner(resp.Body)
-		var ev sseEvent
-		for sc.Scan() {
-			line := sc.Text()
-			switch {
-			case line == "" && ev.name != "":
-				s.events <- ev
-				ev = sseEvent{}
-			case strings.HasPrefix(line, "id: "):
-				ev.id = line[len("id: "):]
-			case strings.HasPrefix(line, "event: "):
-				ev.name = line[len("event: "):]
-			case strings.HasPrefix(line, "data: "):
-				ev.data = line[len("data: "):]
-			}
-		}
-	}()
-	t.Cleanup(s.close)
-	return s
+	return c
 }
-
-// next returns the next event, failing the test if none comes in time.
-func (s *sseConn) next(t *testing.T) sseEvent {
-	t.Helper()
-	select {
-	case ev, ok := <-s.events:
-		if !ok {
-			t.Fatal("stream ended")
-		}
-		return ev
-	case <-time.After(10 * time.Second):
-		t.Fatal("no event within 10s")
-	}
-	return sseEvent{}
-}
-
-func (s *sseConn) close() { s.cancel() }

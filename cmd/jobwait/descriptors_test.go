@@ -23,6 +23,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"jobwait/cmd/jobwait/jobwaittest"
 	"jobwait/server"
 )
 
@@ -100,8 +101,8 @@ func (r *rig) answersNewConnections(t *testing.T, within time.Duration) {
 		code, _, _, err := getJSON(c, r.jw.URL()+"/api/info")
 		return err == nil && code == 200
 	}
-	eventually(t, within, "answering on a new connection", get)
-	eventually(t, within, "the episode's end logged", func() bool {
+	jobwaittest.Eventually(t, within, "answering on a new connection", get)
+	jobwaittest.Eventually(t, within, "the episode's end logged", func() bool {
 		return get() && strings.Contains(r.jw.Log(), "accepting connections again")
 	})
 }
@@ -116,29 +117,29 @@ func TestOutOfDescriptorsRefusesPastTheCap(t *testing.T) {
 	nofile, held, extra := scaled(512, 1024), scaled(200, 500), scaled(400, 1100)
 	r := newRigUnder(t, underFileLimit(t, nofile), nil, "JOBWAIT_WAIT_BUDGET="+budget.String())
 	base := r.jw.URL()
-	require.EqualValues(t, server.MaxConnsFor(uint64(nofile)), metric(base, "jobwait_connections_max"), "the default cap, from the file limit")
+	require.EqualValues(t, server.MaxConnsFor(uint64(nofile)), jobwaittest.Metric(base, "jobwait_connections_max"), "the default cap, from the file limit")
 
-	jobs := r.newJobs(t, held)
-	var w waits
+	jobs := r.jobs.Jobs(t, held)
+	var w jobwaittest.Group[outcome]
 	r.holdMix(t, &w, jobs, budget)
 	// /metrics is read on one kept-alive connection (http.DefaultTransport's),
 	// so reading it takes no new connection.
-	before := int(metric(base, "jobwait_connections_open"))
+	before := int(jobwaittest.Metric(base, "jobwait_connections_open"))
 	assert.GreaterOrEqual(t, before, held)
 	flood := idleConns(t, r.jw.Addr, extra)
 	refused := refusedConns(t, flood, 2*time.Second)
-	open := metric(base, "jobwait_connections_open")
+	open := jobwaittest.Metric(base, "jobwait_connections_open")
 	max := server.MaxConnsFor(uint64(nofile))
 	t.Logf("%d of %d idle connections refused; %d open before, %v after, cap %d", refused, extra, before, open, max)
 	assert.Equal(t, extra-(max-before), refused, "every connection past the cap is refused, the others let in")
 	assert.EqualValues(t, max, open, "open connections are at the cap")
-	assert.EqualValues(t, refused, metric(base, "jobwait_connections_refused_total"))
-	assert.Zero(t, metric(base, "jobwait_accept_errors_total"), "below the file limit, accept never fails")
+	assert.EqualValues(t, refused, jobwaittest.Metric(base, "jobwait_connections_refused_total"))
+	assert.Zero(t, jobwaittest.Metric(base, "jobwait_accept_errors_total"), "below the file limit, accept never fails")
 
 	for _, j := range jobs {
-		require.NoError(t, r.complete(context.Background(), j))
+		require.NoError(t, r.jobs.Complete(context.Background(), j))
 	}
-	for _, o := range w.wait(t, budget) {
+	for _, o := range w.Wait(t, budget) {
 		assert.True(t, o.completed(), "%v", o)
 		assert.Less(t, o.ended.Sub(o.started), budget/2, "%v", o)
 	}
@@ -163,24 +164,24 @@ func TestOutOfDescriptorsAtEMFILE(t *testing.T) {
 	nofile, held, extra := scaled(256, 1024), scaled(100, 500), scaled(300, 1100)
 	r := newRigUnder(t, underFileLimit(t, nofile), nil, "JOBWAIT_WAIT_BUDGET="+budget.String(), "JOBWAIT_MAX_CONNS=100000")
 	base := r.jw.URL()
-	require.EqualValues(t, 100000, metric(base, "jobwait_connections_max"))
+	require.EqualValues(t, 100000, jobwaittest.Metric(base, "jobwait_connections_max"))
 	assert.Contains(t, r.jw.Log(), "above the file limit", "the start warns of a cap above the file limit")
 
-	jobs := r.newJobs(t, held)
-	var w waits
+	jobs := r.jobs.Jobs(t, held)
+	var w jobwaittest.Group[outcome]
 	r.holdMix(t, &w, jobs, budget)
 	flood := idleConns(t, r.jw.Addr, extra)
 	refused := refusedConns(t, flood, 2*time.Second)
 	t.Logf("%d of %d idle connections refused at EMFILE; %v accept errors", refused, extra,
-		metric(base, "jobwait_accept_errors_total"))
+		jobwaittest.Metric(base, "jobwait_accept_errors_total"))
 	assert.Greater(t, refused, 0, "connections are refused on the spare descriptor")
-	assert.Greater(t, metric(base, "jobwait_accept_errors_total"), 0.0)
-	assert.EqualValues(t, refused, metric(base, "jobwait_connections_refused_total"))
+	assert.Greater(t, jobwaittest.Metric(base, "jobwait_accept_errors_total"), 0.0)
+	assert.EqualValues(t, refused, jobwaittest.Metric(base, "jobwait_connections_refused_total"))
 
 	for _, j := range jobs {
-		require.NoError(t, r.complete(context.Background(), j))
+		require.NoError(t, r.jobs.Complete(context.Background(), j))
 	}
-	for _, o := range w.wait(t, budget) {
+	for _, o := range w.Wait(t, budget) {
 		assert.True(t, o.completed(), "%v", o)
 		assert.Less(t, o.ended.Sub(o.started), budget/2, "%v", o)
 	}

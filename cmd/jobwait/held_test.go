@@ -45,14 +45,14 @@ func TestNonReadingClientsReleasedByTheDeadline(t *testing.T) {
 	const budget, rate = 8 * time.Second, 1 << 20 // a budget the 8 MB result is surely read within
 	r := newRig(t, nil, "JOBWAIT_WAIT_BUDGET="+budget.String(), "JOBWAIT_HEARTBEAT=1s",
 		"JOBWAIT_MIN_READ_RATE="+strconv.Itoa(rate))
-	j := r.newJobs(t, 1)[0]
+	j := r.jobs.Jobs(t, 1)[0]
 	start := time.Now()
 	var conns []net.Conn
 	for _, path := range []string{"/api/events/jobs/" + j.JobID + "/status?wait=30", "/api/events/jobs/" + j.JobID + "/stream"} {
 		c, err := smallReadBuffer.Dial("tcp", r.jw.Addr)
 		require.NoError(t, err)
 		t.Cleanup(func() { c.Close() })
-		_, err = io.WriteString(c, rawGet(path))
+		_, err = io.WriteString(c, jobwaittest.RawGet(path))
 		require.NoError(t, err)
 		conns = append(conns, c)
 	}
@@ -77,14 +77,14 @@ func TestSlowReadersGetTheWholeAnswer(t *testing.T) {
 	t.Parallel()
 	const budget, rate, reads, size = 8 * time.Second, 512 << 10, 768 << 10, 12 << 20
 	r := newRig(t, nil, "JOBWAIT_WAIT_BUDGET="+budget.String(), "JOBWAIT_MIN_READ_RATE="+strconv.Itoa(rate))
-	j := r.newJobs(t, 1)[0]
+	j := r.jobs.Jobs(t, 1)[0]
 	paths := []string{"/api/events/jobs/" + j.JobID + "/status?wait=30", "/api/events/jobs/" + j.JobID + "/stream"}
 	conns := make([]*bufio.Reader, len(paths))
 	for i, path := range paths {
 		c, err := smallReadBuffer.Dial("tcp", r.jw.Addr)
 		require.NoError(t, err)
 		t.Cleanup(func() { c.Close() })
-		_, err = io.WriteString(c, rawGet(path))
+		_, err = io.WriteString(c, jobwaittest.RawGet(path))
 		require.NoError(t, err)
 		require.NoError(t, c.SetReadDeadline(time.Now().Add(time.Minute))) // none hangs
 		conns[i] = bufio.NewReaderSize(c, 4096)
@@ -124,16 +124,16 @@ func TestSlowReadersGetTheWholeAnswer(t *testing.T) {
 func TestPipelinedBytesBehindAHeldWait(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, nil, "JOBWAIT_WAIT_BUDGET=10s")
-	pipelined := strings.Repeat(rawGet("/healthz"), 64<<10/len(rawGet("/healthz")))
+	pipelined := strings.Repeat(jobwaittest.RawGet("/healthz"), 64<<10/len(jobwaittest.RawGet("/healthz")))
 	for _, size := range []int{0, 1 << 20} {
 		t.Run(fmt.Sprint(size), func(t *testing.T) {
-			j := r.newJobs(t, 1)[0]
-			c := rawRequest(t, r.jw.Addr, rawGet("/api/events/jobs/"+j.JobID+"/status?wait=10")+pipelined)
+			j := r.jobs.Jobs(t, 1)[0]
+			c := rawRequest(t, r.jw.Addr, jobwaittest.RawGet("/api/events/jobs/"+j.JobID+"/status?wait=10")+pipelined)
 			r.waitHeld(t, 1, 5*time.Second)
 			if size > 0 {
 				r.completeBig(t, j, size)
 			} else {
-				require.NoError(t, r.complete(context.Background(), j))
+				require.NoError(t, r.jobs.Complete(context.Background(), j))
 			}
 			require.NoError(t, c.SetReadDeadline(time.Now().Add(10*time.Second)))
 			br := bufio.NewReader(c)
@@ -163,11 +163,11 @@ func TestKeptAliveAfterAHeldAnswer(t *testing.T) {
 	t.Parallel()
 	const readTimeout = time.Second
 	r := newRig(t, nil, "JOBWAIT_READ_TIMEOUT="+readTimeout.String())
-	j := r.newJobs(t, 1)[0]
-	c := rawRequest(t, r.jw.Addr, rawGet("/api/events/jobs/"+j.JobID+"/status?wait=10"))
+	j := r.jobs.Jobs(t, 1)[0]
+	c := rawRequest(t, r.jw.Addr, jobwaittest.RawGet("/api/events/jobs/"+j.JobID+"/status?wait=10"))
 	br := bufio.NewReader(c)
 	r.waitHeld(t, 1, 5*time.Second)
-	require.NoError(t, r.complete(context.Background(), j))
+	require.NoError(t, r.jobs.Complete(context.Background(), j))
 	resp, _, err := readAnswer(br, 0)
 	require.NoError(t, err)
 	require.Equal(t, 200, resp.StatusCode)
@@ -175,7 +175,7 @@ func TestKeptAliveAfterAHeldAnswer(t *testing.T) {
 
 	time.Sleep(3 * readTimeout) // idle: past the read timeout, within the idle timeout
 	for _, path := range []string{"/api/events/jobs/" + j.JobID + "/status", "/api/events/jobs/" + j.JobID + "/status?wait=10"} {
-		_, err = io.WriteString(c, rawGet(path))
+		_, err = io.WriteString(c, jobwaittest.RawGet(path))
 		require.NoError(t, err)
 		require.NoError(t, c.SetReadDeadline(time.Now().Add(5*time.Second)))
 		resp, body, err := readAnswer(br, 0)
@@ -190,19 +190,11 @@ func TestKeptAliveAfterAHeldAnswer(t *testing.T) {
 func TestLastEventIDAtTheLastSequence(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, nil)
-	j := r.newJobs(t, 1)[0]
+	j := r.jobs.Jobs(t, 1)[0]
 	deadline := time.Now().Add(20 * time.Second).UnixMilli()
 	for _, last := range []string{"18446744073709551614", "18446744073709551615"} {
-		c := rawRequest(t, r.jw.Addr, rawGet("/api/events/jobs/"+j.JobID+"/stream", fmt.Sprintf("Last-Event-ID: %d-%s", deadline, last)))
-		require.NoError(t, c.SetReadDeadline(time.Now().Add(5*time.Second)))
-		id := ""
-		sc := bufio.NewScanner(c)
-		for id == "" && sc.Scan() {
-			if v, ok := strings.CutPrefix(sc.Text(), "id: "); ok {
-				id = v
-			}
-		}
-		require.NoError(t, sc.Err())
+		c := jobwaittest.MustGet(t, r.jw.Addr, "/api/events/jobs/"+j.JobID+"/stream", fmt.Sprintf("Last-Event-ID: %d-%s", deadline, last))
+		id := c.Event(t, 5*time.Second).ID
 		_, seq, _ := strings.Cut(id, "-")
 		n, err := strconv.ParseUint(seq, 10, 64)
 		require.NoError(t, err, "id %q", id)
@@ -219,7 +211,7 @@ func TestMetricsCountWhatWasSent(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, nil, "JOBWAIT_WAIT_BUDGET=20s", "JOBWAIT_HEARTBEAT=1s")
 	series := func(code, route string) float64 {
-		return metric(r.jw.URL(), fmt.Sprintf(`jobwait_http_requests_total{code=%q,route=%q}`, code, route))
+		return jobwaittest.Metric(r.jw.URL(), "jobwait_http_requests_total", "code", code, "route", route)
 	}
 	type count struct{ code, route string }
 	counts := []count{{"200", "status"}, {"404", "status"}, {"499", "status"}, {"200", "stream"}, {"404", "stream"}}
@@ -227,17 +219,17 @@ func TestMetricsCountWhatWasSent(t *testing.T) {
 	for _, c := range counts {
 		before[c] = max(series(c.code, c.route), 0)
 	}
-	jobs := r.newJobs(t, 4)
-	var w waits
+	jobs := r.jobs.Jobs(t, 4)
+	var w jobwaittest.Group[outcome]
 	w.Go(func() outcome { return r.longPoll(jobs[0].JobID, "20", 25*time.Second) })
 	w.Go(func() outcome { return r.longPoll(jobs[1].JobID, "20", 25*time.Second) })
 	w.Go(func() outcome { return r.sse(jobs[2].JobID, 25*time.Second, nil) })
-	gone := rawRequest(t, r.jw.Addr, rawGet("/api/events/jobs/"+jobs[3].JobID+"/status?wait=20"))
+	gone := rawRequest(t, r.jw.Addr, jobwaittest.RawGet("/api/events/jobs/"+jobs[3].JobID+"/status?wait=20"))
 	r.waitHeld(t, 4, 10*time.Second)
-	require.NoError(t, r.complete(context.Background(), jobs[0]))
+	require.NoError(t, r.jobs.Complete(context.Background(), jobs[0]))
 	require.NoError(t, r.rdb.Del(context.Background(), "job:"+jobs[1].JobID, "job:"+jobs[2].JobID).Err())
 	gone.Close()
-	w.wait(t, 10*time.Second)
+	w.Wait(t, 10*time.Second)
 	r.waitHeld(t, 0, 10*time.Second)
 	want := map[count]float64{{"200", "status"}: 1, {"404", "status"}: 1, {"499", "status"}: 1, {"404", "stream"}: 1}
 	for _, c := range counts {
@@ -257,7 +249,7 @@ func TestSIGTERMStreamsReconnectElsewhere(t *testing.T) {
 	other := jobwaittest.Start(t, "REDIS_URL="+r.redis.URL(), "JOBWAIT_DEMO=false", "JOBWAIT_WAIT_BUDGET="+budget.String())
 	other.WaitReady(t, 10*time.Second)
 	lb := newBalancer(t, r.jw.Addr, other.Addr)
-	j := r.newJobs(t, 1)[0]
+	j := r.jobs.Jobs(t, 1)[0]
 	url := streamURL(lb.URL(), j.JobID)
 	ctx, cancel := context.WithTimeout(context.Background(), budget)
 	defer cancel()
@@ -315,8 +307,8 @@ func TestSIGTERMStreamsReconnectElsewhere(t *testing.T) {
 
 	// Both reconnect to the other replica, which holds them; then the
 	// result arrives.
-	eventually(t, 15*time.Second, "both clients held by the other replica", func() bool { return heldWaiters(other.URL()) == 2 })
-	require.NoError(t, r.complete(context.Background(), j))
+	jobwaittest.Eventually(t, 15*time.Second, "both clients held by the other replica", func() bool { return heldWaiters(other.URL()) == 2 })
+	require.NoError(t, r.jobs.Complete(context.Background(), j))
 	for name := range clients {
 		e := next(name)
 		for e.name == "status" {

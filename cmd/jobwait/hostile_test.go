@@ -24,6 +24,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"jobwait/cmd/jobwait/jobwaittest"
 )
 
 // rawResponse writes req on a new connection and reads one response. A
@@ -65,11 +67,11 @@ func TestOversizedAndMalformedRequests(t *testing.T) {
 		code int
 		err  string
 	}{
-		{"long request line", rawGet("/api/events/jobs/" + strings.Repeat("a", 10000) + "/status"), 431, "REQ_004"},
-		{"long query", rawGet("/api/events/jobs/a/status?wait=" + strings.Repeat("9", 10000)), 431, "REQ_004"},
-		{"long header", rawGet("/healthz", "X-Junk: "+strings.Repeat("j", 10000)), 431, "REQ_004"},
-		{"many headers", rawGet("/healthz", strings.Repeat("X-Junk: jjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjj\r\n", 300)+"X-End: 1"), 431, "REQ_004"},
-		{"long Last-Event-ID", rawGet("/api/events/jobs/a/stream", "Last-Event-ID: "+strings.Repeat("1", 9000)), 431, "REQ_004"},
+		{"long request line", jobwaittest.RawGet("/api/events/jobs/" + strings.Repeat("a", 10000) + "/status"), 431, "REQ_004"},
+		{"long query", jobwaittest.RawGet("/api/events/jobs/a/status?wait=" + strings.Repeat("9", 10000)), 431, "REQ_004"},
+		{"long header", jobwaittest.RawGet("/healthz", "X-Junk: "+strings.Repeat("j", 10000)), 431, "REQ_004"},
+		{"many headers", jobwaittest.RawGet("/healthz", strings.Repeat("X-Junk: jjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjj\r\n", 300)+"X-End: 1"), 431, "REQ_004"},
+		{"long Last-Event-ID", jobwaittest.RawGet("/api/events/jobs/a/stream", "Last-Event-ID: "+strings.Repeat("1", 9000)), 431, "REQ_004"},
 		{"body too large", "POST /api/events/draft-1/ai-recommendations HTTP/1.1\r\nHost: jobwait\r\nContent-Length: 100000\r\n\r\n" + strings.Repeat("b", 100000), 413, "REQ_004"},
 		{"bad content length", "POST /api/events/draft-1/ai-recommendations HTTP/1.1\r\nHost: jobwait\r\nContent-Length: -5\r\n\r\n", 400, "REQ_004"},
 		{"no request target", "GET\r\n\r\n", 400, "REQ_004"},
@@ -133,7 +135,7 @@ func TestSlowHeadersAreCutOff(t *testing.T) {
 // with Allow, and touches nothing.
 func TestStatusEndpointsAllowOnlyGETAndHEAD(t *testing.T) {
 	r := newRig(t, nil)
-	j := r.newJobs(t, 1)[0]
+	j := r.jobs.Jobs(t, 1)[0]
 	for _, action := range []string{"status", "stream"} {
 		for _, m := range []string{"POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "PROPFIND"} {
 			req, _ := http.NewRequest(m, r.jw.URL()+"/api/events/jobs/"+j.JobID+"/"+action, strings.NewReader("{}"))
@@ -146,7 +148,7 @@ func TestStatusEndpointsAllowOnlyGETAndHEAD(t *testing.T) {
 			assert.JSONEq(t, `{"code":"REQ_002","message":"허용되지 않는 메서드입니다"}`, string(data), "%s %s", m, action)
 		}
 	}
-	got, err := r.st.Read(context.Background(), j.JobID)
+	got, err := r.jobs.Store.Read(context.Background(), j.JobID)
 	require.NoError(t, err)
 	assert.Equal(t, "PENDING", string(got.Job.Status), "the job is untouched")
 }
@@ -157,7 +159,7 @@ func TestStatusEndpointsAllowOnlyGETAndHEAD(t *testing.T) {
 func TestAbsurdWaitValues(t *testing.T) {
 	const budget = time.Second
 	r := newRig(t, nil, "JOBWAIT_WAIT_BUDGET="+budget.String())
-	j := r.newJobs(t, 1)[0]
+	j := r.jobs.Jobs(t, 1)[0]
 	bad := []string{"-1", "-5s", "1.5", "1e9", "NaN", "Inf", "0x10", "abc", "30s;DROP", "%00", "%20", "5%0A", "1d",
 		strings.Repeat("9", 33), "30,30", "1s2", "s"}
 	for _, w := range bad {
@@ -188,7 +190,7 @@ func TestForgedLastEventIDBuysNoTime(t *testing.T) {
 	t.Parallel()
 	const budget = time.Second
 	r := newRig(t, nil, "JOBWAIT_WAIT_BUDGET="+budget.String())
-	j := r.newJobs(t, 1)[0]
+	j := r.jobs.Jobs(t, 1)[0]
 	far := strconv.FormatInt(time.Now().Add(24*time.Hour).UnixMilli(), 10)
 	var wg sync.WaitGroup
 	for _, id := range []string{far + "-1", "9223372036854775807-1", far + "-18446744073709551615", "x-y", "-1--1", strings.Repeat("9", 64)} {
@@ -229,7 +231,7 @@ func TestHostileInputNeverReachesRedis(t *testing.T) {
 	r := newRig(t, nil, "JOBWAIT_DEMO=true", "JOBWAIT_WAIT_BUDGET=1s", "JOBWAIT_TRUSTED_PROXIES=127.0.0.1/32",
 		"JOBWAIT_MAX_WAITERS_PER_IP=1000", "JOBWAIT_CORS_ORIGINS=https://events.example.com")
 	mon := monitor(t, r.redis.Addr())
-	valid := r.newJobs(t, 1)[0]
+	valid := r.jobs.Jobs(t, 1)[0]
 
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 256)
@@ -365,7 +367,7 @@ func (m *monitorConn) stop(t *testing.T) []monitored {
 	mark := fmt.Sprintf("monitor-end-%d", time.Now().UnixNano())
 	_, err = io.WriteString(c, "ECHO "+mark+"\r\n")
 	require.NoError(t, err)
-	eventually(t, 5*time.Second, "MONITOR caught up", func() bool {
+	jobwaittest.Eventually(t, 5*time.Second, "MONITOR caught up", func() bool {
 		m.mu.Lock()
 		defer m.mu.Unlock()
 		for i := len(m.cmds) - 1; i >= 0; i-- {

@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"jobwait/cmd/jobwait/jobwaittest"
 	"jobwait/store"
 	"jobwait/store/redistest"
 	"jobwait/stream"
@@ -47,10 +48,7 @@ func (r *rig) readiness(t *testing.T) (int, string, string) {
 // and whether it ever answered other than 200.
 func (r *rig) watchReadiness(t *testing.T) (blind, not200 *atomic.Bool) {
 	blind, not200 = new(atomic.Bool), new(atomic.Bool)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
+	jobwaittest.Run(t, 10*time.Second, "watching /readyz", func(ctx context.Context) {
 		for ctx.Err() == nil {
 			code, _, n := r.readiness(t)
 			if code != 0 && code != http.StatusOK {
@@ -61,8 +59,7 @@ func (r *rig) watchReadiness(t *testing.T) (blind, not200 *atomic.Bool) {
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
-	}()
-	t.Cleanup(func() { cancel(); <-done })
+	})
 	return blind, not200
 }
 
@@ -86,16 +83,16 @@ func TestNotificationsNarrowedAtRuntime(t *testing.T) {
 	ctx := context.Background()
 	for _, flags := range []string{"", "Kx", "E$", "Kg", "AE"} {
 		t.Run("flags "+flags, func(t *testing.T) {
-			episodes := metric(r.jw.URL(), "jobwait_hub_blind_episodes_total")
+			episodes := jobwaittest.Metric(r.jw.URL(), "jobwait_hub_blind_episodes_total")
 			blind, not200 := r.watchReadiness(t)
-			jobs := r.newJobs(t, 6)
-			var w waits
+			jobs := r.jobs.Jobs(t, 6)
+			var w jobwaittest.Group[outcome]
 			r.holdMix(t, &w, jobs, missedBudget)
 			require.NoError(t, r.rdb.ConfigSet(ctx, "notify-keyspace-events", flags).Err())
 			for _, j := range jobs {
-				require.NoError(t, r.complete(ctx, j))
+				require.NoError(t, r.jobs.Complete(ctx, j))
 			}
-			assertAllCompleted(t, w.wait(t, missedBudget+slack))
+			assertAllCompleted(t, w.Wait(t, missedBudget+slack))
 			for _, j := range jobs {
 				code, _, body, err := getJSON(r.http, statusURL(r.jw.URL(), j.JobID))
 				require.NoError(t, err)
@@ -106,13 +103,13 @@ func TestNotificationsNarrowedAtRuntime(t *testing.T) {
 			require.NoError(t, err)
 			n := have["notify-keyspace-events"]
 			assert.Equal(t, n, stream.MergeFlags(n, stream.NotifyFlags), "notify-keyspace-events restored")
-			eventually(t, 5*missedResync, "readyz ok again", func() bool {
+			jobwaittest.Eventually(t, 5*missedResync, "readyz ok again", func() bool {
 				code, status, notif := r.readiness(t)
 				return code == http.StatusOK && status == "ok" && notif == "ok"
 			})
 			assert.True(t, blind.Load(), "/readyz said blind")
 			assert.False(t, not200.Load(), "/readyz stays 200 while blind")
-			assert.Greater(t, metric(r.jw.URL(), "jobwait_hub_blind_episodes_total"), episodes)
+			assert.Greater(t, jobwaittest.Metric(r.jw.URL(), "jobwait_hub_blind_episodes_total"), episodes)
 		})
 	}
 	assert.Contains(t, r.jw.Log(), "notify-keyspace-events lacks classes jobwait needs")
@@ -149,34 +146,34 @@ func TestNotificationsNarrowedWhereConfigIsRefused(t *testing.T) {
 			r := newRig(t, args, append(tc.env, "JOBWAIT_WAIT_BUDGET="+missedBudget.String(), "JOBWAIT_RESYNC="+missedResync.String())...)
 			setFlags := tc.setFlags(r)
 			blind, not200 := r.watchReadiness(t)
-			jobs := r.newJobs(t, 6)
-			var w waits
+			jobs := r.jobs.Jobs(t, 6)
+			var w jobwaittest.Group[outcome]
 			r.holdMix(t, &w, jobs, missedBudget)
 			require.NoError(t, setFlags(""))
 			for _, j := range jobs {
-				require.NoError(t, r.complete(ctx, j))
+				require.NoError(t, r.jobs.Complete(ctx, j))
 			}
-			assertAllCompleted(t, w.wait(t, missedBudget+slack))
-			eventually(t, 5*missedResync, "readyz blind", blind.Load)
+			assertAllCompleted(t, w.Wait(t, missedBudget+slack))
+			jobwaittest.Eventually(t, 5*missedResync, "readyz blind", blind.Load)
 
 			// Still blind: a second round is answered at the poll interval.
-			jobs = r.newJobs(t, 4)
-			w = waits{}
+			jobs = r.jobs.Jobs(t, 4)
+			w = jobwaittest.Group[outcome]{}
 			r.holdMix(t, &w, jobs, missedBudget)
 			for _, j := range jobs {
-				require.NoError(t, r.complete(ctx, j))
+				require.NoError(t, r.jobs.Complete(ctx, j))
 			}
-			assertAllCompleted(t, w.wait(t, missedBudget+slack))
+			assertAllCompleted(t, w.Wait(t, missedBudget+slack))
 			_, _, notif := r.readiness(t)
 			assert.Equal(t, "blind", notif, "blind while the flags stay narrowed")
 
 			require.NoError(t, setFlags(stream.NotifyFlags))
-			eventually(t, 5*missedResync, "readyz ok again", func() bool {
+			jobwaittest.Eventually(t, 5*missedResync, "readyz ok again", func() bool {
 				code, status, notif := r.readiness(t)
 				return code == http.StatusOK && status == "ok" && notif == "ok"
 			})
 			assert.False(t, not200.Load(), "/readyz stays 200 while blind")
-			assert.Greater(t, metric(r.jw.URL(), "jobwait_hub_blind_episodes_total"), 0.0)
+			assert.Greater(t, jobwaittest.Metric(r.jw.URL(), "jobwait_hub_blind_episodes_total"), 0.0)
 		})
 	}
 }
@@ -198,8 +195,8 @@ func TestFlushesAnswerJobNotFound(t *testing.T) {
 	}
 	for _, f := range flushes {
 		t.Run(f.name, func(t *testing.T) {
-			jobs := r.newJobs(t, 7)
-			var w waits
+			jobs := r.jobs.Jobs(t, 7)
+			var w jobwaittest.Group[outcome]
 			r.holdMix(t, &w, jobs[1:], missedBudget)
 			require.NoError(t, f.flush())
 			flushed := time.Now()
@@ -219,7 +216,7 @@ func TestFlushesAnswerJobNotFound(t *testing.T) {
 			code, _, body, err := getJSON(r.http, statusURL(r.jw.URL(), jobs[0].JobID))
 			require.NoError(t, err)
 			assert.Equal(t, http.StatusNotFound, code, "short poll of an unwatched flushed job: %v", body)
-			for _, o := range w.wait(t, missedBudget+slack) {
+			for _, o := range w.Wait(t, missedBudget+slack) {
 				assert.NoError(t, o.err, "%v", o)
 				assert.Equal(t, "JOB_001", o.errCode, "%v", o)
 				assert.Less(t, o.ended.Sub(o.started), missedBudget/2, "%v: answered by the hub, not at its budget", o)
@@ -265,8 +262,8 @@ func TestLateResults(t *testing.T) {
 	r := newRig(t, nil, "JOBWAIT_WAIT_BUDGET="+missedBudget.String())
 	for _, late := range []time.Duration{300 * time.Millisecond, 1500 * time.Millisecond} {
 		t.Run(late.String()+" held", func(t *testing.T) {
-			jobs := r.newJobs(t, 6)
-			var w waits
+			jobs := r.jobs.Jobs(t, 6)
+			var w jobwaittest.Group[outcome]
 			r.holdMix(t, &w, jobs, missedBudget)
 			for _, j := range jobs {
 				r.completeWithoutResult(t, j)
@@ -275,14 +272,14 @@ func TestLateResults(t *testing.T) {
 			for _, j := range jobs {
 				r.writeResult(t, j)
 			}
-			assertAllCompleted(t, w.wait(t, missedBudget+slack))
+			assertAllCompleted(t, w.Wait(t, missedBudget+slack))
 		})
 		t.Run(late.String()+" first read", func(t *testing.T) {
-			jobs := r.newJobs(t, 6)
+			jobs := r.jobs.Jobs(t, 6)
 			for _, j := range jobs {
 				r.completeWithoutResult(t, j)
 			}
-			var w waits
+			var w jobwaittest.Group[outcome]
 			for i, j := range jobs {
 				switch i % 3 {
 				case 0:
@@ -301,7 +298,7 @@ func TestLateResults(t *testing.T) {
 			for _, j := range jobs {
 				r.writeResult(t, j)
 			}
-			for _, o := range w.wait(t, missedBudget+slack) {
+			for _, o := range w.Wait(t, missedBudget+slack) {
 				if o.kind == "shortpoll" {
 					// Held for the grace at most, then the truth: COMPLETED
 					// when the result came within it.
@@ -315,14 +312,14 @@ func TestLateResults(t *testing.T) {
 		})
 	}
 	t.Run("never", func(t *testing.T) {
-		jobs := r.newJobs(t, 4)
-		var w waits
+		jobs := r.jobs.Jobs(t, 4)
+		var w jobwaittest.Group[outcome]
 		r.holdMix(t, &w, jobs, missedBudget)
 		for _, j := range jobs {
 			r.completeWithoutResult(t, j)
 		}
 		completed := time.Now()
-		for _, o := range w.wait(t, missedBudget+slack) {
+		for _, o := range w.Wait(t, missedBudget+slack) {
 			assert.NoError(t, o.err, "%v", o)
 			assert.Equal(t, "JOB_003", o.errCode, "%v", o)
 			assert.GreaterOrEqual(t, o.ended.Sub(completed), grace-100*time.Millisecond, "%v: JOB_003 only after the grace", o)
@@ -369,12 +366,12 @@ func TestJobKeyOfWrongType(t *testing.T) {
 func TestNotificationsNarrowedOnCluster(t *testing.T) {
 	c := redistest.StartCluster(t)
 	cc := c.Client(t)
-	st := store.New(cc)
+	p := jobwaittest.NewProducer(cc, "rep")
 	rs := startReplicas(t, []string{c.URL()}, "JOBWAIT_RESYNC="+missedResync.String())
 	r := rs[0]
 	ctx := context.Background()
-	jobs := newStoreJobs(t, st, "narrow", 12)
-	var w waits
+	jobs := p.Jobs(t, 12)
+	var w jobwaittest.Group[outcome]
 	for i, j := range jobs {
 		if i%2 == 0 {
 			w.Go(func() outcome { return r.longPoll(j.JobID, replicaBudget.String(), replicaBudget+slack) })
@@ -388,10 +385,10 @@ func TestNotificationsNarrowedOnCluster(t *testing.T) {
 		require.NoError(t, m.Client(t).ConfigSet(ctx, "notify-keyspace-events", "").Err())
 	}
 	for _, j := range jobs {
-		_, err := st.Complete(ctx, j, store.SampleResult(j.EventDraftID))
+		err := p.Complete(ctx, j)
 		require.NoError(t, err)
 	}
-	for _, o := range w.wait(t, replicaBudget+slack) {
+	for _, o := range w.Wait(t, replicaBudget+slack) {
 		assert.True(t, o.completed(), "%v", o)
 		assert.Less(t, o.ended.Sub(o.started), replicaBudget/2, "%v: answered by the hub, not at its budget", o)
 	}
@@ -401,7 +398,7 @@ func TestNotificationsNarrowedOnCluster(t *testing.T) {
 		n := have["notify-keyspace-events"]
 		assert.Equal(t, n, stream.MergeFlags(n, stream.NotifyFlags), "restored on %s", m.Addr())
 	}
-	eventually(t, 5*missedResync, "readyz ok again", func() bool {
+	jobwaittest.Eventually(t, 5*missedResync, "readyz ok again", func() bool {
 		code, status, notif := r.readiness(t)
 		return code == http.StatusOK && status == "ok" && notif == "ok"
 	})

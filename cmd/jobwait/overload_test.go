@@ -16,6 +16,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"jobwait/cmd/jobwait/jobwaittest"
 )
 
 // refused checks that a wait is refused with 503 SVC_001 and Retry-After.
@@ -35,8 +37,8 @@ func refused(t *testing.T, r *rig, url string, header ...string) {
 func TestMaxWaitersRefusesPastTheCap(t *testing.T) {
 	const max, budget = 20, 20 * time.Second
 	r := newRig(t, nil, "JOBWAIT_MAX_WAITERS=20", "JOBWAIT_WAIT_BUDGET="+budget.String())
-	jobs := r.newJobs(t, max+1)
-	var w waits
+	jobs := r.jobs.Jobs(t, max+1)
+	var w jobwaittest.Group[outcome]
 	r.holdMix(t, &w, jobs[:max], budget)
 
 	extra := jobs[max].JobID
@@ -57,8 +59,8 @@ func TestMaxWaitersRefusesPastTheCap(t *testing.T) {
 		assert.Equal(t, http.StatusNotFound, code, url)
 		assert.Equal(t, "JOB_001", body["code"], url)
 	}
-	done := r.newJobs(t, 1)[0]
-	require.NoError(t, r.complete(context.Background(), done))
+	done := r.jobs.Jobs(t, 1)[0]
+	require.NoError(t, r.jobs.Complete(context.Background(), done))
 	code, _, body, err = getJSON(r.http, statusURL(r.jw.URL(), done.JobID)+"?wait=5")
 	require.NoError(t, err)
 	assert.Equal(t, 200, code, "a final job at the cap")
@@ -67,9 +69,9 @@ func TestMaxWaitersRefusesPastTheCap(t *testing.T) {
 	assert.True(t, o.completed(), "a final job's stream at the cap: %v", o)
 
 	for _, j := range jobs[:max] {
-		require.NoError(t, r.complete(context.Background(), j))
+		require.NoError(t, r.jobs.Complete(context.Background(), j))
 	}
-	for _, o := range w.wait(t, budget) {
+	for _, o := range w.Wait(t, budget) {
 		assert.True(t, o.completed(), "%v", o)
 		assert.Less(t, o.ended.Sub(o.started), budget/2, "%v", o)
 	}
@@ -85,8 +87,8 @@ func TestMaxWaitersPerIP(t *testing.T) {
 	const perIP, budget = 3, 20 * time.Second
 	t.Run("direct", func(t *testing.T) {
 		r := newRig(t, nil, "JOBWAIT_MAX_WAITERS_PER_IP=3", "JOBWAIT_WAIT_BUDGET="+budget.String())
-		jobs := r.newJobs(t, perIP+1)
-		var w waits
+		jobs := r.jobs.Jobs(t, perIP+1)
+		var w jobwaittest.Group[outcome]
 		r.holdMix(t, &w, jobs[:perIP], budget)
 		extra := jobs[perIP].JobID
 		refused(t, r, statusURL(r.jw.URL(), extra)+"?wait=5")
@@ -94,21 +96,21 @@ func TestMaxWaitersPerIP(t *testing.T) {
 		// From an untrusted peer, X-Forwarded-For is not believed.
 		refused(t, r, statusURL(r.jw.URL(), extra)+"?wait=5", "X-Forwarded-For", "198.51.100.77")
 
-		require.NoError(t, r.complete(context.Background(), jobs[0]))
+		require.NoError(t, r.jobs.Complete(context.Background(), jobs[0]))
 		r.waitHeld(t, perIP-1, 5*time.Second)
 		o := r.longPoll(extra, "1", budget)
 		assert.True(t, o.timedOutWaiting(), "a slot of this client is free again: %v", o)
 		for _, j := range jobs[1:perIP] {
-			require.NoError(t, r.complete(context.Background(), j))
+			require.NoError(t, r.jobs.Complete(context.Background(), j))
 		}
-		for _, o := range w.wait(t, budget) {
+		for _, o := range w.Wait(t, budget) {
 			assert.True(t, o.completed(), "%v", o)
 		}
 	})
 	t.Run("behind a trusted proxy", func(t *testing.T) {
 		r := newRig(t, nil, "JOBWAIT_MAX_WAITERS_PER_IP=3", "JOBWAIT_WAIT_BUDGET="+budget.String(),
 			"JOBWAIT_TRUSTED_PROXIES=127.0.0.0/8, 10.0.0.0/8")
-		jobs := r.newJobs(t, 2*perIP)
+		jobs := r.jobs.Jobs(t, 2*perIP)
 		held := make(chan outcome, 2*perIP)
 		wait := func(id, xff string) {
 			go func() {
@@ -140,7 +142,7 @@ func TestMaxWaitersPerIP(t *testing.T) {
 		}
 		r.waitHeld(t, 2*perIP, 10*time.Second)
 		for _, j := range jobs {
-			require.NoError(t, r.complete(context.Background(), j))
+			require.NoError(t, r.jobs.Complete(context.Background(), j))
 		}
 		for range 2 * perIP {
 			select {
@@ -160,7 +162,7 @@ func TestCORS(t *testing.T) {
 	const page = "https://events.example.com"
 	t.Run("off by default", func(t *testing.T) {
 		r := newRig(t, nil)
-		j := r.newJobs(t, 1)[0]
+		j := r.jobs.Jobs(t, 1)[0]
 		code, h, _, err := getJSON(r.http, statusURL(r.jw.URL(), j.JobID), "Origin", page)
 		require.NoError(t, err)
 		assert.Equal(t, 200, code)
@@ -171,7 +173,7 @@ func TestCORS(t *testing.T) {
 	})
 	t.Run("allow-list", func(t *testing.T) {
 		r := newRig(t, nil, "JOBWAIT_CORS_ORIGINS="+page+", http://localhost:3000", "JOBWAIT_WAIT_BUDGET=1s")
-		j := r.newJobs(t, 1)[0]
+		j := r.jobs.Jobs(t, 1)[0]
 		for _, url := range []string{statusURL(r.jw.URL(), j.JobID), statusURL(r.jw.URL(), j.JobID) + "?wait=1", streamURL(r.jw.URL(), j.JobID)} {
 			req, _ := http.NewRequest(http.MethodGet, url, nil)
 			req.Header.Set("Origin", page)

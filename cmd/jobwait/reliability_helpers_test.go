@@ -14,10 +14,7 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -26,6 +23,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"jobwait/cmd/jobwait/jobwaittest"
+	"jobwait/sse"
 	"jobwait/store"
 	"jobwait/store/redistest"
 )
@@ -45,7 +43,7 @@ func scaled(normal, large int) int {
 type rig struct {
 	redis *redistest.Server
 	rdb   *redis.Client // the producer's and the test's own client
-	st    *store.Store
+	jobs  *jobwaittest.Producer
 	jw    *jobwaittest.Process
 	http  *http.Client // one connection per concurrent wait
 }
@@ -63,7 +61,7 @@ func newRigUnder(t *testing.T, wrapper, redisArgs []string, env ...string) *rig 
 	t.Helper()
 	r := &rig{redis: redistest.Start(t, redisArgs...)}
 	r.rdb = r.redis.Client(t)
-	r.st = store.New(r.rdb)
+	r.jobs = jobwaittest.NewProducer(r.rdb, "rel")
 	r.jw = jobwaittest.StartUnder(t, wrapper, append([]string{"REDIS_URL=" + r.redis.URL(), "JOBWAIT_DEMO=false"}, env...)...)
 	r.jw.WaitReady(t, 10*time.Second)
 	r.http = newHTTPClient(t)
@@ -74,28 +72,6 @@ func newHTTPClient(t *testing.T) *http.Client {
 	tr := &http.Transport{MaxIdleConnsPerHost: 4096, DisableCompression: true}
 	t.Cleanup(tr.CloseIdleConnections)
 	return &http.Client{Transport: tr}
-}
-
-var jobSeq atomic.Int64
-
-// newJobs writes n PENDING jobs, as the producer does when it accepts work.
-func (r *rig) newJobs(t *testing.T, n int) []store.Job {
-	t.Helper()
-	ctx := context.Background()
-	jobs := make([]store.Job, n)
-	for i := range jobs {
-		id := fmt.Sprintf("rel%d-%d", time.Now().UnixNano()%1e9, jobSeq.Add(1))
-		j, err := r.st.Create(ctx, id, "draft-"+id)
-		require.NoError(t, err)
-		jobs[i] = j
-	}
-	return jobs
-}
-
-// complete finishes a job as the producer does: result first, then status.
-func (r *rig) complete(ctx context.Context, j store.Job) error {
-	_, err := r.st.Complete(ctx, j, store.SampleResult(j.EventDraftID))
-	return err
 }
 
 func statusURL(base, id string) string { return base + "/api/events/jobs/" + id + "/status" }
@@ -202,67 +178,18 @@ func (r *rig) sse(id string, limit time.Duration, opened func()) (o outcome) {
 		o.readBody(data)
 		return o
 	}
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 64<<10), 16<<20)
-	name := ""
-	for sc.Scan() {
-		line := sc.Text()
-		switch {
-		case strings.HasPrefix(line, "event: "):
-			name = line[len("event: "):]
-		case strings.HasPrefix(line, "data: "):
-			o.event = name
-			o.events++
-			o.readBody([]byte(line[len("data: "):]))
+	events := sse.NewReader(resp.Body)
+	for {
+		ev, err := events.Next()
+		if err != nil {
+			if err != io.EOF {
+				o.err = err
+			}
+			return o
 		}
-	}
-	o.err = sc.Err()
-	return o
-}
-
-// waits runs fn for each of n waits at once and collects the outcomes.
-type waits struct {
-	mu  sync.Mutex
-	out []outcome
-	wg  sync.WaitGroup
-}
-
-func (w *waits) Go(fn func() outcome) {
-	w.wg.Add(1)
-	go func() {
-		defer w.wg.Done()
-		o := fn()
-		w.mu.Lock()
-		w.out = append(w.out, o)
-		w.mu.Unlock()
-	}()
-}
-
-// wait returns every outcome once all waits have ended, or fails the test
-// after within: a wait that has not ended by then hangs.
-func (w *waits) wait(t *testing.T, within time.Duration) []outcome {
-	t.Helper()
-	done := make(chan struct{})
-	go func() { w.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(within):
-		t.Fatalf("waits still running after %v", within)
-	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return append([]outcome(nil), w.out...)
-}
-
-// eventually polls cond every 20 ms until it holds, or fails after within.
-func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not %s after %v", what, within)
-		}
-		time.Sleep(20 * time.Millisecond)
+		o.event = ev.Type
+		o.events++
+		o.readBody([]byte(ev.Data))
 	}
 }
 
@@ -302,48 +229,12 @@ func (r *rig) readyCode() int {
 
 // heldWaiters is the sum of the jobwait_waiters gauge, -1 when /metrics
 // cannot be read.
-func heldWaiters(base string) int { return int(metric(base, "jobwait_waiters")) }
-
-// metric is the sum of every series of a metric on /metrics, -1 when it
-// cannot be read.
-func metric(base, name string) float64 {
-	c := http.Client{Timeout: 5 * time.Second}
-	resp, err := c.Get(base + "/metrics")
-	if err != nil {
-		return -1
-	}
-	defer resp.Body.Close()
-	sum := 0.0
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		line := sc.Text()
-		if !strings.HasPrefix(line, name+"{") && !strings.HasPrefix(line, name+" ") {
-			continue
-		}
-		f := strings.Fields(line)
-		v, err := strconv.ParseFloat(f[len(f)-1], 64)
-		if err != nil {
-			return -1
-		}
-		sum += v
-	}
-	return sum
-}
+func heldWaiters(base string) int { return int(jobwaittest.Metric(base, "jobwait_waiters")) }
 
 // waitHeld waits until jobwait holds exactly n waiters.
 func (r *rig) waitHeld(t *testing.T, n int, within time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		held := heldWaiters(r.jw.URL())
-		if held == n {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("holding %d waiters after %v; want %d", held, within, n)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	jobwaittest.EventuallyEqual(t, within, "waiters held", n, func() int { return heldWaiters(r.jw.URL()) })
 }
 
 // rawRequest opens a TCP connection to addr and writes req; the caller
@@ -356,17 +247,6 @@ func rawRequest(t *testing.T, addr, req string) net.Conn {
 	_, err = io.WriteString(c, req)
 	require.NoError(t, err)
 	return c
-}
-
-// rawGet is a GET request for path as a client writes it.
-func rawGet(path string, header ...string) string {
-	var b strings.Builder
-	b.WriteString("GET " + path + " HTTP/1.1\r\nHost: jobwait\r\n")
-	for _, h := range header {
-		b.WriteString(h + "\r\n")
-	}
-	b.WriteString("\r\n")
-	return b.String()
 }
 
 // smallReadBuffer dials with a 4 KB receive buffer, so that the server's
@@ -388,7 +268,7 @@ func (r *rig) completeBig(t *testing.T, j store.Job, size int) {
 	t.Helper()
 	res := store.SampleResult(j.EventDraftID)
 	res.TrendAnalysis = []byte(`{"summary":"` + strings.Repeat("가", size/3) + `"}`)
-	_, err := r.st.Complete(context.Background(), j, res)
+	_, err := r.jobs.Store.Complete(context.Background(), j, res)
 	require.NoError(t, err)
 }
 

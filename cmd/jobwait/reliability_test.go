@@ -48,9 +48,9 @@ var persistent = []string{"--appendonly", "yes", "--appendfsync", "always"}
 // holdMix opens one wait per job, long polls and streams alternating, and
 // returns once jobwait holds them all and has read each job for them: every
 // wait has its job's first state.
-func (r *rig) holdMix(t *testing.T, w *waits, jobs []store.Job, budget time.Duration) {
+func (r *rig) holdMix(t *testing.T, w *jobwaittest.Group[outcome], jobs []store.Job, budget time.Duration) {
 	t.Helper()
-	reads := metric(r.jw.URL(), "jobwait_hub_job_reads_total")
+	reads := jobwaittest.Metric(r.jw.URL(), "jobwait_hub_job_reads_total")
 	var opened sync.WaitGroup
 	for i, j := range jobs {
 		if i%2 == 0 {
@@ -61,8 +61,8 @@ func (r *rig) holdMix(t *testing.T, w *waits, jobs []store.Job, budget time.Dura
 		}
 	}
 	r.waitHeld(t, len(jobs), 30*time.Second)
-	eventually(t, 10*time.Second, "every job read", func() bool {
-		return metric(r.jw.URL(), "jobwait_hub_job_reads_total") >= reads+float64(len(jobs))
+	jobwaittest.Eventually(t, 10*time.Second, "every job read", func() bool {
+		return jobwaittest.Metric(r.jw.URL(), "jobwait_hub_job_reads_total") >= reads+float64(len(jobs))
 	})
 	opened.Wait()
 }
@@ -78,8 +78,8 @@ func TestRedisRestartLosesNoResult(t *testing.T) {
 	budget := time.Duration(scaled(8, 15)) * time.Second
 	n := scaled(200, 1000)
 	r := newRig(t, persistent, "JOBWAIT_WAIT_BUDGET="+budget.String(), "JOBWAIT_HEARTBEAT=1s")
-	jobs := r.newJobs(t, n)
-	var w waits
+	jobs := r.jobs.Jobs(t, n)
+	var w jobwaittest.Group[outcome]
 	r.holdMix(t, &w, jobs, budget)
 
 	// Groups by index mod 4: 0 before the restart, 1 as Redis comes back,
@@ -104,7 +104,7 @@ func TestRedisRestartLosesNoResult(t *testing.T) {
 			triedAt[j.JobID] = time.Now()
 		}
 		mu.Unlock()
-		err := r.complete(ctx, j)
+		err := r.jobs.Complete(ctx, j)
 		if err == nil {
 			mu.Lock()
 			completedAt[j.JobID] = time.Now()
@@ -117,7 +117,7 @@ func TestRedisRestartLosesNoResult(t *testing.T) {
 	}
 
 	r.redis.Stop()
-	eventually(t, 10*time.Second, "/readyz 503 with Redis gone", func() bool { return r.readyCode() == http.StatusServiceUnavailable })
+	jobwaittest.Eventually(t, 10*time.Second, "/readyz 503 with Redis gone", func() bool { return r.readyCode() == http.StatusServiceUnavailable })
 	code, h, body, err := getJSON(r.http, statusURL(r.jw.URL(), jobs[0].JobID))
 	require.NoError(t, err)
 	assert.Equal(t, http.StatusServiceUnavailable, code, "short poll with Redis gone")
@@ -141,13 +141,13 @@ func TestRedisRestartLosesNoResult(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("producer could not write after Redis came back")
 	}
-	eventually(t, 15*time.Second, "/readyz 200 with Redis back", func() bool { return r.readyCode() == http.StatusOK })
+	jobwaittest.Eventually(t, 15*time.Second, "/readyz 200 with Redis back", func() bool { return r.readyCode() == http.StatusOK })
 	t.Logf("ready %v after Redis came back", time.Since(resumed).Round(time.Millisecond))
 	for _, j := range group(2) {
 		require.NoError(t, complete(j))
 	}
 
-	done := w.wait(t, budget+2*slack)
+	done := w.Wait(t, budget+2*slack)
 	require.Len(t, done, n)
 	// A waiter's own deadline is one budget after jobwait admitted it,
 	// which is after the client started it. A write acknowledged before
@@ -189,8 +189,8 @@ func TestPubSubKilledRepeatedly(t *testing.T) {
 	const budget = 20 * time.Second
 	n := scaled(120, 600)
 	r := newRig(t, nil, "JOBWAIT_WAIT_BUDGET="+budget.String())
-	jobs := r.newJobs(t, n)
-	var w waits
+	jobs := r.jobs.Jobs(t, n)
+	var w jobwaittest.Group[outcome]
 	r.holdMix(t, &w, jobs, budget)
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -213,10 +213,10 @@ func TestPubSubKilledRepeatedly(t *testing.T) {
 	}()
 	// A steady stream: one completion every 15 ms, over the kills.
 	for _, j := range jobs {
-		require.NoError(t, r.complete(ctx, j))
+		require.NoError(t, r.jobs.Complete(ctx, j))
 		time.Sleep(15 * time.Millisecond)
 	}
-	done := w.wait(t, budget+slack)
+	done := w.Wait(t, budget+slack)
 	cancel()
 	<-killed
 	require.Len(t, done, n)
@@ -238,7 +238,7 @@ func TestStartsWithoutRedis(t *testing.T) {
 	jw := jobwaittest.Start(t, "REDIS_URL="+srv.URL(), "JOBWAIT_DEMO=false", "JOBWAIT_WAIT_BUDGET=5s")
 	r := &rig{redis: srv, jw: jw, http: newHTTPClient(t)}
 
-	eventually(t, 5*time.Second, "logging that Redis is unreachable", func() bool {
+	jobwaittest.Eventually(t, 5*time.Second, "logging that Redis is unreachable", func() bool {
 		return strings.Contains(jw.Log(), "redis unreachable")
 	})
 	assert.Equal(t, http.StatusServiceUnavailable, r.readyCode(), "/readyz without Redis")
@@ -261,12 +261,12 @@ func TestStartsWithoutRedis(t *testing.T) {
 	srv.Resume(t)
 	jw.WaitReady(t, 15*time.Second)
 	r.rdb = srv.Client(t)
-	r.st = store.New(r.rdb)
-	j := r.newJobs(t, 1)[0]
+	r.jobs = jobwaittest.NewProducer(r.rdb, "rel")
+	j := r.jobs.Jobs(t, 1)[0]
 	got := make(chan outcome, 1)
 	go func() { got <- r.longPoll(j.JobID, "5", 5*time.Second+slack) }()
 	r.waitHeld(t, 1, 5*time.Second)
-	require.NoError(t, r.complete(context.Background(), j))
+	require.NoError(t, r.jobs.Complete(context.Background(), j))
 	o := <-got
 	assert.True(t, o.completed(), "%v", o)
 }
@@ -282,7 +282,7 @@ func TestSlowRedisHoldsNoOneLong(t *testing.T) {
 		frozen       = 8 * time.Second
 	)
 	r := newRig(t, nil, "JOBWAIT_WAIT_BUDGET="+budget.String(), "JOBWAIT_HEARTBEAT=1s")
-	j := r.newJobs(t, 1)[0]
+	j := r.jobs.Jobs(t, 1)[0]
 
 	sleeper := redis.NewClient(&redis.Options{Addr: r.redis.Addr(), ReadTimeout: 2 * frozen})
 	defer sleeper.Close()
@@ -294,7 +294,7 @@ func TestSlowRedisHoldsNoOneLong(t *testing.T) {
 	frozenAt := time.Now()
 	slept := make(chan error, 1)
 	go func() { slept <- sleeper.Do(context.Background(), "DEBUG", "SLEEP", frozen.Seconds()).Err() }()
-	eventually(t, 5*time.Second, "Redis frozen", func() bool {
+	jobwaittest.Eventually(t, 5*time.Second, "Redis frozen", func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 		defer cancel()
 		return probe.Ping(ctx).Err() != nil
@@ -370,14 +370,14 @@ func TestVanishedClientsAreReleased(t *testing.T) {
 	const budget = 20 * time.Second
 	n := scaled(50, 500)
 	r := newRig(t, nil, "JOBWAIT_WAIT_BUDGET="+budget.String(), "JOBWAIT_HEARTBEAT=1s")
-	jobs := r.newJobs(t, 2*n+1)
+	jobs := r.jobs.Jobs(t, 2*n+1)
 	var conns []net.Conn
 	for i := range 2 * n {
 		path := "/api/events/jobs/" + jobs[i].JobID + "/stream"
 		if i%2 == 1 {
 			path = "/api/events/jobs/" + jobs[i].JobID + "/status?wait=20"
 		}
-		conns = append(conns, rawRequest(t, r.jw.Addr, rawGet(path)))
+		conns = append(conns, rawRequest(t, r.jw.Addr, jobwaittest.RawGet(path)))
 	}
 	r.waitHeld(t, 2*n, 10*time.Second)
 	for i, c := range conns {
@@ -395,7 +395,7 @@ func TestVanishedClientsAreReleased(t *testing.T) {
 	got := make(chan outcome, 1)
 	go func() { got <- r.longPoll(last.JobID, "20", budget+slack) }()
 	r.waitHeld(t, 1, 5*time.Second)
-	require.NoError(t, r.complete(context.Background(), last))
+	require.NoError(t, r.jobs.Complete(context.Background(), last))
 	o := <-got
 	assert.True(t, o.completed(), "%v", o)
 }
@@ -409,8 +409,8 @@ func TestVanishedLongPollsEndOnBudget(t *testing.T) {
 	n := scaled(50, 500)
 	r := newRig(t, nil, "JOBWAIT_WAIT_BUDGET="+budget.String(), "JOBWAIT_HEARTBEAT=60s")
 	var conns []net.Conn
-	for _, j := range r.newJobs(t, n) {
-		conns = append(conns, rawRequest(t, r.jw.Addr, rawGet("/api/events/jobs/"+j.JobID+"/status?wait=30")))
+	for _, j := range r.jobs.Jobs(t, n) {
+		conns = append(conns, rawRequest(t, r.jw.Addr, jobwaittest.RawGet("/api/events/jobs/"+j.JobID+"/status?wait=30")))
 	}
 	r.waitHeld(t, n, 10*time.Second)
 	for _, c := range conns {
@@ -430,7 +430,7 @@ func TestStalledReadersDoNotDelayOthers(t *testing.T) {
 	n := scaled(40, 200) // each holds a copy of the 5 MB answer while stalled
 	r := newRig(t, nil, "JOBWAIT_WAIT_BUDGET="+budget.String(), "JOBWAIT_HEARTBEAT=1s", "JOBWAIT_MIN_READ_RATE=1048576")
 	ctx := context.Background()
-	big := r.newJobs(t, 1)[0]
+	big := r.jobs.Jobs(t, 1)[0]
 	for i := range n {
 		c, err := smallReadBuffer.Dial("tcp", r.jw.Addr)
 		require.NoError(t, err)
@@ -439,7 +439,7 @@ func TestStalledReadersDoNotDelayOthers(t *testing.T) {
 		if i%2 == 1 {
 			path = "/api/events/jobs/" + big.JobID + "/status?wait=30"
 		}
-		_, err = c.Write([]byte(rawGet(path)))
+		_, err = c.Write([]byte(jobwaittest.RawGet(path)))
 		require.NoError(t, err)
 	}
 	r.waitHeld(t, n, 10*time.Second)
@@ -448,15 +448,15 @@ func TestStalledReadersDoNotDelayOthers(t *testing.T) {
 	// grows a send buffer to 4 MB at most).
 	r.completeBig(t, big, 5<<20)
 
-	normal := r.newJobs(t, 1)[0]
+	normal := r.jobs.Jobs(t, 1)[0]
 	got := make(chan outcome, 1)
 	go func() { got <- r.longPoll(normal.JobID, "3", budget+slack) }()
-	eventually(t, 5*time.Second, "the normal waiter held", func() bool {
+	jobwaittest.Eventually(t, 5*time.Second, "the normal waiter held", func() bool {
 		code, _, body, err := getJSON(r.http, statusURL(r.jw.URL(), normal.JobID))
 		return err == nil && code == 200 && body["status"] == "PENDING" && heldWaiters(r.jw.URL()) >= 1
 	})
 	written := time.Now()
-	require.NoError(t, r.complete(ctx, normal))
+	require.NoError(t, r.jobs.Complete(ctx, normal))
 	o := <-got
 	assert.True(t, o.completed(), "the normal waiter, beside %d stalled ones: %v", n, o)
 	assert.Positive(t, heldWaiters(r.jw.URL()), "stalled writes still blocked when the normal waiter was answered")
@@ -475,13 +475,13 @@ func TestSIGTERMAnswersEveryone(t *testing.T) {
 	const budget = 30 * time.Second
 	n := scaled(300, 3000)
 	r := newRig(t, nil, "JOBWAIT_WAIT_BUDGET="+budget.String())
-	jobs := r.newJobs(t, n)
-	var w waits
+	jobs := r.jobs.Jobs(t, n)
+	var w jobwaittest.Group[outcome]
 	r.holdMix(t, &w, jobs, budget)
 
 	sent := time.Now()
 	require.NoError(t, r.jw.Signal(syscall.SIGTERM))
-	done := w.wait(t, 10*time.Second)
+	done := w.Wait(t, 10*time.Second)
 	require.Len(t, done, n)
 	for _, o := range done {
 		assert.Less(t, o.ended.Sub(sent), 6*time.Second, "%v", o)
@@ -521,11 +521,11 @@ func TestJobVanishesUnderWaiters(t *testing.T) {
 	}
 	for _, name := range []string{"deleted", "expired", "lost in a restart"} {
 		t.Run(name, func(t *testing.T) {
-			jobs := r.newJobs(t, 10)
-			var w waits
+			jobs := r.jobs.Jobs(t, 10)
+			var w jobwaittest.Group[outcome]
 			r.holdMix(t, &w, jobs, budget)
 			vanish[name](t, jobs)
-			for _, o := range w.wait(t, 15*time.Second) {
+			for _, o := range w.Wait(t, 15*time.Second) {
 				assert.NoError(t, o.err, "%v", o)
 				assert.Equal(t, "JOB_001", o.errCode, "%v", o)
 				assert.Less(t, o.ended.Sub(o.started), budget/2, "%v: answered at once, not at its budget", o)

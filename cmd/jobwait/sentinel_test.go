@@ -74,12 +74,12 @@ func TestSentinelFailoversLoseNoResult(t *testing.T) {
 	n := scaled(240, 1200)
 	sn := redistest.StartSentinel(t, redistest.SentinelPasswords{})
 	rdb := sn.Client(t)
-	r := &rig{rdb: rdb, st: store.New(rdb), http: newHTTPClient(t)}
+	r := &rig{rdb: rdb, jobs: jobwaittest.NewProducer(rdb, "rel"), http: newHTTPClient(t)}
 	r.jw = jobwaittest.Start(t, "REDIS_URL="+sn.URL(), "JOBWAIT_DEMO=false",
 		"JOBWAIT_WAIT_BUDGET="+budget.String(), "JOBWAIT_HEARTBEAT=1s")
 	r.jw.WaitReady(t, 15*time.Second)
-	jobs := r.newJobs(t, n)
-	var w waits
+	jobs := r.jobs.Jobs(t, n)
+	var w jobwaittest.Group[outcome]
 	r.holdMix(t, &w, jobs, budget)
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -99,7 +99,7 @@ func TestSentinelFailoversLoseNoResult(t *testing.T) {
 	var mu sync.Mutex
 	completedAt := make(map[string]time.Time) // when the producer's write was acknowledged
 	complete := func(j store.Job) {
-		for r.complete(ctx, j) != nil { // the producer retries while there is no primary
+		for r.jobs.Complete(ctx, j) != nil { // the producer retries while there is no primary
 			time.Sleep(5 * time.Millisecond)
 		}
 		mu.Lock()
@@ -128,7 +128,7 @@ func TestSentinelFailoversLoseNoResult(t *testing.T) {
 			if _, ok := completedAt[j.JobID]; !ok {
 				continue
 			}
-			snap, err := r.st.Read(ctx, j.JobID)
+			snap, err := r.jobs.Store.Read(ctx, j.JobID)
 			require.NoError(t, err)
 			if snap.Job.Status != store.Completed {
 				lost = append(lost, j)
@@ -154,7 +154,7 @@ func TestSentinelFailoversLoseNoResult(t *testing.T) {
 	d := during(1)
 	sn.WaitPrimaryNot(t, old)
 	<-d
-	eventually(t, 15*time.Second, "/readyz red and green again after SENTINEL FAILOVER", func() bool { return rd.redThenGreen(mark) })
+	jobwaittest.Eventually(t, 15*time.Second, "/readyz red and green again after SENTINEL FAILOVER", func() bool { return rd.redThenGreen(mark) })
 	sn.WaitHealthy(t)
 	rewriteLost()
 	for _, j := range group(2) {
@@ -169,14 +169,14 @@ func TestSentinelFailoversLoseNoResult(t *testing.T) {
 	killed := time.Now()
 	sn.WaitPrimaryNot(t, old)
 	<-d
-	eventually(t, 15*time.Second, "/readyz red and green again after the primary was killed", func() bool { return rd.redThenGreen(mark) })
+	jobwaittest.Eventually(t, 15*time.Second, "/readyz red and green again after the primary was killed", func() bool { return rd.redThenGreen(mark) })
 	t.Logf("ready %v after the primary was killed", time.Since(killed).Round(time.Millisecond))
 	rewriteLost()
 	for _, j := range group(4) {
 		complete(j)
 	}
 
-	done := w.wait(t, budget+2*slack)
+	done := w.Wait(t, budget+2*slack)
 	require.Len(t, done, n)
 	const margin = 250 * time.Millisecond
 	mu.Lock()
@@ -210,12 +210,12 @@ func TestSentinelFailoversLoseNoResult(t *testing.T) {
 func TestSentinelPasswords(t *testing.T) {
 	t.Parallel()
 	sn := redistest.StartSentinel(t, redistest.SentinelPasswords{Data: "data-secret", Sentinel: "sentinel-secret"})
-	st := store.New(sn.Client(t))
+	p := jobwaittest.NewProducer(sn.Client(t), "rep")
 	rs := startReplicas(t, []string{sn.URL()})
-	answersThreeWays(t, rs, st)
+	answersThreeWays(t, rs, p)
 
 	wrong := jobwaittest.Start(t, "REDIS_URL="+strings.Replace(sn.URL(), "data-secret", "wrong", 1), "JOBWAIT_DEMO=false")
-	eventually(t, 10*time.Second, "telling the password is wrong", func() bool {
+	jobwaittest.Eventually(t, 10*time.Second, "telling the password is wrong", func() bool {
 		return strings.Contains(wrong.Log(), "redis refuses jobwait's credentials")
 	})
 	assert.NotEqual(t, http.StatusOK, (&rig{jw: wrong}).readyCode())
@@ -232,11 +232,11 @@ func TestSentinelFrozenPrimary(t *testing.T) {
 	const budget = 30 * time.Second
 	sn := redistest.StartSentinel(t, redistest.SentinelPasswords{})
 	rdb := sn.Client(t)
-	r := &rig{rdb: rdb, st: store.New(rdb), http: newHTTPClient(t)}
+	r := &rig{rdb: rdb, jobs: jobwaittest.NewProducer(rdb, "rel"), http: newHTTPClient(t)}
 	r.jw = jobwaittest.Start(t, "REDIS_URL="+sn.URL(), "JOBWAIT_DEMO=false", "JOBWAIT_WAIT_BUDGET="+budget.String())
 	r.jw.WaitReady(t, 15*time.Second)
-	jobs := r.newJobs(t, 40)
-	var w waits
+	jobs := r.jobs.Jobs(t, 40)
+	var w jobwaittest.Group[outcome]
 	r.holdMix(t, &w, jobs, budget)
 
 	old := sn.Primary(t)
@@ -245,11 +245,11 @@ func TestSentinelFrozenPrimary(t *testing.T) {
 	sn.WaitPrimaryNot(t, old)
 	ctx := context.Background()
 	for _, j := range jobs {
-		for r.complete(ctx, j) != nil { // until the producer's client follows
+		for r.jobs.Complete(ctx, j) != nil { // until the producer's client follows
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
-	for _, o := range w.wait(t, budget+slack) {
+	for _, o := range w.Wait(t, budget+slack) {
 		assert.True(t, o.completed(), "%v", o)
 	}
 	log := r.jw.Log()

@@ -10,18 +10,18 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"jobwait/store"
+	"jobwait/cmd/jobwait/jobwaittest"
 	"jobwait/store/redistest"
 )
 
 // answersThreeWays checks that the replicas in rs answer long polls and
-// streams woken by completions written through st, and a short poll of a
+// streams woken by completions written through p, and a short poll of a
 // completed job.
-func answersThreeWays(t *testing.T, rs []*rig, st *store.Store) {
+func answersThreeWays(t *testing.T, rs []*rig, p *jobwaittest.Producer) {
 	t.Helper()
-	answeredOnEveryReplica(t, rs, st)
-	j := newStoreJobs(t, st, "short", 1)[0]
-	_, err := st.Complete(context.Background(), j, store.SampleResult(j.EventDraftID))
+	answeredOnEveryReplica(t, rs, p)
+	j := p.Jobs(t, 1)[0]
+	err := p.Complete(context.Background(), j)
 	require.NoError(t, err)
 	for _, r := range rs {
 		code, _, body, err := getJSON(r.http, statusURL(r.jw.URL(), j.JobID))
@@ -65,13 +65,13 @@ func TestRedisTLS(t *testing.T) {
 	t.Run("single", func(t *testing.T) {
 		srv, url := redistest.StartTLS(t, certs, false)
 		rs := startReplicas(t, []string{url}, ca)
-		answersThreeWays(t, rs, store.New(srv.Client(t)))
+		answersThreeWays(t, rs, jobwaittest.NewProducer(srv.Client(t), "rep"))
 	})
 
 	t.Run("mutual", func(t *testing.T) {
 		srv, url := redistest.StartTLS(t, certs, true)
 		rs := startReplicas(t, []string{url}, ca, "JOBWAIT_REDIS_CERT="+certs.ClientCert, "JOBWAIT_REDIS_KEY="+certs.ClientKey)
-		answersThreeWays(t, rs, store.New(srv.Client(t)))
+		answersThreeWays(t, rs, jobwaittest.NewProducer(srv.Client(t), "rep"))
 
 		err := startFails(t, map[string]string{"REDIS_URL": url, "JOBWAIT_REDIS_CA": certs.CA})
 		assert.ErrorContains(t, err, "refused jobwait's TLS handshake")
@@ -99,7 +99,7 @@ func TestRedisTLS(t *testing.T) {
 	t.Run("sentinel", func(t *testing.T) {
 		sn := redistest.StartSentinelTLS(t, certs)
 		rs := startReplicas(t, []string{sn.TLSURL()}, ca)
-		answersThreeWays(t, rs, store.New(sn.Client(t)))
+		answersThreeWays(t, rs, jobwaittest.NewProducer(sn.Client(t), "rep"))
 		err := startFails(t, map[string]string{"REDIS_URL": sn.TLSURL(), "JOBWAIT_REDIS_CA": certs.OtherCA})
 		assert.ErrorContains(t, err, "certificate does not verify")
 	})
@@ -108,7 +108,7 @@ func TestRedisTLS(t *testing.T) {
 		c := redistest.StartClusterTLS(t, certs)
 		rs := startReplicas(t, []string{c.TLSURL()}, ca)
 		assert.Contains(t, rs[0].jw.Log(), "following the cluster")
-		answersThreeWays(t, rs, store.New(c.Client(t)))
+		answersThreeWays(t, rs, jobwaittest.NewProducer(c.Client(t), "rep"))
 		err := startFails(t, map[string]string{"REDIS_URL": c.TLSURL(), "JOBWAIT_REDIS_CA": certs.OtherCA})
 		assert.ErrorContains(t, err, "certificate does not verify")
 	})

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"jobwait/server"
+	"jobwait/sse"
 	"jobwait/store"
 )
 
@@ -262,13 +263,9 @@ func (w *waiter) nchan(ctx context.Context, m Mode) (Kind, time.Time, error) {
 // ends first (nchan_subscriber_timeout) is reconnected at once with
 // Last-Event-ID while budget is left, at most maxReconnects times.
 func (w *waiter) nchanSSE(ctx context.Context) (Kind, time.Time, error) {
-	var p sseParser
+	p := sse.NewReader(nil)
 	for attempt := 0; ; attempt++ {
-		extra := "Accept: text/event-stream\r\nCache-Control: no-cache\r\n"
-		if p.lastID != "" {
-			extra += "Last-Event-ID: " + p.lastID + "\r\n"
-		}
-		resp, err := w.request(ctx, nchanSSEPath(w.job), extra, w.deadline.Add(grace))
+		resp, err := w.request(ctx, nchanSSEPath(w.job), streamHeader(p), w.deadline.Add(grace))
 		if err != nil {
 			return Errored, time.Time{}, err
 		}
@@ -276,7 +273,7 @@ func (w *waiter) nchanSSE(ctx context.Context) (Kind, time.Time, error) {
 			_, at, _ := w.c.readBody(resp)
 			return Errored, at, fmt.Errorf("http %d", resp.StatusCode)
 		}
-		kind, at, err := w.readStream(resp.Body, &p)
+		kind, at, err := w.readStream(resp.Body, p)
 		if kind != "" || err != nil {
 			return kind, at, err
 		}

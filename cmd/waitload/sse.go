@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
-	"strings"
 	"time"
+
+	"jobwait/sse"
 )
 
 // maxReconnects bounds how often an SSE waiter reconnects a stream that
@@ -20,14 +20,9 @@ const maxReconnects = 3
 // server's retry: delay, while budget is left; 204 (SPEC.md §5: the wait is
 // over) ends the wait as a timeout.
 func (w *waiter) sse(ctx context.Context) (Kind, time.Time, error) {
-	var p sseParser
-	p.retry = w.interval
+	p := w.streamReader()
 	for attempt := 0; ; attempt++ {
-		extra := "Accept: text/event-stream\r\nCache-Control: no-cache\r\n"
-		if p.lastID != "" {
-			extra += "Last-Event-ID: " + p.lastID + "\r\n"
-		}
-		resp, err := w.request(ctx, streamPath(w.job), extra, w.deadline.Add(grace))
+		resp, err := w.request(ctx, streamPath(w.job), streamHeader(p), w.deadline.Add(grace))
 		if err != nil {
 			return Errored, time.Time{}, err
 		}
@@ -42,14 +37,14 @@ func (w *waiter) sse(ctx context.Context) (Kind, time.Time, error) {
 			_, _, kind, err := judge(resp.StatusCode, body)
 			return kind, at, err
 		}
-		kind, at, err := w.readStream(resp.Body, &p)
+		kind, at, err := w.readStream(resp.Body, p)
 		if kind != "" || err != nil {
 			return kind, at, err
 		}
 		// The stream ended without a terminal event.
 		w.c.close()
 		w.c = nil
-		next := time.Now().Add(p.retry)
+		next := time.Now().Add(p.Retry())
 		if attempt == maxReconnects || next.After(w.deadline) {
 			return Errored, time.Now(), fmt.Errorf("stream ended without a terminal event")
 		}
@@ -62,10 +57,10 @@ func (w *waiter) sse(ctx context.Context) (Kind, time.Time, error) {
 // readStream reads events until a terminal one (kind set) or the end of the
 // stream (kind empty, nil error). The body is not closed: closing drains
 // it, and after a terminal event the connection is closed instead.
-func (w *waiter) readStream(body io.Reader, p *sseParser) (Kind, time.Time, error) {
-	br := bufio.NewReaderSize(body, readBufSize)
+func (w *waiter) readStream(body io.Reader, p *sse.Reader) (Kind, time.Time, error) {
+	p.Reset(bufio.NewReaderSize(body, readBufSize))
 	for {
-		ev, err := p.next(br)
+		ev, err := p.Next()
 		if err == io.EOF || err == io.ErrUnexpectedEOF {
 			return "", time.Time{}, nil
 		}
@@ -87,90 +82,23 @@ func (w *waiter) readStream(body io.Reader, p *sseParser) (Kind, time.Time, erro
 	}
 }
 
+// streamReader returns a reader for a waiter's streams: until a stream
+// sends retry:, a reconnect waits the poll interval.
+func (w *waiter) streamReader() *sse.Reader {
+	p := sse.NewReader(nil)
+	p.SetRetry(w.interval)
+	return p
+}
+
+// streamHeader is the extra header lines of a stream request: after a
+// reconnect, the last event id, as an EventSource sends it.
+func streamHeader(p *sse.Reader) string {
+	h := "Accept: text/event-stream\r\nCache-Control: no-cache\r\n"
+	if id := p.LastID(); id != "" {
+		h += "Last-Event-ID: " + id + "\r\n"
+	}
+	return h
+}
+
 // streamPath is the job's event stream URL path (SPEC.md §5).
 func streamPath(job string) string { return "/api/events/jobs/" + job + "/stream" }
-
-// sseEvent is one dispatched server-sent event.
-type sseEvent struct {
-	ID   string // the last event id in force when it was dispatched
-	Type string // "message" when the event named none
-	Data string
-}
-
-// sseParser follows the event stream interpretation of the HTML standard:
-// fields accumulate until a blank line dispatches them; comment lines
-// (": keepalive") are counted and otherwise ignored.
-type sseParser struct {
-	typ      string
-	data     strings.Builder
-	hasData  bool
-	lastID   string
-	retry    time.Duration
-	comments int
-}
-
-// next reads lines until an event is dispatched. An event cut off by the
-// end of the stream is not dispatched.
-func (p *sseParser) next(br *bufio.Reader) (sseEvent, error) {
-	for {
-		line, err := br.ReadString('\n')
-		if err != nil {
-			if err == io.EOF && line != "" {
-				err = io.ErrUnexpectedEOF
-			}
-			return sseEvent{}, err
-		}
-		if ev, ok := p.line(strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")); ok {
-			return ev, nil
-		}
-	}
-}
-
-// line takes one line without its end and reports an event when the line
-// dispatched one.
-func (p *sseParser) line(s string) (sseEvent, bool) {
-	if s == "" {
-		return p.dispatch()
-	}
-	if s[0] == ':' {
-		p.comments++
-		return sseEvent{}, false
-	}
-	field, value, found := strings.Cut(s, ":")
-	if found {
-		value = strings.TrimPrefix(value, " ")
-	}
-	switch field {
-	case "event":
-		p.typ = value
-	case "data":
-		if p.hasData {
-			p.data.WriteByte('\n')
-		}
-		p.data.WriteString(value)
-		p.hasData = true
-	case "id":
-		if !strings.ContainsRune(value, 0) {
-			p.lastID = value
-		}
-	case "retry":
-		if ms, err := strconv.Atoi(value); err == nil && ms >= 0 && strings.Trim(value, "0123456789") == "" {
-			p.retry = time.Duration(ms) * time.Millisecond
-		}
-	}
-	return sseEvent{}, false
-}
-
-func (p *sseParser) dispatch() (sseEvent, bool) {
-	ev := sseEvent{ID: p.lastID, Type: p.typ, Data: p.data.String()}
-	ok := p.hasData
-	p.typ, p.hasData = "", false
-	p.data.Reset()
-	if !ok {
-		return sseEvent{}, false
-	}
-	if ev.Type == "" {
-		ev.Type = "message"
-	}
-	return ev, true
-}

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"jobwait/sse"
 )
 
 // DefaultJobsPerConn is -jobs-per-conn's default: how many waits one
@@ -88,14 +90,9 @@ type end struct {
 // job had ended.
 func (w *waiter) sseMany(ctx context.Context, jobs []string) (map[string]end, error) {
 	ends := make(map[string]end, len(jobs))
-	var p sseParser
-	p.retry = w.interval
+	p := w.streamReader()
 	for attempt := 0; ; attempt++ {
-		extra := "Accept: text/event-stream\r\nCache-Control: no-cache\r\n"
-		if p.lastID != "" {
-			extra += "Last-Event-ID: " + p.lastID + "\r\n"
-		}
-		resp, err := w.request(ctx, manyStreamPath(jobs), extra, w.deadline.Add(grace))
+		resp, err := w.request(ctx, manyStreamPath(jobs), streamHeader(p), w.deadline.Add(grace))
 		if err != nil {
 			return ends, err
 		}
@@ -110,12 +107,12 @@ func (w *waiter) sseMany(ctx context.Context, jobs []string) (map[string]end, er
 			_, _, _, err = judge(resp.StatusCode, body)
 			return ends, err
 		}
-		if err := w.readManyStream(resp.Body, &p, ends); err != nil || len(ends) == len(jobs) {
+		if err := w.readManyStream(resp.Body, p, ends); err != nil || len(ends) == len(jobs) {
 			return ends, err
 		}
 		w.c.close()
 		w.c = nil
-		next := time.Now().Add(p.retry)
+		next := time.Now().Add(p.Retry())
 		if attempt == maxReconnects || next.After(w.deadline) {
 			return ends, fmt.Errorf("stream ended without every final event")
 		}
@@ -126,10 +123,10 @@ func (w *waiter) sseMany(ctx context.Context, jobs []string) (map[string]end, er
 }
 
 // readManyStream reads events into ends until the stream ends.
-func (w *waiter) readManyStream(body io.Reader, p *sseParser, ends map[string]end) error {
-	br := bufio.NewReaderSize(body, readBufSize)
+func (w *waiter) readManyStream(body io.Reader, p *sse.Reader, ends map[string]end) error {
+	p.Reset(bufio.NewReaderSize(body, readBufSize))
 	for {
-		ev, err := p.next(br)
+		ev, err := p.Next()
 		if err == io.EOF || err == io.ErrUnexpectedEOF {
 			return nil
 		}

@@ -266,7 +266,7 @@ func (c *Cluster) Failover(tb testing.TB, replica *Server) {
 	if err != nil {
 		tb.Fatalf("CLUSTER FAILOVER on %s: %v", replica.Addr(), err)
 	}
-	c.waitFor(tb, "replica "+replica.Addr()+" promoted", func() error {
+	waitFor(tb, "replica "+replica.Addr()+" promoted", func() error {
 		masters, err := c.masters()
 		if err != nil {
 			return err
@@ -286,7 +286,7 @@ func (c *Cluster) Kill(node *Server) { node.Stop() }
 // sees only running nodes as masters.
 func (c *Cluster) WaitHealthy(tb testing.TB) {
 	tb.Helper()
-	c.waitFor(tb, "cluster healthy", c.healthy)
+	waitFor(tb, "cluster healthy", c.healthy)
 }
 
 func (c *Cluster) healthy() error {
@@ -351,7 +351,10 @@ func replicating(ctx context.Context, rc *redis.Client) error {
 	return nil
 }
 
-func (c *Cluster) waitFor(tb testing.TB, what string, cond func() error) {
+// waitFor polls cond until it returns nil, failing tb after clusterWait
+// with its last error: forming a cluster or a sentinel deployment, and
+// each failover.
+func waitFor(tb testing.TB, what string, cond func() error) {
 	tb.Helper()
 	deadline := time.Now().Add(clusterWait)
 	for {

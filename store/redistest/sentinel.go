@@ -278,7 +278,7 @@ func (sn *Sentinel) primaryAddr() (string, error) {
 func (sn *Sentinel) Primary(tb testing.TB) *Server {
 	tb.Helper()
 	var p *Server
-	sn.waitFor(tb, "sentinels agree on a primary", func() error {
+	waitFor(tb, "sentinels agree on a primary", func() error {
 		addr, err := sn.primaryAddr()
 		if err != nil {
 			return err
@@ -300,7 +300,7 @@ func (sn *Sentinel) Primary(tb testing.TB) *Server {
 // both replicas: a primary killed then is failed over.
 func (sn *Sentinel) WaitHealthy(tb testing.TB) {
 	tb.Helper()
-	sn.waitFor(tb, "sentinel deployment healthy", sn.healthy)
+	waitFor(tb, "sentinel deployment healthy", sn.healthy)
 }
 
 func (sn *Sentinel) healthy() error {
@@ -370,7 +370,7 @@ func (sn *Sentinel) Failover(tb testing.TB) {
 func (sn *Sentinel) WaitPrimaryNot(tb testing.TB, old *Server) *Server {
 	tb.Helper()
 	var p *Server
-	sn.waitFor(tb, "a new primary", func() error {
+	waitFor(tb, "a new primary", func() error {
 		addr, err := sn.primaryAddr()
 		if err != nil {
 			return err
@@ -387,21 +387,6 @@ func (sn *Sentinel) WaitPrimaryNot(tb testing.TB, old *Server) *Server {
 		return fmt.Errorf("primary %s is not running", addr)
 	})
 	return p
-}
-
-func (sn *Sentinel) waitFor(tb testing.TB, what string, cond func() error) {
-	tb.Helper()
-	deadline := time.Now().Add(clusterWait)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("%s: not within %v: %v", what, clusterWait, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 // Freeze stops s (SIGSTOP) without closing its connections: to its

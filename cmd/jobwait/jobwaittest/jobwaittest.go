@@ -1,6 +1,18 @@
-// Package jobwaittest builds the real jobwait binary once per test process
-// and runs it on a free loopback port, for tests that drive jobwait as users
-// and operators do: over HTTP, with signals, against a real Redis.
+// Package jobwaittest is jobwait's test kit: what its tests share instead
+// of each file growing its own helpers.
+//
+//   - Start builds the real jobwait binary once per test process and runs
+//     it on a free loopback port, for tests that drive jobwait as users and
+//     operators do: over HTTP, with signals, against a real Redis.
+//   - Producer writes jobs as the AI service does, through store's writers.
+//   - Get and Conn send a request by hand and read its answer, an event
+//     stream with package sse's reader, every read bounded by a deadline.
+//   - ReadMetrics and Metric read /metrics with Prometheus's own parser.
+//   - Eventually and EventuallyEqual poll a condition with a bound and say
+//     what they waited for; Group runs functions at once and waits for them,
+//     bounded.
+//
+// Nothing here is imported by jobwait's own packages.
 package jobwaittest
 
 import (
@@ -56,7 +68,7 @@ func Binary(tb testing.TB) string {
 type Process struct {
 	Addr string // 127.0.0.1:port
 	cmd  *exec.Cmd
-	log  *syncBuffer
+	log  *Buffer
 	done chan struct{}
 	err  error
 }
@@ -89,7 +101,7 @@ func StartAt(tb testing.TB, addr string, env ...string) *Process {
 
 func startAt(tb testing.TB, addr string, wrapper []string, env ...string) *Process {
 	tb.Helper()
-	p := &Process{Addr: addr, log: &syncBuffer{}, done: make(chan struct{})}
+	p := &Process{Addr: addr, log: &Buffer{}, done: make(chan struct{})}
 	argv := append(append([]string(nil), wrapper...), Binary(tb))
 	p.cmd = exec.Command(argv[0], argv[1:]...)
 	p.cmd.Env = append(append(os.Environ(), "JOBWAIT_ADDR="+p.Addr), env...)
@@ -171,18 +183,21 @@ func (p *Process) Kill() {
 // Log returns what the process has written so far.
 func (p *Process) Log() string { return p.log.String() }
 
-type syncBuffer struct {
+// Buffer collects what is written to it, for any number of writers at
+// once: a process's output, a slog handler's lines.
+type Buffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
+func (s *Buffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
 }
 
-func (s *syncBuffer) String() string {
+// String is everything written so far.
+func (s *Buffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()

@@ -1,0 +1,99 @@
+package jobwaittest
+
+import (
+	"fmt"
+	"net/http"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+)
+
+// Metrics is one reading of jobwait's /metrics, by family name.
+type Metrics map[string]*dto.MetricFamily
+
+// ReadMetrics reads base's /metrics with Prometheus's own parser of its
+// text format.
+func ReadMetrics(base string) (Metrics, error) {
+	c := http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Get(base + "/metrics")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET /metrics: %s", resp.Status)
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	m, err := p.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("GET /metrics: %w", err)
+	}
+	return m, nil
+}
+
+// Metric is the sum of name's series on base's /metrics whose labels
+// include labels (name, value pairs); 0 when there is no such series, -1
+// when /metrics cannot be read.
+func Metric(base, name string, labels ...string) float64 {
+	m, err := ReadMetrics(base)
+	if err != nil {
+		return -1
+	}
+	return m.Sum(name, labels...)
+}
+
+// Sum is the sum of name's counter, gauge or untyped series whose labels
+// include labels (name, value pairs); 0 when there is none.
+func (m Metrics) Sum(name string, labels ...string) float64 {
+	f := m[name]
+	if f == nil {
+		return 0
+	}
+	sum := 0.0
+series:
+	for _, s := range f.GetMetric() {
+		for i := 0; i+1 < len(labels); i += 2 {
+			if label(s, labels[i]) != labels[i+1] {
+				continue series
+			}
+		}
+		switch {
+		case s.Gauge != nil:
+			sum += s.GetGauge().GetValue()
+		case s.Counter != nil:
+			sum += s.GetCounter().GetValue()
+		case s.Untyped != nil:
+			sum += s.GetUntyped().GetValue()
+		}
+	}
+	return sum
+}
+
+func label(s *dto.Metric, name string) string {
+	for _, l := range s.GetLabel() {
+		if l.GetName() == name {
+			return l.GetValue()
+		}
+	}
+	return ""
+}
+
+// Names are the names the page's series stand under, as a query names
+// them: a histogram's name_bucket, name_sum and name_count, a summary's
+// name, name_sum and name_count.
+func (m Metrics) Names() map[string]bool {
+	names := map[string]bool{}
+	for name, f := range m {
+		switch f.GetType() {
+		case dto.MetricType_HISTOGRAM, dto.MetricType_GAUGE_HISTOGRAM:
+			names[name+"_bucket"], names[name+"_sum"], names[name+"_count"] = true, true, true
+		case dto.MetricType_SUMMARY:
+			names[name], names[name+"_sum"], names[name+"_count"] = true, true, true
+		default:
+			names[name] = true
+		}
+	}
+	return names
+}

@@ -1,0 +1,141 @@
+package jobwaittest
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"jobwait/sse"
+)
+
+// Conn is one request written by hand on its own connection and its
+// response read with net/http's parser, so that thousands of clients cost
+// no transport goroutines. Every read is bounded by a deadline.
+type Conn struct {
+	net.Conn
+	Resp   *http.Response
+	events *sse.Reader
+}
+
+// Get dials addr, sends GET path with extra header lines ("Last-Event-ID:
+// x") and reads the response's head within limit.
+func Get(addr, path string, limit time.Duration, header ...string) (*Conn, error) {
+	nc, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	nc.SetDeadline(time.Now().Add(limit))
+	if _, err := io.WriteString(nc, RawGet(path, header...)); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(nc), nil)
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	nc.SetDeadline(time.Time{})
+	return &Conn{Conn: nc, Resp: resp}, nil
+}
+
+// RawGet is a GET request for path as a client writes it, with extra
+// header lines.
+func RawGet(path string, header ...string) string {
+	var b strings.Builder
+	b.WriteString("GET " + path + " HTTP/1.1\r\nHost: jobwait\r\n")
+	for _, h := range header {
+		b.WriteString(h + "\r\n")
+	}
+	b.WriteString("\r\n")
+	return b.String()
+}
+
+// MustGet is Get within 5 s, failing tb on an error; the connection is
+// closed when the test ends.
+func MustGet(tb testing.TB, addr, path string, header ...string) *Conn {
+	tb.Helper()
+	c, err := Get(addr, path, 5*time.Second, header...)
+	if err != nil {
+		tb.Fatalf("GET %s: %v", path, err)
+	}
+	tb.Cleanup(func() { c.Close() })
+	return c
+}
+
+// ReadAll reads the rest of the body within limit.
+func (c *Conn) ReadAll(limit time.Duration) ([]byte, error) {
+	c.SetReadDeadline(time.Now().Add(limit))
+	return io.ReadAll(c.Resp.Body)
+}
+
+// Block is one block of an event stream and when it was read.
+type Block struct {
+	sse.Block
+	At time.Time
+}
+
+// Raw is the block as sent, its lines joined by "\n", without the blank
+// line that ended it.
+func (b Block) Raw() string { return strings.Join(b.Lines, "\n") }
+
+// Block reads the body's next event-stream block within d: io.EOF when the
+// server ended the stream between blocks, io.ErrUnexpectedEOF inside one.
+func (c *Conn) Block(d time.Duration) (Block, error) {
+	if c.events == nil {
+		c.events = sse.NewReader(c.Resp.Body)
+	}
+	c.SetReadDeadline(time.Now().Add(d))
+	b, err := c.events.Block()
+	return Block{Block: b, At: time.Now()}, err
+}
+
+// Next reads blocks within d until one that is not only comments.
+func (c *Conn) Next(tb testing.TB, d time.Duration) Block {
+	tb.Helper()
+	return c.until(tb, d, func(b Block) bool { return !b.Comment() })
+}
+
+// Event reads blocks within d until one dispatches an event.
+func (c *Conn) Event(tb testing.TB, d time.Duration) sse.Event {
+	tb.Helper()
+	ev, _ := c.until(tb, d, func(b Block) bool { _, ok := b.Event(); return ok }).Event()
+	return ev
+}
+
+// until reads blocks within d until want holds for one.
+func (c *Conn) until(tb testing.TB, d time.Duration, want func(Block) bool) Block {
+	tb.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		b, err := c.Block(time.Until(deadline))
+		if err != nil {
+			tb.Fatalf("reading the event stream: %v", err)
+		}
+		if want(b) {
+			return b
+		}
+	}
+}
+
+// Ended requires the server to end the stream within d, comments aside,
+// and returns when it did.
+func (c *Conn) Ended(tb testing.TB, d time.Duration) time.Time {
+	tb.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		b, err := c.Block(time.Until(deadline))
+		if err == io.EOF {
+			return time.Now()
+		}
+		if err != nil {
+			tb.Fatalf("waiting for the end of the stream: %v", err)
+		}
+		if !b.Comment() {
+			tb.Fatalf("want the end of the stream, got %q", b.Raw())
+		}
+	}
+}
