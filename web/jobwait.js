@@ -61,6 +61,10 @@
   const MAX_POLL_MS = 30000;
   const DEFAULT_BUDGET_MS = 30000;
   const CONNECT_MS = 4000; // a stream not open by then falls back
+  // The longest retry: a server asks for (a replica that shuts down spreads
+  // its clients' reconnects over the poll interval plus 5 s): a stream that
+  // dropped gets that long to reconnect on top of CONNECT_MS.
+  const RETRY_MAX_MS = 7000;
   const GRACE_MS = 1500; // past the deadline, the wait ends whatever the server says
   const SSE_MAX_REOPENS = 6; // consecutive reopens without an event, then fall back
   const MAX_BACKOFF_MS = 8000;
@@ -277,14 +281,14 @@
       const mine = es;
       // A stream the browser cannot open (no free connection to the host,
       // a proxy that never answers) must not wait silently.
-      function watchConnecting() {
+      function watchConnecting(ms) {
         if (stuck !== null) return;
         stuck = setTimeout(function () {
           stuck = null;
           if (!done && es === mine && es.readyState !== EventSource.OPEN) next('sse');
-        }, CONNECT_MS);
+        }, ms);
       }
-      watchConnecting();
+      watchConnecting(CONNECT_MS);
       es.onopen = function () {
         if (stuck !== null) {
           clearTimeout(stuck);
@@ -317,7 +321,7 @@
         // CONNECTING: the browser reconnects by itself, with
         // Last-Event-ID, and the server continues the same wait; unless it
         // stays CONNECTING too long.
-        if (es.readyState === EventSource.CONNECTING) return watchConnecting();
+        if (es.readyState === EventSource.CONNECTING) return watchConnecting(RETRY_MAX_MS + CONNECT_MS);
         // CLOSED: the answer was not a stream (a JSON error, a 503, a
         // proxy's 502 or 504, a 204). Ask once what it was.
         closeStream();
