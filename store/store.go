@@ -41,15 +41,6 @@ type Snapshot struct {
 	Err    error
 }
 
-// Read reads one job; the snapshot's Err is returned as the error.
-func (s *Store) Read(ctx context.Context, id string) (Snapshot, error) {
-	snaps, err := s.ReadMany(ctx, []string{id})
-	if err != nil {
-		return Snapshot{}, err
-	}
-	return snaps[0], snaps[0].Err
-}
-
 // ReadMany reads jobs in at most three pipelined round trips however many
 // there are: the records, then the records stored as hashes, then the results
 // and error messages of final jobs. The error is ErrUnavailable, wrapped,

@@ -148,7 +148,7 @@ func TestStatusEndpointsAllowOnlyGETAndHEAD(t *testing.T) {
 			assert.JSONEq(t, `{"code":"REQ_002","message":"허용되지 않는 메서드입니다"}`, string(data), "%s %s", m, action)
 		}
 	}
-	got, err := r.jobs.Store.Read(context.Background(), j.JobID)
+	got, err := r.jobs.Read(context.Background(), j.JobID)
 	require.NoError(t, err)
 	assert.Equal(t, "PENDING", string(got.Job.Status), "the job is untouched")
 }

@@ -124,7 +124,7 @@ func TestSentinelFailoversLoseNoResult(t *testing.T) {
 			if !cs.acknowledged(j.JobID) {
 				continue
 			}
-			snap, err := r.jobs.Store.Read(ctx, j.JobID)
+			snap, err := r.jobs.Read(ctx, j.JobID)
 			require.NoError(t, err)
 			if snap.Job.Status != store.Completed {
 				lost = append(lost, j)

@@ -22,6 +22,22 @@ type Producer struct {
 	prefix string
 }
 
+// Read reads one job as jobwait does; the snapshot's Err is returned as
+// the error.
+func (p *Producer) Read(ctx context.Context, id string) (store.Snapshot, error) {
+	return ReadOne(ctx, p.Store, id)
+}
+
+// ReadOne reads job id from st; the snapshot's Err is returned as the
+// error.
+func ReadOne(ctx context.Context, st *store.Store, id string) (store.Snapshot, error) {
+	snaps, err := st.ReadMany(ctx, []string{id})
+	if err != nil {
+		return store.Snapshot{}, err
+	}
+	return snaps[0], snaps[0].Err
+}
+
 // NewProducer returns a Producer writing with rdb; its job ids start with
 // prefix.
 func NewProducer(rdb redis.UniversalClient, prefix string) *Producer {
