@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -131,6 +132,11 @@ func (hs *holds) hold(c *fiber.Ctx, end time.Time, done func(), serve func(h *he
 		// buffers, which a wait does not need.
 		go func() {
 			e := serve(h)
+			// The response is out; what follows (the waiter's release, the
+			// metrics, the wait for the client's next request or close) is
+			// nobody's latency. Yield to the writes of the other waiters the
+			// same fan-out woke, which would otherwise queue behind it.
+			runtime.Gosched()
 			done()
 			hs.sent(route, h.code)
 			hs.exit()
@@ -161,7 +167,9 @@ func (hs *holds) handBack(nc net.Conn) {
 			// The client closed first and sent nothing more: nothing to
 			// drain, and a plain close sends no reset. This saves a
 			// half-close and a read per answered wait, on the core that
-			// writes the next ones.
+			// writes the next ones; the close (as dear as a write on
+			// loopback) yields to those writes first.
+			runtime.Gosched()
 			nc.Close()
 			return
 		}
