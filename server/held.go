@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -131,6 +132,11 @@ func (hs *holds) hold(c *fiber.Ctx, end time.Time, done func(), serve func(h *he
 		// buffers, which a wait does not need.
 		go func() {
 			e := serve(h)
+			// The response is out; what follows (the waiter's release, the
+			// metrics, the wait for the client's next request or close) is
+			// nobody's latency. Yield to the writes of the other waiters the
+			// same fan-out woke, which would otherwise queue behind it.
+			runtime.Gosched()
 			done()
 			hs.sent(route, h.code)
 			hs.exit()
@@ -156,7 +162,17 @@ func (hs *holds) hold(c *fiber.Ctx, end time.Time, done func(), serve func(h *he
 // header read timeout, which fasthttp starts at once on a connection it is
 // given. Nothing is handed back once stop has run.
 func (hs *holds) handBack(nc net.Conn) {
-	if !hs.awaitNext(nc) {
+	if ok, closed := hs.awaitNext(nc); !ok {
+		if closed {
+			// The client closed first and sent nothing more: nothing to
+			// drain, and a plain close sends no reset. This saves a
+			// half-close and a read per answered wait, on the core that
+			// writes the next ones; the close (as dear as a write on
+			// loopback) yields to those writes first.
+			runtime.Gosched()
+			nc.Close()
+			return
+		}
 		closeGracefully(nc)
 		return
 	}
@@ -187,21 +203,21 @@ func (hs *holds) handed(nc net.Conn) {
 }
 
 // awaitNext waits, up to the server's idle timeout, for the first byte of the
-// connection's next request; false if the client closed it, the time ran
-// out or stop has run.
-func (hs *holds) awaitNext(nc net.Conn) bool {
+// connection's next request; false if the client closed it (closed then
+// says so, see readable), the time ran out or stop has run.
+func (hs *holds) awaitNext(nc net.Conn) (ok, closed bool) {
 	hs.mu.Lock()
 	if hs.shutting || nc.SetReadDeadline(time.Now().Add(idleTimeout)) != nil {
 		hs.mu.Unlock()
-		return false
+		return false, false
 	}
 	hs.idle[nc] = struct{}{}
 	hs.mu.Unlock()
-	ok := readable(nc)
+	ok, closed = readable(nc)
 	hs.mu.Lock()
 	delete(hs.idle, nc)
 	hs.mu.Unlock()
-	return ok && nc.SetReadDeadline(time.Time{}) == nil
+	return ok && nc.SetReadDeadline(time.Time{}) == nil, closed
 }
 
 // enter counts a held wait; exit uncounts it. drained waits until none is

@@ -36,6 +36,11 @@ type heldConn struct {
 	rate int64     // bytes per second a client may read at and be served whole
 	sent int64     // bytes of the response so far
 	code int       // the status counted: what the response carried; codeGone if nothing
+
+	// vec and parts are write's writev vector, kept with the connection so
+	// that a write allocates nothing (a net.Buffers of its own escapes).
+	vec   net.Buffers
+	parts [3][]byte
 }
 
 // bufs holds the buffers in which held connections build a response's head
@@ -66,8 +71,9 @@ func passHeaders(h *fasthttp.ResponseHeader) []byte {
 	return out
 }
 
-// write writes parts in one writev, by the response's deadline (see
-// writeGrace), which grows with the response's bytes.
+// write writes parts (at most three) in one writev, by the response's
+// deadline (see writeGrace), which grows with the response's bytes. It
+// allocates nothing.
 func (h *heldConn) write(parts ...[]byte) error {
 	for _, p := range parts {
 		h.sent += int64(len(p))
@@ -75,8 +81,9 @@ func (h *heldConn) write(parts ...[]byte) error {
 	if err := h.conn.SetWriteDeadline(writeDeadline(h.end, h.sent, h.rate)); err != nil {
 		return err
 	}
-	v := net.Buffers(parts)
-	_, err := v.WriteTo(h.conn)
+	h.vec = append(h.parts[:0], parts...)
+	_, err := h.vec.WriteTo(h.conn)
+	clear(h.parts[:]) // keep no body (shared by every waiter) past the write
 	return err
 }
 

@@ -40,10 +40,8 @@ func (s *Server) longPoll(c *fiber.Ctx, id string, wait time.Duration) error {
 // await waits for a final answer, the deadline or shutdown, and returns the
 // answer and the body to send; ok is false when the client has gone.
 func (s *Server) await(h *heldConn, w *stream.Waiter[*Answer], a *Answer, deadline time.Time) (*Answer, []byte, bool) {
-	timer := time.NewTimer(time.Until(deadline))
-	defer timer.Stop()
-	beat := time.NewTicker(s.cfg.Heartbeat)
-	defer beat.Stop()
+	clock := newWaitClock(deadline, s.cfg.Heartbeat)
+	defer clock.stop()
 	for {
 		select {
 		case <-w.C():
@@ -53,12 +51,13 @@ func (s *Server) await(h *heldConn, w *stream.Waiter[*Answer], a *Answer, deadli
 				s.metrics.woke(at)
 				return a, a.Body, true
 			}
-		case <-beat.C:
+		case <-clock.C():
+			if clock.fired() {
+				return a, a.TimedOut(), true
+			}
 			if peerGone(h.conn) {
 				return a, nil, false
 			}
-		case <-timer.C:
-			return a, a.TimedOut(), true
 		case <-s.quit:
 			return a, a.Body, true
 		}

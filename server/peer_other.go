@@ -8,4 +8,4 @@ import "net"
 func peerGone(net.Conn) bool { return false }
 
 // readable cannot peek here: the connection is handed on at once.
-func readable(net.Conn) bool { return true }
+func readable(net.Conn) (ready, closed bool) { return true, false }

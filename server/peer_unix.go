@@ -22,17 +22,22 @@ func peerGone(c net.Conn) bool {
 
 // readable waits, until the connection's read deadline, for a byte to read
 // without reading it; false if the client closed the connection or the
-// deadline passed first.
-func readable(c net.Conn) bool {
-	ready := false
+// deadline passed first. closed says the client closed its side with
+// nothing unread before its FIN: the connection can then be closed at once,
+// with no half-close and drain (see closeGracefully), and no reset.
+func readable(c net.Conn) (ready, closed bool) {
 	sock, err := peek(c, func(n int, err error) bool {
 		if errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.EINTR) {
 			return false // wait for the poller
 		}
 		ready = n > 0
+		closed = n == 0 && err == nil
 		return true
 	})
-	return !sock || (ready && err == nil)
+	if !sock {
+		return true, false
+	}
+	return ready && err == nil, closed && err == nil
 }
 
 // peek peeks at one byte of c's socket without blocking, through the

@@ -75,10 +75,8 @@ func (st *sseStream) run(first *Answer) ending {
 	if last.Final() {
 		return st.h.streamEnd()
 	}
-	timer := time.NewTimer(time.Until(st.deadline))
-	defer timer.Stop()
-	beat := time.NewTicker(s.cfg.Heartbeat)
-	defer beat.Stop()
+	clock := newWaitClock(st.deadline, s.cfg.Heartbeat)
+	defer clock.stop()
 	for {
 		select {
 		case <-st.w.C():
@@ -96,12 +94,14 @@ func (st *sseStream) run(first *Answer) ending {
 			if a.Final() {
 				return st.h.streamEnd()
 			}
-		case <-beat.C:
-			if peerGone(st.h.conn) || st.h.write(st.h.frame(keepalive)) != nil {
-				st.h.code = codeGone
-				return endGone
+		case <-clock.C():
+			if !clock.fired() {
+				if peerGone(st.h.conn) || st.h.write(st.h.frame(keepalive)) != nil {
+					st.h.code = codeGone
+					return endGone
+				}
+				continue
 			}
-		case <-timer.C:
 			if !st.event(nil, nil, evTimeout, last.TimedOut(), true) {
 				st.h.code = codeGone
 				return endGone

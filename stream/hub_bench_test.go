@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -83,6 +84,9 @@ func (bh *benchHub) run(b *testing.B, keys []string, n int, done <-chan struct{}
 	timeout := time.NewTimer(time.Minute)
 	defer timeout.Stop()
 	reads := bh.reads.Load()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	mallocs := ms.Mallocs
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := range b.N {
@@ -98,6 +102,10 @@ func (bh *benchHub) run(b *testing.B, keys []string, n int, done <-chan struct{}
 		}
 	}
 	b.StopTimer()
+	runtime.ReadMemStats(&ms)
+	// Every allocation of the process over the operations, the owners'
+	// included, per delivery: it must not grow with the number of waiters.
+	b.ReportMetric(float64(ms.Mallocs-mallocs)/float64(b.N)/float64(n), "allocs/waiter")
 	b.ReportMetric(float64(bh.reads.Load()-reads)/float64(b.N), "batches/op")
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/waiter")
 }
