@@ -110,7 +110,7 @@ func (r *rig) answersNewConnections(t *testing.T, within time.Duration) {
 
 // TestOutOfDescriptorsRefusesPastTheCap: with the connection cap derived
 // from a file limit of 512 (384), 200 held waiters and 400 idle
-// connections on top (JOBWAIT_STRESS=1: 1,024, 500 and 1,100, as in issue 10), jobwait refuses what exceeds the cap at once, stays
+// connections on top (JOBWAIT_STRESS=1: 1,024, 500 and 1,100), jobwait refuses what exceeds the cap at once, stays
 // up, answers every held waiter when its job completes, and answers new
 // requests once the idle connections go.
 func TestOutOfDescriptorsRefusesPastTheCap(t *testing.T) {
