@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -147,7 +148,11 @@ func TestWaitManyAcrossReplicaRestart(t *testing.T) {
 	j.complete(t, ids[0], "draft-"+ids[0])
 	p.waitFor(t, fmt.Sprintf(`!!__w.final[%q]`, ids[0]), "the first result")
 
-	first.Proc.Kill()
+	// A crash: the stream drops without the spread retry: of a graceful
+	// shutdown, so EventSource reconnects after the stream's own retry:
+	// (2 s), within the gap.
+	require.NoError(t, first.Proc.Signal(syscall.SIGKILL))
+	require.ErrorContains(t, first.Proc.Wait(5*time.Second), "killed")
 	// nginx has no replica: what a reconnect gets now.
 	resp, err := http.Get(j.URL + "/api/events/jobs/stream?ids=" + ids[1])
 	require.NoError(t, err)
