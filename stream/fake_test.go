@@ -107,3 +107,18 @@ func next(t *testing.T, w *stream.Waiter[string], within time.Duration) (string,
 		return "", false
 	}
 }
+
+// watched returns a store holding job "a" in state st, a hub over it, and
+// a waiter of the job, closed when the test ends.
+func watched(t *testing.T, st string) (*memStore, *stream.Hub[string], *stream.Waiter[string]) {
+	t.Helper()
+	m := newMemStore()
+	m.set("a", st)
+	h := memHub(t, m)
+	w, _, err := h.Watch(t.Context(), "a")
+	if err != nil {
+		t.Fatalf("watch a: %v", err)
+	}
+	t.Cleanup(w.Close)
+	return m, h, w
+}

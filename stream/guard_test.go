@@ -67,12 +67,7 @@ func TestChangeWithoutNotificationIsReadWithinResync(t *testing.T) {
 
 func TestLateNotificationIsNoBlindness(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		m := newMemStore()
-		m.set("a", "PROCESSING")
-		h := memHub(t, m)
-		w, _, err := h.Watch(t.Context(), "a")
-		require.NoError(t, err)
-		defer w.Close()
+		m, h, w := watched(t, "PROCESSING")
 
 		// The change lands just before a safety re-read, its
 		// notification just after.
@@ -113,12 +108,7 @@ func TestJobCompletedWithinResyncCostsNoSafetyRead(t *testing.T) {
 
 func TestLongWaitIsReReadOncePerResync(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		m := newMemStore()
-		m.set("a", "PROCESSING")
-		h := memHub(t, m)
-		w, _, err := h.Watch(t.Context(), "a")
-		require.NoError(t, err)
-		defer w.Close()
+		m, _, _ := watched(t, "PROCESSING")
 		time.Sleep(6*testResync + time.Millisecond)
 		reads := m.readsOf("a")
 		require.Len(t, reads, 7, "the first read and one per Resync")

@@ -53,12 +53,7 @@ func TestWatchRegistersBeforeItReads(t *testing.T) {
 // with the newest state.
 func TestChangeDuringReadIsReadAgain(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		m := newMemStore()
-		m.set("a", "PENDING")
-		h := memHub(t, m)
-		w, _, err := h.Watch(t.Context(), "a")
-		require.NoError(t, err)
-		defer w.Close()
+		m, h, w := watched(t, "PENDING")
 
 		inRead := true
 		m.during = func(ids, prev []string) error {
@@ -85,12 +80,7 @@ func TestChangeDuringReadIsReadAgain(t *testing.T) {
 // never seen by waiters; a job that stays gone is, after ConfirmDelay.
 func TestVanishConfirmed(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		m := newMemStore()
-		m.set("a", "PROCESSING")
-		h := memHub(t, m)
-		w, _, err := h.Watch(t.Context(), "a")
-		require.NoError(t, err)
-		defer w.Close()
+		m, h, w := watched(t, "PROCESSING")
 
 		m.set("a", "") // DEL
 		h.Notify("job:a")
@@ -115,12 +105,7 @@ func TestVanishConfirmed(t *testing.T) {
 // while the job has waiters, and the waiters get the state it finds.
 func TestFailedReadIsRetried(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		m := newMemStore()
-		m.set("a", "PENDING")
-		h := memHub(t, m)
-		w, _, err := h.Watch(t.Context(), "a")
-		require.NoError(t, err)
-		defer w.Close()
+		m, h, w := watched(t, "PENDING")
 
 		failures := 2
 		m.during = func(_, _ []string) error {
@@ -208,12 +193,7 @@ func TestResubscribeReadsEveryWatchedJob(t *testing.T) {
 // out, so the second costs a read at most, never a fan-out.
 func TestSameEventTwiceFansOutOnce(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		m := newMemStore()
-		m.set("a", "PENDING")
-		h := memHub(t, m)
-		w, _, err := h.Watch(t.Context(), "a")
-		require.NoError(t, err)
-		defer w.Close()
+		m, h, w := watched(t, "PENDING")
 		before := h.Stats()
 
 		m.set("a", "COMPLETED")
