@@ -42,35 +42,47 @@ func TestCompletionCostsOneRoundTrip(t *testing.T) {
 			id := fmt.Sprintf("trips-%d", n)
 			job, err := prod.Create(ctx, id, "draft-"+id)
 			require.NoError(t, err)
-			job, err = prod.Start(ctx, job)
-			require.NoError(t, err)
 			ws := make([]*stream.Waiter[*server.Answer], n)
 			for i := range ws {
 				wctx, wcancel := context.WithTimeout(ctx, 5*time.Second)
 				w, a, err := hub.Watch(wctx, id)
 				wcancel()
 				require.NoError(t, err)
-				require.Equal(t, store.Processing, a.Status)
+				require.Equal(t, store.Pending, a.Status)
 				t.Cleanup(w.Close)
 				ws[i] = w
 			}
+			// Every earlier write's notification is read and fanned out
+			// before the count starts: the waiters all have PROCESSING.
+			job, err = prod.Start(ctx, job)
+			require.NoError(t, err)
+			awaitStatus(t, ws, store.Processing)
 
 			trips.Reset()
 			_, err = prod.Complete(ctx, job, store.SampleResult(job.EventDraftID))
 			require.NoError(t, err)
-			for _, w := range ws {
-				select {
-				case <-w.C():
-				case <-time.After(5 * time.Second):
-					t.Fatal("waiter not woken within 5s")
-				}
-				a, _ := w.Latest()
-				require.Equal(t, store.Completed, a.Status, "%s", a.Body)
-			}
+			awaitStatus(t, ws, store.Completed)
 			got, cmds := trips.Count()
 			t.Logf("%d waiters: %d round trip(s), %d commands %v per completion", n, got, len(cmds), cmds)
 			assert.Equal(t, 1, got, "round trips per completion: %v", cmds)
 			assert.Equal(t, []string{"get", "mget"}, cmds, "the record; the recommendation and the error message in one MGET")
 		})
+	}
+}
+
+// awaitStatus waits until every waiter of ws holds an answer of status st.
+func awaitStatus(t *testing.T, ws []*stream.Waiter[*server.Answer], st store.Status) {
+	t.Helper()
+	for _, w := range ws {
+		for {
+			if a, _ := w.Latest(); a != nil && a.Status == st {
+				break
+			}
+			select {
+			case <-w.C():
+			case <-time.After(5 * time.Second):
+				t.Fatalf("waiter not woken with %s within 5s", st)
+			}
+		}
 	}
 }
