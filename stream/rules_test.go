@@ -237,6 +237,7 @@ func TestSlowWaiterNeverBlocksFanout(t *testing.T) {
 			require.True(t, ok, "change %d reaches the attentive waiter", i)
 			require.Equal(t, fmt.Sprint(i), got)
 		}
+		synctest.Wait() // the last fan-out reaches every waiter, not only quick
 		assert.Len(t, slow.C(), 1, "one pending wake-up covers every change")
 		got, ok := next(t, slow, time.Second)
 		require.True(t, ok)
