@@ -31,8 +31,13 @@ var (
 )
 
 // streamHead returns a stream's response head and its first event's lead:
-// the retry line, telling EventSource to reconnect after retry.
+// the retry line, telling EventSource to reconnect after retry. A stream
+// is its connection's last response (Connection: close): when it ends, the
+// connection is closed at once (endDone) rather than kept for a next
+// request that an EventSource never sends on it, which would cost a
+// wake-up, a read and a timer per stream on the core that delivers.
 func (h *heldConn) streamHead(retry time.Duration) (pre, lead []byte) {
+	h.keepAlive = false
 	pre = h.head(nil, fiber.StatusOK, "text/event-stream; charset=utf-8")
 	pre = append(pre, "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n"...)
 	if h.chunked {
@@ -87,14 +92,10 @@ func (h *heldConn) frame(m [2][]byte) []byte {
 	return m[1]
 }
 
-// streamEnd is how a stream that sent its final event ends: a chunked one
-// is complete; an HTTP/1.0 one ends with the connection.
-func (h *heldConn) streamEnd() ending {
-	if h.chunked {
-		return endReuse
-	}
-	return endClose
-}
+// streamEnd is how a stream that sent its final event ends: with its
+// connection, at once (a chunked one is complete; an HTTP/1.0 one ends
+// with the connection).
+func (h *heldConn) streamEnd() ending { return endDone }
 
 // dropStream ends a stream cut by shutdown: no final event, and an end
 // every client takes for a dropped connection (see drop), so each

@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"net"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -86,10 +85,12 @@ const (
 type ending int
 
 const (
-	endReuse ending = iota // complete; the connection may carry another request
-	endClose               // complete; close it gracefully
-	endDrop                // cut by shutdown: must look like a dropped connection
-	endGone                // the client left or stopped reading: close at once
+	endReuse  ending = iota // complete; the connection may carry another request
+	endClose                // complete; close it gracefully
+	endDone                 // complete, announced as the connection's last: close it at once (see closeDone)
+	endClosed               // complete, and closed already (by a push, see heldConn.push)
+	endDrop                 // cut by shutdown: must look like a dropped connection
+	endGone                 // the client left or stopped reading: close at once
 )
 
 // hold takes the connection of c over from fasthttp and runs serve on it in
@@ -122,21 +123,17 @@ func (hs *holds) hold(c *fiber.Ctx, end time.Time, done func(), serve func(h *he
 			// The client sent its next request behind this one; it sits in
 			// fasthttp's reader, which goes back to its pool now. Answer
 			// with Connection: close, and the client sends it again.
-			h.keepAlive = false
+			h.keepAlive, h.behind = false, true
 		}
 		if u, ok := nc.(interface{ UnsafeConn() net.Conn }); ok {
 			nc = u.UnsafeConn()
 		}
 		h.conn = nc
+		h.pushable()
 		// Return at once: fasthttp then frees the request's context and
 		// buffers, which a wait does not need.
 		go func() {
 			e := serve(h)
-			// The response is out; what follows (the waiter's release, the
-			// metrics, the wait for the client's next request or close) is
-			// nobody's latency. Yield to the writes of the other waiters the
-			// same fan-out woke, which would otherwise queue behind it.
-			runtime.Gosched()
 			done()
 			hs.sent(route, h.code)
 			hs.exit()
@@ -148,6 +145,9 @@ func (hs *holds) hold(c *fiber.Ctx, end time.Time, done func(), serve func(h *he
 				hs.handBack(nc)
 			case endClose:
 				closeGracefully(nc)
+			case endDone:
+				closeDone(nc, h.behind)
+			case endClosed:
 			case endDrop:
 				drop(nc, h.chunked)
 			default:
@@ -166,10 +166,7 @@ func (hs *holds) handBack(nc net.Conn) {
 		if closed {
 			// The client closed first and sent nothing more: nothing to
 			// drain, and a plain close sends no reset. This saves a
-			// half-close and a read per answered wait, on the core that
-			// writes the next ones; the close (as dear as a write on
-			// loopback) yields to those writes first.
-			runtime.Gosched()
+			// half-close and a read per answered wait.
 			nc.Close()
 			return
 		}
@@ -304,6 +301,19 @@ func closeGracefully(nc net.Conn) {
 		return
 	}
 	_, _ = io.CopyN(io.Discard, nc, drainBytes)
+	nc.Close()
+}
+
+// closeDone closes a connection whose last response is complete and said
+// so (Connection: close): at once, a FIN behind the response, as the client
+// expects. Only a client that sent more (pipelined behind the request, or
+// since) would be reset by that and lose the response's tail: its
+// connection is closed gracefully instead.
+func closeDone(nc net.Conn, behind bool) {
+	if behind || unread(nc) {
+		closeGracefully(nc)
+		return
+	}
 	nc.Close()
 }
 

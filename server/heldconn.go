@@ -1,9 +1,11 @@
 package server
 
 import (
+	"cmp"
 	"net"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -23,12 +25,33 @@ const codeGone = 499
 
 // heldConn is a waiting client's connection, taken over from fasthttp once
 // the wait is admitted and the job's first state is known (see holds). Its
-// serve function writes the whole response through it, from one goroutine,
-// and never closes it: holds does, or hands it back to fasthttp.
+// serve function writes the whole response through it and never closes
+// it: holds does, or hands it back to fasthttp.
+//
+// Two writers share it, one at a time under mu: the held goroutine (serve),
+// and the hub's fan-out, which a one-job wait makes its waiter's OnChange
+// (push): the fan-out writes the new event or answer itself, the moment the
+// job's new state is read, in a write that never blocks, with no wake-up of
+// the held goroutine in between. What the socket does not take at once
+// waits in rest for the held goroutine, which writes it by the response's
+// deadline. Whoever writes the response's end records it (finish); the held
+// goroutine, woken then, returns it, and nothing is written after.
 type heldConn struct {
+	mu      sync.Mutex
+	over    bool   // the response has ended (or the client is gone): ended says how
+	ended   ending // set with over
+	pushing bool   // the writer is the hub's fan-out: write must not block
+	rest    []byte // what a push could not write at once, for the held goroutine
+
+	raw    syscall.RawConn       // conn's socket, for writes that never block; nil: no pushes
+	tryFn  func(fd uintptr) bool // writes parts once without blocking into tryN, tryErr
+	tryN   int
+	tryErr error
+
 	conn      net.Conn
 	extra     []byte // headers set before the takeover (CORS), as "K: v\r\n" lines
 	keepAlive bool   // the client may send another request on the connection
+	behind    bool   // the client pipelined another request behind this one
 	chunked   bool   // HTTP/1.1: a stream is chunked; HTTP/1.0: it ends with the connection
 	headOnly  bool   // a HEAD request: headers only
 
@@ -71,13 +94,61 @@ func passHeaders(h *fasthttp.ResponseHeader) []byte {
 	return out
 }
 
-// write writes parts (at most three) in one writev, by the response's
+// write writes parts (at most three) in one writev. A push writes what
+// the socket takes at once and leaves the rest in rest (see heldConn);
+// the held goroutine writes rest first, then parts, by the response's
 // deadline (see writeGrace), which grows with the response's bytes. It
-// allocates nothing.
+// allocates nothing unless the socket is full.
 func (h *heldConn) write(parts ...[]byte) error {
 	for _, p := range parts {
 		h.sent += int64(len(p))
 	}
+	if h.pushing {
+		return h.writeNow(parts)
+	}
+	if err := h.flush(); err != nil {
+		return err
+	}
+	return h.writeBy(parts)
+}
+
+// writeNow writes parts in one writev that never blocks, keeping a copy of
+// what the socket did not take in rest. Nothing is written past a rest.
+func (h *heldConn) writeNow(parts [][]byte) error {
+	n := 0
+	if h.rest == nil {
+		h.vec = append(h.parts[:0], parts...)
+		h.tryN, h.tryErr = 0, nil
+		err := h.raw.Write(h.tryFn)
+		clear(h.parts[:])
+		if err = cmp.Or(err, h.tryErr); err != nil {
+			return err
+		}
+		n = h.tryN
+	}
+	for _, p := range parts {
+		if n >= len(p) {
+			n -= len(p)
+			continue
+		}
+		h.rest = append(h.rest, p[n:]...)
+		n = 0
+	}
+	return nil
+}
+
+// flush writes, by the response's deadline, what a push left unwritten.
+func (h *heldConn) flush() error {
+	if h.rest == nil {
+		return nil
+	}
+	err := h.writeBy([][]byte{h.rest})
+	h.rest = nil
+	return err
+}
+
+// writeBy writes parts in one writev by the response's deadline.
+func (h *heldConn) writeBy(parts [][]byte) error {
 	if err := h.conn.SetWriteDeadline(writeDeadline(h.end, h.sent, h.rate)); err != nil {
 		return err
 	}
@@ -136,4 +207,59 @@ func (h *heldConn) answer(code int, retryAfter int, body []byte) error {
 		h.code = code
 	}
 	return err
+}
+
+// push runs step, a wait's answer to a change of its job, as the hub's
+// fan-out (the waiter's OnChange): at once, writing without blocking,
+// unless the held goroutine is writing (it is woken then, and takes the
+// change in turn). The held goroutine is woken when the response has ended
+// or a write waits in rest.
+func (h *heldConn) push(w interface{ Wake() }, step func()) {
+	if !h.mu.TryLock() {
+		w.Wake()
+		return
+	}
+	if h.over {
+		h.mu.Unlock()
+		return
+	}
+	h.pushing = true
+	step()
+	h.pushing = false
+	if h.over && h.ended == endDone && h.rest == nil && !h.behind && !unread(h.conn) {
+		// The stream is over and whole in the socket: close it here, with
+		// no wake-up and no read in between, before the client's FIN.
+		h.conn.Close()
+		h.ended = endClosed
+	}
+	wake := h.over || h.rest != nil
+	h.mu.Unlock()
+	if wake {
+		w.Wake()
+	}
+}
+
+// turn runs step (if not nil) as the held goroutine, unless the response
+// has ended, after writing what a push left in rest (also when that push
+// ended the response, unless the client is gone); it reports whether the
+// response has ended, and how.
+func (h *heldConn) turn(step func()) (ending, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.rest != nil && h.ended != endGone && h.flush() != nil {
+		h.finish(endGone)
+	}
+	if !h.over && step != nil {
+		step()
+	}
+	return h.ended, h.over
+}
+
+// finish records how the response ended; a client gone is counted as
+// codeGone, whatever was written before. Called with mu held.
+func (h *heldConn) finish(e ending) {
+	h.over, h.ended = true, e
+	if e == endGone {
+		h.code = codeGone
+	}
 }

@@ -23,43 +23,63 @@ func (s *Server) longPoll(c *fiber.Ctx, id string, wait time.Duration) error {
 		return s.send(c, a)
 	}
 	s.holds.hold(c, deadline, done, func(h *heldConn) ending {
-		a, body, ok := s.await(h, w, a, deadline)
-		select {
-		case <-s.quit: // the connection will not be served again
-			h.keepAlive = false
-		default:
-		}
-		if !ok || h.answer(a.Code, s.retryFor(a), body) != nil {
-			return endGone
-		}
-		return endReuse
+		return s.await(h, w, deadline)
 	})
 	return nil
 }
 
-// await waits for a final answer, the deadline or shutdown, and returns the
-// answer and the body to send; ok is false when the client has gone.
-func (s *Server) await(h *heldConn, w *stream.Waiter[*Answer], a *Answer, deadline time.Time) (*Answer, []byte, bool) {
+// await answers a held long poll: the final answer, written by the fan-out
+// the moment it is read (push, see heldConn); the newest answer with
+// "timedOut" at the deadline; the newest answer on shutdown, with
+// Connection: close. A client found gone at a heartbeat ends it unanswered.
+func (s *Server) await(h *heldConn, w *stream.Waiter[*Answer], deadline time.Time) ending {
+	// reply answers with the newest state (marked timed out, or not).
+	reply := func(timedOut bool) {
+		a, _ := w.Latest()
+		body := a.Body
+		if timedOut {
+			body = a.TimedOut()
+		}
+		if h.answer(a.Code, s.retryFor(a), body) != nil {
+			h.finish(endGone)
+			return
+		}
+		h.finish(endReuse)
+	}
+	final := func() {
+		if a, at := w.Latest(); a.Final() {
+			reply(false)
+			s.metrics.woke(at)
+		}
+	}
+	if h.raw != nil {
+		// A change since Watch signalled C: the loop takes it.
+		w.OnChange(func() { h.push(w, final) })
+	}
 	clock := newWaitClock(deadline, s.cfg.Heartbeat)
 	defer clock.stop()
 	for {
+		var step func()
 		select {
 		case <-w.C():
-			var at time.Time
-			a, at = w.Latest()
-			if a.Final() {
-				s.metrics.woke(at)
-				return a, a.Body, true
-			}
+			step = final
 		case <-clock.C():
-			if clock.fired() {
-				return a, a.TimedOut(), true
+			step = func() {
+				switch {
+				case clock.fired():
+					reply(true)
+				case peerGone(h.conn):
+					h.finish(endGone)
+				}
 			}
-			if peerGone(h.conn) {
-				return a, nil, false
+		case <-s.quit: // the connection will not be served again
+			step = func() {
+				h.keepAlive = false
+				reply(false)
 			}
-		case <-s.quit:
-			return a, a.Body, true
+		}
+		if e, over := h.turn(step); over {
+			return e
 		}
 	}
 }

@@ -106,6 +106,10 @@ func TestPushAnsweredOnWrite(t *testing.T) {
 				wantID := fmt.Sprintf("%d-3-end", deadline.UnixMilli())
 				b = requireSSEEvent(t, ev, name, wantID)
 				sse.Ended(t, 5*time.Second)
+				assert.True(t, sse.Resp.Close, "a stream says it is its connection's last response")
+				require.NoError(t, sse.SetReadDeadline(time.Now().Add(5*time.Second)))
+				_, err := sse.Conn.Read(make([]byte, 1))
+				assert.ErrorIs(t, err, io.EOF, "the server closes the stream's connection after the last chunk")
 
 				r := recvReply(t, lp, answeredBound+time.Second)
 				lpLatency := r.at.Sub(wrote)

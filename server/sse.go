@@ -51,65 +51,90 @@ func (s *Server) sse(c *fiber.Ctx, id string) error {
 	return nil
 }
 
-// sseStream is one open stream, run by its held connection's goroutine.
+// sseStream is one open stream, run by its held connection's goroutine
+// and, for each change of the job, by the hub's fan-out (see heldConn).
+// Its fields after h are guarded by h.mu.
 type sseStream struct {
 	srv      *Server
 	h        *heldConn
 	w        *stream.Waiter[*Answer]
 	seq      uint64
 	deadline time.Time
+	last     *Answer // the state last written
 }
 
-// run writes the stream: headers, retry, the current state, every change,
-// and a final event. At each heartbeat a vanished client is noticed, else a
-// keepalive comment is sent. It reports how the response ended; the status
-// counted is the last event's answer's (a problem's 404 or 502).
+// run writes the stream's head, retry and current state, then makes the
+// fan-out write every change (push), and waits for the final event, the
+// heartbeat (a vanished client is noticed, else a keepalive comment is
+// sent), the deadline (a timeout event) or shutdown. It reports how the
+// response ended; the status counted is the last event's answer's (a
+// problem's 404 or 502).
 func (st *sseStream) run(first *Answer) ending {
-	s := st.srv
-	pre, retry := st.h.streamHead(s.cfg.PollInterval)
+	s, h := st.srv, st.h
+	pre, retry := h.streamHead(s.cfg.PollInterval)
 	if !st.event(pre, retry, eventName(first), first.Body, first.Final()) {
 		return endGone
 	}
-	st.h.code = first.Code
-	last := first
-	if last.Final() {
-		return st.h.streamEnd()
+	h.code = first.Code
+	st.last = first
+	if first.Final() {
+		return h.streamEnd()
+	}
+	if h.raw != nil {
+		// A change since Watch signalled C: the loop takes it.
+		st.w.OnChange(func() { h.push(st.w, st.step) })
 	}
 	clock := newWaitClock(st.deadline, s.cfg.Heartbeat)
 	defer clock.stop()
 	for {
+		var step func()
 		select {
 		case <-st.w.C():
-			a, at := st.w.Latest()
-			if SameAnswer(a, last) {
-				continue
-			}
-			last = a
-			if !st.event(nil, nil, eventName(a), a.Body, a.Final()) {
-				st.h.code = codeGone
-				return endGone
-			}
-			st.h.code = a.Code
-			s.metrics.woke(at)
-			if a.Final() {
-				return st.h.streamEnd()
-			}
+			step = st.step
 		case <-clock.C():
-			if !clock.fired() {
-				if peerGone(st.h.conn) || st.h.write(st.h.frame(keepalive)) != nil {
-					st.h.code = codeGone
-					return endGone
-				}
-				continue
-			}
-			if !st.event(nil, nil, evTimeout, last.TimedOut(), true) {
-				st.h.code = codeGone
-				return endGone
-			}
-			return st.h.streamEnd()
+			step = func() { st.beat(clock.fired()) }
 		case <-s.quit:
-			return st.h.dropStream(s.cfg.PollInterval)
+			step = func() { h.finish(h.dropStream(s.cfg.PollInterval)) }
 		}
+		if e, over := h.turn(step); over {
+			return e
+		}
+	}
+}
+
+// step writes the job's newest state if it is not the last one written,
+// and ends the stream after a final one.
+func (st *sseStream) step() {
+	h := st.h
+	a, at := st.w.Latest()
+	if SameAnswer(a, st.last) {
+		return
+	}
+	st.last = a
+	if !st.event(nil, nil, eventName(a), a.Body, a.Final()) {
+		h.finish(endGone)
+		return
+	}
+	h.code = a.Code
+	st.srv.metrics.woke(at)
+	if a.Final() {
+		h.finish(h.streamEnd())
+	}
+}
+
+// beat is the clock's: a heartbeat (a vanished client ends the stream,
+// else a keepalive comment), or the wait's end, a timeout event.
+func (st *sseStream) beat(ended bool) {
+	h := st.h
+	switch {
+	case !ended:
+		if peerGone(h.conn) || h.write(h.frame(keepalive)) != nil {
+			h.finish(endGone)
+		}
+	case !st.event(nil, nil, evTimeout, st.last.TimedOut(), true):
+		h.finish(endGone)
+	default:
+		h.finish(h.streamEnd())
 	}
 }
 

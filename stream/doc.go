@@ -28,7 +28,14 @@
 // state, and the waiter's channel of capacity one is signalled without
 // blocking: a full channel already holds the wake-up. A slow waiter therefore
 // never delays the hub or any other waiter, and always reads the newest state.
-// Fan-outs of one job happen in read order, under the hub's lock. Read is
+// Fan-outs of one job happen in read order, under the hub's lock. A waiter
+// whose owner can act on a change without blocking (jobwait writes the
+// event to the client's socket when the socket takes it at once) sets
+// OnChange instead of a wake-up: the reader calls it once the read's
+// fan-outs are stored and the lock released, so a delivery costs no
+// goroutine switch; calls for one waiter may overlap, each seeing the
+// newest state, and what the owner cannot do at once it hands to its own
+// goroutine with Wake. Read is
 // given each job's state as its waiters know it (not for a safety re-read,
 // which seldom finds a change), a hint (never trusted as the job's state)
 // that lets it read what a change will need with the job itself: jobwait

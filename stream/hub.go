@@ -379,6 +379,7 @@ func (h *Hub[T]) read(ctx context.Context, batch []*entry[T]) {
 	h.mu.Lock()
 	now := time.Now()
 	var retry []*entry[T]
+	var pushes []func()
 	confirm := map[time.Duration][]*entry[T]{}
 	for i, e := range batch {
 		e.reading = false
@@ -387,7 +388,7 @@ func (h *Hub[T]) read(ctx context.Context, batch []*entry[T]) {
 		var hold time.Duration
 		if err == nil {
 			e.readAt = now
-			hold = h.applyLocked(e, states[i], now)
+			hold, pushes = h.applyLocked(e, states[i], now, pushes)
 		}
 		e.swept = false
 		if e.claimed != nil {
@@ -408,6 +409,9 @@ func (h *Hub[T]) read(ctx context.Context, batch []*entry[T]) {
 		}
 	}
 	h.mu.Unlock()
+	for _, f := range pushes {
+		f()
+	}
 
 	if ctx.Err() == nil {
 		if len(retry) > 0 {
@@ -447,15 +451,16 @@ func (h *Hub[T]) requeue(ctx context.Context, es []*entry[T]) {
 	h.mu.Unlock()
 }
 
-// applyLocked stores a state read at now and fans it out if it changed. A
-// state that Config.Doubt questions is held back while its hold lasts;
-// applyLocked then returns the delay of the job's next read.
-func (h *Hub[T]) applyLocked(e *entry[T], st T, now time.Time) (again time.Duration) {
+// applyLocked stores a state read at now and fans it out if it changed,
+// appending to pushes the OnChange calls the caller makes once it has
+// released the lock. A state that Config.Doubt questions is held back while
+// its hold lasts; applyLocked then returns the delay of the job's next read.
+func (h *Hub[T]) applyLocked(e *entry[T], st T, now time.Time, pushes []func()) (again time.Duration, _ []func()) {
 	var prev T
 	if e.cur != nil {
 		if h.cfg.Same(e.cur.state, st) {
 			e.since, e.doubtFrom = time.Time{}, time.Time{}
-			return 0
+			return 0, pushes
 		}
 		prev = e.cur.state
 		if e.swept && h.listening {
@@ -472,7 +477,7 @@ func (h *Hub[T]) applyLocked(e *entry[T], st T, now time.Time) (again time.Durat
 			if left := e.doubtFrom.Add(hold).Sub(now); left > 0 {
 				d := min(e.doubtStep, left)
 				e.doubtStep *= 2
-				return d
+				return d, pushes
 			}
 		}
 	}
@@ -485,10 +490,12 @@ func (h *Hub[T]) applyLocked(e *entry[T], st T, now time.Time) (again time.Durat
 	u := &update[T]{state: st, at: at}
 	e.cur = u
 	for w := range e.waiters {
-		w.deliver(u)
+		if f := w.deliver(u); f != nil {
+			pushes = append(pushes, f)
+		}
 	}
 	h.stats.fanouts.Add(uint64(len(e.waiters)))
-	return 0
+	return 0, pushes
 }
 
 // leave removes a waiter; the job is forgotten with its last waiter.

@@ -280,3 +280,37 @@ func TestReadIsGivenWhatWaitersKnow(t *testing.T) {
 		assert.Equal(t, []string{"", "PENDING", "PROCESSING", "PROCESSING", "COMPLETED", ""}, prevs)
 	})
 }
+
+// TestOnChangeReplacesTheWakeUp: a waiter with OnChange is not signalled on
+// C; the reader calls f once the newest state is stored and the hub's lock
+// is released (f may call into the hub), and f hands work on with Wake.
+func TestOnChangeReplacesTheWakeUp(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m, h, w := watched(t, "PENDING")
+		seen := make(chan string, 10)
+		w.OnChange(func() {
+			st, _ := w.Latest()
+			h.Stats() // takes the hub's lock: f runs outside it
+			seen <- st
+			if st == "COMPLETED" {
+				w.Wake()
+			}
+		})
+
+		m.set("a", "PROCESSING")
+		h.Notify("job:a")
+		synctest.Wait()
+		require.Len(t, seen, 1)
+		assert.Equal(t, "PROCESSING", <-seen)
+		assert.Empty(t, w.C(), "no wake-up: f took the change")
+
+		m.set("a", "COMPLETED")
+		h.Notify("job:a")
+		synctest.Wait()
+		require.Len(t, seen, 1)
+		assert.Equal(t, "COMPLETED", <-seen)
+		got, ok := next(t, w, time.Second)
+		require.True(t, ok, "f's Wake signals C")
+		assert.Equal(t, "COMPLETED", got)
+	})
+}
