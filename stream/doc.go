@@ -57,8 +57,11 @@
 // FLUSHALL, FLUSHDB and SWAPDB publish nothing. In keyspace mode two
 // safeguards bound what is missed by Config.Resync. The guard re-reads every
 // watched job whose last read is Resync old (ticking every Resync/10, so
-// within Resync and a tenth), batched with every other read; a job read for
-// a notification within Resync costs no such read. And the subscription
+// within Resync and a tenth), in batches of its own (at most 64 jobs) read
+// only when no change waits, so that a change is never read behind a sweep
+// of every watched job; a job read for a notification within Resync costs
+// no such read, and a change or Watch of a job queued for one moves it
+// ahead. And the subscription
 // loop of every node (every master on a cluster) checks the node's
 // notify-keyspace-events every Resync/2 and adds back what is missing (where
 // CONFIG is refused it stops checking), then re-reads every watched job. A

@@ -73,9 +73,10 @@ const (
 
 // memHub runs a hub over m, as subscribed, until the test ends. States
 // "late" are doubted for testGrace (a result written after the status), a
-// job that was there and reads as gone ("") for DefaultConfirmDelay.
-func memHub(t *testing.T, m *memStore) *stream.Hub[string] {
-	h := stream.New(stream.Config[string]{
+// job that was there and reads as gone ("") for DefaultConfirmDelay. opts
+// change the configuration further.
+func memHub(t *testing.T, m *memStore, opts ...func(*stream.Config[string])) *stream.Hub[string] {
+	cfg := stream.Config[string]{
 		Pattern: "job:*",
 		JobID:   func(key string) (string, bool) { return strings.CutPrefix(key, "job:") },
 		Read:    m.read,
@@ -91,7 +92,11 @@ func memHub(t *testing.T, m *memStore) *stream.Hub[string] {
 		},
 		Resync: testResync,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	h := stream.New(cfg)
 	jobwaittest.Run(t, 10*time.Second, "RunSubscribed", h.RunSubscribed)
 	return h
 }

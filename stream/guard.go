@@ -78,8 +78,7 @@ func (h *Hub[T]) guardOnce(now time.Time) {
 		if e.queued || e.reading || e.readAt.IsZero() || now.Sub(e.readAt) < stale || !e.doubtFrom.IsZero() {
 			continue
 		}
-		e.swept = true
-		h.queueLocked(e, time.Time{})
+		h.sweepLocked(e)
 		n++
 	}
 	h.stats.safetyReads.Add(uint64(n))

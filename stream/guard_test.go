@@ -2,6 +2,7 @@ package stream_test
 
 import (
 	"fmt"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -201,6 +202,62 @@ func TestSafetyReadsAreBatched(t *testing.T) {
 		time.Sleep(testResync + testResync/10)
 		after := h.Stats()
 		assert.EqualValues(t, 300, after.SafetyReads-before.SafetyReads)
-		assert.EqualValues(t, 1, after.Batches-before.Batches, "300 jobs re-read in one round trip")
+		assert.EqualValues(t, (300+stream.SweepBatch-1)/stream.SweepBatch, after.Batches-before.Batches,
+			"300 jobs re-read in batches of SweepBatch, one round trip each")
+	})
+}
+
+// TestChangesGoBeforeSafetyReads: safety re-reads wait behind every change,
+// in batches of SweepBatch, so a change is never read behind a sweep of
+// every watched job.
+func TestChangesGoBeforeSafetyReads(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := newMemStore()
+		h := memHub(t, m, func(c *stream.Config[string]) { c.Readers = 1 })
+		for i := range 3 * stream.SweepBatch {
+			id := fmt.Sprint("j", i)
+			m.set(id, "PROCESSING")
+			w, _, err := h.Watch(t.Context(), id)
+			require.NoError(t, err)
+			defer w.Close()
+		}
+		time.Sleep(time.Second)
+		m.set("x", "PROCESSING")
+		w, _, err := h.Watch(t.Context(), "x") // read now: not due when the others are
+		require.NoError(t, err)
+		defer w.Close()
+
+		var mu sync.Mutex
+		var batches [][]string
+		gate := make(chan struct{})
+		m.mu.Lock()
+		m.during = func(ids, _ []string) error {
+			mu.Lock()
+			batches = append(batches, append([]string(nil), ids...))
+			first := len(batches) == 1
+			mu.Unlock()
+			if first {
+				<-gate // the first sweep batch is being read when x changes
+			}
+			return nil
+		}
+		m.mu.Unlock()
+		time.Sleep(testResync - time.Second + testResync/10)
+		synctest.Wait()
+		m.set("x", "COMPLETED")
+		h.Notify("job:x")
+		close(gate)
+		got, ok := next(t, w, time.Second)
+		require.True(t, ok)
+		assert.Equal(t, "COMPLETED", got)
+		synctest.Wait()
+
+		mu.Lock()
+		defer mu.Unlock()
+		require.Len(t, batches, 4, "three sweep batches and the change")
+		assert.Len(t, batches[0], stream.SweepBatch)
+		assert.Equal(t, []string{"x"}, batches[1], "the change is read before the sweep batches queued before it")
+		assert.Len(t, batches[2], stream.SweepBatch)
+		assert.Len(t, batches[3], stream.SweepBatch)
 	})
 }

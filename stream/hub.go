@@ -94,6 +94,7 @@ type Hub[T any] struct {
 	mu        sync.Mutex
 	jobs      map[string]*entry[T]
 	dirty     []*entry[T] // queued for a read, oldest first
+	sweep     []*entry[T] // queued by safety re-reads only: read when dirty is empty
 	listening bool        // subscribed (keyspace) or the last poll answered; set by listened only
 	fresh     bool        // the hub's states follow every change: listening and not blind
 	running   bool
@@ -114,7 +115,8 @@ type entry[T any] struct {
 	waiters map[*Waiter[T]]struct{}
 	cur     *update[T]    // last state read; nil before the first read
 	since   time.Time     // arrival of the oldest change not yet read
-	queued  bool          // in dirty, or being read
+	queued  bool          // in dirty or sweep, or being read
+	low     bool          // queued in sweep only (see sweepLocked)
 	reading bool          // being read
 	again   bool          // changed while being read: read once more
 	ready   chan struct{} // closed by the next read to start; nil if nobody waits
@@ -171,8 +173,9 @@ func (h *Hub[T]) Watch(ctx context.Context, id string) (*Waiter[T], T, error) {
 	w.id = e.id
 	e.waiters[w] = struct{}{}
 	// The hub's state is trusted only if no change is pending (a queued
-	// job has been notified of one) and the last read succeeded.
-	if e.cur != nil && h.fresh && !e.queued && e.err == nil {
+	// job has been notified of one; a safety re-read expects none) and the
+	// last read succeeded.
+	if e.cur != nil && h.fresh && (!e.queued || e.low) && e.err == nil {
 		w.latest.Store(e.cur)
 		st := e.cur.state
 		h.mu.Unlock()
@@ -237,13 +240,32 @@ func (h *Hub[T]) queueLocked(e *entry[T], at time.Time) {
 	switch {
 	case e.reading:
 		e.again = true
-	case !e.queued:
-		e.queued = true
+	case !e.queued || e.low:
+		e.queued, e.low = true, false
 		h.dirty = append(h.dirty, e)
-		select {
-		case h.kick <- struct{}{}:
-		default:
-		}
+		h.kickLocked()
+	}
+}
+
+// sweepBatch is the most jobs one safety re-read batch holds: a batch
+// occupies its reader (and, on one core, the process) while its replies
+// are decoded, and changes wait behind it for no longer than that.
+const sweepBatch = 64
+
+// sweepLocked queues e, neither queued nor being read, for a safety
+// re-read: behind every change, in smaller batches, since it seldom finds
+// one. A change, or a Watch, of e meanwhile moves it to dirty.
+func (h *Hub[T]) sweepLocked(e *entry[T]) {
+	e.swept, e.queued, e.low = true, true, true
+	h.sweep = append(h.sweep, e)
+	h.kickLocked()
+}
+
+// kickLocked wakes a reader, without blocking.
+func (h *Hub[T]) kickLocked() {
+	select {
+	case h.kick <- struct{}{}:
+	default:
 	}
 }
 
@@ -319,32 +341,47 @@ func (h *Hub[T]) readLoop(ctx context.Context) {
 	}
 }
 
-// take removes up to one batch from the queue and marks it being read; it
-// passes the kick on when more is left, so other readers share the work.
+// take removes up to one batch from the queue (changes first, then safety
+// re-reads) and marks it being read; it passes the kick on when more is
+// left, so other readers share the work.
 func (h *Hub[T]) take() []*entry[T] {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	n := min(len(h.dirty), h.cfg.Batch)
-	if n == 0 {
+	batch := takeFrom(&h.dirty, h.cfg.Batch, false)
+	if batch == nil {
+		batch = takeFrom(&h.sweep, min(h.cfg.Batch, sweepBatch), true)
+	}
+	if batch == nil {
 		return nil
 	}
-	batch := make([]*entry[T], n)
-	copy(batch, h.dirty)
-	h.dirty = h.dirty[n:]
-	if len(h.dirty) == 0 {
-		h.dirty = nil
-	} else {
-		select {
-		case h.kick <- struct{}{}:
-		default:
-		}
+	if len(h.dirty)+len(h.sweep) > 0 {
+		h.kickLocked()
 	}
 	for _, e := range batch {
-		e.reading = true
 		e.again = false
 		// This read answers those who waited before it started; a Watch
 		// that comes during it waits for the next one.
 		e.claimed, e.ready = e.ready, nil
+	}
+	return batch
+}
+
+// takeFrom takes up to n entries off the front of q and marks them being
+// read, passing over those no longer queued there: already read, or (low)
+// moved from sweep to dirty.
+func takeFrom[T any](q *[]*entry[T], n int, low bool) []*entry[T] {
+	var batch []*entry[T]
+	i := 0
+	for ; i < len(*q) && len(batch) < n; i++ {
+		e := (*q)[i]
+		if !e.queued || e.reading || (low && !e.low) {
+			continue
+		}
+		e.reading, e.low = true, false
+		batch = append(batch, e)
+	}
+	if *q = (*q)[i:]; len(*q) == 0 {
+		*q = nil
 	}
 	return batch
 }
