@@ -17,17 +17,21 @@ import (
 //
 // A long poll or stream that must wait is not left on a fasthttp worker:
 // its handler calls holds.hold and returns, fasthttp hijacks the
-// connection without writing a response, and the wait runs in one goroutine
-// that holds owns, on the bare socket (a heldConn). The rules:
+// connection without writing a response, and serve runs in a goroutine
+// that holds owns, on the bare socket (a heldConn). A many-job wait stays
+// in that goroutine to its end; a one-job wait writes its first answer or
+// event there and goes on without a goroutine (endHeld, see heldWait). The
+// rules:
 //
 //   - The handler copies what the wait needs out of fiber.Ctx before hold,
 //     and never touches the Ctx after: fasthttp reuses it.
-//   - serve writes the whole response, from the held goroutine alone, and
-//     never closes the connection: it reports how the response ended (an
-//     ending), and holds closes the connection (gracefully, as a drop, or at
-//     once) or hands it back to fasthttp, which owns it from then on.
+//   - serve (and a heldWait after it) writes the whole response and never
+//     closes the connection but as endClosed says: it reports how the
+//     response ended (an ending), and holds closes the connection
+//     (gracefully, as a drop, or at once) or hands it back to fasthttp,
+//     which owns it from then on.
 //   - done (the wait's release: its hub waiters, its admission) runs exactly
-//     once: after serve returns, or, when fasthttp closes the connection
+//     once: when the response ends (h.release), or, when fasthttp closes the connection
 //     before its hijack handler runs (a pipelined answer ahead of it failed
 //     to write), from ConnState's StateClosed instead. The wait is counted
 //     in the metrics once, with the status its response carried (codeGone
@@ -36,7 +40,7 @@ import (
 //     request begins (awaitNext), so that fasthttp's read timeout, which
 //     ServeConn starts at once, does not apply to an idle client.
 //   - Shutdown: stop makes every idle connection close and refuses every
-//     later hand-back; the server then closes its quit channel (each serve
+//     later hand-back; the server then ends its quit context (each wait
 //     ends: long polls answer, streams drop), waits for the connections
 //     already on their way back to be counted by fasthttp (handedIn), shuts
 //     fasthttp down, and waits for the last hold to end (drained).
@@ -91,11 +95,14 @@ const (
 	endClosed               // complete, and closed already (by a push, see heldConn.push)
 	endDrop                 // cut by shutdown: must look like a dropped connection
 	endGone                 // the client left or stopped reading: close at once
+	endHeld                 // not yet: the wait goes on without serve's goroutine (heldWait), and releases itself
 )
 
 // hold takes the connection of c over from fasthttp and runs serve on it in
 // a goroutine holds owns, for a wait that ends at end; done runs exactly
-// once after (see the rules above). The handler returns nil after hold.
+// once after (see the rules above), from h.release: when serve returns, or
+// when a wait serve left to go on without it (endHeld) ends. The handler
+// returns nil after hold.
 func (hs *holds) hold(c *fiber.Ctx, end time.Time, done func(), serve func(h *heldConn) ending) {
 	h := &heldConn{
 		extra:     passHeaders(&c.Response().Header),
@@ -130,10 +137,7 @@ func (hs *holds) hold(c *fiber.Ctx, end time.Time, done func(), serve func(h *he
 		}
 		h.conn = nc
 		h.pushable()
-		// Return at once: fasthttp then frees the request's context and
-		// buffers, which a wait does not need.
-		go func() {
-			e := serve(h)
+		h.release = func(e ending) {
 			done()
 			hs.sent(route, h.code)
 			hs.exit()
@@ -152,6 +156,13 @@ func (hs *holds) hold(c *fiber.Ctx, end time.Time, done func(), serve func(h *he
 				drop(nc, h.chunked)
 			default:
 				nc.Close()
+			}
+		}
+		// Return at once: fasthttp then frees the request's context and
+		// buffers, which a wait does not need.
+		go func() {
+			if e := serve(h); e != endHeld {
+				h.release(e)
 			}
 		}()
 	})

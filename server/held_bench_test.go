@@ -74,7 +74,7 @@ func BenchmarkWaitClock(b *testing.B) {
 	b.Run("clock", func(b *testing.B) {
 		b.ReportAllocs()
 		for range b.N {
-			c := newWaitClock(end, 15*time.Second)
+			c := startWaitClock(end, 15*time.Second, func() {})
 			c.stop()
 		}
 	})

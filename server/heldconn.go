@@ -25,23 +25,25 @@ const codeGone = 499
 
 // heldConn is a waiting client's connection, taken over from fasthttp once
 // the wait is admitted and the job's first state is known (see holds). Its
-// serve function writes the whole response through it and never closes
-// it: holds does, or hands it back to fasthttp.
+// serve function writes the response through it and never closes it:
+// holds does, or hands it back to fasthttp.
 //
-// Two writers share it, one at a time under mu: the held goroutine (serve),
-// and the hub's fan-out, which a one-job wait makes its waiter's OnChange
-// (push): the fan-out writes the new event or answer itself, the moment the
-// job's new state is read, in a write that never blocks, with no wake-up of
-// the held goroutine in between. What the socket does not take at once
-// waits in rest for the held goroutine, which writes it by the response's
-// deadline. Whoever writes the response's end records it (finish); the held
-// goroutine, woken then, returns it, and nothing is written after.
+// A one-job wait has two kinds of writers, one at a time under mu (see
+// heldWait): the hub's fan-out, which writes the event or answer a change
+// calls for the moment the job's new state is read, in a write that never
+// blocks (pushing); and goroutines that may block (the first answer or
+// event, heartbeats, the end, shutdown), which first write what a push
+// left in rest, by the response's deadline. Whoever writes the response's
+// end records it (finish), and nothing is written after. A many-job wait
+// has one writer, its own goroutine.
 type heldConn struct {
 	mu      sync.Mutex
 	over    bool   // the response has ended (or the client is gone): ended says how
 	ended   ending // set with over
 	pushing bool   // the writer is the hub's fan-out: write must not block
 	rest    []byte // what a push could not write at once, for the held goroutine
+
+	release func(e ending) // ends the hold: the waiter's release, the metrics, the connection's fate (see holds.hold)
 
 	raw    syscall.RawConn       // conn's socket, for writes that never block; nil: no pushes
 	tryFn  func(fd uintptr) bool // writes parts once without blocking into tryN, tryErr
@@ -207,52 +209,6 @@ func (h *heldConn) answer(code int, retryAfter int, body []byte) error {
 		h.code = code
 	}
 	return err
-}
-
-// push runs step, a wait's answer to a change of its job, as the hub's
-// fan-out (the waiter's OnChange): at once, writing without blocking,
-// unless the held goroutine is writing (it is woken then, and takes the
-// change in turn). The held goroutine is woken when the response has ended
-// or a write waits in rest.
-func (h *heldConn) push(w interface{ Wake() }, step func()) {
-	if !h.mu.TryLock() {
-		w.Wake()
-		return
-	}
-	if h.over {
-		h.mu.Unlock()
-		return
-	}
-	h.pushing = true
-	step()
-	h.pushing = false
-	if h.over && h.ended == endDone && h.rest == nil && !h.behind && !unread(h.conn) {
-		// The stream is over and whole in the socket: close it here, with
-		// no wake-up and no read in between, before the client's FIN.
-		h.conn.Close()
-		h.ended = endClosed
-	}
-	wake := h.over || h.rest != nil
-	h.mu.Unlock()
-	if wake {
-		w.Wake()
-	}
-}
-
-// turn runs step (if not nil) as the held goroutine, unless the response
-// has ended, after writing what a push left in rest (also when that push
-// ended the response, unless the client is gone); it reports whether the
-// response has ended, and how.
-func (h *heldConn) turn(step func()) (ending, bool) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.rest != nil && h.ended != endGone && h.flush() != nil {
-		h.finish(endGone)
-	}
-	if !h.over && step != nil {
-		step()
-	}
-	return h.ended, h.over
 }
 
 // finish records how the response ended; a client gone is counted as

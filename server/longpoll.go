@@ -29,9 +29,10 @@ func (s *Server) longPoll(c *fiber.Ctx, id string, wait time.Duration) error {
 }
 
 // await answers a held long poll: the final answer, written by the fan-out
-// the moment it is read (push, see heldConn); the newest answer with
+// the moment it is read (push, see heldWait); the newest answer with
 // "timedOut" at the deadline; the newest answer on shutdown, with
 // Connection: close. A client found gone at a heartbeat ends it unanswered.
+// It returns at once (endHeld): the wait goes on without a goroutine.
 func (s *Server) await(h *heldConn, w *stream.Waiter[*Answer], deadline time.Time) ending {
 	// reply answers with the newest state (marked timed out, or not).
 	reply := func(timedOut bool) {
@@ -46,40 +47,26 @@ func (s *Server) await(h *heldConn, w *stream.Waiter[*Answer], deadline time.Tim
 		}
 		h.finish(endReuse)
 	}
-	final := func() {
-		if a, at := w.Latest(); a.Final() {
-			reply(false)
-			s.metrics.woke(at)
-		}
-	}
-	if h.raw != nil {
-		// A change since Watch signalled C: the loop takes it.
-		w.OnChange(func() { h.push(w, final) })
-	}
-	clock := newWaitClock(deadline, s.cfg.Heartbeat)
-	defer clock.stop()
-	for {
-		var step func()
-		select {
-		case <-w.C():
-			step = final
-		case <-clock.C():
-			step = func() {
-				switch {
-				case clock.fired():
-					reply(true)
-				case peerGone(h.conn):
-					h.finish(endGone)
-				}
-			}
-		case <-s.quit: // the connection will not be served again
-			step = func() {
-				h.keepAlive = false
+	hw := &heldWait{h: h, w: w,
+		change: func() {
+			if a, at := w.Latest(); a.Final() {
 				reply(false)
+				s.metrics.woke(at)
 			}
-		}
-		if e, over := h.turn(step); over {
-			return e
-		}
+		},
+		fire: func(ended bool) {
+			switch {
+			case ended:
+				reply(true)
+			case peerGone(h.conn):
+				h.finish(endGone)
+			}
+		},
+		stop: func() {
+			h.keepAlive = false // the connection will not be served again
+			reply(false)
+		},
 	}
+	hw.start(deadline, s.cfg.Heartbeat, s.quitCtx)
+	return endHeld
 }

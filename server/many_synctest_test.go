@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -11,7 +12,9 @@ import (
 // deadline, however many beats before it, and shutdown ends it at once.
 func TestWakeSetKeepsTheDeadline(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s := &Server{cfg: Config{Heartbeat: time.Second}, quit: make(chan struct{})}
+		s := &Server{cfg: Config{Heartbeat: time.Second}}
+		s.quitCtx, s.quitNow = context.WithCancel(context.Background())
+		s.quit = s.quitCtx.Done()
 		start := time.Now()
 		deadline := start.Add(3500 * time.Millisecond)
 		w := newWakeSet(s, nil, deadline)
@@ -38,7 +41,7 @@ func TestWakeSetKeepsTheDeadline(t *testing.T) {
 			t.Fatalf("next() = %d at %v; want the deadline at once", got, time.Since(start))
 		}
 
-		close(s.quit)
+		s.quitNow()
 		if got := w.next(); got != wakeQuit {
 			t.Fatalf("next() = %d after shutdown; want wakeQuit", got)
 		}

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -90,9 +89,10 @@ type Server struct {
 	limit   *clientLimit
 	conns   *connLimit
 
-	waiting atomic.Int64  // held long polls plus streams (see admit)
-	quit    chan struct{} // closed by Shutdown: held waits end now
-	quitNow sync.Once
+	waiting atomic.Int64    // held long polls plus streams (see admit)
+	quitCtx context.Context // ended by Shutdown: held waits end now
+	quit    <-chan struct{} // quitCtx.Done()
+	quitNow context.CancelFunc
 	holds   *holds // the held connections
 }
 
@@ -109,7 +109,9 @@ func New(cfg Config, st *store.Store, hub Hub) *Server {
 	cfg.MaxConns = cmp.Or(max(cfg.MaxConns, 0), MaxConnsFor(FileLimit()))
 	cfg.MaxIDs = cmp.Or(max(cfg.MaxIDs, 0), DefaultMaxIDs)
 	cfg.Logger = cmp.Or(cfg.Logger, slog.Default())
-	s := &Server{cfg: cfg, log: cfg.Logger, store: st, hub: hub, quit: make(chan struct{})}
+	s := &Server{cfg: cfg, log: cfg.Logger, store: st, hub: hub}
+	s.quitCtx, s.quitNow = context.WithCancel(context.Background())
+	s.quit = s.quitCtx.Done()
 	s.conns = newConnLimit(cfg.MaxConns, s.pollRetry(), cfg.Logger)
 	s.metrics = newMetrics(s)
 	s.limit = newClientLimit(cfg.MaxWaitersPerIP, cfg.TrustedProxies)
@@ -169,7 +171,7 @@ func (s *Server) MaxConns() int { return s.cfg.MaxConns }
 // sees and ends them; none is handed back after.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.holds.stop()
-	s.quitNow.Do(func() { close(s.quit) })
+	s.quitNow()
 	if err := s.holds.handedIn(ctx); err != nil {
 		return err
 	}

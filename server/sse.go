@@ -51,9 +51,8 @@ func (s *Server) sse(c *fiber.Ctx, id string) error {
 	return nil
 }
 
-// sseStream is one open stream, run by its held connection's goroutine
-// and, for each change of the job, by the hub's fan-out (see heldConn).
-// Its fields after h are guarded by h.mu.
+// sseStream is one open stream (see heldWait). Its fields after h are
+// guarded by h.mu once the first event is written.
 type sseStream struct {
 	srv      *Server
 	h        *heldConn
@@ -63,11 +62,11 @@ type sseStream struct {
 	last     *Answer // the state last written
 }
 
-// run writes the stream's head, retry and current state, then makes the
-// fan-out write every change (push), and waits for the final event, the
-// heartbeat (a vanished client is noticed, else a keepalive comment is
-// sent), the deadline (a timeout event) or shutdown. It reports how the
-// response ended; the status counted is the last event's answer's (a
+// run writes the stream's head, retry and current state, then leaves the
+// stream to go on without a goroutine (heldWait): the fan-out writes every
+// change (step), the clock a keepalive comment at each heartbeat (a
+// vanished client is noticed then) and the timeout event at the deadline,
+// shutdown drops it. The status counted is the last event's answer's (a
 // problem's 404 or 502).
 func (st *sseStream) run(first *Answer) ending {
 	s, h := st.srv, st.h
@@ -80,26 +79,10 @@ func (st *sseStream) run(first *Answer) ending {
 	if first.Final() {
 		return h.streamEnd()
 	}
-	if h.raw != nil {
-		// A change since Watch signalled C: the loop takes it.
-		st.w.OnChange(func() { h.push(st.w, st.step) })
-	}
-	clock := newWaitClock(st.deadline, s.cfg.Heartbeat)
-	defer clock.stop()
-	for {
-		var step func()
-		select {
-		case <-st.w.C():
-			step = st.step
-		case <-clock.C():
-			step = func() { st.beat(clock.fired()) }
-		case <-s.quit:
-			step = func() { h.finish(h.dropStream(s.cfg.PollInterval)) }
-		}
-		if e, over := h.turn(step); over {
-			return e
-		}
-	}
+	hw := &heldWait{h: h, w: st.w, change: st.step, fire: st.beat,
+		stop: func() { h.finish(h.dropStream(s.cfg.PollInterval)) }}
+	hw.start(st.deadline, s.cfg.Heartbeat, s.quitCtx)
+	return endHeld
 }
 
 // step writes the job's newest state if it is not the last one written,

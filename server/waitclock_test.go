@@ -22,12 +22,13 @@ func TestWaitClock(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				start := time.Now()
-				c := newWaitClock(start.Add(tc.end), tc.beat)
+				fires := make(chan struct{})
+				c := startWaitClock(start.Add(tc.end), tc.beat, func() { fires <- struct{}{} })
 				defer c.stop()
 				beats := 0
 				for {
 					select {
-					case <-c.C():
+					case <-fires:
 					case <-time.After(time.Hour):
 						t.Fatal("the clock never fired")
 					}

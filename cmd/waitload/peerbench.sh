@@ -17,7 +17,8 @@
 #
 # Every run has a fresh redis-server and a fresh server (jobwait, or nginx
 # with Nchan), both pinned to core 1, and waitload pinned to core 0, where
-# taskset exists and there are at least 2 cores. Loopback only; every wait
+# taskset exists and there are at least 2 cores; it starts once the earlier
+# runs' TIME_WAIT sockets are down to 2,000 (at most 70 s). Loopback only; every wait
 # is bounded. Needs redis-server, redis-cli, curl, nginx and
 # libnginx-mod-nchan: `make bench-peer` installs what is missing, then runs this.
 set -euo pipefail
@@ -96,6 +97,18 @@ start_server() {
   esac
 }
 
+# drain_time_wait: wait, at most 70 s, until fewer than 2,000 TCP sockets
+# are in TIME_WAIT. A run leaves 18,000 of them (whichever side closes
+# first keeps them for 60 s); tens of thousands of them slow the next
+# run's connections and deliveries, whichever server it measures.
+drain_time_wait() {
+  command -v ss >/dev/null || return 0
+  for _ in $(seq 140); do
+    [ "$(ss -tan state time-wait | wc -l)" -lt 2000 ] && return 0
+    sleep 0.5
+  done
+}
+
 # stop PID: TERM (nginx's fast shutdown stops its worker too), then wait.
 stop() {
   kill -TERM "$1" 2>/dev/null || true
@@ -108,10 +121,11 @@ run() {
   local name=$mode-$rate-$server-r$round
   local dir
   dir=$(mktemp -d "$BIN/$name.XXXX")
+  drain_time_wait
   start_redis "$dir"
   start_server "$server" "$dir"
   rm -f "$OUT/$name.json" "$OUT/$name.html" # never a report of an earlier sitting
-  echo "== $name: $(uptime | sed 's/.*load/load/')" | tee "$OUT/$name.txt"
+  echo "== $name: $(uptime | sed 's/.*load/load/'), TIME_WAIT sockets $(ss -tan state time-wait 2>/dev/null | wc -l)" | tee "$OUT/$name.txt"
   "${CLI[@]}" "$BIN/waitload" -server "$server" -target "$TARGET" -redis "$REDIS" \
     -mode "$mode" -waiters "$WAITERS" -jobs "$JOBS" -rate "$rate" -hold 2s -budget 30s -sources 8 \
     -quiet -timeout 5m -json "$OUT/$name.json" -html "$OUT/$name.html" >>"$OUT/$name.txt" 2>&1 ||
