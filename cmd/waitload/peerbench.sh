@@ -109,6 +109,15 @@ drain_time_wait() {
   done
 }
 
+# cpu_ms PID...: the CPU time (user + system) the processes have used, in ms.
+cpu_ms() {
+  local t=0 pid
+  for pid in "$@"; do
+    [ -r "/proc/$pid/stat" ] && t=$((t + $(awk '{print $14 + $15}' "/proc/$pid/stat")))
+  done
+  echo $((t * 1000 / $(getconf CLK_TCK)))
+}
+
 # stop PID: TERM (nginx's fast shutdown stops its worker too), then wait.
 stop() {
   kill -TERM "$1" 2>/dev/null || true
@@ -131,6 +140,10 @@ run() {
     -quiet -timeout 5m -json "$OUT/$name.json" -html "$OUT/$name.html" >>"$OUT/$name.txt" 2>&1 ||
     echo "peerbench: $name failed (see $OUT/$name.txt)" >&2
   [ -f "$OUT/$name.json" ] && REPORTS+=("$OUT/$name.json")
+  # The CPU each used over the whole run: the same work costs Redis the
+  # same, so its figure also shows how fast core 1 was during the run.
+  echo "    cpu ms: server $(cpu_ms "$SERVER_PID" $(pgrep -P "$SERVER_PID")), redis $(cpu_ms "$REDIS_PID")" |
+    tee -a "$OUT/$name.txt"
   grep -E 'delivered|latency p(50|99)|KiB per held' "$OUT/$name.txt" | tr -s ' ' | sed 's/^ */    /; s/jobwait //' || true
   stop "$SERVER_PID"
   stop "$REDIS_PID"
