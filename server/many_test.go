@@ -106,8 +106,15 @@ func TestManyStreamAcrossReconnects(t *testing.T) {
 	// The connection drops; b fails meanwhile. The reconnect resends none
 	// of what the client had and loses b's final state.
 	c.Close()
+	notes := e.hub.Stats().Notifications
 	_, err = e.st.Fail(context.Background(), b, "모델 오류")
 	require.NoError(t, err)
+	// The reconnect comes after the hub has heard of the failure (its error
+	// key, then its record), as it does but for a client that races its
+	// own producer: else its first event for b could be the status the hub
+	// knew, then the failure.
+	jobwaittest.Eventually(t, 5*time.Second, "the failure's notifications heard",
+		func() bool { return e.hub.Stats().Notifications >= notes+2 })
 	c = openManySSE(t, e, path, "Last-Event-ID: "+last)
 	ev, body = manyEvent(t, c, 5*time.Second, "failed", b.JobID)
 	assert.Equal(t, "모델 오류", body["error"])
