@@ -92,7 +92,7 @@ const (
 	endReuse  ending = iota // complete; the connection may carry another request
 	endClose                // complete; close it gracefully
 	endDone                 // complete, announced as the connection's last: close it at once (see closeDone)
-	endClosed               // complete, and closed already (by a push, see heldConn.push)
+	endClosed               // complete, and closed already (see heldWait.unlock)
 	endDrop                 // cut by shutdown: must look like a dropped connection
 	endGone                 // the client left or stopped reading: close at once
 	endHeld                 // not yet: the wait goes on without serve's goroutine (heldWait), and releases itself
@@ -321,11 +321,20 @@ func closeGracefully(nc net.Conn) {
 // since) would be reset by that and lose the response's tail: its
 // connection is closed gracefully instead.
 func closeDone(nc net.Conn, behind bool) {
-	if behind || unread(nc) {
+	if !closedAtOnce(nc, behind) {
 		closeGracefully(nc)
-		return
+	}
+}
+
+// closedAtOnce closes nc, whose last response is complete, unless the
+// client sent more (pipelined behind the request, or since), which a close
+// would answer with a reset; it reports whether it did. It never blocks.
+func closedAtOnce(nc net.Conn, behind bool) bool {
+	if behind || unread(nc) {
+		return false
 	}
 	nc.Close()
+	return true
 }
 
 // drop ends a stream cut by shutdown so that every client takes it for a

@@ -41,7 +41,7 @@ type heldConn struct {
 	over    bool   // the response has ended (or the client is gone): ended says how
 	ended   ending // set with over
 	pushing bool   // the writer is the hub's fan-out: write must not block
-	rest    []byte // what a push could not write at once, for the held goroutine
+	rest    []byte // what a push could not write at once, for a goroutine that may block
 
 	release func(e ending) // ends the hold: the waiter's release, the metrics, the connection's fate (see holds.hold)
 

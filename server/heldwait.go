@@ -120,10 +120,9 @@ func (hw *heldWait) unlock() {
 	h := hw.h
 	flush := h.rest != nil && h.ended != endGone && !hw.flushing
 	hw.flushing = hw.flushing || flush
-	if h.over && h.rest == nil && h.ended == endDone && !h.behind && !unread(h.conn) {
-		// The stream is over and whole in the socket: close it here, with
+	if h.over && h.rest == nil && h.ended == endDone && closedAtOnce(h.conn, h.behind) {
+		// The stream was over and whole in the socket: closed here, with
 		// no wake-up and no read in between, before the client's FIN.
-		h.conn.Close()
 		h.ended = endClosed
 	}
 	release := h.over && (h.rest == nil || h.ended == endGone) && !hw.released

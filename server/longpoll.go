@@ -34,9 +34,8 @@ func (s *Server) longPoll(c *fiber.Ctx, id string, wait time.Duration) error {
 // Connection: close. A client found gone at a heartbeat ends it unanswered.
 // It returns at once (endHeld): the wait goes on without a goroutine.
 func (s *Server) await(h *heldConn, w *stream.Waiter[*Answer], deadline time.Time) ending {
-	// reply answers with the newest state (marked timed out, or not).
-	reply := func(timedOut bool) {
-		a, _ := w.Latest()
+	// reply answers with a (marked timed out, or not).
+	reply := func(a *Answer, timedOut bool) {
 		body := a.Body
 		if timedOut {
 			body = a.TimedOut()
@@ -50,21 +49,23 @@ func (s *Server) await(h *heldConn, w *stream.Waiter[*Answer], deadline time.Tim
 	hw := &heldWait{h: h, w: w,
 		change: func() {
 			if a, at := w.Latest(); a.Final() {
-				reply(false)
+				reply(a, false)
 				s.metrics.woke(at)
 			}
 		},
 		fire: func(ended bool) {
 			switch {
 			case ended:
-				reply(true)
+				a, _ := w.Latest()
+				reply(a, true)
 			case peerGone(h.conn):
 				h.finish(endGone)
 			}
 		},
 		stop: func() {
 			h.keepAlive = false // the connection will not be served again
-			reply(false)
+			a, _ := w.Latest()
+			reply(a, false)
 		},
 	}
 	hw.start(deadline, s.cfg.Heartbeat, s.quitCtx)

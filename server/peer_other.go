@@ -9,3 +9,6 @@ func peerGone(net.Conn) bool { return false }
 
 // readable cannot peek here: the connection is handed on at once.
 func readable(net.Conn) (ready, closed bool) { return true, false }
+
+// unread cannot peek here: a connection is always closed gracefully.
+func unread(net.Conn) bool { return true }

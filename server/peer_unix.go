@@ -40,6 +40,17 @@ func readable(c net.Conn) (ready, closed bool) {
 	return ready && err == nil, closed && err == nil
 }
 
+// unread reports whether the client has sent bytes not yet read (or the
+// socket cannot be peeked): a close would then reset the connection.
+func unread(c net.Conn) bool {
+	more := true
+	sock, err := peek(c, func(n int, err error) bool {
+		more = n > 0 || (err != nil && !errors.Is(err, syscall.EAGAIN))
+		return true
+	})
+	return !sock || err != nil || more
+}
+
 // peek peeks at one byte of c's socket without blocking, through the
 // runtime's poller: done gets the peek's count and error, and returns false
 // to wait until the socket is readable (or its read deadline) and peek

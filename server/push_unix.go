@@ -3,8 +3,6 @@
 package server
 
 import (
-	"errors"
-	"net"
 	"syscall"
 	"unsafe"
 )
@@ -48,15 +46,4 @@ func (h *heldConn) writevOnce(fd uintptr) bool {
 		}
 		return true
 	}
-}
-
-// unread reports whether the client has sent bytes not yet read (or the
-// socket cannot be peeked): a close would then reset the connection.
-func unread(c net.Conn) bool {
-	more := true
-	sock, err := peek(c, func(n int, err error) bool {
-		more = n > 0 || (err != nil && !errors.Is(err, syscall.EAGAIN))
-		return true
-	})
-	return !sock || err != nil || more
 }
