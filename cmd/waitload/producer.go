@@ -54,27 +54,37 @@ func (p *producer) create(ctx context.Context, ids []string) ([]store.Job, error
 	return jobs, err
 }
 
+// completion is when one job's completion was due and when its status
+// write returned.
+type completion struct {
+	due, done time.Time
+}
+
 // complete completes the jobs in order at rate per second (unpaced when
-// rate ≤ 0) and returns when each one's status write returned: that instant
-// is where a delivery's latency starts. Taken after the write rather than
-// before it, it leaves out the producer's own round trip, which jobwait
-// cannot be faster than anyway.
-func (p *producer) complete(ctx context.Context, jobs []store.Job, rate float64) ([]time.Time, error) {
-	done := make([]time.Time, len(jobs))
+// rate ≤ 0) and returns, for each, when it was due and when its status
+// write returned. A job is due at its place in the schedule (unpaced: when
+// its write starts); a target that slows the writes lets the schedule slip,
+// and only the due instant shows it.
+func (p *producer) complete(ctx context.Context, jobs []store.Job, rate float64) ([]completion, error) {
+	out := make([]completion, len(jobs))
 	start := time.Now()
 	var at func(int) time.Time
 	if rate > 0 {
 		at = func(k int) time.Time { return start.Add(time.Duration(float64(k) / rate * float64(time.Second))) }
 	}
 	err := p.each(ctx, len(jobs), at, func(ctx context.Context, k int) error {
+		out[k].due = time.Now()
+		if at != nil {
+			out[k].due = at(k)
+		}
 		if _, err := p.st.Complete(ctx, jobs[k], store.SampleResult(jobs[k].EventDraftID)); err != nil {
 			return err
 		}
-		done[k] = time.Now()
+		out[k].done = time.Now()
 		p.completed.Add(1)
 		return nil
 	})
-	return done, err
+	return out, err
 }
 
 // each runs fn for 0..n-1 on producerWorkers goroutines, handing k out no

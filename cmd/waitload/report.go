@@ -62,6 +62,11 @@ type ModeReport struct {
 	// Latency runs from the return of the producer's status write to the
 	// waiter's receipt of the whole answer.
 	Latency Latency `json:"latency"`
+	// LatencyDue runs from the instant the completion was due in the
+	// producer's schedule to the same receipt: it adds the write itself,
+	// and any lag of the schedule behind it, which a target that slows the
+	// producer's writes would otherwise leave out of its figures.
+	LatencyDue Latency `json:"latencyFromDue"`
 	// LatencyCurve is the latency (ms) at percentiles 0, 1, …, 100.
 	LatencyCurve []float64 `json:"latencyCurveMs,omitempty"`
 	Redis        Redis     `json:"redis"`
@@ -131,18 +136,19 @@ func newReport(cfg Config, notify string) *Report {
 }
 
 // fillWaiters counts the outcomes and computes the latencies: a delivered
-// waiter's receipt minus its job's completion.
-func (mr *ModeReport) fillWaiters(outs []outcome, doneAt []time.Time, peak int) {
+// waiter's receipt minus its job's completion, on both clocks.
+func (mr *ModeReport) fillWaiters(outs []outcome, comps []completion, peak int) {
 	mr.HeldPeak = peak
-	var lat []time.Duration
+	var lat, due []time.Duration
 	for _, o := range outs {
 		mr.Requests += o.Requests
 		mr.Rejected += o.Rejected
 		switch o.Kind {
 		case Delivered:
-			if o.Job < len(doneAt) && !doneAt[o.Job].IsZero() {
+			if o.Job < len(comps) && !comps[o.Job].done.IsZero() {
 				mr.Delivered++
-				lat = append(lat, o.At.Sub(doneAt[o.Job]))
+				lat = append(lat, o.At.Sub(comps[o.Job].done))
+				due = append(due, o.At.Sub(comps[o.Job].due))
 				continue
 			}
 			o.Err = "delivered a job whose completion was not recorded"
@@ -157,6 +163,7 @@ func (mr *ModeReport) fillWaiters(outs []outcome, doneAt []time.Time, peak int) 
 		mr.ErrorKinds[o.Err]++
 	}
 	mr.Latency = summarize(lat)
+	mr.LatencyDue = summarize(due)
 	mr.LatencyCurve = curve(lat, 100)
 }
 
@@ -236,6 +243,8 @@ var tableRows = []struct {
 	{"latency p90 ms", func(m ModeReport) string { return fmt.Sprintf("%.1f", m.Latency.P90) }},
 	{"latency p99 ms", func(m ModeReport) string { return fmt.Sprintf("%.1f", m.Latency.P99) }},
 	{"latency max ms", func(m ModeReport) string { return fmt.Sprintf("%.1f", m.Latency.Max) }},
+	{"latency from due p50 ms", func(m ModeReport) string { return fmt.Sprintf("%.1f", m.LatencyDue.P50) }},
+	{"latency from due p99 ms", func(m ModeReport) string { return fmt.Sprintf("%.1f", m.LatencyDue.P99) }},
 	{"redis cmds while held", func(m ModeReport) string { return fmt.Sprint(m.Redis.HoldCommands) }},
 	{"redis cmds/job (raw)", func(m ModeReport) string { return fmt.Sprintf("%.2f", m.Redis.PerJob) }},
 	{"redis cmds/job (net of producer)", func(m ModeReport) string { return fmt.Sprintf("%.2f", m.Redis.NetPerJob) }},

@@ -140,7 +140,7 @@ func (r *run) mode(ctx context.Context, m Mode) (ModeReport, error) {
 		err = sleepUntil(ctx, tConnected.Add(cfg.Hold))
 	}
 	var s1, s2 cmdStats
-	var doneAt []time.Time
+	var comps []completion
 	tComplete := time.Now()
 	var hub0, hub1 sample
 	if err == nil {
@@ -150,7 +150,7 @@ func (r *run) mode(ctx context.Context, m Mode) (ModeReport, error) {
 	// Phase 2: complete the jobs; waiters end as their job's result arrives.
 	if err == nil {
 		tComplete = time.Now()
-		doneAt, err = r.prod.complete(ctx, jobs, cfg.Rate)
+		comps, err = r.prod.complete(ctx, jobs, cfg.Rate)
 	}
 	tCompleted := time.Now()
 	if err != nil {
@@ -179,7 +179,7 @@ func (r *run) mode(ctx context.Context, m Mode) (ModeReport, error) {
 		Drain:    secs(tDone.Sub(tCompleted)),
 		Total:    secs(tDone.Sub(t0)),
 	}
-	mr.fillWaiters(outs, doneAt, sumCounts(groups).Peak)
+	mr.fillWaiters(outs, comps, sumCounts(groups).Peak)
 	mr.Completed = int(r.prod.completed.Load())
 	if mr.Phases.Complete > 0 {
 		mr.CompletionRate = float64(mr.Completed) / mr.Phases.Complete
