@@ -54,17 +54,14 @@ func (p *producer) create(ctx context.Context, ids []string) ([]store.Job, error
 	return jobs, err
 }
 
-// completion is when one job's completion was due and when its status
-// write returned.
+// completion is when one job's status write started and when it returned.
 type completion struct {
-	due, done time.Time
+	sent, done time.Time
 }
 
 // complete completes the jobs in order at rate per second (unpaced when
-// rate ≤ 0) and returns, for each, when it was due and when its status
-// write returned. A job is due at its place in the schedule (unpaced: when
-// its write starts); a target that slows the writes lets the schedule slip,
-// and only the due instant shows it.
+// rate ≤ 0) and returns, for each, when its status write started and when
+// it returned.
 func (p *producer) complete(ctx context.Context, jobs []store.Job, rate float64) ([]completion, error) {
 	out := make([]completion, len(jobs))
 	start := time.Now()
@@ -73,10 +70,7 @@ func (p *producer) complete(ctx context.Context, jobs []store.Job, rate float64)
 		at = func(k int) time.Time { return start.Add(time.Duration(float64(k) / rate * float64(time.Second))) }
 	}
 	err := p.each(ctx, len(jobs), at, func(ctx context.Context, k int) error {
-		out[k].due = time.Now()
-		if at != nil {
-			out[k].due = at(k)
-		}
+		out[k].sent = time.Now()
 		if _, err := p.st.Complete(ctx, jobs[k], store.SampleResult(jobs[k].EventDraftID)); err != nil {
 			return err
 		}
