@@ -25,8 +25,9 @@ import (
 // A goroutine is borrowed, besides, only to write what the socket did not
 // take at once (rest) by the response's deadline, and, once the response
 // has ended, to hand the connection back or close it gracefully (release).
-// Whoever ends the response (heldConn.finish) releases the wait, once:
-// its clock and quit hook stop, and holds releases its hold.
+// Whoever ends the response (heldConn.finish) releases the wait, once
+// (letGo; after the other deliveries of the same fan-out when a change
+// ended it): its clock and quit hook stop, and holds releases its hold.
 type heldWait struct {
 	h *heldConn
 	w *stream.Waiter[*Answer]
@@ -56,24 +57,29 @@ func (hw *heldWait) start(end time.Time, beat time.Duration, quit context.Contex
 	hw.stopQuit = context.AfterFunc(quit, hw.quit)
 	hw.h.mu.Unlock()
 	hw.w.OnChange(hw.push)
-	hw.push() // a change since Watch signalled C, which nobody reads
+	// A change since Watch signalled C, which nobody reads.
+	if after := hw.push(); after != nil {
+		after()
+	}
 }
 
 // push is the waiter's OnChange, run by the hub's fan-out: it takes the
 // change at once if it can take the lock, and never blocks. Where writes
-// cannot be made without blocking (no socket), a goroutine takes it.
-func (hw *heldWait) push() {
+// cannot be made without blocking (no socket), a goroutine takes it. When
+// the change ended the response, it returns the wait's end (letGo), for
+// the fan-out to run after its other deliveries.
+func (hw *heldWait) push() (after func()) {
 	hw.pending.Store(true)
 	if hw.h.raw == nil {
 		go hw.turn(nil)
-		return
+		return nil
 	}
-	hw.drain()
+	return hw.drain()
 }
 
 // drain takes pending changes, writing without blocking, for as long as it
-// finds them and the lock free.
-func (hw *heldWait) drain() {
+// finds them and the lock free; it returns the wait's end if it came.
+func (hw *heldWait) drain() (after func()) {
 	h := hw.h
 	for hw.pending.Load() && h.mu.TryLock() {
 		if hw.pending.Swap(false) && !h.over {
@@ -81,8 +87,11 @@ func (hw *heldWait) drain() {
 			hw.change()
 			h.pushing = false
 		}
-		hw.unlock()
+		if end := hw.unlock(); end != nil {
+			after = end
+		}
 	}
+	return after
 }
 
 // tick is the clock's function.
@@ -109,22 +118,22 @@ func (hw *heldWait) turn(step func()) {
 	if hw.pending.Swap(false) && !h.over {
 		hw.change()
 	}
-	hw.unlock()
-	hw.drain() // a change pushed while the lock was held
+	if end := hw.unlock(); end != nil {
+		end()
+	}
+	if end := hw.drain(); end != nil { // a change pushed while the lock was held
+		end()
+	}
 }
 
 // unlock lets go of the lock, handing on what the turn left: a write the
-// socket did not take at once (to a goroutine that may block), or the
-// response's end (release).
-func (hw *heldWait) unlock() {
+// socket did not take at once, to a goroutine that may block. Once the
+// response has ended, it returns the wait's end (letGo), once, for the
+// caller to run.
+func (hw *heldWait) unlock() (end func()) {
 	h := hw.h
 	flush := h.rest != nil && h.ended != endGone && !hw.flushing
 	hw.flushing = hw.flushing || flush
-	if h.over && h.rest == nil && h.ended == endDone && closedAtOnce(h.conn, h.behind) {
-		// The stream was over and whole in the socket: closed here, with
-		// no wake-up and no read in between, before the client's FIN.
-		h.ended = endClosed
-	}
 	release := h.over && (h.rest == nil || h.ended == endGone) && !hw.released
 	hw.released = hw.released || release
 	h.mu.Unlock()
@@ -132,12 +141,27 @@ func (hw *heldWait) unlock() {
 		go hw.turn(nil)
 	}
 	if release {
-		hw.clock.stop()
-		hw.stopQuit()
-		if h.ended == endClosed || h.ended == endGone {
-			h.release(h.ended) // closes at once, if not closed: never blocks
-		} else {
-			go h.release(h.ended) // hands back, or drains: may block
-		}
+		return hw.letGo
+	}
+	return nil
+}
+
+// letGo ends a wait whose response is over: its clock and quit hook stop,
+// and its connection goes. A stream over and whole in the socket is closed
+// here, with no wake-up and no read in between, before the client's FIN.
+func (hw *heldWait) letGo() {
+	hw.clock.stop()
+	hw.stopQuit()
+	h := hw.h
+	h.mu.Lock()
+	if h.ended == endDone && closedAtOnce(h.conn, h.behind) {
+		h.ended = endClosed
+	}
+	e := h.ended
+	h.mu.Unlock()
+	if e == endClosed || e == endGone {
+		h.release(e) // closes at once, if not closed: never blocks
+	} else {
+		go h.release(e) // hands back, or drains: may block
 	}
 }

@@ -35,7 +35,10 @@
 // fan-outs are stored and the lock released, so a delivery costs no
 // goroutine switch; calls for one waiter may overlap, each seeing the
 // newest state, and what the owner cannot do at once it hands to its own
-// goroutine with Wake. Read is
+// goroutine with Wake. What follows a delivery (jobwait closes a finished
+// stream's connection) OnChange returns, and the reader runs it once every
+// delivery of the read is made: the last waiter of a read waits for the
+// others' writes only. Read is
 // given each job's state as its waiters know it (not for a safety re-read,
 // which seldom finds a change), a hint (never trusted as the job's state)
 // that lets it read what a change will need with the job itself: jobwait

@@ -416,7 +416,7 @@ func (h *Hub[T]) read(ctx context.Context, batch []*entry[T]) {
 	h.mu.Lock()
 	now := time.Now()
 	var retry []*entry[T]
-	var pushes []func()
+	var pushes []func() func()
 	confirm := map[time.Duration][]*entry[T]{}
 	for i, e := range batch {
 		e.reading = false
@@ -446,7 +446,13 @@ func (h *Hub[T]) read(ctx context.Context, batch []*entry[T]) {
 		}
 	}
 	h.mu.Unlock()
+	var afters []func()
 	for _, f := range pushes {
+		if after := f(); after != nil {
+			afters = append(afters, after)
+		}
+	}
+	for _, f := range afters {
 		f()
 	}
 
@@ -490,9 +496,9 @@ func (h *Hub[T]) requeue(ctx context.Context, es []*entry[T]) {
 
 // applyLocked stores a state read at now and fans it out if it changed,
 // appending to pushes the OnChange calls the caller makes once it has
-// released the lock. A state that Config.Doubt questions is held back while
+// released the lock (then what they return, once all are made). A state that Config.Doubt questions is held back while
 // its hold lasts; applyLocked then returns the delay of the job's next read.
-func (h *Hub[T]) applyLocked(e *entry[T], st T, now time.Time, pushes []func()) (again time.Duration, _ []func()) {
+func (h *Hub[T]) applyLocked(e *entry[T], st T, now time.Time, pushes []func() func()) (again time.Duration, _ []func() func()) {
 	var prev T
 	if e.cur != nil {
 		if h.cfg.Same(e.cur.state, st) {

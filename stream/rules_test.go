@@ -3,6 +3,7 @@ package stream_test
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -288,13 +289,14 @@ func TestOnChangeReplacesTheWakeUp(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		m, h, w := watched(t, "PENDING")
 		seen := make(chan string, 10)
-		w.OnChange(func() {
+		w.OnChange(func() func() {
 			st, _ := w.Latest()
 			h.Stats() // takes the hub's lock: f runs outside it
 			seen <- st
 			if st == "COMPLETED" {
 				w.Wake()
 			}
+			return nil
 		})
 
 		m.set("a", "PROCESSING")
@@ -312,5 +314,46 @@ func TestOnChangeReplacesTheWakeUp(t *testing.T) {
 		got, ok := next(t, w, time.Second)
 		require.True(t, ok, "f's Wake signals C")
 		assert.Equal(t, "COMPLETED", got)
+	})
+}
+
+// TestOnChangeAftersFollowEveryDelivery: what f returns runs once every
+// waiter of the read has had its f called, never between two deliveries.
+func TestOnChangeAftersFollowEveryDelivery(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := newMemStore()
+		m.set("a", "PROCESSING")
+		m.set("b", "PROCESSING")
+		h := memHub(t, m)
+		var mu sync.Mutex
+		var calls []string
+		record := func(s string) {
+			mu.Lock()
+			calls = append(calls, s)
+			mu.Unlock()
+		}
+		for _, id := range []string{"a", "a", "b"} {
+			w, _, err := h.Watch(t.Context(), id)
+			require.NoError(t, err)
+			t.Cleanup(w.Close)
+			w.OnChange(func() func() {
+				record("deliver " + id)
+				return func() { record("after " + id) }
+			})
+		}
+
+		before := h.Stats()
+		m.set("a", "COMPLETED")
+		m.set("b", "COMPLETED")
+		h.Notify("job:a")
+		h.Notify("job:b") // queued with a: one read
+		synctest.Wait()
+		mu.Lock()
+		defer mu.Unlock()
+		require.Len(t, calls, 6, "%v", calls)
+		slices.Sort(calls[:3])
+		slices.Sort(calls[3:])
+		assert.Equal(t, []string{"deliver a", "deliver a", "deliver b", "after a", "after a", "after b"}, calls)
+		assert.EqualValues(t, 1, h.Stats().Batches-before.Batches, "a and b read in one batch")
 	})
 }

@@ -14,7 +14,7 @@ type Waiter[T any] struct {
 	id     string
 	wake   chan struct{} // capacity one: a pending wake-up covers any number of changes
 	latest atomic.Pointer[update[T]]
-	push   atomic.Pointer[func()] // OnChange's f; nil: signal wake
+	push   atomic.Pointer[func() func()] // OnChange's f; nil: signal wake
 	close  sync.Once
 }
 
@@ -28,7 +28,11 @@ func (w *Waiter[T]) C() <-chan struct{} { return w.wake }
 // with the owner's goroutine, and with another call of f when two reads of
 // the job finish together (each sees the newest state), and even after
 // Close. It hands work it cannot finish at once to its owner with Wake.
-func (w *Waiter[T]) OnChange(f func()) { w.push.Store(&f) }
+// What f returns, if not nil, is called once every waiter of that read has
+// had its f called: work that follows a delivery but is not part of it
+// (closing a finished connection) then never delays another delivery of
+// the same read. It must not block either.
+func (w *Waiter[T]) OnChange(f func() (after func())) { w.push.Store(&f) }
 
 // Wake signals C without blocking, as a change does.
 func (w *Waiter[T]) Wake() {
@@ -53,7 +57,7 @@ func (w *Waiter[T]) Close() {
 // deliver replaces the undelivered state and signals without blocking; a
 // waiter with OnChange is returned instead, for its f to be called once
 // the hub's lock is released.
-func (w *Waiter[T]) deliver(u *update[T]) (push func()) {
+func (w *Waiter[T]) deliver(u *update[T]) (push func() func()) {
 	w.latest.Store(u)
 	if f := w.push.Load(); f != nil {
 		return *f
