@@ -496,8 +496,9 @@ func (h *Hub[T]) requeue(ctx context.Context, es []*entry[T]) {
 
 // applyLocked stores a state read at now and fans it out if it changed,
 // appending to pushes the OnChange calls the caller makes once it has
-// released the lock (then what they return, once all are made). A state that Config.Doubt questions is held back while
-// its hold lasts; applyLocked then returns the delay of the job's next read.
+// released the lock (then what they return, once all are made). A state
+// that Config.Doubt questions is held back while its hold lasts;
+// applyLocked then returns the delay of the job's next read.
 func (h *Hub[T]) applyLocked(e *entry[T], st T, now time.Time, pushes []func() func()) (again time.Duration, _ []func() func()) {
 	var prev T
 	if e.cur != nil {
