@@ -148,14 +148,19 @@ func (hw *heldWait) unlock() (end func()) {
 
 // letGo ends a wait whose response is over: its clock and quit hook stop,
 // and its connection goes. A stream over and whole in the socket is closed
-// here, with no wake-up and no read in between, before the client's FIN.
+// here, with no wake-up and no read in between, before the client's FIN;
+// one whose client sent more is closed gracefully (closeDone's decision,
+// taken once).
 func (hw *heldWait) letGo() {
 	hw.clock.stop()
 	hw.stopQuit()
 	h := hw.h
 	h.mu.Lock()
-	if h.ended == endDone && closedAtOnce(h.conn, h.behind) {
-		h.ended = endClosed
+	if h.ended == endDone {
+		h.ended = endClose
+		if closedAtOnce(h.conn, h.behind) {
+			h.ended = endClosed
+		}
 	}
 	e := h.ended
 	h.mu.Unlock()
