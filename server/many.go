@@ -108,7 +108,7 @@ func (s *Server) manyLongPoll(c *fiber.Ctx, ids []string, wait time.Duration) er
 	s.holds.hold(c, deadline, done, func(h *heldConn) ending {
 		timedOut, ok := s.awaitAny(h, ws, as, deadline)
 		select {
-		case <-s.quit: // the connection will not be served again
+		case <-s.quitCtx.Done(): // the connection will not be served again
 			h.keepAlive = false
 		default:
 		}
@@ -227,7 +227,7 @@ const wakeFixed = 3
 func newWakeSet(s *Server, ws []*stream.Waiter[*Answer], deadline time.Time) *wakeSet {
 	w := &wakeSet{timer: time.NewTimer(time.Until(deadline)), beat: time.NewTicker(s.cfg.Heartbeat)}
 	w.cases = make([]reflect.SelectCase, 0, wakeFixed+len(ws))
-	for _, ch := range []any{s.quit, w.timer.C, w.beat.C} {
+	for _, ch := range []any{s.quitCtx.Done(), w.timer.C, w.beat.C} {
 		w.cases = append(w.cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ch)})
 	}
 	for _, wt := range ws {

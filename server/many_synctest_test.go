@@ -14,7 +14,6 @@ func TestWakeSetKeepsTheDeadline(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s := &Server{cfg: Config{Heartbeat: time.Second}}
 		s.quitCtx, s.quitNow = context.WithCancel(context.Background())
-		s.quit = s.quitCtx.Done()
 		start := time.Now()
 		deadline := start.Add(3500 * time.Millisecond)
 		w := newWakeSet(s, nil, deadline)

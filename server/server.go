@@ -91,7 +91,6 @@ type Server struct {
 
 	waiting atomic.Int64    // held long polls plus streams (see admit)
 	quitCtx context.Context // ended by Shutdown: held waits end now
-	quit    <-chan struct{} // quitCtx.Done()
 	quitNow context.CancelFunc
 	holds   *holds // the held connections
 }
@@ -111,7 +110,6 @@ func New(cfg Config, st *store.Store, hub Hub) *Server {
 	cfg.Logger = cmp.Or(cfg.Logger, slog.Default())
 	s := &Server{cfg: cfg, log: cfg.Logger, store: st, hub: hub}
 	s.quitCtx, s.quitNow = context.WithCancel(context.Background())
-	s.quit = s.quitCtx.Done()
 	s.conns = newConnLimit(cfg.MaxConns, s.pollRetry(), cfg.Logger)
 	s.metrics = newMetrics(s)
 	s.limit = newClientLimit(cfg.MaxWaitersPerIP, cfg.TrustedProxies)
