@@ -48,7 +48,7 @@ func (h *heldConn) streamHead(retry time.Duration) (pre, lead []byte) {
 	return pre, append(lead, "\n\n"...)
 }
 
-// event writes one event as one chunk in one writev: pre (the response
+// event writes one event as one chunk in one write: pre (the response
 // head, before the first event) outside the chunk, lead (the retry line)
 // inside it before the event, and for a final event the last chunk after
 // it. The body is the answer's own, shared by every waiter: never copied.
@@ -81,7 +81,10 @@ func (h *heldConn) event(pre, lead, id []byte, name string, body []byte, final b
 	if final {
 		tail = finalEnd
 	}
-	return h.write(b, body, tail) == nil
+	h.more = final && !h.behind // a close follows (see sendOnce)
+	err := h.write(b, body, tail)
+	h.more = false
+	return err == nil
 }
 
 // frame picks the chunked or the bare form of a fixed message.

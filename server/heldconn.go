@@ -48,6 +48,7 @@ type heldConn struct {
 	raw    syscall.RawConn       // conn's socket, for writes that never block; nil: no pushes
 	tryFn  func(fd uintptr) bool // writes parts once without blocking into tryN, tryErr
 	tryN   int
+	more   bool // the push is the response's last write before a close: let the FIN ride with it
 	tryErr error
 
 	conn      net.Conn
@@ -114,7 +115,7 @@ func (h *heldConn) write(parts ...[]byte) error {
 	return h.writeBy(parts)
 }
 
-// writeNow writes parts in one writev that never blocks, keeping a copy of
+// writeNow writes parts in one sendmsg that never blocks, keeping a copy of
 // what the socket did not take in rest. Nothing is written past a rest.
 func (h *heldConn) writeNow(parts [][]byte) error {
 	n := 0

@@ -5,6 +5,8 @@ package server
 import (
 	"syscall"
 	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // pushable readies h for writes that never block (see heldConn): it needs
@@ -18,13 +20,16 @@ func (h *heldConn) pushable() {
 	if err != nil {
 		return
 	}
-	h.raw, h.tryFn = rc, h.writevOnce
+	h.raw, h.tryFn = rc, h.sendOnce
 }
 
-// writevOnce writes h.vec in one writev without waiting for the socket:
-// tryN is what it took (0 when it is full), tryErr a failure.
-func (h *heldConn) writevOnce(fd uintptr) bool {
-	var iov [len(h.parts)]syscall.Iovec
+// sendOnce writes h.vec in one sendmsg without waiting for the socket:
+// tryN is what it took (0 when it is full), tryErr a failure. The
+// response's last write before a close (h.more) asks the kernel to hold
+// its bytes for the close (msgMore), so that the FIN rides in the same
+// segment: one segment less to send, receive and acknowledge per stream.
+func (h *heldConn) sendOnce(fd uintptr) bool {
+	var iov [len(h.parts)]unix.Iovec
 	k := 0
 	for _, p := range h.vec {
 		if len(p) > 0 {
@@ -33,8 +38,14 @@ func (h *heldConn) writevOnce(fd uintptr) bool {
 			k++
 		}
 	}
+	msg := unix.Msghdr{Iov: &iov[0]}
+	msg.SetIovlen(k)
+	flags := 0
+	if h.more {
+		flags = msgMore
+	}
 	for {
-		n, _, errno := syscall.Syscall(syscall.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&iov[0])), uintptr(k))
+		n, _, errno := unix.Syscall(unix.SYS_SENDMSG, fd, uintptr(unsafe.Pointer(&msg)), uintptr(flags))
 		switch errno {
 		case 0:
 			h.tryN = int(n)
