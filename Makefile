@@ -72,7 +72,7 @@ bench:
 	$(GO) test -run XXX -bench . -benchmem ./stream/ ./server/
 
 # bench-peer runs jobwait and nginx + Nchan side by side (18,000 waiters,
-# two rounds each; about 5 minutes) and prints the table with the ratios.
+# two rounds each; about 13 minutes) and prints the table with the ratios.
 # Figures are only worth keeping from a quiet machine: see BENCHMARKS.md.
 BENCH_PEER_OUT ?= bench-peer
 bench-peer: deps-peer
