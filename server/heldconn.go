@@ -63,8 +63,9 @@ type heldConn struct {
 	sent int64     // bytes of the response so far
 	code int       // the status counted: what the response carried; codeGone if nothing
 
-	// vec and parts are write's writev vector, kept with the connection so
-	// that a write allocates nothing (a net.Buffers of its own escapes).
+	// vec and parts are write's vector (for one writev or sendmsg), kept
+	// with the connection so that a write allocates nothing (a net.Buffers
+	// of its own escapes).
 	vec   net.Buffers
 	parts [3][]byte
 }
@@ -97,7 +98,7 @@ func passHeaders(h *fasthttp.ResponseHeader) []byte {
 	return out
 }
 
-// write writes parts (at most three) in one writev. A push writes what
+// write writes parts (at most three) in one system call. A push writes what
 // the socket takes at once and leaves the rest in rest (see heldConn);
 // the held goroutine writes rest first, then parts, by the response's
 // deadline (see writeGrace), which grows with the response's bytes. It
