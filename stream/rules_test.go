@@ -322,9 +322,10 @@ func TestOnChangeReplacesTheWakeUp(t *testing.T) {
 func TestOnChangeAftersFollowEveryDelivery(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		m := newMemStore()
-		m.set("a", "PROCESSING")
-		m.set("b", "PROCESSING")
-		h := memHub(t, m)
+		for _, id := range []string{"a", "b", "gate"} {
+			m.set(id, "PROCESSING")
+		}
+		h := memHub(t, m, func(c *stream.Config[string]) { c.Readers = 1 })
 		var mu sync.Mutex
 		var calls []string
 		record := func(s string) {
@@ -332,7 +333,7 @@ func TestOnChangeAftersFollowEveryDelivery(t *testing.T) {
 			calls = append(calls, s)
 			mu.Unlock()
 		}
-		for _, id := range []string{"a", "a", "b"} {
+		for _, id := range []string{"a", "a", "b", "gate"} {
 			w, _, err := h.Watch(t.Context(), id)
 			require.NoError(t, err)
 			t.Cleanup(w.Close)
@@ -341,19 +342,40 @@ func TestOnChangeAftersFollowEveryDelivery(t *testing.T) {
 				return func() { record("after " + id) }
 			})
 		}
+		synctest.Wait()
 
-		before := h.Stats()
+		// The one reader is held in a read of gate while a and b change,
+		// so that it then reads them in one batch.
+		entered, release := make(chan struct{}), make(chan struct{})
+		var batches [][]string
+		m.mu.Lock()
+		m.during = func(ids, _ []string) error {
+			mu.Lock()
+			batches = append(batches, slices.Clone(ids))
+			mu.Unlock()
+			if slices.Equal(ids, []string{"gate"}) {
+				close(entered)
+				<-release
+			}
+			return nil
+		}
+		m.mu.Unlock()
+		h.Notify("job:gate")
+		<-entered
 		m.set("a", "COMPLETED")
 		m.set("b", "COMPLETED")
 		h.Notify("job:a")
-		h.Notify("job:b") // queued with a: one read
+		h.Notify("job:b")
+		close(release)
 		synctest.Wait()
+
 		mu.Lock()
 		defer mu.Unlock()
+		require.Equal(t, 2, len(batches), "%v", batches)
+		assert.ElementsMatch(t, []string{"a", "b"}, batches[1], "a and b read in one batch")
 		require.Len(t, calls, 6, "%v", calls)
 		slices.Sort(calls[:3])
 		slices.Sort(calls[3:])
 		assert.Equal(t, []string{"deliver a", "deliver a", "deliver b", "after a", "after a", "after b"}, calls)
-		assert.EqualValues(t, 1, h.Stats().Batches-before.Batches, "a and b read in one batch")
 	})
 }
