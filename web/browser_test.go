@@ -275,7 +275,13 @@ func (p *tab) requested(part string) bool {
 // waitFor waits until the JavaScript expression cond is true on the page.
 func (p *tab) waitFor(t *testing.T, cond, what string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(p.ctx, stepTimeout)
+	p.waitForWithin(t, stepTimeout, cond, what)
+}
+
+// waitForWithin is waitFor for a step that may take up to d.
+func (p *tab) waitForWithin(t *testing.T, d time.Duration, cond, what string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, d)
 	defer cancel()
 	_, err := chromedp.Run(ctx, chromedp.Poll[bool](cond, chromedp.WithPollingInterval(50*time.Millisecond)))
 	if err != nil {
