@@ -147,10 +147,11 @@ func (hw *heldWait) unlock() (end func()) {
 }
 
 // letGo ends a wait whose response is over: its clock and quit hook stop,
-// and its connection goes. A stream over and whole in the socket is closed
-// here, with no wake-up and no read in between, before the client's FIN;
-// one whose client sent more is closed gracefully (closeDone's decision,
-// taken once).
+// and its connection goes. A response that was its connection's last (a
+// stream, a long poll's final answer), over and whole in the socket, is
+// closed here, with no wake-up and no read in between, before the client's
+// FIN; one whose client sent more is closed gracefully (closeDone's
+// decision, taken once).
 func (hw *heldWait) letGo() {
 	hw.clock.stop()
 	hw.stopQuit()

@@ -156,22 +156,23 @@ func TestPipelinedBytesBehindAHeldWait(t *testing.T) {
 	}
 }
 
-// TestKeptAliveAfterAHeldAnswer: once a held wait is answered, its
-// kept-alive connection waits for the next request for the idle timeout
-// (2 min), not the header read timeout.
+// TestKeptAliveAfterAHeldAnswer: once a held wait is answered with its
+// timeout (the client polls again), its kept-alive connection waits for the
+// next request for the idle timeout (2 min), not the header read timeout.
 func TestKeptAliveAfterAHeldAnswer(t *testing.T) {
 	t.Parallel()
 	const readTimeout = time.Second
 	r := newRig(t, nil, "JOBWAIT_READ_TIMEOUT="+readTimeout.String())
 	j := r.jobs.Jobs(t, 1)[0]
-	c := rawRequest(t, r.jw.Addr, jobwaittest.RawGet("/api/events/jobs/"+j.JobID+"/status?wait=10"))
+	c := rawRequest(t, r.jw.Addr, jobwaittest.RawGet("/api/events/jobs/"+j.JobID+"/status?wait=1"))
 	br := bufio.NewReader(c)
-	r.waitHeld(t, 1, 5*time.Second)
-	require.NoError(t, r.jobs.Complete(context.Background(), j))
-	resp, _, err := readAnswer(br, 0)
+	require.NoError(t, c.SetReadDeadline(time.Now().Add(10*time.Second)))
+	resp, body, err := readAnswer(br, 0)
 	require.NoError(t, err)
 	require.Equal(t, 200, resp.StatusCode)
+	require.Contains(t, string(body), `"timedOut":true`)
 	require.False(t, resp.Close, "kept alive")
+	require.NoError(t, r.jobs.Complete(context.Background(), j))
 
 	time.Sleep(3 * readTimeout) // idle: past the read timeout, within the idle timeout
 	for _, path := range []string{"/api/events/jobs/" + j.JobID + "/status", "/api/events/jobs/" + j.JobID + "/status?wait=10"} {
@@ -182,6 +183,7 @@ func TestKeptAliveAfterAHeldAnswer(t *testing.T) {
 		require.NoError(t, err, "%s on the kept-alive connection", path)
 		assert.Equal(t, 200, resp.StatusCode, path)
 		assert.Contains(t, string(body), `"COMPLETED"`, path)
+		assert.False(t, resp.Close, "%s: an answer not held keeps the connection", path)
 	}
 }
 
