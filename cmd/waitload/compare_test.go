@@ -20,6 +20,7 @@ func TestCompare(t *testing.T) {
 			Modes: []ModeReport{{
 				Mode: mode, Waiters: 100, Jobs: 10, Delivered: 100,
 				Latency: Latency{P50: p50, P99: p99}, LatencySent: Latency{P50: p50 + 1, P99: 2 * p99},
+				LatencyDue:     Latency{P50: p50 + 2, P99: 3 * p99},
 				CompletionRate: rate,
 				Jobwait:        Jobwait{BytesPerWaiter: kib * 1024},
 			}},
@@ -60,6 +61,10 @@ func TestCompare(t *testing.T) {
 	due := slices.IndexFunc(lines, func(l string) bool { return strings.Contains(l, "p99 ms from sent ratio") })
 	require.Positive(t, due, stdout.String())
 	assert.Equal(t, "| sse, 100 waiters / 10 jobs, 1000/s | 2 + 2 | 200/200 · 200/200 | 3.0 – 4.0 | 2.0 | 1.75 | 40.0 – 60.0 | 8.0 – 12.0 | 5.00 | 1000.0 | 1000.0 | 1.00 |", lines[due+2])
+	// And from when each completion was due.
+	due = slices.IndexFunc(lines, func(l string) bool { return strings.Contains(l, "p99 ms from due ratio") })
+	require.Positive(t, due, stdout.String())
+	assert.Equal(t, "| sse, 100 waiters / 10 jobs, 1000/s | 2 + 2 | 200/200 · 200/200 | 4.0 – 5.0 | 3.0 | 1.50 | 60.0 – 90.0 | 12.0 – 18.0 | 5.00 |", lines[due+2])
 
 	stderr.Reset()
 	assert.Equal(t, 2, realMain([]string{"compare"}, &stdout, &stderr))

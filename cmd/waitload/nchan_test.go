@@ -58,6 +58,7 @@ func TestAgainstNchan(t *testing.T) {
 		assert.Empty(t, m.Warnings, name)
 		assert.Equal(t, c.Jobs, m.Completed, "%s: completed", name)
 		assert.Equal(t, c.Waiters, m.Latency.Count, "%s: latencies", name)
+		clocksOrdered(t, m)
 
 		assert.Zero(t, m.Redis.Producer, "%s: the producer publishes over HTTP, not to Redis", name)
 		assert.Positive(t, m.Redis.Commands, "%s: Nchan's Redis commands (nchan_redis_pass)", name)

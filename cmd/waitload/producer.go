@@ -54,14 +54,16 @@ func (p *producer) create(ctx context.Context, ids []string) ([]store.Job, error
 	return jobs, err
 }
 
-// completion is when one job's status write started and when it returned.
+// completion is when one job was due to complete (its place in the
+// schedule), when its status write started (later, when every write in
+// flight was still waiting for its server) and when it returned.
 type completion struct {
-	sent, done time.Time
+	due, sent, done time.Time
 }
 
 // complete completes the jobs in order at rate per second (unpaced when
-// rate ≤ 0) and returns, for each, when its status write started and when
-// it returned.
+// rate ≤ 0) and returns, for each, when it was due and when its status
+// write started and returned.
 func (p *producer) complete(ctx context.Context, jobs []store.Job, rate float64) ([]completion, error) {
 	out := make([]completion, len(jobs))
 	start := time.Now()
@@ -71,6 +73,10 @@ func (p *producer) complete(ctx context.Context, jobs []store.Job, rate float64)
 	}
 	err := p.each(ctx, len(jobs), at, func(ctx context.Context, k int) error {
 		out[k].sent = time.Now()
+		out[k].due = out[k].sent
+		if at != nil {
+			out[k].due = at(k)
+		}
 		if _, err := p.st.Complete(ctx, jobs[k], store.SampleResult(jobs[k].EventDraftID)); err != nil {
 			return err
 		}

@@ -67,6 +67,12 @@ type ModeReport struct {
 	// through the server measured (Nchan's publish), the server's backlog
 	// delays the write's return, and only this clock sees that wait.
 	LatencySent Latency `json:"latencyFromSent"`
+	// LatencyDue runs from when the completion was due on the producer's
+	// schedule to the same receipt. It adds the time the write waited to
+	// start: the producer keeps a few writes in flight, and when a server
+	// slows them (Nchan's publish) it falls behind its schedule, a delay
+	// the other clocks never see (coordinated omission).
+	LatencyDue Latency `json:"latencyFromDue"`
 	// LatencyCurve is the latency (ms) at percentiles 0, 1, …, 100.
 	LatencyCurve []float64 `json:"latencyCurveMs,omitempty"`
 	Redis        Redis     `json:"redis"`
@@ -136,10 +142,10 @@ func newReport(cfg Config, notify string) *Report {
 }
 
 // fillWaiters counts the outcomes and computes the latencies: a delivered
-// waiter's receipt minus its job's completion, on both clocks.
+// waiter's receipt minus its job's completion, on each clock.
 func (mr *ModeReport) fillWaiters(outs []outcome, comps []completion, peak int) {
 	mr.HeldPeak = peak
-	var lat, sent []time.Duration
+	var lat, sent, due []time.Duration
 	for _, o := range outs {
 		mr.Requests += o.Requests
 		mr.Rejected += o.Rejected
@@ -149,6 +155,7 @@ func (mr *ModeReport) fillWaiters(outs []outcome, comps []completion, peak int) 
 				mr.Delivered++
 				lat = append(lat, o.At.Sub(comps[o.Job].done))
 				sent = append(sent, o.At.Sub(comps[o.Job].sent))
+				due = append(due, o.At.Sub(comps[o.Job].due))
 				continue
 			}
 			o.Err = "delivered a job whose completion was not recorded"
@@ -164,6 +171,7 @@ func (mr *ModeReport) fillWaiters(outs []outcome, comps []completion, peak int) 
 	}
 	mr.Latency = summarize(lat)
 	mr.LatencySent = summarize(sent)
+	mr.LatencyDue = summarize(due)
 	mr.LatencyCurve = curve(lat, 100)
 }
 
@@ -245,6 +253,8 @@ var tableRows = []struct {
 	{"latency max ms", func(m ModeReport) string { return fmt.Sprintf("%.1f", m.Latency.Max) }},
 	{"latency from sent p50 ms", func(m ModeReport) string { return fmt.Sprintf("%.1f", m.LatencySent.P50) }},
 	{"latency from sent p99 ms", func(m ModeReport) string { return fmt.Sprintf("%.1f", m.LatencySent.P99) }},
+	{"latency from due p50 ms", func(m ModeReport) string { return fmt.Sprintf("%.1f", m.LatencyDue.P50) }},
+	{"latency from due p99 ms", func(m ModeReport) string { return fmt.Sprintf("%.1f", m.LatencyDue.P99) }},
 	{"redis cmds while held", func(m ModeReport) string { return fmt.Sprint(m.Redis.HoldCommands) }},
 	{"redis cmds/job (raw)", func(m ModeReport) string { return fmt.Sprintf("%.2f", m.Redis.PerJob) }},
 	{"redis cmds/job (net of producer)", func(m ModeReport) string { return fmt.Sprintf("%.2f", m.Redis.NetPerJob) }},

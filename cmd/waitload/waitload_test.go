@@ -156,6 +156,7 @@ func checkMode(t *testing.T, m ModeReport, c Config) {
 	assert.Positive(t, l.Max, "%s: latency max", name)
 	assert.True(t, l.Min <= l.P50 && l.P50 <= l.P90 && l.P90 <= l.P99 && l.P99 <= l.Max, "%s: ordered %+v", name, l)
 	assert.Len(t, m.LatencyCurve, 101, name)
+	clocksOrdered(t, m)
 
 	r := m.Redis
 	assert.Positive(t, r.HoldCommands, "%s: redis while held", name)
@@ -261,4 +262,18 @@ func (s *syncWriter) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.w.String()
+}
+
+// clocksOrdered: each completion was due no later than its write started,
+// which was before it returned, so per waiter the latency from due is the
+// longest and the one from the return the shortest.
+func clocksOrdered(t *testing.T, m ModeReport) {
+	t.Helper()
+	for _, l := range []Latency{m.LatencySent, m.LatencyDue} {
+		assert.Equal(t, m.Latency.Count, l.Count, m.Mode)
+	}
+	assert.GreaterOrEqual(t, m.LatencySent.Min, m.Latency.Min, m.Mode)
+	assert.GreaterOrEqual(t, m.LatencyDue.Min, m.LatencySent.Min, m.Mode)
+	assert.GreaterOrEqual(t, m.LatencyDue.Max, m.LatencySent.Max, m.Mode)
+	assert.GreaterOrEqual(t, m.LatencySent.Max, m.Latency.Max, m.Mode)
 }
