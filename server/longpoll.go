@@ -30,11 +30,12 @@ func (s *Server) longPoll(c *fiber.Ctx, id string, wait time.Duration) error {
 	return nil
 }
 
-// await answers a held long poll: the final answer, its connection's last,
-// written by the fan-out the moment it is read (push, see heldWait); the newest answer with
-// "timedOut" at the deadline; the newest answer on shutdown, with
-// Connection: close. A client found gone at a heartbeat ends it unanswered.
-// It returns at once (endHeld): the wait goes on without a goroutine.
+// await answers a held long poll: the final answer, its connection's
+// last, written by the fan-out the moment it is read (push, see heldWait);
+// the newest answer with "timedOut" at the deadline; the newest answer on
+// shutdown, with Connection: close. A client found gone at a heartbeat ends
+// it unanswered. It returns at once (endHeld): the wait goes on without a
+// goroutine.
 func (s *Server) await(h *heldConn, w *stream.Waiter[*Answer], deadline time.Time) ending {
 	// reply answers with a, marked timed out (the client polls again), or
 	// not. A final answer is its connection's last, as a stream's end is
