@@ -29,14 +29,28 @@ func (s *Store) Start(ctx context.Context, j Job) (Job, error) {
 // Complete writes the recommendation and then marks the job COMPLETED, so
 // that a reader who sees the status always finds the result.
 func (s *Store) Complete(ctx context.Context, j Job, r Result) (Job, error) {
+	if err := s.PutResult(ctx, j, r); err != nil {
+		return j, err
+	}
+	return s.MarkCompleted(ctx, j)
+}
+
+// PutResult writes job j's recommendation: the first of Complete's writes.
+func (s *Store) PutResult(ctx context.Context, j Job, r Result) error {
 	r.EventDraftID = j.EventDraftID
 	data, err := json.Marshal(r)
 	if err != nil {
-		return j, fmt.Errorf("encode result of job %s: %w", j.JobID, err)
+		return fmt.Errorf("encode result of job %s: %w", j.JobID, err)
 	}
 	if err := s.rdb.Set(ctx, ResultKey(j.EventDraftID), data, ResultTTL).Err(); err != nil {
-		return j, fmt.Errorf("write result of job %s: %w", j.JobID, unavailable(err))
+		return fmt.Errorf("write result of job %s: %w", j.JobID, unavailable(err))
 	}
+	return nil
+}
+
+// MarkCompleted marks job j COMPLETED, the last of Complete's writes: its
+// recommendation must be written already (PutResult).
+func (s *Store) MarkCompleted(ctx context.Context, j Job) (Job, error) {
 	j.Status = Completed
 	return j, s.save(ctx, j)
 }

@@ -55,7 +55,8 @@ func (p *producer) create(ctx context.Context, ids []string) ([]store.Job, error
 }
 
 // completion is when one job was due to complete (its place in the
-// schedule), when its status write started (later, when every write in
+// schedule; unpaced, when its first write started), when its completing
+// write started (later, after the result's write, and when every write in
 // flight was still waiting for its server) and when it returned.
 type completion struct {
 	due, sent, done time.Time
@@ -72,19 +73,46 @@ func (p *producer) complete(ctx context.Context, jobs []store.Job, rate float64)
 		at = func(k int) time.Time { return start.Add(time.Duration(float64(k) / rate * float64(time.Second))) }
 	}
 	err := p.each(ctx, len(jobs), at, func(ctx context.Context, k int) error {
-		out[k].sent = time.Now()
-		out[k].due = out[k].sent
+		out[k].due = time.Now()
 		if at != nil {
 			out[k].due = at(k)
 		}
-		if _, err := p.st.Complete(ctx, jobs[k], store.SampleResult(jobs[k].EventDraftID)); err != nil {
+		if err := p.completeOne(ctx, jobs[k], &out[k]); err != nil {
 			return err
 		}
-		out[k].done = time.Now()
 		p.completed.Add(1)
 		return nil
 	})
 	return out, err
+}
+
+// twoWrites is a jobWriter whose completion is two writes, the result's,
+// then the status's (jobwait's store).
+type twoWrites interface {
+	PutResult(ctx context.Context, j store.Job, r store.Result) error
+	MarkCompleted(ctx context.Context, j store.Job) (store.Job, error)
+}
+
+// completeOne completes j, noting in c when its completing write started
+// and returned: the status write, after the result's (which, like Nchan's
+// publisher preparing its POST, is not the completion yet), or the one
+// write that carries both.
+func (p *producer) completeOne(ctx context.Context, j store.Job, c *completion) error {
+	r := store.SampleResult(j.EventDraftID)
+	var err error
+	if tw, ok := p.st.(twoWrites); ok {
+		if err = tw.PutResult(ctx, j, r); err == nil {
+			c.sent = time.Now()
+			_, err = tw.MarkCompleted(ctx, j)
+		}
+	} else {
+		c.sent = time.Now()
+		_, err = p.st.Complete(ctx, j, r)
+	}
+	if err == nil {
+		c.done = time.Now()
+	}
+	return err
 }
 
 // each runs fn for 0..n-1 on producerWorkers goroutines, handing k out no

@@ -63,13 +63,14 @@ type ModeReport struct {
 	// waiter's receipt of the whole answer.
 	Latency Latency `json:"latency"`
 	// LatencySent runs from the start of the producer's completing write
-	// to the same receipt. It adds the write itself: where the write goes
+	// (the status write, after the result's) to the same receipt. It adds
+	// the write itself: where the write goes
 	// through the server measured (Nchan's publish), the server's backlog
 	// delays the write's return, and only this clock sees that wait.
 	LatencySent Latency `json:"latencyFromSent"`
 	// LatencyDue runs from when the completion was due on the producer's
 	// schedule to the same receipt. It adds the time the write waited to
-	// start: the producer keeps a few writes in flight, and when a server
+	// start, and the result's write before it: the producer keeps a few writes in flight, and when a server
 	// slows them (Nchan's publish) it falls behind its schedule, a delay
 	// the other clocks never see (coordinated omission).
 	LatencyDue Latency `json:"latencyFromDue"`
