@@ -85,24 +85,38 @@ func writeComparison(w io.Writer, reps []*Report) error {
 	fmt.Fprintln(w, "\nratio = median over jobwait's runs ÷ median over Nchan's (below 1: jobwait ahead); "+
 		"ranges are min – max over the runs; latency runs from the return of the completing write; "+
 		"KiB/waiter is (peak − baseline RSS) / waiters held, Nchan's from its nginx worker.")
-	fmt.Fprintln(w, "\nThe same runs, latency from the start of the completing write "+
-		"(where the write goes through the server measured, its backlog delays the write's return), "+
-		"and the completion rate the producer kept:")
-	fmt.Fprintln(w)
-	writeTable(w, order, runs, []column{
+	for _, t := range sameRuns {
+		fmt.Fprintf(w, "\nThe same runs, %s:\n\n", t.about)
+		writeTable(w, order, runs, t.cols)
+	}
+	return nil
+}
+
+// sameRuns are the tables after the first: the same runs, other figures.
+var sameRuns = []struct {
+	about string
+	cols  []column
+}{
+	{"latency from the start of the completing write " +
+		"(where the write goes through the server measured, its backlog delays the write's return), " +
+		"and the completion rate the producer kept", []column{
 		{"p50 ms from sent", func(m ModeReport) float64 { return m.LatencySent.P50 }},
 		{"p99 ms from sent", func(m ModeReport) float64 { return m.LatencySent.P99 }},
 		{"completions/s", func(m ModeReport) float64 { return m.CompletionRate }},
-	})
-	fmt.Fprintln(w, "\nThe same runs, latency from when the completion was due on the producer's schedule "+
-		"(where a server slows the producer's writes in flight, the producer falls behind its schedule, "+
-		"and only this clock sees that wait):")
-	fmt.Fprintln(w)
-	writeTable(w, order, runs, []column{
+	}},
+	{"latency from when the completion was due on the producer's schedule " +
+		"(where a server slows the producer's writes in flight, the producer falls behind its schedule, " +
+		"and only this clock sees that wait)", []column{
 		{"p50 ms from due", func(m ModeReport) float64 { return m.LatencyDue.P50 }},
 		{"p99 ms from due", func(m ModeReport) float64 { return m.LatencyDue.P99 }},
-	})
-	return nil
+	}},
+	{"the CPU time the server and its Redis used from the first completion until the last waiter ended " +
+		"(the same deliveries, whichever server made them; " +
+		"0 where the server's processes were not given to waitload with -cpu-pids)", []column{
+		{"server CPU ms", func(m ModeReport) float64 { return m.CPU.ServerMs }},
+		{"Redis CPU ms", func(m ModeReport) float64 { return m.CPU.RedisMs }},
+		{"both CPU ms", func(m ModeReport) float64 { return m.CPU.ServerMs + m.CPU.RedisMs }},
+	}},
 }
 
 // column is one figure of the side-by-side table.

@@ -23,6 +23,7 @@ func TestCompare(t *testing.T) {
 				LatencyDue:     Latency{P50: p50 + 2, P99: 3 * p99},
 				CompletionRate: rate,
 				Jobwait:        Jobwait{BytesPerWaiter: kib * 1024},
+				CPU:            CPU{ServerMs: 10 * p99, RedisMs: 100},
 			}},
 		}
 	}
@@ -65,6 +66,11 @@ func TestCompare(t *testing.T) {
 	due = slices.IndexFunc(lines, func(l string) bool { return strings.Contains(l, "p99 ms from due ratio") })
 	require.Positive(t, due, stdout.String())
 	assert.Equal(t, "| sse, 100 waiters / 10 jobs, 1000/s | 2 + 2 | 200/200 · 200/200 | 4.0 – 5.0 | 3.0 | 1.50 | 60.0 – 90.0 | 12.0 – 18.0 | 5.00 |", lines[due+2])
+
+	// And what the deliveries cost.
+	due = slices.IndexFunc(lines, func(l string) bool { return strings.Contains(l, "both CPU ms ratio") })
+	require.Positive(t, due, stdout.String())
+	assert.Equal(t, "| sse, 100 waiters / 10 jobs, 1000/s | 2 + 2 | 200/200 · 200/200 | 200.0 – 300.0 | 40.0 – 60.0 | 5.00 | 100.0 | 100.0 | 1.00 | 300.0 – 400.0 | 140.0 – 160.0 | 2.33 |", lines[due+2])
 
 	stderr.Reset()
 	assert.Equal(t, 2, realMain([]string{"compare"}, &stdout, &stderr))

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -85,6 +86,10 @@ type Config struct {
 	// JobsPerConn is how many waits one many-job stream carries (-mode ssemany).
 	JobsPerConn int
 
+	// CPUPids are the server's processes, whose CPU time over the
+	// completions is reported (CPU.ServerMs); none: not measured.
+	CPUPids []int
+
 	JSONPath string // write the report as JSON here, if set
 	HTMLPath string // write the report as HTML here, if set
 
@@ -122,6 +127,11 @@ func parseFlags(args []string, stderr io.Writer) (Config, error) {
 	fs.IntVar(&c.Sources, "sources", DefaultSources, "spread connections over `N` source addresses 127.0.0.2..; 0: kernel's choice")
 	fs.IntVar(&c.Procs, "procs", 1, "processes holding the waiters (each holds waiters/procs)")
 	fs.IntVar(&c.DialConcurrency, "dial-concurrency", DefaultDialConcurrency, "connection attempts in flight per process")
+	fs.Func("cpu-pids", "the server's process ids, `PID,PID…` (Linux): report the CPU time they use over the completions", func(v string) error {
+		pids, err := parsePids(v)
+		c.CPUPids = pids
+		return err
+	})
 	fs.StringVar(&c.JSONPath, "json", "", "write the report as JSON to `FILE`")
 	fs.StringVar(&c.HTMLPath, "html", "", "write the report as HTML to `FILE`")
 	quiet := fs.Bool("quiet", false, "no progress lines")
@@ -140,6 +150,19 @@ func parseFlags(args []string, stderr io.Writer) (Config, error) {
 		c.Progress = stderr
 	}
 	return c, c.validate()
+}
+
+// parsePids reads -cpu-pids: process ids, comma-separated.
+func parsePids(s string) ([]int, error) {
+	var pids []int
+	for _, f := range strings.Split(s, ",") {
+		pid, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || pid <= 0 {
+			return nil, fmt.Errorf("%q is not a process id", f)
+		}
+		pids = append(pids, pid)
+	}
+	return pids, nil
 }
 
 // parseMode reads -mode.

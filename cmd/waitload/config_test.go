@@ -64,11 +64,12 @@ func TestRedisOptions(t *testing.T) {
 }
 
 func TestParseFlags(t *testing.T) {
-	cfg, err := parseFlags([]string{"-mode", "sse", "-waiters", "10", "-jobs", "2", "-quiet"}, io.Discard)
+	cfg, err := parseFlags([]string{"-mode", "sse", "-waiters", "10", "-jobs", "2", "-quiet", "-cpu-pids", "7,8"}, io.Discard)
 	require.NoError(t, err)
 	assert.Equal(t, []Mode{ModeSSE}, cfg.Modes)
 	assert.Equal(t, 10, cfg.Waiters)
 	assert.Nil(t, cfg.Progress)
+	assert.Equal(t, []int{7, 8}, cfg.CPUPids)
 
 	cfg, err = parseFlags(nil, io.Discard)
 	require.NoError(t, err)
@@ -84,6 +85,7 @@ func TestParseFlags(t *testing.T) {
 		{"-budget", "10ms"},
 		{"-procs", "0"},
 		{"-sources", "300"},
+		{"-cpu-pids", "7,x"},
 		{"extra"},
 	} {
 		_, err := parseFlags(args, io.Discard)

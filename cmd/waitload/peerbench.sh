@@ -118,6 +118,12 @@ cpu_ms() {
   echo $((t * 1000 / $(getconf CLK_TCK)))
 }
 
+# pids PID: the process and its children (nginx's worker), comma-separated,
+# for waitload's -cpu-pids.
+pids() {
+  echo "$1" $(pgrep -P "$1" 2>/dev/null) | tr ' ' ,
+}
+
 # stop PID: TERM (nginx's fast shutdown stops its worker too), then wait.
 stop() {
   kill -TERM "$1" 2>/dev/null || true
@@ -135,7 +141,7 @@ run() {
   start_server "$server" "$dir"
   rm -f "$OUT/$name.json" "$OUT/$name.html" # never a report of an earlier sitting
   echo "== $name: $(uptime | sed 's/.*load/load/'), TIME_WAIT sockets $(ss -tan state time-wait 2>/dev/null | wc -l)" | tee "$OUT/$name.txt"
-  "${CLI[@]}" "$BIN/waitload" -server "$server" -target "$TARGET" -redis "$REDIS" \
+  "${CLI[@]}" "$BIN/waitload" -server "$server" -target "$TARGET" -redis "$REDIS" -cpu-pids "$(pids "$SERVER_PID")" \
     -mode "$mode" -waiters "$WAITERS" -jobs "$JOBS" -rate "$rate" -hold 2s -budget 30s -sources 8 \
     -quiet -timeout 5m -json "$OUT/$name.json" -html "$OUT/$name.html" >>"$OUT/$name.txt" 2>&1 ||
     echo "peerbench: $name failed (see $OUT/$name.txt)" >&2

@@ -15,28 +15,39 @@ import (
 // Redis names them ("get", "client|setinfo").
 type cmdStats map[string]int64
 
-// readCmdStats reads INFO commandstats.
-func readCmdStats(ctx context.Context, urdb redis.UniversalClient) (cmdStats, error) {
+// readCmdStats reads INFO commandstats, summed over the masters of a cluster.
+func readCmdStats(ctx context.Context, rdb redis.UniversalClient) (cmdStats, error) {
+	sum := cmdStats{}
+	err := eachInfo(ctx, rdb, "commandstats", func(info string) {
+		for k, v := range parseCmdStats(info) {
+			sum[k] += v
+		}
+	})
+	return sum, err
+}
+
+// eachInfo reads INFO section from Redis, or from each master of a
+// cluster, and hands each node's answer to f, one at a time.
+func eachInfo(ctx context.Context, urdb redis.UniversalClient, section string, f func(info string)) error {
 	if cc, ok := urdb.(*redis.ClusterClient); ok {
 		var mu sync.Mutex
-		sum := cmdStats{}
-		err := cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {
-			st, err := readCmdStats(ctx, c)
-			mu.Lock()
-			for k, v := range st {
-				sum[k] += v
+		return cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {
+			info, err := c.Info(ctx, section).Result()
+			if err != nil {
+				return fmt.Errorf("redis INFO %s: %w", section, err)
 			}
-			mu.Unlock()
-			return err
+			mu.Lock()
+			defer mu.Unlock()
+			f(info)
+			return nil
 		})
-		return sum, err
 	}
-	rdb := urdb.(*redis.Client)
-	s, err := rdb.Info(ctx, "commandstats").Result()
+	info, err := urdb.(*redis.Client).Info(ctx, section).Result()
 	if err != nil {
-		return nil, fmt.Errorf("redis INFO commandstats: %w", err)
+		return fmt.Errorf("redis INFO %s: %w", section, err)
 	}
-	return parseCmdStats(s), nil
+	f(info)
+	return nil
 }
 
 // parseCmdStats reads lines such as

@@ -77,6 +77,7 @@ type ModeReport struct {
 	// LatencyCurve is the latency (ms) at percentiles 0, 1, …, 100.
 	LatencyCurve []float64 `json:"latencyCurveMs,omitempty"`
 	Redis        Redis     `json:"redis"`
+	CPU          CPU       `json:"cpu"`
 	Jobwait      Jobwait   `json:"jobwait"`
 	Phases       Phases    `json:"phasesSeconds"`
 	// Warnings are figures that could not be taken (a failed /metrics scrape).
@@ -256,6 +257,8 @@ var tableRows = []struct {
 	{"latency from sent p99 ms", func(m ModeReport) string { return fmt.Sprintf("%.1f", m.LatencySent.P99) }},
 	{"latency from due p50 ms", func(m ModeReport) string { return fmt.Sprintf("%.1f", m.LatencyDue.P50) }},
 	{"latency from due p99 ms", func(m ModeReport) string { return fmt.Sprintf("%.1f", m.LatencyDue.P99) }},
+	{"server cpu ms completing", func(m ModeReport) string { return fmt.Sprintf("%.0f", m.CPU.ServerMs) }},
+	{"redis cpu ms completing", func(m ModeReport) string { return fmt.Sprintf("%.0f", m.CPU.RedisMs) }},
 	{"redis cmds while held", func(m ModeReport) string { return fmt.Sprint(m.Redis.HoldCommands) }},
 	{"redis cmds/job (raw)", func(m ModeReport) string { return fmt.Sprintf("%.2f", m.Redis.PerJob) }},
 	{"redis cmds/job (net of producer)", func(m ModeReport) string { return fmt.Sprintf("%.2f", m.Redis.NetPerJob) }},

@@ -143,9 +143,12 @@ func (r *run) mode(ctx context.Context, m Mode) (ModeReport, error) {
 	var comps []completion
 	tComplete := time.Now()
 	var hub0, hub1 sample
+	var cpu0 cpuReading
+	var cpuErr error
 	if err == nil {
 		hub0 = mon.sampleNow(ctx) // the fullest moment
 		s1, err = readCmdStats(ctx, r.rdb)
+		cpu0, cpuErr = r.readCPU(ctx)
 	}
 	// Phase 2: complete the jobs; waiters end as their job's result arrives.
 	if err == nil {
@@ -163,6 +166,15 @@ func (r *run) mode(ctx context.Context, m Mode) (ModeReport, error) {
 	}
 	if err == nil {
 		s2, err = readCmdStats(ctx, r.rdb)
+	}
+	if err == nil && cpuErr == nil {
+		var cpu1 cpuReading
+		if cpu1, cpuErr = r.readCPU(ctx); cpuErr == nil {
+			mr.CPU = cpu1.since(cpu0)
+		}
+	}
+	if cpuErr != nil {
+		mr.Warnings = append(mr.Warnings, "CPU: "+cpuErr.Error())
 	}
 	mon.stop()
 	if err == nil {

@@ -38,7 +38,7 @@ const testBudget = 5 * time.Second
 // every figure of the report must be there. Speed is never asserted.
 func TestAgainstJobwait(t *testing.T) {
 	rs := redistest.Start(t)
-	base := startJobwait(t, rs.URL())
+	base, pid := startJobwait(t, rs.URL())
 
 	cfg := func(modes ...Mode) Config {
 		return Config{
@@ -46,7 +46,7 @@ func TestAgainstJobwait(t *testing.T) {
 			Waiters: 300, Jobs: 30, Rate: 300,
 			Budget: testBudget, PollInterval: 2 * time.Second, // jobwait's Retry-After (1 s) wins
 			Hold: time.Second, Settle: 2 * time.Second, Timeout: 90 * time.Second,
-			Sources: 4, Procs: 1, DialConcurrency: 64,
+			Sources: 4, Procs: 1, DialConcurrency: 64, CPUPids: []int{pid},
 		}
 	}
 
@@ -182,6 +182,14 @@ func checkMode(t *testing.T, m ModeReport, c Config) {
 		assert.Positive(t, j.HubReadsPerJob, name)
 	}
 
+	// The ticks of jobwait's CPU time are 10 ms, more than a small run
+	// may use; Redis's are microseconds, and it served every completion.
+	assert.GreaterOrEqual(t, m.CPU.ServerMs, 0.0, "%s: jobwait's CPU", name)
+	assert.Positive(t, m.CPU.RedisMs, "%s: Redis's CPU", name)
+	for _, w := range m.Warnings {
+		assert.NotContains(t, w, "CPU", name)
+	}
+
 	p := m.Phases
 	assert.Positive(t, p.Connect, name)
 	assert.GreaterOrEqual(t, p.Hold, c.Hold.Seconds(), name)
@@ -192,7 +200,7 @@ func checkMode(t *testing.T, m ModeReport, c Config) {
 // startJobwait builds cmd/jobwait (or takes the binary named by
 // $WAITLOAD_TEST_JOBWAIT), runs it on a free loopback port against redisURL
 // with demo mode off, and returns its base URL once /readyz says 200.
-func startJobwait(t *testing.T, redisURL string) string {
+func startJobwait(t *testing.T, redisURL string) (base string, pid int) {
 	t.Helper()
 	bin := os.Getenv("WAITLOAD_TEST_JOBWAIT")
 	if bin == "" {
@@ -229,14 +237,14 @@ func startJobwait(t *testing.T, redisURL string) string {
 		}
 	})
 
-	base := "http://" + addr
+	base = "http://" + addr
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		resp, err := http.Get(base + "/readyz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return base
+				return base, cmd.Process.Pid
 			}
 		}
 		if time.Now().After(deadline) {
