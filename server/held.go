@@ -104,6 +104,12 @@ const (
 // when a wait serve left to go on without it (endHeld) ends. The handler
 // returns nil after hold.
 func (hs *holds) hold(c *fiber.Ctx, end time.Time, done func(), serve func(h *heldConn) ending) {
+	// A wait resumed after its end (a stream reconnecting late) is answered
+	// at once, by a write deadline counted from now: from its end, the
+	// deadline could be past before the first byte.
+	if now := time.Now(); end.Before(now) {
+		end = now
+	}
 	h := &heldConn{
 		extra:     passHeaders(&c.Response().Header),
 		keepAlive: !c.Request().Header.ConnectionClose() && c.Request().Header.IsHTTP11(),

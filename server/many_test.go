@@ -309,3 +309,41 @@ func TestLastEventIDQueryOnOneJobStream(t *testing.T) {
 	_, seq, _ = splitEventID(t, c.Next(t, 5*time.Second).ID)
 	assert.Equal(t, 9, seq)
 }
+
+// TestReconnectLongPastItsDeadline: a stream resumed after its deadline has
+// passed, by more than the response's write grace too (a client that
+// reconnects late, after a replica went away), is still answered, at once:
+// a final job's final event, a running one's timeout, and a clean end.
+func TestReconnectLongPastItsDeadline(t *testing.T) {
+	e := newPushEnv(t, pushOpts{})
+	running, done := e.running(t), e.running(t)
+	e.complete(t, done)
+	past := strconv.FormatInt(time.Now().Add(-time.Minute).UnixMilli(), 10)
+
+	for _, tc := range []struct {
+		job  store.Job
+		want string
+	}{{running, "timeout"}, {done, "completed"}} {
+		c := openSSE(t, e, tc.job.JobID, "Last-Event-ID: "+past+"-3")
+		ev := c.Event(t, 5*time.Second)
+		if ev.Type == "status" {
+			ev = c.Event(t, 5*time.Second)
+		}
+		assert.Equal(t, tc.want, ev.Type, "%s", tc.job.JobID)
+		assert.True(t, strings.HasPrefix(ev.ID, past+"-") && strings.HasSuffix(ev.ID, "-end"), "the original deadline, last: %q", ev.ID)
+		assert.Equal(t, tc.job.JobID, decodeBody(t, []byte(ev.Data))["jobId"])
+		r := readAll(c, 5*time.Second)
+		require.NoError(t, r.err, "the stream ends cleanly after its last event")
+	}
+
+	c := e.get(t, manyStreamPath(running.JobID, done.JobID), "Last-Event-ID: "+past+"-2-0")
+	require.Equal(t, 200, c.Resp.StatusCode)
+	got := map[string]string{} // each job's last event
+	for i := 0; i < 4 && (len(got) < 2 || got[running.JobID] == "status"); i++ {
+		ev := c.Event(t, 5*time.Second)
+		got[decodeBody(t, []byte(ev.Data))["jobId"].(string)] = ev.Type
+	}
+	assert.Equal(t, map[string]string{running.JobID: "timeout", done.JobID: "completed"}, got)
+	r := readAll(c, 5*time.Second)
+	require.NoError(t, r.err, "the stream ends cleanly after its last event")
+}
