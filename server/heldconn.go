@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"cmp"
 	"net"
 	"strconv"
@@ -38,10 +39,10 @@ const codeGone = 499
 // has one writer, its own goroutine.
 type heldConn struct {
 	mu      sync.Mutex
-	over    bool   // the response has ended (or the client is gone): ended says how
-	ended   ending // set with over
-	pushing bool   // the writer is the hub's fan-out: write must not block
-	rest    []byte // what a push could not write at once, for a goroutine that may block
+	over    bool     // the response has ended (or the client is gone): ended says how
+	ended   ending   // set with over
+	pushing bool     // the writer is the hub's fan-out: write must not block
+	rest    [][]byte // what pushes could not write at once, for a goroutine that may block
 
 	release func(e ending) // ends the hold: the waiter's release, the metrics, the connection's fate (see holds.hold)
 
@@ -98,7 +99,11 @@ func passHeaders(h *fasthttp.ResponseHeader) []byte {
 	return out
 }
 
-// write writes parts (at most three) in one system call. A push writes what
+// write writes parts (at most three) in one system call. The first part is
+// the writer's own buffer; the others are never changed once written (an
+// answer's body, shared by every waiter of the job, or a fixed frame), so
+// what the socket did not take of them is kept, not copied: a large answer
+// left unread by many clients is held once. A push writes what
 // the socket takes at once and leaves the rest in rest (see heldConn);
 // the held goroutine writes rest first, then parts, by the response's
 // deadline (see writeGrace), which grows with the response's bytes. It
@@ -130,12 +135,17 @@ func (h *heldConn) writeNow(parts [][]byte) error {
 		}
 		n = h.tryN
 	}
-	for _, p := range parts {
+	for i, p := range parts {
 		if n >= len(p) {
 			n -= len(p)
 			continue
 		}
-		h.rest = append(h.rest, p[n:]...)
+		if i == 0 {
+			p = bytes.Clone(p[n:]) // the writer's own buffer, reused once write returns
+		} else {
+			p = p[n:] // kept, not copied: never changed (see write)
+		}
+		h.rest = append(h.rest, p)
 		n = 0
 	}
 	return nil
@@ -146,7 +156,7 @@ func (h *heldConn) flush() error {
 	if h.rest == nil {
 		return nil
 	}
-	err := h.writeBy([][]byte{h.rest})
+	err := h.writeBy(h.rest)
 	h.rest = nil
 	return err
 }

@@ -333,3 +333,39 @@ func TestSIGTERMStreamsReconnectElsewhere(t *testing.T) {
 	}
 	cancel()
 }
+
+// TestStalledReadersShareTheAnswer: what the sockets of many clients that do
+// not read could not take of a large answer is kept once, not once per
+// client: the answer's body is shared by every waiter of the job.
+func TestStalledReadersShareTheAnswer(t *testing.T) {
+	t.Parallel()
+	const clients, size = 40, 8 << 20
+	r := newRig(t, nil, "JOBWAIT_WAIT_BUDGET=20s")
+	j := r.jobs.Jobs(t, 1)[0]
+	for i := range clients {
+		path := "/api/events/jobs/" + j.JobID + "/stream"
+		if i%2 == 0 {
+			path = "/api/events/jobs/" + j.JobID + "/status?wait=30"
+		}
+		c, err := smallReadBuffer.Dial("tcp", r.jw.Addr)
+		require.NoError(t, err)
+		t.Cleanup(func() { c.Close() })
+		_, err = io.WriteString(c, jobwaittest.RawGet(path))
+		require.NoError(t, err)
+	}
+	r.waitHeld(t, clients, 10*time.Second)
+	r.completeBig(t, j, size)
+	// Each client's socket now holds a little of the answer, and jobwait the
+	// rest: one copy of the body kept per client would be clients × 8 MB.
+	jobwaittest.Eventually(t, 10*time.Second, "the answer fanned out", func() bool {
+		return jobwaittest.Metric(r.jw.URL(), "jobwait_hub_fanouts_total") >= clients
+	})
+	var heap float64 // the most in use over the next two seconds
+	for range 20 {
+		heap = max(heap, jobwaittest.Metric(r.jw.URL(), "go_memstats_heap_inuse_bytes"))
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("heap in use with %d clients not reading an %d MB answer: %.0f MB", clients, size>>20, heap/(1<<20))
+	assert.Less(t, heap, float64(clients*size/4), "the answer is kept once, not per client")
+	assert.Equal(t, clients, heldWaiters(r.jw.URL()), "all still held: none read")
+}
