@@ -71,8 +71,10 @@ func (s *Server) await(h *heldConn, w *stream.Waiter[*Answer], deadline time.Tim
 		fire: func(ended bool) {
 			switch {
 			case ended:
+				// A final state the fan-out has not pushed here yet is
+				// the answer, not a timeout.
 				a, _ := w.Latest()
-				reply(a, true)
+				reply(a, !a.Final())
 			case peerGone(h.conn):
 				h.finish(endGone)
 			}

@@ -109,11 +109,18 @@ func (st *sseStream) step() {
 // else a keepalive comment), or the wait's end, a timeout event.
 func (st *sseStream) beat(ended bool) {
 	h := st.h
-	switch {
-	case !ended:
+	if !ended {
 		if peerGone(h.conn) || h.write(h.frame(keepalive)) != nil {
 			h.finish(endGone)
 		}
+		return
+	}
+	// A state the fan-out has not pushed here yet goes first: a final one
+	// ends the stream instead of the timeout.
+	if st.step(); h.over {
+		return
+	}
+	switch {
 	case !st.event(nil, nil, evTimeout, st.last.TimedOut(), true):
 		h.finish(endGone)
 	default:
