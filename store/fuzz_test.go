@@ -187,3 +187,28 @@ func FuzzDecodeResult(f *testing.F) {
 		}
 	})
 }
+
+// TestDecodeResultShapes pins README's rule for what a readable
+// recommendation is: an object with a recommendations list, empty or not.
+func TestDecodeResultShapes(t *testing.T) {
+	for data, want := range map[string]int{
+		`{"recommendations":[]}`:            0,
+		`{"recommendations":[{}]}`:          1,
+		`{"recommendations":[{"title":1}]}`: -1,
+		`{"recommendations":null}`:          -1,
+		`{}`:                                -1,
+		`[]`:                                -1,
+		`""`:                                -1,
+	} {
+		r, err := decodeResult("job-1", []byte(data))
+		if want < 0 {
+			if !errors.Is(err, ErrNoResult) {
+				t.Errorf("%s: error %v; want ErrNoResult", data, err)
+			}
+			continue
+		}
+		if err != nil || r.Recommendations == nil || len(r.Recommendations) != want {
+			t.Errorf("%s: %+v, %v; want %d recommendations", data, r, err, want)
+		}
+	}
+}
