@@ -39,6 +39,16 @@ func (h *Hub[T]) listened(n news) {
 	was := h.listening
 	h.listening = n.on
 	h.refreshLocked()
+	// A refusal (NOPERM when an ACL drops the subscribe permission, a
+	// renamed command) is logged whenever it changes, not only on the
+	// first failure: it is what the operator must mend.
+	refused := n.what == lost && isRefused(n.err) && n.err.Error() != h.refusal
+	switch {
+	case refused:
+		h.refusal = n.err.Error()
+	case n.what == confirmed:
+		h.refusal = ""
+	}
 	if n.what == confirmed || n.what == answered {
 		now := time.Now()
 		for _, e := range h.jobs {
@@ -60,8 +70,11 @@ func (h *Hub[T]) listened(n news) {
 		if n.was {
 			h.stats.reconnects.Add(1)
 		}
-		if n.first {
+		switch {
+		case n.first:
 			h.log.Warn("keyspace subscription lost; reconnecting", append(node, "err", n.err)...)
+		case refused:
+			h.log.Warn("keyspace subscription refused; retrying", append(node, "err", n.err)...)
 		}
 	case answered:
 		if !was {

@@ -138,3 +138,31 @@ func TestLeastPrivilegeUserOnCluster(t *testing.T) {
 	assert.Equal(t, 1, strings.Count(log, "redis permission missing"), "only CONFIG is missing:\n%s", log)
 	assert.Contains(t, log, `"permission":"CONFIG GET notify-keyspace-events"`)
 }
+
+// TestSubscribePermissionRevokedWhileRunning: an ACL change that takes the
+// subscription's permission away from a running jobwait is named in its
+// log as the subscription is refused, not only as a lost connection; and
+// once the permission is back, the subscription is live again.
+func TestSubscribePermissionRevokedWhileRunning(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, "--notify-keyspace-events", "Kg$hxe")
+	url := setUser(t, srv, "jobwait", readmeACL(t))
+	jw := jobwaittest.Start(t, "REDIS_URL="+url, "JOBWAIT_DEMO=false", "JOBWAIT_NOTIFY=keyspace")
+	jobwaittest.Eventually(t, 10*time.Second, "subscribed", func() bool {
+		return strings.Contains(jw.Log(), "keyspace subscription live")
+	})
+	admin := srv.Client(t)
+	ctx := context.Background()
+	require.NoError(t, admin.Do(ctx, "ACL", "SETUSER", "jobwait", "-psubscribe").Err())
+	require.NoError(t, admin.Do(ctx, "CLIENT", "KILL", "TYPE", "pubsub").Err())
+	jobwaittest.Eventually(t, 10*time.Second, "the refusal named", func() bool {
+		log := jw.Log()
+		return strings.Contains(log, "keyspace subscription refused") && strings.Contains(log, "NOPERM")
+	})
+	assert.Equal(t, 1, strings.Count(jw.Log(), "keyspace subscription refused"), "once per refusal, not per retry")
+
+	require.NoError(t, admin.Do(ctx, "ACL", "SETUSER", "jobwait", "+psubscribe").Err())
+	jobwaittest.Eventually(t, 10*time.Second, "live again", func() bool {
+		return strings.Count(jw.Log(), "keyspace subscription live") >= 2
+	})
+}
