@@ -347,3 +347,28 @@ func TestReconnectLongPastItsDeadline(t *testing.T) {
 	r := readAll(c, 5*time.Second)
 	require.NoError(t, r.err, "the stream ends cleanly after its last event")
 }
+
+// TestRepeatedParameters pins README's rule: a parameter given more than
+// once counts once, as first given, and an empty wait is a short poll.
+func TestRepeatedParameters(t *testing.T) {
+	e := newPushEnv(t, pushOpts{})
+	a, b := e.running(t), e.running(t)
+	e.complete(t, a)
+
+	start := time.Now()
+	r := recvReply(t, e.longPoll(jobStatusPath(b.JobID)+"?wait=1&wait=abc", 5*time.Second), 6*time.Second)
+	assert.Equal(t, 200, r.code, "%s", r.body)
+	assert.Equal(t, true, decodeBody(t, r.body)["timedOut"], "held for the first wait, 1 s")
+	assert.GreaterOrEqual(t, time.Since(start), time.Second)
+
+	r = recvReply(t, e.longPoll(jobStatusPath(b.JobID)+"?wait=", 5*time.Second), 6*time.Second)
+	assert.Equal(t, 200, r.code)
+	assert.Equal(t, "2", r.hdr.Get("Retry-After"), "a short poll's answer")
+	assert.NotContains(t, decodeBody(t, r.body), "timedOut")
+
+	r = recvReply(t, e.longPoll("/api/events/jobs/status?ids="+a.JobID+"&ids="+b.JobID, 5*time.Second), 6*time.Second)
+	assert.Equal(t, 200, r.code)
+	jobs := decodeBody(t, r.body)["jobs"].([]any)
+	require.Len(t, jobs, 1, "the first ids only")
+	assert.Equal(t, a.JobID, jobs[0].(map[string]any)["jobId"])
+}
