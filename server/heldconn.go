@@ -59,7 +59,7 @@ type heldConn struct {
 	chunked   bool   // HTTP/1.1: a stream is chunked; HTTP/1.0: it ends with the connection
 	headOnly  bool   // a HEAD request: headers only
 
-	end  time.Time // the wait's end: the write deadline's base
+	end  time.Time // the wait's end, or the takeover if later (see holds.hold): the write deadline's base
 	rate int64     // bytes per second a client may read at and be served whole
 	sent int64     // bytes of the response so far
 	code int       // the status counted: what the response carried; codeGone if nothing

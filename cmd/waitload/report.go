@@ -64,15 +64,16 @@ type ModeReport struct {
 	Latency Latency `json:"latency"`
 	// LatencySent runs from the start of the producer's completing write
 	// (the status write, after the result's) to the same receipt. It adds
-	// the write itself: where the write goes
-	// through the server measured (Nchan's publish), the server's backlog
-	// delays the write's return, and only this clock sees that wait.
+	// the write itself: where the write goes through the server measured
+	// (Nchan's publish), the server's backlog delays the write's return,
+	// and only this clock sees that wait.
 	LatencySent Latency `json:"latencyFromSent"`
 	// LatencyDue runs from when the completion was due on the producer's
 	// schedule to the same receipt. It adds the time the write waited to
-	// start, and the result's write before it: the producer keeps a few writes in flight, and when a server
-	// slows them (Nchan's publish) it falls behind its schedule, a delay
-	// the other clocks never see (coordinated omission).
+	// start, and the result's write before it: the producer keeps a few
+	// writes in flight, and when a server slows them (Nchan's publish) it
+	// falls behind its schedule, a delay the other clocks never see
+	// (coordinated omission).
 	LatencyDue Latency `json:"latencyFromDue"`
 	// LatencyCurve is the latency (ms) at percentiles 0, 1, …, 100.
 	LatencyCurve []float64 `json:"latencyCurveMs,omitempty"`
