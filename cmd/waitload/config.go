@@ -92,6 +92,7 @@ type Config struct {
 
 	JSONPath string // write the report as JSON here, if set
 	HTMLPath string // write the report as HTML here, if set
+	Timeline string // write every delivery's times here, if set (see writeTimeline)
 
 	// Progress receives a line a second while running; nil is silent.
 	Progress io.Writer
@@ -134,6 +135,7 @@ func parseFlags(args []string, stderr io.Writer) (Config, error) {
 	})
 	fs.StringVar(&c.JSONPath, "json", "", "write the report as JSON to `FILE`")
 	fs.StringVar(&c.HTMLPath, "html", "", "write the report as HTML to `FILE`")
+	fs.StringVar(&c.Timeline, "timeline", "", "write every delivery to `FILE`, a line each: mode, job, and when its completion was due, was sent, returned and was received (µs)")
 	quiet := fs.Bool("quiet", false, "no progress lines")
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err

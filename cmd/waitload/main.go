@@ -67,6 +67,12 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 				runErr = errors.Join(runErr, err)
 			}
 		}
+		if cfg.Timeline != "" {
+			if err := rep.writeTimeline(cfg.Timeline); err != nil {
+				fmt.Fprintln(stderr, "waitload: write timeline:", err)
+				runErr = errors.Join(runErr, err)
+			}
+		}
 	}
 	if runErr != nil {
 		fmt.Fprintln(stderr, "waitload:", runErr)

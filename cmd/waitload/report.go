@@ -83,6 +83,8 @@ type ModeReport struct {
 	Phases       Phases    `json:"phasesSeconds"`
 	// Warnings are figures that could not be taken (a failed /metrics scrape).
 	Warnings []string `json:"warnings,omitempty"`
+
+	deliveries []delivery // every delivery, for -timeline
 }
 
 // Redis is what Redis did, from INFO commandstats.
@@ -156,6 +158,8 @@ func (mr *ModeReport) fillWaiters(outs []outcome, comps []completion, peak int) 
 		case Delivered:
 			if o.Job < len(comps) && !comps[o.Job].done.IsZero() {
 				mr.Delivered++
+				c := comps[o.Job]
+				mr.deliveries = append(mr.deliveries, delivery{job: o.Job, due: c.due, sent: c.sent, done: c.done, received: o.At})
 				lat = append(lat, o.At.Sub(comps[o.Job].done))
 				sent = append(sent, o.At.Sub(comps[o.Job].sent))
 				due = append(due, o.At.Sub(comps[o.Job].due))

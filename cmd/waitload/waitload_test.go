@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"os"
 	"os/exec"
@@ -91,13 +92,13 @@ func TestAgainstJobwait(t *testing.T) {
 		// The command line end to end, with the waiters held by two
 		// processes (this test binary, re-executed) and the report here.
 		dir := t.TempDir()
-		jsonPath, htmlPath := filepath.Join(dir, "r.json"), filepath.Join(dir, "r.html")
+		jsonPath, htmlPath, timeline := filepath.Join(dir, "r.json"), filepath.Join(dir, "r.html"), filepath.Join(dir, "r.timeline")
 		var stdout, stderr bytes.Buffer
 		code := realMain([]string{
 			"-target", base, "-redis", rs.URL(), "-mode", "sse",
 			"-waiters", "200", "-jobs", "20", "-rate", "500", "-procs", "2",
 			"-budget", testBudget.String(), "-hold", "1s", "-sources", "2", "-timeout", "60s",
-			"-json", jsonPath, "-html", htmlPath, "-quiet",
+			"-json", jsonPath, "-html", htmlPath, "-timeline", timeline, "-quiet",
 		}, &stdout, &stderr)
 		require.Equal(t, 0, code, "stderr: %s", stderr.String())
 		assert.Contains(t, stdout.String(), "latency p99 ms")
@@ -111,6 +112,7 @@ func TestAgainstJobwait(t *testing.T) {
 		checkMode(t, rep.Modes[0], c)
 		assert.Equal(t, 2, rep.Procs)
 		assert.FileExists(t, htmlPath)
+		checkTimeline(t, timeline, rep.Modes[0])
 	})
 
 	t.Run("many-job stream", func(t *testing.T) {
@@ -284,4 +286,35 @@ func clocksOrdered(t *testing.T, m ModeReport) {
 	assert.GreaterOrEqual(t, m.LatencyDue.Min, m.LatencySent.Min, m.Mode)
 	assert.GreaterOrEqual(t, m.LatencyDue.Max, m.LatencySent.Max, m.Mode)
 	assert.GreaterOrEqual(t, m.LatencySent.Max, m.Latency.Max, m.Mode)
+}
+
+// checkTimeline checks a -timeline file against its run's report: a line
+// per delivery, each on the mode's clocks (the first completion due at 0; a
+// write starts after it is due and returns after it starts; the clock from
+// return gives the report's latency).
+func checkTimeline(t *testing.T, path string, m ModeReport) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
+	require.True(t, strings.HasPrefix(lines[0], "# mode job due_us"), "header: %q", lines[0])
+	lines = lines[1:]
+	require.Len(t, lines, m.Delivered, "a line per delivery")
+	var lat []time.Duration
+	minDue := int64(math.MaxInt64)
+	for _, l := range lines {
+		var mode string
+		var job int
+		var due, sent, done, received int64
+		n, err := fmt.Sscanf(l, "%s %d %d %d %d %d", &mode, &job, &due, &sent, &done, &received)
+		require.NoError(t, err, "line %q", l)
+		require.Equal(t, 6, n)
+		assert.Equal(t, string(m.Mode), mode)
+		assert.True(t, job >= 0 && job < m.Jobs, "job %d of %d", job, m.Jobs)
+		assert.True(t, due <= sent && sent <= done, "due %d, sent %d, returned %d", due, sent, done)
+		minDue = min(minDue, due)
+		lat = append(lat, time.Duration(received-done)*time.Microsecond)
+	}
+	assert.Zero(t, minDue, "times count from the first completion due")
+	assert.InDelta(t, m.Latency.P50, summarize(lat).P50, 0.01, "the report's p50 from return, to the µs")
 }
