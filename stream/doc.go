@@ -37,8 +37,11 @@
 // newest state, and what the owner cannot do at once it hands to its own
 // goroutine with Wake. What follows a delivery (jobwait closes a finished
 // stream's connection) OnChange returns, and the reader runs it once every
-// delivery of the read is made: the last waiter of a read waits for the
-// others' writes only. Read is
+// delivery of the job is made, before the next job of the read: a job's
+// last waiter waits for the others' writes only, and in a read of many jobs
+// (a burst of completions) a job's closes, which send what its waiters are
+// waiting for (jobwait holds a stream's last event for its FIN), do not
+// wait for the writes of the jobs after it. Read is
 // given each job's state as its waiters know it (not for a safety re-read,
 // which seldom finds a change), a hint (never trusted as the job's state)
 // that lets it read what a change will need with the job itself: jobwait

@@ -418,6 +418,7 @@ func (h *Hub[T]) read(ctx context.Context, batch []*entry[T]) {
 	now := time.Now()
 	var retry []*entry[T]
 	var pushes []func() func()
+	var ends []int // where each job's pushes end in pushes
 	confirm := map[time.Duration][]*entry[T]{}
 	for i, e := range batch {
 		e.reading = false
@@ -427,6 +428,7 @@ func (h *Hub[T]) read(ctx context.Context, batch []*entry[T]) {
 		if err == nil {
 			e.readAt = now
 			hold, pushes = h.applyLocked(e, states[i], now, pushes)
+			ends = append(ends, len(pushes))
 		}
 		e.swept = false
 		if e.claimed != nil {
@@ -448,13 +450,17 @@ func (h *Hub[T]) read(ctx context.Context, batch []*entry[T]) {
 	}
 	h.mu.Unlock()
 	var afters []func()
-	for _, f := range pushes {
-		if after := f(); after != nil {
-			afters = append(afters, after)
+	start := 0
+	for _, end := range ends {
+		for _, f := range pushes[start:end] {
+			if after := f(); after != nil {
+				afters = append(afters, after)
+			}
 		}
-	}
-	for _, f := range afters {
-		f()
+		for _, f := range afters {
+			f()
+		}
+		afters, start = afters[:0], end
 	}
 
 	if ctx.Err() == nil {

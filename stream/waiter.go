@@ -28,10 +28,12 @@ func (w *Waiter[T]) C() <-chan struct{} { return w.wake }
 // with the owner's goroutine, and with another call of f when two reads of
 // the job finish together (each sees the newest state), and even after
 // Close. It hands work it cannot finish at once to its owner with Wake.
-// What f returns, if not nil, is called once every waiter of that read has
-// had its f called: work that follows a delivery but is not part of it
-// (closing a finished connection) then never delays another delivery of
-// the same read. It must not block either.
+// What f returns, if not nil, is called once every waiter of that job has
+// had its f called, before the next job of the same read is delivered:
+// work that follows a delivery (closing a finished connection) then never
+// delays another delivery of the same job, and a job's waiters are done
+// with before the next job's, whose closes would otherwise wait for every
+// write of the read. It must not block either.
 func (w *Waiter[T]) OnChange(f func() (after func())) { w.push.Store(&f) }
 
 // Wake signals C without blocking, as a change does.
