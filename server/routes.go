@@ -13,11 +13,13 @@ import (
 )
 
 // routes mounts the handlers: metrics outermost, then recovery from
-// panics, CORS, the API, and the page; anything else is REQ_003.
+// panics, the refusal of a request framed two ways, CORS, the API, and the
+// page; anything else is REQ_003.
 func (s *Server) routes() {
 	a := s.app
 	a.Use(s.metrics.count) // outermost: it also counts the panics recover turns into errors
 	a.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: s.logPanic}))
+	a.Use(oneFraming)
 	s.cors(a)
 	a.All("/api/events/jobs/*", s.jobs)
 	a.Post("/api/events/:eventDraftId/ai-recommendations", s.startDemo)

@@ -89,6 +89,40 @@ func TestOversizedAndMalformedRequests(t *testing.T) {
 	}
 }
 
+// TestRequestFramedTwiceIsRefused: a request with both Content-Length and
+// Transfer-Encoding (which a proxy in front may frame differently) is
+// answered REQ_004 and its connection closed after the answer: what the
+// client sent behind it, here a second request, is never served.
+func TestRequestFramedTwiceIsRefused(t *testing.T) {
+	r := newRig(t, nil, "JOBWAIT_DEMO=true")
+	behind := jobwaittest.RawGet("/healthz")
+	for _, headers := range []string{
+		"Content-Length: 5\r\nTransfer-Encoding: chunked",
+		"Transfer-Encoding: chunked\r\nContent-Length: 5",
+	} {
+		t.Run(headers, func(t *testing.T) {
+			c := rawRequest(t, r.jw.Addr, "GET /api/events/jobs/a/status HTTP/1.1\r\nHost: jobwait\r\n"+headers+"\r\n\r\n0\r\n\r\n"+behind)
+			require.NoError(t, c.SetDeadline(time.Now().Add(10*time.Second)))
+			br := bufio.NewReader(c)
+			resp, err := http.ReadResponse(br, nil)
+			require.NoError(t, err)
+			data, err := io.ReadAll(resp.Body)
+			require.NoError(t, err)
+			resp.Body.Close()
+			assert.Equal(t, 400, resp.StatusCode)
+			var body map[string]string
+			require.NoError(t, json.Unmarshal(data, &body), "%q", data)
+			assert.Equal(t, "REQ_004", body["code"])
+			assert.NotEmpty(t, body["message"])
+			assert.True(t, resp.Close, "the answer says the connection ends")
+			rest, err := io.ReadAll(br)
+			assert.NoError(t, err, "the connection ends with a FIN")
+			assert.Empty(t, string(rest), "the request behind it is not served")
+		})
+	}
+	assertServing(t, r)
+}
+
 // TestSlowHeadersAreCutOff: clients that send their headers a byte at a
 // time (slowloris) are answered 408 and cut off once the read timeout has
 // passed, however they trickle, while other clients are served meanwhile.
