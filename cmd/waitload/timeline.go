@@ -20,9 +20,8 @@ type delivery struct {
 // a server delivered the jobs of a burst. Times are microseconds since the
 // mode's first completion was due.
 func (rep *Report) writeTimeline(path string) error {
-	var b bytes.Buffer
-	w := &b
-	fmt.Fprintln(w, "# mode job due_us sent_us returned_us received_us (since the mode's first completion was due)")
+	var w bytes.Buffer
+	fmt.Fprintln(&w, "# mode job due_us sent_us returned_us received_us (since the mode's first completion was due)")
 	for _, m := range rep.Modes {
 		var t0 time.Time
 		for _, d := range m.deliveries {
@@ -31,10 +30,10 @@ func (rep *Report) writeTimeline(path string) error {
 			}
 		}
 		for _, d := range m.deliveries {
-			fmt.Fprintf(w, "%s %d %d %d %d %d\n", m.Mode, d.job,
+			fmt.Fprintf(&w, "%s %d %d %d %d %d\n", m.Mode, d.job,
 				d.due.Sub(t0).Microseconds(), d.sent.Sub(t0).Microseconds(),
 				d.done.Sub(t0).Microseconds(), d.received.Sub(t0).Microseconds())
 		}
 	}
-	return os.WriteFile(path, b.Bytes(), 0o644)
+	return os.WriteFile(path, w.Bytes(), 0o644)
 }
