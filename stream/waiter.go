@@ -31,9 +31,8 @@ func (w *Waiter[T]) C() <-chan struct{} { return w.wake }
 // What f returns, if not nil, is called once every waiter of that job has
 // had its f called, before the next job of the same read is delivered:
 // work that follows a delivery (closing a finished connection) then never
-// delays another delivery of the same job, and a job's waiters are done
-// with before the next job's, whose closes would otherwise wait for every
-// write of the read. It must not block either.
+// delays another delivery of the same job, nor waits for the deliveries of
+// the read's later jobs. It must not block either.
 func (w *Waiter[T]) OnChange(f func() (after func())) { w.push.Store(&f) }
 
 // Wake signals C without blocking, as a change does.
