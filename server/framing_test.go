@@ -14,6 +14,9 @@ func TestFramedTwice(t *testing.T) {
 		{"Host: x\r\nTransfer-Encoding: chunked\r\n\r\n", false},
 		{"Host: x\r\nX-Note: Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n", false},
 		{"Host: x\r\nX-Content-Length: 5\r\nTransfer-Encoding: chunked", false},
+		{"Host: x\r\nContent-Length: 0\r\nContent-Length: 5\r\n\r\n", true},
+		{"Host: x\r\ncontent-length: 5\r\nContent-Length:5\r\n\r\n", false},
+		{"Host: x\r\nContent-Length: 5\r\nX-A: 1\r\nContent-Length: 5 \r\n\r\n", false},
 		{"", false},
 	}
 	for _, tt := range tests {

@@ -89,8 +89,9 @@ func TestOversizedAndMalformedRequests(t *testing.T) {
 	}
 }
 
-// TestRequestFramedTwiceIsRefused: a request with both Content-Length and
-// Transfer-Encoding (which a proxy in front may frame differently) is
+// TestRequestFramedTwiceIsRefused: a request whose body could be framed two
+// ways (Content-Length and Transfer-Encoding, or two Content-Lengths that
+// differ), which a proxy in front may frame differently from fasthttp, is
 // answered REQ_004 and its connection closed after the answer: what the
 // client sent behind it, here a second request, is never served.
 func TestRequestFramedTwiceIsRefused(t *testing.T) {
@@ -99,6 +100,7 @@ func TestRequestFramedTwiceIsRefused(t *testing.T) {
 	for _, headers := range []string{
 		"Content-Length: 5\r\nTransfer-Encoding: chunked",
 		"Transfer-Encoding: chunked\r\nContent-Length: 5",
+		"Content-Length: 0\r\nContent-Length: 5",
 	} {
 		t.Run(headers, func(t *testing.T) {
 			c := rawRequest(t, r.jw.Addr, "GET /api/events/jobs/a/status HTTP/1.1\r\nHost: jobwait\r\n"+headers+"\r\n\r\n0\r\n\r\n"+behind)
