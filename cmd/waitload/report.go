@@ -150,7 +150,6 @@ func newReport(cfg Config, notify string) *Report {
 // waiter's receipt minus its job's completion, on each clock.
 func (mr *ModeReport) fillWaiters(outs []outcome, comps []completion, peak int) {
 	mr.HeldPeak = peak
-	var lat, sent, due []time.Duration
 	for _, o := range outs {
 		mr.Requests += o.Requests
 		mr.Rejected += o.Rejected
@@ -160,9 +159,6 @@ func (mr *ModeReport) fillWaiters(outs []outcome, comps []completion, peak int) 
 				mr.Delivered++
 				c := comps[o.Job]
 				mr.deliveries = append(mr.deliveries, delivery{job: o.Job, due: c.due, sent: c.sent, done: c.done, received: o.At})
-				lat = append(lat, o.At.Sub(comps[o.Job].done))
-				sent = append(sent, o.At.Sub(comps[o.Job].sent))
-				due = append(due, o.At.Sub(comps[o.Job].due))
 				continue
 			}
 			o.Err = "delivered a job whose completion was not recorded"
@@ -175,6 +171,12 @@ func (mr *ModeReport) fillWaiters(outs []outcome, comps []completion, peak int) 
 			mr.ErrorKinds = map[string]int{}
 		}
 		mr.ErrorKinds[o.Err]++
+	}
+	var lat, sent, due []time.Duration
+	for _, d := range mr.deliveries {
+		lat = append(lat, d.received.Sub(d.done))
+		sent = append(sent, d.received.Sub(d.sent))
+		due = append(due, d.received.Sub(d.due))
 	}
 	mr.Latency = summarize(lat)
 	mr.LatencySent = summarize(sent)
