@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"math"
@@ -106,10 +105,8 @@ func redisCPU(ctx context.Context, rdb redis.UniversalClient) (time.Duration, er
 // parseCPUInfo reads used_cpu_sys and used_cpu_user (seconds) of INFO cpu.
 func parseCPUInfo(info string) time.Duration {
 	var secs float64
-	sc := bufio.NewScanner(strings.NewReader(info))
-	for sc.Scan() {
-		name, v, ok := strings.Cut(strings.TrimSpace(sc.Text()), ":")
-		if !ok || (name != "used_cpu_sys" && name != "used_cpu_user") {
+	for name, v := range infoFields(info) {
+		if name != "used_cpu_sys" && name != "used_cpu_user" {
 			continue
 		}
 		if s, err := strconv.ParseFloat(v, 64); err == nil {

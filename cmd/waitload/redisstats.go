@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"iter"
 	"strconv"
 	"strings"
 	"sync"
@@ -50,15 +51,26 @@ func eachInfo(ctx context.Context, urdb redis.UniversalClient, section string, f
 	return nil
 }
 
+// infoFields yields the "name:value" lines of an INFO answer.
+func infoFields(info string) iter.Seq2[string, string] {
+	return func(yield func(name, value string) bool) {
+		sc := bufio.NewScanner(strings.NewReader(info))
+		for sc.Scan() {
+			name, value, ok := strings.Cut(strings.TrimSpace(sc.Text()), ":")
+			if ok && !yield(name, value) {
+				return
+			}
+		}
+	}
+}
+
 // parseCmdStats reads lines such as
 // "cmdstat_get:calls=12,usec=30,usec_per_call=2.50,rejected_calls=0,failed_calls=0".
 func parseCmdStats(info string) cmdStats {
 	st := cmdStats{}
-	sc := bufio.NewScanner(strings.NewReader(info))
-	for sc.Scan() {
-		name, rest, ok := strings.Cut(strings.TrimSpace(sc.Text()), ":")
+	for name, rest := range infoFields(info) {
 		name, isCmd := strings.CutPrefix(name, "cmdstat_")
-		if !ok || !isCmd {
+		if !isCmd {
 			continue
 		}
 		for _, kv := range strings.Split(rest, ",") {
