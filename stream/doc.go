@@ -84,8 +84,12 @@
 // confirmation (the first and each one after a reconnect) makes sure the node
 // still publishes NotifyFlags (a restarted Redis has forgotten CONFIG SET),
 // then re-reads every watched job in batches, so a change written while the
-// subscription was down still reaches its waiters. A read that fails is retried after a short delay
-// while the job has waiters.
+// subscription was down still reaches its waiters. While it is down (lost
+// and reconnecting, or refused: an ACL that took PSUBSCRIBE away), the
+// guard polls as it does while blind: every watched job at every poll
+// interval, so that a change is not held until the subscription is back or
+// for a Resync. A read that fails is retried after a short delay while the
+// job has waiters.
 //
 // Cluster. On a Redis Cluster each master publishes the events of its own
 // keys only, so the listener holds one subscription per master, each in a

@@ -21,9 +21,11 @@ type blindness struct {
 }
 
 // guard re-reads, in keyspace mode, every watched job whose last read is
-// older than Resync (at the poll interval while blind), judges the changes
-// those re-reads found, and ends a blind episode, until ctx ends. Jobs read
-// for a notification within Resync cost nothing here.
+// older than Resync, judges the changes those re-reads found, and ends a
+// blind episode, until ctx ends. Jobs read for a notification within Resync
+// cost nothing here. While the hub hears nothing it can trust (blind, or
+// the subscription down: lost, refused, on a cluster any master's) it polls
+// instead, as poll mode does: every watched job at every poll interval.
 func (h *Hub[T]) guard(ctx context.Context) {
 	t := time.NewTimer(h.guardEvery())
 	defer t.Stop()
@@ -31,6 +33,11 @@ func (h *Hub[T]) guard(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
+		case <-h.polls:
+			// Polling began: its first tick is a poll interval away,
+			// not what is left of a tenth of Resync.
+			t.Reset(h.guardEvery())
+			continue
 		case <-t.C:
 		}
 		h.guardOnce(time.Now())
@@ -40,14 +47,27 @@ func (h *Hub[T]) guard(ctx context.Context) {
 
 // guardEvery is the safety re-read's tick: a tenth of Resync, so that a
 // job is re-read at most Resync and a tenth after its last read, and never
-// sooner than Resync after it; the poll interval while blind.
+// sooner than Resync after it; the poll interval while polling.
 func (h *Hub[T]) guardEvery() time.Duration {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.blind.on {
+	if h.pollingLocked() {
 		return h.cfg.PollInterval
 	}
 	return h.cfg.Resync / 10
+}
+
+// pollingLocked reports whether the guard polls: the hub is blind, or its
+// subscription is down, so changes may come with no notification.
+func (h *Hub[T]) pollingLocked() bool { return h.blind.on || !h.listening }
+
+// startPollingLocked wakes the guard when it starts to poll, without
+// blocking.
+func (h *Hub[T]) startPollingLocked() {
+	select {
+	case h.polls <- struct{}{}:
+	default:
+	}
 }
 
 func (h *Hub[T]) guardOnce(now time.Time) {
@@ -70,7 +90,7 @@ func (h *Hub[T]) guardOnce(now time.Time) {
 		h.refreshLocked()
 	}
 	stale := h.cfg.Resync
-	if h.blind.on {
+	if h.pollingLocked() {
 		stale = 0
 	}
 	n := 0
@@ -98,6 +118,7 @@ func (h *Hub[T]) caughtBlindLocked(now time.Time, reason string, attrs ...any) {
 		return
 	}
 	h.blind.on, h.blind.reason = true, reason
+	h.startPollingLocked()
 	h.stats.blindEpisodes.Add(1)
 	h.log.Warn("notifications missed: re-reading watched jobs every poll interval until none is missed for a resync interval",
 		append([]any{"reason", reason, "poll_interval", h.cfg.PollInterval, "resync", h.cfg.Resync}, attrs...)...)

@@ -102,8 +102,9 @@ type Hub[T any] struct {
 	blind     blindness            // caught missing changes; guarded by mu
 	suspects  map[string]time.Time // changes found by safety re-reads, not yet announced
 
-	kick chan struct{} // wakes a reader; capacity one
-	done chan struct{} // closed when Run returns
+	kick  chan struct{} // wakes a reader; capacity one
+	polls chan struct{} // wakes the guard when it starts to poll; capacity one
+	done  chan struct{} // closed when Run returns
 
 	mode    atomic.Value // Mode, once chosen
 	failing atomic.Bool  // the last batched read failed (logged once per outage)
@@ -151,6 +152,7 @@ func New[T any](cfg Config[T]) *Hub[T] {
 		jobs:     make(map[string]*entry[T]),
 		suspects: make(map[string]time.Time),
 		kick:     make(chan struct{}, 1),
+		polls:    make(chan struct{}, 1),
 		done:     make(chan struct{}),
 	}
 }

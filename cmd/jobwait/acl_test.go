@@ -141,13 +141,17 @@ func TestLeastPrivilegeUserOnCluster(t *testing.T) {
 
 // TestSubscribePermissionRevokedWhileRunning: an ACL change that takes the
 // subscription's permission away from a running jobwait is named in its
-// log as the subscription is refused, not only as a lost connection; and
-// once the permission is back, the subscription is live again.
+// log as the subscription is refused, not only as a lost connection;
+// meanwhile the watched jobs are polled, so held waiters still get their
+// results (the safety re-read, an hour away here, does not); and once the
+// permission is back, the subscription is live again.
 func TestSubscribePermissionRevokedWhileRunning(t *testing.T) {
 	t.Parallel()
+	const budget = 15 * time.Second
 	srv := redistest.Start(t, "--notify-keyspace-events", "Kg$hxe")
 	url := setUser(t, srv, "jobwait", readmeACL(t))
-	jw := jobwaittest.Start(t, "REDIS_URL="+url, "JOBWAIT_DEMO=false", "JOBWAIT_NOTIFY=keyspace")
+	jw := jobwaittest.Start(t, "REDIS_URL="+url, "JOBWAIT_DEMO=false", "JOBWAIT_NOTIFY=keyspace",
+		"JOBWAIT_RESYNC=1h", "JOBWAIT_WAIT_BUDGET="+budget.String())
 	jobwaittest.Eventually(t, 10*time.Second, "subscribed", func() bool {
 		return strings.Contains(jw.Log(), "keyspace subscription live")
 	})
@@ -160,6 +164,16 @@ func TestSubscribePermissionRevokedWhileRunning(t *testing.T) {
 		return strings.Contains(log, "keyspace subscription refused") && strings.Contains(log, "NOPERM")
 	})
 	assert.Equal(t, 1, strings.Count(jw.Log(), "keyspace subscription refused"), "once per refusal, not per retry")
+
+	r := &rig{redis: srv, rdb: admin, jobs: jobwaittest.NewProducer(admin, "acl"), jw: jw, http: newHTTPClient(t)}
+	jobs := r.jobs.Jobs(t, 4)
+	var w jobwaittest.Group[outcome]
+	r.holdMix(t, &w, jobs, budget)
+	for _, j := range jobs {
+		require.NoError(t, r.jobs.Complete(ctx, j))
+	}
+	assertAllCompleted(t, w.Wait(t, budget+slack))
+	assert.Equal(t, 1, strings.Count(jw.Log(), "keyspace subscription live"), "answered while the subscription was refused")
 
 	require.NoError(t, admin.Do(ctx, "ACL", "SETUSER", "jobwait", "+psubscribe").Err())
 	jobwaittest.Eventually(t, 10*time.Second, "live again", func() bool {
