@@ -50,30 +50,35 @@ func startCluster(tb testing.TB, t *TLS) *Cluster {
 	}
 	c := &Cluster{}
 	for range 6 {
-		// The bus port is set explicitly: the default (port + 10000) may
-		// fall outside the port range or on a port in use.
-		bus, err := FreePort()
-		if err != nil {
-			tb.Fatal(err)
-		}
-		args := []string{"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-			"--cluster-node-timeout", clusterNodeTimeout, "--cluster-port", strconv.Itoa(bus),
-			// Replicas sync at once, not after the default 5 s wait for more.
-			"--repl-diskless-sync-delay", "0"}
-		if t != nil {
-			tp, err := FreePort()
+		var tp int // the node's TLS port, if any
+		args := func() ([]string, error) {
+			// The bus port is set explicitly: the default (port + 10000)
+			// may fall outside the port range or on a port in use.
+			bus, err := FreePort()
 			if err != nil {
-				tb.Fatal(err)
+				return nil, err
 			}
-			args = append(append(args, t.ServerArgs(tp, false)...), "--tls-cluster", "yes", "--tls-replication", "yes")
-			c.TLSPorts = append(c.TLSPorts, tp)
+			args := []string{"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+				"--cluster-node-timeout", clusterNodeTimeout, "--cluster-port", strconv.Itoa(bus),
+				// Replicas sync at once, not after the default 5 s wait for more.
+				"--repl-diskless-sync-delay", "0"}
+			if t != nil {
+				if tp, err = FreePort(); err != nil {
+					return nil, err
+				}
+				args = append(append(args, t.ServerArgs(tp, false)...), "--tls-cluster", "yes", "--tls-replication", "yes")
+			}
+			return args, nil
 		}
-		s, err := start(tb.TempDir(), args...)
+		s, err := startWith(tb.TempDir(), args)
 		if err != nil {
 			tb.Fatal(err)
 		}
 		tb.Cleanup(s.Stop)
 		c.Nodes = append(c.Nodes, s)
+		if t != nil {
+			c.TLSPorts = append(c.TLSPorts, tp)
+		}
 	}
 	args := []string{"--cluster", "create"}
 	for i, s := range c.Nodes {

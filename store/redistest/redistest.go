@@ -28,8 +28,9 @@ type Server struct {
 	dir  string
 	args []string
 
-	mu  sync.Mutex
-	cmd *exec.Cmd
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	exited chan struct{} // closed once cmd has exited and been waited for
 }
 
 // Start starts a private redis-server for one test and stops it when the
@@ -46,18 +47,41 @@ func Start(tb testing.TB, args ...string) *Server {
 }
 
 func start(dir string, args ...string) (*Server, error) {
+	return startWith(dir, func() ([]string, error) { return args, nil })
+}
+
+// launchTries is how many times a server is launched on fresh ports when
+// one it was given was taken in the meantime (see FreePort).
+const launchTries = 3
+
+// startWith starts a redis-server with the args args returns, on a port of
+// its own. A port can be taken between FreePort and the server's bind (by
+// a parallel test, or as another connection's local port), so a server
+// that could not bind is launched again, on a fresh port and with fresh
+// args, which may name fresh ports of their own.
+func startWith(dir string, args func() ([]string, error)) (*Server, error) {
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		return nil, fmt.Errorf("%s", InstallHint)
 	}
-	port, err := FreePort()
-	if err != nil {
-		return nil, err
+	for try := 1; ; try++ {
+		port, err := FreePort()
+		if err != nil {
+			return nil, err
+		}
+		a, err := args()
+		if err != nil {
+			return nil, err
+		}
+		s := &Server{port: port, dir: dir, args: a}
+		err = s.launch()
+		if err == nil {
+			return s, nil
+		}
+		s.Stop()
+		if try == launchTries || !strings.Contains(err.Error(), "Address already in use") {
+			return nil, err
+		}
 	}
-	s := &Server{port: port, dir: dir, args: args}
-	if err := s.launch(); err != nil {
-		return nil, err
-	}
-	return s, nil
 }
 
 // FreePort returns a loopback TCP port that was free a moment ago.
@@ -81,13 +105,20 @@ func (s *Server) launch() error {
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start redis-server: %w", err)
 	}
+	exited := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(exited)
+	}()
 	s.mu.Lock()
-	s.cmd = cmd
+	s.cmd, s.exited = cmd, exited
 	s.mu.Unlock()
-	return s.waitReady()
+	return s.waitReady(exited)
 }
 
-func (s *Server) waitReady() error {
+// waitReady waits until the server answers, for 10 s at most, or until it
+// has exited (it could not bind its port, say).
+func (s *Server) waitReady(exited <-chan struct{}) error {
 	c := redis.NewClient(&redis.Options{Addr: s.Addr(), MaxRetries: -1})
 	defer c.Close()
 	deadline := time.Now().Add(10 * time.Second)
@@ -98,9 +129,15 @@ func (s *Server) waitReady() error {
 		if err == nil || strings.HasPrefix(err.Error(), "NOAUTH") { // answered: one with requirepass
 			return nil
 		}
-		if time.Now().After(deadline) {
+		gone := false
+		select {
+		case <-exited:
+			gone = true
+		default:
+		}
+		if gone || time.Now().After(deadline) {
 			log, _ := os.ReadFile(filepath.Join(s.dir, "redis.log"))
-			return fmt.Errorf("redis-server on %s not ready: %v\n%s", s.Addr(), err, log)
+			return fmt.Errorf("redis-server on %s not ready (exited: %v): %v\n%s", s.Addr(), gone, err, log)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -126,14 +163,14 @@ func (s *Server) Client(tb testing.TB) *redis.Client {
 // Stop kills the server and waits for it to exit. Stopping twice is harmless.
 func (s *Server) Stop() {
 	s.mu.Lock()
-	cmd := s.cmd
+	cmd, exited := s.cmd, s.exited
 	s.cmd = nil
 	s.mu.Unlock()
 	if cmd == nil {
 		return
 	}
 	_ = cmd.Process.Kill()
-	_ = cmd.Wait()
+	<-exited
 }
 
 // Restart stops the server and starts it again on the same port, empty.

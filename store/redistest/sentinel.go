@@ -95,14 +95,17 @@ func startSentinels(tb testing.TB, pw SentinelPasswords, t *TLS) *Sentinel {
 	var extra []string
 	startData := func(args ...string) *Server {
 		tp := 0
-		if t != nil {
+		s, err := startWith(tb.TempDir(), func() ([]string, error) {
+			a := append(args[:len(args):len(args)], common...)
+			if t == nil {
+				return a, nil
+			}
 			var err error
 			if tp, err = FreePort(); err != nil {
-				tb.Fatal(err)
+				return nil, err
 			}
-			args = append(append(args, t.ServerArgs(tp, false)...), "--tls-replication", "yes")
-		}
-		s, err := start(tb.TempDir(), append(args, common...)...)
+			return append(append(a, t.ServerArgs(tp, false)...), "--tls-replication", "yes"), nil
+		})
 		if err != nil {
 			tb.Fatal(err)
 		}

@@ -62,11 +62,18 @@ func (t *TLS) ServerArgs(tlsPort int, authClients bool) []string {
 // and returns it with its rediss:// URL.
 func StartTLS(tb testing.TB, t *TLS, authClients bool, args ...string) (*Server, string) {
 	tb.Helper()
-	port, err := FreePort()
+	port := 0
+	s, err := startWith(tb.TempDir(), func() ([]string, error) {
+		var err error
+		if port, err = FreePort(); err != nil {
+			return nil, err
+		}
+		return append(t.ServerArgs(port, authClients), args...), nil
+	})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	s := Start(tb, append(t.ServerArgs(port, authClients), args...)...)
+	tb.Cleanup(s.Stop)
 	return s, "rediss://127.0.0.1:" + strconv.Itoa(port) + "/0"
 }
 
