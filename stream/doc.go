@@ -89,7 +89,9 @@
 // guard polls as it does while blind: every watched job at every poll
 // interval, so that a change is not held until the subscription is back or
 // for a Resync. A read that fails is retried after a short delay while the
-// job has waiters.
+// job has waiters. Each loss and confirmation is counted; while a
+// subscription flaps, at most one of each kind per 10 s is logged (see
+// flaps).
 //
 // Cluster. On a Redis Cluster each master publishes the events of its own
 // keys only, so the listener holds one subscription per master, each in a

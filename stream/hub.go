@@ -97,6 +97,7 @@ type Hub[T any] struct {
 	sweep     []*entry[T] // queued by safety re-reads only: read when dirty is empty
 	listening bool        // subscribed (keyspace) or the last poll answered; set by listened only
 	refusal   string      // the last refusal of a subscription logged (see listened)
+	flaps     flaps       // which losses and confirmations are logged (see listened)
 	fresh     bool        // the hub's states follow every change: listening and not blind
 	running   bool
 	blind     blindness            // caught missing changes; guarded by mu

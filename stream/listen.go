@@ -52,32 +52,49 @@ func (h *Hub[T]) listened(n news) {
 	case n.what == confirmed:
 		h.refusal = ""
 	}
+	now := time.Now()
 	if n.what == confirmed || n.what == answered {
-		now := time.Now()
 		for _, e := range h.jobs {
 			h.queueLocked(e, now)
 		}
 	}
+	var say bool             // the news is logged (see flaps)
+	var held int             // news of its kind not logged before it
+	var lasted time.Duration // a loss logged late: how long it has lasted
+	switch n.what {
+	case confirmed:
+		say, held = h.flaps.live(now, n.node)
+	case lost:
+		say, held, lasted = h.flaps.lost(now, n.node, n.first)
+	}
 	h.mu.Unlock()
 
-	var node []any
+	var attrs []any
 	if n.node != "" {
-		node = []any{"node", n.node}
+		attrs = append(attrs, "node", n.node)
+	}
+	if held > 0 {
+		attrs = append(attrs, "not_logged_since_last", held)
+	}
+	if lasted > 0 {
+		attrs = append(attrs, "down_for", lasted.Round(time.Millisecond))
 	}
 	switch n.what {
 	case confirmed:
 		// Changes made while it was down were not published to us.
 		h.stats.resyncs.Add(1)
-		h.log.Info("keyspace subscription live; watched jobs re-read", node...)
+		if say {
+			h.log.Info("keyspace subscription live; watched jobs re-read", attrs...)
+		}
 	case lost:
 		if n.was {
 			h.stats.reconnects.Add(1)
 		}
 		switch {
-		case n.first:
-			h.log.Warn("keyspace subscription lost; reconnecting", append(node, "err", n.err)...)
+		case say:
+			h.log.Warn("keyspace subscription lost; reconnecting", append(attrs, "err", n.err)...)
 		case refused:
-			h.log.Warn("keyspace subscription refused; retrying", append(node, "err", n.err)...)
+			h.log.Warn("keyspace subscription refused; retrying", append(attrs, "err", n.err)...)
 		}
 	case answered:
 		if !was {

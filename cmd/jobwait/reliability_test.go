@@ -182,6 +182,17 @@ func TestPubSubKilledRepeatedly(t *testing.T) {
 	}
 	assert.Greater(t, kills.Load(), int64(5), "subscriptions killed")
 	t.Logf("%d waits, %d subscription kills", n, kills.Load())
+
+	// The flapping is logged, not every flap: a loss line at the start and
+	// one per 10 s after it, one more if a reconnect was itself killed for a
+	// whole second; and the log ends on the subscription being live.
+	jobwaittest.Eventually(t, 10*time.Second, "the log ending on live", func() bool {
+		log := r.jw.Log()
+		return strings.LastIndex(log, "keyspace subscription live") > strings.LastIndex(log, "keyspace subscription lost")
+	})
+	lostLines := strings.Count(r.jw.Log(), "keyspace subscription lost")
+	assert.GreaterOrEqual(t, lostLines, 1, "the first loss logged")
+	assert.LessOrEqual(t, lostLines, 3+int(time.Duration(n)*15*time.Millisecond/(10*time.Second)), "losses logged, of %d kills", kills.Load())
 }
 
 // TestStartsWithoutRedis starts jobwait while Redis is down: it serves,
