@@ -89,10 +89,14 @@ func newPushEnv(t *testing.T, o pushOpts) *pushEnv {
 	return e
 }
 
-// waiters waits until the hub holds exactly n waiters.
+// waiters waits until the hub holds exactly n waiters and every admitted
+// wait is held with its first state: a change written after it is a
+// change to the wait, not the state it starts from.
 func (e *pushEnv) waiters(t *testing.T, n int) {
 	t.Helper()
-	jobwaittest.Eventually(t, 15*time.Second, fmt.Sprintf("%d waiters held", n), func() bool { return e.hub.Stats().Waiters == n })
+	jobwaittest.Eventually(t, 15*time.Second, fmt.Sprintf("%d waiters held", n), func() bool {
+		return e.hub.Stats().Waiters == n && server.Settled(e.srv)
+	})
 }
 
 // jobWriter writes a job's states in one of the two forms of SPEC.md §1.
