@@ -197,10 +197,7 @@ func (c *cluster[T]) lost(s *nodeSub, err error) {
 	// Logged once per outage, a master never reached included.
 	c.tellLocked(news{what: lost, node: s.addr, was: current && was, first: current && first, err: err})
 	c.mu.Unlock()
-	select {
-	case c.check <- struct{}{}:
-	default:
-	}
+	signal(c.check)
 }
 
 // tellLocked tells the hub n, which is live when every current master's

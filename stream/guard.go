@@ -61,15 +61,6 @@ func (h *Hub[T]) guardEvery() time.Duration {
 // subscription is down, so changes may come with no notification.
 func (h *Hub[T]) pollingLocked() bool { return h.blind.on || !h.listening }
 
-// startPollingLocked wakes the guard when it starts to poll, without
-// blocking.
-func (h *Hub[T]) startPollingLocked() {
-	select {
-	case h.polls <- struct{}{}:
-	default:
-	}
-}
-
 func (h *Hub[T]) guardOnce(now time.Time) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -118,7 +109,7 @@ func (h *Hub[T]) caughtBlindLocked(now time.Time, reason string, attrs ...any) {
 		return
 	}
 	h.blind.on, h.blind.reason = true, reason
-	h.startPollingLocked()
+	signal(h.polls) // polling begins
 	h.stats.blindEpisodes.Add(1)
 	h.log.Warn("notifications missed: re-reading watched jobs every poll interval until none is missed for a resync interval",
 		append([]any{"reason", reason, "poll_interval", h.cfg.PollInterval, "resync", h.cfg.Resync}, attrs...)...)

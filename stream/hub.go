@@ -247,7 +247,7 @@ func (h *Hub[T]) queueLocked(e *entry[T], at time.Time) {
 	case !e.queued || e.low:
 		e.queued, e.low = true, false
 		h.dirty = append(h.dirty, e)
-		h.kickLocked()
+		signal(h.kick)
 	}
 }
 
@@ -262,13 +262,14 @@ const sweepBatch = 64
 func (h *Hub[T]) sweepLocked(e *entry[T]) {
 	e.swept, e.queued, e.low = true, true, true
 	h.sweep = append(h.sweep, e)
-	h.kickLocked()
+	signal(h.kick)
 }
 
-// kickLocked wakes a reader, without blocking.
-func (h *Hub[T]) kickLocked() {
+// signal wakes whoever waits on ch, a channel of capacity one, without
+// blocking: a signal already pending stands for this one too.
+func signal(ch chan<- struct{}) {
 	select {
-	case h.kick <- struct{}{}:
+	case ch <- struct{}{}:
 	default:
 	}
 }
@@ -359,7 +360,7 @@ func (h *Hub[T]) take() []*entry[T] {
 		return nil
 	}
 	if len(h.dirty)+len(h.sweep) > 0 {
-		h.kickLocked()
+		signal(h.kick)
 	}
 	for _, e := range batch {
 		e.again = false

@@ -39,7 +39,7 @@ func (h *Hub[T]) listened(n news) {
 	was := h.listening
 	h.listening = n.on
 	if was && !n.on {
-		h.startPollingLocked()
+		signal(h.polls) // polling begins
 	}
 	h.refreshLocked()
 	// A refusal (NOPERM when an ACL drops the subscribe permission, a

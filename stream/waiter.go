@@ -36,12 +36,7 @@ func (w *Waiter[T]) C() <-chan struct{} { return w.wake }
 func (w *Waiter[T]) OnChange(f func() (after func())) { w.push.Store(&f) }
 
 // Wake signals C without blocking, as a change does.
-func (w *Waiter[T]) Wake() {
-	select {
-	case w.wake <- struct{}{}:
-	default:
-	}
-}
+func (w *Waiter[T]) Wake() { signal(w.wake) }
 
 // Latest returns the newest state and when the change that produced it was
 // learnt (the notification's arrival, or the read that found it).
