@@ -117,6 +117,12 @@ var sameRuns = []struct {
 		{"Redis CPU ms", func(m ModeReport) float64 { return m.CPU.RedisMs }},
 		{"both CPU ms", func(m ModeReport) float64 { return m.CPU.ServerMs + m.CPU.RedisMs }},
 	}},
+	{"the load client's own CPU time over the same window, and the share of its core it used " +
+		"(near 100 %, the client was the run's bottleneck: its reads, and its producer's writes, waited for it, " +
+		"and the latencies measure the client as much as the server)", []column{
+		{"client CPU ms", func(m ModeReport) float64 { return m.CPU.ClientMs }},
+		{"client busy %", func(m ModeReport) float64 { return 100 * m.CPU.ClientBusy(m.Phases.Complete+m.Phases.Drain) }},
+	}},
 }
 
 // column is one figure of the side-by-side table.

@@ -23,7 +23,8 @@ func TestCompare(t *testing.T) {
 				LatencyDue:     Latency{P50: p50 + 2, P99: 3 * p99},
 				CompletionRate: rate,
 				Jobwait:        Jobwait{BytesPerWaiter: kib * 1024},
-				CPU:            CPU{ServerMs: 10 * p99, RedisMs: 100},
+				CPU:            CPU{ServerMs: 10 * p99, RedisMs: 100, ClientMs: 50 * p50},
+				Phases:         Phases{Complete: 0.4, Drain: 0.1},
 			}},
 		}
 	}
@@ -71,6 +72,11 @@ func TestCompare(t *testing.T) {
 	due = slices.IndexFunc(lines, func(l string) bool { return strings.Contains(l, "both CPU ms ratio") })
 	require.Positive(t, due, stdout.String())
 	assert.Equal(t, "| sse, 100 waiters / 10 jobs, 1000/s | 2 + 2 | 200/200 · 200/200 | 200.0 – 300.0 | 40.0 – 60.0 | 5.00 | 100.0 | 100.0 | 1.00 | 300.0 – 400.0 | 140.0 – 160.0 | 2.33 |", lines[due+2])
+
+	// And what the load client spent of its core: 100 ms in a 500 ms window is 20 %.
+	due = slices.IndexFunc(lines, func(l string) bool { return strings.Contains(l, "client busy % ratio") })
+	require.Positive(t, due, stdout.String())
+	assert.Equal(t, "| sse, 100 waiters / 10 jobs, 1000/s | 2 + 2 | 200/200 · 200/200 | 100.0 – 150.0 | 50.0 | 2.50 | 20.0 – 30.0 | 10.0 | 2.50 |", lines[due+2])
 
 	stderr.Reset()
 	assert.Equal(t, 2, realMain([]string{"compare"}, &stdout, &stderr))

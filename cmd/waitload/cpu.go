@@ -16,12 +16,27 @@ import (
 // the first completion until the last waiter ended: what the deliveries
 // cost, on the same work whichever server is measured. The latency clocks
 // differ in what they can see of a server's backlog; this figure does not.
+// The load client's own time over the same window says whether the run
+// measured the servers at all: a client that used its core whole (see
+// ClientBusy) delivered its reads, and its producer's writes, late.
 type CPU struct {
 	// ServerMs is the user + system time of the server's processes
 	// (-cpu-pids, read from /proc); 0 when not measured.
 	ServerMs float64 `json:"serverMs"`
 	// RedisMs is Redis's own (INFO cpu; every master of a cluster).
 	RedisMs float64 `json:"redisMs"`
+	// ClientMs is this process's user + system time: the producer and,
+	// with -procs 1, every waiter; 0 with -procs > 1 (not measured).
+	ClientMs float64 `json:"clientMs"`
+}
+
+// ClientBusy is the share of one core the load client used over a window
+// of secs seconds: near 1, the client was the bottleneck of its run.
+func (c CPU) ClientBusy(secs float64) float64 {
+	if secs <= 0 {
+		return 0
+	}
+	return c.ClientMs / (secs * 1000)
 }
 
 // userHZ is the unit of /proc/PID/stat's times: USER_HZ, 100 on Linux
@@ -30,7 +45,7 @@ const userHZ = 100
 
 // cpuReading is one reading of both.
 type cpuReading struct {
-	server, redis time.Duration
+	server, redis, client time.Duration
 }
 
 // readCPU reads the server's processes' and Redis's CPU time so far.
@@ -39,6 +54,11 @@ func (r *run) readCPU(ctx context.Context) (cpuReading, error) {
 	var err error
 	if len(r.cfg.CPUPids) > 0 {
 		if c.server, err = procCPU(r.cfg.CPUPids); err != nil {
+			return c, err
+		}
+	}
+	if r.cfg.Procs == 1 {
+		if c.client, err = procCPU([]int{os.Getpid()}); err != nil {
 			return c, err
 		}
 	}
@@ -51,10 +71,12 @@ func (c cpuReading) since(start cpuReading) CPU {
 	return CPU{
 		ServerMs: float64(c.server-start.server) / float64(time.Millisecond),
 		RedisMs:  float64(c.redis-start.redis) / float64(time.Millisecond),
+		ClientMs: float64(c.client-start.client) / float64(time.Millisecond),
 	}
 }
 
-// procCPU is the user + system time the processes have used.
+// procCPU is the user + system time the processes have used (-cpu-pids:
+// the server's; this process's own).
 func procCPU(pids []int) (time.Duration, error) {
 	var ticks int64
 	for _, pid := range pids {

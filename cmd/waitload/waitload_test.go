@@ -188,6 +188,7 @@ func checkMode(t *testing.T, m ModeReport, c Config) {
 	// may use; Redis's are microseconds, and it served every completion.
 	assert.GreaterOrEqual(t, m.CPU.ServerMs, 0.0, "%s: jobwait's CPU", name)
 	assert.Positive(t, m.CPU.RedisMs, "%s: Redis's CPU", name)
+	assert.GreaterOrEqual(t, m.CPU.ClientMs, 0.0, "%s: the client's CPU", name)
 	for _, w := range m.Warnings {
 		assert.NotContains(t, w, "CPU", name)
 	}
