@@ -51,3 +51,9 @@ func TestParsePids(t *testing.T) {
 		assert.Error(t, err, "%q", bad)
 	}
 }
+
+func TestClientBusy(t *testing.T) {
+	assert.InDelta(t, 0.5, CPU{ClientMs: 500}.ClientBusy(1), 1e-9, "500 ms of CPU in a 1 s window")
+	assert.InDelta(t, 1.25, CPU{ClientMs: 2500}.ClientBusy(2), 1e-9, "more than one core: unpinned")
+	assert.Zero(t, CPU{ClientMs: 500}.ClientBusy(0), "no window, no share")
+}
