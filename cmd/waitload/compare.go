@@ -121,7 +121,7 @@ var sameRuns = []struct {
 		"(near 100 %, the client was the run's bottleneck: its reads, and its producer's writes, waited for it, " +
 		"and the latencies measure the client as much as the server)", []column{
 		{"client CPU ms", func(m ModeReport) float64 { return m.CPU.ClientMs }},
-		{"client busy %", func(m ModeReport) float64 { return 100 * m.CPU.ClientBusy(m.Phases.Complete+m.Phases.Drain) }},
+		{"client busy %", ModeReport.ClientBusy},
 	}},
 }
 

@@ -18,7 +18,7 @@ import (
 // differ in what they can see of a server's backlog; this figure does not.
 // The load client's own time over the same window says whether the run
 // measured the servers at all: a client that used its core whole (see
-// ClientBusy) delivered its reads, and its producer's writes, late.
+// ModeReport.ClientBusy) delivered its reads, and its producer's writes, late.
 type CPU struct {
 	// ServerMs is the user + system time of the server's processes
 	// (-cpu-pids, read from /proc); 0 when not measured.
@@ -30,25 +30,28 @@ type CPU struct {
 	ClientMs float64 `json:"clientMs"`
 }
 
-// ClientBusy is the share of one core the load client used over a window
-// of secs seconds: near 1, the client was the bottleneck of its run.
-func (c CPU) ClientBusy(secs float64) float64 {
+// ClientBusy is the share of one core, in per cent, the load client used
+// from the first completion until the last waiter ended: near 100, the
+// client was the bottleneck of its run.
+func (m ModeReport) ClientBusy() float64 {
+	secs := m.Phases.Complete + m.Phases.Drain
 	if secs <= 0 {
 		return 0
 	}
-	return c.ClientMs / (secs * 1000)
+	return 100 * m.CPU.ClientMs / (secs * 1000)
 }
 
 // userHZ is the unit of /proc/PID/stat's times: USER_HZ, 100 on Linux
 // whatever the kernel's own tick.
 const userHZ = 100
 
-// cpuReading is one reading of both.
+// cpuReading is one reading of each.
 type cpuReading struct {
 	server, redis, client time.Duration
 }
 
-// readCPU reads the server's processes' and Redis's CPU time so far.
+// readCPU reads the CPU time the server's processes, Redis and this
+// process have used so far.
 func (r *run) readCPU(ctx context.Context) (cpuReading, error) {
 	var c cpuReading
 	var err error

@@ -53,7 +53,10 @@ func TestParsePids(t *testing.T) {
 }
 
 func TestClientBusy(t *testing.T) {
-	assert.InDelta(t, 0.5, CPU{ClientMs: 500}.ClientBusy(1), 1e-9, "500 ms of CPU in a 1 s window")
-	assert.InDelta(t, 1.25, CPU{ClientMs: 2500}.ClientBusy(2), 1e-9, "more than one core: unpinned")
-	assert.Zero(t, CPU{ClientMs: 500}.ClientBusy(0), "no window, no share")
+	busy := func(ms, complete, drain float64) float64 {
+		return ModeReport{CPU: CPU{ClientMs: ms}, Phases: Phases{Complete: complete, Drain: drain}}.ClientBusy()
+	}
+	assert.InDelta(t, 50, busy(500, 0.8, 0.2), 1e-9, "500 ms of CPU in a 1 s window")
+	assert.InDelta(t, 125, busy(2500, 2, 0), 1e-9, "more than one core: unpinned")
+	assert.Zero(t, busy(500, 0, 0), "no window, no share")
 }
