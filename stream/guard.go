@@ -109,7 +109,6 @@ func (h *Hub[T]) caughtBlindLocked(now time.Time, reason string, attrs ...any) {
 		return
 	}
 	h.blind.on, h.blind.reason = true, reason
-	signal(h.polls) // polling begins
 	h.stats.blindEpisodes.Add(1)
 	h.log.Warn("notifications missed: re-reading watched jobs every poll interval until none is missed for a resync interval",
 		append([]any{"reason", reason, "poll_interval", h.cfg.PollInterval, "resync", h.cfg.Resync}, attrs...)...)

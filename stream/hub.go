@@ -304,9 +304,13 @@ func (h *Hub[T]) resync(at time.Time) {
 // states are fresh while it listens to every change and is not blind. When
 // they stop being fresh, new waiters read Redis themselves. When they start
 // again, every job is queued for a read in the same step, so that no Watch
-// trusts a state from before.
+// trusts a state from before. While they are not, the guard polls (see
+// pollingLocked): it is woken when they stop being fresh.
 func (h *Hub[T]) refreshLocked() {
 	fresh := h.listening && !h.blind.on
+	if h.fresh && !fresh {
+		signal(h.polls) // polling begins
+	}
 	if fresh && !h.fresh {
 		now := time.Now()
 		for _, e := range h.jobs {

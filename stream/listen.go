@@ -38,9 +38,6 @@ func (h *Hub[T]) listened(n news) {
 	h.mu.Lock()
 	was := h.listening
 	h.listening = n.on
-	if was && !n.on {
-		signal(h.polls) // polling begins
-	}
 	h.refreshLocked()
 	// A refusal (NOPERM when an ACL drops the subscribe permission, a
 	// renamed command) is logged whenever it changes, not only on the
