@@ -157,6 +157,7 @@ type nodeRun struct {
 	Exports    []string       `json:"exports"`
 	Required   []string       `json:"required"`
 	HasES      bool           `json:"hasEventSource"`
+	NoBaseURL  string         `json:"noBaseUrl"`
 	Transports []string       `json:"transports"`
 	Statuses   []string       `json:"statuses"`
 	Final      string         `json:"final"`
@@ -229,6 +230,7 @@ func TestClientInNode(t *testing.T) {
 			assert.Equal(t, declaredValues(t), r.Exports, "the module's exports are the declared ones")
 			assert.Equal(t, r.Exports, r.Required, "require() gives the same module")
 			assert.False(t, r.HasES, "Node 20 has no EventSource of its own")
+			assert.Equal(t, "jobwait: baseUrl is required outside a page", r.NoBaseURL, "a wait without baseUrl in Node")
 			assert.Equal(t, []string{tc.transport}, r.Transports)
 			assert.Equal(t, tc.statuses, r.Statuses)
 			require.Equal(t, "completed", r.Final, "error: %v", r.Error)

@@ -82,7 +82,7 @@ export interface EventSourceLike {
 }
 
 export interface CommonOptions {
-  /** Where jobwait is, e.g. 'https://jobwait.example.com'; '' (default): the page's origin (a browser only). */
+  /** Where jobwait is, e.g. 'https://jobwait.example.com'; '' (default): the page's origin. Required outside a page (Node): wait and waitMany throw without it. */
   baseUrl?: string;
   /** The transports to use, best first; default all: ['sse', 'longpoll', 'poll']. */
   transports?: Transport[];

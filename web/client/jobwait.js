@@ -117,6 +117,8 @@ function tokenError(e) {
 // (waitMany) on the many-job URLs. It returns the handle.
 function start(ids, o, single) {
   const base = String(o.baseUrl || '').replace(/\/+$/, '');
+  // Relative URLs need a page to be relative to.
+  if (!base && typeof location === 'undefined') throw new Error('jobwait: baseUrl is required outside a page');
   const root = base + '/api/events/jobs/';
   const enabled = ORDER.filter(function (t) {
     return !o.transports || o.transports.indexOf(t) >= 0;

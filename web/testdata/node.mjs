@@ -10,6 +10,8 @@ const report = {
   exports: Object.keys(client).sort(),
   required: Object.keys(createRequire(import.meta.url)('@jobwait/client')).sort(),
   hasEventSource: typeof globalThis.EventSource === 'function',
+  // Without a page, relative URLs mean nothing: baseUrl is required.
+  noBaseUrl: (() => { try { client.wait(jobId, {}); return ''; } catch (e) { return e.message; } })(),
   transports: [],
   statuses: [],
   final: '',
