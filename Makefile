@@ -1,7 +1,8 @@
 # jobwait: `make run` serves the demo on :8080; `make test` installs what the
 # tests need (redis-server, redis-sentinel, promtool, chromium, nginx and its
-# Nchan module from Debian's packages; npm then fetches typescript for the
-# check of web/jobwait.d.ts) when it is missing and root can, then runs the
+# Nchan module from Debian's packages; the tests then fetch with npm, into
+# the user cache, typescript, eventsource and the OpenAPI linters @redocly/cli
+# and @stoplight/spectral-cli) when it is missing and root can, then runs the
 # whole suite with the race detector. `make bench-peer` measures jobwait side by side with
 # nginx + Nchan (cmd/waitload/peerbench.sh).
 

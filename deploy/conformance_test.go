@@ -487,11 +487,12 @@ func TestConformance(t *testing.T) {
 
 	// Every response the document names was produced by the real server.
 	var missing []string
-	for path, item := range asObj(get(c.o.doc, "paths")) {
-		for method, op := range asObj(item) {
-			for code := range asObj(get(op, "responses")) {
-				if code != "default" && !c.seen[method+" "+path+" "+code] {
-					missing = append(missing, method+" "+path+" "+code)
+	for path, item := range c.o.doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			for _, code := range op.Responses.Keys() {
+				key := strings.ToLower(method) + " " + path + " " + code
+				if code != "default" && !c.seen[key] {
+					missing = append(missing, key)
 				}
 			}
 		}

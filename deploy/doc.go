@@ -11,9 +11,14 @@
 // `$` in docker-compose.yml is a bug, a literal one is written `$$`).
 //
 // conformance_test.go runs the real jobwait against a private redis-server
-// and checks what it answers against docs/openapi.yaml: status, headers,
-// Content-Type, body schema and each SSE event's data, for every documented
+// and checks what it answers against docs/openapi.yaml with kin-openapi's
+// openapi3filter: status, headers, Content-Type, body schema, and each SSE
+// event's data against the schema its x-events names, for every documented
 // response, so that neither the server nor the document can drift alone.
+// openapi_test.go loads the document with kin-openapi (structure,
+// references, every example against its schema) and checks that it says
+// what SPEC.md does; openapi_lint_test.go runs the linters people run on
+// it, redocly and spectral, each with its default rules.
 //
 // operator_test.go checks the operator's view: prometheus/alerts.yml with
 // promtool (check rules, check config, and the unit tests of

@@ -1,246 +1,109 @@
 package deploy
 
 import (
+	"encoding/json"
 	"fmt"
-	"mime"
-	"regexp"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"gopkg.in/yaml.v3"
 )
 
-// obj is a decoded YAML mapping.
-type obj = map[string]any
+// openAPI is docs/openapi.yaml as kin-openapi loads it, every $ref
+// resolved.
+type openAPI struct{ doc *openapi3.T }
 
-// openAPI is docs/openapi.yaml decoded, with a $ref resolver.
-type openAPI struct{ doc obj }
-
+// loadOpenAPI loads docs/openapi.yaml and validates it as an OpenAPI 3.0
+// document: its structure, its references, and every example against its
+// schema.
 func loadOpenAPI(t *testing.T) openAPI {
 	t.Helper()
-	var doc obj
-	require.NoError(t, yaml.Unmarshal(readFile(t, "docs/openapi.yaml"), &doc), "parse docs/openapi.yaml")
+	doc, err := parseOpenAPI(readFile(t, "docs/openapi.yaml"))
+	require.NoError(t, err, "docs/openapi.yaml")
 	return openAPI{doc}
 }
 
-// get walks keys from the document root; nil if any is missing.
-func get(v any, keys ...string) any {
-	for _, k := range keys {
-		m, ok := v.(obj)
-		if !ok {
-			return nil
-		}
-		v = m[k]
-	}
-	return v
-}
-
-// resolve follows a local $ref ("#/components/...").
-func (o openAPI) resolve(v any) (any, error) {
-	for i := 0; i < 10; i++ {
-		m, ok := v.(obj)
-		if !ok {
-			return v, nil
-		}
-		ref, ok := m["$ref"].(string)
-		if !ok {
-			return v, nil
-		}
-		if !strings.HasPrefix(ref, "#/") {
-			return nil, fmt.Errorf("$ref %q is not local", ref)
-		}
-		v = get(o.doc, strings.Split(ref[2:], "/")...)
-		if v == nil {
-			return nil, fmt.Errorf("$ref %q names nothing", ref)
-		}
-	}
-	return nil, fmt.Errorf("$ref loop")
-}
-
-// schemaKeywords are the schema keywords validate checks, and the
-// annotations it may ignore. A schema with any other keyword is an error: a
-// constraint the validator does not check would pass every response, and
-// conformance_test.go would stop proving what the document says.
-var schemaKeywords = map[string]bool{
-	"$ref": true, "oneOf": true, "type": true, "enum": true, "pattern": true,
-	"required": true, "properties": true, "additionalProperties": true, "items": true,
-	// annotations
-	"description": true, "example": true, "discriminator": true, "title": true,
-}
-
-// validate checks value against schema for the keywords these schemas use:
-// $ref, oneOf, type, enum, pattern, required, properties,
-// additionalProperties (false or a schema), items. It is what a test of real
-// responses needs (conformance_test.go), and refuses a schema that uses any
-// other keyword rather than ignore it.
-func (o openAPI) validate(schema, value any, at string) error {
-	s, err := o.resolve(schema)
+func parseOpenAPI(data []byte) (*openapi3.T, error) {
+	l := openapi3.NewLoader()
+	doc, err := l.LoadFromData(data)
 	if err != nil {
-		return fmt.Errorf("%s: %w", at, err)
+		return nil, fmt.Errorf("load: %w", err)
 	}
-	sm, ok := s.(obj)
-	if !ok {
-		return fmt.Errorf("%s: schema is %T", at, s)
+	if err := doc.Validate(l.Context, openapi3.EnableExamplesValidation()); err != nil {
+		return nil, fmt.Errorf("validate: %w", err)
 	}
-	for k := range sm {
-		if !schemaKeywords[k] {
-			return fmt.Errorf("%s: schema keyword %q is not checked by validate: teach it, or drop the keyword", at, k)
-		}
-	}
-	if one, ok := sm["oneOf"].([]any); ok {
-		var matched []int
-		var errs []string
-		for i, sub := range one {
-			if err := o.validate(sub, value, at); err != nil {
-				errs = append(errs, err.Error())
-			} else {
-				matched = append(matched, i)
-			}
-		}
-		if len(matched) != 1 {
-			return fmt.Errorf("%s: matches %d of oneOf (want 1): %s", at, len(matched), strings.Join(errs, "; "))
-		}
+	return doc, nil
+}
+
+// operation is the document's operation for method (GET, POST, …) on path.
+func (o openAPI) operation(path, method string) *openapi3.Operation {
+	item := o.doc.Paths.Value(path)
+	if item == nil {
 		return nil
 	}
-	if typ, ok := sm["type"].(string); ok {
-		if err := checkType(typ, value); err != nil {
-			return fmt.Errorf("%s: %w", at, err)
-		}
-	}
-	if enum, ok := sm["enum"].([]any); ok && !slices.Contains(enum, value) {
-		return fmt.Errorf("%s: %v not in enum %v", at, value, enum)
-	}
-	if p, ok := sm["pattern"].(string); ok {
-		str, _ := value.(string)
-		if !regexp.MustCompile(p).MatchString(str) {
-			return fmt.Errorf("%s: %q does not match %s", at, str, p)
-		}
-	}
-	if m, ok := value.(obj); ok {
-		props, _ := sm["properties"].(obj)
-		for _, r := range asStrings(sm["required"]) {
-			if _, ok := m[r]; !ok {
-				return fmt.Errorf("%s: required %q missing", at, r)
-			}
-		}
-		for k, v := range m {
-			if ps, ok := props[k]; ok {
-				if err := o.validate(ps, v, at+"."+k); err != nil {
-					return err
-				}
-			} else if sm["additionalProperties"] == false {
-				return fmt.Errorf("%s: unexpected property %q", at, k)
-			} else if extra, ok := sm["additionalProperties"].(obj); ok {
-				if err := o.validate(extra, v, at+"."+k); err != nil {
-					return err
-				}
-			}
-		}
-	}
-	if list, ok := value.([]any); ok && sm["items"] != nil {
-		for i, v := range list {
-			if err := o.validate(sm["items"], v, fmt.Sprintf("%s[%d]", at, i)); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+	return item.GetOperation(strings.ToUpper(method))
 }
 
-// response finds the documented response for code: its own, its class
-// ("4XX") or the operation's default. key says which.
-func (o openAPI) response(op any, code int) (key string, r any, err error) {
-	responses := get(op, "responses")
-	for _, k := range []string{strconv.Itoa(code), fmt.Sprintf("%dXX", code/100), "default"} {
-		if v := get(responses, k); v != nil {
-			r, err := o.resolve(v)
-			return k, r, err
-		}
-	}
-	return "", nil, fmt.Errorf("status %d is not documented", code)
+// schema is the component schema name.
+func (o openAPI) schema(t *testing.T, name string) *openapi3.Schema {
+	t.Helper()
+	s := o.doc.Components.Schemas[name]
+	require.NotNil(t, s, "schema %s", name)
+	return s.Value
 }
 
-// validateHeader validates a header's text against its schema, read as the
-// schema's type.
-func (o openAPI) validateHeader(schema any, text, at string) error {
-	s, err := o.resolve(schema)
+// eventSchema is the schema of a stream event's data: the x-events entry
+// of path's text/event-stream, a $ref to a component schema. kin-openapi
+// leaves extensions as they are written, so the reference is followed
+// here.
+func (o openAPI) eventSchema(path, event string) (*openapi3.Schema, error) {
+	events, err := o.events(path)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	var v any = text
-	switch get(s, "type") {
-	case "integer":
-		n, err := strconv.ParseInt(text, 10, 64)
-		if err != nil {
-			return fmt.Errorf("%s: %q is not an integer", at, text)
-		}
-		v = n
-	case "boolean":
-		b, err := strconv.ParseBool(text)
-		if err != nil {
-			return fmt.Errorf("%s: %q is not a boolean", at, text)
-		}
-		v = b
-	}
-	return o.validate(s, v, at)
-}
-
-func mediaType(contentType string) string {
-	m, _, err := mime.ParseMediaType(contentType)
-	if err != nil {
-		return contentType
-	}
-	return m
-}
-
-func checkType(typ string, v any) error {
-	ok := false
-	switch typ {
-	case "object":
-		_, ok = v.(obj)
-	case "array":
-		_, ok = v.([]any)
-	case "string":
-		_, ok = v.(string)
-	case "boolean":
-		_, ok = v.(bool)
-	case "integer":
-		switch n := v.(type) {
-		case int, int64, uint64:
-			ok = true
-		case float64:
-			ok = n == float64(int64(n))
-		}
-	case "number":
-		switch v.(type) {
-		case int, int64, uint64, float64:
-			ok = true
-		}
-	default:
-		return fmt.Errorf("unknown type %q", typ)
-	}
+	ev, ok := events[event].(map[string]any)
 	if !ok {
-		return fmt.Errorf("%v (%T) is not %s", v, v, typ)
+		return nil, fmt.Errorf("event %q is not documented in x-events (%v)", event, sortedKeys(events))
 	}
-	return nil
+	ref, _ := get(ev, "schema", "$ref").(string)
+	name, ok := strings.CutPrefix(ref, "#/components/schemas/")
+	if s := o.doc.Components.Schemas[name]; ok && s != nil {
+		return s.Value, nil
+	}
+	return nil, fmt.Errorf("event %q: schema $ref %q names no component schema", event, ref)
 }
 
-func asStrings(v any) []string {
-	list, _ := v.([]any)
-	var out []string
-	for _, x := range list {
-		out = append(out, fmt.Sprint(x))
+// events is the x-events of path's 200 text/event-stream.
+func (o openAPI) events(path string) (map[string]any, error) {
+	media, err := o.streamMedia(path)
+	if err != nil {
+		return nil, err
 	}
-	return out
+	events, ok := media.Extensions["x-events"].(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("%s: the stream's x-events are not documented", path)
+	}
+	return events, nil
 }
 
-func keys(v any) []string {
-	m, _ := v.(obj)
+// streamMedia is path's 200 text/event-stream content.
+func (o openAPI) streamMedia(path string) (*openapi3.MediaType, error) {
+	op := o.operation(path, "GET")
+	if op == nil || op.Responses.Value("200") == nil {
+		return nil, fmt.Errorf("GET %s 200 is not documented", path)
+	}
+	media := op.Responses.Value("200").Value.Content.Get("text/event-stream")
+	if media == nil {
+		return nil, fmt.Errorf("GET %s 200 is not text/event-stream", path)
+	}
+	return media, nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {
 		out = append(out, k)
@@ -251,63 +114,31 @@ func keys(v any) []string {
 
 func TestOpenAPIPaths(t *testing.T) {
 	o := loadOpenAPI(t)
-	assert.True(t, strings.HasPrefix(fmt.Sprint(o.doc["openapi"]), "3.0."), "openapi version %v", o.doc["openapi"])
+	assert.True(t, strings.HasPrefix(o.doc.OpenAPI, "3.0."), "openapi version %v", o.doc.OpenAPI)
 
 	want := map[string][]string{
-		"/api/events/jobs/{jobId}/status":               {"get"},
-		"/api/events/jobs/{jobId}/stream":               {"get"},
-		"/api/events/jobs/status":                       {"get"},
-		"/api/events/jobs/stream":                       {"get"},
-		"/api/events/{eventDraftId}/ai-recommendations": {"post"},
-		"/healthz":  {"get"},
-		"/readyz":   {"get"},
-		"/metrics":  {"get"},
-		"/api/info": {"get"},
-		"/":         {"get"},
+		"/api/events/jobs/{jobId}/status":               {"GET"},
+		"/api/events/jobs/{jobId}/stream":               {"GET"},
+		"/api/events/jobs/status":                       {"GET"},
+		"/api/events/jobs/stream":                       {"GET"},
+		"/api/events/{eventDraftId}/ai-recommendations": {"POST"},
+		"/healthz":  {"GET"},
+		"/readyz":   {"GET"},
+		"/metrics":  {"GET"},
+		"/api/info": {"GET"},
+		"/":         {"GET"},
 	}
-	paths := get(o.doc, "paths")
-	var wantPaths []string
-	for p := range want {
-		wantPaths = append(wantPaths, p)
-	}
-	assert.ElementsMatch(t, wantPaths, keys(paths), "paths")
+	assert.ElementsMatch(t, sortedKeys(want), o.doc.Paths.Keys(), "paths")
 	for path, methods := range want {
-		for _, m := range methods {
-			op := get(paths, path, m)
-			if assert.NotNil(t, op, "%s %s", m, path) {
-				assert.NotEmpty(t, get(op, "responses"), "%s %s has no responses", m, path)
-			}
-		}
+		assert.ElementsMatch(t, methods, sortedKeys(o.doc.Paths.Value(path).Operations()), "%s methods", path)
 	}
-}
-
-// TestOpenAPIRefs resolves every $ref in the document.
-func TestOpenAPIRefs(t *testing.T) {
-	o := loadOpenAPI(t)
-	var walk func(v any, at string)
-	walk = func(v any, at string) {
-		switch v := v.(type) {
-		case obj:
-			if _, ok := v["$ref"]; ok {
-				_, err := o.resolve(v)
-				assert.NoError(t, err, at)
-			}
-			for k, c := range v {
-				walk(c, at+"/"+k)
-			}
-		case []any:
-			for i, c := range v {
-				walk(c, fmt.Sprintf("%s[%d]", at, i))
-			}
-		}
-	}
-	walk(o.doc, "#")
+	// The API's security, declared: none yet.
+	require.NotNil(t, o.doc.Security, "top-level security")
+	assert.Empty(t, o.doc.Security, "no security requirement")
 }
 
 func TestOpenAPISchemas(t *testing.T) {
 	o := loadOpenAPI(t)
-	schemas := get(o.doc, "components", "schemas")
-
 	required := map[string][]string{
 		"JobPending":     {"jobId", "status", "message"},
 		"JobCompleted":   {"jobId", "status", "eventDraftId", "trendAnalysis", "recommendations"},
@@ -327,131 +158,129 @@ func TestOpenAPISchemas(t *testing.T) {
 		"Readiness":     {"blind", "missing"},
 	}
 	for name, req := range required {
-		s := get(schemas, name)
-		require.NotNil(t, s, "schema %s", name)
-		assert.ElementsMatch(t, req, asStrings(get(s, "required")), "%s required", name)
-		assert.ElementsMatch(t, append(slices.Clone(req), optional[name]...), keys(get(s, "properties")), "%s properties", name)
-		assert.Equal(t, false, get(s, "additionalProperties"), "%s should allow no other properties", name)
+		s := o.schema(t, name)
+		assert.ElementsMatch(t, req, s.Required, "%s required", name)
+		assert.ElementsMatch(t, append(slices.Clone(req), optional[name]...), sortedKeys(s.Properties), "%s properties", name)
+		if assert.NotNil(t, s.AdditionalProperties.Has, "%s additionalProperties", name) {
+			assert.False(t, *s.AdditionalProperties.Has, "%s should allow no other properties", name)
+		}
 	}
 
 	enums := []struct {
 		schema, prop string
-		want         []string
+		want         []any
 	}{
-		{"Error", "code", []string{"JOB_001", "JOB_002", "JOB_003", "REQ_001", "REQ_002", "REQ_003", "REQ_004", "SVC_001", "SVC_002", "INT_001"}},
-		{"Readiness", "status", []string{"ok", "degraded", "unavailable"}},
-		{"Readiness", "notifications", []string{"ok", "blind"}},
-		{"Readiness", "redis", []string{"up", "down"}},
-		{"Readiness", "subscription", []string{"up", "down"}},
-		{"Readiness", "notify", []string{"keyspace", "poll"}},
-		{"Info", "notify", []string{"keyspace", "poll"}},
-		{"JobPending", "status", []string{"PENDING", "PROCESSING"}},
-		{"JobCompleted", "status", []string{"COMPLETED"}},
-		{"JobFailed", "status", []string{"FAILED"}},
+		{"Error", "code", []any{"JOB_001", "JOB_002", "JOB_003", "REQ_001", "REQ_002", "REQ_003", "REQ_004", "SVC_001", "SVC_002", "INT_001"}},
+		{"Readiness", "status", []any{"ok", "degraded", "unavailable"}},
+		{"Readiness", "notifications", []any{"ok", "blind"}},
+		{"Readiness", "redis", []any{"up", "down"}},
+		{"Readiness", "subscription", []any{"up", "down"}},
+		{"Readiness", "notify", []any{"keyspace", "poll"}},
+		{"Info", "notify", []any{"keyspace", "poll"}},
+		{"JobPending", "status", []any{"PENDING", "PROCESSING"}},
+		{"JobCompleted", "status", []any{"COMPLETED"}},
+		{"JobFailed", "status", []any{"FAILED"}},
 	}
 	for _, e := range enums {
-		assert.ElementsMatch(t, e.want, asStrings(get(schemas, e.schema, "properties", e.prop, "enum")), "%s.%s enum", e.schema, e.prop)
+		assert.ElementsMatch(t, e.want, o.schema(t, e.schema).Properties[e.prop].Value.Enum, "%s.%s enum", e.schema, e.prop)
 	}
 	types := map[string]string{"demo": "boolean", "waitBudgetMs": "integer", "pollIntervalMs": "integer", "notify": "string"}
 	for prop, typ := range types {
-		assert.Equal(t, typ, get(schemas, "Info", "properties", prop, "type"), "Info.%s type", prop)
+		assert.True(t, o.schema(t, "Info").Properties[prop].Value.Type.Is(typ), "Info.%s type is %s", prop, typ)
 	}
 }
 
 func TestOpenAPIOperations(t *testing.T) {
 	o := loadOpenAPI(t)
-	paths := get(o.doc, "paths")
-	resp := func(path, method, code string) any {
+	resp := func(path, method, code string) *openapi3.Response {
 		t.Helper()
-		r, err := o.resolve(get(paths, path, method, "responses", code))
-		require.NoError(t, err)
+		op := o.operation(path, method)
+		require.NotNil(t, op, "%s %s", method, path)
+		r := op.Responses.Value(code)
 		require.NotNil(t, r, "%s %s has no %s response", method, path, code)
-		return r
+		return r.Value
+	}
+	jsonSchema := func(r *openapi3.Response) *openapi3.SchemaRef {
+		if m := r.Content.Get("application/json"); m != nil {
+			return m.Schema
+		}
+		return nil
 	}
 
 	status := "/api/events/jobs/{jobId}/status"
-	ok := resp(status, "get", "200")
-	assert.ElementsMatch(t, []string{"Cache-Control", "Retry-After"}, keys(get(ok, "headers")), "status 200 headers")
+	assert.ElementsMatch(t, []string{"Cache-Control", "Retry-After"}, sortedKeys(resp(status, "get", "200").Headers), "status 200 headers")
 	for code, errCode := range map[string]string{"400": "JOB_002", "404": "JOB_001", "502": "JOB_003", "503": "SVC_001"} {
-		assert.NotNil(t, get(resp(status, "get", code), "content", "application/json", "schema"), "status %s body (%s)", code, errCode)
+		assert.NotNil(t, jsonSchema(resp(status, "get", code)), "status %s body (%s)", code, errCode)
 	}
-	assert.NotNil(t, get(resp(status, "get", "503"), "headers", "Retry-After"), "SVC_001 carries Retry-After")
+	assert.NotNil(t, resp(status, "get", "503").Headers["Retry-After"], "SVC_001 carries Retry-After")
 	var params []string
-	for _, p := range get(paths, status, "get", "parameters").([]any) {
-		p, err := o.resolve(p)
-		require.NoError(t, err)
-		params = append(params, fmt.Sprint(get(p, "in"), ":", get(p, "name")))
+	for _, p := range o.operation(status, "get").Parameters {
+		params = append(params, p.Value.In+":"+p.Value.Name)
 	}
 	assert.ElementsMatch(t, []string{"path:jobId", "query:wait"}, params, "status parameters")
 
 	stream := "/api/events/jobs/{jobId}/stream"
-	assert.NotNil(t, get(resp(stream, "get", "200"), "content", "text/event-stream"), "stream 200 is text/event-stream")
+	assert.NotNil(t, resp(stream, "get", "200").Content.Get("text/event-stream"), "stream 200 is text/event-stream")
 	resp(stream, "get", "204")
 	resp(stream, "get", "404")
 	for _, stream := range []string{stream, "/api/events/jobs/stream"} {
 		var lastEventID []string
-		for _, p := range get(paths, stream, "get", "parameters").([]any) {
-			p, err := o.resolve(p)
-			require.NoError(t, err)
-			if n := get(p, "name"); n == "Last-Event-ID" || n == "lastEventId" {
-				lastEventID = append(lastEventID, fmt.Sprint(get(p, "in"), ":", n))
+		for _, p := range o.operation(stream, "get").Parameters {
+			if n := p.Value.Name; n == "Last-Event-ID" || n == "lastEventId" {
+				lastEventID = append(lastEventID, p.Value.In+":"+n)
 			}
 		}
 		assert.ElementsMatch(t, []string{"header:Last-Event-ID", "query:lastEventId"}, lastEventID, "%s resumes from the header or the query", stream)
+		// kin-openapi does not follow references in extensions: each
+		// event's schema is followed here.
+		events, err := o.events(stream)
+		require.NoError(t, err)
+		assert.ElementsMatch(t, []string{"status", "completed", "failed", "timeout", "problem"}, sortedKeys(events), "%s events", stream)
+		for name := range events {
+			_, err := o.eventSchema(stream, name)
+			assert.NoError(t, err, stream)
+		}
 	}
 
 	create := "/api/events/{eventDraftId}/ai-recommendations"
-	accepted := resp(create, "post", "202")
-	assert.NotNil(t, get(accepted, "headers", "Location"), "202 carries Location")
+	assert.NotNil(t, resp(create, "post", "202").Headers["Location"], "202 carries Location")
 
 	for path, code := range map[string]string{"/readyz": "503", "/api/info": "200"} {
-		assert.NotNil(t, get(resp(path, "get", code), "content", "application/json", "schema"), "%s %s JSON", path, code)
+		assert.NotNil(t, jsonSchema(resp(path, "get", code)), "%s %s JSON", path, code)
 	}
-	assert.NotNil(t, get(resp("/metrics", "get", "200"), "content", "text/plain"))
-	assert.NotNil(t, get(resp("/", "get", "200"), "content", "text/html"))
+	assert.NotNil(t, resp("/metrics", "get", "200").Content.Get("text/plain"))
+	assert.NotNil(t, resp("/", "get", "200").Content.Get("text/html"))
 }
 
-// TestOpenAPIExamples validates every JSON example against its schema, so the
-// examples (and the validator) stay honest.
+// TestOpenAPIExamples: the document has examples, and loadOpenAPI checks
+// each against its schema: one made wrong fails the load.
 func TestOpenAPIExamples(t *testing.T) {
 	o := loadOpenAPI(t)
 	n := 0
-	for path, item := range get(o.doc, "paths").(obj) {
-		for method, op := range item.(obj) {
-			for code, r := range get(op, "responses").(obj) {
-				r, err := o.resolve(r)
-				require.NoError(t, err)
-				media := get(r, "content", "application/json")
-				if media == nil {
-					continue
-				}
-				at := fmt.Sprintf("%s %s %s", method, path, code)
-				schema := get(media, "schema")
-				if ex := get(media, "example"); ex != nil {
-					assert.NoError(t, o.validate(schema, ex, at+" example"))
-					n++
-				}
-				for name, ex := range asObj(get(media, "examples")) {
-					ex, err := o.resolve(ex)
-					require.NoError(t, err)
-					assert.NoError(t, o.validate(schema, get(ex, "value"), at+" "+name))
-					n++
+	for _, item := range o.doc.Paths.Map() {
+		for _, op := range item.Operations() {
+			for _, r := range op.Responses.Map() {
+				if m := r.Value.Content.Get("application/json"); m != nil {
+					n += len(m.Examples)
+					if m.Example != nil {
+						n++
+					}
 				}
 			}
 		}
 	}
-	assert.Greater(t, n, 10, "examples validated")
+	assert.Greater(t, n, 10, "JSON examples")
+
+	src := string(readFile(t, "docs/openapi.yaml"))
+	good := `{jobId: "7f0c2a", status: PROCESSING, message: "AI가 분석 중입니다"}`
+	require.Contains(t, src, good)
+	_, err := parseOpenAPI([]byte(strings.Replace(src, good, `{jobId: "7f0c2a", status: DONE, message: "AI가 분석 중입니다"}`, 1)))
+	assert.ErrorContains(t, err, "DONE", "an example that breaks its schema fails the load")
 }
 
-func asObj(v any) obj {
-	m, _ := v.(obj)
-	return m
-}
-
-// TestOpenAPIValidate shows the validator rejects what the contract forbids.
+// TestOpenAPIValidate shows the schemas reject what the contract forbids.
 func TestOpenAPIValidate(t *testing.T) {
 	o := loadOpenAPI(t)
-	status := obj{"$ref": "#/components/schemas/JobStatus"}
 	tests := []struct {
 		body  string
 		valid bool
@@ -460,18 +289,31 @@ func TestOpenAPIValidate(t *testing.T) {
 		{`{"jobId":"a","status":"PROCESSING","message":"m","timedOut":true}`, true},
 		{`{"jobId":"a","status":"FAILED","error":"e","message":"m"}`, true},
 		{`{"jobId":"a","status":"COMPLETED","eventDraftId":"d","trendAnalysis":{},"recommendations":[]}`, true},
+		{`{"jobId":"a","status":"COMPLETED","eventDraftId":"d","trendAnalysis":"text","recommendations":[]}`, true},
 		{`{"jobId":"a","status":"PENDING"}`, false},
 		{`{"jobId":"a","status":"PENDING","message":"m","extra":1}`, false},
 		{`{"jobId":"a","status":"DONE","message":"m"}`, false},
 		{`{"jobId":"a","status":"COMPLETED","eventDraftId":"d","trendAnalysis":{},"recommendations":[{"title":"t"}]}`, false},
 		{`{"jobId":"a","status":"COMPLETED","eventDraftId":"d","recommendations":[]}`, false},
 		{`{"jobId":"a","status":"PENDING","message":"m","timedOut":false}`, false},
+		{`{"jobId":"a","status":"FAILED","message":"m"}`, false},
 	}
 	for _, tt := range tests {
 		var v any
-		require.NoError(t, yaml.Unmarshal([]byte(tt.body), &v))
-		err := o.validate(status, v, "body")
+		require.NoError(t, json.Unmarshal([]byte(tt.body), &v))
+		err := o.schema(t, "JobStatus").VisitJSON(v, openapi3.VisitAsResponse())
 		assert.Equal(t, tt.valid, err == nil, "validate(%s) = %v; want valid %v", tt.body, err, tt.valid)
 	}
-	assert.Error(t, o.validate(obj{"$ref": "#/components/schemas/Error"}, obj{"code": "XYZ_999", "message": "m"}, "error"))
+	err := o.schema(t, "Error").VisitJSON(map[string]any{"code": "XYZ_999", "message": "m"}, openapi3.VisitAsResponse())
+	assert.Error(t, err, "an unknown error code")
+}
+
+// TestOpenAPILoadRefusesBrokenRefs: a $ref that names nothing fails the
+// load, so every reference of the document resolves.
+func TestOpenAPILoadRefusesBrokenRefs(t *testing.T) {
+	src := string(readFile(t, "docs/openapi.yaml"))
+	ref := `$ref: '#/components/responses/JobNotFound'`
+	require.Contains(t, src, ref)
+	_, err := parseOpenAPI([]byte(strings.Replace(src, ref, `$ref: '#/components/responses/NoSuchResponse'`, 1)))
+	assert.ErrorContains(t, err, "NoSuchResponse")
 }

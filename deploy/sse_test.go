@@ -19,7 +19,9 @@ func TestSSEReader(t *testing.T) {
 		streamPath:     {"status", "failed"},
 		manyStreamPath: {"status", "problem", "failed"},
 	} {
-		ex, _ := get(c.o.doc, "paths", path, "get", "responses", "200", "content", "text/event-stream", "example").(string)
+		media, err := c.o.streamMedia(path)
+		require.NoError(t, err)
+		ex, _ := media.Example.(string)
 		require.NotEmpty(t, ex, "the stream's example")
 		evs, first := readEvents(t, strings.NewReader(ex+"\n"), func(ev sse.Event) { c.checkEvent(t, path, ev) })
 		assert.Equal(t, "retry: 2000", first, path)

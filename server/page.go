@@ -10,23 +10,45 @@ import (
 	"jobwait/web"
 )
 
-// page serves the web page at / and its assets, from the binary. Text is
-// labelled UTF-8, so a copied jobwait.js keeps its Korean strings whatever
-// the including page's encoding.
+// page serves the web page at / and its assets, with the client package
+// under /client/, from the binary.
 func (s *Server) page(a *fiber.App) {
-	a.Use("/", utf8Text, filesystem.New(filesystem.Config{
+	a.Use("/", assetType, filesystem.New(filesystem.Config{
 		Root:   http.FS(web.Files),
 		Index:  "index.html",
 		MaxAge: 60,
 	}))
 }
 
-// utf8Text adds charset=utf-8 to text answers that lack a charset.
-func utf8Text(c *fiber.Ctx) error {
-	err := c.Next()
+// assetTypes are the content types of the assets whose extension fiber
+// labels wrongly or not at all, by the end of their name. A .d.ts is
+// served as text/plain: fiber would say video/mp2t (the .ts of MPEG
+// transport streams); application/typescript, which no registry lists,
+// makes browsers download it instead of showing it, while text/plain shows
+// it, and tools that fetch declarations by URL (Deno) read a text/plain
+// answer by its .d.ts name. Modules are text/javascript (RFC 9239).
+var assetTypes = []struct{ suffix, contentType string }{
+	{".d.ts", "text/plain; charset=utf-8"},
+	{".mjs", "text/javascript; charset=utf-8"},
+	{".js", "text/javascript; charset=utf-8"},
+}
+
+// assetType sets the content types of assetTypes and adds charset=utf-8
+// to other text answers that lack a charset, so that the client keeps its
+// Korean strings whatever the including page's encoding.
+func assetType(c *fiber.Ctx) error {
+	if err := c.Next(); err != nil || c.Response().StatusCode() != fiber.StatusOK {
+		return err // an error's answer is the error handler's
+	}
+	for _, a := range assetTypes {
+		if strings.HasSuffix(c.Path(), a.suffix) {
+			c.Response().Header.SetContentType(a.contentType)
+			return nil
+		}
+	}
 	ct := string(c.Response().Header.ContentType())
 	if strings.HasPrefix(ct, "text/") && !strings.Contains(ct, "charset") {
 		c.Response().Header.SetContentType(ct + "; charset=utf-8")
 	}
-	return err
+	return nil
 }

@@ -297,6 +297,17 @@ func (p *tab) waitState(t *testing.T, state string) {
 	p.waitFor(t, fmt.Sprintf("document.body.dataset.state === %q", state), "state "+state)
 }
 
+// importClient imports the client module the page is served with,
+// /client/jobwait.js, as window.jobwait, for a test to call.
+func (p *tab) importClient(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, stepTimeout)
+	defer cancel()
+	_, err := chromedp.Run(ctx, chromedp.Evaluate[string](`import('/client/jobwait.js').then((m) => { window.jobwait = m; return '' })`,
+		chromedp.EvalAwaitPromise))
+	require.NoError(t, err, "import /client/jobwait.js")
+}
+
 func (p *tab) eval(t *testing.T, expr string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(p.ctx, 5*time.Second)

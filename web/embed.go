@@ -1,16 +1,20 @@
-// Package web holds the jobwait page and its client script, embedded into
-// the binary so that jobwait serves them without files on disk.
+// Package web holds the jobwait page and the JavaScript client package,
+// embedded into the binary so that jobwait serves them without files on
+// disk.
 //
-// Files has, at its root: index.html (the page, served at /), jobwait.js
-// (the reusable waiting client: window.jobwait.wait and waitMany) with its
-// TypeScript declarations jobwait.d.ts, app.js (the page's logic),
-// history.js (the list of this browser's analyses) and style.css. The page needs GET /api/info besides the job
-// endpoints of SPEC.md.
+// client/ is the npm package @jobwait/client: jobwait.js, an ES module
+// (wait, waitMany, isTerminal) that runs in browsers and in Node 20+, its
+// TypeScript declarations jobwait.d.ts and package.json. The page is
+// index.html (served at /), app.js (its logic) and history.js (the list of
+// this browser's analyses), both modules that import the client, and
+// style.css. The page needs GET /api/info besides the job endpoints of
+// SPEC.md.
 package web
 
 import "embed"
 
-// Files is the page and its assets, each at the root of the FS.
+// Files is the page and its assets at the root of the FS, and the client
+// package under client/.
 //
-//go:embed index.html jobwait.js jobwait.d.ts app.js history.js style.css
+//go:embed index.html app.js history.js style.css client/jobwait.js client/jobwait.d.ts client/package.json
 var Files embed.FS

@@ -60,6 +60,7 @@ window.__cb = function (single) {
 func (p *tab) startMany(t *testing.T, ids []string, extra string) {
 	t.Helper()
 	list, _ := json.Marshal(ids)
+	p.importClient(t)
 	p.eval(t, recordWaits)
 	p.eval(t, fmt.Sprintf(`window.__h = jobwait.waitMany(%s, Object.assign(__cb(), {%s})); ''`, list, extra))
 }
@@ -297,9 +298,9 @@ func TestFallbackKeepsOneDeadline(t *testing.T) {
 		switch {
 		case r.URL.Path == "/":
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
-			fmt.Fprint(w, `<!doctype html><meta charset="utf-8"><title>t</title><main></main><script src="/jobwait.js"></script>`)
-		case r.URL.Path == "/jobwait.js":
-			http.ServeFileFS(w, r, web.Files, "jobwait.js")
+			fmt.Fprint(w, `<!doctype html><meta charset="utf-8"><title>t</title><main></main>`)
+		case r.URL.Path == "/client/jobwait.js":
+			http.ServeFileFS(w, r, web.Files, "client/jobwait.js")
 		case strings.HasSuffix(r.URL.Path, "/stream"):
 			<-r.Context().Done() // never answers: EventSource stays CONNECTING
 		case r.URL.Query().Get("wait") != "":
@@ -336,6 +337,7 @@ func TestFallbackKeepsOneDeadline(t *testing.T) {
 	t.Cleanup(srv.Close)
 
 	p := openPage(t, &jobwait{URL: srv.URL}, "/")
+	p.importClient(t)
 	p.eval(t, recordWaits)
 	start := time.Now()
 	opts := fmt.Sprintf(`budgetMs: %d`, budget.Milliseconds())
@@ -405,6 +407,7 @@ func TestTenWaitsOverHTTP2(t *testing.T) {
 	}
 	p := openPage(t, &h2, "/", ignoreCertificates)
 	assert.Equal(t, "h2", p.eval(t, `performance.getEntriesByType('navigation')[0].nextHopProtocol`), "the page came over HTTP/2")
+	p.importClient(t)
 	p.eval(t, recordWaits)
 	for _, id := range ids {
 		p.eval(t, fmt.Sprintf(`jobwait.wait(%q, __cb(%q)); ''`, id, id))

@@ -10,45 +10,30 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"jobwait/web/npmtest"
 )
 
 // typescriptVersion is the compiler the declarations are checked with.
-const typescriptVersion = "7.0.2"
+const typescriptVersion = "typescript@7.0.2"
 
-// tsc returns the TypeScript compiler, installed with npm into the user's
-// cache (or JOBWAIT_TSC_DIR) on first use: `make test` needs only npm.
-func tsc(t *testing.T) string {
-	t.Helper()
-	dir := os.Getenv("JOBWAIT_TSC_DIR")
-	if dir == "" {
-		cache, err := os.UserCacheDir()
-		require.NoError(t, err)
-		dir = filepath.Join(cache, "jobwait", "typescript-"+typescriptVersion)
-	}
-	bin := filepath.Join(dir, "node_modules", ".bin", "tsc")
-	if _, err := os.Stat(bin); err == nil {
-		return bin
-	}
-	npm, err := exec.LookPath("npm")
-	require.NoError(t, err, "npm not found: install it (apt-get install -y nodejs npm) to check jobwait.d.ts")
-	require.NoError(t, os.MkdirAll(dir, 0o755))
-	out, err := exec.Command(npm, "install", "--no-save", "--no-audit", "--no-fund", "--prefix", dir,
-		"typescript@"+typescriptVersion).CombinedOutput()
-	require.NoError(t, err, "npm install typescript:\n%s", out)
-	return bin
-}
-
-// TestTypeDeclarations checks jobwait.d.ts with tsc --noEmit --strict: a
-// typed use of the whole API compiles, and each misuse is an error.
+// TestTypeDeclarations checks jobwait.d.ts as a consumer of the installed
+// package sees it, importing '@jobwait/client' through its package.json's
+// exports, with tsc --noEmit --strict: a typed use of the whole API
+// compiles, and each misuse is an error.
 func TestTypeDeclarations(t *testing.T) {
-	bin := tsc(t)
+	t.Parallel()
+	tsc := npmtest.Bin(npmtest.Install(t, typescriptVersion), "tsc")
+	dir := consumerProject(t)
 	check := func(file string) (string, error) {
-		out, err := exec.Command(bin, "--noEmit", "--strict", "--target", "es2017", "--lib", "es2017,dom",
-			filepath.Join("testdata", file)).CombinedOutput()
+		cmd := exec.Command(tsc, "--noEmit", "--strict", "--module", "nodenext", "--moduleResolution", "nodenext",
+			"--target", "es2020", "--lib", "es2020,dom", "--types", "", file)
+		cmd.Dir = dir
+		out, err := cmd.CombinedOutput()
 		return string(out), err
 	}
 	out, err := check("usage.ts")
-	require.NoError(t, err, "tsc --noEmit testdata/usage.ts:\n%s", out)
+	require.NoError(t, err, "tsc --noEmit usage.ts:\n%s", out)
 
 	out, err = check("misuse.ts")
 	require.Error(t, err, "testdata/misuse.ts compiled")
@@ -60,6 +45,6 @@ func TestTypeDeclarations(t *testing.T) {
 			want++
 		}
 	}
-	got := regexp.MustCompile(`(?m)^testdata/misuse\.ts\(\d+,\d+\): error TS`).FindAllString(out, -1)
+	got := regexp.MustCompile(`(?m)^misuse\.ts\(\d+,\d+\): error TS`).FindAllString(out, -1)
 	assert.Len(t, got, want, "one error per misuse:\n%s", out)
 }

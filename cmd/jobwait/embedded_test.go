@@ -59,5 +59,5 @@ func TestEmbeddedDefault(t *testing.T) {
 	page, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	assert.Equal(t, 200, resp.StatusCode)
-	assert.Contains(t, string(page), "jobwait.js")
+	assert.Contains(t, string(page), `<script type="module" src="/app.js">`)
 }
