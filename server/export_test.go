@@ -1,5 +1,10 @@
 package server
 
+import (
+	"slices"
+	"time"
+)
+
 // Settled reports whether every admitted wait is held: none is between
 // its admission and its first state (a Watch still reading), when a job's
 // change could still be taken for its first state.
@@ -8,4 +13,14 @@ func Settled(s *Server) bool {
 	live := s.holds.live
 	s.holds.mu.Unlock()
 	return s.waiting.Load() == int64(live)
+}
+
+// ManyEventID is the id of event seq of a many-job stream of ids ending at
+// deadline, the jobs named in ended ended.
+func ManyEventID(deadline time.Time, seq uint64, ids []string, final bool, ended ...string) string {
+	marks := make([]bool, len(ids))
+	for i, id := range ids {
+		marks[i] = slices.Contains(ended, id)
+	}
+	return string(appendManyEventID(nil, deadline, seq, newJobList(ids), marks, final))
 }

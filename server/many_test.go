@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"math"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -23,6 +24,15 @@ func manyStreamPath(ids ...string) string {
 }
 func manyStatusPath(ids ...string) string {
 	return "/api/events/jobs/status?ids=" + strings.Join(ids, ",")
+}
+
+// manyDeadline is the deadline a many-job stream's event id carries.
+func manyDeadline(t *testing.T, id string) time.Time {
+	t.Helper()
+	ms, _, _ := strings.Cut(id, "-")
+	n, err := strconv.ParseInt(ms, 10, 64)
+	require.NoError(t, err, "event id %q", id)
+	return time.UnixMilli(n)
 }
 
 // openManySSE opens a many-job stream and checks its head and retry line.
@@ -76,18 +86,19 @@ func TestManyStreamAcrossReconnects(t *testing.T) {
 	e := newPushEnv(t, pushOpts{})
 	a, b := e.running(t), e.jobs.Create(t)
 	unknown := e.jobs.ID()
-	path := manyStreamPath(a.JobID, unknown, b.JobID)
+	ids := []string{a.JobID, unknown, b.JobID}
+	path := manyStreamPath(ids...)
 	start := time.Now()
 	c := openManySSE(t, e, path)
 
 	ev, body := manyEvent(t, c, 5*time.Second, "status", a.JobID)
 	assert.Equal(t, "PROCESSING", body["status"])
-	assert.Regexp(t, `^\d+-1-0$`, ev.ID)
-	deadline, _, _ := splitEventID(t, strings.TrimSuffix(ev.ID, "-0"))
+	deadline := manyDeadline(t, ev.ID)
 	assert.WithinDuration(t, start.Add(server.DefaultWaitBudget), deadline, time.Second, "the id carries the stream's deadline")
+	assert.Equal(t, server.ManyEventID(deadline, 1, ids, false), ev.ID)
 	ev, body = manyEvent(t, c, 5*time.Second, "problem", unknown)
 	assert.Equal(t, "JOB_001", body["code"], "an unknown job is its own problem; the others go on")
-	assert.Regexp(t, `^\d+-2-2$`, ev.ID, "the mask marks position 1 ended")
+	assert.Equal(t, server.ManyEventID(deadline, 2, ids, false, unknown), ev.ID, "the id marks the unknown job ended")
 	_, body = manyEvent(t, c, 5*time.Second, "status", b.JobID)
 	assert.Equal(t, "PENDING", body["status"])
 	e.waiters(t, 2) // the unknown job has ended: its waiter is let go
@@ -100,7 +111,7 @@ func TestManyStreamAcrossReconnects(t *testing.T) {
 	e.complete(t, a)
 	ev, body = manyEvent(t, c, answeredBound, "completed", a.JobID)
 	assert.Len(t, body["recommendations"], 3)
-	assert.Regexp(t, `^\d+-5-3$`, ev.ID)
+	assert.Equal(t, server.ManyEventID(deadline, 5, ids, false, unknown, a.JobID), ev.ID)
 	last := ev.ID
 
 	// The connection drops; b fails meanwhile. The reconnect resends none
@@ -118,7 +129,7 @@ func TestManyStreamAcrossReconnects(t *testing.T) {
 	c = openManySSE(t, e, path, "Last-Event-ID: "+last)
 	ev, body = manyEvent(t, c, 5*time.Second, "failed", b.JobID)
 	assert.Equal(t, "모델 오류", body["error"])
-	assert.Equal(t, strings.TrimSuffix(last, "-5-3")+"-6-7-end", ev.ID, "same deadline, every job ended")
+	assert.Equal(t, server.ManyEventID(deadline, 6, ids, true, ids...), ev.ID, "same deadline, every job ended")
 	c.Ended(t, 5*time.Second)
 	e.waiters(t, 0)
 
@@ -137,13 +148,14 @@ func TestManyStreamDeadline(t *testing.T) {
 	const budget = 2 * time.Second
 	e := newPushEnv(t, pushOpts{cfg: server.Config{WaitBudget: budget, Heartbeat: time.Second}})
 	a, b, done := e.running(t), e.running(t), e.running(t)
-	path := manyStreamPath(a.JobID, b.JobID, done.JobID)
+	ids := []string{a.JobID, b.JobID, done.JobID}
+	path := manyStreamPath(ids...)
 	start := time.Now()
 	c := openManySSE(t, e, path)
 	ev, _ := manyEvent(t, c, 5*time.Second, "status", a.JobID)
 	manyEvent(t, c, 5*time.Second, "status", b.JobID)
 	manyEvent(t, c, 5*time.Second, "status", done.JobID)
-	deadline, _, _ := splitEventID(t, strings.TrimSuffix(ev.ID, "-0"))
+	deadline := manyDeadline(t, ev.ID)
 	e.complete(t, done)
 	ev, _ = manyEvent(t, c, answeredBound, "completed", done.JobID)
 	c.Close()
@@ -152,7 +164,7 @@ func TestManyStreamDeadline(t *testing.T) {
 	// it, each with its own timeout event, the last one ending the stream.
 	c = openManySSE(t, e, path, "Last-Event-ID: "+ev.ID)
 	ev, _ = manyEvent(t, c, 5*time.Second, "status", a.JobID)
-	assert.Regexp(t, `^`+strconv.FormatInt(deadline.UnixMilli(), 10)+`-5-4$`, ev.ID, "the same deadline, the sequence goes on, done stays ended")
+	assert.Equal(t, server.ManyEventID(deadline, 5, ids, false, done.JobID), ev.ID, "the same deadline, the sequence goes on, done stays ended")
 	manyEvent(t, c, 5*time.Second, "status", b.JobID)
 	ev, body := manyEvent(t, c, budget+5*time.Second, "timeout", a.JobID)
 	assert.Equal(t, true, body["timedOut"])
@@ -160,17 +172,52 @@ func TestManyStreamDeadline(t *testing.T) {
 	assert.False(t, ev.At.Before(deadline.Add(-50*time.Millisecond)), "ended %v before its deadline", deadline.Sub(ev.At))
 	assert.Less(t, ev.At.Sub(deadline), 700*time.Millisecond, "ended late")
 	ev, _ = manyEvent(t, c, time.Second, "timeout", b.JobID)
-	assert.Regexp(t, `^\d+-\d+-7-end$`, ev.ID)
+	assert.Equal(t, server.ManyEventID(deadline, 8, ids, true, ids...), ev.ID)
 	c.Ended(t, 5*time.Second)
 	noContent(t, e, path, "Last-Event-ID: "+ev.ID)
 	t.Logf("stream of 3 jobs: deadline %v after its start", deadline.Sub(start))
 
-	// A forged id buys no more than one budget.
-	start = time.Now()
-	c = openManySSE(t, e, path+"&lastEventId=99999999999999-1-0")
-	ev, _ = manyEvent(t, c, 5*time.Second, "status", a.JobID)
-	deadline, _, _ = splitEventID(t, strings.TrimSuffix(ev.ID, "-0"))
-	assert.WithinDuration(t, start.Add(budget), deadline, 200*time.Millisecond)
+	// A forged id buys no more than one budget, whether it is read or not.
+	far := time.UnixMilli(99999999999999)
+	for _, forged := range []string{"99999999999999-1-0", server.ManyEventID(far, 1, ids, false)} {
+		start = time.Now()
+		c = openManySSE(t, e, path+"&lastEventId="+forged)
+		ev, _ = manyEvent(t, c, 5*time.Second, "status", a.JobID)
+		assert.WithinDuration(t, start.Add(budget), manyDeadline(t, ev.ID), 200*time.Millisecond, "after %q", forged)
+	}
+}
+
+// TestManyStreamAtTheLastSequence: resumed near the largest sequence, a
+// many-job stream's ids stop there rather than wrap to 0, and a resume
+// from one of them still proves what it says: the job the client has is
+// not sent again, the one it has not is.
+func TestManyStreamAtTheLastSequence(t *testing.T) {
+	e := newPushEnv(t, pushOpts{})
+	a, b, done := e.running(t), e.running(t), e.running(t)
+	e.complete(t, done)
+	ids := []string{a.JobID, b.JobID, done.JobID}
+	path := manyStreamPath(ids...)
+	deadline := time.Now().Add(server.DefaultWaitBudget / 2).Truncate(time.Millisecond)
+
+	c := openManySSE(t, e, path, "Last-Event-ID: "+server.ManyEventID(deadline, math.MaxUint64-1, ids, false, done.JobID))
+	ev, _ := manyEvent(t, c, 5*time.Second, "status", a.JobID)
+	assert.Equal(t, server.ManyEventID(deadline, math.MaxUint64, ids, false, done.JobID), ev.ID)
+	ev, _ = manyEvent(t, c, 5*time.Second, "status", b.JobID)
+	assert.Equal(t, server.ManyEventID(deadline, math.MaxUint64, ids, false, done.JobID), ev.ID, "the sequence stops at its top")
+	e.complete(t, a)
+	ev, _ = manyEvent(t, c, answeredBound, "completed", a.JobID)
+	assert.Equal(t, server.ManyEventID(deadline, math.MaxUint64, ids, false, done.JobID, a.JobID), ev.ID)
+	c.Close()
+
+	// Resumed from the top: only b, the one job not had.
+	c = openManySSE(t, e, path, "Last-Event-ID: "+ev.ID)
+	ev, _ = manyEvent(t, c, 5*time.Second, "status", b.JobID)
+	assert.Equal(t, server.ManyEventID(deadline, math.MaxUint64, ids, false, done.JobID, a.JobID), ev.ID)
+	e.complete(t, b)
+	ev, _ = manyEvent(t, c, answeredBound, "completed", b.JobID)
+	assert.Equal(t, server.ManyEventID(deadline, math.MaxUint64, ids, true, ids...), ev.ID)
+	c.Ended(t, 5*time.Second)
+	noContent(t, e, path, "Last-Event-ID: "+ev.ID)
 }
 
 func TestManyBadRequests(t *testing.T) {
@@ -318,7 +365,8 @@ func TestReconnectLongPastItsDeadline(t *testing.T) {
 	e := newPushEnv(t, pushOpts{})
 	running, done := e.running(t), e.running(t)
 	e.complete(t, done)
-	past := strconv.FormatInt(time.Now().Add(-time.Minute).UnixMilli(), 10)
+	pastT := time.Now().Add(-time.Minute)
+	past := strconv.FormatInt(pastT.UnixMilli(), 10)
 
 	for _, tc := range []struct {
 		job  store.Job
@@ -336,7 +384,8 @@ func TestReconnectLongPastItsDeadline(t *testing.T) {
 		require.NoError(t, r.err, "the stream ends cleanly after its last event")
 	}
 
-	c := e.get(t, manyStreamPath(running.JobID, done.JobID), "Last-Event-ID: "+past+"-2-0")
+	ids := []string{running.JobID, done.JobID}
+	c := e.get(t, manyStreamPath(ids...), "Last-Event-ID: "+server.ManyEventID(pastT, 2, ids, false))
 	require.Equal(t, 200, c.Resp.StatusCode)
 	got := map[string]string{} // each job's last event
 	for i := 0; i < 4 && (len(got) < 2 || got[running.JobID] == "status"); i++ {

@@ -2,6 +2,9 @@ package server
 
 import (
 	"fmt"
+	"hash/crc32"
+	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -64,96 +67,184 @@ func lastEventID(c *fiber.Ctx) string {
 }
 
 // A many-job stream's event id carries the stream's deadline, the event's
-// sequence number and which of the listed jobs have had their final event,
-// so that a reconnect to any replica keeps the deadline and resends no
-// final event it already got, nor loses one it missed:
-// "<deadline unix ms>-<seq>-<mask>", and "…-end" on the stream's last
-// event. The mask is hex, one digit per four positions of the ids list,
-// the first digit for positions 0–3, position 4k+j as bit j of digit k:
-// at most 13 digits for the default 50 jobs.
+// sequence number, which listed jobs have had their final event, and what
+// list that is said of, so that a reconnect to any replica keeps the
+// deadline and resends no final event it already got, nor loses one it
+// missed, also when the list comes back reordered or changed:
 //
-// maxManyIDBase bounds an id's length but its mask.
-const maxManyIDBase = 48
+//	<deadline unix ms>-<seq>-<mask>-<list>-<check>
+//
+// and "…-end" on the stream's last event. The mask is hex over the ids in
+// sorted order, one digit per four of them, the first digit for the first
+// four, the (4k+j)th id as bit j of digit k: at most 13 digits for the
+// default 50 jobs; being of the sorted list, it reads the same whatever
+// order the list comes back in. list is the CRC-32C of the sorted ids,
+// each followed by a comma: a list that is not the same set of ids has
+// another, but for one in 2³². check is the CRC-32 (IEEE) of everything
+// before it, so that an id cut short or altered is told apart from a
+// genuine one (every change confined to 4 bytes in a row is found, so
+// every change of one byte).
+// Both are 8 lowercase hex digits. The sequence stops at its largest
+// value rather than wrap.
+//
+// maxManyIDBase bounds an id's length but its mask: 19 digits of deadline,
+// 20 of sequence, the list and the check, the separators and "-end".
+const maxManyIDBase = 63
 
-// appendManyEventID appends the id of event seq of a stream ending at
-// deadline, with the jobs marked in ended already ended.
-func appendManyEventID(b []byte, deadline time.Time, seq uint64, ended []bool, final bool) []byte {
+// listTable is the CRC-32C table of a list's digest.
+var listTable = crc32.MakeTable(crc32.Castagnoli)
+
+// jobList is a many-job stream's ids as its event ids see them: their
+// sorted order and the digest of that sorted list.
+type jobList struct {
+	sorted []int  // the list positions of the ids, in the ids' sorted order
+	digest uint32 // CRC-32C of the sorted ids, each followed by ','
+}
+
+// newJobList is ids as its event ids see them; ids are distinct.
+func newJobList(ids []string) jobList {
+	l := jobList{sorted: make([]int, len(ids))}
+	for i := range l.sorted {
+		l.sorted[i] = i
+	}
+	slices.SortFunc(l.sorted, func(a, b int) int { return strings.Compare(ids[a], ids[b]) })
+	var sorted []byte
+	for _, i := range l.sorted {
+		sorted = append(append(sorted, ids[i]...), ',')
+	}
+	l.digest = crc32.Checksum(sorted, listTable)
+	return l
+}
+
+// appendManyEventID appends the id of event seq of a stream of list ending
+// at deadline, with the jobs marked in ended (in list order) ended.
+func appendManyEventID(b []byte, deadline time.Time, seq uint64, list jobList, ended []bool, final bool) []byte {
+	start := len(b)
 	b = strconv.AppendInt(b, deadline.UnixMilli(), 10)
 	b = append(b, '-')
 	b = strconv.AppendUint(b, seq, 10)
 	b = append(b, '-')
-	const hex = "0123456789abcdef"
-	for k := 0; k < len(ended); k += 4 {
+	for k := 0; k < len(list.sorted); k += 4 {
 		var d byte
-		for j := 0; j < 4 && k+j < len(ended); j++ {
-			if ended[k+j] {
+		for j := 0; j < 4 && k+j < len(list.sorted); j++ {
+			if ended[list.sorted[k+j]] {
 				d |= 1 << j
 			}
 		}
-		b = append(b, hex[d])
+		b = append(b, hexDigits[d])
 	}
+	b = append(b, '-')
+	b = appendHex32(b, list.digest)
+	check := crc32.ChecksumIEEE(b[start:])
+	b = append(b, '-')
+	b = appendHex32(b, check)
 	if final {
 		b = append(b, finalSuffix...)
 	}
 	return b
 }
 
+const hexDigits = "0123456789abcdef"
+
+// appendHex32 appends v as 8 lowercase hex digits.
+func appendHex32(b []byte, v uint32) []byte {
+	for shift := 28; shift >= 0; shift -= 4 {
+		b = append(b, hexDigits[v>>shift&0xf])
+	}
+	return b
+}
+
+// nextSeq is the sequence number after seq: one more, but at the largest
+// there is, that again, so that a resume from it never reads a wrapped 0.
+func nextSeq(seq uint64) uint64 {
+	if seq == math.MaxUint64 {
+		return seq
+	}
+	return seq + 1
+}
+
 // manyResume is what a Last-Event-ID says about the many-job stream it
-// continues.
+// continues, whatever list it comes back with.
 type manyResume struct {
 	deadline time.Time
 	seq      uint64
-	ended    []bool // one per listed job
+	mask     string // the jobs ended, in the sorted order of the id's list
+	list     uint32 // the digest of the id's list
 	final    bool   // the last event ended the stream
 }
 
-// done reports whether the stream resumed had nothing left to send.
-func (r manyResume) done() bool {
-	if r.final {
-		return true
+// parseManyEventID reads a Last-Event-ID of a many-job stream of at most
+// maxIDs jobs. ok is false for an absent id, one of another form (a
+// one-job stream's), or one whose check fails: the stream then starts
+// afresh. An id that is read is one appendManyEventID writes, byte for
+// byte.
+func parseManyEventID(s string, maxIDs int) (r manyResume, ok bool) {
+	if s == "" || len(s) > maxManyIDBase+(maxIDs+3)/4 {
+		return manyResume{}, false
 	}
-	for _, e := range r.ended {
-		if !e {
+	s, r.final = strings.CutSuffix(s, finalSuffix)
+	i := strings.LastIndexByte(s, '-')
+	if i < 0 || s[i+1:] != string(appendHex32(nil, crc32.ChecksumIEEE([]byte(s[:i])))) {
+		return manyResume{}, false
+	}
+	f := strings.Split(s[:i], "-")
+	if len(f) != 4 || !isDecimal(f[0]) || !isDecimal(f[1]) || !isHex(f[2]) || len(f[2]) > (maxIDs+3)/4 ||
+		len(f[3]) != 8 || !isHex(f[3]) {
+		return manyResume{}, false
+	}
+	ms, err1 := strconv.ParseInt(f[0], 10, 64)
+	seq, err2 := strconv.ParseUint(f[1], 10, 64)
+	list, err3 := strconv.ParseUint(f[3], 16, 32)
+	if err1 != nil || err2 != nil || err3 != nil {
+		return manyResume{}, false
+	}
+	return manyResume{deadline: time.UnixMilli(ms), seq: seq, mask: f[2], list: uint32(list), final: r.final}, true
+}
+
+// isDecimal reports whether s is a number as strconv writes it: digits,
+// no leading zero.
+func isDecimal(s string) bool {
+	if s == "" || (s[0] == '0' && len(s) > 1) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
 			return false
 		}
 	}
 	return true
 }
 
-// parseManyEventID reads a Last-Event-ID for a stream of n jobs. A
-// one-job stream's id ("<ms>-<seq>") is read as one with no job ended.
-// ok is false for an absent or malformed id, or a mask for more jobs than
-// n: the stream then starts afresh.
-func parseManyEventID(s string, n int) (r manyResume, ok bool) {
-	digits := (n + 3) / 4
-	if s == "" || len(s) > maxManyIDBase+digits {
-		return manyResume{}, false
-	}
-	s, r.final = strings.CutSuffix(s, finalSuffix)
-	ms, rest, found := strings.Cut(s, "-")
-	if !found {
-		return manyResume{}, false
-	}
-	seq, mask, _ := strings.Cut(rest, "-")
-	m, err1 := strconv.ParseInt(ms, 10, 64)
-	q, err2 := strconv.ParseUint(seq, 10, 64)
-	if err1 != nil || err2 != nil || m < 0 || len(mask) > digits {
-		return manyResume{}, false
-	}
-	r.deadline, r.seq, r.ended = time.UnixMilli(m), q, make([]bool, n)
-	for k := 0; k < len(mask); k++ {
-		d, err := strconv.ParseUint(mask[k:k+1], 16, 8)
-		if err != nil {
-			return manyResume{}, false
+// isHex reports whether s is lowercase hex digits, at least one.
+func isHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if (s[i] < '0' || s[i] > '9') && (s[i] < 'a' || s[i] > 'f') {
+			return false
 		}
+	}
+	return s != ""
+}
+
+// ended is which jobs of the list (in list order) r proves ended. proved
+// is true only if r was written for this very set of ids, in any order;
+// otherwise no job is marked, and every job's state is to be sent again.
+func (l jobList) ended(r manyResume) (ended []bool, proved bool) {
+	n := len(l.sorted)
+	ended = make([]bool, n)
+	if r.list != l.digest || len(r.mask) != (n+3)/4 {
+		return ended, false
+	}
+	for k := 0; k < len(r.mask); k++ {
+		d, _ := strconv.ParseUint(r.mask[k:k+1], 16, 8)
 		for j := 0; j < 4; j++ {
-			if d&(1<<j) != 0 {
-				if 4*k+j >= n {
-					return manyResume{}, false
-				}
-				r.ended[4*k+j] = true
+			if d&(1<<j) == 0 {
+				continue
 			}
+			if 4*k+j >= n { // a bit past the list: not written for it
+				return make([]bool, n), false
+			}
+			ended[l.sorted[4*k+j]] = true
 		}
 	}
-	return r, true
+	return ended, true
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"slices"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -13,18 +14,20 @@ import (
 // event on each change and one final event (completed, failed, problem, or
 // timeout at the stream's one deadline); the stream ends when every job has
 // ended. A Last-Event-ID (or ?lastEventId=) keeps the deadline and skips the
-// jobs whose final event the client already has; when it has them all, 204.
+// jobs it proves the client has the final event of, which only an id
+// written for the same set of ids can; when it proves them all, 204.
 func (s *Server) manyStream(c *fiber.Ctx, ids []string) error {
-	r, resumed := parseManyEventID(lastEventID(c), len(ids))
-	if resumed && r.done() {
+	list := newJobList(ids)
+	r, resumed := parseManyEventID(lastEventID(c), s.cfg.MaxIDs)
+	ended, proved := make([]bool, len(ids)), false
+	if resumed {
+		ended, proved = list.ended(r)
+	}
+	if proved && !slices.Contains(ended, false) {
 		c.Set(fiber.HeaderCacheControl, "no-store")
 		return c.SendStatus(fiber.StatusNoContent)
 	}
 	deadline := streamDeadline(resume{deadline: r.deadline}, resumed, time.Now(), s.cfg.WaitBudget)
-	ended := r.ended
-	if !resumed {
-		ended = make([]bool, len(ids))
-	}
 	ws, as, done, err := s.admitWatchMany(c, "sse-many", ids)
 	if err != nil {
 		return err
@@ -35,7 +38,7 @@ func (s *Server) manyStream(c *fiber.Ctx, ids []string) error {
 		c.Set(fiber.HeaderCacheControl, "no-cache")
 		return nil
 	}
-	st := &manyStreamState{srv: s, ids: ids, ws: ws, last: as, ended: ended, seq: r.seq, deadline: deadline}
+	st := &manyStreamState{srv: s, ids: ids, list: list, ws: ws, last: as, ended: ended, seq: r.seq, deadline: deadline}
 	s.holds.hold(c, deadline, done, func(h *heldConn) ending {
 		st.h = h
 		return st.run()
@@ -49,6 +52,7 @@ type manyStreamState struct {
 	srv      *Server
 	h        *heldConn
 	ids      []string
+	list     jobList // ids as the event ids see them
 	ws       []*stream.Waiter[*Answer]
 	last     []*Answer // each job's last state sent
 	ended    []bool    // each job's final event sent (or had by the client)
@@ -160,7 +164,7 @@ func (st *manyStreamState) event(pre, lead []byte, i int, name string, a *Answer
 			body = appendJobBody(nil, st.ids[i], a)
 		}
 	}
-	st.seq++
-	id := appendManyEventID(make([]byte, 0, maxEventIDLen), st.deadline, st.seq, st.ended, final)
+	st.seq = nextSeq(st.seq)
+	id := appendManyEventID(make([]byte, 0, maxManyIDBase+(len(st.ids)+3)/4), st.deadline, st.seq, st.list, st.ended, final)
 	return st.h.event(pre, lead, id, name, body, final)
 }

@@ -120,16 +120,19 @@ func TestSlowReadersGetTheWholeAnswer(t *testing.T) {
 
 // TestPipelinedBytesBehindAHeldWait: a long poll followed, in the same
 // send, by 64 KB of pipelined requests gets its whole answer (small and
-// 1 MB), then a clean end of the connection, not a reset.
+// 1 MB), then a clean end of the connection, not a reset. The job
+// completes once the wait is held on its first state; each size has its
+// own jobwait, so that no read of another job counts for that.
 func TestPipelinedBytesBehindAHeldWait(t *testing.T) {
 	t.Parallel()
-	r := newRig(t, nil, "JOBWAIT_WAIT_BUDGET=10s")
 	pipelined := strings.Repeat(jobwaittest.RawGet("/healthz"), 64<<10/len(jobwaittest.RawGet("/healthz")))
 	for _, size := range []int{0, 1 << 20} {
 		t.Run(fmt.Sprint(size), func(t *testing.T) {
+			r := newRig(t, nil, "JOBWAIT_WAIT_BUDGET=10s")
 			j := r.jobs.Jobs(t, 1)[0]
+			reads := r.hubReads()
 			c := rawRequest(t, r.jw.Addr, jobwaittest.RawGet("/api/events/jobs/"+j.JobID+"/status?wait=10")+pipelined)
-			r.waitHeld(t, 1, 5*time.Second)
+			r.waitFirstStates(t, 1, reads, 5*time.Second)
 			if size > 0 {
 				r.completeBig(t, j, size)
 			} else {

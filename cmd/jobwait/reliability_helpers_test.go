@@ -237,6 +237,23 @@ func (r *rig) waitHeld(t *testing.T, n int, within time.Duration) {
 	jobwaittest.EventuallyEqual(t, within, "waiters held", n, func() int { return heldWaiters(r.jw.URL()) })
 }
 
+// hubReads is jobwait_hub_job_reads_total: the jobs jobwait's hub has read.
+func (r *rig) hubReads() float64 {
+	return jobwaittest.Metric(r.jw.URL(), "jobwait_hub_job_reads_total")
+}
+
+// waitFirstStates waits until jobwait holds n waiters and its hub has read
+// n jobs since reads (hubReads before the waits were opened, one job each):
+// every wait has its job's first state, so a change written from now on is
+// one it waits for. The waiters gauge alone says less: it counts a wait
+// from its admission, before its job is read, and a change written then is
+// the wait's first state, answered at once rather than held.
+func (r *rig) waitFirstStates(t *testing.T, n int, reads float64, within time.Duration) {
+	t.Helper()
+	r.waitHeld(t, n, within)
+	jobwaittest.Eventually(t, within, "every job read", func() bool { return r.hubReads() >= reads+float64(n) })
+}
+
 // rawRequest opens a TCP connection to addr and writes req; the caller
 // reads (or does not) and closes.
 func rawRequest(t *testing.T, addr, req string) net.Conn {

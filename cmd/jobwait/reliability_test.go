@@ -50,7 +50,7 @@ var persistent = []string{"--appendonly", "yes", "--appendfsync", "always"}
 // wait has its job's first state.
 func (r *rig) holdMix(t *testing.T, w *jobwaittest.Group[outcome], jobs []store.Job, budget time.Duration) {
 	t.Helper()
-	reads := jobwaittest.Metric(r.jw.URL(), "jobwait_hub_job_reads_total")
+	reads := r.hubReads()
 	var opened sync.WaitGroup
 	for i, j := range jobs {
 		if i%2 == 0 {
@@ -60,10 +60,7 @@ func (r *rig) holdMix(t *testing.T, w *jobwaittest.Group[outcome], jobs []store.
 			w.Go(func() outcome { return r.sse(j.JobID, budget+slack, opened.Done) })
 		}
 	}
-	r.waitHeld(t, len(jobs), 30*time.Second)
-	jobwaittest.Eventually(t, 10*time.Second, "every job read", func() bool {
-		return jobwaittest.Metric(r.jw.URL(), "jobwait_hub_job_reads_total") >= reads+float64(len(jobs))
-	})
+	r.waitFirstStates(t, len(jobs), reads, 30*time.Second)
 	opened.Wait()
 }
 

@@ -139,3 +139,23 @@ func (c *Conn) Ended(tb testing.TB, d time.Duration) time.Time {
 		}
 	}
 }
+
+// EventsToEnd reads the stream's events until the server ends it, all
+// within d, and returns them.
+func (c *Conn) EventsToEnd(tb testing.TB, d time.Duration) []sse.Event {
+	tb.Helper()
+	deadline := time.Now().Add(d)
+	var evs []sse.Event
+	for {
+		b, err := c.Block(time.Until(deadline))
+		if err == io.EOF {
+			return evs
+		}
+		if err != nil {
+			tb.Fatalf("reading the stream to its end: %v", err)
+		}
+		if ev, ok := b.Event(); ok {
+			evs = append(evs, ev)
+		}
+	}
+}
