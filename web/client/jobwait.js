@@ -160,7 +160,8 @@ function start(ids, o, single) {
       u = root + encodeURIComponent(ids[0]) + '/' + kind;
     } else {
       u = root + kind;
-      // The stream's ids stay as first sent: its event ids index them.
+      // The stream's ids stay as first sent: its event id proves which
+      // jobs ended for that set of ids only (with another, all come again).
       const list = kind === 'stream' ? ids : running();
       q.push('ids=' + list.map(encodeURIComponent).join(','));
     }
