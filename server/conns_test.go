@@ -312,3 +312,25 @@ func TestFasthttpAndTheConnectionCap(t *testing.T) {
 	})
 	assert.EqualValues(t, 1, l.reclaimed.Load())
 }
+
+// BenchmarkRestAndWake is what the cap adds to a kept-alive request: its
+// connection rests on the idle list after the response and leaves it at
+// the next request (go test -bench RestAndWake -cpu 1,2 ./server/).
+func BenchmarkRestAndWake(b *testing.B) {
+	l := newLimit(1<<20, 1<<20)
+	b.RunParallel(func(pb *testing.PB) {
+		server, client := net.Pipe()
+		defer client.Close()
+		ap := netip.AddrPortFrom(netip.MustParseAddr("198.51.100.1"), 40000)
+		c, _, ok := l.admit(&peerConn{Conn: server, peer: net.TCPAddrFromAddrPort(ap)})
+		if !ok {
+			b.Fatal("refused")
+		}
+		defer c.Close()
+		slotOf(c).phase.Store(int32(busy))
+		for pb.Next() {
+			l.rest(c)
+			l.wake(c)
+		}
+	})
+}
