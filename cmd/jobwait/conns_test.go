@@ -63,7 +63,7 @@ func answeredWithinASecond(t *testing.T, r *rig, src *jobwaittest.Source, id str
 // proxy's own connections are not capped per address.
 func TestOneAddressCannotTakeEverySlot(t *testing.T) {
 	const maxConns = 200
-	env := []string{"JOBWAIT_MAX_CONNS=" + strconv.Itoa(maxConns),
+	env := []string{"JOBWAIT_MAX_CONNS=" + strconv.Itoa(maxConns), "JOBWAIT_MAX_CONNS_PER_IP=0", // 0: the default
 		// Keep the silent and the slow connections for the whole test.
 		"JOBWAIT_FIRST_BYTE_TIMEOUT=1m", "JOBWAIT_READ_TIMEOUT=1m"}
 	t.Run("direct", func(t *testing.T) {
