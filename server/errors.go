@@ -67,8 +67,9 @@ func tooManyFromClient(retry int) *Error {
 	return &Error{Status: 503, Code: "SVC_001", Message: "이 주소에서 대기 중인 요청이 너무 많습니다. 잠시 후 다시 시도해주세요", RetryAfter: retry}
 }
 
-// tooManyConns is SVC_001 for a connection past the connection cap (see
-// connLimit), written before fasthttp sees the connection.
+// tooManyConns is SVC_001 for a connection past the connection cap or its
+// address's share (see connLimit), written before fasthttp sees the
+// connection.
 func tooManyConns(retry int) *Error {
 	return &Error{Status: 503, Code: "SVC_001", Message: "연결이 너무 많습니다. 잠시 후 다시 시도해주세요", RetryAfter: retry}
 }

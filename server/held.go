@@ -51,9 +51,10 @@ import (
 // UnsafeConn and buffered reader; ServeConn's states and read timeout) is
 // pinned by takeover_test.go.
 type holds struct {
-	fast *fasthttp.Server // what connections are handed back to
-	rate int64            // Config.MinReadRate
-	sent func(route string, code int)
+	fast  *fasthttp.Server // what connections are handed back to
+	rate  int64            // Config.MinReadRate
+	sent  func(route string, code int)
+	conns idler // told when a connection awaits its next request (see awaitNext)
 
 	pending sync.Map // net.Conn -> func(): holds not yet handed over (see hold)
 
@@ -65,12 +66,21 @@ type holds struct {
 	handingN atomic.Int32          // len(handing), read without the lock
 }
 
+// idler is told when a connection rests between requests, and when its
+// next request begins: false if the connection cap reclaimed it meanwhile
+// (see connLimit).
+type idler interface {
+	rest(c net.Conn)
+	wake(c net.Conn) bool
+}
+
 // newHolds returns the held-connection machinery of fast, whose hijacked
 // connections it keeps and whose connection states it watches. A held
 // response must be readable at rate bytes per second (see writeGrace);
-// sent counts each held wait once, by its route and the status sent.
-func newHolds(fast *fasthttp.Server, rate int, sent func(route string, code int)) *holds {
-	hs := &holds{fast: fast, rate: int64(rate), sent: sent,
+// sent counts each held wait once, by its route and the status sent;
+// conns is told when a connection awaits its next request.
+func newHolds(fast *fasthttp.Server, rate int, sent func(route string, code int), conns idler) *holds {
+	hs := &holds{fast: fast, rate: int64(rate), sent: sent, conns: conns,
 		idle: make(map[net.Conn]struct{}), handing: make(map[net.Conn]struct{})}
 	fast.KeepHijackedConns = true
 	fast.ConnState = hs.connState
@@ -227,11 +237,14 @@ func (hs *holds) awaitNext(nc net.Conn) (ok, closed bool) {
 	}
 	hs.idle[nc] = struct{}{}
 	hs.mu.Unlock()
+	hs.conns.rest(nc)
 	ok, closed = readable(nc)
 	hs.mu.Lock()
 	delete(hs.idle, nc)
 	hs.mu.Unlock()
-	return ok && nc.SetReadDeadline(time.Time{}) == nil, closed
+	// Reclaimed while idle, the connection reads EOF (closed); should its
+	// next request have come first, it is shut down all the same.
+	return hs.conns.wake(nc) && ok && nc.SetReadDeadline(time.Time{}) == nil, closed
 }
 
 // enter counts a held wait; exit uncounts it. drained waits until none is

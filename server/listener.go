@@ -2,12 +2,10 @@ package server
 
 import (
 	"errors"
-	"log/slog"
 	"net"
+	"net/netip"
 	"os"
-	"strconv"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -27,12 +25,6 @@ const (
 	acceptDelayMax = time.Second
 )
 
-// episodeQuiet is how long accepting must go without a refusal or an error
-// before a refusal episode is logged as over: connections that come and go
-// at the cap make one episode, not one per connection, and so does a
-// lasting EMFILE, retried every acceptDelayMax.
-const episodeQuiet = 2 * acceptDelayMax
-
 // MaxConnsFor is the default connection cap under a file limit of nofile
 // descriptors: the limit less DefaultConnReserve, or half the limit when
 // it is so low that the reserve would leave less. A limit of 0 (unknown),
@@ -44,82 +36,13 @@ func MaxConnsFor(nofile uint64) int {
 	return int(max(nofile-min(nofile, DefaultConnReserve), nofile/2))
 }
 
-// connLimit caps the client connections open at once and counts them. Past
-// the cap a connection is accepted and at once refused with a fixed 503
-// (SVC_001, Retry-After, Connection: close), written without blocking, so a
-// client is told to come back instead of waiting in the listen backlog.
-// Accept errors (out of descriptors above all) never end the accept loop:
-// it backs off and tries again. Each episode of refusals or accept errors
-// is logged twice: when it starts and when it is over.
-type connLimit struct {
-	max     int
-	refusal []byte // the whole 503 response
-	log     *slog.Logger
-
-	open         atomic.Int64
-	refused      atomic.Uint64
-	acceptErrors atomic.Uint64
-
-	mu       sync.Mutex // guards the episode
-	troubled bool       // in an episode
-	began    time.Time  // the episode's first refusal or error
-	last     time.Time  // its latest
-	counted  [2]uint64  // refused and acceptErrors when it began
-}
-
-func newConnLimit(max, retryAfter int, log *slog.Logger) *connLimit {
-	e := tooManyConns(retryAfter)
-	body := e.answer().Body
-	resp := "HTTP/1.1 503 Service Unavailable\r\n" +
-		"Content-Type: application/json\r\n" +
-		"Cache-Control: no-store\r\n" +
-		"Retry-After: " + strconv.Itoa(e.RetryAfter) + "\r\n" +
-		"Connection: close\r\n" +
-		"Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + string(body)
-	return &connLimit{max: max, refusal: []byte(resp), log: log}
-}
-
-// trouble records a refusal or an accept error (err), and logs the start
-// of an episode; the caller counts it after, so that the episode's count
-// includes it.
-func (l *connLimit) trouble(err error) {
-	now := time.Now()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.last = now
-	if l.troubled {
-		return
-	}
-	l.troubled, l.began = true, now
-	l.counted = [2]uint64{l.refused.Load(), l.acceptErrors.Load()}
-	if err != nil {
-		l.log.Warn("accepting connections fails: retrying with backoff, refusing what can be accepted",
-			"err", err, "open", l.open.Load(), "max_conns", l.max)
-		return
-	}
-	l.log.Warn("refusing connections: at the connection cap", "open", l.open.Load(), "max_conns", l.max)
-}
-
-// admitted records a connection let in, and logs the end of an episode
-// that has been quiet long enough.
-func (l *connLimit) admitted() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if !l.troubled {
-		return
-	}
-	now := time.Now()
-	if now.Sub(l.last) < episodeQuiet {
-		return
-	}
-	l.troubled = false
-	l.log.Info("accepting connections again", "open", l.open.Load(), "max_conns", l.max,
-		"refused", l.refused.Load()-l.counted[0], "accept_errors", l.acceptErrors.Load()-l.counted[1],
-		"lasted", l.last.Sub(l.began).Round(time.Millisecond).String())
-}
-
-// listener is a net.Listener under a connLimit. Accept is called from one
-// goroutine (fasthttp's accept loop); Close from any.
+// listener is a net.Listener under a connLimit: past a cap, a connection
+// is accepted and at once refused with a fixed 503 (SVC_001, Retry-After,
+// Connection: close), written without blocking, so a client is told to
+// come back instead of waiting in the listen backlog. Accept errors (out
+// of descriptors above all) never end the accept loop: it backs off and
+// tries again. Accept is called from one goroutine (fasthttp's accept
+// loop); Close from any.
 type listener struct {
 	net.Listener
 	lim   *connLimit
@@ -154,24 +77,21 @@ func (l *listener) Accept() (net.Conn, error) {
 				l.closeSpare()
 				return nil, err
 			}
-			l.lim.trouble(err)
-			l.lim.acceptErrors.Add(1)
-			if outOfFiles(err) && l.refuseOnSpare() {
+			l.lim.failed(err)
+			if isOutOfFiles(err) && l.refuseOnSpare() {
 				continue
 			}
 			l.backoff()
 			continue
 		}
 		l.delay = 0
-		if l.lim.open.Load() >= int64(l.lim.max) {
-			l.lim.trouble(nil)
-			l.lim.refused.Add(1)
+		wc, _, ok := l.lim.admit(c)
+		if !ok {
 			l.refuse(c)
 			continue
 		}
-		l.lim.open.Add(1)
 		l.lim.admitted()
-		return l.lim.wrap(c), nil
+		return wc, nil
 	}
 }
 
@@ -221,7 +141,7 @@ func (l *listener) refuseOnSpare() bool {
 	})
 	l.spare = openSpare()
 	if refused {
-		l.lim.refused.Add(1)
+		l.lim.refusedFor(outOfFiles, netip.Addr{})
 	}
 	return refused
 }
@@ -243,54 +163,8 @@ func openSpare() *os.File {
 	return f
 }
 
-// outOfFiles reports whether an accept failed for want of descriptors, in
+// isOutOfFiles reports whether an accept failed for want of descriptors, in
 // the process (EMFILE) or the system (ENFILE).
-func outOfFiles(err error) bool {
+func isOutOfFiles(err error) bool {
 	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE)
-}
-
-// slot is one open connection's place under the cap, given back once
-// however often, and by whomever, the connection is closed: fasthttp, a
-// held wait, or a reset seen by either.
-type slot struct {
-	lim  *connLimit
-	once sync.Once
-}
-
-func (s *slot) release() { s.once.Do(func() { s.lim.open.Add(-1) }) }
-
-// tcpConn is a TCP connection under the cap. It embeds *net.TCPConn so
-// that everything the server relies on stays: net.Buffers still writes
-// with writev (the net package's unexported writeBuffers is promoted),
-// and SyscallConn still gives the socket to peerGone.
-type tcpConn struct {
-	*net.TCPConn
-	slot
-}
-
-// Close closes the connection and gives its slot back.
-func (c *tcpConn) Close() error {
-	err := c.TCPConn.Close()
-	c.release()
-	return err
-}
-
-// otherConn is any other connection under the cap (tests use pipes).
-type otherConn struct {
-	net.Conn
-	slot
-}
-
-// Close closes the connection and gives its slot back.
-func (c *otherConn) Close() error {
-	err := c.Conn.Close()
-	c.release()
-	return err
-}
-
-func (l *connLimit) wrap(c net.Conn) net.Conn {
-	if tc, ok := c.(*net.TCPConn); ok {
-		return &tcpConn{TCPConn: tc, slot: slot{lim: l}}
-	}
-	return &otherConn{Conn: c, slot: slot{lim: l}}
 }

@@ -4,6 +4,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"runtime"
 	"strconv"
@@ -71,7 +72,9 @@ func (l *logLines) count(level string) int {
 
 func newTestLimit(max int) (*connLimit, *logLines) {
 	var logs logLines
-	return newConnLimit(max, 2, slog.New(slog.NewJSONHandler(&logs, nil))), &logs
+	// No cap per address here (see conns_test.go).
+	cfg := Config{MaxConns: max, MaxConnsPerIP: 1 << 30, FirstByteTimeout: time.Minute, Logger: slog.New(slog.NewJSONHandler(&logs, nil))}
+	return newConnLimit(cfg, 2), &logs
 }
 
 // TestAcceptBacksOff: failing accepts (out of descriptors, out of buffers,
@@ -114,8 +117,7 @@ func TestAcceptBacksOff(t *testing.T) {
 		assert.EqualValues(t, 1, lim.open.Load())
 		assert.Equal(t, 1, logs.count("WARN"), "one warning for the episode")
 		assert.Equal(t, 0, logs.count("INFO"), "a connection a backoff after the last error does not end the episode")
-		lim.trouble(nil) // a refusal, counted by the caller after
-		lim.refused.Add(1)
+		lim.refusedFor(atCap, netip.Addr{})
 		time.Sleep(episodeQuiet)
 		lim.admitted()
 		assert.Equal(t, 1, logs.count("INFO"), "a quiet spell, then a connection: the episode is over")
@@ -137,8 +139,8 @@ func TestAcceptBacksOff(t *testing.T) {
 func TestEpisodeEndsWhenQuiet(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		lim, logs := newTestLimit(10)
-		lim.trouble(errEMFILE)
-		lim.trouble(nil)
+		lim.failed(errEMFILE)
+		lim.refusedFor(atCap, netip.Addr{})
 		lim.admitted()
 		assert.Equal(t, 0, logs.count("INFO"))
 		time.Sleep(episodeQuiet)
@@ -147,7 +149,7 @@ func TestEpisodeEndsWhenQuiet(t *testing.T) {
 		assert.Equal(t, 1, logs.count("WARN"))
 		assert.Equal(t, 1, logs.count("INFO"))
 		assert.Contains(t, logs.String(), `"lasted":"0s"`)
-		lim.trouble(nil)
+		lim.refusedFor(atCap, netip.Addr{})
 		assert.Equal(t, 2, logs.count("WARN"), "a new episode")
 	})
 }
@@ -248,7 +250,7 @@ func TestRefusalArrivesWhole(t *testing.T) {
 		accepted <- err
 	}()
 	readRefusal(t, c)
-	assert.EqualValues(t, 1, lim.refused.Load())
+	assert.EqualValues(t, 1, lim.refused[atCap].Load())
 	require.NoError(t, l.Close())
 	select {
 	case err := <-accepted:
@@ -277,7 +279,7 @@ func TestCapRefusesAndReleasesOnce(t *testing.T) {
 	require.NoError(t, err)
 	defer c.Close()
 	readRefusal(t, c)
-	assert.EqualValues(t, 1, lim.refused.Load())
+	assert.EqualValues(t, 1, lim.refused[atCap].Load())
 	assert.Equal(t, 1, logs.count("WARN"))
 
 	require.NoError(t, s1.Close())

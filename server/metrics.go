@@ -98,23 +98,38 @@ func (m *metrics) woke(at time.Time) { m.wake.Observe(time.Since(at).Seconds()) 
 type connCollector struct{ lim *connLimit }
 
 var (
-	descConnsOpen    = prometheus.NewDesc("jobwait_connections_open", "Client connections open (idle and held ones included).", nil, nil)
-	descConnsMax     = prometheus.NewDesc("jobwait_connections_max", "The cap on open client connections (JOBWAIT_MAX_CONNS; by default the file limit less a reserve).", nil, nil)
-	descConnsRefused = prometheus.NewDesc("jobwait_connections_refused_total", "Connections refused at once with 503 SVC_001: past the cap, or out of file descriptors.", nil, nil)
-	descAcceptErrors = prometheus.NewDesc("jobwait_accept_errors_total", "Failed accepts (EMFILE, ENFILE, ENOBUFS, ...), each retried after a backoff.", nil, nil)
+	descConnsOpen      = prometheus.NewDesc("jobwait_connections_open", "Client connections open (idle and held ones included).", nil, nil)
+	descConnsIdle      = prometheus.NewDesc("jobwait_connections_idle", "Client connections kept alive between requests: the first to close, the longest idle first, from the connection cap's high-water mark on.", nil, nil)
+	descConnsMax       = prometheus.NewDesc("jobwait_connections_max", "The cap on open client connections (JOBWAIT_MAX_CONNS; by default the file limit less a reserve).", nil, nil)
+	descConnsMaxPerIP  = prometheus.NewDesc("jobwait_connections_max_per_ip", "The cap on client connections from one address (JOBWAIT_MAX_CONNS_PER_IP; by default an eighth of the connection cap).", nil, nil)
+	descConnsRefused   = prometheus.NewDesc("jobwait_connections_refused_total", "Connections refused at once with 503 SVC_001, by reason: max_conns (at the cap, none idle), max_conns_per_ip (the address at its share), out_of_descriptors.", []string{"reason"}, nil)
+	descConnsReclaimed = prometheus.NewDesc("jobwait_connections_reclaimed_total", "Idle kept-alive connections closed to make room for new ones, past seven eighths of the connection cap.", nil, nil)
+	descConnsSilent    = prometheus.NewDesc("jobwait_connections_silent_total", "New connections cut (408) for sending no byte within JOBWAIT_FIRST_BYTE_TIMEOUT.", nil, nil)
+	descAcceptErrors   = prometheus.NewDesc("jobwait_accept_errors_total", "Failed accepts (EMFILE, ENFILE, ENOBUFS, ...), each retried after a backoff.", nil, nil)
 )
 
 func (c connCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descConnsOpen, descConnsMax, descConnsRefused, descAcceptErrors} {
+	for _, d := range []*prometheus.Desc{descConnsOpen, descConnsIdle, descConnsMax, descConnsMaxPerIP, descConnsRefused,
+		descConnsReclaimed, descConnsSilent, descAcceptErrors} {
 		ch <- d
 	}
 }
 
 func (c connCollector) Collect(ch chan<- prometheus.Metric) {
-	ch <- prometheus.MustNewConstMetric(descConnsOpen, prometheus.GaugeValue, float64(c.lim.open.Load()))
-	ch <- prometheus.MustNewConstMetric(descConnsMax, prometheus.GaugeValue, float64(c.lim.max))
-	ch <- prometheus.MustNewConstMetric(descConnsRefused, prometheus.CounterValue, float64(c.lim.refused.Load()))
-	ch <- prometheus.MustNewConstMetric(descAcceptErrors, prometheus.CounterValue, float64(c.lim.acceptErrors.Load()))
+	gauge := func(d *prometheus.Desc, v float64) { ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v) }
+	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	gauge(descConnsOpen, float64(c.lim.open.Load()))
+	gauge(descConnsIdle, float64(c.lim.idling.Load()))
+	gauge(descConnsMax, float64(c.lim.max))
+	gauge(descConnsMaxPerIP, float64(c.lim.perAddr))
+	for why, name := range refusalNames {
+		counter(descConnsRefused, c.lim.refused[why].Load(), name)
+	}
+	counter(descConnsReclaimed, c.lim.reclaimed.Load())
+	counter(descConnsSilent, c.lim.silent.Load())
+	counter(descAcceptErrors, c.lim.acceptErrors.Load())
 }
 
 // hubCollector exports the hub's counters at scrape time.

@@ -62,9 +62,18 @@ type Config struct {
 	// what it costs, for /readyz.
 	Missing func() []string
 	// MaxConns caps the client connections open at once, idle ones
-	// included; past it a connection is refused at once (see connLimit).
-	// Zero derives it from the file limit: MaxConnsFor(FileLimit()).
+	// included; past it a connection is refused at once, once no idle one
+	// is left to close (see connLimit). Zero derives it from the file
+	// limit: MaxConnsFor(FileLimit()).
 	MaxConns int
+	// MaxConnsPerIP caps the connections open from one client address
+	// (IPv6: one /64), idle ones included; trusted proxies are not capped
+	// per address. Zero is MaxConnsPerIPFor(MaxConns).
+	MaxConnsPerIP int
+	// FirstByteTimeout is how long a new connection may wait before its
+	// first byte; then ReadTimeout (counted from the connection's start)
+	// runs for the rest of its request. Zero is DefaultFirstByteTimeout.
+	FirstByteTimeout time.Duration
 	// MaxIDs is the most jobs one many-job stream or long poll lists
 	// (DefaultMaxIDs); past it REQ_001.
 	MaxIDs int
@@ -106,11 +115,13 @@ func New(cfg Config, st *store.Store, hub Hub) *Server {
 	cfg.RedisTimeout = cmp.Or(max(cfg.RedisTimeout, 0), DefaultRedisTimeout)
 	cfg.MinReadRate = cmp.Or(max(cfg.MinReadRate, 0), DefaultMinReadRate)
 	cfg.MaxConns = cmp.Or(max(cfg.MaxConns, 0), MaxConnsFor(FileLimit()))
+	cfg.MaxConnsPerIP = cmp.Or(max(cfg.MaxConnsPerIP, 0), MaxConnsPerIPFor(cfg.MaxConns))
+	cfg.FirstByteTimeout = cmp.Or(max(cfg.FirstByteTimeout, 0), DefaultFirstByteTimeout)
 	cfg.MaxIDs = cmp.Or(max(cfg.MaxIDs, 0), DefaultMaxIDs)
 	cfg.Logger = cmp.Or(cfg.Logger, slog.Default())
 	s := &Server{cfg: cfg, log: cfg.Logger, store: st, hub: hub}
 	s.quitCtx, s.quitNow = context.WithCancel(context.Background())
-	s.conns = newConnLimit(cfg.MaxConns, s.pollRetry(), cfg.Logger)
+	s.conns = newConnLimit(cfg, s.pollRetry())
 	s.metrics = newMetrics(s)
 	s.limit = newClientLimit(cfg.MaxWaitersPerIP, cfg.TrustedProxies)
 	s.app = fiber.New(fiber.Config{
@@ -129,7 +140,8 @@ func New(cfg Config, st *store.Store, hub Hub) *Server {
 		WriteBufferSize: 4096,
 		BodyLimit:       4096,
 	})
-	s.holds = newHolds(s.app.Server(), cfg.MinReadRate, s.metrics.sent)
+	s.holds = newHolds(s.app.Server(), cfg.MinReadRate, s.metrics.sent, s.conns)
+	s.conns.watch(s.app.Server())
 	s.app.Server().Handler = unknownMethods(s.app.Server().Handler)
 	s.routes()
 	return s
@@ -161,6 +173,9 @@ func (s *Server) Serve(ln net.Listener) error { return s.app.Listener(s.conns.li
 
 // MaxConns is the connection cap in force.
 func (s *Server) MaxConns() int { return s.cfg.MaxConns }
+
+// MaxConnsPerIP is the per-address connection cap in force.
+func (s *Server) MaxConnsPerIP() int { return s.cfg.MaxConnsPerIP }
 
 // Shutdown ends every held wait at once (long polls get the job's current
 // state, streams end as if dropped so that clients reconnect elsewhere) and

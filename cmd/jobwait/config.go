@@ -34,16 +34,18 @@ type Config struct {
 	PprofAddr    string // empty: no profiling endpoint
 	HealthCheck  bool   // run as a container health check and exit
 
-	ReadTimeout     time.Duration  // a request's line and headers must arrive within it
-	MinReadRate     int            // bytes/s a held response is sure to be written to whole
-	MaxWaitersPerIP int            // 0: no per-client cap
-	TrustedProxies  []netip.Prefix // peers whose X-Forwarded-For is believed
-	CORSOrigins     []string       // nil: CORS off
+	ReadTimeout      time.Duration  // a request's line and headers must arrive within it
+	FirstByteTimeout time.Duration  // a new connection's first byte must arrive within it
+	MinReadRate      int            // bytes/s a held response is sure to be written to whole
+	MaxWaitersPerIP  int            // 0: no per-client cap
+	TrustedProxies   []netip.Prefix // peers whose X-Forwarded-For is believed
+	CORSOrigins      []string       // nil: CORS off
 
-	Resync      time.Duration // the most a change no notification announces goes unseen
-	ResultGrace time.Duration // how long a COMPLETED job's missing result is waited for
-	MaxConns    int           // open client connections; 0: derived from the file limit
-	MaxIDs      int           // jobs per many-job stream or long poll
+	Resync        time.Duration // the most a change no notification announces goes unseen
+	ResultGrace   time.Duration // how long a COMPLETED job's missing result is waited for
+	MaxConns      int           // open client connections; 0: derived from the file limit
+	MaxConnsPerIP int           // open connections from one client address; 0: derived from MaxConns
+	MaxIDs        int           // jobs per many-job stream or long poll
 }
 
 // maxResultGrace keeps the grace under the Redis timeout of a short poll,
@@ -72,6 +74,7 @@ var settings = []setting{
 	{"log-level", "JOBWAIT_LOG_LEVEL", "info", "debug, info, warn or error"},
 	{"pprof-addr", "JOBWAIT_PPROF_ADDR", "", "serve net/http/pprof on this address, e.g. 127.0.0.1:6060 (off when empty)"},
 	{"read-timeout", "JOBWAIT_READ_TIMEOUT", "10s", "time a client has to send a request's line and headers (slow clients are cut off)"},
+	{"first-byte-timeout", "JOBWAIT_FIRST_BYTE_TIMEOUT", "5s", "time a new connection has to send its first byte (silent ones get 408 and are closed); the read timeout still bounds the whole request"},
 	{"min-read-rate", "JOBWAIT_MIN_READ_RATE", "65536", "bytes per second: a held answer or stream must be written by the wait's end + 5 s + its size at this rate"},
 	{"max-waiters-per-ip", "JOBWAIT_MAX_WAITERS_PER_IP", "0", "held long polls plus streams per client address (IPv6: per /64); past it SVC_001; 0: no cap"},
 	{"trusted-proxies", "JOBWAIT_TRUSTED_PROXIES", "", "comma-separated CIDRs of proxies whose X-Forwarded-For names the client; empty: trust none"},
@@ -79,7 +82,8 @@ var settings = []setting{
 	{"cors-origins", "JOBWAIT_CORS_ORIGINS", "", "comma-separated origins (https://host[:port]) whose pages may call the API, or *; empty: CORS off"},
 	{"resync", "JOBWAIT_RESYNC", "5s", "the most a change that sends no notification (notifications switched off at runtime, FLUSHDB) goes unseen: watched jobs not read for this long are read again, notify-keyspace-events is checked twice per interval"},
 	{"result-grace", "JOBWAIT_RESULT_GRACE", "2s", "how long a COMPLETED job whose result is missing is re-read before JOB_003 (0 to 2.5s)"},
-	{"max-conns", "JOBWAIT_MAX_CONNS", "0", "open client connections, idle ones included; past it a new connection gets 503 SVC_001 and is closed; 0: the file limit (RLIMIT_NOFILE) less " + strconv.Itoa(server.DefaultConnReserve)},
+	{"max-conns", "JOBWAIT_MAX_CONNS", "0", "open client connections, idle ones included; past 7/8 of it each new connection closes the one idle longest; at it, with none idle, a new connection gets 503 SVC_001 and is closed; 0: the file limit (RLIMIT_NOFILE) less " + strconv.Itoa(server.DefaultConnReserve)},
+	{"max-conns-per-ip", "JOBWAIT_MAX_CONNS_PER_IP", "0", "open connections from one client address (IPv6: per /64), idle ones included; past it 503 SVC_001; trusted proxies are not capped per address; 0: an eighth of the connection cap"},
 }
 
 // parseConfig reads flags over the environment over the defaults, and
@@ -120,10 +124,12 @@ func parseConfig(args []string, getenv func(string) string) (Config, error) {
 	cfg.LogLevel = p.str("log-level")
 	cfg.PprofAddr = p.str("pprof-addr")
 	cfg.ReadTimeout = p.duration("read-timeout", 0)
+	cfg.FirstByteTimeout = p.duration("first-byte-timeout", 0)
 	cfg.MinReadRate = p.positive("min-read-rate")
 	cfg.MaxWaitersPerIP = p.nonNegative("max-waiters-per-ip")
 	cfg.TrustedProxies = p.prefixes("trusted-proxies")
 	cfg.MaxConns = p.nonNegative("max-conns")
+	cfg.MaxConnsPerIP = p.nonNegative("max-conns-per-ip")
 	cfg.MaxIDs = p.positive("max-ids")
 	if o, err := server.ParseOrigins(p.str("cors-origins")); err != nil {
 		p.fail("cors-origins", err)
@@ -262,12 +268,14 @@ func (c Config) serverConfig() server.Config {
 		Heartbeat:    c.Heartbeat,
 		MaxWaiters:   c.MaxWaiters,
 
-		ReadTimeout:     c.ReadTimeout,
-		MinReadRate:     c.MinReadRate,
-		MaxWaitersPerIP: c.MaxWaitersPerIP,
-		TrustedProxies:  c.TrustedProxies,
-		CORSOrigins:     c.CORSOrigins,
-		MaxConns:        c.MaxConns,
-		MaxIDs:          c.MaxIDs,
+		ReadTimeout:      c.ReadTimeout,
+		FirstByteTimeout: c.FirstByteTimeout,
+		MinReadRate:      c.MinReadRate,
+		MaxWaitersPerIP:  c.MaxWaitersPerIP,
+		TrustedProxies:   c.TrustedProxies,
+		CORSOrigins:      c.CORSOrigins,
+		MaxConns:         c.MaxConns,
+		MaxConnsPerIP:    c.MaxConnsPerIP,
+		MaxIDs:           c.MaxIDs,
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"jobwait/server"
 	"jobwait/stream"
 )
 
@@ -56,6 +57,16 @@ func TestParseConfig(t *testing.T) {
 		{"max conns", []string{"-max-conns", "500"}, nil,
 			func(t *testing.T, c Config) { assert.Equal(t, 500, c.serverConfig().MaxConns) }, ""},
 		{"bad max conns", nil, map[string]string{"JOBWAIT_MAX_CONNS": "-5"}, nil, "JOBWAIT_MAX_CONNS"},
+		{"max conns per ip", nil, map[string]string{"JOBWAIT_MAX_CONNS_PER_IP": "40"},
+			func(t *testing.T, c Config) { assert.Equal(t, 40, c.serverConfig().MaxConnsPerIP) }, ""},
+		{"max conns per ip derived", nil, nil,
+			func(t *testing.T, c Config) { assert.Zero(t, c.serverConfig().MaxConnsPerIP) }, ""},
+		{"bad max conns per ip", nil, map[string]string{"JOBWAIT_MAX_CONNS_PER_IP": "many"}, nil, "JOBWAIT_MAX_CONNS_PER_IP"},
+		{"first byte timeout", []string{"-first-byte-timeout", "2s"}, nil,
+			func(t *testing.T, c Config) { assert.Equal(t, 2*time.Second, c.serverConfig().FirstByteTimeout) }, ""},
+		{"first byte timeout by default", nil, nil,
+			func(t *testing.T, c Config) { assert.Equal(t, server.DefaultFirstByteTimeout, c.FirstByteTimeout) }, ""},
+		{"bad first byte timeout", nil, map[string]string{"JOBWAIT_FIRST_BYTE_TIMEOUT": "0"}, nil, "JOBWAIT_FIRST_BYTE_TIMEOUT"},
 		{"max ids", nil, map[string]string{"JOBWAIT_MAX_IDS": "8"},
 			func(t *testing.T, c Config) { assert.Equal(t, 8, c.serverConfig().MaxIDs) }, ""},
 		{"bad max ids", nil, map[string]string{"JOBWAIT_MAX_IDS": "0"}, nil, "JOBWAIT_MAX_IDS"},

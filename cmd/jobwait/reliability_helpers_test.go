@@ -57,12 +57,18 @@ func newRig(t *testing.T, redisArgs []string, env ...string) *rig {
 
 // newRigUnder is newRig with jobwait run by a wrapper command (see
 // jobwaittest.StartUnder).
+//
+// A rig's clients all come from 127.0.0.1 (but those dialled with
+// jobwaittest.From), however many clients they play: the per-address
+// connection cap is lifted here, and set by the tests of it (conns_test.go),
+// whose env comes later and wins.
 func newRigUnder(t *testing.T, wrapper, redisArgs []string, env ...string) *rig {
 	t.Helper()
 	r := &rig{redis: redistest.Start(t, redisArgs...)}
 	r.rdb = r.redis.Client(t)
 	r.jobs = jobwaittest.NewProducer(r.rdb, "rel")
-	r.jw = jobwaittest.StartUnder(t, wrapper, append([]string{"REDIS_URL=" + r.redis.URL(), "JOBWAIT_DEMO=false"}, env...)...)
+	base := []string{"REDIS_URL=" + r.redis.URL(), "JOBWAIT_DEMO=false", "JOBWAIT_MAX_CONNS_PER_IP=1000000000"}
+	r.jw = jobwaittest.StartUnder(t, wrapper, append(base, env...)...)
 	r.jw.WaitReady(t, 10*time.Second)
 	r.http = newHTTPClient(t)
 	return r

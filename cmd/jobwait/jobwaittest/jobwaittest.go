@@ -6,7 +6,10 @@
 //     operators do: over HTTP, with signals, against a real Redis.
 //   - Producer writes jobs as the AI service does, through store's writers.
 //   - Get and Conn send a request by hand and read its answer, an event
-//     stream with package sse's reader, every read bounded by a deadline.
+//     stream with package sse's reader, every read bounded by a deadline;
+//     Conn.Again sends the next one on the kept-alive connection.
+//   - From is a client address of its own on loopback (127.0.0.2, ...),
+//     to play several clients: Dial, Get and an HTTP Client from it.
 //   - ReadMetrics and Metric read /metrics with Prometheus's own parser.
 //   - Eventually and EventuallyEqual poll a condition with a bound and say
 //     what they waited for; Group runs functions at once and waits for them,

@@ -1,7 +1,10 @@
 package jobwaittest
 
 import (
+	"bufio"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"time"
 
@@ -17,7 +20,24 @@ type Metrics map[string]*dto.MetricFamily
 // text format.
 func ReadMetrics(base string) (Metrics, error) {
 	c := http.Client{Timeout: 5 * time.Second}
-	resp, err := c.Get(base + "/metrics")
+	return metricsFrom(c.Get(base + "/metrics"))
+}
+
+// ReadMetricsOn reads /metrics with a request written on c: a connection
+// to jobwait opened before it reached its connection cap, where a new one
+// would be refused and an idle kept-alive one reclaimed. c carries that
+// one request and is closed.
+func ReadMetricsOn(c net.Conn) (Metrics, error) {
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.WriteString(c, RawGet("/metrics", "Connection: close")); err != nil {
+		return nil, err
+	}
+	return metricsFrom(http.ReadResponse(bufio.NewReader(c), nil))
+}
+
+// metricsFrom parses an answer to GET /metrics.
+func metricsFrom(resp *http.Response, err error) (Metrics, error) {
 	if err != nil {
 		return nil, err
 	}

@@ -18,6 +18,7 @@ import (
 type Conn struct {
 	net.Conn
 	Resp   *http.Response
+	br     *bufio.Reader
 	events *sse.Reader
 }
 
@@ -28,18 +29,34 @@ func Get(addr, path string, limit time.Duration, header ...string) (*Conn, error
 	if err != nil {
 		return nil, err
 	}
-	nc.SetDeadline(time.Now().Add(limit))
-	if _, err := io.WriteString(nc, RawGet(path, header...)); err != nil {
+	return get(nc, path, limit, header...)
+}
+
+// get is Get on the connection nc, which it closes on an error.
+func get(nc net.Conn, path string, limit time.Duration, header ...string) (*Conn, error) {
+	c := &Conn{Conn: nc, br: bufio.NewReader(nc)}
+	if err := c.Again(path, limit, header...); err != nil {
 		nc.Close()
 		return nil, err
 	}
-	resp, err := http.ReadResponse(bufio.NewReader(nc), nil)
+	return c, nil
+}
+
+// Again sends GET path on the connection, kept alive after the last
+// response (read it whole first), and reads the new response's head
+// within limit.
+func (c *Conn) Again(path string, limit time.Duration, header ...string) error {
+	c.SetDeadline(time.Now().Add(limit))
+	if _, err := io.WriteString(c.Conn, RawGet(path, header...)); err != nil {
+		return err
+	}
+	resp, err := http.ReadResponse(c.br, nil)
 	if err != nil {
-		nc.Close()
-		return nil, err
+		return err
 	}
-	nc.SetDeadline(time.Time{})
-	return &Conn{Conn: nc, Resp: resp}, nil
+	c.SetDeadline(time.Time{})
+	c.Resp, c.events = resp, nil
+	return nil
 }
 
 // RawGet is a GET request for path as a client writes it, with extra
