@@ -14,8 +14,15 @@
 //
 // With -server nchan, the target is the peer of the side-by-side bench
 // instead: nginx with the Nchan module as nchan.conf sets it up, on the same
-// Redis (nchan.go). waitload compare REPORT.json... prints the reports of
-// one sitting side by side with the ratios jobwait ÷ Nchan (peerbench.sh).
+// Redis (package nchan). waitload compare REPORT.json... prints the reports
+// of one sitting side by side with the ratios jobwait ÷ Nchan (peerbench.sh).
+//
+// This package is the command line: flags into a load.Config, the run, and
+// the report written where the flags say. The packages below it, each with
+// its own doc.go: load (a run's modes and phases), waiter (the clients and
+// their connections), proc (holder processes), producer (the jobs' writes),
+// nchan (the peer's server side), probe (the server's and Redis's own
+// figures) and report (the figures and their renderings).
 package main
 
 import (
@@ -27,11 +34,14 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"jobwait/cmd/waitload/load"
+	"jobwait/cmd/waitload/proc"
 )
 
 func main() {
-	if isChild() {
-		os.Exit(childMain(os.Stdin, os.Stdout))
+	if proc.IsChild() {
+		os.Exit(proc.Serve(os.Stdin, os.Stdout))
 	}
 	os.Exit(realMain(os.Args[1:], os.Stdout, os.Stderr))
 }
@@ -40,7 +50,7 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "compare" {
 		return compareMain(args[1:], stdout, stderr)
 	}
-	cfg, err := parseFlags(args, stderr)
+	cfg, out, err := parseFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
@@ -50,26 +60,24 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	rep, runErr := Run(ctx, cfg)
+	rep, runErr := load.Run(ctx, cfg)
 	if rep != nil && len(rep.Modes) > 0 {
-		if err := rep.writeTable(stdout); err != nil {
+		if err := rep.WriteTable(stdout); err != nil {
 			fmt.Fprintln(stderr, "waitload:", err)
 		}
-		if cfg.JSONPath != "" {
-			if err := rep.writeJSON(cfg.JSONPath); err != nil {
-				fmt.Fprintln(stderr, "waitload: write JSON:", err)
-				runErr = errors.Join(runErr, err)
+		for _, f := range []struct {
+			what, path string
+			write      func(string) error
+		}{
+			{"JSON", out.json, rep.WriteJSON},
+			{"HTML", out.html, rep.WriteHTML},
+			{"timeline", out.timeline, rep.WriteTimeline},
+		} {
+			if f.path == "" {
+				continue
 			}
-		}
-		if cfg.HTMLPath != "" {
-			if err := rep.writeHTML(cfg.HTMLPath); err != nil {
-				fmt.Fprintln(stderr, "waitload: write HTML:", err)
-				runErr = errors.Join(runErr, err)
-			}
-		}
-		if cfg.Timeline != "" {
-			if err := rep.writeTimeline(cfg.Timeline); err != nil {
-				fmt.Fprintln(stderr, "waitload: write timeline:", err)
+			if err := f.write(f.path); err != nil {
+				fmt.Fprintf(stderr, "waitload: write %s: %v\n", f.what, err)
 				runErr = errors.Join(runErr, err)
 			}
 		}

@@ -1,0 +1,98 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"jobwait/cmd/waitload/load"
+	"jobwait/cmd/waitload/waiter"
+)
+
+// outputs are where the report is written besides the terminal.
+type outputs struct {
+	json, html, timeline string // each skipped when empty
+}
+
+// parseFlags turns the command line into a load.Config and the outputs.
+func parseFlags(args []string, stderr io.Writer) (load.Config, outputs, error) {
+	var (
+		c    load.Config
+		out  outputs
+		mode string
+	)
+	fs := flag.NewFlagSet("waitload", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: waitload [flags]\n\n"+
+			"Holds waiters against a running jobwait, completes their jobs in Redis as a\n"+
+			"producer would, and reports what each way of waiting cost and delivered.\n\nflags:\n")
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&c.Target, "target", load.DefaultTarget, "jobwait's base `URL` (127.0.0.0/8 or localhost only)")
+	fs.StringVar(&c.Server, "server", waiter.ServerJobwait, "what -target is: `jobwait|nchan` (nginx + Nchan as nchan.conf sets it up; sse and longpoll only)")
+	fs.StringVar(&c.RedisURL, "redis", load.DefaultRedis, "the Redis `URL` jobwait reads (127.0.0.0/8 or localhost only)")
+	fs.StringVar(&mode, "mode", "all", "way of waiting, `poll|longpoll|sse|ssemany|all`: all runs poll, longpoll and sse one after another; ssemany holds -jobs-per-conn waits per many-job stream")
+	fs.IntVar(&c.JobsPerConn, "jobs-per-conn", load.DefaultJobsPerConn, "waits per connection in -mode ssemany (at most jobwait's JOBWAIT_MAX_IDS)")
+	fs.IntVar(&c.Waiters, "waiters", load.DefaultWaiters, "waiters per mode")
+	fs.IntVar(&c.Jobs, "jobs", load.DefaultJobs, "jobs per mode; the waiters are spread over them")
+	fs.Float64Var(&c.Rate, "rate", load.DefaultRate, "job completions per second; 0: as fast as possible")
+	fs.DurationVar(&c.Budget, "budget", load.DefaultBudget, "each waiter's wait; match jobwait's JOBWAIT_WAIT_BUDGET")
+	fs.DurationVar(&c.PollInterval, "poll-interval", load.DefaultPollInterval, "poll mode's interval when an answer has no Retry-After")
+	fs.DurationVar(&c.Hold, "hold", load.DefaultHold, "how long all waiters are held, once connected, before completing starts")
+	fs.DurationVar(&c.Timeout, "timeout", load.DefaultTimeout, "bound on the whole run")
+	fs.DurationVar(&c.Settle, "settle", load.DefaultSettle, "between modes, wait up to this long for jobwait to return to rest")
+	fs.IntVar(&c.Sources, "sources", load.DefaultSources, "spread connections over `N` source addresses 127.0.0.2..; 0: kernel's choice")
+	fs.IntVar(&c.Procs, "procs", 1, "processes holding the waiters (each holds waiters/procs)")
+	fs.IntVar(&c.DialConcurrency, "dial-concurrency", load.DefaultDialConcurrency, "connection attempts in flight per process")
+	fs.Func("cpu-pids", "the server's process ids, `PID,PID…` (Linux): report the CPU time they use over the completions", func(v string) error {
+		pids, err := parsePids(v)
+		c.CPUPids = pids
+		return err
+	})
+	fs.StringVar(&out.json, "json", "", "write the report as JSON to `FILE`")
+	fs.StringVar(&out.html, "html", "", "write the report as HTML to `FILE`")
+	fs.StringVar(&out.timeline, "timeline", "", "write every delivery to `FILE`, a line each: mode, job, and when its completion was due, was sent, returned and was received (µs)")
+	quiet := fs.Bool("quiet", false, "no progress lines")
+	if err := fs.Parse(args); err != nil {
+		return c, out, err
+	}
+	if fs.NArg() > 0 {
+		return c, out, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	modes, err := parseMode(mode)
+	if err != nil {
+		return c, out, err
+	}
+	c.Modes = modes
+	if !*quiet {
+		c.Progress = stderr
+	}
+	return c, out, c.Validate()
+}
+
+// parsePids reads -cpu-pids: process ids, comma-separated.
+func parsePids(s string) ([]int, error) {
+	var pids []int
+	for _, f := range strings.Split(s, ",") {
+		pid, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || pid <= 0 {
+			return nil, fmt.Errorf("%q is not a process id", f)
+		}
+		pids = append(pids, pid)
+	}
+	return pids, nil
+}
+
+// parseMode reads -mode.
+func parseMode(s string) ([]waiter.Mode, error) {
+	switch m := waiter.Mode(s); m {
+	case "all":
+		return waiter.AllModes, nil
+	case waiter.ModePoll, waiter.ModeLongPoll, waiter.ModeSSE, waiter.ModeSSEMany:
+		return []waiter.Mode{m}, nil
+	}
+	return nil, fmt.Errorf("-mode %q: want poll, longpoll, sse, ssemany or all", s)
+}

@@ -1,0 +1,79 @@
+package main
+
+import (
+	"bytes"
+	"io"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"jobwait/cmd/waitload/waiter"
+)
+
+func TestParseFlags(t *testing.T) {
+	cfg, _, err := parseFlags([]string{"-mode", "sse", "-waiters", "10", "-jobs", "2", "-quiet", "-cpu-pids", "7,8"}, io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, []waiter.Mode{waiter.ModeSSE}, cfg.Modes)
+	assert.Equal(t, 10, cfg.Waiters)
+	assert.Nil(t, cfg.Progress)
+	assert.Equal(t, []int{7, 8}, cfg.CPUPids)
+
+	cfg, _, err = parseFlags(nil, io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, waiter.AllModes, cfg.Modes)
+	assert.NotNil(t, cfg.Progress)
+
+	for _, args := range [][]string{
+		{"-mode", "websocket"},
+		{"-target", "http://10.0.0.5:8080"},
+		{"-redis", "redis://203.0.113.7:6379/0"},
+		{"-waiters", "0"},
+		{"-waiters", "10", "-jobs", "11"},
+		{"-budget", "10ms"},
+		{"-procs", "0"},
+		{"-sources", "300"},
+		{"-cpu-pids", "7,x"},
+		{"extra"},
+	} {
+		_, _, err := parseFlags(args, io.Discard)
+		assert.Error(t, err, "parseFlags(%q)", args)
+	}
+}
+
+func TestServerFlag(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		ok   bool
+	}{
+		{[]string{"-mode", "poll"}, true},
+		{[]string{"-server", "jobwait", "-mode", "all"}, true},
+		{[]string{"-server", "nchan", "-mode", "sse"}, true},
+		{[]string{"-server", "nchan", "-mode", "longpoll"}, true},
+		{[]string{"-server", "nchan", "-mode", "poll"}, false},
+		{[]string{"-server", "nchan", "-mode", "all"}, false},
+		{[]string{"-server", "pushpin", "-mode", "sse"}, false},
+	} {
+		_, _, err := parseFlags(tc.args, &bytes.Buffer{})
+		assert.Equal(t, tc.ok, err == nil, "parseFlags(%q) = %v", tc.args, err)
+	}
+}
+
+func TestParsePids(t *testing.T) {
+	pids, err := parsePids("12, 34,56")
+	require.NoError(t, err)
+	assert.Equal(t, []int{12, 34, 56}, pids)
+	for _, bad := range []string{"", "12,", "x", "0", "-3"} {
+		_, err := parsePids(bad)
+		assert.Error(t, err, "%q", bad)
+	}
+}
+
+func TestCompareUsage(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	assert.Equal(t, 2, realMain([]string{"compare"}, &stdout, &stderr))
+	assert.Contains(t, stderr.String(), "usage: waitload compare")
+	stderr.Reset()
+	assert.Equal(t, 1, realMain([]string{"compare", "/nonexistent.json"}, &stdout, &stderr))
+	assert.Contains(t, stderr.String(), "waitload compare:")
+}

@@ -1,0 +1,328 @@
+package load
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"jobwait/cmd/waitload/nchan"
+	"jobwait/cmd/waitload/probe"
+	"jobwait/cmd/waitload/proc"
+	"jobwait/cmd/waitload/producer"
+	"jobwait/cmd/waitload/report"
+	"jobwait/cmd/waitload/waiter"
+	"jobwait/store"
+)
+
+// Run runs each mode of cfg in turn against a running jobwait and returns
+// the report. Waiters' troubles are figures in the report; the error is
+// for a run that could not be carried out (jobwait or Redis unreachable, a
+// producer write failing, a holder process dying). A report of the modes
+// finished so far comes with it.
+func Run(ctx context.Context, cfg Config) (*report.Report, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Procs == 1 {
+		if err := waiter.CheckNoFile(cfg.Waiters); err != nil {
+			return nil, err
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+	defer cancel()
+	t, _ := waiter.ParseTarget(cfg.Target)
+	rdb, err := redisClient(cfg.RedisURL)
+	if err != nil {
+		return nil, err
+	}
+	defer rdb.Close()
+
+	r := &run{cfg: cfg, rdb: rdb, id: runID()}
+	if cfg.Server == waiter.ServerNchan {
+		r.prod = producer.New(nchan.NewPublisher(t.URL(), httpClient(10*time.Second, producer.Workers)), 0)
+		r.sc = nchan.NewStats(t.URL(), httpClient(5*time.Second, 1))
+	} else {
+		r.prod = producer.New(store.New(rdb), producer.StoreCommands)
+		r.sc = probe.NewJobwait(t.URL(), httpClient(5*time.Second, 1))
+	}
+	notify, err := r.sc.Notify(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := producer.Warm(ctx, rdb); err != nil {
+		return nil, err
+	}
+	r.rest, _ = r.sc.Scrape(ctx) // jobwait at rest, for settle
+	rep := newReport(cfg, notify)
+	for i, m := range cfg.Modes {
+		if i > 0 {
+			if err := r.settle(ctx); err != nil {
+				return rep, err
+			}
+		}
+		mr, err := r.mode(ctx, m)
+		rep.Modes = append(rep.Modes, mr)
+		if err != nil {
+			return rep, fmt.Errorf("mode %s: %w", m, err)
+		}
+	}
+	return rep, nil
+}
+
+// httpClient is a client of the server's own endpoints (figures,
+// publishing), apart from the waiters' connections, with at most conns
+// connections.
+func httpClient(timeout time.Duration, conns int) *http.Client {
+	return &http.Client{Timeout: timeout, Transport: &http.Transport{
+		MaxIdleConns: conns, MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns,
+		IdleConnTimeout: 30 * time.Second, DisableCompression: true,
+	}}
+}
+
+// run is the state shared by a run's modes.
+type run struct {
+	cfg  Config
+	rdb  redis.UniversalClient
+	prod *producer.Producer
+	sc   serverStats
+	id   string       // makes this run's job ids its own
+	rest probe.Sample // the server before the first mode
+}
+
+// serverStats reads the server's own figures: jobwait's /metrics, or
+// Nchan's worker and nchan_stub_status.
+type serverStats interface {
+	Scrape(ctx context.Context) (probe.Sample, error)
+	Notify(ctx context.Context) (string, error)
+}
+
+// group is a share of a mode's waiters, held in this process
+// (*waiter.Holder) or in a holder process (*proc.Child).
+type group interface {
+	Counts() waiter.Counts
+	Wait() ([]waiter.Outcome, error)
+}
+
+// runID is short, random and a valid part of a job id.
+func runID() string {
+	b := make([]byte, 4)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// mode runs one mode: create the jobs, connect every waiter, hold them,
+// complete the jobs at the chosen rate, wait for every waiter to end.
+func (r *run) mode(ctx context.Context, m waiter.Mode) (report.ModeReport, error) {
+	cfg := r.cfg
+	mr := report.ModeReport{Mode: m, Waiters: cfg.Waiters, Jobs: cfg.Jobs}
+	ids := make([]string, cfg.Jobs)
+	for k := range ids {
+		ids[k] = fmt.Sprintf("wl-%s-%s-%d", r.id, m, k)
+	}
+	jobs, err := r.prod.Create(ctx, ids)
+	if err != nil {
+		return mr, err
+	}
+	// jobwait's figures are best effort: a scrape that fails (jobwait busy
+	// or broken) is a warning in the report, not the end of the run.
+	base, err := r.sc.Scrape(ctx)
+	if err != nil {
+		mr.Warnings = append(mr.Warnings, "baseline: "+err.Error())
+	}
+	s0, err := probe.ReadCmdStats(ctx, r.rdb)
+	if err != nil {
+		return mr, err
+	}
+
+	gctx, stopGroups := context.WithCancel(ctx)
+	defer stopGroups()
+	t0 := time.Now()
+	groups, err := r.startGroups(gctx, m, ids)
+	mon := newMonitor(r, m, groups, base, t0)
+	defer mon.stop()
+	if err != nil {
+		stopGroups()
+		waitGroups(groups)
+		return mr, err
+	}
+
+	// Phase 1: every waiter connects (or fails to); then all are held.
+	tConnected, err := r.connected(ctx, groups)
+	if err == nil {
+		err = sleep(ctx, cfg.Hold-time.Since(tConnected))
+	}
+	var s1, s2 probe.CmdStats
+	var comps []producer.Completion
+	tComplete := time.Now()
+	var hub0, hub1 probe.Sample
+	var cpu0 cpuReading
+	var cpuErr error
+	if err == nil {
+		hub0 = mon.sampleNow(ctx) // the fullest moment
+		s1, err = probe.ReadCmdStats(ctx, r.rdb)
+		cpu0, cpuErr = r.readCPU(ctx)
+	}
+	// Phase 2: complete the jobs; waiters end as their job's result arrives.
+	if err == nil {
+		tComplete = time.Now()
+		comps, err = r.prod.Complete(ctx, jobs, cfg.Rate)
+	}
+	tCompleted := time.Now()
+	if err != nil {
+		stopGroups()
+	}
+	outs, gerr := waitGroups(groups)
+	tDone := time.Now()
+	if err == nil && gerr != nil {
+		err = gerr
+	}
+	if err == nil {
+		s2, err = probe.ReadCmdStats(ctx, r.rdb)
+	}
+	if err == nil && cpuErr == nil {
+		var cpu1 cpuReading
+		if cpu1, cpuErr = r.readCPU(ctx); cpuErr == nil {
+			mr.CPU = cpu1.since(cpu0)
+		}
+	}
+	if cpuErr != nil {
+		mr.Warnings = append(mr.Warnings, "CPU: "+cpuErr.Error())
+	}
+	mon.stop()
+	if err == nil {
+		var serr error
+		if hub1, serr = r.sc.Scrape(ctx); serr != nil {
+			mr.Warnings = append(mr.Warnings, "after the last waiter: "+serr.Error())
+		}
+	}
+
+	mr.Phases = report.Phases{
+		Connect:  tConnected.Sub(t0).Seconds(),
+		Hold:     tComplete.Sub(tConnected).Seconds(),
+		Complete: tCompleted.Sub(tComplete).Seconds(),
+		Drain:    tDone.Sub(tCompleted).Seconds(),
+		Total:    tDone.Sub(t0).Seconds(),
+	}
+	fillWaiters(&mr, outs, comps, sumCounts(groups).Peak)
+	mr.Completed = r.prod.Completed()
+	if mr.Phases.Complete > 0 {
+		mr.CompletionRate = float64(mr.Completed) / mr.Phases.Complete
+	}
+	if s2 != nil {
+		mr.Redis = redisFigures(s1.Sub(s0), s2.Sub(s1), mr.Completed, r.prod.Commands())
+	}
+	mr.Jobwait = mon.figures(mr.HeldPeak)
+	mr.Warnings = append(mr.Warnings, mon.warnings()...)
+	if hub0.RSS > 0 && hub1.RSS > 0 && mr.Completed > 0 { // both scrapes worked
+		mr.Jobwait.HubReads = hub1.HubReads - hub0.HubReads
+		mr.Jobwait.HubReadsPerJob = mr.Jobwait.HubReads / float64(mr.Completed)
+	}
+	return mr, err
+}
+
+// startGroups starts the holders: here, or in -procs processes.
+func (r *run) startGroups(ctx context.Context, m waiter.Mode, ids []string) ([]group, error) {
+	cfg := r.cfg
+	deadline, _ := ctx.Deadline()
+	spec := waiter.Spec{
+		Mode: m, Server: cfg.Server, Target: cfg.Target, Jobs: ids,
+		Budget: cfg.Budget, PollInterval: cfg.PollInterval,
+		Sources: cfg.Sources, DialConcurrency: cfg.DialConcurrency, Deadline: deadline,
+		JobsPerConn: cfg.JobsPerConn,
+	}
+	if cfg.Procs == 1 {
+		spec.Count = cfg.Waiters
+		h, err := waiter.NewHolder(spec)
+		if err != nil {
+			return nil, err
+		}
+		h.Start(ctx)
+		return []group{h}, nil
+	}
+	var groups []group
+	for p := range cfg.Procs {
+		s := spec
+		s.First = p * cfg.Waiters / cfg.Procs
+		s.Count = (p+1)*cfg.Waiters/cfg.Procs - s.First
+		c, err := proc.Start(ctx, s)
+		if err != nil {
+			return groups, err
+		}
+		groups = append(groups, c)
+	}
+	return groups, nil
+}
+
+// connected waits until every waiter has made its connection attempt.
+func (r *run) connected(ctx context.Context, groups []group) (time.Time, error) {
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if c := sumCounts(groups); c.Started >= r.cfg.Waiters || c.Done >= r.cfg.Waiters {
+			return time.Now(), nil
+		}
+		select {
+		case <-ctx.Done():
+			return time.Now(), ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+// settle waits for jobwait to let go of the previous mode's waiters and
+// their goroutines, so that the next mode's baseline is not the last one's
+// peak. It gives up quietly after -settle: the baseline is then what it is.
+func (r *run) settle(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, r.cfg.Settle)
+	defer cancel()
+	for {
+		s, err := r.sc.Scrape(ctx)
+		if err == nil && s.Waiters == 0 && s.Goroutines <= r.rest.Goroutines*1.1+8 {
+			return nil
+		}
+		if sleep(ctx, 200*time.Millisecond) != nil {
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return nil // still holding some: measure anyway
+			}
+			return ctx.Err()
+		}
+	}
+}
+
+// sleep waits for d or until the context ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	select {
+	case <-time.After(d):
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func sumCounts(groups []group) waiter.Counts {
+	var c waiter.Counts
+	for _, g := range groups {
+		c = c.Add(g.Counts())
+	}
+	return c
+}
+
+// waitGroups waits for every group and returns all outcomes.
+func waitGroups(groups []group) ([]waiter.Outcome, error) {
+	var (
+		outs []waiter.Outcome
+		errs []error
+	)
+	for _, g := range groups {
+		o, err := g.Wait()
+		outs = append(outs, o...)
+		errs = append(errs, err)
+	}
+	return outs, errors.Join(errs...)
+}

@@ -1,0 +1,159 @@
+package report
+
+import (
+	"time"
+
+	"jobwait/cmd/waitload/waiter"
+)
+
+// Report is everything a run measured; the table, the JSON and the HTML
+// are three renderings of it.
+type Report struct {
+	Started time.Time `json:"started"`
+	Target  string    `json:"target"`
+	Redis   string    `json:"redis"`
+	Notify  string    `json:"notify"` // how jobwait said it is woken (/readyz)
+	Settings
+	Modes []ModeReport `json:"modes"`
+}
+
+// Settings are the run's parameters as reported.
+type Settings struct {
+	Server          string  `json:"server,omitempty"` // "" is jobwait
+	Waiters         int     `json:"waiters"`
+	Jobs            int     `json:"jobs"`
+	Rate            float64 `json:"rate"`
+	BudgetSeconds   float64 `json:"budgetSeconds"`
+	PollSeconds     float64 `json:"pollIntervalSeconds"`
+	HoldSeconds     float64 `json:"holdSeconds"`
+	SettleSeconds   float64 `json:"settleSeconds"`
+	Sources         int     `json:"sources"`
+	Procs           int     `json:"procs"`
+	DialConcurrency int     `json:"dialConcurrency"`
+}
+
+// ModeReport is one mode's figures.
+type ModeReport struct {
+	Mode    waiter.Mode `json:"mode"`
+	Waiters int         `json:"waiters"`
+	Jobs    int         `json:"jobs"`
+	// HeldPeak is the most waiters connected at once.
+	HeldPeak  int `json:"heldPeak"`
+	Delivered int `json:"delivered"`
+	Errors    int `json:"errors"`
+	Timeouts  int `json:"timeouts"`
+	// ErrorKinds counts errors by what went wrong.
+	ErrorKinds map[string]int `json:"errorKinds,omitempty"`
+	// Requests is the HTTP requests all waiters made (polls, long polls,
+	// streams and their reconnects).
+	Requests int `json:"requests"`
+	// Rejected is the 503 answers (SVC_001 too many waiters, SVC_002 Redis
+	// unreachable) that poll and long-poll waiters asked through after
+	// Retry-After, as clients would; a stream refused is an error.
+	Rejected       int     `json:"rejected"`
+	Completed      int     `json:"completed"`
+	CompletionRate float64 `json:"completionRate"`
+	// Latency runs from the return of the producer's status write to the
+	// waiter's receipt of the whole answer.
+	Latency Latency `json:"latency"`
+	// LatencySent runs from the start of the producer's completing write
+	// (the status write, after the result's) to the same receipt. It adds
+	// the write itself: where the write goes through the server measured
+	// (Nchan's publish), the server's backlog delays the write's return,
+	// and only this clock sees that wait.
+	LatencySent Latency `json:"latencyFromSent"`
+	// LatencyDue runs from when the completion was due on the producer's
+	// schedule to the same receipt. It adds the time the write waited to
+	// start, and the result's write before it: the producer keeps a few
+	// writes in flight, and when a server slows them (Nchan's publish) it
+	// falls behind its schedule, a delay the other clocks never see
+	// (coordinated omission).
+	LatencyDue Latency `json:"latencyFromDue"`
+	// LatencyCurve is the latency (ms) at percentiles 0, 1, …, 100.
+	LatencyCurve []float64 `json:"latencyCurveMs,omitempty"`
+	Redis        Redis     `json:"redis"`
+	CPU          CPU       `json:"cpu"`
+	Jobwait      Jobwait   `json:"jobwait"`
+	Phases       Phases    `json:"phasesSeconds"`
+	// Warnings are figures that could not be taken (a failed /metrics scrape).
+	Warnings []string `json:"warnings,omitempty"`
+
+	// Deliveries are every delivery, for WriteTimeline; not in the JSON.
+	Deliveries []Delivery `json:"-"`
+}
+
+// Redis is what Redis did, from INFO commandstats.
+type Redis struct {
+	// HoldCommands is every command while the waiters connected and were
+	// held, before the first completion.
+	HoldCommands int64 `json:"holdCommands"`
+	// Commands is every command from the first completion until the last
+	// waiter ended (INFO itself left out); Producer is waitload's own part
+	// of it, known exactly (2 SETs per completion); Net is the rest: jobwait's.
+	Commands int64 `json:"commands"`
+	Producer int64 `json:"producer"`
+	Net      int64 `json:"net"`
+	// Reads is jobwait's reads of job data (GET, MGET, HGETALL, …) among Net.
+	Reads       int64            `json:"reads"`
+	PerJob      float64          `json:"commandsPerJob"`
+	NetPerJob   float64          `json:"netCommandsPerJob"`
+	ReadsPerJob float64          `json:"readsPerJob"`
+	ByCommand   map[string]int64 `json:"byCommand"`
+}
+
+// Jobwait is jobwait's own figures from /metrics: at the mode's start and
+// the highest seen while it ran.
+type Jobwait struct {
+	RSSBaseline        float64 `json:"rssBaselineBytes"`
+	RSSPeak            float64 `json:"rssPeakBytes"`
+	GoroutinesBaseline float64 `json:"goroutinesBaseline"`
+	GoroutinesPeak     float64 `json:"goroutinesPeak"`
+	// WaitersPeak is the jobwait_waiters gauge's peak: held long polls and
+	// streams as jobwait counts them (short polls are not held: 0).
+	WaitersPeak float64 `json:"waitersPeak"`
+	// BytesPerWaiter is (peak RSS − baseline RSS) / HeldPeak.
+	BytesPerWaiter float64 `json:"bytesPerWaiter"`
+	// HubReads is jobwait's own count of jobs its hub read over the
+	// completion phase (jobwait_hub_job_reads_total); short polls read
+	// without the hub, so it is 0 for them.
+	HubReads       float64 `json:"hubReads"`
+	HubReadsPerJob float64 `json:"hubReadsPerJob"`
+}
+
+// Phases are how long each part of a mode took.
+type Phases struct {
+	Connect  float64 `json:"connect"`  // until every waiter had connected
+	Hold     float64 `json:"hold"`     // all held, before the first completion
+	Complete float64 `json:"complete"` // completing every job
+	Drain    float64 `json:"drain"`    // after the last completion until the last waiter ended
+	Total    float64 `json:"total"`
+}
+
+// CPU is the processor time the server measured and its Redis used from
+// the first completion until the last waiter ended: what the deliveries
+// cost, on the same work whichever server is measured. The latency clocks
+// differ in what they can see of a server's backlog; this figure does not.
+// The load client's own time over the same window says whether the run
+// measured the servers at all: a client that used its core whole (see
+// ModeReport.ClientBusy) delivered its reads, and its producer's writes, late.
+type CPU struct {
+	// ServerMs is the user + system time of the server's processes
+	// (-cpu-pids, read from /proc); 0 when not measured.
+	ServerMs float64 `json:"serverMs"`
+	// RedisMs is Redis's own (INFO cpu; every master of a cluster).
+	RedisMs float64 `json:"redisMs"`
+	// ClientMs is this process's user + system time: the producer and,
+	// with -procs 1, every waiter; 0 with -procs > 1 (not measured).
+	ClientMs float64 `json:"clientMs"`
+}
+
+// ClientBusy is the share of one core, in per cent, the load client used
+// from the first completion until the last waiter ended: near 100, the
+// client was the bottleneck of its run.
+func (m ModeReport) ClientBusy() float64 {
+	secs := m.Phases.Complete + m.Phases.Drain
+	if secs <= 0 {
+		return 0
+	}
+	return 100 * m.CPU.ClientMs / (secs * 1000)
+}
