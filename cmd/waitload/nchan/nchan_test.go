@@ -2,32 +2,46 @@ package nchan
 
 import (
 	"context"
-	"encoding/json"
+	"io"
+	"net/http"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"jobwait/server"
+	"jobwait/cmd/jobwait/jobwaittest"
 	"jobwait/store"
+	"jobwait/store/redistest"
 )
 
-func TestPublishesJobwaitsAnswer(t *testing.T) {
-	p := NewPublisher("", nil)
-	j, err := p.Create(context.Background(), "j1", "d1")
-	require.NoError(t, err)
-	j, err = p.Start(context.Background(), j)
-	require.NoError(t, err)
-	body := server.CompletedBody(j, store.SampleResult(j.EventDraftID))
-	var a struct {
-		JobID           string            `json:"jobId"`
-		Status          string            `json:"status"`
-		Recommendations []json.RawMessage `json:"recommendations"`
+// TestCompletedBodyIsJobwaitsAnswer pins that completedBody is byte for
+// byte what the real jobwait answers for a completed job: the peer of the
+// side-by-side bench is sent it as the same payload.
+func TestCompletedBodyIsJobwaitsAnswer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs jobwait and redis-server")
 	}
-	require.NoError(t, json.Unmarshal(body, &a))
-	assert.Equal(t, "j1", a.JobID)
-	assert.Equal(t, "COMPLETED", a.Status)
-	assert.NotEmpty(t, a.Recommendations)
+	ctx := context.Background()
+	rs := redistest.Start(t)
+	p := jobwaittest.Start(t, "REDIS_URL="+rs.URL(), "JOBWAIT_DEMO=false", "JOBWAIT_LOG_LEVEL=warn")
+	p.WaitReady(t, 20*time.Second)
+	st := store.New(rs.Client(t))
+	j, err := st.Create(ctx, "completed-1", "draft-completed-1")
+	require.NoError(t, err)
+	r := store.SampleResult(j.EventDraftID)
+	j, err = st.Complete(ctx, j, r)
+	require.NoError(t, err)
+
+	resp, err := http.Get(p.URL() + "/api/events/jobs/" + j.JobID + "/status")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	answer, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", answer)
+	body, err := completedBody(j, r)
+	require.NoError(t, err)
+	assert.Equal(t, string(answer), string(body))
 	assert.NotContains(t, string(body), "\n", "one data: line in an event stream")
 }
 

@@ -3,12 +3,12 @@ package nchan
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"time"
 
-	"jobwait/server"
 	"jobwait/store"
 )
 
@@ -48,8 +48,10 @@ func (p *Publisher) Start(_ context.Context, j store.Job) (store.Job, error) {
 // Complete publishes the job's completed answer to its channel and returns
 // once Nchan has answered: Nchan has then stored the message in Redis.
 func (p *Publisher) Complete(ctx context.Context, j store.Job, r store.Result) (store.Job, error) {
-	r.EventDraftID = j.EventDraftID
-	body := server.CompletedBody(j, r)
+	body, err := completedBody(j, r)
+	if err != nil {
+		return j, fmt.Errorf("publish job %s: %w", j.JobID, err)
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.base+pubPath+j.JobID, bytes.NewReader(body))
 	if err != nil {
 		return j, err
@@ -70,4 +72,18 @@ func (p *Publisher) Complete(ctx context.Context, j store.Job, r store.Result) (
 	}
 	j.Status = store.Completed
 	return j, nil
+}
+
+// completedBody is the body jobwait answers for job j completed with r
+// (SPEC.md §3): a long poll's answer, and the data of a stream's completed
+// event. Nchan is sent these same bytes, so that both servers carry the same
+// payload; a test pins them to jobwait's own answer.
+func completedBody(j store.Job, r store.Result) ([]byte, error) {
+	return json.Marshal(struct {
+		JobID           string                 `json:"jobId"`
+		Status          store.Status           `json:"status"`
+		EventDraftID    string                 `json:"eventDraftId"`
+		TrendAnalysis   json.RawMessage        `json:"trendAnalysis"`
+		Recommendations []store.Recommendation `json:"recommendations"`
+	}{j.JobID, store.Completed, j.EventDraftID, r.TrendAnalysis, r.Recommendations})
 }
