@@ -31,9 +31,10 @@ func parseFlags(args []string, stderr io.Writer) (load.Config, outputs, error) {
 			"producer would, and reports what each way of waiting cost and delivered.\n\nflags:\n")
 		fs.PrintDefaults()
 	}
-	fs.StringVar(&c.Target, "target", load.DefaultTarget, "jobwait's base `URL` (127.0.0.0/8 or localhost only)")
+	fs.StringVar(&c.Target, "target", load.DefaultTarget, "the server's base `URL`, http or https")
+	fs.StringVar(&c.CACert, "ca-cert", "", "a PEM `FILE` of certificate authorities to trust for an https -target, besides the system's")
 	fs.StringVar(&c.Server, "server", waiter.ServerJobwait, "what -target is: `jobwait|nchan` (nginx + Nchan as nchan.conf sets it up; sse and longpoll only)")
-	fs.StringVar(&c.RedisURL, "redis", load.DefaultRedis, "the Redis `URL` jobwait reads (127.0.0.0/8 or localhost only)")
+	fs.StringVar(&c.RedisURL, "redis", load.DefaultRedis, "the Redis `URL` jobwait reads (redis://, rediss://; more cluster seeds as ?addr=host:port)")
 	fs.StringVar(&mode, "mode", "all", "way of waiting, `poll|longpoll|sse|ssemany|all`: all runs poll, longpoll and sse one after another; ssemany holds -jobs-per-conn waits per many-job stream")
 	fs.IntVar(&c.JobsPerConn, "jobs-per-conn", load.DefaultJobsPerConn, "waits per connection in -mode ssemany (at most jobwait's JOBWAIT_MAX_IDS)")
 	fs.IntVar(&c.Waiters, "waiters", load.DefaultWaiters, "waiters per mode")
@@ -44,7 +45,7 @@ func parseFlags(args []string, stderr io.Writer) (load.Config, outputs, error) {
 	fs.DurationVar(&c.Hold, "hold", load.DefaultHold, "how long all waiters are held, once connected, before completing starts")
 	fs.DurationVar(&c.Timeout, "timeout", load.DefaultTimeout, "bound on the whole run")
 	fs.DurationVar(&c.Settle, "settle", load.DefaultSettle, "between modes, wait up to this long for jobwait to return to rest")
-	fs.IntVar(&c.Sources, "sources", load.DefaultSources, "spread connections over `N` source addresses 127.0.0.2..; 0: kernel's choice")
+	fs.IntVar(&c.Sources, "sources", load.DefaultSources, "spread connections to a loopback -target over `N` source addresses 127.0.0.2..; 0: kernel's choice (the default for other targets)")
 	fs.IntVar(&c.Procs, "procs", 1, "processes holding the waiters (each holds waiters/procs)")
 	fs.IntVar(&c.DialConcurrency, "dial-concurrency", load.DefaultDialConcurrency, "connection attempts in flight per process")
 	fs.Func("cpu-pids", "the server's process ids, `PID,PID…` (Linux): report the CPU time they use over the completions", func(v string) error {
@@ -67,6 +68,11 @@ func parseFlags(args []string, stderr io.Writer) (load.Config, outputs, error) {
 		return c, out, err
 	}
 	c.Modes = modes
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if t, err := waiter.ParseTarget(c.Target, c.CACert); err == nil && !t.Loopback() && !set["sources"] {
+		c.Sources = 0
+	}
 	if !*quiet {
 		c.Progress = stderr
 	}

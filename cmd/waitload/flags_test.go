@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"jobwait/cmd/waitload/load"
 	"jobwait/cmd/waitload/waiter"
 )
 
@@ -23,11 +24,18 @@ func TestParseFlags(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, waiter.AllModes, cfg.Modes)
 	assert.NotNil(t, cfg.Progress)
+	assert.Equal(t, load.DefaultSources, cfg.Sources, "a loopback target: spread over source addresses")
+
+	cfg, _, err = parseFlags([]string{"-target", "https://jobwait.example.com", "-redis", "rediss://redis.example.com:6380/0"}, io.Discard)
+	require.NoError(t, err, "any target, any Redis")
+	assert.Zero(t, cfg.Sources, "another host: the kernel chooses the source address")
 
 	for _, args := range [][]string{
 		{"-mode", "websocket"},
-		{"-target", "http://10.0.0.5:8080"},
-		{"-redis", "redis://203.0.113.7:6379/0"},
+		{"-target", "10.0.0.5:8080"},
+		{"-target", "http://10.0.0.5:8080", "-sources", "4"},
+		{"-ca-cert", "ca.pem"},
+		{"-redis", "http://203.0.113.7:6379/0"},
 		{"-waiters", "0"},
 		{"-waiters", "10", "-jobs", "11"},
 		{"-budget", "10ms"},

@@ -2,6 +2,10 @@ package main
 
 import (
 	"bytes"
+	"encoding/pem"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"testing"
@@ -36,17 +40,50 @@ func TestCommandLine(t *testing.T) {
 	p := jobwaittest.Start(t, "REDIS_URL="+rs.URL(), "JOBWAIT_DEMO=false", "JOBWAIT_WAIT_BUDGET=5s", "JOBWAIT_LOG_LEVEL=warn")
 	p.WaitReady(t, 20*time.Second)
 
+	t.Run("files and holder processes", func(t *testing.T) { commandLineFiles(t, p.URL(), rs.URL()) })
+	t.Run("https", func(t *testing.T) {
+		// jobwait behind a TLS proxy whose certificate only -ca-cert vouches for.
+		up, err := url.Parse(p.URL())
+		require.NoError(t, err)
+		proxy := httptest.NewTLSServer(&httputil.ReverseProxy{
+			Rewrite:       func(r *httputil.ProxyRequest) { r.SetURL(up) },
+			FlushInterval: -1,
+		})
+		defer proxy.Close()
+		ca := filepath.Join(t.TempDir(), "ca.pem")
+		require.NoError(t, os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: proxy.Certificate().Raw}), 0o644))
+		args := []string{"-target", proxy.URL, "-redis", rs.URL(), "-mode", "sse", "-waiters", "40", "-jobs", "10",
+			"-budget", "5s", "-hold", "100ms", "-timeout", "60s", "-quiet"}
+
+		code, stdout, stderr := waitload(append(args, "-ca-cert", ca)...)
+		require.Equal(t, 0, code, "stderr: %s", stderr)
+		assert.Regexp(t, `delivered +40\n`, stdout)
+
+		code, _, stderr = waitload(args...)
+		assert.Equal(t, 1, code, "not trusted without -ca-cert")
+		assert.Contains(t, stderr, "certificate signed by unknown authority")
+	})
+}
+
+// waitload runs the command line; it returns the exit code and what was
+// written to stdout and stderr.
+func waitload(args ...string) (code int, stdout, stderr string) {
+	var out, errs bytes.Buffer
+	code = realMain(args, &out, &errs)
+	return code, out.String(), errs.String()
+}
+
+// commandLineFiles runs the waiters in two holder processes and writes the
+// three files.
+func commandLineFiles(t *testing.T, target, redisURL string) {
 	dir := t.TempDir()
 	jsonPath, htmlPath, timeline := filepath.Join(dir, "r.json"), filepath.Join(dir, "r.html"), filepath.Join(dir, "r.timeline")
-	var stdout, stderr bytes.Buffer
-	code := realMain([]string{
-		"-target", p.URL(), "-redis", rs.URL(), "-mode", "sse",
+	code, stdout, stderr := waitload("-target", target, "-redis", redisURL, "-mode", "sse",
 		"-waiters", "100", "-jobs", "10", "-rate", "500", "-procs", "2",
 		"-budget", "5s", "-hold", "200ms", "-sources", "2", "-timeout", "60s",
-		"-json", jsonPath, "-html", htmlPath, "-timeline", timeline, "-quiet",
-	}, &stdout, &stderr)
-	require.Equal(t, 0, code, "stderr: %s", stderr.String())
-	assert.Contains(t, stdout.String(), "latency p99 ms")
+		"-json", jsonPath, "-html", htmlPath, "-timeline", timeline, "-quiet")
+	require.Equal(t, 0, code, "stderr: %s", stderr)
+	assert.Contains(t, stdout, "latency p99 ms")
 	rep, err := report.ReadJSON(jsonPath)
 	require.NoError(t, err)
 	require.Len(t, rep.Modes, 1)

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"slices"
 	"strings"
 	"time"
@@ -37,9 +36,10 @@ const (
 // Config is one load run. The zero value is not usable; the command line
 // and the tests fill every field.
 type Config struct {
-	Target   string // jobwait's base URL, loopback only
+	Target   string // the server's base URL, http or https
+	CACert   string // a PEM file of certificate authorities to trust for an https Target, besides the system's
 	Server   string // what Target is: waiter.ServerJobwait ("" too) or waiter.ServerNchan, the bench's peer
-	RedisURL string // the Redis jobwait reads, loopback only
+	RedisURL string // the Redis jobwait reads
 	Modes    []waiter.Mode
 
 	Waiters int     // waiters per mode
@@ -60,7 +60,8 @@ type Config struct {
 	Settle time.Duration
 
 	// Sources is how many loopback source addresses (127.0.0.2 onwards) the
-	// waiters' connections are spread over; 0 lets the kernel choose.
+	// waiters' connections are spread over, for a loopback Target; 0 lets
+	// the kernel choose.
 	Sources int
 	// Procs is how many processes hold the waiters: 1 holds them in this
 	// process; more re-executes waitload as holder processes, each with its
@@ -81,12 +82,13 @@ type Config struct {
 	Progress io.Writer
 }
 
-// Validate checks the figures and the workplace rule that waitload only
-// ever talks to this machine.
+// Validate checks the settings, each error saying which flag is wrong.
 func (c Config) Validate() error {
 	var errs []error
-	if _, err := waiter.ParseTarget(c.Target); err != nil {
+	if t, err := waiter.ParseTarget(c.Target, c.CACert); err != nil {
 		errs = append(errs, err)
+	} else if c.Sources > 0 && !t.Loopback() {
+		errs = append(errs, fmt.Errorf("-sources %d: the source addresses 127.0.0.x reach only a loopback -target; want 0 for %s", c.Sources, c.Target))
 	}
 	if _, _, err := redisOptions(c.RedisURL); err != nil {
 		errs = append(errs, err)
@@ -128,21 +130,12 @@ func (c Config) Validate() error {
 }
 
 // redisOptions reads -redis: go-redis's cluster URL form (more seed nodes
-// as ?addr=) names a Redis Cluster, any other URL one server. Only loopback
-// addresses are accepted.
+// as ?addr=) names a Redis Cluster, any other URL one server.
 func redisOptions(s string) (*redis.Options, *redis.ClusterOptions, error) {
 	if strings.Contains(s, "addr=") {
 		co, err := redis.ParseClusterURL(s)
 		if err != nil {
 			return nil, nil, fmt.Errorf("-redis %q: %w", s, err)
-		}
-		for i, a := range co.Addrs {
-			host, port, _ := net.SplitHostPort(a)
-			ip, err := waiter.LoopbackIP(host)
-			if err != nil {
-				return nil, nil, fmt.Errorf("-redis %q: %w", s, err)
-			}
-			co.Addrs[i] = net.JoinHostPort(ip, port)
 		}
 		return nil, co, nil
 	}
@@ -150,15 +143,6 @@ func redisOptions(s string) (*redis.Options, *redis.ClusterOptions, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("-redis %q: %w", s, err)
 	}
-	host, port, err := net.SplitHostPort(o.Addr)
-	if err != nil {
-		return nil, nil, fmt.Errorf("-redis %q: %w", s, err)
-	}
-	ip, err := waiter.LoopbackIP(host)
-	if err != nil {
-		return nil, nil, fmt.Errorf("-redis %q: %w", s, err)
-	}
-	o.Addr = net.JoinHostPort(ip, port)
 	return o, nil, nil
 }
 

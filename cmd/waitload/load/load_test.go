@@ -123,13 +123,6 @@ func TestAgainstJobwait(t *testing.T) {
 		assert.Equal(t, c.Waiters/c.JobsPerConn, m.Requests, "one request per stream of ten")
 		assert.Equal(t, c.Waiters, m.Latency.Count)
 	})
-
-	t.Run("refuses other hosts", func(t *testing.T) {
-		c := cfg(waiter.ModePoll)
-		c.Target = "http://192.0.2.1:8080"
-		_, err := Run(context.Background(), c)
-		assert.ErrorIs(t, err, waiter.ErrNotLoopback)
-	})
 }
 
 // checkMode asserts a mode delivered to every waiter and filled every figure.

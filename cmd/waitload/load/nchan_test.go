@@ -139,7 +139,9 @@ func startNchan(t *testing.T, redisAddr string) string {
 	})
 
 	base := "http://" + listen
-	st := nchan.NewStats(base, httpClient(time.Second, 1))
+	t0, err := waiter.ParseTarget(base, "")
+	require.NoError(t, err)
+	st := nchan.NewStats(base, httpClient(t0, time.Second, 1))
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		mode, err := st.Notify(context.Background())

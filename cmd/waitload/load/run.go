@@ -36,7 +36,7 @@ func Run(ctx context.Context, cfg Config) (*report.Report, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
-	t, _ := waiter.ParseTarget(cfg.Target)
+	t, _ := waiter.ParseTarget(cfg.Target, cfg.CACert)
 	rdb, err := redisClient(cfg.RedisURL)
 	if err != nil {
 		return nil, err
@@ -45,11 +45,11 @@ func Run(ctx context.Context, cfg Config) (*report.Report, error) {
 
 	r := &run{cfg: cfg, rdb: rdb, id: runID()}
 	if cfg.Server == waiter.ServerNchan {
-		r.prod = producer.New(nchan.NewPublisher(t.URL(), httpClient(10*time.Second, producer.Workers)), 0)
-		r.sc = nchan.NewStats(t.URL(), httpClient(5*time.Second, 1))
+		r.prod = producer.New(nchan.NewPublisher(t.URL(), httpClient(t, 10*time.Second, producer.Workers)), 0)
+		r.sc = nchan.NewStats(t.URL(), httpClient(t, 5*time.Second, 1))
 	} else {
 		r.prod = producer.New(store.New(rdb), producer.StoreCommands)
-		r.sc = probe.NewJobwait(t.URL(), httpClient(5*time.Second, 1))
+		r.sc = probe.NewJobwait(t.URL(), httpClient(t, 5*time.Second, 1))
 	}
 	notify, err := r.sc.Notify(ctx)
 	if err != nil {
@@ -75,13 +75,13 @@ func Run(ctx context.Context, cfg Config) (*report.Report, error) {
 	return rep, nil
 }
 
-// httpClient is a client of the server's own endpoints (figures,
+// httpClient is a client of the target's own endpoints (figures,
 // publishing), apart from the waiters' connections, with at most conns
 // connections.
-func httpClient(timeout time.Duration, conns int) *http.Client {
+func httpClient(t waiter.Target, timeout time.Duration, conns int) *http.Client {
 	return &http.Client{Timeout: timeout, Transport: &http.Transport{
 		MaxIdleConns: conns, MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns,
-		IdleConnTimeout: 30 * time.Second, DisableCompression: true,
+		IdleConnTimeout: 30 * time.Second, DisableCompression: true, TLSClientConfig: t.TLS(),
 	}}
 }
 
@@ -231,7 +231,7 @@ func (r *run) startGroups(ctx context.Context, m waiter.Mode, ids []string) ([]g
 	cfg := r.cfg
 	deadline, _ := ctx.Deadline()
 	spec := waiter.Spec{
-		Mode: m, Server: cfg.Server, Target: cfg.Target, Jobs: ids,
+		Mode: m, Server: cfg.Server, Target: cfg.Target, CACert: cfg.CACert, Jobs: ids,
 		Budget: cfg.Budget, PollInterval: cfg.PollInterval,
 		Sources: cfg.Sources, DialConcurrency: cfg.DialConcurrency, Deadline: deadline,
 		JobsPerConn: cfg.JobsPerConn,

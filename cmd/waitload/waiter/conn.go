@@ -3,6 +3,7 @@ package waiter
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -23,7 +24,7 @@ const (
 	grace = 5 * time.Second
 )
 
-// dialer opens waiters' connections to jobwait, spread over the source
+// dialer opens waiters' connections to the server, spread over the source
 // addresses, with a bound on attempts in flight. It knows every open
 // connection, so that stop can end all waits at once: a blocked read does
 // not see a context.
@@ -62,6 +63,14 @@ func (d *dialer) dial(ctx context.Context) (*conn, error) {
 	nc, err := nd.DialContext(ctx, "tcp", d.t.dial)
 	if err != nil {
 		return nil, err
+	}
+	if d.t.tls != nil {
+		tc := tls.Client(nc, d.t.tls)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			nc.Close()
+			return nil, fmt.Errorf("tls: %w", err)
+		}
+		nc = tc
 	}
 	c := &conn{nc: nc, br: bufio.NewReaderSize(nc, readBufSize), d: d, reusable: true}
 	d.mu.Lock()

@@ -16,6 +16,7 @@ type Spec struct {
 	Mode            Mode          `json:"mode"`
 	Server          string        `json:"server,omitempty"` // ServerJobwait ("" too) or ServerNchan
 	Target          string        `json:"target"`
+	CACert          string        `json:"caCert,omitempty"` // -ca-cert: a PEM file of CAs to trust for https
 	Jobs            []string      `json:"jobs"`
 	First           int           `json:"first"`
 	Count           int           `json:"count"`
@@ -41,7 +42,7 @@ type Holder struct {
 
 // NewHolder checks the spec; nothing runs until Start.
 func NewHolder(spec Spec) (*Holder, error) {
-	t, err := ParseTarget(spec.Target)
+	t, err := ParseTarget(spec.Target, spec.CACert)
 	if err != nil {
 		return nil, err
 	}

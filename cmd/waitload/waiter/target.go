@@ -1,63 +1,84 @@
 package waiter
 
 import (
-	"errors"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"net"
 	"net/url"
+	"os"
 	"strings"
 )
 
 // Target is the server's base URL, checked: what waiters connect to and
 // what they ask for.
 type Target struct {
-	dial string // 127.x.y.z:port, what waiters connect to
-	host string // the Host header, as the user wrote it
-	base string // path prefix without a trailing slash
-	url  string // scheme://host, for net/http (metrics, readyz)
+	dial     string      // host:port, what waiters connect to
+	host     string      // the Host header, as the user wrote it
+	base     string      // path prefix without a trailing slash
+	url      string      // scheme://host and base path, for net/http clients
+	tls      *tls.Config // https: whom to trust; nil for http
+	loopback bool
 }
 
-// URL is the target's scheme://host and base path, for net/http clients.
-func (t Target) URL() string { return t.url + t.base }
-
-// ParseTarget reads -target; only http to a loopback address is accepted.
-func ParseTarget(s string) (Target, error) {
+// ParseTarget reads -target: an http or https URL, with an optional base
+// path. caFile, when not empty, names a PEM file of the certificate
+// authorities an https server's certificate may chain to, besides the
+// system's.
+func ParseTarget(s, caFile string) (Target, error) {
 	u, err := url.Parse(s)
 	if err != nil {
 		return Target{}, fmt.Errorf("-target %q: %w", s, err)
 	}
-	if u.Scheme != "http" || u.Host == "" {
-		return Target{}, fmt.Errorf("-target %q: want http://host:port", s)
+	port := map[string]string{"http": "80", "https": "443"}[u.Scheme]
+	if port == "" || u.Hostname() == "" || u.RawQuery != "" || u.User != nil {
+		return Target{}, fmt.Errorf("-target %q: want http://host[:port][/path] or https://…", s)
 	}
-	port := u.Port()
-	if port == "" {
-		port = "80"
-	}
-	ip, err := LoopbackIP(u.Hostname())
-	if err != nil {
-		return Target{}, fmt.Errorf("-target %q: %w", s, err)
-	}
-	hostport := net.JoinHostPort(ip, port)
-	return Target{
-		dial: hostport,
+	t := Target{
+		dial: net.JoinHostPort(u.Hostname(), port),
 		host: u.Host,
 		base: strings.TrimSuffix(u.Path, "/"),
-		url:  "http://" + hostport,
-	}, nil
+		url:  u.Scheme + "://" + u.Host + strings.TrimSuffix(u.Path, "/"),
+	}
+	if p := u.Port(); p != "" {
+		t.dial = net.JoinHostPort(u.Hostname(), p)
+	}
+	ip := net.ParseIP(u.Hostname()).To4()
+	t.loopback = strings.EqualFold(u.Hostname(), "localhost") || ip != nil && ip.IsLoopback()
+	if u.Scheme == "https" {
+		if t.tls, err = clientTLS(u.Hostname(), caFile); err != nil {
+			return Target{}, err
+		}
+	} else if caFile != "" {
+		return Target{}, fmt.Errorf("-ca-cert %s: -target %q is not https", caFile, s)
+	}
+	return t, nil
 }
 
-// ErrNotLoopback is the workplace rule: load is only ever put on this machine.
-var ErrNotLoopback = errors.New("only loopback targets (127.0.0.0/8 or localhost) are allowed")
-
-// LoopbackIP accepts "localhost" and IPv4 literals in 127.0.0.0/8. Other
-// names are refused without resolving them: what a name resolves to can change.
-func LoopbackIP(host string) (string, error) {
-	if strings.EqualFold(host, "localhost") {
-		return "127.0.0.1", nil
+// clientTLS trusts the system's certificate authorities and those of caFile.
+func clientTLS(server, caFile string) (*tls.Config, error) {
+	roots, err := x509.SystemCertPool()
+	if err != nil || roots == nil {
+		roots = x509.NewCertPool()
 	}
-	ip := net.ParseIP(host)
-	if ip == nil || ip.To4() == nil || ip.To4()[0] != 127 {
-		return "", fmt.Errorf("%w: %q", ErrNotLoopback, host)
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, fmt.Errorf("-ca-cert: %w", err)
+		}
+		if !roots.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("-ca-cert %s: no PEM certificate in it", caFile)
+		}
 	}
-	return ip.To4().String(), nil
+	return &tls.Config{ServerName: server, RootCAs: roots, NextProtos: []string{"http/1.1"}}, nil
 }
+
+// URL is the target's scheme://host and base path, for net/http clients.
+func (t Target) URL() string { return t.url }
+
+// TLS is what an https target's clients trust; nil for http.
+func (t Target) TLS() *tls.Config { return t.tls }
+
+// Loopback says whether the target is on this machine (localhost or an
+// address in 127.0.0.0/8), which the source addresses 127.0.0.x can reach.
+func (t Target) Loopback() bool { return t.loopback }

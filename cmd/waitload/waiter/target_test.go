@@ -8,49 +8,38 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestLoopbackIP(t *testing.T) {
-	tests := []struct {
-		host string
-		want string
-		ok   bool
-	}{
-		{"127.0.0.1", "127.0.0.1", true},
-		{"127.1.2.3", "127.1.2.3", true},
-		{"localhost", "127.0.0.1", true},
-		{"LOCALHOST", "127.0.0.1", true},
-		{"::ffff:127.0.0.1", "127.0.0.1", true},
-		{"10.0.0.1", "", false},
-		{"128.0.0.1", "", false},
-		{"0.0.0.0", "", false},
-		{"::1", "", false},
-		{"example.com", "", false},
-		{"localhost.example.com", "", false},
-		{"", "", false},
-	}
-	for _, tt := range tests {
-		got, err := LoopbackIP(tt.host)
-		if !tt.ok {
-			assert.True(t, errors.Is(err, ErrNotLoopback), "LoopbackIP(%q) = %q, %v; want ErrNotLoopback", tt.host, got, err)
-			continue
-		}
-		assert.NoError(t, err, "LoopbackIP(%q)", tt.host)
-		assert.Equal(t, tt.want, got, "LoopbackIP(%q) = %q; want %q", tt.host, got, tt.want)
-	}
-}
-
 func TestParseTarget(t *testing.T) {
-	got, err := ParseTarget("http://localhost:8080/prefix/")
+	got, err := ParseTarget("http://localhost:8080/prefix/", "")
 	require.NoError(t, err)
-	assert.Equal(t, Target{dial: "127.0.0.1:8080", host: "localhost:8080", base: "/prefix", url: "http://127.0.0.1:8080"}, got)
+	assert.Equal(t, Target{dial: "localhost:8080", host: "localhost:8080", base: "/prefix", url: "http://localhost:8080/prefix", loopback: true}, got)
 
-	got, err = ParseTarget("http://127.0.0.9")
-	require.NoError(t, err)
-	assert.Equal(t, "127.0.0.9:80", got.dial)
+	for _, tt := range []struct {
+		in, dial, url string
+		loopback, tls bool
+	}{
+		{"http://127.0.0.9", "127.0.0.9:80", "http://127.0.0.9", true, false},
+		{"http://192.0.2.7:8080/", "192.0.2.7:8080", "http://192.0.2.7:8080", false, false},
+		{"https://jobwait.example.com/api-gw", "jobwait.example.com:443", "https://jobwait.example.com/api-gw", false, true},
+		{"https://LOCALHOST:8443", "LOCALHOST:8443", "https://LOCALHOST:8443", true, true},
+		{"http://[::1]:8080", "[::1]:8080", "http://[::1]:8080", false, false}, // 127.0.0.x cannot reach it
+		{"http://[2001:db8::1]", "[2001:db8::1]:80", "http://[2001:db8::1]", false, false},
+	} {
+		got, err := ParseTarget(tt.in, "")
+		require.NoError(t, err, "ParseTarget(%q)", tt.in)
+		assert.Equal(t, tt.dial, got.dial, "ParseTarget(%q).dial", tt.in)
+		assert.Equal(t, tt.url, got.URL(), "ParseTarget(%q).URL()", tt.in)
+		assert.Equal(t, tt.loopback, got.Loopback(), "ParseTarget(%q).Loopback()", tt.in)
+		assert.Equal(t, tt.tls, got.TLS() != nil, "ParseTarget(%q).TLS()", tt.in)
+	}
 
-	for _, bad := range []string{"https://127.0.0.1:8080", "127.0.0.1:8080", "http://192.168.1.2:8080", "http://jobwait.internal:8080", "http://[::1]:8080"} {
-		_, err := ParseTarget(bad)
+	for _, bad := range []string{"127.0.0.1:8080", "ftp://127.0.0.1", "http://", "http://:8080", "http://h/?x=1", "http://u:p@h/", "http://h:x"} {
+		_, err := ParseTarget(bad, "")
 		assert.Error(t, err, "ParseTarget(%q)", bad)
 	}
+	_, err = ParseTarget("https://h", "/nonexistent.pem")
+	assert.ErrorContains(t, err, "-ca-cert")
+	_, err = ParseTarget("http://h", "ca.pem")
+	assert.ErrorContains(t, err, "not https")
 }
 
 func TestErrKind(t *testing.T) {
