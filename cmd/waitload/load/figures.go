@@ -39,6 +39,9 @@ func fillWaiters(mr *report.ModeReport, outs []waiter.Outcome, comps []producer.
 				continue
 			}
 			o.Err = "delivered a job whose completion was not recorded"
+		case waiter.Failed:
+			mr.Failed++
+			continue
 		case waiter.TimedOut:
 			mr.Timeouts++
 			continue

@@ -82,9 +82,9 @@ func (mon *monitor) progress(w io.Writer) {
 	mon.mu.Lock()
 	s := mon.last
 	mon.mu.Unlock()
-	fmt.Fprintf(w, "waitload %-8s %4.0fs  connected %d/%d  held %d  completed %d/%d  delivered %d  timeouts %d  errors %d  | jobwait rss %.1f MiB  goroutines %.0f  waiters %.0f\n",
+	fmt.Fprintf(w, "waitload %-8s %4.0fs  connected %d/%d  held %d  completed %d/%d  delivered %d  failed %d  timeouts %d  errors %d  | jobwait rss %.1f MiB  goroutines %.0f  waiters %.0f\n",
 		mon.mode, time.Since(mon.t0).Seconds(), c.Started, mon.r.cfg.Waiters, c.Held,
-		mon.r.prod.Completed(), mon.r.cfg.Jobs, c.Delivered, c.TimedOut, c.Errors,
+		mon.r.prod.Completed(), mon.r.cfg.Jobs, c.Delivered, c.Failed, c.TimedOut, c.Errors,
 		s.RSS/(1<<20), s.Goroutines, s.Waiters)
 }
 

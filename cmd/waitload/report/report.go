@@ -40,8 +40,11 @@ type ModeReport struct {
 	// HeldPeak is the most waiters connected at once.
 	HeldPeak  int `json:"heldPeak"`
 	Delivered int `json:"delivered"`
-	Errors    int `json:"errors"`
-	Timeouts  int `json:"timeouts"`
+	// Failed is the waiters answered that their job FAILED: an answer,
+	// which waitload's own producer never causes.
+	Failed   int `json:"failed"`
+	Errors   int `json:"errors"`
+	Timeouts int `json:"timeouts"`
 	// ErrorKinds counts errors by what went wrong.
 	ErrorKinds map[string]int `json:"errorKinds,omitempty"`
 	// Requests is the HTTP requests all waiters made (polls, long polls,

@@ -60,6 +60,7 @@ var TableRows = []struct {
 	{"waiters", func(m ModeReport) string { return fmt.Sprint(m.Waiters) }},
 	{"held (peak)", func(m ModeReport) string { return fmt.Sprint(m.HeldPeak) }},
 	{"delivered", func(m ModeReport) string { return fmt.Sprint(m.Delivered) }},
+	{"failed (answered FAILED)", func(m ModeReport) string { return fmt.Sprint(m.Failed) }},
 	{"timeouts", func(m ModeReport) string { return fmt.Sprint(m.Timeouts) }},
 	{"errors", func(m ModeReport) string { return fmt.Sprint(m.Errors) }},
 	{"requests", func(m ModeReport) string { return fmt.Sprint(m.Requests) }},

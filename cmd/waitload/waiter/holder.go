@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -35,7 +34,8 @@ type Holder struct {
 	d    *dialer
 	out  []Outcome // index i-First, written once by waiter i
 
-	started, held, peak, done, delivered, timedOut, errors atomic.Int64
+	mu     sync.Mutex
+	counts Counts
 
 	wg sync.WaitGroup
 }
@@ -108,15 +108,19 @@ func (h *Holder) startMany(ctx context.Context, all *sync.WaitGroup) {
 // record keeps waiter n's outcome (n from First) and counts it.
 func (h *Holder) record(n int, o Outcome) {
 	h.out[n] = o
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.counts.Done++
 	switch o.Kind {
 	case Delivered:
-		h.delivered.Add(1)
+		h.counts.Delivered++
+	case Failed:
+		h.counts.Failed++
 	case TimedOut:
-		h.timedOut.Add(1)
+		h.counts.TimedOut++
 	default:
-		h.errors.Add(1)
+		h.counts.Errors++
 	}
-	h.done.Add(1)
 }
 
 // Wait returns every waiter's outcome once all are done; a holder in this
@@ -128,25 +132,28 @@ func (h *Holder) Wait() ([]Outcome, error) {
 
 // Counts is the holder's progress so far.
 func (h *Holder) Counts() Counts {
-	return Counts{
-		Started: int(h.started.Load()), Held: int(h.held.Load()), Peak: int(h.peak.Load()),
-		Done: int(h.done.Load()), Delivered: int(h.delivered.Load()),
-		TimedOut: int(h.timedOut.Load()), Errors: int(h.errors.Load()),
-	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.counts
 }
 
 // connect opens the first connection of n waiters (one, or the waits of a
 // many-job stream) and counts them held; release counts them no longer held.
 func (h *Holder) connect(ctx context.Context, n int) (c *conn, release func(), err error) {
 	c, err = h.d.dial(ctx)
-	h.started.Add(int64(n))
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.counts.Started += n
 	if err != nil {
 		return nil, nil, err
 	}
-	held := h.held.Add(int64(n))
-	for p := h.peak.Load(); held > p && !h.peak.CompareAndSwap(p, held); p = h.peak.Load() {
-	}
-	return c, func() { h.held.Add(-int64(n)) }, nil
+	h.counts.Held += n
+	h.counts.Peak = max(h.counts.Peak, h.counts.Held)
+	return c, func() {
+		h.mu.Lock()
+		h.counts.Held -= n
+		h.mu.Unlock()
+	}, nil
 }
 
 // run is one waiter from its first connection to its outcome.

@@ -31,7 +31,7 @@ func judge(code int, body []byte) (a answer, done bool, kind Kind, err error) {
 		}
 		return a, true, Delivered, nil
 	case "FAILED":
-		return a, true, Errored, fmt.Errorf("job FAILED")
+		return a, true, Failed, nil
 	case "PENDING", "PROCESSING":
 		return a, false, "", nil
 	}

@@ -19,7 +19,7 @@ func TestJudge(t *testing.T) {
 		{200, `{"status":"PENDING","timedOut":true}`, false, "", ""},
 		{200, `{"status":"COMPLETED","recommendations":[{"title":"x"}]}`, true, Delivered, ""},
 		{200, `{"status":"COMPLETED","recommendations":[]}`, true, Errored, "without recommendations"},
-		{200, `{"status":"FAILED","error":"AI 분석 실패"}`, true, Errored, "FAILED"},
+		{200, `{"status":"FAILED","error":"AI 분석 실패"}`, true, Failed, ""},
 		{200, `{"status":"WEIRD"}`, true, Errored, "status"},
 		{404, `{"code":"JOB_001","message":"Job을 찾을 수 없습니다"}`, true, Errored, "http 404 JOB_001"},
 		{503, `{"code":"SVC_001","message":"busy"}`, true, Errored, "http 503 SVC_001"},

@@ -12,13 +12,15 @@ import (
 // waiter's budget in whole seconds (the server clamps it to its own
 // budget), and asks again while the answer is a non-terminal timedOut one
 // and budget is left. A 503 (SVC_001 too many waiters, SVC_002 Redis
-// unreachable) is asked again after its Retry-After, within the budget.
+// unreachable) is asked again after its Retry-After, within the budget;
+// refused until the budget runs out, the wait is an error.
 func (w *waiter) longPoll(ctx context.Context) (Kind, time.Time, error) {
 	base := statusPath(w.job) + "?wait="
+	var refused error // the last answer's, if it was a 503
 	for {
 		left := time.Until(w.deadline)
 		if left <= 0 {
-			return TimedOut, time.Now(), nil
+			return outOfBudget(time.Now(), refused)
 		}
 		secs := int(math.Ceil(left.Seconds()))
 		resp, err := w.request(ctx, base+strconv.Itoa(secs), "", time.Now().Add(time.Duration(secs)*time.Second+grace))
@@ -29,9 +31,10 @@ func (w *waiter) longPoll(ctx context.Context) (Kind, time.Time, error) {
 		if err != nil {
 			return Errored, at, err
 		}
+		refused = nil
 		again := resp.StatusCode == http.StatusServiceUnavailable
 		if again {
-			w.rejected++
+			refused = w.refusal(resp.StatusCode, body)
 		} else {
 			a, done, kind, err := judge(resp.StatusCode, body)
 			if done {
@@ -45,7 +48,7 @@ func (w *waiter) longPoll(ctx context.Context) (Kind, time.Time, error) {
 			// asking again, as a client would.
 			next := at.Add(retryAfter(resp.Header, w.interval))
 			if next.After(w.deadline) {
-				return TimedOut, at, nil
+				return outOfBudget(at, refused)
 			}
 			if err := sleepUntil(ctx, next); err != nil {
 				return Errored, time.Time{}, err

@@ -27,11 +27,12 @@ const (
 // Kind is how a waiter's wait ended.
 type Kind string
 
-// The three ends of a wait.
+// The four ends of a wait.
 const (
 	Delivered Kind = "delivered" // the COMPLETED answer with its recommendations
-	TimedOut  Kind = "timeout"   // the waiter's budget was spent first
-	Errored   Kind = "error"     // anything else: connection trouble, an error answer, a FAILED job
+	Failed    Kind = "failed"    // the FAILED answer: the job's end, answered
+	TimedOut  Kind = "timeout"   // the waiter's budget was spent first, the server holding the wait
+	Errored   Kind = "error"     // anything else: connection trouble, an error answer, refused to the end
 )
 
 // Outcome is what one waiter saw. At is the wall clock when the terminal
@@ -53,6 +54,7 @@ type Counts struct {
 	Peak      int `json:"peak"`    // most held at once
 	Done      int `json:"done"`
 	Delivered int `json:"delivered"`
+	Failed    int `json:"failed"`
 	TimedOut  int `json:"timedOut"`
 	Errors    int `json:"errors"`
 }
@@ -61,7 +63,7 @@ type Counts struct {
 func (c Counts) Add(o Counts) Counts {
 	return Counts{
 		Started: c.Started + o.Started, Held: c.Held + o.Held, Peak: c.Peak + o.Peak,
-		Done: c.Done + o.Done, Delivered: c.Delivered + o.Delivered,
+		Done: c.Done + o.Done, Delivered: c.Delivered + o.Delivered, Failed: c.Failed + o.Failed,
 		TimedOut: c.TimedOut + o.TimedOut, Errors: c.Errors + o.Errors,
 	}
 }
