@@ -40,8 +40,8 @@ func parseFlags(args []string, stderr io.Writer) (load.Config, outputs, error) {
 	fs.IntVar(&c.Waiters, "waiters", load.DefaultWaiters, "waiters per mode")
 	fs.IntVar(&c.Jobs, "jobs", load.DefaultJobs, "jobs per mode; the waiters are spread over them")
 	fs.Float64Var(&c.Rate, "rate", load.DefaultRate, "job completions per second; 0: as fast as possible")
-	fs.DurationVar(&c.Budget, "budget", load.DefaultBudget, "each waiter's wait; match jobwait's JOBWAIT_WAIT_BUDGET")
-	fs.DurationVar(&c.PollInterval, "poll-interval", load.DefaultPollInterval, "poll mode's interval when an answer has no Retry-After")
+	fs.DurationVar(&c.Budget, "budget", load.DefaultBudget, "each waiter's wait; match jobwait's JOBWAIT_WAIT_BUDGET (a difference is warned of)")
+	fs.DurationVar(&c.PollInterval, "poll-interval", load.DefaultPollInterval, "poll mode's interval when an answer has no Retry-After; match jobwait's JOBWAIT_POLL_INTERVAL")
 	fs.DurationVar(&c.Hold, "hold", load.DefaultHold, "how long all waiters are held, once connected, before completing starts")
 	fs.DurationVar(&c.Timeout, "timeout", load.DefaultTimeout, "bound on the whole run")
 	fs.DurationVar(&c.Settle, "settle", load.DefaultSettle, "between modes, wait up to this long for jobwait to return to rest")
@@ -76,6 +76,7 @@ func parseFlags(args []string, stderr io.Writer) (load.Config, outputs, error) {
 	if !*quiet {
 		c.Progress = stderr
 	}
+	c.Warnings = stderr
 	return c, out, c.Validate()
 }
 

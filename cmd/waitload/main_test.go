@@ -58,10 +58,20 @@ func TestCommandLine(t *testing.T) {
 		code, stdout, stderr := waitload(append(args, "-ca-cert", ca)...)
 		require.Equal(t, 0, code, "stderr: %s", stderr)
 		assert.Regexp(t, `delivered +40\n`, stdout)
+		assert.NotContains(t, stderr, "warning", "the settings match the server's")
 
 		code, _, stderr = waitload(args...)
 		assert.Equal(t, 1, code, "not trusted without -ca-cert")
 		assert.Contains(t, stderr, "certificate signed by unknown authority")
+	})
+
+	t.Run("budget differs", func(t *testing.T) {
+		code, stdout, stderr := waitload("-target", p.URL(), "-redis", rs.URL(), "-mode", "longpoll", "-waiters", "20", "-jobs", "5",
+			"-budget", "4s", "-hold", "100ms", "-timeout", "60s", "-quiet")
+		assert.Equal(t, 0, code, "a warning, not a failure: %s", stderr)
+		want := "-budget 4s, but the server's wait budget is 5s: the waiters give up before the server would answer them"
+		assert.Contains(t, stderr, "waitload: warning: "+want)
+		assert.Contains(t, stdout, "warning: "+want, "in the report too")
 	})
 }
 

@@ -80,6 +80,9 @@ type Config struct {
 
 	// Progress receives a line a second while running; nil is silent.
 	Progress io.Writer
+	// Warnings receives each warning about the whole run as it arises
+	// (the report keeps them too); nil is silent.
+	Warnings io.Writer
 }
 
 // Validate checks the settings, each error saying which flag is wrong.

@@ -11,9 +11,9 @@ import (
 	"jobwait/cmd/waitload/waiter"
 )
 
-func newReport(cfg Config, notify string) *report.Report {
+func newReport(cfg Config) *report.Report {
 	return &report.Report{
-		Started: time.Now().UTC(), Target: cfg.Target, Redis: cfg.RedisURL, Notify: notify,
+		Started: time.Now().UTC(), Target: cfg.Target, Redis: cfg.RedisURL,
 		Settings: report.Settings{
 			Server: cfg.Server, Waiters: cfg.Waiters, Jobs: cfg.Jobs, Rate: cfg.Rate,
 			BudgetSeconds: cfg.Budget.Seconds(), PollSeconds: cfg.PollInterval.Seconds(),

@@ -66,7 +66,10 @@ func TestAgainstJobwait(t *testing.T) {
 		rep, err := Run(context.Background(), c)
 		require.NoError(t, err)
 		require.Len(t, rep.Modes, len(waiter.AllModes))
-		assert.NotEmpty(t, rep.Notify, "jobwait's notify mode from /readyz")
+		assert.NotEmpty(t, rep.Notify, "jobwait's notify mode from /api/info")
+		assert.Equal(t, &report.ServerSettings{WaitBudgetSeconds: testBudget.Seconds(), PollIntervalSeconds: 1}, rep.ServerSettings)
+		require.Len(t, rep.Warnings, 1, "the budget matches; the poll interval does not")
+		assert.Contains(t, rep.Warnings[0], "-poll-interval 2s, but the server's poll interval is 1s")
 		for i, m := range rep.Modes {
 			assert.Equal(t, waiter.AllModes[i], m.Mode)
 			checkMode(t, m, c)

@@ -44,22 +44,26 @@ func Run(ctx context.Context, cfg Config) (*report.Report, error) {
 	defer rdb.Close()
 
 	r := &run{cfg: cfg, rdb: rdb, id: runID()}
+	rep := newReport(cfg)
 	if cfg.Server == waiter.ServerNchan {
 		r.prod = producer.New(nchan.NewPublisher(t.URL(), httpClient(t, 10*time.Second, producer.Workers)), 0)
-		r.sc = nchan.NewStats(t.URL(), httpClient(t, 5*time.Second, 1))
+		stats := nchan.NewStats(t.URL(), httpClient(t, 5*time.Second, 1))
+		if rep.Notify, err = stats.Notify(ctx); err != nil {
+			return nil, err
+		}
+		r.sc = stats
 	} else {
 		r.prod = producer.New(store.New(rdb), producer.StoreCommands)
-		r.sc = probe.NewJobwait(t.URL(), httpClient(t, 5*time.Second, 1))
-	}
-	notify, err := r.sc.Notify(ctx)
-	if err != nil {
-		return nil, err
+		jw := probe.NewJobwait(t.URL(), httpClient(t, 5*time.Second, 1))
+		if err := r.checkSettings(ctx, jw, rep); err != nil {
+			return nil, err
+		}
+		r.sc = jw
 	}
 	if err := producer.Warm(ctx, rdb); err != nil {
 		return nil, err
 	}
 	r.rest, _ = r.sc.Scrape(ctx) // jobwait at rest, for settle
-	rep := newReport(cfg, notify)
 	for i, m := range cfg.Modes {
 		if i > 0 {
 			if err := r.settle(ctx); err != nil {
@@ -99,7 +103,6 @@ type run struct {
 // Nchan's worker and nchan_stub_status.
 type serverStats interface {
 	Scrape(ctx context.Context) (probe.Sample, error)
-	Notify(ctx context.Context) (string, error)
 }
 
 // group is a share of a mode's waiters, held in this process

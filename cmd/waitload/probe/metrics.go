@@ -46,10 +46,19 @@ func Get(ctx context.Context, client *http.Client, url string) ([]byte, error) {
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
 	if err == nil && resp.StatusCode != http.StatusOK {
-		err = fmt.Errorf("http %d: %.200s", resp.StatusCode, body)
+		err = &StatusError{Code: resp.StatusCode, Body: string(body)}
 	}
 	return body, err
 }
+
+// StatusError is an answer other than 200: the server, or whatever answers
+// in its place, is there.
+type StatusError struct {
+	Code int
+	Body string
+}
+
+func (e *StatusError) Error() string { return fmt.Sprintf("http %d: %.200s", e.Code, e.Body) }
 
 // Scrape reads /metrics.
 func (s *Jobwait) Scrape(ctx context.Context) (Sample, error) {
@@ -66,21 +75,25 @@ func (s *Jobwait) Scrape(ctx context.Context) (Sample, error) {
 	}, nil
 }
 
-// Notify asks /readyz how jobwait is woken (keyspace or poll); empty
-// when it does not say.
-func (s *Jobwait) Notify(ctx context.Context) (string, error) {
-	body, err := Get(ctx, s.client, s.base+"/readyz")
+// Info is what jobwait says of its settings (GET /api/info).
+type Info struct {
+	Demo           bool   `json:"demo"`
+	WaitBudgetMs   int64  `json:"waitBudgetMs"`
+	PollIntervalMs int64  `json:"pollIntervalMs"`
+	Notify         string `json:"notify"` // keyspace | poll
+}
+
+// Info reads GET /api/info.
+func (s *Jobwait) Info(ctx context.Context) (Info, error) {
+	var info Info
+	body, err := Get(ctx, s.client, s.base+"/api/info")
+	if err == nil {
+		err = json.Unmarshal(body, &info)
+	}
 	if err != nil {
-		return "", fmt.Errorf("jobwait /readyz: %w", err)
+		return info, fmt.Errorf("jobwait /api/info: %w", err)
 	}
-	var r map[string]any
-	_ = json.Unmarshal(body, &r)
-	for _, k := range []string{"notify", "notifyMode", "mode"} {
-		if v, ok := r[k].(string); ok {
-			return v, nil
-		}
-	}
-	return "", nil
+	return info, nil
 }
 
 // parseMetrics reads the Prometheus text format into one value per metric

@@ -119,6 +119,7 @@ producer's own two SETs per job.{{if gt (len .Rep.Modes) 1}} Note: {{.MemoryNote
 <table>
 {{range .Rows}}<tr>{{range $i, $c := .}}{{if eq $i 0}}<th>{{$c}}</th>{{else}}<td>{{$c}}</td>{{end}}{{end}}</tr>
 {{end}}</table>
+{{range .Rep.Warnings}}<p class="err">warning: {{.}}</p>{{end}}
 {{range .Rep.Modes}}{{$m := .Mode}}{{range $k, $n := .ErrorKinds}}<p class="err">{{$m}}: {{$n}} × {{$k}}</p>{{end}}{{range .Warnings}}<p class="err">{{$m}} warning: {{.}}</p>{{end}}{{end}}
 {{range .Charts}}
 <h2>{{.Mode}}: latency by percentile</h2>

@@ -12,9 +12,21 @@ type Report struct {
 	Started time.Time `json:"started"`
 	Target  string    `json:"target"`
 	Redis   string    `json:"redis"`
-	Notify  string    `json:"notify"` // how jobwait said it is woken (/readyz)
+	Notify  string    `json:"notify"` // how the server said it is woken (jobwait's /api/info)
 	Settings
-	Modes []ModeReport `json:"modes"`
+	// ServerSettings are jobwait's own, as it said them; nil when not read.
+	ServerSettings *ServerSettings `json:"serverSettings,omitempty"`
+	// Warnings are about the whole run: settings that differ from the
+	// server's, settings that could not be read.
+	Warnings []string     `json:"warnings,omitempty"`
+	Modes    []ModeReport `json:"modes"`
+}
+
+// ServerSettings are jobwait's settings that the run's should match.
+type ServerSettings struct {
+	Demo                bool    `json:"demo"`
+	WaitBudgetSeconds   float64 `json:"waitBudgetSeconds"`
+	PollIntervalSeconds float64 `json:"pollIntervalSeconds"`
 }
 
 // Settings are the run's parameters as reported.

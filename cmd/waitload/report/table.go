@@ -16,6 +16,9 @@ func (rep *Report) WriteTable(w io.Writer) error {
 	fmt.Fprintf(w, "\nwaitload → %s %s (redis %s, notify %q)\n", cmp.Or(rep.Server, waiter.ServerJobwait), rep.Target, rep.Redis, rep.Notify)
 	fmt.Fprintf(w, "%d waiters over %d jobs, %g completions/s, budget %gs, hold %gs, %d source addresses, %d process(es)\n\n",
 		rep.Waiters, rep.Jobs, rep.Rate, rep.BudgetSeconds, rep.HoldSeconds, rep.Sources, rep.Procs)
+	for _, s := range rep.Warnings {
+		fmt.Fprintf(w, "warning: %s\n", s)
+	}
 	if len(rep.Modes) > 1 {
 		fmt.Fprintf(w, "(%s)\n\n", memoryNote)
 	}
