@@ -4,11 +4,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 
 	"jobwait/cmd/waitload/load"
 	"jobwait/cmd/waitload/waiter"
+	"jobwait/store"
 )
 
 // outputs are where the report is written besides the terminal.
@@ -28,7 +30,8 @@ func parseFlags(args []string, stderr io.Writer) (load.Config, outputs, error) {
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: waitload [flags]\n\n"+
 			"Holds waiters against a running jobwait, completes their jobs in Redis as a\n"+
-			"producer would, and reports what each way of waiting cost and delivered.\n\nflags:\n")
+			"producer would (or waits on jobs it is given: -ids-file, -create-url), and\n"+
+			"reports what each way of waiting cost and delivered.\n\nflags:\n")
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&c.Target, "target", load.DefaultTarget, "the server's base `URL`, http or https")
@@ -53,6 +56,8 @@ func parseFlags(args []string, stderr io.Writer) (load.Config, outputs, error) {
 		c.CPUPids = pids
 		return err
 	})
+	idsFile := fs.String("ids-file", "", "wait on the job ids in `FILE`, one a line (# comments), instead of writing jobs into Redis: waitload neither writes nor completes them")
+	fs.StringVar(&c.CreateURL, "create-url", "", "start each job with a POST to `URL` ({draft} for an event draft id; a /path is below -target), as jobwait's demo endpoint /api/events/{draft}/ai-recommendations; the server completes them")
 	fs.StringVar(&out.json, "json", "", "write the report as JSON to `FILE`")
 	fs.StringVar(&out.html, "html", "", "write the report as HTML to `FILE`")
 	fs.StringVar(&out.timeline, "timeline", "", "write every delivery to `FILE`, a line each: mode, job, and when its completion was due, was sent, returned and was received (µs)")
@@ -72,6 +77,23 @@ func parseFlags(args []string, stderr io.Writer) (load.Config, outputs, error) {
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if t, err := waiter.ParseTarget(c.Target, c.CACert); err == nil && !t.Loopback() && !set["sources"] {
 		c.Sources = 0
+	}
+	if *idsFile != "" {
+		if c.IDs, err = readIDs(*idsFile); err != nil {
+			return c, out, err
+		}
+		c.Jobs = len(c.IDs)
+	}
+	if *idsFile != "" || c.CreateURL != "" {
+		// waitload completes no job: what needs its completions does not apply.
+		for _, name := range []string{"rate", "timeline", "jobs"} {
+			if set[name] && (name != "jobs" || *idsFile != "") {
+				return c, out, fmt.Errorf("-%s: does not apply with -ids-file or -create-url, where waitload completes no job", name)
+			}
+		}
+		if !set["redis"] {
+			c.RedisURL = "" // only read when named
+		}
 	}
 	if !*quiet {
 		c.Progress = stderr
@@ -102,4 +124,28 @@ func parseMode(s string) ([]waiter.Mode, error) {
 		return []waiter.Mode{m}, nil
 	}
 	return nil, fmt.Errorf("-mode %q: want poll, longpoll, sse, ssemany or all", s)
+}
+
+// readIDs reads -ids-file: a job id a line; blank lines and lines starting
+// with # are skipped.
+func readIDs(path string) ([]string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("-ids-file: %w", err)
+	}
+	var ids []string
+	for n, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if !store.ValidID(line) {
+			return nil, fmt.Errorf("-ids-file %s:%d: %.80q is not a job id (1 to 64 of A-Z a-z 0-9 _ -)", path, n+1, line)
+		}
+		ids = append(ids, line)
+	}
+	if len(ids) == 0 {
+		return nil, fmt.Errorf("-ids-file %s: no job id in it", path)
+	}
+	return ids, nil
 }

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"io"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -84,4 +86,42 @@ func TestCompareUsage(t *testing.T) {
 	stderr.Reset()
 	assert.Equal(t, 1, realMain([]string{"compare", "/nonexistent.json"}, &stdout, &stderr))
 	assert.Contains(t, stderr.String(), "waitload compare:")
+}
+
+func TestJobsFromElsewhere(t *testing.T) {
+	dir := t.TempDir()
+	file := func(name, text string) string {
+		path := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(path, []byte(text), 0o644))
+		return path
+	}
+	ids := file("ids", "# three jobs\njob-1\n\n  job_2  \nJOB3\n")
+	cfg, _, err := parseFlags([]string{"-ids-file", ids, "-waiters", "6"}, io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"job-1", "job_2", "JOB3"}, cfg.IDs)
+	assert.Equal(t, 3, cfg.Jobs)
+	assert.Empty(t, cfg.RedisURL, "no Redis unless named")
+
+	cfg, _, err = parseFlags([]string{"-create-url", "/api/events/{draft}/ai-recommendations", "-redis", "redis://r:6379/0"}, io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, "redis://r:6379/0", cfg.RedisURL, "named: read, not written")
+
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-ids-file", file("bad", "job-1\njob:2\n")}, `bad:2: "job:2" is not a job id`},
+		{[]string{"-ids-file", file("empty", "# nothing\n")}, "no job id in it"},
+		{[]string{"-ids-file", filepath.Join(dir, "missing")}, "no such file"},
+		{[]string{"-ids-file", ids, "-waiters", "2"}, "3 ids for 2 waiters"},
+		{[]string{"-ids-file", ids, "-jobs", "3"}, "-jobs: does not apply"},
+		{[]string{"-ids-file", ids, "-rate", "10"}, "-rate: does not apply"},
+		{[]string{"-create-url", "/x/{draft}", "-timeline", "t"}, "-timeline: does not apply"},
+		{[]string{"-create-url", "ftp://h/{draft}"}, "want an http(s) URL, or a path below -target"},
+		{[]string{"-create-url", "/x/{draft}", "-ids-file", ids}, "want one of them"},
+		{[]string{"-create-url", "/x/{draft}", "-server", "nchan", "-mode", "sse"}, "-server nchan: the jobs are published by waitload"},
+	} {
+		_, _, err := parseFlags(tc.args, io.Discard)
+		assert.ErrorContains(t, err, tc.want, "parseFlags(%q)", tc.args)
+	}
 }

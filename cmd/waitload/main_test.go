@@ -2,12 +2,16 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"encoding/pem"
+	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -72,6 +76,73 @@ func TestCommandLine(t *testing.T) {
 		want := "-budget 4s, but the server's wait budget is 5s: the waiters give up before the server would answer them"
 		assert.Contains(t, stderr, "waitload: warning: "+want)
 		assert.Contains(t, stdout, "warning: "+want, "in the report too")
+	})
+}
+
+// TestWithoutRedis runs waitload where it cannot write Redis, against the
+// real jobwait in demo mode on its embedded store: jobs started through the
+// demo endpoint (-create-url) or listed (-ids-file), completed by jobwait's
+// own stand-in producer, some FAILED.
+func TestWithoutRedis(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs jobwait")
+	}
+	p := jobwaittest.Start(t, "JOBWAIT_DEMO=true", "JOBWAIT_DEMO_DELAY=1s", "JOBWAIT_DEMO_FAIL_RATE=0.3",
+		"JOBWAIT_WAIT_BUDGET=5s", "JOBWAIT_LOG_LEVEL=warn")
+	p.WaitReady(t, 20*time.Second)
+	run := func(t *testing.T, args ...string) *report.Report {
+		t.Helper()
+		jsonPath := filepath.Join(t.TempDir(), "r.json")
+		code, stdout, stderr := waitload(append(args, "-target", p.URL(), "-budget", "5s", "-hold", "100ms",
+			"-timeout", "60s", "-quiet", "-json", jsonPath)...)
+		require.Equal(t, 0, code, "stderr: %s", stderr)
+		assert.NotContains(t, stdout, "redis cmds", "no Redis, no Redis figures")
+		assert.Contains(t, stdout, "latency: from each waiter's first request")
+		rep, err := report.ReadJSON(jsonPath)
+		require.NoError(t, err)
+		assert.Equal(t, report.FromRequest, rep.LatencyFrom)
+		assert.Empty(t, rep.Redis)
+		return rep
+	}
+
+	t.Run("create-url", func(t *testing.T) {
+		rep := run(t, "-create-url", "/api/events/{draft}/ai-recommendations", "-mode", "sse", "-waiters", "20", "-jobs", "10")
+		assert.Equal(t, report.JobsCreated, rep.JobSource)
+		m := rep.Modes[0]
+		assert.Equal(t, 20, m.Delivered+m.Failed, "every waiter answered: %+v", m.ErrorKinds)
+		assert.Zero(t, m.Errors+m.Timeouts)
+		assert.Equal(t, m.Delivered, m.Latency.Count)
+		assert.Positive(t, m.Latency.Min, "from the first request to the answer")
+		assert.Zero(t, m.Completed, "waitload completed nothing")
+	})
+
+	t.Run("ids-file", func(t *testing.T) {
+		var ids []string
+		for k := range 5 {
+			resp, err := http.Post(p.URL()+"/api/events/draft-"+strconv.Itoa(k)+"/ai-recommendations", "", nil)
+			require.NoError(t, err)
+			var created struct{ JobID string }
+			require.NoError(t, json.NewDecoder(resp.Body).Decode(&created))
+			resp.Body.Close()
+			ids = append(ids, created.JobID)
+		}
+		file := filepath.Join(t.TempDir(), "ids")
+		require.NoError(t, os.WriteFile(file, []byte("# five jobs and one that is not\n"+strings.Join(ids, "\n")+"\n\nno-such-job\n"), 0o644))
+		rep := run(t, "-ids-file", file, "-mode", "longpoll", "-waiters", "12")
+		assert.Equal(t, report.JobsListed, rep.JobSource)
+		assert.Equal(t, 6, rep.Jobs)
+		m := rep.Modes[0]
+		assert.Equal(t, 10, m.Delivered+m.Failed, "two waiters on each listed job")
+		assert.Equal(t, map[string]int{"http 404 JOB_001": 2}, m.ErrorKinds, "two on the job that is not")
+		assert.Equal(t, m.Delivered, m.Latency.Count)
+	})
+
+	t.Run("create-url refused", func(t *testing.T) {
+		code, _, stderr := waitload("-target", p.URL(), "-create-url", "/api/events/{draft}/nowhere", "-mode", "sse",
+			"-waiters", "2", "-jobs", "1", "-budget", "5s", "-quiet")
+		assert.Equal(t, 1, code)
+		assert.Contains(t, stderr, "create a job: POST "+p.URL()+"/api/events/wl-")
+		assert.Contains(t, stderr, "/nowhere: http 404")
 	})
 }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -12,6 +13,7 @@ import (
 
 	"jobwait/cmd/waitload/producer"
 	"jobwait/cmd/waitload/waiter"
+	"jobwait/store"
 )
 
 // Defaults of the flags.
@@ -36,11 +38,22 @@ const (
 // Config is one load run. The zero value is not usable; the command line
 // and the tests fill every field.
 type Config struct {
-	Target   string // the server's base URL, http or https
-	CACert   string // a PEM file of certificate authorities to trust for an https Target, besides the system's
-	Server   string // what Target is: waiter.ServerJobwait ("" too) or waiter.ServerNchan, the bench's peer
-	RedisURL string // the Redis jobwait reads
+	Target string // the server's base URL, http or https
+	CACert string // a PEM file of certificate authorities to trust for an https Target, besides the system's
+	Server string // what Target is: waiter.ServerJobwait ("" too) or waiter.ServerNchan, the bench's peer
+	// RedisURL is the Redis jobwait reads, which waitload writes the jobs
+	// into; with IDs or CreateURL it is only read (INFO), and may be "".
+	RedisURL string
 	Modes    []waiter.Mode
+
+	// IDs, if any, are the jobs waited on (-ids-file), which waitload
+	// neither writes nor completes: it measures what waiters see, with
+	// latencies from each waiter's first request.
+	IDs []string
+	// CreateURL, if set, is where each job is started with a POST
+	// (-create-url; {draft} stands for an event draft id), the server's own
+	// producer completing them; latencies are measured as with IDs.
+	CreateURL string
 
 	Waiters int     // waiters per mode
 	Jobs    int     // jobs per mode; waiter i watches job i mod Jobs
@@ -93,14 +106,16 @@ func (c Config) Validate() error {
 	} else if c.Sources > 0 && !t.Loopback() {
 		errs = append(errs, fmt.Errorf("-sources %d: the source addresses 127.0.0.x reach only a loopback -target; want 0 for %s", c.Sources, c.Target))
 	}
-	if _, _, err := redisOptions(c.RedisURL); err != nil {
+	if c.RedisURL != "" || c.completes() {
+		if _, _, err := redisOptions(c.RedisURL); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := c.validateJobs(); err != nil {
 		errs = append(errs, err)
 	}
 	if c.Waiters < 1 {
 		errs = append(errs, fmt.Errorf("-waiters %d: want at least 1", c.Waiters))
-	}
-	if c.Jobs < 1 || c.Jobs > c.Waiters {
-		errs = append(errs, fmt.Errorf("-jobs %d: want 1 to -waiters (%d)", c.Jobs, c.Waiters))
 	}
 	if c.Budget < time.Second {
 		errs = append(errs, fmt.Errorf("-budget %v: want at least 1s", c.Budget))
@@ -162,6 +177,46 @@ func redisClient(s string) (redis.UniversalClient, error) {
 	}
 	o.PoolSize = producer.Workers + 4
 	return redis.NewClient(o), nil
+}
+
+// completes says whether waitload writes the jobs and completes them, so
+// that it knows when each completion was due, sent and returned.
+func (c Config) completes() bool { return len(c.IDs) == 0 && c.CreateURL == "" }
+
+// validateJobs checks where the jobs come from.
+func (c Config) validateJobs() error {
+	switch {
+	case len(c.IDs) > 0 && c.CreateURL != "":
+		return errors.New("-ids-file and -create-url: want one of them")
+	case !c.completes() && c.Server == waiter.ServerNchan:
+		return errors.New("-server nchan: the jobs are published by waitload; -ids-file and -create-url do not apply")
+	case len(c.IDs) > 0:
+		for _, id := range c.IDs {
+			if !store.ValidID(id) {
+				return fmt.Errorf("-ids-file: %q is not a job id (1 to 64 of A-Z a-z 0-9 _ -)", id)
+			}
+		}
+		if c.Jobs != len(c.IDs) || c.Jobs > c.Waiters {
+			return fmt.Errorf("-ids-file: %d ids for %d waiters: want at least a waiter per id", len(c.IDs), c.Waiters)
+		}
+	case c.CreateURL != "":
+		u, err := url.Parse(strings.ReplaceAll(c.CreateURL, "{draft}", "d"))
+		if err != nil || !strings.HasPrefix(c.CreateURL, "/") && (u.Scheme != "http" && u.Scheme != "https" || u.Host == "") {
+			return fmt.Errorf("-create-url %q: want an http(s) URL, or a path below -target, with {draft} for the event draft id", c.CreateURL)
+		}
+	}
+	if c.Jobs < 1 || c.Jobs > c.Waiters {
+		return fmt.Errorf("-jobs %d: want 1 to -waiters (%d)", c.Jobs, c.Waiters)
+	}
+	return nil
+}
+
+// createURL is CreateURL, a path taken as below the target.
+func (c Config) createURL() string {
+	if strings.HasPrefix(c.CreateURL, "/") {
+		return strings.TrimSuffix(c.Target, "/") + c.CreateURL
+	}
+	return c.CreateURL
 }
 
 // validateServer checks -server and the modes it serves: Nchan has no

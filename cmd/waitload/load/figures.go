@@ -12,26 +12,40 @@ import (
 )
 
 func newReport(cfg Config) *report.Report {
+	source, from := report.JobsWritten, report.FromCompletion
+	switch {
+	case len(cfg.IDs) > 0:
+		source, from = report.JobsListed, report.FromRequest
+	case cfg.CreateURL != "":
+		source, from = report.JobsCreated, report.FromRequest
+	}
 	return &report.Report{
 		Started: time.Now().UTC(), Target: cfg.Target, Redis: cfg.RedisURL,
 		Settings: report.Settings{
 			Server: cfg.Server, Waiters: cfg.Waiters, Jobs: cfg.Jobs, Rate: cfg.Rate,
 			BudgetSeconds: cfg.Budget.Seconds(), PollSeconds: cfg.PollInterval.Seconds(),
 			HoldSeconds: cfg.Hold.Seconds(), SettleSeconds: cfg.Settle.Seconds(), Sources: cfg.Sources, Procs: cfg.Procs,
-			DialConcurrency: cfg.DialConcurrency,
+			DialConcurrency: cfg.DialConcurrency, JobSource: source, LatencyFrom: from,
 		},
 	}
 }
 
 // fillWaiters counts the outcomes and computes the latencies: a delivered
-// waiter's receipt minus its job's completion, on each clock.
-func fillWaiters(mr *report.ModeReport, outs []waiter.Outcome, comps []producer.Completion, peak int) {
+// waiter's receipt minus its job's completion, on each clock, when
+// waitload completed the jobs (completes); else minus its first request.
+func fillWaiters(mr *report.ModeReport, outs []waiter.Outcome, comps []producer.Completion, completes bool, peak int) {
 	mr.HeldPeak = peak
+	var asked []time.Duration
 	for _, o := range outs {
 		mr.Requests += o.Requests
 		mr.Rejected += o.Rejected
 		switch o.Kind {
 		case waiter.Delivered:
+			if !completes {
+				mr.Delivered++
+				asked = append(asked, o.At.Sub(o.Asked))
+				continue
+			}
 			if o.Job < len(comps) && !comps[o.Job].Done.IsZero() {
 				mr.Delivered++
 				c := comps[o.Job]
@@ -57,6 +71,9 @@ func fillWaiters(mr *report.ModeReport, outs []waiter.Outcome, comps []producer.
 		lat = append(lat, d.Received.Sub(d.Done))
 		sent = append(sent, d.Received.Sub(d.Sent))
 		due = append(due, d.Received.Sub(d.Due))
+	}
+	if !completes {
+		lat = asked
 	}
 	mr.Latency = report.Summarize(lat)
 	mr.LatencySent = report.Summarize(sent)
@@ -102,7 +119,9 @@ func (r *run) readCPU(ctx context.Context) (cpuReading, error) {
 			return c, err
 		}
 	}
-	c.redis, err = probe.RedisCPU(ctx, r.rdb)
+	if r.rdb != nil {
+		c.redis, err = probe.RedisCPU(ctx, r.rdb)
+	}
 	return c, err
 }
 

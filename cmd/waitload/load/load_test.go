@@ -79,7 +79,7 @@ func TestAgainstJobwait(t *testing.T) {
 		dir := t.TempDir()
 		var table bytes.Buffer
 		require.NoError(t, rep.WriteTable(&table))
-		for _, row := range report.TableRows {
+		for _, row := range rep.Rows() {
 			assert.Contains(t, table.String(), row.Name)
 		}
 		require.NoError(t, rep.WriteJSON(filepath.Join(dir, "r.json")))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
 
@@ -80,12 +81,18 @@ func (mon *monitor) progress(w io.Writer) {
 	}
 	c := sumCounts(mon.groups)
 	mon.mu.Lock()
-	s := mon.last
+	s, failed := mon.last, mon.failed
 	mon.mu.Unlock()
-	fmt.Fprintf(w, "waitload %-8s %4.0fs  connected %d/%d  held %d  completed %d/%d  delivered %d  failed %d  timeouts %d  errors %d  | jobwait rss %.1f MiB  goroutines %.0f  waiters %.0f\n",
-		mon.mode, time.Since(mon.t0).Seconds(), c.Started, mon.r.cfg.Waiters, c.Held,
-		mon.r.prod.Completed(), mon.r.cfg.Jobs, c.Delivered, c.Failed, c.TimedOut, c.Errors,
-		s.RSS/(1<<20), s.Goroutines, s.Waiters)
+	var b strings.Builder
+	fmt.Fprintf(&b, "waitload %-8s %4.0fs  connected %d/%d  held %d", mon.mode, time.Since(mon.t0).Seconds(), c.Started, mon.r.cfg.Waiters, c.Held)
+	if mon.r.prod != nil {
+		fmt.Fprintf(&b, "  completed %d/%d", mon.r.prod.Completed(), mon.r.cfg.Jobs)
+	}
+	fmt.Fprintf(&b, "  delivered %d  failed %d  timeouts %d  errors %d", c.Delivered, c.Failed, c.TimedOut, c.Errors)
+	if failed == 0 {
+		fmt.Fprintf(&b, "  | server rss %.1f MiB  goroutines %.0f  waiters %.0f", s.RSS/(1<<20), s.Goroutines, s.Waiters)
+	}
+	fmt.Fprintln(w, b.String())
 }
 
 func (mon *monitor) warnings() []string {

@@ -37,33 +37,39 @@ func Run(ctx context.Context, cfg Config) (*report.Report, error) {
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
 	t, _ := waiter.ParseTarget(cfg.Target, cfg.CACert)
-	rdb, err := redisClient(cfg.RedisURL)
-	if err != nil {
-		return nil, err
+	r := &run{cfg: cfg, id: runID()}
+	if cfg.RedisURL != "" {
+		var err error
+		if r.rdb, err = redisClient(cfg.RedisURL); err != nil {
+			return nil, err
+		}
+		defer r.rdb.Close()
+		if err := producer.Warm(ctx, r.rdb); err != nil {
+			return nil, err
+		}
 	}
-	defer rdb.Close()
-
-	r := &run{cfg: cfg, rdb: rdb, id: runID()}
 	rep := newReport(cfg)
 	if cfg.Server == waiter.ServerNchan {
 		r.prod = producer.New(nchan.NewPublisher(t.URL(), httpClient(t, 10*time.Second, producer.Workers)), 0)
 		stats := nchan.NewStats(t.URL(), httpClient(t, 5*time.Second, 1))
+		var err error
 		if rep.Notify, err = stats.Notify(ctx); err != nil {
 			return nil, err
 		}
 		r.sc = stats
 	} else {
-		r.prod = producer.New(store.New(rdb), producer.StoreCommands)
 		jw := probe.NewJobwait(t.URL(), httpClient(t, 5*time.Second, 1))
 		if err := r.checkSettings(ctx, jw, rep); err != nil {
 			return nil, err
 		}
 		r.sc = jw
+		if cfg.CreateURL != "" {
+			r.creator = producer.NewCreator(cfg.createURL(), httpClient(t, 10*time.Second, producer.Workers))
+		} else if cfg.completes() {
+			r.prod = producer.New(store.New(r.rdb), producer.StoreCommands)
+		}
 	}
-	if err := producer.Warm(ctx, rdb); err != nil {
-		return nil, err
-	}
-	r.rest, _ = r.sc.Scrape(ctx) // jobwait at rest, for settle
+	r.rest, _ = r.sc.Scrape(ctx) // the server at rest, for settle
 	for i, m := range cfg.Modes {
 		if i > 0 {
 			if err := r.settle(ctx); err != nil {
@@ -91,12 +97,13 @@ func httpClient(t waiter.Target, timeout time.Duration, conns int) *http.Client 
 
 // run is the state shared by a run's modes.
 type run struct {
-	cfg  Config
-	rdb  redis.UniversalClient
-	prod *producer.Producer
-	sc   serverStats
-	id   string       // makes this run's job ids its own
-	rest probe.Sample // the server before the first mode
+	cfg     Config
+	rdb     redis.UniversalClient // nil without -redis
+	prod    *producer.Producer    // nil when waitload does not complete the jobs
+	creator *producer.Creator     // -create-url
+	sc      serverStats
+	id      string       // makes this run's job ids its own
+	rest    probe.Sample // the server before the first mode
 }
 
 // serverStats reads the server's own figures: jobwait's /metrics, or
@@ -124,11 +131,7 @@ func runID() string {
 func (r *run) mode(ctx context.Context, m waiter.Mode) (report.ModeReport, error) {
 	cfg := r.cfg
 	mr := report.ModeReport{Mode: m, Waiters: cfg.Waiters, Jobs: cfg.Jobs}
-	ids := make([]string, cfg.Jobs)
-	for k := range ids {
-		ids[k] = fmt.Sprintf("wl-%s-%s-%d", r.id, m, k)
-	}
-	jobs, err := r.prod.Create(ctx, ids)
+	ids, jobs, err := r.jobs(ctx, m)
 	if err != nil {
 		return mr, err
 	}
@@ -138,7 +141,7 @@ func (r *run) mode(ctx context.Context, m waiter.Mode) (report.ModeReport, error
 	if err != nil {
 		mr.Warnings = append(mr.Warnings, "baseline: "+err.Error())
 	}
-	s0, err := probe.ReadCmdStats(ctx, r.rdb)
+	s0, err := r.cmdStats(ctx)
 	if err != nil {
 		return mr, err
 	}
@@ -168,13 +171,15 @@ func (r *run) mode(ctx context.Context, m waiter.Mode) (report.ModeReport, error
 	var cpuErr error
 	if err == nil {
 		hub0 = mon.sampleNow(ctx) // the fullest moment
-		s1, err = probe.ReadCmdStats(ctx, r.rdb)
+		s1, err = r.cmdStats(ctx)
 		cpu0, cpuErr = r.readCPU(ctx)
 	}
 	// Phase 2: complete the jobs; waiters end as their job's result arrives.
 	if err == nil {
 		tComplete = time.Now()
-		comps, err = r.prod.Complete(ctx, jobs, cfg.Rate)
+		if r.prod != nil {
+			comps, err = r.prod.Complete(ctx, jobs, cfg.Rate)
+		}
 	}
 	tCompleted := time.Now()
 	if err != nil {
@@ -186,7 +191,7 @@ func (r *run) mode(ctx context.Context, m waiter.Mode) (report.ModeReport, error
 		err = gerr
 	}
 	if err == nil {
-		s2, err = probe.ReadCmdStats(ctx, r.rdb)
+		s2, err = r.cmdStats(ctx)
 	}
 	if err == nil && cpuErr == nil {
 		var cpu1 cpuReading
@@ -212,13 +217,16 @@ func (r *run) mode(ctx context.Context, m waiter.Mode) (report.ModeReport, error
 		Drain:    tDone.Sub(tCompleted).Seconds(),
 		Total:    tDone.Sub(t0).Seconds(),
 	}
-	fillWaiters(&mr, outs, comps, sumCounts(groups).Peak)
-	mr.Completed = r.prod.Completed()
+	fillWaiters(&mr, outs, comps, r.prod != nil, sumCounts(groups).Peak)
+	producerCmds := 0
+	if r.prod != nil {
+		mr.Completed, producerCmds = r.prod.Completed(), r.prod.Commands()
+	}
 	if mr.Phases.Complete > 0 {
 		mr.CompletionRate = float64(mr.Completed) / mr.Phases.Complete
 	}
 	if s2 != nil {
-		mr.Redis = redisFigures(s1.Sub(s0), s2.Sub(s1), mr.Completed, r.prod.Commands())
+		mr.Redis = redisFigures(s1.Sub(s0), s2.Sub(s1), mr.Completed, producerCmds)
 	}
 	mr.Jobwait = mon.figures(mr.HeldPeak)
 	mr.Warnings = append(mr.Warnings, mon.warnings()...)
@@ -227,6 +235,33 @@ func (r *run) mode(ctx context.Context, m waiter.Mode) (report.ModeReport, error
 		mr.Jobwait.HubReadsPerJob = mr.Jobwait.HubReads / float64(mr.Completed)
 	}
 	return mr, err
+}
+
+// jobs makes the mode's jobs and returns the ids waiters watch: listed
+// (-ids-file), started over HTTP (-create-url), or written by the
+// producer, which returns them for it to complete.
+func (r *run) jobs(ctx context.Context, m waiter.Mode) ([]string, []store.Job, error) {
+	if len(r.cfg.IDs) > 0 {
+		return r.cfg.IDs, nil, nil
+	}
+	ids := make([]string, r.cfg.Jobs)
+	for k := range ids {
+		ids[k] = fmt.Sprintf("wl-%s-%s-%d", r.id, m, k)
+	}
+	if r.creator != nil {
+		ids, err := r.creator.Create(ctx, ids) // the ids serve as event drafts
+		return ids, nil, err
+	}
+	jobs, err := r.prod.Create(ctx, ids)
+	return ids, jobs, err
+}
+
+// cmdStats reads Redis's commands so far; nil without -redis.
+func (r *run) cmdStats(ctx context.Context) (probe.CmdStats, error) {
+	if r.rdb == nil {
+		return nil, nil
+	}
+	return probe.ReadCmdStats(ctx, r.rdb)
 }
 
 // startGroups starts the holders: here, or in -procs processes.
@@ -280,8 +315,12 @@ func (r *run) connected(ctx context.Context, groups []group) (time.Time, error) 
 
 // settle waits for jobwait to let go of the previous mode's waiters and
 // their goroutines, so that the next mode's baseline is not the last one's
-// peak. It gives up quietly after -settle: the baseline is then what it is.
+// peak. It gives up quietly after -settle: the baseline is then what it is;
+// a server whose figures could not be read at rest has nothing to settle to.
 func (r *run) settle(ctx context.Context) error {
+	if r.rest == (probe.Sample{}) {
+		return nil
+	}
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.Settle)
 	defer cancel()
 	for {

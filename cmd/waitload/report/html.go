@@ -143,7 +143,7 @@ func (rep *Report) WriteHTML(path string) error {
 		Charts     []chart
 		MemoryNote string
 	}{Rep: rep, MemoryNote: memoryNote}
-	for _, r := range TableRows {
+	for _, r := range rep.Rows() {
 		row := []string{r.Name}
 		for _, m := range rep.Modes {
 			row = append(row, r.Value(m))

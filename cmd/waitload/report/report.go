@@ -42,7 +42,27 @@ type Settings struct {
 	Sources         int     `json:"sources"`
 	Procs           int     `json:"procs"`
 	DialConcurrency int     `json:"dialConcurrency"`
+	// JobSource is where the jobs came from: JobsWritten, JobsListed or
+	// JobsCreated.
+	JobSource string `json:"jobSource"`
+	// LatencyFrom is what ModeReport.Latency is measured from:
+	// FromCompletion or FromRequest.
+	LatencyFrom string `json:"latencyFrom"`
 }
+
+// Where a run's jobs came from (Settings.JobSource).
+const (
+	JobsWritten = "waitload"   // written and completed by waitload (published, against Nchan)
+	JobsListed  = "ids-file"   // listed by the user; waitload does not complete them
+	JobsCreated = "create-url" // started over HTTP; the server's producer completes them
+)
+
+// What a mode's latency runs from, until the waiter has read the whole
+// answer (Settings.LatencyFrom).
+const (
+	FromCompletion = "completion" // the return of the producer's completing write
+	FromRequest    = "request"    // the waiter's first request, when waitload completes no job
+)
 
 // ModeReport is one mode's figures.
 type ModeReport struct {
@@ -69,7 +89,8 @@ type ModeReport struct {
 	Completed      int     `json:"completed"`
 	CompletionRate float64 `json:"completionRate"`
 	// Latency runs from the return of the producer's status write to the
-	// waiter's receipt of the whole answer.
+	// waiter's receipt of the whole answer; when waitload completes no job
+	// (Settings.LatencyFrom), from the waiter's first request.
 	Latency Latency `json:"latency"`
 	// LatencySent runs from the start of the producer's completing write
 	// (the status write, after the result's) to the same receipt. It adds

@@ -13,9 +13,10 @@ import (
 
 // WriteTable prints the report with one column per mode.
 func (rep *Report) WriteTable(w io.Writer) error {
-	fmt.Fprintf(w, "\nwaitload → %s %s (redis %s, notify %q)\n", cmp.Or(rep.Server, waiter.ServerJobwait), rep.Target, rep.Redis, rep.Notify)
-	fmt.Fprintf(w, "%d waiters over %d jobs, %g completions/s, budget %gs, hold %gs, %d source addresses, %d process(es)\n\n",
-		rep.Waiters, rep.Jobs, rep.Rate, rep.BudgetSeconds, rep.HoldSeconds, rep.Sources, rep.Procs)
+	fmt.Fprintf(w, "\nwaitload → %s %s (redis %s, notify %q)\n", cmp.Or(rep.Server, waiter.ServerJobwait), rep.Target, cmp.Or(rep.Redis, "not read"), rep.Notify)
+	fmt.Fprintf(w, "%d waiters over %d jobs, %s, budget %gs, hold %gs, %d source addresses, %d process(es)\n",
+		rep.Waiters, rep.Jobs, rep.jobsFrom(), rep.BudgetSeconds, rep.HoldSeconds, rep.Sources, rep.Procs)
+	fmt.Fprintf(w, "latency: from %s to the waiter's receipt of the whole answer\n\n", rep.latencyFrom())
 	for _, s := range rep.Warnings {
 		fmt.Fprintf(w, "warning: %s\n", s)
 	}
@@ -30,7 +31,7 @@ func (rep *Report) WriteTable(w io.Writer) error {
 		}
 		fmt.Fprintln(tw)
 	}
-	for _, r := range TableRows {
+	for _, r := range rep.Rows() {
 		row(r.Name, r.Value)
 	}
 	if err := tw.Flush(); err != nil {
@@ -54,46 +55,85 @@ func (rep *Report) WriteTable(w io.Writer) error {
 const memoryNote = "a later mode's RSS baseline includes memory jobwait kept from the modes before it; " +
 	"for memory per waiter, run one mode against a freshly started jobwait"
 
-// TableRows are the report's rows, shared by the table and the HTML.
-var TableRows = []struct {
+// jobsFrom says where the run's jobs came from.
+func (rep *Report) jobsFrom() string {
+	switch rep.JobSource {
+	case JobsListed:
+		return "listed in -ids-file, not completed by waitload"
+	case JobsCreated:
+		return "started with -create-url and completed by the server"
+	}
+	return fmt.Sprintf("%g completions/s", rep.Rate)
+}
+
+// latencyFrom says what the latencies are measured from.
+func (rep *Report) latencyFrom() string {
+	if rep.LatencyFrom == FromRequest {
+		return "each waiter's first request"
+	}
+	return "the return of the producer's completing write"
+}
+
+// Row is one line of the report's table: a figure, a cell per mode.
+type Row struct {
 	Name  string
 	Value func(m ModeReport) string
-}{
-	{"mode", func(m ModeReport) string { return string(m.Mode) }},
-	{"waiters", func(m ModeReport) string { return fmt.Sprint(m.Waiters) }},
-	{"held (peak)", func(m ModeReport) string { return fmt.Sprint(m.HeldPeak) }},
-	{"delivered", func(m ModeReport) string { return fmt.Sprint(m.Delivered) }},
-	{"failed (answered FAILED)", func(m ModeReport) string { return fmt.Sprint(m.Failed) }},
-	{"timeouts", func(m ModeReport) string { return fmt.Sprint(m.Timeouts) }},
-	{"errors", func(m ModeReport) string { return fmt.Sprint(m.Errors) }},
-	{"requests", func(m ModeReport) string { return fmt.Sprint(m.Requests) }},
-	{"503s asked through", func(m ModeReport) string { return fmt.Sprint(m.Rejected) }},
-	{"jobs completed", func(m ModeReport) string { return fmt.Sprintf("%d/%d", m.Completed, m.Jobs) }},
-	{"completions/s", func(m ModeReport) string { return fmt.Sprintf("%.0f", m.CompletionRate) }},
-	{"latency p50 ms", func(m ModeReport) string { return fmt.Sprintf("%.1f", m.Latency.P50) }},
-	{"latency p90 ms", func(m ModeReport) string { return fmt.Sprintf("%.1f", m.Latency.P90) }},
-	{"latency p99 ms", func(m ModeReport) string { return fmt.Sprintf("%.1f", m.Latency.P99) }},
-	{"latency max ms", func(m ModeReport) string { return fmt.Sprintf("%.1f", m.Latency.Max) }},
-	{"latency from sent p50 ms", func(m ModeReport) string { return fmt.Sprintf("%.1f", m.LatencySent.P50) }},
-	{"latency from sent p99 ms", func(m ModeReport) string { return fmt.Sprintf("%.1f", m.LatencySent.P99) }},
-	{"latency from due p50 ms", func(m ModeReport) string { return fmt.Sprintf("%.1f", m.LatencyDue.P50) }},
-	{"latency from due p99 ms", func(m ModeReport) string { return fmt.Sprintf("%.1f", m.LatencyDue.P99) }},
-	{"server cpu ms completing", func(m ModeReport) string { return fmt.Sprintf("%.0f", m.CPU.ServerMs) }},
-	{"redis cpu ms completing", func(m ModeReport) string { return fmt.Sprintf("%.0f", m.CPU.RedisMs) }},
-	{"client cpu ms completing", func(m ModeReport) string { return fmt.Sprintf("%.0f", m.CPU.ClientMs) }},
-	{"client busy % completing", func(m ModeReport) string { return fmt.Sprintf("%.0f", m.ClientBusy()) }},
-	{"redis cmds while held", func(m ModeReport) string { return fmt.Sprint(m.Redis.HoldCommands) }},
-	{"redis cmds/job (raw)", func(m ModeReport) string { return fmt.Sprintf("%.2f", m.Redis.PerJob) }},
-	{"redis cmds/job (net of producer)", func(m ModeReport) string { return fmt.Sprintf("%.2f", m.Redis.NetPerJob) }},
-	{"jobwait reads/job", func(m ModeReport) string { return fmt.Sprintf("%.2f", m.Redis.ReadsPerJob) }},
-	{"jobwait hub reads/job", func(m ModeReport) string { return fmt.Sprintf("%.2f", m.Jobwait.HubReadsPerJob) }},
-	{"jobwait RSS baseline MiB", func(m ModeReport) string { return fmt.Sprintf("%.1f", m.Jobwait.RSSBaseline/(1<<20)) }},
-	{"jobwait RSS peak MiB", func(m ModeReport) string { return fmt.Sprintf("%.1f", m.Jobwait.RSSPeak/(1<<20)) }},
-	{"jobwait KiB per held waiter", func(m ModeReport) string { return fmt.Sprintf("%.1f", m.Jobwait.BytesPerWaiter/(1<<10)) }},
-	{"jobwait goroutines baseline", func(m ModeReport) string { return fmt.Sprintf("%.0f", m.Jobwait.GoroutinesBaseline) }},
-	{"jobwait goroutines peak", func(m ModeReport) string { return fmt.Sprintf("%.0f", m.Jobwait.GoroutinesPeak) }},
-	{"jobwait waiters gauge peak", func(m ModeReport) string { return fmt.Sprintf("%.0f", m.Jobwait.WaitersPeak) }},
-	{"connect s", func(m ModeReport) string { return fmt.Sprintf("%.2f", m.Phases.Connect) }},
-	{"complete s", func(m ModeReport) string { return fmt.Sprintf("%.2f", m.Phases.Complete) }},
-	{"drain s", func(m ModeReport) string { return fmt.Sprintf("%.2f", m.Phases.Drain) }},
+	shown func(rep *Report) bool // nil: always
+}
+
+// Rows are the rows of rep's table, shared by the text and the HTML: the
+// figures that apply to where its jobs came from and to what it read.
+func (rep *Report) Rows() []Row {
+	var rows []Row
+	for _, r := range tableRows {
+		if r.shown == nil || r.shown(rep) {
+			rows = append(rows, r)
+		}
+	}
+	return rows
+}
+
+// completed is a run whose jobs waitload completed, on the producer's
+// clocks; redisRead is a run that read Redis's figures.
+func completed(rep *Report) bool { return rep.JobSource == JobsWritten || rep.JobSource == "" }
+func redisRead(rep *Report) bool { return rep.Redis != "" }
+
+var tableRows = []Row{
+	{"mode", func(m ModeReport) string { return string(m.Mode) }, nil},
+	{"waiters", func(m ModeReport) string { return fmt.Sprint(m.Waiters) }, nil},
+	{"held (peak)", func(m ModeReport) string { return fmt.Sprint(m.HeldPeak) }, nil},
+	{"delivered", func(m ModeReport) string { return fmt.Sprint(m.Delivered) }, nil},
+	{"failed (answered FAILED)", func(m ModeReport) string { return fmt.Sprint(m.Failed) }, nil},
+	{"timeouts", func(m ModeReport) string { return fmt.Sprint(m.Timeouts) }, nil},
+	{"errors", func(m ModeReport) string { return fmt.Sprint(m.Errors) }, nil},
+	{"requests", func(m ModeReport) string { return fmt.Sprint(m.Requests) }, nil},
+	{"503s asked through", func(m ModeReport) string { return fmt.Sprint(m.Rejected) }, nil},
+	{"jobs completed", func(m ModeReport) string { return fmt.Sprintf("%d/%d", m.Completed, m.Jobs) }, completed},
+	{"completions/s", func(m ModeReport) string { return fmt.Sprintf("%.0f", m.CompletionRate) }, completed},
+	{"latency p50 ms", func(m ModeReport) string { return fmt.Sprintf("%.1f", m.Latency.P50) }, nil},
+	{"latency p90 ms", func(m ModeReport) string { return fmt.Sprintf("%.1f", m.Latency.P90) }, nil},
+	{"latency p99 ms", func(m ModeReport) string { return fmt.Sprintf("%.1f", m.Latency.P99) }, nil},
+	{"latency max ms", func(m ModeReport) string { return fmt.Sprintf("%.1f", m.Latency.Max) }, nil},
+	{"latency from sent p50 ms", func(m ModeReport) string { return fmt.Sprintf("%.1f", m.LatencySent.P50) }, completed},
+	{"latency from sent p99 ms", func(m ModeReport) string { return fmt.Sprintf("%.1f", m.LatencySent.P99) }, completed},
+	{"latency from due p50 ms", func(m ModeReport) string { return fmt.Sprintf("%.1f", m.LatencyDue.P50) }, completed},
+	{"latency from due p99 ms", func(m ModeReport) string { return fmt.Sprintf("%.1f", m.LatencyDue.P99) }, completed},
+	{"server cpu ms completing", func(m ModeReport) string { return fmt.Sprintf("%.0f", m.CPU.ServerMs) }, nil},
+	{"redis cpu ms completing", func(m ModeReport) string { return fmt.Sprintf("%.0f", m.CPU.RedisMs) }, redisRead},
+	{"client cpu ms completing", func(m ModeReport) string { return fmt.Sprintf("%.0f", m.CPU.ClientMs) }, nil},
+	{"client busy % completing", func(m ModeReport) string { return fmt.Sprintf("%.0f", m.ClientBusy()) }, nil},
+	{"redis cmds while held", func(m ModeReport) string { return fmt.Sprint(m.Redis.HoldCommands) }, redisRead},
+	{"redis cmds/job (raw)", func(m ModeReport) string { return fmt.Sprintf("%.2f", m.Redis.PerJob) }, completed},
+	{"redis cmds/job (net of producer)", func(m ModeReport) string { return fmt.Sprintf("%.2f", m.Redis.NetPerJob) }, completed},
+	{"jobwait reads/job", func(m ModeReport) string { return fmt.Sprintf("%.2f", m.Redis.ReadsPerJob) }, completed},
+	{"jobwait hub reads/job", func(m ModeReport) string { return fmt.Sprintf("%.2f", m.Jobwait.HubReadsPerJob) }, completed},
+	{"jobwait RSS baseline MiB", func(m ModeReport) string { return fmt.Sprintf("%.1f", m.Jobwait.RSSBaseline/(1<<20)) }, nil},
+	{"jobwait RSS peak MiB", func(m ModeReport) string { return fmt.Sprintf("%.1f", m.Jobwait.RSSPeak/(1<<20)) }, nil},
+	{"jobwait KiB per held waiter", func(m ModeReport) string { return fmt.Sprintf("%.1f", m.Jobwait.BytesPerWaiter/(1<<10)) }, nil},
+	{"jobwait goroutines baseline", func(m ModeReport) string { return fmt.Sprintf("%.0f", m.Jobwait.GoroutinesBaseline) }, nil},
+	{"jobwait goroutines peak", func(m ModeReport) string { return fmt.Sprintf("%.0f", m.Jobwait.GoroutinesPeak) }, nil},
+	{"jobwait waiters gauge peak", func(m ModeReport) string { return fmt.Sprintf("%.0f", m.Jobwait.WaitersPeak) }, nil},
+	{"connect s", func(m ModeReport) string { return fmt.Sprintf("%.2f", m.Phases.Connect) }, nil},
+	{"complete s", func(m ModeReport) string { return fmt.Sprintf("%.2f", m.Phases.Complete) }, nil},
+	{"drain s", func(m ModeReport) string { return fmt.Sprintf("%.2f", m.Phases.Drain) }, nil},
 }

@@ -30,6 +30,7 @@ const (
 // not see a context.
 type dialer struct {
 	t       Target
+	tls     *tls.Config // the target's, for its host and HTTP/1.1; nil for http
 	sources []*net.Dialer
 	next    atomic.Uint64
 	sem     chan struct{}
@@ -41,6 +42,10 @@ type dialer struct {
 
 func newDialer(t Target, sources, concurrency, offset int) *dialer {
 	d := &dialer{t: t, sem: make(chan struct{}, concurrency), live: map[*conn]struct{}{}}
+	if t.tls != nil {
+		d.tls = t.tls.Clone()
+		d.tls.ServerName, d.tls.NextProtos = t.name, []string{"http/1.1"}
+	}
 	for _, a := range sourceAddrs(sources) {
 		d.sources = append(d.sources, &net.Dialer{Timeout: dialTimeout, KeepAlive: -1, LocalAddr: a})
 	}
@@ -64,8 +69,8 @@ func (d *dialer) dial(ctx context.Context) (*conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	if d.t.tls != nil {
-		tc := tls.Client(nc, d.t.tls)
+	if d.tls != nil {
+		tc := tls.Client(nc, d.tls)
 		if err := tc.HandshakeContext(ctx); err != nil {
 			nc.Close()
 			return nil, fmt.Errorf("tls: %w", err)

@@ -180,7 +180,7 @@ func (h *Holder) run(ctx context.Context, i int) Outcome {
 	default:
 		err = fmt.Errorf("unknown mode %q", h.spec.Mode)
 	}
-	o.Requests, o.Rejected = w.requests, w.rejected
+	o.Asked, o.Requests, o.Rejected = w.asked, w.requests, w.rejected
 	if err != nil {
 		o.Kind, o.Err = Errored, errKind(err)
 		if o.At.IsZero() {
@@ -205,7 +205,8 @@ type waiter struct {
 	deadline time.Time // the waiter's own budget ends
 	interval time.Duration
 	d        *dialer
-	c        *conn // nil between a closed connection and the next request
+	c        *conn     // nil between a closed connection and the next request
+	asked    time.Time // the first request sent
 	requests int
 	rejected int
 }
@@ -226,7 +227,9 @@ func (w *waiter) request(ctx context.Context, path, extra string, deadline time.
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
-	w.requests++
+	if w.requests++; w.requests == 1 {
+		w.asked = time.Now()
+	}
 	resp, err := w.c.get(path, extra, deadline)
 	if err != nil {
 		w.hangUp()

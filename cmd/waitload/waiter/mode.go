@@ -35,12 +35,14 @@ const (
 	Errored   Kind = "error"     // anything else: connection trouble, an error answer, refused to the end
 )
 
-// Outcome is what one waiter saw. At is the wall clock when the terminal
-// answer had been read; it travels between processes, so it is compared
-// with the producer's clock by wall time.
+// Outcome is what one waiter saw. Asked is the wall clock when it sent its
+// first request, At when the terminal answer had been read; they travel
+// between processes, so they are compared with the producer's clock by
+// wall time.
 type Outcome struct {
 	Job      int       `json:"j"` // the index of the waiter's job in Spec.Jobs
 	Kind     Kind      `json:"k"`
+	Asked    time.Time `json:"s"`
 	At       time.Time `json:"at"`
 	Err      string    `json:"e,omitempty"`
 	Requests int       `json:"r"`

@@ -53,7 +53,7 @@ func (h *Holder) runMany(ctx context.Context, first, n int) []Outcome {
 			}
 		}
 		for _, k := range ks {
-			out[k].Kind, out[k].At, out[k].Err = e.Kind, e.At, e.Err
+			out[k].Kind, out[k].Asked, out[k].At, out[k].Err = e.Kind, w.asked, e.At, e.Err
 		}
 	}
 	// The stream's requests are counted once, on its first waiter: the

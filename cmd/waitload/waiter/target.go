@@ -18,6 +18,7 @@ type Target struct {
 	base     string      // path prefix without a trailing slash
 	url      string      // scheme://host and base path, for net/http clients
 	tls      *tls.Config // https: whom to trust; nil for http
+	name     string      // https: the server name its certificate must hold
 	loopback bool
 }
 
@@ -46,7 +47,8 @@ func ParseTarget(s, caFile string) (Target, error) {
 	ip := net.ParseIP(u.Hostname()).To4()
 	t.loopback = strings.EqualFold(u.Hostname(), "localhost") || ip != nil && ip.IsLoopback()
 	if u.Scheme == "https" {
-		if t.tls, err = clientTLS(u.Hostname(), caFile); err != nil {
+		t.name = u.Hostname()
+		if t.tls, err = clientTLS(caFile); err != nil {
 			return Target{}, err
 		}
 	} else if caFile != "" {
@@ -56,7 +58,7 @@ func ParseTarget(s, caFile string) (Target, error) {
 }
 
 // clientTLS trusts the system's certificate authorities and those of caFile.
-func clientTLS(server, caFile string) (*tls.Config, error) {
+func clientTLS(caFile string) (*tls.Config, error) {
 	roots, err := x509.SystemCertPool()
 	if err != nil || roots == nil {
 		roots = x509.NewCertPool()
@@ -70,13 +72,14 @@ func clientTLS(server, caFile string) (*tls.Config, error) {
 			return nil, fmt.Errorf("-ca-cert %s: no PEM certificate in it", caFile)
 		}
 	}
-	return &tls.Config{ServerName: server, RootCAs: roots, NextProtos: []string{"http/1.1"}}, nil
+	return &tls.Config{RootCAs: roots}, nil
 }
 
 // URL is the target's scheme://host and base path, for net/http clients.
 func (t Target) URL() string { return t.url }
 
-// TLS is what an https target's clients trust; nil for http.
+// TLS is what an https target's clients trust, for any of its hosts; nil
+// for http.
 func (t Target) TLS() *tls.Config { return t.tls }
 
 // Loopback says whether the target is on this machine (localhost or an
