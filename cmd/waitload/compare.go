@@ -15,20 +15,20 @@ func compareMain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "usage: waitload compare REPORT.json...\n\n"+
 			"Prints jobwait and Nchan side by side, with the ratios jobwait ÷ Nchan,\n"+
 			"from the JSON reports of one sitting (cmd/waitload/peerbench.sh).")
-		return 2
+		return exitUsage
 	}
 	var reps []*report.Report
 	for _, path := range args {
 		rep, err := report.ReadJSON(path)
 		if err != nil {
 			fmt.Fprintln(stderr, "waitload compare:", err)
-			return 1
+			return exitRun
 		}
 		reps = append(reps, rep)
 	}
 	if err := report.Compare(stdout, reps); err != nil {
 		fmt.Fprintln(stderr, "waitload compare:", err)
-		return 1
+		return exitRun
 	}
-	return 0
+	return exitPassed
 }

@@ -5,17 +5,20 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
+	"jobwait/cmd/waitload/gate"
 	"jobwait/cmd/waitload/load"
 	"jobwait/cmd/waitload/waiter"
 	"jobwait/store"
 )
 
-// outputs are where the report is written besides the terminal.
+// outputs are what the command line asks of a run besides its load.Config.
 type outputs struct {
-	json, html, timeline string // each skipped when empty
+	json, html, timeline string // where the report is written; each skipped when empty
+	thresholds           gate.List
 }
 
 // parseFlags turns the command line into a load.Config and the outputs.
@@ -61,6 +64,7 @@ func parseFlags(args []string, stderr io.Writer) (load.Config, outputs, error) {
 	fs.StringVar(&out.json, "json", "", "write the report as JSON to `FILE`")
 	fs.StringVar(&out.html, "html", "", "write the report as HTML to `FILE`")
 	fs.StringVar(&out.timeline, "timeline", "", "write every delivery to `FILE`, a line each: mode, job, and when its completion was due, was sent, returned and was received (µs)")
+	fs.Var(&out.thresholds, "threshold", "a pass/fail `RULE`, repeatable: "+gate.Syntax)
 	quiet := fs.Bool("quiet", false, "no progress lines")
 	if err := fs.Parse(args); err != nil {
 		return c, out, err
@@ -73,6 +77,11 @@ func parseFlags(args []string, stderr io.Writer) (load.Config, outputs, error) {
 		return c, out, err
 	}
 	c.Modes = modes
+	for _, t := range out.thresholds {
+		if t.Mode() != "" && !slices.Contains(modes, t.Mode()) {
+			return c, out, fmt.Errorf("-threshold %s: -mode %s does not run %s", t, mode, t.Mode())
+		}
+	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if t, err := waiter.ParseTarget(c.Target, c.CACert); err == nil && !t.Loopback() && !set["sources"] {

@@ -125,3 +125,22 @@ func TestJobsFromElsewhere(t *testing.T) {
 		assert.ErrorContains(t, err, tc.want, "parseFlags(%q)", tc.args)
 	}
 }
+
+func TestThresholdFlag(t *testing.T) {
+	_, out, err := parseFlags([]string{"-mode", "sse", "-threshold", "sse.p99<250ms", "-threshold", "errors < 1%"}, io.Discard)
+	require.NoError(t, err)
+	require.Len(t, out.thresholds, 2)
+	assert.Equal(t, "errors<1%", out.thresholds[1].String())
+
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-mode", "sse", "-threshold", "poll.p99<1s"}, "-threshold poll.p99<1s: -mode sse does not run poll"},
+		{[]string{"-threshold", "p99<1s", "-threshold", "p99 < 1000ms"}, `-threshold "p99 < 1000ms": the same rule given twice`},
+		{[]string{"-threshold", "p99<1"}, "p99 is a latency: want a duration with its unit"},
+	} {
+		_, _, err := parseFlags(tc.args, io.Discard)
+		assert.ErrorContains(t, err, tc.want, "parseFlags(%q)", tc.args)
+	}
+}

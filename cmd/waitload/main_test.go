@@ -69,6 +69,49 @@ func TestCommandLine(t *testing.T) {
 		assert.Contains(t, stderr, "certificate signed by unknown authority")
 	})
 
+	t.Run("thresholds", func(t *testing.T) {
+		args := []string{"-target", p.URL(), "-redis", rs.URL(), "-mode", "sse", "-waiters", "20", "-jobs", "5",
+			"-budget", "5s", "-hold", "100ms", "-timeout", "60s", "-quiet"}
+		code, stdout, stderr := waitload(append(args, "-threshold", "errors<1%", "-threshold", "delivered >= 99%", "-threshold", "sse.p99<30s")...)
+		assert.Equal(t, 0, code, "stderr: %s", stderr)
+		assert.Regexp(t, `threshold +passed +sse\.p99<30s +sse +p99 `, stdout)
+		assert.Contains(t, stdout, "verdict: passed")
+
+		jsonPath := filepath.Join(t.TempDir(), "r.json")
+		code, stdout, stderr = waitload(append(args, "-threshold", "errors<1%", "-threshold", "delivered<50%", "-json", jsonPath)...)
+		assert.Equal(t, 3, code, "a threshold failed: %s", stderr)
+		assert.Contains(t, stdout, "verdict: FAILED\n  delivered<50% failed on sse: delivered 100.0 %\n")
+		assert.Contains(t, stderr, "waitload: FAILED: delivered<50% failed on sse: delivered 100.0 %")
+		rep, err := report.ReadJSON(jsonPath)
+		require.NoError(t, err)
+		require.NotNil(t, rep.Verdict)
+		assert.False(t, rep.Verdict.Passed)
+		require.Len(t, rep.Verdict.Thresholds, 2)
+		assert.True(t, rep.Verdict.Thresholds[0].Passed, "errors<1%")
+		assert.False(t, rep.Verdict.Thresholds[1].Passed, "delivered<50%")
+	})
+
+	t.Run("503 to everything", func(t *testing.T) {
+		// What a proxy in front of a server that is down answers: not one
+		// waiter gets through, and the run says so with its exit code.
+		refuse := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Retry-After", "1")
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			w.Write([]byte(`{"code":"SVC_002","message":"Redis unreachable"}`))
+		}))
+		defer refuse.Close()
+		code, stdout, stderr := waitload("-target", refuse.URL, "-redis", rs.URL(), "-mode", "all", "-waiters", "30", "-jobs", "3",
+			"-budget", "2s", "-hold", "0s", "-settle", "0s", "-timeout", "60s", "-quiet")
+		assert.Equal(t, 3, code, "stderr: %s", stderr)
+		assert.Contains(t, stderr, "waitload: warning: the server's settings not read (jobwait /api/info: http 503")
+		for _, m := range []string{"poll", "longpoll"} {
+			assert.Contains(t, stderr, m+": 30 of 30 waits did not get their result (30 × http 503 SVC_002 until the budget ran out): most waits failed")
+		}
+		assert.Contains(t, stderr, "sse: 30 of 30 waits did not get their result (30 × http 503 SVC_002): most waits failed")
+		assert.Contains(t, stdout, "verdict: FAILED")
+	})
+
 	t.Run("budget differs", func(t *testing.T) {
 		code, stdout, stderr := waitload("-target", p.URL(), "-redis", rs.URL(), "-mode", "longpoll", "-waiters", "20", "-jobs", "5",
 			"-budget", "4s", "-hold", "100ms", "-timeout", "60s", "-quiet")

@@ -10,9 +10,11 @@ import (
 	"jobwait/cmd/waitload/waiter"
 )
 
-// The HTML report is one self-contained file: the table of WriteTable, and
-// per mode an inline SVG of latency against percentile. No script, no
-// external style sheet, font or image.
+// The HTML report is one self-contained file: the verdict, the table of
+// WriteTable, and per mode an inline SVG of latency against percentile. No
+// script, no external style sheet, font or image. Its ids are stable, for
+// links into it: #verdict, #thresholds, one per check (Check.Anchor),
+// #figures, and #mode-MODE for each mode's section.
 
 // Chart geometry, in SVG user units.
 const (
@@ -22,6 +24,7 @@ const (
 
 type chart struct {
 	Mode   waiter.Mode
+	Report ModeReport // its errors and warnings, above the chart
 	W, H   int
 	Points string // the polyline
 	X0, X1 float64
@@ -39,7 +42,7 @@ type tick struct {
 
 // newChart plots a mode's latency curve: x is the percentile, y the latency.
 func newChart(m ModeReport) chart {
-	c := chart{Mode: m.Mode, W: chartW, H: chartH,
+	c := chart{Mode: m.Mode, Report: m, W: chartW, H: chartH,
 		X0: padL, X1: chartW - padR, Y0: chartH - padB, Y1: padT}
 	if len(m.LatencyCurve) < 2 {
 		c.Empty = true
@@ -108,21 +111,26 @@ svg text{font:11px system-ui,sans-serif;fill:#555}
 .mark{fill:#d9480f}.err{color:#b00}
 </style></head><body>
 <h1>waitload</h1>
-<p>Target {{.Rep.Target}} (jobwait notify: {{or .Rep.Notify "not reported"}}), Redis {{.Rep.Redis}}.<br>
-{{.Rep.Waiters}} waiters over {{.Rep.Jobs}} jobs per mode, {{.Rep.Rate}} completions/s,
+<p>Target {{.Rep.Target}} (notify: {{or .Rep.Notify "not reported"}}), Redis {{or .Rep.Redis "not read"}}.<br>
+{{.Rep.Waiters}} waiters over {{.Rep.Jobs}} jobs per mode, {{.Rep.JobsFrom}},
 budget {{.Rep.BudgetSeconds}} s, hold {{.Rep.HoldSeconds}} s, {{.Rep.Sources}} source addresses, {{.Rep.Procs}} process(es).
 Started {{.Rep.Started.Format "2006-01-02 15:04:05 MST"}}.</p>
-<p>Latency runs from the return of the producer's status write (the second of
-its two SETs) to the waiter's receipt of the whole answer. Redis commands count
+<p>Latency runs from {{.Rep.LatencyFromText}} to the waiter's receipt of the whole answer.{{if .Rep.Completes}} Redis commands count
 from the first completion to the last waiter's end; "net" leaves out the
-producer's own two SETs per job.{{if gt (len .Rep.Modes) 1}} Note: {{.MemoryNote}}.{{end}}</p>
+producer's own writes.{{end}}{{if gt (len .Rep.Modes) 1}} Note: {{.MemoryNote}}.{{end}}</p>
+{{range .Rep.Warnings}}<p class="err">warning: {{.}}</p>{{end}}
+{{with .Rep.Verdict}}<h2 id="verdict">Verdict: {{.Result}}</h2>
+{{if .Failures}}<ul class="err">{{range .Failures}}<li>{{.}}</li>{{end}}</ul>{{end}}
+{{if .Thresholds}}<table id="thresholds"><tr><th>threshold</th><th>mode</th><th>measured</th><th>result</th></tr>
+{{range .Thresholds}}<tr id="{{.Anchor}}"><td>{{.Threshold}}</td><td>{{.Mode}}</td><td>{{.Measured}}</td><td{{if not .Passed}} class="err"{{end}}>{{.Result}}</td></tr>
+{{end}}</table>{{end}}{{end}}
+<h2 id="figures">Figures</h2>
 <table>
 {{range .Rows}}<tr>{{range $i, $c := .}}{{if eq $i 0}}<th>{{$c}}</th>{{else}}<td>{{$c}}</td>{{end}}{{end}}</tr>
 {{end}}</table>
-{{range .Rep.Warnings}}<p class="err">warning: {{.}}</p>{{end}}
-{{range .Rep.Modes}}{{$m := .Mode}}{{range $k, $n := .ErrorKinds}}<p class="err">{{$m}}: {{$n}} × {{$k}}</p>{{end}}{{range .Warnings}}<p class="err">{{$m}} warning: {{.}}</p>{{end}}{{end}}
-{{range .Charts}}
+{{range .Charts}}{{$m := .Report}}<section id="mode-{{.Mode}}">
 <h2>{{.Mode}}: latency by percentile</h2>
+{{range $m.ErrorsByCount}}<p class="err">{{index $m.ErrorKinds .}} × {{.}}</p>{{end}}{{range $m.Warnings}}<p class="err">warning: {{.}}</p>{{end}}
 {{if .Empty}}<p>No deliveries.</p>{{else}}
 <svg xmlns="http://www.w3.org/2000/svg" width="{{.W}}" height="{{.H}}" viewBox="0 0 {{.W}} {{.H}}" role="img" aria-label="{{.Mode}} latency by percentile">
 {{$c := .}}{{range .YTicks}}<line class="grid" x1="{{$c.X0}}" x2="{{$c.X1}}" y1="{{.Y}}" y2="{{.Y}}"/><text x="{{printf "%.1f" (sub .X 4)}}" y="{{printf "%.1f" (add .Y 4)}}" text-anchor="end">{{.Label}}</text>
@@ -131,8 +139,8 @@ producer's own two SETs per job.{{if gt (len .Rep.Modes) 1}} Note: {{.MemoryNote
 <polyline class="line" points="{{.Points}}"/>
 {{range .Marks}}<circle class="mark" cx="{{printf "%.1f" .X}}" cy="{{printf "%.1f" .Y}}" r="3.5"/><text x="{{printf "%.1f" (sub .X 6)}}" y="{{printf "%.1f" (sub .Y 8)}}" text-anchor="end">{{.Label}}</text>
 {{end}}</svg>{{end}}
-{{end}}
-</body></html>
+</section>
+{{end}}</body></html>
 `
 
 // WriteHTML writes the report as one self-contained HTML file.

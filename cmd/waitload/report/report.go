@@ -1,6 +1,9 @@
 package report
 
 import (
+	"cmp"
+	"fmt"
+	"strconv"
 	"time"
 
 	"jobwait/cmd/waitload/waiter"
@@ -20,7 +23,66 @@ type Report struct {
 	// server's, settings that could not be read.
 	Warnings []string     `json:"warnings,omitempty"`
 	Modes    []ModeReport `json:"modes"`
+	// Verdict is whether the run passed; nil until judged (package gate).
+	Verdict *Verdict `json:"verdict,omitempty"`
 }
+
+// Verdict is whether the run passed: its thresholds, and the rule that a
+// run where most waits failed fails whatever its thresholds.
+type Verdict struct {
+	Passed bool `json:"passed"`
+	// Failures say why not, a line each.
+	Failures []string `json:"failures,omitempty"`
+	// Thresholds are each threshold checked against each mode it names.
+	Thresholds []Check `json:"thresholds,omitempty"`
+}
+
+// Check is one threshold checked against one mode.
+type Check struct {
+	Threshold string      `json:"threshold"` // as written without spaces: sse.p99<250ms
+	Mode      waiter.Mode `json:"mode"`
+	Metric    string      `json:"metric"` // delivered, answered, failed, errors, timeouts, p50, p90, p99, max
+	Op        string      `json:"op"`     // <, <=, >, >=
+	Limit     float64     `json:"limit"`  // in Unit
+	Unit      string      `json:"unit"`   // "%" of the mode's waiters, or "ms"
+	// Value is what was measured, in Unit; nil when there was nothing to
+	// measure (a latency with no delivery), which fails the check.
+	Value  *float64 `json:"value"`
+	Passed bool     `json:"passed"`
+}
+
+// Anchor is the check's id in the HTML report, the same for the same
+// threshold and mode in every report: threshold-sse-p99-lt-250ms.
+func (c Check) Anchor() string {
+	op := map[string]string{"<": "lt", "<=": "le", ">": "gt", ">=": "ge"}[c.Op]
+	unit := map[string]string{"%": "pct"}[c.Unit]
+	return fmt.Sprintf("threshold-%s-%s-%s-%s%s", c.Mode, c.Metric, op, strconv.FormatFloat(c.Limit, 'g', -1, 64), cmp.Or(unit, c.Unit))
+}
+
+// Result is "passed" or "FAILED".
+func (v Verdict) Result() string { return result(v.Passed) }
+
+// Result is "passed" or "FAILED".
+func (c Check) Result() string { return result(c.Passed) }
+
+func result(passed bool) string {
+	if passed {
+		return "passed"
+	}
+	return "FAILED"
+}
+
+// Measured is the check's value with its unit, or why there is none.
+func (c Check) Measured() string {
+	if c.Value == nil {
+		return "no delivery to measure"
+	}
+	return fmt.Sprintf("%s %.1f %s", c.Metric, *c.Value, c.Unit)
+}
+
+// Completes says whether waitload completed the run's jobs itself, on the
+// producer's clocks (reports from before JobSource existed did).
+func (rep *Report) Completes() bool { return rep.JobSource == JobsWritten || rep.JobSource == "" }
 
 // ServerSettings are jobwait's settings that the run's should match.
 type ServerSettings struct {

@@ -15,8 +15,8 @@ import (
 func (rep *Report) WriteTable(w io.Writer) error {
 	fmt.Fprintf(w, "\nwaitload → %s %s (redis %s, notify %q)\n", cmp.Or(rep.Server, waiter.ServerJobwait), rep.Target, cmp.Or(rep.Redis, "not read"), rep.Notify)
 	fmt.Fprintf(w, "%d waiters over %d jobs, %s, budget %gs, hold %gs, %d source addresses, %d process(es)\n",
-		rep.Waiters, rep.Jobs, rep.jobsFrom(), rep.BudgetSeconds, rep.HoldSeconds, rep.Sources, rep.Procs)
-	fmt.Fprintf(w, "latency: from %s to the waiter's receipt of the whole answer\n\n", rep.latencyFrom())
+		rep.Waiters, rep.Jobs, rep.JobsFrom(), rep.BudgetSeconds, rep.HoldSeconds, rep.Sources, rep.Procs)
+	fmt.Fprintf(w, "latency: from %s to the waiter's receipt of the whole answer\n\n", rep.LatencyFromText())
 	for _, s := range rep.Warnings {
 		fmt.Fprintf(w, "warning: %s\n", s)
 	}
@@ -38,13 +38,23 @@ func (rep *Report) WriteTable(w io.Writer) error {
 		return err
 	}
 	for _, m := range rep.Modes {
-		for _, k := range slices.SortedFunc(maps.Keys(m.ErrorKinds), func(a, b string) int {
-			return cmp.Or(m.ErrorKinds[b]-m.ErrorKinds[a], cmp.Compare(a, b))
-		}) {
+		for _, k := range m.ErrorsByCount() {
 			fmt.Fprintf(w, "%s error ×%d: %s\n", m.Mode, m.ErrorKinds[k], k)
 		}
 		for _, s := range m.Warnings {
 			fmt.Fprintf(w, "%s warning: %s\n", m.Mode, s)
+		}
+	}
+	if v := rep.Verdict; v != nil {
+		fmt.Fprintln(w)
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		for _, c := range v.Thresholds {
+			fmt.Fprintf(tw, "threshold\t%s\t%s\t%s\t%s\n", c.Result(), c.Threshold, c.Mode, c.Measured())
+		}
+		tw.Flush()
+		fmt.Fprintf(w, "verdict: %s\n", v.Result())
+		for _, f := range v.Failures {
+			fmt.Fprintf(w, "  %s\n", f)
 		}
 	}
 	_, err := fmt.Fprintln(w)
@@ -55,8 +65,8 @@ func (rep *Report) WriteTable(w io.Writer) error {
 const memoryNote = "a later mode's RSS baseline includes memory jobwait kept from the modes before it; " +
 	"for memory per waiter, run one mode against a freshly started jobwait"
 
-// jobsFrom says where the run's jobs came from.
-func (rep *Report) jobsFrom() string {
+// JobsFrom says where the run's jobs came from.
+func (rep *Report) JobsFrom() string {
 	switch rep.JobSource {
 	case JobsListed:
 		return "listed in -ids-file, not completed by waitload"
@@ -66,8 +76,8 @@ func (rep *Report) jobsFrom() string {
 	return fmt.Sprintf("%g completions/s", rep.Rate)
 }
 
-// latencyFrom says what the latencies are measured from.
-func (rep *Report) latencyFrom() string {
+// LatencyFromText says what the latencies are measured from.
+func (rep *Report) LatencyFromText() string {
 	if rep.LatencyFrom == FromRequest {
 		return "each waiter's first request"
 	}
@@ -93,9 +103,7 @@ func (rep *Report) Rows() []Row {
 	return rows
 }
 
-// completed is a run whose jobs waitload completed, on the producer's
-// clocks; redisRead is a run that read Redis's figures.
-func completed(rep *Report) bool { return rep.JobSource == JobsWritten || rep.JobSource == "" }
+// redisRead is a run that read Redis's figures.
 func redisRead(rep *Report) bool { return rep.Redis != "" }
 
 var tableRows = []Row{
@@ -108,25 +116,25 @@ var tableRows = []Row{
 	{"errors", func(m ModeReport) string { return fmt.Sprint(m.Errors) }, nil},
 	{"requests", func(m ModeReport) string { return fmt.Sprint(m.Requests) }, nil},
 	{"503s asked through", func(m ModeReport) string { return fmt.Sprint(m.Rejected) }, nil},
-	{"jobs completed", func(m ModeReport) string { return fmt.Sprintf("%d/%d", m.Completed, m.Jobs) }, completed},
-	{"completions/s", func(m ModeReport) string { return fmt.Sprintf("%.0f", m.CompletionRate) }, completed},
+	{"jobs completed", func(m ModeReport) string { return fmt.Sprintf("%d/%d", m.Completed, m.Jobs) }, (*Report).Completes},
+	{"completions/s", func(m ModeReport) string { return fmt.Sprintf("%.0f", m.CompletionRate) }, (*Report).Completes},
 	{"latency p50 ms", func(m ModeReport) string { return fmt.Sprintf("%.1f", m.Latency.P50) }, nil},
 	{"latency p90 ms", func(m ModeReport) string { return fmt.Sprintf("%.1f", m.Latency.P90) }, nil},
 	{"latency p99 ms", func(m ModeReport) string { return fmt.Sprintf("%.1f", m.Latency.P99) }, nil},
 	{"latency max ms", func(m ModeReport) string { return fmt.Sprintf("%.1f", m.Latency.Max) }, nil},
-	{"latency from sent p50 ms", func(m ModeReport) string { return fmt.Sprintf("%.1f", m.LatencySent.P50) }, completed},
-	{"latency from sent p99 ms", func(m ModeReport) string { return fmt.Sprintf("%.1f", m.LatencySent.P99) }, completed},
-	{"latency from due p50 ms", func(m ModeReport) string { return fmt.Sprintf("%.1f", m.LatencyDue.P50) }, completed},
-	{"latency from due p99 ms", func(m ModeReport) string { return fmt.Sprintf("%.1f", m.LatencyDue.P99) }, completed},
+	{"latency from sent p50 ms", func(m ModeReport) string { return fmt.Sprintf("%.1f", m.LatencySent.P50) }, (*Report).Completes},
+	{"latency from sent p99 ms", func(m ModeReport) string { return fmt.Sprintf("%.1f", m.LatencySent.P99) }, (*Report).Completes},
+	{"latency from due p50 ms", func(m ModeReport) string { return fmt.Sprintf("%.1f", m.LatencyDue.P50) }, (*Report).Completes},
+	{"latency from due p99 ms", func(m ModeReport) string { return fmt.Sprintf("%.1f", m.LatencyDue.P99) }, (*Report).Completes},
 	{"server cpu ms completing", func(m ModeReport) string { return fmt.Sprintf("%.0f", m.CPU.ServerMs) }, nil},
 	{"redis cpu ms completing", func(m ModeReport) string { return fmt.Sprintf("%.0f", m.CPU.RedisMs) }, redisRead},
 	{"client cpu ms completing", func(m ModeReport) string { return fmt.Sprintf("%.0f", m.CPU.ClientMs) }, nil},
 	{"client busy % completing", func(m ModeReport) string { return fmt.Sprintf("%.0f", m.ClientBusy()) }, nil},
 	{"redis cmds while held", func(m ModeReport) string { return fmt.Sprint(m.Redis.HoldCommands) }, redisRead},
-	{"redis cmds/job (raw)", func(m ModeReport) string { return fmt.Sprintf("%.2f", m.Redis.PerJob) }, completed},
-	{"redis cmds/job (net of producer)", func(m ModeReport) string { return fmt.Sprintf("%.2f", m.Redis.NetPerJob) }, completed},
-	{"jobwait reads/job", func(m ModeReport) string { return fmt.Sprintf("%.2f", m.Redis.ReadsPerJob) }, completed},
-	{"jobwait hub reads/job", func(m ModeReport) string { return fmt.Sprintf("%.2f", m.Jobwait.HubReadsPerJob) }, completed},
+	{"redis cmds/job (raw)", func(m ModeReport) string { return fmt.Sprintf("%.2f", m.Redis.PerJob) }, (*Report).Completes},
+	{"redis cmds/job (net of producer)", func(m ModeReport) string { return fmt.Sprintf("%.2f", m.Redis.NetPerJob) }, (*Report).Completes},
+	{"jobwait reads/job", func(m ModeReport) string { return fmt.Sprintf("%.2f", m.Redis.ReadsPerJob) }, (*Report).Completes},
+	{"jobwait hub reads/job", func(m ModeReport) string { return fmt.Sprintf("%.2f", m.Jobwait.HubReadsPerJob) }, (*Report).Completes},
 	{"jobwait RSS baseline MiB", func(m ModeReport) string { return fmt.Sprintf("%.1f", m.Jobwait.RSSBaseline/(1<<20)) }, nil},
 	{"jobwait RSS peak MiB", func(m ModeReport) string { return fmt.Sprintf("%.1f", m.Jobwait.RSSPeak/(1<<20)) }, nil},
 	{"jobwait KiB per held waiter", func(m ModeReport) string { return fmt.Sprintf("%.1f", m.Jobwait.BytesPerWaiter/(1<<10)) }, nil},
@@ -136,4 +144,11 @@ var tableRows = []Row{
 	{"connect s", func(m ModeReport) string { return fmt.Sprintf("%.2f", m.Phases.Connect) }, nil},
 	{"complete s", func(m ModeReport) string { return fmt.Sprintf("%.2f", m.Phases.Complete) }, nil},
 	{"drain s", func(m ModeReport) string { return fmt.Sprintf("%.2f", m.Phases.Drain) }, nil},
+}
+
+// ErrorsByCount are the mode's kinds of error, the most frequent first.
+func (m ModeReport) ErrorsByCount() []string {
+	return slices.SortedFunc(maps.Keys(m.ErrorKinds), func(a, b string) int {
+		return cmp.Or(m.ErrorKinds[b]-m.ErrorKinds[a], cmp.Compare(a, b))
+	})
 }
