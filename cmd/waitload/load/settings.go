@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"time"
 
 	"jobwait/cmd/waitload/probe"
@@ -13,18 +14,19 @@ import (
 // checkSettings reads jobwait's settings (GET /api/info) into the report
 // and warns where the run's differ: a run whose waiters keep another
 // budget than the server's measures clients that do not exist. A target
-// that cannot be reached at all ends the run before it starts; one that
-// answers /api/info with anything but its settings (an older jobwait, a
-// proxy that does not route it) is a warning.
+// that cannot be reached at all (no connection, no TLS, no answer) ends
+// the run before it starts; one that answers /api/info with anything but
+// its settings (an older jobwait, a proxy that does not route it) is a
+// warning.
 func (r *run) checkSettings(ctx context.Context, jw *probe.Jobwait, rep *report.Report) error {
 	info, err := jw.Info(ctx)
-	var refused *probe.StatusError
+	var unreachable *url.Error // what http.Client.Do returns when there is no answer
 	switch {
-	case errors.As(err, &refused):
+	case errors.As(err, &unreachable):
+		return fmt.Errorf("-target %s unreachable: %w", r.cfg.Target, err)
+	case err != nil:
 		r.warn(rep, fmt.Sprintf("the server's settings not read (%v): -budget and -poll-interval not checked against them", err))
 		return nil
-	case err != nil:
-		return fmt.Errorf("-target %s unreachable: %w", r.cfg.Target, err)
 	}
 	budget := time.Duration(info.WaitBudgetMs) * time.Millisecond
 	poll := time.Duration(info.PollIntervalMs) * time.Millisecond

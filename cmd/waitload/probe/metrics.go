@@ -46,19 +46,10 @@ func Get(ctx context.Context, client *http.Client, url string) ([]byte, error) {
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
 	if err == nil && resp.StatusCode != http.StatusOK {
-		err = &StatusError{Code: resp.StatusCode, Body: string(body)}
+		err = fmt.Errorf("http %d: %.200s", resp.StatusCode, body)
 	}
 	return body, err
 }
-
-// StatusError is an answer other than 200: the server, or whatever answers
-// in its place, is there.
-type StatusError struct {
-	Code int
-	Body string
-}
-
-func (e *StatusError) Error() string { return fmt.Sprintf("http %d: %.200s", e.Code, e.Body) }
 
 // Scrape reads /metrics.
 func (s *Jobwait) Scrape(ctx context.Context) (Sample, error) {
@@ -88,7 +79,9 @@ func (s *Jobwait) Info(ctx context.Context) (Info, error) {
 	var info Info
 	body, err := Get(ctx, s.client, s.base+"/api/info")
 	if err == nil {
-		err = json.Unmarshal(body, &info)
+		if err = json.Unmarshal(body, &info); err == nil && (info.WaitBudgetMs <= 0 || info.PollIntervalMs <= 0) {
+			err = fmt.Errorf("no waitBudgetMs and pollIntervalMs in %.200s", body)
+		}
 	}
 	if err != nil {
 		return info, fmt.Errorf("jobwait /api/info: %w", err)
