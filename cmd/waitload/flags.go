@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -88,6 +89,9 @@ func parseFlags(args []string, stderr io.Writer) (load.Config, outputs, error) {
 		c.Sources = 0
 	}
 	if *idsFile != "" {
+		if set["jobs"] {
+			return c, out, errors.New("-jobs: does not apply with -ids-file, whose ids are the jobs")
+		}
 		if c.IDs, err = readIDs(*idsFile); err != nil {
 			return c, out, err
 		}
@@ -95,8 +99,8 @@ func parseFlags(args []string, stderr io.Writer) (load.Config, outputs, error) {
 	}
 	if *idsFile != "" || c.CreateURL != "" {
 		// waitload completes no job: what needs its completions does not apply.
-		for _, name := range []string{"rate", "timeline", "jobs"} {
-			if set[name] && (name != "jobs" || *idsFile != "") {
+		for _, name := range []string{"rate", "timeline"} {
+			if set[name] {
 				return c, out, fmt.Errorf("-%s: does not apply with -ids-file or -create-url, where waitload completes no job", name)
 			}
 		}

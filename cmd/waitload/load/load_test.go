@@ -74,7 +74,7 @@ func TestAgainstJobwait(t *testing.T) {
 			assert.Equal(t, waiter.AllModes[i], m.Mode)
 			checkMode(t, m, c)
 		}
-		assert.Contains(t, progress.String(), "waitload poll", "progress lines")
+		assert.Regexp(t, `waitload poll .* delivered \d+  failed \d+  timeouts \d+  errors \d+  \| server rss`, progress.String(), "progress lines")
 
 		dir := t.TempDir()
 		var table bytes.Buffer
