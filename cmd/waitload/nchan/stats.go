@@ -12,7 +12,7 @@ import (
 )
 
 // Stats reads what waitload reports of the server from Nchan: the
-// worker's RSS from /proc (the server is on this machine) and the
+// worker's RSS from /proc (the peer runs on this machine) and the
 // subscribers held from nchan_stub_status.
 type Stats struct {
 	base   string
