@@ -2,20 +2,32 @@
 // jobs into Redis exactly as the AI service does (through package store),
 // holds waiters against a running jobwait, completes the jobs at a chosen
 // rate, and reports what every waiter saw and what it cost jobwait and Redis.
+// Where it cannot write Redis, it waits on jobs it is given instead
+// (-ids-file, -create-url).
 //
 //	waitload -target http://127.0.0.1:8080 -redis redis://127.0.0.1:6379/0 \
-//	    -mode all -waiters 10000 -jobs 1000 -rate 200 -json out.json -html out.html
+//	    -mode all -waiters 10000 -jobs 1000 -rate 200 -json out.json -html out.html \
+//	    -threshold 'sse.p99<250ms' -threshold 'errors<1%'
 //
 // Each mode runs in turn: the jobs are created (PROCESSING), every waiter
-// connects (its own connection, round robin over source addresses
-// 127.0.0.2…), all are held for -hold, then the jobs are completed at
-// -rate, and the mode ends when every waiter has its answer or has spent its
-// -budget. Only loopback targets are accepted. See README.md for sizing.
+// connects (its own connection, for a loopback target round robin over
+// source addresses 127.0.0.2…), all are held for -hold, then the jobs are
+// completed at -rate, and the mode ends when every waiter has its answer or
+// has spent its -budget. The exit code says whether the run passed its
+// thresholds (exitFailed if not, or if most waits failed). See README.md.
 //
 // With -server nchan, the target is the peer of the side-by-side bench
 // instead: nginx with the Nchan module as nchan.conf sets it up, on the same
-// Redis (nchan.go). waitload compare REPORT.json... prints the reports of
-// one sitting side by side with the ratios jobwait ÷ Nchan (peerbench.sh).
+// Redis (package nchan). waitload compare REPORT.json... prints the reports
+// of one sitting side by side with the ratios jobwait ÷ Nchan (peerbench.sh).
+//
+// This package is the command line: flags into a load.Config, the run, its
+// verdict, and the report written where the flags say. The packages below
+// it, each with its own doc.go: load (a run's modes and phases), waiter (the
+// clients and their connections), proc (holder processes), producer (the
+// jobs' writes), nchan (the peer's server side), probe (the server's and
+// Redis's own figures), gate (thresholds and the verdict) and report (the
+// figures and their renderings).
 package main
 
 import (
@@ -26,57 +38,75 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
+
+	"jobwait/cmd/waitload/gate"
+	"jobwait/cmd/waitload/load"
+	"jobwait/cmd/waitload/proc"
 )
 
 func main() {
-	if isChild() {
-		os.Exit(childMain(os.Stdin, os.Stdout))
+	if proc.IsChild() {
+		os.Exit(proc.Serve(os.Stdin, os.Stdout))
 	}
 	os.Exit(realMain(os.Args[1:], os.Stdout, os.Stderr))
 }
+
+// The exit codes: a CI job can tell a server that failed its checks from a
+// run that could not be made.
+const (
+	exitPassed = 0 // the run was made and passed its checks
+	exitRun    = 1 // the run could not be made, or its report not written
+	exitUsage  = 2 // the command line is wrong
+	exitFailed = 3 // the run was made and failed: a threshold, or most waits failed
+)
 
 func realMain(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "compare" {
 		return compareMain(args[1:], stdout, stderr)
 	}
-	cfg, err := parseFlags(args, stderr)
+	cfg, out, err := parseFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
-		return 0
+		return exitPassed
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "waitload:", err)
-		return 2
+		return exitUsage
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	rep, runErr := Run(ctx, cfg)
+	rep, runErr := load.Run(ctx, cfg)
 	if rep != nil && len(rep.Modes) > 0 {
-		if err := rep.writeTable(stdout); err != nil {
+		v := gate.Judge(rep, out.thresholds)
+		rep.Verdict = &v
+		if err := rep.WriteTable(stdout); err != nil {
 			fmt.Fprintln(stderr, "waitload:", err)
 		}
-		if cfg.JSONPath != "" {
-			if err := rep.writeJSON(cfg.JSONPath); err != nil {
-				fmt.Fprintln(stderr, "waitload: write JSON:", err)
-				runErr = errors.Join(runErr, err)
+		for _, f := range []struct {
+			what, path string
+			write      func(string) error
+		}{
+			{"JSON", out.json, rep.WriteJSON},
+			{"HTML", out.html, rep.WriteHTML},
+			{"timeline", out.timeline, rep.WriteTimeline},
+		} {
+			if f.path == "" {
+				continue
 			}
-		}
-		if cfg.HTMLPath != "" {
-			if err := rep.writeHTML(cfg.HTMLPath); err != nil {
-				fmt.Fprintln(stderr, "waitload: write HTML:", err)
-				runErr = errors.Join(runErr, err)
-			}
-		}
-		if cfg.Timeline != "" {
-			if err := rep.writeTimeline(cfg.Timeline); err != nil {
-				fmt.Fprintln(stderr, "waitload: write timeline:", err)
+			if err := f.write(f.path); err != nil {
+				fmt.Fprintf(stderr, "waitload: write %s: %v\n", f.what, err)
 				runErr = errors.Join(runErr, err)
 			}
 		}
 	}
 	if runErr != nil {
 		fmt.Fprintln(stderr, "waitload:", runErr)
-		return 1
+		return exitRun
 	}
-	return 0
+	if !rep.Verdict.Passed {
+		fmt.Fprintf(stderr, "waitload: FAILED: %s\n", strings.Join(rep.Verdict.Failures, "; "))
+		return exitFailed
+	}
+	return exitPassed
 }

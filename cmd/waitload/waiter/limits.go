@@ -1,0 +1,55 @@
+package waiter
+
+import (
+	"fmt"
+	"net"
+	"syscall"
+)
+
+// fdReserve is the open files a process needs besides its waiters'
+// connections: stdio, the Redis pool, the metrics client, the executable.
+const fdReserve = 64
+
+// raiseNoFile lifts the soft RLIMIT_NOFILE to the hard limit and returns the
+// limit now in force. Go already does this at start-up on Linux; doing it
+// here makes the figure known and the check explicit.
+func raiseNoFile() (uint64, error) {
+	var r syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &r); err != nil {
+		return 0, fmt.Errorf("read RLIMIT_NOFILE: %w", err)
+	}
+	if r.Cur < r.Max {
+		r.Cur = r.Max
+		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &r); err != nil {
+			return 0, fmt.Errorf("raise RLIMIT_NOFILE to %d: %w", r.Max, err)
+		}
+	}
+	return r.Cur, nil
+}
+
+// CheckNoFile raises the limit and says whether one process can hold n
+// waiters, each with its own connection.
+func CheckNoFile(n int) error {
+	limit, err := raiseNoFile()
+	if err != nil {
+		return err
+	}
+	if need := uint64(n) + fdReserve; need > limit {
+		return fmt.Errorf("%d waiters in one process need %d open files; the limit is %d: "+
+			"raise -procs so that each process holds at most %d", n, need, limit, limit-fdReserve)
+	}
+	return nil
+}
+
+// sourceAddrs are the local addresses connections are spread over:
+// 127.0.0.2 onwards, round robin. All of 127.0.0.0/8 is routed to the
+// loopback interface on Linux without any configuration, and each source
+// address has its own range of ephemeral ports. None (n = 0) leaves the
+// choice to the kernel.
+func sourceAddrs(n int) []*net.TCPAddr {
+	addrs := make([]*net.TCPAddr, n)
+	for i := range addrs {
+		addrs[i] = &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(2+i))}
+	}
+	return addrs
+}

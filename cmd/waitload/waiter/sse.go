@@ -1,0 +1,131 @@
+package waiter
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"jobwait/sse"
+)
+
+// maxReconnects bounds how often a stream that ended without its wait's
+// end is asked for again, as an EventSource would.
+const maxReconnects = 3
+
+// errEndedEarly is a stream that kept ending before the wait did.
+var errEndedEarly = errors.New("stream ended without a terminal event")
+
+// sse waits on GET .../stream until a completed, failed or timeout event.
+// A stream that ends early is reconnected with Last-Event-ID, after the
+// server's retry: delay, while budget is left; 204 (SPEC.md §5: the wait is
+// over) ends the wait as a timeout.
+func (w *waiter) sse(ctx context.Context) (kind Kind, at time.Time, err error) {
+	err = w.follow(ctx, streamPath(w.job), true, untilFinal(&kind, &at), func(resp *http.Response) error {
+		if resp.StatusCode == http.StatusNoContent {
+			kind, at = TimedOut, time.Now()
+			return nil
+		}
+		body, t, err := w.c.readBody(resp)
+		if at = t; err != nil {
+			return err
+		}
+		_, _, kind, err = judge(resp.StatusCode, body)
+		return err
+	})
+	if err != nil {
+		return Errored, at, err
+	}
+	return kind, at, nil
+}
+
+// follow reads the event stream at path as an EventSource does, handing
+// each event to on until on says the wait is over. A stream that ends
+// first is asked for again with Last-Event-ID, after the server's retry:
+// delay (with retry; else at once), while budget is left and at most
+// maxReconnects times; then the wait ends with errEndedEarly. An answer
+// other than 200 ends the wait with what other makes of it.
+func (w *waiter) follow(ctx context.Context, path string, retry bool, on func(ev sse.Event, at time.Time) (bool, error), other func(*http.Response) error) error {
+	p := sse.NewReader(nil)
+	p.SetRetry(w.interval) // until a stream sends retry:
+	for attempt := 0; ; attempt++ {
+		resp, err := w.request(ctx, path, streamHeader(p), w.deadline.Add(grace))
+		if err != nil {
+			return err
+		}
+		if resp.StatusCode != http.StatusOK {
+			return other(resp)
+		}
+		if done, err := readEvents(resp.Body, p, on); done || err != nil {
+			return err
+		}
+		// The body is not closed: closing drains it; the connection is
+		// closed instead.
+		w.hangUp()
+		next := time.Now()
+		if retry {
+			next = next.Add(p.Retry())
+		}
+		if attempt == maxReconnects || next.After(w.deadline) {
+			return errEndedEarly
+		}
+		if err := sleepUntil(ctx, next); err != nil {
+			return err
+		}
+	}
+}
+
+// readEvents hands the stream's events to on until on says the wait is
+// over (done) or the stream ends (not done, nil error).
+func readEvents(body io.Reader, p *sse.Reader, on func(sse.Event, time.Time) (bool, error)) (bool, error) {
+	p.Reset(bufio.NewReaderSize(body, readBufSize))
+	for {
+		ev, err := p.Next()
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return false, nil
+		}
+		if err != nil {
+			return false, fmt.Errorf("read stream: %w", err)
+		}
+		if done, err := on(ev, time.Now()); done || err != nil {
+			return done, err
+		}
+	}
+}
+
+// untilFinal is a one-job stream's handler: the wait is over at the job's
+// completed, failed or timeout event, whose kind and receipt it keeps.
+func untilFinal(kind *Kind, at *time.Time) func(sse.Event, time.Time) (bool, error) {
+	return func(ev sse.Event, t time.Time) (bool, error) {
+		*at = t
+		switch ev.Type {
+		case "status":
+			return false, nil
+		case "completed", "failed":
+			var err error
+			_, _, *kind, err = judge(http.StatusOK, []byte(ev.Data))
+			return true, err
+		case "timeout":
+			*kind = TimedOut
+			return true, nil
+		}
+		*kind = Errored
+		return true, fmt.Errorf("unexpected event %.20q", ev.Type)
+	}
+}
+
+// streamHeader is the extra header lines of a stream request: after a
+// reconnect, the last event id, as an EventSource sends it.
+func streamHeader(p *sse.Reader) string {
+	h := "Accept: text/event-stream\r\nCache-Control: no-cache\r\n"
+	if id := p.LastID(); id != "" {
+		h += "Last-Event-ID: " + id + "\r\n"
+	}
+	return h
+}
+
+// streamPath is the job's event stream URL path (SPEC.md §5).
+func streamPath(job string) string { return "/api/events/jobs/" + job + "/stream" }

@@ -1,0 +1,87 @@
+package waiter
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+)
+
+// Target is the server's base URL, checked: what waiters connect to and
+// what they ask for.
+type Target struct {
+	dial     string      // host:port, what waiters connect to
+	host     string      // the Host header, as the user wrote it
+	base     string      // path prefix without a trailing slash
+	url      string      // scheme://host and base path, for net/http clients
+	tls      *tls.Config // https: whom to trust; nil for http
+	name     string      // https: the server name its certificate must hold
+	loopback bool
+}
+
+// ParseTarget reads -target: an http or https URL, with an optional base
+// path. caFile, when not empty, names a PEM file of the certificate
+// authorities an https server's certificate may chain to, besides the
+// system's.
+func ParseTarget(s, caFile string) (Target, error) {
+	u, err := url.Parse(s)
+	if err != nil {
+		return Target{}, fmt.Errorf("-target %q: %w", s, err)
+	}
+	port := map[string]string{"http": "80", "https": "443"}[u.Scheme]
+	if port == "" || u.Hostname() == "" || u.RawQuery != "" || u.User != nil {
+		return Target{}, fmt.Errorf("-target %q: want http://host[:port][/path] or https://…", s)
+	}
+	t := Target{
+		dial: net.JoinHostPort(u.Hostname(), port),
+		host: u.Host,
+		base: strings.TrimSuffix(u.Path, "/"),
+		url:  u.Scheme + "://" + u.Host + strings.TrimSuffix(u.Path, "/"),
+	}
+	if p := u.Port(); p != "" {
+		t.dial = net.JoinHostPort(u.Hostname(), p)
+	}
+	ip := net.ParseIP(u.Hostname()).To4()
+	t.loopback = strings.EqualFold(u.Hostname(), "localhost") || ip != nil && ip.IsLoopback()
+	if u.Scheme == "https" {
+		t.name = u.Hostname()
+		if t.tls, err = clientTLS(caFile); err != nil {
+			return Target{}, err
+		}
+	} else if caFile != "" {
+		return Target{}, fmt.Errorf("-ca-cert %s: -target %q is not https", caFile, s)
+	}
+	return t, nil
+}
+
+// clientTLS trusts the system's certificate authorities and those of caFile.
+func clientTLS(caFile string) (*tls.Config, error) {
+	roots, err := x509.SystemCertPool()
+	if err != nil || roots == nil {
+		roots = x509.NewCertPool()
+	}
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, fmt.Errorf("-ca-cert: %w", err)
+		}
+		if !roots.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("-ca-cert %s: no PEM certificate in it", caFile)
+		}
+	}
+	return &tls.Config{RootCAs: roots}, nil
+}
+
+// URL is the target's scheme://host and base path, for net/http clients.
+func (t Target) URL() string { return t.url }
+
+// TLS is what an https target's clients trust, for any of its hosts; nil
+// for http.
+func (t Target) TLS() *tls.Config { return t.tls }
+
+// Loopback says whether the target is on this machine (localhost or an
+// address in 127.0.0.0/8), which the source addresses 127.0.0.x can reach.
+func (t Target) Loopback() bool { return t.loopback }
