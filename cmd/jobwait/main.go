@@ -105,7 +105,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	listened := make(chan error, 1)
 	go func() { listened <- srv.Listen(cfg.Addr) }()
 	log.Info("jobwait listening", "addr", cfg.Addr, "redis", be.desc, "demo", cfg.Demo,
-		"wait_budget", cfg.WaitBudget.String(), "notify", cfg.Notify,
+		"wait_budget", cfg.WaitBudget, "notify", cfg.Notify,
 		"max_conns", srv.MaxConns(), "file_limit", server.FileLimit())
 	if nofile := server.FileLimit(); nofile > 0 && uint64(srv.MaxConns()) > nofile {
 		log.Warn("-max-conns (JOBWAIT_MAX_CONNS) is above the file limit: out of descriptors, connections are refused and accepts retried",
@@ -130,12 +130,23 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	return failed
 }
 
+// newLogger returns the JSON logger on w at level.
 func newLogger(level string, w io.Writer) (*slog.Logger, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {
 		return nil, fmt.Errorf("-log-level (JOBWAIT_LOG_LEVEL) = %q: want debug, info, warn or error", level)
 	}
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})), nil
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l, ReplaceAttr: readableDuration})), nil
+}
+
+// readableDuration writes a duration as people read it ("1.5s"), not as
+// the nanoseconds slog's JSON handler writes: every duration logged
+// anywhere, by any package, goes through it.
+func readableDuration(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		a.Value = slog.StringValue(a.Value.Duration().String())
+	}
+	return a
 }
 
 // healthCheck GETs /healthz on the listen address, for container health
