@@ -14,7 +14,6 @@ import (
 	"os/signal"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -61,12 +60,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	st := store.New(be.client)
 	hcfg := server.HubConfig(st)
 	hcfg.Client, hcfg.DB, hcfg.Notify, hcfg.Logger = be.client, be.db, cfg.Notify, log
+	// JOBWAIT_NOTIFY=keyspace: the server is configured; jobwait sends no CONFIG.
+	hcfg.TrustFlags = cfg.Notify == stream.Keyspace
 	cfg.tuneHub(&hcfg)
 	hub := stream.New(hcfg)
 	scfg := cfg.serverConfig()
 	scfg.Logger = log
-	var missing atomic.Pointer[[]string] // Redis permissions refused
-	scfg.Missing = func() []string { return deref(missing.Load()) }
+	check := newChecker(be.client, permissions(be, cfg.Notify, st), hub, log)
+	scfg.Redis = check.health
 	if cfg.Demo {
 		scfg.Demo = store.NewDemo(st, cfg.DemoDelay, cfg.DemoFailRate, log)
 	}
@@ -81,9 +82,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if cfg.PprofAddr != "" {
 		wg.Go(func() { servePprof(bg, cfg.PprofAddr, log) })
 	}
-	if !be.embedded {
-		wg.Go(func() { checkPermissions(bg, be, cfg.Notify, &missing, log) })
-	}
+	wg.Go(func() { check.run(bg) })
 	if be.follow != nil {
 		wg.Go(func() { _ = be.follow(bg) })
 	}
