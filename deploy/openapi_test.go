@@ -324,7 +324,7 @@ func TestOpenAPISchemas(t *testing.T) {
 		"JobPending":    {"timedOut"},
 		"JobFailed":     {"timedOut"},
 		"ManyJobStatus": {"timedOut"},
-		"Readiness":     {"blind", "missing"},
+		"Readiness":     {"blind", "missing", "reason"},
 	}
 	for name, req := range required {
 		s := get(schemas, name)
@@ -341,7 +341,7 @@ func TestOpenAPISchemas(t *testing.T) {
 		{"Error", "code", []string{"JOB_001", "JOB_002", "JOB_003", "REQ_001", "REQ_002", "REQ_003", "REQ_004", "SVC_001", "SVC_002", "INT_001"}},
 		{"Readiness", "status", []string{"ok", "degraded", "unavailable"}},
 		{"Readiness", "notifications", []string{"ok", "blind"}},
-		{"Readiness", "redis", []string{"up", "down"}},
+		{"Readiness", "redis", []string{"up", "down", "refused"}},
 		{"Readiness", "subscription", []string{"up", "down"}},
 		{"Readiness", "notify", []string{"keyspace", "poll"}},
 		{"Info", "notify", []string{"keyspace", "poll"}},
