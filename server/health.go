@@ -51,6 +51,13 @@ type readiness struct {
 // A permission missing whose cost is a fallback (MGET, CONFIG, PING) is
 // "degraded" too.
 func (s *Server) readyz(c *fiber.Ctx) error {
+	r, code := s.readiness()
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.Status(code).JSON(r)
+}
+
+// readiness is what /readyz says now, and its status code.
+func (s *Server) readiness() (readiness, int) {
 	h := s.redisHealth()
 	st := s.hub.Stats()
 	ready := s.hub.Ready()
@@ -72,8 +79,7 @@ func (s *Server) readyz(c *fiber.Ctx) error {
 	case len(h.Missing) > 0:
 		r.Status, r.Reason = "degraded", "redis refuses commands jobwait uses, each with what it costs: see missing"
 	}
-	c.Set(fiber.HeaderCacheControl, "no-store")
-	return c.Status(code).JSON(r)
+	return r, code
 }
 
 // notListening says why a hub does not learn of every change.

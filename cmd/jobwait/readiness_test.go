@@ -84,6 +84,11 @@ func TestReadinessFollowsPermissions(t *testing.T) {
 			}
 			body := r.awaitReady(t, tc.code, tc.status, tc.named)
 			assert.NotEmpty(t, body["reason"])
+			ready := 0.0
+			if tc.code == http.StatusOK {
+				ready = 1
+			}
+			assert.Equal(t, ready, jobwaittest.Metric(r.jw.URL(), "jobwait_ready"), "jobwait_ready says what /readyz says")
 			assert.Contains(t, r.jw.Log(), `"permission":"`+tc.named+`"`)
 
 			j := p.Jobs(t, 1)[0]
