@@ -49,7 +49,7 @@ type readiness struct {
 // stay right within the poll interval, and every replica on the same Redis
 // is equally blind, so a 503 would take them all out of rotation at once.
 // A permission missing whose cost is a fallback (MGET, CONFIG, PING) is
-// "degraded" too.
+// listed, with its cost, and changes nothing else: serving goes on.
 func (s *Server) readyz(c *fiber.Ctx) error {
 	r, code := s.readiness()
 	c.Set(fiber.HeaderCacheControl, "no-store")
@@ -76,8 +76,6 @@ func (s *Server) readiness() (readiness, int) {
 		r.Status, r.Reason, code = "unavailable", notListening(st), fiber.StatusServiceUnavailable
 	case st.Blind:
 		r.Status, r.Reason = "degraded", "notifications missed: "+st.BlindReason
-	case len(h.Missing) > 0:
-		r.Status, r.Reason = "degraded", "redis refuses commands jobwait uses, each with what it costs: see missing"
 	}
 	return r, code
 }

@@ -72,7 +72,7 @@ func TestLeastPrivilegeUser(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, http.StatusOK, code)
 	assert.Equal(t, "poll", body["notify"])
-	assert.Equal(t, "degraded", body["status"])
+	assert.Equal(t, "ok", body["status"])
 	assert.Len(t, body["missing"], 1, "%v\n%s", body, log)
 
 	url = setUser(t, srv, "jobwait-config", append(words, readmeConfigACL(t)...))

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -37,9 +38,18 @@ func rejected(t *testing.T, node *redis.Client) rejections {
 	for _, e := range entries {
 		r.acl = append(r.acl, e.Username+": "+e.Reason+" "+e.Object+" ("+e.Context+")")
 	}
-	stats, err := node.Info(ctx, "errorstats").Result()
+	// A sentinel has no errorstats section: its error replies are counted
+	// in stats only.
+	stats, err := node.Info(ctx, "errorstats", "stats").Result()
 	require.NoError(t, err)
-	r.errors = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(stats), "# Errorstats"))
+	errorstats := strings.Contains(stats, "# Errorstats")
+	var counts []string
+	for _, l := range strings.Fields(stats) {
+		if strings.HasPrefix(l, "errorstat_") || !errorstats && strings.HasPrefix(l, "total_error_replies:") {
+			counts = append(counts, l)
+		}
+	}
+	r.errors = strings.Join(counts, " ")
 	return r
 }
 
@@ -52,18 +62,27 @@ func rejectsNothing(t *testing.T, nodes ...*redistest.Server) { rejectsOnly(t, "
 // in INFO errorstats.
 func rejectsOnly(t *testing.T, kind string, nodes ...*redistest.Server) {
 	t.Helper()
-	before := make([]rejections, len(nodes))
 	clients := make([]*redis.Client, len(nodes))
 	for i, n := range nodes {
 		clients[i] = n.Client(t)
-		require.NoError(t, clients[i].Do(context.Background(), "ACL", "LOG", "RESET").Err())
-		before[i] = rejected(t, clients[i])
+	}
+	rejectNothingAt(t, kind, clients...)
+}
+
+// rejectNothingAt is rejectsOnly for the nodes (or sentinels) that clients
+// reach; the clients must be quiet.
+func rejectNothingAt(t *testing.T, kind string, clients ...*redis.Client) {
+	t.Helper()
+	before := make([]rejections, len(clients))
+	for i, c := range clients {
+		require.NoError(t, c.Do(context.Background(), "ACL", "LOG", "RESET").Err())
+		before[i] = rejected(t, c)
 	}
 	t.Cleanup(func() {
 		for i, c := range clients {
 			after := rejected(t, c)
-			assert.Empty(t, after.acl, "ACL LOG of %s", nodes[i].Addr())
-			assert.Equal(t, without(before[i].errors, kind), without(after.errors, kind), "INFO errorstats of %s", nodes[i].Addr())
+			assert.Empty(t, after.acl, "ACL LOG of %s", c.Options().Addr)
+			assert.Equal(t, without(before[i].errors, kind), without(after.errors, kind), "INFO errorstats of %s", c.Options().Addr)
 		}
 	})
 }
@@ -222,4 +241,57 @@ func TestReadmeUserRejectedNothing(t *testing.T) {
 		rs := startReplicas(t, []string{url}, "JOBWAIT_NOTIFY=keyspace", "JOBWAIT_RESYNC=200ms")
 		everyWait(t, rs[0], jobwaittest.NewProducer(admin, "acl"), admin, true)
 	})
+}
+
+// TestReadmeUsersOnSentinel runs jobwait on Sentinel as README's users:
+// the data nodes' (its ACL line, on every data node: ACL users are not
+// replicated) and the sentinels' (README's Sentinel rules): every kind of
+// wait is answered, and neither a data node nor a sentinel rejected
+// anything.
+func TestReadmeUsersOnSentinel(t *testing.T) {
+	t.Parallel()
+	sn := redistest.StartSentinel(t, redistest.SentinelPasswords{})
+	ctx := context.Background()
+	var clients []*redis.Client
+	for _, n := range sn.Data {
+		require.NoError(t, n.Client(t).ConfigSet(ctx, "notify-keyspace-events", "Kg$hxe").Err())
+		setUser(t, n, "jobwait", readmeACL(t))
+		clients = append(clients, n.Client(t))
+	}
+	rules := readmeSentinelACL(t)
+	for _, s := range sn.Sentinels {
+		c := redis.NewClient(&redis.Options{Addr: s.Addr(), DisableIdentity: true, MaintNotificationsConfig: redistest.Quiet()})
+		t.Cleanup(func() { c.Close() })
+		args := []any{"ACL", "SETUSER", "jobwait-sentinel", "on", ">secret", "resetchannels", "-@all"}
+		for _, r := range rules {
+			args = append(args, r)
+		}
+		require.NoError(t, c.Do(ctx, args...).Err(), "%v", args)
+		clients = append(clients, c)
+	}
+	rejectNothingAt(t, "", clients...)
+	url := strings.Replace(sn.URL(), "redis://", "redis://jobwait-sentinel:secret@", 1) + "&username=jobwait&password=secret"
+	rs := startReplicas(t, []string{url}, "JOBWAIT_NOTIFY=keyspace", "JOBWAIT_RESYNC=200ms")
+	admin := sn.Client(t)
+	everyWait(t, rs[0], jobwaittest.NewProducer(admin, "sen"), admin, false)
+	assert.NotContains(t, rs[0].jw.Log(), "redis permission missing")
+}
+
+// readmeSentinelACL is README's rules and channels for a Sentinel's own
+// ACL user.
+func readmeSentinelACL(t *testing.T) []string {
+	t.Helper()
+	data, err := os.ReadFile("../../README.md")
+	require.NoError(t, err)
+	text := string(data)
+	i := strings.Index(text, "A Sentinel's own ACL user")
+	require.GreaterOrEqual(t, i, 0, "README.md says what a Sentinel's own ACL user needs")
+	para, _, _ := strings.Cut(text[i:], "\n\n")
+	var rules []string
+	for j, part := range strings.Split(para, "`") {
+		if j%2 == 1 {
+			rules = append(rules, strings.Fields(part)...)
+		}
+	}
+	return rules[1:] // after user:pass@
 }
