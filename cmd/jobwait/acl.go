@@ -39,9 +39,8 @@ type permission struct {
 	subscribe bool
 }
 
-// refusal is what SVC_002 answers, /readyz and the log say costs when a
-// read is refused: every read that meets it fails, other jobs of the same
-// batched read included.
+// refusal is the cost of a read refused: every read that meets it fails,
+// other jobs of the same batched read included.
 const refusal = "requests that read them are answered 503 SVC_002 (Redis refused jobwait's command)"
 
 // permissions lists the commands jobwait sends Redis under notify mode

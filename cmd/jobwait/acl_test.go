@@ -64,10 +64,10 @@ func TestLeastPrivilegeUser(t *testing.T) {
 	assert.NotContains(t, rs[0].jw.Log(), "redis permission missing")
 
 	rs = startReplicas(t, []string{url})
-	log := rs[0].jw.Log()
 	jobwaittest.Eventually(t, 10*time.Second, "saying CONFIG GET is missing", func() bool {
 		return strings.Contains(rs[0].jw.Log(), `"permission":"CONFIG GET notify-keyspace-events"`)
 	})
+	log := rs[0].jw.Log()
 	code, _, body, err := getJSON(rs[0].http, rs[0].jw.URL()+"/readyz")
 	require.NoError(t, err)
 	assert.Equal(t, http.StatusOK, code)
