@@ -155,7 +155,7 @@ func TestOpenAPISchemas(t *testing.T) {
 		"JobPending":    {"timedOut"},
 		"JobFailed":     {"timedOut"},
 		"ManyJobStatus": {"timedOut"},
-		"Readiness":     {"blind", "missing"},
+		"Readiness":     {"blind", "missing", "reason"},
 	}
 	for name, req := range required {
 		s := o.schema(t, name)
@@ -173,7 +173,7 @@ func TestOpenAPISchemas(t *testing.T) {
 		{"Error", "code", []any{"JOB_001", "JOB_002", "JOB_003", "REQ_001", "REQ_002", "REQ_003", "REQ_004", "SVC_001", "SVC_002", "INT_001"}},
 		{"Readiness", "status", []any{"ok", "degraded", "unavailable"}},
 		{"Readiness", "notifications", []any{"ok", "blind"}},
-		{"Readiness", "redis", []any{"up", "down"}},
+		{"Readiness", "redis", []any{"up", "down", "refused"}},
 		{"Readiness", "subscription", []any{"up", "down"}},
 		{"Readiness", "notify", []any{"keyspace", "poll"}},
 		{"Info", "notify", []any{"keyspace", "poll"}},

@@ -33,10 +33,14 @@ func (e *Error) answer() *Answer {
 
 // The errors jobwait answers with.
 var (
-	ErrJobNotFound  = &Error{Status: 404, Code: "JOB_001", Message: "Job을 찾을 수 없습니다"}
-	ErrBadJobID     = &Error{Status: 400, Code: "JOB_002", Message: "잘못된 Job ID입니다: 1~64자의 영문, 숫자, '_', '-'만 쓸 수 있습니다"}
-	ErrNoResult     = &Error{Status: 502, Code: "JOB_003", Message: "완료된 Job의 결과를 읽을 수 없습니다"}
-	ErrUnavailable  = &Error{Status: 503, Code: "SVC_002", Message: "Redis에 연결할 수 없습니다. 잠시 후 다시 시도해주세요", RetryAfter: 2}
+	ErrJobNotFound = &Error{Status: 404, Code: "JOB_001", Message: "Job을 찾을 수 없습니다"}
+	ErrBadJobID    = &Error{Status: 400, Code: "JOB_002", Message: "잘못된 Job ID입니다: 1~64자의 영문, 숫자, '_', '-'만 쓸 수 있습니다"}
+	ErrNoResult    = &Error{Status: 502, Code: "JOB_003", Message: "완료된 Job의 결과를 읽을 수 없습니다"}
+	ErrUnavailable = &Error{Status: 503, Code: "SVC_002", Message: "Redis에 연결할 수 없습니다. 잠시 후 다시 시도해주세요", RetryAfter: 2}
+	// ErrRefused: Redis answers but refuses jobwait's read (an ACL without
+	// the permission): not unreachable, and the operator's to mend. SPEC.md
+	// §3 has one code for Redis trouble, so it is SVC_002 too.
+	ErrRefused      = &Error{Status: 503, Code: "SVC_002", Message: "Redis가 jobwait의 명령을 거부했습니다(권한 설정). 잠시 후 다시 시도해주세요", RetryAfter: 2}
 	ErrRouteUnknown = &Error{Status: 404, Code: "REQ_003", Message: "요청한 경로가 없습니다"}
 	ErrMethod       = &Error{Status: 405, Code: "REQ_002", Message: "허용되지 않는 메서드입니다"}
 	ErrInternal     = &Error{Status: 500, Code: "INT_001", Message: "서버 내부 오류입니다"}
@@ -82,8 +86,10 @@ func tooManyConns(retry int) *Error {
 //   - an *Error is itself;
 //   - store.ErrNotFound is JOB_001; store.ErrCorrupt and store.ErrNoResult
 //     are JOB_003;
-//   - store.ErrUnavailable, a deadline and stream.ErrClosed (the hub has
-//     stopped: the process is shutting down) are SVC_002, with Retry-After;
+//   - store.ErrRefused (Redis refused jobwait's read: an ACL) is SVC_002
+//     saying so; store.ErrUnavailable, a deadline and stream.ErrClosed (the
+//     hub has stopped: the process is shutting down) are SVC_002 saying
+//     Redis is unreachable; both with Retry-After;
 //   - store.ErrDemoBusy is ErrDemoBusy: 503 SVC_001, with Retry-After;
 //   - stream.ErrReadPanic is a bug in reading a job: 500 INT_001, like a
 //     handler's panic (the hub has logged it, with its stack);
@@ -100,6 +106,8 @@ func errorFor(err error) *Error {
 		return ErrJobNotFound
 	case errors.Is(err, store.ErrCorrupt), errors.Is(err, store.ErrNoResult):
 		return ErrNoResult
+	case errors.Is(err, store.ErrRefused):
+		return ErrRefused
 	case errors.Is(err, store.ErrUnavailable), errors.Is(err, context.DeadlineExceeded), errors.Is(err, stream.ErrClosed):
 		return ErrUnavailable
 	case errors.Is(err, store.ErrDemoBusy):

@@ -2,6 +2,8 @@ package server
 
 import (
 	"github.com/gofiber/fiber/v2"
+
+	"jobwait/stream"
 )
 
 // healthz answers 200 while the process serves.
@@ -10,10 +12,24 @@ func (s *Server) healthz(c *fiber.Ctx) error {
 	return c.SendString("ok")
 }
 
+// RedisHealth is what jobwait last learnt of Redis by trying what its
+// requests need (see Config.Redis).
+type RedisHealth struct {
+	// State is "up"; "down" when Redis does not answer, too slowly, or not
+	// as Redis (a TLS failure, LOADING); "refused" when it answers but
+	// refuses a read that requests need (an ACL).
+	State string
+	// Reason says why, when State is not "up".
+	Reason string
+	// Missing lists the permissions Redis refuses jobwait now, each with
+	// what it costs; nil when none is.
+	Missing []string
+}
+
 // readiness is /readyz's body.
 type readiness struct {
 	Status        string `json:"status"`          // ok | degraded | unavailable
-	Redis         string `json:"redis"`           // up | down
+	Redis         string `json:"redis"`           // up | down | refused
 	Subscription  string `json:"subscription"`    // up | down (poll mode: the poller reaches Redis)
 	Notify        string `json:"notify"`          // keyspace | poll | "" until chosen
 	Notifications string `json:"notifications"`   // ok | blind: changes were missed (see stream.Hub.Blind)
@@ -21,36 +37,76 @@ type readiness struct {
 	// Missing lists the Redis permissions jobwait lacks and what each
 	// costs (ACL); absent when none is.
 	Missing []string `json:"missing,omitempty"`
+	// Reason says why the status is not ok.
+	Reason string `json:"reason,omitempty"`
 }
 
-// readyz answers 200 when Redis answers and the hub learns of every change
-// (subscription live, or polling), 503 otherwise. A hub caught blind
-// (notifications switched off or narrowed, a flush) is "degraded" but
-// still 200: it re-reads watched jobs at the poll interval, so answers stay
-// right within the poll interval, and every replica on the same Redis is
-// equally blind, so a 503 would take them all out of rotation at once.
+// readyz answers 200 when Redis answers the reads requests need and the
+// hub learns of every change (subscription live, or polling), 503
+// otherwise; it never waits on Redis (see Config.Redis). A hub caught
+// blind (notifications switched off or narrowed, a flush) is "degraded"
+// but still 200: it re-reads watched jobs at the poll interval, so answers
+// stay right within the poll interval, and every replica on the same Redis
+// is equally blind, so a 503 would take them all out of rotation at once.
+// A permission missing whose cost is a fallback (MGET, CONFIG, PING) is
+// listed, with its cost, and changes nothing else: serving goes on.
 func (s *Server) readyz(c *fiber.Ctx) error {
-	ctx, cancel := s.redisCtx()
-	defer cancel()
-	r := readiness{Status: "ok", Redis: "up", Subscription: "up", Notify: string(s.hub.Mode()), Notifications: "ok"}
-	if s.cfg.Missing != nil {
-		r.Missing = s.cfg.Missing()
+	r, code := s.readiness()
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.Status(code).JSON(r)
+}
+
+// readiness is what /readyz says now, and its status code.
+func (s *Server) readiness() (readiness, int) {
+	h := s.redisHealth()
+	st := s.hub.Stats()
+	ready := s.hub.Ready()
+	r := readiness{Status: "ok", Redis: h.State, Subscription: "up", Notify: string(s.hub.Mode()), Notifications: "ok", Missing: h.Missing}
+	if st.Blind {
+		r.Notifications, r.Blind = "blind", st.BlindReason
 	}
-	if st := s.hub.Stats(); st.Blind {
-		r.Status, r.Notifications, r.Blind = "degraded", "blind", st.BlindReason
-	}
-	if err := s.store.Ping(ctx); err != nil {
-		r.Redis = "down"
-	}
-	if !s.hub.Ready() {
+	if !ready {
 		r.Subscription = "down"
 	}
 	code := fiber.StatusOK
-	if r.Redis == "down" || !s.hub.Ready() {
-		r.Status, code = "unavailable", fiber.StatusServiceUnavailable
+	switch {
+	case h.State != "up":
+		r.Status, r.Reason, code = "unavailable", h.Reason, fiber.StatusServiceUnavailable
+	case !ready:
+		r.Status, r.Reason, code = "unavailable", notListening(st), fiber.StatusServiceUnavailable
+	case st.Blind:
+		r.Status, r.Reason = "degraded", "notifications missed: "+st.BlindReason
 	}
-	c.Set(fiber.HeaderCacheControl, "no-store")
-	return c.Status(code).JSON(r)
+	return r, code
+}
+
+// notListening says why a hub does not learn of every change.
+func notListening(st stream.Stats) string {
+	why := st.Down
+	if why == "" {
+		why = "not yet"
+	}
+	switch st.Mode {
+	case stream.Keyspace:
+		return "the keyspace subscription is not live: " + why
+	case stream.Poll:
+		return "polling redis fails: " + why
+	}
+	return "waiting for redis to choose the notify mode"
+}
+
+// redisHealth is Config.Redis's last finding; without it (a server built
+// without jobwait's checks) Redis is asked PING now.
+func (s *Server) redisHealth() RedisHealth {
+	if s.cfg.Redis != nil {
+		return s.cfg.Redis()
+	}
+	ctx, cancel := s.redisCtx()
+	defer cancel()
+	if err := s.store.Ping(ctx); err != nil {
+		return RedisHealth{State: "down", Reason: err.Error()}
+	}
+	return RedisHealth{State: "up"}
 }
 
 // info is what the page needs to know of the server.

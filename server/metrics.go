@@ -53,6 +53,14 @@ func newMetrics(s *Server) *metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.requests, m.waiters, m.wake, hubCollector{s.hub}, connCollector{s.conns},
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "jobwait_ready", Help: "1 while /readyz answers 200: Redis answers the reads requests need and the hub learns of every change.",
+		}, func() float64 {
+			if _, code := s.readiness(); code == fiber.StatusOK {
+				return 1
+			}
+			return 0
+		}),
 		// The cap, so that an alert can say "near it" on every replica.
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "jobwait_max_waiters", Help: "JOBWAIT_MAX_WAITERS: held waiters past which new ones are refused (SVC_001).",

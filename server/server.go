@@ -58,9 +58,10 @@ type Config struct {
 	// CORSOrigins are the origins (see ParseOrigins) whose pages may call
 	// the API; nil turns CORS off.
 	CORSOrigins []string
-	// Missing, if set, lists the Redis permissions jobwait lacks, each with
-	// what it costs, for /readyz.
-	Missing func() []string
+	// Redis, if set, is what jobwait's own checks last found of Redis
+	// (tried every second or so, not per request), for /readyz; unset,
+	// /readyz asks Redis PING.
+	Redis func() RedisHealth
 	// MaxConns caps the client connections open at once, idle ones
 	// included; past it a connection is refused at once, once no idle one
 	// is left to close (see connLimit). Zero derives it from the file

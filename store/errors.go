@@ -12,4 +12,8 @@ var (
 	ErrNoResult = errors.New("completed job has no readable result")
 	// ErrUnavailable: Redis could not be reached or did not answer in time.
 	ErrUnavailable = errors.New("redis unavailable")
+	// ErrRefused: Redis answered, but refused a command jobwait sent (an
+	// ACL without the permission, a renamed or disabled command). The
+	// wrapping error names the command, its key and the permission.
+	ErrRefused = errors.New("redis refused jobwait's command")
 )

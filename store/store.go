@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -23,7 +25,14 @@ type Store struct {
 	// sharded: keys of one job may live on different nodes (a cluster or
 	// a ring), so they cannot be read by one MGET.
 	sharded bool
+	// mgetRefused is when Redis last refused an MGET (Unix ns; 0: never):
+	// reads then send a GET per key, in the same round trip, for
+	// mgetPause, rather than an MGET that is refused at every read.
+	mgetRefused atomic.Int64
 }
+
+// mgetPause is how long reads do without MGET after Redis refused one.
+const mgetPause = time.Minute
 
 // New returns a Store over rdb, which may be a client, a cluster client or a
 // ring; pipelines are split by node where they must be.
@@ -31,6 +40,10 @@ func New(rdb redis.UniversalClient) *Store {
 	_, single := rdb.(*redis.Client)
 	return &Store{rdb: rdb, sharded: !single}
 }
+
+// UsesMGet reports whether reads send MGET (keys on one node), or a GET
+// per key.
+func (s *Store) UsesMGet() bool { return !s.sharded }
 
 // Snapshot is one reading of a job. Err is the job's own trouble
 // (ErrNotFound, ErrCorrupt, ErrNoResult); Redis trouble fails the whole read.
@@ -70,6 +83,12 @@ func (s *Store) ReadManyWithDrafts(ctx context.Context, ids, drafts []string) ([
 			}
 		}
 	})
+	for _, o := range early {
+		if o.both != nil && Refused(o.both.Err()) {
+			s.mgetRefused.Store(time.Now().UnixNano())
+			break
+		}
+	}
 	var hashes []int
 	for i, c := range gets {
 		data, err := c.Bytes()
@@ -79,7 +98,7 @@ func (s *Store) ReadManyWithDrafts(ctx context.Context, ids, drafts []string) ([
 		case isWrongType(err):
 			hashes = append(hashes, i)
 		case err != nil:
-			return nil, unavailable(err)
+			return nil, failed(c)
 		default:
 			snaps[i].Job, snaps[i].Err = decodeJob(ids[i], data)
 		}
@@ -111,7 +130,7 @@ func (s *Store) readHashes(ctx context.Context, ids []string, idx []int, snaps [
 			// a record that is not a job, not a missing one.
 			snaps[i].Err = fmt.Errorf("job %s: %w: the key is not a string or a hash", ids[i], ErrCorrupt)
 		case err != nil:
-			return unavailable(err)
+			return failed(cmds[n])
 		case len(h) == 0:
 			// Deleted between the two reads.
 			snaps[i].Err = fmt.Errorf("job %s: %w", ids[i], ErrNotFound)
@@ -133,7 +152,7 @@ type outcome struct {
 
 // readOutcome queues the reads of job id's outcome, if its draft is draft.
 func (s *Store) readOutcome(ctx context.Context, p redis.Pipeliner, id, draft string) outcome {
-	if s.sharded {
+	if s.sharded || time.Since(time.Unix(0, s.mgetRefused.Load())) < mgetPause {
 		return outcome{draft: draft, result: p.Get(ctx, ResultKey(draft)), failed: p.Get(ctx, ErrorKey(id))}
 	}
 	return outcome{draft: draft, both: p.MGet(ctx, ResultKey(draft), ErrorKey(id))}
@@ -226,7 +245,7 @@ func (s *Store) readOutcomes(ctx context.Context, ids []string, snaps []Snapshot
 		}
 		data, err := cmds[i].Bytes()
 		if err != nil && err != redis.Nil && !isWrongType(err) {
-			return unavailable(err)
+			return failed(cmds[i])
 		}
 		switch {
 		case sn.Job.Status == Failed && err == nil && len(data) > 0:
@@ -260,6 +279,44 @@ func (s *Store) Ping(ctx context.Context) error {
 
 func isWrongType(err error) bool {
 	return err != nil && strings.HasPrefix(err.Error(), "WRONGTYPE")
+}
+
+// failed is the error of a read whose command c failed: ErrRefused when
+// Redis refused it, naming the command, its key and what the refusal
+// says is missing; ErrUnavailable otherwise.
+func failed(c redis.Cmder) error {
+	err := c.Err()
+	if !Refused(err) {
+		return unavailable(err)
+	}
+	words := make([]string, len(c.Args()))
+	for i, a := range c.Args() {
+		words[i] = fmt.Sprint(a)
+	}
+	words[0] = strings.ToUpper(words[0])
+	return fmt.Errorf("%w: %s (%s): %w", ErrRefused, strings.Join(words, " "), missingRule(err, c), err)
+}
+
+// Refused tells a command Redis refused to run: an ACL without the
+// permission (NOPERM), or a command renamed or disabled.
+func Refused(err error) bool {
+	if err == nil {
+		return false
+	}
+	msg := err.Error()
+	return strings.HasPrefix(msg, "NOPERM") || strings.HasPrefix(msg, "ERR unknown command") || strings.HasPrefix(msg, "ERR unknown subcommand")
+}
+
+// missingRule says which ACL rule the refusal err of c calls for.
+func missingRule(err error, c redis.Cmder) string {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "access one of the keys"):
+		return "the user may not read its key: a %R~ key pattern is missing"
+	case strings.HasPrefix(msg, "NOPERM"):
+		return "the user may not run it: +" + c.Name() + " is missing"
+	}
+	return "the command is renamed or disabled on the server"
 }
 
 func unavailable(err error) error {

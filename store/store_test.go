@@ -238,3 +238,35 @@ func TestIDFromKey(t *testing.T) {
 		}
 	}
 }
+
+// TestRefusedReads: a read Redis refuses (an ACL without the command) is
+// ErrRefused, naming the command, its key and the missing rule; an MGET
+// refused is not sent again by the next reads, which read the same with a
+// GET per key instead.
+func TestRefusedReads(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.Start(t)
+	admin := srv.Client(t)
+	require.NoError(t, admin.Do(ctx, "ACL", "SETUSER", "reader", "on", ">pw", "~*", "+get", "+hgetall").Err())
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr(), Username: "reader", Password: "pw", DisableIdentity: true, MaintNotificationsConfig: redistest.Quiet()})
+	t.Cleanup(func() { rdb.Close() })
+	st, p := store.New(rdb), jobwaittest.NewProducer(admin, "ref")
+
+	j := p.Create(t)
+	require.NoError(t, p.Complete(ctx, j))
+	for range 3 {
+		snaps, err := st.ReadManyWithDrafts(ctx, []string{j.JobID}, []string{j.EventDraftID})
+		require.NoError(t, err)
+		assert.Equal(t, store.Completed, snaps[0].Job.Status)
+		assert.NotNil(t, snaps[0].Result)
+	}
+	stats, err := admin.Info(ctx, "commandstats").Result()
+	require.NoError(t, err)
+	assert.Contains(t, stats, "cmdstat_mget:calls=0,usec=0,usec_per_call=0.00,rejected_calls=1,", "one MGET refused, not one per read")
+
+	require.NoError(t, admin.Do(ctx, "ACL", "SETUSER", "reader", "-get").Err())
+	_, err = st.ReadMany(ctx, []string{j.JobID})
+	assert.ErrorIs(t, err, store.ErrRefused)
+	assert.NotErrorIs(t, err, store.ErrUnavailable)
+	assert.ErrorContains(t, err, "GET job:"+j.JobID+" (the user may not run it: +get is missing)")
+}

@@ -227,9 +227,13 @@ func (c *cluster[T]) stop() {
 }
 
 // configure adds NotifyFlags on nodes seen for the first time, replicas
-// included, so that a replica publishes from the moment it is promoted.
-// Best effort: a master is configured again before it is subscribed.
+// included, so that a replica publishes from the moment it is promoted;
+// nothing under TrustFlags. Best effort: a master is configured again
+// before it is subscribed.
 func (c *cluster[T]) configure(ctx context.Context, nodes []string) {
+	if c.h.cfg.TrustFlags {
+		return
+	}
 	for _, addr := range nodes {
 		if c.configured[addr] {
 			continue

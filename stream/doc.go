@@ -70,7 +70,8 @@
 // ahead. And the subscription
 // loop of every node (every master on a cluster) checks the node's
 // notify-keyspace-events every Resync/2 and adds back what is missing (where
-// CONFIG is refused it stops checking), then re-reads every watched job. A
+// CONFIG is refused it stops checking; under Config.TrustFlags it sends no
+// CONFIG at all), then re-reads every watched job. A
 // safety re-read that finds a change whose notification does not follow
 // within ConfirmDelay, or a node found lacking NotifyFlags, makes the hub
 // blind: its states are not trusted (Watch reads Redis, as while

@@ -74,6 +74,13 @@ type Config[T any] struct {
 	// Notify picks how changes are learnt: keyspace notifications, polling,
 	// or auto (keyspace if it can be enabled, else poll). Zero is auto.
 	Notify Mode
+	// TrustFlags, with Notify Keyspace, sends no CONFIG at all: the
+	// server's notify-keyspace-events is trusted to hold NotifyFlags (set
+	// by its operator, as managed Redis must be), neither read nor set, so
+	// that a user without CONFIG never has a command refused. The safety
+	// re-read still bounds what a server that does not publish costs.
+	// Ignored in the other modes.
+	TrustFlags bool
 	// PollInterval is the poll mode's tick. Zero is DefaultPollInterval.
 	PollInterval time.Duration
 	// ReadTimeout bounds one batched read. Zero is DefaultReadTimeout.
@@ -97,6 +104,7 @@ type Hub[T any] struct {
 	sweep     []*entry[T] // queued by safety re-reads only: read when dirty is empty
 	listening bool        // subscribed (keyspace) or the last poll answered; set by listened only
 	refusal   string      // the last refusal of a subscription logged (see listened)
+	down      string      // why the hub does not listen: the listener's last error
 	flaps     flaps       // which losses and confirmations are logged (see listened)
 	fresh     bool        // the hub's states follow every change: listening and not blind
 	running   bool
@@ -147,6 +155,7 @@ func New[T any](cfg Config[T]) *Hub[T] {
 	cfg.Readers = cmp.Or(max(cfg.Readers, 0), DefaultReaders)
 	cfg.Batch = cmp.Or(max(cfg.Batch, 0), DefaultBatch)
 	cfg.Logger = cmp.Or(cfg.Logger, slog.Default())
+	cfg.TrustFlags = cfg.TrustFlags && cfg.Notify == Keyspace
 	return &Hub[T]{
 		cfg:      cfg,
 		log:      cfg.Logger,

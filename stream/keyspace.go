@@ -104,8 +104,9 @@ func (h *Hub[T]) subscribe(ctx context.Context, c *redis.Client) {
 // after every failure, until ctx ends. Each attempt first makes sure the
 // node publishes NotifyFlags: a restarted Redis has lost what CONFIG SET
 // gave it, and a promoted replica may never have had it. Meanwhile a
-// goroutine it owns re-checks the node's flags (guardFlags). confirmed runs
-// on each subscription confirmation, lost on each failure.
+// goroutine it owns re-checks the node's flags (guardFlags). Under
+// TrustFlags it does neither. confirmed runs on each subscription
+// confirmation, lost on each failure.
 func (h *Hub[T]) keepSubscribed(ctx context.Context, c *redis.Client, db int, timeout time.Duration, confirmed func(), lost func(error)) {
 	prefix := channelPrefix(db)
 	b := backoff{}
@@ -113,14 +114,19 @@ func (h *Hub[T]) keepSubscribed(ctx context.Context, c *redis.Client, db int, ti
 	guarded := make(chan struct{})
 	go func() {
 		defer close(guarded)
-		h.guardFlags(gctx, c, timeout)
+		if !h.cfg.TrustFlags {
+			h.guardFlags(gctx, c, timeout)
+		}
 	}()
 	defer func() {
 		stopGuard()
 		<-guarded
 	}()
 	for ctx.Err() == nil {
-		err := ensureNotify(ctx, c, timeout)
+		var err error
+		if !h.cfg.TrustFlags {
+			err = ensureNotify(ctx, c, timeout)
+		}
 		if err == nil {
 			ps := c.PSubscribe(ctx, prefix+h.cfg.Pattern)
 			stop := context.AfterFunc(ctx, func() { ps.Close() })

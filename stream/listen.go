@@ -38,6 +38,12 @@ func (h *Hub[T]) listened(n news) {
 	h.mu.Lock()
 	was := h.listening
 	h.listening = n.on
+	switch {
+	case n.on:
+		h.down = ""
+	case n.err != nil:
+		h.down = n.err.Error()
+	}
 	h.refreshLocked()
 	// A refusal (NOPERM when an ACL drops the subscribe permission, a
 	// renamed command) is logged whenever it changes, not only on the

@@ -82,6 +82,10 @@ func (h *Hub[T]) chooseMode(ctx context.Context) (Mode, error) {
 		h.log.Info("notify mode chosen", "mode", Poll, "reason", "configured")
 		return Poll, nil
 	}
+	if h.cfg.TrustFlags {
+		h.log.Info("notify mode chosen", "mode", Keyspace, "reason", "configured; notify-keyspace-events trusted to include "+NotifyFlags+", not read (no CONFIG)")
+		return Keyspace, nil
+	}
 	b := backoff{}
 	for {
 		err := enableNotifications(ctx, h.cfg.Client)

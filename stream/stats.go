@@ -33,6 +33,7 @@ type Stats struct {
 	Waiters       int    // waiters registered now
 	Mode          Mode   // how changes are learnt; "" until chosen
 	Live          bool   // subscribed (keyspace) or Redis answering (poll)
+	Down          string // when not Live: why, the listener's last error ("" if none yet)
 }
 
 // Stats returns the hub's counters and gauges.
@@ -42,7 +43,7 @@ func (h *Hub[T]) Stats() Stats {
 	for _, e := range h.jobs {
 		waiters += len(e.waiters)
 	}
-	blind, reason, live := h.blind.on, h.blind.reason, h.listening
+	blind, reason, live, down := h.blind.on, h.blind.reason, h.listening, h.down
 	h.mu.Unlock()
 	return Stats{
 		Notifications: h.stats.notifications.Load(),
@@ -61,5 +62,6 @@ func (h *Hub[T]) Stats() Stats {
 		Waiters:       waiters,
 		Mode:          h.Mode(),
 		Live:          live,
+		Down:          down,
 	}
 }

@@ -2,12 +2,8 @@ package main
 
 import (
 	"context"
-	"errors"
-	"log/slog"
 	"strconv"
 	"strings"
-	"sync/atomic"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -15,53 +11,88 @@ import (
 	"jobwait/stream"
 )
 
-// probeJob is the job id whose keys the permission check reads: no
+// probeJob is the job id whose keys the permission checks read: no
 // producer writes it, so reading it changes nothing.
 const probeJob = "jobwait-acl-probe"
 
-// permission is one thing jobwait asks of Redis, a harmless way to try it,
-// and what jobwait does without it.
+// permission is one command jobwait sends Redis, a harmless way to try it,
+// and what jobwait does without it. The list (permissions) is exactly
+// what jobwait sends, so that README's ACL rules are all it needs and a
+// user with them has nothing refused.
 type permission struct {
-	name string // as an operator grants it
-	cost string
-	try  func(ctx context.Context, c redis.UniversalClient) error
+	name  string // the command and what it touches, as the log and /readyz say it
+	grant string // the ACL rule that allows it
+	cost  string // what jobwait does without it
+	// needed: without it requests fail, and /readyz is 503. Without any
+	// other, jobwait serves at a cost, and /readyz says degraded.
+	needed bool
+	// Exactly one of queue and try is set. queue adds the try to the one
+	// pipeline of every check (each second, see checker); try is tried on
+	// its own, at start only (it subscribes, or writes, or is large).
+	queue func(ctx context.Context, p redis.Pipeliner) redis.Cmder
+	try   func(ctx context.Context, c redis.UniversalClient) error
+	// config: sent only while the hub manages notify-keyspace-events
+	// (JOBWAIT_NOTIFY=auto, until it falls back to polling).
+	config bool
+	// subscribe: the keyspace subscription's, which the hub reports on
+	// while it runs.
+	subscribe bool
 }
 
-// permissions lists what jobwait needs of Redis under notify mode mode on
-// be, in the order of README's ACL SETUSER line.
-func permissions(be *backend, mode stream.Mode) []permission {
-	get := func(key string) func(ctx context.Context, c redis.UniversalClient) error {
-		return func(ctx context.Context, c redis.UniversalClient) error { return c.Get(ctx, key).Err() }
+// refusal is the cost of a read refused: every read that meets it fails,
+// other jobs of the same batched read included.
+const refusal = "requests that read them are answered 503 SVC_002 (Redis refused jobwait's command)"
+
+// permissions lists the commands jobwait sends Redis under notify mode
+// mode on be, reading as st does, in the order of README's ACL rules.
+func permissions(be *backend, mode stream.Mode, st *store.Store) []permission {
+	get := func(key string) func(context.Context, redis.Pipeliner) redis.Cmder {
+		return func(ctx context.Context, p redis.Pipeliner) redis.Cmder { return p.Get(ctx, key) }
 	}
 	ps := []permission{
-		{"GET on job:*", "no job can be read: every request is answered SVC_002", get(store.JobKey(probeJob))},
-		{"HGETALL on job:*", "jobs written as hashes cannot be read: they are answered JOB_003",
-			func(ctx context.Context, c redis.UniversalClient) error {
-				return c.HGetAll(ctx, store.JobKey(probeJob)).Err()
+		{name: "GET on job:*", grant: "%R~job:* +get", needed: true, queue: get(store.JobKey(probeJob)),
+			cost: "no job can be read: every request is answered 503 SVC_002 (Redis refused jobwait's command)"},
+		{name: "HGETALL on job:*", grant: "+hgetall", needed: true, cost: "jobs written as hashes cannot be read: " + refusal,
+			queue: func(ctx context.Context, p redis.Pipeliner) redis.Cmder {
+				return p.HGetAll(ctx, store.JobKey(probeJob))
 			}},
-		{"GET on job:*:error", "a FAILED job's message cannot be read: FAILED jobs are answered JOB_003", get(store.ErrorKey(probeJob))},
-		{"GET on ai:recommendation:*", "no result can be read: COMPLETED jobs are answered JOB_003", get(store.ResultKey("jobwait-acl-probe"))},
-		{"PING", "/readyz says Redis is down, and the subscription's health check fails it every few seconds",
-			func(ctx context.Context, c redis.UniversalClient) error { return c.Ping(ctx).Err() }},
+		{name: "GET on job:*:error", grant: "+get", needed: true, queue: get(store.ErrorKey(probeJob)),
+			cost: "FAILED jobs cannot be read: " + refusal},
+		{name: "GET on ai:recommendation:*", grant: "%R~ai:recommendation:* +get", needed: true, queue: get(store.ResultKey(probeJob)),
+			cost: "COMPLETED jobs cannot be read: " + refusal},
 	}
-	if mode != stream.Poll && !be.embedded {
-		pattern := "__keyspace@" + strconv.Itoa(be.db) + "__:job:*"
-		ps = append(ps, permission{"PSUBSCRIBE on " + pattern,
-			"no keyspace notifications: the subscription fails over and over and jobwait is never ready; grant it, or run JOBWAIT_NOTIFY=poll",
-			func(ctx context.Context, c redis.UniversalClient) error {
-				sub := c.PSubscribe(ctx, pattern)
-				defer sub.Close()
-				_, err := sub.Receive(ctx)
-				return err
+	if st.UsesMGet() {
+		ps = append(ps, permission{name: "MGET on ai:recommendation:* and job:*:error", grant: "+mget",
+			cost: "a final job's result and error message are read with a GET each instead of one MGET (an MGET is tried again each minute)",
+			queue: func(ctx context.Context, p redis.Pipeliner) redis.Cmder {
+				return p.MGet(ctx, store.ResultKey(probeJob), store.ErrorKey(probeJob))
 			}})
-		cost := "notify-keyspace-events cannot be read or set: JOBWAIT_NOTIFY=auto polls the watched jobs (one batched read per 250 ms); JOBWAIT_NOTIFY=keyspace trusts the server's setting to include " + stream.NotifyFlags
+	}
+	ps = append(ps, permission{name: "PING", grant: "+ping",
+		cost:  "the keyspace subscription's health check fails it after every quiet 5 s, and in poll mode the poller takes Redis for unreachable",
+		queue: func(ctx context.Context, p redis.Pipeliner) redis.Cmder { return p.Ping(ctx) }})
+	if mode == stream.Poll || be.embedded {
+		return ps
+	}
+	pattern := "__keyspace@" + strconv.Itoa(be.db) + "__:job:*"
+	ps = append(ps, permission{name: "PSUBSCRIBE on " + pattern, grant: "&" + pattern + " +psubscribe", needed: true, subscribe: true,
+		cost: "no keyspace notifications: the subscription is refused over and over and jobwait is not ready (waiters are polled meanwhile); grant it, or run JOBWAIT_NOTIFY=poll",
+		try: func(ctx context.Context, c redis.UniversalClient) error {
+			sub := c.PSubscribe(ctx, pattern)
+			defer sub.Close()
+			_, err := sub.Receive(ctx)
+			return err
+		}})
+	if mode == stream.Auto {
 		ps = append(ps,
-			permission{"CONFIG GET notify-keyspace-events", cost,
-				func(ctx context.Context, c redis.UniversalClient) error {
-					return c.ConfigGet(ctx, "notify-keyspace-events").Err()
+			permission{name: "CONFIG GET notify-keyspace-events", grant: "+config|get", config: true,
+				cost: "notify-keyspace-events cannot be read or set: JOBWAIT_NOTIFY=auto polls the watched jobs (one batched read per 250 ms); grant +config|get +config|set, or preset the flags (" + stream.NotifyFlags + ") and run JOBWAIT_NOTIFY=keyspace, which sends no CONFIG",
+				queue: func(ctx context.Context, p redis.Pipeliner) redis.Cmder {
+					return p.ConfigGet(ctx, "notify-keyspace-events")
 				}},
-			permission{"CONFIG SET notify-keyspace-events", "notify-keyspace-events cannot be set: JOBWAIT_NOTIFY=auto polls where the server lacks " + stream.NotifyFlags + ", and a node that loses it (restarted, or a replica promoted) is not given it again",
-				func(ctx context.Context, c redis.UniversalClient) error {
+			permission{name: "CONFIG SET notify-keyspace-events", grant: "+config|set", config: true,
+				cost: "notify-keyspace-events cannot be set: JOBWAIT_NOTIFY=auto polls where the server lacks " + stream.NotifyFlags + ", and a node that loses it (restarted, or a replica promoted) is not given it again",
+				try: func(ctx context.Context, c redis.UniversalClient) error {
 					// What the hub sets anyway: the flags it needs added
 					// to what is set. A cluster client might read one node
 					// and set another: not tried there.
@@ -78,66 +109,22 @@ func permissions(be *backend, mode stream.Mode) []permission {
 	}
 	if be.cluster {
 		ps = append(ps,
-			permission{"CLUSTER SLOTS", "go-redis cannot learn which node holds which job: nothing can be read",
-				func(ctx context.Context, c redis.UniversalClient) error { return c.ClusterSlots(ctx).Err() }},
-			permission{"CLUSTER SHARDS", "masters are found with CLUSTER SLOTS instead, which misses a master without slots",
-				func(ctx context.Context, c redis.UniversalClient) error { return c.ClusterShards(ctx).Err() }})
+			permission{name: "CLUSTER SLOTS", grant: "+cluster|slots", needed: true,
+				cost: "go-redis cannot learn which node holds which job: nothing can be read",
+				try:  func(ctx context.Context, c redis.UniversalClient) error { return c.ClusterSlots(ctx).Err() }},
+			permission{name: "CLUSTER SHARDS", grant: "+cluster|shards",
+				cost: "masters are found with CLUSTER SLOTS instead, which misses a master without slots",
+				try:  func(ctx context.Context, c redis.UniversalClient) error { return c.ClusterShards(ctx).Err() }},
+			permission{name: "COMMAND", grant: "+command",
+				cost: "go-redis cannot learn where each command's keys are, and routes by the first argument",
+				try:  func(ctx context.Context, c redis.UniversalClient) error { return c.Command(ctx).Err() }})
 	}
 	return ps
 }
 
-// isNoPerm tells an ACL refusal.
-func isNoPerm(err error) bool {
-	var rerr redis.Error
-	return errors.As(err, &rerr) && strings.HasPrefix(rerr.Error(), "NOPERM")
-}
-
-// checkPermissions tries each permission jobwait needs once Redis answers,
-// logs each one refused with what it costs, and stores their names in
-// missing, for /readyz. It returns when every permission has been tried or
-// ctx ends.
-func checkPermissions(ctx context.Context, be *backend, mode stream.Mode, missing *atomic.Pointer[[]string], log *slog.Logger) {
-	b := time.Second
-	for _, p := range permissions(be, mode) {
-		for {
-			tctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-			err := p.try(tctx, be.client)
-			cancel()
-			if err == nil || errors.Is(err, redis.Nil) {
-				break
-			}
-			if isNoPerm(err) {
-				log.Warn("redis permission missing", "permission", p.name, "cost", p.cost, "err", err)
-				m := append(append([]string(nil), deref(missing.Load())...), p.name+": "+p.cost)
-				missing.Store(&m)
-				break
-			}
-			var rerr redis.Error
-			if errors.As(err, &rerr) && isAuthRefused(rerr) {
-				log.Error("redis refuses jobwait's credentials: check the user and password in REDIS_URL", "err", err)
-				return
-			}
-			if errors.As(err, &rerr) { // refused otherwise (renamed command, WRONGTYPE): not ours to judge
-				break
-			}
-			select { // Redis unreachable: try again when it may answer
-			case <-ctx.Done():
-				return
-			case <-time.After(b):
-			}
-		}
-	}
-}
-
-// isAuthRefused tells a refusal of jobwait's credentials.
-func isAuthRefused(err redis.Error) bool {
+// isAuthRefused tells a refusal of jobwait's credentials, as go-redis
+// reports it when a connection's HELLO or AUTH is refused.
+func isAuthRefused(err error) bool {
 	msg := err.Error()
-	return strings.HasPrefix(msg, "WRONGPASS") || strings.HasPrefix(msg, "NOAUTH")
-}
-
-func deref(p *[]string) []string {
-	if p == nil {
-		return nil
-	}
-	return *p
+	return strings.Contains(msg, "WRONGPASS") || strings.Contains(msg, "NOAUTH")
 }

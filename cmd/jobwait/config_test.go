@@ -1,6 +1,7 @@
 package main
 
 import (
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -101,4 +102,16 @@ func TestParseConfig(t *testing.T) {
 			tt.check(t, cfg)
 		})
 	}
+}
+
+// TestLogDurationsReadable: a duration in the log reads as a duration
+// ("1.5s"), nested in a group too, never as a count of nanoseconds.
+func TestLogDurationsReadable(t *testing.T) {
+	var out strings.Builder
+	log, err := newLogger("info", &out)
+	require.NoError(t, err)
+	log.Info("x", "took", 1500*time.Millisecond, slog.Group("g", "left", 250*time.Millisecond), "n", 3)
+	assert.Contains(t, out.String(), `"took":"1.5s"`)
+	assert.Contains(t, out.String(), `"g":{"left":"250ms"}`)
+	assert.Contains(t, out.String(), `"n":3`)
 }

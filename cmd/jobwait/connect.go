@@ -13,6 +13,7 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
 )
 
 // probeTimeout bounds asking REDIS_URL's node whether it is a cluster node.
@@ -70,6 +71,11 @@ func connect(ctx context.Context, rawURL string, tc *tls.Config, log *slog.Logge
 		return nil, err
 	}
 	tune(&opts.DialTimeout, &opts.ReadTimeout, &opts.WriteTimeout, &opts.ContextTimeoutEnabled, &opts.PoolSize)
+	quiet(&opts.DisableIdentity, &opts.MaintNotificationsConfig)
+	opts.Dialer = dialer(opts.DialTimeout, opts.TLSConfig)
+	if err := handshakeTrouble(ctx, opts.TLSConfig, opts.Dialer, opts.Addr); err != nil {
+		return nil, err
+	}
 	// The probe uses database 0: a cluster node refuses SELECT of any other,
 	// which would hide that it is one.
 	popts := *opts
@@ -118,6 +124,11 @@ func connectCluster(ctx context.Context, rawURL string, tc *tls.Config) (*backen
 		return nil, fmt.Errorf("REDIS_URL: database %s on a Redis Cluster, which has database 0 only", db)
 	}
 	tune(&opts.DialTimeout, &opts.ReadTimeout, &opts.WriteTimeout, &opts.ContextTimeoutEnabled, &opts.PoolSize) // the pool is per node
+	quiet(&opts.DisableIdentity, &opts.MaintNotificationsConfig)
+	opts.Dialer = dialer(opts.DialTimeout, opts.TLSConfig)
+	if err := handshakeTrouble(ctx, opts.TLSConfig, opts.Dialer, opts.Addrs...); err != nil {
+		return nil, err
+	}
 	c := redis.NewClusterClient(opts)
 	// A TLS handshake that fails is told at start; an unreachable cluster
 	// is waited for.
@@ -135,25 +146,63 @@ func connectCluster(ctx context.Context, rawURL string, tc *tls.Config) (*backen
 	}, nil
 }
 
-// clusterEnabled asks a node whether it runs in cluster mode. A server that
-// refuses INFO is asked CLUSTER INFO, which a single node refuses too.
+// clusterEnabled asks a node whether it runs in cluster mode: HELLO's
+// "mode", which no ACL refuses (HELLO needs no permission), so that
+// asking leaves no refusal in Redis's ACL LOG. A server without HELLO
+// (before Redis 6) is asked INFO, and where INFO is refused CLUSTER INFO,
+// which a single node refuses too.
 func clusterEnabled(ctx context.Context, c *redis.Client) (bool, error) {
+	// The protocol the connection already speaks: HELLO switches to the
+	// one it names.
+	hello, err := c.Do(ctx, "HELLO", cmp.Or(c.Options().Protocol, 3)).Result()
+	if err == nil {
+		if mode, ok := helloField(hello, "mode"); ok {
+			return mode == "cluster", nil
+		}
+	}
+	if err != nil && !isRedisError(err) {
+		return false, err
+	}
 	info, err := c.Info(ctx, "cluster").Result()
 	if err == nil {
 		return strings.Contains(info, "cluster_enabled:1"), nil
 	}
-	var rerr redis.Error
-	if !errors.As(err, &rerr) {
+	if !isRedisError(err) {
 		return false, err
 	}
 	err = c.ClusterInfo(ctx).Err()
 	if err == nil {
 		return true, nil
 	}
-	if errors.As(err, &rerr) {
+	if isRedisError(err) {
 		return false, nil
 	}
 	return false, err
+}
+
+// helloField is one field of HELLO's answer: a map in RESP3, a flat list
+// of names and values in RESP2.
+func helloField(hello any, name string) (string, bool) {
+	switch h := hello.(type) {
+	case map[any]any:
+		v, ok := h[name].(string)
+		return v, ok
+	case []any:
+		for i := 0; i+1 < len(h); i += 2 {
+			if h[i] == name {
+				v, ok := h[i+1].(string)
+				return v, ok
+			}
+		}
+	}
+	return "", false
+}
+
+// isRedisError tells an answer of Redis (an error reply) from a failure to
+// get one.
+func isRedisError(err error) bool {
+	var rerr redis.Error
+	return errors.As(err, &rerr)
 }
 
 // settle asks the node whether it is a cluster node until it answers.
@@ -191,4 +240,16 @@ func tune(dial, read, write *time.Duration, contextTimeout *bool, poolSize *int)
 	// otherwise each retry of a frozen Redis waits out ReadTimeout again.
 	*contextTimeout = true
 	*poolSize = max(*poolSize, 64)
+}
+
+// quiet makes a client send, on each connection it opens, nothing but
+// HELLO (with AUTH) and SELECT: no CLIENT SETINFO, which Redis before 7.2
+// answers with an error and an ACL without +client|setinfo refuses, and
+// no CLIENT MAINT_NOTIFICATIONS, which only Redis Enterprise and Redis
+// Cloud know. A correctly configured jobwait leaves no error in Redis's
+// INFO errorstats and no refusal in its ACL LOG, so that a team alerting
+// on either hears nothing from it.
+func quiet(noIdentity *bool, maint **maintnotifications.Config) {
+	*noIdentity = true
+	*maint = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 }

@@ -14,7 +14,6 @@ import (
 	"os/signal"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -61,12 +60,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	st := store.New(be.client)
 	hcfg := server.HubConfig(st)
 	hcfg.Client, hcfg.DB, hcfg.Notify, hcfg.Logger = be.client, be.db, cfg.Notify, log
+	// JOBWAIT_NOTIFY=keyspace: the server is configured; jobwait sends no CONFIG.
+	hcfg.TrustFlags = cfg.Notify == stream.Keyspace
 	cfg.tuneHub(&hcfg)
 	hub := stream.New(hcfg)
 	scfg := cfg.serverConfig()
 	scfg.Logger = log
-	var missing atomic.Pointer[[]string] // Redis permissions refused
-	scfg.Missing = func() []string { return deref(missing.Load()) }
+	check := newChecker(be.client, permissions(be, cfg.Notify, st), hub, log)
+	scfg.Redis = check.health
 	if cfg.Demo {
 		scfg.Demo = store.NewDemo(st, cfg.DemoDelay, cfg.DemoFailRate, log)
 	}
@@ -81,9 +82,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if cfg.PprofAddr != "" {
 		wg.Go(func() { servePprof(bg, cfg.PprofAddr, log) })
 	}
-	if !be.embedded {
-		wg.Go(func() { checkPermissions(bg, be, cfg.Notify, &missing, log) })
-	}
+	wg.Go(func() { check.run(bg) })
 	if be.follow != nil {
 		wg.Go(func() { _ = be.follow(bg) })
 	}
@@ -105,7 +104,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	listened := make(chan error, 1)
 	go func() { listened <- srv.Listen(cfg.Addr) }()
 	log.Info("jobwait listening", "addr", cfg.Addr, "redis", be.desc, "demo", cfg.Demo,
-		"wait_budget", cfg.WaitBudget.String(), "notify", cfg.Notify,
+		"wait_budget", cfg.WaitBudget, "notify", cfg.Notify,
 		"max_conns", srv.MaxConns(), "max_conns_per_ip", srv.MaxConnsPerIP(), "file_limit", server.FileLimit())
 	if nofile := server.FileLimit(); nofile > 0 && uint64(srv.MaxConns()) > nofile {
 		log.Warn("-max-conns (JOBWAIT_MAX_CONNS) is above the file limit: out of descriptors, connections are refused and accepts retried",
@@ -130,12 +129,23 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	return failed
 }
 
+// newLogger returns the JSON logger on w at level.
 func newLogger(level string, w io.Writer) (*slog.Logger, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {
 		return nil, fmt.Errorf("-log-level (JOBWAIT_LOG_LEVEL) = %q: want debug, info, warn or error", level)
 	}
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})), nil
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l, ReplaceAttr: readableDuration})), nil
+}
+
+// readableDuration writes a duration as people read it ("1.5s"), not as
+// the nanoseconds slog's JSON handler writes: every duration logged
+// anywhere, by any package, goes through it.
+func readableDuration(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		a.Value = slog.StringValue(a.Value.Duration().String())
+	}
+	return a
 }
 
 // healthCheck GETs /healthz on the listen address, for container health

@@ -237,7 +237,9 @@ func TestStartsWithoutRedis(t *testing.T) {
 
 // TestSlowRedisHoldsNoOneLong freezes Redis (DEBUG SLEEP) for longer than
 // any wait may last: every request is answered within the wait budget plus
-// the Redis timeout, and what does not touch Redis is not slowed at all.
+// the Redis timeout, what does not touch Redis is not slowed at all, and
+// /readyz, which answers from jobwait's own checks at once, says 503 while
+// Redis is still frozen.
 func TestSlowRedisHoldsNoOneLong(t *testing.T) {
 	t.Parallel()
 	const (
@@ -300,6 +302,9 @@ func TestSlowRedisHoldsNoOneLong(t *testing.T) {
 			case "healthz":
 				assert.Equal(t, 200, a.code)
 				assert.Less(t, a.took, time.Second, "healthz does not touch Redis")
+			case "readyz":
+				// It answers from the last check: 200 or already 503.
+				assert.Less(t, a.took, time.Second, "readyz never waits on Redis")
 			case "stream", "long poll":
 				// SVC_002 when the first read fails, else a wait that
 				// ends on its budget: never longer than both.
@@ -313,7 +318,8 @@ func TestSlowRedisHoldsNoOneLong(t *testing.T) {
 			t.Fatal("a request hung while Redis was frozen")
 		}
 	}
-	assert.Less(t, time.Since(frozenAt), frozen, "all answered while Redis was still frozen")
+	jobwaittest.Eventually(t, frozen, "readyz 503 with Redis frozen", func() bool { return r.readyCode() == http.StatusServiceUnavailable })
+	assert.Less(t, time.Since(frozenAt), frozen, "all answered, and readyz 503, while Redis was still frozen")
 	require.NoError(t, <-slept)
 	r.jw.WaitReady(t, 15*time.Second)
 	code, _, body, err := getJSON(r.http, statusURL(r.jw.URL(), j.JobID))

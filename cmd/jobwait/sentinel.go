@@ -48,6 +48,10 @@ func connectSentinel(ctx context.Context, rawURL string, tc *tls.Config, log *sl
 		return nil, err
 	}
 	tune(&opts.DialTimeout, &opts.ReadTimeout, &opts.WriteTimeout, &opts.ContextTimeoutEnabled, &opts.PoolSize)
+	opts.DisableIdentity = true // see quiet; go-redis turns maintenance notifications off itself here
+	if err := handshakeTrouble(ctx, opts.TLSConfig, dialer(opts.DialTimeout, opts.TLSConfig), opts.SentinelAddrs...); err != nil {
+		return nil, err
+	}
 	f := &fence{
 		name:  opts.MasterName,
 		conns: make(map[*fencedConn]struct{}),
@@ -58,16 +62,19 @@ func connectSentinel(ctx context.Context, rawURL string, tc *tls.Config, log *sl
 	// when it is set, and then does no TLS of its own.
 	opts.Dialer = f.dialer(opts.DialTimeout, opts.TLSConfig)
 	for _, a := range opts.SentinelAddrs {
-		f.sentinels = append(f.sentinels, redis.NewSentinelClient(&redis.Options{
+		so := &redis.Options{
 			Addr:        a,
 			Username:    opts.SentinelUsername,
 			Password:    opts.SentinelPassword,
 			TLSConfig:   opts.TLSConfig,
+			Dialer:      dialer(opts.DialTimeout, opts.TLSConfig),
 			DialTimeout: opts.DialTimeout, ReadTimeout: opts.ReadTimeout, WriteTimeout: opts.WriteTimeout,
 			ContextTimeoutEnabled: true,
 			MaxRetries:            -1, // a sentinel that does not answer: ask the next
 			PoolSize:              1,
-		}))
+		}
+		quiet(&so.DisableIdentity, &so.MaintNotificationsConfig)
+		f.sentinels = append(f.sentinels, redis.NewSentinelClient(so))
 	}
 	// A TLS handshake that fails is told at start; sentinels that do not
 	// answer are waited for.
@@ -111,20 +118,12 @@ type fence struct {
 	conns   map[*fencedConn]struct{} // every open connection jobwait dialed
 }
 
-// dialer dials like go-redis does, TLS included, and keeps the connection
-// for the fence.
+// dialer dials as every client of jobwait does (see dialer), TLS
+// included, and keeps the connection for the fence.
 func (f *fence) dialer(timeout time.Duration, tc *tls.Config) func(ctx context.Context, network, addr string) (net.Conn, error) {
-	// go-redis's own keep-alive: a dead peer is noticed within a minute.
-	d := &net.Dialer{Timeout: timeout, KeepAliveConfig: net.KeepAliveConfig{
-		Enable: true, Idle: 30 * time.Second, Interval: 5 * time.Second, Count: 3}}
+	dial := dialer(timeout, tc)
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		var c net.Conn
-		var err error
-		if tc == nil {
-			c, err = d.DialContext(ctx, network, addr)
-		} else {
-			c, err = (&tls.Dialer{NetDialer: d, Config: tc}).DialContext(ctx, network, addr)
-		}
+		c, err := dial(ctx, network, addr)
 		if err != nil {
 			return nil, err
 		}

@@ -1,13 +1,20 @@
 package main
 
 import (
+	"cmp"
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/url"
 	"os"
 	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
 )
 
 // redisTLS reads the CA file and the client certificate and key that
@@ -66,8 +73,8 @@ func withTLS(rawURL string, base, tc *tls.Config) (*tls.Config, error) {
 
 // tlsTrouble returns a message for an error of a TLS handshake (a server
 // certificate that does not verify, a client certificate refused, a
-// server that speaks no TLS), which waiting does not cure; nil for any
-// other error.
+// server that speaks no TLS or says nothing to the handshake), which
+// waiting does not cure; nil for any other error.
 func tlsTrouble(err error) error {
 	if err == nil {
 		return nil
@@ -78,16 +85,142 @@ func tlsTrouble(err error) error {
 		herr x509.HostnameError
 		ierr x509.CertificateInvalidError
 		rerr tls.RecordHeaderError
+		serr *tlsSilence
+		cerr *tlsClosed
 	)
 	switch {
-	case errors.As(err, &verr), errors.As(err, &uerr), errors.As(err, &ierr):
-		return fmt.Errorf("REDIS_URL: the server's TLS certificate does not verify (check JOBWAIT_REDIS_CA): %w", err)
 	case errors.As(err, &herr):
 		return fmt.Errorf("REDIS_URL: the server's TLS certificate does not name the host of REDIS_URL: %w", err)
+	case errors.As(err, &verr), errors.As(err, &uerr), errors.As(err, &ierr):
+		return fmt.Errorf("REDIS_URL: the server's TLS certificate does not verify (expired, or signed by a CA jobwait does not trust: check JOBWAIT_REDIS_CA): %w", err)
 	case errors.As(err, &rerr):
-		return fmt.Errorf("REDIS_URL is rediss:// but the server does not speak TLS on that port: %w", err)
-	case strings.Contains(err.Error(), "remote error: tls:"):
+		return fmt.Errorf("REDIS_URL is rediss:// but the server does not speak TLS on that port (a plain-text Redis port? use its tls-port, or redis://): %w", err)
+	case errors.As(err, &serr):
+		return fmt.Errorf("REDIS_URL is rediss:// but the server gave no answer to the TLS handshake: most likely a plain-text Redis port, which waits for a command and says nothing (use its tls-port, or redis://): %w", err)
+	case errors.As(err, &cerr), strings.Contains(err.Error(), "remote error: tls:"):
 		return fmt.Errorf("REDIS_URL: the server refused jobwait's TLS handshake (a client certificate required or not trusted? check JOBWAIT_REDIS_CERT and JOBWAIT_REDIS_KEY): %w", err)
 	}
 	return nil
+}
+
+// tlsSilence is a TLS handshake that timed out with not one byte from the
+// server: what a plain-text Redis port does, which waits for a command
+// that the handshake never completes.
+type tlsSilence struct {
+	addr string
+	err  error
+}
+
+func (e *tlsSilence) Error() string { return "TLS handshake with " + e.addr + ": " + e.err.Error() }
+
+func (e *tlsSilence) Unwrap() error { return e.err }
+
+// dialer returns how jobwait dials every Redis connection (go-redis does no
+// TLS of its own when given a dialer): TCP with go-redis's own keep-alive
+// (a dead peer is noticed within a minute), then, when tc is set, the TLS
+// handshake, the whole within timeout. A handshake the server never
+// answers is told as tlsSilence rather than as a bare timeout.
+func dialer(timeout time.Duration, tc *tls.Config) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	d := &net.Dialer{KeepAliveConfig: net.KeepAliveConfig{
+		Enable: true, Idle: 30 * time.Second, Interval: 5 * time.Second, Count: 3}}
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if timeout > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, timeout)
+			defer cancel()
+		}
+		c, err := d.DialContext(ctx, network, addr)
+		if err != nil || tc == nil {
+			return c, err
+		}
+		cfg := tc
+		if cfg.ServerName == "" {
+			host, _, _ := net.SplitHostPort(addr)
+			cfg = tc.Clone()
+			cfg.ServerName = host
+		}
+		heard := &heardConn{Conn: c}
+		tconn := tls.Client(heard, cfg)
+		if err := tconn.HandshakeContext(ctx); err != nil {
+			c.Close()
+			var ne net.Error
+			if heard.n.Load() == 0 && (errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()) {
+				return nil, &tlsSilence{addr: addr, err: err}
+			}
+			return nil, err
+		}
+		return tconn, nil
+	}
+}
+
+// handshakeTrouble dials addrs in turn with dial, until one answers, and
+// returns tlsTrouble's message for the first handshake that cannot work;
+// nil when one answers, or none does (an unreachable Redis is waited
+// for), or without TLS (tc nil). go-redis's errors cannot tell a silent
+// handshake at start: it dials in the background, retrying, and the
+// caller's deadline ends first.
+func handshakeTrouble(ctx context.Context, tc *tls.Config, dial func(context.Context, string, string) (net.Conn, error), addrs ...string) error {
+	if tc == nil {
+		return nil
+	}
+	for _, a := range addrs {
+		c, err := dial(ctx, "tcp", a)
+		if err == nil {
+			err = greet(ctx, c)
+			c.Close()
+		}
+		if err == nil {
+			return nil
+		}
+		if terr := tlsTrouble(err); terr != nil {
+			return terr
+		}
+	}
+	return nil
+}
+
+// greet sends QUIT, which Redis answers +OK before any AUTH and any ACL
+// (so that it leaves no error in INFO errorstats), on a connection just
+// dialed: under TLS 1.3 a server tells that it refuses jobwait's client
+// certificate only after the handshake, with an alert or by closing the
+// connection, which is then told as tlsClosed.
+func greet(ctx context.Context, c net.Conn) error {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(probeTimeout)
+	}
+	_ = c.SetDeadline(deadline)
+	_, werr := c.Write([]byte("QUIT\r\n"))
+	_, err := c.Read(make([]byte, 1))
+	switch {
+	case err == nil:
+		return nil
+	case strings.Contains(err.Error(), "remote error: tls:"):
+		return err
+	case werr != nil || errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET):
+		return &tlsClosed{err: cmp.Or(werr, err)}
+	}
+	return err
+}
+
+// tlsClosed is a connection the server closed right after the TLS
+// handshake, before answering anything: a client certificate it refused.
+type tlsClosed struct{ err error }
+
+func (e *tlsClosed) Error() string {
+	return "the server closed the connection right after the TLS handshake: " + e.err.Error()
+}
+
+func (e *tlsClosed) Unwrap() error { return e.err }
+
+// heardConn counts the bytes read from a connection.
+type heardConn struct {
+	net.Conn
+	n atomic.Int64
+}
+
+func (c *heardConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.n.Add(int64(n))
+	return n, err
 }

@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -56,7 +58,8 @@ func startFails(t *testing.T, env map[string]string) error {
 // Sentinel (sentinels and data nodes over TLS) and on a Cluster with TLS
 // between its nodes too. A wrong CA, a missing client certificate, a CA
 // file that is none and verification turned off in the URL stop jobwait at
-// start with a message saying what is wrong.
+// start with a message saying what is wrong, and so does a rediss:// URL
+// that names a plain-text port.
 func TestRedisTLS(t *testing.T) {
 	t.Parallel()
 	certs := redistest.NewTLS(t)
@@ -83,9 +86,15 @@ func TestRedisTLS(t *testing.T) {
 	t.Run("wrong", func(t *testing.T) {
 		srv, url := redistest.StartTLS(t, certs, false)
 		err := startFails(t, map[string]string{"REDIS_URL": url, "JOBWAIT_REDIS_CA": certs.OtherCA})
-		assert.ErrorContains(t, err, "certificate does not verify (check JOBWAIT_REDIS_CA)")
+		assert.ErrorContains(t, err, "certificate does not verify")
+		assert.ErrorContains(t, err, "check JOBWAIT_REDIS_CA")
 		err = startFails(t, map[string]string{"REDIS_URL": url}) // the system's roots know no test CA
 		assert.ErrorContains(t, err, "certificate does not verify")
+		// A plain-text port says nothing to a TLS handshake (or, when the
+		// handshake happens to hold a newline, an error that is no TLS).
+		plain := strings.Replace(srv.URL(), "redis://", "rediss://", 1)
+		err = startFails(t, map[string]string{"REDIS_URL": plain, "JOBWAIT_REDIS_CA": certs.CA})
+		assert.ErrorContains(t, err, "plain-text Redis port")
 		err = startFails(t, map[string]string{"REDIS_URL": url + "?skip_verify=true"})
 		assert.ErrorContains(t, err, "skip_verify")
 		err = startFails(t, map[string]string{"REDIS_URL": srv.URL(), "JOBWAIT_REDIS_CA": certs.CA})
@@ -112,4 +121,37 @@ func TestRedisTLS(t *testing.T) {
 		err := startFails(t, map[string]string{"REDIS_URL": c.TLSURL(), "JOBWAIT_REDIS_CA": certs.OtherCA})
 		assert.ErrorContains(t, err, "certificate does not verify")
 	})
+}
+
+// TestRedisTLSCertificateFailsWhileRunning: the server's certificate is
+// replaced, while jobwait runs, by one signed by a CA jobwait does not
+// trust, and jobwait's connections are cut: the log and /readyz say that
+// the certificate does not verify, not that the connection was closed
+// (EOF); once the right certificate is back, jobwait is ready again.
+func TestRedisTLSCertificateFailsWhileRunning(t *testing.T) {
+	t.Parallel()
+	certs := redistest.NewTLS(t)
+	srv, url := redistest.StartTLS(t, certs, false)
+	rs := startReplicas(t, []string{url}, "JOBWAIT_REDIS_CA="+certs.CA)
+	r := rs[0]
+	admin := srv.Client(t) // on the plain-text port
+	ctx := context.Background()
+	swap := func(cert, key string) {
+		require.NoError(t, admin.Do(ctx, "CONFIG", "SET", "tls-cert-file", cert, "tls-key-file", key).Err())
+		for _, kind := range []string{"normal", "pubsub"} {
+			require.NoError(t, admin.Do(ctx, "CLIENT", "KILL", "TYPE", kind, "SKIPME", "yes").Err())
+		}
+	}
+	swap(certs.OtherCert, certs.OtherKey)
+	body := r.awaitReady(t, http.StatusServiceUnavailable, "unavailable", "")
+	jobwaittest.Eventually(t, readyWithin, "/readyz saying the certificate does not verify", func() bool {
+		_, body = r.readyBody(t)
+		return strings.Contains(fmt.Sprint(body["reason"]), "certificate does not verify")
+	})
+	assert.Contains(t, body["reason"], "x509: certificate signed by unknown authority")
+	assert.Contains(t, r.jw.Log(), "TLS certificate does not verify")
+
+	swap(certs.ServerCert, certs.ServerKey)
+	r.awaitReady(t, http.StatusOK, "ok", "")
+	assert.Contains(t, r.jw.Log(), "redis answers jobwait's checks again")
 }

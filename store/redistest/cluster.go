@@ -126,7 +126,7 @@ func (c *Cluster) URL() string {
 // test ends.
 func (c *Cluster) Client(tb testing.TB) *redis.ClusterClient {
 	tb.Helper()
-	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs()})
+	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs(), DisableIdentity: true, MaintNotificationsConfig: Quiet()})
 	tb.Cleanup(func() { cc.Close() })
 	return cc
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
 )
 
 // InstallHint is what a test says when redis-server is missing.
@@ -152,12 +153,22 @@ func (s *Server) Port() int { return s.port }
 // URL is the server's redis:// URL for database 0.
 func (s *Server) URL() string { return "redis://" + s.Addr() + "/0" }
 
-// Client returns a client for database 0, closed when the test ends.
+// Client returns a client for database 0, closed when the test ends. It
+// is quiet: it sends nothing Redis 7.0 answers with an error (see Quiet),
+// so that a test can count the errors of what it tests.
 func (s *Server) Client(tb testing.TB) *redis.Client {
 	tb.Helper()
-	c := redis.NewClient(&redis.Options{Addr: s.Addr()})
+	c := redis.NewClient(&redis.Options{Addr: s.Addr(), DisableIdentity: true, MaintNotificationsConfig: Quiet()})
 	tb.Cleanup(func() { c.Close() })
 	return c
+}
+
+// Quiet is a client's maintenance notifications setting that sends no
+// CLIENT MAINT_NOTIFICATIONS, which only Redis Enterprise knows; with
+// DisableIdentity (no CLIENT SETINFO, unknown before Redis 7.2) a client
+// leaves no error in Redis's INFO errorstats.
+func Quiet() *maintnotifications.Config {
+	return &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 }
 
 // Stop kills the server and waits for it to exit. Stopping twice is harmless.

@@ -238,7 +238,7 @@ func (sn *Sentinel) Client(tb testing.TB) *redis.Client {
 		addrs[i] = s.Addr()
 	}
 	opts := &redis.FailoverOptions{MasterName: MasterName, SentinelAddrs: addrs,
-		Password: sn.Passwords.Data, SentinelPassword: sn.Passwords.Sentinel}
+		Password: sn.Passwords.Data, SentinelPassword: sn.Passwords.Sentinel, DisableIdentity: true}
 	if sn.TLS != nil { // the sentinels name the data nodes' TLS ports
 		for i, s := range sn.Sentinels {
 			addrs[i] = "127.0.0.1:" + strconv.Itoa(s.tlsPort)

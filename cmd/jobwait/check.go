@@ -1,0 +1,201 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"jobwait/server"
+	"jobwait/store"
+	"jobwait/stream"
+)
+
+// How often, and within what time, jobwait tries what its requests need of
+// Redis: /readyz turns red within checkEvery + checkTimeout of a fault and
+// green within checkEvery of its repair, for one small round trip per
+// checkEvery however many ask /readyz.
+const (
+	checkEvery   = time.Second
+	checkTimeout = 2 * time.Second
+)
+
+// hubState is what the checker needs of the hub.
+type hubState interface {
+	Mode() stream.Mode
+	Stats() stream.Stats
+}
+
+// checker tries the commands jobwait sends Redis (permissions): at every
+// check, in one pipelined round trip, the reads requests make (and PING,
+// and CONFIG GET while the hub uses it); once Redis has answered, the
+// others, once. The keyspace subscription's permission is the hub's to
+// tell: its subscription is refused, or live. The checker logs each
+// permission refused, and granted again, and each new reason for Redis to
+// fail the check; /readyz answers from what it found last (health), never
+// waiting on Redis.
+type checker struct {
+	client redis.UniversalClient
+	perms  []permission
+	hub    hubState
+	log    *slog.Logger
+	found  atomic.Pointer[server.RedisHealth]
+
+	// Owned by run's goroutine.
+	refused map[string]error // by permission name: the refusal
+	tried   map[string]bool  // start-only permissions tried with an answer
+	reason  string           // why Redis failed the last check ("" if it did not)
+}
+
+func newChecker(c redis.UniversalClient, perms []permission, hub hubState, log *slog.Logger) *checker {
+	k := &checker{client: c, perms: perms, hub: hub, log: log, refused: map[string]error{}, tried: map[string]bool{}}
+	k.found.Store(&server.RedisHealth{State: "down", Reason: "redis not checked yet"})
+	return k
+}
+
+// health is what the last check found.
+func (k *checker) health() server.RedisHealth { return *k.found.Load() }
+
+// run checks at once, then every checkEvery, until ctx ends.
+func (k *checker) run(ctx context.Context) {
+	t := time.NewTicker(checkEvery)
+	defer t.Stop()
+	for {
+		k.check(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// check tries the permissions once and records what it found.
+func (k *checker) check(ctx context.Context) {
+	cctx, cancel := context.WithTimeout(ctx, checkTimeout)
+	defer cancel()
+	managing := k.hub.Mode() != stream.Poll // CONFIG is still in use
+	p := k.client.Pipeline()
+	cmds := make([]redis.Cmder, len(k.perms))
+	for i, pm := range k.perms {
+		if pm.queue != nil && (!pm.config || managing) {
+			cmds[i] = pm.queue(cctx, p)
+		}
+	}
+	_, down := p.Exec(cctx)
+	if ctx.Err() != nil {
+		return // shutting down: nothing learnt
+	}
+	ran := false // a command has an answer of its own: the pipeline reached Redis
+	for _, c := range cmds {
+		ran = ran || c != nil && c.Err() != nil
+	}
+	if ran || down == nil {
+		down = nil
+		for i, c := range cmds {
+			if c == nil {
+				continue
+			}
+			if err := k.judge(k.perms[i], c.Err()); err != nil && down == nil {
+				down = err
+			}
+		}
+	}
+	if down == nil {
+		for _, pm := range k.perms {
+			if pm.try == nil || k.tried[pm.name] {
+				continue
+			}
+			tctx, cancel := context.WithTimeout(ctx, checkTimeout)
+			err := pm.try(tctx, k.client)
+			cancel()
+			if k.judge(pm, err) == nil {
+				k.tried[pm.name] = true
+			}
+		}
+	}
+	if st := k.hub.Stats(); st.Mode == stream.Keyspace {
+		for _, pm := range k.perms {
+			switch why := errors.New(st.Down); {
+			case !pm.subscribe:
+			case st.Live:
+				k.judge(pm, nil)
+			case store.Refused(why):
+				k.judge(pm, why)
+			}
+		}
+	}
+	k.record(down)
+}
+
+// judge records pm as refused or allowed by err, the answer to a try of
+// it; it returns err when it is no answer (Redis unreachable, too slow,
+// LOADING), which says nothing of pm.
+func (k *checker) judge(pm permission, err error) error {
+	var rerr redis.Error
+	switch {
+	case store.Refused(err):
+		if _, was := k.refused[pm.name]; !was {
+			k.log.Warn("redis permission missing", "permission", pm.name, "grant", pm.grant, "cost", pm.cost, "err", err)
+		}
+		k.refused[pm.name] = err
+	case err == nil, errors.Is(err, redis.Nil), errors.As(err, &rerr) && isWrongType(rerr):
+		if _, was := k.refused[pm.name]; was {
+			k.log.Info("redis permission granted again", "permission", pm.name)
+			delete(k.refused, pm.name)
+		}
+	default:
+		return err
+	}
+	return nil
+}
+
+func isWrongType(err redis.Error) bool { return strings.HasPrefix(err.Error(), "WRONGTYPE") }
+
+// record keeps what a check found for /readyz, and logs a new reason for
+// Redis to fail the check, or its end.
+func (k *checker) record(down error) {
+	h := server.RedisHealth{State: "up"}
+	for _, pm := range k.perms {
+		err, refused := k.refused[pm.name]
+		if !refused {
+			continue
+		}
+		h.Missing = append(h.Missing, pm.name+": "+pm.cost+"; grant "+pm.grant)
+		if pm.needed && h.State == "up" {
+			h.State, h.Reason = "refused", "redis refuses jobwait's "+pm.name+" (grant "+pm.grant+"): "+err.Error()
+		}
+	}
+	if down != nil {
+		h.State, h.Reason = "down", describe(down)
+	}
+	switch {
+	case down != nil && h.Reason != k.reason:
+		k.log.Warn("redis fails jobwait's checks", "reason", h.Reason)
+		k.reason = h.Reason
+	case down == nil && k.reason != "":
+		k.log.Info("redis answers jobwait's checks again")
+		k.reason = ""
+	}
+	k.found.Store(&h)
+}
+
+// describe says why Redis failed a check, in words that point the operator
+// the right way, and that stay the same while the cause does.
+func describe(err error) string {
+	var ne net.Error
+	switch {
+	case tlsTrouble(err) != nil:
+		return tlsTrouble(err).Error()
+	case isAuthRefused(err):
+		return "redis refuses jobwait's credentials: check the user and password in REDIS_URL: " + err.Error()
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		return "redis did not answer within " + checkTimeout.String()
+	}
+	return "redis does not answer: " + err.Error()
+}
