@@ -58,7 +58,8 @@ func assertServing(t *testing.T, r *rig) {
 // handler runs (a request line or headers past the 8 KiB read buffer, a
 // body past 4 KiB, a line that is not HTTP) is still answered with JSON.
 // fasthttp does not tell a long request line from long headers: both are
-// 431, never 414. A method fiber does not know is 405 like any other.
+// 431, never 414. A method fiber does not know is 405 like any other; a
+// line with no HTTP version is malformed (400).
 func TestOversizedAndMalformedRequests(t *testing.T) {
 	r := newRig(t, nil, "JOBWAIT_DEMO=true")
 	tests := []struct {
@@ -76,7 +77,7 @@ func TestOversizedAndMalformedRequests(t *testing.T) {
 		{"bad content length", "POST /api/events/draft-1/ai-recommendations HTTP/1.1\r\nHost: jobwait\r\nContent-Length: -5\r\n\r\n", 400, "REQ_004"},
 		{"no request target", "GET\r\n\r\n", 400, "REQ_004"},
 		{"unknown method", "BREW /api/events/jobs/a/status HTTP/1.1\r\nHost: jobwait\r\n\r\n", 405, "REQ_002"},
-		{"not HTTP at all", "HELLO THERE\r\n\r\n", 405, "REQ_002"},
+		{"not HTTP at all", "HELLO THERE\r\n\r\n", 400, "REQ_004"}, // a request line without a version is malformed
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
