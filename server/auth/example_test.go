@@ -1,0 +1,60 @@
+package auth_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"jobwait/server/auth"
+)
+
+// WaitClaims is the payload of a wait token.
+type WaitClaims struct {
+	jwt.RegisteredClaims
+	Jobs []string `json:"jobs"` // the job ids the bearer may wait for
+}
+
+// MintWaitToken is what the Event Service runs when it starts a job: a
+// token for that job, for jobwait, good for ttl.
+func MintWaitToken(secret []byte, jobID string, now time.Time, ttl time.Duration) (string, error) {
+	claims := WaitClaims{
+		RegisteredClaims: jwt.RegisteredClaims{
+			Issuer:    "event-service",
+			Audience:  jwt.ClaimStrings{"jobwait"},
+			IssuedAt:  jwt.NewNumericDate(now),
+			ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
+		},
+		Jobs: []string{jobID},
+	}
+	return jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(secret)
+}
+
+// The Event Service mints a token for the job it started; jobwait, set
+// with the same secret (JOBWAIT_AUTH=required, JOBWAIT_AUTH_SECRET), lets
+// it wait for that job until the token expires, and for no other job.
+func Example() {
+	secret := []byte("a random secret of 32 bytes or more, shared by both")
+	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	token, err := MintWaitToken(secret, "7f0c2a", now, 5*time.Minute)
+	if err != nil {
+		panic(err)
+	}
+
+	v, err := auth.New(context.Background(), auth.Config{Mode: auth.Required, Secret: secret, Issuer: "event-service"})
+	if err != nil {
+		panic(err)
+	}
+	grant, err := v.Check(context.Background(), token, []string{"7f0c2a"}, now.Add(time.Minute))
+	fmt.Println("job 7f0c2a:", err, "until", grant.Expires.UTC().Format(time.TimeOnly))
+	_, err = v.Check(context.Background(), token, []string{"other-job"}, now.Add(time.Minute))
+	fmt.Println("job other-job:", errors.Is(err, auth.ErrForbidden))
+	_, err = v.Check(context.Background(), token, []string{"7f0c2a"}, now.Add(6*time.Minute))
+	fmt.Println("six minutes later:", errors.Is(err, auth.ErrUnauthorized))
+	// Output:
+	// job 7f0c2a: <nil> until 10:05:00
+	// job other-job: true
+	// six minutes later: true
+}
