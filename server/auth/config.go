@@ -68,7 +68,7 @@ type Config struct {
 	Mode Mode
 	// Secret is the HS256 key shared with the Event Service, at least
 	// MinSecretLen bytes. With it, HS256 is the only algorithm accepted.
-	Secret []byte
+	Secret Secret
 	// JWKSURL is the Event Service's JSON Web Key Set: https, or http to a
 	// loopback address only. With it, RS256, ES256 and EdDSA are accepted,
 	// each only with a key of its own type; a token must name its key (kid).
@@ -87,6 +87,34 @@ type Config struct {
 	JWKSRefresh  time.Duration // 0 is DefaultJWKSRefresh
 	JWKSRetry    time.Duration // 0 is DefaultJWKSRetry
 	Logger       *slog.Logger  // nil is slog.Default()
+}
+
+// Secret is an HS256 key. It prints, logs and marshals as REDACTED, so
+// that a Config written out whole does not leak it.
+type Secret []byte
+
+// String is REDACTED, or "" for no secret.
+func (s Secret) String() string {
+	if len(s) == 0 {
+		return ""
+	}
+	return Redacted
+}
+
+// GoString is String, for %#v.
+func (s Secret) GoString() string { return s.String() }
+
+// LogValue is String, for slog.
+func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+// MarshalText is String, for JSON and YAML.
+func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// Validate reports the first setting of c that does not fit the others,
+// as New would, without fetching anything.
+func (c Config) Validate() error {
+	_, err := c.withDefaults()
+	return err
 }
 
 // withDefaults fills the zero values and refuses settings that do not fit
