@@ -2,10 +2,17 @@ package auth_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"time"
 
+	"github.com/go-jose/go-jose/v4"
 	"github.com/golang-jwt/jwt/v5"
 
 	"jobwait/server/auth"
@@ -57,4 +64,46 @@ func Example() {
 	// job 7f0c2a: <nil> until 10:05:00
 	// job other-job: true
 	// six minutes later: true
+}
+
+// MintWaitTokenES256 is MintWaitToken for a key set: the token is signed
+// with the Event Service's private key and names it by kid, the key's id
+// in the set it publishes.
+func MintWaitTokenES256(key *ecdsa.PrivateKey, kid, jobID string, now time.Time, ttl time.Duration) (string, error) {
+	claims := WaitClaims{
+		RegisteredClaims: jwt.RegisteredClaims{
+			Issuer:    "event-service",
+			Audience:  jwt.ClaimStrings{"jobwait"},
+			IssuedAt:  jwt.NewNumericDate(now),
+			ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
+		},
+		Jobs: []string{jobID},
+	}
+	token := jwt.NewWithClaims(jwt.SigningMethodES256, claims)
+	token.Header["kid"] = kid
+	return token.SignedString(key)
+}
+
+// With JOBWAIT_AUTH_JWKS_URL, jobwait fetches the public keys the Event
+// Service publishes and checks each token with the key its kid names.
+func Example_keySet() {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	set, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{
+		{Key: &key.PublicKey, KeyID: "es-2026-11", Algorithm: "ES256", Use: "sig"}}})
+	events := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Write(set) }))
+	defer events.Close()
+
+	now := time.Now()
+	token, err := MintWaitTokenES256(key, "es-2026-11", "7f0c2a", now, 5*time.Minute)
+	if err != nil {
+		panic(err)
+	}
+	v, err := auth.New(context.Background(), auth.Config{Mode: auth.Required, JWKSURL: events.URL + "/.well-known/jwks.json"})
+	if err != nil {
+		panic(err)
+	}
+	_, err = v.Check(context.Background(), token, []string{"7f0c2a"}, now)
+	fmt.Println("job 7f0c2a:", err, "keys:", v.Health().Keys)
+	// Output:
+	// job 7f0c2a: <nil> keys: 1
 }
