@@ -24,10 +24,10 @@ type WaitClaims struct {
 	Jobs []string `json:"jobs"` // the job ids the bearer may wait for
 }
 
-// MintWaitToken is what the Event Service runs when it starts a job: a
-// token for that job, for jobwait, good for ttl.
-func MintWaitToken(secret []byte, jobID string, now time.Time, ttl time.Duration) (string, error) {
-	claims := WaitClaims{
+// NewWaitClaims is what the Event Service puts in a token when it starts a
+// job: that job, for jobwait, good for ttl.
+func NewWaitClaims(jobID string, now time.Time, ttl time.Duration) WaitClaims {
+	return WaitClaims{
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer:    "event-service",
 			Audience:  jwt.ClaimStrings{"jobwait"},
@@ -36,6 +36,10 @@ func MintWaitToken(secret []byte, jobID string, now time.Time, ttl time.Duration
 		},
 		Jobs: []string{jobID},
 	}
+}
+
+// MintWaitToken signs claims with the secret shared with jobwait (HS256).
+func MintWaitToken(secret []byte, claims WaitClaims) (string, error) {
 	return jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(secret)
 }
 
@@ -45,7 +49,7 @@ func MintWaitToken(secret []byte, jobID string, now time.Time, ttl time.Duration
 func Example() {
 	secret := []byte("a random secret of 32 bytes or more, shared by both")
 	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
-	token, err := MintWaitToken(secret, "7f0c2a", now, 5*time.Minute)
+	token, err := MintWaitToken(secret, NewWaitClaims("7f0c2a", now, 5*time.Minute))
 	if err != nil {
 		panic(err)
 	}
@@ -66,19 +70,9 @@ func Example() {
 	// six minutes later: true
 }
 
-// MintWaitTokenES256 is MintWaitToken for a key set: the token is signed
-// with the Event Service's private key and names it by kid, the key's id
-// in the set it publishes.
-func MintWaitTokenES256(key *ecdsa.PrivateKey, kid, jobID string, now time.Time, ttl time.Duration) (string, error) {
-	claims := WaitClaims{
-		RegisteredClaims: jwt.RegisteredClaims{
-			Issuer:    "event-service",
-			Audience:  jwt.ClaimStrings{"jobwait"},
-			IssuedAt:  jwt.NewNumericDate(now),
-			ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
-		},
-		Jobs: []string{jobID},
-	}
+// MintWaitTokenES256 signs claims with the Event Service's private key
+// and names the key by kid, its id in the key set the service publishes.
+func MintWaitTokenES256(key *ecdsa.PrivateKey, kid string, claims WaitClaims) (string, error) {
 	token := jwt.NewWithClaims(jwt.SigningMethodES256, claims)
 	token.Header["kid"] = kid
 	return token.SignedString(key)
@@ -94,7 +88,7 @@ func Example_keySet() {
 	defer events.Close()
 
 	now := time.Now()
-	token, err := MintWaitTokenES256(key, "es-2026-11", "7f0c2a", now, 5*time.Minute)
+	token, err := MintWaitTokenES256(key, "es-2026-11", NewWaitClaims("7f0c2a", now, 5*time.Minute))
 	if err != nil {
 		panic(err)
 	}
