@@ -60,8 +60,8 @@
 // material) are left out and logged. A fetch that fails leaves the cache as
 // it is: tokens keep being checked with the keys fetched before, and Health
 // says Stale (with the error) until a fetch succeeds; Run retries every
-// JWKSRetry meanwhile. Health().Ready() is false only while no key was ever
-// fetched.
+// JWKSRetry meanwhile. Health().Ready() is false only while a key set
+// verifier holds no key: never fetched, or a set with no usable key.
 //
 // Goroutines: Run is the only one, started, cancelled and waited for by its
 // caller (cmd). Without Run the set is still fetched for unknown kids, but
