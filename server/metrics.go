@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"jobwait/server/auth"
 	"jobwait/stream"
 )
 
@@ -28,7 +29,10 @@ type metrics struct {
 	requests  *prometheus.CounterVec
 	waiters   *prometheus.GaugeVec
 	wake      prometheus.Histogram
-	handler   fiber.Handler
+	// rejections counts AUTH_001 and AUTH_002 answers by reason; every
+	// series exists from the start, at zero while tokens are off.
+	rejections *prometheus.CounterVec
+	handler    fiber.Handler
 }
 
 func newMetrics(s *Server) *metrics {
@@ -46,9 +50,16 @@ func newMetrics(s *Server) *metrics {
 			Help:    "From a change's notification (or poll) to the waiter's write.",
 			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1},
 		}),
+		rejections: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: auth.MetricRejections, Help: "Requests refused for their wait token, by code (AUTH_001, AUTH_002) and reason.",
+		}, []string{auth.LabelCode, auth.LabelReason}),
 	}
 	m.waiters.WithLabelValues("longpoll")
 	m.waiters.WithLabelValues("sse")
+	for _, r := range auth.Reasons {
+		m.rejections.WithLabelValues(r.Code(), string(r))
+	}
+	reg.MustRegister(m.rejections)
 	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),

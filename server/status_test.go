@@ -236,7 +236,8 @@ func TestHealthAndMetrics(t *testing.T) {
 	resp, body = do(t, s, "GET", "/metrics")
 	assert.Equal(t, 200, resp.StatusCode)
 	for _, m := range []string{"go_goroutines", "process_resident_memory_bytes", `jobwait_http_requests_total{code="404",route="status"}`,
-		`jobwait_waiters{kind="sse"}`, "jobwait_hub_notifications_total", "jobwait_wake_latency_seconds_bucket", `jobwait_notify_mode{mode="keyspace"}`} {
+		`jobwait_waiters{kind="sse"}`, "jobwait_hub_notifications_total", "jobwait_wake_latency_seconds_bucket", `jobwait_notify_mode{mode="keyspace"}`,
+		`jobwait_auth_rejections_total{code="AUTH_001",reason="expired"} 0`, `jobwait_auth_rejections_total{code="AUTH_002",reason="jobs"} 0`} {
 		assert.Contains(t, body, m)
 	}
 	assert.NotContains(t, body, "some-job-id", "metrics are never labelled by job id")

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"jobwait/server"
+	"jobwait/server/auth"
 	"jobwait/stream"
 )
 
@@ -22,6 +23,7 @@ type Config struct {
 	// JOBWAIT_REDIS_CA, _CERT, _KEY); nil: the system's roots, no client
 	// certificate.
 	RedisTLS     *tls.Config
+	Auth         auth.Config // wait tokens; the zero value is off
 	WaitBudget   time.Duration
 	PollInterval time.Duration
 	Heartbeat    time.Duration
@@ -71,6 +73,11 @@ var settings = []setting{
 	{"demo", "JOBWAIT_DEMO", "", "demo mode (default: on with the embedded store, off with REDIS_URL)"},
 	{"demo-delay", "JOBWAIT_DEMO_DELAY", "5s", "how long the stand-in AI takes to finish a job"},
 	{"demo-fail-rate", "JOBWAIT_DEMO_FAIL_RATE", "0.1", "share of demo jobs that end FAILED (0 to 1)"},
+	{"auth", "JOBWAIT_AUTH", "off", "wait tokens: off, optional (checked when one is sent) or required; the key is JOBWAIT_AUTH_SECRET (env only), -auth-secret-file or -auth-jwks-url (docs/auth.md)"},
+	{"auth-secret-file", "JOBWAIT_AUTH_SECRET_FILE", "", "file holding the HS256 secret shared with the Event Service (at least 32 bytes; a trailing newline is dropped)"},
+	{"auth-jwks-url", "JOBWAIT_AUTH_JWKS_URL", "", "the Event Service's JSON Web Key Set (https; http only to loopback), for RS256, ES256 and EdDSA tokens naming their key (kid)"},
+	{"auth-audience", "JOBWAIT_AUTH_AUDIENCE", auth.DefaultAudience, "the audience (aud) a wait token must hold"},
+	{"auth-issuer", "JOBWAIT_AUTH_ISSUER", "", "the issuer (iss) a wait token must name; empty: not checked"},
 	{"log-level", "JOBWAIT_LOG_LEVEL", "info", "debug, info, warn or error"},
 	{"pprof-addr", "JOBWAIT_PPROF_ADDR", "", "serve net/http/pprof on this address, e.g. 127.0.0.1:6060 (off when empty)"},
 	{"read-timeout", "JOBWAIT_READ_TIMEOUT", "10s", "time a client has to send a request's line and headers (slow clients are cut off)"},
@@ -146,6 +153,7 @@ func parseConfig(args []string, getenv func(string) string) (Config, error) {
 	if !strings.Contains(cfg.Addr, ":") {
 		p.fail("addr", errors.New("want host:port or :port"))
 	}
+	cfg.Auth = p.authConfig(getenv)
 	return cfg, errors.Join(p.errs...)
 }
 

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"jobwait/server"
+	"jobwait/server/auth"
 	"jobwait/store"
 	"jobwait/stream"
 )
@@ -39,6 +40,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	cfg, err := parseConfig(args, getenv)
 	if err != nil {
 		return err
+	}
+	if cfg.Auth.Mode != auth.Off {
+		// Fail closed: a setting that asks for protection the endpoints
+		// do not give yet must not look as if it were in force.
+		return fmt.Errorf("JOBWAIT_AUTH=%s: the endpoints do not check wait tokens yet; refusing to serve waits unprotected", cfg.Auth.Mode)
 	}
 	if cfg.HealthCheck {
 		return healthCheck(cfg.Addr)

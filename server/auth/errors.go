@@ -1,0 +1,111 @@
+package auth
+
+import (
+	"errors"
+	"net/http"
+)
+
+// The two refusals, as errors.Is targets. Every error Check, Authorize and
+// Extract return is an *Error that is one of them.
+var (
+	// ErrUnauthorized is AUTH_001: no token where one is required, or a
+	// token that is not a valid wait token of this service.
+	ErrUnauthorized = errors.New("wait token refused")
+	// ErrForbidden is AUTH_002: a valid token that does not list every job
+	// asked for.
+	ErrForbidden = errors.New("wait token does not cover the jobs asked for")
+)
+
+// The answers' codes and messages (SPEC.md §9), in the form of the server's
+// other errors. An AUTH_001 answer also carries WWW-Authenticate:
+// Challenge.
+const (
+	CodeUnauthorized    = "AUTH_001"
+	CodeForbidden       = "AUTH_002"
+	MessageUnauthorized = "유효한 대기 토큰이 필요합니다"
+	MessageForbidden    = "이 Job을 기다릴 권한이 없습니다"
+	Challenge           = "Bearer"
+)
+
+// Reason says why a token was refused. It is for the log and the
+// rejections metric's reason label; the client is told only the code. The
+// set is closed, so the label's values are bounded.
+type Reason string
+
+// The reasons. Every one but ReasonJobs is AUTH_001.
+const (
+	ReasonMissing     Reason = "missing"       // no token, and the mode is Required
+	ReasonMalformed   Reason = "malformed"     // not a JWS compact token, an Authorization that is not Bearer, too long, a crit header
+	ReasonAlgorithm   Reason = "algorithm"     // alg is none, unknown, or not the configured key's
+	ReasonKID         Reason = "kid"           // JWKS: no kid, or a kid the key set does not hold (after a refresh)
+	ReasonSignature   Reason = "signature"     // the signature does not verify with the key
+	ReasonExpired     Reason = "expired"       // exp is past (beyond the leeway)
+	ReasonNotYetValid Reason = "not_yet_valid" // nbf is ahead (beyond the leeway)
+	ReasonAudience    Reason = "audience"      // aud does not hold the configured audience
+	ReasonIssuer      Reason = "issuer"        // iss is not the configured issuer
+	ReasonClaims      Reason = "claims"        // exp or aud missing (iss when one is wanted), jobs not an array of job ids
+	ReasonJobs        Reason = "jobs"          // AUTH_002: a job asked for is not in jobs
+)
+
+// Reasons lists every reason, for a metric's label values to be made
+// before the first refusal.
+var Reasons = []Reason{ReasonMissing, ReasonMalformed, ReasonAlgorithm, ReasonKID, ReasonSignature,
+	ReasonExpired, ReasonNotYetValid, ReasonAudience, ReasonIssuer, ReasonClaims, ReasonJobs}
+
+// Error is a refusal: its Reason and, for the log, what the JWT library or
+// the check said. It never holds the token or a part of it.
+type Error struct {
+	Reason Reason
+	Err    error // the detail; nil when the reason says it all
+}
+
+// Code is the answer's code for a refusal of this reason: AUTH_002 for
+// ReasonJobs, AUTH_001 for every other.
+func (r Reason) Code() string {
+	if r == ReasonJobs {
+		return CodeForbidden
+	}
+	return CodeUnauthorized
+}
+
+// Forbidden reports whether the refusal is AUTH_002 rather than AUTH_001.
+func (e *Error) Forbidden() bool { return e.Reason == ReasonJobs }
+
+// Code is the answer's code: AUTH_001 or AUTH_002.
+func (e *Error) Code() string { return e.Reason.Code() }
+
+// Status is the answer's HTTP status: 401 or 403.
+func (e *Error) Status() int {
+	if e.Forbidden() {
+		return http.StatusForbidden
+	}
+	return http.StatusUnauthorized
+}
+
+// Message is the answer's message.
+func (e *Error) Message() string {
+	if e.Forbidden() {
+		return MessageForbidden
+	}
+	return MessageUnauthorized
+}
+
+// Error is the code, the reason and the detail, for the log.
+func (e *Error) Error() string {
+	s := e.Code() + " " + string(e.Reason)
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+// Is makes errors.Is(err, ErrUnauthorized) and errors.Is(err, ErrForbidden)
+// tell the two refusals apart.
+func (e *Error) Is(target error) bool {
+	return target == ErrForbidden && e.Forbidden() || target == ErrUnauthorized && !e.Forbidden()
+}
+
+// Unwrap returns the detail.
+func (e *Error) Unwrap() error { return e.Err }
+
+func refuse(r Reason, err error) *Error { return &Error{Reason: r, Err: err} }

@@ -1,0 +1,299 @@
+package auth
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rsa"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/MicahParks/jwkset"
+)
+
+// minRSABits is the smallest RSA modulus trusted (NIST SP 800-131A).
+const minRSABits = 2048
+
+// errUnknownKID: the key set has no key of the token's kid, even after the
+// refresh that the kid was allowed.
+var errUnknownKID = errors.New("no key of this kid in the key set")
+
+// key is one verification key and the one algorithm it is trusted for.
+type key struct {
+	alg string
+	pub any // *rsa.PublicKey, *ecdsa.PublicKey or ed25519.PublicKey
+}
+
+// jwks is the cache of the Event Service's key set. Reads are lock-free
+// (an atomic pointer to an immutable map); one fetch runs at a time and
+// every request that needs it waits for that one.
+type jwks struct {
+	url      string
+	client   *http.Client
+	timeout  time.Duration
+	maxBytes int64
+	refresh  time.Duration // Run's period
+	retry    time.Duration // the least time between fetches requests start
+	log      *slog.Logger
+
+	keys atomic.Pointer[map[string]key]
+
+	mu        sync.Mutex
+	flight    chan struct{} // closed when the fetch under way ends; nil: none
+	attempted time.Time     // the start of the last fetch
+	fetched   time.Time     // the end of the last fetch that succeeded
+	stale     bool          // the last fetch failed
+	lastErr   string
+	skipped   string // the keys the last fetch left out, and why
+	fetches   uint64
+	failures  uint64
+}
+
+func newJWKS(c Config) *jwks {
+	client := &http.Client{}
+	if c.HTTPClient != nil {
+		*client = *c.HTTPClient
+	}
+	// A redirect could lead anywhere, plain http included.
+	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	s := &jwks{url: c.JWKSURL, client: client, timeout: c.JWKSTimeout, maxBytes: c.JWKSMaxBytes,
+		refresh: c.JWKSRefresh, retry: c.JWKSRetry, log: c.Logger}
+	s.keys.Store(&map[string]key{})
+	return s
+}
+
+// lookup returns the key of kid, fetching the set once more if kid is not
+// in it and no fetch started within the retry interval before now.
+func (s *jwks) lookup(ctx context.Context, kid string, now time.Time) (key, error) {
+	if k, ok := (*s.keys.Load())[kid]; ok {
+		return k, nil
+	}
+	s.update(ctx, context.WithoutCancel(ctx), now, true)
+	if k, ok := (*s.keys.Load())[kid]; ok {
+		return k, nil
+	}
+	return key{}, errUnknownKID
+}
+
+// update fetches the key set, or waits (as long as ctx lasts) for the fetch
+// under way. limited skips the fetch when one started within the retry
+// interval before now. The fetch itself runs under fetchCtx, bounded by the
+// timeout: a request that started it may leave, the others wait for it.
+func (s *jwks) update(ctx, fetchCtx context.Context, now time.Time, limited bool) {
+	s.mu.Lock()
+	if done := s.flight; done != nil {
+		s.mu.Unlock()
+		select {
+		case <-done:
+		case <-ctx.Done():
+		}
+		return
+	}
+	if limited && !s.attempted.IsZero() && now.Sub(s.attempted) < s.retry {
+		s.mu.Unlock()
+		return
+	}
+	done := make(chan struct{})
+	s.flight, s.attempted = done, now
+	s.mu.Unlock()
+
+	keys, skipped, err := s.fetch(fetchCtx)
+
+	s.mu.Lock()
+	s.settle(keys, skipped, err)
+	s.flight = nil
+	s.mu.Unlock()
+	close(done)
+}
+
+// settle records a fetch's outcome and logs what changed. Called with mu
+// held.
+func (s *jwks) settle(keys map[string]key, skipped string, err error) {
+	s.fetches++
+	if err != nil {
+		s.failures++
+		s.lastErr = err.Error()
+		if !s.stale {
+			s.log.Warn("auth: key set fetch failed: tokens are checked with the keys fetched before",
+				"url", redactedURL(s.url), "keys", len(*s.keys.Load()), "fetched", s.fetched, "err", err)
+		}
+		s.stale = true
+		return
+	}
+	if s.stale {
+		s.log.Info("auth: key set fetched again", "url", redactedURL(s.url), "keys", len(keys))
+	}
+	if skipped != s.skipped && skipped != "" {
+		s.log.Warn("auth: key set holds keys that are not trusted", "url", redactedURL(s.url), "skipped", skipped)
+	}
+	s.keys.Store(&keys)
+	s.stale, s.lastErr, s.skipped, s.fetched = false, "", skipped, time.Now()
+}
+
+// fetch reads and parses the key set. A set that is read and parsed
+// replaces the cache whole, so a key removed from it is no longer trusted;
+// one that cannot be read or parsed leaves the cache as it is.
+func (s *jwks) fetch(ctx context.Context) (map[string]key, string, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url, nil)
+	if err != nil {
+		return nil, "", err
+	}
+	req.Header.Set("Accept", "application/jwk-set+json, application/json")
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return nil, "", err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, "", fmt.Errorf("key set answered %s", resp.Status)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, s.maxBytes+1))
+	if err != nil {
+		return nil, "", fmt.Errorf("read key set: %w", err)
+	}
+	if int64(len(body)) > s.maxBytes {
+		return nil, "", fmt.Errorf("key set larger than %d bytes", s.maxBytes)
+	}
+	return parseSet(body)
+}
+
+// parseSet reads a JWK Set: every key that may be trusted, by kid, and a
+// note of the keys left out. A key with no kid, a kid used twice, a key
+// not for signatures, of another type or size than its algorithm wants, or
+// published with its private part, is left out, not the whole set.
+func parseSet(body []byte) (map[string]key, string, error) {
+	var doc struct {
+		Keys *[]json.RawMessage `json:"keys"`
+	}
+	if err := json.Unmarshal(body, &doc); err != nil || doc.Keys == nil {
+		return nil, "", errors.New("key set is not a JSON Web Key Set (an object with keys)")
+	}
+	keys := make(map[string]key, len(*doc.Keys))
+	var skipped []string
+	twice := map[string]bool{}
+	for i, raw := range *doc.Keys {
+		kid, k, err := parseKey(raw)
+		switch {
+		case err != nil:
+			skipped = append(skipped, fmt.Sprintf("#%d %q: %v", i, kid, err))
+		case twice[kid]:
+			skipped = append(skipped, fmt.Sprintf("#%d %q: kid used twice", i, kid))
+		default:
+			if _, dup := keys[kid]; dup {
+				// Which of two keys a token means cannot be known: neither.
+				delete(keys, kid)
+				twice[kid] = true
+				skipped = append(skipped, fmt.Sprintf("#%d %q: kid used twice", i, kid))
+				continue
+			}
+			keys[kid] = k
+		}
+	}
+	return keys, strings.Join(skipped, "; "), nil
+}
+
+// parseKey reads one JWK (with jwkset, which checks its fields and that an
+// EC point is on its curve) and pins it to one algorithm.
+func parseKey(raw json.RawMessage) (string, key, error) {
+	var m jwkset.JWKMarshal
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return "", key{}, errors.New("not a JWK")
+	}
+	switch {
+	case m.KID == "":
+		return "", key{}, errors.New("no kid")
+	case m.D != "" || m.P != "" || m.Q != "" || m.K != "":
+		// A published private or symmetric key lets anyone mint tokens.
+		return m.KID, key{}, errors.New("secret key material published: the key is compromised, not trusted")
+	case m.USE != "" && m.USE != jwkset.UseSig:
+		return m.KID, key{}, fmt.Errorf("use %q is not sig", m.USE)
+	case len(m.KEYOPS) > 0 && !slices.Contains(m.KEYOPS, jwkset.KeyOpsVerify):
+		return m.KID, key{}, errors.New("key_ops without verify")
+	}
+	j, err := jwkset.NewJWKFromMarshal(m, jwkset.JWKMarshalOptions{}, jwkset.JWKValidateOptions{})
+	if err != nil {
+		return m.KID, key{}, err
+	}
+	alg, err := algorithmOf(j.Key())
+	if err != nil {
+		return m.KID, key{}, err
+	}
+	if m.ALG != "" && string(m.ALG) != alg {
+		return m.KID, key{}, fmt.Errorf("alg %q does not fit the key (%s)", m.ALG, alg)
+	}
+	return m.KID, key{alg: alg, pub: j.Key()}, nil
+}
+
+// algorithmOf is the one algorithm a public key is trusted for.
+func algorithmOf(pub any) (string, error) {
+	switch k := pub.(type) {
+	case *rsa.PublicKey:
+		if k.N.BitLen() < minRSABits {
+			return "", fmt.Errorf("RSA key of %d bits: want at least %d", k.N.BitLen(), minRSABits)
+		}
+		return "RS256", nil
+	case *ecdsa.PublicKey:
+		if k.Curve != elliptic.P256() {
+			return "", fmt.Errorf("EC key on %s: ES256 wants P-256", k.Curve.Params().Name)
+		}
+		return "ES256", nil
+	case ed25519.PublicKey:
+		return "EdDSA", nil
+	}
+	return "", fmt.Errorf("key type %T is not accepted (RSA, EC P-256, Ed25519)", pub)
+}
+
+// run fetches the set every refresh interval, and every retry interval
+// while fetches fail, until ctx ends.
+func (s *jwks) run(ctx context.Context) {
+	t := time.NewTimer(s.next())
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s.update(ctx, ctx, time.Now(), false)
+			t.Reset(s.next())
+		}
+	}
+}
+
+func (s *jwks) next() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stale {
+		return s.retry
+	}
+	return s.refresh
+}
+
+// health is the cache's state for Health.
+func (s *jwks) health() Health {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return Health{Source: SourceJWKS, Keys: len(*s.keys.Load()), Fetched: s.fetched, Stale: s.stale,
+		Error: s.lastErr, Fetches: s.fetches, FetchErrors: s.failures}
+}
+
+// redactedURL hides a password the URL may hold.
+func redactedURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	return u.Redacted()
+}

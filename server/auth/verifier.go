@@ -1,0 +1,258 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"jobwait/store"
+)
+
+// Verifier checks wait tokens. It is safe for concurrent use. Its zero
+// value is not usable; a nil *Verifier is Off.
+type Verifier struct {
+	mode    Mode
+	methods []string           // the algorithms the configured key admits
+	opts    []jwt.ParserOption // every option but the clock
+	secret  []byte
+	keys    *jwks // nil with a secret
+}
+
+// Grant is what a request's token allows beyond its jobs: how long.
+type Grant struct {
+	// Expires is the token's exp: no wait may be held past it. Zero when
+	// no token was checked (the mode is Off, or Optional and none was sent).
+	Expires time.Time
+}
+
+// Deadline is the earlier of the wait's own deadline and the token's
+// expiry.
+func (g Grant) Deadline(deadline time.Time) time.Time {
+	if !g.Expires.IsZero() && g.Expires.Before(deadline) {
+		return g.Expires
+	}
+	return deadline
+}
+
+// Source is where the keys come from.
+type Source string
+
+// The sources of Health.
+const (
+	SourceNone   Source = "none"   // the mode is Off
+	SourceSecret Source = "secret" // HS256 with JOBWAIT_AUTH_SECRET
+	SourceJWKS   Source = "jwks"   // JOBWAIT_AUTH_JWKS_URL
+)
+
+// Health is the state of the keys, for /readyz's details and the metrics.
+type Health struct {
+	Mode   Mode
+	Source Source
+	Keys   int // JWKS: the keys trusted now
+	// Fetched is when the key set was last fetched whole; zero if never.
+	Fetched time.Time
+	// Stale: the last fetch failed, and tokens are checked with the keys
+	// of Fetched (none if it is zero). Error says why.
+	Stale       bool
+	Error       string
+	Fetches     uint64 // fetches of the key set, failed ones included
+	FetchErrors uint64
+}
+
+// Ready reports whether tokens can be checked at all: always, except with
+// a key set that has never been fetched (or holds no usable key).
+func (h Health) Ready() bool { return h.Source != SourceJWKS || h.Keys > 0 }
+
+// claims is a wait token's payload.
+type claims struct {
+	jwt.RegisteredClaims
+	Jobs []string `json:"jobs"`
+}
+
+// New checks cfg and returns its Verifier. With a key set it fetches the
+// set once before returning; a failed fetch is logged and reported by
+// Health, not returned: requests are refused (AUTH_001) until a fetch
+// succeeds, started by Run or by a token's kid. Errors are settings that do
+// not fit together.
+func New(ctx context.Context, cfg Config) (*Verifier, error) {
+	c, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	v := &Verifier{mode: c.Mode}
+	if c.Mode == Off {
+		return v, nil
+	}
+	switch {
+	case len(c.Secret) > 0:
+		v.methods = []string{jwt.SigningMethodHS256.Alg()}
+		v.secret = slices.Clone(c.Secret)
+	default:
+		v.methods = []string{jwt.SigningMethodRS256.Alg(), jwt.SigningMethodES256.Alg(), jwt.SigningMethodEdDSA.Alg()}
+		v.keys = newJWKS(c)
+	}
+	v.opts = []jwt.ParserOption{
+		jwt.WithValidMethods(v.methods),
+		jwt.WithAudience(c.Audience),
+		jwt.WithLeeway(c.Leeway),
+		jwt.WithExpirationRequired(),
+		jwt.WithStrictDecoding(),
+	}
+	if c.Issuer != "" {
+		v.opts = append(v.opts, jwt.WithIssuer(c.Issuer))
+	}
+	if v.keys != nil {
+		v.keys.update(ctx, ctx, time.Now(), false)
+	}
+	return v, nil
+}
+
+// Mode is the verifier's mode.
+func (v *Verifier) Mode() Mode {
+	if v == nil {
+		return Off
+	}
+	return v.mode
+}
+
+// Run refreshes the key set every Config.JWKSRefresh (every JWKSRetry while
+// fetches fail) until ctx ends, then returns nil. Without a key set it
+// returns at once. It is the only goroutine of the package; its caller
+// starts it, cancels ctx and waits for it.
+func (v *Verifier) Run(ctx context.Context) error {
+	if v != nil && v.keys != nil {
+		v.keys.run(ctx)
+	}
+	return nil
+}
+
+// Health is the state of the keys.
+func (v *Verifier) Health() Health {
+	switch {
+	case v.Mode() == Off:
+		return Health{Mode: Off, Source: SourceNone}
+	case v.keys == nil:
+		return Health{Mode: v.mode, Source: SourceSecret}
+	}
+	h := v.keys.health()
+	h.Mode = v.mode
+	return h
+}
+
+// Authorize is a request's whole check: with the mode Off it allows
+// everything and looks at nothing; otherwise it takes the token from the
+// request (Extract) and checks it for ids (Check).
+func (v *Verifier) Authorize(ctx context.Context, authorization string, accessTokens []string, ids []string, now time.Time) (Grant, error) {
+	if v.Mode() == Off {
+		return Grant{}, nil
+	}
+	token, err := Extract(authorization, accessTokens)
+	if err != nil {
+		return Grant{}, err
+	}
+	return v.Check(ctx, token, ids, now)
+}
+
+// Check verifies token at now and that it lists every one of ids. An empty
+// token is allowed with the mode Optional (a zero Grant) and refused with
+// Required; with the mode Off everything is allowed. A refusal is an *Error:
+// ErrUnauthorized (AUTH_001) or ErrForbidden (AUTH_002). A kid not in the
+// key set may make Check wait for one fetch of the set (at most
+// Config.JWKSTimeout, or until ctx ends).
+func (v *Verifier) Check(ctx context.Context, token string, ids []string, now time.Time) (Grant, error) {
+	switch {
+	case v.Mode() == Off:
+		return Grant{}, nil
+	case token == "" && v.mode == Optional:
+		return Grant{}, nil
+	case token == "":
+		return Grant{}, refuse(ReasonMissing, nil)
+	case len(token) > MaxTokenLen:
+		return Grant{}, refuse(ReasonMalformed, fmt.Errorf("token of %d bytes: at most %d", len(token), MaxTokenLen))
+	}
+	var c claims
+	p := jwt.NewParser(append(v.opts[:len(v.opts):len(v.opts)], jwt.WithTimeFunc(func() time.Time { return now }))...)
+	tok, err := p.ParseWithClaims(token, &c, func(t *jwt.Token) (any, error) { return v.key(ctx, t, now) })
+	if err != nil {
+		return Grant{}, v.refusal(tok, err)
+	}
+	for _, id := range c.Jobs {
+		if !store.ValidID(id) {
+			return Grant{}, refuse(ReasonClaims, errors.New("jobs holds a string that is not a job id"))
+		}
+	}
+	for _, id := range ids {
+		if !slices.Contains(c.Jobs, id) {
+			return Grant{}, refuse(ReasonJobs, fmt.Errorf("job %s is not in the token's %d jobs", id, len(c.Jobs)))
+		}
+	}
+	return Grant{Expires: c.ExpiresAt.Time}, nil
+}
+
+// Errors of key: each becomes a Reason in refusal.
+var (
+	errCritical   = errors.New("crit header: no extension is understood")
+	errNoKID      = errors.New("no kid: a key set needs the token to name its key")
+	errKeyAlg     = errors.New("alg is not the algorithm of the key named by kid")
+	errNoAlgValue = errors.New("alg is not a string")
+)
+
+// key is the jwt.Keyfunc: the key for t, whose alg the parser has already
+// found among v.methods.
+func (v *Verifier) key(ctx context.Context, t *jwt.Token, now time.Time) (any, error) {
+	if _, ok := t.Header["crit"]; ok {
+		// RFC 7515 §4.1.11: a token that needs an extension we lack is refused.
+		return nil, errCritical
+	}
+	if v.keys == nil {
+		return v.secret, nil
+	}
+	kid, _ := t.Header["kid"].(string)
+	if kid == "" {
+		return nil, errNoKID
+	}
+	k, err := v.keys.lookup(ctx, kid, now)
+	if err != nil {
+		return nil, err
+	}
+	alg, ok := t.Header["alg"].(string)
+	switch {
+	case !ok:
+		return nil, errNoAlgValue
+	case alg != k.alg:
+		return nil, errKeyAlg
+	}
+	return k.pub, nil
+}
+
+// refusal maps the JWT library's error (and key's) to a refusal.
+func (v *Verifier) refusal(tok *jwt.Token, err error) *Error {
+	switch {
+	case errors.Is(err, errUnknownKID), errors.Is(err, errNoKID):
+		return refuse(ReasonKID, err)
+	case errors.Is(err, errCritical):
+		return refuse(ReasonMalformed, err)
+	case errors.Is(err, errKeyAlg), errors.Is(err, errNoAlgValue):
+		return refuse(ReasonAlgorithm, err)
+	case errors.Is(err, jwt.ErrTokenMalformed):
+		return refuse(ReasonMalformed, err)
+	case tok != nil && (tok.Method == nil || !slices.Contains(v.methods, tok.Method.Alg())):
+		// alg none, an algorithm the library lacks, or one the key does not admit.
+		return refuse(ReasonAlgorithm, err)
+	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
+		return refuse(ReasonSignature, err)
+	case errors.Is(err, jwt.ErrTokenInvalidAudience):
+		return refuse(ReasonAudience, err)
+	case errors.Is(err, jwt.ErrTokenInvalidIssuer):
+		return refuse(ReasonIssuer, err)
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return refuse(ReasonExpired, err)
+	case errors.Is(err, jwt.ErrTokenNotValidYet):
+		return refuse(ReasonNotYetValid, err)
+	}
+	return refuse(ReasonClaims, err)
+}
