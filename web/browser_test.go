@@ -471,6 +471,38 @@ func TestFailedRetryStartsNewAnalysis(t *testing.T) {
 	assert.Contains(t, p.text(t, "#done-text"), draft, "the same event draft was analysed again")
 }
 
+// "다시 분석" starts a new analysis, which only demo mode can do: with the
+// demo off (POST …/ai-recommendations is then no route) the page offers
+// neither it nor the form that starts one; a failed job then offers
+// nothing, a timed-out one "계속 기다리기" only. In demo mode both are
+// offered.
+func TestNewAnalysisOnlyInDemoMode(t *testing.T) {
+	t.Parallel()
+	for _, demo := range []bool{false, true} {
+		t.Run(fmt.Sprintf("demo=%v", demo), func(t *testing.T) {
+			t.Parallel()
+			j := startJobwait(t, fmt.Sprintf("JOBWAIT_DEMO=%v", demo), "JOBWAIT_WAIT_BUDGET=2s")
+			const failedID, runningID, draft = "web-new-failed", "web-new-running", "draft-new"
+			j.fail(t, failedID, draft, "AI 모델 응답 시간 초과")
+			j.setJob(t, runningID, "PROCESSING", draft)
+
+			p := openPage(t, j, "/?jobId="+failedID)
+			p.waitState(t, "failed")
+			assert.Equal(t, demo, p.visible(t, "#demo"), "the form that starts an analysis")
+			assert.Equal(t, demo, p.visible(t, "#retry"), "다시 분석 on a failed job")
+			assert.Equal(t, demo, p.visible(t, "#actions"), "the actions row")
+
+			p.eval(t, `document.querySelector('#job-id').value = '`+runningID+`'; document.querySelector('#watch-go').click(); ''`)
+			p.waitState(t, "timeout")
+			assert.Equal(t, demo, p.visible(t, "#retry"), "다시 분석 on a timed-out job")
+			assert.True(t, p.visible(t, "#keep-waiting"), "계속 기다리기 on a timed-out job")
+			if !demo {
+				assert.False(t, p.requested("/ai-recommendations"), "no analysis started without the demo")
+			}
+		})
+	}
+}
+
 func TestTimeout(t *testing.T) {
 	t.Parallel()
 	j := startJobwait(t, "JOBWAIT_DEMO=false", "JOBWAIT_WAIT_BUDGET=2s")
@@ -480,8 +512,7 @@ func TestTimeout(t *testing.T) {
 	p := openPage(t, j, "/?jobId="+id)
 	p.waitState(t, "timeout")
 	assert.Contains(t, p.text(t, "#timeout"), "2초 안에 결과가 나오지 않았습니다")
-	assert.True(t, p.visible(t, "#retry"), "#retry shown")
-	assert.Equal(t, "다시 분석", p.text(t, "#retry"))
+	assert.False(t, p.visible(t, "#retry"), "no new analysis without the demo")
 	require.True(t, p.visible(t, "#keep-waiting"), "#keep-waiting shown")
 
 	// "계속 기다리기" waits again on the same job and gets what it came to.
