@@ -9,7 +9,8 @@ package web_test
 // (apt-get install -y redis-server); without them they fail, they never skip.
 //
 // JOBWAIT_SCREENSHOT=1 makes TestCompletedOverSSE save the completed page to
-// docs/screenshot.png at the repository root, for the README:
+// docs/screenshot.png at the repository root, for the README (it needs a
+// Korean font, e.g. apt-get install -y fonts-noto-cjk):
 //
 //	JOBWAIT_SCREENSHOT=1 go test ./web -run TestCompletedOverSSE
 
@@ -18,6 +19,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -368,7 +370,9 @@ func (p *tab) assertResult(t *testing.T) {
 
 func TestCompletedOverSSE(t *testing.T) {
 	t.Parallel()
-	j := startJobwait(t, "JOBWAIT_DEMO=false")
+	// Demo mode, as `make run` serves the page: the screenshot shows the
+	// form that starts an analysis. The test writes the job itself.
+	j := startJobwait(t, "JOBWAIT_DEMO=true")
 	const id, draft = "web-sse-1", "draft-sse"
 	j.setJob(t, id, "PENDING", draft)
 
@@ -397,6 +401,10 @@ func TestCompletedOverSSE(t *testing.T) {
 	assert.Equal(t, "1:중비용 추천안", p.eval(t, "window.__picked"))
 
 	if os.Getenv("JOBWAIT_SCREENSHOT") == "1" {
+		// Without a Korean font Chromium draws every Hangul glyph as a box.
+		fonts, err := exec.Command("fc-list", ":lang=ko").Output()
+		require.NoError(t, err, "fc-list (fontconfig) lists the fonts the screenshot needs")
+		require.NotEmpty(t, strings.TrimSpace(string(fonts)), "no Korean font for the screenshot: apt-get install -y fonts-noto-cjk")
 		png, err := chromedp.Run(p.ctx, chromedp.FullScreenshot(100))
 		require.NoError(t, err)
 		out := filepath.Join("..", "docs", "screenshot.png")
