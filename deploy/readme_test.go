@@ -132,6 +132,10 @@ const exampleMarker = "@@readme-example "
 // index.
 func runExamples(t *testing.T, examples []example, addr string) (string, error) {
 	t.Helper()
+	for _, tool := range []string{"bash", "curl", "sed"} {
+		_, err := exec.LookPath(tool)
+		require.NoError(t, err, "README's examples need %s: apt-get install -y %s (make test installs it)", tool, tool)
+	}
 	var script strings.Builder
 	script.WriteString("set -eo pipefail\n")
 	for i, ex := range examples {
