@@ -1,5 +1,5 @@
 # jobwait: `make run` serves the demo on :8080; `make test` installs what the
-# tests need (redis-server, redis-sentinel, promtool, chromium, nginx and its
+# tests need (redis-server, redis-sentinel, promtool, chromium, curl, nginx and its
 # Nchan module from Debian's packages; the tests then fetch with npm, into
 # the user cache, typescript, eventsource and the OpenAPI linters @redocly/cli
 # and @stoplight/spectral-cli) when it is missing and root can, then runs the
@@ -44,6 +44,7 @@ deps:
 	command -v promtool >/dev/null || missing="$$missing prometheus"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v npm >/dev/null || missing="$$missing nodejs npm"; \
+	command -v curl >/dev/null || missing="$$missing curl"; \
 	$(NEED_NCHAN) \
 	$(INSTALL_MISSING)
 

@@ -20,6 +20,14 @@
 // what SPEC.md does; openapi_lint_test.go runs the linters people run on
 // it, redocly and spectral, each with its default rules.
 //
+// The documentation is checked as users meet it. readme_test.go runs
+// README's shell examples, as pasted, against the real binary started as
+// `make run` starts it (each ```sh block says above it what its output must
+// show, or why it is not run), and checks README's settings table against
+// `jobwait -h`. links_test.go checks that every relative link of every
+// Markdown file names a file (and heading) in the repository, and that
+// every test the documents name exists.
+//
 // operator_test.go checks the operator's view: prometheus/alerts.yml with
 // promtool (check rules, check config, and the unit tests of
 // prometheus/alerts_test.yml), grafana/dashboards/jobwait.json (it parses,

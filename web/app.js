@@ -69,7 +69,11 @@ function show(state) {
   el.timeout.hidden = state !== 'timeout';
 }
 
+// actions shows the buttons under a finished wait. "다시 분석" starts a new
+// analysis, which only demo mode can do (without it the route does not
+// exist): it is offered only there.
 function actions(retry, keepWaiting) {
+  retry = retry && info.demo;
   el.retry.hidden = !retry;
   el.retry.classList.toggle('primary', !keepWaiting);
   el.keepWaiting.hidden = !keepWaiting;
@@ -239,15 +243,16 @@ function problem(err) {
   setText(el.error, err.message || '요청이 실패했습니다');
   setText(el.hint, ERROR_HINT[code] || (code ? '오류 코드 ' + code : ''));
   el.problem.dataset.code = code;
-  // An unknown or malformed id has nothing to retry; the forms above start over.
-  const canRetry = code !== 'JOB_001' && code !== 'JOB_002' && (info.demo || cur.jobId);
-  actions(!!canRetry, false);
+  // An unknown or malformed id has nothing to retry; the forms above start
+  // over. Otherwise the demo starts a new analysis; without it, the job
+  // can be waited for again.
+  const canRetry = code !== 'JOB_001' && code !== 'JOB_002';
+  actions(canRetry, canRetry && !info.demo && !!cur.jobId);
   show('error');
 }
 
 function retry() {
   if (info.demo) startAnalysis(cur.draftId || el.draft.value);
-  else if (cur.jobId) watch(cur.jobId);
 }
 
 // --- rendering ----------------------------------------------------------

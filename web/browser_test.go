@@ -9,7 +9,8 @@ package web_test
 // (apt-get install -y redis-server); without them they fail, they never skip.
 //
 // JOBWAIT_SCREENSHOT=1 makes TestCompletedOverSSE save the completed page to
-// docs/screenshot.png at the repository root, for the README:
+// docs/screenshot.png at the repository root, for the README (it needs a
+// Korean font, e.g. apt-get install -y fonts-noto-cjk):
 //
 //	JOBWAIT_SCREENSHOT=1 go test ./web -run TestCompletedOverSSE
 
@@ -18,6 +19,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -368,7 +370,9 @@ func (p *tab) assertResult(t *testing.T) {
 
 func TestCompletedOverSSE(t *testing.T) {
 	t.Parallel()
-	j := startJobwait(t, "JOBWAIT_DEMO=false")
+	// Demo mode, as `make run` serves the page: the screenshot shows the
+	// form that starts an analysis. The test writes the job itself.
+	j := startJobwait(t, "JOBWAIT_DEMO=true")
 	const id, draft = "web-sse-1", "draft-sse"
 	j.setJob(t, id, "PENDING", draft)
 
@@ -397,6 +401,10 @@ func TestCompletedOverSSE(t *testing.T) {
 	assert.Equal(t, "1:중비용 추천안", p.eval(t, "window.__picked"))
 
 	if os.Getenv("JOBWAIT_SCREENSHOT") == "1" {
+		// Without a Korean font Chromium draws every Hangul glyph as a box.
+		fonts, err := exec.Command("fc-list", ":lang=ko").Output()
+		require.NoError(t, err, "fc-list (fontconfig) lists the fonts the screenshot needs")
+		require.NotEmpty(t, strings.TrimSpace(string(fonts)), "no Korean font for the screenshot: apt-get install -y fonts-noto-cjk")
 		png, err := chromedp.Run(p.ctx, chromedp.FullScreenshot(100))
 		require.NoError(t, err)
 		out := filepath.Join("..", "docs", "screenshot.png")
@@ -471,6 +479,38 @@ func TestFailedRetryStartsNewAnalysis(t *testing.T) {
 	assert.Contains(t, p.text(t, "#done-text"), draft, "the same event draft was analysed again")
 }
 
+// "다시 분석" starts a new analysis, which only demo mode can do: with the
+// demo off (POST …/ai-recommendations is then no route) the page offers
+// neither it nor the form that starts one; a failed job then offers
+// nothing, a timed-out one "계속 기다리기" only. In demo mode both are
+// offered.
+func TestNewAnalysisOnlyInDemoMode(t *testing.T) {
+	t.Parallel()
+	for _, demo := range []bool{false, true} {
+		t.Run(fmt.Sprintf("demo=%v", demo), func(t *testing.T) {
+			t.Parallel()
+			j := startJobwait(t, fmt.Sprintf("JOBWAIT_DEMO=%v", demo), "JOBWAIT_WAIT_BUDGET=2s")
+			const failedID, runningID, draft = "web-new-failed", "web-new-running", "draft-new"
+			j.fail(t, failedID, draft, "AI 모델 응답 시간 초과")
+			j.setJob(t, runningID, "PROCESSING", draft)
+
+			p := openPage(t, j, "/?jobId="+failedID)
+			p.waitState(t, "failed")
+			assert.Equal(t, demo, p.visible(t, "#demo"), "the form that starts an analysis")
+			assert.Equal(t, demo, p.visible(t, "#retry"), "다시 분석 on a failed job")
+			assert.Equal(t, demo, p.visible(t, "#actions"), "the actions row")
+
+			p.eval(t, `document.querySelector('#job-id').value = '`+runningID+`'; document.querySelector('#watch-go').click(); ''`)
+			p.waitState(t, "timeout")
+			assert.Equal(t, demo, p.visible(t, "#retry"), "다시 분석 on a timed-out job")
+			assert.True(t, p.visible(t, "#keep-waiting"), "계속 기다리기 on a timed-out job")
+			if !demo {
+				assert.False(t, p.requested("/ai-recommendations"), "no analysis started without the demo")
+			}
+		})
+	}
+}
+
 func TestTimeout(t *testing.T) {
 	t.Parallel()
 	j := startJobwait(t, "JOBWAIT_DEMO=false", "JOBWAIT_WAIT_BUDGET=2s")
@@ -480,8 +520,7 @@ func TestTimeout(t *testing.T) {
 	p := openPage(t, j, "/?jobId="+id)
 	p.waitState(t, "timeout")
 	assert.Contains(t, p.text(t, "#timeout"), "2초 안에 결과가 나오지 않았습니다")
-	assert.True(t, p.visible(t, "#retry"), "#retry shown")
-	assert.Equal(t, "다시 분석", p.text(t, "#retry"))
+	assert.False(t, p.visible(t, "#retry"), "no new analysis without the demo")
 	require.True(t, p.visible(t, "#keep-waiting"), "#keep-waiting shown")
 
 	// "계속 기다리기" waits again on the same job and gets what it came to.
