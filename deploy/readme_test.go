@@ -157,7 +157,7 @@ func runExamples(t *testing.T, examples []example, addr string) (string, error) 
 
 var (
 	helpFlag    = regexp.MustCompile(`(?m)^  -([a-z-]+)(?: \w+)?\n\s+(.*)$`)
-	helpEnv     = regexp.MustCompile(`\(env (\w+)\)`)
+	helpEnv     = regexp.MustCompile(`\(env (\w+)\)(?: \(default "[^"]*"\))?$`) // the flag's own, last: a usage may say "(env only)" of another
 	helpDefault = regexp.MustCompile(`\(default "([^"]*)"\)$`)
 	firstCode   = regexp.MustCompile("^`([^`]*)`")
 )
