@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -23,6 +24,9 @@ type Store struct {
 	// sharded: keys of one job may live on different nodes (a cluster or
 	// a ring), so they cannot be read by one MGET.
 	sharded bool
+	// Redis refused MGET (an ACL user without it): read with a GET per
+	// key from then on.
+	noMGET atomic.Bool
 }
 
 // New returns a Store over rdb, which may be a client, a cluster client or a
@@ -41,51 +45,80 @@ type Snapshot struct {
 	Err    error
 }
 
-// ReadMany reads jobs in at most three pipelined round trips however many
-// there are: the records, then the records stored as hashes, then the results
-// and error messages of final jobs. The error is ErrUnavailable, wrapped,
-// when Redis fails; each snapshot carries its job's own error.
-func (s *Store) ReadMany(ctx context.Context, ids []string) ([]Snapshot, error) {
-	return s.ReadManyWithDrafts(ctx, ids, nil)
+// Hints are what a read that expects a change fetches in the records'
+// round trip besides them.
+type Hints struct {
+	// Drafts[i], when not "", is the eventDraftId job ids[i] had when
+	// last read: that draft's recommendation and the job's error message
+	// are read with the record. A final job then needs no second round
+	// trip unless its record is not a string, or its draft is not
+	// Drafts[i], or what was read with the record is missing (read again
+	// after it, so that a producer's result-then-status order always
+	// holds).
+	Drafts []string
 }
 
-// ReadManyWithDrafts reads jobs as ReadMany does, in one round trip where it
-// can: drafts[i], when not "", is the eventDraftId job ids[i] had when last
-// read, and that draft's recommendation and the job's error message are read
-// in the same pipeline as the record. A final job then needs no second trip
-// unless its record is a hash (read in a second trip), or its draft is not
-// drafts[i], or what was read with the record is missing (read again after
-// it, so that a producer's result-then-status order always holds).
-func (s *Store) ReadManyWithDrafts(ctx context.Context, ids, drafts []string) ([]Snapshot, error) {
-	snaps := make([]Snapshot, len(ids))
-	gets := make([]*redis.StringCmd, len(ids))
-	early := make([]outcome, len(ids))
-	s.pipe(ctx, func(p redis.Pipeliner) {
-		for i, id := range ids {
-			// The record first: on one node a pipeline runs in order, so
-			// a result written before the status is seen with it.
-			gets[i] = p.Get(ctx, JobKey(id))
-			if i < len(drafts) && drafts[i] != "" {
-				early[i] = s.readOutcome(ctx, p, id, drafts[i])
-			}
-		}
-	})
-	var hashes []int
-	for i, c := range gets {
-		data, err := c.Bytes()
-		switch {
-		case err == redis.Nil:
-			snaps[i].Err = fmt.Errorf("job %s: %w", ids[i], ErrNotFound)
-		case isWrongType(err):
-			hashes = append(hashes, i)
-		case err != nil:
-			return nil, unavailable(err)
-		default:
-			snaps[i].Job, snaps[i].Err = decodeJob(ids[i], data)
+// ReadMany reads jobs in as few commands as it can however many there
+// are: the records (one MGET per 512 on a single node, a GET each on a
+// cluster), then the records that are not strings (HGETALL each), then
+// the results and error messages of final jobs (one MGET per 512). The
+// error is ErrUnavailable, wrapped, when Redis fails; each snapshot
+// carries its job's own error.
+func (s *Store) ReadMany(ctx context.Context, ids []string) ([]Snapshot, error) {
+	return s.ReadManyWith(ctx, ids, Hints{})
+}
+
+// ReadManyWith reads jobs as ReadMany does, with what hints ask for read
+// in the records' round trip.
+func (s *Store) ReadManyWith(ctx context.Context, ids []string, h Hints) ([]Snapshot, error) {
+	mget := s.canMGET()
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i] = JobKey(id)
+	}
+	var hinted []int // the jobs whose outcome is read with the record
+	var outKeys []string
+	for i, d := range h.Drafts {
+		if d != "" && i < len(ids) {
+			hinted = append(hinted, i)
+			outKeys = append(outKeys, ResultKey(d), ErrorKey(ids[i]))
 		}
 	}
-	if err := s.readHashes(ctx, ids, hashes, snaps); err != nil {
+	var recs, outs gets
+	s.pipe(ctx, func(p redis.Pipeliner) {
+		// The records first: on one node a pipeline runs in order, so
+		// a result written before the status is seen with it.
+		recs = queueGets(ctx, p, keys, mget)
+		outs = queueGets(ctx, p, outKeys, mget)
+	})
+	if recs.refused() || outs.refused() {
+		s.noMGET.Store(true)
+		return s.ReadManyWith(ctx, ids, h)
+	}
+	snaps := make([]Snapshot, len(ids))
+	vals, err := recs.values()
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	var others []int
+	for i, v := range vals {
+		switch {
+		case v.str:
+			snaps[i].Job, snaps[i].Err = decodeJob(ids[i], v.data)
+		case v.gone:
+			snaps[i].Err = notFound(ids[i])
+		default:
+			others = append(others, i)
+		}
+	}
+	if err := s.readOthers(ctx, ids, others, snaps); err != nil {
 		return nil, err
+	}
+	early := make([]outcome, len(ids))
+	if ov, err := outs.values(); err == nil {
+		for n, i := range hinted {
+			early[i] = outcome{draft: h.Drafts[i], result: ov[2*n], failed: ov[2*n+1], ok: true}
+		}
 	}
 	if err := s.readOutcomes(ctx, ids, snaps, early); err != nil {
 		return nil, err
@@ -93,7 +126,15 @@ func (s *Store) ReadManyWithDrafts(ctx context.Context, ids, drafts []string) ([
 	return snaps, nil
 }
 
-func (s *Store) readHashes(ctx context.Context, ids []string, idx []int, snaps []Snapshot) error {
+// canMGET reports whether reads of many keys may be one MGET.
+func (s *Store) canMGET() bool { return !s.sharded && !s.noMGET.Load() }
+
+func notFound(id string) error { return fmt.Errorf("job %s: %w", id, ErrNotFound) }
+
+// readOthers reads the records that are not strings (or, read by MGET,
+// may be missing): as hashes, then what is not a hash either as a string
+// again (written between the two reads), else the record is no job.
+func (s *Store) readOthers(ctx context.Context, ids []string, idx []int, snaps []Snapshot) error {
 	if len(idx) == 0 {
 		return nil
 	}
@@ -103,87 +144,72 @@ func (s *Store) readHashes(ctx context.Context, ids []string, idx []int, snaps [
 			cmds[n] = p.HGetAll(ctx, JobKey(ids[i]))
 		}
 	})
+	var again []int
 	for n, i := range idx {
 		h, err := cmds[n].Result()
 		switch {
+		case isWrongType(err):
+			again = append(again, i)
+		case err != nil:
+			return unavailable(err)
+		case len(h) == 0:
+			snaps[i].Err = notFound(ids[i])
+		default:
+			snaps[i].Job, snaps[i].Err = decodeHash(ids[i], h)
+		}
+	}
+	if len(again) == 0 {
+		return nil
+	}
+	gs := make([]*redis.StringCmd, len(again))
+	s.pipe(ctx, func(p redis.Pipeliner) {
+		for n, i := range again {
+			gs[n] = p.Get(ctx, JobKey(ids[i]))
+		}
+	})
+	for n, i := range again {
+		data, err := gs[n].Bytes()
+		switch {
+		case err == redis.Nil:
+			snaps[i].Err = notFound(ids[i])
 		case isWrongType(err):
 			// Neither a string nor a hash (a list, set, zset or stream):
 			// a record that is not a job, not a missing one.
 			snaps[i].Err = fmt.Errorf("job %s: %w: the key is not a string or a hash", ids[i], ErrCorrupt)
 		case err != nil:
 			return unavailable(err)
-		case len(h) == 0:
-			// Deleted between the two reads.
-			snaps[i].Err = fmt.Errorf("job %s: %w", ids[i], ErrNotFound)
 		default:
-			snaps[i].Job, snaps[i].Err = decodeHash(ids[i], h)
+			snaps[i].Job, snaps[i].Err = decodeJob(ids[i], data)
 		}
 	}
 	return nil
 }
 
 // outcome is a draft's recommendation and a job's error message, read in
-// the record's round trip: one MGET on a single node, two GETs where the
-// keys may live on different nodes.
+// the record's round trip.
 type outcome struct {
 	draft          string
-	both           *redis.SliceCmd  // MGET result error
-	result, failed *redis.StringCmd // or each alone
-}
-
-// readOutcome queues the reads of job id's outcome, if its draft is draft.
-func (s *Store) readOutcome(ctx context.Context, p redis.Pipeliner, id, draft string) outcome {
-	if s.sharded {
-		return outcome{draft: draft, result: p.Get(ctx, ResultKey(draft)), failed: p.Get(ctx, ErrorKey(id))}
-	}
-	return outcome{draft: draft, both: p.MGet(ctx, ResultKey(draft), ErrorKey(id))}
-}
-
-// values returns what o read: the result and the error message, each nil
-// when missing or unreadable; ok is false when o read nothing.
-func (o outcome) values() (result, failed []byte, ok bool) {
-	switch {
-	case o.both != nil:
-		v, err := o.both.Result()
-		if err != nil || len(v) != 2 {
-			return nil, nil, false
-		}
-		return asBytes(v[0]), asBytes(v[1]), true
-	case o.result != nil:
-		r, _ := o.result.Bytes()
-		f, _ := o.failed.Bytes()
-		return r, f, true
-	}
-	return nil, nil, false
-}
-
-// asBytes is an MGET value: a string, or nil for a missing key (or one
-// that is not a string).
-func asBytes(v any) []byte {
-	if str, ok := v.(string); ok {
-		return []byte(str)
-	}
-	return nil
+	result, failed value
+	ok             bool // read
 }
 
 // settle gives sn its outcome from o, if o has it: o read the job's draft,
 // and found what sn needs.
 func (o outcome) settle(id string, sn *Snapshot) bool {
-	result, failed, ok := o.values()
 	switch {
-	case !ok:
+	case !o.ok:
 		return false
 	case sn.Job.Status == Completed && sn.Job.EventDraftID == o.draft:
-		if result == nil {
+		if !o.result.str {
 			return false
 		}
-		sn.Result, sn.Err = decodeResult(id, result)
+		sn.Result, sn.Err = decodeResult(id, o.result.data)
 		return true
 	case sn.Job.Status == Failed:
-		if len(failed) == 0 {
+		if len(o.failed.data) == 0 {
 			return false
 		}
-		sn.Error = string(failed)
+		sn.Error = string(o.failed.data)
 		return true
 	}
 	return false
@@ -192,54 +218,59 @@ func (o outcome) settle(id string, sn *Snapshot) bool {
 // readOutcomes reads the recommendation of COMPLETED jobs and the error
 // message of FAILED ones, save those early had read already.
 func (s *Store) readOutcomes(ctx context.Context, ids []string, snaps []Snapshot, early []outcome) error {
-	cmds := make([]*redis.StringCmd, len(ids))
-	settled := make([]bool, len(ids))
-	final := false
-	for i := range snaps {
-		if snaps[i].Err == nil && snaps[i].Job.Status.Final() {
-			settled[i] = early[i].settle(ids[i], &snaps[i])
-			final = final || !settled[i]
-		}
-	}
-	if !final {
-		return nil
-	}
-	s.pipe(ctx, func(p redis.Pipeliner) {
-		for i, sn := range snaps {
-			switch {
-			case sn.Err != nil || settled[i]:
-			case sn.Job.Status == Completed && sn.Job.EventDraftID != "":
-				cmds[i] = p.Get(ctx, ResultKey(sn.Job.EventDraftID))
-			case sn.Job.Status == Failed:
-				cmds[i] = p.Get(ctx, ErrorKey(ids[i]))
-			}
-		}
-	})
+	var idx []int
+	var keys []string
 	for i := range snaps {
 		sn := &snaps[i]
-		if sn.Err != nil || !sn.Job.Status.Final() || settled[i] {
+		if sn.Err != nil || !sn.Job.Status.Final() || early[i].settle(ids[i], sn) {
 			continue
-		}
-		if cmds[i] == nil { // COMPLETED without an eventDraftId
-			sn.Err = fmt.Errorf("job %s: %w: no eventDraftId", ids[i], ErrNoResult)
-			continue
-		}
-		data, err := cmds[i].Bytes()
-		if err != nil && err != redis.Nil && !isWrongType(err) {
-			return unavailable(err)
 		}
 		switch {
-		case sn.Job.Status == Failed && err == nil && len(data) > 0:
-			sn.Error = string(data)
+		case sn.Job.Status == Failed:
+			idx, keys = append(idx, i), append(keys, ErrorKey(ids[i]))
+		case sn.Job.EventDraftID != "":
+			idx, keys = append(idx, i), append(keys, ResultKey(sn.Job.EventDraftID))
+		default:
+			sn.Err = fmt.Errorf("job %s: %w: no eventDraftId", ids[i], ErrNoResult)
+		}
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	vals, err := s.getAll(ctx, keys)
+	if err != nil {
+		return err
+	}
+	for n, i := range idx {
+		sn, v := &snaps[i], vals[n]
+		switch {
+		case sn.Job.Status == Failed && len(v.data) > 0:
+			sn.Error = string(v.data)
 		case sn.Job.Status == Failed:
 			sn.Error = DefaultFailure
-		case err != nil:
-			sn.Err = fmt.Errorf("job %s: %w: %v", ids[i], ErrNoResult, err)
+		case !v.str:
+			sn.Err = fmt.Errorf("job %s: %w: %s is missing or not a string", ids[i], ErrNoResult, keys[n])
 		default:
-			sn.Result, sn.Err = decodeResult(ids[i], data)
+			sn.Result, sn.Err = decodeResult(ids[i], v.data)
 		}
 	}
 	return nil
+}
+
+// getAll reads string keys in one round trip (see gets).
+func (s *Store) getAll(ctx context.Context, keys []string) ([]value, error) {
+	mget := s.canMGET()
+	var g gets
+	s.pipe(ctx, func(p redis.Pipeliner) { g = queueGets(ctx, p, keys, mget) })
+	if g.refused() {
+		s.noMGET.Store(true)
+		return s.getAll(ctx, keys)
+	}
+	vals, err := g.values()
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	return vals, nil
 }
 
 // pipe runs one pipeline; errors are read from each command, since Exec

@@ -41,11 +41,13 @@
 // last waiter waits for the others' writes only, and in a read of many jobs
 // (a burst of completions) a job's closes, which send what its waiters are
 // waiting for (jobwait holds a stream's last event for its FIN), do not
-// wait for the writes of the jobs after it. Read is
-// given each job's state as its waiters know it (not for a safety re-read,
-// which seldom finds a change), a hint (never trusted as the job's state)
-// that lets it read what a change will need with the job itself: jobwait
-// reads a completion's result in the record's round trip.
+// wait for the writes of the jobs after it. A read that expects a
+// change (a notification's, a Watch's) is given each job's state as its
+// waiters know it, a hint (never trusted as the job's state) that lets it
+// read what a change will need with the job itself: jobwait reads a
+// completion's result in the record's round trip. One that does not (a
+// safety re-read, every read in poll mode) is given none, and reads as
+// little as it can: jobwait reads the records of a batch in one MGET.
 //
 // Doubted states. A state that Config.Doubt questions (a job that was there
 // reads as gone; a COMPLETED job without its result) is held back for at

@@ -30,6 +30,3 @@ func (h *Hub[T]) Subscribed() { h.listened(news{what: confirmed, on: true}) }
 func (h *Hub[T]) Unsubscribed(err error) {
 	h.listened(news{what: lost, was: true, first: true, err: err})
 }
-
-// SweepBatch is the most jobs in one safety re-read batch.
-const SweepBatch = sweepBatch

@@ -45,10 +45,12 @@ type Config[T any] struct {
 	JobID func(key string) (string, bool)
 	// Read reads jobs in one batch, one state per id in order. An error fails
 	// the whole batch (Redis unreachable); a job's own trouble is a state.
-	// prev holds each job's state as its waiters know it, where a change
-	// is expected: T's zero before the first read and for a safety re-read
-	// (which seldom finds one). It is a hint that may save round trips
-	// (which keys to read with the job's), never the job's state.
+	// prev is nil for a read that expects no change (a safety re-read,
+	// every read in poll mode), which should cost as little as it can.
+	// Otherwise (a notification, a Watch) prev holds each job's state as
+	// its waiters know it, a hint that may save round trips (which keys to
+	// read with the job's), never the job's state; T's zero before the
+	// first read and where the job was queued by a safety re-read.
 	Read func(ctx context.Context, ids []string, prev []T) ([]T, error)
 	// Same reports whether two states are equal: only changes are fanned out.
 	Same func(a, b T) bool
@@ -251,10 +253,10 @@ func (h *Hub[T]) queueLocked(e *entry[T], at time.Time) {
 	}
 }
 
-// sweepBatch is the most jobs one safety re-read batch holds: a batch
+// SweepBatch is the most jobs one safety re-read batch holds: a batch
 // occupies its reader (and, on one core, the process) while its replies
 // are decoded, and changes wait behind it for no longer than that.
-const sweepBatch = 64
+const SweepBatch = 64
 
 // sweepLocked queues e, neither queued nor being read, for a safety
 // re-read: behind every change, in smaller batches, since it seldom finds
@@ -341,27 +343,27 @@ func (h *Hub[T]) readLoop(ctx context.Context) {
 		case <-h.kick:
 		}
 		for {
-			batch := h.take()
+			batch, swept := h.take()
 			if batch == nil {
 				break
 			}
-			h.read(ctx, batch)
+			h.read(ctx, batch, !swept && h.Mode() != Poll)
 		}
 	}
 }
 
 // take removes up to one batch from the queue (changes first, then safety
-// re-reads) and marks it being read; it passes the kick on when more is
-// left, so other readers share the work.
-func (h *Hub[T]) take() []*entry[T] {
+// re-reads, swept) and marks it being read; it passes the kick on when
+// more is left, so other readers share the work.
+func (h *Hub[T]) take() (batch []*entry[T], swept bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	batch := takeFrom(&h.dirty, h.cfg.Batch, false)
+	batch = takeFrom(&h.dirty, h.cfg.Batch, false)
 	if batch == nil {
-		batch = takeFrom(&h.sweep, min(h.cfg.Batch, sweepBatch), true)
+		batch, swept = takeFrom(&h.sweep, min(h.cfg.Batch, SweepBatch), true), true
 	}
 	if batch == nil {
-		return nil
+		return nil, false
 	}
 	if len(h.dirty)+len(h.sweep) > 0 {
 		signal(h.kick)
@@ -372,7 +374,7 @@ func (h *Hub[T]) take() []*entry[T] {
 		// that comes during it waits for the next one.
 		e.claimed, e.ready = e.ready, nil
 	}
-	return batch
+	return batch, swept
 }
 
 // takeFrom takes up to n entries off the front of q and marks them being
@@ -395,14 +397,18 @@ func takeFrom[T any](q *[]*entry[T], n int, low bool) []*entry[T] {
 	return batch
 }
 
-// read reads a batch and fans each changed state out.
-func (h *Hub[T]) read(ctx context.Context, batch []*entry[T]) {
+// read reads a batch and fans each changed state out; expect says the
+// read expects a change (see Config.Read).
+func (h *Hub[T]) read(ctx context.Context, batch []*entry[T], expect bool) {
 	ids := make([]string, len(batch))
-	prev := make([]T, len(batch))
+	var prev []T
+	if expect {
+		prev = make([]T, len(batch))
+	}
 	h.mu.Lock()
 	for i, e := range batch {
 		ids[i] = e.id
-		if e.cur != nil && !e.swept {
+		if expect && e.cur != nil && !e.swept {
 			prev[i] = e.cur.state
 		}
 	}

@@ -36,6 +36,15 @@ type hubFixture struct {
 
 func startHub(t *testing.T, mode stream.Mode, redisArgs ...string) *hubFixture {
 	t.Helper()
+	return startHubReading(t, mode, func(r readFunc) readFunc { return r }, redisArgs...)
+}
+
+// readFunc is the hub's Config.Read of these tests.
+type readFunc = func(ctx context.Context, ids, prev []string) ([]string, error)
+
+// startHubReading is startHub with the hub's read wrapped by wrap.
+func startHubReading(t *testing.T, mode stream.Mode, wrap func(readFunc) readFunc, redisArgs ...string) *hubFixture {
+	t.Helper()
 	f := &hubFixture{srv: redistest.Start(t, redisArgs...)}
 	f.rdb = redis.NewClient(&redis.Options{Addr: f.srv.Addr(), DialTimeout: time.Second, ReadTimeout: time.Second})
 	t.Cleanup(func() { f.rdb.Close() })
@@ -44,7 +53,7 @@ func startHub(t *testing.T, mode stream.Mode, redisArgs ...string) *hubFixture {
 		Client:  f.rdb,
 		Pattern: "job:*",
 		JobID:   func(key string) (string, bool) { return strings.CutPrefix(key, "job:") },
-		Read:    getRead(f.rdb),
+		Read:    wrap(getRead(f.rdb)),
 		Same:    func(a, b string) bool { return a == b },
 		Notify:  mode,
 		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
@@ -55,7 +64,7 @@ func startHub(t *testing.T, mode stream.Mode, redisArgs ...string) *hubFixture {
 }
 
 // getRead reads job:{id} for each id in one pipeline.
-func getRead(c *redis.Client) func(ctx context.Context, ids, _ []string) ([]string, error) {
+func getRead(c *redis.Client) readFunc {
 	return func(ctx context.Context, ids, _ []string) ([]string, error) {
 		cmds := make([]*redis.StringCmd, len(ids))
 		_, _ = c.Pipelined(ctx, func(p redis.Pipeliner) error {
