@@ -78,7 +78,8 @@ func Doubt(grace time.Duration) func(prev, next *Answer) time.Duration {
 }
 
 // HubConfig is the hub configuration that reads jobs from st as answers:
-// the key pattern, the key-to-job mapping, the read, and how answers compare.
+// the key pattern, the key-to-job mapping, the read, how answers compare,
+// and the lookup of time to live.
 func HubConfig(st *store.Store) stream.Config[*Answer] {
 	return stream.Config[*Answer]{
 		Pattern: store.JobPattern,
@@ -86,6 +87,7 @@ func HubConfig(st *store.Store) stream.Config[*Answer] {
 		Read:    ReadAnswers(st),
 		Same:    SameAnswer,
 		Doubt:   Doubt(DefaultResultGrace),
+		TTLs:    st.TTLs,
 	}
 }
 

@@ -24,9 +24,9 @@ type Store struct {
 	// sharded: keys of one job may live on different nodes (a cluster or
 	// a ring), so they cannot be read by one MGET.
 	sharded bool
-	// Redis refused MGET (an ACL user without it): read with a GET per
-	// key from then on.
-	noMGET atomic.Bool
+	// Redis refused MGET or PTTL (an ACL user without them): read with a
+	// GET per key, and without time to live, from then on.
+	noMGET, noPTTL atomic.Bool
 }
 
 // New returns a Store over rdb, which may be a client, a cluster client or a

@@ -8,7 +8,7 @@
 //
 // Goroutines. (*Hub).Run owns every goroutine of the hub: the listener (or
 // poller), the readers and, in keyspace mode, the guard (the safety
-// re-read); each subscription's loop owns the goroutine that checks its
+// re-read, and the lookups of time to live); each subscription's loop owns the goroutine that checks its
 // node's notify-keyspace-events, and stops and waits for it before it
 // returns. Run returns only after all of them have returned; its caller
 // (cmd) starts it, cancels its context and waits for it. Nothing is started
@@ -80,6 +80,22 @@
 // interval, until a whole Resync passes without such evidence. The first
 // evidence of an episode is logged with its reason; Stats and Blind say so.
 // Blindness leaves Ready as it is: answers stay right, only later.
+//
+// Expiry. Redis removes an expired key, and publishes its expiry, only
+// when a command touches it or its sampling finds it, seconds later among
+// thousands of keys with a TTL. So in keyspace mode the guard looks up
+// (Config.TTLs, in its own goroutine, batched) the time to live of every
+// job watched since its last tick, and again after a keyspace event that
+// may have changed it (expire and persist, which change nothing else and
+// are not read; restore and rename_to, copy_to, move_to, which are read
+// too), and its tick comes no later than the soonest expiry: a job whose
+// time is up is looked up again, which makes Redis expire the key, and a
+// job found gone is read. An expired job is so read within Resync/10 of
+// its expiry (at it, for a time to live looked up a tick before), and its
+// vanishing confirmed ConfirmDelay later. A job watched for less than a
+// tick (a short poll) costs no lookup, a held one one lookup per change
+// of its time to live; while polling, whose reads make Redis expire what
+// is due, none.
 //
 // Reconnects. When the subscription drops, the hub is not ready and its
 // knowledge is stale: new waiters read Redis themselves. Every subscription

@@ -20,15 +20,16 @@ import (
 func TestPollReadsExpectNoChange(t *testing.T) {
 	var mu sync.Mutex
 	var reads, hinted int
-	f := startHubReading(t, stream.Poll, func(r readFunc) readFunc {
-		return func(ctx context.Context, ids, prev []string) ([]string, error) {
+	f := startHubWith(t, stream.Poll, func(c *stream.Config[string]) {
+		read := c.Read
+		c.Read = func(ctx context.Context, ids, prev []string) ([]string, error) {
 			mu.Lock()
 			reads++
 			if prev != nil {
 				hinted++
 			}
 			mu.Unlock()
-			return r(ctx, ids, prev)
+			return read(ctx, ids, prev)
 		}
 	})
 	f.set(t, "polled", "PENDING")

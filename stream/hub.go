@@ -64,6 +64,13 @@ type Config[T any] struct {
 	// since the first doubted read; that read's state is fanned out
 	// whatever it is.
 	Doubt func(prev, next T) time.Duration
+	// TTLs, if set, reads how long each job has left to live in Redis:
+	// 0 if it does not expire, below 0 if it is gone. Redis removes an
+	// expired key, and publishes its expiry, only when a command touches
+	// it or its sampling finds it, which can take many seconds: the guard
+	// learns the time to live of each job still watched at its tick, and
+	// reads the job when that runs out (see Expiry in doc.go).
+	TTLs func(ctx context.Context, ids []string) ([]time.Duration, error)
 	// ConfirmDelay is the first re-read's delay of a doubted state. Zero is
 	// DefaultConfirmDelay.
 	ConfirmDelay time.Duration
@@ -129,6 +136,8 @@ type entry[T any] struct {
 	err     error         // the last read's error, for those on ready
 	readAt  time.Time     // when the last successful read was applied
 	swept   bool          // queued by a safety re-read and by no notification since
+	expires time.Time     // when Redis expires the job, as Config.TTLs said; zero: never
+	newTTL  bool          // its time to live is to be learnt: a new job, or one told of a new one
 
 	doubtFrom time.Time     // first read of the state held back (Config.Doubt); zero: none
 	doubtStep time.Duration // the next re-read's delay
@@ -173,7 +182,7 @@ func (h *Hub[T]) Watch(ctx context.Context, id string) (*Waiter[T], T, error) {
 		// The hub keeps id past this call: a copy, since the caller's may
 		// live in a buffer it reuses (fasthttp's request).
 		id = strings.Clone(id)
-		e = &entry[T]{id: id, waiters: make(map[*Waiter[T]]struct{}, 1)}
+		e = &entry[T]{id: id, waiters: make(map[*Waiter[T]]struct{}, 1), newTTL: true}
 		h.jobs[id] = e
 	}
 	w.id = e.id

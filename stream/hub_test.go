@@ -36,28 +36,30 @@ type hubFixture struct {
 
 func startHub(t *testing.T, mode stream.Mode, redisArgs ...string) *hubFixture {
 	t.Helper()
-	return startHubReading(t, mode, func(r readFunc) readFunc { return r }, redisArgs...)
+	return startHubWith(t, mode, func(*stream.Config[string]) {}, redisArgs...)
 }
 
 // readFunc is the hub's Config.Read of these tests.
 type readFunc = func(ctx context.Context, ids, prev []string) ([]string, error)
 
-// startHubReading is startHub with the hub's read wrapped by wrap.
-func startHubReading(t *testing.T, mode stream.Mode, wrap func(readFunc) readFunc, redisArgs ...string) *hubFixture {
+// startHubWith is startHub with the hub's configuration changed by opt.
+func startHubWith(t *testing.T, mode stream.Mode, opt func(*stream.Config[string]), redisArgs ...string) *hubFixture {
 	t.Helper()
 	f := &hubFixture{srv: redistest.Start(t, redisArgs...)}
 	f.rdb = redis.NewClient(&redis.Options{Addr: f.srv.Addr(), DialTimeout: time.Second, ReadTimeout: time.Second})
 	t.Cleanup(func() { f.rdb.Close() })
 	f.prod = f.srv.Client(t)
-	f.hub = stream.New(stream.Config[string]{
+	cfg := stream.Config[string]{
 		Client:  f.rdb,
 		Pattern: "job:*",
 		JobID:   func(key string) (string, bool) { return strings.CutPrefix(key, "job:") },
-		Read:    wrap(getRead(f.rdb)),
+		Read:    getRead(f.rdb),
 		Same:    func(a, b string) bool { return a == b },
 		Notify:  mode,
 		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
+	}
+	opt(&cfg)
+	f.hub = stream.New(cfg)
 	f.stop = jobwaittest.Run(t, hubWait, "Run", func(ctx context.Context) { _ = f.hub.Run(ctx) })
 	jobwaittest.Eventually(t, hubWait, "hub ready", f.hub.Ready)
 	return f
