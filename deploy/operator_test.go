@@ -62,6 +62,30 @@ func TestAlertRules(t *testing.T) {
 	assert.GreaterOrEqual(t, len(tested), 3, "alerts with unit tests: %v", tested)
 }
 
+// TestDocumentedAlerts: the table of alerts in docs/production.md lists
+// exactly the rules of alerts.yml, and every metric the docs tell the
+// operator to alert on has a rule.
+func TestDocumentedAlerts(t *testing.T) {
+	readme := string(readFile(t, "docs/production.md"))
+	var rules, metrics []string
+	for _, r := range loadRules(t) {
+		rules = append(rules, r.Alert)
+		metrics = append(metrics, metricName.FindAllString(r.Expr, -1)...)
+	}
+	var table []string
+	for _, m := range regexp.MustCompile("(?m)^\\| `(Jobwait\\w+)`").FindAllStringSubmatch(readme, -1) {
+		table = append(table, m[1])
+	}
+	slices.Sort(rules)
+	slices.Sort(table)
+	assert.Equal(t, rules, table, "docs/production.md's alert table and alerts.yml")
+	advised := regexp.MustCompile("alert on `(\\w+)`").FindAllStringSubmatch(readme, -1)
+	require.NotEmpty(t, advised, "docs/production.md advises alerting on a metric")
+	for _, m := range advised {
+		assert.Contains(t, metrics, m[1], "docs/production.md says to alert on %s: no rule does", m[1])
+	}
+}
+
 // rule is one alert of alerts.yml.
 type rule struct {
 	Alert string `yaml:"alert"`

@@ -78,7 +78,8 @@ func Doubt(grace time.Duration) func(prev, next *Answer) time.Duration {
 }
 
 // HubConfig is the hub configuration that reads jobs from st as answers:
-// the key pattern, the key-to-job mapping, the read, and how answers compare.
+// the key pattern, the key-to-job mapping, the read, how answers compare,
+// and the lookup of time to live.
 func HubConfig(st *store.Store) stream.Config[*Answer] {
 	return stream.Config[*Answer]{
 		Pattern: store.JobPattern,
@@ -86,24 +87,27 @@ func HubConfig(st *store.Store) stream.Config[*Answer] {
 		Read:    ReadAnswers(st),
 		Same:    SameAnswer,
 		Doubt:   Doubt(DefaultResultGrace),
+		TTLs:    st.TTLs,
 	}
 }
 
 // ReadAnswers returns the hub's read function over st: one batched read,
-// one rendered answer per job. The drafts of the answers waiters know let a
-// job's completion be read in one round trip.
+// one rendered answer per job. A read that expects a change (prev not
+// nil) reads, with the records, the outcomes of the drafts waiters know,
+// so that a job's completion is read in one round trip; one that does not
+// (a safety re-read, a poll) reads the records alone.
 func ReadAnswers(st *store.Store) func(ctx context.Context, ids []string, prev []*Answer) ([]*Answer, error) {
 	return func(ctx context.Context, ids []string, prev []*Answer) ([]*Answer, error) {
-		var drafts []string
+		var h store.Hints
 		for i, a := range prev {
 			if a != nil && a.Draft != "" {
-				if drafts == nil {
-					drafts = make([]string, len(ids))
+				if h.Drafts == nil {
+					h.Drafts = make([]string, len(ids))
 				}
-				drafts[i] = a.Draft
+				h.Drafts[i] = a.Draft
 			}
 		}
-		snaps, err := st.ReadManyWithDrafts(ctx, ids, drafts)
+		snaps, err := st.ReadManyWith(ctx, ids, h)
 		if err != nil {
 			return nil, err
 		}

@@ -79,7 +79,7 @@ func TestReadManyOnCluster(t *testing.T) {
 		drafts[i] = "draft-" + id
 	}
 	drafts[len(drafts)-1] = "d"
-	got, err := st.ReadManyWithDrafts(ctx, all, drafts)
+	got, err := st.ReadManyWith(ctx, all, store.Hints{Drafts: drafts})
 	require.NoError(t, err)
 	assert.Equal(t, snaps, got)
 }

@@ -71,7 +71,7 @@ func TestReadWithDraftsRoundTrips(t *testing.T) {
 		require.NoError(t, err)
 
 		trips.Reset()
-		got, err := st.ReadManyWithDrafts(ctx, []string{id}, []string{draft})
+		got, err := st.ReadManyWith(ctx, []string{id}, store.Hints{Drafts: []string{draft}})
 		require.NoError(t, err, tt.name)
 		n, cmds := trips.Count()
 		assert.Equal(t, tt.wantTrips, n, "%s: round trips (%v)", tt.name, cmds)

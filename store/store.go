@@ -25,14 +25,22 @@ type Store struct {
 	// sharded: keys of one job may live on different nodes (a cluster or
 	// a ring), so they cannot be read by one MGET.
 	sharded bool
-	// mgetRefused is when Redis last refused an MGET (Unix ns; 0: never):
-	// reads then send a GET per key, in the same round trip, for
-	// mgetPause, rather than an MGET that is refused at every read.
-	mgetRefused atomic.Int64
+	// mgetRefused and pttlRefused are when Redis last refused an MGET or
+	// a PTTL (Unix ns; 0: never), an ACL user without them: for
+	// refusalPause after, reads send a GET per key, and no time to live is
+	// looked up, rather than a command refused at every read.
+	mgetRefused, pttlRefused atomic.Int64
 }
 
-// mgetPause is how long reads do without MGET after Redis refused one.
-const mgetPause = time.Minute
+// refusalPause is how long the store does without a command Redis
+// refused: a permission granted again is used again after it.
+const refusalPause = time.Minute
+
+// refusedLately reports whether t (Unix ns) is within refusalPause.
+func refusedLately(t *atomic.Int64) bool {
+	at := t.Load()
+	return at != 0 && time.Since(time.Unix(0, at)) < refusalPause
+}
 
 // New returns a Store over rdb, which may be a client, a cluster client or a
 // ring; pipelines are split by node where they must be.
@@ -40,10 +48,6 @@ func New(rdb redis.UniversalClient) *Store {
 	_, single := rdb.(*redis.Client)
 	return &Store{rdb: rdb, sharded: !single}
 }
-
-// UsesMGet reports whether reads send MGET (keys on one node), or a GET
-// per key.
-func (s *Store) UsesMGet() bool { return !s.sharded }
 
 // Snapshot is one reading of a job. Err is the job's own trouble
 // (ErrNotFound, ErrCorrupt, ErrNoResult); Redis trouble fails the whole read.
@@ -54,57 +58,80 @@ type Snapshot struct {
 	Err    error
 }
 
-// ReadMany reads jobs in at most three pipelined round trips however many
-// there are: the records, then the records stored as hashes, then the results
-// and error messages of final jobs. The error is ErrUnavailable, wrapped,
-// when Redis fails; each snapshot carries its job's own error.
-func (s *Store) ReadMany(ctx context.Context, ids []string) ([]Snapshot, error) {
-	return s.ReadManyWithDrafts(ctx, ids, nil)
+// Hints are what a read that expects a change fetches in the records'
+// round trip besides them.
+type Hints struct {
+	// Drafts[i], when not "", is the eventDraftId job ids[i] had when
+	// last read: that draft's recommendation and the job's error message
+	// are read with the record. A final job then needs no second round
+	// trip unless its record is not a string, or its draft is not
+	// Drafts[i], or what was read with the record is missing (read again
+	// after it, so that a producer's result-then-status order always
+	// holds).
+	Drafts []string
 }
 
-// ReadManyWithDrafts reads jobs as ReadMany does, in one round trip where it
-// can: drafts[i], when not "", is the eventDraftId job ids[i] had when last
-// read, and that draft's recommendation and the job's error message are read
-// in the same pipeline as the record. A final job then needs no second trip
-// unless its record is a hash (read in a second trip), or its draft is not
-// drafts[i], or what was read with the record is missing (read again after
-// it, so that a producer's result-then-status order always holds).
-func (s *Store) ReadManyWithDrafts(ctx context.Context, ids, drafts []string) ([]Snapshot, error) {
-	snaps := make([]Snapshot, len(ids))
-	gets := make([]*redis.StringCmd, len(ids))
-	early := make([]outcome, len(ids))
+// ReadMany reads jobs in as few commands as it can however many there
+// are: the records (one MGET per 512 on a single node, a GET each on a
+// cluster), then the records that are not strings (HGETALL each), then
+// the results and error messages of final jobs (one MGET per 512). The
+// error is ErrUnavailable, wrapped, when Redis fails; each snapshot
+// carries its job's own error.
+func (s *Store) ReadMany(ctx context.Context, ids []string) ([]Snapshot, error) {
+	return s.ReadManyWith(ctx, ids, Hints{})
+}
+
+// ReadManyWith reads jobs as ReadMany does, with what hints ask for read
+// in the records' round trip.
+func (s *Store) ReadManyWith(ctx context.Context, ids []string, h Hints) ([]Snapshot, error) {
+	mget := s.canMGET()
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i] = JobKey(id)
+	}
+	var hinted []int // the jobs whose outcome is read with the record
+	var outKeys []string
+	for i, d := range h.Drafts {
+		if d != "" && i < len(ids) {
+			hinted = append(hinted, i)
+			outKeys = append(outKeys, ResultKey(d), ErrorKey(ids[i]))
+		}
+	}
+	var recs, outs gets
 	s.pipe(ctx, func(p redis.Pipeliner) {
-		for i, id := range ids {
-			// The record first: on one node a pipeline runs in order, so
-			// a result written before the status is seen with it.
-			gets[i] = p.Get(ctx, JobKey(id))
-			if i < len(drafts) && drafts[i] != "" {
-				early[i] = s.readOutcome(ctx, p, id, drafts[i])
-			}
-		}
+		// The records first: on one node a pipeline runs in order, so
+		// a result written before the status is seen with it.
+		recs = queueGets(ctx, p, keys, mget)
+		outs = queueGets(ctx, p, outKeys, mget)
 	})
-	for _, o := range early {
-		if o.both != nil && Refused(o.both.Err()) {
-			s.mgetRefused.Store(time.Now().UnixNano())
-			break
-		}
+	if recs.refused() || outs.refused() {
+		s.mgetRefused.Store(time.Now().UnixNano())
+		return s.ReadManyWith(ctx, ids, h)
 	}
-	var hashes []int
-	for i, c := range gets {
-		data, err := c.Bytes()
-		switch {
-		case err == redis.Nil:
-			snaps[i].Err = fmt.Errorf("job %s: %w", ids[i], ErrNotFound)
-		case isWrongType(err):
-			hashes = append(hashes, i)
-		case err != nil:
-			return nil, failed(c)
-		default:
-			snaps[i].Job, snaps[i].Err = decodeJob(ids[i], data)
-		}
-	}
-	if err := s.readHashes(ctx, ids, hashes, snaps); err != nil {
+	snaps := make([]Snapshot, len(ids))
+	vals, err := recs.values()
+	if err != nil {
 		return nil, err
+	}
+	var others []int
+	for i, v := range vals {
+		switch {
+		case v.str:
+			snaps[i].Job, snaps[i].Err = decodeJob(ids[i], v.data)
+		case v.gone:
+			snaps[i].Err = notFound(ids[i])
+		default:
+			others = append(others, i)
+		}
+	}
+	if err := s.readOthers(ctx, ids, others, snaps); err != nil {
+		return nil, err
+	}
+	early := make([]outcome, len(ids))
+	if ov, err := outs.values(); err == nil {
+		for n, i := range hinted {
+			early[i] = outcome{draft: h.Drafts[i], result: ov[2*n], failed: ov[2*n+1], ok: true}
+		}
 	}
 	if err := s.readOutcomes(ctx, ids, snaps, early); err != nil {
 		return nil, err
@@ -112,7 +139,19 @@ func (s *Store) ReadManyWithDrafts(ctx context.Context, ids, drafts []string) ([
 	return snaps, nil
 }
 
-func (s *Store) readHashes(ctx context.Context, ids []string, idx []int, snaps []Snapshot) error {
+// canMGET reports whether reads of many keys may be one MGET.
+// UsesMGet reports whether reads send MGET (keys on one node), or a GET
+// per key.
+func (s *Store) UsesMGet() bool { return !s.sharded }
+
+func (s *Store) canMGET() bool { return !s.sharded && !refusedLately(&s.mgetRefused) }
+
+func notFound(id string) error { return fmt.Errorf("job %s: %w", id, ErrNotFound) }
+
+// readOthers reads the records that are not strings (or, read by MGET,
+// may be missing): as hashes, then what is not a hash either as a string
+// again (written between the two reads), else the record is no job.
+func (s *Store) readOthers(ctx context.Context, ids []string, idx []int, snaps []Snapshot) error {
 	if len(idx) == 0 {
 		return nil
 	}
@@ -122,87 +161,72 @@ func (s *Store) readHashes(ctx context.Context, ids []string, idx []int, snaps [
 			cmds[n] = p.HGetAll(ctx, JobKey(ids[i]))
 		}
 	})
+	var again []int
 	for n, i := range idx {
 		h, err := cmds[n].Result()
 		switch {
+		case isWrongType(err):
+			again = append(again, i)
+		case err != nil:
+			return failed(cmds[n])
+		case len(h) == 0:
+			snaps[i].Err = notFound(ids[i])
+		default:
+			snaps[i].Job, snaps[i].Err = decodeHash(ids[i], h)
+		}
+	}
+	if len(again) == 0 {
+		return nil
+	}
+	gs := make([]*redis.StringCmd, len(again))
+	s.pipe(ctx, func(p redis.Pipeliner) {
+		for n, i := range again {
+			gs[n] = p.Get(ctx, JobKey(ids[i]))
+		}
+	})
+	for n, i := range again {
+		data, err := gs[n].Bytes()
+		switch {
+		case err == redis.Nil:
+			snaps[i].Err = notFound(ids[i])
 		case isWrongType(err):
 			// Neither a string nor a hash (a list, set, zset or stream):
 			// a record that is not a job, not a missing one.
 			snaps[i].Err = fmt.Errorf("job %s: %w: the key is not a string or a hash", ids[i], ErrCorrupt)
 		case err != nil:
-			return failed(cmds[n])
-		case len(h) == 0:
-			// Deleted between the two reads.
-			snaps[i].Err = fmt.Errorf("job %s: %w", ids[i], ErrNotFound)
+			return failed(gs[n])
 		default:
-			snaps[i].Job, snaps[i].Err = decodeHash(ids[i], h)
+			snaps[i].Job, snaps[i].Err = decodeJob(ids[i], data)
 		}
 	}
 	return nil
 }
 
 // outcome is a draft's recommendation and a job's error message, read in
-// the record's round trip: one MGET on a single node, two GETs where the
-// keys may live on different nodes.
+// the record's round trip.
 type outcome struct {
 	draft          string
-	both           *redis.SliceCmd  // MGET result error
-	result, failed *redis.StringCmd // or each alone
-}
-
-// readOutcome queues the reads of job id's outcome, if its draft is draft.
-func (s *Store) readOutcome(ctx context.Context, p redis.Pipeliner, id, draft string) outcome {
-	if s.sharded || time.Since(time.Unix(0, s.mgetRefused.Load())) < mgetPause {
-		return outcome{draft: draft, result: p.Get(ctx, ResultKey(draft)), failed: p.Get(ctx, ErrorKey(id))}
-	}
-	return outcome{draft: draft, both: p.MGet(ctx, ResultKey(draft), ErrorKey(id))}
-}
-
-// values returns what o read: the result and the error message, each nil
-// when missing or unreadable; ok is false when o read nothing.
-func (o outcome) values() (result, failed []byte, ok bool) {
-	switch {
-	case o.both != nil:
-		v, err := o.both.Result()
-		if err != nil || len(v) != 2 {
-			return nil, nil, false
-		}
-		return asBytes(v[0]), asBytes(v[1]), true
-	case o.result != nil:
-		r, _ := o.result.Bytes()
-		f, _ := o.failed.Bytes()
-		return r, f, true
-	}
-	return nil, nil, false
-}
-
-// asBytes is an MGET value: a string, or nil for a missing key (or one
-// that is not a string).
-func asBytes(v any) []byte {
-	if str, ok := v.(string); ok {
-		return []byte(str)
-	}
-	return nil
+	result, failed value
+	ok             bool // read
 }
 
 // settle gives sn its outcome from o, if o has it: o read the job's draft,
 // and found what sn needs.
 func (o outcome) settle(id string, sn *Snapshot) bool {
-	result, failed, ok := o.values()
 	switch {
-	case !ok:
+	case !o.ok:
 		return false
 	case sn.Job.Status == Completed && sn.Job.EventDraftID == o.draft:
-		if result == nil {
+		if !o.result.str {
 			return false
 		}
-		sn.Result, sn.Err = decodeResult(id, result)
+		sn.Result, sn.Err = decodeResult(id, o.result.data)
 		return true
 	case sn.Job.Status == Failed:
-		if len(failed) == 0 {
+		if len(o.failed.data) == 0 {
 			return false
 		}
-		sn.Error = string(failed)
+		sn.Error = string(o.failed.data)
 		return true
 	}
 	return false
@@ -211,54 +235,59 @@ func (o outcome) settle(id string, sn *Snapshot) bool {
 // readOutcomes reads the recommendation of COMPLETED jobs and the error
 // message of FAILED ones, save those early had read already.
 func (s *Store) readOutcomes(ctx context.Context, ids []string, snaps []Snapshot, early []outcome) error {
-	cmds := make([]*redis.StringCmd, len(ids))
-	settled := make([]bool, len(ids))
-	final := false
-	for i := range snaps {
-		if snaps[i].Err == nil && snaps[i].Job.Status.Final() {
-			settled[i] = early[i].settle(ids[i], &snaps[i])
-			final = final || !settled[i]
-		}
-	}
-	if !final {
-		return nil
-	}
-	s.pipe(ctx, func(p redis.Pipeliner) {
-		for i, sn := range snaps {
-			switch {
-			case sn.Err != nil || settled[i]:
-			case sn.Job.Status == Completed && sn.Job.EventDraftID != "":
-				cmds[i] = p.Get(ctx, ResultKey(sn.Job.EventDraftID))
-			case sn.Job.Status == Failed:
-				cmds[i] = p.Get(ctx, ErrorKey(ids[i]))
-			}
-		}
-	})
+	var idx []int
+	var keys []string
 	for i := range snaps {
 		sn := &snaps[i]
-		if sn.Err != nil || !sn.Job.Status.Final() || settled[i] {
+		if sn.Err != nil || !sn.Job.Status.Final() || early[i].settle(ids[i], sn) {
 			continue
-		}
-		if cmds[i] == nil { // COMPLETED without an eventDraftId
-			sn.Err = fmt.Errorf("job %s: %w: no eventDraftId", ids[i], ErrNoResult)
-			continue
-		}
-		data, err := cmds[i].Bytes()
-		if err != nil && err != redis.Nil && !isWrongType(err) {
-			return failed(cmds[i])
 		}
 		switch {
-		case sn.Job.Status == Failed && err == nil && len(data) > 0:
-			sn.Error = string(data)
+		case sn.Job.Status == Failed:
+			idx, keys = append(idx, i), append(keys, ErrorKey(ids[i]))
+		case sn.Job.EventDraftID != "":
+			idx, keys = append(idx, i), append(keys, ResultKey(sn.Job.EventDraftID))
+		default:
+			sn.Err = fmt.Errorf("job %s: %w: no eventDraftId", ids[i], ErrNoResult)
+		}
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	vals, err := s.getAll(ctx, keys)
+	if err != nil {
+		return err
+	}
+	for n, i := range idx {
+		sn, v := &snaps[i], vals[n]
+		switch {
+		case sn.Job.Status == Failed && len(v.data) > 0:
+			sn.Error = string(v.data)
 		case sn.Job.Status == Failed:
 			sn.Error = DefaultFailure
-		case err != nil:
-			sn.Err = fmt.Errorf("job %s: %w: %v", ids[i], ErrNoResult, err)
+		case !v.str:
+			sn.Err = fmt.Errorf("job %s: %w: %s is missing or not a string", ids[i], ErrNoResult, keys[n])
 		default:
-			sn.Result, sn.Err = decodeResult(ids[i], data)
+			sn.Result, sn.Err = decodeResult(ids[i], v.data)
 		}
 	}
 	return nil
+}
+
+// getAll reads string keys in one round trip (see gets).
+func (s *Store) getAll(ctx context.Context, keys []string) ([]value, error) {
+	mget := s.canMGET()
+	var g gets
+	s.pipe(ctx, func(p redis.Pipeliner) { g = queueGets(ctx, p, keys, mget) })
+	if g.refused() {
+		s.mgetRefused.Store(time.Now().UnixNano())
+		return s.getAll(ctx, keys)
+	}
+	vals, err := g.values()
+	if err != nil {
+		return nil, err
+	}
+	return vals, nil
 }
 
 // pipe runs one pipeline; errors are read from each command, since Exec
@@ -297,8 +326,9 @@ func failed(c redis.Cmder) error {
 	return fmt.Errorf("%w: %s (%s): %w", ErrRefused, strings.Join(words, " "), missingRule(err, c), err)
 }
 
-// Refused tells a command Redis refused to run: an ACL without the
-// permission (NOPERM), or a command renamed or disabled.
+// Refused tells a command Redis will never run for jobwait: an ACL
+// without the permission (NOPERM), or a command renamed or disabled; not
+// trouble that passes (LOADING, a timeout).
 func Refused(err error) bool {
 	if err == nil {
 		return false

@@ -255,7 +255,7 @@ func TestRefusedReads(t *testing.T) {
 	j := p.Create(t)
 	require.NoError(t, p.Complete(ctx, j))
 	for range 3 {
-		snaps, err := st.ReadManyWithDrafts(ctx, []string{j.JobID}, []string{j.EventDraftID})
+		snaps, err := st.ReadManyWith(ctx, []string{j.JobID}, store.Hints{Drafts: []string{j.EventDraftID}})
 		require.NoError(t, err)
 		assert.Equal(t, store.Completed, snaps[0].Job.Status)
 		assert.NotNil(t, snaps[0].Result)

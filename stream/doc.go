@@ -8,7 +8,7 @@
 //
 // Goroutines. (*Hub).Run owns every goroutine of the hub: the listener (or
 // poller), the readers and, in keyspace mode, the guard (the safety
-// re-read); each subscription's loop owns the goroutine that checks its
+// re-read, and the lookups of time to live); each subscription's loop owns the goroutine that checks its
 // node's notify-keyspace-events, and stops and waits for it before it
 // returns. Run returns only after all of them have returned; its caller
 // (cmd) starts it, cancels its context and waits for it. Nothing is started
@@ -41,11 +41,13 @@
 // last waiter waits for the others' writes only, and in a read of many jobs
 // (a burst of completions) a job's closes, which send what its waiters are
 // waiting for (jobwait holds a stream's last event for its FIN), do not
-// wait for the writes of the jobs after it. Read is
-// given each job's state as its waiters know it (not for a safety re-read,
-// which seldom finds a change), a hint (never trusted as the job's state)
-// that lets it read what a change will need with the job itself: jobwait
-// reads a completion's result in the record's round trip.
+// wait for the writes of the jobs after it. A read that expects a
+// change (a notification's, a Watch's) is given each job's state as its
+// waiters know it, a hint (never trusted as the job's state) that lets it
+// read what a change will need with the job itself: jobwait reads a
+// completion's result in the record's round trip. One that does not (a
+// safety re-read, every read in poll mode) is given none, and reads as
+// little as it can: jobwait reads the records of a batch in one MGET.
 //
 // Doubted states. A state that Config.Doubt questions (a job that was there
 // reads as gone; a COMPLETED job without its result) is held back for at
@@ -79,6 +81,22 @@
 // interval, until a whole Resync passes without such evidence. The first
 // evidence of an episode is logged with its reason; Stats and Blind say so.
 // Blindness leaves Ready as it is: answers stay right, only later.
+//
+// Expiry. Redis removes an expired key, and publishes its expiry, only
+// when a command touches it or its sampling finds it, seconds later among
+// thousands of keys with a TTL. So in keyspace mode the guard looks up
+// (Config.TTLs, in its own goroutine, batched) the time to live of every
+// job watched since its last tick, and again after a keyspace event that
+// may have changed it (expire and persist, which change nothing else and
+// are not read; restore and rename_to, copy_to, move_to, which are read
+// too), and its tick comes no later than the soonest expiry: a job whose
+// time is up is looked up again, which makes Redis expire the key, and a
+// job found gone is read. An expired job is so read within Resync/10 of
+// its expiry (at it, for a time to live looked up a tick before), and its
+// vanishing confirmed ConfirmDelay later. A job watched for less than a
+// tick (a short poll) costs no lookup, a held one one lookup per change
+// of its time to live; while polling, whose reads make Redis expire what
+// is due, none.
 //
 // Reconnects. When the subscription drops, the hub is not ready and its
 // knowledge is stale: new waiters read Redis themselves. Every subscription

@@ -22,6 +22,9 @@ func (h *Hub[T]) RunSubscribed(ctx context.Context) {
 // Notify hands the hub a keyspace notification of key.
 func (h *Hub[T]) Notify(key string) { h.notify(key, time.Now()) }
 
+// Event hands the hub keyspace event ev of key ("set", "expire").
+func (h *Hub[T]) Event(key, ev string) { h.event(key, ev, time.Now()) }
+
 // Subscribed stands for a subscription confirmation (the first, or one
 // after a reconnect).
 func (h *Hub[T]) Subscribed() { h.listened(news{what: confirmed, on: true}) }
@@ -30,6 +33,3 @@ func (h *Hub[T]) Subscribed() { h.listened(news{what: confirmed, on: true}) }
 func (h *Hub[T]) Unsubscribed(err error) {
 	h.listened(news{what: lost, was: true, first: true, err: err})
 }
-
-// SweepBatch is the most jobs in one safety re-read batch.
-const SweepBatch = sweepBatch

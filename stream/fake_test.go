@@ -22,9 +22,11 @@ import (
 // memStore is a map of job states the hub reads; it counts and times reads.
 // Its states are the job's raw value, "" when missing.
 type memStore struct {
-	mu    sync.Mutex
-	state map[string]string
-	reads map[string][]time.Time
+	mu      sync.Mutex
+	state   map[string]string
+	reads   map[string][]time.Time
+	expires map[string]time.Time   // as Redis expires a key: missing from then on
+	lookups map[string][]time.Time // when each job's time to live was looked up
 
 	// during, if set, runs in every read after the states are taken and
 	// before they are returned, outside the store's lock, with the read's
@@ -33,7 +35,8 @@ type memStore struct {
 }
 
 func newMemStore() *memStore {
-	return &memStore{state: map[string]string{}, reads: map[string][]time.Time{}}
+	return &memStore{state: map[string]string{}, reads: map[string][]time.Time{},
+		expires: map[string]time.Time{}, lookups: map[string][]time.Time{}}
 }
 
 func (m *memStore) set(id, v string) {
@@ -42,10 +45,52 @@ func (m *memStore) set(id, v string) {
 	m.mu.Unlock()
 }
 
+// expire gives id a time to live of d from now.
+func (m *memStore) expire(id string, d time.Duration) {
+	m.mu.Lock()
+	m.expires[id] = time.Now().Add(d)
+	m.mu.Unlock()
+}
+
+// expireLocked drops id if its time is up, as Redis does when a command
+// touches it.
+func (m *memStore) expireLocked(id string) {
+	if at, ok := m.expires[id]; ok && !time.Now().Before(at) {
+		delete(m.state, id)
+		delete(m.expires, id)
+	}
+}
+
+// ttls is the hub's Config.TTLs over m.
+func (m *memStore) ttls(ctx context.Context, ids []string) ([]time.Duration, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]time.Duration, len(ids))
+	for i, id := range ids {
+		m.lookups[id] = append(m.lookups[id], time.Now())
+		m.expireLocked(id)
+		switch at, ok := m.expires[id]; {
+		case m.state[id] == "":
+			out[i] = -1
+		case ok:
+			out[i] = time.Until(at)
+		}
+	}
+	return out, nil
+}
+
+// lookupsOf returns when id's time to live was looked up.
+func (m *memStore) lookupsOf(id string) []time.Time {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]time.Time(nil), m.lookups[id]...)
+}
+
 func (m *memStore) read(ctx context.Context, ids, prev []string) ([]string, error) {
 	m.mu.Lock()
 	out := make([]string, len(ids))
 	for i, id := range ids {
+		m.expireLocked(id)
 		out[i] = m.state[id]
 		m.reads[id] = append(m.reads[id], time.Now())
 	}

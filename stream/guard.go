@@ -21,13 +21,15 @@ type blindness struct {
 }
 
 // guard re-reads, in keyspace mode, every watched job whose last read is
-// older than Resync, judges the changes those re-reads found, and ends a
-// blind episode, until ctx ends. Jobs read for a notification within Resync
-// cost nothing here. While the hub hears nothing it can trust (blind, or
-// the subscription down: lost, refused, on a cluster any master's) it polls
-// instead, as poll mode does: every watched job at every poll interval.
+// older than Resync, judges the changes those re-reads found, ends a
+// blind episode, and learns the time to live of watched jobs (reading
+// those whose time is up, see expiry.go), until ctx ends. Jobs read for a
+// notification within Resync cost nothing here. While the hub hears
+// nothing it can trust (blind, or the subscription down: lost, refused, on
+// a cluster any master's) it polls instead, as poll mode does: every
+// watched job at every poll interval.
 func (h *Hub[T]) guard(ctx context.Context) {
-	t := time.NewTimer(h.guardEvery())
+	t := time.NewTimer(h.guardEvery(time.Time{}))
 	defer t.Stop()
 	for {
 		select {
@@ -36,32 +38,44 @@ func (h *Hub[T]) guard(ctx context.Context) {
 		case <-h.polls:
 			// Polling began: its first tick is a poll interval away,
 			// not what is left of a tenth of Resync.
-			t.Reset(h.guardEvery())
+			t.Reset(h.guardEvery(time.Time{}))
 			continue
 		case <-t.C:
 		}
-		h.guardOnce(time.Now())
-		t.Reset(h.guardEvery())
+		next, learn := h.guardOnce(time.Now())
+		next = h.learnTTLs(ctx, learn, next)
+		t.Reset(h.guardEvery(next))
 	}
 }
 
 // guardEvery is the safety re-read's tick: a tenth of Resync, so that a
 // job is re-read at most Resync and a tenth after its last read, and never
-// sooner than Resync after it; the poll interval while polling.
-func (h *Hub[T]) guardEvery() time.Duration {
+// sooner than Resync after it, or until next, when a watched job expires,
+// if that is sooner; the poll interval while polling (whose reads make
+// Redis expire what is due).
+func (h *Hub[T]) guardEvery(next time.Time) time.Duration {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.pollingLocked() {
 		return h.cfg.PollInterval
 	}
-	return h.cfg.Resync / 10
+	d := h.cfg.Resync / 10
+	if !next.IsZero() {
+		d = min(d, max(time.Until(next), time.Millisecond))
+	}
+	return d
 }
 
 // pollingLocked reports whether the guard polls: the hub is blind, or its
 // subscription is down, so changes may come with no notification.
 func (h *Hub[T]) pollingLocked() bool { return h.blind.on || !h.listening }
 
-func (h *Hub[T]) guardOnce(now time.Time) {
+// guardOnce runs one tick of the guard at now. It returns when the next
+// watched job expires (zero: none does), and the jobs whose time to live
+// is to be learnt: those watched since the last tick or told of a new one
+// (not while polling, whose reads make Redis expire what is due), and
+// those whose time is up.
+func (h *Hub[T]) guardOnce(now time.Time) (next time.Time, learn []*entry[T]) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	unannounced := 0
@@ -80,12 +94,22 @@ func (h *Hub[T]) guardOnce(now time.Time) {
 		h.log.Info("notifications trusted again: nothing missed for a whole resync interval", "resync", h.cfg.Resync)
 		h.refreshLocked()
 	}
+	polling := h.pollingLocked()
 	stale := h.cfg.Resync
-	if h.pollingLocked() {
+	if polling {
 		stale = 0
 	}
 	n := 0
 	for _, e := range h.jobs {
+		if expiredLocked(e, now) {
+			// Looking its time to live up makes Redis expire the key.
+			e.expires, e.newTTL = time.Time{}, true
+		}
+		if e.newTTL && !polling && h.cfg.TTLs != nil && !e.readAt.IsZero() {
+			e.newTTL = false
+			learn = append(learn, e)
+		}
+		next = sooner(next, e, now)
 		if e.queued || e.reading || e.readAt.IsZero() || now.Sub(e.readAt) < stale || !e.doubtFrom.IsZero() {
 			continue
 		}
@@ -93,6 +117,7 @@ func (h *Hub[T]) guardOnce(now time.Time) {
 		n++
 	}
 	h.stats.safetyReads.Add(uint64(n))
+	return next, learn
 }
 
 // caughtBlind records evidence of missed changes; the first evidence of an

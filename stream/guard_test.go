@@ -1,6 +1,8 @@
 package stream_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -259,5 +261,138 @@ func TestChangesGoBeforeSafetyReads(t *testing.T) {
 		assert.Equal(t, []string{"x"}, batches[1], "the change is read before the sweep batches queued before it")
 		assert.Len(t, batches[2], stream.SweepBatch)
 		assert.Len(t, batches[3], stream.SweepBatch)
+	})
+}
+
+// watchedWithTTL is watched, job "a" given a time to live of ttl, which
+// the hub looks up in the store.
+func watchedWithTTL(t *testing.T, st string, ttl time.Duration) (*memStore, *stream.Hub[string], *stream.Waiter[string]) {
+	t.Helper()
+	m := newMemStore()
+	m.set("a", st)
+	m.expire("a", ttl)
+	h := memHub(t, m, func(c *stream.Config[string]) { c.TTLs = m.ttls })
+	w, _, err := h.Watch(t.Context(), "a")
+	require.NoError(t, err)
+	t.Cleanup(w.Close)
+	return m, h, w
+}
+
+// TestExpiredJobIsReadWhenItsTimeIsUp: a watched job whose time to live
+// runs out is read then, not at the next safety re-read, and its waiters
+// learn it is gone once the vanishing is confirmed.
+func TestExpiredJobIsReadWhenItsTimeIsUp(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		const ttl = 1800 * time.Millisecond // not on a tick of the guard
+		_, _, w := watchedWithTTL(t, "PROCESSING", ttl)
+		got, ok := next(t, w, testResync)
+		require.True(t, ok, "expiry not seen within Resync")
+		assert.Equal(t, "", got)
+		assert.Equal(t, ttl+stream.DefaultConfirmDelay, time.Since(start), "read when its time is up, confirmed ConfirmDelay later")
+	})
+}
+
+// TestNewTTLIsLearnt: an EXPIRE of a watched job (its time to live
+// changed, not its value) costs no read; the new time to live is looked
+// up at the guard's next tick, and the job read when it is up.
+func TestNewTTLIsLearnt(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m, h, w := watchedWithTTL(t, "PROCESSING", time.Hour)
+		time.Sleep(time.Second)
+		m.expire("a", time.Second)
+		h.Event("job:a", "expire")
+		start := time.Now()
+		time.Sleep(time.Second - time.Millisecond)
+		assert.Len(t, m.readsOf("a"), 1, "the expire is not read")
+
+		got, ok := next(t, w, testResync)
+		require.True(t, ok, "expiry not seen within Resync")
+		assert.Equal(t, "", got)
+		assert.Equal(t, time.Second+stream.DefaultConfirmDelay, time.Since(start))
+	})
+}
+
+// TestLongerTTLCostsNoRead: SET … EX (a set, then an expire) of a watched
+// job costs the set's read and a lookup of its new time to live, so the
+// old one's end costs nothing.
+func TestLongerTTLCostsNoRead(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m, h, w := watchedWithTTL(t, "PENDING", 2*time.Second)
+		time.Sleep(time.Second)
+		m.set("a", "PROCESSING")
+		m.expire("a", time.Hour)
+		h.Event("job:a", "set")
+		h.Event("job:a", "expire")
+		got, ok := next(t, w, time.Second)
+		require.True(t, ok)
+		require.Equal(t, "PROCESSING", got)
+
+		time.Sleep(testResync - 2*time.Second) // short of the safety re-read
+		assert.Len(t, m.readsOf("a"), 2, "the first read and the set's")
+		assert.Len(t, m.lookupsOf("a"), 2, "at the first tick, and the tick after the expire")
+		assert.Empty(t, w.C(), "nothing changed for the waiter")
+	})
+}
+
+// TestTTLsAreLookedUpOncePerHeldJob: a job held past a tick has its time
+// to live looked up once however long it is held; one watched and let go
+// before the tick (a short poll) costs none.
+func TestTTLsAreLookedUpOncePerHeldJob(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m, h, _ := watchedWithTTL(t, "PROCESSING", time.Hour)
+		m.set("b", "PROCESSING")
+		time.Sleep(testResync / 50) // between the guard's ticks
+		for range 10 {
+			w, _, err := h.Watch(t.Context(), "b")
+			require.NoError(t, err)
+			w.Close()
+			time.Sleep(testResync / 20)
+		}
+		time.Sleep(3 * testResync)
+		assert.Len(t, m.lookupsOf("a"), 1)
+		assert.Empty(t, m.lookupsOf("b"))
+	})
+}
+
+// TestFailedTTLLookupIsTriedAgain: a lookup that fails ends the tick's
+// lookups (a Redis that does not answer holds the guard once, not once a
+// batch), and every job is looked up again at the next tick.
+func TestFailedTTLLookupIsTriedAgain(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := newMemStore()
+		var mu sync.Mutex
+		calls, failing := 0, true
+		h := memHub(t, m, func(c *stream.Config[string]) {
+			c.Batch = 2
+			c.TTLs = func(ctx context.Context, ids []string) ([]time.Duration, error) {
+				mu.Lock()
+				calls++
+				fail := failing
+				mu.Unlock()
+				if fail {
+					return nil, errors.New("redis down")
+				}
+				return m.ttls(ctx, ids)
+			}
+		})
+		for i := range 5 {
+			id := fmt.Sprint(i)
+			m.set(id, "PROCESSING")
+			m.expire(id, time.Hour)
+			w, _, err := h.Watch(t.Context(), id)
+			require.NoError(t, err)
+			t.Cleanup(w.Close)
+		}
+		time.Sleep(testResync/10 + time.Millisecond) // past the first tick
+		mu.Lock()
+		assert.Equal(t, 1, calls, "one failed lookup a tick")
+		failing = false
+		mu.Unlock()
+
+		time.Sleep(testResync / 10) // past the second
+		for i := range 5 {
+			assert.Len(t, m.lookupsOf(fmt.Sprint(i)), 1, "job %d looked up at the next tick", i)
+		}
 	})
 }

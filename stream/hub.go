@@ -45,10 +45,12 @@ type Config[T any] struct {
 	JobID func(key string) (string, bool)
 	// Read reads jobs in one batch, one state per id in order. An error fails
 	// the whole batch (Redis unreachable); a job's own trouble is a state.
-	// prev holds each job's state as its waiters know it, where a change
-	// is expected: T's zero before the first read and for a safety re-read
-	// (which seldom finds one). It is a hint that may save round trips
-	// (which keys to read with the job's), never the job's state.
+	// prev is nil for a read that expects no change (a safety re-read,
+	// every read in poll mode), which should cost as little as it can.
+	// Otherwise (a notification, a Watch) prev holds each job's state as
+	// its waiters know it, a hint that may save round trips (which keys to
+	// read with the job's), never the job's state; T's zero before the
+	// first read and where the job was queued by a safety re-read.
 	Read func(ctx context.Context, ids []string, prev []T) ([]T, error)
 	// Same reports whether two states are equal: only changes are fanned out.
 	Same func(a, b T) bool
@@ -62,6 +64,13 @@ type Config[T any] struct {
 	// since the first doubted read; that read's state is fanned out
 	// whatever it is.
 	Doubt func(prev, next T) time.Duration
+	// TTLs, if set, reads how long each job has left to live in Redis:
+	// 0 if it does not expire, below 0 if it is gone. Redis removes an
+	// expired key, and publishes its expiry, only when a command touches
+	// it or its sampling finds it, which can take many seconds: the guard
+	// learns the time to live of each job still watched at its tick, and
+	// reads the job when that runs out (see Expiry in doc.go).
+	TTLs func(ctx context.Context, ids []string) ([]time.Duration, error)
 	// ConfirmDelay is the first re-read's delay of a doubted state. Zero is
 	// DefaultConfirmDelay.
 	ConfirmDelay time.Duration
@@ -135,6 +144,8 @@ type entry[T any] struct {
 	err     error         // the last read's error, for those on ready
 	readAt  time.Time     // when the last successful read was applied
 	swept   bool          // queued by a safety re-read and by no notification since
+	expires time.Time     // when Redis expires the job, as Config.TTLs said; zero: never
+	newTTL  bool          // its time to live is to be learnt: a new job, or one told of a new one
 
 	doubtFrom time.Time     // first read of the state held back (Config.Doubt); zero: none
 	doubtStep time.Duration // the next re-read's delay
@@ -180,7 +191,7 @@ func (h *Hub[T]) Watch(ctx context.Context, id string) (*Waiter[T], T, error) {
 		// The hub keeps id past this call: a copy, since the caller's may
 		// live in a buffer it reuses (fasthttp's request).
 		id = strings.Clone(id)
-		e = &entry[T]{id: id, waiters: make(map[*Waiter[T]]struct{}, 1)}
+		e = &entry[T]{id: id, waiters: make(map[*Waiter[T]]struct{}, 1), newTTL: true}
 		h.jobs[id] = e
 	}
 	w.id = e.id
@@ -260,10 +271,10 @@ func (h *Hub[T]) queueLocked(e *entry[T], at time.Time) {
 	}
 }
 
-// sweepBatch is the most jobs one safety re-read batch holds: a batch
+// SweepBatch is the most jobs one safety re-read batch holds: a batch
 // occupies its reader (and, on one core, the process) while its replies
 // are decoded, and changes wait behind it for no longer than that.
-const sweepBatch = 64
+const SweepBatch = 64
 
 // sweepLocked queues e, neither queued nor being read, for a safety
 // re-read: behind every change, in smaller batches, since it seldom finds
@@ -350,27 +361,27 @@ func (h *Hub[T]) readLoop(ctx context.Context) {
 		case <-h.kick:
 		}
 		for {
-			batch := h.take()
+			batch, swept := h.take()
 			if batch == nil {
 				break
 			}
-			h.read(ctx, batch)
+			h.read(ctx, batch, !swept && h.Mode() != Poll)
 		}
 	}
 }
 
 // take removes up to one batch from the queue (changes first, then safety
-// re-reads) and marks it being read; it passes the kick on when more is
-// left, so other readers share the work.
-func (h *Hub[T]) take() []*entry[T] {
+// re-reads, swept) and marks it being read; it passes the kick on when
+// more is left, so other readers share the work.
+func (h *Hub[T]) take() (batch []*entry[T], swept bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	batch := takeFrom(&h.dirty, h.cfg.Batch, false)
+	batch = takeFrom(&h.dirty, h.cfg.Batch, false)
 	if batch == nil {
-		batch = takeFrom(&h.sweep, min(h.cfg.Batch, sweepBatch), true)
+		batch, swept = takeFrom(&h.sweep, min(h.cfg.Batch, SweepBatch), true), true
 	}
 	if batch == nil {
-		return nil
+		return nil, false
 	}
 	if len(h.dirty)+len(h.sweep) > 0 {
 		signal(h.kick)
@@ -381,7 +392,7 @@ func (h *Hub[T]) take() []*entry[T] {
 		// that comes during it waits for the next one.
 		e.claimed, e.ready = e.ready, nil
 	}
-	return batch
+	return batch, swept
 }
 
 // takeFrom takes up to n entries off the front of q and marks them being
@@ -404,14 +415,18 @@ func takeFrom[T any](q *[]*entry[T], n int, low bool) []*entry[T] {
 	return batch
 }
 
-// read reads a batch and fans each changed state out.
-func (h *Hub[T]) read(ctx context.Context, batch []*entry[T]) {
+// read reads a batch and fans each changed state out; expect says the
+// read expects a change (see Config.Read).
+func (h *Hub[T]) read(ctx context.Context, batch []*entry[T], expect bool) {
 	ids := make([]string, len(batch))
-	prev := make([]T, len(batch))
+	var prev []T
+	if expect {
+		prev = make([]T, len(batch))
+	}
 	h.mu.Lock()
 	for i, e := range batch {
 		ids[i] = e.id
-		if e.cur != nil && !e.swept {
+		if expect && e.cur != nil && !e.swept {
 			prev[i] = e.cur.state
 		}
 	}

@@ -36,11 +36,20 @@ type hubFixture struct {
 
 func startHub(t *testing.T, mode stream.Mode, redisArgs ...string) *hubFixture {
 	t.Helper()
+	return startHubWith(t, mode, func(*stream.Config[string]) {}, redisArgs...)
+}
+
+// readFunc is the hub's Config.Read of these tests.
+type readFunc = func(ctx context.Context, ids, prev []string) ([]string, error)
+
+// startHubWith is startHub with the hub's configuration changed by opt.
+func startHubWith(t *testing.T, mode stream.Mode, opt func(*stream.Config[string]), redisArgs ...string) *hubFixture {
+	t.Helper()
 	f := &hubFixture{srv: redistest.Start(t, redisArgs...)}
 	f.rdb = redis.NewClient(&redis.Options{Addr: f.srv.Addr(), DialTimeout: time.Second, ReadTimeout: time.Second})
 	t.Cleanup(func() { f.rdb.Close() })
 	f.prod = f.srv.Client(t)
-	f.hub = stream.New(stream.Config[string]{
+	cfg := stream.Config[string]{
 		Client:  f.rdb,
 		Pattern: "job:*",
 		JobID:   func(key string) (string, bool) { return strings.CutPrefix(key, "job:") },
@@ -48,14 +57,16 @@ func startHub(t *testing.T, mode stream.Mode, redisArgs ...string) *hubFixture {
 		Same:    func(a, b string) bool { return a == b },
 		Notify:  mode,
 		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
+	}
+	opt(&cfg)
+	f.hub = stream.New(cfg)
 	f.stop = jobwaittest.Run(t, hubWait, "Run", func(ctx context.Context) { _ = f.hub.Run(ctx) })
 	jobwaittest.Eventually(t, hubWait, "hub ready", f.hub.Ready)
 	return f
 }
 
 // getRead reads job:{id} for each id in one pipeline.
-func getRead(c *redis.Client) func(ctx context.Context, ids, _ []string) ([]string, error) {
+func getRead(c *redis.Client) readFunc {
 	return func(ctx context.Context, ids, _ []string) ([]string, error) {
 		cmds := make([]*redis.StringCmd, len(ids))
 		_, _ = c.Pipelined(ctx, func(p redis.Pipeliner) error {

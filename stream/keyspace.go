@@ -174,11 +174,8 @@ func (h *Hub[T]) receive(ctx context.Context, ps *redis.PubSub, prefixLen int, b
 		pinged = false
 		switch m := msg.(type) {
 		case *redis.Message:
-			if m.Payload == "expire" { // a TTL change leaves the value as it was
-				continue
-			}
 			if len(m.Channel) > prefixLen {
-				h.notify(m.Channel[prefixLen:], time.Now())
+				h.event(m.Channel[prefixLen:], m.Payload, time.Now())
 			}
 		case *redis.Subscription:
 			if m.Kind == "psubscribe" {

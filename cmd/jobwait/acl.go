@@ -62,8 +62,8 @@ func permissions(be *backend, mode stream.Mode, st *store.Store) []permission {
 			cost: "COMPLETED jobs cannot be read: " + refusal},
 	}
 	if st.UsesMGet() {
-		ps = append(ps, permission{name: "MGET on ai:recommendation:* and job:*:error", grant: "+mget",
-			cost: "a final job's result and error message are read with a GET each instead of one MGET (an MGET is tried again each minute)",
+		ps = append(ps, permission{name: "MGET on job:*, job:*:error and ai:recommendation:*", grant: "+mget",
+			cost: "jobs, results and error messages are read with a GET each instead of one MGET per 512 keys (an MGET is tried again each minute)",
 			queue: func(ctx context.Context, p redis.Pipeliner) redis.Cmder {
 				return p.MGet(ctx, store.ResultKey(probeJob), store.ErrorKey(probeJob))
 			}})
@@ -83,6 +83,9 @@ func permissions(be *backend, mode stream.Mode, st *store.Store) []permission {
 			_, err := sub.Receive(ctx)
 			return err
 		}})
+	ps = append(ps, permission{name: "PTTL on job:*", grant: "+pttl",
+		cost: "an expired job reaches its waiters at the next safety re-read (JOBWAIT_RESYNC) instead of within a tick (a PTTL is tried again each minute)",
+		queue: func(ctx context.Context, p redis.Pipeliner) redis.Cmder { return p.PTTL(ctx, store.JobKey(probeJob)) }})
 	if mode == stream.Auto {
 		ps = append(ps,
 			permission{name: "CONFIG GET notify-keyspace-events", grant: "+config|get", config: true,

@@ -16,17 +16,17 @@ import (
 	"jobwait/store/redistest"
 )
 
-// readmeACL is README's ACL SETUSER line for jobwait, split into words.
+// readmeACL is the documented ACL SETUSER line for jobwait (docs/production.md), split into words.
 func readmeACL(t *testing.T) []string {
 	t.Helper()
-	data, err := os.ReadFile("../../README.md")
+	data, err := os.ReadFile("../../docs/production.md")
 	require.NoError(t, err)
 	for _, line := range strings.Split(string(data), "\n") {
 		if strings.HasPrefix(line, "ACL SETUSER jobwait ") {
 			return strings.Fields(line)
 		}
 	}
-	t.Fatal("README.md has no line starting ACL SETUSER jobwait")
+	t.Fatal("docs/production.md has no line starting ACL SETUSER jobwait")
 	return nil
 }
 
@@ -86,7 +86,8 @@ func TestLeastPrivilegeUser(t *testing.T) {
 		"%R~ai:recommendation:*": "GET on ai:recommendation:*",
 		"&__keyspace@0__:job:*":  "PSUBSCRIBE on __keyspace@0__:job:*",
 		"+get":                   "GET on job:*",
-		"+mget":                  "MGET on ai:recommendation:* and job:*:error",
+		"+mget":                  "MGET on job:*, job:*:error and ai:recommendation:*",
+		"+pttl":                  "PTTL on job:*",
 		"+hgetall":               "HGETALL on job:*",
 		"+ping":                  "PING",
 		"+psubscribe":            "PSUBSCRIBE on __keyspace@0__:job:*",
@@ -119,7 +120,7 @@ func readmeConfigACL(t *testing.T) []string { return readmeRules(t, "+config") }
 // add whose first rule starts with first.
 func readmeRules(t *testing.T, first string) []string {
 	t.Helper()
-	data, err := os.ReadFile("../../README.md")
+	data, err := os.ReadFile("../../docs/production.md")
 	require.NoError(t, err)
 	for _, line := range strings.Split(string(data), "\n") {
 		if strings.HasPrefix(line, "| `"+first) {
@@ -127,7 +128,7 @@ func readmeRules(t *testing.T, first string) []string {
 			return strings.Fields(strings.ReplaceAll(cell, `\|`, "|"))
 		}
 	}
-	t.Fatalf("README.md has no row of ACL rules starting %s", first)
+	t.Fatalf("docs/production.md has no row of ACL rules starting %s", first)
 	return nil
 }
 

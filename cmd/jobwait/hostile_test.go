@@ -318,7 +318,7 @@ func TestHostileInputNeverReachesRedis(t *testing.T) {
 	cmds := mon.stop(t)
 	require.NotEmpty(t, cmds, "MONITOR saw jobwait's reads")
 	keyRE := regexp.MustCompile(`^(job:[A-Za-z0-9_-]{1,64}(:error)?|ai:recommendation:[A-Za-z0-9_-]{1,64})$`)
-	keyed := map[string]bool{"get": true, "hgetall": true, "set": true, "del": true, "exists": true, "type": true, "ttl": true, "pexpire": true, "expire": true}
+	keyed := map[string]bool{"get": true, "hgetall": true, "set": true, "del": true, "exists": true, "type": true, "ttl": true, "pttl": true, "pexpire": true, "expire": true}
 	// Commands without a key, with every argument spelled out.
 	fixed := regexp.MustCompile(`^(ping|monitor|config get notify-keyspace-events|config set notify-keyspace-events [A-Za-z$]+|` +
 		`psubscribe __keyspace@0__:job:\*|punsubscribe.*|hello [23].*|client setinfo (lib-name|lib-ver) [A-Za-z0-9().,_ -]+|client maint_notifications.*|info cluster|cluster info|select 0)$`)

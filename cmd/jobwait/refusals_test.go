@@ -277,15 +277,15 @@ func TestReadmeUsersOnSentinel(t *testing.T) {
 	assert.NotContains(t, rs[0].jw.Log(), "redis permission missing")
 }
 
-// readmeSentinelACL is README's rules and channels for a Sentinel's own
-// ACL user.
+// readmeSentinelACL is the documented rules and channels for a Sentinel's
+// own ACL user (docs/production.md).
 func readmeSentinelACL(t *testing.T) []string {
 	t.Helper()
-	data, err := os.ReadFile("../../README.md")
+	data, err := os.ReadFile("../../docs/production.md")
 	require.NoError(t, err)
 	text := string(data)
 	i := strings.Index(text, "A Sentinel's own ACL user")
-	require.GreaterOrEqual(t, i, 0, "README.md says what a Sentinel's own ACL user needs")
+	require.GreaterOrEqual(t, i, 0, "docs/production.md says what a Sentinel's own ACL user needs")
 	para, _, _ := strings.Cut(text[i:], "\n\n")
 	var rules []string
 	for j, part := range strings.Split(para, "`") {

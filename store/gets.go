@@ -1,0 +1,85 @@
+package store
+
+import (
+	"context"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// mgetMax is the most keys one MGET reads: a batch of the hub's default
+// size (512 jobs) is one command, and no single command holds Redis long.
+const mgetMax = 512
+
+// gets is a pipelined read of string keys: an MGET per mgetMax keys where
+// one node holds them all, a GET each where keys may live on different
+// nodes (or where there is one key, which a GET reads as well and tells
+// missing from another type).
+type gets struct {
+	one  []*redis.StringCmd
+	many []*redis.SliceCmd
+}
+
+// queueGets queues the reads of keys in p; mget allows MGET.
+func queueGets(ctx context.Context, p redis.Pipeliner, keys []string, mget bool) gets {
+	var g gets
+	if !mget || len(keys) < 2 {
+		for _, k := range keys {
+			g.one = append(g.one, p.Get(ctx, k))
+		}
+		return g
+	}
+	for i := 0; i < len(keys); i += mgetMax {
+		g.many = append(g.many, p.MGet(ctx, keys[i:min(i+mgetMax, len(keys))]...))
+	}
+	return g
+}
+
+// value is one key as a read found it.
+type value struct {
+	data []byte
+	str  bool // the key holds a string: data
+	// gone: the key is missing. A GET tells; an MGET answers nil alike
+	// for a missing key and for one of another type (a hash).
+	gone bool
+}
+
+// values returns what each key read, in order, or the error of the first
+// command that failed (see failed).
+func (g gets) values() ([]value, error) {
+	var vs []value
+	for _, c := range g.one {
+		data, err := c.Bytes()
+		switch {
+		case err == redis.Nil:
+			vs = append(vs, value{gone: true})
+		case isWrongType(err):
+			vs = append(vs, value{})
+		case err != nil:
+			return nil, failed(c)
+		default:
+			vs = append(vs, value{data: data, str: true})
+		}
+	}
+	for _, c := range g.many {
+		got, err := c.Result()
+		if err != nil {
+			return nil, failed(c)
+		}
+		for _, v := range got {
+			s, ok := v.(string)
+			vs = append(vs, value{data: []byte(s), str: ok})
+		}
+	}
+	return vs, nil
+}
+
+// refused reports whether Redis refused the MGETs: an ACL user without
+// MGET, or a renamed command.
+func (g gets) refused() bool {
+	for _, c := range g.many {
+		if Refused(c.Err()) {
+			return true
+		}
+	}
+	return false
+}
