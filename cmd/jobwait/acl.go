@@ -84,7 +84,7 @@ func permissions(be *backend, mode stream.Mode, st *store.Store) []permission {
 			return err
 		}})
 	ps = append(ps, permission{name: "PTTL on job:*", grant: "+pttl",
-		cost: "an expired job reaches its waiters at the next safety re-read (JOBWAIT_RESYNC) instead of within a tick (a PTTL is tried again each minute)",
+		cost:  "an expired job reaches its waiters at the next safety re-read (JOBWAIT_RESYNC) instead of within a tick (a PTTL is tried again each minute)",
 		queue: func(ctx context.Context, p redis.Pipeliner) redis.Cmder { return p.PTTL(ctx, store.JobKey(probeJob)) }})
 	if mode == stream.Auto {
 		ps = append(ps,
