@@ -79,7 +79,7 @@ func TestDocumentedAlerts(t *testing.T) {
 	slices.Sort(rules)
 	slices.Sort(table)
 	assert.Equal(t, rules, table, "docs/production.md's alert table and alerts.yml")
-	advised := regexp.MustCompile("alert on `(\\w+)`").FindAllStringSubmatch(readme, -1)
+	advised := regexp.MustCompile("(?i)alert on `(\\w+)`").FindAllStringSubmatch(readme, -1)
 	require.NotEmpty(t, advised, "docs/production.md advises alerting on a metric")
 	for _, m := range advised {
 		assert.Contains(t, metrics, m[1], "docs/production.md says to alert on %s: no rule does", m[1])

@@ -12,10 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"jobwait/cmd/jobwait/jobwaittest"
+	"jobwait/store"
 	"jobwait/store/redistest"
 	"jobwait/stream"
 )
@@ -83,6 +85,18 @@ func (w costWindow) every(d time.Duration) int { return int(w.elapsed/d) + 1 }
 // Redis through it.
 const silence = 5 * time.Second
 
+// checked is what the readiness check (one pipeline a second, see
+// checker) may send in w under notify mode mode: every command it queues.
+func (w costWindow) checked(mode stream.Mode) int {
+	n := 0
+	for _, pm := range permissions(&backend{}, mode, store.New(redis.NewClient(&redis.Options{}))) {
+		if pm.queue != nil {
+			n++
+		}
+	}
+	return w.every(time.Second) * n
+}
+
 // batches is ceil(n/size).
 func batches(n, size int) int { return (n + size - 1) / size }
 
@@ -93,7 +107,8 @@ func batches(n, size int) int { return (n + size - 1) / size }
 // interval; at rest in keyspace mode one MGET per batch of the jobs whose
 // last read is JOBWAIT_RESYNC old. Besides, in keyspace mode, CONFIG GET
 // twice per JOBWAIT_RESYNC, a PING through the subscription after 5 s of
-// silence, and once per held job the PTTL of its time to live.
+// silence, and once per held job the PTTL of its time to live; and in
+// every mode the readiness check's pipeline once a second.
 // The figures of README come from its log (go test -run
 // TestRedisCostOfWatchedJobs -v ./cmd/jobwait/).
 func TestRedisCostOfWatchedJobs(t *testing.T) {
@@ -103,7 +118,7 @@ func TestRedisCostOfWatchedJobs(t *testing.T) {
 		r.holdJobs(t, n)
 		w := r.measure(t, 8*n)
 		t.Logf("poll mode, %d watched jobs: %v: %.0f commands/s, %.4f per watched job", n, w, w.perJob(n)*n, w.perJob(n))
-		bound := w.ticks(n) * (batches(n, stream.DefaultBatch) + 1)
+		bound := w.ticks(n)*(batches(n, stream.DefaultBatch)+1) + w.checked(stream.Poll)
 		assert.LessOrEqual(t, w.calls.Total(), int64(bound), "at most an MGET per batch and a PING per tick: %v", w)
 	})
 	t.Run("blind", func(t *testing.T) {
@@ -118,7 +133,7 @@ func TestRedisCostOfWatchedJobs(t *testing.T) {
 		w := r.measure(t, 8*n)
 		require.Equal(t, 1.0, jobwaittest.Metric(r.jw.URL(), "jobwait_hub_blind"), "blind throughout: %v", w)
 		t.Logf("blind, %d watched jobs: %v: %.0f commands/s, %.4f per watched job", n, w, w.perJob(n)*n, w.perJob(n))
-		bound := w.ticks(n)*batches(n, stream.SweepBatch) + w.every(resync/2) + w.every(silence)
+		bound := w.ticks(n)*batches(n, stream.SweepBatch) + w.every(resync/2) + w.every(silence) + w.checked(stream.Auto)
 		assert.LessOrEqual(t, w.calls.Total(), int64(bound), "at most an MGET per safety re-read batch per poll interval: %v", w)
 	})
 	t.Run("keyspace at rest", func(t *testing.T) {
@@ -132,7 +147,7 @@ func TestRedisCostOfWatchedJobs(t *testing.T) {
 		w := r.measure(t, 2*n) // every job re-read twice, once per resync
 		t.Logf("keyspace mode at rest, %d watched jobs: %v: %.1f commands/s, %.4f per watched job", n, w, w.perJob(n)*n, w.perJob(n))
 		// Each tick's batches: the jobs' share, and one part-filled.
-		bound := int(w.reads)/stream.SweepBatch + w.every(stream.DefaultResync/10) + w.every(stream.DefaultResync/2) + w.every(silence)
+		bound := int(w.reads)/stream.SweepBatch + w.every(stream.DefaultResync/10) + w.every(stream.DefaultResync/2) + w.every(silence) + w.checked(stream.Auto)
 		assert.LessOrEqual(t, w.calls.Total(), int64(bound), "at most an MGET per safety re-read batch per tick: %v", w)
 	})
 }

@@ -66,7 +66,7 @@ func TestReadinessFollowsPermissions(t *testing.T) {
 		kill   bool   // the subscription is cut, as an ACL change does not
 	}{
 		{"keyspace", nil, "-get", http.StatusServiceUnavailable, "unavailable", "GET on job:*", false},
-		{"keyspace", nil, "-mget", http.StatusOK, "ok", "MGET on ai:recommendation:* and job:*:error", false},
+		{"keyspace", nil, "-mget", http.StatusOK, "ok", "MGET on job:*, job:*:error and ai:recommendation:*", false},
 		{"keyspace", nil, "-psubscribe", http.StatusServiceUnavailable, "unavailable", "PSUBSCRIBE on __keyspace@0__:job:*", true},
 		{"auto", readmeConfigACL(t), "-config|get", http.StatusOK, "ok", "CONFIG GET notify-keyspace-events", false},
 	} {
