@@ -19,7 +19,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"jobwait/sse"
+	"jobwait/server/sse"
 )
 
 // The documented paths the conformance test drives.

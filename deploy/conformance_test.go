@@ -15,9 +15,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"jobwait/cmd/jobwait/jobwaittest"
-	"jobwait/sse"
+	"jobwait/server/servertest"
+	"jobwait/server/sse"
 	"jobwait/store/redistest"
+	"jobwait/stream/streamtest"
 )
 
 // jobs writes job states straight into Redis, as the AI service does; t is
@@ -67,8 +68,8 @@ func (j jobs) del(keys ...string) {
 // /metrics: a long poll is registered before the job it waits on changes.
 func awaitWaiters(t *testing.T, base, kind string, n int) {
 	t.Helper()
-	jobwaittest.EventuallyEqual(t, 3*time.Second, fmt.Sprintf("jobwait_waiters{kind=%q} (-1: GET /metrics failed)", kind), float64(n), func() float64 {
-		return jobwaittest.Metric(base, "jobwait_waiters", "kind", kind)
+	streamtest.EventuallyEqual(t, 3*time.Second, fmt.Sprintf("jobwait_waiters{kind=%q} (-1: GET /metrics failed)", kind), float64(n), func() float64 {
+		return servertest.Metric(base, "jobwait_waiters", "kind", kind)
 	})
 }
 
@@ -85,7 +86,7 @@ func TestConformance(t *testing.T) {
 	}
 	srv := redistest.Start(t)
 	rdb := srv.Client(t)
-	p := jobwaittest.Start(t, "REDIS_URL="+srv.URL(), "JOBWAIT_DEMO=true", "JOBWAIT_WAIT_BUDGET=2s",
+	p := servertest.Start(t, "REDIS_URL="+srv.URL(), "JOBWAIT_DEMO=true", "JOBWAIT_WAIT_BUDGET=2s",
 		"JOBWAIT_DEMO_DELAY=500ms", "JOBWAIT_DEMO_FAIL_RATE=0")
 	p.WaitReady(t, 5*time.Second)
 	t.Cleanup(c.client.CloseIdleConnections) // before jobwait stops: it waits for open connections
@@ -422,7 +423,7 @@ func TestConformance(t *testing.T) {
 		// A second jobwait: demo off, one waiter at most.
 		srv2 := redistest.Start(t)
 		j2 := jobs{t, srv2.Client(t)}
-		p2 := jobwaittest.Start(t, "REDIS_URL="+srv2.URL(), "JOBWAIT_DEMO=false", "JOBWAIT_WAIT_BUDGET=2s", "JOBWAIT_MAX_WAITERS=1")
+		p2 := servertest.Start(t, "REDIS_URL="+srv2.URL(), "JOBWAIT_DEMO=false", "JOBWAIT_WAIT_BUDGET=2s", "JOBWAIT_MAX_WAITERS=1")
 		p2.WaitReady(t, 5*time.Second)
 		t.Cleanup(c.client.CloseIdleConnections)
 		b2 := p2.URL()

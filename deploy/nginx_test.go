@@ -17,7 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"jobwait/deploy/nginxtest"
-	"jobwait/sse"
+	"jobwait/server/sse"
 )
 
 // The timings nginx must outlast (SPEC.md §7 defaults).

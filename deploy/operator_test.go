@@ -18,7 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v3"
 
-	"jobwait/cmd/jobwait/jobwaittest"
+	"jobwait/server/servertest"
 	"jobwait/store/redistest"
 )
 
@@ -30,6 +30,7 @@ const promtoolHint = "promtool not found in PATH: install it with `apt-get insta
 
 func promtool(t *testing.T, args ...string) {
 	t.Helper()
+	redistest.SkipIfShort(t)
 	if _, err := exec.LookPath("promtool"); err != nil {
 		t.Fatal(promtoolHint)
 	}
@@ -168,7 +169,7 @@ var metricName = regexp.MustCompile(`\b(?:jobwait|process|go)_[a-z0-9_]+`)
 
 func TestOperatorMetricsExist(t *testing.T) {
 	srv := redistest.Start(t)
-	jw := jobwaittest.Start(t, "REDIS_URL="+srv.URL(), "JOBWAIT_DEMO=false")
+	jw := servertest.Start(t, "REDIS_URL="+srv.URL(), "JOBWAIT_DEMO=false")
 	jw.WaitReady(t, 10*time.Second)
 	scrape(t, jw.URL())             // the first scrape counts a request:
 	exported := scrape(t, jw.URL()) // the second shows its series
@@ -195,7 +196,7 @@ func TestOperatorMetricsExist(t *testing.T) {
 // scrape returns the names of the series on /metrics.
 func scrape(t *testing.T, base string) map[string]bool {
 	t.Helper()
-	m, err := jobwaittest.ReadMetrics(base)
+	m, err := servertest.ReadMetrics(base)
 	require.NoError(t, err)
 	return m.Names()
 }

@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"jobwait/cmd/jobwait/jobwaittest"
+	"jobwait/server/servertest"
 )
 
 // README's shell examples say, in an HTML comment on the lines above each
@@ -81,7 +81,7 @@ func TestReadmeExamples(t *testing.T) {
 	t.Parallel()
 	examples := readmeExamples(t)
 	require.NotEmpty(t, examples, "README has examples to run")
-	p := jobwaittest.Start(t, "REDIS_URL=", "JOBWAIT_DEMO=")
+	p := servertest.Start(t, "REDIS_URL=", "JOBWAIT_DEMO=")
 	p.WaitReady(t, 10*time.Second)
 
 	out, runErr := runExamples(t, examples, p.Addr)
@@ -116,7 +116,7 @@ func TestReadmeExampleWithoutTheDemo(t *testing.T) {
 	examples := readmeExamples(t)
 	require.NotEmpty(t, examples)
 	require.Contains(t, examples[0].text, "JOB=$(", "README's first example starts a job")
-	p := jobwaittest.Start(t, "REDIS_URL=", "JOBWAIT_DEMO=false")
+	p := servertest.Start(t, "REDIS_URL=", "JOBWAIT_DEMO=false")
 	p.WaitReady(t, 10*time.Second)
 	out, err := runExamples(t, examples[:1], p.Addr)
 	assert.Error(t, err, "it must fail; it printed:\n%s", out)
@@ -169,7 +169,7 @@ type setting struct{ env, def string }
 // the flags `jobwait -h` lists, each with its environment variable, and
 // its default where the table gives one as a value.
 func TestReadmeSettingsAreJobwaitHelp(t *testing.T) {
-	help, _ := exec.Command(jobwaittest.Binary(t), "-h").CombinedOutput() // -h exits 1 after printing
+	help, _ := exec.Command(servertest.Binary(t), "-h").CombinedOutput() // -h exits 1 after printing
 	fromHelp := map[string]setting{}
 	for _, m := range helpFlag.FindAllStringSubmatch(string(help), -1) {
 		var s setting

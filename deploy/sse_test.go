@@ -8,7 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"jobwait/sse"
+	"jobwait/server/sse"
 )
 
 // TestSSEReader reads the document's own stream example as TestConformance

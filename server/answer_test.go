@@ -10,11 +10,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"jobwait/cmd/jobwait/jobwaittest"
 	"jobwait/server"
 	"jobwait/store"
 	"jobwait/store/redistest"
 	"jobwait/stream"
+	"jobwait/stream/streamtest"
 )
 
 // TestCompletionCostsOneRoundTrip counts what the hub sends Redis for one
@@ -33,8 +33,8 @@ func TestCompletionCostsOneRoundTrip(t *testing.T) {
 	cfg.Client, cfg.Notify = rdb, stream.Keyspace
 	cfg.Resync = time.Hour // no safety re-read or flags check in the count
 	hub := stream.New(cfg)
-	jobwaittest.Run(t, 10*time.Second, "hub", func(ctx context.Context) { _ = hub.Run(ctx) })
-	jobwaittest.Eventually(t, 10*time.Second, "hub ready", hub.Ready)
+	streamtest.Run(t, 10*time.Second, "hub", func(ctx context.Context) { _ = hub.Run(ctx) })
+	streamtest.Eventually(t, 10*time.Second, "hub ready", hub.Ready)
 	ctx := context.Background()
 
 	writes := uint64(0) // the test's writes under job:*, each one notification
@@ -49,7 +49,7 @@ func TestCompletionCostsOneRoundTrip(t *testing.T) {
 			// Every earlier write's notification has come (a late one
 			// would start a read inside the count) before any waiter
 			// watches; those of a job nobody watches cost nothing.
-			jobwaittest.EventuallyEqual(t, 10*time.Second, "notifications", writes, func() uint64 { return hub.Stats().Notifications })
+			streamtest.EventuallyEqual(t, 10*time.Second, "notifications", writes, func() uint64 { return hub.Stats().Notifications })
 			ws := make([]*stream.Waiter[*server.Answer], n)
 			for i := range ws {
 				wctx, wcancel := context.WithTimeout(ctx, 5*time.Second)

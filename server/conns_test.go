@@ -13,11 +13,11 @@ import (
 	"testing/synctest"
 	"time"
 
+	"jobwait/stream/streamtest"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/valyala/fasthttp"
-
-	"jobwait/cmd/jobwait/jobwaittest"
 )
 
 // peerConn is one end of a pipe that says it comes from a TCP peer.
@@ -272,7 +272,7 @@ func TestFasthttpAndTheConnectionCap(t *testing.T) {
 	require.NoError(t, err, "a silent connection is answered before the read timeout")
 	assert.Equal(t, http.StatusRequestTimeout, resp.StatusCode)
 	assert.EqualValues(t, 1, l.silent.Load())
-	jobwaittest.Eventually(t, 5*time.Second, "the silent connection closed", func() bool { return l.open.Load() == 0 })
+	streamtest.Eventually(t, 5*time.Second, "the silent connection closed", func() bool { return l.open.Load() == 0 })
 
 	kept, err := net.Dial("tcp", addr)
 	require.NoError(t, err)
@@ -289,9 +289,9 @@ func TestFasthttpAndTheConnectionCap(t *testing.T) {
 	}
 	idle := func() bool { return l.idling.Load() == 1 }
 	get()
-	jobwaittest.Eventually(t, 5*time.Second, "idle after a response", idle)
+	streamtest.Eventually(t, 5*time.Second, "idle after a response", idle)
 	get()
-	jobwaittest.Eventually(t, 5*time.Second, "idle after a response", idle)
+	streamtest.Eventually(t, 5*time.Second, "idle after a response", idle)
 	conns, st := states.get()
 	assert.Equal(t, []fasthttp.ConnState{fasthttp.StateActive, fasthttp.StateIdle, fasthttp.StateActive, fasthttp.StateIdle},
 		st[len(st)-4:], "states of the kept-alive connection")
@@ -306,7 +306,7 @@ func TestFasthttpAndTheConnectionCap(t *testing.T) {
 	rest, err := io.ReadAll(br)
 	assert.NoError(t, err, "a reclaimed connection ends with a FIN")
 	assert.Empty(t, rest, "and nothing else")
-	jobwaittest.Eventually(t, 5*time.Second, "fasthttp closed the reclaimed connection", func() bool {
+	streamtest.Eventually(t, 5*time.Second, "fasthttp closed the reclaimed connection", func() bool {
 		conns, st := states.get()
 		return conns[len(conns)-1] == keptConn && st[len(st)-1] == fasthttp.StateClosed
 	})

@@ -17,7 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"jobwait/cmd/jobwait/jobwaittest"
+	"jobwait/server/servertest"
 )
 
 func TestMaxConnsFor(t *testing.T) {
@@ -63,7 +63,7 @@ var acceptErrors = []error{errEMFILE, acceptError(syscall.ENFILE), acceptError(s
 	os.ErrDeadlineExceeded}
 
 // logLines is a JSON log written by a connLimit, for counting lines.
-type logLines struct{ jobwaittest.Buffer }
+type logLines struct{ servertest.Buffer }
 
 // count is the number of lines at level (WARN, INFO).
 func (l *logLines) count(level string) int {

@@ -13,9 +13,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"jobwait/cmd/jobwait/jobwaittest"
 	"jobwait/server"
+	"jobwait/server/servertest"
 	"jobwait/store"
+	"jobwait/stream/streamtest"
 )
 
 // manyStreamPath and manyStatusPath are the many-job URLs of ids.
@@ -36,7 +37,7 @@ func manyDeadline(t *testing.T, id string) time.Time {
 }
 
 // openManySSE opens a many-job stream and checks its head and retry line.
-func openManySSE(t *testing.T, e *pushEnv, path string, header ...string) *jobwaittest.Conn {
+func openManySSE(t *testing.T, e *pushEnv, path string, header ...string) *servertest.Conn {
 	t.Helper()
 	c := e.get(t, path, header...)
 	require.Equal(t, 200, c.Resp.StatusCode)
@@ -49,7 +50,7 @@ func openManySSE(t *testing.T, e *pushEnv, path string, header ...string) *jobwa
 }
 
 // manyEvent reads the next event and checks its name and job.
-func manyEvent(t *testing.T, c *jobwaittest.Conn, d time.Duration, name, jobID string) (jobwaittest.Block, map[string]any) {
+func manyEvent(t *testing.T, c *servertest.Conn, d time.Duration, name, jobID string) (servertest.Block, map[string]any) {
 	t.Helper()
 	ev := c.Next(t, d)
 	b := requireSSEEvent(t, ev, name, ev.ID)
@@ -124,7 +125,7 @@ func TestManyStreamAcrossReconnects(t *testing.T) {
 	// key, then its record), as it does but for a client that races its
 	// own producer: else its first event for b could be the status the hub
 	// knew, then the failure.
-	jobwaittest.Eventually(t, 5*time.Second, "the failure's notifications heard",
+	streamtest.Eventually(t, 5*time.Second, "the failure's notifications heard",
 		func() bool { return e.hub.Stats().Notifications >= notes+2 })
 	c = openManySSE(t, e, path, "Last-Event-ID: "+last)
 	ev, body = manyEvent(t, c, 5*time.Second, "failed", b.JobID)

@@ -12,11 +12,13 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
-	"jobwait/cmd/jobwait/jobwaittest"
 	"jobwait/server"
+	"jobwait/server/servertest"
 	"jobwait/store"
 	"jobwait/store/redistest"
+	"jobwait/store/storetest"
 	"jobwait/stream"
+	"jobwait/stream/streamtest"
 )
 
 // pushEnv is a real jobwait app over a private redis-server: a store, a hub
@@ -25,7 +27,7 @@ type pushEnv struct {
 	redis *redistest.Server
 	rdb   *redis.Client // jobwait's client
 	prod  *redis.Client // the producer's: tests write jobs through it
-	jobs  *jobwaittest.Producer
+	jobs  *storetest.Producer
 	st    *store.Store // over prod, jobs' own
 	hub   *stream.Hub[*server.Answer]
 	srv   *server.Server
@@ -53,14 +55,14 @@ func newPushEnv(t *testing.T, o pushOpts) *pushEnv {
 	})
 	t.Cleanup(func() { e.rdb.Close() })
 	e.prod = e.redis.Client(t)
-	e.jobs = jobwaittest.NewProducer(e.prod, "push")
+	e.jobs = storetest.NewProducer(e.prod, "push")
 	e.st = e.jobs.Store
 
 	st := store.New(e.rdb)
 	hcfg := server.HubConfig(st)
 	hcfg.Client, hcfg.Notify = e.rdb, o.notify
 	e.hub = stream.New(hcfg)
-	jobwaittest.Run(t, 10*time.Second, "hub.Run", func(ctx context.Context) { _ = e.hub.Run(ctx) })
+	streamtest.Run(t, 10*time.Second, "hub.Run", func(ctx context.Context) { _ = e.hub.Run(ctx) })
 
 	e.srv = server.New(o.cfg, st, e.hub)
 	if o.idleWorkers > 0 {
@@ -85,7 +87,7 @@ func newPushEnv(t *testing.T, o pushOpts) *pushEnv {
 		}
 	})
 
-	jobwaittest.Eventually(t, 10*time.Second, "hub ready", e.hub.Ready)
+	streamtest.Eventually(t, 10*time.Second, "hub ready", e.hub.Ready)
 	return e
 }
 
@@ -94,7 +96,7 @@ func newPushEnv(t *testing.T, o pushOpts) *pushEnv {
 // change to the wait, not the state it starts from.
 func (e *pushEnv) waiters(t *testing.T, n int) {
 	t.Helper()
-	jobwaittest.Eventually(t, 15*time.Second, fmt.Sprintf("%d waiters held", n), func() bool {
+	streamtest.Eventually(t, 15*time.Second, fmt.Sprintf("%d waiters held", n), func() bool {
 		return e.hub.Stats().Waiters == n && server.Settled(e.srv)
 	})
 }
@@ -154,9 +156,9 @@ func (hashJob) set(t *testing.T, e *pushEnv, id string, s store.Status) {
 
 // get sends GET path on a new connection, with extra header lines
 // ("Last-Event-ID: x"), and reads the response's head within 5 s.
-func (e *pushEnv) get(t *testing.T, path string, header ...string) *jobwaittest.Conn {
+func (e *pushEnv) get(t *testing.T, path string, header ...string) *servertest.Conn {
 	t.Helper()
-	return jobwaittest.MustGet(t, e.addr, path, header...)
+	return servertest.MustGet(t, e.addr, path, header...)
 }
 
 // pushReply is a whole response.
@@ -174,7 +176,7 @@ func (e *pushEnv) longPoll(path string, limit time.Duration) <-chan pushReply {
 	ch := make(chan pushReply, 1)
 	go func() {
 		start := time.Now()
-		c, err := jobwaittest.Get(e.addr, path, limit)
+		c, err := servertest.Get(e.addr, path, limit)
 		if err != nil {
 			ch <- pushReply{err: err}
 			return
@@ -186,7 +188,7 @@ func (e *pushEnv) longPoll(path string, limit time.Duration) <-chan pushReply {
 }
 
 // readAll reads the rest of the response within limit.
-func readAll(c *jobwaittest.Conn, limit time.Duration) pushReply {
+func readAll(c *servertest.Conn, limit time.Duration) pushReply {
 	body, err := c.ReadAll(limit)
 	return pushReply{code: c.Resp.StatusCode, hdr: c.Resp.Header, body: body, at: time.Now(), err: err}
 }
@@ -216,7 +218,7 @@ func decodeBody(t *testing.T, data []byte) map[string]any {
 func jobStreamPath(id string) string { return "/api/events/jobs/" + id + "/stream" }
 func jobStatusPath(id string) string { return "/api/events/jobs/" + id + "/status" }
 
-// distinct returns the distinct errors of a jobwaittest.Group[error], each
+// distinct returns the distinct errors of a streamtest.Group[error], each
 // with its count; nil errors are left out.
 func distinct(errs []error) []string {
 	count := map[string]int{}

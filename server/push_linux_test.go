@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 
-	"jobwait/cmd/jobwait/jobwaittest"
+	"jobwait/server/servertest"
 	"jobwait/store"
 )
 
@@ -65,7 +65,7 @@ func TestFinalAnswerRidesWithItsFIN(t *testing.T) {
 	c, err := net.DialTimeout("tcp", e.addr, 5*time.Second)
 	require.NoError(t, err)
 	defer c.Close()
-	_, err = io.WriteString(c, jobwaittest.RawGet(jobStatusPath(id)+"?wait=10"))
+	_, err = io.WriteString(c, servertest.RawGet(jobStatusPath(id)+"?wait=10"))
 	require.NoError(t, err)
 	e.waiters(t, 1)
 

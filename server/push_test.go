@@ -20,10 +20,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"jobwait/cmd/jobwait/jobwaittest"
 	"jobwait/server"
+	"jobwait/server/servertest"
 	"jobwait/store"
 	"jobwait/stream"
+	"jobwait/stream/streamtest"
 )
 
 // answeredBound is the bound on "answered on the write": far below the wait
@@ -44,14 +45,14 @@ func splitEventID(t *testing.T, id string) (deadline time.Time, seq int, final b
 }
 
 // requireSSEEvent checks an event's exact framing and returns its body.
-func requireSSEEvent(t *testing.T, ev jobwaittest.Block, name, id string) map[string]any {
+func requireSSEEvent(t *testing.T, ev servertest.Block, name, id string) map[string]any {
 	t.Helper()
 	require.Equal(t, "id: "+id+"\nevent: "+name+"\ndata: "+ev.Data, ev.Raw(), "event framing")
 	return decodeBody(t, []byte(ev.Data))
 }
 
 // openSSE opens a job's stream and checks its head and first block.
-func openSSE(t *testing.T, e *pushEnv, id string, header ...string) *jobwaittest.Conn {
+func openSSE(t *testing.T, e *pushEnv, id string, header ...string) *servertest.Conn {
 	t.Helper()
 	c := e.get(t, jobStreamPath(id), header...)
 	require.Equal(t, 200, c.Resp.StatusCode)
@@ -160,7 +161,7 @@ func TestPushThousandWaitersOneRead(t *testing.T) {
 	j, err := e.st.Start(context.Background(), j)
 	require.NoError(t, err)
 
-	conns := make([]*jobwaittest.Conn, streams)
+	conns := make([]*servertest.Conn, streams)
 	for i := range conns {
 		conns[i] = openSSE(t, e, j.JobID)
 		require.Equal(t, "status", conns[i].Next(t, 5*time.Second).Type)
@@ -177,7 +178,7 @@ func TestPushThousandWaitersOneRead(t *testing.T) {
 	_, err = e.st.Complete(context.Background(), j, store.SampleResult(j.EventDraftID))
 	require.NoError(t, err)
 
-	var g jobwaittest.Group[error]
+	var g streamtest.Group[error]
 	for _, c := range conns {
 		g.Go(func() error {
 			ev, err := c.Block(10 * time.Second)
@@ -231,7 +232,7 @@ func TestPushBudget(t *testing.T) {
 		assert.False(t, end.Before(deadline.Add(-50*time.Millisecond)), "ended %v before its deadline", deadline.Sub(end))
 		assert.Less(t, end.Sub(deadline), 700*time.Millisecond, "ended late")
 	}
-	timeoutEvent := func(t *testing.T, c *jobwaittest.Conn, wantID string) jobwaittest.Block {
+	timeoutEvent := func(t *testing.T, c *servertest.Conn, wantID string) servertest.Block {
 		t.Helper()
 		ev := c.Next(t, budget+5*time.Second)
 		b := requireSSEEvent(t, ev, "timeout", wantID)
@@ -345,7 +346,7 @@ func TestPushResyncClientKill(t *testing.T) {
 	sse.Ended(t, 5*time.Second)
 	r := recvReply(t, lp, 10*time.Second)
 	assert.Equal(t, "COMPLETED", decodeBody(t, r.body)["status"])
-	jobwaittest.Eventually(t, 10*time.Second, "hub ready again", e.hub.Ready)
+	streamtest.Eventually(t, 10*time.Second, "hub ready again", e.hub.Ready)
 	after := e.hub.Stats()
 	assert.Greater(t, after.Reconnects, before.Reconnects)
 	assert.Greater(t, after.Resyncs, before.Resyncs)
@@ -365,7 +366,7 @@ func TestPushResyncWhileRedisDown(t *testing.T) {
 	e.waiters(t, 2)
 
 	e.redis.Stop()
-	jobwaittest.Eventually(t, 10*time.Second, "hub not ready while redis is down", func() bool { return !e.hub.Ready() })
+	streamtest.Eventually(t, 10*time.Second, "hub not ready while redis is down", func() bool { return !e.hub.Ready() })
 	e.redis.Resume(t)
 	_, err = e.st.Complete(context.Background(), j, store.SampleResult(j.EventDraftID))
 	require.NoError(t, err)
@@ -376,7 +377,7 @@ func TestPushResyncWhileRedisDown(t *testing.T) {
 	r := recvReply(t, lp, 15*time.Second)
 	assert.Equal(t, 200, r.code)
 	assert.Equal(t, "COMPLETED", decodeBody(t, r.body)["status"])
-	jobwaittest.Eventually(t, 10*time.Second, "hub ready again", e.hub.Ready)
+	streamtest.Eventually(t, 10*time.Second, "hub ready again", e.hub.Ready)
 
 	// Later changes are notified again: notify-keyspace-events was set anew.
 	e.answeredOnWrite(t)
@@ -391,9 +392,9 @@ func TestPushRedisRestart(t *testing.T) {
 	e.waiters(t, 2)
 
 	e.redis.Stop()
-	jobwaittest.Eventually(t, 10*time.Second, "hub not ready while redis is down", func() bool { return !e.hub.Ready() })
+	streamtest.Eventually(t, 10*time.Second, "hub not ready while redis is down", func() bool { return !e.hub.Ready() })
 	e.redis.Resume(t) // empty: the job is gone
-	jobwaittest.Eventually(t, 10*time.Second, "hub ready again", e.hub.Ready)
+	streamtest.Eventually(t, 10*time.Second, "hub ready again", e.hub.Ready)
 
 	// Waiters of a job that vanished with the restart are told so.
 	r := recvReply(t, lp, 10*time.Second)
@@ -436,7 +437,7 @@ func TestPushClientGone(t *testing.T) {
 	j := e.jobs.Create(t)
 	baseline := runtime.NumGoroutine()
 
-	conns := make([]*jobwaittest.Conn, streams)
+	conns := make([]*servertest.Conn, streams)
 	for i := range conns {
 		conns[i] = openSSE(t, e, j.JobID)
 		require.Equal(t, "status", conns[i].Next(t, 5*time.Second).Type)
@@ -451,7 +452,7 @@ func TestPushClientGone(t *testing.T) {
 	for _, c := range conns {
 		c.Close()
 	}
-	jobwaittest.Eventually(t, 30*beat, "every stream's waiter and goroutines to be gone", func() bool {
+	streamtest.Eventually(t, 30*beat, "every stream's waiter and goroutines to be gone", func() bool {
 		return e.hub.Stats().Waiters == 0 && runtime.NumGoroutine() <= baseline
 	})
 	t.Logf("%d streams closed by their clients: waiters and goroutines (%d held, %d baseline) back after %v (heartbeat %v)",
@@ -487,7 +488,7 @@ func (e *pushEnv) answeredOnWriteWithin(t *testing.T, d time.Duration) {
 func TestPushMaxWaiters(t *testing.T) {
 	e := newPushEnv(t, pushOpts{cfg: server.Config{MaxWaiters: 4}})
 	j := e.jobs.Create(t)
-	var streams []*jobwaittest.Conn
+	var streams []*servertest.Conn
 	for range 2 {
 		c := openSSE(t, e, j.JobID)
 		c.Next(t, 5*time.Second)
@@ -532,7 +533,7 @@ func TestPushShutdown(t *testing.T) {
 		require.NoError(t, err)
 		ids[i] = j.JobID
 	}
-	conns := make([]*jobwaittest.Conn, streams)
+	conns := make([]*servertest.Conn, streams)
 	for i := range conns {
 		conns[i] = openSSE(t, e, ids[i%jobs])
 		conns[i].Next(t, 5*time.Second)
@@ -546,7 +547,7 @@ func TestPushShutdown(t *testing.T) {
 	// A stream cut by shutdown must look dropped, not ended: no final
 	// event, no last chunk (an unexpected EOF), after a random retry that
 	// spreads the reconnects.
-	var g jobwaittest.Group[error]
+	var g streamtest.Group[error]
 	var mu sync.Mutex
 	retries := map[string]bool{}
 	for _, c := range conns {
@@ -609,7 +610,7 @@ func TestPushShutdownWhileConnectionsGoBack(t *testing.T) {
 	e := newPushEnv(t, pushOpts{})
 	j, err := e.st.Start(context.Background(), e.jobs.Create(t))
 	require.NoError(t, err)
-	var g jobwaittest.Group[error]
+	var g streamtest.Group[error]
 	var got, answered, closed atomic.Int64
 	conns := make([]net.Conn, n)
 	for i := range conns {
@@ -651,7 +652,7 @@ func TestPushShutdownWhileConnectionsGoBack(t *testing.T) {
 			return nil
 		})
 	}
-	jobwaittest.Eventually(t, 10*time.Second, "some answers read", func() bool { return got.Load() >= n/4 })
+	streamtest.Eventually(t, 10*time.Second, "some answers read", func() bool { return got.Load() >= n/4 })
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

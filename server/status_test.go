@@ -14,11 +14,12 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"jobwait/cmd/jobwait/jobwaittest"
 	"jobwait/server"
 	"jobwait/store"
 	"jobwait/store/redistest"
+	"jobwait/store/storetest"
 	"jobwait/stream"
+	"jobwait/stream/streamtest"
 )
 
 func TestMain(m *testing.M) { redistest.Main(m) }
@@ -34,7 +35,7 @@ func shortPollApp(t *testing.T, c redis.UniversalClient) *server.Server {
 	// short Redis timeout below.
 	hcfg.Doubt = server.Doubt(200 * time.Millisecond)
 	hub := stream.New(hcfg)
-	jobwaittest.Run(t, 10*time.Second, "hub.Run", func(ctx context.Context) { _ = hub.Run(ctx) })
+	streamtest.Run(t, 10*time.Second, "hub.Run", func(ctx context.Context) { _ = hub.Run(ctx) })
 	return server.New(server.Config{RedisTimeout: 500 * time.Millisecond}, st, hub)
 }
 
@@ -116,7 +117,7 @@ func TestShortPoll(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			id, draft := jobwaittest.ID("j"), jobwaittest.ID("d")
+			id, draft := storetest.ID("j"), storetest.ID("d")
 			tt.write(id, draft)
 			resp, body := do(t, s, "GET", "/api/events/jobs/"+id+"/status")
 			assert.Equal(t, tt.code, resp.StatusCode)
@@ -180,7 +181,7 @@ func TestRedisDownIsSVC002AndRecovers(t *testing.T) {
 	c := redis.NewClient(&redis.Options{Addr: srv.Addr(), MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
 	t.Cleanup(func() { c.Close() })
 	s := shortPollApp(t, c)
-	id := jobwaittest.ID("j")
+	id := storetest.ID("j")
 	require.NoError(t, c.Set(context.Background(), "job:"+id, `{"status":"PENDING"}`, time.Hour).Err())
 
 	srv.Stop()

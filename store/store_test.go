@@ -13,9 +13,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"jobwait/cmd/jobwait/jobwaittest"
 	"jobwait/store"
 	"jobwait/store/redistest"
+	"jobwait/store/storetest"
 )
 
 func TestMain(m *testing.M) { redistest.Main(m) }
@@ -92,7 +92,7 @@ func TestReadShapes(t *testing.T) {
 			id := newID(t)
 			draft := "draft-" + id
 			tt.write(id, draft)
-			sn, err := jobwaittest.ReadOne(ctx, st, id)
+			sn, err := storetest.ReadOne(ctx, st, id)
 			if tt.errIs != nil {
 				require.ErrorIs(t, err, tt.errIs)
 				assert.ErrorIs(t, sn.Err, tt.errIs)
@@ -135,19 +135,19 @@ func TestProducerWritesResultBeforeStatusWithTTLs(t *testing.T) {
 
 	j, err := st.Create(ctx, id, draft)
 	require.NoError(t, err)
-	sn, err := jobwaittest.ReadOne(ctx, st, id)
+	sn, err := storetest.ReadOne(ctx, st, id)
 	require.NoError(t, err)
 	assert.Equal(t, store.Pending, sn.Job.Status)
 	assert.Equal(t, store.JobType, sn.Job.Type)
 
 	j, err = st.Start(ctx, j)
 	require.NoError(t, err)
-	sn, _ = jobwaittest.ReadOne(ctx, st, id)
+	sn, _ = storetest.ReadOne(ctx, st, id)
 	assert.Equal(t, store.Processing, sn.Job.Status)
 
 	_, err = st.Complete(ctx, j, store.SampleResult(draft))
 	require.NoError(t, err)
-	sn, err = jobwaittest.ReadOne(ctx, st, id)
+	sn, err = storetest.ReadOne(ctx, st, id)
 	require.NoError(t, err)
 	assert.Equal(t, store.Completed, sn.Job.Status)
 	assert.Len(t, sn.Result.Recommendations, 3)
@@ -163,7 +163,7 @@ func TestProducerWritesResultBeforeStatusWithTTLs(t *testing.T) {
 	require.NoError(t, err)
 	_, err = st.Fail(ctx, j2, "boom")
 	require.NoError(t, err)
-	sn, err = jobwaittest.ReadOne(ctx, st, id2)
+	sn, err = storetest.ReadOne(ctx, st, id2)
 	require.NoError(t, err)
 	assert.Equal(t, store.Failed, sn.Job.Status)
 	assert.Equal(t, "boom", sn.Error)
@@ -181,14 +181,14 @@ func TestReadWhenRedisIsGone(t *testing.T) {
 	require.NoError(t, err)
 
 	srv.Stop()
-	_, err = jobwaittest.ReadOne(ctx, st, id)
+	_, err = storetest.ReadOne(ctx, st, id)
 	require.ErrorIs(t, err, store.ErrUnavailable)
 	assert.ErrorIs(t, st.Ping(ctx), store.ErrUnavailable)
 	_, err = st.Create(ctx, newID(t), "d")
 	assert.ErrorIs(t, err, store.ErrUnavailable)
 
 	srv.Resume(t)
-	_, err = jobwaittest.ReadOne(ctx, st, id) // the restarted server is empty
+	_, err = storetest.ReadOne(ctx, st, id) // the restarted server is empty
 	require.ErrorIs(t, err, store.ErrNotFound)
 	assert.False(t, errors.Is(err, store.ErrUnavailable))
 }
@@ -250,7 +250,7 @@ func TestRefusedReads(t *testing.T) {
 	require.NoError(t, admin.Do(ctx, "ACL", "SETUSER", "reader", "on", ">pw", "~*", "+get", "+hgetall").Err())
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr(), Username: "reader", Password: "pw", DisableIdentity: true, MaintNotificationsConfig: redistest.Quiet()})
 	t.Cleanup(func() { rdb.Close() })
-	st, p := store.New(rdb), jobwaittest.NewProducer(admin, "ref")
+	st, p := store.New(rdb), storetest.NewProducer(admin, "ref")
 
 	j := p.Create(t)
 	require.NoError(t, p.Complete(ctx, j))

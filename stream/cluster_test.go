@@ -14,8 +14,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"jobwait/cmd/jobwait/jobwaittest"
 	"jobwait/store/redistest"
+	"jobwait/stream/streamtest"
 )
 
 // The hub on a Redis Cluster: one subscription per master, following
@@ -47,9 +47,9 @@ func startClusterHub(t *testing.T, mode Mode) *clusterFixture {
 		Notify:  mode,
 		Logger:  testLogger(t),
 	})
-	jobwaittest.Run(t, clusterBudget, "hub.Run", func(ctx context.Context) { _ = hub.Run(ctx) })
+	streamtest.Run(t, clusterBudget, "hub.Run", func(ctx context.Context) { _ = hub.Run(ctx) })
 	f := &clusterFixture{c: c, cc: cc, hub: hub}
-	jobwaittest.Eventually(t, clusterBudget, "hub ready", hub.Ready)
+	streamtest.Eventually(t, clusterBudget, "hub ready", hub.Ready)
 	require.Equal(t, mode, hub.Mode())
 	return f
 }
@@ -239,7 +239,7 @@ func TestClusterManualFailover(t *testing.T) {
 	for _, w := range ws[:half] {
 		f.set(t, w.id, "COMPLETED")
 	}
-	jobwaittest.Eventually(t, clusterBudget, "hub subscribed to the promoted replica", func() bool {
+	streamtest.Eventually(t, clusterBudget, "hub subscribed to the promoted replica", func() bool {
 		return numpat(promoted) == 1 && numpat(old) == 0 && f.hub.Ready()
 	})
 	for _, w := range ws[half:] {
@@ -264,7 +264,7 @@ func TestClusterMasterKilled(t *testing.T) {
 	victim := f.c.MasterOf(t, "job:"+ws[0].id)
 	replica := f.c.ReplicaOf(t, victim)
 	f.c.Kill(victim)
-	jobwaittest.Eventually(t, clusterBudget, "hub not ready without the killed master", func() bool { return !f.hub.Ready() })
+	streamtest.Eventually(t, clusterBudget, "hub not ready without the killed master", func() bool { return !f.hub.Ready() })
 
 	var wg sync.WaitGroup
 	for _, w := range ws { // retried until the slot has a master again
@@ -272,7 +272,7 @@ func TestClusterMasterKilled(t *testing.T) {
 	}
 	wg.Wait()
 	awaitAll(t, ws, "COMPLETED")
-	jobwaittest.Eventually(t, clusterBudget, "hub ready on the promoted replica", func() bool {
+	streamtest.Eventually(t, clusterBudget, "hub ready on the promoted replica", func() bool {
 		return f.hub.Ready() && numpat(replica) == 1
 	})
 
@@ -327,10 +327,10 @@ func TestClusterDoubleEventsAreDeliveredOnce(t *testing.T) {
 	assert.Equal(t, []string{"PROCESSING", "COMPLETED"}, seen)
 
 	// Every copy of both events arrived and was read: no wake-up is left.
-	jobwaittest.Eventually(t, clusterBudget, "three copies of each event", func() bool {
+	streamtest.Eventually(t, clusterBudget, "three copies of each event", func() bool {
 		return f.hub.Stats().Notifications-before >= 6
 	})
-	jobwaittest.Eventually(t, clusterBudget, "reads done", func() bool {
+	streamtest.Eventually(t, clusterBudget, "reads done", func() bool {
 		f.hub.mu.Lock()
 		defer f.hub.mu.Unlock()
 		e := f.hub.jobs[id]

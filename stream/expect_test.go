@@ -7,8 +7,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 
-	"jobwait/cmd/jobwait/jobwaittest"
 	"jobwait/stream"
+	"jobwait/stream/streamtest"
 )
 
 // Which reads expect a change, on a real redis-server: those a
@@ -34,7 +34,7 @@ func TestPollReadsExpectNoChange(t *testing.T) {
 	})
 	f.set(t, "polled", "PENDING")
 	f.watch(t, "polled")
-	jobwaittest.Eventually(t, hubWait, "three polls", func() bool {
+	streamtest.Eventually(t, hubWait, "three polls", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return reads >= 4

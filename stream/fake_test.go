@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"jobwait/cmd/jobwait/jobwaittest"
 	"jobwait/stream"
+	"jobwait/stream/streamtest"
 )
 
 // The test kit of the hub's unit tests: an in-memory store the hub reads,
@@ -142,7 +142,7 @@ func memHub(t *testing.T, m *memStore, opts ...func(*stream.Config[string])) *st
 		o(&cfg)
 	}
 	h := stream.New(cfg)
-	jobwaittest.Run(t, 10*time.Second, "RunSubscribed", h.RunSubscribed)
+	streamtest.Run(t, 10*time.Second, "RunSubscribed", h.RunSubscribed)
 	return h
 }
 

@@ -17,9 +17,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"jobwait/cmd/jobwait/jobwaittest"
 	"jobwait/store/redistest"
 	"jobwait/stream"
+	"jobwait/stream/streamtest"
 )
 
 // The hub over a real redis-server. Its state here is the raw value of
@@ -60,8 +60,8 @@ func startHubWith(t *testing.T, mode stream.Mode, opt func(*stream.Config[string
 	}
 	opt(&cfg)
 	f.hub = stream.New(cfg)
-	f.stop = jobwaittest.Run(t, hubWait, "Run", func(ctx context.Context) { _ = f.hub.Run(ctx) })
-	jobwaittest.Eventually(t, hubWait, "hub ready", f.hub.Ready)
+	f.stop = streamtest.Run(t, hubWait, "Run", func(ctx context.Context) { _ = f.hub.Run(ctx) })
+	streamtest.Eventually(t, hubWait, "hub ready", f.hub.Ready)
 	return f
 }
 
@@ -145,9 +145,9 @@ func TestWatchCopiesID(t *testing.T) {
 func TestNotificationsSurviveRestart(t *testing.T) {
 	f := startHub(t, stream.Keyspace)
 	f.srv.Stop()
-	jobwaittest.Eventually(t, hubWait, "hub not ready while redis is down", func() bool { return !f.hub.Ready() })
+	streamtest.Eventually(t, hubWait, "hub not ready while redis is down", func() bool { return !f.hub.Ready() })
 	f.srv.Resume(t)
-	jobwaittest.Eventually(t, hubWait, "hub ready again", f.hub.Ready)
+	streamtest.Eventually(t, hubWait, "hub ready again", f.hub.Ready)
 
 	flags, err := f.prod.ConfigGet(context.Background(), "notify-keyspace-events").Result()
 	require.NoError(t, err)
@@ -229,7 +229,7 @@ func TestWatchesShareReads(t *testing.T) {
 func TestReadFailureIsWatchError(t *testing.T) {
 	f := startHub(t, stream.Keyspace)
 	f.srv.Stop()
-	jobwaittest.Eventually(t, hubWait, "hub not ready", func() bool { return !f.hub.Ready() })
+	streamtest.Eventually(t, hubWait, "hub not ready", func() bool { return !f.hub.Ready() })
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	w, _, err := f.hub.Watch(ctx, "unreachable")
@@ -259,8 +259,8 @@ func TestReadPanicFailsTheRead(t *testing.T) {
 		Same:   func(a, b string) bool { return a == b },
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
-	jobwaittest.Run(t, hubWait, "Run", func(ctx context.Context) { _ = hub.Run(ctx) })
-	jobwaittest.Eventually(t, hubWait, "hub ready", hub.Ready)
+	streamtest.Run(t, hubWait, "Run", func(ctx context.Context) { _ = hub.Run(ctx) })
+	streamtest.Eventually(t, hubWait, "hub ready", hub.Ready)
 
 	wctx, wcancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer wcancel()

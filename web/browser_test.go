@@ -35,8 +35,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"jobwait/cmd/jobwait/jobwaittest"
+	"jobwait/server/servertest"
 	"jobwait/store/redistest"
+	"jobwait/stream/streamtest"
 )
 
 const (
@@ -73,6 +74,7 @@ func TestMain(m *testing.M) {
 
 // browserContext starts the shared headless Chromium once per run.
 func browserContext(t *testing.T) context.Context {
+	redistest.SkipIfShort(t)
 	t.Helper()
 	suite.once.Do(func() {
 		if _, err := os.Stat(chromiumPath); err != nil {
@@ -116,7 +118,7 @@ type jobwait struct {
 	URL      string
 	Redis    *redis.Client
 	RedisURL string
-	Proc     *jobwaittest.Process
+	Proc     *servertest.Process
 }
 
 // startJobwait runs the real jobwait binary against a private
@@ -124,7 +126,7 @@ type jobwait struct {
 func startJobwait(t *testing.T, env ...string) *jobwait {
 	t.Helper()
 	rs := redistest.Start(t)
-	p := jobwaittest.Start(t, append([]string{"REDIS_URL=" + rs.URL()}, env...)...)
+	p := servertest.Start(t, append([]string{"REDIS_URL=" + rs.URL()}, env...)...)
 	p.WaitReady(t, 10*time.Second) // the keyspace subscription is live: no write is missed
 	return &jobwait{URL: p.URL(), Redis: rs.Client(t), RedisURL: rs.URL(), Proc: p}
 }
@@ -425,7 +427,7 @@ func TestCompletedOverLongPollWithoutEventSource(t *testing.T) {
 	p.waitFor(t, `document.querySelector('#transport').textContent === '롱 폴링'`, "the long poll badge")
 	// Complete the job while the long poll is held, so that it is the long
 	// poll that delivers.
-	jobwaittest.Eventually(t, stepTimeout, "a long poll sent by the page", func() bool {
+	streamtest.Eventually(t, stepTimeout, "a long poll sent by the page", func() bool {
 		return p.requested("/api/events/jobs/" + id + "/status?wait=")
 	})
 	j.complete(t, id, draft)

@@ -21,8 +21,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"jobwait/cmd/jobwait/jobwaittest"
 	"jobwait/deploy/nginxtest"
+	"jobwait/server/servertest"
+	"jobwait/stream/streamtest"
 	"jobwait/web"
 )
 
@@ -161,7 +162,7 @@ func TestWaitManyAcrossReplicaRestart(t *testing.T) {
 	assert.Equal(t, http.StatusBadGateway, resp.StatusCode)
 	j.complete(t, ids[1], "draft-"+ids[1])
 	time.Sleep(4 * time.Second) // the gap, longer than EventSource's retry (2 s): the client meets 502s
-	jobwaittest.StartAt(t, first.Proc.Addr, "REDIS_URL="+first.RedisURL, "JOBWAIT_DEMO=false").WaitReady(t, 10*time.Second)
+	servertest.StartAt(t, first.Proc.Addr, "REDIS_URL="+first.RedisURL, "JOBWAIT_DEMO=false").WaitReady(t, 10*time.Second)
 
 	// The gap's failed attempts make nginx (deploy/nginx.conf: max_fails=3
 	// fail_timeout=10s) answer 502 for up to 10 s after the replica is
@@ -184,7 +185,7 @@ func TestWaitManyAcrossReplicaRestart(t *testing.T) {
 func TestWaitManyRecoversFrom503(t *testing.T) {
 	t.Parallel()
 	first := startJobwait(t, "JOBWAIT_DEMO=false")
-	full := jobwaittest.Start(t, "REDIS_URL="+first.RedisURL, "JOBWAIT_DEMO=false", "JOBWAIT_MAX_WAITERS=1")
+	full := servertest.Start(t, "REDIS_URL="+first.RedisURL, "JOBWAIT_DEMO=false", "JOBWAIT_MAX_WAITERS=1")
 	full.WaitReady(t, 10*time.Second)
 	first.setJob(t, "web-full-hold", "PROCESSING", "draft-hold")
 	first.setJob(t, "web-full-a", "PROCESSING", "draft-a")
@@ -199,8 +200,8 @@ func TestWaitManyRecoversFrom503(t *testing.T) {
 		held <- err
 	}()
 	// The hold first: a probe that came before it would take the slot.
-	jobwaittest.EventuallyEqual(t, 10*time.Second, "the hold admitted", 1.0, func() float64 {
-		return jobwaittest.Metric(full.URL(), "jobwait_waiters", "kind", "longpoll")
+	streamtest.EventuallyEqual(t, 10*time.Second, "the hold admitted", 1.0, func() float64 {
+		return servertest.Metric(full.URL(), "jobwait_waiters", "kind", "longpoll")
 	})
 	require.Eventually(t, func() bool {
 		resp, err := http.Get(full.URL() + "/api/events/jobs/status?ids=web-full-a&wait=1")

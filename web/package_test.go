@@ -20,7 +20,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"jobwait/cmd/jobwait/jobwaittest"
+	"jobwait/server/servertest"
+	"jobwait/store/redistest"
+	"jobwait/stream/streamtest"
 	"jobwait/web/npmtest"
 )
 
@@ -44,6 +46,7 @@ var consumer struct {
 // installed with --offline: the package has no dependency to fetch.
 func consumerProject(t *testing.T) string {
 	t.Helper()
+	redistest.SkipIfShort(t)
 	consumer.once.Do(func() { consumer.dir, consumer.err = makeConsumer() })
 	require.NoError(t, consumer.err)
 	return consumer.dir
@@ -248,8 +251,8 @@ func TestClientInNode(t *testing.T) {
 // awaitWaiter waits until j holds one waiter of kind.
 func awaitWaiter(t *testing.T, j *jobwait, kind string) {
 	t.Helper()
-	jobwaittest.EventuallyEqual(t, stepTimeout, "a held "+kind, 1.0, func() float64 {
-		return jobwaittest.Metric(j.URL, "jobwait_waiters", "kind", kind)
+	streamtest.EventuallyEqual(t, stepTimeout, "a held "+kind, 1.0, func() float64 {
+		return servertest.Metric(j.URL, "jobwait_waiters", "kind", kind)
 	})
 }
 

@@ -14,8 +14,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"jobwait/cmd/jobwait/jobwaittest"
-	"jobwait/sse"
+	"jobwait/server/sse"
+	"jobwait/stream/streamtest"
 )
 
 // authProxy stands in front of a real jobwait for the signed wait tokens
@@ -190,7 +190,7 @@ func TestTokenProvider(t *testing.T) {
 		p.waitFor(t, `__w.status['web-tok-sse'] === 'PROCESSING'`, "the stream open with the first token")
 		a.rotate("tok-2") // the first token expires: the stream ends with problem AUTH_001
 		p.waitFor(t, `__tokens === 2`, "a fresh token asked for")
-		jobwaittest.Eventually(t, stepTimeout, "the stream reopened with the fresh token", func() bool {
+		streamtest.Eventually(t, stepTimeout, "the stream reopened with the fresh token", func() bool {
 			r := a.requests()
 			return len(r) == 2 && r[1].code == http.StatusOK
 		})

@@ -12,8 +12,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"jobwait/cmd/jobwait/jobwaittest"
+	"jobwait/server/servertest"
 	"jobwait/store/redistest"
+	"jobwait/store/storetest"
+	"jobwait/stream/streamtest"
 )
 
 // readmeACL is the documented ACL SETUSER line for jobwait (docs/production.md), split into words.
@@ -56,7 +58,7 @@ func TestLeastPrivilegeUser(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t, "--notify-keyspace-events", "Kg$hxe")
 	words := readmeACL(t)
-	p := jobwaittest.NewProducer(srv.Client(t), "rep")
+	p := storetest.NewProducer(srv.Client(t), "rep")
 
 	url := setUser(t, srv, "jobwait", words)
 	rs := startReplicas(t, []string{url}, "JOBWAIT_NOTIFY=keyspace")
@@ -64,7 +66,7 @@ func TestLeastPrivilegeUser(t *testing.T) {
 	assert.NotContains(t, rs[0].jw.Log(), "redis permission missing")
 
 	rs = startReplicas(t, []string{url})
-	jobwaittest.Eventually(t, 10*time.Second, "saying CONFIG GET is missing", func() bool {
+	streamtest.Eventually(t, 10*time.Second, "saying CONFIG GET is missing", func() bool {
 		return strings.Contains(rs[0].jw.Log(), `"permission":"CONFIG GET notify-keyspace-events"`)
 	})
 	log := rs[0].jw.Log()
@@ -101,8 +103,8 @@ func TestLeastPrivilegeUser(t *testing.T) {
 		t.Run(w, func(t *testing.T) {
 			less := append(append([]string(nil), words[:i]...), words[i+1:]...)
 			url := setUser(t, srv, "jobwait-less-"+strconv.Itoa(i), less)
-			jw := jobwaittest.Start(t, "REDIS_URL="+url, "JOBWAIT_DEMO=false", "JOBWAIT_NOTIFY=keyspace")
-			jobwaittest.Eventually(t, 10*time.Second, "saying "+want+" is missing", func() bool {
+			jw := servertest.Start(t, "REDIS_URL="+url, "JOBWAIT_DEMO=false", "JOBWAIT_NOTIFY=keyspace")
+			streamtest.Eventually(t, 10*time.Second, "saying "+want+" is missing", func() bool {
 				return strings.Contains(jw.Log(), `"permission":"`+want+`"`)
 			})
 		})
@@ -151,7 +153,7 @@ func TestLeastPrivilegeUserOnCluster(t *testing.T) {
 	rs := startReplicas(t, []string{url}, "JOBWAIT_NOTIFY=keyspace", "JOBWAIT_RESYNC=200ms")
 	assert.Contains(t, rs[0].jw.Log(), "following the cluster")
 	admin := c.Client(t)
-	everyWait(t, rs[0], jobwaittest.NewProducer(admin, "rep"), admin, false)
+	everyWait(t, rs[0], storetest.NewProducer(admin, "rep"), admin, false)
 	assert.NotContains(t, rs[0].jw.Log(), "redis permission missing")
 }
 
@@ -166,24 +168,24 @@ func TestSubscribePermissionRevokedWhileRunning(t *testing.T) {
 	const budget = 15 * time.Second
 	srv := redistest.Start(t, "--notify-keyspace-events", "Kg$hxe")
 	url := setUser(t, srv, "jobwait", readmeACL(t))
-	jw := jobwaittest.Start(t, "REDIS_URL="+url, "JOBWAIT_DEMO=false", "JOBWAIT_NOTIFY=keyspace",
+	jw := servertest.Start(t, "REDIS_URL="+url, "JOBWAIT_DEMO=false", "JOBWAIT_NOTIFY=keyspace",
 		"JOBWAIT_RESYNC=1h", "JOBWAIT_WAIT_BUDGET="+budget.String())
-	jobwaittest.Eventually(t, 10*time.Second, "subscribed", func() bool {
+	streamtest.Eventually(t, 10*time.Second, "subscribed", func() bool {
 		return strings.Contains(jw.Log(), "keyspace subscription live")
 	})
 	admin := srv.Client(t)
 	ctx := context.Background()
 	require.NoError(t, admin.Do(ctx, "ACL", "SETUSER", "jobwait", "-psubscribe").Err())
 	require.NoError(t, admin.Do(ctx, "CLIENT", "KILL", "TYPE", "pubsub").Err())
-	jobwaittest.Eventually(t, 10*time.Second, "the refusal named", func() bool {
+	streamtest.Eventually(t, 10*time.Second, "the refusal named", func() bool {
 		log := jw.Log()
 		return strings.Contains(log, "keyspace subscription refused") && strings.Contains(log, "NOPERM")
 	})
 	assert.Equal(t, 1, strings.Count(jw.Log(), "keyspace subscription refused"), "once per refusal, not per retry")
 
-	r := &rig{redis: srv, rdb: admin, jobs: jobwaittest.NewProducer(admin, "acl"), jw: jw, http: newHTTPClient(t)}
+	r := &rig{redis: srv, rdb: admin, jobs: storetest.NewProducer(admin, "acl"), jw: jw, http: newHTTPClient(t)}
 	jobs := r.jobs.Jobs(t, 4)
-	var w jobwaittest.Group[outcome]
+	var w streamtest.Group[outcome]
 	r.holdMix(t, &w, jobs, budget)
 	for _, j := range jobs {
 		require.NoError(t, r.jobs.Complete(ctx, j))
@@ -192,7 +194,7 @@ func TestSubscribePermissionRevokedWhileRunning(t *testing.T) {
 	assert.Equal(t, 1, strings.Count(jw.Log(), "keyspace subscription live"), "answered while the subscription was refused")
 
 	require.NoError(t, admin.Do(ctx, "ACL", "SETUSER", "jobwait", "+psubscribe").Err())
-	jobwaittest.Eventually(t, 10*time.Second, "live again", func() bool {
+	streamtest.Eventually(t, 10*time.Second, "live again", func() bool {
 		return strings.Count(jw.Log(), "keyspace subscription live") >= 2
 	})
 }

@@ -15,8 +15,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"jobwait/cmd/jobwait/jobwaittest"
+	"jobwait/server/servertest"
 	"jobwait/store/redistest"
+	"jobwait/store/storetest"
+	"jobwait/stream/streamtest"
 )
 
 // replicaBudget is the replicas' wait budget: longer than any of these
@@ -29,7 +31,7 @@ func startReplicas(t *testing.T, urls []string, env ...string) []*rig {
 	t.Helper()
 	rs := make([]*rig, len(urls))
 	for i, u := range urls {
-		p := jobwaittest.Start(t, append([]string{"REDIS_URL=" + u, "JOBWAIT_DEMO=false",
+		p := servertest.Start(t, append([]string{"REDIS_URL=" + u, "JOBWAIT_DEMO=false",
 			"JOBWAIT_WAIT_BUDGET=" + replicaBudget.String()}, env...)...)
 		rs[i] = &rig{jw: p, http: newHTTPClient(t)}
 	}
@@ -42,7 +44,7 @@ func startReplicas(t *testing.T, urls []string, env ...string) []*rig {
 func TestReplicasOnOneRedis(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
-	p := jobwaittest.NewProducer(srv.Client(t), "rep")
+	p := storetest.NewProducer(srv.Client(t), "rep")
 	rs := startReplicas(t, []string{srv.URL(), srv.URL(), srv.URL()})
 	answeredOnEveryReplica(t, rs, p)
 	streamMovesBetweenReplicas(t, rs, p)
@@ -56,7 +58,7 @@ func TestReplicasOnCluster(t *testing.T) {
 	c := redistest.StartCluster(t)
 	master := c.Masters(t)[0]
 	replica := c.ReplicaOf(t, master)
-	p := jobwaittest.NewProducer(c.Client(t), "rep")
+	p := storetest.NewProducer(c.Client(t), "rep")
 	rs := startReplicas(t, []string{c.URL(), master.URL(), "redis://" + replica.Addr()})
 	for _, r := range rs {
 		assert.Contains(t, r.jw.Log(), "following the cluster", "replica %s runs on the cluster", r.jw.Addr)
@@ -75,8 +77,8 @@ func TestReplicasOnCluster(t *testing.T) {
 	// A cluster node down at start is taken for a single node; once it
 	// answers, jobwait exits so that it is restarted as a cluster client.
 	c.Kill(replica)
-	jw := jobwaittest.Start(t, "REDIS_URL="+replica.URL(), "JOBWAIT_DEMO=false")
-	jobwaittest.Eventually(t, 5*time.Second, "logging that Redis is unreachable", func() bool {
+	jw := servertest.Start(t, "REDIS_URL="+replica.URL(), "JOBWAIT_DEMO=false")
+	streamtest.Eventually(t, 5*time.Second, "logging that Redis is unreachable", func() bool {
 		return strings.Contains(jw.Log(), "taking REDIS_URL for a single node")
 	})
 	replica.Resume(t)
@@ -89,10 +91,10 @@ func TestReplicasOnCluster(t *testing.T) {
 // answeredOnEveryReplica holds long polls and streams spread over the
 // replicas, completes every job through Redis and expects every wait
 // answered with its result.
-func answeredOnEveryReplica(t *testing.T, rs []*rig, p *jobwaittest.Producer) {
+func answeredOnEveryReplica(t *testing.T, rs []*rig, p *storetest.Producer) {
 	t.Helper()
 	jobs := p.Jobs(t, 8*len(rs))
-	var w jobwaittest.Group[outcome]
+	var w streamtest.Group[outcome]
 	held := make([]int, len(rs))
 	for i, j := range jobs {
 		r := rs[i%len(rs)]
@@ -120,7 +122,7 @@ func answeredOnEveryReplica(t *testing.T, rs []*rig, p *jobwaittest.Producer) {
 // streamMovesBetweenReplicas opens a stream on one replica, resumes it on
 // another with its Last-Event-ID (same deadline), sees the job complete
 // there, and is told 204 by a third when it resumes after the end.
-func streamMovesBetweenReplicas(t *testing.T, rs []*rig, p *jobwaittest.Producer) {
+func streamMovesBetweenReplicas(t *testing.T, rs []*rig, p *storetest.Producer) {
 	t.Helper()
 	j := p.Jobs(t, 1)[0]
 
@@ -152,13 +154,13 @@ func streamMovesBetweenReplicas(t *testing.T, rs []*rig, p *jobwaittest.Producer
 
 // openStream opens job id's stream on r, with lastID as Last-Event-ID if
 // not empty.
-func openStream(t *testing.T, r *rig, id, lastID string) *jobwaittest.Conn {
+func openStream(t *testing.T, r *rig, id, lastID string) *servertest.Conn {
 	t.Helper()
 	var header []string
 	if lastID != "" {
 		header = append(header, "Last-Event-ID: "+lastID)
 	}
-	c := jobwaittest.MustGet(t, r.jw.Addr, "/api/events/jobs/"+id+"/stream", header...)
+	c := servertest.MustGet(t, r.jw.Addr, "/api/events/jobs/"+id+"/stream", header...)
 	if c.Resp.StatusCode != http.StatusOK {
 		t.Fatalf("stream of %s: %s", id, c.Resp.Status)
 	}

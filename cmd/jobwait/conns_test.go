@@ -4,7 +4,7 @@ package main
 // connection slot (JOBWAIT_MAX_CONNS_PER_IP), idle keep-alive connections
 // give way to new ones near the cap (never a request or a held wait), and
 // a connection that sends nothing is cut after JOBWAIT_FIRST_BYTE_TIMEOUT.
-// Each client plays from its own loopback address (jobwaittest.From).
+// Each client plays from its own loopback address (servertest.From).
 
 import (
 	"bufio"
@@ -21,12 +21,13 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"jobwait/cmd/jobwait/jobwaittest"
+	"jobwait/server/servertest"
+	"jobwait/stream/streamtest"
 )
 
 // shortPoll polls path on a new connection from src and reads the whole
 // answer, leaving the connection open (kept alive, unless refused).
-func shortPoll(t *testing.T, src *jobwaittest.Source, addr, path string, header ...string) (*jobwaittest.Conn, []byte) {
+func shortPoll(t *testing.T, src *servertest.Source, addr, path string, header ...string) (*servertest.Conn, []byte) {
 	t.Helper()
 	c, err := src.Get(addr, path, 5*time.Second, header...)
 	require.NoError(t, err, "poll from %s", src.IP)
@@ -38,7 +39,7 @@ func shortPoll(t *testing.T, src *jobwaittest.Source, addr, path string, header 
 
 // assertRefused checks a connection's refusal: 503 SVC_001, Retry-After,
 // Connection: close.
-func assertRefused(t *testing.T, c *jobwaittest.Conn, body []byte) {
+func assertRefused(t *testing.T, c *servertest.Conn, body []byte) {
 	t.Helper()
 	assert.Equal(t, http.StatusServiceUnavailable, c.Resp.StatusCode)
 	assert.Contains(t, string(body), `"code":"SVC_001"`)
@@ -48,7 +49,7 @@ func assertRefused(t *testing.T, c *jobwaittest.Conn, body []byte) {
 
 // answeredWithinASecond requires a short poll from src, on a new
 // connection, to be answered 200 within a second.
-func answeredWithinASecond(t *testing.T, r *rig, src *jobwaittest.Source, id string) {
+func answeredWithinASecond(t *testing.T, r *rig, src *servertest.Source, id string) {
 	t.Helper()
 	code, _, body, err := getJSON(src.Client(t, time.Second), statusURL(r.jw.URL(), id))
 	require.NoError(t, err, "a poll from %s answered within a second", src.IP)
@@ -70,7 +71,7 @@ func TestOneAddressCannotTakeEverySlot(t *testing.T) {
 		r := newRig(t, nil, env...)
 		job := r.jobs.Jobs(t, 1)[0]
 		path := "/api/events/jobs/" + job.JobID + "/status"
-		attacker := jobwaittest.From("127.0.0.2")
+		attacker := servertest.From("127.0.0.2")
 		const silent, slow = 5, 5
 		for range silent {
 			attacker.MustDial(t, r.jw.Addr)
@@ -94,23 +95,23 @@ func TestOneAddressCannotTakeEverySlot(t *testing.T) {
 		c, body := shortPoll(t, attacker, r.jw.Addr, path)
 		assertRefused(t, c, body) // and still: a refusal frees nothing
 
-		answeredWithinASecond(t, r, jobwaittest.From("127.0.0.3"), job.JobID)
+		answeredWithinASecond(t, r, servertest.From("127.0.0.3"), job.JobID)
 		base := r.jw.URL()
-		assert.EqualValues(t, 2, jobwaittest.Metric(base, "jobwait_connections_refused_total", "reason", "max_conns_per_ip"))
-		assert.EqualValues(t, 2, jobwaittest.Metric(base, "jobwait_connections_refused_total"), "no other refusal")
-		assert.EqualValues(t, maxConns/8, jobwaittest.Metric(base, "jobwait_connections_max_per_ip"))
+		assert.EqualValues(t, 2, servertest.Metric(base, "jobwait_connections_refused_total", "reason", "max_conns_per_ip"))
+		assert.EqualValues(t, 2, servertest.Metric(base, "jobwait_connections_refused_total"), "no other refusal")
+		assert.EqualValues(t, maxConns/8, servertest.Metric(base, "jobwait_connections_max_per_ip"))
 		assert.Contains(t, r.jw.Log(), `"msg":"refusing an address's connections: at its share of the cap","addr":"127.0.0.2"`)
 	})
 	t.Run("behind a trusted proxy", func(t *testing.T) {
 		r := newRig(t, nil, append(env, "JOBWAIT_TRUSTED_PROXIES=127.0.0.4")...)
 		job := r.jobs.Jobs(t, 1)[0]
 		path := "/api/events/jobs/" + job.JobID + "/status"
-		proxy := jobwaittest.From("127.0.0.4")
+		proxy := servertest.From("127.0.0.4")
 		for i := range 2 * maxConns / 8 {
 			c, _ := shortPoll(t, proxy, r.jw.Addr, path, "X-Forwarded-For: 198.51.100.7")
 			require.Equal(t, http.StatusOK, c.Resp.StatusCode, "connection %d of the proxy", i+1)
 		}
-		assert.Zero(t, jobwaittest.Metric(r.jw.URL(), "jobwait_connections_refused_total"))
+		assert.Zero(t, servertest.Metric(r.jw.URL(), "jobwait_connections_refused_total"))
 	})
 }
 
@@ -126,15 +127,15 @@ func TestIdleConnectionsGiveWayNearTheCap(t *testing.T) {
 		"JOBWAIT_WAIT_BUDGET="+budget.String(), "JOBWAIT_READ_TIMEOUT=1m")
 	jobs := r.jobs.Jobs(t, 9)
 	held := *r
-	held.http = jobwaittest.From("127.0.0.6").Client(t, 0)
-	var w jobwaittest.Group[outcome]
+	held.http = servertest.From("127.0.0.6").Client(t, 0)
+	var w streamtest.Group[outcome]
 	for _, j := range jobs[:8] {
 		w.Go(func() outcome { return held.longPoll(j.JobID, "20", budget) })
 	}
 	r.waitHeld(t, 8, 10*time.Second)
 	var slow []net.Conn
 	for range 4 {
-		c := jobwaittest.From("127.0.0.7").MustDial(t, r.jw.Addr)
+		c := servertest.From("127.0.0.7").MustDial(t, r.jw.Addr)
 		_, err := io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: jobwait\r\n")
 		require.NoError(t, err)
 		slow = append(slow, c)
@@ -143,7 +144,7 @@ func TestIdleConnectionsGiveWayNearTheCap(t *testing.T) {
 	// A long poll answered with its timeout, its connection kept alive for
 	// the client's next poll: idle as well, but awaiting that request in
 	// jobwait's held-connection code rather than in fasthttp.
-	heldThenIdle, err := jobwaittest.From("127.0.0.8").Get(r.jw.Addr, "/api/events/jobs/"+jobs[8].JobID+"/status?wait=1", budget)
+	heldThenIdle, err := servertest.From("127.0.0.8").Get(r.jw.Addr, "/api/events/jobs/"+jobs[8].JobID+"/status?wait=1", budget)
 	require.NoError(t, err)
 	t.Cleanup(func() { heldThenIdle.Close() })
 	body, err := heldThenIdle.ReadAll(5 * time.Second)
@@ -154,12 +155,12 @@ func TestIdleConnectionsGiveWayNearTheCap(t *testing.T) {
 	path := "/api/events/jobs/" + jobs[8].JobID + "/status"
 	idle := []net.Conn{heldThenIdle} // in the order they went idle
 	for i := range 4 * perIP {
-		src := jobwaittest.From("127.0.0." + strconv.Itoa(2+i/perIP))
+		src := servertest.From("127.0.0." + strconv.Itoa(2+i/perIP))
 		c, body := shortPoll(t, src, r.jw.Addr, path)
 		require.Equal(t, http.StatusOK, c.Resp.StatusCode, "idle connection %d from %s: %s", i+1, src.IP, body)
 		idle = append(idle, c)
 	}
-	answeredWithinASecond(t, r, jobwaittest.From("127.0.0.9"), jobs[8].JobID)
+	answeredWithinASecond(t, r, servertest.From("127.0.0.9"), jobs[8].JobID)
 
 	closed := closedConns(idle)
 	t.Logf("%d of %d idle connections closed", countTrue(closed), len(idle))
@@ -170,9 +171,9 @@ func TestIdleConnectionsGiveWayNearTheCap(t *testing.T) {
 		}
 	}
 	base := r.jw.URL()
-	assert.GreaterOrEqual(t, jobwaittest.Metric(base, "jobwait_connections_reclaimed_total"), float64(countTrue(closed)))
-	assert.LessOrEqual(t, jobwaittest.Metric(base, "jobwait_connections_open"), float64(maxConns))
-	assert.Zero(t, jobwaittest.Metric(base, "jobwait_connections_refused_total"))
+	assert.GreaterOrEqual(t, servertest.Metric(base, "jobwait_connections_reclaimed_total"), float64(countTrue(closed)))
+	assert.LessOrEqual(t, servertest.Metric(base, "jobwait_connections_open"), float64(maxConns))
+	assert.Zero(t, servertest.Metric(base, "jobwait_connections_refused_total"))
 	for i, cut := range closedConns(slow) {
 		assert.False(t, cut, "connection %d inside a request was closed", i+1)
 	}
@@ -221,9 +222,9 @@ func countTrue(bs []bool) int {
 func TestSilentConnectionsCutAtTheFirstByteTimeout(t *testing.T) {
 	const firstByte, readTimeout = time.Second, 30 * time.Second
 	r := newRig(t, nil, "JOBWAIT_FIRST_BYTE_TIMEOUT="+firstByte.String(), "JOBWAIT_READ_TIMEOUT="+readTimeout.String())
-	src := jobwaittest.From("127.0.0.2")
+	src := servertest.From("127.0.0.2")
 	const n = 20
-	var g jobwaittest.Group[error]
+	var g streamtest.Group[error]
 	for range n {
 		c := src.MustDial(t, r.jw.Addr)
 		start := time.Now()
@@ -261,7 +262,7 @@ func TestSilentConnectionsCutAtTheFirstByteTimeout(t *testing.T) {
 	for _, err := range g.Wait(t, readTimeout) {
 		assert.NoError(t, err)
 	}
-	assert.EqualValues(t, n, jobwaittest.Metric(r.jw.URL(), "jobwait_connections_silent_total"))
+	assert.EqualValues(t, n, servertest.Metric(r.jw.URL(), "jobwait_connections_silent_total"))
 
 	// Half-closed before a byte: the server closes its side at once.
 	hc := src.MustDial(t, r.jw.Addr).(*net.TCPConn)

@@ -16,10 +16,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"jobwait/cmd/jobwait/jobwaittest"
+	"jobwait/server/servertest"
 	"jobwait/store"
 	"jobwait/store/redistest"
 	"jobwait/stream"
+	"jobwait/stream/streamtest"
 )
 
 // costJobs is how many jobs the cost tests watch: several poll batches
@@ -36,16 +37,16 @@ func (r *rig) holdJobs(t *testing.T, n int) {
 		for _, j := range jobs[i:min(i+50, n)] {
 			ids = append(ids, j.JobID)
 		}
-		jobwaittest.MustGet(t, r.jw.Addr, "/api/events/jobs/stream?ids="+strings.Join(ids, ","))
+		servertest.MustGet(t, r.jw.Addr, "/api/events/jobs/stream?ids="+strings.Join(ids, ","))
 	}
-	jobwaittest.EventuallyEqual(t, 30*time.Second, "watched jobs", float64(n), func() float64 {
-		return jobwaittest.Metric(r.jw.URL(), "jobwait_hub_watched_jobs")
+	streamtest.EventuallyEqual(t, 30*time.Second, "watched jobs", float64(n), func() float64 {
+		return servertest.Metric(r.jw.URL(), "jobwait_hub_watched_jobs")
 	})
 }
 
 // jobReads is jobwait's count of jobs read.
 func (r *rig) jobReads() float64 {
-	return jobwaittest.Metric(r.jw.URL(), "jobwait_hub_job_reads_total")
+	return servertest.Metric(r.jw.URL(), "jobwait_hub_job_reads_total")
 }
 
 // costWindow is one measurement: Redis's calls by command while jobwait
@@ -60,7 +61,7 @@ type costWindow struct {
 func (r *rig) measure(t *testing.T, reads float64) costWindow {
 	t.Helper()
 	before, r0, t0 := redistest.ReadCommands(t, r.rdb), r.jobReads(), time.Now()
-	jobwaittest.Eventually(t, 30*time.Second, fmt.Sprintf("%.0f job reads", reads), func() bool { return r.jobReads() >= r0+reads })
+	streamtest.Eventually(t, 30*time.Second, fmt.Sprintf("%.0f job reads", reads), func() bool { return r.jobReads() >= r0+reads })
 	after, r1 := redistest.ReadCommands(t, r.rdb), r.jobReads()
 	return costWindow{calls: after.Since(before), reads: r1 - r0, elapsed: time.Since(t0)}
 }
@@ -128,10 +129,10 @@ func TestRedisCostOfWatchedJobs(t *testing.T) {
 		// Notifications switched off: jobwait finds them lacking within
 		// resync/2, restores them and is blind for a resync after.
 		require.NoError(t, r.rdb.ConfigSet(context.Background(), "notify-keyspace-events", "").Err())
-		jobwaittest.EventuallyEqual(t, resync, "blind", 1.0, func() float64 { return jobwaittest.Metric(r.jw.URL(), "jobwait_hub_blind") })
+		streamtest.EventuallyEqual(t, resync, "blind", 1.0, func() float64 { return servertest.Metric(r.jw.URL(), "jobwait_hub_blind") })
 		r.measure(t, 2*n) // the re-read of every job on restoring, then a poll
 		w := r.measure(t, 8*n)
-		require.Equal(t, 1.0, jobwaittest.Metric(r.jw.URL(), "jobwait_hub_blind"), "blind throughout: %v", w)
+		require.Equal(t, 1.0, servertest.Metric(r.jw.URL(), "jobwait_hub_blind"), "blind throughout: %v", w)
 		t.Logf("blind, %d watched jobs: %v: %.0f commands/s, %.4f per watched job", n, w, w.perJob(n)*n, w.perJob(n))
 		bound := w.ticks(n)*batches(n, stream.SweepBatch) + w.every(resync/2) + w.every(silence) + w.checked(stream.Auto)
 		assert.LessOrEqual(t, w.calls.Total(), int64(bound), "at most an MGET per safety re-read batch per poll interval: %v", w)
@@ -141,7 +142,7 @@ func TestRedisCostOfWatchedJobs(t *testing.T) {
 		r.holdJobs(t, n)
 		// Each held job's time to live is looked up once, at the guard's
 		// first tick after it came.
-		jobwaittest.Eventually(t, 10*time.Second, "every time to live looked up", func() bool {
+		streamtest.Eventually(t, 10*time.Second, "every time to live looked up", func() bool {
 			return redistest.ReadCommands(t, r.rdb)["pttl"] >= n
 		})
 		w := r.measure(t, 2*n) // every job re-read twice, once per resync

@@ -23,9 +23,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"jobwait/cmd/jobwait/jobwaittest"
 	"jobwait/server"
+	"jobwait/server/servertest"
 	"jobwait/store"
+	"jobwait/stream/streamtest"
 )
 
 // underFileLimit is a wrapper that runs jobwait with RLIMIT_NOFILE set to
@@ -102,8 +103,8 @@ func (r *rig) answersNewConnections(t *testing.T, within time.Duration) {
 		code, _, _, err := getJSON(c, r.jw.URL()+"/api/info")
 		return err == nil && code == 200
 	}
-	jobwaittest.Eventually(t, within, "answering on a new connection", get)
-	jobwaittest.Eventually(t, within, "the episode's end logged", func() bool {
+	streamtest.Eventually(t, within, "answering on a new connection", get)
+	streamtest.Eventually(t, within, "the episode's end logged", func() bool {
 		return get() && strings.Contains(r.jw.Log(), "accepting connections again")
 	})
 }
@@ -119,20 +120,20 @@ func TestOutOfDescriptorsRefusesPastTheCap(t *testing.T) {
 	r := newRigUnder(t, underFileLimit(t, nofile), nil, "JOBWAIT_WAIT_BUDGET="+budget.String(),
 		"JOBWAIT_FIRST_BYTE_TIMEOUT=1m") // the flood stays for the test
 	base := r.jw.URL()
-	require.EqualValues(t, server.MaxConnsFor(uint64(nofile)), jobwaittest.Metric(base, "jobwait_connections_max"), "the default cap, from the file limit")
+	require.EqualValues(t, server.MaxConnsFor(uint64(nofile)), servertest.Metric(base, "jobwait_connections_max"), "the default cap, from the file limit")
 
 	jobs := r.jobs.Jobs(t, held)
-	var w jobwaittest.Group[outcome]
+	var w streamtest.Group[outcome]
 	r.holdMix(t, &w, jobs, budget)
 	// Near the cap, idle kept-alive connections are reclaimed, and at it
 	// new ones refused: /metrics is read after the flood on a connection
 	// opened before it, which sends nothing until then.
 	spare := idleConns(t, r.jw.Addr, 1)[0]
-	before := int(jobwaittest.Metric(base, "jobwait_connections_open"))
+	before := int(servertest.Metric(base, "jobwait_connections_open"))
 	assert.GreaterOrEqual(t, before, held)
 	flood := idleConns(t, r.jw.Addr, extra)
 	refused := refusedConns(t, flood, 2*time.Second)
-	m, err := jobwaittest.ReadMetricsOn(spare)
+	m, err := servertest.ReadMetricsOn(spare)
 	require.NoError(t, err)
 	open, reclaimed := m.Sum("jobwait_connections_open"), int(m.Sum("jobwait_connections_reclaimed_total"))
 	max := server.MaxConnsFor(uint64(nofile))
@@ -162,19 +163,19 @@ func TestOutOfDescriptorsAtEMFILE(t *testing.T) {
 	r := newRigUnder(t, underFileLimit(t, nofile), nil, "JOBWAIT_WAIT_BUDGET="+budget.String(), "JOBWAIT_MAX_CONNS=100000",
 		"JOBWAIT_FIRST_BYTE_TIMEOUT=1m")
 	base := r.jw.URL()
-	require.EqualValues(t, 100000, jobwaittest.Metric(base, "jobwait_connections_max"))
+	require.EqualValues(t, 100000, servertest.Metric(base, "jobwait_connections_max"))
 	assert.Contains(t, r.jw.Log(), "above the file limit", "the start warns of a cap above the file limit")
 
 	jobs := r.jobs.Jobs(t, held)
-	var w jobwaittest.Group[outcome]
+	var w streamtest.Group[outcome]
 	r.holdMix(t, &w, jobs, budget)
 	flood := idleConns(t, r.jw.Addr, extra)
 	refused := refusedConns(t, flood, 2*time.Second)
 	t.Logf("%d of %d idle connections refused at EMFILE; %v accept errors", refused, extra,
-		jobwaittest.Metric(base, "jobwait_accept_errors_total"))
+		servertest.Metric(base, "jobwait_accept_errors_total"))
 	assert.Greater(t, refused, 0, "connections are refused on the spare descriptor")
-	assert.Greater(t, jobwaittest.Metric(base, "jobwait_accept_errors_total"), 0.0)
-	assert.EqualValues(t, refused, jobwaittest.Metric(base, "jobwait_connections_refused_total"))
+	assert.Greater(t, servertest.Metric(base, "jobwait_accept_errors_total"), 0.0)
+	assert.EqualValues(t, refused, servertest.Metric(base, "jobwait_connections_refused_total"))
 
 	log := r.survives(t, jobs, &w, flood, budget)
 	assert.NotContains(t, log, "Permanent error", "fasthttp never saw an accept error")
@@ -186,7 +187,7 @@ func TestOutOfDescriptorsAtEMFILE(t *testing.T) {
 // well within its budget; then closes the idle connections flood and checks
 // that jobwait still runs and answers a new connection. It returns
 // jobwait's log.
-func (r *rig) survives(t *testing.T, jobs []store.Job, w *jobwaittest.Group[outcome], flood []net.Conn, budget time.Duration) string {
+func (r *rig) survives(t *testing.T, jobs []store.Job, w *streamtest.Group[outcome], flood []net.Conn, budget time.Duration) string {
 	t.Helper()
 	for _, j := range jobs {
 		require.NoError(t, r.jobs.Complete(context.Background(), j))

@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"jobwait/cmd/jobwait/jobwaittest"
+	"jobwait/server/servertest"
 	"jobwait/store/redistest"
 )
 
@@ -19,7 +19,7 @@ func TestMain(m *testing.M) { redistest.Main(m) }
 // TestEmbeddedDefault runs the real binary with no REDIS_URL, as README's
 // run command does: it creates a demo job over HTTP and polls it to its end.
 func TestEmbeddedDefault(t *testing.T) {
-	p := jobwaittest.Start(t, "REDIS_URL=", "JOBWAIT_DEMO_DELAY=1s", "JOBWAIT_DEMO_FAIL_RATE=0")
+	p := servertest.Start(t, "REDIS_URL=", "JOBWAIT_DEMO_DELAY=1s", "JOBWAIT_DEMO_FAIL_RATE=0")
 	p.WaitReady(t, 5*time.Second)
 	assert.Contains(t, p.Log(), "embedded")
 

@@ -10,9 +10,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"jobwait/cmd/jobwait/jobwaittest"
 	"jobwait/store"
 	"jobwait/stream"
+	"jobwait/stream/streamtest"
 )
 
 // expiryBound is README's promise: a watched job whose record expires is
@@ -73,7 +73,7 @@ func TestExpiredJobsReachWaitersWithinTheBound(t *testing.T) {
 					expires[j.JobID] = way.expire(t, j)
 				}
 			}
-			var w jobwaittest.Group[outcome]
+			var w streamtest.Group[outcome]
 			r.holdMix(t, &w, jobs, budget)
 			if !way.before {
 				for _, j := range jobs {

@@ -23,7 +23,8 @@ import (
 	"github.com/stretchr/testify/require"
 	gosse "github.com/tmaxmax/go-sse"
 
-	"jobwait/cmd/jobwait/jobwaittest"
+	"jobwait/server/servertest"
+	"jobwait/stream/streamtest"
 )
 
 // bigAnswer is the size of the result the deadline tests write: more than
@@ -51,7 +52,7 @@ func TestNonReadingClientsReleasedByTheDeadline(t *testing.T) {
 		c, err := smallReadBuffer.Dial("tcp", r.jw.Addr)
 		require.NoError(t, err)
 		t.Cleanup(func() { c.Close() })
-		_, err = io.WriteString(c, jobwaittest.RawGet(path))
+		_, err = io.WriteString(c, servertest.RawGet(path))
 		require.NoError(t, err)
 		conns = append(conns, c)
 	}
@@ -83,7 +84,7 @@ func TestSlowReadersGetTheWholeAnswer(t *testing.T) {
 		c, err := smallReadBuffer.Dial("tcp", r.jw.Addr)
 		require.NoError(t, err)
 		t.Cleanup(func() { c.Close() })
-		_, err = io.WriteString(c, jobwaittest.RawGet(path))
+		_, err = io.WriteString(c, servertest.RawGet(path))
 		require.NoError(t, err)
 		require.NoError(t, c.SetReadDeadline(time.Now().Add(time.Minute))) // none hangs
 		conns[i] = bufio.NewReaderSize(c, 4096)
@@ -124,13 +125,13 @@ func TestSlowReadersGetTheWholeAnswer(t *testing.T) {
 // own jobwait, so that no read of another job counts for that.
 func TestPipelinedBytesBehindAHeldWait(t *testing.T) {
 	t.Parallel()
-	pipelined := strings.Repeat(jobwaittest.RawGet("/healthz"), 64<<10/len(jobwaittest.RawGet("/healthz")))
+	pipelined := strings.Repeat(servertest.RawGet("/healthz"), 64<<10/len(servertest.RawGet("/healthz")))
 	for _, size := range []int{0, 1 << 20} {
 		t.Run(fmt.Sprint(size), func(t *testing.T) {
 			r := newRig(t, nil, "JOBWAIT_WAIT_BUDGET=10s")
 			j := r.jobs.Jobs(t, 1)[0]
 			reads := r.hubReads()
-			c := rawRequest(t, r.jw.Addr, jobwaittest.RawGet("/api/events/jobs/"+j.JobID+"/status?wait=10")+pipelined)
+			c := rawRequest(t, r.jw.Addr, servertest.RawGet("/api/events/jobs/"+j.JobID+"/status?wait=10")+pipelined)
 			r.waitFirstStates(t, 1, reads, 5*time.Second)
 			if size > 0 {
 				r.completeBig(t, j, size)
@@ -166,7 +167,7 @@ func TestKeptAliveAfterAHeldAnswer(t *testing.T) {
 	const readTimeout = time.Second
 	r := newRig(t, nil, "JOBWAIT_READ_TIMEOUT="+readTimeout.String())
 	j := r.jobs.Jobs(t, 1)[0]
-	c := rawRequest(t, r.jw.Addr, jobwaittest.RawGet("/api/events/jobs/"+j.JobID+"/status?wait=1"))
+	c := rawRequest(t, r.jw.Addr, servertest.RawGet("/api/events/jobs/"+j.JobID+"/status?wait=1"))
 	br := bufio.NewReader(c)
 	require.NoError(t, c.SetReadDeadline(time.Now().Add(10*time.Second)))
 	resp, body, err := readAnswer(br, 0)
@@ -178,7 +179,7 @@ func TestKeptAliveAfterAHeldAnswer(t *testing.T) {
 
 	time.Sleep(3 * readTimeout) // idle: past the read timeout, within the idle timeout
 	for _, path := range []string{"/api/events/jobs/" + j.JobID + "/status", "/api/events/jobs/" + j.JobID + "/status?wait=10"} {
-		_, err = io.WriteString(c, jobwaittest.RawGet(path))
+		_, err = io.WriteString(c, servertest.RawGet(path))
 		require.NoError(t, err)
 		require.NoError(t, c.SetReadDeadline(time.Now().Add(5*time.Second)))
 		resp, body, err := readAnswer(br, 0)
@@ -197,7 +198,7 @@ func TestLastEventIDAtTheLastSequence(t *testing.T) {
 	j := r.jobs.Jobs(t, 1)[0]
 	deadline := time.Now().Add(20 * time.Second).UnixMilli()
 	for _, last := range []string{"18446744073709551614", "18446744073709551615"} {
-		c := jobwaittest.MustGet(t, r.jw.Addr, "/api/events/jobs/"+j.JobID+"/stream", fmt.Sprintf("Last-Event-ID: %d-%s", deadline, last))
+		c := servertest.MustGet(t, r.jw.Addr, "/api/events/jobs/"+j.JobID+"/stream", fmt.Sprintf("Last-Event-ID: %d-%s", deadline, last))
 		id := c.Event(t, 5*time.Second).ID
 		_, seq, _ := strings.Cut(id, "-")
 		n, err := strconv.ParseUint(seq, 10, 64)
@@ -215,7 +216,7 @@ func TestMetricsCountWhatWasSent(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, nil, "JOBWAIT_WAIT_BUDGET=20s", "JOBWAIT_HEARTBEAT=1s")
 	series := func(code, route string) float64 {
-		return jobwaittest.Metric(r.jw.URL(), "jobwait_http_requests_total", "code", code, "route", route)
+		return servertest.Metric(r.jw.URL(), "jobwait_http_requests_total", "code", code, "route", route)
 	}
 	type count struct{ code, route string }
 	counts := []count{{"200", "status"}, {"404", "status"}, {"499", "status"}, {"200", "stream"}, {"404", "stream"}}
@@ -224,11 +225,11 @@ func TestMetricsCountWhatWasSent(t *testing.T) {
 		before[c] = max(series(c.code, c.route), 0)
 	}
 	jobs := r.jobs.Jobs(t, 4)
-	var w jobwaittest.Group[outcome]
+	var w streamtest.Group[outcome]
 	w.Go(func() outcome { return r.longPoll(jobs[0].JobID, "20", 25*time.Second) })
 	w.Go(func() outcome { return r.longPoll(jobs[1].JobID, "20", 25*time.Second) })
 	w.Go(func() outcome { return r.sse(jobs[2].JobID, 25*time.Second, nil) })
-	gone := rawRequest(t, r.jw.Addr, jobwaittest.RawGet("/api/events/jobs/"+jobs[3].JobID+"/status?wait=20"))
+	gone := rawRequest(t, r.jw.Addr, servertest.RawGet("/api/events/jobs/"+jobs[3].JobID+"/status?wait=20"))
 	r.waitHeld(t, 4, 10*time.Second)
 	require.NoError(t, r.jobs.Complete(context.Background(), jobs[0]))
 	require.NoError(t, r.rdb.Del(context.Background(), "job:"+jobs[1].JobID, "job:"+jobs[2].JobID).Err())
@@ -250,7 +251,7 @@ func TestSIGTERMStreamsReconnectElsewhere(t *testing.T) {
 	t.Parallel()
 	const budget = 30 * time.Second
 	r := newRig(t, nil, "JOBWAIT_WAIT_BUDGET="+budget.String())
-	other := jobwaittest.Start(t, "REDIS_URL="+r.redis.URL(), "JOBWAIT_DEMO=false", "JOBWAIT_WAIT_BUDGET="+budget.String())
+	other := servertest.Start(t, "REDIS_URL="+r.redis.URL(), "JOBWAIT_DEMO=false", "JOBWAIT_WAIT_BUDGET="+budget.String())
 	other.WaitReady(t, 10*time.Second)
 	lb := newBalancer(t, r.jw.Addr, other.Addr)
 	j := r.jobs.Jobs(t, 1)[0]
@@ -302,7 +303,7 @@ func TestSIGTERMStreamsReconnectElsewhere(t *testing.T) {
 
 	// The client reconnects to the other replica, which holds it; then
 	// the result arrives.
-	jobwaittest.Eventually(t, 15*time.Second, "the client held by the other replica", func() bool { return heldWaiters(other.URL()) == 1 })
+	streamtest.Eventually(t, 15*time.Second, "the client held by the other replica", func() bool { return heldWaiters(other.URL()) == 1 })
 	require.NoError(t, r.jobs.Complete(context.Background(), j))
 	for name := range clients {
 		e := next(name)
@@ -343,19 +344,19 @@ func TestStalledReadersShareTheAnswer(t *testing.T) {
 		c, err := smallReadBuffer.Dial("tcp", r.jw.Addr)
 		require.NoError(t, err)
 		t.Cleanup(func() { c.Close() })
-		_, err = io.WriteString(c, jobwaittest.RawGet(path))
+		_, err = io.WriteString(c, servertest.RawGet(path))
 		require.NoError(t, err)
 	}
 	r.waitHeld(t, clients, 10*time.Second)
 	r.completeBig(t, j, size)
 	// Each client's socket now holds a little of the answer, and jobwait the
 	// rest: one copy of the body kept per client would be clients × 8 MB.
-	jobwaittest.Eventually(t, 10*time.Second, "the answer fanned out", func() bool {
-		return jobwaittest.Metric(r.jw.URL(), "jobwait_hub_fanouts_total") >= clients
+	streamtest.Eventually(t, 10*time.Second, "the answer fanned out", func() bool {
+		return servertest.Metric(r.jw.URL(), "jobwait_hub_fanouts_total") >= clients
 	})
 	var heap float64 // the most in use over the next two seconds
 	for range 20 {
-		heap = max(heap, jobwaittest.Metric(r.jw.URL(), "go_memstats_heap_inuse_bytes"))
+		heap = max(heap, servertest.Metric(r.jw.URL(), "go_memstats_heap_inuse_bytes"))
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Logf("heap in use with %d clients not reading an %d MB answer: %.0f MB", clients, size>>20, heap/(1<<20))

@@ -25,7 +25,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"jobwait/cmd/jobwait/jobwaittest"
+	"jobwait/server/servertest"
+	"jobwait/stream/streamtest"
 )
 
 // rawResponse writes req on a new connection and reads one response. A
@@ -68,11 +69,11 @@ func TestOversizedAndMalformedRequests(t *testing.T) {
 		code int
 		err  string
 	}{
-		{"long request line", jobwaittest.RawGet("/api/events/jobs/" + strings.Repeat("a", 10000) + "/status"), 431, "REQ_004"},
-		{"long query", jobwaittest.RawGet("/api/events/jobs/a/status?wait=" + strings.Repeat("9", 10000)), 431, "REQ_004"},
-		{"long header", jobwaittest.RawGet("/healthz", "X-Junk: "+strings.Repeat("j", 10000)), 431, "REQ_004"},
-		{"many headers", jobwaittest.RawGet("/healthz", strings.Repeat("X-Junk: jjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjj\r\n", 300)+"X-End: 1"), 431, "REQ_004"},
-		{"long Last-Event-ID", jobwaittest.RawGet("/api/events/jobs/a/stream", "Last-Event-ID: "+strings.Repeat("1", 9000)), 431, "REQ_004"},
+		{"long request line", servertest.RawGet("/api/events/jobs/" + strings.Repeat("a", 10000) + "/status"), 431, "REQ_004"},
+		{"long query", servertest.RawGet("/api/events/jobs/a/status?wait=" + strings.Repeat("9", 10000)), 431, "REQ_004"},
+		{"long header", servertest.RawGet("/healthz", "X-Junk: "+strings.Repeat("j", 10000)), 431, "REQ_004"},
+		{"many headers", servertest.RawGet("/healthz", strings.Repeat("X-Junk: jjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjj\r\n", 300)+"X-End: 1"), 431, "REQ_004"},
+		{"long Last-Event-ID", servertest.RawGet("/api/events/jobs/a/stream", "Last-Event-ID: "+strings.Repeat("1", 9000)), 431, "REQ_004"},
 		{"body too large", "POST /api/events/draft-1/ai-recommendations HTTP/1.1\r\nHost: jobwait\r\nContent-Length: 100000\r\n\r\n" + strings.Repeat("b", 100000), 413, "REQ_004"},
 		{"bad content length", "POST /api/events/draft-1/ai-recommendations HTTP/1.1\r\nHost: jobwait\r\nContent-Length: -5\r\n\r\n", 400, "REQ_004"},
 		{"no request target", "GET\r\n\r\n", 400, "REQ_004"},
@@ -97,7 +98,7 @@ func TestOversizedAndMalformedRequests(t *testing.T) {
 // client sent behind it, here a second request, is never served.
 func TestRequestFramedTwiceIsRefused(t *testing.T) {
 	r := newRig(t, nil, "JOBWAIT_DEMO=true")
-	behind := jobwaittest.RawGet("/healthz")
+	behind := servertest.RawGet("/healthz")
 	for _, headers := range []string{
 		"Content-Length: 5\r\nTransfer-Encoding: chunked",
 		"Transfer-Encoding: chunked\r\nContent-Length: 5",
@@ -410,7 +411,7 @@ func (m *monitorConn) stop(t *testing.T) []monitored {
 	mark := fmt.Sprintf("monitor-end-%d", time.Now().UnixNano())
 	_, err = io.WriteString(c, "ECHO "+mark+"\r\n")
 	require.NoError(t, err)
-	jobwaittest.Eventually(t, 5*time.Second, "MONITOR caught up", func() bool {
+	streamtest.Eventually(t, 5*time.Second, "MONITOR caught up", func() bool {
 		m.mu.Lock()
 		defer m.mu.Unlock()
 		for i := len(m.cmds) - 1; i >= 0; i-- {

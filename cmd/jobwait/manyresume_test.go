@@ -16,10 +16,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"jobwait/cmd/jobwait/jobwaittest"
-	"jobwait/sse"
+	"jobwait/server/servertest"
+	"jobwait/server/sse"
 	"jobwait/store"
 	"jobwait/store/redistest"
+	"jobwait/store/storetest"
 )
 
 func manyStreamPath(ids []string) string {
@@ -27,7 +28,7 @@ func manyStreamPath(ids []string) string {
 }
 
 // manyEvents reads n events of a many-job stream, each with its job.
-func manyEvents(t *testing.T, c *jobwaittest.Conn, n int) []manyEvent {
+func manyEvents(t *testing.T, c *servertest.Conn, n int) []manyEvent {
 	t.Helper()
 	evs := make([]manyEvent, n)
 	for i := range evs {
@@ -37,7 +38,7 @@ func manyEvents(t *testing.T, c *jobwaittest.Conn, n int) []manyEvent {
 }
 
 // manyEventsToEnd reads a many-job stream's events until it ends.
-func manyEventsToEnd(t *testing.T, c *jobwaittest.Conn) []manyEvent {
+func manyEventsToEnd(t *testing.T, c *servertest.Conn) []manyEvent {
 	t.Helper()
 	var evs []manyEvent
 	for _, ev := range c.EventsToEnd(t, 20*time.Second) {
@@ -95,7 +96,7 @@ func finals(evs []manyEvent) map[string]int {
 func TestManyStreamResumedWithAnotherList(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
-	p := jobwaittest.NewProducer(srv.Client(t), "many")
+	p := storetest.NewProducer(srv.Client(t), "many")
 	rs := startReplicas(t, []string{srv.URL(), srv.URL()}, "JOBWAIT_HEARTBEAT=1s")
 
 	tests := []struct {
@@ -147,7 +148,7 @@ func TestManyStreamResumedWithAnotherList(t *testing.T) {
 			opened := []string{had.JobID, away.JobID, running.JobID}
 
 			// On the first replica: every job's state, then had's final event.
-			c := jobwaittest.MustGet(t, rs[0].jw.Addr, manyStreamPath(opened))
+			c := servertest.MustGet(t, rs[0].jw.Addr, manyStreamPath(opened))
 			require.Equal(t, http.StatusOK, c.Resp.StatusCode)
 			for _, ev := range manyEvents(t, c, 3) {
 				require.Equal(t, "status", ev.Type, "%+v", ev)
@@ -167,7 +168,7 @@ func TestManyStreamResumedWithAnotherList(t *testing.T) {
 			if tt.id != nil {
 				id = tt.id(last)
 			}
-			c = jobwaittest.MustGet(t, rs[1].jw.Addr, manyStreamPath(list), "Last-Event-ID: "+id)
+			c = servertest.MustGet(t, rs[1].jw.Addr, manyStreamPath(list), "Last-Event-ID: "+id)
 			require.Equal(t, http.StatusOK, c.Resp.StatusCode, "Last-Event-ID %q for %v", id, list)
 			first := len(list) // every job's state, had's only if not proved
 			if tt.proved {
@@ -206,7 +207,7 @@ func TestManyStreamResumedWithAnotherList(t *testing.T) {
 				}
 			}
 			for _, l := range [][]string{list, reversed(list)} {
-				c = jobwaittest.MustGet(t, rs[0].jw.Addr, manyStreamPath(l), "Last-Event-ID: "+end)
+				c = servertest.MustGet(t, rs[0].jw.Addr, manyStreamPath(l), "Last-Event-ID: "+end)
 				assert.Equal(t, http.StatusNoContent, c.Resp.StatusCode, "%v after %q", l, end)
 			}
 			other := append(slices.Clone(list), had.JobID, away.JobID, running.JobID)
@@ -215,7 +216,7 @@ func TestManyStreamResumedWithAnotherList(t *testing.T) {
 			if len(other) == len(list) {
 				other = other[1:]
 			}
-			c = jobwaittest.MustGet(t, rs[0].jw.Addr, manyStreamPath(other), "Last-Event-ID: "+end)
+			c = servertest.MustGet(t, rs[0].jw.Addr, manyStreamPath(other), "Last-Event-ID: "+end)
 			require.Equal(t, http.StatusOK, c.Resp.StatusCode, "%v after %q, the last of %v", other, end, list)
 			again := manyEventsToEnd(t, c)
 			want = map[string]int{}
@@ -236,7 +237,7 @@ func TestManyStreamResumedWithAnIDTwice(t *testing.T) {
 	a, b := r.jobs.Start(t, r.jobs.Create(t)), r.jobs.Create(t)
 	require.NoError(t, r.jobs.Complete(context.Background(), a))
 	require.NoError(t, r.jobs.Complete(context.Background(), b))
-	c := jobwaittest.MustGet(t, r.jw.Addr, manyStreamPath([]string{a.JobID, b.JobID}))
+	c := servertest.MustGet(t, r.jw.Addr, manyStreamPath([]string{a.JobID, b.JobID}))
 	evs := manyEventsToEnd(t, c)
 	require.Len(t, evs, 2)
 	end := evs[1].ID

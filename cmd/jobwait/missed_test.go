@@ -19,10 +19,12 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"jobwait/cmd/jobwait/jobwaittest"
+	"jobwait/server/servertest"
 	"jobwait/store"
 	"jobwait/store/redistest"
+	"jobwait/store/storetest"
 	"jobwait/stream"
+	"jobwait/stream/streamtest"
 )
 
 // missedBudget is the wait budget of these tests, far longer than the
@@ -48,7 +50,7 @@ func (r *rig) readiness(t *testing.T) (int, string, string) {
 // and whether it ever answered other than 200.
 func (r *rig) watchReadiness(t *testing.T) (blind, not200 *atomic.Bool) {
 	blind, not200 = new(atomic.Bool), new(atomic.Bool)
-	jobwaittest.Run(t, 10*time.Second, "watching /readyz", func(ctx context.Context) {
+	streamtest.Run(t, 10*time.Second, "watching /readyz", func(ctx context.Context) {
 		for ctx.Err() == nil {
 			code, _, n := r.readiness(t)
 			if code != 0 && code != http.StatusOK {
@@ -83,10 +85,10 @@ func TestNotificationsNarrowedAtRuntime(t *testing.T) {
 	ctx := context.Background()
 	for _, flags := range []string{"", "Kx", "E$", "Kg", "AE"} {
 		t.Run("flags "+flags, func(t *testing.T) {
-			episodes := jobwaittest.Metric(r.jw.URL(), "jobwait_hub_blind_episodes_total")
+			episodes := servertest.Metric(r.jw.URL(), "jobwait_hub_blind_episodes_total")
 			blind, not200 := r.watchReadiness(t)
 			jobs := r.jobs.Jobs(t, 6)
-			var w jobwaittest.Group[outcome]
+			var w streamtest.Group[outcome]
 			r.holdMix(t, &w, jobs, missedBudget)
 			require.NoError(t, r.rdb.ConfigSet(ctx, "notify-keyspace-events", flags).Err())
 			for _, j := range jobs {
@@ -103,13 +105,13 @@ func TestNotificationsNarrowedAtRuntime(t *testing.T) {
 			require.NoError(t, err)
 			n := have["notify-keyspace-events"]
 			assert.Equal(t, n, stream.MergeFlags(n, stream.NotifyFlags), "notify-keyspace-events restored")
-			jobwaittest.Eventually(t, 5*missedResync, "readyz ok again", func() bool {
+			streamtest.Eventually(t, 5*missedResync, "readyz ok again", func() bool {
 				code, status, notif := r.readiness(t)
 				return code == http.StatusOK && status == "ok" && notif == "ok"
 			})
 			assert.True(t, blind.Load(), "/readyz said blind")
 			assert.False(t, not200.Load(), "/readyz stays 200 while blind")
-			assert.Greater(t, jobwaittest.Metric(r.jw.URL(), "jobwait_hub_blind_episodes_total"), episodes)
+			assert.Greater(t, servertest.Metric(r.jw.URL(), "jobwait_hub_blind_episodes_total"), episodes)
 		})
 	}
 	assert.Contains(t, r.jw.Log(), "notify-keyspace-events lacks classes jobwait needs")
@@ -147,18 +149,18 @@ func TestNotificationsNarrowedWhereConfigIsRefused(t *testing.T) {
 			setFlags := tc.setFlags(r)
 			blind, not200 := r.watchReadiness(t)
 			jobs := r.jobs.Jobs(t, 6)
-			var w jobwaittest.Group[outcome]
+			var w streamtest.Group[outcome]
 			r.holdMix(t, &w, jobs, missedBudget)
 			require.NoError(t, setFlags(""))
 			for _, j := range jobs {
 				require.NoError(t, r.jobs.Complete(ctx, j))
 			}
 			assertAllCompleted(t, w.Wait(t, missedBudget+slack))
-			jobwaittest.Eventually(t, 5*missedResync, "readyz blind", blind.Load)
+			streamtest.Eventually(t, 5*missedResync, "readyz blind", blind.Load)
 
 			// Still blind: a second round is answered at the poll interval.
 			jobs = r.jobs.Jobs(t, 4)
-			w = jobwaittest.Group[outcome]{}
+			w = streamtest.Group[outcome]{}
 			r.holdMix(t, &w, jobs, missedBudget)
 			for _, j := range jobs {
 				require.NoError(t, r.jobs.Complete(ctx, j))
@@ -168,12 +170,12 @@ func TestNotificationsNarrowedWhereConfigIsRefused(t *testing.T) {
 			assert.Equal(t, "blind", notif, "blind while the flags stay narrowed")
 
 			require.NoError(t, setFlags(stream.NotifyFlags))
-			jobwaittest.Eventually(t, 5*missedResync, "readyz ok again", func() bool {
+			streamtest.Eventually(t, 5*missedResync, "readyz ok again", func() bool {
 				code, status, notif := r.readiness(t)
 				return code == http.StatusOK && status == "ok" && notif == "ok"
 			})
 			assert.False(t, not200.Load(), "/readyz stays 200 while blind")
-			assert.Greater(t, jobwaittest.Metric(r.jw.URL(), "jobwait_hub_blind_episodes_total"), 0.0)
+			assert.Greater(t, servertest.Metric(r.jw.URL(), "jobwait_hub_blind_episodes_total"), 0.0)
 		})
 	}
 }
@@ -196,7 +198,7 @@ func TestFlushesAnswerJobNotFound(t *testing.T) {
 	for _, f := range flushes {
 		t.Run(f.name, func(t *testing.T) {
 			jobs := r.jobs.Jobs(t, 7)
-			var w jobwaittest.Group[outcome]
+			var w streamtest.Group[outcome]
 			r.holdMix(t, &w, jobs[1:], missedBudget)
 			require.NoError(t, f.flush())
 			flushed := time.Now()
@@ -263,7 +265,7 @@ func TestLateResults(t *testing.T) {
 	for _, late := range []time.Duration{300 * time.Millisecond, 1500 * time.Millisecond} {
 		t.Run(late.String()+" held", func(t *testing.T) {
 			jobs := r.jobs.Jobs(t, 6)
-			var w jobwaittest.Group[outcome]
+			var w streamtest.Group[outcome]
 			r.holdMix(t, &w, jobs, missedBudget)
 			for _, j := range jobs {
 				r.completeWithoutResult(t, j)
@@ -279,7 +281,7 @@ func TestLateResults(t *testing.T) {
 			for _, j := range jobs {
 				r.completeWithoutResult(t, j)
 			}
-			var w jobwaittest.Group[outcome]
+			var w streamtest.Group[outcome]
 			for i, j := range jobs {
 				switch i % 3 {
 				case 0:
@@ -313,7 +315,7 @@ func TestLateResults(t *testing.T) {
 	}
 	t.Run("never", func(t *testing.T) {
 		jobs := r.jobs.Jobs(t, 4)
-		var w jobwaittest.Group[outcome]
+		var w streamtest.Group[outcome]
 		r.holdMix(t, &w, jobs, missedBudget)
 		for _, j := range jobs {
 			r.completeWithoutResult(t, j)
@@ -366,12 +368,12 @@ func TestJobKeyOfWrongType(t *testing.T) {
 func TestNotificationsNarrowedOnCluster(t *testing.T) {
 	c := redistest.StartCluster(t)
 	cc := c.Client(t)
-	p := jobwaittest.NewProducer(cc, "rep")
+	p := storetest.NewProducer(cc, "rep")
 	rs := startReplicas(t, []string{c.URL()}, "JOBWAIT_RESYNC="+missedResync.String())
 	r := rs[0]
 	ctx := context.Background()
 	jobs := p.Jobs(t, 12)
-	var w jobwaittest.Group[outcome]
+	var w streamtest.Group[outcome]
 	for i, j := range jobs {
 		if i%2 == 0 {
 			w.Go(func() outcome { return r.longPoll(j.JobID, replicaBudget.String(), replicaBudget+slack) })
@@ -398,7 +400,7 @@ func TestNotificationsNarrowedOnCluster(t *testing.T) {
 		n := have["notify-keyspace-events"]
 		assert.Equal(t, n, stream.MergeFlags(n, stream.NotifyFlags), "restored on %s", m.Addr())
 	}
-	jobwaittest.Eventually(t, 5*missedResync, "readyz ok again", func() bool {
+	streamtest.Eventually(t, 5*missedResync, "readyz ok again", func() bool {
 		code, status, notif := r.readiness(t)
 		return code == http.StatusOK && status == "ok" && notif == "ok"
 	})

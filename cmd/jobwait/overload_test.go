@@ -14,10 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"jobwait/stream/streamtest"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"jobwait/cmd/jobwait/jobwaittest"
 )
 
 // refused checks that a wait is refused with 503 SVC_001 and Retry-After.
@@ -38,7 +38,7 @@ func TestMaxWaitersRefusesPastTheCap(t *testing.T) {
 	const max, budget = 20, 20 * time.Second
 	r := newRig(t, nil, "JOBWAIT_MAX_WAITERS=20", "JOBWAIT_WAIT_BUDGET="+budget.String())
 	jobs := r.jobs.Jobs(t, max+1)
-	var w jobwaittest.Group[outcome]
+	var w streamtest.Group[outcome]
 	r.holdMix(t, &w, jobs[:max], budget)
 
 	extra := jobs[max].JobID
@@ -88,7 +88,7 @@ func TestMaxWaitersPerIP(t *testing.T) {
 	t.Run("direct", func(t *testing.T) {
 		r := newRig(t, nil, "JOBWAIT_MAX_WAITERS_PER_IP=3", "JOBWAIT_WAIT_BUDGET="+budget.String())
 		jobs := r.jobs.Jobs(t, perIP+1)
-		var w jobwaittest.Group[outcome]
+		var w streamtest.Group[outcome]
 		r.holdMix(t, &w, jobs[:perIP], budget)
 		extra := jobs[perIP].JobID
 		refused(t, r, statusURL(r.jw.URL(), extra)+"?wait=5")

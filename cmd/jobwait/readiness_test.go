@@ -10,8 +10,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"jobwait/cmd/jobwait/jobwaittest"
+	"jobwait/server/servertest"
 	"jobwait/store/redistest"
+	"jobwait/store/storetest"
+	"jobwait/stream/streamtest"
 )
 
 // readyWithin bounds how long /readyz may take to follow a fault or its
@@ -32,7 +34,7 @@ func (r *rig) readyBody(t *testing.T) (int, map[string]any) {
 func (r *rig) awaitReady(t *testing.T, code int, status, named string) map[string]any {
 	t.Helper()
 	var body map[string]any
-	jobwaittest.Eventually(t, readyWithin, "/readyz "+status+" naming "+named, func() bool {
+	streamtest.Eventually(t, readyWithin, "/readyz "+status+" naming "+named, func() bool {
 		var c int
 		c, body = r.readyBody(t)
 		missing, _ := body["missing"].([]any)
@@ -75,7 +77,7 @@ func TestReadinessFollowsPermissions(t *testing.T) {
 			url := setUser(t, srv, user, append(words, tc.more...))
 			rs := startReplicas(t, []string{url}, "JOBWAIT_NOTIFY="+tc.mode)
 			r := rs[0]
-			p := jobwaittest.NewProducer(admin, "ready")
+			p := storetest.NewProducer(admin, "ready")
 			r.awaitReady(t, http.StatusOK, "ok", "")
 
 			require.NoError(t, admin.Do(ctx, "ACL", "SETUSER", user, tc.revoke).Err())
@@ -88,7 +90,7 @@ func TestReadinessFollowsPermissions(t *testing.T) {
 			if tc.code == http.StatusOK {
 				ready = 1
 			}
-			assert.Equal(t, ready, jobwaittest.Metric(r.jw.URL(), "jobwait_ready"), "jobwait_ready says what /readyz says")
+			assert.Equal(t, ready, servertest.Metric(r.jw.URL(), "jobwait_ready"), "jobwait_ready says what /readyz says")
 			assert.Contains(t, r.jw.Log(), `"permission":"`+tc.named+`"`)
 
 			j := p.Jobs(t, 1)[0]
@@ -103,7 +105,7 @@ func TestReadinessFollowsPermissions(t *testing.T) {
 			}
 
 			require.NoError(t, admin.Do(ctx, "ACL", "SETUSER", user, "+"+tc.revoke[1:]).Err())
-			jobwaittest.Eventually(t, readyWithin, "/readyz ok, nothing missing", func() bool {
+			streamtest.Eventually(t, readyWithin, "/readyz ok, nothing missing", func() bool {
 				code, body := r.readyBody(t)
 				return code == http.StatusOK && body["status"] == "ok" && body["missing"] == nil
 			})

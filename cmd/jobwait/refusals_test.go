@@ -14,10 +14,12 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"jobwait/cmd/jobwait/jobwaittest"
-	"jobwait/sse"
+	"jobwait/server/servertest"
+	"jobwait/server/sse"
 	"jobwait/store"
 	"jobwait/store/redistest"
+	"jobwait/store/storetest"
+	"jobwait/stream/streamtest"
 )
 
 // rejections is what one Redis node says it rejected: its ACL LOG's
@@ -103,7 +105,7 @@ func without(stats, kind string) string {
 // poll, a long poll, a stream, the many-job stream and the many-job long
 // poll. Each gets its job's final state. One job is written as a hash
 // (HSET), as Spring's hash mapping does, when hash is set.
-func everyWait(t *testing.T, r *rig, p *jobwaittest.Producer, admin redis.Cmdable, hash bool) {
+func everyWait(t *testing.T, r *rig, p *storetest.Producer, admin redis.Cmdable, hash bool) {
 	t.Helper()
 	ctx := context.Background()
 	jobs := p.Jobs(t, 7)
@@ -118,7 +120,7 @@ func everyWait(t *testing.T, r *rig, p *jobwaittest.Producer, admin redis.Cmdabl
 		what   string
 		finals map[string]string // job id -> final status or event
 	}
-	var w jobwaittest.Group[result]
+	var w streamtest.Group[result]
 	w.Go(func() result {
 		o := r.longPoll(jobs[1].JobID, "20", replicaBudget)
 		return result{"long poll", map[string]string{jobs[1].JobID: o.status}}
@@ -165,11 +167,11 @@ func everyWait(t *testing.T, r *rig, p *jobwaittest.Producer, admin redis.Cmdabl
 		}
 		return result{"many-job long poll", finals}
 	})
-	jobwaittest.Eventually(t, 10*time.Second, "every wait held", func() bool { return heldWaiters(r.jw.URL()) >= 4 })
+	streamtest.Eventually(t, 10*time.Second, "every wait held", func() bool { return heldWaiters(r.jw.URL()) >= 4 })
 	// What jobwait sends while waits are held (the safety re-reads, the
 	// checks of notify-keyspace-events) is sent too.
-	jobwaittest.Eventually(t, 10*time.Second, "a safety re-read", func() bool {
-		return jobwaittest.Metric(r.jw.URL(), "jobwait_hub_safety_reads_total") > 0
+	streamtest.Eventually(t, 10*time.Second, "a safety re-read", func() bool {
+		return servertest.Metric(r.jw.URL(), "jobwait_hub_safety_reads_total") > 0
 	})
 
 	for _, j := range []store.Job{jobs[0], jobs[1], jobs[2], jobs[3]} {
@@ -225,7 +227,7 @@ func TestReadmeUserRejectedNothing(t *testing.T) {
 			admin := srv.Client(t)
 			rejectsNothing(t, srv)
 			rs := startReplicas(t, []string{url}, tc.env, "JOBWAIT_RESYNC=200ms")
-			everyWait(t, rs[0], jobwaittest.NewProducer(admin, "acl"), admin, false)
+			everyWait(t, rs[0], storetest.NewProducer(admin, "acl"), admin, false)
 			code, _, body, err := getJSON(rs[0].http, rs[0].jw.URL()+"/readyz")
 			require.NoError(t, err)
 			assert.Equal(t, http.StatusOK, code)
@@ -239,7 +241,7 @@ func TestReadmeUserRejectedNothing(t *testing.T) {
 		admin := srv.Client(t)
 		rejectsOnly(t, "WRONGTYPE", srv)
 		rs := startReplicas(t, []string{url}, "JOBWAIT_NOTIFY=keyspace", "JOBWAIT_RESYNC=200ms")
-		everyWait(t, rs[0], jobwaittest.NewProducer(admin, "acl"), admin, true)
+		everyWait(t, rs[0], storetest.NewProducer(admin, "acl"), admin, true)
 	})
 }
 
@@ -273,7 +275,7 @@ func TestReadmeUsersOnSentinel(t *testing.T) {
 	url := strings.Replace(sn.URL(), "redis://", "redis://jobwait-sentinel:secret@", 1) + "&username=jobwait&password=secret"
 	rs := startReplicas(t, []string{url}, "JOBWAIT_NOTIFY=keyspace", "JOBWAIT_RESYNC=200ms")
 	admin := sn.Client(t)
-	everyWait(t, rs[0], jobwaittest.NewProducer(admin, "sen"), admin, false)
+	everyWait(t, rs[0], storetest.NewProducer(admin, "sen"), admin, false)
 	assert.NotContains(t, rs[0].jw.Log(), "redis permission missing")
 }
 

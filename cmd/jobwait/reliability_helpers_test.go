@@ -1,7 +1,7 @@
 package main
 
 // Helpers of the reliability, hostile-input and overload tests: a real
-// jobwait (jobwaittest) on a private redis-server (redistest), a producer
+// jobwait (servertest) on a private redis-server (redistest), a producer
 // writing Redis as the AI service does, and clients that wait the three
 // ways and report how each wait ended.
 
@@ -22,10 +22,12 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
-	"jobwait/cmd/jobwait/jobwaittest"
-	"jobwait/sse"
+	"jobwait/server/servertest"
+	"jobwait/server/sse"
 	"jobwait/store"
 	"jobwait/store/redistest"
+	"jobwait/store/storetest"
+	"jobwait/stream/streamtest"
 )
 
 // stressed reports whether JOBWAIT_STRESS=1 asks for the large counts.
@@ -43,8 +45,8 @@ func scaled(normal, large int) int {
 type rig struct {
 	redis *redistest.Server
 	rdb   *redis.Client // the producer's and the test's own client
-	jobs  *jobwaittest.Producer
-	jw    *jobwaittest.Process
+	jobs  *storetest.Producer
+	jw    *servertest.Process
 	http  *http.Client // one connection per concurrent wait
 }
 
@@ -56,19 +58,19 @@ func newRig(t *testing.T, redisArgs []string, env ...string) *rig {
 }
 
 // newRigUnder is newRig with jobwait run by a wrapper command (see
-// jobwaittest.StartUnder).
+// servertest.StartUnder).
 //
 // A rig's clients all come from 127.0.0.1 (but those dialled with
-// jobwaittest.From), however many clients they play: the per-address
+// servertest.From), however many clients they play: the per-address
 // connection cap is lifted here, and set by the tests of it (conns_test.go),
 // whose env comes later and wins.
 func newRigUnder(t *testing.T, wrapper, redisArgs []string, env ...string) *rig {
 	t.Helper()
 	r := &rig{redis: redistest.Start(t, redisArgs...)}
 	r.rdb = r.redis.Client(t)
-	r.jobs = jobwaittest.NewProducer(r.rdb, "rel")
+	r.jobs = storetest.NewProducer(r.rdb, "rel")
 	base := []string{"REDIS_URL=" + r.redis.URL(), "JOBWAIT_DEMO=false", "JOBWAIT_MAX_CONNS_PER_IP=1000000000"}
-	r.jw = jobwaittest.StartUnder(t, wrapper, append(base, env...)...)
+	r.jw = servertest.StartUnder(t, wrapper, append(base, env...)...)
 	r.jw.WaitReady(t, 10*time.Second)
 	r.http = newHTTPClient(t)
 	return r
@@ -235,17 +237,17 @@ func (r *rig) readyCode() int {
 
 // heldWaiters is the sum of the jobwait_waiters gauge, -1 when /metrics
 // cannot be read.
-func heldWaiters(base string) int { return int(jobwaittest.Metric(base, "jobwait_waiters")) }
+func heldWaiters(base string) int { return int(servertest.Metric(base, "jobwait_waiters")) }
 
 // waitHeld waits until jobwait holds exactly n waiters.
 func (r *rig) waitHeld(t *testing.T, n int, within time.Duration) {
 	t.Helper()
-	jobwaittest.EventuallyEqual(t, within, "waiters held", n, func() int { return heldWaiters(r.jw.URL()) })
+	streamtest.EventuallyEqual(t, within, "waiters held", n, func() int { return heldWaiters(r.jw.URL()) })
 }
 
 // hubReads is jobwait_hub_job_reads_total: the jobs jobwait's hub has read.
 func (r *rig) hubReads() float64 {
-	return jobwaittest.Metric(r.jw.URL(), "jobwait_hub_job_reads_total")
+	return servertest.Metric(r.jw.URL(), "jobwait_hub_job_reads_total")
 }
 
 // waitFirstStates waits until jobwait holds n waiters and its hub has read
@@ -257,7 +259,7 @@ func (r *rig) hubReads() float64 {
 func (r *rig) waitFirstStates(t *testing.T, n int, reads float64, within time.Duration) {
 	t.Helper()
 	r.waitHeld(t, n, within)
-	jobwaittest.Eventually(t, within, "every job read", func() bool { return r.hubReads() >= reads+float64(n) })
+	streamtest.Eventually(t, within, "every job read", func() bool { return r.hubReads() >= reads+float64(n) })
 }
 
 // rawRequest opens a TCP connection to addr and writes req; the caller

@@ -31,9 +31,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"jobwait/cmd/jobwait/jobwaittest"
+	"jobwait/server/servertest"
 	"jobwait/store"
 	"jobwait/store/redistest"
+	"jobwait/store/storetest"
+	"jobwait/stream/streamtest"
 )
 
 // slack is what a wait may run past its budget: scheduling, the HTTP round
@@ -48,7 +50,7 @@ var persistent = []string{"--appendonly", "yes", "--appendfsync", "always"}
 // holdMix opens one wait per job, long polls and streams alternating, and
 // returns once jobwait holds them all and has read each job for them: every
 // wait has its job's first state.
-func (r *rig) holdMix(t *testing.T, w *jobwaittest.Group[outcome], jobs []store.Job, budget time.Duration) {
+func (r *rig) holdMix(t *testing.T, w *streamtest.Group[outcome], jobs []store.Job, budget time.Duration) {
 	t.Helper()
 	reads := r.hubReads()
 	var opened sync.WaitGroup
@@ -76,7 +78,7 @@ func TestRedisRestartLosesNoResult(t *testing.T) {
 	n := scaled(200, 1000)
 	r := newRig(t, persistent, "JOBWAIT_WAIT_BUDGET="+budget.String(), "JOBWAIT_HEARTBEAT=1s")
 	jobs := r.jobs.Jobs(t, n)
-	var w jobwaittest.Group[outcome]
+	var w streamtest.Group[outcome]
 	r.holdMix(t, &w, jobs, budget)
 
 	// Groups by index mod 4: 0 before the restart, 1 as Redis comes back,
@@ -98,7 +100,7 @@ func TestRedisRestartLosesNoResult(t *testing.T) {
 	}
 
 	r.redis.Stop()
-	jobwaittest.Eventually(t, 10*time.Second, "/readyz 503 with Redis gone", func() bool { return r.readyCode() == http.StatusServiceUnavailable })
+	streamtest.Eventually(t, 10*time.Second, "/readyz 503 with Redis gone", func() bool { return r.readyCode() == http.StatusServiceUnavailable })
 	code, h, body, err := getJSON(r.http, statusURL(r.jw.URL(), jobs[0].JobID))
 	require.NoError(t, err)
 	assert.Equal(t, http.StatusServiceUnavailable, code, "short poll with Redis gone")
@@ -122,7 +124,7 @@ func TestRedisRestartLosesNoResult(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("producer could not write after Redis came back")
 	}
-	jobwaittest.Eventually(t, 15*time.Second, "/readyz 200 with Redis back", func() bool { return r.readyCode() == http.StatusOK })
+	streamtest.Eventually(t, 15*time.Second, "/readyz 200 with Redis back", func() bool { return r.readyCode() == http.StatusOK })
 	t.Logf("ready %v after Redis came back", time.Since(resumed).Round(time.Millisecond))
 	for _, j := range group(2) {
 		require.NoError(t, complete(j))
@@ -143,7 +145,7 @@ func TestPubSubKilledRepeatedly(t *testing.T) {
 	n := scaled(120, 600)
 	r := newRig(t, nil, "JOBWAIT_WAIT_BUDGET="+budget.String())
 	jobs := r.jobs.Jobs(t, n)
-	var w jobwaittest.Group[outcome]
+	var w streamtest.Group[outcome]
 	r.holdMix(t, &w, jobs, budget)
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -183,7 +185,7 @@ func TestPubSubKilledRepeatedly(t *testing.T) {
 	// The flapping is logged, not every flap: a loss line at the start and
 	// one per 10 s after it, one more if a reconnect was itself killed for a
 	// whole second; and the log ends on the subscription being live.
-	jobwaittest.Eventually(t, 10*time.Second, "the log ending on live", func() bool {
+	streamtest.Eventually(t, 10*time.Second, "the log ending on live", func() bool {
 		log := r.jw.Log()
 		return strings.LastIndex(log, "keyspace subscription live") > strings.LastIndex(log, "keyspace subscription lost")
 	})
@@ -199,10 +201,10 @@ func TestStartsWithoutRedis(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
 	srv.Stop()
-	jw := jobwaittest.Start(t, "REDIS_URL="+srv.URL(), "JOBWAIT_DEMO=false", "JOBWAIT_WAIT_BUDGET=5s")
+	jw := servertest.Start(t, "REDIS_URL="+srv.URL(), "JOBWAIT_DEMO=false", "JOBWAIT_WAIT_BUDGET=5s")
 	r := &rig{redis: srv, jw: jw, http: newHTTPClient(t)}
 
-	jobwaittest.Eventually(t, 5*time.Second, "logging that Redis is unreachable", func() bool {
+	streamtest.Eventually(t, 5*time.Second, "logging that Redis is unreachable", func() bool {
 		return strings.Contains(jw.Log(), "redis unreachable")
 	})
 	assert.Equal(t, http.StatusServiceUnavailable, r.readyCode(), "/readyz without Redis")
@@ -225,7 +227,7 @@ func TestStartsWithoutRedis(t *testing.T) {
 	srv.Resume(t)
 	jw.WaitReady(t, 15*time.Second)
 	r.rdb = srv.Client(t)
-	r.jobs = jobwaittest.NewProducer(r.rdb, "rel")
+	r.jobs = storetest.NewProducer(r.rdb, "rel")
 	j := r.jobs.Jobs(t, 1)[0]
 	got := make(chan outcome, 1)
 	go func() { got <- r.longPoll(j.JobID, "5", 5*time.Second+slack) }()
@@ -260,7 +262,7 @@ func TestSlowRedisHoldsNoOneLong(t *testing.T) {
 	frozenAt := time.Now()
 	slept := make(chan error, 1)
 	go func() { slept <- sleeper.Do(context.Background(), "DEBUG", "SLEEP", frozen.Seconds()).Err() }()
-	jobwaittest.Eventually(t, 5*time.Second, "Redis frozen", func() bool {
+	streamtest.Eventually(t, 5*time.Second, "Redis frozen", func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 		defer cancel()
 		return probe.Ping(ctx).Err() != nil
@@ -318,7 +320,7 @@ func TestSlowRedisHoldsNoOneLong(t *testing.T) {
 			t.Fatal("a request hung while Redis was frozen")
 		}
 	}
-	jobwaittest.Eventually(t, frozen, "readyz 503 with Redis frozen", func() bool { return r.readyCode() == http.StatusServiceUnavailable })
+	streamtest.Eventually(t, frozen, "readyz 503 with Redis frozen", func() bool { return r.readyCode() == http.StatusServiceUnavailable })
 	assert.Less(t, time.Since(frozenAt), frozen, "all answered, and readyz 503, while Redis was still frozen")
 	require.NoError(t, <-slept)
 	r.jw.WaitReady(t, 15*time.Second)
@@ -347,7 +349,7 @@ func TestVanishedClientsAreReleased(t *testing.T) {
 		if i%2 == 1 {
 			path = "/api/events/jobs/" + jobs[i].JobID + "/status?wait=20"
 		}
-		conns = append(conns, rawRequest(t, r.jw.Addr, jobwaittest.RawGet(path)))
+		conns = append(conns, rawRequest(t, r.jw.Addr, servertest.RawGet(path)))
 	}
 	r.waitHeld(t, 2*n, 10*time.Second)
 	for i, c := range conns {
@@ -380,7 +382,7 @@ func TestVanishedLongPollsEndOnBudget(t *testing.T) {
 	r := newRig(t, nil, "JOBWAIT_WAIT_BUDGET="+budget.String(), "JOBWAIT_HEARTBEAT=60s")
 	var conns []net.Conn
 	for _, j := range r.jobs.Jobs(t, n) {
-		conns = append(conns, rawRequest(t, r.jw.Addr, jobwaittest.RawGet("/api/events/jobs/"+j.JobID+"/status?wait=30")))
+		conns = append(conns, rawRequest(t, r.jw.Addr, servertest.RawGet("/api/events/jobs/"+j.JobID+"/status?wait=30")))
 	}
 	r.waitHeld(t, n, 10*time.Second)
 	for _, c := range conns {
@@ -409,7 +411,7 @@ func TestStalledReadersDoNotDelayOthers(t *testing.T) {
 		if i%2 == 1 {
 			path = "/api/events/jobs/" + big.JobID + "/status?wait=30"
 		}
-		_, err = c.Write([]byte(jobwaittest.RawGet(path)))
+		_, err = c.Write([]byte(servertest.RawGet(path)))
 		require.NoError(t, err)
 	}
 	r.waitHeld(t, n, 10*time.Second)
@@ -421,7 +423,7 @@ func TestStalledReadersDoNotDelayOthers(t *testing.T) {
 	normal := r.jobs.Jobs(t, 1)[0]
 	got := make(chan outcome, 1)
 	go func() { got <- r.longPoll(normal.JobID, "3", budget+slack) }()
-	jobwaittest.Eventually(t, 5*time.Second, "the normal waiter held", func() bool {
+	streamtest.Eventually(t, 5*time.Second, "the normal waiter held", func() bool {
 		code, _, body, err := getJSON(r.http, statusURL(r.jw.URL(), normal.JobID))
 		return err == nil && code == 200 && body["status"] == "PENDING" && heldWaiters(r.jw.URL()) >= 1
 	})
@@ -446,7 +448,7 @@ func TestSIGTERMAnswersEveryone(t *testing.T) {
 	n := scaled(300, 3000)
 	r := newRig(t, nil, "JOBWAIT_WAIT_BUDGET="+budget.String())
 	jobs := r.jobs.Jobs(t, n)
-	var w jobwaittest.Group[outcome]
+	var w streamtest.Group[outcome]
 	r.holdMix(t, &w, jobs, budget)
 
 	sent := time.Now()
@@ -492,7 +494,7 @@ func TestJobVanishesUnderWaiters(t *testing.T) {
 	for _, name := range []string{"deleted", "expired", "lost in a restart"} {
 		t.Run(name, func(t *testing.T) {
 			jobs := r.jobs.Jobs(t, 10)
-			var w jobwaittest.Group[outcome]
+			var w streamtest.Group[outcome]
 			r.holdMix(t, &w, jobs, budget)
 			vanish[name](t, jobs)
 			for _, o := range w.Wait(t, 15*time.Second) {

@@ -12,9 +12,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"jobwait/cmd/jobwait/jobwaittest"
+	"jobwait/server/servertest"
 	"jobwait/store"
 	"jobwait/store/redistest"
+	"jobwait/store/storetest"
+	"jobwait/stream/streamtest"
 )
 
 // readiness records every /readyz answer, polled every 10 ms, so that a
@@ -75,12 +77,12 @@ func TestSentinelFailoversLoseNoResult(t *testing.T) {
 	n := scaled(240, 1200)
 	sn := redistest.StartSentinel(t, redistest.SentinelPasswords{})
 	rdb := sn.Client(t)
-	r := &rig{rdb: rdb, jobs: jobwaittest.NewProducer(rdb, "rel"), http: newHTTPClient(t)}
-	r.jw = jobwaittest.Start(t, "REDIS_URL="+sn.URL(), "JOBWAIT_DEMO=false",
+	r := &rig{rdb: rdb, jobs: storetest.NewProducer(rdb, "rel"), http: newHTTPClient(t)}
+	r.jw = servertest.Start(t, "REDIS_URL="+sn.URL(), "JOBWAIT_DEMO=false",
 		"JOBWAIT_WAIT_BUDGET="+budget.String(), "JOBWAIT_HEARTBEAT=1s")
 	r.jw.WaitReady(t, 15*time.Second)
 	jobs := r.jobs.Jobs(t, n)
-	var w jobwaittest.Group[outcome]
+	var w streamtest.Group[outcome]
 	r.holdMix(t, &w, jobs, budget)
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -150,7 +152,7 @@ func TestSentinelFailoversLoseNoResult(t *testing.T) {
 	d := during(1)
 	sn.WaitPrimaryNot(t, old)
 	<-d
-	jobwaittest.Eventually(t, 15*time.Second, "/readyz red and green again after SENTINEL FAILOVER", func() bool { return rd.redThenGreen(mark) })
+	streamtest.Eventually(t, 15*time.Second, "/readyz red and green again after SENTINEL FAILOVER", func() bool { return rd.redThenGreen(mark) })
 	sn.WaitHealthy(t)
 	rewriteLost()
 	for _, j := range group(2) {
@@ -165,7 +167,7 @@ func TestSentinelFailoversLoseNoResult(t *testing.T) {
 	killed := time.Now()
 	sn.WaitPrimaryNot(t, old)
 	<-d
-	jobwaittest.Eventually(t, 15*time.Second, "/readyz red and green again after the primary was killed", func() bool { return rd.redThenGreen(mark) })
+	streamtest.Eventually(t, 15*time.Second, "/readyz red and green again after the primary was killed", func() bool { return rd.redThenGreen(mark) })
 	t.Logf("ready %v after the primary was killed", time.Since(killed).Round(time.Millisecond))
 	rewriteLost()
 	for _, j := range group(4) {
@@ -186,12 +188,12 @@ func TestSentinelFailoversLoseNoResult(t *testing.T) {
 func TestSentinelPasswords(t *testing.T) {
 	t.Parallel()
 	sn := redistest.StartSentinel(t, redistest.SentinelPasswords{Data: "data-secret", Sentinel: "sentinel-secret"})
-	p := jobwaittest.NewProducer(sn.Client(t), "rep")
+	p := storetest.NewProducer(sn.Client(t), "rep")
 	rs := startReplicas(t, []string{sn.URL()})
 	answersThreeWays(t, rs, p)
 
-	wrong := jobwaittest.Start(t, "REDIS_URL="+strings.Replace(sn.URL(), "data-secret", "wrong", 1), "JOBWAIT_DEMO=false")
-	jobwaittest.Eventually(t, 10*time.Second, "telling the password is wrong", func() bool {
+	wrong := servertest.Start(t, "REDIS_URL="+strings.Replace(sn.URL(), "data-secret", "wrong", 1), "JOBWAIT_DEMO=false")
+	streamtest.Eventually(t, 10*time.Second, "telling the password is wrong", func() bool {
 		return strings.Contains(wrong.Log(), "redis refuses jobwait's credentials")
 	})
 	assert.NotEqual(t, http.StatusOK, (&rig{jw: wrong}).readyCode())
@@ -208,11 +210,11 @@ func TestSentinelFrozenPrimary(t *testing.T) {
 	const budget = 30 * time.Second
 	sn := redistest.StartSentinel(t, redistest.SentinelPasswords{})
 	rdb := sn.Client(t)
-	r := &rig{rdb: rdb, jobs: jobwaittest.NewProducer(rdb, "rel"), http: newHTTPClient(t)}
-	r.jw = jobwaittest.Start(t, "REDIS_URL="+sn.URL(), "JOBWAIT_DEMO=false", "JOBWAIT_WAIT_BUDGET="+budget.String())
+	r := &rig{rdb: rdb, jobs: storetest.NewProducer(rdb, "rel"), http: newHTTPClient(t)}
+	r.jw = servertest.Start(t, "REDIS_URL="+sn.URL(), "JOBWAIT_DEMO=false", "JOBWAIT_WAIT_BUDGET="+budget.String())
 	r.jw.WaitReady(t, 15*time.Second)
 	jobs := r.jobs.Jobs(t, 40)
-	var w jobwaittest.Group[outcome]
+	var w streamtest.Group[outcome]
 	r.holdMix(t, &w, jobs, budget)
 
 	old := sn.Primary(t)
@@ -234,7 +236,7 @@ func TestSentinelFrozenPrimary(t *testing.T) {
 	// name the new primary: closed, not given up by the health check (an
 	// i/o timeout after two silent periods).
 	moved := regexp.MustCompile(`keyspace subscription lost; reconnecting","err":"[^"]*use of closed network connection`)
-	jobwaittest.Eventually(t, 8*time.Second, "the subscription moved by jobwait", func() bool {
+	streamtest.Eventually(t, 8*time.Second, "the subscription moved by jobwait", func() bool {
 		return moved.MatchString(r.jw.Log())
 	})
 	log := r.jw.Log()

@@ -12,14 +12,15 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"jobwait/cmd/jobwait/jobwaittest"
 	"jobwait/store/redistest"
+	"jobwait/store/storetest"
+	"jobwait/stream/streamtest"
 )
 
 // answersThreeWays checks that the replicas in rs answer long polls and
 // streams woken by completions written through p, and a short poll of a
 // completed job.
-func answersThreeWays(t *testing.T, rs []*rig, p *jobwaittest.Producer) {
+func answersThreeWays(t *testing.T, rs []*rig, p *storetest.Producer) {
 	t.Helper()
 	answeredOnEveryReplica(t, rs, p)
 	j := p.Jobs(t, 1)[0]
@@ -68,13 +69,13 @@ func TestRedisTLS(t *testing.T) {
 	t.Run("single", func(t *testing.T) {
 		srv, url := redistest.StartTLS(t, certs, false)
 		rs := startReplicas(t, []string{url}, ca)
-		answersThreeWays(t, rs, jobwaittest.NewProducer(srv.Client(t), "rep"))
+		answersThreeWays(t, rs, storetest.NewProducer(srv.Client(t), "rep"))
 	})
 
 	t.Run("mutual", func(t *testing.T) {
 		srv, url := redistest.StartTLS(t, certs, true)
 		rs := startReplicas(t, []string{url}, ca, "JOBWAIT_REDIS_CERT="+certs.ClientCert, "JOBWAIT_REDIS_KEY="+certs.ClientKey)
-		answersThreeWays(t, rs, jobwaittest.NewProducer(srv.Client(t), "rep"))
+		answersThreeWays(t, rs, storetest.NewProducer(srv.Client(t), "rep"))
 
 		err := startFails(t, map[string]string{"REDIS_URL": url, "JOBWAIT_REDIS_CA": certs.CA})
 		assert.ErrorContains(t, err, "refused jobwait's TLS handshake")
@@ -108,7 +109,7 @@ func TestRedisTLS(t *testing.T) {
 	t.Run("sentinel", func(t *testing.T) {
 		sn := redistest.StartSentinelTLS(t, certs)
 		rs := startReplicas(t, []string{sn.TLSURL()}, ca)
-		answersThreeWays(t, rs, jobwaittest.NewProducer(sn.Client(t), "rep"))
+		answersThreeWays(t, rs, storetest.NewProducer(sn.Client(t), "rep"))
 		err := startFails(t, map[string]string{"REDIS_URL": sn.TLSURL(), "JOBWAIT_REDIS_CA": certs.OtherCA})
 		assert.ErrorContains(t, err, "certificate does not verify")
 	})
@@ -117,7 +118,7 @@ func TestRedisTLS(t *testing.T) {
 		c := redistest.StartClusterTLS(t, certs)
 		rs := startReplicas(t, []string{c.TLSURL()}, ca)
 		assert.Contains(t, rs[0].jw.Log(), "following the cluster")
-		answersThreeWays(t, rs, jobwaittest.NewProducer(c.Client(t), "rep"))
+		answersThreeWays(t, rs, storetest.NewProducer(c.Client(t), "rep"))
 		err := startFails(t, map[string]string{"REDIS_URL": c.TLSURL(), "JOBWAIT_REDIS_CA": certs.OtherCA})
 		assert.ErrorContains(t, err, "certificate does not verify")
 	})
@@ -144,7 +145,7 @@ func TestRedisTLSCertificateFailsWhileRunning(t *testing.T) {
 	}
 	swap(certs.OtherCert, certs.OtherKey)
 	body := r.awaitReady(t, http.StatusServiceUnavailable, "unavailable", "")
-	jobwaittest.Eventually(t, readyWithin, "/readyz saying the certificate does not verify", func() bool {
+	streamtest.Eventually(t, readyWithin, "/readyz saying the certificate does not verify", func() bool {
 		_, body = r.readyBody(t)
 		return strings.Contains(fmt.Sprint(body["reason"]), "certificate does not verify")
 	})

@@ -18,9 +18,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"jobwait/cmd/jobwait/jobwaittest"
 	"jobwait/cmd/waitload/proc"
 	"jobwait/cmd/waitload/report"
+	"jobwait/server/servertest"
 	"jobwait/store/redistest"
 )
 
@@ -41,7 +41,7 @@ func TestCommandLine(t *testing.T) {
 		t.Skip("runs jobwait and redis-server")
 	}
 	rs := redistest.Start(t)
-	p := jobwaittest.Start(t, "REDIS_URL="+rs.URL(), "JOBWAIT_DEMO=false", "JOBWAIT_WAIT_BUDGET=5s", "JOBWAIT_LOG_LEVEL=warn")
+	p := servertest.Start(t, "REDIS_URL="+rs.URL(), "JOBWAIT_DEMO=false", "JOBWAIT_WAIT_BUDGET=5s", "JOBWAIT_LOG_LEVEL=warn")
 	p.WaitReady(t, 20*time.Second)
 
 	t.Run("files and holder processes", func(t *testing.T) { commandLineFiles(t, p.URL(), rs.URL()) })
@@ -130,7 +130,7 @@ func TestWithoutRedis(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs jobwait")
 	}
-	p := jobwaittest.Start(t, "JOBWAIT_DEMO=true", "JOBWAIT_DEMO_DELAY=1s", "JOBWAIT_DEMO_FAIL_RATE=0.3",
+	p := servertest.Start(t, "JOBWAIT_DEMO=true", "JOBWAIT_DEMO_DELAY=1s", "JOBWAIT_DEMO_FAIL_RATE=0.3",
 		"JOBWAIT_WAIT_BUDGET=5s", "JOBWAIT_LOG_LEVEL=warn")
 	p.WaitReady(t, 20*time.Second)
 	run := func(t *testing.T, args ...string) *report.Report {

@@ -24,6 +24,8 @@ import (
 	"testing"
 	"time"
 
+	"jobwait/store/redistest"
+
 	"github.com/stretchr/testify/require"
 )
 
@@ -33,6 +35,7 @@ const ConfPath = "deploy/nginx.conf"
 // Binary returns the nginx binary, failing the test with how to install it.
 func Binary(tb testing.TB) string {
 	tb.Helper()
+	redistest.SkipIfShort(tb)
 	path, err := exec.LookPath("nginx")
 	if err != nil {
 		for _, p := range []string{"/usr/sbin/nginx", "/usr/local/sbin/nginx"} {

@@ -9,8 +9,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 
-	"jobwait/cmd/jobwait/jobwaittest"
 	"jobwait/server/auth"
+	"jobwait/server/servertest"
 )
 
 // A Config written out whole, in any way, does not show its secret.
@@ -23,7 +23,7 @@ func TestSecretNeverPrinted(t *testing.T) {
 	}
 	j, err := json.Marshal(cfg)
 	assert.NoError(t, err)
-	var buf jobwaittest.Buffer
+	var buf servertest.Buffer
 	slog.New(slog.NewJSONHandler(&buf, nil)).Info("config", "auth", cfg, "secret", cfg.Secret)
 	slog.New(slog.NewTextHandler(&buf, nil)).Info("config", "auth", cfg, "secret", cfg.Secret)
 	out = append(out, string(j), buf.String())

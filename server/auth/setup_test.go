@@ -11,9 +11,9 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/stretchr/testify/require"
 
-	"jobwait/cmd/jobwait/jobwaittest"
 	"jobwait/server/auth"
 	"jobwait/server/auth/authtest"
+	"jobwait/server/servertest"
 )
 
 // secret is the HS256 secret of the tests' Event Service.
@@ -39,7 +39,7 @@ func keySet() []jose.JSONWebKey {
 
 // logs collects what a verifier logs, for the check that no token reaches
 // a log.
-type logs struct{ jobwaittest.Buffer }
+type logs struct{ servertest.Buffer }
 
 func (l *logs) logger() *slog.Logger {
 	return slog.New(slog.NewJSONHandler(l, &slog.HandlerOptions{Level: slog.LevelDebug}))

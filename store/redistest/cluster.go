@@ -45,6 +45,7 @@ func StartClusterTLS(tb testing.TB, t *TLS) *Cluster { return startCluster(tb, t
 
 func startCluster(tb testing.TB, t *TLS) *Cluster {
 	tb.Helper()
+	SkipIfShort(tb)
 	if _, err := exec.LookPath("redis-cli"); err != nil {
 		tb.Fatal(CLIHint)
 	}

@@ -34,11 +34,24 @@ type Server struct {
 	exited chan struct{} // closed once cmd has exited and been waited for
 }
 
+// SkipIfShort skips an integration test under -short, the fast tier: every
+// starter of a real part (redis-server, the jobwait binary, nginx,
+// Chromium, npm) calls it, so that `go test -short ./...` runs on a
+// machine with none of them. Without -short a missing part fails the test
+// with how to install it.
+func SkipIfShort(tb testing.TB) {
+	tb.Helper()
+	if testing.Short() {
+		tb.Skip("an integration test (real parts): skipped under -short")
+	}
+}
+
 // Start starts a private redis-server for one test and stops it when the
 // test ends. Extra args are passed to redis-server (e.g. "--rename-command",
 // "CONFIG", "").
 func Start(tb testing.TB, args ...string) *Server {
 	tb.Helper()
+	SkipIfShort(tb)
 	s, err := start(tb.TempDir(), args...)
 	if err != nil {
 		tb.Fatal(err)
@@ -210,6 +223,7 @@ var shared struct {
 // stopped by Main. Tests sharing it use unique job ids.
 func Shared(tb testing.TB) *Server {
 	tb.Helper()
+	SkipIfShort(tb)
 	shared.once.Do(func() {
 		shared.dir, shared.err = os.MkdirTemp("", "redistest")
 		if shared.err == nil {

@@ -13,6 +13,7 @@ import (
 // TestStartWithTakesFreshPortsWhenOneIsTaken: a server whose port was
 // taken before it could bind is launched again with fresh args.
 func TestStartWithTakesFreshPortsWhenOneIsTaken(t *testing.T) {
+	SkipIfShort(t)
 	taken, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	defer taken.Close()

@@ -86,6 +86,7 @@ func StartSentinelTLS(tb testing.TB, t *TLS) *Sentinel {
 
 func startSentinels(tb testing.TB, pw SentinelPasswords, t *TLS) *Sentinel {
 	tb.Helper()
+	SkipIfShort(tb)
 	if _, err := exec.LookPath("redis-sentinel"); err != nil {
 		tb.Fatal(SentinelHint)
 	}

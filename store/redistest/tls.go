@@ -62,6 +62,7 @@ func (t *TLS) ServerArgs(tlsPort int, authClients bool) []string {
 // and returns it with its rediss:// URL.
 func StartTLS(tb testing.TB, t *TLS, authClients bool, args ...string) (*Server, string) {
 	tb.Helper()
+	SkipIfShort(tb)
 	port := 0
 	s, err := startWith(tb.TempDir(), func() ([]string, error) {
 		var err error

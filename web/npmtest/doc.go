@@ -8,5 +8,5 @@
 // renamed into place, so that a test interrupted mid-install, or two test
 // processes installing at once, never leave a half-installed directory
 // that looks complete. A test that cannot install fails with npm's output;
-// it never skips.
+// it skips only under -short (see redistest.SkipIfShort).
 package npmtest

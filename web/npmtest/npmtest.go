@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 
+	"jobwait/store/redistest"
+
 	"github.com/stretchr/testify/require"
 )
 
@@ -21,6 +23,7 @@ var installs sync.Mutex // one install at a time in this process
 // commands are in Bin(dir, name).
 func Install(t testing.TB, packages ...string) string {
 	t.Helper()
+	redistest.SkipIfShort(t)
 	require.NotEmpty(t, packages)
 	cache, err := os.UserCacheDir()
 	require.NoError(t, err)

@@ -14,12 +14,12 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"jobwait/cmd/jobwait/jobwaittest"
 	"jobwait/cmd/waitload/probe"
 	"jobwait/cmd/waitload/proc"
 	"jobwait/cmd/waitload/producer"
 	"jobwait/cmd/waitload/report"
 	"jobwait/cmd/waitload/waiter"
+	"jobwait/server/servertest"
 	"jobwait/store/redistest"
 )
 
@@ -61,7 +61,7 @@ func TestAgainstJobwait(t *testing.T) {
 
 	t.Run("every mode", func(t *testing.T) {
 		c := cfg(waiter.AllModes...)
-		var progress jobwaittest.Buffer
+		var progress servertest.Buffer
 		c.Progress = &progress
 		rep, err := Run(context.Background(), c)
 		require.NoError(t, err)
@@ -194,7 +194,7 @@ func checkMode(t *testing.T, m report.ModeReport, c Config) {
 // and testBudget, and returns its base URL once /readyz says 200.
 func startJobwait(t *testing.T, redisURL string) string {
 	t.Helper()
-	p := jobwaittest.Start(t, "REDIS_URL="+redisURL, "JOBWAIT_DEMO=false",
+	p := servertest.Start(t, "REDIS_URL="+redisURL, "JOBWAIT_DEMO=false",
 		"JOBWAIT_WAIT_BUDGET="+testBudget.String(), "JOBWAIT_POLL_INTERVAL=1s", "JOBWAIT_LOG_LEVEL=warn")
 	p.WaitReady(t, 20*time.Second)
 	return p.URL()

@@ -15,9 +15,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"jobwait/cmd/jobwait/jobwaittest"
 	"jobwait/cmd/waitload/nchan"
 	"jobwait/cmd/waitload/waiter"
+	"jobwait/server/servertest"
 	"jobwait/store/redistest"
 )
 
@@ -116,7 +116,7 @@ func startNchan(t *testing.T, redisAddr string) string {
 
 	cmd := exec.Command(bin, append(args, "-g", "daemon off;")...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // its worker is in its group
-	var logs jobwaittest.Buffer
+	var logs servertest.Buffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	require.NoError(t, cmd.Start())
 	exited := make(chan struct{})

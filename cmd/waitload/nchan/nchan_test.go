@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"jobwait/cmd/jobwait/jobwaittest"
+	"jobwait/server/servertest"
 	"jobwait/store"
 	"jobwait/store/redistest"
 )
@@ -24,7 +24,7 @@ func TestCompletedBodyIsJobwaitsAnswer(t *testing.T) {
 	}
 	ctx := context.Background()
 	rs := redistest.Start(t)
-	p := jobwaittest.Start(t, "REDIS_URL="+rs.URL(), "JOBWAIT_DEMO=false", "JOBWAIT_LOG_LEVEL=warn")
+	p := servertest.Start(t, "REDIS_URL="+rs.URL(), "JOBWAIT_DEMO=false", "JOBWAIT_LOG_LEVEL=warn")
 	p.WaitReady(t, 20*time.Second)
 	st := store.New(rs.Client(t))
 	j, err := st.Create(ctx, "completed-1", "draft-completed-1")

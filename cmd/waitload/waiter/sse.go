@@ -9,7 +9,7 @@ import (
 	"net/http"
 	"time"
 
-	"jobwait/sse"
+	"jobwait/server/sse"
 )
 
 // maxReconnects bounds how often a stream that ended without its wait's

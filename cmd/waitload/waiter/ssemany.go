@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"jobwait/sse"
+	"jobwait/server/sse"
 )
 
 // manyStreamPath is the many-job stream's URL path (SPEC.md §8).

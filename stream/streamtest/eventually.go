@@ -1,4 +1,4 @@
-package jobwaittest
+package streamtest
 
 import (
 	"testing"

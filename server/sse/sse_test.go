@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"jobwait/sse"
+	"jobwait/server/sse"
 )
 
 func TestReaderNext(t *testing.T) {

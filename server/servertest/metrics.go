@@ -1,4 +1,4 @@
-package jobwaittest
+package servertest
 
 import (
 	"bufio"

@@ -1,4 +1,4 @@
-package jobwaittest
+package storetest
 
 import (
 	"context"

@@ -1,22 +1,20 @@
-// Package jobwaittest is jobwait's test kit: what its tests share instead
-// of each file growing its own helpers.
+// Package servertest is the test kit of jobwait's HTTP surface, driven
+// from outside as users and operators drive it:
 //
-//   - Start builds the real jobwait binary once per test process and runs
-//     it on a free loopback port, for tests that drive jobwait as users and
-//     operators do: over HTTP, with signals, against a real Redis.
-//   - Producer writes jobs as the AI service does, through store's writers.
+//   - Start builds the real jobwait binary (cmd/jobwait) once per test
+//     process and runs it on a free loopback port: over HTTP, with
+//     signals, against a real Redis. Under -short it skips the test (see
+//     redistest.SkipIfShort).
 //   - Get and Conn send a request by hand and read its answer, an event
 //     stream with package sse's reader, every read bounded by a deadline;
 //     Conn.Again sends the next one on the kept-alive connection.
 //   - From is a client address of its own on loopback (127.0.0.2, ...),
 //     to play several clients: Dial, Get and an HTTP Client from it.
 //   - ReadMetrics and Metric read /metrics with Prometheus's own parser.
-//   - Eventually and EventuallyEqual poll a condition with a bound and say
-//     what they waited for; Group runs functions at once and waits for them,
-//     bounded.
 //
-// Nothing here is imported by jobwait's own packages.
-package jobwaittest
+// The producer of jobs is storetest's; Eventually and Group are
+// streamtest's. Nothing here is imported by jobwait's own packages.
+package servertest
 
 import (
 	"bytes"
@@ -46,10 +44,11 @@ var build struct {
 // once per test process.
 func Binary(tb testing.TB) string {
 	tb.Helper()
+	redistest.SkipIfShort(tb)
 	build.once.Do(func() {
 		_, file, _, _ := runtime.Caller(0)
-		pkg := filepath.Dir(filepath.Dir(file)) // cmd/jobwait
-		dir, err := os.MkdirTemp("", "jobwaittest")
+		pkg := filepath.Join(filepath.Dir(filepath.Dir(filepath.Dir(file))), "cmd", "jobwait")
+		dir, err := os.MkdirTemp("", "servertest")
 		if err != nil {
 			build.err = err
 			return

@@ -1,4 +1,4 @@
-package jobwaittest
+package servertest
 
 import (
 	"bufio"
@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"jobwait/sse"
+	"jobwait/server/sse"
 )
 
 // Conn is one request written by hand on its own connection and its
