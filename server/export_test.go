@@ -3,6 +3,8 @@ package server
 import (
 	"slices"
 	"time"
+
+	"jobwait/server/eventid"
 )
 
 // Settled reports whether every admitted wait is held: none is between
@@ -22,5 +24,5 @@ func ManyEventID(deadline time.Time, seq uint64, ids []string, final bool, ended
 	for i, id := range ids {
 		marks[i] = slices.Contains(ended, id)
 	}
-	return string(appendManyEventID(nil, deadline, seq, newJobList(ids), marks, final))
+	return string(eventid.AppendMany(nil, deadline, seq, eventid.NewList(ids), marks, final))
 }

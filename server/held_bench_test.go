@@ -7,6 +7,8 @@ import (
 	"runtime"
 	"testing"
 	"time"
+
+	"jobwait/server/eventid"
 )
 
 // The held path's write of one event, on real loopback sockets whose
@@ -52,8 +54,8 @@ func BenchmarkHeldEvent(b *testing.B) {
 			b.ResetTimer()
 			for i := range b.N {
 				for _, h := range hs {
-					var idb [maxEventIDLen]byte
-					id := appendEventID(idb[:0], deadline, uint64(i+1), false)
+					var idb [eventid.MaxLen]byte
+					id := eventid.Append(idb[:0], deadline, uint64(i+1), false)
 					if !h.event(nil, nil, id, evStatus, body, false) {
 						b.Fatal("write failed")
 					}

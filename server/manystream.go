@@ -6,6 +6,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"jobwait/server/eventid"
 	"jobwait/stream"
 )
 
@@ -17,17 +18,17 @@ import (
 // jobs it proves the client has the final event of, which only an id
 // written for the same set of ids can; when it proves them all, 204.
 func (s *Server) manyStream(c *fiber.Ctx, ids []string) error {
-	list := newJobList(ids)
-	r, resumed := parseManyEventID(lastEventID(c), s.cfg.MaxIDs)
+	list := eventid.NewList(ids)
+	r, resumed := eventid.ParseMany(lastEventID(c), s.cfg.MaxIDs)
 	ended, proved := make([]bool, len(ids)), false
 	if resumed {
-		ended, proved = list.ended(r)
+		ended, proved = list.Ended(r)
 	}
 	if proved && !slices.Contains(ended, false) {
 		c.Set(fiber.HeaderCacheControl, "no-store")
 		return c.SendStatus(fiber.StatusNoContent)
 	}
-	deadline := streamDeadline(resume{deadline: r.deadline}, resumed, time.Now(), s.cfg.WaitBudget)
+	deadline := eventid.Deadline(r.Deadline, resumed, time.Now(), s.cfg.WaitBudget)
 	ws, as, done, err := s.admitWatchMany(c, "sse-many", ids)
 	if err != nil {
 		return err
@@ -38,7 +39,7 @@ func (s *Server) manyStream(c *fiber.Ctx, ids []string) error {
 		c.Set(fiber.HeaderCacheControl, "no-cache")
 		return nil
 	}
-	st := &manyStreamState{srv: s, ids: ids, list: list, ws: ws, last: as, ended: ended, seq: r.seq, deadline: deadline}
+	st := &manyStreamState{srv: s, ids: ids, list: list, ws: ws, last: as, ended: ended, seq: r.Seq, deadline: deadline}
 	s.holds.hold(c, deadline, done, func(h *heldConn) ending {
 		st.h = h
 		return st.run()
@@ -52,7 +53,7 @@ type manyStreamState struct {
 	srv      *Server
 	h        *heldConn
 	ids      []string
-	list     jobList // ids as the event ids see them
+	list     eventid.List // ids as the event ids see them
 	ws       []*stream.Waiter[*Answer]
 	last     []*Answer // each job's last state sent
 	ended    []bool    // each job's final event sent (or had by the client)
@@ -164,7 +165,7 @@ func (st *manyStreamState) event(pre, lead []byte, i int, name string, a *Answer
 			body = appendJobBody(nil, st.ids[i], a)
 		}
 	}
-	st.seq = nextSeq(st.seq)
-	id := appendManyEventID(make([]byte, 0, maxManyIDBase+(len(st.ids)+3)/4), st.deadline, st.seq, st.list, st.ended, final)
+	st.seq = eventid.NextSeq(st.seq)
+	id := eventid.AppendMany(make([]byte, 0, eventid.ManyLen(len(st.ids))), st.deadline, st.seq, st.list, st.ended, final)
 	return st.h.event(pre, lead, id, name, body, final)
 }

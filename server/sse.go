@@ -5,6 +5,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"jobwait/server/eventid"
 	"jobwait/store"
 	"jobwait/stream"
 )
@@ -24,12 +25,12 @@ const (
 // does not exist or cannot be read, and a full server are answered with JSON
 // and no stream; a Last-Event-ID (or ?lastEventId=) of a final event with 204.
 func (s *Server) sse(c *fiber.Ctx, id string) error {
-	r, resumed := parseEventID(lastEventID(c))
-	if resumed && r.final {
+	r, resumed := eventid.Parse(lastEventID(c))
+	if resumed && r.Final {
 		c.Set(fiber.HeaderCacheControl, "no-store")
 		return c.SendStatus(fiber.StatusNoContent)
 	}
-	deadline := streamDeadline(r, resumed, time.Now(), s.cfg.WaitBudget)
+	deadline := eventid.Deadline(r.Deadline, resumed, time.Now(), s.cfg.WaitBudget)
 	w, a, done, err := s.admitWatch(c, "sse", id)
 	if err != nil {
 		return err
@@ -43,7 +44,7 @@ func (s *Server) sse(c *fiber.Ctx, id string) error {
 		c.Set(fiber.HeaderCacheControl, "no-cache")
 		return nil
 	}
-	st := &sseStream{srv: s, w: w, seq: r.seq, deadline: deadline}
+	st := &sseStream{srv: s, w: w, seq: r.Seq, deadline: deadline}
 	s.holds.hold(c, deadline, done, func(h *heldConn) ending {
 		st.h = h
 		return st.run(a)
@@ -131,8 +132,8 @@ func (st *sseStream) beat(ended bool) {
 // event writes one event of the stream; see heldConn.event.
 func (st *sseStream) event(pre, lead []byte, name string, body []byte, final bool) bool {
 	st.seq++
-	var idb [maxEventIDLen]byte
-	id := appendEventID(idb[:0], st.deadline, st.seq, final)
+	var idb [eventid.MaxLen]byte
+	id := eventid.Append(idb[:0], st.deadline, st.seq, final)
 	return st.h.event(pre, lead, id, name, body, final)
 }
 

@@ -1,4 +1,4 @@
-package server
+package eventid
 
 import (
 	"fmt"
@@ -13,45 +13,14 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestParseIDs(t *testing.T) {
-	tests := []struct {
-		in   string
-		want []string
-		code string // the error's code; "" for none
-	}{
-		{"a", []string{"a"}, ""},
-		{"a,b,c", []string{"a", "b", "c"}, ""},
-		{"A_1,b-2", []string{"A_1", "b-2"}, ""},
-		{"", nil, "REQ_001"},
-		{"a,b,c,d,e", nil, "REQ_001"}, // past the cap of 4, however bad the ids
-		{"a,,b", nil, "JOB_002"},
-		{"a,", nil, "JOB_002"},
-		{"a,b:c", nil, "JOB_002"},
-		{"a,*", nil, "JOB_002"},
-		{"a," + strings.Repeat("x", 65), nil, "JOB_002"},
-		{"a,b,a", nil, "REQ_001"},
+// manyID is the id of event seq of a many-job stream of ids ending at
+// deadline, the jobs named in ended ended.
+func manyID(deadline time.Time, seq uint64, ids []string, final bool, ended ...string) string {
+	marks := make([]bool, len(ids))
+	for i, id := range ids {
+		marks[i] = slices.Contains(ended, id)
 	}
-	for _, tt := range tests {
-		got, err := parseIDs(tt.in, 4)
-		if tt.code != "" {
-			e, ok := err.(*Error)
-			if assert.True(t, ok, "parseIDs(%q) = %v; want %s", tt.in, err, tt.code) {
-				assert.Equal(t, tt.code, e.Code, "parseIDs(%q) = %v", tt.in, err)
-			}
-			continue
-		}
-		assert.NoError(t, err, "parseIDs(%q)", tt.in)
-		assert.Equal(t, tt.want, got, "parseIDs(%q)", tt.in)
-	}
-}
-
-func TestBadJobIDNamesIt(t *testing.T) {
-	_, err := parseIDs("ok,b:c", 50)
-	assert.Contains(t, err.Error(), `"b:c"`)
-	_, err = parseIDs("ok,"+strings.Repeat("y", 500), 50)
-	assert.Less(t, len(err.Error()), 300, "a long bad id is cut")
-	_, err = parseIDs("ok,\xff\"", 50)
-	assert.Contains(t, err.Error(), "\"\uFFFD\\\"\"", "invalid UTF-8 is replaced, quotes escaped")
+	return string(AppendMany(nil, deadline, seq, NewList(ids), marks, final))
 }
 
 // withCheck is text with its check appended, as a genuine id has it.
@@ -80,18 +49,18 @@ func TestManyEventIDFormat(t *testing.T) {
 		if tt.final {
 			want += "-end"
 		}
-		assert.Equal(t, want, ManyEventID(deadline, 3, tt.ids, tt.final, tt.ended...), "ManyEventID(%v, ended %v)", tt.ids, tt.ended)
+		assert.Equal(t, want, manyID(deadline, 3, tt.ids, tt.final, tt.ended...), "manyID(%v, ended %v)", tt.ids, tt.ended)
 	}
 	// The OpenAPI file's example, and README's length.
 	doc := time.UnixMilli(1796000000000)
-	assert.Equal(t, "1796000000000-1-0-ab1594c6-3d2ecdd8", ManyEventID(doc, 1, []string{"a", "gone"}, false))
-	assert.Equal(t, "1796000000000-2-2-ab1594c6-4e45cf15", ManyEventID(doc, 2, []string{"a", "gone"}, false, "gone"))
-	assert.Equal(t, "1796000000000-3-3-ab1594c6-3a22e844-end", ManyEventID(doc, 3, []string{"a", "gone"}, true, "a", "gone"))
-	assert.Len(t, ManyEventID(doc, 9, []string{"a", "b", "c"}, false), 35)
+	assert.Equal(t, "1796000000000-1-0-ab1594c6-3d2ecdd8", manyID(doc, 1, []string{"a", "gone"}, false))
+	assert.Equal(t, "1796000000000-2-2-ab1594c6-4e45cf15", manyID(doc, 2, []string{"a", "gone"}, false, "gone"))
+	assert.Equal(t, "1796000000000-3-3-ab1594c6-3a22e844-end", manyID(doc, 3, []string{"a", "gone"}, true, "a", "gone"))
+	assert.Len(t, manyID(doc, 9, []string{"a", "b", "c"}, false), 35)
 
 	// Bit j of digit k is the (4k+j)th id in sorted order.
 	ids := []string{"j0", "j1", "j2", "j3", "j4", "j5", "j6", "j7", "j8"}
-	r, ok := parseManyEventID(ManyEventID(deadline, 1, ids, false, "j0", "j1", "j2", "j3", "j7", "j8"), 50)
+	r, ok := ParseMany(manyID(deadline, 1, ids, false, "j0", "j1", "j2", "j3", "j7", "j8"), 50)
 	require.True(t, ok)
 	assert.Equal(t, "f81", r.mask)
 
@@ -100,13 +69,13 @@ func TestManyEventIDFormat(t *testing.T) {
 	for i := range all {
 		all[i] = fmt.Sprintf("job-%02d", i)
 	}
-	id := ManyEventID(time.UnixMilli(math.MaxInt64), math.MaxUint64, all, true, all...)
-	assert.Len(t, id, maxManyIDBase+13, "id %q", id)
-	_, ok = parseManyEventID(id, 50)
-	assert.True(t, ok, "parseManyEventID(%q)", id)
-	_, ok = parseManyEventID(id, 49)
+	id := manyID(time.UnixMilli(math.MaxInt64), math.MaxUint64, all, true, all...)
+	assert.Len(t, id, maxManyBase+13, "id %q", id)
+	_, ok = ParseMany(id, 50)
+	assert.True(t, ok, "ParseMany(%q)", id)
+	_, ok = ParseMany(id, 49)
 	assert.True(t, ok, "a list shorter than the id's still reads its deadline (%q)", id)
-	_, ok = parseManyEventID(id, 40)
+	_, ok = ParseMany(id, 40)
 	assert.False(t, ok, "past the longest list there is (%q)", id)
 }
 
@@ -123,19 +92,19 @@ func TestManyEventIDRoundTrip(t *testing.T) {
 		{[]string{"job-9", "job-10", "job-1", "JOB-1", "job_1", "a-b", "a_b", "ab"}, []string{"job-10", "JOB-1", "a_b"}, false},
 	}
 	for _, tt := range tests {
-		id := ManyEventID(deadline, 7, tt.ids, tt.final, tt.ended...)
-		r, ok := parseManyEventID(id, 50)
-		require.True(t, ok, "parseManyEventID(%q)", id)
-		assert.Equal(t, deadline, r.deadline, "parseManyEventID(%q)", id)
-		assert.Equal(t, uint64(7), r.seq, "parseManyEventID(%q)", id)
-		assert.Equal(t, tt.final, r.final, "parseManyEventID(%q)", id)
-		list := newJobList(tt.ids)
-		ended, proved := list.ended(r)
+		id := manyID(deadline, 7, tt.ids, tt.final, tt.ended...)
+		r, ok := ParseMany(id, 50)
+		require.True(t, ok, "ParseMany(%q)", id)
+		assert.Equal(t, deadline, r.Deadline, "ParseMany(%q)", id)
+		assert.Equal(t, uint64(7), r.Seq, "ParseMany(%q)", id)
+		assert.Equal(t, tt.final, r.Final, "ParseMany(%q)", id)
+		list := NewList(tt.ids)
+		ended, proved := list.Ended(r)
 		assert.True(t, proved, "%q for its own list %v", id, tt.ids)
 		for i, j := range tt.ids {
 			assert.Equal(t, slices.Contains(tt.ended, j), ended[i], "%q: job %s ended", id, j)
 		}
-		assert.Equal(t, id, string(appendManyEventID(nil, r.deadline, r.seq, list, ended, r.final)), "reads back as written")
+		assert.Equal(t, id, string(AppendMany(nil, r.Deadline, r.Seq, list, ended, r.Final)), "reads back as written")
 	}
 }
 
@@ -167,11 +136,11 @@ func TestManyEventIDForAnotherList(t *testing.T) {
 		if final {
 			proves = ids
 		}
-		id := ManyEventID(time.UnixMilli(1700000000000), 4, ids, final, proves...)
-		r, ok := parseManyEventID(id, 50)
+		id := manyID(time.UnixMilli(1700000000000), 4, ids, final, proves...)
+		r, ok := ParseMany(id, 50)
 		require.True(t, ok)
 		for _, tt := range tests {
-			ended, proved := newJobList(tt.list).ended(r)
+			ended, proved := NewList(tt.list).Ended(r)
 			require.Len(t, ended, len(tt.list), tt.name)
 			assert.Equal(t, tt.ended != nil, proved, "%s: %q proves for %v", tt.name, id, tt.list)
 			for i, j := range tt.list {
@@ -181,8 +150,8 @@ func TestManyEventIDForAnotherList(t *testing.T) {
 	}
 }
 
-func TestParseManyEventID(t *testing.T) {
-	list := fmt.Sprintf("%08x", newJobList([]string{"a", "b", "c"}).digest)
+func TestParsemanyID(t *testing.T) {
+	list := fmt.Sprintf("%08x", NewList([]string{"a", "b", "c"}).digest)
 	good := "1700000000000-1-5-" + list
 	tests := []struct {
 		in string
@@ -221,10 +190,10 @@ func TestParseManyEventID(t *testing.T) {
 		{withCheck("1700000000000-1-" + strings.Repeat("0", 14) + "-" + list), false}, // a mask past the longest list
 	}
 	for _, tt := range tests {
-		r, ok := parseManyEventID(tt.in, 50)
-		assert.Equal(t, tt.ok, ok, "parseManyEventID(%q) ok", tt.in)
+		r, ok := ParseMany(tt.in, 50)
+		assert.Equal(t, tt.ok, ok, "ParseMany(%q) ok", tt.in)
 		if !ok {
-			assert.Equal(t, manyResume{}, r, "parseManyEventID(%q)", tt.in)
+			assert.Equal(t, ManyResume{}, r, "ParseMany(%q)", tt.in)
 		}
 	}
 }
@@ -238,16 +207,16 @@ func TestManyEventIDDamaged(t *testing.T) {
 	for i := range ids {
 		ids[i] = fmt.Sprintf("job-%d", i)
 	}
-	id := ManyEventID(time.UnixMilli(1700000000000), 42, ids, true, ids...)
+	id := manyID(time.UnixMilli(1700000000000), 42, ids, true, ids...)
 	for n := 0; n < len(id); n++ {
-		r, ok := parseManyEventID(id[:n], 50)
+		r, ok := ParseMany(id[:n], 50)
 		if n == len(id)-len(finalSuffix) {
-			whole, _ := parseManyEventID(id, 50)
-			whole.final = false
+			whole, _ := ParseMany(id, 50)
+			whole.Final = false
 			assert.Equal(t, whole, r, "%q without -end", id[:n])
 			continue
 		}
-		assert.False(t, ok, "parseManyEventID(%q): cut at %d", id[:n], n)
+		assert.False(t, ok, "ParseMany(%q): cut at %d", id[:n], n)
 	}
 	for i := 0; i < len(id); i++ {
 		for _, c := range []byte("019aefgzA-_ +%\x00\xff") {
@@ -255,8 +224,8 @@ func TestManyEventIDDamaged(t *testing.T) {
 				continue
 			}
 			bad := id[:i] + string(c) + id[i+1:]
-			_, ok := parseManyEventID(bad, 50)
-			assert.False(t, ok, "parseManyEventID(%q): byte %d changed", bad, i)
+			_, ok := ParseMany(bad, 50)
+			assert.False(t, ok, "ParseMany(%q): byte %d changed", bad, i)
 		}
 	}
 }
@@ -265,6 +234,6 @@ func TestNextSeq(t *testing.T) {
 	for _, tt := range []struct{ in, want uint64 }{
 		{0, 1}, {41, 42}, {math.MaxUint64 - 1, math.MaxUint64}, {math.MaxUint64, math.MaxUint64},
 	} {
-		assert.Equal(t, tt.want, nextSeq(tt.in), "nextSeq(%d)", tt.in)
+		assert.Equal(t, tt.want, NextSeq(tt.in), "NextSeq(%d)", tt.in)
 	}
 }

@@ -1,8 +1,11 @@
 package server
 
 import (
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
 )
 
 func TestParseWait(t *testing.T) {
@@ -103,4 +106,45 @@ func TestParseWaitBudget(t *testing.T) {
 			t.Errorf("parseWait(%q, %v) = %v, %v; want %v", tt.in, tt.budget, got, err, tt.want)
 		}
 	}
+}
+
+func TestParseIDs(t *testing.T) {
+	tests := []struct {
+		in   string
+		want []string
+		code string // the error's code; "" for none
+	}{
+		{"a", []string{"a"}, ""},
+		{"a,b,c", []string{"a", "b", "c"}, ""},
+		{"A_1,b-2", []string{"A_1", "b-2"}, ""},
+		{"", nil, "REQ_001"},
+		{"a,b,c,d,e", nil, "REQ_001"}, // past the cap of 4, however bad the ids
+		{"a,,b", nil, "JOB_002"},
+		{"a,", nil, "JOB_002"},
+		{"a,b:c", nil, "JOB_002"},
+		{"a,*", nil, "JOB_002"},
+		{"a," + strings.Repeat("x", 65), nil, "JOB_002"},
+		{"a,b,a", nil, "REQ_001"},
+	}
+	for _, tt := range tests {
+		got, err := parseIDs(tt.in, 4)
+		if tt.code != "" {
+			e, ok := err.(*Error)
+			if assert.True(t, ok, "parseIDs(%q) = %v; want %s", tt.in, err, tt.code) {
+				assert.Equal(t, tt.code, e.Code, "parseIDs(%q) = %v", tt.in, err)
+			}
+			continue
+		}
+		assert.NoError(t, err, "parseIDs(%q)", tt.in)
+		assert.Equal(t, tt.want, got, "parseIDs(%q)", tt.in)
+	}
+}
+
+func TestBadJobIDNamesIt(t *testing.T) {
+	_, err := parseIDs("ok,b:c", 50)
+	assert.Contains(t, err.Error(), `"b:c"`)
+	_, err = parseIDs("ok,"+strings.Repeat("y", 500), 50)
+	assert.Less(t, len(err.Error()), 300, "a long bad id is cut")
+	_, err = parseIDs("ok,\xff\"", 50)
+	assert.Contains(t, err.Error(), "\"\uFFFD\\\"\"", "invalid UTF-8 is replaced, quotes escaped")
 }
