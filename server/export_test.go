@@ -14,7 +14,7 @@ func Settled(s *Server) bool {
 	s.holds.mu.Lock()
 	live := s.holds.live
 	s.holds.mu.Unlock()
-	return s.waiting.Load() == int64(live)
+	return s.waiters.Held() == int64(live)
 }
 
 // ManyEventID is the id of event seq of a many-job stream of ids ending at

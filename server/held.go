@@ -68,10 +68,10 @@ type holds struct {
 
 // idler is told when a connection rests between requests, and when its
 // next request begins: false if the connection cap reclaimed it meanwhile
-// (see connLimit).
+// (see admission.Conns).
 type idler interface {
-	rest(c net.Conn)
-	wake(c net.Conn) bool
+	Rest(c net.Conn)
+	Wake(c net.Conn) bool
 }
 
 // newHolds returns the held-connection machinery of fast, whose hijacked
@@ -237,14 +237,14 @@ func (hs *holds) awaitNext(nc net.Conn) (ok, closed bool) {
 	}
 	hs.idle[nc] = struct{}{}
 	hs.mu.Unlock()
-	hs.conns.rest(nc)
+	hs.conns.Rest(nc)
 	ok, closed = readable(nc)
 	hs.mu.Lock()
 	delete(hs.idle, nc)
 	hs.mu.Unlock()
 	// Reclaimed while idle, the connection reads EOF (closed); should its
 	// next request have come first, it is shut down all the same.
-	return hs.conns.wake(nc) && ok && nc.SetReadDeadline(time.Time{}) == nil, closed
+	return hs.conns.Wake(nc) && ok && nc.SetReadDeadline(time.Time{}) == nil, closed
 }
 
 // enter counts a held wait; exit uncounts it. drained waits until none is

@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -15,6 +14,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/valyala/fasthttp"
+
+	"jobwait/server/servertest"
 )
 
 // These tests pin the fasthttp behaviours that the held connections rely
@@ -92,26 +93,6 @@ func TestServeConnReportsActiveThenClosed(t *testing.T) {
 	assert.Equal(t, fasthttp.StateClosed, states[len(states)-1], "states %v", states)
 }
 
-// stateLog records the states fasthttp reports, in order.
-type stateLog struct {
-	mu     sync.Mutex
-	conns  []net.Conn
-	states []fasthttp.ConnState
-}
-
-func (l *stateLog) hook(c net.Conn, st fasthttp.ConnState) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.conns = append(l.conns, c)
-	l.states = append(l.states, st)
-}
-
-func (l *stateLog) get() ([]net.Conn, []fasthttp.ConnState) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return slices.Clone(l.conns), slices.Clone(l.states)
-}
-
 // hijacker is a handler that takes every request's connection over as
 // holds.hold does, sending each hijacked connection to got.
 func hijacker(got chan<- net.Conn) fasthttp.RequestHandler {
@@ -128,9 +109,9 @@ func hijacker(got chan<- net.Conn) fasthttp.RequestHandler {
 // StateActive then StateHijacked, never StateClosed: a held wait writes its
 // own response, owns the connection, and is not released by connState.
 func TestHijackWritesNothingAndKeepsTheConn(t *testing.T) {
-	var log stateLog
+	var log servertest.ConnStates
 	got := make(chan net.Conn, 1)
-	srv := &fasthttp.Server{Handler: hijacker(got), KeepHijackedConns: true, ConnState: log.hook, ReadTimeout: 5 * time.Second}
+	srv := &fasthttp.Server{Handler: hijacker(got), KeepHijackedConns: true, ConnState: log.Hook, ReadTimeout: 5 * time.Second}
 	client, done := serveConnPair(t, srv)
 	_, err := io.WriteString(client, "GET /hold HTTP/1.1\r\nHost: x\r\n\r\n")
 	require.NoError(t, err)
@@ -147,7 +128,7 @@ func TestHijackWritesNothingAndKeepsTheConn(t *testing.T) {
 	}
 	u, ok := hj.(interface{ UnsafeConn() net.Conn })
 	require.True(t, ok, "the hijacked connection (%T) has no UnsafeConn: holds would read from fasthttp's pooled reader", hj)
-	conns, states := log.get()
+	conns, states := log.Get()
 	assert.Equal(t, []fasthttp.ConnState{fasthttp.StateActive, fasthttp.StateHijacked}, states)
 	require.NotEmpty(t, conns)
 	assert.Same(t, conns[0], u.UnsafeConn(), "UnsafeConn is not the connection ServeConn was given")
@@ -219,11 +200,11 @@ func (failWrites) Write([]byte) (int, error) { return 0, io.ErrClosedPipe }
 // the connection, reports StateClosed and never runs the hijack handler:
 // connState then releases the hold (its done runs there).
 func TestHijackThatNeverRunsReportsClosed(t *testing.T) {
-	var log stateLog
+	var log servertest.ConnStates
 	got := make(chan net.Conn, 1)
 	hijack := hijacker(got)
 	var reached atomic.Bool
-	srv := &fasthttp.Server{KeepHijackedConns: true, ConnState: log.hook, ReadTimeout: 5 * time.Second,
+	srv := &fasthttp.Server{KeepHijackedConns: true, ConnState: log.Hook, ReadTimeout: 5 * time.Second,
 		Handler: func(ctx *fasthttp.RequestCtx) {
 			if string(ctx.Path()) == "/hold" {
 				reached.Store(true)
@@ -249,7 +230,7 @@ func TestHijackThatNeverRunsReportsClosed(t *testing.T) {
 		t.Fatal("ServeConn did not return")
 	}
 	require.True(t, reached.Load(), "the hijacking request was not served")
-	_, states := log.get()
+	_, states := log.Get()
 	require.NotEmpty(t, states)
 	assert.Equal(t, fasthttp.StateClosed, states[len(states)-1], "states %v", states)
 	assert.NotContains(t, states, fasthttp.StateHijacked, "states %v", states)

@@ -1,10 +1,13 @@
 package server
 
 import (
+	"errors"
+	"net/netip"
 	"sync"
 
 	"github.com/gofiber/fiber/v2"
 
+	"jobwait/server/admission"
 	"jobwait/stream"
 )
 
@@ -14,22 +17,20 @@ import (
 // admit counts a held waiter of a kind ("longpoll", "sse") for the client
 // of c, or refuses it past MaxWaiters or MaxWaitersPerIP.
 func (s *Server) admit(c *fiber.Ctx, kind string) (release func(), err error) {
-	if s.waiting.Add(1) > int64(s.cfg.MaxWaiters) {
-		s.waiting.Add(-1)
-		return nil, tooManyWaiters(s.pollRetry())
-	}
-	client, ok := s.limit.acquire(c)
-	if !ok {
-		s.waiting.Add(-1)
+	peer, _ := netip.AddrFromSlice(c.Context().RemoteIP())
+	key, err := s.waiters.Admit(peer, c.Request().Header.PeekAll(fiber.HeaderXForwardedFor))
+	switch {
+	case errors.Is(err, admission.ErrAddrFull):
 		return nil, tooManyFromClient(s.pollRetry())
+	case err != nil:
+		return nil, tooManyWaiters(s.pollRetry())
 	}
 	g := s.metrics.waiters.WithLabelValues(kind)
 	g.Inc()
 	var once sync.Once
 	return func() {
 		once.Do(func() {
-			s.waiting.Add(-1)
-			s.limit.release(client)
+			s.waiters.Release(key)
 			g.Dec()
 		})
 	}, nil

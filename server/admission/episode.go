@@ -1,4 +1,4 @@
-package server
+package admission
 
 import (
 	"net/netip"
@@ -56,12 +56,12 @@ func (e *episode) over(now time.Time) bool {
 func (e *episode) lasted() string { return e.last.Sub(e.began).Round(time.Millisecond).String() }
 
 // serverCounts are the counters of the server's episodes.
-func (l *connLimit) serverCounts() [2]uint64 {
+func (l *Conns) serverCounts() [2]uint64 {
 	return [2]uint64{l.refused[atCap].Load() + l.refused[outOfFiles].Load(), l.acceptErrors.Load()}
 }
 
 // failed counts a failed accept (err), and logs the start of an episode.
-func (l *connLimit) failed(err error) {
+func (l *Conns) failed(err error) {
 	l.emu.Lock()
 	if l.server.hit(time.Now(), l.serverCounts()) {
 		l.log.Warn("accepting connections fails: retrying with backoff, refusing what can be accepted",
@@ -73,7 +73,7 @@ func (l *connLimit) failed(err error) {
 
 // refusedFor counts a refusal for why, of a connection from key (an address
 // as counted per address), and logs the start of an episode.
-func (l *connLimit) refusedFor(why refusal, key netip.Addr) {
+func (l *Conns) refusedFor(why refusal, key netip.Addr) {
 	now := time.Now()
 	l.emu.Lock()
 	defer l.emu.Unlock()
@@ -96,7 +96,7 @@ func (l *connLimit) refusedFor(why refusal, key netip.Addr) {
 
 // admitted logs the end of each episode that has been quiet long enough,
 // at a connection let in.
-func (l *connLimit) admitted() {
+func (l *Conns) admitted() {
 	l.emu.Lock()
 	defer l.emu.Unlock()
 	now := time.Now()

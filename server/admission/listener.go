@@ -1,4 +1,4 @@
-package server
+package admission
 
 import (
 	"errors"
@@ -36,16 +36,16 @@ func MaxConnsFor(nofile uint64) int {
 	return int(max(nofile-min(nofile, DefaultConnReserve), nofile/2))
 }
 
-// listener is a net.Listener under a connLimit: past a cap, a connection
+// Listener is a net.Listener under a Conns: past a cap, a connection
 // is accepted and at once refused with a fixed 503 (SVC_001, Retry-After,
 // Connection: close), written without blocking, so a client is told to
 // come back instead of waiting in the listen backlog. Accept errors (out
 // of descriptors above all) never end the accept loop: it backs off and
 // tries again. Accept is called from one goroutine (fasthttp's accept
 // loop); Close from any.
-type listener struct {
+type Listener struct {
 	net.Listener
-	lim   *connLimit
+	lim   *Conns
 	raw   syscall.RawConn // the listening socket, for refusing at EMFILE; nil if none
 	spare *os.File        // a descriptor kept free for that refusal; nil if none
 	delay time.Duration   // the current accept backoff
@@ -53,8 +53,10 @@ type listener struct {
 	once  sync.Once
 }
 
-func (l *connLimit) listen(ln net.Listener) *listener {
-	wl := &listener{Listener: ln, lim: l, done: make(chan struct{})}
+// Listen puts ln under the cap: its Accept admits, refuses and backs off
+// as Listener says.
+func (l *Conns) Listen(ln net.Listener) *Listener {
+	wl := &Listener{Listener: ln, lim: l, done: make(chan struct{})}
 	if sc, ok := ln.(syscall.Conn); ok {
 		if raw, err := sc.SyscallConn(); err == nil {
 			wl.raw = raw
@@ -66,7 +68,7 @@ func (l *connLimit) listen(ln net.Listener) *listener {
 
 // Accept returns the next connection within the cap. It returns an error
 // only once the listener is closed.
-func (l *listener) Accept() (net.Conn, error) {
+func (l *Listener) Accept() (net.Conn, error) {
 	for {
 		if l.spare == nil && l.raw != nil {
 			l.spare = openSpare()
@@ -96,13 +98,13 @@ func (l *listener) Accept() (net.Conn, error) {
 }
 
 // Close closes the listener and ends a backoff in progress.
-func (l *listener) Close() error {
+func (l *Listener) Close() error {
 	l.once.Do(func() { close(l.done) })
 	return l.Listener.Close()
 }
 
 // backoff waits the next accept delay, or until Close.
-func (l *listener) backoff() {
+func (l *Listener) backoff() {
 	l.delay = min(max(2*l.delay, acceptDelayMin), acceptDelayMax)
 	t := time.NewTimer(l.delay)
 	defer t.Stop()
@@ -113,7 +115,7 @@ func (l *listener) backoff() {
 }
 
 // refuse answers a connection past the cap and closes it.
-func (l *listener) refuse(c net.Conn) {
+func (l *Listener) refuse(c net.Conn) {
 	if sc, ok := c.(syscall.Conn); ok {
 		if raw, err := sc.SyscallConn(); err == nil {
 			_ = raw.Write(func(fd uintptr) bool {
@@ -128,7 +130,7 @@ func (l *listener) refuse(c net.Conn) {
 // refuseOnSpare, out of descriptors, frees the spare one to accept a
 // pending connection, refuses it and takes the spare back. It reports
 // whether a connection was refused; false when none is pending.
-func (l *listener) refuseOnSpare() bool {
+func (l *Listener) refuseOnSpare() bool {
 	if l.spare == nil || l.raw == nil {
 		return false
 	}
@@ -146,7 +148,7 @@ func (l *listener) refuseOnSpare() bool {
 	return refused
 }
 
-func (l *listener) closeSpare() {
+func (l *Listener) closeSpare() {
 	if l.spare != nil {
 		_ = l.spare.Close()
 		l.spare = nil

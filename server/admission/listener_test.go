@@ -1,4 +1,4 @@
-package server
+package admission
 
 import (
 	"io"
@@ -62,7 +62,7 @@ var acceptErrors = []error{errEMFILE, acceptError(syscall.ENFILE), acceptError(s
 	acceptError(syscall.ENOMEM), acceptError(syscall.ECONNABORTED), acceptError(syscall.EPROTO),
 	os.ErrDeadlineExceeded}
 
-// logLines is a JSON log written by a connLimit, for counting lines.
+// logLines is a JSON log written by a Conns, for counting lines.
 type logLines struct{ servertest.Buffer }
 
 // count is the number of lines at level (WARN, INFO).
@@ -70,11 +70,16 @@ func (l *logLines) count(level string) int {
 	return strings.Count(l.String(), `"level":"`+level+`"`)
 }
 
-func newTestLimit(max int) (*connLimit, *logLines) {
+// testRefusal is a refusal as the server writes it.
+var testRefusal = []byte("HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n" +
+	"Retry-After: 2\r\nConnection: close\r\nContent-Length: 18\r\n\r\n{\"code\":\"SVC_001\"}")
+
+func newTestLimit(max int) (*Conns, *logLines) {
 	var logs logLines
 	// No cap per address here (see conns_test.go).
-	cfg := Config{MaxConns: max, MaxConnsPerIP: 1 << 30, FirstByteTimeout: time.Minute, Logger: slog.New(slog.NewJSONHandler(&logs, nil))}
-	return newConnLimit(cfg, 2), &logs
+	cfg := Config{MaxConns: max, MaxConnsPerIP: 1 << 30, FirstByteTimeout: time.Minute,
+		Refusal: testRefusal, Logger: slog.New(slog.NewJSONHandler(&logs, nil))}
+	return NewConns(cfg), &logs
 }
 
 // TestAcceptBacksOff: failing accepts (out of descriptors, out of buffers,
@@ -104,7 +109,7 @@ func TestAcceptBacksOff(t *testing.T) {
 			return c, nil
 		}}
 		lim, logs := newTestLimit(10)
-		l := lim.listen(fl)
+		l := lim.Listen(fl)
 
 		c, err := l.Accept()
 		require.NoError(t, err, "accept errors are retried, never returned")
@@ -167,7 +172,7 @@ func TestCloseEndsBackoff(t *testing.T) {
 			}
 		}}
 		lim, _ := newTestLimit(10)
-		l := lim.listen(fl)
+		l := lim.Listen(fl)
 		done := make(chan error)
 		go func() {
 			_, err := l.Accept()
@@ -186,12 +191,12 @@ func TestCloseEndsBackoff(t *testing.T) {
 
 // listenLimited listens on loopback under a cap of max and serves no one:
 // accepted connections are sent to the returned channel.
-func listenLimited(t *testing.T, max int) (*connLimit, *logLines, string, <-chan net.Conn) {
+func listenLimited(t *testing.T, max int) (*Conns, *logLines, string, <-chan net.Conn) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	lim, logs := newTestLimit(max)
-	l := lim.listen(ln)
+	l := lim.Listen(ln)
 	t.Cleanup(func() { l.Close() })
 	conns := make(chan net.Conn, 16)
 	go func() {
@@ -238,7 +243,7 @@ func TestRefusalArrivesWhole(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	lim, _ := newTestLimit(0)
-	l := lim.listen(ln)
+	l := lim.Listen(ln)
 	c, err := net.Dial("tcp", ln.Addr().String())
 	require.NoError(t, err)
 	defer c.Close()
@@ -303,7 +308,8 @@ func TestCapRefusesAndReleasesOnce(t *testing.T) {
 
 // TestWrappedConnWritesWithWritev pins what held connections rely on: a
 // connection under the cap still takes net.Buffers in one writev, hands
-// out its socket (peerGone) and takes deadlines.
+// out its socket (for the held connections' peeks and pushes) and takes
+// deadlines.
 func TestWrappedConnWritesWithWritev(t *testing.T) {
 	_, _, addr, conns := listenLimited(t, 10)
 	c, err := net.Dial("tcp", addr)
@@ -312,8 +318,16 @@ func TestWrappedConnWritesWithWritev(t *testing.T) {
 	s := receive(t, conns)
 	defer s.Close()
 	require.IsType(t, &tcpConn{}, s)
-	_, ok := s.(syscall.Conn)
-	assert.True(t, ok, "the socket is reachable for peerGone")
+	sc, ok := s.(syscall.Conn)
+	require.True(t, ok, "the socket is reachable for peeks and pushes")
+	raw, err := sc.SyscallConn()
+	require.NoError(t, err)
+	var peeked error
+	require.NoError(t, raw.Read(func(fd uintptr) bool {
+		_, _, peeked = syscall.Recvfrom(int(fd), make([]byte, 1), syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		return true
+	}))
+	assert.ErrorIs(t, peeked, syscall.EAGAIN, "a peek of the socket finds it open, nothing to read")
 	require.NoError(t, s.SetReadDeadline(time.Now().Add(time.Second)))
 
 	parts := make(net.Buffers, 64)
@@ -328,7 +342,6 @@ func TestWrappedConnWritesWithWritev(t *testing.T) {
 	require.NoError(t, err)
 	assert.EqualValues(t, 128, n)
 	assert.Equal(t, 1, after-before, "write syscalls for 64 buffers: one writev")
-	assert.False(t, peerGone(s))
 }
 
 // threadWrites is the write syscalls made by this thread so far.

@@ -1,10 +1,9 @@
-package server
+package admission
 
 import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,7 +27,7 @@ func MaxConnsPerIPFor(maxConns int) int { return max(1, maxConns/DefaultConnShar
 // is kept for connections that arrive when none is idle.
 func highWater(max int) int { return max - max/8 }
 
-// refusal is why a connection was refused at once (with connLimit.refusal).
+// refusal is why a connection was refused at once.
 type refusal int
 
 const (
@@ -38,17 +37,17 @@ const (
 	refusals                  // how many reasons there are
 )
 
-// refusalNames are the reasons' labels in /metrics.
-var refusalNames = [refusals]string{"max_conns", "max_conns_per_ip", "out_of_descriptors"}
+// Reasons are the labels of the refusals' reasons, in the order of
+// ConnStats.Refused.
+var Reasons = [refusals]string{"max_conns", "max_conns_per_ip", "out_of_descriptors"}
 
-// connLimit admits, counts and reclaims the client connections (see
-// listener for the accept loop that asks it). Its rules:
+// Conns admits, counts and reclaims the client connections (see
+// Listener for the accept loop that asks it). Its rules:
 //
 //   - In all, at most max connections are open; from one address (IPv6:
-//     one /64, as clientLimit counts), at most perAddr. A connection from a
-//     trusted proxy carries many clients' requests and is counted in all
-//     only: the waiter caps (Config.MaxWaitersPerIP) count its forwarded
-//     clients. The address is the TCP peer's; no header is read to admit a
+//     one /64, see Key), at most perAddr. A connection from a trusted
+//     proxy carries many clients' requests and is counted in all only: the
+//     waiter caps (Waiters) count its forwarded clients. The address is the TCP peer's; no header is read to admit a
 //     connection, so none can be forged to dodge the cap.
 //   - Every connection is in one phase (see phase). Idle ones, between
 //     requests, wait on a list in the order they went idle. A connection
@@ -61,7 +60,7 @@ var refusalNames = [refusals]string{"max_conns", "max_conns_per_ip", "out_of_des
 //
 // Each step is O(1) under mu: a map of counts per address and an intrusive
 // list, never a scan.
-type connLimit struct {
+type Conns struct {
 	max, perAddr, high int
 	firstByte          time.Duration
 	trusted            []netip.Prefix
@@ -82,20 +81,45 @@ type connLimit struct {
 	episodes // the log of refusals and accept errors
 }
 
-// newConnLimit returns the connection cap of cfg (its defaults applied);
-// a refusal asks to come back after retryAfter seconds.
-func newConnLimit(cfg Config, retryAfter int) *connLimit {
-	e := tooManyConns(retryAfter)
-	body := e.answer().Body
-	resp := "HTTP/1.1 503 Service Unavailable\r\n" +
-		"Content-Type: application/json\r\n" +
-		"Cache-Control: no-store\r\n" +
-		"Retry-After: " + strconv.Itoa(e.RetryAfter) + "\r\n" +
-		"Connection: close\r\n" +
-		"Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + string(body)
-	return &connLimit{max: cfg.MaxConns, perAddr: cfg.MaxConnsPerIP, high: highWater(cfg.MaxConns),
+// Config is the connection cap's settings; the caller applies the
+// defaults (MaxConnsFor, MaxConnsPerIPFor, DefaultFirstByteTimeout).
+type Config struct {
+	MaxConns         int           // open connections in all, idle ones included
+	MaxConnsPerIP    int           // open connections per address key (see Key)
+	FirstByteTimeout time.Duration // how long a new connection may stay silent
+	TrustedProxies   []netip.Prefix
+	// Refusal is the whole response (status line, headers, body) written
+	// to a connection refused at once, before anyone reads it.
+	Refusal []byte
+	Logger  *slog.Logger
+}
+
+// NewConns returns the connection cap of cfg.
+func NewConns(cfg Config) *Conns {
+	return &Conns{max: cfg.MaxConns, perAddr: cfg.MaxConnsPerIP, high: highWater(cfg.MaxConns),
 		firstByte: cfg.FirstByteTimeout, trusted: cfg.TrustedProxies,
-		refusal: []byte(resp), log: cfg.Logger, byAddr: make(map[netip.Addr]int)}
+		refusal: cfg.Refusal, log: cfg.Logger, byAddr: make(map[netip.Addr]int)}
+}
+
+// ConnStats are the connection cap's gauges and counters, for /metrics.
+type ConnStats struct {
+	Open, Idle      int64 // connections open; idle ones among them
+	Max, MaxPerAddr int   // the caps in force
+	// Refused counts the connections refused at once, by reason (Reasons).
+	Refused      [refusals]uint64
+	Reclaimed    uint64 // idle connections closed to make room
+	Silent       uint64 // connections cut for sending no first byte in time
+	AcceptErrors uint64 // accepts that failed, each retried after a backoff
+}
+
+// Stats reads the counters; each is read atomically, not all at once.
+func (l *Conns) Stats() ConnStats {
+	st := ConnStats{Open: l.open.Load(), Idle: l.idling.Load(), Max: l.max, MaxPerAddr: l.perAddr,
+		Reclaimed: l.reclaimed.Load(), Silent: l.silent.Load(), AcceptErrors: l.acceptErrors.Load()}
+	for why := range st.Refused {
+		st.Refused[why] = l.refused[why].Load()
+	}
+	return st
 }
 
 // phase is where a connection is in its life. The moves: quiet to busy
@@ -114,7 +138,7 @@ const (
 // admit counts c in, or counts its refusal and says why (the caller
 // refuses it). At or above the high-water mark it first reclaims the
 // connection idle longest, which is shut down once the lock is let go.
-func (l *connLimit) admit(c net.Conn) (net.Conn, refusal, bool) {
+func (l *Conns) admit(c net.Conn) (net.Conn, refusal, bool) {
 	key, counted := l.addrKey(c)
 	l.mu.Lock()
 	if counted && l.byAddr[key] >= l.perAddr {
@@ -145,9 +169,9 @@ func (l *connLimit) admit(c net.Conn) (net.Conn, refusal, bool) {
 	return l.wrap(c, key, counted), 0, true
 }
 
-// addrKey is what c is counted under per address (see limitKey); false
+// addrKey is what c is counted under per address (see Key); false
 // when it is not counted per address: from a trusted proxy, or not TCP.
-func (l *connLimit) addrKey(c net.Conn) (netip.Addr, bool) {
+func (l *Conns) addrKey(c net.Conn) (netip.Addr, bool) {
 	ta, ok := c.RemoteAddr().(*net.TCPAddr)
 	if !ok {
 		return netip.Addr{}, false
@@ -156,11 +180,11 @@ func (l *connLimit) addrKey(c net.Conn) (netip.Addr, bool) {
 	if !a.IsValid() || trustedAddr(a, l.trusted) {
 		return netip.Addr{}, false
 	}
-	return limitKey(a), true
+	return Key(a), true
 }
 
 // drop takes s off the count, once; called with mu held.
-func (l *connLimit) drop(s *slot) {
+func (l *Conns) drop(s *slot) {
 	switch phase(s.phase.Load()) {
 	case gone:
 		return
@@ -177,9 +201,9 @@ func (l *connLimit) drop(s *slot) {
 	l.open.Add(-1)
 }
 
-// rest marks c idle: its response is written and it awaits its next
-// request, reclaimable until wake.
-func (l *connLimit) rest(c net.Conn) {
+// Rest marks c idle: its response is written and it awaits its next
+// request, reclaimable until Wake.
+func (l *Conns) Rest(c net.Conn) {
 	s := slotOf(c)
 	if s == nil {
 		return
@@ -193,9 +217,9 @@ func (l *connLimit) rest(c net.Conn) {
 	}
 }
 
-// wake marks c busy: its next request has begun. False if it was
+// Wake marks c busy: its next request has begun. False if it was
 // reclaimed (or closed) meanwhile: it is being shut down.
-func (l *connLimit) wake(c net.Conn) bool {
+func (l *Conns) Wake(c net.Conn) bool {
 	s := slotOf(c)
 	if s == nil {
 		return true
@@ -215,17 +239,18 @@ func (l *connLimit) wake(c net.Conn) bool {
 	return true
 }
 
-// watch follows fast's connections between requests: idle once a response
+// Watch follows fast's connections between requests: idle once a response
 // is written (StateIdle), busy once the next request's first byte is in
-// (StateActive). Held connections are followed by holds instead.
-func (l *connLimit) watch(fast *fasthttp.Server) {
+// (StateActive). A connection taken over from fast is followed by its new
+// owner instead, with Rest and Wake.
+func (l *Conns) Watch(fast *fasthttp.Server) {
 	next := fast.ConnState
 	fast.ConnState = func(c net.Conn, st fasthttp.ConnState) {
 		switch st {
 		case fasthttp.StateIdle:
-			l.rest(c)
+			l.Rest(c)
 		case fasthttp.StateActive:
-			l.wake(c)
+			l.Wake(c)
 		}
 		if next != nil {
 			next(c, st)

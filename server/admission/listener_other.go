@@ -1,6 +1,6 @@
 //go:build !unix
 
-package server
+package admission
 
 // FileLimit is 0: the file limit is not known here.
 func FileLimit() uint64 { return 0 }

@@ -1,4 +1,4 @@
-package server
+package admission
 
 import (
 	"errors"
@@ -20,10 +20,10 @@ import (
 // first byte is read, then applied. Only the reader touches firstBy and
 // asked, and only while quiet: no lock.
 type slot struct {
-	lim     *connLimit
+	lim     *Conns
 	conn    net.Conn // the connection itself
 	key     netip.Addr
-	counted bool // counted under key (see connLimit.addrKey)
+	counted bool // counted under key (see Conns.addrKey)
 
 	phase      atomic.Int32 // a phase; written under lim.mu, but quiet to busy (heard)
 	prev, next *slot        // the idle list, under lim.mu
@@ -103,7 +103,7 @@ func (s *slot) shut() {
 // tcpConn is a TCP connection under the cap. It embeds *net.TCPConn so
 // that everything the server relies on stays: net.Buffers still writes
 // with writev (the net package's unexported writeBuffers is promoted),
-// and SyscallConn still gives the socket to peerGone.
+// and SyscallConn still gives the socket to a non-blocking peek.
 type tcpConn struct {
 	*net.TCPConn
 	slot
@@ -157,7 +157,7 @@ func (c *otherConn) Close() error {
 
 // wrap puts an admitted connection under the cap, quiet, its first-byte
 // deadline running.
-func (l *connLimit) wrap(c net.Conn, key netip.Addr, counted bool) net.Conn {
+func (l *Conns) wrap(c net.Conn, key netip.Addr, counted bool) net.Conn {
 	var s *slot
 	var w net.Conn
 	if tc, ok := c.(*net.TCPConn); ok {

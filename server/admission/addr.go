@@ -1,63 +1,18 @@
-package server
+package admission
 
 import (
 	"bytes"
 	"net/netip"
 	"strings"
-	"sync"
-
-	"github.com/gofiber/fiber/v2"
 )
 
-// clientLimit caps the waiters held for one client address, so that one
-// client cannot take every waiter slot (Config.MaxWaitersPerIP). IPv6
-// clients are counted per /64, the block one subscriber usually gets, so
-// that rotating addresses within it buys nothing. A zero cap counts nothing.
-type clientLimit struct {
-	max     int
-	trusted []netip.Prefix
+// What a client's address is: the TCP peer's, but for a peer inside the
+// trusted proxies, which is believed about whom it forwards for
+// (ClientAddr); and what it is counted under (Key).
 
-	mu   sync.Mutex
-	held map[netip.Addr]int
-}
-
-func newClientLimit(max int, trusted []netip.Prefix) *clientLimit {
-	return &clientLimit{max: max, trusted: trusted, held: make(map[netip.Addr]int)}
-}
-
-// acquire counts one more waiter for the client of c; false means the
-// client holds its share already. release must be called with the returned
-// key once the waiter ends.
-func (l *clientLimit) acquire(c *fiber.Ctx) (key netip.Addr, ok bool) {
-	if l.max <= 0 {
-		return netip.Addr{}, true
-	}
-	peer, _ := netip.AddrFromSlice(c.Context().RemoteIP())
-	key = limitKey(clientAddr(peer, l.trusted, c.Request().Header.PeekAll(fiber.HeaderXForwardedFor)))
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.held[key] >= l.max {
-		return key, false
-	}
-	l.held[key]++
-	return key, true
-}
-
-// release gives back a waiter counted by acquire.
-func (l *clientLimit) release(key netip.Addr) {
-	if l.max <= 0 {
-		return
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.held[key]--; l.held[key] <= 0 {
-		delete(l.held, key)
-	}
-}
-
-// limitKey is what a client address is counted under: an IPv4 address
+// Key is what a client address is counted under: an IPv4 address
 // itself, an IPv6 address's /64.
-func limitKey(a netip.Addr) netip.Addr {
+func Key(a netip.Addr) netip.Addr {
 	if a.Is6() {
 		p, _ := a.Prefix(64)
 		return p.Addr()
@@ -65,14 +20,14 @@ func limitKey(a netip.Addr) netip.Addr {
 	return a
 }
 
-// clientAddr is the address of the client behind a request from peer.
+// ClientAddr is the address of the client behind a request from peer.
 // Only a peer inside trusted is believed about who it forwards for: then
 // X-Forwarded-For is read from the right (the hop the trusted proxy added
 // last) past every trusted hop, and the first untrusted one is the client.
 // Hops to its left were written by the client and are never read. When
 // every hop is trusted, the leftmost is the client; a hop that is not an
 // address ends the walk at the last one that was.
-func clientAddr(peer netip.Addr, trusted []netip.Prefix, xff [][]byte) netip.Addr {
+func ClientAddr(peer netip.Addr, trusted []netip.Prefix, xff [][]byte) netip.Addr {
 	addr := peer.Unmap()
 	if !trustedAddr(addr, trusted) {
 		return addr

@@ -1,4 +1,4 @@
-package server
+package admission
 
 import (
 	"bufio"
@@ -13,6 +13,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"jobwait/server/servertest"
 	"jobwait/stream/streamtest"
 
 	"github.com/stretchr/testify/assert"
@@ -38,21 +39,21 @@ func from(t *testing.T, addr string) (*peerConn, net.Conn) {
 	return &peerConn{Conn: server, peer: net.TCPAddrFromAddrPort(ap)}, client
 }
 
-func newLimit(max, perAddr int, trusted ...string) *connLimit {
+func newLimit(max, perAddr int, trusted ...string) *Conns {
 	cfg := Config{MaxConns: max, MaxConnsPerIP: perAddr, FirstByteTimeout: time.Minute,
-		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))}
+		Refusal: testRefusal, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))}
 	for _, p := range trusted {
 		cfg.TrustedProxies = append(cfg.TrustedProxies, netip.MustParsePrefix(p))
 	}
-	return newConnLimit(cfg, 2)
+	return NewConns(cfg)
 }
 
 // admitFrom admits a connection from addr, failing the test if refused.
-func admitFrom(t *testing.T, l *connLimit, addr string) (net.Conn, net.Conn) {
+func admitFrom(t *testing.T, l *Conns, addr string) (net.Conn, net.Conn) {
 	t.Helper()
 	pc, client := from(t, addr)
 	c, why, ok := l.admit(pc)
-	require.True(t, ok, "a connection from %s refused (%s)", addr, refusalNames[why])
+	require.True(t, ok, "a connection from %s refused (%s)", addr, Reasons[why])
 	return c, client
 }
 
@@ -123,15 +124,15 @@ func TestReclaimsTheLongestIdle(t *testing.T) {
 	}
 	for _, i := range []int{3, 1, 5, 7} { // their first request, answered
 		slotOf(conns[i]).phase.Store(int32(busy))
-		l.rest(conns[i])
+		l.Rest(conns[i])
 	}
-	require.True(t, l.wake(conns[5]), "conn 5's next request begins")
+	require.True(t, l.Wake(conns[5]), "conn 5's next request begins")
 	assert.EqualValues(t, 3, l.idling.Load())
 
 	for _, want := range []int{3, 1, 7} {
 		admitFrom(t, l, "198.51.100.2")
 		assertShut(t, clients[want])
-		assert.False(t, l.wake(conns[want]), "a reclaimed connection stays gone")
+		assert.False(t, l.Wake(conns[want]), "a reclaimed connection stays gone")
 		assert.EqualValues(t, 14, l.open.Load(), "one in, one out")
 	}
 	assert.EqualValues(t, 3, l.reclaimed.Load())
@@ -158,7 +159,7 @@ func TestBelowTheHighWaterMarkNothingIsReclaimed(t *testing.T) {
 	l := newLimit(16, 16)
 	c, client := admitFrom(t, l, "198.51.100.1")
 	slotOf(c).phase.Store(int32(busy))
-	l.rest(c)
+	l.Rest(c)
 	for range 13 { // 14 open: at the mark
 		admitFrom(t, l, "198.51.100.2")
 	}
@@ -239,7 +240,7 @@ func TestFirstByteDeadline(t *testing.T) {
 	})
 }
 
-// TestFasthttpAndTheConnectionCap pins what connLimit relies on of
+// TestFasthttpAndTheConnectionCap pins what Conns relies on of
 // fasthttp: it reports a new connection's first request StateActive
 // before reading a byte and then sets its read timeout (held to the first
 // byte's deadline: a silent connection gets 408 then); it reports
@@ -251,16 +252,16 @@ func TestFasthttpAndTheConnectionCap(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	cfg := Config{MaxConns: 2, MaxConnsPerIP: 10, FirstByteTimeout: 300 * time.Millisecond,
-		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))}
-	l := newConnLimit(cfg, 2)
-	var states stateLog
+		Refusal: testRefusal, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))}
+	l := NewConns(cfg)
+	var states servertest.ConnStates
 	srv := &fasthttp.Server{
 		Handler:     func(ctx *fasthttp.RequestCtx) { ctx.SetBodyString("ok") },
-		ConnState:   states.hook,
+		ConnState:   states.Hook,
 		ReadTimeout: time.Minute, IdleTimeout: time.Minute,
 	}
-	l.watch(srv)
-	go func() { _ = srv.Serve(l.listen(ln)) }()
+	l.Watch(srv)
+	go func() { _ = srv.Serve(l.Listen(ln)) }()
 	t.Cleanup(func() { _ = srv.Shutdown() })
 	addr := ln.Addr().String()
 
@@ -292,7 +293,7 @@ func TestFasthttpAndTheConnectionCap(t *testing.T) {
 	streamtest.Eventually(t, 5*time.Second, "idle after a response", idle)
 	get()
 	streamtest.Eventually(t, 5*time.Second, "idle after a response", idle)
-	conns, st := states.get()
+	conns, st := states.Get()
 	assert.Equal(t, []fasthttp.ConnState{fasthttp.StateActive, fasthttp.StateIdle, fasthttp.StateActive, fasthttp.StateIdle},
 		st[len(st)-4:], "states of the kept-alive connection")
 	keptConn := conns[len(conns)-1]
@@ -307,7 +308,7 @@ func TestFasthttpAndTheConnectionCap(t *testing.T) {
 	assert.NoError(t, err, "a reclaimed connection ends with a FIN")
 	assert.Empty(t, rest, "and nothing else")
 	streamtest.Eventually(t, 5*time.Second, "fasthttp closed the reclaimed connection", func() bool {
-		conns, st := states.get()
+		conns, st := states.Get()
 		return conns[len(conns)-1] == keptConn && st[len(st)-1] == fasthttp.StateClosed
 	})
 	assert.EqualValues(t, 1, l.reclaimed.Load())
@@ -315,7 +316,7 @@ func TestFasthttpAndTheConnectionCap(t *testing.T) {
 
 // BenchmarkRestAndWake is what the cap adds to a kept-alive request: its
 // connection rests on the idle list after the response and leaves it at
-// the next request (go test -bench RestAndWake -cpu 1,2 ./server/).
+// the next request (go test -bench RestAndWake -cpu 1,2 ./server/admission/).
 func BenchmarkRestAndWake(b *testing.B) {
 	l := newLimit(1<<20, 1<<20)
 	b.RunParallel(func(pb *testing.PB) {
@@ -329,8 +330,8 @@ func BenchmarkRestAndWake(b *testing.B) {
 		defer c.Close()
 		slotOf(c).phase.Store(int32(busy))
 		for pb.Next() {
-			l.rest(c)
-			l.wake(c)
+			l.Rest(c)
+			l.Wake(c)
 		}
 	})
 }
