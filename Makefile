@@ -71,7 +71,7 @@ fuzz:
 	done
 
 bench:
-	$(GO) test -run XXX -bench . -benchmem ./stream/ ./server/ ./server/admission/
+	$(GO) test -run XXX -bench . -benchmem ./stream/ ./server/ ./server/admission/ ./server/held/
 
 # bench-peer runs jobwait and nginx + Nchan side by side (18,000 waiters,
 # two rounds each; about 13 minutes) and prints the table with the ratios.

@@ -11,10 +11,7 @@ import (
 // its admission and its first state (a Watch still reading), when a job's
 // change could still be taken for its first state.
 func Settled(s *Server) bool {
-	s.holds.mu.Lock()
-	live := s.holds.live
-	s.holds.mu.Unlock()
-	return s.waiters.Held() == int64(live)
+	return s.waiters.Held() == int64(s.held.Live())
 }
 
 // ManyEventID is the id of event seq of a many-job stream of ids ending at

@@ -5,6 +5,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"jobwait/server/held"
 	"jobwait/stream"
 )
 
@@ -13,7 +14,7 @@ import (
 // current answer). A job that disappears answers JOB_001. A final job, or
 // any error before the wait begins, is answered at once, and the
 // connection stays open for the client's next request; a held wait's final
-// answer closes it (see await).
+// answer closes it (see pollScript).
 func (s *Server) longPoll(c *fiber.Ctx, id string, wait time.Duration) error {
 	deadline := time.Now().Add(wait)
 	w, a, done, err := s.admitWatch(c, "longpoll", id)
@@ -24,67 +25,63 @@ func (s *Server) longPoll(c *fiber.Ctx, id string, wait time.Duration) error {
 		done()
 		return s.send(c, a)
 	}
-	s.holds.hold(c, deadline, done, func(h *heldConn) ending {
-		return s.await(h, w, deadline)
+	p := &pollScript{srv: s, w: w}
+	s.hold(c, deadline, done, func(h *held.Conn) {
+		p.h = h
+		h.Watch(p, []held.Source{w}, s.cfg.Heartbeat, s.quitCtx)
 	})
 	return nil
 }
 
-// await answers a held long poll: the final answer, its connection's
-// last, written by the fan-out the moment it is read (push, see heldWait);
-// the newest answer with "timedOut" at the deadline; the newest answer on
-// shutdown, with Connection: close. A client found gone at a heartbeat ends
-// it unanswered. It returns at once (endHeld): the wait goes on without a
-// goroutine.
-func (s *Server) await(h *heldConn, w *stream.Waiter[*Answer], deadline time.Time) ending {
-	// reply answers with a, marked timed out (the client polls again), or
-	// not. A final answer is its connection's last, as a stream's end is
-	// (see streamHead): Connection: close, and the FIN rides with it (see
-	// sendOnce), instead of a wake-up, a read and a timer for a next
-	// request that a client whose job is over seldom sends.
-	reply := func(a *Answer, timedOut bool) {
-		body, last := a.Body, a.Final() && !timedOut
-		if timedOut {
-			body = a.TimedOut()
-		}
-		if last {
-			h.keepAlive, h.more = false, !h.behind
-		}
-		err := h.answer(a.Code, s.retryFor(a), body)
-		h.more = false
-		switch {
-		case err != nil:
-			h.finish(endGone)
-		case last:
-			h.finish(endDone)
-		default:
-			h.finish(endReuse)
-		}
+// hold takes c's connection over for a wait ending at end (see
+// held.Takeover.Hold): done releases the wait's hub waiters and admission,
+// and the wait is counted in the metrics once, with the status it sent.
+func (s *Server) hold(c *fiber.Ctx, end time.Time, done func(), serve func(h *held.Conn)) {
+	route, _ := c.Locals(routeKey).(string)
+	c.Locals(heldKey, true) // counted when the wait ends, not by the metrics middleware
+	s.held.Hold(c, end, func(code int) { done(); s.metrics.sent(route, code) }, serve)
+}
+
+// pollScript answers a held long poll: the final answer, its connection's
+// last, written by the fan-out the moment it is read; the newest answer
+// with "timedOut" at the deadline; the newest answer on shutdown. A client
+// found gone at a heartbeat ends it unanswered (held.Conn.Watch).
+type pollScript struct {
+	srv *Server
+	h   *held.Conn
+	w   *stream.Waiter[*Answer]
+}
+
+// Change answers a final state.
+func (p *pollScript) Change(int) {
+	if a, at := p.w.Latest(); a.Final() {
+		p.reply(a, false)
+		p.srv.metrics.woke(at)
 	}
-	hw := &heldWait{h: h, w: w,
-		change: func() {
-			if a, at := w.Latest(); a.Final() {
-				reply(a, false)
-				s.metrics.woke(at)
-			}
-		},
-		fire: func(ended bool) {
-			switch {
-			case ended:
-				// A final state the fan-out has not pushed here yet is
-				// the answer, not a timeout.
-				a, _ := w.Latest()
-				reply(a, !a.Final())
-			case peerGone(h.conn):
-				h.finish(endGone)
-			}
-		},
-		stop: func() {
-			h.keepAlive = false // the connection will not be served again
-			a, _ := w.Latest()
-			reply(a, false)
-		},
+}
+
+// Fire answers at the deadline (a final state the fan-out has not pushed
+// here yet is the answer, not a timeout) and at shutdown.
+func (p *pollScript) Fire(e held.Event) {
+	switch e {
+	case held.Deadline:
+		a, _ := p.w.Latest()
+		p.reply(a, !a.Final())
+	case held.Shutdown:
+		a, _ := p.w.Latest()
+		p.reply(a, false)
 	}
-	hw.start(deadline, s.cfg.Heartbeat, s.quitCtx)
-	return endHeld
+}
+
+// reply answers with a, marked timed out (the client polls again), or
+// not. A final answer is its connection's last, as a stream's end is:
+// Connection: close, and the FIN rides with it, instead of a wake-up, a
+// read and a timer for a next request that a client whose job is over
+// seldom sends.
+func (p *pollScript) reply(a *Answer, timedOut bool) {
+	body := a.Body
+	if timedOut {
+		body = a.TimedOut()
+	}
+	p.h.Reply(a.Code, p.srv.retryFor(a), body, a.Final() && !timedOut)
 }

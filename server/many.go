@@ -7,6 +7,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"jobwait/server/held"
 	"jobwait/stream"
 )
 
@@ -105,24 +106,25 @@ func (s *Server) manyLongPoll(c *fiber.Ctx, ids []string, wait time.Duration) er
 		done()
 		return s.sendMany(c, ids, as)
 	}
-	s.holds.hold(c, deadline, done, func(h *heldConn) ending {
+	s.hold(c, deadline, done, func(h *held.Conn) {
 		timedOut, ok := s.awaitAny(h, ws, as, deadline)
+		if !ok {
+			h.Gone()
+			return
+		}
 		select {
 		case <-s.quitCtx.Done(): // the connection will not be served again
-			h.keepAlive = false
+			h.NoKeepAlive()
 		default:
 		}
-		if !ok || h.answer(fiber.StatusOK, s.manyRetry(as), manyBody(ids, as, timedOut)) != nil {
-			return endGone
-		}
-		return endReuse
+		h.Reply(fiber.StatusOK, s.manyRetry(as), manyBody(ids, as, timedOut), false)
 	})
 	return nil
 }
 
 // awaitAny waits until one job's answer in as is final, the deadline or
 // shutdown, keeping as current; ok is false when the client has gone.
-func (s *Server) awaitAny(h *heldConn, ws []*stream.Waiter[*Answer], as []*Answer, deadline time.Time) (timedOut, ok bool) {
+func (s *Server) awaitAny(h *held.Conn, ws []*stream.Waiter[*Answer], as []*Answer, deadline time.Time) (timedOut, ok bool) {
 	sel := newWakeSet(s, ws, deadline)
 	defer sel.stop()
 	for {
@@ -132,7 +134,7 @@ func (s *Server) awaitAny(h *heldConn, ws []*stream.Waiter[*Answer], as []*Answe
 		case wakeDeadline:
 			return true, true
 		case wakeBeat:
-			if peerGone(h.conn) {
+			if h.PeerGone() {
 				return false, false
 			}
 		default:

@@ -7,6 +7,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"jobwait/server/eventid"
+	"jobwait/server/held"
 	"jobwait/stream"
 )
 
@@ -40,9 +41,9 @@ func (s *Server) manyStream(c *fiber.Ctx, ids []string) error {
 		return nil
 	}
 	st := &manyStreamState{srv: s, ids: ids, list: list, ws: ws, last: as, ended: ended, seq: r.Seq, deadline: deadline}
-	s.holds.hold(c, deadline, done, func(h *heldConn) ending {
+	s.hold(c, deadline, done, func(h *held.Conn) {
 		st.h = h
-		return st.run()
+		st.run()
 	})
 	return nil
 }
@@ -51,7 +52,7 @@ func (s *Server) manyStream(c *fiber.Ctx, ids []string) error {
 // connection's goroutine.
 type manyStreamState struct {
 	srv      *Server
-	h        *heldConn
+	h        *held.Conn
 	ids      []string
 	list     eventid.List // ids as the event ids see them
 	ws       []*stream.Waiter[*Answer]
@@ -73,11 +74,11 @@ func (st *manyStreamState) left() int {
 }
 
 // run writes the stream: headers, retry, every job's current state, every
-// change, and each job's final event. It reports how the response ended;
-// the status counted is 200 once the head is written.
-func (st *manyStreamState) run() ending {
+// change, and each job's final event. The status counted is 200 once the
+// head is written.
+func (st *manyStreamState) run() {
 	s := st.srv
-	pre, lead := st.h.streamHead(s.cfg.PollInterval)
+	pre, lead := st.h.StreamHead(s.cfg.PollInterval)
 
 	sel := newWakeSet(s, st.ws, st.deadline)
 	defer sel.stop()
@@ -93,18 +94,19 @@ func (st *manyStreamState) run() ending {
 			st.unwatch(sel, i)
 		}
 		if !st.event(pre, lead, i, eventName(a), a, nil, left == 0) {
-			return endGone
+			return
 		}
 		pre, lead = nil, nil
-		st.h.code = fiber.StatusOK
+		st.h.Count(fiber.StatusOK)
 		if left == 0 {
-			return st.h.streamEnd()
+			return
 		}
 	}
 	for {
 		switch i := sel.next(); i {
 		case wakeQuit:
-			return st.h.dropStream(s.cfg.PollInterval)
+			st.h.Drop(s.cfg.PollInterval)
+			return
 		case wakeDeadline:
 			for i := range st.ids {
 				if st.ended[i] {
@@ -113,13 +115,17 @@ func (st *manyStreamState) run() ending {
 				st.ended[i] = true
 				left--
 				if !st.event(nil, nil, i, evTimeout, st.last[i], st.last[i].TimedOut(), left == 0) {
-					return st.gone()
+					return
 				}
 			}
-			return st.h.streamEnd()
+			return
 		case wakeBeat:
-			if peerGone(st.h.conn) || st.h.write(st.h.frame(keepalive)) != nil {
-				return st.gone()
+			if st.h.PeerGone() {
+				st.h.Gone()
+				return
+			}
+			if !st.h.Keepalive() {
+				return
 			}
 		default:
 			a, at := st.ws[i].Latest()
@@ -133,11 +139,11 @@ func (st *manyStreamState) run() ending {
 				st.unwatch(sel, i)
 			}
 			if !st.event(nil, nil, i, eventName(a), a, nil, left == 0) {
-				return st.gone()
+				return
 			}
 			s.metrics.woke(at)
 			if left == 0 {
-				return st.h.streamEnd()
+				return
 			}
 		}
 	}
@@ -149,13 +155,7 @@ func (st *manyStreamState) unwatch(sel *wakeSet, i int) {
 	st.ws[i].Close()
 }
 
-// gone ends a stream whose client left or stopped reading.
-func (st *manyStreamState) gone() ending {
-	st.h.code = codeGone
-	return endGone
-}
-
-// event writes job i's event (see heldConn.event), the id naming the jobs ended
+// event writes job i's event (see held.Conn.Event), the id naming the jobs ended
 // so far. The body is a's own, shared with every waiter, or body when given
 // (a timeout's); an error body gets the job's id.
 func (st *manyStreamState) event(pre, lead []byte, i int, name string, a *Answer, body []byte, final bool) bool {
@@ -167,5 +167,5 @@ func (st *manyStreamState) event(pre, lead []byte, i int, name string, a *Answer
 	}
 	st.seq = eventid.NextSeq(st.seq)
 	id := eventid.AppendMany(make([]byte, 0, eventid.ManyLen(len(st.ids))), st.deadline, st.seq, st.list, st.ended, final)
-	return st.h.event(pre, lead, id, name, body, final)
+	return st.h.Event(pre, lead, id, name, body, final)
 }

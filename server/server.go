@@ -15,6 +15,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"jobwait/server/admission"
+	"jobwait/server/held"
 	"jobwait/store"
 	"jobwait/stream"
 )
@@ -51,7 +52,7 @@ type Config struct {
 	RedisTimeout time.Duration // one Redis read on a request's path
 	// MinReadRate (bytes per second) is the slowest reading a held response
 	// (long poll, stream) is sure to be written to whole: it must be written
-	// by its wait's end + 5 s + its size at this rate (see writeGrace).
+	// by its wait's end + 5 s + its size at this rate (see held.WriteGrace).
 	MinReadRate int
 	Demo        *store.Demo // nil: demo mode off
 	Logger      *slog.Logger
@@ -108,7 +109,7 @@ type Server struct {
 
 	quitCtx context.Context // ended by Shutdown: held waits end now
 	quitNow context.CancelFunc
-	holds   *holds // the held connections
+	held    *held.Takeover // the held connections
 }
 
 // New returns a server over st and hub; it serves nothing until Listen.
@@ -142,14 +143,14 @@ func New(cfg Config, st *store.Store, hub Hub) *Server {
 		ErrorHandler:          s.errorHandler,
 		ReadTimeout:           cfg.ReadTimeout,
 		// Responses fasthttp writes (held ones have their own deadline, see
-		// writeGrace) are small: a client that stops reading is cut off then.
-		WriteTimeout:    cfg.WaitBudget + writeGrace,
+		// held.WriteGrace) are small: a client that stops reading is cut off then.
+		WriteTimeout:    cfg.WaitBudget + held.WriteGrace,
 		IdleTimeout:     idleTimeout,
 		ReadBufferSize:  8192,
 		WriteBufferSize: 4096,
 		BodyLimit:       4096,
 	})
-	s.holds = newHolds(s.app.Server(), cfg.MinReadRate, s.metrics.sent, s.conns)
+	s.held = held.NewTakeover(s.app.Server(), cfg.MinReadRate, s.conns)
 	s.conns.Watch(s.app.Server())
 	s.app.Server().Handler = unknownMethods(s.app.Server().Handler)
 	s.routes()
@@ -193,11 +194,11 @@ func (s *Server) MaxConnsPerIP() int { return s.cfg.MaxConnsPerIP }
 // their way back to fasthttp are let in first, so that fasthttp's shutdown
 // sees and ends them; none is handed back after.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.holds.stop()
+	s.held.Stop()
 	s.quitNow()
-	if err := s.holds.handedIn(ctx); err != nil {
+	if err := s.held.HandedIn(ctx); err != nil {
 		return err
 	}
 	err := s.app.ShutdownWithContext(ctx)
-	return errors.Join(err, s.holds.drained(ctx))
+	return errors.Join(err, s.held.Drained(ctx))
 }

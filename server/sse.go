@@ -6,6 +6,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"jobwait/server/eventid"
+	"jobwait/server/held"
 	"jobwait/store"
 	"jobwait/stream"
 )
@@ -45,18 +46,18 @@ func (s *Server) sse(c *fiber.Ctx, id string) error {
 		return nil
 	}
 	st := &sseStream{srv: s, w: w, seq: r.Seq, deadline: deadline}
-	s.holds.hold(c, deadline, done, func(h *heldConn) ending {
+	s.hold(c, deadline, done, func(h *held.Conn) {
 		st.h = h
-		return st.run(a)
+		st.run(a)
 	})
 	return nil
 }
 
-// sseStream is one open stream (see heldWait). Its fields after h are
-// guarded by h.mu once the first event is written.
+// sseStream is one open stream. Its fields after h are guarded by h's
+// lock once the first event is written (held.Conn.Watch).
 type sseStream struct {
 	srv      *Server
-	h        *heldConn
+	h        *held.Conn
 	w        *stream.Waiter[*Answer]
 	seq      uint64
 	deadline time.Time
@@ -64,77 +65,61 @@ type sseStream struct {
 }
 
 // run writes the stream's head, retry and current state, then leaves the
-// stream to go on without a goroutine (heldWait): the fan-out writes every
-// change (step), the clock a keepalive comment at each heartbeat (a
-// vanished client is noticed then) and the timeout event at the deadline,
-// shutdown drops it. The status counted is the last event's answer's (a
-// problem's 404 or 502).
-func (st *sseStream) run(first *Answer) ending {
+// stream to go on without a goroutine (held.Conn.Watch): the fan-out
+// writes every change (Change), the clock a keepalive comment at each
+// heartbeat and the timeout event at the deadline, shutdown drops it. The
+// status counted is the last event's answer's (a problem's 404 or 502).
+func (st *sseStream) run(first *Answer) {
 	s, h := st.srv, st.h
-	pre, retry := h.streamHead(s.cfg.PollInterval)
+	pre, retry := h.StreamHead(s.cfg.PollInterval)
 	if !st.event(pre, retry, eventName(first), first.Body, first.Final()) {
-		return endGone
+		return
 	}
-	h.code = first.Code
+	h.Count(first.Code)
 	st.last = first
-	if first.Final() {
-		return h.streamEnd()
+	if !first.Final() {
+		h.Watch(st, []held.Source{st.w}, s.cfg.Heartbeat, s.quitCtx)
 	}
-	hw := &heldWait{h: h, w: st.w, change: st.step, fire: st.beat,
-		stop: func() { h.finish(h.dropStream(s.cfg.PollInterval)) }}
-	hw.start(st.deadline, s.cfg.Heartbeat, s.quitCtx)
-	return endHeld
 }
 
-// step writes the job's newest state if it is not the last one written,
-// and ends the stream after a final one.
-func (st *sseStream) step() {
-	h := st.h
+// Change writes the job's newest state if it is not the last one written;
+// a final one ends the stream.
+func (st *sseStream) Change(int) {
 	a, at := st.w.Latest()
 	if SameAnswer(a, st.last) {
 		return
 	}
 	st.last = a
 	if !st.event(nil, nil, eventName(a), a.Body, a.Final()) {
-		h.finish(endGone)
 		return
 	}
-	h.code = a.Code
+	st.h.Count(a.Code)
 	st.srv.metrics.woke(at)
-	if a.Final() {
-		h.finish(h.streamEnd())
-	}
 }
 
-// beat is the clock's: a heartbeat (a vanished client ends the stream,
-// else a keepalive comment), or the wait's end, a timeout event.
-func (st *sseStream) beat(ended bool) {
-	h := st.h
-	if !ended {
-		if peerGone(h.conn) || h.write(h.frame(keepalive)) != nil {
-			h.finish(endGone)
+// Fire writes a keepalive comment at a heartbeat, the timeout event at the
+// deadline, and drops the stream at shutdown.
+func (st *sseStream) Fire(e held.Event) {
+	switch e {
+	case held.Beat:
+		st.h.Keepalive()
+	case held.Deadline:
+		// A state the fan-out has not pushed here yet goes first: a final
+		// one ends the stream instead of the timeout.
+		if st.Change(0); !st.h.Over() {
+			st.event(nil, nil, evTimeout, st.last.TimedOut(), true)
 		}
-		return
-	}
-	// A state the fan-out has not pushed here yet goes first: a final one
-	// ends the stream instead of the timeout.
-	if st.step(); h.over {
-		return
-	}
-	switch {
-	case !st.event(nil, nil, evTimeout, st.last.TimedOut(), true):
-		h.finish(endGone)
-	default:
-		h.finish(h.streamEnd())
+	case held.Shutdown:
+		st.h.Drop(st.srv.cfg.PollInterval)
 	}
 }
 
-// event writes one event of the stream; see heldConn.event.
+// event writes one event of the stream; see held.Conn.Event.
 func (st *sseStream) event(pre, lead []byte, name string, body []byte, final bool) bool {
 	st.seq++
 	var idb [eventid.MaxLen]byte
 	id := eventid.Append(idb[:0], st.deadline, st.seq, final)
-	return st.h.event(pre, lead, id, name, body, final)
+	return st.h.Event(pre, lead, id, name, body, final)
 }
 
 func eventName(a *Answer) string {

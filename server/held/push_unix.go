@@ -1,6 +1,6 @@
 //go:build unix
 
-package server
+package held
 
 import (
 	"syscall"
@@ -9,9 +9,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// pushable readies h for writes that never block (see heldConn): it needs
+// pushable readies h for writes that never block (see Conn): it needs
 // the socket under conn.
-func (h *heldConn) pushable() {
+func (h *Conn) pushable() {
 	sc, ok := h.conn.(syscall.Conn)
 	if !ok {
 		return
@@ -28,7 +28,7 @@ func (h *heldConn) pushable() {
 // response's last write before a close (h.more) asks the kernel to hold
 // its bytes for the close (msgMore), so that the FIN rides in the same
 // segment: one segment less to send, receive and acknowledge per stream.
-func (h *heldConn) sendOnce(fd uintptr) bool {
+func (h *Conn) sendOnce(fd uintptr) bool {
 	var iov [len(h.parts)]unix.Iovec
 	k := 0
 	for _, p := range h.vec {

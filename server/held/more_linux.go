@@ -1,7 +1,7 @@
-package server
+package held
 
 import "golang.org/x/sys/unix"
 
 // msgMore holds a write's bytes in the socket until the next write or the
-// close (see heldConn.sendOnce).
+// close (see Conn.sendOnce).
 const msgMore = unix.MSG_MORE

@@ -1,4 +1,4 @@
-package server
+package held
 
 import (
 	"bufio"
@@ -19,7 +19,7 @@ import (
 )
 
 // These tests pin the fasthttp behaviours that the held connections rely
-// on (holds: the takeover, the release of a takeover that never ran, the
+// on (Takeover: the takeover, the release of a takeover that never ran, the
 // hand-back), so that an upgrade that changes them fails.
 
 // serveConnPair runs srv.ServeConn on the server side of a loopback TCP
@@ -62,7 +62,7 @@ func TestServeConnStartsTheReadTimeoutAtOnce(t *testing.T) {
 // TestServeConnReportsActiveThenClosed: ServeConn reports StateActive for
 // its connection once a request begins (after counting it as open, which
 // fasthttp's Shutdown waits for) and StateClosed at the end: connState
-// takes a handed-back connection off holds.handing at either.
+// takes a handed-back connection off Takeover.handing at either.
 func TestServeConnReportsActiveThenClosed(t *testing.T) {
 	var mu sync.Mutex
 	var states []fasthttp.ConnState
@@ -94,7 +94,7 @@ func TestServeConnReportsActiveThenClosed(t *testing.T) {
 }
 
 // hijacker is a handler that takes every request's connection over as
-// holds.hold does, sending each hijacked connection to got.
+// Takeover.Hold does, sending each hijacked connection to got.
 func hijacker(got chan<- net.Conn) fasthttp.RequestHandler {
 	return func(ctx *fasthttp.RequestCtx) {
 		ctx.HijackSetNoResponse(true)
@@ -127,7 +127,7 @@ func TestHijackWritesNothingAndKeepsTheConn(t *testing.T) {
 		t.Fatal("ServeConn did not return after the hijack")
 	}
 	u, ok := hj.(interface{ UnsafeConn() net.Conn })
-	require.True(t, ok, "the hijacked connection (%T) has no UnsafeConn: holds would read from fasthttp's pooled reader", hj)
+	require.True(t, ok, "the hijacked connection (%T) has no UnsafeConn: the takeover would read from fasthttp's pooled reader", hj)
 	conns, states := log.Get()
 	assert.Equal(t, []fasthttp.ConnState{fasthttp.StateActive, fasthttp.StateHijacked}, states)
 	require.NotEmpty(t, conns)
@@ -152,7 +152,7 @@ func TestHijackWritesNothingAndKeepsTheConn(t *testing.T) {
 // TestHijackedPipelinedBytesStayInFasthttpsReader: a request pipelined
 // behind a hijacked one sits in fasthttp's reader, which the hijacked
 // wrapper reads first; the raw connection (UnsafeConn) no longer has it.
-// So pipelined sees it through the wrapper, and holds answers such a
+// So pipelined sees it through the wrapper, and the takeover answers such a
 // client with Connection: close (the reader goes back to fasthttp's pool
 // when the hijack handler returns).
 func TestHijackedPipelinedBytesStayInFasthttpsReader(t *testing.T) {

@@ -1,30 +1,30 @@
-package server
+package held
 
 import "time"
 
-// waitClock is a held wait's one timer: it fires every beat (the
+// clock is a held wait's one timer: it fires every beat (the
 // heartbeat: a keepalive, a check that the client is still there) and
 // last at the wait's end, each time calling its function in a goroutine of
 // its own (time.AfterFunc), so that a waiting client costs no goroutine
 // between fires. One runtime timer per held wait instead of a timer and a
 // ticker halves what 18,000 held waits keep in the runtime's timer heap.
-type waitClock struct {
+type clock struct {
 	t      *time.Timer
 	end    time.Time
 	beat   time.Duration
 	ending bool // armed for end: the next fire is the wait's end
 }
 
-// startWaitClock starts a clock for a wait ending at end with a heartbeat
+// startClock starts a clock for a wait ending at end with a heartbeat
 // every beat (beat > 0); f runs at each fire, and calls fired.
-func startWaitClock(end time.Time, beat time.Duration, f func()) *waitClock {
-	c := &waitClock{end: end, beat: beat}
+func startClock(end time.Time, beat time.Duration, f func()) *clock {
+	c := &clock{end: end, beat: beat}
 	c.t = time.AfterFunc(c.next(), f)
 	return c
 }
 
 // next decides what the timer fires for next and returns when.
-func (c *waitClock) next() time.Duration {
+func (c *clock) next() time.Duration {
 	d := time.Until(c.end)
 	c.ending = d <= c.beat
 	if c.ending {
@@ -36,7 +36,7 @@ func (c *waitClock) next() time.Duration {
 // fired reports, from the clock's function, whether the wait has ended; if
 // not, this was a heartbeat and the clock is armed for the next one (or
 // the end).
-func (c *waitClock) fired() (ended bool) {
+func (c *clock) fired() (ended bool) {
 	if c.ending {
 		return true
 	}
@@ -45,4 +45,4 @@ func (c *waitClock) fired() (ended bool) {
 }
 
 // stop stops the clock; its function may still be running.
-func (c *waitClock) stop() { c.t.Stop() }
+func (c *clock) stop() { c.t.Stop() }

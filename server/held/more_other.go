@@ -1,6 +1,6 @@
 //go:build unix && !linux
 
-package server
+package held
 
 // msgMore: no such flag here; a stream's FIN follows its last event in a
 // segment of its own.

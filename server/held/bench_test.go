@@ -1,4 +1,4 @@
-package server
+package held
 
 import (
 	"fmt"
@@ -17,7 +17,7 @@ import (
 
 // heldPair returns a held stream's connection whose client discards all it
 // reads.
-func heldPair(b *testing.B, ln net.Listener) *heldConn {
+func heldPair(b *testing.B, ln net.Listener) *Conn {
 	c, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {
 		b.Fatal(err)
@@ -28,7 +28,7 @@ func heldPair(b *testing.B, ln net.Listener) *heldConn {
 	}
 	go func() { _, _ = io.Copy(io.Discard, c) }()
 	b.Cleanup(func() { c.Close(); s.Close() })
-	return &heldConn{conn: s, chunked: true, keepAlive: true, end: time.Now().Add(time.Hour), rate: DefaultMinReadRate, code: codeGone}
+	return &Conn{conn: s, chunked: true, keepAlive: true, end: time.Now().Add(time.Hour), rate: 64 << 10, code: CodeGone}
 }
 
 // BenchmarkHeldEvent: one change written as an event to each of n held
@@ -42,7 +42,7 @@ func BenchmarkHeldEvent(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer ln.Close()
-			hs := make([]*heldConn, n)
+			hs := make([]*Conn, n)
 			for i := range hs {
 				hs[i] = heldPair(b, ln)
 			}
@@ -56,7 +56,7 @@ func BenchmarkHeldEvent(b *testing.B) {
 				for _, h := range hs {
 					var idb [eventid.MaxLen]byte
 					id := eventid.Append(idb[:0], deadline, uint64(i+1), false)
-					if !h.event(nil, nil, id, evStatus, body, false) {
+					if !h.event(nil, nil, id, "status", body, false) {
 						b.Fatal("write failed")
 					}
 				}
@@ -76,7 +76,7 @@ func BenchmarkWaitClock(b *testing.B) {
 	b.Run("clock", func(b *testing.B) {
 		b.ReportAllocs()
 		for range b.N {
-			c := startWaitClock(end, 15*time.Second, func() {})
+			c := startClock(end, 15*time.Second, func() {})
 			c.stop()
 		}
 	})

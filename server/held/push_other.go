@@ -1,6 +1,6 @@
 //go:build !unix
 
-package server
+package held
 
 // pushable cannot write without blocking here: held waits are woken instead.
-func (h *heldConn) pushable() {}
+func (h *Conn) pushable() {}

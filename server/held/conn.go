@@ -1,10 +1,9 @@
-package server
+package held
 
 import (
 	"bytes"
 	"cmp"
 	"net"
-	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -15,36 +14,36 @@ import (
 
 // A held response (a long poll's answer, a whole stream) is written by one
 // deadline, set from the response and never per write: the wait's end, plus
-// writeGrace, plus the response's bytes at Config.MinReadRate. A client that
-// stops reading is cut off then, and its waiter released; a client reading
-// at least at MinReadRate is never cut off, however large the answer.
-const writeGrace = 5 * time.Second
+// WriteGrace, plus the response's bytes at the takeover's rate. A client
+// that stops reading is cut off then, and its wait released; a client
+// reading at least at that rate is never cut off, however large the answer.
+const WriteGrace = 5 * time.Second
 
-// codeGone is the status counted for a held wait whose client left (or
+// CodeGone is the status counted for a held wait whose client left (or
 // stopped reading) before its answer was written: nothing was sent.
-const codeGone = 499
+const CodeGone = 499
 
-// heldConn is a waiting client's connection, taken over from fasthttp once
-// the wait is admitted and the job's first state is known (see holds). Its
-// serve function writes the response through it and never closes it:
-// holds does, or hands it back to fasthttp.
+// Conn is a waiting client's connection, taken over from fasthttp once the
+// wait is admitted and its jobs' first states are known (see Takeover).
+// Its serve function and script write the response through it and never
+// close it: the takeover does, or hands it back to fasthttp.
 //
-// A one-job wait has two kinds of writers, one at a time under mu (see
-// heldWait): the hub's fan-out, which writes the event or answer a change
-// calls for the moment the job's new state is read, in a write that never
-// blocks (pushing); and goroutines that may block (the first answer or
-// event, heartbeats, the end, shutdown), which first write what a push
-// left in rest, by the response's deadline. Whoever writes the response's
-// end records it (finish), and nothing is written after. A many-job wait
-// has one writer, its own goroutine.
-type heldConn struct {
+// It has two kinds of writers, one at a time under mu (see Watch): the
+// hub's fan-out, which writes what a change calls for the moment the new
+// state is read, in a write that never blocks (pushing); and goroutines
+// that may block (serve, heartbeats, the end, shutdown), which first write
+// what a push left in rest, by the response's deadline. Whoever writes the
+// response's end records it (finish), and nothing is written after.
+type Conn struct {
 	mu      sync.Mutex
 	over    bool     // the response has ended (or the client is gone): ended says how
 	ended   ending   // set with over
 	pushing bool     // the writer is the hub's fan-out: write must not block
 	rest    [][]byte // what pushes could not write at once, for a goroutine that may block
 
-	release func(e ending) // ends the hold: the waiter's release, the metrics, the connection's fate (see holds.hold)
+	t        *Takeover
+	done     func(code int) // the wait's release (see Takeover.Hold)
+	watching bool           // serve left the response to Watch, which releases it
 
 	raw    syscall.RawConn       // conn's socket, for writes that never block; nil: no pushes
 	tryFn  func(fd uintptr) bool // writes parts once without blocking into tryN, tryErr
@@ -59,10 +58,10 @@ type heldConn struct {
 	chunked   bool   // HTTP/1.1: a stream is chunked; HTTP/1.0: it ends with the connection
 	headOnly  bool   // a HEAD request: headers only
 
-	end  time.Time // the wait's end, or the takeover if later (see holds.hold): the write deadline's base
+	end  time.Time // the wait's end, or the takeover if later (see Takeover.Hold): the write deadline's base
 	rate int64     // bytes per second a client may read at and be served whole
 	sent int64     // bytes of the response so far
-	code int       // the status counted: what the response carried; codeGone if nothing
+	code int       // the status counted: what the response carried; CodeGone if nothing
 
 	// vec and parts are write's vector (for one writev or sendmsg), kept
 	// with the connection so that a write allocates nothing (a net.Buffers
@@ -104,11 +103,11 @@ func passHeaders(h *fasthttp.ResponseHeader) []byte {
 // answer's body, shared by every waiter of the job, or a fixed frame), so
 // what the socket did not take of them is kept, not copied: a large answer
 // left unread by many clients is held once. A push writes what
-// the socket takes at once and leaves the rest in rest (see heldConn);
-// the held goroutine writes rest first, then parts, by the response's
-// deadline (see writeGrace), which grows with the response's bytes. It
+// the socket takes at once and leaves the rest in rest (see Conn); a
+// goroutine that may block writes rest first, then parts, by the response's
+// deadline (see WriteGrace), which grows with the response's bytes. It
 // allocates nothing unless the socket is full.
-func (h *heldConn) write(parts ...[]byte) error {
+func (h *Conn) write(parts ...[]byte) error {
 	for _, p := range parts {
 		h.sent += int64(len(p))
 	}
@@ -123,7 +122,7 @@ func (h *heldConn) write(parts ...[]byte) error {
 
 // writeNow writes parts in one sendmsg that never blocks, keeping a copy of
 // what the socket did not take in rest. Nothing is written past a rest.
-func (h *heldConn) writeNow(parts [][]byte) error {
+func (h *Conn) writeNow(parts [][]byte) error {
 	n := 0
 	if h.rest == nil {
 		h.vec = append(h.parts[:0], parts...)
@@ -152,7 +151,7 @@ func (h *heldConn) writeNow(parts [][]byte) error {
 }
 
 // flush writes, by the response's deadline, what a push left unwritten.
-func (h *heldConn) flush() error {
+func (h *Conn) flush() error {
 	if h.rest == nil {
 		return nil
 	}
@@ -162,7 +161,7 @@ func (h *heldConn) flush() error {
 }
 
 // writeBy writes parts in one writev by the response's deadline.
-func (h *heldConn) writeBy(parts [][]byte) error {
+func (h *Conn) writeBy(parts [][]byte) error {
 	if err := h.conn.SetWriteDeadline(writeDeadline(h.end, h.sent, h.rate)); err != nil {
 		return err
 	}
@@ -173,61 +172,37 @@ func (h *heldConn) writeBy(parts [][]byte) error {
 }
 
 // writeDeadline is when a held response of size bytes for a wait ending at
-// end must be written by: end + writeGrace + size at rate bytes per second.
+// end must be written by: end + WriteGrace + size at rate bytes per second.
 func writeDeadline(end time.Time, size, rate int64) time.Time {
-	return end.Add(writeGrace + time.Duration(float64(size)/float64(rate)*float64(time.Second)))
-}
-
-// head appends a response's status line and headers, without the blank line.
-func (h *heldConn) head(b []byte, code int, contentType string) []byte {
-	b = append(b, "HTTP/1.1 "...)
-	b = strconv.AppendInt(b, int64(code), 10)
-	b = append(b, ' ')
-	b = append(b, fasthttp.StatusMessage(code)...)
-	b = append(b, "\r\nDate: "...)
-	b = fasthttp.AppendHTTPDate(b, time.Now())
-	b = append(b, "\r\nContent-Type: "...)
-	b = append(b, contentType...)
-	b = append(b, "\r\n"...)
-	b = append(b, h.extra...)
-	if !h.keepAlive {
-		b = append(b, "Connection: close\r\n"...)
-	}
-	return b
-}
-
-// answer writes a whole JSON response.
-func (h *heldConn) answer(code int, retryAfter int, body []byte) error {
-	bp := bufs.Get().(*[]byte)
-	defer putBuf(bp)
-	b := h.head((*bp)[:0], code, fiber.MIMEApplicationJSON)
-	b = append(b, "Cache-Control: no-store\r\n"...)
-	if retryAfter > 0 {
-		b = append(b, "Retry-After: "...)
-		b = strconv.AppendInt(b, int64(retryAfter), 10)
-		b = append(b, "\r\n"...)
-	}
-	b = append(b, "Content-Length: "...)
-	b = strconv.AppendInt(b, int64(len(body)), 10)
-	b = append(b, "\r\n\r\n"...)
-	*bp = b
-	var err error
-	if h.headOnly {
-		err = h.write(b)
-	} else {
-		err = h.write(b, body)
-	}
-	if err == nil {
-		h.code = code
-	}
-	return err
+	return end.Add(WriteGrace + time.Duration(float64(size)/float64(rate)*float64(time.Second)))
 }
 
 // finish records how the response ended; a client gone is counted as
-// codeGone, whatever was written before. Called with mu held.
-func (h *heldConn) finish(e ending) {
+// CodeGone, whatever was written before. Called with mu held, or by serve
+// before Watch.
+func (h *Conn) finish(e ending) {
 	h.over, h.ended = true, e
 	if e == endGone {
-		h.code = codeGone
+		h.code = CodeGone
 	}
 }
+
+// release ends the hold of a response that has ended (see
+// Takeover.release).
+func (h *Conn) release() { h.t.release(h, h.ended) }
+
+// Over reports whether the response has ended.
+func (h *Conn) Over() bool { return h.over }
+
+// Count sets the status the wait is counted with (see Takeover.Hold).
+func (h *Conn) Count(code int) { h.code = code }
+
+// PeerGone reports whether the client has closed its side of the
+// connection or reset it (see peerGone).
+func (h *Conn) PeerGone() bool { return peerGone(h.conn) }
+
+// Gone records that the client left: the response is over, unanswered.
+func (h *Conn) Gone() { h.finish(endGone) }
+
+// NoKeepAlive makes the response the connection's last.
+func (h *Conn) NoKeepAlive() { h.keepAlive = false }

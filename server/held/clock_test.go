@@ -1,4 +1,4 @@
-package server
+package held
 
 import (
 	"testing"
@@ -23,7 +23,7 @@ func TestWaitClock(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				start := time.Now()
 				fires := make(chan struct{})
-				c := startWaitClock(start.Add(tc.end), tc.beat, func() { fires <- struct{}{} })
+				c := startClock(start.Add(tc.end), tc.beat, func() { fires <- struct{}{} })
 				defer c.stop()
 				beats := 0
 				for {

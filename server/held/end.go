@@ -1,0 +1,84 @@
+package held
+
+import (
+	"io"
+	"net"
+	"time"
+)
+
+// How a held response ends decides its connection's fate: handed back to
+// fasthttp for the client's next request, closed gracefully, at once, or
+// as a dropped connection.
+
+// ending is how a held response ended, which decides the connection's fate.
+type ending int
+
+const (
+	endReuse  ending = iota // complete; the connection may carry another request
+	endClose                // complete; close it gracefully
+	endDone                 // complete, announced as the connection's last: close it at once (see closeDone)
+	endClosed               // complete, and closed already (see Wait.letGo)
+	endDrop                 // cut by shutdown: must look like a dropped connection
+	endGone                 // the client left or stopped reading: close at once
+)
+
+// drainTime and drainBytes bound what a connection closed after its answer
+// reads and discards of what the client sent behind its request, so that
+// close sends no reset, which would drop the answer's unsent tail.
+const (
+	drainTime  = 2 * time.Second
+	drainBytes = 1 << 20
+)
+
+// closeGracefully closes a connection whose response is complete without
+// losing any of it: a close with unread bytes in the socket (requests the
+// client pipelined behind a held one) sends a reset, and the peer's kernel
+// then drops what it has not yet delivered. So: half-close (FIN after the
+// response), read and discard what the client sent until it closes too,
+// for drainTime and drainBytes at most, then close.
+func closeGracefully(nc net.Conn) {
+	cw, ok := nc.(interface{ CloseWrite() error })
+	if !ok || cw.CloseWrite() != nil || nc.SetReadDeadline(time.Now().Add(drainTime)) != nil {
+		nc.Close()
+		return
+	}
+	_, _ = io.CopyN(io.Discard, nc, drainBytes)
+	nc.Close()
+}
+
+// closeDone closes a connection whose last response is complete and said
+// so (Connection: close): at once, a FIN behind the response, as the client
+// expects. Only a client that sent more (pipelined behind the request, or
+// since) would be reset by that and lose the response's tail: its
+// connection is closed gracefully instead.
+func closeDone(nc net.Conn, behind bool) {
+	if !closedAtOnce(nc, behind) {
+		closeGracefully(nc)
+	}
+}
+
+// closedAtOnce closes nc, whose last response is complete, unless the
+// client sent more (pipelined behind the request, or since), which a close
+// would answer with a reset; it reports whether it did. It never blocks.
+func closedAtOnce(nc net.Conn, behind bool) bool {
+	if behind || unread(nc) {
+		return false
+	}
+	nc.Close()
+	return true
+}
+
+// drop ends a stream cut by shutdown so that every client takes it for a
+// dropped connection and reconnects: a chunked stream ends without its
+// last chunk (an unexpected EOF); a close-delimited one (HTTP/1.0), which a
+// FIN would end cleanly, with a reset.
+func drop(nc net.Conn, chunked bool) {
+	if !chunked {
+		if l, ok := nc.(interface{ SetLinger(int) error }); ok {
+			_ = l.SetLinger(0)
+		}
+		nc.Close()
+		return
+	}
+	closeGracefully(nc)
+}
