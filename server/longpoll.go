@@ -9,53 +9,53 @@ import (
 	"jobwait/stream"
 )
 
-// longPoll holds GET .../status?wait=N until the job is final, the wait ends
-// (the current answer with "timedOut": true) or the server shuts down (the
+// longPoll holds GET .../status?wait=N until a job is final (the one-job
+// URL's job; for the many-job one, any listed job), the wait ends (the
+// current answer with "timedOut": true) or the server shuts down (the
 // current answer). A job that disappears answers JOB_001. A final job, or
 // any error before the wait begins, is answered at once, and the
-// connection stays open for the client's next request; a held wait's final
-// answer closes it (see pollScript).
-func (s *Server) longPoll(c *fiber.Ctx, id string, wait time.Duration) error {
+// connection stays open for the client's next request; a one-job URL's
+// held final answer closes it (see pollScript.reply).
+func (s *Server) longPoll(c *fiber.Ctx, ids []string, one bool, wait time.Duration) error {
 	deadline := time.Now().Add(wait)
-	w, a, done, err := s.admitWatch(c, "longpoll", id)
+	ws, as, done, err := s.admitWatch(c, "longpoll", ids, one)
 	if err != nil {
 		return err
 	}
-	if a.Final() {
+	if anyFinal(as) {
 		done()
-		return s.send(c, a)
+		return s.sendAll(c, ids, as, one)
 	}
-	p := &pollScript{srv: s, w: w}
-	s.hold(c, deadline, done, func(h *held.Conn) {
-		p.h = h
-		h.Watch(p, []held.Source{w}, s.cfg.Heartbeat, s.quitCtx)
-	})
+	p := &pollScript{srv: s, ids: ids, ws: ws, as: as, one: one}
+	s.hold(c, deadline, done, p.serve)
 	return nil
 }
 
-// hold takes c's connection over for a wait ending at end (see
-// held.Takeover.Hold): done releases the wait's hub waiters and admission,
-// and the wait is counted in the metrics once, with the status it sent.
-func (s *Server) hold(c *fiber.Ctx, end time.Time, done func(), serve func(h *held.Conn)) {
-	route, _ := c.Locals(routeKey).(string)
-	c.Locals(heldKey, true) // counted when the wait ends, not by the metrics middleware
-	s.held.Hold(c, end, func(code int) { done(); s.metrics.sent(route, code) }, serve)
-}
-
-// pollScript answers a held long poll: the final answer, its connection's
-// last, written by the fan-out the moment it is read; the newest answer
-// with "timedOut" at the deadline; the newest answer on shutdown. A client
-// found gone at a heartbeat ends it unanswered (held.Conn.Watch).
+// pollScript answers a held long poll of one job (one) or many: as soon as
+// a job is final, written by the fan-out the moment it is read; with
+// "timedOut" at the deadline; with the jobs' newest states on shutdown. A
+// client found gone at a heartbeat ends it unanswered (held.Conn.Watch).
 type pollScript struct {
 	srv *Server
-	h   *held.Conn
-	w   *stream.Waiter[*Answer]
+	ids []string
+	ws  []*stream.Waiter[*Answer]
+	one bool // the one-job URL: the job's own answer; else {"jobs":[…]}
+
+	h  *held.Conn
+	as []*Answer // each job's newest state
 }
 
-// Change answers a final state.
-func (p *pollScript) Change(int) {
-	if a, at := p.w.Latest(); a.Final() {
-		p.reply(a, false)
+func (p *pollScript) serve(h *held.Conn) {
+	p.h = h
+	held.Watch(h, p, p.ws, p.srv.cfg.Heartbeat, p.srv.quitCtx)
+}
+
+// Change answers when job i is final.
+func (p *pollScript) Change(i int) {
+	a, at := p.ws[i].Latest()
+	p.as[i] = a
+	if a.Final() {
+		p.reply(false)
 		p.srv.metrics.woke(at)
 	}
 }
@@ -63,23 +63,28 @@ func (p *pollScript) Change(int) {
 // Fire answers at the deadline (a final state the fan-out has not pushed
 // here yet is the answer, not a timeout) and at shutdown.
 func (p *pollScript) Fire(e held.Event) {
-	switch e {
-	case held.Deadline:
-		a, _ := p.w.Latest()
-		p.reply(a, !a.Final())
-	case held.Shutdown:
-		a, _ := p.w.Latest()
-		p.reply(a, false)
+	if e == held.Beat {
+		return
 	}
+	final := false
+	for i, w := range p.ws {
+		p.as[i], _ = w.Latest()
+		final = final || p.as[i].Final()
+	}
+	p.reply(e == held.Deadline && !final)
 }
 
-// reply answers with a, marked timed out (the client polls again), or
-// not. A final answer is its connection's last, as a stream's end is:
-// Connection: close, and the FIN rides with it, instead of a wake-up, a
-// read and a timer for a next request that a client whose job is over
-// seldom sends.
-func (p *pollScript) reply(a *Answer, timedOut bool) {
-	body := a.Body
+// reply answers with the jobs' states, marked timed out (the client polls
+// again), or not. A one-job URL's final answer is its connection's last,
+// as a stream's end is: Connection: close, and the FIN rides with it,
+// instead of a wake-up, a read and a timer for a next request that a
+// client whose job is over seldom sends.
+func (p *pollScript) reply(timedOut bool) {
+	if !p.one {
+		p.h.Reply(fiber.StatusOK, p.srv.manyRetry(p.as), manyBody(p.ids, p.as, timedOut), false)
+		return
+	}
+	a, body := p.as[0], p.as[0].Body
 	if timedOut {
 		body = a.TimedOut()
 	}

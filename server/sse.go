@@ -22,103 +22,187 @@ const (
 	evProblem   = "problem"
 )
 
-// sse answers GET /api/events/jobs/{jobId}/stream. A bad id, a job that
-// does not exist or cannot be read, and a full server are answered with JSON
-// and no stream; a Last-Event-ID (or ?lastEventId=) of a final event with 204.
-func (s *Server) sse(c *fiber.Ctx, id string) error {
-	r, resumed := eventid.Parse(lastEventID(c))
-	if resumed && r.Final {
+// stream answers GET /api/events/jobs/{jobId}/stream and the many-job
+// /api/events/jobs/stream?ids=…: one stream for every listed job. Each job
+// gets its current state at once, a status event on each change and one
+// final event (completed, failed, problem, or timeout at the stream's one
+// deadline); the stream ends when every job has ended. A Last-Event-ID
+// (or ?lastEventId=) keeps the deadline; a many-job stream's skips the
+// jobs it proves the client has the final event of, which only an id
+// written for the same set of ids can. When it proves every job ended, 204.
+// A bad id, a full server, and on the one-job URL a job that does not
+// exist or cannot be read, are answered with JSON and no stream.
+func (s *Server) stream(c *fiber.Ctx, ids []string, one bool) error {
+	st := &sseStream{srv: s, ids: ids, one: one, ended: make([]bool, len(ids)), left: len(ids)}
+	var resumed bool
+	if one {
+		var r eventid.Resume
+		r, resumed = eventid.Parse(lastEventID(c))
+		st.deadline, st.seq, st.ended[0] = r.Deadline, r.Seq, r.Final
+	} else {
+		var r eventid.ManyResume
+		st.list = eventid.NewList(ids)
+		if r, resumed = eventid.ParseMany(lastEventID(c), s.cfg.MaxIDs); resumed {
+			st.deadline, st.seq = r.Deadline, r.Seq
+			st.ended, _ = st.list.Ended(r)
+		}
+	}
+	for _, e := range st.ended {
+		if e {
+			st.left--
+		}
+	}
+	if st.left == 0 {
 		c.Set(fiber.HeaderCacheControl, "no-store")
 		return c.SendStatus(fiber.StatusNoContent)
 	}
-	deadline := eventid.Deadline(r.Deadline, resumed, time.Now(), s.cfg.WaitBudget)
-	w, a, done, err := s.admitWatch(c, "sse", id)
-	if err != nil {
+	st.deadline = eventid.Deadline(st.deadline, resumed, time.Now(), s.cfg.WaitBudget)
+	var done func()
+	var err error
+	st.ws, st.last, done, err = s.admitWatch(c, "sse", ids, one)
+	switch {
+	case err != nil:
 		return err
-	}
-	if a.Status == "" || c.Method() == fiber.MethodHead {
+	case one && st.last[0].Status == "":
 		done()
-		if a.Status == "" {
-			return s.send(c, a)
-		}
+		return s.send(c, st.last[0])
+	case c.Method() == fiber.MethodHead:
+		done()
 		c.Set(fiber.HeaderContentType, "text/event-stream; charset=utf-8")
 		c.Set(fiber.HeaderCacheControl, "no-cache")
 		return nil
 	}
-	st := &sseStream{srv: s, w: w, seq: r.Seq, deadline: deadline}
-	s.hold(c, deadline, done, func(h *held.Conn) {
-		st.h = h
-		st.run(a)
-	})
+	s.hold(c, st.deadline, done, st.serve)
 	return nil
 }
 
-// sseStream is one open stream. Its fields after h are guarded by h's
-// lock once the first event is written (held.Conn.Watch).
+// sseStream is one open stream of one job (one) or many. Its fields after
+// h are guarded by h's lock once the first events are written
+// (held.Conn.Watch).
 type sseStream struct {
 	srv      *Server
-	h        *held.Conn
-	w        *stream.Waiter[*Answer]
-	seq      uint64
+	ids      []string
+	ws       []*stream.Waiter[*Answer]
 	deadline time.Time
-	last     *Answer // the state last written
+	one      bool         // the one-job URL: its ids, bodies and counted statuses
+	list     eventid.List // many jobs: ids as the event ids see them
+
+	h     *held.Conn
+	last  []*Answer // each job's last state sent
+	ended []bool    // each job's final event sent (or had by the client)
+	left  int       // jobs not ended
+	seq   uint64
 }
 
-// run writes the stream's head, retry and current state, then leaves the
-// stream to go on without a goroutine (held.Conn.Watch): the fan-out
-// writes every change (Change), the clock a keepalive comment at each
-// heartbeat and the timeout event at the deadline, shutdown drops it. The
-// status counted is the last event's answer's (a problem's 404 or 502).
-func (st *sseStream) run(first *Answer) {
-	s, h := st.srv, st.h
-	pre, retry := h.StreamHead(s.cfg.PollInterval)
-	if !st.event(pre, retry, eventName(first), first.Body, first.Final()) {
+// serve writes the stream's head, retry and every job's current state,
+// then leaves the stream to go on without a goroutine (held.Conn.Watch):
+// the fan-out writes every change (Change), the clock a keepalive comment
+// at each heartbeat and the timeout events at the deadline, shutdown drops
+// it.
+func (st *sseStream) serve(h *held.Conn) {
+	st.h = h
+	pre, lead := h.StreamHead(st.srv.cfg.PollInterval)
+	for i, a := range st.last {
+		if st.ended[i] {
+			st.unwatch(i) // the client has its final event
+			continue
+		}
+		if !st.send(pre, lead, i, a) || st.left == 0 {
+			return
+		}
+		pre, lead = nil, nil
+	}
+	held.Watch(h, st, st.ws, st.srv.cfg.Heartbeat, st.srv.quitCtx)
+}
+
+// Change writes job i's newest state if it is not the last one written.
+func (st *sseStream) Change(i int) {
+	if st.ended[i] || st.h.Over() {
 		return
 	}
-	h.Count(first.Code)
-	st.last = first
-	if !first.Final() {
-		h.Watch(st, []held.Source{st.w}, s.cfg.Heartbeat, s.quitCtx)
+	a, at := st.ws[i].Latest()
+	if SameAnswer(a, st.last[i]) {
+		return
+	}
+	if st.send(nil, nil, i, a) {
+		st.srv.metrics.woke(at)
 	}
 }
 
-// Change writes the job's newest state if it is not the last one written;
-// a final one ends the stream.
-func (st *sseStream) Change(int) {
-	a, at := st.w.Latest()
-	if SameAnswer(a, st.last) {
-		return
-	}
-	st.last = a
-	if !st.event(nil, nil, eventName(a), a.Body, a.Final()) {
-		return
-	}
-	st.h.Count(a.Code)
-	st.srv.metrics.woke(at)
-}
-
-// Fire writes a keepalive comment at a heartbeat, the timeout event at the
-// deadline, and drops the stream at shutdown.
+// Fire writes a keepalive comment at a heartbeat, a timeout event for each
+// job still running at the deadline, and drops the stream at shutdown.
 func (st *sseStream) Fire(e held.Event) {
 	switch e {
 	case held.Beat:
 		st.h.Keepalive()
 	case held.Deadline:
 		// A state the fan-out has not pushed here yet goes first: a final
-		// one ends the stream instead of the timeout.
-		if st.Change(0); !st.h.Over() {
-			st.event(nil, nil, evTimeout, st.last.TimedOut(), true)
+		// one ends its job instead of the timeout.
+		for i := range st.ids {
+			st.Change(i)
+		}
+		for i := range st.ids {
+			if st.ended[i] || st.h.Over() {
+				continue
+			}
+			st.end(i)
+			st.event(nil, nil, i, evTimeout, st.last[i].TimedOut(), st.left == 0)
 		}
 	case held.Shutdown:
 		st.h.Drop(st.srv.cfg.PollInterval)
 	}
 }
 
-// event writes one event of the stream; see held.Conn.Event.
-func (st *sseStream) event(pre, lead []byte, name string, body []byte, final bool) bool {
-	st.seq++
-	var idb [eventid.MaxLen]byte
-	id := eventid.Append(idb[:0], st.deadline, st.seq, final)
+// send writes job i's state a as its event; a final one ends the job, and
+// the stream with its last job. The status counted is the answer's on the
+// one-job URL (a problem's 404 or 502), else 200.
+func (st *sseStream) send(pre, lead []byte, i int, a *Answer) bool {
+	st.last[i] = a
+	final := a.Final()
+	if final {
+		st.end(i)
+	}
+	body := a.Body
+	if !st.one && a.Status == "" {
+		body = appendJobBody(nil, st.ids[i], a)
+	}
+	if !st.event(pre, lead, i, eventName(a), body, final && st.left == 0) {
+		return false
+	}
+	if st.one {
+		st.h.Count(a.Code)
+	} else {
+		st.h.Count(fiber.StatusOK)
+	}
+	return true
+}
+
+// end marks job i ended: its final event is being sent.
+func (st *sseStream) end(i int) {
+	st.ended[i] = true
+	st.left--
+	st.unwatch(i)
+}
+
+// unwatch stops watching job i, whose final event is sent or had.
+func (st *sseStream) unwatch(i int) {
+	if w := st.ws[i]; w != nil { // nil: a final job read past the waiter cap
+		w.Close()
+	}
+}
+
+// event writes job i's event (see held.Conn.Event); a many-job stream's id
+// names the jobs ended so far. The sequence stops at its largest value
+// rather than wrap.
+func (st *sseStream) event(pre, lead []byte, i int, name string, body []byte, final bool) bool {
+	st.seq = eventid.NextSeq(st.seq)
+	var idb [2 * eventid.MaxLen]byte // a many-job id of up to 260 jobs
+	id := idb[:0]
+	if st.one {
+		id = eventid.Append(id, st.deadline, st.seq, final)
+	} else {
+		id = eventid.AppendMany(id, st.deadline, st.seq, st.list, st.ended, final)
+	}
 	return st.h.Event(pre, lead, id, name, body, final)
 }
 

@@ -4,15 +4,17 @@ import (
 	"errors"
 	"net/netip"
 	"sync"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
 	"jobwait/server/admission"
+	"jobwait/server/held"
 	"jobwait/stream"
 )
 
-// How a wait begins: its admission under the waiter caps (admit) and its
-// hub waiter (watch).
+// How a wait begins: its admission under the waiter caps (admit), its hub
+// waiters (watch), and the takeover of its connection (hold).
 
 // admit counts a held waiter of a kind ("longpoll", "sse") for the client
 // of c, or refuses it past MaxWaiters or MaxWaitersPerIP.
@@ -36,39 +38,85 @@ func (s *Server) admit(c *fiber.Ctx, kind string) (release func(), err error) {
 	}, nil
 }
 
-// watch registers a waiter for id and returns the job's current answer,
-// bounded by the Redis timeout.
-func (s *Server) watch(id string) (*stream.Waiter[*Answer], *Answer, error) {
+// watch registers a waiter for every id at once (the hub batches the
+// reads they need) and returns the waiters with the jobs' current answers,
+// bounded by one Redis timeout. On error no waiter is left behind.
+func (s *Server) watch(ids []string) ([]*stream.Waiter[*Answer], []*Answer, error) {
 	ctx, cancel := s.redisCtx()
 	defer cancel()
-	return s.hub.Watch(ctx, id)
+	ws := make([]*stream.Waiter[*Answer], len(ids))
+	as := make([]*Answer, len(ids))
+	if len(ids) == 1 {
+		var err error
+		ws[0], as[0], err = s.hub.Watch(ctx, ids[0])
+		return ws, as, err
+	}
+	errs := make([]error, len(ids))
+	var wg sync.WaitGroup
+	for i, id := range ids {
+		wg.Go(func() { ws[i], as[i], errs[i] = s.hub.Watch(ctx, id) })
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			closeAll(ws)
+			return nil, nil, err
+		}
+	}
+	return ws, as, nil
 }
 
-// admitWatch admits a held waiter of a kind and registers it for id; on
-// error nothing is left held. done closes the waiter and releases its
-// admission; the caller calls it once.
+func closeAll(ws []*stream.Waiter[*Answer]) {
+	for _, w := range ws {
+		if w != nil {
+			w.Close()
+		}
+	}
+}
+
+// admitWatch admits a held waiter of a kind ("-many" for a many-job URL)
+// and registers a hub waiter per job; on error nothing is left held. A
+// wait counts once toward the waiter caps, however many jobs it lists.
+// done closes the waiters and releases the admission; the caller calls it
+// once.
 //
-// Past a waiter cap the job is read once, as a short poll reads it: a job
-// that does not exist, cannot be read or is final is answered truthfully
-// (then a is final, w nil, and nothing is held), and only a job that would
-// have to be held is refused SVC_001. The read costs Redis what a short
-// poll does, and the client learns at once what no retry would change.
-func (s *Server) admitWatch(c *fiber.Ctx, kind, id string) (w *stream.Waiter[*Answer], a *Answer, done func(), err error) {
+// Past a waiter cap a one-job URL's job is read once, as a short poll
+// reads it: a job that does not exist, cannot be read or is final is
+// answered truthfully (then its answer is final, its waiter nil, and
+// nothing is held), and only a job that would have to be held is refused
+// SVC_001. The read costs Redis what a short poll does, and the client
+// learns at once what no retry would change.
+func (s *Server) admitWatch(c *fiber.Ctx, kind string, ids []string, one bool) (ws []*stream.Waiter[*Answer], as []*Answer, done func(), err error) {
+	if !one {
+		kind += "-many"
+	}
 	release, err := s.admit(c, kind)
 	if err != nil {
-		a, rerr := s.read(id)
+		if !one {
+			return nil, nil, nil, err
+		}
+		as, rerr := s.read(ids)
 		switch {
 		case rerr != nil:
 			return nil, nil, nil, rerr
-		case a.Final():
-			return nil, a, func() {}, nil
+		case as[0].Final():
+			return make([]*stream.Waiter[*Answer], 1), as, func() {}, nil
 		}
 		return nil, nil, nil, err
 	}
-	w, a, err = s.watch(id)
+	ws, as, err = s.watch(ids)
 	if err != nil {
 		release()
 		return nil, nil, nil, err
 	}
-	return w, a, func() { w.Close(); release() }, nil
+	return ws, as, func() { closeAll(ws); release() }, nil
+}
+
+// hold takes c's connection over for a wait ending at end (see
+// held.Takeover.Hold): done releases the wait's hub waiters and admission,
+// and the wait is counted in the metrics once, with the status it sent.
+func (s *Server) hold(c *fiber.Ctx, end time.Time, done func(), serve func(h *held.Conn)) {
+	route, _ := c.Locals(routeKey).(string)
+	c.Locals(heldKey, true) // counted when the wait ends, not by the metrics middleware
+	s.held.Hold(c, end, func(code int) { done(); s.metrics.sent(route, code) }, serve)
 }

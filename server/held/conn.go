@@ -196,13 +196,3 @@ func (h *Conn) Over() bool { return h.over }
 
 // Count sets the status the wait is counted with (see Takeover.Hold).
 func (h *Conn) Count(code int) { h.code = code }
-
-// PeerGone reports whether the client has closed its side of the
-// connection or reset it (see peerGone).
-func (h *Conn) PeerGone() bool { return peerGone(h.conn) }
-
-// Gone records that the client left: the response is over, unanswered.
-func (h *Conn) Gone() { h.finish(endGone) }
-
-// NoKeepAlive makes the response the connection's last.
-func (h *Conn) NoKeepAlive() { h.keepAlive = false }

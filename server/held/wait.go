@@ -34,33 +34,21 @@ type Source interface {
 	OnChange(f func() (after func()))
 }
 
-// Watch leaves the response to its jobs, its clock and shutdown, and
-// returns at once: a wait with no goroutine of its own, however many jobs
-// it watches. serve calls it, after writing the first answer or events, as
-// its last act. Three things move the wait, each under the connection's
-// lock:
-//
-//   - a change of a job: the hub's fan-out calls the job's push (its
-//     Source's OnChange), which marks the job pending and, if the lock is
-//     free, takes every pending job at once, writing what each calls for
-//     (s.Change) in writes that never block (see Conn). When the lock is
-//     taken (a heartbeat is being written), push returns: the holder takes
-//     the pending jobs before it lets go.
-//   - its clock (see clock): each heartbeat (a client found gone ends the
-//     response; else s.Fire(Beat)) and the wait's end (s.Fire(Deadline)),
-//     each in a goroutine of the timer's own, which may block on a write.
-//   - shutdown: quit's end runs s.Fire(Shutdown) in a goroutine of its own
-//     (context.AfterFunc), the connection no longer kept alive.
-//
-// A goroutine is borrowed, besides, only to write what the socket did not
-// take at once (rest) by the response's deadline, and, once the response
-// has ended, to hand the connection back or close it gracefully. Whoever
-// ends the response releases the wait, once (letGo; after the other
-// deliveries of the same fan-out when a change ended it): its clock and
-// quit hook stop, and the takeover releases its hold. A change of any job
-// since its first state was read (the jobs' Watch) is taken when Watch
-// starts.
-func (h *Conn) Watch(s Script, jobs []Source, beat time.Duration, quit context.Context) {
+// Watch leaves h's response to its jobs, its clock and shutdown, and
+// returns at once: a wait of any number of jobs, with no goroutine of its
+// own (see the package doc). serve calls it, after writing the first
+// answer or events, as its last act. Each job's change (its Source's
+// OnChange, on the hub's fan-out) marks the job pending and, if the lock
+// is free, takes every pending job at once, calling s.Change for each in
+// writes that never block; if the lock is taken, whoever holds it takes
+// them before it lets go. The clock fires each heartbeat (a client found
+// gone ends the response; else s.Fire(Beat)) and the wait's end
+// (s.Fire(Deadline)); quit's end fires s.Fire(Shutdown), the connection no
+// longer kept alive: each in a goroutine of its own, which may block.
+// Whoever ends the response releases the wait, once (letGo; after the
+// other deliveries of the same fan-out when a change ended it). A change
+// since the jobs' first states were read is taken as Watch starts.
+func Watch[S Source](h *Conn, s Script, jobs []S, beat time.Duration, quit context.Context) {
 	w := &wait{h: h, s: s}
 	w.pending.init(len(jobs))
 	h.watching = true
@@ -71,11 +59,13 @@ func (h *Conn) Watch(s Script, jobs []Source, beat time.Duration, quit context.C
 	for i, j := range jobs {
 		j.OnChange(func() func() { return w.push(i) })
 	}
-	// A change since the jobs' first states signalled nobody: take every job.
-	w.pending.fill(len(jobs))
-	if after := w.wake(); after != nil {
-		after()
-	}
+	w.turn(func() {
+		for i := range jobs {
+			if !h.over {
+				s.Change(i)
+			}
+		}
+	})
 }
 
 // wait is a watched response's state besides its Conn's.
@@ -241,13 +231,6 @@ func (s *jobSet) init(n int) {
 }
 
 func (s *jobSet) add(job int) { s.words[job/64].Or(1 << (job % 64)) }
-
-// fill adds every job of n.
-func (s *jobSet) fill(n int) {
-	for i := range s.words {
-		s.words[i].Store(^uint64(0) >> max(0, 64*(i+1)-n))
-	}
-}
 
 func (s *jobSet) any() bool {
 	for i := range s.words {
