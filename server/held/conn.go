@@ -36,8 +36,7 @@ const CodeGone = 499
 // response's end records it (finish), and nothing is written after.
 type Conn struct {
 	mu      sync.Mutex
-	over    bool     // the response has ended (or the client is gone): ended says how
-	ended   ending   // set with over
+	ended   ending   // open, or how the response ended (see ending.then)
 	pushing bool     // the writer is the hub's fan-out: write must not block
 	rest    [][]byte // what pushes could not write at once, for a goroutine that may block
 
@@ -177,22 +176,17 @@ func writeDeadline(end time.Time, size, rate int64) time.Time {
 	return end.Add(WriteGrace + time.Duration(float64(size)/float64(rate)*float64(time.Second)))
 }
 
-// finish records how the response ended; a client gone is counted as
-// CodeGone, whatever was written before. Called with mu held, or by serve
-// before Watch.
+// finish records how the response ended, as ending.then allows; a client
+// gone is counted as CodeGone, whatever was written before. Called with mu
+// held, or by serve before Watch.
 func (h *Conn) finish(e ending) {
-	h.over, h.ended = true, e
-	if e == endGone {
+	if h.ended = h.ended.then(e, h.keepAlive); h.ended == endGone {
 		h.code = CodeGone
 	}
 }
 
-// release ends the hold of a response that has ended (see
-// Takeover.release).
-func (h *Conn) release() { h.t.release(h, h.ended) }
-
 // Over reports whether the response has ended.
-func (h *Conn) Over() bool { return h.over }
+func (h *Conn) Over() bool { return h.ended != endOpen }
 
 // Count sets the status the wait is counted with (see Takeover.Hold).
 func (h *Conn) Count(code int) { h.code = code }

@@ -10,17 +10,35 @@ import (
 // fasthttp for the client's next request, closed gracefully, at once, or
 // as a dropped connection.
 
-// ending is how a held response ended, which decides the connection's fate.
+// ending is where a held response is: open, or how it ended.
 type ending int
 
 const (
-	endReuse  ending = iota // complete; the connection may carry another request
-	endClose                // complete; close it gracefully
-	endDone                 // complete, announced as the connection's last: close it at once (see closeDone)
-	endClosed               // complete, and closed already (see Wait.letGo)
-	endDrop                 // cut by shutdown: must look like a dropped connection
-	endGone                 // the client left or stopped reading: close at once
+	endOpen  ending = iota // being written: not ended
+	endReuse               // complete; the connection may carry another request
+	endClose               // complete; close it gracefully
+	endDone                // complete, announced as the connection's last: close it at once (see closeDone)
+	endDrop                // cut by shutdown: must look like a dropped connection
+	endGone                // the client left or stopped reading: close at once
 )
+
+// then is the one rule of a response's ends, the ending after e when next
+// is recorded (see Conn.finish):
+//
+//   - an open response ends any way; ending it for reuse when the client
+//     may not send another request on the connection ends it for a close;
+//   - a response that has ended is written no more, but what a push left
+//     unwritten (Conn.rest) may yet fail to go: then the client is gone;
+//   - nothing else: a gone client is final, and an end is never undone.
+func (e ending) then(next ending, keepAlive bool) ending {
+	switch {
+	case e == endOpen && next == endReuse && !keepAlive:
+		return endClose
+	case e == endOpen, e != endGone && next == endGone:
+		return next
+	}
+	return e
+}
 
 // drainTime and drainBytes bound what a connection closed after its answer
 // reads and discards of what the client sent behind its request, so that

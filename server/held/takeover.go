@@ -110,33 +110,31 @@ func (t *Takeover) Hold(c *fiber.Ctx, end time.Time, done func(code int), serve 
 		go func() {
 			serve(h)
 			if !h.watching {
-				if !h.over { // serve wrote no end: nothing sound is left to send
+				if !h.Over() { // serve wrote no end: nothing sound is left to send
 					h.finish(endGone)
 				}
-				h.release()
+				t.release(h, false)
 			}
 		}()
 	})
 }
 
 // release ends the hold of a response that has ended: the wait's done,
-// then the connection's fate (see ending).
-func (t *Takeover) release(h *Conn, e ending) {
+// then the connection's fate as its ending says, unless closed says the
+// connection is closed already.
+func (t *Takeover) release(h *Conn, closed bool) {
 	h.done(h.code)
 	t.exit()
 	nc := h.conn
-	if e == endReuse && !h.keepAlive {
-		e = endClose
-	}
-	switch e {
-	case endReuse:
+	switch {
+	case closed:
+	case h.ended == endReuse:
 		t.handBack(nc)
-	case endClose:
+	case h.ended == endClose:
 		closeGracefully(nc)
-	case endDone:
+	case h.ended == endDone:
 		closeDone(nc, h.behind)
-	case endClosed:
-	case endDrop:
+	case h.ended == endDrop:
 		drop(nc, h.chunked)
 	default:
 		nc.Close()

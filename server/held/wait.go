@@ -61,7 +61,7 @@ func Watch[S Source](h *Conn, s Script, jobs []S, beat time.Duration, quit conte
 	}
 	w.turn(func() {
 		for i := range jobs {
-			if !h.over {
+			if !h.Over() {
 				s.Change(i)
 			}
 		}
@@ -117,7 +117,7 @@ func (w *wait) drain() (after func()) {
 // response is over. Called with h.mu held.
 func (w *wait) changes() {
 	for i := range w.pending.words {
-		for m := w.pending.words[i].Swap(0); m != 0 && !w.h.over; m &= m - 1 {
+		for m := w.pending.words[i].Swap(0); m != 0 && !w.h.Over(); m &= m - 1 {
 			w.s.Change(i*64 + bits.TrailingZeros64(m))
 		}
 	}
@@ -155,7 +155,7 @@ func (w *wait) turn(step func()) {
 	if h.rest != nil && h.ended != endGone && h.flush() != nil {
 		h.finish(endGone)
 	}
-	if !h.over && step != nil {
+	if !h.Over() && step != nil {
 		step()
 	}
 	w.changes()
@@ -175,7 +175,7 @@ func (w *wait) unlock() (end func()) {
 	h := w.h
 	flush := h.rest != nil && h.ended != endGone && !w.flushing
 	w.flushing = w.flushing || flush
-	release := h.over && (h.rest == nil || h.ended == endGone) && !w.released
+	release := h.Over() && (h.rest == nil || h.ended == endGone) && !w.released
 	w.released = w.released || release
 	h.mu.Unlock()
 	if flush {
@@ -198,18 +198,15 @@ func (w *wait) letGo() {
 	w.stopQuit()
 	h := w.h
 	h.mu.Lock()
-	if h.ended == endDone {
-		h.ended = endClose
-		if closedAtOnce(h.conn, h.behind) {
-			h.ended = endClosed
-		}
-	}
 	e := h.ended
 	h.mu.Unlock()
-	if e == endClosed || e == endGone {
-		h.release() // closes at once, if not closed: never blocks
-	} else {
-		go h.release() // hands back, or drains: may block
+	switch {
+	case e == endGone:
+		h.t.release(h, false) // closes at once: never blocks
+	case e == endDone && closedAtOnce(h.conn, h.behind):
+		h.t.release(h, true)
+	default:
+		go h.t.release(h, false) // hands back, or drains: may block
 	}
 }
 

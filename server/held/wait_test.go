@@ -157,6 +157,7 @@ func TestWaitShutdown(t *testing.T) {
 		assert.Equal(t, []string{"a", "shutdown"}, s.got())
 		assert.False(t, keptAlive, "the connection will not be served again")
 		assert.Equal(t, 200, <-released)
+		assert.Equal(t, endClose, h.ended, "answered, not kept alive: closed")
 	})
 }
 
