@@ -1,6 +1,7 @@
 package server
 
 import (
+	"slices"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -22,7 +23,7 @@ func (s *Server) longPoll(c *fiber.Ctx, ids []string, one bool, wait time.Durati
 	if err != nil {
 		return err
 	}
-	if anyFinal(as) {
+	if slices.ContainsFunc(as, (*Answer).Final) {
 		done()
 		return s.sendAll(c, ids, as, one)
 	}
@@ -32,9 +33,8 @@ func (s *Server) longPoll(c *fiber.Ctx, ids []string, one bool, wait time.Durati
 }
 
 // pollScript answers a held long poll of one job (one) or many: as soon as
-// a job is final, written by the fan-out the moment it is read; with
-// "timedOut" at the deadline; with the jobs' newest states on shutdown. A
-// client found gone at a heartbeat ends it unanswered (held.Conn.Watch).
+// a job is final, from the fan-out; with "timedOut" at the deadline; with
+// the jobs' newest states on shutdown.
 type pollScript struct {
 	srv *Server
 	ids []string

@@ -1,25 +1,16 @@
 package server
 
+import "slices"
+
 // The answers of the many-job long poll and short poll.
 
 // manyRetry is the Retry-After of a many-job answer: the poll interval
 // while any listed job is still running, none once all are final.
 func (s *Server) manyRetry(as []*Answer) int {
-	for _, a := range as {
-		if !a.Final() {
-			return s.pollRetry()
-		}
+	if slices.ContainsFunc(as, func(a *Answer) bool { return !a.Final() }) {
+		return s.pollRetry()
 	}
 	return 0
-}
-
-func anyFinal(as []*Answer) bool {
-	for _, a := range as {
-		if a.Final() {
-			return true
-		}
-	}
-	return false
 }
 
 // manyBody is {"jobs":[…]} with every job's body in order, each carrying

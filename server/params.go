@@ -13,9 +13,8 @@ import (
 	"jobwait/store"
 )
 
-// The query parameters and headers a wait is read from: its length
-// (parseWait), its jobs (parseIDs) and the event it resumes from
-// (lastEventID). Each is checked before anything else is done.
+// What a wait is read from, each checked before anything else is done:
+// its length (parseWait), its jobs (parseIDs), where it resumes (lastEventID).
 
 // maxWaitText bounds the wait parameter's length: nothing longer is a
 // sensible duration, and parsing stays cheap.

@@ -23,15 +23,14 @@ const (
 )
 
 // stream answers GET /api/events/jobs/{jobId}/stream and the many-job
-// /api/events/jobs/stream?ids=…: one stream for every listed job. Each job
-// gets its current state at once, a status event on each change and one
-// final event (completed, failed, problem, or timeout at the stream's one
-// deadline); the stream ends when every job has ended. A Last-Event-ID
-// (or ?lastEventId=) keeps the deadline; a many-job stream's skips the
-// jobs it proves the client has the final event of, which only an id
-// written for the same set of ids can. When it proves every job ended, 204.
-// A bad id, a full server, and on the one-job URL a job that does not
-// exist or cannot be read, are answered with JSON and no stream.
+// /api/events/jobs/stream?ids=…: one stream for every listed job, each
+// job's current state at once, a status event on each change and one
+// final event (completed, failed, problem, or timeout at the one
+// deadline), ended with its last job. A Last-Event-ID (or ?lastEventId=)
+// keeps the deadline and skips the jobs it proves ended (a many-job id,
+// only for the same set of ids); when it proves them all, 204. A full
+// server, and on the one-job URL a job that cannot be waited for, are
+// answered with JSON and no stream.
 func (s *Server) stream(c *fiber.Ctx, ids []string, one bool) error {
 	st := &sseStream{srv: s, ids: ids, one: one, ended: make([]bool, len(ids)), left: len(ids)}
 	var resumed bool
@@ -76,9 +75,8 @@ func (s *Server) stream(c *fiber.Ctx, ids []string, one bool) error {
 	return nil
 }
 
-// sseStream is one open stream of one job (one) or many. Its fields after
-// h are guarded by h's lock once the first events are written
-// (held.Conn.Watch).
+// sseStream is one open stream of one job (one) or many; its fields after
+// h are guarded by h's lock once it is watched (held.Watch).
 type sseStream struct {
 	srv      *Server
 	ids      []string
@@ -95,10 +93,7 @@ type sseStream struct {
 }
 
 // serve writes the stream's head, retry and every job's current state,
-// then leaves the stream to go on without a goroutine (held.Conn.Watch):
-// the fan-out writes every change (Change), the clock a keepalive comment
-// at each heartbeat and the timeout events at the deadline, shutdown drops
-// it.
+// then leaves it to the jobs' changes, its clock and shutdown (held.Watch).
 func (st *sseStream) serve(h *held.Conn) {
 	st.h = h
 	pre, lead := h.StreamHead(st.srv.cfg.PollInterval)

@@ -74,18 +74,14 @@ func closeAll(ws []*stream.Waiter[*Answer]) {
 	}
 }
 
-// admitWatch admits a held waiter of a kind ("-many" for a many-job URL)
-// and registers a hub waiter per job; on error nothing is left held. A
-// wait counts once toward the waiter caps, however many jobs it lists.
-// done closes the waiters and releases the admission; the caller calls it
-// once.
+// admitWatch admits one held waiter of a kind ("-many" for a many-job
+// URL), however many jobs, and registers a hub waiter per job; on error
+// nothing is held. done closes them and releases the admission, once.
 //
-// Past a waiter cap a one-job URL's job is read once, as a short poll
-// reads it: a job that does not exist, cannot be read or is final is
-// answered truthfully (then its answer is final, its waiter nil, and
-// nothing is held), and only a job that would have to be held is refused
-// SVC_001. The read costs Redis what a short poll does, and the client
-// learns at once what no retry would change.
+// Past a waiter cap a one-job URL's job is read as a short poll reads it:
+// one that is gone, unreadable or final is answered truthfully (its waiter
+// nil, nothing held), and only one that would be held is refused SVC_001:
+// the client learns at once what no retry would change.
 func (s *Server) admitWatch(c *fiber.Ctx, kind string, ids []string, one bool) (ws []*stream.Waiter[*Answer], as []*Answer, done func(), err error) {
 	if !one {
 		kind += "-many"

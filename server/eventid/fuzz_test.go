@@ -24,7 +24,7 @@ func fuzzList(first string, n int) []string {
 // one AppendMany writes, byte for byte, or not at all; it never
 // panics, never buys more than one budget, and proves which jobs ended
 // only for the very set of ids it was written for, with one mark per job.
-func FuzzParsemanyID(f *testing.F) {
+func FuzzParseManyEventID(f *testing.F) {
 	deadline := time.UnixMilli(1700000000000)
 	for n, ended := range [][]bool{{true}, {false, true, false}, {true, true, true, true, false}} {
 		ids := fuzzList("", len(ended))

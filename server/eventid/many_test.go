@@ -150,7 +150,7 @@ func TestManyEventIDForAnotherList(t *testing.T) {
 	}
 }
 
-func TestParsemanyID(t *testing.T) {
+func TestParseManyEventID(t *testing.T) {
 	list := fmt.Sprintf("%08x", NewList([]string{"a", "b", "c"}).digest)
 	good := "1700000000000-1-5-" + list
 	tests := []struct {

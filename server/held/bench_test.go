@@ -56,7 +56,7 @@ func BenchmarkHeldEvent(b *testing.B) {
 				for _, h := range hs {
 					var idb [eventid.MaxLen]byte
 					id := eventid.Append(idb[:0], deadline, uint64(i+1), false)
-					if !h.event(nil, nil, id, "status", body, false) {
+					if !h.Event(nil, nil, id, "status", body, false) {
 						b.Fatal("write failed")
 					}
 				}

@@ -23,17 +23,12 @@ const WriteGrace = 5 * time.Second
 // stopped reading) before its answer was written: nothing was sent.
 const CodeGone = 499
 
-// Conn is a waiting client's connection, taken over from fasthttp once the
-// wait is admitted and its jobs' first states are known (see Takeover).
-// Its serve function and script write the response through it and never
-// close it: the takeover does, or hands it back to fasthttp.
-//
-// It has two kinds of writers, one at a time under mu (see Watch): the
-// hub's fan-out, which writes what a change calls for the moment the new
-// state is read, in a write that never blocks (pushing); and goroutines
-// that may block (serve, heartbeats, the end, shutdown), which first write
-// what a push left in rest, by the response's deadline. Whoever writes the
-// response's end records it (finish), and nothing is written after.
+// Conn is a waiting client's connection, taken over from fasthttp (see
+// Takeover). Its writers, one at a time under mu (see Watch), are the
+// hub's fan-out, whose writes never block (pushing), and goroutines that
+// may block, which first write what a push left in rest, by the response's
+// deadline. The write that ends the response records it (finish); nothing
+// is written after.
 type Conn struct {
 	mu      sync.Mutex
 	ended   ending   // open, or how the response ended (see ending.then)

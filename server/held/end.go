@@ -17,7 +17,7 @@ const (
 	endOpen  ending = iota // being written: not ended
 	endReuse               // complete; the connection may carry another request
 	endClose               // complete; close it gracefully
-	endDone                // complete, announced as the connection's last: close it at once (see closeDone)
+	endDone                // complete, announced as the connection's last: close it at once (see closedAtOnce)
 	endDrop                // cut by shutdown: must look like a dropped connection
 	endGone                // the client left or stopped reading: close at once
 )
@@ -62,17 +62,6 @@ func closeGracefully(nc net.Conn) {
 	}
 	_, _ = io.CopyN(io.Discard, nc, drainBytes)
 	nc.Close()
-}
-
-// closeDone closes a connection whose last response is complete and said
-// so (Connection: close): at once, a FIN behind the response, as the client
-// expects. Only a client that sent more (pipelined behind the request, or
-// since) would be reset by that and lose the response's tail: its
-// connection is closed gracefully instead.
-func closeDone(nc net.Conn, behind bool) {
-	if !closedAtOnce(nc, behind) {
-		closeGracefully(nc)
-	}
 }
 
 // closedAtOnce closes nc, whose last response is complete, unless the

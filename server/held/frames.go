@@ -41,20 +41,6 @@ func (h *Conn) Reply(code, retryAfter int, body []byte, last bool) {
 	if last {
 		h.keepAlive, h.more = false, !h.behind
 	}
-	err := h.answer(code, retryAfter, body)
-	h.more = false
-	switch {
-	case err != nil:
-		h.finish(endGone)
-	case last:
-		h.finish(endDone)
-	default:
-		h.finish(endReuse)
-	}
-}
-
-// answer writes a whole JSON response.
-func (h *Conn) answer(code int, retryAfter int, body []byte) error {
 	bp := bufs.Get().(*[]byte)
 	defer putBuf(bp)
 	b := h.head((*bp)[:0], code, fiber.MIMEApplicationJSON)
@@ -68,16 +54,21 @@ func (h *Conn) answer(code int, retryAfter int, body []byte) error {
 	b = strconv.AppendInt(b, int64(len(body)), 10)
 	b = append(b, "\r\n\r\n"...)
 	*bp = b
-	var err error
 	if h.headOnly {
-		err = h.write(b)
-	} else {
-		err = h.write(b, body)
+		body = nil
 	}
-	if err == nil {
+	err := h.write(b, body)
+	h.more = false
+	switch {
+	case err != nil:
+		h.finish(endGone)
+	case last:
 		h.code = code
+		h.finish(endDone)
+	default:
+		h.code = code
+		h.finish(endReuse)
 	}
-	return err
 }
 
 // chunkDigits is the fixed width of a chunk's hex size: the size is filled
@@ -101,9 +92,8 @@ var (
 // StreamHead returns a stream's response head and its first event's lead:
 // the retry line, telling EventSource to reconnect after retry. A stream
 // is its connection's last response (Connection: close): when it ends, the
-// connection is closed at once (endDone) rather than kept for a next
-// request that an EventSource never sends on it, which would cost a
-// wake-up, a read and a timer per stream on the core that delivers.
+// connection is closed at once rather than kept for a next request that
+// an EventSource never sends on it (a wake-up, a read and a timer each).
 func (h *Conn) StreamHead(retry time.Duration) (pre, lead []byte) {
 	h.keepAlive = false
 	pre = h.head(nil, fiber.StatusOK, "text/event-stream; charset=utf-8")
@@ -124,17 +114,6 @@ func (h *Conn) StreamHead(retry time.Duration) (pre, lead []byte) {
 // HTTP/1.0 there are no chunks: the stream ends with the connection. False
 // when the write failed: the client is gone, and the response over.
 func (h *Conn) Event(pre, lead, id []byte, name string, body []byte, final bool) bool {
-	if !h.event(pre, lead, id, name, body, final) {
-		h.finish(endGone)
-		return false
-	}
-	if final {
-		h.finish(endDone)
-	}
-	return true
-}
-
-func (h *Conn) event(pre, lead, id []byte, name string, body []byte, final bool) bool {
 	bp := bufs.Get().(*[]byte)
 	defer putBuf(bp)
 	b := append((*bp)[:0], pre...)
@@ -149,33 +128,38 @@ func (h *Conn) event(pre, lead, id []byte, name string, body []byte, final bool)
 	b = append(b, name...)
 	b = append(b, "\ndata: "...)
 	*bp = b
-	if !h.chunked {
-		return h.write(b, body, eventEnd[:2]) == nil
+	tail := eventEnd[:2]
+	if h.chunked {
+		n := len(b) - start - chunkDigits - 2 + len(body) + 2 // the payload ends "\n\n"
+		const hex = "0123456789abcdef"
+		for i := chunkDigits - 1; i >= 0; i-- {
+			b[start+i] = hex[n&0xf]
+			n >>= 4
+		}
+		tail = eventEnd
+		if final {
+			tail = finalEnd
+		}
+		h.more = final && !h.behind // a close follows (see sendOnce)
 	}
-	n := len(b) - start - chunkDigits - 2 + len(body) + 2 // the payload ends "\n\n"
-	const hex = "0123456789abcdef"
-	for i := chunkDigits - 1; i >= 0; i-- {
-		b[start+i] = hex[n&0xf]
-		n >>= 4
-	}
-	tail := eventEnd
-	if final {
-		tail = finalEnd
-	}
-	h.more = final && !h.behind // a close follows (see sendOnce)
 	err := h.write(b, body, tail)
 	h.more = false
-	return err == nil
-}
-
-// Keepalive writes the heartbeat comment; false when the write failed: the
-// client is gone, and the response over.
-func (h *Conn) Keepalive() bool {
-	if h.write(h.frame(keepalive)) != nil {
+	switch {
+	case err != nil:
 		h.finish(endGone)
 		return false
+	case final:
+		h.finish(endDone)
 	}
 	return true
+}
+
+// Keepalive writes the heartbeat comment; a write that fails ends the
+// response as gone.
+func (h *Conn) Keepalive() {
+	if h.write(h.frame(keepalive)) != nil {
+		h.finish(endGone)
+	}
 }
 
 // frame picks the chunked or the bare form of a fixed message.

@@ -43,31 +43,22 @@ type Idler interface {
 
 // NewTakeover returns the held-connection machinery of fast, whose
 // hijacked connections it keeps and whose connection states it watches
-// (set fast's ConnState before, not after). A held response must be
+// (its ConnState: chain others after). A held response must be
 // readable at rate bytes per second (see WriteGrace); idler is told when a
 // connection awaits its next request.
 func NewTakeover(fast *fasthttp.Server, rate int, idler Idler) *Takeover {
 	t := &Takeover{fast: fast, rate: int64(rate), idler: idler,
 		idle: make(map[net.Conn]struct{}), handing: make(map[net.Conn]struct{})}
 	fast.KeepHijackedConns = true
-	next := fast.ConnState
-	fast.ConnState = func(c net.Conn, st fasthttp.ConnState) {
-		if next != nil {
-			next(c, st)
-		}
-		t.connState(c, st)
-	}
+	fast.ConnState = t.connState
 	return t
 }
 
 // Hold takes the connection of c over from fasthttp and runs serve on it
-// in a goroutine the takeover owns, for a wait that ends at end. serve
-// writes the response's first answer or events, and either ends the
-// response or leaves it to its jobs and clock (Conn.Watch). done runs
-// exactly once, with the status the response carried (CodeGone if none):
-// when the response ends, or when fasthttp closes the connection before
-// handing it over. The handler returns nil after Hold, and never touches c
-// again.
+// in a goroutine the takeover owns, for a wait that ends at end: serve
+// writes the first answer or events, then ends the response or Watches.
+// done runs once, with the status sent (CodeGone if none). The handler
+// returns nil after Hold, and never touches c again.
 func (t *Takeover) Hold(c *fiber.Ctx, end time.Time, done func(code int), serve func(h *Conn)) {
 	// A wait resumed after its end (a stream reconnecting late) is answered
 	// at once, by a write deadline counted from now: from its end, the
@@ -132,11 +123,11 @@ func (t *Takeover) release(h *Conn, closed bool) {
 		t.handBack(nc)
 	case h.ended == endClose:
 		closeGracefully(nc)
-	case h.ended == endDone:
-		closeDone(nc, h.behind)
+	case h.ended == endDone && !closedAtOnce(nc, h.behind):
+		closeGracefully(nc)
 	case h.ended == endDrop:
 		drop(nc, h.chunked)
-	default:
+	case h.ended == endGone:
 		nc.Close()
 	}
 }

@@ -36,18 +36,15 @@ type Source interface {
 
 // Watch leaves h's response to its jobs, its clock and shutdown, and
 // returns at once: a wait of any number of jobs, with no goroutine of its
-// own (see the package doc). serve calls it, after writing the first
-// answer or events, as its last act. Each job's change (its Source's
-// OnChange, on the hub's fan-out) marks the job pending and, if the lock
-// is free, takes every pending job at once, calling s.Change for each in
-// writes that never block; if the lock is taken, whoever holds it takes
-// them before it lets go. The clock fires each heartbeat (a client found
-// gone ends the response; else s.Fire(Beat)) and the wait's end
-// (s.Fire(Deadline)); quit's end fires s.Fire(Shutdown), the connection no
-// longer kept alive: each in a goroutine of its own, which may block.
-// Whoever ends the response releases the wait, once (letGo; after the
-// other deliveries of the same fan-out when a change ended it). A change
-// since the jobs' first states were read is taken as Watch starts.
+// own. serve calls it, after writing the first answer or events, as its
+// last act. A job's change (its Source's OnChange) marks the job pending
+// and takes the pending jobs (s.Change, writes that never block) if the
+// lock is free; else its holder takes them before it lets go. The clock
+// fires each heartbeat (a client found gone ends the response; else
+// s.Fire(Beat)) and the end (s.Fire(Deadline)), quit's end
+// s.Fire(Shutdown), each in a goroutine that may block. Whoever ends the
+// response releases the wait, once (letGo). Changes since the jobs' first
+// states were read are taken as Watch starts.
 func Watch[S Source](h *Conn, s Script, jobs []S, beat time.Duration, quit context.Context) {
 	w := &wait{h: h, s: s}
 	w.pending.init(len(jobs))
@@ -86,11 +83,6 @@ type wait struct {
 // wait's end (letGo), for the fan-out to run after its other deliveries.
 func (w *wait) push(job int) (after func()) {
 	w.pending.add(job)
-	return w.wake()
-}
-
-// wake takes the pending changes now if it can (see push).
-func (w *wait) wake() (after func()) {
 	if w.h.raw == nil {
 		go w.turn(nil)
 		return nil
@@ -191,7 +183,7 @@ func (w *wait) unlock() (end func()) {
 // and its connection goes. A response that was its connection's last (a
 // stream, a long poll's final answer), over and whole in the socket, is
 // closed here, with no wake-up and no read in between, before the client's
-// FIN; one whose client sent more is closed gracefully (closeDone's
+// FIN; one whose client sent more is closed gracefully (closedAtOnce's
 // decision, taken once).
 func (w *wait) letGo() {
 	w.clock.stop()
