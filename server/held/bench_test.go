@@ -1,6 +1,7 @@
 package held
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -89,4 +90,42 @@ func BenchmarkWaitClock(b *testing.B) {
 			k.Stop()
 		}
 	})
+}
+
+// pushScript writes a status event for every change, as a stream does.
+type pushScript struct {
+	h    *Conn
+	body []byte
+	seq  uint64
+}
+
+func (s *pushScript) Change(int) {
+	s.seq++
+	var idb [eventid.MaxLen]byte
+	s.h.Event(nil, nil, eventid.Append(idb[:0], s.h.end, s.seq, false), "status", s.body, false)
+}
+
+func (s *pushScript) Fire(Event) {}
+
+// BenchmarkPush: one change of a held one-job stream, from the hub's call
+// of its OnChange to the event written on its loopback socket: the whole
+// delivery, with no goroutine in between.
+func BenchmarkPush(b *testing.B) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	h := heldPair(b, ln)
+	h.t = &Takeover{idle: map[net.Conn]struct{}{}, handing: map[net.Conn]struct{}{}}
+	h.done = func(int) {}
+	h.pushable()
+	src, js := jobs(1)
+	s := &pushScript{h: h, body: []byte(`{"jobId":"wl-1-sse-1","status":"PROCESSING","message":"AI가 분석 중입니다"}`)}
+	Watch(h, s, src, time.Hour, context.Background())
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		js[0].change()
+	}
 }
