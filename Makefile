@@ -64,14 +64,14 @@ vet:
 # fuzz runs every fuzzer for FUZZTIME each (default 60s).
 FUZZTIME ?= 60s
 fuzz:
-	@for pkg in ./store ./server; do \
+	@for pkg in ./store ./server ./server/eventid ./server/admission; do \
 		for f in $$($(GO) test -list 'Fuzz.*' $$pkg | grep ^Fuzz); do \
 			$(GO) test -run XXX -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 		done; \
 	done
 
 bench:
-	$(GO) test -run XXX -bench . -benchmem ./stream/ ./server/
+	$(GO) test -run XXX -bench . -benchmem ./stream/ ./server/ ./server/admission/ ./server/held/
 
 # bench-peer runs jobwait and nginx + Nchan side by side (18,000 waiters,
 # two rounds each; about 13 minutes) and prints the table with the ratios.

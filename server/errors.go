@@ -72,10 +72,23 @@ func tooManyFromClient(retry int) *Error {
 }
 
 // tooManyConns is SVC_001 for a connection past the connection cap or its
-// address's share (see connLimit), written before fasthttp sees the
+// address's share (see admission.Conns), written before fasthttp sees the
 // connection.
 func tooManyConns(retry int) *Error {
 	return &Error{Status: 503, Code: "SVC_001", Message: "연결이 너무 많습니다. 잠시 후 다시 시도해주세요", RetryAfter: retry}
+}
+
+// connRefusal is the whole response of tooManyConns(retry), as the
+// connection cap writes it to a connection it refuses.
+func connRefusal(retry int) []byte {
+	e := tooManyConns(retry)
+	body := e.answer().Body
+	return []byte("HTTP/1.1 503 Service Unavailable\r\n" +
+		"Content-Type: application/json\r\n" +
+		"Cache-Control: no-store\r\n" +
+		"Retry-After: " + strconv.Itoa(e.RetryAfter) + "\r\n" +
+		"Connection: close\r\n" +
+		"Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + string(body))
 }
 
 // errorFor is the one mapping from an error to the answer a client sees:

@@ -1,13 +1,18 @@
 package server
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"testing"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"jobwait/store"
 	"jobwait/stream"
@@ -64,6 +69,21 @@ func TestErrorFor(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestConnRefusal: the response the connection cap writes to a connection
+// it refuses is the SVC_001 answer, whole, that closes the connection.
+func TestConnRefusal(t *testing.T) {
+	resp, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(connRefusal(2))), nil)
+	require.NoError(t, err)
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	assert.Equal(t, 503, resp.StatusCode)
+	assert.Equal(t, "2", resp.Header.Get("Retry-After"))
+	assert.Equal(t, "no-store", resp.Header.Get("Cache-Control"))
+	assert.Equal(t, "application/json", resp.Header.Get("Content-Type"))
+	assert.True(t, resp.Close, "Connection: close")
+	assert.JSONEq(t, string(tooManyConns(2).answer().Body), string(body))
 }
 
 // TestRenderUnreadable: a job that cannot be read is answered as errorFor

@@ -3,16 +3,15 @@ package server
 import (
 	"slices"
 	"time"
+
+	"jobwait/server/eventid"
 )
 
 // Settled reports whether every admitted wait is held: none is between
 // its admission and its first state (a Watch still reading), when a job's
 // change could still be taken for its first state.
 func Settled(s *Server) bool {
-	s.holds.mu.Lock()
-	live := s.holds.live
-	s.holds.mu.Unlock()
-	return s.waiting.Load() == int64(live)
+	return s.waiters.Held() == int64(s.held.Live())
 }
 
 // ManyEventID is the id of event seq of a many-job stream of ids ending at
@@ -22,5 +21,5 @@ func ManyEventID(deadline time.Time, seq uint64, ids []string, final bool, ended
 	for i, id := range ids {
 		marks[i] = slices.Contains(ended, id)
 	}
-	return string(appendManyEventID(nil, deadline, seq, newJobList(ids), marks, final))
+	return string(eventid.AppendMany(nil, deadline, seq, eventid.NewList(ids), marks, final))
 }

@@ -1,90 +1,92 @@
 package server
 
 import (
+	"slices"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 
+	"jobwait/server/held"
 	"jobwait/stream"
 )
 
-// longPoll holds GET .../status?wait=N until the job is final, the wait ends
-// (the current answer with "timedOut": true) or the server shuts down (the
+// longPoll holds GET .../status?wait=N until a job is final (the one-job
+// URL's job; for the many-job one, any listed job), the wait ends (the
+// current answer with "timedOut": true) or the server shuts down (the
 // current answer). A job that disappears answers JOB_001. A final job, or
 // any error before the wait begins, is answered at once, and the
-// connection stays open for the client's next request; a held wait's final
-// answer closes it (see await).
-func (s *Server) longPoll(c *fiber.Ctx, id string, wait time.Duration) error {
+// connection stays open for the client's next request; a one-job URL's
+// held final answer closes it (see pollScript.reply).
+func (s *Server) longPoll(c *fiber.Ctx, ids []string, one bool, wait time.Duration) error {
 	deadline := time.Now().Add(wait)
-	w, a, done, err := s.admitWatch(c, "longpoll", id)
+	ws, as, done, err := s.admitWatch(c, "longpoll", ids, one)
 	if err != nil {
 		return err
 	}
-	if a.Final() {
+	if slices.ContainsFunc(as, (*Answer).Final) {
 		done()
-		return s.send(c, a)
+		return s.sendAll(c, ids, as, one)
 	}
-	s.holds.hold(c, deadline, done, func(h *heldConn) ending {
-		return s.await(h, w, deadline)
-	})
+	p := &pollScript{srv: s, ids: ids, ws: ws, as: as, one: one}
+	s.hold(c, deadline, done, p.serve)
 	return nil
 }
 
-// await answers a held long poll: the final answer, its connection's
-// last, written by the fan-out the moment it is read (push, see heldWait);
-// the newest answer with "timedOut" at the deadline; the newest answer on
-// shutdown, with Connection: close. A client found gone at a heartbeat ends
-// it unanswered. It returns at once (endHeld): the wait goes on without a
-// goroutine.
-func (s *Server) await(h *heldConn, w *stream.Waiter[*Answer], deadline time.Time) ending {
-	// reply answers with a, marked timed out (the client polls again), or
-	// not. A final answer is its connection's last, as a stream's end is
-	// (see streamHead): Connection: close, and the FIN rides with it (see
-	// sendOnce), instead of a wake-up, a read and a timer for a next
-	// request that a client whose job is over seldom sends.
-	reply := func(a *Answer, timedOut bool) {
-		body, last := a.Body, a.Final() && !timedOut
-		if timedOut {
-			body = a.TimedOut()
-		}
-		if last {
-			h.keepAlive, h.more = false, !h.behind
-		}
-		err := h.answer(a.Code, s.retryFor(a), body)
-		h.more = false
-		switch {
-		case err != nil:
-			h.finish(endGone)
-		case last:
-			h.finish(endDone)
-		default:
-			h.finish(endReuse)
-		}
+// pollScript answers a held long poll of one job (one) or many: as soon as
+// a job is final, from the fan-out; with "timedOut" at the deadline; with
+// the jobs' newest states on shutdown.
+type pollScript struct {
+	srv *Server
+	ids []string
+	ws  []*stream.Waiter[*Answer]
+	one bool // the one-job URL: the job's own answer; else {"jobs":[…]}
+
+	h  *held.Conn
+	as []*Answer // each job's newest state
+}
+
+func (p *pollScript) serve(h *held.Conn) {
+	p.h = h
+	held.Watch(h, p, p.ws, p.srv.cfg.Heartbeat, p.srv.quitCtx)
+}
+
+// Change answers when job i is final.
+func (p *pollScript) Change(i int) {
+	a, at := p.ws[i].Latest()
+	p.as[i] = a
+	if a.Final() {
+		p.reply(false)
+		p.srv.metrics.woke(at)
 	}
-	hw := &heldWait{h: h, w: w,
-		change: func() {
-			if a, at := w.Latest(); a.Final() {
-				reply(a, false)
-				s.metrics.woke(at)
-			}
-		},
-		fire: func(ended bool) {
-			switch {
-			case ended:
-				// A final state the fan-out has not pushed here yet is
-				// the answer, not a timeout.
-				a, _ := w.Latest()
-				reply(a, !a.Final())
-			case peerGone(h.conn):
-				h.finish(endGone)
-			}
-		},
-		stop: func() {
-			h.keepAlive = false // the connection will not be served again
-			a, _ := w.Latest()
-			reply(a, false)
-		},
+}
+
+// Fire answers at the deadline (a final state the fan-out has not pushed
+// here yet is the answer, not a timeout) and at shutdown.
+func (p *pollScript) Fire(e held.Event) {
+	if e == held.Beat {
+		return
 	}
-	hw.start(deadline, s.cfg.Heartbeat, s.quitCtx)
-	return endHeld
+	final := false
+	for i, w := range p.ws {
+		p.as[i], _ = w.Latest()
+		final = final || p.as[i].Final()
+	}
+	p.reply(e == held.Deadline && !final)
+}
+
+// reply answers with the jobs' states, marked timed out (the client polls
+// again), or not. A one-job URL's final answer is its connection's last,
+// as a stream's end is: Connection: close, and the FIN rides with it,
+// instead of a wake-up, a read and a timer for a next request that a
+// client whose job is over seldom sends.
+func (p *pollScript) reply(timedOut bool) {
+	if !p.one {
+		p.h.Reply(fiber.StatusOK, p.srv.manyRetry(p.as), manyBody(p.ids, p.as, timedOut), false)
+		return
+	}
+	a, body := p.as[0], p.as[0].Body
+	if timedOut {
+		body = a.TimedOut()
+	}
+	p.h.Reply(a.Code, p.srv.retryFor(a), body, a.Final() && !timedOut)
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"jobwait/server/admission"
 	"jobwait/server/auth"
 	"jobwait/stream"
 )
@@ -114,7 +115,7 @@ func (m *metrics) woke(at time.Time) { m.wake.Observe(time.Since(at).Seconds()) 
 
 // connCollector exports the connection cap's gauges and counters at
 // scrape time.
-type connCollector struct{ lim *connLimit }
+type connCollector struct{ lim *admission.Conns }
 
 var (
 	descConnsOpen      = prometheus.NewDesc("jobwait_connections_open", "Client connections open (idle and held ones included).", nil, nil)
@@ -139,16 +140,17 @@ func (c connCollector) Collect(ch chan<- prometheus.Metric) {
 	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
 	}
-	gauge(descConnsOpen, float64(c.lim.open.Load()))
-	gauge(descConnsIdle, float64(c.lim.idling.Load()))
-	gauge(descConnsMax, float64(c.lim.max))
-	gauge(descConnsMaxPerIP, float64(c.lim.perAddr))
-	for why, name := range refusalNames {
-		counter(descConnsRefused, c.lim.refused[why].Load(), name)
+	st := c.lim.Stats()
+	gauge(descConnsOpen, float64(st.Open))
+	gauge(descConnsIdle, float64(st.Idle))
+	gauge(descConnsMax, float64(st.Max))
+	gauge(descConnsMaxPerIP, float64(st.MaxPerAddr))
+	for why, name := range admission.Reasons {
+		counter(descConnsRefused, st.Refused[why], name)
 	}
-	counter(descConnsReclaimed, c.lim.reclaimed.Load())
-	counter(descConnsSilent, c.lim.silent.Load())
-	counter(descAcceptErrors, c.lim.acceptErrors.Load())
+	counter(descConnsReclaimed, st.Reclaimed)
+	counter(descConnsSilent, st.Silent)
+	counter(descAcceptErrors, st.AcceptErrors)
 }
 
 // hubCollector exports the hub's counters at scrape time.

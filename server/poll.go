@@ -6,33 +6,40 @@ import (
 	"github.com/gofiber/fiber/v2"
 )
 
-// status answers GET /api/events/jobs/{jobId}/status: a short poll, or a
-// long poll when wait asks for one.
-func (s *Server) status(c *fiber.Ctx, id string) error {
+// status answers GET /api/events/jobs/{jobId}/status and the many-job
+// /api/events/jobs/status?ids=…: a short poll, or a long poll when wait
+// asks for one.
+func (s *Server) status(c *fiber.Ctx, ids []string, one bool) error {
 	wait, err := parseWait(c.Query("wait"), s.cfg.WaitBudget)
 	if err != nil {
 		return err
 	}
 	if wait > 0 {
-		return s.longPoll(c, id, wait)
+		return s.longPoll(c, ids, one, wait)
 	}
-	a, err := s.read(id)
+	as, err := s.read(ids)
 	if err != nil {
 		return err
 	}
-	return s.send(c, a)
+	return s.sendAll(c, ids, as, one)
 }
 
-// read reads one job for a short poll through the hub: a job someone waits
+// read reads jobs for a short poll through the hub: a job someone waits
 // for is answered from the hub's knowledge, and concurrent polls share
 // batched, coalesced reads.
-func (s *Server) read(id string) (*Answer, error) {
-	w, a, err := s.watch(id)
-	if err != nil {
-		return nil, err
+func (s *Server) read(ids []string) ([]*Answer, error) {
+	ws, as, err := s.watch(ids)
+	closeAll(ws)
+	return as, err
+}
+
+// sendAll answers at once: the one-job URL with its job's answer, the
+// many-job one with {"jobs":[…]}.
+func (s *Server) sendAll(c *fiber.Ctx, ids []string, as []*Answer, one bool) error {
+	if one {
+		return s.send(c, as[0])
 	}
-	w.Close()
-	return a, nil
+	return s.reply(c, &Answer{Code: fiber.StatusOK, Body: manyBody(ids, as, false)}, s.manyRetry(as))
 }
 
 // send writes an answer at once. A job still running tells the client

@@ -443,7 +443,7 @@ func TestPushClientGone(t *testing.T) {
 		require.Equal(t, "status", conns[i].Next(t, 5*time.Second).Type)
 	}
 	e.waiters(t, streams)
-	// A held one-job stream has no goroutine of its own (heldWait), so the
+	// A held one-job stream has no goroutine of its own (held.Conn.Watch), so the
 	// count may not grow while they are held: what matters is that every
 	// waiter goes and nothing is left behind.
 	held := runtime.NumGoroutine()

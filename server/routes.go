@@ -37,27 +37,34 @@ func (s *Server) logPanic(c *fiber.Ctx, e any) {
 }
 
 // jobs routes /api/events/jobs/{jobId}/status and /stream, and the
-// many-job /api/events/jobs/status and /stream (see many). The id is cut
-// from the path by hand so that an empty id or one with a '/' is a JOB_002,
-// not an unknown route.
+// many-job /api/events/jobs/status?ids=… and /stream?ids=…: both are a
+// wait for a list of jobs, the one-job URL's of one (one). The id is cut
+// from the path by hand so that an empty id or one with a '/' is a
+// JOB_002, not an unknown route.
 func (s *Server) jobs(c *fiber.Ctx) error {
 	rest := c.Params("*")
 	slash := strings.LastIndexByte(rest, '/')
-	if slash < 0 {
-		return s.many(c, rest)
-	}
-	id, action := rest[:slash], rest[slash+1:]
+	action, one := rest[slash+1:], slash >= 0
 	if err := jobRoute(c, action); err != nil {
 		return err
 	}
-	c.Locals(routeKey, action)
-	if !store.ValidID(id) {
-		return ErrBadJobID
+	var ids []string
+	if one {
+		c.Locals(routeKey, action)
+		if ids = []string{rest[:slash]}; !store.ValidID(ids[0]) {
+			return ErrBadJobID
+		}
+	} else {
+		c.Locals(routeKey, action+"-many")
+		var err error
+		if ids, err = parseIDs(c.Query("ids"), s.cfg.MaxIDs); err != nil {
+			return err
+		}
 	}
 	if action == "stream" {
-		return s.sse(c, id)
+		return s.stream(c, ids, one)
 	}
-	return s.status(c, id)
+	return s.status(c, ids, one)
 }
 
 // jobRoute checks a job URL's action (status or stream; the metrics label

@@ -10,11 +10,12 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 
+	"jobwait/server/admission"
+	"jobwait/server/held"
 	"jobwait/store"
 	"jobwait/stream"
 )
@@ -28,6 +29,13 @@ const (
 	DefaultReadTimeout  = 10 * time.Second // reading a request's line and headers
 	DefaultRedisTimeout = 3 * time.Second  // one Redis read on a request's path
 	DefaultMinReadRate  = 64 << 10         // bytes per second: 512 kbit/s
+
+	// DefaultFirstByteTimeout is Config.FirstByteTimeout's default.
+	DefaultFirstByteTimeout = admission.DefaultFirstByteTimeout
+	// DefaultConnReserve is the part of the file limit the default
+	// Config.MaxConns leaves to what is not a client's connection (see
+	// admission.MaxConnsFor).
+	DefaultConnReserve = admission.DefaultConnReserve
 )
 
 // idleTimeout is how long a kept-alive connection may wait for its next
@@ -44,7 +52,7 @@ type Config struct {
 	RedisTimeout time.Duration // one Redis read on a request's path
 	// MinReadRate (bytes per second) is the slowest reading a held response
 	// (long poll, stream) is sure to be written to whole: it must be written
-	// by its wait's end + 5 s + its size at this rate (see writeGrace).
+	// by its wait's end + 5 s + its size at this rate (see held.WriteGrace).
 	MinReadRate int
 	Demo        *store.Demo // nil: demo mode off
 	Logger      *slog.Logger
@@ -53,7 +61,7 @@ type Config struct {
 	// one /64); past it SVC_001. Zero is no cap.
 	MaxWaitersPerIP int
 	// TrustedProxies are the peers believed about whom they forward for
-	// (X-Forwarded-For); nil believes no one. See clientAddr.
+	// (X-Forwarded-For); nil believes no one. See admission.ClientAddr.
 	TrustedProxies []netip.Prefix
 	// CORSOrigins are the origins (see ParseOrigins) whose pages may call
 	// the API; nil turns CORS off.
@@ -64,12 +72,12 @@ type Config struct {
 	Redis func() RedisHealth
 	// MaxConns caps the client connections open at once, idle ones
 	// included; past it a connection is refused at once, once no idle one
-	// is left to close (see connLimit). Zero derives it from the file
-	// limit: MaxConnsFor(FileLimit()).
+	// is left to close (see admission.Conns). Zero derives it from the
+	// file limit: admission.MaxConnsFor(admission.FileLimit()).
 	MaxConns int
 	// MaxConnsPerIP caps the connections open from one client address
 	// (IPv6: one /64), idle ones included; trusted proxies are not capped
-	// per address. Zero is MaxConnsPerIPFor(MaxConns).
+	// per address. Zero is admission.MaxConnsPerIPFor(MaxConns).
 	MaxConnsPerIP int
 	// FirstByteTimeout is how long a new connection may wait before its
 	// first byte; then ReadTimeout (counted from the connection's start)
@@ -96,13 +104,12 @@ type Server struct {
 	hub     Hub
 	app     *fiber.App
 	metrics *metrics
-	limit   *clientLimit
-	conns   *connLimit
+	waiters *admission.Waiters // held long polls plus streams (see admit)
+	conns   *admission.Conns
 
-	waiting atomic.Int64    // held long polls plus streams (see admit)
 	quitCtx context.Context // ended by Shutdown: held waits end now
 	quitNow context.CancelFunc
-	holds   *holds // the held connections
+	held    *held.Takeover // the held connections
 }
 
 // New returns a server over st and hub; it serves nothing until Listen.
@@ -115,16 +122,18 @@ func New(cfg Config, st *store.Store, hub Hub) *Server {
 	cfg.ReadTimeout = cmp.Or(max(cfg.ReadTimeout, 0), DefaultReadTimeout)
 	cfg.RedisTimeout = cmp.Or(max(cfg.RedisTimeout, 0), DefaultRedisTimeout)
 	cfg.MinReadRate = cmp.Or(max(cfg.MinReadRate, 0), DefaultMinReadRate)
-	cfg.MaxConns = cmp.Or(max(cfg.MaxConns, 0), MaxConnsFor(FileLimit()))
-	cfg.MaxConnsPerIP = cmp.Or(max(cfg.MaxConnsPerIP, 0), MaxConnsPerIPFor(cfg.MaxConns))
+	cfg.MaxConns = cmp.Or(max(cfg.MaxConns, 0), admission.MaxConnsFor(admission.FileLimit()))
+	cfg.MaxConnsPerIP = cmp.Or(max(cfg.MaxConnsPerIP, 0), admission.MaxConnsPerIPFor(cfg.MaxConns))
 	cfg.FirstByteTimeout = cmp.Or(max(cfg.FirstByteTimeout, 0), DefaultFirstByteTimeout)
 	cfg.MaxIDs = cmp.Or(max(cfg.MaxIDs, 0), DefaultMaxIDs)
 	cfg.Logger = cmp.Or(cfg.Logger, slog.Default())
 	s := &Server{cfg: cfg, log: cfg.Logger, store: st, hub: hub}
 	s.quitCtx, s.quitNow = context.WithCancel(context.Background())
-	s.conns = newConnLimit(cfg, s.pollRetry())
+	s.conns = admission.NewConns(admission.Config{MaxConns: cfg.MaxConns, MaxConnsPerIP: cfg.MaxConnsPerIP,
+		FirstByteTimeout: cfg.FirstByteTimeout, TrustedProxies: cfg.TrustedProxies,
+		Refusal: connRefusal(s.pollRetry()), Logger: cfg.Logger})
 	s.metrics = newMetrics(s)
-	s.limit = newClientLimit(cfg.MaxWaitersPerIP, cfg.TrustedProxies)
+	s.waiters = admission.NewWaiters(cfg.MaxWaiters, cfg.MaxWaitersPerIP, cfg.TrustedProxies)
 	s.app = fiber.New(fiber.Config{
 		AppName: "jobwait",
 		// Strings from the request (the job id, kept by the hub; labels)
@@ -134,15 +143,15 @@ func New(cfg Config, st *store.Store, hub Hub) *Server {
 		ErrorHandler:          s.errorHandler,
 		ReadTimeout:           cfg.ReadTimeout,
 		// Responses fasthttp writes (held ones have their own deadline, see
-		// writeGrace) are small: a client that stops reading is cut off then.
-		WriteTimeout:    cfg.WaitBudget + writeGrace,
+		// held.WriteGrace) are small: a client that stops reading is cut off then.
+		WriteTimeout:    cfg.WaitBudget + held.WriteGrace,
 		IdleTimeout:     idleTimeout,
 		ReadBufferSize:  8192,
 		WriteBufferSize: 4096,
 		BodyLimit:       4096,
 	})
-	s.holds = newHolds(s.app.Server(), cfg.MinReadRate, s.metrics.sent, s.conns)
-	s.conns.watch(s.app.Server())
+	s.held = held.NewTakeover(s.app.Server(), cfg.MinReadRate, s.conns)
+	s.conns.Watch(s.app.Server())
 	s.app.Server().Handler = unknownMethods(s.app.Server().Handler)
 	s.routes()
 	return s
@@ -159,7 +168,8 @@ func (s *Server) redisCtx() (context.Context, context.CancelFunc) {
 }
 
 // Listen serves on addr until Shutdown. Accept errors never end it (see
-// connLimit): it returns an error only when it cannot listen on addr.
+// admission.Listener): it returns an error only when it cannot listen on
+// addr.
 func (s *Server) Listen(addr string) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -170,7 +180,7 @@ func (s *Server) Listen(addr string) error {
 
 // Serve serves on ln, under the connection cap, until Shutdown; it returns
 // nil then. Accept errors never end it.
-func (s *Server) Serve(ln net.Listener) error { return s.app.Listener(s.conns.listen(ln)) }
+func (s *Server) Serve(ln net.Listener) error { return s.app.Listener(s.conns.Listen(ln)) }
 
 // MaxConns is the connection cap in force.
 func (s *Server) MaxConns() int { return s.cfg.MaxConns }
@@ -184,11 +194,11 @@ func (s *Server) MaxConnsPerIP() int { return s.cfg.MaxConnsPerIP }
 // their way back to fasthttp are let in first, so that fasthttp's shutdown
 // sees and ends them; none is handed back after.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.holds.stop()
+	s.held.Stop()
 	s.quitNow()
-	if err := s.holds.handedIn(ctx); err != nil {
+	if err := s.held.HandedIn(ctx); err != nil {
 		return err
 	}
 	err := s.app.ShutdownWithContext(ctx)
-	return errors.Join(err, s.holds.drained(ctx))
+	return errors.Join(err, s.held.Drained(ctx))
 }

@@ -5,6 +5,8 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"jobwait/server/eventid"
+	"jobwait/server/held"
 	"jobwait/store"
 	"jobwait/stream"
 )
@@ -20,120 +22,183 @@ const (
 	evProblem   = "problem"
 )
 
-// sse answers GET /api/events/jobs/{jobId}/stream. A bad id, a job that
-// does not exist or cannot be read, and a full server are answered with JSON
-// and no stream; a Last-Event-ID (or ?lastEventId=) of a final event with 204.
-func (s *Server) sse(c *fiber.Ctx, id string) error {
-	r, resumed := parseEventID(lastEventID(c))
-	if resumed && r.final {
+// stream answers GET /api/events/jobs/{jobId}/stream and the many-job
+// /api/events/jobs/stream?ids=…: one stream for every listed job, each
+// job's current state at once, a status event on each change and one
+// final event (completed, failed, problem, or timeout at the one
+// deadline), ended with its last job. A Last-Event-ID (or ?lastEventId=)
+// keeps the deadline and skips the jobs it proves ended (a many-job id,
+// only for the same set of ids); when it proves them all, 204. A full
+// server, and on the one-job URL a job that cannot be waited for, are
+// answered with JSON and no stream.
+func (s *Server) stream(c *fiber.Ctx, ids []string, one bool) error {
+	st := &sseStream{srv: s, ids: ids, one: one, ended: make([]bool, len(ids)), left: len(ids)}
+	var resumed bool
+	if one {
+		var r eventid.Resume
+		r, resumed = eventid.Parse(lastEventID(c))
+		st.deadline, st.seq, st.ended[0] = r.Deadline, r.Seq, r.Final
+	} else {
+		var r eventid.ManyResume
+		st.list = eventid.NewList(ids)
+		if r, resumed = eventid.ParseMany(lastEventID(c), s.cfg.MaxIDs); resumed {
+			st.deadline, st.seq = r.Deadline, r.Seq
+			st.ended, _ = st.list.Ended(r)
+		}
+	}
+	for _, e := range st.ended {
+		if e {
+			st.left--
+		}
+	}
+	if st.left == 0 {
 		c.Set(fiber.HeaderCacheControl, "no-store")
 		return c.SendStatus(fiber.StatusNoContent)
 	}
-	deadline := streamDeadline(r, resumed, time.Now(), s.cfg.WaitBudget)
-	w, a, done, err := s.admitWatch(c, "sse", id)
-	if err != nil {
+	st.deadline = eventid.Deadline(st.deadline, resumed, time.Now(), s.cfg.WaitBudget)
+	var done func()
+	var err error
+	st.ws, st.last, done, err = s.admitWatch(c, "sse", ids, one)
+	switch {
+	case err != nil:
 		return err
-	}
-	if a.Status == "" || c.Method() == fiber.MethodHead {
+	case one && st.last[0].Status == "":
 		done()
-		if a.Status == "" {
-			return s.send(c, a)
-		}
+		return s.send(c, st.last[0])
+	case c.Method() == fiber.MethodHead:
+		done()
 		c.Set(fiber.HeaderContentType, "text/event-stream; charset=utf-8")
 		c.Set(fiber.HeaderCacheControl, "no-cache")
 		return nil
 	}
-	st := &sseStream{srv: s, w: w, seq: r.seq, deadline: deadline}
-	s.holds.hold(c, deadline, done, func(h *heldConn) ending {
-		st.h = h
-		return st.run(a)
-	})
+	s.hold(c, st.deadline, done, st.serve)
 	return nil
 }
 
-// sseStream is one open stream (see heldWait). Its fields after h are
-// guarded by h.mu once the first event is written.
+// sseStream is one open stream of one job (one) or many; its fields after
+// h are guarded by h's lock once it is watched (held.Watch).
 type sseStream struct {
 	srv      *Server
-	h        *heldConn
-	w        *stream.Waiter[*Answer]
-	seq      uint64
+	ids      []string
+	ws       []*stream.Waiter[*Answer]
 	deadline time.Time
-	last     *Answer // the state last written
+	one      bool         // the one-job URL: its ids, bodies and counted statuses
+	list     eventid.List // many jobs: ids as the event ids see them
+
+	h     *held.Conn
+	last  []*Answer // each job's last state sent
+	ended []bool    // each job's final event sent (or had by the client)
+	left  int       // jobs not ended
+	seq   uint64
 }
 
-// run writes the stream's head, retry and current state, then leaves the
-// stream to go on without a goroutine (heldWait): the fan-out writes every
-// change (step), the clock a keepalive comment at each heartbeat (a
-// vanished client is noticed then) and the timeout event at the deadline,
-// shutdown drops it. The status counted is the last event's answer's (a
-// problem's 404 or 502).
-func (st *sseStream) run(first *Answer) ending {
-	s, h := st.srv, st.h
-	pre, retry := h.streamHead(s.cfg.PollInterval)
-	if !st.event(pre, retry, eventName(first), first.Body, first.Final()) {
-		return endGone
-	}
-	h.code = first.Code
-	st.last = first
-	if first.Final() {
-		return h.streamEnd()
-	}
-	hw := &heldWait{h: h, w: st.w, change: st.step, fire: st.beat,
-		stop: func() { h.finish(h.dropStream(s.cfg.PollInterval)) }}
-	hw.start(st.deadline, s.cfg.Heartbeat, s.quitCtx)
-	return endHeld
-}
-
-// step writes the job's newest state if it is not the last one written,
-// and ends the stream after a final one.
-func (st *sseStream) step() {
-	h := st.h
-	a, at := st.w.Latest()
-	if SameAnswer(a, st.last) {
-		return
-	}
-	st.last = a
-	if !st.event(nil, nil, eventName(a), a.Body, a.Final()) {
-		h.finish(endGone)
-		return
-	}
-	h.code = a.Code
-	st.srv.metrics.woke(at)
-	if a.Final() {
-		h.finish(h.streamEnd())
-	}
-}
-
-// beat is the clock's: a heartbeat (a vanished client ends the stream,
-// else a keepalive comment), or the wait's end, a timeout event.
-func (st *sseStream) beat(ended bool) {
-	h := st.h
-	if !ended {
-		if peerGone(h.conn) || h.write(h.frame(keepalive)) != nil {
-			h.finish(endGone)
+// serve writes the stream's head, retry and every job's current state,
+// then leaves it to the jobs' changes, its clock and shutdown (held.Watch).
+func (st *sseStream) serve(h *held.Conn) {
+	st.h = h
+	pre, lead := h.StreamHead(st.srv.cfg.PollInterval)
+	for i, a := range st.last {
+		if st.ended[i] {
+			st.unwatch(i) // the client has its final event
+			continue
 		}
+		if !st.send(pre, lead, i, a) || st.left == 0 {
+			return
+		}
+		pre, lead = nil, nil
+	}
+	held.Watch(h, st, st.ws, st.srv.cfg.Heartbeat, st.srv.quitCtx)
+}
+
+// Change writes job i's newest state if it is not the last one written.
+func (st *sseStream) Change(i int) {
+	if st.ended[i] || st.h.Over() {
 		return
 	}
-	// A state the fan-out has not pushed here yet goes first: a final one
-	// ends the stream instead of the timeout.
-	if st.step(); h.over {
+	a, at := st.ws[i].Latest()
+	if SameAnswer(a, st.last[i]) {
 		return
 	}
-	switch {
-	case !st.event(nil, nil, evTimeout, st.last.TimedOut(), true):
-		h.finish(endGone)
-	default:
-		h.finish(h.streamEnd())
+	if st.send(nil, nil, i, a) {
+		st.srv.metrics.woke(at)
 	}
 }
 
-// event writes one event of the stream; see heldConn.event.
-func (st *sseStream) event(pre, lead []byte, name string, body []byte, final bool) bool {
-	st.seq++
-	var idb [maxEventIDLen]byte
-	id := appendEventID(idb[:0], st.deadline, st.seq, final)
-	return st.h.event(pre, lead, id, name, body, final)
+// Fire writes a keepalive comment at a heartbeat, a timeout event for each
+// job still running at the deadline, and drops the stream at shutdown.
+func (st *sseStream) Fire(e held.Event) {
+	switch e {
+	case held.Beat:
+		st.h.Keepalive()
+	case held.Deadline:
+		// A state the fan-out has not pushed here yet goes first: a final
+		// one ends its job instead of the timeout.
+		for i := range st.ids {
+			st.Change(i)
+		}
+		for i := range st.ids {
+			if st.ended[i] || st.h.Over() {
+				continue
+			}
+			st.end(i)
+			st.event(nil, nil, i, evTimeout, st.last[i].TimedOut(), st.left == 0)
+		}
+	case held.Shutdown:
+		st.h.Drop(st.srv.cfg.PollInterval)
+	}
+}
+
+// send writes job i's state a as its event; a final one ends the job, and
+// the stream with its last job. The status counted is the answer's on the
+// one-job URL (a problem's 404 or 502), else 200.
+func (st *sseStream) send(pre, lead []byte, i int, a *Answer) bool {
+	st.last[i] = a
+	final := a.Final()
+	if final {
+		st.end(i)
+	}
+	body := a.Body
+	if !st.one && a.Status == "" {
+		body = appendJobBody(nil, st.ids[i], a)
+	}
+	if !st.event(pre, lead, i, eventName(a), body, final && st.left == 0) {
+		return false
+	}
+	if st.one {
+		st.h.Count(a.Code)
+	} else {
+		st.h.Count(fiber.StatusOK)
+	}
+	return true
+}
+
+// end marks job i ended: its final event is being sent.
+func (st *sseStream) end(i int) {
+	st.ended[i] = true
+	st.left--
+	st.unwatch(i)
+}
+
+// unwatch stops watching job i, whose final event is sent or had.
+func (st *sseStream) unwatch(i int) {
+	if w := st.ws[i]; w != nil { // nil: a final job read past the waiter cap
+		w.Close()
+	}
+}
+
+// event writes job i's event (see held.Conn.Event); a many-job stream's id
+// names the jobs ended so far. The sequence stops at its largest value
+// rather than wrap.
+func (st *sseStream) event(pre, lead []byte, i int, name string, body []byte, final bool) bool {
+	st.seq = eventid.NextSeq(st.seq)
+	var idb [2 * eventid.MaxLen]byte // a many-job id of up to 260 jobs
+	id := idb[:0]
+	if st.one {
+		id = eventid.Append(id, st.deadline, st.seq, final)
+	} else {
+		id = eventid.AppendMany(id, st.deadline, st.seq, st.list, st.ended, final)
+	}
+	return st.h.Event(pre, lead, id, name, body, final)
 }
 
 func eventName(a *Answer) string {

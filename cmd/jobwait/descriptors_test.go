@@ -23,7 +23,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"jobwait/server"
+	"jobwait/server/admission"
 	"jobwait/server/servertest"
 	"jobwait/store"
 	"jobwait/stream/streamtest"
@@ -120,7 +120,7 @@ func TestOutOfDescriptorsRefusesPastTheCap(t *testing.T) {
 	r := newRigUnder(t, underFileLimit(t, nofile), nil, "JOBWAIT_WAIT_BUDGET="+budget.String(),
 		"JOBWAIT_FIRST_BYTE_TIMEOUT=1m") // the flood stays for the test
 	base := r.jw.URL()
-	require.EqualValues(t, server.MaxConnsFor(uint64(nofile)), servertest.Metric(base, "jobwait_connections_max"), "the default cap, from the file limit")
+	require.EqualValues(t, admission.MaxConnsFor(uint64(nofile)), servertest.Metric(base, "jobwait_connections_max"), "the default cap, from the file limit")
 
 	jobs := r.jobs.Jobs(t, held)
 	var w streamtest.Group[outcome]
@@ -136,7 +136,7 @@ func TestOutOfDescriptorsRefusesPastTheCap(t *testing.T) {
 	m, err := servertest.ReadMetricsOn(spare)
 	require.NoError(t, err)
 	open, reclaimed := m.Sum("jobwait_connections_open"), int(m.Sum("jobwait_connections_reclaimed_total"))
-	max := server.MaxConnsFor(uint64(nofile))
+	max := admission.MaxConnsFor(uint64(nofile))
 	t.Logf("%d of %d idle connections refused; %d open before, %v after, cap %d; %d kept-alive connections reclaimed",
 		refused, extra, before, open, max, reclaimed)
 	assert.Equal(t, extra-(max-before)-reclaimed, refused, "every connection past the cap is refused, the others let in")

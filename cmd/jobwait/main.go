@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"jobwait/server"
+	"jobwait/server/admission"
 	"jobwait/server/auth"
 	"jobwait/store"
 	"jobwait/stream"
@@ -111,8 +112,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	go func() { listened <- srv.Listen(cfg.Addr) }()
 	log.Info("jobwait listening", "addr", cfg.Addr, "redis", be.desc, "demo", cfg.Demo,
 		"wait_budget", cfg.WaitBudget, "notify", cfg.Notify,
-		"max_conns", srv.MaxConns(), "max_conns_per_ip", srv.MaxConnsPerIP(), "file_limit", server.FileLimit())
-	if nofile := server.FileLimit(); nofile > 0 && uint64(srv.MaxConns()) > nofile {
+		"max_conns", srv.MaxConns(), "max_conns_per_ip", srv.MaxConnsPerIP(), "file_limit", admission.FileLimit())
+	if nofile := admission.FileLimit(); nofile > 0 && uint64(srv.MaxConns()) > nofile {
 		log.Warn("-max-conns (JOBWAIT_MAX_CONNS) is above the file limit: out of descriptors, connections are refused and accepts retried",
 			"max_conns", srv.MaxConns(), "file_limit", nofile)
 	}

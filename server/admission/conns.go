@@ -1,0 +1,289 @@
+package admission
+
+import (
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// DefaultConnShare sets the default per-address connection cap: one
+// address may hold an eighth of the connection cap (see MaxConnsPerIPFor).
+const DefaultConnShare = 8
+
+// DefaultFirstByteTimeout is how long a new connection may stay silent.
+const DefaultFirstByteTimeout = 5 * time.Second
+
+// MaxConnsPerIPFor is the default per-address connection cap under a
+// connection cap of maxConns: an eighth of it, at least one.
+func MaxConnsPerIPFor(maxConns int) int { return max(1, maxConns/DefaultConnShare) }
+
+// highWater is where reclaiming begins under a connection cap of max: at
+// seven eighths of it (all of a cap under eight), so that the last eighth
+// is kept for connections that arrive when none is idle.
+func highWater(max int) int { return max - max/8 }
+
+// refusal is why a connection was refused at once.
+type refusal int
+
+const (
+	atCap      refusal = iota // open connections at Config.MaxConns, none idle
+	atAddrCap                 // its address at Config.MaxConnsPerIP
+	outOfFiles                // accept failed for want of descriptors; refused on the spare one
+	refusals                  // how many reasons there are
+)
+
+// Reasons are the labels of the refusals' reasons, in the order of
+// ConnStats.Refused.
+var Reasons = [refusals]string{"max_conns", "max_conns_per_ip", "out_of_descriptors"}
+
+// Conns admits, counts and reclaims the client connections (see
+// Listener for the accept loop that asks it). Its rules:
+//
+//   - In all, at most max connections are open; from one address (IPv6:
+//     one /64, see Key), at most perAddr. A connection from a trusted
+//     proxy carries many clients' requests and is counted in all only: the
+//     waiter caps (Waiters) count its forwarded clients. The address is the TCP peer's; no header is read to admit a
+//     connection, so none can be forged to dodge the cap.
+//   - Every connection is in one phase (see phase). Idle ones, between
+//     requests, wait on a list in the order they went idle. A connection
+//     admitted at or above the high-water mark (highWater) closes the one
+//     idle longest, if any: so new clients displace idle keep-alive ones,
+//     oldest first, before any is refused; a connection inside a request
+//     or a held wait is never closed for room.
+//   - A new connection must send its first byte within firstByte (see
+//     slot); then fasthttp's read timeout runs for the rest of its request.
+//
+// Each step is O(1) under mu: a map of counts per address and an intrusive
+// list, never a scan.
+type Conns struct {
+	max, perAddr, high int
+	firstByte          time.Duration
+	trusted            []netip.Prefix
+	refusal            []byte // the whole 503 response
+	log                *slog.Logger
+
+	open         atomic.Int64
+	idling       atomic.Int64 // the idle list's length, for /metrics
+	refused      [refusals]atomic.Uint64
+	reclaimed    atomic.Uint64
+	silent       atomic.Uint64 // connections whose first byte never came
+	acceptErrors atomic.Uint64
+
+	mu     sync.Mutex
+	byAddr map[netip.Addr]int // open connections per address key
+	idle   idleList
+
+	episodes // the log of refusals and accept errors
+}
+
+// Config is the connection cap's settings; the caller applies the
+// defaults (MaxConnsFor, MaxConnsPerIPFor, DefaultFirstByteTimeout).
+type Config struct {
+	MaxConns         int           // open connections in all, idle ones included
+	MaxConnsPerIP    int           // open connections per address key (see Key)
+	FirstByteTimeout time.Duration // how long a new connection may stay silent
+	TrustedProxies   []netip.Prefix
+	// Refusal is the whole response (status line, headers, body) written
+	// to a connection refused at once, before anyone reads it.
+	Refusal []byte
+	Logger  *slog.Logger
+}
+
+// NewConns returns the connection cap of cfg.
+func NewConns(cfg Config) *Conns {
+	return &Conns{max: cfg.MaxConns, perAddr: cfg.MaxConnsPerIP, high: highWater(cfg.MaxConns),
+		firstByte: cfg.FirstByteTimeout, trusted: cfg.TrustedProxies,
+		refusal: cfg.Refusal, log: cfg.Logger, byAddr: make(map[netip.Addr]int)}
+}
+
+// ConnStats are the connection cap's gauges and counters, for /metrics.
+type ConnStats struct {
+	Open, Idle      int64 // connections open; idle ones among them
+	Max, MaxPerAddr int   // the caps in force
+	// Refused counts the connections refused at once, by reason (Reasons).
+	Refused      [refusals]uint64
+	Reclaimed    uint64 // idle connections closed to make room
+	Silent       uint64 // connections cut for sending no first byte in time
+	AcceptErrors uint64 // accepts that failed, each retried after a backoff
+}
+
+// Stats reads the counters; each is read atomically, not all at once.
+func (l *Conns) Stats() ConnStats {
+	st := ConnStats{Open: l.open.Load(), Idle: l.idling.Load(), Max: l.max, MaxPerAddr: l.perAddr,
+		Reclaimed: l.reclaimed.Load(), Silent: l.silent.Load(), AcceptErrors: l.acceptErrors.Load()}
+	for why := range st.Refused {
+		st.Refused[why] = l.refused[why].Load()
+	}
+	return st
+}
+
+// phase is where a connection is in its life. The moves: quiet to busy
+// (its first byte, or its time for one ran out), busy to idle (a response
+// written, the connection kept alive) and back (the next request begins),
+// and any to gone (closed, or reclaimed while idle), which is final.
+type phase int32
+
+const (
+	quiet phase = iota // admitted, nothing read yet: the first-byte deadline runs
+	busy               // inside a request, its response or a held wait
+	idle               // between requests, on the idle list: reclaimable
+	gone               // closed or reclaimed: counted no more
+)
+
+// admit counts c in, or counts its refusal and says why (the caller
+// refuses it). At or above the high-water mark it first reclaims the
+// connection idle longest, which is shut down once the lock is let go.
+func (l *Conns) admit(c net.Conn) (net.Conn, refusal, bool) {
+	key, counted := l.addrKey(c)
+	l.mu.Lock()
+	if counted && l.byAddr[key] >= l.perAddr {
+		l.mu.Unlock()
+		l.refusedFor(atAddrCap, key)
+		return nil, atAddrCap, false
+	}
+	var victim *slot
+	if l.open.Load() >= int64(l.high) {
+		if victim = l.idle.front(); victim != nil {
+			l.drop(victim)
+		}
+	}
+	if l.open.Load() >= int64(l.max) {
+		l.mu.Unlock()
+		l.refusedFor(atCap, key)
+		return nil, atCap, false
+	}
+	if counted {
+		l.byAddr[key]++
+	}
+	l.open.Add(1)
+	l.mu.Unlock()
+	if victim != nil {
+		victim.shut()
+		l.reclaimed.Add(1)
+	}
+	return l.wrap(c, key, counted), 0, true
+}
+
+// addrKey is what c is counted under per address (see Key); false
+// when it is not counted per address: from a trusted proxy, or not TCP.
+func (l *Conns) addrKey(c net.Conn) (netip.Addr, bool) {
+	ta, ok := c.RemoteAddr().(*net.TCPAddr)
+	if !ok {
+		return netip.Addr{}, false
+	}
+	a := ta.AddrPort().Addr().Unmap().WithZone("")
+	if !a.IsValid() || trustedAddr(a, l.trusted) {
+		return netip.Addr{}, false
+	}
+	return Key(a), true
+}
+
+// drop takes s off the count, once; called with mu held.
+func (l *Conns) drop(s *slot) {
+	switch phase(s.phase.Load()) {
+	case gone:
+		return
+	case idle:
+		l.idle.remove(s)
+		l.idling.Add(-1)
+	}
+	s.phase.Store(int32(gone))
+	if s.counted {
+		if l.byAddr[s.key]--; l.byAddr[s.key] <= 0 {
+			delete(l.byAddr, s.key)
+		}
+	}
+	l.open.Add(-1)
+}
+
+// Rest marks c idle: its response is written and it awaits its next
+// request, reclaimable until Wake.
+func (l *Conns) Rest(c net.Conn) {
+	s := slotOf(c)
+	if s == nil {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if phase(s.phase.Load()) == busy {
+		s.phase.Store(int32(idle))
+		l.idle.pushBack(s)
+		l.idling.Add(1)
+	}
+}
+
+// Wake marks c busy: its next request has begun. False if it was
+// reclaimed (or closed) meanwhile: it is being shut down.
+func (l *Conns) Wake(c net.Conn) bool {
+	s := slotOf(c)
+	if s == nil {
+		return true
+	}
+	switch phase(s.phase.Load()) {
+	case quiet, busy:
+		return true // the first request's StateActive comes before its first byte
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if phase(s.phase.Load()) != idle {
+		return false
+	}
+	l.idle.remove(s)
+	l.idling.Add(-1)
+	s.phase.Store(int32(busy))
+	return true
+}
+
+// Watch follows fast's connections between requests: idle once a response
+// is written (StateIdle), busy once the next request's first byte is in
+// (StateActive). A connection taken over from fast is followed by its new
+// owner instead, with Rest and Wake.
+func (l *Conns) Watch(fast *fasthttp.Server) {
+	next := fast.ConnState
+	fast.ConnState = func(c net.Conn, st fasthttp.ConnState) {
+		switch st {
+		case fasthttp.StateIdle:
+			l.Rest(c)
+		case fasthttp.StateActive:
+			l.Wake(c)
+		}
+		if next != nil {
+			next(c, st)
+		}
+	}
+}
+
+// idleList is the idle connections, the one idle longest first: each goes
+// idle at the back, so the list stays in that order without a sort.
+type idleList struct{ head, tail *slot }
+
+func (q *idleList) front() *slot { return q.head }
+
+func (q *idleList) pushBack(s *slot) {
+	s.prev, s.next = q.tail, nil
+	if q.tail != nil {
+		q.tail.next = s
+	} else {
+		q.head = s
+	}
+	q.tail = s
+}
+
+func (q *idleList) remove(s *slot) {
+	if s.prev != nil {
+		s.prev.next = s.next
+	} else {
+		q.head = s.next
+	}
+	if s.next != nil {
+		s.next.prev = s.prev
+	} else {
+		q.tail = s.prev
+	}
+	s.prev, s.next = nil, nil
+}

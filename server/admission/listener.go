@@ -1,0 +1,172 @@
+package admission
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// DefaultConnReserve is the part of the file limit (RLIMIT_NOFILE) that the
+// default connection cap leaves to everything that is not a client's
+// connection: the Redis pool (64 connections per node, unless REDIS_URL's
+// pool_size says more), the keyspace subscriptions (one per master), the
+// listener and its spare descriptor, stdin, stdout and stderr, the poller,
+// the pprof listener, the files the metrics collector reads under /proc,
+// and DNS lookups. A cluster of many nodes needs more: set the cap.
+const DefaultConnReserve = 128
+
+// Backoff of a failing accept, as net/http's: 5 ms, doubling up to 1 s.
+const (
+	acceptDelayMin = 5 * time.Millisecond
+	acceptDelayMax = time.Second
+)
+
+// MaxConnsFor is the default connection cap under a file limit of nofile
+// descriptors: the limit less DefaultConnReserve, or half the limit when
+// it is so low that the reserve would leave less. A limit of 0 (unknown),
+// RLIM_INFINITY and anything past 2^30 count as 2^30.
+func MaxConnsFor(nofile uint64) int {
+	if nofile == 0 || nofile > 1<<30 {
+		nofile = 1 << 30
+	}
+	return int(max(nofile-min(nofile, DefaultConnReserve), nofile/2))
+}
+
+// Listener is a net.Listener under a Conns: past a cap, a connection
+// is accepted and at once refused with a fixed 503 (SVC_001, Retry-After,
+// Connection: close), written without blocking, so a client is told to
+// come back instead of waiting in the listen backlog. Accept errors (out
+// of descriptors above all) never end the accept loop: it backs off and
+// tries again. Accept is called from one goroutine (fasthttp's accept
+// loop); Close from any.
+type Listener struct {
+	net.Listener
+	lim   *Conns
+	raw   syscall.RawConn // the listening socket, for refusing at EMFILE; nil if none
+	spare *os.File        // a descriptor kept free for that refusal; nil if none
+	delay time.Duration   // the current accept backoff
+	done  chan struct{}   // closed by Close: a backoff ends at once
+	once  sync.Once
+}
+
+// Listen puts ln under the cap: its Accept admits, refuses and backs off
+// as Listener says.
+func (l *Conns) Listen(ln net.Listener) *Listener {
+	wl := &Listener{Listener: ln, lim: l, done: make(chan struct{})}
+	if sc, ok := ln.(syscall.Conn); ok {
+		if raw, err := sc.SyscallConn(); err == nil {
+			wl.raw = raw
+			wl.spare = openSpare()
+		}
+	}
+	return wl
+}
+
+// Accept returns the next connection within the cap. It returns an error
+// only once the listener is closed.
+func (l *Listener) Accept() (net.Conn, error) {
+	for {
+		if l.spare == nil && l.raw != nil {
+			l.spare = openSpare()
+		}
+		c, err := l.Listener.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				l.closeSpare()
+				return nil, err
+			}
+			l.lim.failed(err)
+			if isOutOfFiles(err) && l.refuseOnSpare() {
+				continue
+			}
+			l.backoff()
+			continue
+		}
+		l.delay = 0
+		wc, _, ok := l.lim.admit(c)
+		if !ok {
+			l.refuse(c)
+			continue
+		}
+		l.lim.admitted()
+		return wc, nil
+	}
+}
+
+// Close closes the listener and ends a backoff in progress.
+func (l *Listener) Close() error {
+	l.once.Do(func() { close(l.done) })
+	return l.Listener.Close()
+}
+
+// backoff waits the next accept delay, or until Close.
+func (l *Listener) backoff() {
+	l.delay = min(max(2*l.delay, acceptDelayMin), acceptDelayMax)
+	t := time.NewTimer(l.delay)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-l.done:
+	}
+}
+
+// refuse answers a connection past the cap and closes it.
+func (l *Listener) refuse(c net.Conn) {
+	if sc, ok := c.(syscall.Conn); ok {
+		if raw, err := sc.SyscallConn(); err == nil {
+			_ = raw.Write(func(fd uintptr) bool {
+				refuseFD(int(fd), l.lim.refusal)
+				return true
+			})
+		}
+	}
+	_ = c.Close()
+}
+
+// refuseOnSpare, out of descriptors, frees the spare one to accept a
+// pending connection, refuses it and takes the spare back. It reports
+// whether a connection was refused; false when none is pending.
+func (l *Listener) refuseOnSpare() bool {
+	if l.spare == nil || l.raw == nil {
+		return false
+	}
+	l.closeSpare()
+	refused := false
+	// Control, not Read: a listener's RawConn supports only Control, which
+	// never waits (the socket is non-blocking): a pending connection or none.
+	_ = l.raw.Control(func(fd uintptr) {
+		refused = refusePending(int(fd), l.lim.refusal)
+	})
+	l.spare = openSpare()
+	if refused {
+		l.lim.refusedFor(outOfFiles, netip.Addr{})
+	}
+	return refused
+}
+
+func (l *Listener) closeSpare() {
+	if l.spare != nil {
+		_ = l.spare.Close()
+		l.spare = nil
+	}
+}
+
+// openSpare opens the descriptor kept free for refusing at EMFILE, or
+// returns nil when none can be had now.
+func openSpare() *os.File {
+	f, err := os.Open(os.DevNull)
+	if err != nil {
+		return nil
+	}
+	return f
+}
+
+// isOutOfFiles reports whether an accept failed for want of descriptors, in
+// the process (EMFILE) or the system (ENFILE).
+func isOutOfFiles(err error) bool {
+	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE)
+}

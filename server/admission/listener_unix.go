@@ -1,0 +1,44 @@
+//go:build unix
+
+package admission
+
+import "syscall"
+
+// FileLimit is the process's file limit (RLIMIT_NOFILE's soft limit, which
+// Go raises to the hard limit at start), or 0 when it cannot be read.
+func FileLimit() uint64 {
+	var r syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &r); err != nil {
+		return 0
+	}
+	return r.Cur
+}
+
+// refusePending accepts a pending connection on a listening socket,
+// refuses it and closes it. It does not wait (Go keeps its sockets
+// non-blocking): false when no connection is pending.
+func refusePending(fd int, resp []byte) bool {
+	nfd, _, err := syscall.Accept(fd)
+	if err != nil {
+		return false
+	}
+	refuseFD(nfd, resp)
+	_ = syscall.Close(nfd)
+	return true
+}
+
+// refuseFD writes the refusal to a connection's socket without blocking:
+// first it drops what the client has sent already (a few reads at most),
+// so that the close that follows sends FIN rather than RST, which could
+// discard the refusal before the client reads it. A refusal that does not
+// fit the socket's buffer (it always fits a new connection's) is cut.
+func refuseFD(fd int, resp []byte) {
+	var b [4096]byte
+	for range 4 {
+		n, _, err := syscall.Recvfrom(fd, b[:], syscall.MSG_DONTWAIT)
+		if err != nil || n < len(b) {
+			break
+		}
+	}
+	_ = syscall.Sendto(fd, resp, syscall.MSG_DONTWAIT, nil)
+}

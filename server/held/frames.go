@@ -1,0 +1,193 @@
+package held
+
+import (
+	"math/rand/v2"
+	"strconv"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
+)
+
+// The framing of a held response: its head, a whole JSON answer, and an
+// event stream's events (each one chunk), keepalives, and the two ways a
+// stream ends: after its final event, or cut by shutdown. Each write that
+// ends the response records how (finish); a write that fails records that
+// the client is gone.
+
+// head appends a response's status line and headers, without the blank line.
+func (h *Conn) head(b []byte, code int, contentType string) []byte {
+	b = append(b, "HTTP/1.1 "...)
+	b = strconv.AppendInt(b, int64(code), 10)
+	b = append(b, ' ')
+	b = append(b, fasthttp.StatusMessage(code)...)
+	b = append(b, "\r\nDate: "...)
+	b = fasthttp.AppendHTTPDate(b, time.Now())
+	b = append(b, "\r\nContent-Type: "...)
+	b = append(b, contentType...)
+	b = append(b, "\r\n"...)
+	b = append(b, h.extra...)
+	if !h.keepAlive {
+		b = append(b, "Connection: close\r\n"...)
+	}
+	return b
+}
+
+// Reply writes a whole JSON answer and ends the response: as the
+// connection's last (Connection: close, and the FIN rides with it, see
+// sendOnce) when last, else leaving the connection to the client's next
+// request if it is kept alive. A write that fails ends it as gone.
+func (h *Conn) Reply(code, retryAfter int, body []byte, last bool) {
+	if last {
+		h.keepAlive, h.more = false, !h.behind
+	}
+	bp := bufs.Get().(*[]byte)
+	defer putBuf(bp)
+	b := h.head((*bp)[:0], code, fiber.MIMEApplicationJSON)
+	b = append(b, "Cache-Control: no-store\r\n"...)
+	if retryAfter > 0 {
+		b = append(b, "Retry-After: "...)
+		b = strconv.AppendInt(b, int64(retryAfter), 10)
+		b = append(b, "\r\n"...)
+	}
+	b = append(b, "Content-Length: "...)
+	b = strconv.AppendInt(b, int64(len(body)), 10)
+	b = append(b, "\r\n\r\n"...)
+	*bp = b
+	if h.headOnly {
+		body = nil
+	}
+	err := h.write(b, body)
+	h.more = false
+	switch {
+	case err != nil:
+		h.finish(endGone)
+	case last:
+		h.code = code
+		h.finish(endDone)
+	default:
+		h.code = code
+		h.finish(endReuse)
+	}
+}
+
+// chunkDigits is the fixed width of a chunk's hex size: the size is filled
+// in after the event is written behind it (leading zeros are valid).
+const chunkDigits = 8
+
+// reconnectSpread is the range of the random delay a stream cut by
+// shutdown adds to its client's reconnect, so that the clients of a
+// replica that stops do not all reconnect to the others at once.
+const reconnectSpread = 5 * time.Second
+
+// keepalive is the heartbeat comment, as one chunk and bare (HTTP/1.0).
+var keepalive = [2][]byte{[]byte("0000000d\r\n: keepalive\n\n\r\n"), []byte(": keepalive\n\n")}
+
+// eventEnd ends an event and its chunk; finalEnd also ends the response.
+var (
+	eventEnd = []byte("\n\n\r\n")
+	finalEnd = []byte("\n\n\r\n0\r\n\r\n")
+)
+
+// StreamHead returns a stream's response head and its first event's lead:
+// the retry line, telling EventSource to reconnect after retry. A stream
+// is its connection's last response (Connection: close): when it ends, the
+// connection is closed at once rather than kept for a next request that
+// an EventSource never sends on it (a wake-up, a read and a timer each).
+func (h *Conn) StreamHead(retry time.Duration) (pre, lead []byte) {
+	h.keepAlive = false
+	pre = h.head(nil, fiber.StatusOK, "text/event-stream; charset=utf-8")
+	pre = append(pre, "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n"...)
+	if h.chunked {
+		pre = append(pre, "Transfer-Encoding: chunked\r\n"...)
+	}
+	pre = append(pre, "\r\n"...)
+	lead = strconv.AppendInt([]byte("retry: "), retry.Milliseconds(), 10)
+	return pre, append(lead, "\n\n"...)
+}
+
+// Event writes one event as one chunk in one write: pre (the response
+// head, before the first event) outside the chunk, lead (the retry line)
+// inside it before the event, and for a final event the last chunk after
+// it, which ends the response (the connection closes at once after it).
+// The body is the answer's own, shared by every waiter: never copied. On
+// HTTP/1.0 there are no chunks: the stream ends with the connection. False
+// when the write failed: the client is gone, and the response over.
+func (h *Conn) Event(pre, lead, id []byte, name string, body []byte, final bool) bool {
+	bp := bufs.Get().(*[]byte)
+	defer putBuf(bp)
+	b := append((*bp)[:0], pre...)
+	start := len(b)
+	if h.chunked {
+		b = append(b, "00000000\r\n"...)
+	}
+	b = append(b, lead...)
+	b = append(b, "id: "...)
+	b = append(b, id...)
+	b = append(b, "\nevent: "...)
+	b = append(b, name...)
+	b = append(b, "\ndata: "...)
+	*bp = b
+	tail := eventEnd[:2]
+	if h.chunked {
+		n := len(b) - start - chunkDigits - 2 + len(body) + 2 // the payload ends "\n\n"
+		const hex = "0123456789abcdef"
+		for i := chunkDigits - 1; i >= 0; i-- {
+			b[start+i] = hex[n&0xf]
+			n >>= 4
+		}
+		tail = eventEnd
+		if final {
+			tail = finalEnd
+		}
+		h.more = final && !h.behind // a close follows (see sendOnce)
+	}
+	err := h.write(b, body, tail)
+	h.more = false
+	switch {
+	case err != nil:
+		h.finish(endGone)
+		return false
+	case final:
+		h.finish(endDone)
+	}
+	return true
+}
+
+// Keepalive writes the heartbeat comment; a write that fails ends the
+// response as gone.
+func (h *Conn) Keepalive() {
+	if h.write(h.frame(keepalive)) != nil {
+		h.finish(endGone)
+	}
+}
+
+// frame picks the chunked or the bare form of a fixed message.
+func (h *Conn) frame(m [2][]byte) []byte {
+	if h.chunked {
+		return m[0]
+	}
+	return m[1]
+}
+
+// Drop ends a stream cut by shutdown: no final event, and an end every
+// client takes for a dropped connection (see drop), so each reconnects
+// with its Last-Event-ID, to another replica, keeping its deadline. A
+// retry of the poll interval plus a random part of reconnectSpread
+// spreads those reconnects.
+func (h *Conn) Drop(poll time.Duration) {
+	_ = h.write(h.retryFrame(poll + rand.N(reconnectSpread)))
+	h.finish(endDrop)
+}
+
+// retryFrame is a "retry:" field alone, as one chunk or bare (HTTP/1.0).
+func (h *Conn) retryFrame(d time.Duration) []byte {
+	msg := strconv.AppendInt([]byte("retry: "), d.Milliseconds(), 10)
+	msg = append(msg, "\n\n"...)
+	if !h.chunked {
+		return msg
+	}
+	b := strconv.AppendInt(nil, int64(len(msg)), 16)
+	b = append(append(append(b, "\r\n"...), msg...), "\r\n"...)
+	return b
+}

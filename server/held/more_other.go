@@ -1,0 +1,7 @@
+//go:build unix && !linux
+
+package held
+
+// msgMore: no such flag here; a stream's FIN follows its last event in a
+// segment of its own.
+const msgMore = 0

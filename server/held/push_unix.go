@@ -1,0 +1,60 @@
+//go:build unix
+
+package held
+
+import (
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// pushable readies h for writes that never block (see Conn): it needs
+// the socket under conn.
+func (h *Conn) pushable() {
+	sc, ok := h.conn.(syscall.Conn)
+	if !ok {
+		return
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return
+	}
+	h.raw, h.tryFn = rc, h.sendOnce
+}
+
+// sendOnce writes h.vec in one sendmsg without waiting for the socket:
+// tryN is what it took (0 when it is full), tryErr a failure. The
+// response's last write before a close (h.more) asks the kernel to hold
+// its bytes for the close (msgMore), so that the FIN rides in the same
+// segment: one segment less to send, receive and acknowledge per stream.
+func (h *Conn) sendOnce(fd uintptr) bool {
+	var iov [len(h.parts)]unix.Iovec
+	k := 0
+	for _, p := range h.vec {
+		if len(p) > 0 {
+			iov[k].Base = &p[0]
+			iov[k].SetLen(len(p))
+			k++
+		}
+	}
+	msg := unix.Msghdr{Iov: &iov[0]}
+	msg.SetIovlen(k)
+	flags := 0
+	if h.more {
+		flags = msgMore
+	}
+	for {
+		n, _, errno := unix.Syscall(unix.SYS_SENDMSG, fd, uintptr(unsafe.Pointer(&msg)), uintptr(flags))
+		switch errno {
+		case 0:
+			h.tryN = int(n)
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+		default:
+			h.tryErr = errno
+		}
+		return true
+	}
+}

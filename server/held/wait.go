@@ -1,0 +1,231 @@
+package held
+
+import (
+	"context"
+	"math/bits"
+	"sync/atomic"
+	"time"
+)
+
+// Script is what a held wait writes, told by Watch: Change when a job's
+// state changed (job is its index in Watch's list), Fire at each heartbeat,
+// at the wait's end and at shutdown. Each runs with the connection's lock
+// held, one at a time; Change runs on the hub's fan-out and must not block
+// (its writes never do), Fire may. Each writes through the Conn and, when
+// the response is over, has recorded how (Reply, Event, Drop do).
+type Script interface {
+	Change(job int)
+	Fire(e Event)
+}
+
+// Event is what fires a held wait's script besides its jobs' changes.
+type Event int
+
+const (
+	Beat     Event = iota // a heartbeat: the client is still there (Watch checked)
+	Deadline              // the wait's end
+	Shutdown              // the server stops: the connection will not be served again
+)
+
+// Source is one job a held wait watches: it calls f on each change of the
+// job, and runs what f returns once its other deliveries of the change are
+// made (stream.Waiter's OnChange).
+type Source interface {
+	OnChange(f func() (after func()))
+}
+
+// Watch leaves h's response to its jobs, its clock and shutdown, and
+// returns at once: a wait of any number of jobs, with no goroutine of its
+// own. serve calls it, after writing the first answer or events, as its
+// last act. A job's change (its Source's OnChange) marks the job pending
+// and takes the pending jobs (s.Change, writes that never block) if the
+// lock is free; else its holder takes them before it lets go. The clock
+// fires each heartbeat (a client found gone ends the response; else
+// s.Fire(Beat)) and the end (s.Fire(Deadline)), quit's end
+// s.Fire(Shutdown), each in a goroutine that may block. Whoever ends the
+// response releases the wait, once (letGo). Changes since the jobs' first
+// states were read are taken as Watch starts.
+func Watch[S Source](h *Conn, s Script, jobs []S, beat time.Duration, quit context.Context) {
+	w := &wait{h: h, s: s}
+	w.pending.init(len(jobs))
+	h.watching = true
+	h.mu.Lock()
+	w.clock = startClock(h.end, beat, w.tick)
+	w.stopQuit = context.AfterFunc(quit, w.quit)
+	h.mu.Unlock()
+	for i, j := range jobs {
+		j.OnChange(func() func() { return w.push(i) })
+	}
+	w.turn(func() {
+		for i := range jobs {
+			if !h.Over() {
+				s.Change(i)
+			}
+		}
+	})
+}
+
+// wait is a watched response's state besides its Conn's.
+type wait struct {
+	h        *Conn
+	s        Script
+	clock    *clock
+	stopQuit func() bool
+	pending  jobSet // jobs changed, not yet taken (see push)
+	flushing bool   // a goroutine is on its way to write rest; guarded by h.mu
+	released bool   // guarded by h.mu
+}
+
+// push is job's OnChange, run by the hub's fan-out: it marks the job
+// pending and takes the changes at once if it can take the lock, and never
+// blocks. Where writes cannot be made without blocking (no socket), a
+// goroutine takes them. When a change ended the response, it returns the
+// wait's end (letGo), for the fan-out to run after its other deliveries.
+func (w *wait) push(job int) (after func()) {
+	w.pending.add(job)
+	if w.h.raw == nil {
+		go w.turn(nil)
+		return nil
+	}
+	return w.drain()
+}
+
+// drain takes pending changes, writing without blocking, for as long as it
+// finds them and the lock free; it returns the wait's end if it came.
+func (w *wait) drain() (after func()) {
+	h := w.h
+	for w.pending.any() && h.mu.TryLock() {
+		h.pushing = true
+		w.changes()
+		h.pushing = false
+		if end := w.unlock(); end != nil {
+			after = end
+		}
+	}
+	return after
+}
+
+// changes runs the script for every pending job, in order, until the
+// response is over. Called with h.mu held.
+func (w *wait) changes() {
+	for i := range w.pending.words {
+		for m := w.pending.words[i].Swap(0); m != 0 && !w.h.Over(); m &= m - 1 {
+			w.s.Change(i*64 + bits.TrailingZeros64(m))
+		}
+	}
+}
+
+// tick is the clock's function: a heartbeat, or the wait's end.
+func (w *wait) tick() {
+	w.turn(func() {
+		switch {
+		case w.clock.fired():
+			w.s.Fire(Deadline)
+		case peerGone(w.h.conn):
+			w.h.finish(endGone)
+		default:
+			w.s.Fire(Beat)
+		}
+	})
+}
+
+// quit is shutdown's.
+func (w *wait) quit() {
+	w.turn(func() {
+		w.h.keepAlive = false
+		w.s.Fire(Shutdown)
+	})
+}
+
+// turn runs step (if not nil) in a goroutine that may block: after
+// writing what a push left in rest (unless the client is gone), unless
+// the response has ended; then the changes that came meanwhile.
+func (w *wait) turn(step func()) {
+	h := w.h
+	h.mu.Lock()
+	w.flushing = false
+	if h.rest != nil && h.ended != endGone && h.flush() != nil {
+		h.finish(endGone)
+	}
+	if !h.Over() && step != nil {
+		step()
+	}
+	w.changes()
+	if end := w.unlock(); end != nil {
+		end()
+	}
+	if end := w.drain(); end != nil { // a change pushed while the lock was held
+		end()
+	}
+}
+
+// unlock lets go of the lock, handing on what the turn left: a write the
+// socket did not take at once, to a goroutine that may block. Once the
+// response has ended, it returns the wait's end (letGo), once, for the
+// caller to run.
+func (w *wait) unlock() (end func()) {
+	h := w.h
+	flush := h.rest != nil && h.ended != endGone && !w.flushing
+	w.flushing = w.flushing || flush
+	release := h.Over() && (h.rest == nil || h.ended == endGone) && !w.released
+	w.released = w.released || release
+	h.mu.Unlock()
+	if flush {
+		go w.turn(nil)
+	}
+	if release {
+		return w.letGo
+	}
+	return nil
+}
+
+// letGo ends a wait whose response is over: its clock and quit hook stop,
+// and its connection goes. A response that was its connection's last (a
+// stream, a long poll's final answer), over and whole in the socket, is
+// closed here, with no wake-up and no read in between, before the client's
+// FIN; one whose client sent more is closed gracefully (closedAtOnce's
+// decision, taken once).
+func (w *wait) letGo() {
+	w.clock.stop()
+	w.stopQuit()
+	h := w.h
+	h.mu.Lock()
+	e := h.ended
+	h.mu.Unlock()
+	switch {
+	case e == endGone:
+		h.t.release(h, false) // closes at once: never blocks
+	case e == endDone && closedAtOnce(h.conn, h.behind):
+		h.t.release(h, true)
+	default:
+		go h.t.release(h, false) // hands back, or drains: may block
+	}
+}
+
+// jobSet is a set of a wait's jobs, by index, changed concurrently without
+// a lock: one bit each, in words of 64; a wait of up to 64 jobs (every
+// one-job wait) keeps its one word inline.
+type jobSet struct {
+	words []atomic.Uint64
+	first [1]atomic.Uint64
+}
+
+// init makes room for n jobs.
+func (s *jobSet) init(n int) {
+	if n <= 64 {
+		s.words = s.first[:]
+		return
+	}
+	s.words = make([]atomic.Uint64, (n+63)/64)
+}
+
+func (s *jobSet) add(job int) { s.words[job/64].Or(1 << (job % 64)) }
+
+func (s *jobSet) any() bool {
+	for i := range s.words {
+		if s.words[i].Load() != 0 {
+			return true
+		}
+	}
+	return false
+}

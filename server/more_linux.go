@@ -1,7 +1,0 @@
-package server
-
-import "golang.org/x/sys/unix"
-
-// msgMore holds a write's bytes in the socket until the next write or the
-// close (see heldConn.sendOnce).
-const msgMore = unix.MSG_MORE

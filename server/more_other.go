@@ -1,7 +1,0 @@
-//go:build unix && !linux
-
-package server
-
-// msgMore: no such flag here; a stream's FIN follows its last event in a
-// segment of its own.
-const msgMore = 0

@@ -1,0 +1,108 @@
+package server
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gofiber/fiber/v2"
+
+	"jobwait/store"
+)
+
+// What a wait is read from, each checked before anything else is done:
+// its length (parseWait), its jobs (parseIDs), where it resumes (lastEventID).
+
+// maxWaitText bounds the wait parameter's length: nothing longer is a
+// sensible duration, and parsing stays cheap.
+const maxWaitText = 32
+
+// wellFormed matches what parseWait accepts but for its size: whole
+// seconds, or a non-negative Go duration of any number of parts. A wait that
+// matches but does not parse is too large to parse, and is the budget: every
+// well-formed wait past the budget is clamped, however far past.
+var wellFormed = regexp.MustCompile(`^[0-9]+$|^\+?(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+$`)
+
+// parseWait reads the wait query parameter: whole seconds ("30") or a Go
+// duration ("15s", "1m"). Absent or zero is a short poll (0); more than the
+// budget is the budget; anything else (negative, fractional seconds without a
+// unit, garbage) is an error.
+func parseWait(s string, budget time.Duration) (time.Duration, error) {
+	if s == "" {
+		return 0, nil
+	}
+	if len(s) > maxWaitText {
+		return 0, badParam("wait는 초 단위 정수(예: 30) 또는 기간(예: 15s)이어야 합니다")
+	}
+	var d time.Duration
+	if n, err := strconv.ParseUint(s, 10, 64); err == nil {
+		if n > uint64(budget/time.Second)+1 {
+			return budget, nil
+		}
+		d = time.Duration(n) * time.Second
+	} else {
+		var err error
+		d, err = time.ParseDuration(s)
+		switch {
+		case err != nil && wellFormed.MatchString(s):
+			return budget, nil // too many seconds, or a duration past int64
+		case err != nil || d < 0:
+			return 0, badParam("wait는 초 단위 정수(예: 30) 또는 기간(예: 15s)이어야 합니다")
+		}
+	}
+	return min(d, budget), nil
+}
+
+// DefaultMaxIDs is Config.MaxIDs's default: the most jobs one many-job
+// stream or long poll waits for.
+const DefaultMaxIDs = 50
+
+// parseIDs reads the ids query parameter of the many-job routes: 1 to max
+// comma-separated job ids, each valid, none twice. More than max is
+// REQ_001 (checked first, before any id is looked at); a bad id is JOB_002
+// naming it.
+func parseIDs(s string, max int) ([]string, error) {
+	if s == "" {
+		return nil, badParam("ids에 기다릴 Job ID를 쉼표로 구분해 적어주세요 (예: ids=a,b,c)")
+	}
+	if n := strings.Count(s, ",") + 1; n > max {
+		return nil, badParam(fmt.Sprintf("ids에는 Job ID를 %d개까지 적을 수 있습니다 (%d개)", max, n))
+	}
+	ids := strings.Split(s, ",")
+	seen := make(map[string]struct{}, len(ids))
+	for _, id := range ids {
+		if !store.ValidID(id) {
+			return nil, badJobID(id)
+		}
+		if _, dup := seen[id]; dup {
+			return nil, badParam(fmt.Sprintf("ids에 같은 Job ID가 두 번 있습니다: %s", id))
+		}
+		seen[id] = struct{}{}
+	}
+	return ids, nil
+}
+
+// badJobID is JOB_002 naming the id (cut to a sensible length, quoted so
+// that nothing in it can pass for something else).
+func badJobID(id string) *Error {
+	if len(id) > store.MaxIDLen {
+		id = strings.ToValidUTF8(id[:store.MaxIDLen], "") + "…"
+	} else if !utf8.ValidString(id) {
+		id = strings.ToValidUTF8(id, "\uFFFD")
+	}
+	return &Error{Status: ErrBadJobID.Status, Code: ErrBadJobID.Code,
+		Message: fmt.Sprintf("잘못된 Job ID입니다: %q: 1~64자의 영문, 숫자, '_', '-'만 쓸 수 있습니다", id)}
+}
+
+// lastEventID is the id a stream resumes from: the Last-Event-ID header
+// (what EventSource sends by itself), else the lastEventId query parameter
+// (what a client that must open a new EventSource can still send).
+func lastEventID(c *fiber.Ctx) string {
+	if id := c.Get("Last-Event-ID"); id != "" {
+		return id
+	}
+	return c.Query("lastEventId")
+}
