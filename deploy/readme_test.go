@@ -157,8 +157,8 @@ func runExamples(t *testing.T, examples []example, addr string) (string, error) 
 
 var (
 	helpFlag    = regexp.MustCompile(`(?m)^  -([a-z-]+)(?: \w+)?\n\s+(.*)$`)
-	helpEnv     = regexp.MustCompile(`\(env (\w+)\)(?: \(default "[^"]*"\))?$`) // the flag's own, last: a usage may say "(env only)" of another
-	helpDefault = regexp.MustCompile(`\(default "([^"]*)"\)$`)
+	helpEnv     = regexp.MustCompile(`\(env (\w+)\)(?: \(default (?:"[^"]*"|\S+)\))?$`) // the flag's own, last: a usage may say "(env only)" of another
+	helpDefault = regexp.MustCompile(`\(default (?:"([^"]*)"|(\S+))\)$`)                // a string's quoted, a duration's or number's not
 	firstCode   = regexp.MustCompile("^`([^`]*)`")
 )
 
@@ -169,15 +169,17 @@ type setting struct{ env, def string }
 // the flags `jobwait -h` lists, each with its environment variable, and
 // its default where the table gives one as a value.
 func TestReadmeSettingsAreJobwaitHelp(t *testing.T) {
-	help, _ := exec.Command(servertest.Binary(t), "-h").CombinedOutput() // -h exits 1 after printing
+	out := servertest.Run(t, servertest.Binary(t), []string{"-h"})
+	require.Equal(t, 0, out.Code, "jobwait -h: exit status; stderr:\n%s", out.Stderr)
+	help := out.Stdout
 	fromHelp := map[string]setting{}
-	for _, m := range helpFlag.FindAllStringSubmatch(string(help), -1) {
+	for _, m := range helpFlag.FindAllStringSubmatch(help, -1) {
 		var s setting
 		if e := helpEnv.FindStringSubmatch(m[2]); e != nil {
 			s.env = e[1]
 		}
 		if d := helpDefault.FindStringSubmatch(m[2]); d != nil {
-			s.def = d[1]
+			s.def = d[1] + d[2]
 		}
 		fromHelp[m[1]] = s
 	}

@@ -6,6 +6,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -29,16 +30,25 @@ const shutdownGrace = 5 * time.Second
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stderr); err != nil {
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "jobwait:", err)
+		if errors.As(err, new(usageError)) {
+			fmt.Fprintln(os.Stderr, "jobwait -h lists every setting")
+			os.Exit(2)
+		}
 		os.Exit(1)
 	}
 }
 
-// run wires jobwait and serves until ctx ends.
-func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+// run wires jobwait and serves until ctx ends; -h answers on stdout
+// instead.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	cfg, err := parseConfig(args, getenv)
-	if err != nil {
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		writeUsage(stdout, getenv)
+		return nil
+	case err != nil:
 		return err
 	}
 	if cfg.Auth.Mode != auth.Off {
