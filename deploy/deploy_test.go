@@ -500,6 +500,11 @@ func TestDockerfile(t *testing.T) {
 	runs := strings.Join(build.args("RUN"), "\n")
 	assert.Regexp(t, `CGO_ENABLED=0 go build .*\./cmd/jobwait`, runs, "build stage must build ./cmd/jobwait without cgo")
 	assert.DirExists(t, filepath.Join(repoRoot, "cmd", "jobwait"), "the Dockerfile builds ./cmd/jobwait")
+	// The context has no .git: the build names its version and revision
+	// from build arguments, or -version says it does not know them.
+	assert.Subset(t, build.args("ARG"), []string{"VERSION=", "REVISION="}, "build arguments")
+	assert.Regexp(t, `go build .*-ldflags="[^"]*-X main\.version=\$\{VERSION\} -X main\.revision=\$\{REVISION\}"`, runs)
+	assert.Contains(t, strings.Split(string(readFile(t, ".dockerignore")), "\n"), ".git", "the context leaves .git out")
 
 	users := runtime.args("USER")
 	if assert.NotEmpty(t, users, "runtime stage sets no USER: it would run as root") {

@@ -1,13 +1,18 @@
 package main
 
 // The command line as people use it, on the real binary: -h and --help,
-// and a command line jobwait cannot read.
+// -version, a command line jobwait cannot read, and what /metrics says of
+// the build.
 
 import (
+	"fmt"
+	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"jobwait/server/servertest"
 )
@@ -22,7 +27,7 @@ func TestHelp(t *testing.T) {
 		assert.Equal(t, 0, out.Code, "jobwait %s: exit status; stderr:\n%s", arg, out.Stderr)
 		assert.Empty(t, out.Stderr, "jobwait %s wrote to stderr", arg)
 		for _, line := range []string{
-			"\n  -demo\n", "\n  -healthcheck\n",
+			"\n  -demo\n", "\n  -healthcheck\n", "\n  -version\n",
 			"\n  -addr string\n", "\n  -wait-budget duration\n", "\n  -max-waiters int\n", "\n  -demo-fail-rate float\n",
 		} {
 			assert.Contains(t, out.Stdout, line, "jobwait %s", arg)
@@ -61,4 +66,65 @@ func TestBadCommandLine(t *testing.T) {
 			assert.Contains(t, out.Stderr, "jobwait -h lists", "jobwait %q points to -h", tt.args)
 		}
 	}
+}
+
+// versionPattern is -version's answer: the version, the revision and the Go
+// release that built it, for the platform.
+var versionPattern = regexp.MustCompile(`^jobwait (\S+), revision (\S+), (go\S+) ` + runtime.GOOS + "/" + runtime.GOARCH + "\n$")
+
+// askVersion runs bin -version and returns its version, revision and Go
+// release.
+func askVersion(t *testing.T, bin string) (ver, rev, goVer string) {
+	t.Helper()
+	out := servertest.Run(t, bin, []string{"-version"})
+	require.Equal(t, 0, out.Code, "jobwait -version: exit status; stderr:\n%s", out.Stderr)
+	m := versionPattern.FindStringSubmatch(out.Stdout)
+	require.NotNil(t, m, "jobwait -version printed %q; want %s", out.Stdout, versionPattern)
+	return m[1], m[2], m[3]
+}
+
+// buildInfo returns the labels of the one jobwait_build_info series on
+// p's /metrics, which must be 1.
+func buildInfo(t *testing.T, p *servertest.Process) map[string]string {
+	t.Helper()
+	m, err := servertest.ReadMetrics(p.URL())
+	require.NoError(t, err)
+	f := m["jobwait_build_info"]
+	require.NotNil(t, f, "no jobwait_build_info on /metrics")
+	require.Len(t, f.GetMetric(), 1)
+	s := f.GetMetric()[0]
+	assert.Equal(t, 1.0, s.GetGauge().GetValue(), "jobwait_build_info")
+	labels := map[string]string{}
+	for _, l := range s.GetLabel() {
+		labels[l.GetName()] = l.GetValue()
+	}
+	return labels
+}
+
+// TestVersion: -version names the version, the revision and the Go
+// release, and jobwait_build_info on /metrics says the same. A release
+// build sets the first two with -ldflags -X; without it they come from
+// what go build stamped, "unknown" for a revision it could not read (a
+// build outside a git checkout, such as Docker's).
+func TestVersion(t *testing.T) {
+	t.Parallel()
+	t.Run("as built", func(t *testing.T) {
+		t.Parallel()
+		ver, rev, goVer := askVersion(t, servertest.Binary(t))
+		assert.Equal(t, runtime.Version(), goVer)
+		p := servertest.Start(t, "REDIS_URL=")
+		assert.Equal(t, map[string]string{"version": ver, "revision": rev, "goversion": goVer}, buildInfo(t, p))
+	})
+	t.Run("stamped", func(t *testing.T) {
+		t.Parallel()
+		const ver, rev = "v1.4.0-rc.1", "0123456789abcdef0123456789abcdef01234567"
+		bin := servertest.BinaryWith(t, "-ldflags", fmt.Sprintf("-X main.version=%s -X main.revision=%s", ver, rev))
+		gotVer, gotRev, goVer := askVersion(t, bin)
+		assert.Equal(t, ver, gotVer)
+		assert.Equal(t, rev, gotRev)
+		assert.Equal(t, runtime.Version(), goVer)
+		p := servertest.StartBinary(t, bin, "REDIS_URL=")
+		assert.Equal(t, map[string]string{"version": ver, "revision": rev, "goversion": runtime.Version()}, buildInfo(t, p))
+		assert.Contains(t, p.Log(), fmt.Sprintf(`"version":%q,"revision":%q`, ver, rev), "the start is logged with the build")
+	})
 }

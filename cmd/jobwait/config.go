@@ -34,6 +34,7 @@ type Config struct {
 	LogLevel     string
 	PprofAddr    string // empty: no profiling endpoint
 	HealthCheck  bool   // run as a container health check and exit
+	Version      bool   // print the version and exit; no other setting is read
 
 	ReadTimeout      time.Duration  // a request's line and headers must arrive within it
 	FirstByteTimeout time.Duration  // a new connection's first byte must arrive within it
@@ -103,6 +104,9 @@ func parseConfig(args []string, getenv func(string) string) (Config, error) {
 	fs, vals := newFlagSet(getenv, &cfg)
 	if err := parseArgs(fs, args); err != nil {
 		return Config{}, err
+	}
+	if cfg.Version {
+		return cfg, nil // whatever the settings, the version is told
 	}
 	p := parser{vals: vals}
 	cfg.Addr = p.str("addr")

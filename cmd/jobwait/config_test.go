@@ -128,7 +128,8 @@ func TestLogDurationsReadable(t *testing.T) {
 }
 
 // TestCommandLineErrors: -h is flag.ErrHelp, a command line that cannot
-// be read is a usageError (exit status 2), a bad value is not (1).
+// be read is a usageError (exit status 2), a bad value is not (1), and
+// -version reads no setting, so that it answers whatever the environment.
 func TestCommandLineErrors(t *testing.T) {
 	for _, h := range []string{"-h", "-help", "--help"} {
 		_, err := parseConfig([]string{h}, envOf(nil))
@@ -141,6 +142,10 @@ func TestCommandLineErrors(t *testing.T) {
 	_, err := parseConfig([]string{"-wait-budget", "soon"}, envOf(nil))
 	require.Error(t, err)
 	assert.False(t, errors.As(err, new(usageError)), "a bad value is not a usage error: %v", err)
+
+	cfg, err := parseConfig([]string{"-version"}, envOf(map[string]string{"JOBWAIT_WAIT_BUDGET": "soon"}))
+	require.NoError(t, err)
+	assert.True(t, cfg.Version)
 }
 
 // TestUsage: -h lists every setting with the kind of value it takes

@@ -43,7 +43,7 @@ func (v *value) Set(s string) error { v.text = s; return nil }
 func (v *value) IsBoolFlag() bool { return v.kind == kindBool }
 
 // newFlagSet declares every setting's flag, with the environment's value
-// as its default when set, and -healthcheck into cfg. It
+// as its default when set, and -healthcheck and -version into cfg. It
 // prints nothing: jobwait prints -h's usage and every error itself, once.
 func newFlagSet(getenv func(string) string, cfg *Config) (*flag.FlagSet, map[string]*value) {
 	fs := flag.NewFlagSet("jobwait", flag.ContinueOnError)
@@ -59,6 +59,7 @@ func newFlagSet(getenv func(string) string, cfg *Config) (*flag.FlagSet, map[str
 		fs.Var(v, s.flag, s.usage+" (env "+s.env+")")
 	}
 	fs.BoolVar(&cfg.HealthCheck, "healthcheck", false, "GET /healthz on the listen address and exit 0 if it answers 200")
+	fs.BoolVar(&cfg.Version, "version", false, "print the version, the VCS revision and the Go release that built jobwait, and exit")
 	return fs, vals
 }
 

@@ -40,8 +40,8 @@ func main() {
 	}
 }
 
-// run wires jobwait and serves until ctx ends; -h answers on stdout
-// instead.
+// run wires jobwait and serves until ctx ends; -h and -version answer on
+// stdout instead.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	cfg, err := parseConfig(args, getenv)
 	switch {
@@ -50,6 +50,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return nil
 	case err != nil:
 		return err
+	case cfg.Version:
+		fmt.Fprintln(stdout, versionText(currentBuild()))
+		return nil
 	}
 	if cfg.Auth.Mode != auth.Off {
 		// Fail closed: a setting that asks for protection the endpoints
@@ -81,7 +84,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	cfg.tuneHub(&hcfg)
 	hub := stream.New(hcfg)
 	scfg := cfg.serverConfig()
-	scfg.Logger = log
+	scfg.Logger, scfg.Build = log, currentBuild()
 	check := newChecker(be.client, permissions(be, cfg.Notify, st), hub, log)
 	scfg.Redis = check.health
 	if cfg.Demo {
@@ -119,7 +122,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	// descriptors above all) are retried inside it, never returned.
 	listened := make(chan error, 1)
 	go func() { listened <- srv.Listen(cfg.Addr) }()
-	log.Info("jobwait listening", "addr", cfg.Addr, "redis", be.desc, "demo", cfg.Demo,
+	log.Info("jobwait listening", "version", scfg.Build.Version, "revision", scfg.Build.Revision,
+		"addr", cfg.Addr, "redis", be.desc, "demo", cfg.Demo,
 		"wait_budget", cfg.WaitBudget, "notify", cfg.Notify,
 		"max_conns", srv.MaxConns(), "max_conns_per_ip", srv.MaxConnsPerIP(), "file_limit", server.FileLimit())
 	if nofile := server.FileLimit(); nofile > 0 && uint64(srv.MaxConns()) > nofile {
