@@ -2,7 +2,7 @@ package main
 
 // The command line as people use it, on the real binary: -h and --help,
 // -version, a command line jobwait cannot read, and what /metrics says of
-// the build.
+// the build and of the Go runtime.
 
 import (
 	"fmt"
@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	dto "github.com/prometheus/client_model/go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -127,4 +128,22 @@ func TestVersion(t *testing.T) {
 		assert.Equal(t, map[string]string{"version": ver, "revision": rev, "goversion": runtime.Version()}, buildInfo(t, p))
 		assert.Contains(t, p.Log(), fmt.Sprintf(`"version":%q,"revision":%q`, ver, rev), "the start is logged with the build")
 	})
+}
+
+// TestRuntimeHistograms: /metrics has the Go runtime's histograms of
+// scheduling latency and of GC stop-the-world pauses, which explain a
+// latency tail the application's own histograms show.
+func TestRuntimeHistograms(t *testing.T) {
+	t.Parallel()
+	p := servertest.Start(t, "REDIS_URL=")
+	m, err := servertest.ReadMetrics(p.URL())
+	require.NoError(t, err)
+	for _, name := range []string{"go_sched_latencies_seconds", "go_sched_pauses_total_gc_seconds"} {
+		f := m[name]
+		if assert.NotNil(t, f, "%s is not on /metrics", name) {
+			assert.Equal(t, dto.MetricType_HISTOGRAM, f.GetType(), name)
+			require.Len(t, f.GetMetric(), 1, name)
+			assert.NotEmpty(t, f.GetMetric()[0].GetHistogram().GetBucket(), "%s has no buckets", name)
+		}
+	}
 }
