@@ -215,3 +215,36 @@ func TestReadmeSettingsAreJobwaitHelp(t *testing.T) {
 	}
 	assert.Equal(t, fromHelp, fromReadme, "README's settings table (env, default) against jobwait -h")
 }
+
+// TestReadmeTestTiers: README names both tiers of the suite, and the
+// Makefile runs each as README says: make test everything, make
+// test-short go test -short, the fast tier that needs nothing but Go and
+// git (so this test reads the Makefile rather than run make).
+func TestReadmeTestTiers(t *testing.T) {
+	_, section, ok := strings.Cut(string(readFile(t, "README.md")), "\n## Run it, test it\n")
+	require.True(t, ok, "README has a Run it, test it section")
+	section, _, _ = strings.Cut(section, "\n## ")
+	makefile := string(readFile(t, "Makefile"))
+	for target, want := range map[string]string{"test": "$(GO) test -race -count=1 -timeout 20m ./...", "test-short": "$(GO) test -short ./..."} {
+		assert.Contains(t, section, "`make "+target+"`", "README's test section")
+		assert.Equal(t, []string{want}, recipe(makefile, target), "make %s runs", target)
+	}
+	assert.Contains(t, section, "`go test -short ./...`")
+}
+
+// recipe returns the command lines of a Makefile's target.
+func recipe(makefile, target string) []string {
+	var out []string
+	in := false
+	for _, line := range strings.Split(makefile, "\n") {
+		switch {
+		case strings.HasPrefix(line, target+":"):
+			in = true
+		case in && strings.HasPrefix(line, "\t"):
+			out = append(out, strings.TrimPrefix(line, "\t"))
+		case in:
+			return out
+		}
+	}
+	return out
+}
