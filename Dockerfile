@@ -3,6 +3,7 @@
 # jobwait: one static binary on a distroless base.
 #
 #   docker build -t jobwait .
+#   docker build --build-arg VERSION=v1.4.0 --build-arg REVISION=$(git rev-parse HEAD) -t jobwait .
 #   docker run --rm -p 8080:8080 jobwait                 # embedded store, demo mode
 #   docker run --rm -p 8080:8080 -e REDIS_URL=redis://host:6379/0 jobwait
 #
@@ -18,11 +19,17 @@ RUN --mount=type=cache,target=/go/pkg/mod \
     go mod download
 
 COPY . .
+# What -version and jobwait_build_info say. The context leaves .git out
+# (.dockerignore), so go build stamps no revision: without these arguments
+# the image says "(devel)" and "unknown", never a revision it cannot know.
+ARG VERSION=
+ARG REVISION=
 # CGO_ENABLED=0: the runtime image has no libc. -trimpath keeps build paths out
 # of the binary and its panics.
 RUN --mount=type=cache,target=/go/pkg/mod \
     --mount=type=cache,target=/root/.cache/go-build \
-    CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/jobwait ./cmd/jobwait
+    CGO_ENABLED=0 go build -trimpath -ldflags="-s -w -X main.version=${VERSION} -X main.revision=${REVISION}" \
+    -o /out/jobwait ./cmd/jobwait
 
 # static: no shell, no package manager, CA certificates and tzdata included
 # (rediss:// needs the former). nonroot: uid/gid 65532.

@@ -10,13 +10,18 @@ GO ?= go
 STRESS ?=
 NCHAN_MODULE ?= /usr/lib/nginx/modules/ngx_nchan_module.so
 
-.PHONY: run test deps deps-peer vet fuzz bench bench-peer tls
+.PHONY: run test test-short deps deps-peer vet fuzz bench bench-peer tls
 
 run:
 	$(GO) run ./cmd/jobwait
 
 test: deps vet
 	$(GO) test -race -count=1 -timeout 20m ./...
+
+# test-short is the fast tier: the rules under unit tests, nothing but Go
+# needed (no redis-server, nginx, Chromium or npm).
+test-short:
+	$(GO) test -short ./...
 
 # The checks of deps and deps-peer: each adds its package to $$missing when
 # the package is not there.

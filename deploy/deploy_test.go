@@ -471,15 +471,40 @@ func (st stage) args(cmd string) []string {
 	return out
 }
 
+// goRelease is the Go release go.mod's go line asks for ("1.26" of
+// "go 1.26.0"), which must be its first version: a go line that names a
+// later patch makes every older toolchain of the release download another.
+func goRelease(t *testing.T) string {
+	t.Helper()
+	m := regexp.MustCompile(`(?m)^go (1\.\d+)(\.\d+)?$`).FindStringSubmatch(string(readFile(t, "go.mod")))
+	require.NotNil(t, m, "go.mod has no go line")
+	assert.Contains(t, []string{"", ".0"}, m[2], "go.mod's go line is go %s%s; want go %s.0, which every Go %s toolchain satisfies", m[1], m[2], m[1], m[1])
+	return m[1]
+}
+
+// TestGoVersionAgrees: the Go that README asks for is go.mod's.
+func TestGoVersionAgrees(t *testing.T) {
+	release := goRelease(t)
+	m := regexp.MustCompile(`\(Go (1\.\d+)\b`).FindStringSubmatch(string(readFile(t, "README.md")))
+	require.NotNil(t, m, "README says which Go it needs, as (Go 1.N")
+	assert.Equal(t, release, m[1], "README's Go and go.mod's go line")
+}
+
 func TestDockerfile(t *testing.T) {
 	df := loadDockerfile(t)
 	require.GreaterOrEqual(t, len(df), 2, "Dockerfile should be multi-stage (build, then runtime)")
 	build, runtime := df[0], df[len(df)-1]
 
-	assert.True(t, strings.HasPrefix(build.args("FROM")[0], "golang:1.26 "), "build stage FROM %q; want golang:1.26", build.args("FROM")[0])
+	golang := "golang:" + goRelease(t) + " "
+	assert.True(t, strings.HasPrefix(build.args("FROM")[0], golang), "build stage FROM %q; want %s", build.args("FROM")[0], golang)
 	runs := strings.Join(build.args("RUN"), "\n")
 	assert.Regexp(t, `CGO_ENABLED=0 go build .*\./cmd/jobwait`, runs, "build stage must build ./cmd/jobwait without cgo")
 	assert.DirExists(t, filepath.Join(repoRoot, "cmd", "jobwait"), "the Dockerfile builds ./cmd/jobwait")
+	// The context has no .git: the build names its version and revision
+	// from build arguments, or -version says it does not know them.
+	assert.Subset(t, build.args("ARG"), []string{"VERSION=", "REVISION="}, "build arguments")
+	assert.Regexp(t, `go build .*-ldflags="[^"]*-X main\.version=\$\{VERSION\} -X main\.revision=\$\{REVISION\}"`, runs)
+	assert.Contains(t, strings.Split(string(readFile(t, ".dockerignore")), "\n"), ".git", "the context leaves .git out")
 
 	users := runtime.args("USER")
 	if assert.NotEmpty(t, users, "runtime stage sets no USER: it would run as root") {

@@ -157,8 +157,8 @@ func runExamples(t *testing.T, examples []example, addr string) (string, error) 
 
 var (
 	helpFlag    = regexp.MustCompile(`(?m)^  -([a-z-]+)(?: \w+)?\n\s+(.*)$`)
-	helpEnv     = regexp.MustCompile(`\(env (\w+)\)(?: \(default "[^"]*"\))?$`) // the flag's own, last: a usage may say "(env only)" of another
-	helpDefault = regexp.MustCompile(`\(default "([^"]*)"\)$`)
+	helpEnv     = regexp.MustCompile(`\(env (\w+)\)(?: \(default (?:"[^"]*"|\S+)\))?$`) // the flag's own, last: a usage may say "(env only)" of another
+	helpDefault = regexp.MustCompile(`\(default (?:"([^"]*)"|(\S+))\)$`)                // a string's quoted, a duration's or number's not
 	firstCode   = regexp.MustCompile("^`([^`]*)`")
 )
 
@@ -169,15 +169,17 @@ type setting struct{ env, def string }
 // the flags `jobwait -h` lists, each with its environment variable, and
 // its default where the table gives one as a value.
 func TestReadmeSettingsAreJobwaitHelp(t *testing.T) {
-	help, _ := exec.Command(servertest.Binary(t), "-h").CombinedOutput() // -h exits 1 after printing
+	out := servertest.Run(t, servertest.Binary(t), []string{"-h"})
+	require.Equal(t, 0, out.Code, "jobwait -h: exit status; stderr:\n%s", out.Stderr)
+	help := out.Stdout
 	fromHelp := map[string]setting{}
-	for _, m := range helpFlag.FindAllStringSubmatch(string(help), -1) {
+	for _, m := range helpFlag.FindAllStringSubmatch(help, -1) {
 		var s setting
 		if e := helpEnv.FindStringSubmatch(m[2]); e != nil {
 			s.env = e[1]
 		}
 		if d := helpDefault.FindStringSubmatch(m[2]); d != nil {
-			s.def = d[1]
+			s.def = d[1] + d[2]
 		}
 		fromHelp[m[1]] = s
 	}
@@ -212,4 +214,37 @@ func TestReadmeSettingsAreJobwaitHelp(t *testing.T) {
 		fromReadme[flag] = s
 	}
 	assert.Equal(t, fromHelp, fromReadme, "README's settings table (env, default) against jobwait -h")
+}
+
+// TestReadmeTestTiers: README names both tiers of the suite, and the
+// Makefile runs each as README says: make test everything, make
+// test-short go test -short, the fast tier that needs nothing but Go and
+// git (so this test reads the Makefile rather than run make).
+func TestReadmeTestTiers(t *testing.T) {
+	_, section, ok := strings.Cut(string(readFile(t, "README.md")), "\n## Run it, test it\n")
+	require.True(t, ok, "README has a Run it, test it section")
+	section, _, _ = strings.Cut(section, "\n## ")
+	makefile := string(readFile(t, "Makefile"))
+	for target, want := range map[string]string{"test": "$(GO) test -race -count=1 -timeout 20m ./...", "test-short": "$(GO) test -short ./..."} {
+		assert.Contains(t, section, "`make "+target+"`", "README's test section")
+		assert.Equal(t, []string{want}, recipe(makefile, target), "make %s runs", target)
+	}
+	assert.Contains(t, section, "`go test -short ./...`")
+}
+
+// recipe returns the command lines of a Makefile's target.
+func recipe(makefile, target string) []string {
+	var out []string
+	in := false
+	for _, line := range strings.Split(makefile, "\n") {
+		switch {
+		case strings.HasPrefix(line, target+":"):
+			in = true
+		case in && strings.HasPrefix(line, "\t"):
+			out = append(out, strings.TrimPrefix(line, "\t"))
+		case in:
+			return out
+		}
+	}
+	return out
 }

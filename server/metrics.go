@@ -1,6 +1,7 @@
 package server
 
 import (
+	"regexp"
 	"strconv"
 	"time"
 
@@ -14,6 +15,13 @@ import (
 	"jobwait/server/auth"
 	"jobwait/stream"
 )
+
+// Build names the running binary in jobwait_build_info.
+type Build struct {
+	Version   string // the module's version, or the release's
+	Revision  string // the VCS revision it was built from
+	GoVersion string // the Go release that built it
+}
 
 // routeKey is the Locals key of a request's route label; heldKey marks a
 // request whose connection was taken over, counted when its wait ends.
@@ -62,7 +70,12 @@ func newMetrics(s *Server) *metrics {
 	}
 	reg.MustRegister(m.rejections)
 	reg.MustRegister(
-		collectors.NewGoCollector(),
+		// The default set, and the scheduler's latency and GC's
+		// stop-the-world pauses as histograms: what a tail of the wake
+		// latency can be laid to.
+		collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(collectors.GoRuntimeMetricsRule{
+			Matcher: regexp.MustCompile(`^/sched/(latencies|pauses/total/gc):seconds$`),
+		})),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.requests, m.waiters, m.wake, hubCollector{s.hub}, connCollector{s.conns},
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -73,6 +86,12 @@ func newMetrics(s *Server) *metrics {
 			}
 			return 0
 		}),
+		// Which binary a replica runs, so that a dashboard can tell a
+		// rollout's old replicas from its new ones.
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "jobwait_build_info", Help: "1, labelled with the version, the VCS revision and the Go release of the running binary.",
+			ConstLabels: prometheus.Labels{"version": s.cfg.Build.Version, "revision": s.cfg.Build.Revision, "goversion": s.cfg.Build.GoVersion},
+		}, func() float64 { return 1 }),
 		// The cap, so that an alert can say "near it" on every replica.
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "jobwait_max_waiters", Help: "JOBWAIT_MAX_WAITERS: held waiters past which new ones are refused (SVC_001).",

@@ -86,6 +86,8 @@ type Config struct {
 	// MaxIDs is the most jobs one many-job stream or long poll lists
 	// (DefaultMaxIDs); past it REQ_001.
 	MaxIDs int
+	// Build labels jobwait_build_info; the zero value leaves them empty.
+	Build Build
 }
 
 // Hub is what the server needs of the hub (*stream.Hub[*Answer]).

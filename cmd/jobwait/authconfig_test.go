@@ -88,7 +88,7 @@ func TestAuthOnRefusedAtStart(t *testing.T) {
 	// Were it started, it would serve until the context ends.
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
-	err := run(ctx, []string{"-addr", "127.0.0.1:0"}, env, io.Discard)
+	err := run(ctx, []string{"-addr", "127.0.0.1:0"}, env, io.Discard, io.Discard)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "JOBWAIT_AUTH=optional")
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"crypto/tls"
 	"errors"
-	"flag"
 	"fmt"
 	"net/netip"
 	"strconv"
@@ -35,6 +34,7 @@ type Config struct {
 	LogLevel     string
 	PprofAddr    string // empty: no profiling endpoint
 	HealthCheck  bool   // run as a container health check and exit
+	Version      bool   // print the version and exit; no other setting is read
 
 	ReadTimeout      time.Duration  // a request's line and headers must arrive within it
 	FirstByteTimeout time.Duration  // a new connection's first byte must arrive within it
@@ -56,62 +56,57 @@ const maxResultGrace = server.DefaultRedisTimeout - 500*time.Millisecond
 
 // setting is one flag and the environment variable behind it.
 type setting struct {
-	flag, env, def, usage string
+	flag, env string
+	kind      kind // what -h says it takes
+	def       string
+	usage     string
 }
 
 var settings = []setting{
-	{"addr", "JOBWAIT_ADDR", ":8080", "listen address"},
-	{"redis-url", "REDIS_URL", "", "redis://host:port/db or rediss:// (TLS) (a cluster node is detected; more seeds as ?addr=host:port; ?master_name= names Sentinel); empty: embedded in-process store"},
-	{"redis-ca", "JOBWAIT_REDIS_CA", "", "PEM file of the CA that signed the Redis servers' certificates (rediss://); empty: the system's roots"},
-	{"redis-cert", "JOBWAIT_REDIS_CERT", "", "PEM file of jobwait's client certificate, for Redis servers that require one (mutual TLS)"},
-	{"redis-key", "JOBWAIT_REDIS_KEY", "", "PEM file of the client certificate's private key"},
-	{"wait-budget", "JOBWAIT_WAIT_BUDGET", "30s", "the most any wait is held"},
-	{"poll-interval", "JOBWAIT_POLL_INTERVAL", "2s", "Retry-After of short polls and SSE retry:"},
-	{"heartbeat", "JOBWAIT_HEARTBEAT", "15s", "SSE keepalive comment interval"},
-	{"max-waiters", "JOBWAIT_MAX_WAITERS", "100000", "held long polls plus streams; past it SVC_001"},
-	{"notify", "JOBWAIT_NOTIFY", "auto", "keyspace, poll, or auto"},
-	{"demo", "JOBWAIT_DEMO", "", "demo mode (default: on with the embedded store, off with REDIS_URL)"},
-	{"demo-delay", "JOBWAIT_DEMO_DELAY", "5s", "how long the stand-in AI takes to finish a job"},
-	{"demo-fail-rate", "JOBWAIT_DEMO_FAIL_RATE", "0.1", "share of demo jobs that end FAILED (0 to 1)"},
-	{"auth", "JOBWAIT_AUTH", "off", "wait tokens: off, optional (checked when one is sent) or required; the key is JOBWAIT_AUTH_SECRET (env only), -auth-secret-file or -auth-jwks-url (docs/auth.md)"},
-	{"auth-secret-file", "JOBWAIT_AUTH_SECRET_FILE", "", "file holding the HS256 secret shared with the Event Service (at least 32 bytes; a trailing newline is dropped)"},
-	{"auth-jwks-url", "JOBWAIT_AUTH_JWKS_URL", "", "the Event Service's JSON Web Key Set (https; http only to loopback), for RS256, ES256 and EdDSA tokens naming their key (kid)"},
-	{"auth-audience", "JOBWAIT_AUTH_AUDIENCE", auth.DefaultAudience, "the audience (aud) a wait token must hold"},
-	{"auth-issuer", "JOBWAIT_AUTH_ISSUER", "", "the issuer (iss) a wait token must name; empty: not checked"},
-	{"log-level", "JOBWAIT_LOG_LEVEL", "info", "debug, info, warn or error"},
-	{"pprof-addr", "JOBWAIT_PPROF_ADDR", "", "serve net/http/pprof on this address, e.g. 127.0.0.1:6060 (off when empty)"},
-	{"read-timeout", "JOBWAIT_READ_TIMEOUT", "10s", "time a client has to send a request's line and headers (slow clients are cut off)"},
-	{"first-byte-timeout", "JOBWAIT_FIRST_BYTE_TIMEOUT", "5s", "time a new connection has to send its first byte (silent ones get 408 and are closed); the read timeout still bounds the whole request"},
-	{"min-read-rate", "JOBWAIT_MIN_READ_RATE", "65536", "bytes per second: a held answer or stream must be written by the wait's end + 5 s + its size at this rate"},
-	{"max-waiters-per-ip", "JOBWAIT_MAX_WAITERS_PER_IP", "0", "held long polls plus streams per client address (IPv6: per /64); past it SVC_001; 0: no cap"},
-	{"trusted-proxies", "JOBWAIT_TRUSTED_PROXIES", "", "comma-separated CIDRs of proxies whose X-Forwarded-For names the client; empty: trust none"},
-	{"max-ids", "JOBWAIT_MAX_IDS", "50", "the most jobs one many-job stream or long poll (?ids=a,b,c) lists; past it REQ_001"},
-	{"cors-origins", "JOBWAIT_CORS_ORIGINS", "", "comma-separated origins (https://host[:port]) whose pages may call the API, or *; empty: CORS off"},
-	{"resync", "JOBWAIT_RESYNC", "5s", "the most a change that sends no notification (notifications switched off at runtime, FLUSHDB) goes unseen: watched jobs not read for this long are read again, notify-keyspace-events is checked twice per interval"},
-	{"result-grace", "JOBWAIT_RESULT_GRACE", "2s", "how long a COMPLETED job whose result is missing is re-read before JOB_003 (0 to 2.5s)"},
-	{"max-conns", "JOBWAIT_MAX_CONNS", "0", "open client connections, idle ones included; past 7/8 of it each new connection closes the one idle longest; at it, with none idle, a new connection gets 503 SVC_001 and is closed; 0: the file limit (RLIMIT_NOFILE) less " + strconv.Itoa(server.DefaultConnReserve)},
-	{"max-conns-per-ip", "JOBWAIT_MAX_CONNS_PER_IP", "0", "open connections from one client address (IPv6: per /64), idle ones included; past it 503 SVC_001; trusted proxies are not capped per address; 0: an eighth of the connection cap"},
+	{"addr", "JOBWAIT_ADDR", kindString, ":8080", "listen address"},
+	{"redis-url", "REDIS_URL", kindString, "", "redis://host:port/db or rediss:// (TLS) (a cluster node is detected; more seeds as ?addr=host:port; ?master_name= names Sentinel); empty: embedded in-process store"},
+	{"redis-ca", "JOBWAIT_REDIS_CA", kindString, "", "PEM file of the CA that signed the Redis servers' certificates (rediss://); empty: the system's roots"},
+	{"redis-cert", "JOBWAIT_REDIS_CERT", kindString, "", "PEM file of jobwait's client certificate, for Redis servers that require one (mutual TLS)"},
+	{"redis-key", "JOBWAIT_REDIS_KEY", kindString, "", "PEM file of the client certificate's private key"},
+	{"wait-budget", "JOBWAIT_WAIT_BUDGET", kindDuration, "30s", "the most any wait is held"},
+	{"poll-interval", "JOBWAIT_POLL_INTERVAL", kindDuration, "2s", "Retry-After of short polls and SSE retry:"},
+	{"heartbeat", "JOBWAIT_HEARTBEAT", kindDuration, "15s", "SSE keepalive comment interval"},
+	{"max-waiters", "JOBWAIT_MAX_WAITERS", kindInt, "100000", "held long polls plus streams; past it SVC_001"},
+	{"notify", "JOBWAIT_NOTIFY", kindString, "auto", "keyspace, poll, or auto"},
+	{"demo", "JOBWAIT_DEMO", kindBool, "", "demo mode (default: on with the embedded store, off with REDIS_URL)"},
+	{"demo-delay", "JOBWAIT_DEMO_DELAY", kindDuration, "5s", "how long the stand-in AI takes to finish a job"},
+	{"demo-fail-rate", "JOBWAIT_DEMO_FAIL_RATE", kindFloat, "0.1", "share of demo jobs that end FAILED (0 to 1)"},
+	{"auth", "JOBWAIT_AUTH", kindString, "off", "wait tokens: off, optional (checked when one is sent) or required; the key is JOBWAIT_AUTH_SECRET (env only), -auth-secret-file or -auth-jwks-url (docs/auth.md)"},
+	{"auth-secret-file", "JOBWAIT_AUTH_SECRET_FILE", kindString, "", "file holding the HS256 secret shared with the Event Service (at least 32 bytes; a trailing newline is dropped)"},
+	{"auth-jwks-url", "JOBWAIT_AUTH_JWKS_URL", kindString, "", "the Event Service's JSON Web Key Set (https; http only to loopback), for RS256, ES256 and EdDSA tokens naming their key (kid)"},
+	{"auth-audience", "JOBWAIT_AUTH_AUDIENCE", kindString, auth.DefaultAudience, "the audience (aud) a wait token must hold"},
+	{"auth-issuer", "JOBWAIT_AUTH_ISSUER", kindString, "", "the issuer (iss) a wait token must name; empty: not checked"},
+	{"log-level", "JOBWAIT_LOG_LEVEL", kindString, "info", "debug, info, warn or error"},
+	{"pprof-addr", "JOBWAIT_PPROF_ADDR", kindString, "", "serve net/http/pprof on this address, e.g. 127.0.0.1:6060 (off when empty)"},
+	{"read-timeout", "JOBWAIT_READ_TIMEOUT", kindDuration, "10s", "time a client has to send a request's line and headers (slow clients are cut off)"},
+	{"first-byte-timeout", "JOBWAIT_FIRST_BYTE_TIMEOUT", kindDuration, "5s", "time a new connection has to send its first byte (silent ones get 408 and are closed); the read timeout still bounds the whole request"},
+	{"min-read-rate", "JOBWAIT_MIN_READ_RATE", kindInt, "65536", "bytes per second: a held answer or stream must be written by the wait's end + 5 s + its size at this rate"},
+	{"max-waiters-per-ip", "JOBWAIT_MAX_WAITERS_PER_IP", kindInt, "0", "held long polls plus streams per client address (IPv6: per /64); past it SVC_001; 0: no cap"},
+	{"trusted-proxies", "JOBWAIT_TRUSTED_PROXIES", kindString, "", "comma-separated CIDRs of proxies whose X-Forwarded-For names the client; empty: trust none"},
+	{"max-ids", "JOBWAIT_MAX_IDS", kindInt, "50", "the most jobs one many-job stream or long poll (?ids=a,b,c) lists; past it REQ_001"},
+	{"cors-origins", "JOBWAIT_CORS_ORIGINS", kindString, "", "comma-separated origins (https://host[:port]) whose pages may call the API, or *; empty: CORS off"},
+	{"resync", "JOBWAIT_RESYNC", kindDuration, "5s", "the most a change that sends no notification (notifications switched off at runtime, FLUSHDB) goes unseen: watched jobs not read for this long are read again, notify-keyspace-events is checked twice per interval"},
+	{"result-grace", "JOBWAIT_RESULT_GRACE", kindDuration, "2s", "how long a COMPLETED job whose result is missing is re-read before JOB_003 (0 to 2.5s)"},
+	{"max-conns", "JOBWAIT_MAX_CONNS", kindInt, "0", "open client connections, idle ones included; past 7/8 of it each new connection closes the one idle longest; at it, with none idle, a new connection gets 503 SVC_001 and is closed; 0: the file limit (RLIMIT_NOFILE) less " + strconv.Itoa(server.DefaultConnReserve)},
+	{"max-conns-per-ip", "JOBWAIT_MAX_CONNS_PER_IP", kindInt, "0", "open connections from one client address (IPv6: per /64), idle ones included; past it 503 SVC_001; trusted proxies are not capped per address; 0: an eighth of the connection cap"},
 }
 
 // parseConfig reads flags over the environment over the defaults, and
 // validates every value with a message naming the setting.
+// -h is flag.ErrHelp; a command line it cannot read is a usageError.
 func parseConfig(args []string, getenv func(string) string) (Config, error) {
-	fs := flag.NewFlagSet("jobwait", flag.ContinueOnError)
-	vals := make(map[string]*string, len(settings))
-	for _, s := range settings {
-		def := s.def
-		if v := getenv(s.env); v != "" {
-			def = v
-		}
-		vals[s.flag] = fs.String(s.flag, def, s.usage+" (env "+s.env+")")
-	}
 	var cfg Config
-	fs.BoolVar(&cfg.HealthCheck, "healthcheck", false, "GET /healthz on the listen address and exit 0 if it answers 200")
-	if err := fs.Parse(args); err != nil {
+	fs, vals := newFlagSet(getenv, &cfg)
+	if err := parseArgs(fs, args); err != nil {
 		return Config{}, err
 	}
-	if fs.NArg() > 0 {
-		return Config{}, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	if cfg.Version {
+		return cfg, nil // whatever the settings, the version is told
 	}
 	p := parser{vals: vals}
 	cfg.Addr = p.str("addr")
@@ -159,11 +154,11 @@ func parseConfig(args []string, getenv func(string) string) (Config, error) {
 
 // parser converts settings, collecting every error.
 type parser struct {
-	vals map[string]*string
+	vals map[string]*value
 	errs []error
 }
 
-func (p *parser) str(name string) string { return strings.TrimSpace(*p.vals[name]) }
+func (p *parser) str(name string) string { return strings.TrimSpace(p.vals[name].text) }
 
 func (p *parser) fail(name string, err error) {
 	env := ""

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"errors"
+	"flag"
 	"log/slog"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -82,6 +85,14 @@ func TestParseConfig(t *testing.T) {
 		{"resync too short", nil, map[string]string{"JOBWAIT_RESYNC": "10ms"}, nil, "JOBWAIT_RESYNC"},
 		{"result grace past the Redis timeout", nil, map[string]string{"JOBWAIT_RESULT_GRACE": "5s"}, nil, "JOBWAIT_RESULT_GRACE"},
 		{"stray argument", []string{"serve"}, nil, nil, "unexpected arguments"},
+		{"a boolean flag alone", []string{"-demo"}, map[string]string{"REDIS_URL": "redis://x:1/0"},
+			func(t *testing.T, c Config) { assert.True(t, c.Demo) }, ""},
+		{"a boolean flag off", []string{"-demo=false"}, nil,
+			func(t *testing.T, c Config) { assert.False(t, c.Demo) }, ""},
+		{"a boolean flag beats env", []string{"-demo=off"}, map[string]string{"JOBWAIT_DEMO": "true"},
+			func(t *testing.T, c Config) { assert.False(t, c.Demo) }, ""},
+		{"a boolean flag's value apart", []string{"-demo", "false"}, nil, nil, "-demo takes its value after =, as in -demo=false"},
+		{"a string flag's value apart", []string{"-notify", "poll", "-wait-budget"}, nil, nil, "flag needs an argument: -wait-budget"},
 		{"no TLS settings", nil, nil,
 			func(t *testing.T, c Config) { assert.Nil(t, c.RedisTLS) }, ""},
 		{"missing CA file", nil, map[string]string{"JOBWAIT_REDIS_CA": "/nonexistent/ca.pem"}, nil, "JOBWAIT_REDIS_CA"},
@@ -114,4 +125,70 @@ func TestLogDurationsReadable(t *testing.T) {
 	assert.Contains(t, out.String(), `"took":"1.5s"`)
 	assert.Contains(t, out.String(), `"g":{"left":"250ms"}`)
 	assert.Contains(t, out.String(), `"n":3`)
+}
+
+// TestCommandLineErrors: -h is flag.ErrHelp, a command line that cannot
+// be read is a usageError (exit status 2), a bad value is not (1), and
+// -version reads no setting, so that it answers whatever the environment.
+func TestCommandLineErrors(t *testing.T) {
+	for _, h := range []string{"-h", "-help", "--help"} {
+		_, err := parseConfig([]string{h}, envOf(nil))
+		assert.ErrorIs(t, err, flag.ErrHelp, "parseConfig(%q)", h)
+	}
+	for _, args := range [][]string{{"-nope"}, {"-addr"}, {"serve"}, {"-demo", "false"}, {"-healthcheck", "true"}} {
+		_, err := parseConfig(args, envOf(nil))
+		assert.True(t, errors.As(err, new(usageError)), "parseConfig(%q) = %v; want a usageError", args, err)
+	}
+	_, err := parseConfig([]string{"-wait-budget", "soon"}, envOf(nil))
+	require.Error(t, err)
+	assert.False(t, errors.As(err, new(usageError)), "a bad value is not a usage error: %v", err)
+
+	cfg, err := parseConfig([]string{"-version"}, envOf(map[string]string{"JOBWAIT_WAIT_BUDGET": "soon"}))
+	require.NoError(t, err)
+	assert.True(t, cfg.Version)
+}
+
+// TestUsage: -h lists every setting with the kind of value it takes
+// (none for a boolean), its environment variable and its default, the
+// environment's value when set, a URL's password left out.
+func TestUsage(t *testing.T) {
+	var out strings.Builder
+	writeUsage(&out, envOf(map[string]string{"JOBWAIT_HEARTBEAT": "20s", "REDIS_URL": "redis://jobwait:s3cret@redis:6379/0"}))
+	help := out.String()
+	assert.NotContains(t, help, "s3cret", "-h repeats REDIS_URL's password")
+	assert.Contains(t, help, "(env REDIS_URL) (default \"redis://jobwait:xxxxx@redis:6379/0\")\n")
+	for _, s := range settings {
+		line := "\n  -" + s.flag
+		if s.kind != kindBool {
+			line += " " + string(s.kind)
+		}
+		assert.Contains(t, help, line+"\n", "-h's line of -%s", s.flag)
+	}
+	assert.Contains(t, help, "\n  -demo\n")
+	assert.Contains(t, help, "(env JOBWAIT_HEARTBEAT) (default 20s)\n")
+	assert.Contains(t, help, "(env JOBWAIT_NOTIFY) (default \"auto\")\n")
+	assert.Contains(t, help, "(env JOBWAIT_MAX_WAITERS) (default 100000)\n")
+	assert.Contains(t, help, "\n  -healthcheck\n    \tGET /healthz on the listen address and exit 0 if it answers 200\n")
+}
+
+// TestSettingKinds: each setting's default is a value of its kind, so
+// that -h does not call a number a duration.
+func TestSettingKinds(t *testing.T) {
+	for _, s := range settings {
+		if s.def == "" {
+			continue
+		}
+		var err error
+		switch s.kind {
+		case kindDuration:
+			_, err = time.ParseDuration(s.def)
+		case kindInt:
+			_, err = strconv.Atoi(s.def)
+		case kindFloat:
+			_, err = strconv.ParseFloat(s.def, 64)
+		case kindBool:
+			_, err = strconv.ParseBool(s.def)
+		}
+		assert.NoError(t, err, "-%s's default %q is no %s", s.flag, s.def, s.kind)
+	}
 }

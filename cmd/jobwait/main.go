@@ -6,6 +6,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -30,17 +31,29 @@ const shutdownGrace = 5 * time.Second
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stderr); err != nil {
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "jobwait:", err)
+		if errors.As(err, new(usageError)) {
+			fmt.Fprintln(os.Stderr, "jobwait -h lists every setting")
+			os.Exit(2)
+		}
 		os.Exit(1)
 	}
 }
 
-// run wires jobwait and serves until ctx ends.
-func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+// run wires jobwait and serves until ctx ends; -h and -version answer on
+// stdout instead.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	cfg, err := parseConfig(args, getenv)
-	if err != nil {
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		writeUsage(stdout, getenv)
+		return nil
+	case err != nil:
 		return err
+	case cfg.Version:
+		fmt.Fprintln(stdout, versionText(currentBuild()))
+		return nil
 	}
 	if cfg.Auth.Mode != auth.Off {
 		// Fail closed: a setting that asks for protection the endpoints
@@ -72,7 +85,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	cfg.tuneHub(&hcfg)
 	hub := stream.New(hcfg)
 	scfg := cfg.serverConfig()
-	scfg.Logger = log
+	scfg.Logger, scfg.Build = log, currentBuild()
 	check := newChecker(be.client, permissions(be, cfg.Notify, st), hub, log)
 	scfg.Redis = check.health
 	if cfg.Demo {
@@ -110,7 +123,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	// descriptors above all) are retried inside it, never returned.
 	listened := make(chan error, 1)
 	go func() { listened <- srv.Listen(cfg.Addr) }()
-	log.Info("jobwait listening", "addr", cfg.Addr, "redis", be.desc, "demo", cfg.Demo,
+	log.Info("jobwait listening", "version", scfg.Build.Version, "revision", scfg.Build.Revision,
+		"addr", cfg.Addr, "redis", be.desc, "demo", cfg.Demo,
 		"wait_budget", cfg.WaitBudget, "notify", cfg.Notify,
 		"max_conns", srv.MaxConns(), "max_conns_per_ip", srv.MaxConnsPerIP(), "file_limit", admission.FileLimit())
 	if nofile := admission.FileLimit(); nofile > 0 && uint64(srv.MaxConns()) > nofile {

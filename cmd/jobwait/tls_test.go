@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -48,7 +49,7 @@ func startFails(t *testing.T, env map[string]string) error {
 	defer cancel()
 	start := time.Now()
 	var log bytes.Buffer
-	err := run(ctx, nil, envOf(env), &log)
+	err := run(ctx, nil, envOf(env), io.Discard, &log)
 	require.Error(t, err, "jobwait started: %s", log.String())
 	assert.Less(t, time.Since(start), 5*time.Second, "told at start, not after a wait")
 	return err

@@ -4,7 +4,10 @@
 //   - Start builds the real jobwait binary (cmd/jobwait) once per test
 //     process and runs it on a free loopback port: over HTTP, with
 //     signals, against a real Redis. Under -short it skips the test (see
-//     redistest.SkipIfShort).
+//     redistest.SkipIfShort). BinaryWith builds one with go build's flags
+//     (-ldflags), StartBinary runs it.
+//   - Run runs a binary with arguments to its exit (-h, -version, a bad
+//     flag): what it wrote to stdout and stderr, and its exit status.
 //   - Get and Conn send a request by hand and read its answer, an event
 //     stream with package sse's reader, every read bounded by a deadline;
 //     Conn.Again sends the next one on the kept-alive connection.
@@ -25,6 +28,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"sync"
 	"syscall"
@@ -46,24 +50,42 @@ func Binary(tb testing.TB) string {
 	tb.Helper()
 	redistest.SkipIfShort(tb)
 	build.once.Do(func() {
-		_, file, _, _ := runtime.Caller(0)
-		pkg := filepath.Join(filepath.Dir(filepath.Dir(filepath.Dir(file))), "cmd", "jobwait")
 		dir, err := os.MkdirTemp("", "servertest")
 		if err != nil {
 			build.err = err
 			return
 		}
 		build.path = filepath.Join(dir, "jobwait")
-		cmd := exec.Command("go", "build", "-o", build.path, ".")
-		cmd.Dir = pkg
-		if out, err := cmd.CombinedOutput(); err != nil {
-			build.err = fmt.Errorf("go build ./cmd/jobwait: %v\n%s", err, out)
-		}
+		build.err = goBuild(build.path)
 	})
 	if build.err != nil {
 		tb.Fatal(build.err)
 	}
 	return build.path
+}
+
+// BinaryWith builds jobwait from this checkout with go build's flags
+// (such as -ldflags "-X main.revision=..."), into the test's temporary
+// directory.
+func BinaryWith(tb testing.TB, flags ...string) string {
+	tb.Helper()
+	redistest.SkipIfShort(tb)
+	path := filepath.Join(tb.TempDir(), "jobwait")
+	if err := goBuild(path, flags...); err != nil {
+		tb.Fatal(err)
+	}
+	return path
+}
+
+// goBuild builds cmd/jobwait into out.
+func goBuild(out string, flags ...string) error {
+	_, file, _, _ := runtime.Caller(0)
+	cmd := exec.Command("go", append(append([]string{"build"}, flags...), "-o", out, ".")...)
+	cmd.Dir = filepath.Join(filepath.Dir(filepath.Dir(filepath.Dir(file))), "cmd", "jobwait")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build %v ./cmd/jobwait: %v\n%s", flags, err, b)
+	}
+	return nil
 }
 
 // Process is a running jobwait.
@@ -87,24 +109,36 @@ func Start(tb testing.TB, env ...string) *Process {
 // in force from jobwait's first instruction.
 func StartUnder(tb testing.TB, wrapper []string, env ...string) *Process {
 	tb.Helper()
+	return startFree(tb, append(slices.Clone(wrapper), Binary(tb)), env...)
+}
+
+// StartBinary is Start with the jobwait binary at bin (see BinaryWith).
+func StartBinary(tb testing.TB, bin string, env ...string) *Process {
+	tb.Helper()
+	return startFree(tb, []string{bin}, env...)
+}
+
+// startFree runs argv on a free loopback port.
+func startFree(tb testing.TB, argv []string, env ...string) *Process {
+	tb.Helper()
 	port, err := redistest.FreePort()
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return startAt(tb, "127.0.0.1:"+strconv.Itoa(port), wrapper, env...)
+	return startAt(tb, "127.0.0.1:"+strconv.Itoa(port), argv, env...)
 }
 
 // StartAt is Start on a given address: a replica restarted where its
 // predecessor listened (behind a proxy that knows only that address).
 func StartAt(tb testing.TB, addr string, env ...string) *Process {
 	tb.Helper()
-	return startAt(tb, addr, nil, env...)
+	return startAt(tb, addr, []string{Binary(tb)}, env...)
 }
 
-func startAt(tb testing.TB, addr string, wrapper []string, env ...string) *Process {
+// startAt runs argv (a jobwait binary, perhaps behind a wrapper) on addr.
+func startAt(tb testing.TB, addr string, argv []string, env ...string) *Process {
 	tb.Helper()
 	p := &Process{Addr: addr, log: &Buffer{}, done: make(chan struct{})}
-	argv := append(append([]string(nil), wrapper...), Binary(tb))
 	p.cmd = exec.Command(argv[0], argv[1:]...)
 	p.cmd.Env = append(append(os.Environ(), "JOBWAIT_ADDR="+p.Addr), env...)
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log

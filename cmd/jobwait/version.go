@@ -1,0 +1,65 @@
+package main
+
+import (
+	"cmp"
+	"fmt"
+	"runtime"
+	"runtime/debug"
+
+	"jobwait/server"
+)
+
+// version and revision name a release build; the linker sets them:
+//
+//	go build -ldflags "-X main.version=v1.4.0 -X main.revision=$(git rev-parse HEAD)" ./cmd/jobwait
+//
+// Unset, they are read from what go build stamped into the binary: the
+// module's version and the git revision, stamped only when it builds in a
+// git checkout (not in a linked worktree, nor in Docker's build, whose
+// context leaves .git out: the Dockerfile takes them as build arguments).
+var version, revision string
+
+// buildOf is what a binary says of itself: the linker's version and
+// revision when set, else those of info (debug.ReadBuildInfo; nil when
+// the binary holds none); "(devel)" and "unknown" when neither says.
+func buildOf(info *debug.BuildInfo, version, revision string) server.Build {
+	if info != nil {
+		version = cmp.Or(version, info.Main.Version)
+		revision = cmp.Or(revision, vcsRevision(info.Settings))
+	}
+	return server.Build{
+		Version:   cmp.Or(version, "(devel)"),
+		Revision:  cmp.Or(revision, "unknown"),
+		GoVersion: runtime.Version(),
+	}
+}
+
+// vcsRevision is the revision go build stamped, "-modified" when the
+// checkout had uncommitted changes (as Prometheus's own builds say it).
+func vcsRevision(settings []debug.BuildSetting) string {
+	var rev string
+	modified := false
+	for _, s := range settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			modified = s.Value == "true"
+		}
+	}
+	if rev != "" && modified {
+		rev += "-modified"
+	}
+	return rev
+}
+
+// currentBuild is the running binary's build.
+func currentBuild() server.Build {
+	info, _ := debug.ReadBuildInfo()
+	return buildOf(info, version, revision)
+}
+
+// versionText is -version's answer.
+func versionText(b server.Build) string {
+	return fmt.Sprintf("jobwait %s, revision %s, %s %s/%s", b.Version, b.Revision, b.GoVersion, runtime.GOOS, runtime.GOARCH)
+}
