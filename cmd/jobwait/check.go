@@ -50,6 +50,11 @@ type checker struct {
 	refused map[string]error // by permission name: the refusal
 	tried   map[string]bool  // start-only permissions tried with an answer
 	reason  string           // why Redis failed the last check ("" if it did not)
+	// configJudged: CONFIG has had an answer. Until then it is checked
+	// whatever the hub's mode, so that a hub that fell back to polling
+	// (CONFIG refused under JOBWAIT_NOTIFY=auto) before the first check
+	// still has the refusal named, once, in the log and /readyz.
+	configJudged bool
 }
 
 func newChecker(c redis.UniversalClient, perms []permission, hub hubState, log *slog.Logger) *checker {
@@ -79,7 +84,7 @@ func (k *checker) run(ctx context.Context) {
 func (k *checker) check(ctx context.Context) {
 	cctx, cancel := context.WithTimeout(ctx, checkTimeout)
 	defer cancel()
-	managing := k.hub.Mode() != stream.Poll // CONFIG is still in use
+	managing := k.hub.Mode() != stream.Poll || !k.configJudged // CONFIG is still in use
 	p := k.client.Pipeline()
 	cmds := make([]redis.Cmder, len(k.perms))
 	for i, pm := range k.perms {
@@ -101,9 +106,11 @@ func (k *checker) check(ctx context.Context) {
 			if c == nil {
 				continue
 			}
-			if err := k.judge(k.perms[i], c.Err()); err != nil && down == nil {
+			err := k.judge(k.perms[i], c.Err())
+			if err != nil && down == nil {
 				down = err
 			}
+			k.configJudged = k.configJudged || k.perms[i].config && err == nil
 		}
 	}
 	if down == nil {
