@@ -44,11 +44,44 @@ func TestHelmLint(t *testing.T) {
 	}
 }
 
+// TestHelmNotes: what helm prints after an install gives the caps, and the
+// grace, that the pods run with, and warns where it should.
+func TestHelmNotes(t *testing.T) {
+	for _, tc := range []struct {
+		name           string
+		args           []string
+		want, dontWant []string
+	}{
+		{"defaults", nil, []string{"embedded store"}, []string{"trustedProxies"}},
+		{"production", []string{"-f", productionValues}, nil, []string{"embedded store", "trustedProxies"}},
+		{"redis behind no trusted proxy", []string{"--set", "redis.url=redis://r:6379/0"}, []string{"config.trustedProxies is empty"}, []string{"embedded store"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := render(t, tc.args...)
+			out, err := helm(t, append([]string{"install", releaseName, chartDir, "--namespace", "jobs", "--dry-run=client"}, tc.args...)...)
+			require.NoError(t, err)
+			_, notes, ok := strings.Cut(out, "\nNOTES:\n")
+			require.True(t, ok, "helm install prints NOTES:\n%s", out)
+			want := append(tc.want,
+				fmt.Sprintf("at most %s waits on %s connections", r.value(t, "JOBWAIT_MAX_WAITERS"), r.value(t, "JOBWAIT_MAX_CONNS")),
+				fmt.Sprintf("the grace is %d s", *r.deployment.Spec.Template.Spec.TerminationGracePeriodSeconds),
+				fmt.Sprintf("%d s to leave the Service", r.container(t).Lifecycle.PreStop.Sleep.Seconds))
+			for _, w := range want {
+				assert.Contains(t, strings.Join(strings.Fields(notes), " "), w)
+			}
+			for _, w := range tc.dontWant {
+				assert.NotContains(t, notes, w)
+			}
+		})
+	}
+}
+
 // TestHelmDefaults: without values the chart runs one replica on the
 // embedded store (demo mode), with no Secret, autoscaler or ServiceMonitor.
 func TestHelmDefaults(t *testing.T) {
 	r := render(t)
 	checkRelease(t, r, expect{})
+	assert.Equal(t, r, render(t, "--kube-version", "1.30.0"), "the same on the oldest Kubernetes the chart allows")
 	assert.Empty(t, r.secrets)
 	_, hasURL := r.env(t, "REDIS_URL")
 	assert.False(t, hasURL, "REDIS_URL set without redis values")
@@ -206,6 +239,7 @@ func TestHelmRefuses(t *testing.T) {
 		{"both disruption bounds", []string{"--set", "podDisruptionBudget.minAvailable=2"}, "not both"},
 		{"autoscaling on nothing", []string{"--set", "redis.url=redis://r:6379/0", "--set", "autoscaling.enabled=true", "--set", "autoscaling.cpu.enabled=false"}, "cpu, waiters or both"},
 		{"an unknown notify mode", []string{"--set", "config.notify=pubsub"}, "notify"},
+		{"a cluster without the kubelet's preStop sleep", []string{"--kube-version", "1.29.0"}, "kubeVersion"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out, err := renderErr(t, tc.args...)
