@@ -146,6 +146,14 @@ func TestHelmAutoscaling(t *testing.T) {
 	assert.EqualValues(t, 5000, r.hpa.Spec.Metrics[1].Pods.Target.AverageValue.Value())
 }
 
+// TestHelmExtraEnv: more variables come after the chart's.
+func TestHelmExtraEnv(t *testing.T) {
+	r := render(t, "--set", "extraEnv[0].name=GODEBUG", "--set-string", "extraEnv[0].value=madvdontneed=1")
+	checkRelease(t, r, expect{})
+	env := r.container(t).Env
+	assert.Equal(t, corev1.EnvVar{Name: "GODEBUG", Value: "madvdontneed=1"}, env[len(env)-1])
+}
+
 // TestHelmGraceFromBudget: the termination grace is the preStop sleep, the
 // wait budget (rounded up to a second) and jobwait's own shutdown bound.
 func TestHelmGraceFromBudget(t *testing.T) {
@@ -240,6 +248,14 @@ func TestHelmRefuses(t *testing.T) {
 		{"autoscaling on nothing", []string{"--set", "redis.url=redis://r:6379/0", "--set", "autoscaling.enabled=true", "--set", "autoscaling.cpu.enabled=false"}, "cpu, waiters or both"},
 		{"an unknown notify mode", []string{"--set", "config.notify=pubsub"}, "notify"},
 		{"a cluster without the kubelet's preStop sleep", []string{"--kube-version", "1.29.0"}, "kubeVersion"},
+		{"extraEnv over a setting of the chart", []string{"--set", "extraEnv[0].name=JOBWAIT_MAX_CONNS", "--set-string", "extraEnv[0].value=9"}, "extraEnv sets JOBWAIT_MAX_CONNS"},
+		{"a grace within the budget", []string{"--set", "terminationGracePeriodSeconds=30"}, "terminationGracePeriodSeconds 30"},
+		{"a grace shorter than preStop and shutdown", []string{"--set", "config.waitBudget=5s", "--set", "terminationGracePeriodSeconds=12"}, "terminationGracePeriodSeconds 12"},
+		{"a disruption budget that allows none", []string{"--set", "podDisruptionBudget.maxUnavailable=0"}, "allows no replica"},
+		{"a disruption budget keeping every replica", []string{"--set", "redis.url=redis://r:6379/0", "--set", "replicaCount=3",
+			"--set", "podDisruptionBudget.maxUnavailable=", "--set", "podDisruptionBudget.minAvailable=3"}, "allows no replica of 3"},
+		{"fewer replicas at most than at least", []string{"--set", "redis.url=redis://r:6379/0", "--set", "autoscaling.enabled=true",
+			"--set", "autoscaling.minReplicas=5", "--set", "autoscaling.maxReplicas=3"}, "minReplicas is above"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out, err := renderErr(t, tc.args...)

@@ -198,8 +198,16 @@ of the limit for both.
   | toJson -}}
 {{- end -}}
 
-{{/* The container's environment. */}}
+{{/* The container's environment: the chart's, then extraEnv. */}}
 {{- define "jobwait.env" -}}
+{{ include "jobwait.chartEnv" . }}
+{{- with .Values.extraEnv }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{/* The environment variables the chart sets. */}}
+{{- define "jobwait.chartEnv" -}}
 - name: JOBWAIT_ADDR
   value: {{ printf ":%d" (int .Values.containerPort) | quote }}
 {{- if .Values.redis.existingSecret }}
@@ -256,9 +264,6 @@ of the limit for both.
 - name: GOMEMLIMIT
   value: {{ printf "%dMiB" (div (mul (int .) 90) 100) | quote }}
 {{- end }}
-{{- with .Values.extraEnv }}
-{{ toYaml . }}
-{{- end }}
 {{- end -}}
 
 {{/* What the chart refuses to render. */}}
@@ -289,6 +294,30 @@ of the limit for both.
 {{- end -}}
 {{- if and .Values.autoscaling.enabled (not .Values.autoscaling.cpu.enabled) (not .Values.autoscaling.waiters.enabled) -}}
 {{- fail "autoscaling: enable cpu, waiters or both" -}}
+{{- end -}}
+{{- range .Values.extraEnv -}}
+{{- $name := .name -}}
+{{- range include "jobwait.chartEnv" $ | fromYamlArray -}}
+{{- if eq .name $name -}}
+{{- fail (printf "extraEnv sets %s, which the chart sets from its values (config, redis, resources): set it there" $name) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- $grace := include "jobwait.terminationGrace" . | int -}}
+{{- $budget := include "jobwait.budgetSeconds" . | int -}}
+{{- if or (le $grace $budget) (lt $grace (add (int .Values.preStopSleepSeconds) 5)) -}}
+{{- fail (printf "terminationGracePeriodSeconds %d: give more than the wait budget (%d s) and at least the preStop sleep + 5 s (%d s), or leave it empty" $grace $budget (add (int .Values.preStopSleepSeconds) 5)) -}}
+{{- end -}}
+{{- if and .Values.autoscaling.enabled (gt (int .Values.autoscaling.minReplicas) (int .Values.autoscaling.maxReplicas)) -}}
+{{- fail "autoscaling.minReplicas is above autoscaling.maxReplicas" -}}
+{{- end -}}
+{{- if .Values.podDisruptionBudget.enabled -}}
+{{- $replicas := ternary .Values.autoscaling.minReplicas .Values.replicaCount .Values.autoscaling.enabled | int -}}
+{{- $min := include "jobwait.string" .Values.podDisruptionBudget.minAvailable -}}
+{{- $maxUn := include "jobwait.string" .Values.podDisruptionBudget.maxUnavailable -}}
+{{- if or (and (regexMatch "^[0-9]+$" $min) (ge (int $min) $replicas)) (eq $min "100%") (regexMatch "^0+%?$" $maxUn) -}}
+{{- fail (printf "podDisruptionBudget allows no replica of %d to be evicted: every node drain would stop at it" $replicas) -}}
+{{- end -}}
 {{- end -}}
 {{- if gt (int (include "jobwait.maxWaiters" .)) (int (include "jobwait.maxConns" .)) -}}
 {{- fail "config.maxWaiters is above config.maxConns: each held wait is one connection, so the rest could never be held" -}}
