@@ -282,10 +282,14 @@ func TestHelmSizing(t *testing.T) {
 	_, set := r.env(t, "GOMEMLIMIT")
 	assert.False(t, set, "GOMEMLIMIT without a memory limit")
 
-	// values.yaml's example and the chart README's table.
-	values := string(readFile(t, "deploy/helm/jobwait/values.yaml"))
-	examples := sizingExample.FindAllStringSubmatch(values, -1)
-	require.NotEmpty(t, examples, "values.yaml gives an example of sizing (%s)", sizingExample)
+	// The examples of values.yaml and docs/production.md, and the chart
+	// README's table.
+	var examples [][]string
+	for _, file := range []string{"deploy/helm/jobwait/values.yaml", "docs/production.md"} {
+		m := sizingExample.FindAllStringSubmatch(string(readFile(t, file)), -1)
+		require.NotEmpty(t, m, "%s gives an example of sizing (%s)", file, sizingExample)
+		examples = append(examples, m...)
+	}
 	rows := sizingRows(t)
 	require.NotEmpty(t, rows, "the chart README's sizing table")
 	for _, m := range append(examples, rows...) {
@@ -295,7 +299,7 @@ func TestHelmSizing(t *testing.T) {
 	}
 }
 
-var sizingExample = regexp.MustCompile(`(\d+[MG]i) gives ([\d,]+) connections and\s+(?:#\s+)?([\d,]+) waiters`)
+var sizingExample = regexp.MustCompile(`(\d+[MG]i)(?: \(the default\))? gives ([\d,]+) connections and\s+(?:#\s+)?([\d,]+) wait`)
 
 // TestHelmEverySetting: every setting of `jobwait -h` can be given through
 // the chart (config, or the Redis and secret values), and every one the
