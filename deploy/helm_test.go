@@ -173,7 +173,7 @@ func TestHelmGraceFromBudget(t *testing.T) {
 }
 
 // TestHelmRedisSources: each way the chart is given Redis's URL and
-// password, and TLS files.
+// password, TLS files, and the wait tokens' secret.
 func TestHelmRedisSources(t *testing.T) {
 	t.Run("url", func(t *testing.T) {
 		r := render(t, "--set", "redis.url=redis://redis:6379/0", "--set", "replicaCount=3")
@@ -212,6 +212,11 @@ func TestHelmRedisSources(t *testing.T) {
 		require.NotNil(t, s, "the chart's TLS Secret")
 		assert.Equal(t, map[string]string{"ca.crt": "CA PEM", "tls.crt": "CERT PEM", "tls.key": "KEY PEM"}, s.StringData)
 		assert.Equal(t, "/etc/jobwait/redis-tls/tls.key", r.value(t, "JOBWAIT_REDIS_KEY"))
+	})
+	t.Run("the wait tokens' secret as a file", func(t *testing.T) {
+		r := render(t, "--set", "authSecret.existingSecret=tokens", "--set", "authSecret.key=hs256")
+		checkRelease(t, r, expect{external: map[string][]string{"tokens": {"hs256"}}})
+		assert.Equal(t, "/etc/jobwait/auth/hs256", r.value(t, "JOBWAIT_AUTH_SECRET_FILE"))
 	})
 	t.Run("a CA alone from an existing secret", func(t *testing.T) {
 		r := render(t, "--set", "redis.existingSecret=mine", "--set", "redis.tls.existingSecret=ca", "--set", "redis.tls.caKey=memorystore.pem",
