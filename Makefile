@@ -21,9 +21,10 @@ test: deps vet helm
 
 # helm builds the helm command that the Helm chart's tests run (pinned in
 # deploy/helmbin_test.go) into the user cache, once per machine: on a new
-# one that takes minutes, which are then not spent inside the suite's timeout.
+# one that takes minutes, which are then not spent inside the suite's timeout
+# (-race: what it compiles, the suite's run uses again).
 helm:
-	$(GO) test -count=1 -timeout 30m -run '^TestHelmBinary$$' ./deploy/
+	$(GO) test -race -count=1 -timeout 30m -run '^TestHelmBinary$$' ./deploy/
 
 # The checks of deps and deps-peer: each adds its package to $$missing when
 # the package is not there.
