@@ -306,9 +306,10 @@ func TestHelmSizing(t *testing.T) {
 
 var sizingExample = regexp.MustCompile(`(\d+[MG]i)(?: \(the default\))? gives ([\d,]+) connections and\s+(?:#\s+)?([\d,]+) wait`)
 
-// TestHelmEverySetting: every setting of `jobwait -h` can be given through
-// the chart (config, or the Redis and secret values), and every one the
-// chart sets is jobwait's.
+// TestHelmEverySetting: every environment variable of README's settings
+// table (which TestReadmeSettingsAreJobwaitHelp holds to jobwait -h) can be
+// given through the chart (config, or the Redis and secret values), and
+// every one the chart sets is jobwait's.
 func TestHelmEverySetting(t *testing.T) {
 	var values struct {
 		Config map[string]any `yaml:"config"`
@@ -334,20 +335,35 @@ func TestHelmEverySetting(t *testing.T) {
 	for _, e := range r.container(t).Env {
 		set[e.Name] = true
 	}
-	help := jobwaitHelp(t)
-	settings := map[string]bool{}
-	for flag, s := range help {
-		switch {
-		case s.env != "":
-			settings[s.env] = true
-			assert.True(t, set[s.env], "-%s (%s) cannot be set through the chart", flag, s.env)
-		case flag != "healthcheck": // the container's own check, not a setting
-			t.Errorf("-%s has no environment variable", flag)
-		}
+	settings := readmeSettings(t)
+	require.Contains(t, settings, "JOBWAIT_WAIT_BUDGET")
+	for name := range settings {
+		// The tokens' secret is mounted as a file (JOBWAIT_AUTH_SECRET_FILE),
+		// never put in the pod's environment.
+		assert.True(t, set[name] || name == "JOBWAIT_AUTH_SECRET", "%s cannot be set through the chart", name)
 	}
 	for name := range set {
 		assert.True(t, settings[name] || name == "GOMEMLIMIT" || name == "REDIS_PASSWORD", "the chart sets %s, which is no jobwait setting", name)
 	}
+}
+
+// readmeSettings are the environment variables of README's settings table.
+func readmeSettings(t *testing.T) map[string]bool {
+	t.Helper()
+	_, table, ok := strings.Cut(string(readFile(t, "README.md")), "\n## Settings\n")
+	require.True(t, ok, "README has a Settings section")
+	table, _, _ = strings.Cut(table, "\n## ")
+	env := map[string]bool{}
+	for _, line := range strings.Split(table, "\n") {
+		cells := strings.Split(strings.TrimSpace(line), "|")
+		if len(cells) < 4 {
+			continue
+		}
+		if m := firstCode.FindStringSubmatch(strings.TrimSpace(cells[1])); m != nil {
+			env[m[1]] = true
+		}
+	}
+	return env
 }
 
 // checkRelease checks what every rendering must keep.

@@ -165,10 +165,10 @@ var (
 // setting is one row of README's settings table, or one flag of jobwait -h.
 type setting struct{ env, def string }
 
-// jobwaitHelp is what the real `jobwait -h` lists: each flag (without its
-// dash) with its environment variable and default.
-func jobwaitHelp(t *testing.T) map[string]setting {
-	t.Helper()
+// TestReadmeSettingsAreJobwaitHelp: README's settings table lists exactly
+// the flags `jobwait -h` lists, each with its environment variable, and
+// its default where the table gives one as a value.
+func TestReadmeSettingsAreJobwaitHelp(t *testing.T) {
 	help, _ := exec.Command(servertest.Binary(t), "-h").CombinedOutput() // -h exits 1 after printing
 	fromHelp := map[string]setting{}
 	for _, m := range helpFlag.FindAllStringSubmatch(string(help), -1) {
@@ -182,14 +182,7 @@ func jobwaitHelp(t *testing.T) map[string]setting {
 		fromHelp[m[1]] = s
 	}
 	require.Contains(t, fromHelp, "addr", "jobwait -h:\n%s", help)
-	return fromHelp
-}
 
-// TestReadmeSettingsAreJobwaitHelp: README's settings table lists exactly
-// the flags `jobwait -h` lists, each with its environment variable, and
-// its default where the table gives one as a value.
-func TestReadmeSettingsAreJobwaitHelp(t *testing.T) {
-	fromHelp := jobwaitHelp(t)
 	readme := string(readFile(t, "README.md"))
 	_, table, ok := strings.Cut(readme, "\n## Settings\n")
 	require.True(t, ok, "README has a Settings section")
