@@ -1,27 +1,35 @@
 # jobwait: `make run` serves the demo on :8080; `make test` installs what the
 # tests need (redis-server, redis-sentinel, promtool, chromium, curl, nginx and its
-# Nchan module from Debian's packages; the tests then fetch with npm, into
+# Nchan module from Debian's packages) when it is missing and root can, then
+# runs the whole suite with the race detector; the tests fetch with npm, into
 # the user cache, typescript, eventsource and the OpenAPI linters @redocly/cli
-# and @stoplight/spectral-cli) when it is missing and root can, then runs the
-# whole suite with the race detector. `make bench-peer` measures jobwait side by side with
+# and @stoplight/spectral-cli, and build helm there from its Go module.
+# `make bench-peer` measures jobwait side by side with
 # nginx + Nchan (cmd/waitload/peerbench.sh).
 
 GO ?= go
 STRESS ?=
 NCHAN_MODULE ?= /usr/lib/nginx/modules/ngx_nchan_module.so
 
-.PHONY: run test test-short deps deps-peer vet fuzz bench bench-peer tls
+.PHONY: run test test-short deps deps-peer vet helm fuzz bench bench-peer tls
 
 run:
 	$(GO) run ./cmd/jobwait
 
-test: deps vet
+test: deps vet helm
 	$(GO) test -race -count=1 -timeout 20m ./...
 
 # test-short is the fast tier: the rules under unit tests, nothing but Go
 # needed (no redis-server, nginx, Chromium or npm).
 test-short:
 	$(GO) test -short ./...
+
+# helm builds the helm command that the Helm chart's tests run (pinned in
+# deploy/helmbin_test.go) into the user cache, once per machine: on a new
+# one that takes minutes, which are then not spent inside the suite's timeout
+# (-race: what it compiles, the suite's run uses again).
+helm:
+	$(GO) test -race -count=1 -timeout 30m -run '^TestHelmBinary$$' ./deploy/
 
 # The checks of deps and deps-peer: each adds its package to $$missing when
 # the package is not there.

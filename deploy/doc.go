@@ -34,4 +34,13 @@
 // every panel has a query on the provisioned datasource), that every metric
 // either names is on the real jobwait's /metrics, and the compose
 // "monitoring" profile that runs Prometheus and Grafana with both.
+//
+// The helm*_test.go files check the Helm chart, helm/jobwait: rendered by
+// the real helm (built once from its Go module into the user cache, see
+// helmbin_test.go), with its default values, values-production.yaml and
+// others, every object decoded strictly into the Kubernetes API types; what
+// matters is asserted (probes, shutdown and grace, selectors, Secrets,
+// sizing), `helm lint --strict` passes, and the real jobwait is started as
+// the pod would start it. helmchart_test.go holds the checks that need no
+// helm.
 package deploy
