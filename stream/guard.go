@@ -4,8 +4,6 @@ import (
 	"context"
 	"strings"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 )
 
 // blindness is an episode in which the hub caught itself missing changes:
@@ -148,13 +146,13 @@ func (h *Hub[T]) Blind() (bool, string) {
 	return h.blind.on, h.blind.reason
 }
 
-// guardFlags checks node c's notify-keyspace-events twice per Resync until
+// guardFlags checks node n's notify-keyspace-events twice per Resync until
 // ctx ends: another client may switch notifications off or narrow them at
 // runtime, which leaves the subscription up and silent. Lacking classes are
 // added back, the episode counts as blind, and every watched job is re-read.
 // Where CONFIG is refused it stops: the safety re-read alone bounds what is
 // missed.
-func (h *Hub[T]) guardFlags(ctx context.Context, c *redis.Client, timeout time.Duration) {
+func (h *Hub[T]) guardFlags(ctx context.Context, n Node) {
 	t := time.NewTicker(max(h.cfg.Resync/2, 50*time.Millisecond))
 	defer t.Stop()
 	for {
@@ -163,32 +161,26 @@ func (h *Hub[T]) guardFlags(ctx context.Context, c *redis.Client, timeout time.D
 			return
 		case <-t.C:
 		}
-		if refused := h.checkFlags(ctx, c, timeout); refused {
+		if refused := h.checkFlags(ctx, n); refused {
 			return
 		}
 	}
 }
 
-// checkFlags checks and restores node c's notify-keyspace-events once; it
+// checkFlags checks and restores node n's notify-keyspace-events once; it
 // reports whether CONFIG is refused.
-func (h *Hub[T]) checkFlags(ctx context.Context, c *redis.Client, timeout time.Duration) (refused bool) {
-	cctx, cancel := context.WithTimeout(ctx, timeout)
+func (h *Hub[T]) checkFlags(ctx context.Context, n Node) (refused bool) {
+	cctx, cancel := context.WithTimeout(ctx, h.cfg.ReadTimeout)
 	defer cancel()
-	cur, err := c.ConfigGet(cctx, "notify-keyspace-events").Result()
-	if err != nil {
+	have, lacked, err := restoreFlags(cctx, n.Client)
+	if !lacked {
 		if isRefused(err) {
-			h.log.Debug("CONFIG refused: notify-keyspace-events not watched; the safety re-read bounds what is missed", "node", c.Options().Addr, "err", err)
+			h.log.Debug("CONFIG refused: notify-keyspace-events not watched; the safety re-read bounds what is missed", "node", n.Name, "err", err)
 		}
 		return isRefused(err)
 	}
-	have := cur["notify-keyspace-events"]
-	want := MergeFlags(have, NotifyFlags)
-	if want == have {
-		return false
-	}
-	err = c.ConfigSet(cctx, "notify-keyspace-events", want).Err()
 	h.caughtBlind("notify-keyspace-events lacks classes jobwait needs",
-		"node", c.Options().Addr, "have", quoteFlags(have), "need", NotifyFlags, "restored", err == nil, "err", err)
+		"node", n.Name, "have", quoteFlags(have), "need", NotifyFlags, "restored", err == nil, "err", err)
 	if err == nil {
 		// Changes made while the classes were missing were not published.
 		h.stats.resyncs.Add(1)

@@ -11,8 +11,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 )
 
 // Defaults of Config's zero values.
@@ -35,9 +33,10 @@ var ErrReadPanic = errors.New("job read panicked")
 // Config says what the hub watches and how it reads. Read, Same and JobID
 // are required; the rest have defaults.
 type Config[T any] struct {
-	// Client is the Redis the hub subscribes to (or polls through Read).
-	Client redis.UniversalClient
-	// DB is the database number of the keyspace channel (0 on a cluster).
+	// Redis is the Redis the hub subscribes to, or pings while it polls
+	// through Read.
+	Redis Redis
+	// DB is the database number of the keyspace channels (0 on a cluster).
 	DB int
 	// Pattern is the glob of the keys to watch, e.g. "job:*".
 	Pattern string

@@ -25,7 +25,7 @@ func (h *Hub[T]) poll(ctx context.Context) {
 
 func (h *Hub[T]) pollOnce(ctx context.Context) {
 	pctx, cancel := context.WithTimeout(ctx, h.cfg.ReadTimeout)
-	err := h.cfg.Client.Ping(pctx).Err()
+	err := h.cfg.Redis.Ping(pctx).Err()
 	cancel()
 	if err != nil {
 		h.listened(news{what: unanswered, err: err})

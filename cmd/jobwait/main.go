@@ -64,7 +64,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	cfg.Notify = conn.NotifyMode(cfg.Notify)
 	st := store.Open(conn)
 	hcfg := server.HubConfig(st)
-	hcfg.Client, hcfg.DB, hcfg.Notify, hcfg.Logger = conn.Client(), conn.DB(), cfg.Notify, log
+	hcfg.Redis, hcfg.DB, hcfg.Notify, hcfg.Logger = conn, conn.DB(), cfg.Notify, log
 	// JOBWAIT_NOTIFY=keyspace: the server is configured; jobwait sends no CONFIG.
 	hcfg.TrustFlags = cfg.Notify == stream.Keyspace
 	cfg.tuneHub(&hcfg)

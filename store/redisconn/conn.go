@@ -37,7 +37,8 @@ type Conn struct {
 	desc     string
 	closers  []func() error
 
-	fence *fence // on Sentinel: moves jobwait's connections to the primary
+	cluster *cluster // on a Redis Cluster: its masters, followed
+	fence   *fence   // on Sentinel: moves jobwait's connections to the primary
 	// settle is set when the node could not be asked at start whether it
 	// is a cluster node: jobwait then takes it for a single node, and
 	// settle keeps asking until it answers (see Run).
@@ -45,13 +46,19 @@ type Conn struct {
 }
 
 // Of returns a Conn over a client made elsewhere (a test's): a
-// *redis.ClusterClient is a cluster, any other client one node. Its Close
-// leaves the client open.
-func Of(c redis.UniversalClient) *Conn {
+// *redis.ClusterClient is a cluster, any other client one node. What it
+// learns of a cluster's topology goes to slog's default logger. Its Close
+// leaves c open.
+func Of(c redis.UniversalClient) *Conn { return of(c, slog.Default()) }
+
+// of is Of, logging to log.
+func of(c redis.UniversalClient, log *slog.Logger) *Conn {
 	conn := &Conn{client: c, desc: "redis"}
 	switch rc := c.(type) {
 	case *redis.ClusterClient:
 		conn.sharded, conn.desc = true, "cluster "+strings.Join(rc.Options().Addrs, ",")
+		conn.cluster = newCluster(rc, log)
+		conn.closers = append(conn.closers, conn.cluster.close)
 	case *redis.Client:
 		conn.db, conn.desc = rc.Options().DB, rc.Options().Addr
 	}
@@ -73,7 +80,7 @@ func Open(ctx context.Context, s Settings, log *slog.Logger) (*Conn, error) {
 	case p.sentinel != nil:
 		return openSentinel(ctx, p.sentinel, log)
 	case p.cluster != nil:
-		return openCluster(ctx, p.cluster)
+		return openCluster(ctx, p.cluster, log)
 	}
 	opts := p.node
 	if err := handshakeTrouble(ctx, opts.TLSConfig, opts.Dialer, opts.Addr); err != nil {
@@ -98,10 +105,10 @@ func Open(ctx context.Context, s Settings, log *slog.Logger) (*Conn, error) {
 			if err != nil {
 				return nil, err
 			}
-			return openCluster(ctx, co)
+			return openCluster(ctx, co, log)
 		}
 	}
-	conn := Of(redis.NewClient(opts))
+	conn := of(redis.NewClient(opts), log)
 	conn.closers = append(conn.closers, conn.client.Close)
 	if err != nil {
 		log.Warn("redis unreachable: taking REDIS_URL for a single node until it answers", "redis", opts.Addr, "err", err)
@@ -117,7 +124,7 @@ func openEmbedded(log *slog.Logger) (*Conn, error) {
 	if err := mr.StartAddr("127.0.0.1:0"); err != nil {
 		return nil, fmt.Errorf("start the embedded store: %w", err)
 	}
-	conn := Of(redis.NewClient(&redis.Options{Addr: mr.Addr()}))
+	conn := of(redis.NewClient(&redis.Options{Addr: mr.Addr()}), log)
 	conn.embedded, conn.desc = true, "embedded"
 	conn.closers = append(conn.closers, conn.client.Close, func() error { mr.Close(); return nil })
 	log.Warn("no REDIS_URL: running on the embedded in-process store, for trying jobwait out only (no persistence, no keyspace notifications: waits are polled)")
@@ -125,22 +132,21 @@ func openEmbedded(log *slog.Logger) (*Conn, error) {
 }
 
 // openCluster opens a cluster client with opts.
-func openCluster(ctx context.Context, opts *redis.ClusterOptions) (*Conn, error) {
+func openCluster(ctx context.Context, opts *redis.ClusterOptions, log *slog.Logger) (*Conn, error) {
 	if err := handshakeTrouble(ctx, opts.TLSConfig, opts.Dialer, opts.Addrs...); err != nil {
 		return nil, err
 	}
-	c := redis.NewClusterClient(opts)
+	conn := of(redis.NewClusterClient(opts), log)
+	conn.closers = append(conn.closers, conn.client.Close)
 	// A TLS handshake that fails is told at start; an unreachable cluster
 	// is waited for.
 	pctx, cancel := context.WithTimeout(ctx, probeTimeout)
-	perr := c.Ping(pctx).Err()
+	perr := conn.client.Ping(pctx).Err()
 	cancel()
 	if terr := tlsTrouble(perr); terr != nil {
-		c.Close()
+		conn.Close()
 		return nil, terr
 	}
-	conn := Of(c)
-	conn.closers = append(conn.closers, c.Close)
 	return conn, nil
 }
 
@@ -155,11 +161,23 @@ func (c *Conn) DB() int { return c.db }
 // Redis Cluster), which one MGET cannot read together.
 func (c *Conn) Sharded() bool { return c.sharded }
 
-// Embedded reports whether this is the embedded in-process store.
-func (c *Conn) Embedded() bool { return c.embedded }
-
 // String says which Redis this is, for the log; never with a password.
 func (c *Conn) String() string { return c.desc }
+
+// Ping asks Redis for a sign of life.
+func (c *Conn) Ping(ctx context.Context) *redis.StatusCmd { return c.client.Ping(ctx) }
+
+// Publishers asks which nodes publish the keyspace events of jobwait's
+// keys (stream.Redis): on a cluster every master, asked of the cluster,
+// with the replicas as standby; otherwise the one node, reached through
+// the client, which on Sentinel follows the primary (and the fence closes
+// a subscription left on a former one).
+func (c *Conn) Publishers(ctx context.Context) (stream.Publishers, error) {
+	if c.cluster != nil {
+		return c.cluster.publishers(ctx)
+	}
+	return stream.Publishers{Masters: []stream.Node{{Name: c.desc, Client: c.client}}, Shape: c.desc}, nil
+}
 
 // NotifyMode is the notify mode to run with when mode is asked for: the
 // embedded store publishes no notifications, so auto polls there.

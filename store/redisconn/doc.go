@@ -5,7 +5,23 @@
 // rights: every command jobwait sends, how to try it harmlessly, and what
 // jobwait does without it. It is the only package that knows go-redis's
 // client types; stream and store declare the small interfaces they need
-// of it (store.Redis), and cmd hands them a Conn.
+// of it (stream.Redis, store.Redis), and cmd hands them a Conn.
+//
+// # Shape
+//
+// Which nodes publish the keyspace events of jobwait's keys is the shape
+// the hub needs (Conn.Publishers): a single node and Sentinel's primary
+// are a cluster of one master, reached through the client (on Sentinel the
+// failover client dials whichever node the sentinels name, and the fence
+// closes what is left on a former primary); on a Redis Cluster, each
+// master, with its replicas as standby, asked of the cluster itself
+// (CLUSTER SHARDS, or CLUSTER SLOTS before Redis 7) and named as go-redis
+// routes to it. A cluster's node clients are the package's own, made with
+// the options go-redis gives its node clients, so that go-redis dropping a
+// node never closes a subscription under the hub; a node that left is
+// closed once the hub has dropped it. The shape changes with a failover,
+// a master added or removed, or slots moved: the hub then subscribes anew
+// and re-reads every watched job, and go-redis is told at once.
 //
 // # What it promises
 //

@@ -76,7 +76,7 @@ func openSentinel(ctx context.Context, opts *redis.FailoverOptions, log *slog.Lo
 			break
 		}
 	}
-	conn := Of(redis.NewFailoverClient(opts))
+	conn := of(redis.NewFailoverClient(opts), log)
 	conn.db = opts.DB
 	conn.desc = "sentinel " + opts.MasterName + " via " + strings.Join(opts.SentinelAddrs, ",")
 	conn.fence = f
