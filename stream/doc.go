@@ -23,7 +23,10 @@
 // Fan-out. A notification is a hint, not data: it marks the job dirty. A job
 // is read by at most one reader at a time; notifications that arrive during a
 // read mark it dirty again and it is read once more afterwards, so any number
-// of notifications and waiters share one read. Jobs nobody waits for are never
+// of notifications and waiters share one read. Where each watched job
+// stands (idle, queued for a change or for a safety re-read, being read,
+// changed during its read) is one state, whose legal moves are listed in
+// entry.go and made there only. Jobs nobody waits for are never
 // read. Each read result that differs from the last one (Config.Same) is
 // stored in every waiter's one-slot mailbox, replacing an undelivered older
 // state, and the waiter's channel of capacity one is signalled without

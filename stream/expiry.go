@@ -69,7 +69,7 @@ func (h *Hub[T]) learnTTLs(ctx context.Context, es []*entry[T], next time.Time) 
 			case h.jobs[e.id] != e || e.newTTL:
 			case ttls[i] < 0:
 				e.expires = time.Time{}
-				h.queueLocked(e, time.Time{})
+				h.queueLocked(e, asked, time.Time{})
 			case ttls[i] > 0:
 				e.expires = now.Add(ttls[i])
 				next = sooner(next, e, now)

@@ -40,5 +40,5 @@ func (h *Hub[T]) Settled(id string) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	e := h.jobs[id]
-	return e != nil && !e.queued && !e.reading
+	return e != nil && e.state == idle
 }

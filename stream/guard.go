@@ -108,10 +108,12 @@ func (h *Hub[T]) guardOnce(now time.Time) (next time.Time, learn []*entry[T]) {
 			learn = append(learn, e)
 		}
 		next = sooner(next, e, now)
-		if e.queued || e.reading || e.readAt.IsZero() || now.Sub(e.readAt) < stale || !e.doubtFrom.IsZero() {
+		if e.state != idle || e.readAt.IsZero() || now.Sub(e.readAt) < stale || !e.doubtFrom.IsZero() {
 			continue
 		}
-		h.sweepLocked(e)
+		// Behind every change, in smaller batches, since it seldom finds
+		// one; a change, or a Watch, of e meanwhile moves it ahead.
+		h.moveLocked(e, swept)
 		n++
 	}
 	h.stats.safetyReads.Add(uint64(n))

@@ -81,9 +81,7 @@ func TestLateNotificationIsNoBlindness(t *testing.T) {
 		assert.Equal(t, "COMPLETED", got)
 		h.Notify("job:a")
 		time.Sleep(testResync)
-		blind, _ := h.Blind()
-		assert.False(t, blind)
-		assert.EqualValues(t, 0, h.Stats().Unannounced)
+		assertNotBlind(t, h)
 	})
 }
 

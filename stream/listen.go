@@ -56,9 +56,7 @@ func (h *Hub[T]) listened(n news) {
 	}
 	now := time.Now()
 	if n.what == confirmed || n.what == answered {
-		for _, e := range h.jobs {
-			h.queueLocked(e, now)
-		}
+		h.resyncLocked(now)
 	}
 	var say bool             // the news is logged (see flaps)
 	var held int             // news of its kind not logged before it
