@@ -10,7 +10,7 @@ import (
 // a safety re-read found a change no notification announced, or a node's
 // notify-keyspace-events lacked NotifyFlags. While blind, the hub's states
 // are not trusted (new waiters read Redis) and watched jobs are re-read at
-// the poll interval, as poll mode does. The episode ends when no evidence
+// the poll tick, as poll mode does. The episode ends when no evidence
 // has come for a whole Resync.
 type blindness struct {
 	on     bool
@@ -25,7 +25,7 @@ type blindness struct {
 // notification within Resync cost nothing here. While the hub hears
 // nothing it can trust (blind, or the subscription down: lost, refused, on
 // a cluster any master's) it polls instead, as poll mode does: every
-// watched job at every poll interval.
+// watched job at every poll tick.
 func (h *Hub[T]) guard(ctx context.Context) {
 	t := time.NewTimer(h.guardEvery(time.Time{}))
 	defer t.Stop()
@@ -34,7 +34,7 @@ func (h *Hub[T]) guard(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-h.polls:
-			// Polling began: its first tick is a poll interval away,
+			// Polling began: its first tick is a poll tick away,
 			// not what is left of a tenth of Resync.
 			t.Reset(h.guardEvery(time.Time{}))
 			continue
@@ -49,13 +49,13 @@ func (h *Hub[T]) guard(ctx context.Context) {
 // guardEvery is the safety re-read's tick: a tenth of Resync, so that a
 // job is re-read at most Resync and a tenth after its last read, and never
 // sooner than Resync after it, or until next, when a watched job expires,
-// if that is sooner; the poll interval while polling (whose reads make
+// if that is sooner; the poll tick while polling (whose reads make
 // Redis expire what is due).
 func (h *Hub[T]) guardEvery(next time.Time) time.Duration {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.pollingLocked() {
-		return h.cfg.PollInterval
+		return h.cfg.PollTick
 	}
 	d := h.cfg.Resync / 10
 	if !next.IsZero() {
@@ -136,7 +136,7 @@ func (h *Hub[T]) caughtBlindLocked(now time.Time, reason string, attrs ...any) {
 	h.blind.on, h.blind.reason = true, reason
 	h.stats.blindEpisodes.Add(1)
 	h.log.Warn("notifications missed: re-reading watched jobs every poll interval until none is missed for a resync interval",
-		append([]any{"reason", reason, "poll_interval", h.cfg.PollInterval, "resync", h.cfg.Resync}, attrs...)...)
+		append([]any{"reason", reason, "poll_interval", h.cfg.PollTick, "resync", h.cfg.Resync}, attrs...)...)
 	h.refreshLocked()
 }
 
@@ -172,7 +172,7 @@ func (h *Hub[T]) guardFlags(ctx context.Context, n Node) {
 // checkFlags checks and restores node n's notify-keyspace-events once; it
 // reports whether CONFIG is refused.
 func (h *Hub[T]) checkFlags(ctx context.Context, n Node) (refused bool) {
-	cctx, cancel := context.WithTimeout(ctx, h.cfg.ReadTimeout)
+	cctx, cancel := context.WithTimeout(ctx, h.cfg.RoundTripTimeout)
 	defer cancel()
 	have, lacked, err := restoreFlags(cctx, n.Client)
 	if !lacked {

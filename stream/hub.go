@@ -15,13 +15,13 @@ import (
 
 // Defaults of Config's zero values.
 const (
-	DefaultPollInterval = 250 * time.Millisecond
-	DefaultReadTimeout  = 2 * time.Second
-	DefaultReaders      = 4
-	DefaultBatch        = 512
-	DefaultRetry        = 500 * time.Millisecond
-	DefaultConfirmDelay = 200 * time.Millisecond
-	DefaultResync       = 5 * time.Second
+	DefaultPollTick         = 250 * time.Millisecond
+	DefaultRoundTripTimeout = 2 * time.Second
+	DefaultReaders          = 4
+	DefaultBatch            = 512
+	DefaultRetry            = 500 * time.Millisecond
+	DefaultConfirmDelay     = 200 * time.Millisecond
+	DefaultResync           = 5 * time.Second
 )
 
 // ErrClosed is returned by Watch once the hub has stopped.
@@ -89,10 +89,14 @@ type Config[T any] struct {
 	// re-read still bounds what a server that does not publish costs.
 	// Ignored in the other modes.
 	TrustFlags bool
-	// PollInterval is the poll mode's tick. Zero is DefaultPollInterval.
-	PollInterval time.Duration
-	// ReadTimeout bounds one batched read. Zero is DefaultReadTimeout.
-	ReadTimeout time.Duration
+	// PollTick is how often every watched job is read while the hub polls:
+	// in poll mode, and while blind or unsubscribed. Zero is
+	// DefaultPollTick.
+	PollTick time.Duration
+	// RoundTripTimeout bounds each round trip of the hub to Redis: a
+	// batched read, a lookup of times to live, a poll's ping, a node's
+	// CONFIG. Zero is DefaultRoundTripTimeout.
+	RoundTripTimeout time.Duration
 	// Readers is how many batches may be read at once. Zero is DefaultReaders.
 	Readers int
 	// Batch is the most jobs read in one round trip. Zero is DefaultBatch.
@@ -131,8 +135,8 @@ type Hub[T any] struct {
 // New returns a hub; it does nothing until Run.
 func New[T any](cfg Config[T]) *Hub[T] {
 	// A negative setting is as good as none: max(x, 0) makes it zero.
-	cfg.PollInterval = cmp.Or(max(cfg.PollInterval, 0), DefaultPollInterval)
-	cfg.ReadTimeout = cmp.Or(max(cfg.ReadTimeout, 0), DefaultReadTimeout)
+	cfg.PollTick = cmp.Or(max(cfg.PollTick, 0), DefaultPollTick)
+	cfg.RoundTripTimeout = cmp.Or(max(cfg.RoundTripTimeout, 0), DefaultRoundTripTimeout)
 	cfg.ConfirmDelay = cmp.Or(max(cfg.ConfirmDelay, 0), DefaultConfirmDelay)
 	cfg.Resync = cmp.Or(max(cfg.Resync, 0), DefaultResync)
 	cfg.Readers = cmp.Or(max(cfg.Readers, 0), DefaultReaders)
@@ -460,10 +464,10 @@ func (h *Hub[T]) read(ctx context.Context, batch []*entry[T], expect bool) {
 	}
 }
 
-// readSafely calls Config.Read with the read timeout; a panic in it (a bug)
+// readSafely calls Config.Read within the round trip timeout; a panic in it (a bug)
 // fails the batch instead of the process.
 func (h *Hub[T]) readSafely(ctx context.Context, ids []string, prev []T) (states []T, err error) {
-	rctx, cancel := context.WithTimeout(ctx, h.cfg.ReadTimeout)
+	rctx, cancel := context.WithTimeout(ctx, h.cfg.RoundTripTimeout)
 	defer cancel()
 	defer func() {
 		if r := recover(); r != nil {

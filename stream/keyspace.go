@@ -188,7 +188,7 @@ func (l *listener[T]) configure(ctx context.Context, standby []Node) {
 		if l.configured[n.Name] {
 			continue
 		}
-		if err := ensureNotify(ctx, n.Client, l.h.cfg.ReadTimeout); err != nil && ctx.Err() == nil {
+		if err := ensureNotify(ctx, n.Client, l.h.cfg.RoundTripTimeout); err != nil && ctx.Err() == nil {
 			l.h.log.Debug("notify-keyspace-events not set", "node", n.Name, "err", err)
 		}
 	}
@@ -220,7 +220,7 @@ func (h *Hub[T]) keepSubscribed(ctx context.Context, n Node, confirmed func(), l
 	for ctx.Err() == nil {
 		var err error
 		if !h.cfg.TrustFlags {
-			err = ensureNotify(ctx, n.Client, h.cfg.ReadTimeout)
+			err = ensureNotify(ctx, n.Client, h.cfg.RoundTripTimeout)
 		}
 		if err == nil {
 			ps := n.Client.PSubscribe(ctx, prefix+h.cfg.Pattern)

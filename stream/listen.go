@@ -100,7 +100,7 @@ func (h *Hub[T]) listened(n news) {
 		}
 	case answered:
 		if !was {
-			h.log.Info("polling watched jobs", "interval", h.cfg.PollInterval)
+			h.log.Info("polling watched jobs", "interval", h.cfg.PollTick)
 		}
 	case unanswered:
 		if was {
