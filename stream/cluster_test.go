@@ -40,7 +40,14 @@ func startClusterHub(t *testing.T, mode stream.Mode) *clusterFixture {
 	t.Helper()
 	c := redistest.StartCluster(t)
 	cc := c.Client(t)
-	return startHubOn(t, c, cc, mode, redisconn.Of(cc))
+	return startHubOn(t, c, cc, mode, clusterConn(t, cc))
+}
+
+// clusterConn is a redisconn.Conn over cc, closed when the test ends.
+func clusterConn(t *testing.T, cc *redis.ClusterClient) *redisconn.Conn {
+	conn := redisconn.Of(cc)
+	t.Cleanup(func() { conn.Close() })
+	return conn
 }
 
 // startHubOn starts a hub in mode on cluster c through r, reading with cc,
@@ -314,7 +321,7 @@ func TestClusterDoubleEventsAreDeliveredOnce(t *testing.T) {
 	master := c.MasterOf(t, "job:"+id)
 	replica := c.ReplicaOf(t, master)
 	cc := c.Client(t)
-	extra := twice{Redis: redisconn.Of(cc)}
+	extra := twice{Redis: clusterConn(t, cc)}
 	for _, node := range []*redistest.Server{master, replica} {
 		extra.nodes = append(extra.nodes, stream.Node{Name: "again " + node.Addr(), Client: node.Client(t)})
 	}

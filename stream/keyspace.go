@@ -19,12 +19,10 @@ const publishersEvery = time.Second
 // pings through it; a second silent period without the PONG ends it.
 const healthEvery = 5 * time.Second
 
-// listener keeps a keyspace subscription on every node that publishes
-// (Redis.Publishers: the one node, Sentinel's primary, each master of a
-// cluster) and follows them as they change. The goroutine of listen owns
-// it: only that goroutine starts and stops subscriptions. Each
-// subscription runs in a goroutine of its own and reports through
-// confirmed and lost.
+// listener keeps a keyspace subscription on every publishing node (see
+// Publishers in doc.go). The goroutine of listen owns it and alone starts
+// and stops subscriptions, each in a goroutine of its own that reports
+// through confirmed and lost.
 type listener[T any] struct {
 	h          *Hub[T]
 	shape      string          // Publishers.Shape as last subscribed
@@ -45,9 +43,7 @@ type nodeSub struct {
 }
 
 // listen keeps a keyspace subscription on every publishing node until ctx
-// ends. The hub is live only while every current publisher's subscription
-// is confirmed; each confirmation and each change of the publishers
-// re-reads every watched job.
+// ends.
 func (h *Hub[T]) listen(ctx context.Context) {
 	l := &listener[T]{h: h, configured: make(map[string]bool), subs: make(map[string]*nodeSub), check: make(chan struct{}, 1)}
 	defer l.stop()

@@ -32,7 +32,6 @@ type Settings struct {
 type Conn struct {
 	client   redis.UniversalClient
 	db       int  // the keyspace channel's database (0 on a cluster)
-	sharded  bool // a Redis Cluster: one job's keys may live on different nodes
 	embedded bool // the in-process store, for trying jobwait out
 	desc     string
 	closers  []func() error
@@ -56,7 +55,7 @@ func of(c redis.UniversalClient, log *slog.Logger) *Conn {
 	conn := &Conn{client: c, desc: "redis"}
 	switch rc := c.(type) {
 	case *redis.ClusterClient:
-		conn.sharded, conn.desc = true, "cluster "+strings.Join(rc.Options().Addrs, ",")
+		conn.desc = "cluster " + strings.Join(rc.Options().Addrs, ",")
 		conn.cluster = newCluster(rc, log)
 		conn.closers = append(conn.closers, conn.cluster.close)
 	case *redis.Client:
@@ -159,7 +158,7 @@ func (c *Conn) DB() int { return c.db }
 
 // Sharded reports whether one job's keys may live on different nodes (a
 // Redis Cluster), which one MGET cannot read together.
-func (c *Conn) Sharded() bool { return c.sharded }
+func (c *Conn) Sharded() bool { return c.cluster != nil }
 
 // String says which Redis this is, for the log; never with a password.
 func (c *Conn) String() string { return c.desc }
@@ -168,10 +167,7 @@ func (c *Conn) String() string { return c.desc }
 func (c *Conn) Ping(ctx context.Context) *redis.StatusCmd { return c.client.Ping(ctx) }
 
 // Publishers asks which nodes publish the keyspace events of jobwait's
-// keys (stream.Redis): on a cluster every master, asked of the cluster,
-// with the replicas as standby; otherwise the one node, reached through
-// the client, which on Sentinel follows the primary (and the fence closes
-// a subscription left on a former one).
+// keys (stream.Redis; see Shape in doc.go).
 func (c *Conn) Publishers(ctx context.Context) (stream.Publishers, error) {
 	if c.cluster != nil {
 		return c.cluster.publishers(ctx)

@@ -66,7 +66,7 @@ func (conn *Conn) Permissions(mode stream.Mode) []Permission {
 		{Name: "GET on ai:recommendation:*", Grant: "%R~ai:recommendation:* +get", Needed: true, queue: get(store.ResultKey(probeJob)),
 			Cost: "COMPLETED jobs cannot be read: " + refusal},
 	}
-	if !conn.sharded {
+	if !conn.Sharded() {
 		ps = append(ps, Permission{Name: "MGET on job:*, job:*:error and ai:recommendation:*", Grant: "+mget",
 			Cost: "jobs, results and error messages are read with a GET each instead of one MGET per 512 keys (an MGET is tried again each minute)",
 			queue: func(ctx context.Context, p redis.Pipeliner) redis.Cmder {
@@ -104,7 +104,7 @@ func (conn *Conn) Permissions(mode stream.Mode) []Permission {
 					// What the hub sets anyway: the flags it needs added
 					// to what is set. A cluster client might read one node
 					// and set another: not tried there.
-					if conn.sharded {
+					if conn.Sharded() {
 						return nil
 					}
 					cur, err := c.ConfigGet(ctx, "notify-keyspace-events").Result()
@@ -115,7 +115,7 @@ func (conn *Conn) Permissions(mode stream.Mode) []Permission {
 					return c.ConfigSet(ctx, "notify-keyspace-events", stream.MergeFlags(have, stream.NotifyFlags)).Err()
 				}})
 	}
-	if conn.sharded {
+	if conn.Sharded() {
 		ps = append(ps,
 			Permission{Name: "CLUSTER SLOTS", Grant: "+cluster|slots", Needed: true,
 				Cost: "go-redis cannot learn which node holds which job: nothing can be read",

@@ -17,7 +17,7 @@ func TestPermissions(t *testing.T) {
 	mget := "MGET on job:*, job:*:error and ai:recommendation:*"
 	sub := "PSUBSCRIBE on __keyspace@0__:job:*"
 	config := []string{"CONFIG GET notify-keyspace-events", "CONFIG SET notify-keyspace-events"}
-	cluster := []string{"CLUSTER SLOTS", "CLUSTER SHARDS", "COMMAND"}
+	clusterRules := []string{"CLUSTER SLOTS", "CLUSTER SHARDS", "COMMAND"}
 	cat := func(parts ...any) []string {
 		var out []string
 		for _, p := range parts {
@@ -42,8 +42,8 @@ func TestPermissions(t *testing.T) {
 		{"node, auto", node, stream.Auto, cat(reads, mget, "PING", sub, "PTTL on job:*", config)},
 		{"database 3", &Conn{db: 3}, stream.Keyspace, cat(reads, mget, "PING", "PSUBSCRIBE on __keyspace@3__:job:*", "PTTL on job:*")},
 		{"embedded", &Conn{embedded: true}, stream.Auto, cat(reads, mget, "PING")},
-		{"cluster, auto", &Conn{sharded: true}, stream.Auto, cat(reads, "PING", sub, "PTTL on job:*", config, cluster)},
-		{"cluster, poll", &Conn{sharded: true}, stream.Poll, cat(reads, "PING")},
+		{"cluster, auto", &Conn{cluster: &cluster{}}, stream.Auto, cat(reads, "PING", sub, "PTTL on job:*", config, clusterRules)},
+		{"cluster, poll", &Conn{cluster: &cluster{}}, stream.Poll, cat(reads, "PING")},
 	}
 	for _, tt := range tests {
 		var got []string
@@ -58,7 +58,7 @@ func TestPermissions(t *testing.T) {
 
 	needed := map[string]bool{}
 	checked := map[string]bool{}
-	for _, p := range (&Conn{sharded: true}).Permissions(stream.Auto) {
+	for _, p := range (&Conn{cluster: &cluster{}}).Permissions(stream.Auto) {
 		needed[p.Name], checked[p.Name] = p.Needed, p.Checked()
 	}
 	for _, r := range reads {
