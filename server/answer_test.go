@@ -12,6 +12,7 @@ import (
 
 	"jobwait/server"
 	"jobwait/store"
+	"jobwait/store/redisconn"
 	"jobwait/store/redistest"
 	"jobwait/stream"
 	"jobwait/stream/streamtest"
@@ -30,7 +31,7 @@ func TestCompletionCostsOneRoundTrip(t *testing.T) {
 	prod := store.New(srv.Client(t))
 
 	cfg := server.HubConfig(store.New(rdb))
-	cfg.Client, cfg.Notify = rdb, stream.Keyspace
+	cfg.Redis, cfg.Notify = redisconn.Of(rdb), stream.Keyspace
 	cfg.Resync = time.Hour // no safety re-read or flags check in the count
 	hub := stream.New(cfg)
 	streamtest.Run(t, 10*time.Second, "hub", func(ctx context.Context) { _ = hub.Run(ctx) })

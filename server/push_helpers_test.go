@@ -15,6 +15,7 @@ import (
 	"jobwait/server"
 	"jobwait/server/servertest"
 	"jobwait/store"
+	"jobwait/store/redisconn"
 	"jobwait/store/redistest"
 	"jobwait/store/storetest"
 	"jobwait/stream"
@@ -60,7 +61,7 @@ func newPushEnv(t *testing.T, o pushOpts) *pushEnv {
 
 	st := store.New(e.rdb)
 	hcfg := server.HubConfig(st)
-	hcfg.Client, hcfg.Notify = e.rdb, o.notify
+	hcfg.Redis, hcfg.Notify = redisconn.Of(e.rdb), o.notify
 	e.hub = stream.New(hcfg)
 	streamtest.Run(t, 10*time.Second, "hub.Run", func(ctx context.Context) { _ = e.hub.Run(ctx) })
 

@@ -16,6 +16,7 @@ import (
 
 	"jobwait/server"
 	"jobwait/store"
+	"jobwait/store/redisconn"
 	"jobwait/store/redistest"
 	"jobwait/store/storetest"
 	"jobwait/stream"
@@ -30,7 +31,7 @@ func shortPollApp(t *testing.T, c redis.UniversalClient) *server.Server {
 	t.Helper()
 	st := store.New(c)
 	hcfg := server.HubConfig(st)
-	hcfg.Client = c
+	hcfg.Redis = redisconn.Of(c)
 	// A result missing for good is JOB_003 after the grace, within the
 	// short Redis timeout below.
 	hcfg.Doubt = server.Doubt(200 * time.Millisecond)

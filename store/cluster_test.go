@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"jobwait/store"
+	"jobwait/store/redisconn"
 	"jobwait/store/redistest"
 )
 
@@ -20,7 +21,7 @@ func TestReadManyOnCluster(t *testing.T) {
 	ctx := context.Background()
 	c := redistest.StartCluster(t)
 	cc := c.Client(t)
-	st := store.New(cc)
+	st := store.Open(redisconn.Of(cc))
 
 	// Ids until every master holds a job record and a result.
 	var ids []string

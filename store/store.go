@@ -22,8 +22,8 @@ const DefaultFailure = "AI 분석 실패"
 // Store reads and writes job data in one Redis database or cluster.
 type Store struct {
 	rdb redis.UniversalClient
-	// sharded: keys of one job may live on different nodes (a cluster or
-	// a ring), so they cannot be read by one MGET.
+	// sharded: keys of one job may live on different nodes (a cluster),
+	// so they cannot be read by one MGET.
 	sharded bool
 	// mgetRefused and pttlRefused are when Redis last refused an MGET or
 	// a PTTL (Unix ns; 0: never), an ACL user without them: for
@@ -42,12 +42,22 @@ func refusedLately(t *atomic.Int64) bool {
 	return at != 0 && time.Since(time.Unix(0, at)) < refusalPause
 }
 
-// New returns a Store over rdb, which may be a client, a cluster client or a
-// ring; pipelines are split by node where they must be.
-func New(rdb redis.UniversalClient) *Store {
-	_, single := rdb.(*redis.Client)
-	return &Store{rdb: rdb, sharded: !single}
+// Redis is what a Store needs of its Redis (store/redisconn's Conn): the
+// client its commands go through, and whether one job's keys may live on
+// different nodes (a Redis Cluster), where one MGET cannot read them
+// together and go-redis splits a pipeline by node.
+type Redis interface {
+	Client() redis.UniversalClient
+	Sharded() bool
 }
+
+// Open returns a Store over r.
+func Open(r Redis) *Store { return &Store{rdb: r.Client(), sharded: r.Sharded()} }
+
+// New returns a Store over rdb, a client of one node (a single Redis, or a
+// Sentinel's primary), which holds every key. Producers and tests use it;
+// jobwait opens its Store over store/redisconn's Conn (Open).
+func New(rdb redis.UniversalClient) *Store { return &Store{rdb: rdb} }
 
 // Snapshot is one reading of a job. Err is the job's own trouble
 // (ErrNotFound, ErrCorrupt, ErrNoResult); Redis trouble fails the whole read.
@@ -140,10 +150,6 @@ func (s *Store) ReadManyWith(ctx context.Context, ids []string, h Hints) ([]Snap
 }
 
 // canMGET reports whether reads of many keys may be one MGET.
-// UsesMGet reports whether reads send MGET (keys on one node), or a GET
-// per key.
-func (s *Store) UsesMGet() bool { return !s.sharded }
-
 func (s *Store) canMGET() bool { return !s.sharded && !refusedLately(&s.mgetRefused) }
 
 func notFound(id string) error { return fmt.Errorf("job %s: %w", id, ErrNotFound) }

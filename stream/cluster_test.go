@@ -1,4 +1,4 @@
-package stream
+package stream_test
 
 import (
 	"context"
@@ -14,7 +14,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"jobwait/store/redisconn"
 	"jobwait/store/redistest"
+	"jobwait/stream"
 	"jobwait/stream/streamtest"
 )
 
@@ -29,17 +31,31 @@ const clusterBudget = 15 * time.Second
 type clusterFixture struct {
 	c   *redistest.Cluster
 	cc  *redis.ClusterClient
-	hub *Hub[string]
+	hub *stream.Hub[string]
 }
 
 // startClusterHub starts a cluster and a hub on it in mode, and waits until
 // the hub is ready.
-func startClusterHub(t *testing.T, mode Mode) *clusterFixture {
+func startClusterHub(t *testing.T, mode stream.Mode) *clusterFixture {
 	t.Helper()
 	c := redistest.StartCluster(t)
 	cc := c.Client(t)
-	hub := New(Config[string]{
-		Client:  cc,
+	return startHubOn(t, c, cc, mode, clusterConn(t, cc))
+}
+
+// clusterConn is a redisconn.Conn over cc, closed when the test ends.
+func clusterConn(t *testing.T, cc *redis.ClusterClient) *redisconn.Conn {
+	conn := redisconn.Of(cc)
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+// startHubOn starts a hub in mode on cluster c through r, reading with cc,
+// and waits until it is ready.
+func startHubOn(t *testing.T, c *redistest.Cluster, cc *redis.ClusterClient, mode stream.Mode, r stream.Redis) *clusterFixture {
+	t.Helper()
+	hub := stream.New(stream.Config[string]{
+		Redis:   r,
 		Pattern: "job:*",
 		JobID:   func(key string) (string, bool) { return strings.CutPrefix(key, "job:") },
 		Read:    clusterRead(cc),
@@ -52,6 +68,12 @@ func startClusterHub(t *testing.T, mode Mode) *clusterFixture {
 	streamtest.Eventually(t, clusterBudget, "hub ready", hub.Ready)
 	require.Equal(t, mode, hub.Mode())
 	return f
+}
+
+// waiter is a hub waiter with its job's id.
+type waiter struct {
+	*stream.Waiter[string]
+	id string
 }
 
 // clusterRead reads jobs in one pipeline, which go-redis splits by node.
@@ -136,7 +158,7 @@ func (f *clusterFixture) set(t *testing.T, id, val string) {
 }
 
 // watch registers a waiter on id, which holds start.
-func (f *clusterFixture) watch(t *testing.T, id, start string) *Waiter[string] {
+func (f *clusterFixture) watch(t *testing.T, id, start string) waiter {
 	t.Helper()
 	f.set(t, id, start)
 	ctx, cancel := context.WithTimeout(context.Background(), clusterBudget)
@@ -145,11 +167,11 @@ func (f *clusterFixture) watch(t *testing.T, id, start string) *Waiter[string] {
 	require.NoError(t, err)
 	t.Cleanup(w.Close)
 	require.Equal(t, start, st)
-	return w
+	return waiter{w, id}
 }
 
 // await waits until w's state is want, or until deadline.
-func await(w *Waiter[string], want string, deadline time.Time) error {
+func await(w waiter, want string, deadline time.Time) error {
 	timer := time.NewTimer(time.Until(deadline))
 	defer timer.Stop()
 	for {
@@ -166,7 +188,7 @@ func await(w *Waiter[string], want string, deadline time.Time) error {
 }
 
 // awaitAll waits for every waiter to reach want; all share one deadline.
-func awaitAll(t *testing.T, ws []*Waiter[string], want string) {
+func awaitAll(t *testing.T, ws []waiter, want string) {
 	t.Helper()
 	deadline := time.Now().Add(clusterBudget)
 	errs := make(chan error, len(ws))
@@ -196,11 +218,11 @@ func numpat(node *redistest.Server) int64 {
 
 func TestClusterWaitersOnEveryMasterAreAnswered(t *testing.T) {
 	t.Parallel()
-	f := startClusterHub(t, Keyspace)
+	f := startClusterHub(t, stream.Keyspace)
 	for _, m := range f.c.Masters(t) {
 		assert.Equal(t, int64(1), numpat(m), "master %s: one subscription", m.Addr())
 	}
-	var ws []*Waiter[string]
+	var ws []waiter
 	for _, ids := range f.spread(t, "every", 5) {
 		for _, id := range ids {
 			ws = append(ws, f.watch(t, id, "PENDING"))
@@ -222,9 +244,9 @@ func TestClusterWaitersOnEveryMasterAreAnswered(t *testing.T) {
 // complete during and after the failover are answered.
 func TestClusterManualFailover(t *testing.T) {
 	t.Parallel()
-	f := startClusterHub(t, Keyspace)
+	f := startClusterHub(t, stream.Keyspace)
 	spread := f.spread(t, "manual", 4)
-	var ws []*Waiter[string]
+	var ws []waiter
 	for _, ids := range spread {
 		for _, id := range ids {
 			ws = append(ws, f.watch(t, id, "PENDING"))
@@ -253,9 +275,9 @@ func TestClusterManualFailover(t *testing.T) {
 // answered once their jobs complete, none past the budget.
 func TestClusterMasterKilled(t *testing.T) {
 	t.Parallel()
-	f := startClusterHub(t, Keyspace)
+	f := startClusterHub(t, stream.Keyspace)
 	spread := f.spread(t, "killed", 4)
-	var ws []*Waiter[string]
+	var ws []waiter
 	for _, ids := range spread {
 		for _, id := range ids {
 			ws = append(ws, f.watch(t, id, "PROCESSING"))
@@ -277,7 +299,7 @@ func TestClusterMasterKilled(t *testing.T) {
 	})
 
 	// And after the failover, through the promoted replica's events.
-	var after []*Waiter[string]
+	var after []waiter
 	for _, id := range spread[victim] {
 		after = append(after, f.watch(t, id+"-after", "PENDING"))
 	}
@@ -288,28 +310,22 @@ func TestClusterMasterKilled(t *testing.T) {
 }
 
 // While a node is subscribed twice (an old and a new master around a
-// failover; here the hub's own subscription plus two more, one on the
-// master and one on its replica, which publishes the writes it replicates),
-// every event arrives several times, yet a waiter sees each change once.
+// failover; here the master is handed to the hub twice more, once under
+// another name and once as its replica, which publishes the writes it
+// replicates), every event arrives several times, yet a waiter sees each
+// change once.
 func TestClusterDoubleEventsAreDeliveredOnce(t *testing.T) {
 	t.Parallel()
-	f := startClusterHub(t, Keyspace)
+	c := redistest.StartCluster(t)
 	id := "double-1"
-	master := f.c.MasterOf(t, "job:"+id)
-	replica := f.c.ReplicaOf(t, master)
-	ctx, cancel := context.WithCancel(context.Background())
-	var extra sync.WaitGroup
-	t.Cleanup(func() { cancel(); extra.Wait() })
-	prefix := channelPrefix(0)
+	master := c.MasterOf(t, "job:"+id)
+	replica := c.ReplicaOf(t, master)
+	cc := c.Client(t)
+	extra := twice{Redis: clusterConn(t, cc)}
 	for _, node := range []*redistest.Server{master, replica} {
-		rc := redis.NewClient(&redis.Options{Addr: node.Addr()})
-		t.Cleanup(func() { rc.Close() })
-		ps := rc.PSubscribe(ctx, prefix+"job:*")
-		t.Cleanup(func() { ps.Close() })
-		_, err := ps.Receive(ctx) // the confirmation
-		require.NoError(t, err)
-		extra.Go(func() { _ = f.hub.receive(ctx, ps, len(prefix), &backoff{}, func() {}) })
+		extra.nodes = append(extra.nodes, stream.Node{Name: "again " + node.Addr(), Client: node.Client(t)})
 	}
+	f := startHubOn(t, c, cc, stream.Keyspace, extra)
 
 	w := f.watch(t, id, "PENDING")
 	before := f.hub.Stats().Notifications
@@ -330,12 +346,7 @@ func TestClusterDoubleEventsAreDeliveredOnce(t *testing.T) {
 	streamtest.Eventually(t, clusterBudget, "three copies of each event", func() bool {
 		return f.hub.Stats().Notifications-before >= 6
 	})
-	streamtest.Eventually(t, clusterBudget, "reads done", func() bool {
-		f.hub.mu.Lock()
-		defer f.hub.mu.Unlock()
-		e := f.hub.jobs[id]
-		return !e.queued && !e.reading
-	})
+	streamtest.Eventually(t, clusterBudget, "reads done", func() bool { return f.hub.Settled(id) })
 	select {
 	case <-w.C():
 		got, _ := w.Latest()
@@ -344,11 +355,23 @@ func TestClusterDoubleEventsAreDeliveredOnce(t *testing.T) {
 	}
 }
 
+// twice is a Redis whose publishers are its own and nodes besides.
+type twice struct {
+	stream.Redis
+	nodes []stream.Node
+}
+
+func (r twice) Publishers(ctx context.Context) (stream.Publishers, error) {
+	p, err := r.Redis.Publishers(ctx)
+	p.Masters = append(p.Masters, r.nodes...)
+	return p, err
+}
+
 // Poll mode on a cluster: one pipelined read per tick, split by node.
 func TestClusterPollMode(t *testing.T) {
 	t.Parallel()
-	f := startClusterHub(t, Poll)
-	var ws []*Waiter[string]
+	f := startClusterHub(t, stream.Poll)
+	var ws []waiter
 	for _, ids := range f.spread(t, "poll", 3) {
 		for _, id := range ids {
 			ws = append(ws, f.watch(t, id, "PENDING"))
@@ -359,122 +382,4 @@ func TestClusterPollMode(t *testing.T) {
 	}
 	awaitAll(t, ws, "FAILED")
 	assert.Zero(t, f.hub.Stats().Notifications)
-}
-
-func TestFromShards(t *testing.T) {
-	node := func(port int64, role, health string) redis.Node {
-		return redis.Node{IP: "10.0.0.1", Endpoint: "10.0.0.1", Port: port, Role: role, Health: health}
-	}
-	slots := []redis.SlotRange{{Start: 0, End: 99}}
-	tests := []struct {
-		name    string
-		shards  []redis.ClusterShard
-		masters []string
-		nodes   []string
-	}{
-		{"master and replica", []redis.ClusterShard{{Slots: slots, Nodes: []redis.Node{node(1, "master", "online"), node(2, "replica", "loading")}}},
-			[]string{"10.0.0.1:1"}, []string{"10.0.0.1:1", "10.0.0.1:2"}},
-		{"master without slots is subscribed", []redis.ClusterShard{{Nodes: []redis.Node{node(1, "master", "online")}}},
-			[]string{"10.0.0.1:1"}, []string{"10.0.0.1:1"}},
-		{"failed master replaced in its shard", []redis.ClusterShard{{Slots: slots, Nodes: []redis.Node{node(1, "master", "fail"), node(2, "master", "online")}}},
-			[]string{"10.0.0.1:2"}, []string{"10.0.0.1:2"}},
-		{"failed master without slots is dropped", []redis.ClusterShard{
-			{Slots: slots, Nodes: []redis.Node{node(2, "master", "online")}},
-			{Nodes: []redis.Node{node(1, "master", "fail")}}},
-			[]string{"10.0.0.1:2"}, []string{"10.0.0.1:2"}},
-		{"failed master still owning slots is kept", []redis.ClusterShard{{Slots: slots, Nodes: []redis.Node{node(1, "master", "fail"), node(2, "replica", "fail")}}},
-			[]string{"10.0.0.1:1"}, []string{"10.0.0.1:1"}},
-	}
-	c := &cluster[string]{opts: &redis.ClusterOptions{}}
-	for _, tt := range tests {
-		got := c.fromShards(tt.shards, func(a string) string { return a })
-		assert.Equal(t, tt.masters, got.masters, "%s: masters", tt.name)
-		assert.Equal(t, tt.nodes, got.nodes, "%s: nodes", tt.name)
-	}
-}
-
-func TestFromSlotsShape(t *testing.T) {
-	slots := []redis.ClusterSlot{
-		{Start: 100, End: 199, Nodes: []redis.ClusterNode{{Addr: "10.0.0.1:1"}, {Addr: "10.0.0.1:2"}}},
-		{Start: 0, End: 99, Nodes: []redis.ClusterNode{{Addr: "10.0.0.1:1"}}},
-		{Start: 200, End: 299, Nodes: []redis.ClusterNode{{Addr: "10.0.0.1:3"}}},
-	}
-	got := fromSlots(slots, func(a string) string { return a })
-	assert.Equal(t, []string{"10.0.0.1:1", "10.0.0.1:3"}, got.masters)
-	assert.Equal(t, "10.0.0.1:1 0-99,100-199;10.0.0.1:3 200-299", got.shape)
-	assert.Equal(t, []string{"10.0.0.1:1", "10.0.0.1:3", "10.0.0.1:2"}, got.nodes)
-}
-
-// TestNodesAsGoRedisHasThem: the hub names every master as go-redis routes
-// to it, and its own node clients carry the options go-redis gives its own
-// (here the client name and timeouts), not a hand-made subset.
-func TestNodesAsGoRedisHasThem(t *testing.T) {
-	c := redistest.StartCluster(t)
-	cc := c.Client(t)
-	ctx, cancel := context.WithTimeout(context.Background(), clusterBudget)
-	defer cancel()
-	var mu sync.Mutex
-	var theirs []string
-	var want *redis.Options
-	require.NoError(t, cc.ForEachMaster(ctx, func(_ context.Context, rc *redis.Client) error {
-		mu.Lock()
-		want = rc.Options()
-		theirs = append(theirs, rc.Options().Addr)
-		mu.Unlock()
-		return nil
-	}))
-	cl := &cluster[string]{
-		h:       New(Config[string]{Logger: testLogger(t)}),
-		cc:      cc,
-		opts:    cc.Options(),
-		nodes:   learnNodes(ctx, cc),
-		clients: make(map[string]*redis.Client),
-	}
-	defer func() {
-		for _, rc := range cl.clients {
-			rc.Close()
-		}
-	}()
-	top, err := cl.topology(ctx)
-	require.NoError(t, err)
-	assert.ElementsMatch(t, theirs, top.masters)
-
-	rc, err := cl.client(top.masters[0])
-	require.NoError(t, err)
-	o := rc.Options()
-	assert.Equal(t, top.masters[0], o.Addr)
-	assert.Equal(t, want.DialTimeout, o.DialTimeout)
-	assert.Equal(t, want.ReadTimeout, o.ReadTimeout)
-	assert.Equal(t, want.PoolTimeout, o.PoolTimeout)
-	assert.Equal(t, want.ClientName, o.ClientName)
-	assert.Equal(t, want.DialerRetries, o.DialerRetries)
-	assert.Equal(t, 2, o.PoolSize)
-	require.NoError(t, rc.Ping(ctx).Err())
-}
-
-// TestClusterLiveOnlyWhileEveryMasterIs: the hub is ready while every
-// current master's subscription is confirmed; one master lost makes it not
-// ready and counts one reconnect; a subscription of a node no longer a
-// master changes nothing.
-func TestClusterLiveOnlyWhileEveryMasterIs(t *testing.T) {
-	h := New(Config[string]{Logger: testLogger(t)})
-	h.mode.Store(Keyspace)
-	a, b, old := &nodeSub{addr: "a"}, &nodeSub{addr: "b"}, &nodeSub{addr: "old"}
-	c := &cluster[string]{h: h, subs: map[string]*nodeSub{"a": a, "b": b}, check: make(chan struct{}, 1)}
-
-	c.confirmed(a)
-	assert.False(t, h.Ready(), "b not confirmed yet")
-	c.confirmed(b)
-	assert.True(t, h.Ready())
-	c.confirmed(old)
-	c.lost(old, fmt.Errorf("gone"))
-	assert.True(t, h.Ready(), "a former master's subscription is no master's")
-
-	c.lost(a, fmt.Errorf("connection reset"))
-	assert.False(t, h.Ready())
-	c.lost(a, fmt.Errorf("connection refused"))
-	assert.EqualValues(t, 1, h.Stats().Reconnects, "one outage, one reconnect")
-	c.confirmed(a)
-	assert.True(t, h.Ready())
-	assert.EqualValues(t, 3, h.Stats().Resyncs, "each current master's confirmation re-reads")
 }

@@ -1,8 +1,9 @@
 // Package stream is jobwait's hub: it holds the waiters of every job, listens
-// to Redis keyspace notifications through one subscription per process (one
-// per master on a cluster) or polls the watched jobs where notifications are
-// unavailable, reads a job once per change and fans the new state out to
-// every waiter of that job.
+// to Redis keyspace notifications through one subscription per publishing
+// node (the one node, or each master of a cluster) or polls the watched jobs
+// where notifications are unavailable, reads a job once per change and fans
+// the new state out to every waiter of that job. What it needs of Redis it
+// declares (Redis, Node); store/redisconn provides it.
 //
 // # Concurrency contract
 //
@@ -22,7 +23,10 @@
 // Fan-out. A notification is a hint, not data: it marks the job dirty. A job
 // is read by at most one reader at a time; notifications that arrive during a
 // read mark it dirty again and it is read once more afterwards, so any number
-// of notifications and waiters share one read. Jobs nobody waits for are never
+// of notifications and waiters share one read. Where each watched job
+// stands (idle, queued for a change or for a safety re-read, being read,
+// changed during its read) is one state, whose legal moves are listed in
+// entry.go and made there only. Jobs nobody waits for are never
 // read. Each read result that differs from the last one (Config.Same) is
 // stored in every waiter's one-slot mailbox, replacing an undelivered older
 // state, and the waiter's channel of capacity one is signalled without
@@ -70,7 +74,7 @@
 // of every watched job; a job read for a notification within Resync costs
 // no such read, and a change or Watch of a job queued for one moves it
 // ahead. And the subscription
-// loop of every node (every master on a cluster) checks the node's
+// loop of every publishing node checks the node's
 // notify-keyspace-events every Resync/2 and adds back what is missing (where
 // CONFIG is refused it stops checking; under Config.TrustFlags it sends no
 // CONFIG at all), then re-reads every watched job. A
@@ -112,17 +116,18 @@
 // subscription flaps, at most one of each kind per 10 s is logged (see
 // flaps).
 //
-// Cluster. On a Redis Cluster each master publishes the events of its own
-// keys only, so the listener holds one subscription per master, each in a
-// goroutine the listener starts, cancels and waits for. It asks the cluster
-// for its masters every second (CLUSTER SHARDS, or CLUSTER SLOTS before
-// Redis 7) and at once when a subscription fails; after a failover, a master
-// added or removed or slots moved it subscribes to new masters (setting
-// notify-keyspace-events on them first), drops old ones and re-reads every
-// watched job. It names nodes as go-redis routes to them (the addresses of
-// go-redis's own node clients), and its node clients, its own so that
-// go-redis never closes one under a subscription, take the options go-redis
-// gives its node clients. The hub is ready only while every current master's
+// Publishers. One listener serves every shape of Redis: it asks
+// Redis.Publishers which nodes publish the watched keys' events (a single
+// node and Sentinel's primary are a cluster of one master; on a Redis
+// Cluster each master publishes the events of its own keys only) and holds
+// one subscription per publishing node, each in a goroutine the listener
+// starts, cancels and waits for. It asks every second and at once when a
+// subscription fails; when the publishers' Shape changes (a failover, a
+// master added or removed, slots moved) it subscribes to new masters
+// (setting notify-keyspace-events on them first), drops old ones and
+// re-reads every watched job. Standby nodes (a cluster's replicas) are given
+// notify-keyspace-events when first seen, so that a promoted replica
+// publishes at once. The hub is ready only while every current publisher's
 // subscription is confirmed. A node briefly subscribed twice delivers
 // events twice; reads de-duplicate them, since only states that differ
 // (Config.Same) are fanned out.

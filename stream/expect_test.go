@@ -5,6 +5,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 
 	"jobwait/stream"
@@ -20,7 +21,7 @@ import (
 func TestPollReadsExpectNoChange(t *testing.T) {
 	var mu sync.Mutex
 	var reads, hinted int
-	f := startHubWith(t, stream.Poll, func(c *stream.Config[string]) {
+	f := startHubWith(t, stream.Poll, func(c *stream.Config[string], _ *redis.Client) {
 		read := c.Read
 		c.Read = func(ctx context.Context, ids, prev []string) ([]string, error) {
 			mu.Lock()

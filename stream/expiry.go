@@ -42,7 +42,7 @@ func (h *Hub[T]) event(key, ev string, at time.Time) {
 // sooner by what it learnt. A job found gone is read, so that its waiters
 // learn it. A job told of a new time to live meanwhile is looked up again
 // at the next tick, as are all that are left once a lookup fails: a Redis
-// that does not answer holds the guard for one read timeout, not one per
+// that does not answer holds the guard for one round trip timeout, not one per
 // batch.
 func (h *Hub[T]) learnTTLs(ctx context.Context, es []*entry[T], next time.Time) time.Time {
 	for len(es) > 0 {
@@ -51,7 +51,7 @@ func (h *Hub[T]) learnTTLs(ctx context.Context, es []*entry[T], next time.Time) 
 		for i, e := range batch {
 			ids[i] = e.id
 		}
-		tctx, cancel := context.WithTimeout(ctx, h.cfg.ReadTimeout)
+		tctx, cancel := context.WithTimeout(ctx, h.cfg.RoundTripTimeout)
 		ttls, err := h.cfg.TTLs(tctx, ids)
 		cancel()
 		h.mu.Lock()
@@ -69,7 +69,7 @@ func (h *Hub[T]) learnTTLs(ctx context.Context, es []*entry[T], next time.Time) 
 			case h.jobs[e.id] != e || e.newTTL:
 			case ttls[i] < 0:
 				e.expires = time.Time{}
-				h.queueLocked(e, time.Time{})
+				h.queueLocked(e, asked, time.Time{})
 			case ttls[i] > 0:
 				e.expires = now.Add(ttls[i])
 				next = sooner(next, e, now)

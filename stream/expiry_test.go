@@ -44,7 +44,7 @@ func pttls(c *redis.Client) func(ctx context.Context, ids []string) ([]time.Dura
 // live is up, within a tick of the guard of its expiry, whenever Redis's
 // own sampling would find it.
 func TestExpireIsLearntNotRead(t *testing.T) {
-	f := startHubWith(t, stream.Keyspace, func(c *stream.Config[string]) { c.TTLs = pttls(c.Client.(*redis.Client)) })
+	f := startHubWith(t, stream.Keyspace, func(c *stream.Config[string], rdb *redis.Client) { c.TTLs = pttls(rdb) })
 	ctx := context.Background()
 	// Thousands of keys with a TTL: Redis's sampling finds an expired one
 	// only seconds later.

@@ -33,3 +33,12 @@ func (h *Hub[T]) Subscribed() { h.listened(news{what: confirmed, on: true}) }
 func (h *Hub[T]) Unsubscribed(err error) {
 	h.listened(news{what: lost, was: true, first: true, err: err})
 }
+
+// Settled reports whether job id is neither queued for a read nor being
+// read.
+func (h *Hub[T]) Settled(id string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	e := h.jobs[id]
+	return e != nil && e.state == idle
+}

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+
 	"jobwait/stream"
 	"jobwait/stream/streamtest"
 )
@@ -37,6 +39,17 @@ type memStore struct {
 func newMemStore() *memStore {
 	return &memStore{state: map[string]string{}, reads: map[string][]time.Time{},
 		expires: map[string]time.Time{}, lookups: map[string][]time.Time{}}
+}
+
+// onceDuring makes f run inside the next read, once (see during).
+func (m *memStore) onceDuring(f func()) {
+	var once sync.Once
+	m.mu.Lock()
+	m.during = func(_, _ []string) error {
+		once.Do(f)
+		return nil
+	}
+	m.mu.Unlock()
 }
 
 func (m *memStore) set(id, v string) {
@@ -144,6 +157,14 @@ func memHub(t *testing.T, m *memStore, opts ...func(*stream.Config[string])) *st
 	h := stream.New(cfg)
 	streamtest.Run(t, 10*time.Second, "RunSubscribed", h.RunSubscribed)
 	return h
+}
+
+// assertNotBlind checks that h has not caught itself missing a change.
+func assertNotBlind(t *testing.T, h *stream.Hub[string]) {
+	t.Helper()
+	blind, reason := h.Blind()
+	assert.False(t, blind, reason)
+	assert.EqualValues(t, 0, h.Stats().Unannounced)
 }
 
 // next waits for w's next state, at most within.

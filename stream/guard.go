@@ -4,15 +4,13 @@ import (
 	"context"
 	"strings"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 )
 
 // blindness is an episode in which the hub caught itself missing changes:
 // a safety re-read found a change no notification announced, or a node's
 // notify-keyspace-events lacked NotifyFlags. While blind, the hub's states
 // are not trusted (new waiters read Redis) and watched jobs are re-read at
-// the poll interval, as poll mode does. The episode ends when no evidence
+// the poll tick, as poll mode does. The episode ends when no evidence
 // has come for a whole Resync.
 type blindness struct {
 	on     bool
@@ -27,7 +25,7 @@ type blindness struct {
 // notification within Resync cost nothing here. While the hub hears
 // nothing it can trust (blind, or the subscription down: lost, refused, on
 // a cluster any master's) it polls instead, as poll mode does: every
-// watched job at every poll interval.
+// watched job at every poll tick.
 func (h *Hub[T]) guard(ctx context.Context) {
 	t := time.NewTimer(h.guardEvery(time.Time{}))
 	defer t.Stop()
@@ -36,7 +34,7 @@ func (h *Hub[T]) guard(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-h.polls:
-			// Polling began: its first tick is a poll interval away,
+			// Polling began: its first tick is a poll tick away,
 			// not what is left of a tenth of Resync.
 			t.Reset(h.guardEvery(time.Time{}))
 			continue
@@ -51,13 +49,13 @@ func (h *Hub[T]) guard(ctx context.Context) {
 // guardEvery is the safety re-read's tick: a tenth of Resync, so that a
 // job is re-read at most Resync and a tenth after its last read, and never
 // sooner than Resync after it, or until next, when a watched job expires,
-// if that is sooner; the poll interval while polling (whose reads make
+// if that is sooner; the poll tick while polling (whose reads make
 // Redis expire what is due).
 func (h *Hub[T]) guardEvery(next time.Time) time.Duration {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.pollingLocked() {
-		return h.cfg.PollInterval
+		return h.cfg.PollTick
 	}
 	d := h.cfg.Resync / 10
 	if !next.IsZero() {
@@ -110,10 +108,12 @@ func (h *Hub[T]) guardOnce(now time.Time) (next time.Time, learn []*entry[T]) {
 			learn = append(learn, e)
 		}
 		next = sooner(next, e, now)
-		if e.queued || e.reading || e.readAt.IsZero() || now.Sub(e.readAt) < stale || !e.doubtFrom.IsZero() {
+		if e.state != idle || e.readAt.IsZero() || now.Sub(e.readAt) < stale || !e.doubtFrom.IsZero() {
 			continue
 		}
-		h.sweepLocked(e)
+		// Behind every change, in smaller batches, since it seldom finds
+		// one; a change, or a Watch, of e meanwhile moves it ahead.
+		h.moveLocked(e, swept)
 		n++
 	}
 	h.stats.safetyReads.Add(uint64(n))
@@ -136,7 +136,7 @@ func (h *Hub[T]) caughtBlindLocked(now time.Time, reason string, attrs ...any) {
 	h.blind.on, h.blind.reason = true, reason
 	h.stats.blindEpisodes.Add(1)
 	h.log.Warn("notifications missed: re-reading watched jobs every poll interval until none is missed for a resync interval",
-		append([]any{"reason", reason, "poll_interval", h.cfg.PollInterval, "resync", h.cfg.Resync}, attrs...)...)
+		append([]any{"reason", reason, "poll_interval", h.cfg.PollTick, "resync", h.cfg.Resync}, attrs...)...)
 	h.refreshLocked()
 }
 
@@ -148,13 +148,13 @@ func (h *Hub[T]) Blind() (bool, string) {
 	return h.blind.on, h.blind.reason
 }
 
-// guardFlags checks node c's notify-keyspace-events twice per Resync until
+// guardFlags checks node n's notify-keyspace-events twice per Resync until
 // ctx ends: another client may switch notifications off or narrow them at
 // runtime, which leaves the subscription up and silent. Lacking classes are
 // added back, the episode counts as blind, and every watched job is re-read.
 // Where CONFIG is refused it stops: the safety re-read alone bounds what is
 // missed.
-func (h *Hub[T]) guardFlags(ctx context.Context, c *redis.Client, timeout time.Duration) {
+func (h *Hub[T]) guardFlags(ctx context.Context, n Node) {
 	t := time.NewTicker(max(h.cfg.Resync/2, 50*time.Millisecond))
 	defer t.Stop()
 	for {
@@ -163,32 +163,26 @@ func (h *Hub[T]) guardFlags(ctx context.Context, c *redis.Client, timeout time.D
 			return
 		case <-t.C:
 		}
-		if refused := h.checkFlags(ctx, c, timeout); refused {
+		if refused := h.checkFlags(ctx, n); refused {
 			return
 		}
 	}
 }
 
-// checkFlags checks and restores node c's notify-keyspace-events once; it
+// checkFlags checks and restores node n's notify-keyspace-events once; it
 // reports whether CONFIG is refused.
-func (h *Hub[T]) checkFlags(ctx context.Context, c *redis.Client, timeout time.Duration) (refused bool) {
-	cctx, cancel := context.WithTimeout(ctx, timeout)
+func (h *Hub[T]) checkFlags(ctx context.Context, n Node) (refused bool) {
+	cctx, cancel := context.WithTimeout(ctx, h.cfg.RoundTripTimeout)
 	defer cancel()
-	cur, err := c.ConfigGet(cctx, "notify-keyspace-events").Result()
-	if err != nil {
+	have, lacked, err := restoreFlags(cctx, n.Client)
+	if !lacked {
 		if isRefused(err) {
-			h.log.Debug("CONFIG refused: notify-keyspace-events not watched; the safety re-read bounds what is missed", "node", c.Options().Addr, "err", err)
+			h.log.Debug("CONFIG refused: notify-keyspace-events not watched; the safety re-read bounds what is missed", "node", n.Name, "err", err)
 		}
 		return isRefused(err)
 	}
-	have := cur["notify-keyspace-events"]
-	want := MergeFlags(have, NotifyFlags)
-	if want == have {
-		return false
-	}
-	err = c.ConfigSet(cctx, "notify-keyspace-events", want).Err()
 	h.caughtBlind("notify-keyspace-events lacks classes jobwait needs",
-		"node", c.Options().Addr, "have", quoteFlags(have), "need", NotifyFlags, "restored", err == nil, "err", err)
+		"node", n.Name, "have", quoteFlags(have), "need", NotifyFlags, "restored", err == nil, "err", err)
 	if err == nil {
 		// Changes made while the classes were missing were not published.
 		h.stats.resyncs.Add(1)

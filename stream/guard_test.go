@@ -59,7 +59,7 @@ func TestChangeWithoutNotificationIsReadWithinResync(t *testing.T) {
 		got, ok = next(t, w, testResync)
 		require.True(t, ok)
 		assert.Equal(t, "PROCESSING", got)
-		assert.LessOrEqual(t, time.Since(changed), 2*stream.DefaultPollInterval, "while blind, watched jobs are polled")
+		assert.LessOrEqual(t, time.Since(changed), 2*stream.DefaultPollTick, "while blind, watched jobs are polled")
 
 		// A whole Resync without evidence ends the episode.
 		time.Sleep(2 * testResync)
@@ -81,9 +81,7 @@ func TestLateNotificationIsNoBlindness(t *testing.T) {
 		assert.Equal(t, "COMPLETED", got)
 		h.Notify("job:a")
 		time.Sleep(testResync)
-		blind, _ := h.Blind()
-		assert.False(t, blind)
-		assert.EqualValues(t, 0, h.Stats().Unannounced)
+		assertNotBlind(t, h)
 	})
 }
 

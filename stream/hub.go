@@ -11,19 +11,17 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 )
 
 // Defaults of Config's zero values.
 const (
-	DefaultPollInterval = 250 * time.Millisecond
-	DefaultReadTimeout  = 2 * time.Second
-	DefaultReaders      = 4
-	DefaultBatch        = 512
-	DefaultRetry        = 500 * time.Millisecond
-	DefaultConfirmDelay = 200 * time.Millisecond
-	DefaultResync       = 5 * time.Second
+	DefaultPollTick         = 250 * time.Millisecond
+	DefaultRoundTripTimeout = 2 * time.Second
+	DefaultReaders          = 4
+	DefaultBatch            = 512
+	DefaultRetry            = 500 * time.Millisecond
+	DefaultConfirmDelay     = 200 * time.Millisecond
+	DefaultResync           = 5 * time.Second
 )
 
 // ErrClosed is returned by Watch once the hub has stopped.
@@ -35,9 +33,10 @@ var ErrReadPanic = errors.New("job read panicked")
 // Config says what the hub watches and how it reads. Read, Same and JobID
 // are required; the rest have defaults.
 type Config[T any] struct {
-	// Client is the Redis the hub subscribes to (or polls through Read).
-	Client redis.UniversalClient
-	// DB is the database number of the keyspace channel (0 on a cluster).
+	// Redis is the Redis the hub subscribes to, or pings while it polls
+	// through Read.
+	Redis Redis
+	// DB is the database number of the keyspace channels (0 on a cluster).
 	DB int
 	// Pattern is the glob of the keys to watch, e.g. "job:*".
 	Pattern string
@@ -90,10 +89,14 @@ type Config[T any] struct {
 	// re-read still bounds what a server that does not publish costs.
 	// Ignored in the other modes.
 	TrustFlags bool
-	// PollInterval is the poll mode's tick. Zero is DefaultPollInterval.
-	PollInterval time.Duration
-	// ReadTimeout bounds one batched read. Zero is DefaultReadTimeout.
-	ReadTimeout time.Duration
+	// PollTick is how often every watched job is read while the hub polls:
+	// in poll mode, and while blind or unsubscribed. Zero is
+	// DefaultPollTick.
+	PollTick time.Duration
+	// RoundTripTimeout bounds each round trip of the hub to Redis: a
+	// batched read, a lookup of times to live, a poll's ping, a node's
+	// CONFIG. Zero is DefaultRoundTripTimeout.
+	RoundTripTimeout time.Duration
 	// Readers is how many batches may be read at once. Zero is DefaultReaders.
 	Readers int
 	// Batch is the most jobs read in one round trip. Zero is DefaultBatch.
@@ -129,38 +132,11 @@ type Hub[T any] struct {
 	stats   counters
 }
 
-// entry is one watched job.
-type entry[T any] struct {
-	id      string
-	waiters map[*Waiter[T]]struct{}
-	cur     *update[T]    // last state read; nil before the first read
-	since   time.Time     // arrival of the oldest change not yet read
-	queued  bool          // in dirty or sweep, or being read
-	low     bool          // queued in sweep only (see sweepLocked)
-	reading bool          // being read
-	again   bool          // changed while being read: read once more
-	ready   chan struct{} // closed by the next read to start; nil if nobody waits
-	claimed chan struct{} // the ready of the read in progress
-	err     error         // the last read's error, for those on ready
-	readAt  time.Time     // when the last successful read was applied
-	swept   bool          // queued by a safety re-read and by no notification since
-	expires time.Time     // when Redis expires the job, as Config.TTLs said; zero: never
-	newTTL  bool          // its time to live is to be learnt: a new job, or one told of a new one
-
-	doubtFrom time.Time     // first read of the state held back (Config.Doubt); zero: none
-	doubtStep time.Duration // the next re-read's delay
-}
-
-type update[T any] struct {
-	state T
-	at    time.Time // when the change that led to this state was learnt
-}
-
 // New returns a hub; it does nothing until Run.
 func New[T any](cfg Config[T]) *Hub[T] {
 	// A negative setting is as good as none: max(x, 0) makes it zero.
-	cfg.PollInterval = cmp.Or(max(cfg.PollInterval, 0), DefaultPollInterval)
-	cfg.ReadTimeout = cmp.Or(max(cfg.ReadTimeout, 0), DefaultReadTimeout)
+	cfg.PollTick = cmp.Or(max(cfg.PollTick, 0), DefaultPollTick)
+	cfg.RoundTripTimeout = cmp.Or(max(cfg.RoundTripTimeout, 0), DefaultRoundTripTimeout)
 	cfg.ConfirmDelay = cmp.Or(max(cfg.ConfirmDelay, 0), DefaultConfirmDelay)
 	cfg.Resync = cmp.Or(max(cfg.Resync, 0), DefaultResync)
 	cfg.Readers = cmp.Or(max(cfg.Readers, 0), DefaultReaders)
@@ -191,15 +167,14 @@ func (h *Hub[T]) Watch(ctx context.Context, id string) (*Waiter[T], T, error) {
 		// The hub keeps id past this call: a copy, since the caller's may
 		// live in a buffer it reuses (fasthttp's request).
 		id = strings.Clone(id)
-		e = &entry[T]{id: id, waiters: make(map[*Waiter[T]]struct{}, 1), newTTL: true}
+		e = &entry[T]{id: id, waiters: make(map[*Waiter[T]]struct{}, 1), state: idle, newTTL: true}
 		h.jobs[id] = e
 	}
 	w.id = e.id
 	e.waiters[w] = struct{}{}
-	// The hub's state is trusted only if no change is pending (a queued
-	// job has been notified of one; a safety re-read expects none) and the
+	// The hub's state is trusted only if no change is pending and the
 	// last read succeeded.
-	if e.cur != nil && h.fresh && (!e.queued || e.low) && e.err == nil {
+	if e.cur != nil && h.fresh && e.state.trusted() && e.err == nil {
 		w.latest.Store(e.cur)
 		st := e.cur.state
 		h.mu.Unlock()
@@ -209,7 +184,7 @@ func (h *Hub[T]) Watch(ctx context.Context, id string) (*Waiter[T], T, error) {
 		e.ready = make(chan struct{})
 	}
 	ready := e.ready
-	h.queueLocked(e, time.Time{})
+	h.queueLocked(e, asked, time.Time{})
 	h.mu.Unlock()
 
 	var err error
@@ -255,35 +230,20 @@ func (h *Hub[T]) Watch(ctx context.Context, id string) (*Waiter[T], T, error) {
 	return w, w.latest.Load().state, nil
 }
 
-// queueLocked marks e for a read: at the back of the queue, or once more
-// after the read in progress. at is when the change was learnt (zero: none).
-func (h *Hub[T]) queueLocked(e *entry[T], at time.Time) {
+// queueLocked asks for a read of e, ev being notified or asked: at the
+// back of the dirty queue, or once more after the read in progress. at is
+// when the change was learnt (zero: none).
+func (h *Hub[T]) queueLocked(e *entry[T], ev event, at time.Time) {
 	if !at.IsZero() && e.since.IsZero() {
 		e.since = at
 	}
-	switch {
-	case e.reading:
-		e.again = true
-	case !e.queued || e.low:
-		e.queued, e.low = true, false
-		h.dirty = append(h.dirty, e)
-		signal(h.kick)
-	}
+	h.moveLocked(e, ev)
 }
 
 // SweepBatch is the most jobs one safety re-read batch holds: a batch
 // occupies its reader (and, on one core, the process) while its replies
 // are decoded, and changes wait behind it for no longer than that.
 const SweepBatch = 64
-
-// sweepLocked queues e, neither queued nor being read, for a safety
-// re-read: behind every change, in smaller batches, since it seldom finds
-// one. A change, or a Watch, of e meanwhile moves it to dirty.
-func (h *Hub[T]) sweepLocked(e *entry[T]) {
-	e.swept, e.queued, e.low = true, true, true
-	h.sweep = append(h.sweep, e)
-	signal(h.kick)
-}
 
 // signal wakes whoever waits on ch, a channel of capacity one, without
 // blocking: a signal already pending stands for this one too.
@@ -304,20 +264,27 @@ func (h *Hub[T]) notify(key string, at time.Time) {
 	h.mu.Lock()
 	delete(h.suspects, id) // announced after all, only late
 	if e := h.jobs[id]; e != nil {
-		e.swept = false
-		h.queueLocked(e, at)
+		h.queueLocked(e, notified, at)
 	}
 	h.mu.Unlock()
 }
 
-// resync queues every watched job for a read: after a (re)subscription, and
-// on every poll tick.
+// resync queues every watched job for a read.
 func (h *Hub[T]) resync(at time.Time) {
 	h.mu.Lock()
-	for _, e := range h.jobs {
-		h.queueLocked(e, at)
-	}
+	h.resyncLocked(at)
 	h.mu.Unlock()
+}
+
+// resyncLocked queues every watched job for a read, since the hub's states
+// may miss a change: after a (re)subscription or a change of the nodes
+// that publish, on each poll tick, when notify-keyspace-events was
+// restored, and when the hub's states are trusted again (refreshLocked).
+// at is when the hub learnt it.
+func (h *Hub[T]) resyncLocked(at time.Time) {
+	for _, e := range h.jobs {
+		h.queueLocked(e, asked, at)
+	}
 }
 
 // refreshLocked makes the hub fresh when it listens and is not blind. Its
@@ -332,10 +299,7 @@ func (h *Hub[T]) refreshLocked() {
 		signal(h.polls) // polling begins
 	}
 	if fresh && !h.fresh {
-		now := time.Now()
-		for _, e := range h.jobs {
-			h.queueLocked(e, now)
-		}
+		h.resyncLocked(time.Now())
 	}
 	h.fresh = fresh
 }
@@ -376,9 +340,9 @@ func (h *Hub[T]) readLoop(ctx context.Context) {
 func (h *Hub[T]) take() (batch []*entry[T], swept bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	batch = takeFrom(&h.dirty, h.cfg.Batch, false)
+	batch = h.takeFrom(&h.dirty, h.cfg.Batch, false)
 	if batch == nil {
-		batch, swept = takeFrom(&h.sweep, min(h.cfg.Batch, SweepBatch), true), true
+		batch, swept = h.takeFrom(&h.sweep, min(h.cfg.Batch, SweepBatch), true), true
 	}
 	if batch == nil {
 		return nil, false
@@ -387,7 +351,6 @@ func (h *Hub[T]) take() (batch []*entry[T], swept bool) {
 		signal(h.kick)
 	}
 	for _, e := range batch {
-		e.again = false
 		// This read answers those who waited before it started; a Watch
 		// that comes during it waits for the next one.
 		e.claimed, e.ready = e.ready, nil
@@ -395,18 +358,18 @@ func (h *Hub[T]) take() (batch []*entry[T], swept bool) {
 	return batch, swept
 }
 
-// takeFrom takes up to n entries off the front of q and marks them being
-// read, passing over those no longer queued there: already read, or (low)
-// moved from sweep to dirty.
-func takeFrom[T any](q *[]*entry[T], n int, low bool) []*entry[T] {
+// takeFrom takes up to n entries off the front of q, the sweep queue or
+// dirty, and marks them being read, passing over those no longer queued
+// there: already read, or moved from sweep to dirty.
+func (h *Hub[T]) takeFrom(q *[]*entry[T], n int, sweepQueue bool) []*entry[T] {
 	var batch []*entry[T]
 	i := 0
 	for ; i < len(*q) && len(batch) < n; i++ {
 		e := (*q)[i]
-		if !e.queued || e.reading || (low && !e.low) {
+		if !e.state.queuedIn(sweepQueue) {
 			continue
 		}
-		e.reading, e.low = true, false
+		h.moveLocked(e, taken)
 		batch = append(batch, e)
 	}
 	if *q = (*q)[i:]; len(*q) == 0 {
@@ -426,7 +389,7 @@ func (h *Hub[T]) read(ctx context.Context, batch []*entry[T], expect bool) {
 	h.mu.Lock()
 	for i, e := range batch {
 		ids[i] = e.id
-		if expect && e.cur != nil && !e.swept {
+		if expect && e.cur != nil && !e.state.unannounced() {
 			prev[i] = e.cur.state
 		}
 	}
@@ -453,8 +416,6 @@ func (h *Hub[T]) read(ctx context.Context, batch []*entry[T], expect bool) {
 	var ends []int // where each job's pushes end in pushes
 	confirm := map[time.Duration][]*entry[T]{}
 	for i, e := range batch {
-		e.reading = false
-		e.queued = false
 		e.err = err
 		var hold time.Duration
 		if err == nil {
@@ -462,18 +423,16 @@ func (h *Hub[T]) read(ctx context.Context, batch []*entry[T], expect bool) {
 			hold, pushes = h.applyLocked(e, states[i], now, pushes)
 			ends = append(ends, len(pushes))
 		}
-		e.swept = false
 		if e.claimed != nil {
 			close(e.claimed)
 			e.claimed = nil
 		}
 		if h.jobs[e.id] != e {
-			continue // every waiter left during the read
+			h.moveLocked(e, dropped) // every waiter left during the read
+			continue
 		}
-		switch {
-		case e.again:
-			e.again = false
-			h.queueLocked(e, time.Time{})
+		switch h.moveLocked(e, readDone); {
+		case e.state == dirty: // changed during the read: read once more
 		case hold > 0:
 			confirm[hold] = append(confirm[hold], e)
 		case err != nil:
@@ -505,10 +464,10 @@ func (h *Hub[T]) read(ctx context.Context, batch []*entry[T], expect bool) {
 	}
 }
 
-// readSafely calls Config.Read with the read timeout; a panic in it (a bug)
+// readSafely calls Config.Read within the round trip timeout; a panic in it (a bug)
 // fails the batch instead of the process.
 func (h *Hub[T]) readSafely(ctx context.Context, ids []string, prev []T) (states []T, err error) {
-	rctx, cancel := context.WithTimeout(ctx, h.cfg.ReadTimeout)
+	rctx, cancel := context.WithTimeout(ctx, h.cfg.RoundTripTimeout)
 	defer cancel()
 	defer func() {
 		if r := recover(); r != nil {
@@ -527,7 +486,7 @@ func (h *Hub[T]) requeue(ctx context.Context, es []*entry[T]) {
 	h.mu.Lock()
 	for _, e := range es {
 		if h.jobs[e.id] == e {
-			h.queueLocked(e, time.Time{})
+			h.queueLocked(e, asked, time.Time{})
 		}
 	}
 	h.mu.Unlock()
@@ -546,7 +505,7 @@ func (h *Hub[T]) applyLocked(e *entry[T], st T, now time.Time, pushes []func() f
 			return 0, pushes
 		}
 		prev = e.cur.state
-		if e.swept && h.listening {
+		if e.state.unannounced() && h.listening {
 			// A safety re-read found a change: unless its notification
 			// turns up within ConfirmDelay, none announced it.
 			h.suspects[e.id] = now

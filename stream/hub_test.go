@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"jobwait/store/redisconn"
 	"jobwait/store/redistest"
 	"jobwait/stream"
 	"jobwait/stream/streamtest"
@@ -36,21 +37,22 @@ type hubFixture struct {
 
 func startHub(t *testing.T, mode stream.Mode, redisArgs ...string) *hubFixture {
 	t.Helper()
-	return startHubWith(t, mode, func(*stream.Config[string]) {}, redisArgs...)
+	return startHubWith(t, mode, func(*stream.Config[string], *redis.Client) {}, redisArgs...)
 }
 
 // readFunc is the hub's Config.Read of these tests.
 type readFunc = func(ctx context.Context, ids, prev []string) ([]string, error)
 
-// startHubWith is startHub with the hub's configuration changed by opt.
-func startHubWith(t *testing.T, mode stream.Mode, opt func(*stream.Config[string]), redisArgs ...string) *hubFixture {
+// startHubWith is startHub with the hub's configuration changed by opt,
+// which is given the hub's client.
+func startHubWith(t *testing.T, mode stream.Mode, opt func(*stream.Config[string], *redis.Client), redisArgs ...string) *hubFixture {
 	t.Helper()
 	f := &hubFixture{srv: redistest.Start(t, redisArgs...)}
 	f.rdb = redis.NewClient(&redis.Options{Addr: f.srv.Addr(), DialTimeout: time.Second, ReadTimeout: time.Second})
 	t.Cleanup(func() { f.rdb.Close() })
 	f.prod = f.srv.Client(t)
 	cfg := stream.Config[string]{
-		Client:  f.rdb,
+		Redis:   redisconn.Of(f.rdb),
 		Pattern: "job:*",
 		JobID:   func(key string) (string, bool) { return strings.CutPrefix(key, "job:") },
 		Read:    getRead(f.rdb),
@@ -58,7 +60,7 @@ func startHubWith(t *testing.T, mode stream.Mode, opt func(*stream.Config[string
 		Notify:  mode,
 		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
-	opt(&cfg)
+	opt(&cfg, f.rdb)
 	f.hub = stream.New(cfg)
 	f.stop = streamtest.Run(t, hubWait, "Run", func(ctx context.Context) { _ = f.hub.Run(ctx) })
 	streamtest.Eventually(t, hubWait, "hub ready", f.hub.Ready)
@@ -247,7 +249,7 @@ func TestReadPanicFailsTheRead(t *testing.T) {
 	rdb := srv.Client(t)
 	read := getRead(rdb)
 	hub := stream.New(stream.Config[string]{
-		Client:  rdb,
+		Redis:   redisconn.Of(rdb),
 		Pattern: "job:*",
 		JobID:   func(key string) (string, bool) { return strings.CutPrefix(key, "job:") },
 		Read: func(ctx context.Context, ids, prev []string) ([]string, error) {

@@ -3,119 +3,210 @@ package stream
 import (
 	"context"
 	"errors"
-	"strconv"
-	"strings"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 )
 
-// NotifyFlags are the notify-keyspace-events classes the hub needs:
-// keyspace events (K) for generic commands such as DEL (g), strings ($),
-// hashes (h), expiry (x) and eviction (e).
-const NotifyFlags = "Kg$hxe"
+// publishersEvery is how often the listener asks which nodes publish: on
+// a cluster a failover, a master added or removed, or slots moved are seen
+// within this time, and sooner when a subscription fails.
+const publishersEvery = time.Second
 
-// healthEvery is how long the subscription may be silent before the hub
+// healthEvery is how long a subscription may be silent before the hub
 // pings through it; a second silent period without the PONG ends it.
 const healthEvery = 5 * time.Second
 
-// enableNotifications adds NotifyFlags to each node's notify-keyspace-events,
-// keeping what is set.
-func enableNotifications(ctx context.Context, c redis.UniversalClient) error {
-	if cc, ok := c.(*redis.ClusterClient); ok {
-		return cc.ForEachShard(ctx, enableOn)
-	}
-	if rc, ok := c.(*redis.Client); ok {
-		return enableOn(ctx, rc)
-	}
-	return errors.New("unsupported redis client")
+// listener keeps a keyspace subscription on every publishing node (see
+// Publishers in doc.go). The goroutine of listen owns it and alone starts
+// and stops subscriptions, each in a goroutine of its own that reports
+// through confirmed and lost.
+type listener[T any] struct {
+	h          *Hub[T]
+	shape      string          // Publishers.Shape as last subscribed
+	configured map[string]bool // standby nodes given NotifyFlags, by name
+	wg         sync.WaitGroup  // the subscription goroutines
+	check      chan struct{}   // capacity one: a subscription failed, ask for the publishers now
+
+	mu   sync.Mutex
+	subs map[string]*nodeSub // the current publishers' subscriptions, by name
 }
 
-// enableOn adds NotifyFlags to one node's notify-keyspace-events.
-func enableOn(ctx context.Context, c *redis.Client) error {
-	cur, err := c.ConfigGet(ctx, "notify-keyspace-events").Result()
-	if err != nil {
-		return err
-	}
-	have := cur["notify-keyspace-events"]
-	want := MergeFlags(have, NotifyFlags)
-	if want == have {
-		return nil
-	}
-	return c.ConfigSet(ctx, "notify-keyspace-events", want).Err()
+// nodeSub is the subscription to one publishing node.
+type nodeSub struct {
+	name   string
+	cancel context.CancelFunc
+	live   bool // confirmed and not failed since; guarded by listener.mu
+	down   bool // failed and not confirmed since; guarded by listener.mu
 }
 
-// MergeFlags returns have with the classes of need that it lacks appended.
-// "A" in have stands for "g$lshzxetd".
-func MergeFlags(have, need string) string {
-	covered := have
-	if strings.Contains(have, "A") {
-		covered += "g$lshzxetd"
-	}
-	out := have
-	for _, c := range need {
-		if !strings.ContainsRune(covered, c) {
-			out += string(c)
-			covered += string(c)
+// listen keeps a keyspace subscription on every publishing node until ctx
+// ends.
+func (h *Hub[T]) listen(ctx context.Context) {
+	l := &listener[T]{h: h, configured: make(map[string]bool), subs: make(map[string]*nodeSub), check: make(chan struct{}, 1)}
+	defer l.stop()
+	t := time.NewTicker(publishersEvery)
+	defer t.Stop()
+	for {
+		l.follow(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-l.check:
 		}
 	}
-	return out
 }
 
-// isRefused tells a server that answers but refuses CONFIG (renamed, ACL,
-// managed Redis) from one that cannot be reached.
-func isRefused(err error) bool {
-	var rerr redis.Error
-	return errors.As(err, &rerr)
+// follow asks which nodes publish and, when their shape changed,
+// subscribes to new ones, drops old ones and re-reads every watched job.
+// Where Redis does not answer, it says why itself.
+func (l *listener[T]) follow(ctx context.Context) {
+	p, err := l.h.cfg.Redis.Publishers(ctx)
+	if err != nil {
+		return
+	}
+	l.configure(ctx, p.Standby)
+	if p.Shape == l.shape {
+		return
+	}
+	first := l.shape == ""
+	l.shape = p.Shape
+	l.resubscribe(ctx, p.Masters)
+	if first {
+		return
+	}
+	l.h.stats.resyncs.Add(1)
+	l.h.resync(time.Now())
+	names := make([]string, len(p.Masters))
+	for i, n := range p.Masters {
+		names[i] = n.Name
+	}
+	l.h.log.Info("keyspace publishers changed; watched jobs re-read", "masters", names)
 }
 
-// channelPrefix is the keyspace channel prefix of database db.
-func channelPrefix(db int) string { return "__keyspace@" + strconv.Itoa(db) + "__:" }
-
-// listen keeps one keyspace subscription (one per master on a cluster)
-// until ctx ends.
-func (h *Hub[T]) listen(ctx context.Context) {
-	switch c := h.cfg.Client.(type) {
-	case *redis.ClusterClient:
-		h.listenCluster(ctx, c)
-	case *redis.Client:
-		h.subscribe(ctx, c)
-	default:
-		h.log.Error("keyspace mode needs a redis.Client or a redis.ClusterClient")
+// resubscribe makes the subscriptions those of masters.
+func (l *listener[T]) resubscribe(ctx context.Context, masters []Node) {
+	type start struct {
+		ctx  context.Context
+		sub  *nodeSub
+		node Node
+	}
+	var starts []start
+	l.mu.Lock()
+	for name, s := range l.subs {
+		if !slices.ContainsFunc(masters, func(n Node) bool { return n.Name == name }) {
+			s.cancel()
+			delete(l.subs, name)
+		}
+	}
+	for _, n := range masters {
+		if l.subs[n.Name] != nil {
+			continue
+		}
+		sctx, cancel := context.WithCancel(ctx)
+		s := &nodeSub{name: n.Name, cancel: cancel}
+		l.subs[n.Name] = s
+		starts = append(starts, start{sctx, s, n})
+	}
+	l.tellLocked(news{what: regrouped})
+	l.mu.Unlock()
+	for _, st := range starts {
+		l.wg.Go(func() {
+			l.h.keepSubscribed(st.ctx, st.node, func() { l.confirmed(st.sub) }, func(err error) { l.lost(st.sub, err) })
+		})
 	}
 }
 
-// subscribe holds the subscription on the one node until ctx ends. Each
-// confirmation marks the hub live and re-reads every watched job; each
-// failure marks it not live.
-func (h *Hub[T]) subscribe(ctx context.Context, c *redis.Client) {
-	live := false // touched by keepSubscribed's goroutine only
-	h.keepSubscribed(ctx, c, h.cfg.DB, h.cfg.ReadTimeout, func() {
-		live = true
-		h.listened(news{what: confirmed, on: true})
-	}, func(err error) {
-		h.listened(news{what: lost, was: live, first: live, err: err})
-		live = false
-	})
-	h.listened(news{what: stopped})
+// confirmed: a node's subscription is (again) confirmed; the hub is live
+// if every publisher's is, and every watched job is re-read, since changes
+// made on that node while it was not subscribed were not published to us.
+func (l *listener[T]) confirmed(s *nodeSub) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s.live, s.down = true, false
+	if l.subs[s.name] != s {
+		l.tellLocked(news{what: regrouped})
+		return
+	}
+	l.tellLocked(news{what: confirmed, node: s.name})
 }
 
-// keepSubscribed holds a keyspace subscription on node c, re-creating it
+// lost: a node's subscription failed. The hub is not live until it is back
+// or the node no longer publishes; the publishers are asked for now, since
+// a failed master may have been replaced.
+func (l *listener[T]) lost(s *nodeSub, err error) {
+	l.mu.Lock()
+	current := l.subs[s.name] == s
+	was, first := s.live, !s.down
+	s.live, s.down = false, true
+	// Logged once per outage, a node never reached included.
+	l.tellLocked(news{what: lost, node: s.name, was: current && was, first: current && first, err: err})
+	l.mu.Unlock()
+	signal(l.check)
+}
+
+// tellLocked tells the hub n, which is live when every current publisher's
+// subscription is confirmed.
+func (l *listener[T]) tellLocked(n news) {
+	n.on = len(l.subs) > 0
+	for _, s := range l.subs {
+		n.on = n.on && s.live
+	}
+	l.h.listened(n)
+}
+
+// stop ends every subscription and waits for them.
+func (l *listener[T]) stop() {
+	l.mu.Lock()
+	for name, s := range l.subs {
+		s.cancel()
+		delete(l.subs, name)
+	}
+	l.mu.Unlock()
+	l.wg.Wait()
+	l.h.listened(news{what: stopped})
+}
+
+// configure adds NotifyFlags on standby nodes seen for the first time, so
+// that a replica publishes from the moment it is promoted; nothing under
+// TrustFlags. Best effort: a node is configured again before it is
+// subscribed.
+func (l *listener[T]) configure(ctx context.Context, standby []Node) {
+	if l.h.cfg.TrustFlags {
+		return
+	}
+	seen := make(map[string]bool, len(standby))
+	for _, n := range standby {
+		seen[n.Name] = true
+		if l.configured[n.Name] {
+			continue
+		}
+		if err := ensureNotify(ctx, n.Client, l.h.cfg.RoundTripTimeout); err != nil && ctx.Err() == nil {
+			l.h.log.Debug("notify-keyspace-events not set", "node", n.Name, "err", err)
+		}
+	}
+	l.configured = seen
+}
+
+// keepSubscribed holds a keyspace subscription on node n, re-creating it
 // after every failure, until ctx ends. Each attempt first makes sure the
 // node publishes NotifyFlags: a restarted Redis has lost what CONFIG SET
 // gave it, and a promoted replica may never have had it. Meanwhile a
 // goroutine it owns re-checks the node's flags (guardFlags). Under
 // TrustFlags it does neither. confirmed runs on each subscription
 // confirmation, lost on each failure.
-func (h *Hub[T]) keepSubscribed(ctx context.Context, c *redis.Client, db int, timeout time.Duration, confirmed func(), lost func(error)) {
-	prefix := channelPrefix(db)
+func (h *Hub[T]) keepSubscribed(ctx context.Context, n Node, confirmed func(), lost func(error)) {
+	prefix := channelPrefix(h.cfg.DB)
 	b := backoff{}
 	gctx, stopGuard := context.WithCancel(ctx)
 	guarded := make(chan struct{})
 	go func() {
 		defer close(guarded)
 		if !h.cfg.TrustFlags {
-			h.guardFlags(gctx, c, timeout)
+			h.guardFlags(gctx, n)
 		}
 	}()
 	defer func() {
@@ -125,10 +216,10 @@ func (h *Hub[T]) keepSubscribed(ctx context.Context, c *redis.Client, db int, ti
 	for ctx.Err() == nil {
 		var err error
 		if !h.cfg.TrustFlags {
-			err = ensureNotify(ctx, c, timeout)
+			err = ensureNotify(ctx, n.Client, h.cfg.RoundTripTimeout)
 		}
 		if err == nil {
-			ps := c.PSubscribe(ctx, prefix+h.cfg.Pattern)
+			ps := n.Client.PSubscribe(ctx, prefix+h.cfg.Pattern)
 			stop := context.AfterFunc(ctx, func() { ps.Close() })
 			err = h.receive(ctx, ps, len(prefix), &b, confirmed)
 			stop()
@@ -145,10 +236,10 @@ func (h *Hub[T]) keepSubscribed(ctx context.Context, c *redis.Client, db int, ti
 // ensureNotify adds NotifyFlags on node c within timeout. A refusal is no
 // failure: the mode was chosen at start, and where CONFIG is refused the
 // server's own setting is trusted.
-func ensureNotify(ctx context.Context, c *redis.Client, timeout time.Duration) error {
+func ensureNotify(ctx context.Context, c NodeClient, timeout time.Duration) error {
 	ectx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	if err := enableOn(ectx, c); err != nil && !isRefused(err) {
+	if _, _, err := restoreFlags(ectx, c); err != nil && !isRefused(err) {
 		return err
 	}
 	return nil

@@ -2,15 +2,14 @@ package stream
 
 import "time"
 
-// news is what a listener (a subscription, the poller, a cluster's
-// subscriptions) tells the hub about how it learns of changes.
+// news is what a listener (the subscriptions, or the poller) tells the hub
+// about how it learns of changes.
 type news struct {
 	what happening
-	// on: the hub learns of every change now: subscribed (on a cluster,
-	// every current master's subscription confirmed), or Redis answered
-	// the last poll.
+	// on: the hub learns of every change now: every current publisher's
+	// subscription confirmed, or Redis answered the last poll.
 	on   bool
-	node string // the subscription's node, on a cluster; "" otherwise
+	node string // the subscription's node; "" for the poller
 	// For lost: was says the subscription had been confirmed (counted as
 	// a reconnect), first that this is its first failure since then or
 	// since it started (logged).
@@ -25,7 +24,7 @@ const (
 	lost                            // a subscription failed
 	answered                        // a poll tick found Redis answering: every watched job is re-read
 	unanswered                      // a poll tick found Redis not answering
-	regrouped                       // a cluster's set of subscriptions changed
+	regrouped                       // the set of subscriptions changed
 	stopped                         // the listener returned: no more news
 )
 
@@ -57,9 +56,7 @@ func (h *Hub[T]) listened(n news) {
 	}
 	now := time.Now()
 	if n.what == confirmed || n.what == answered {
-		for _, e := range h.jobs {
-			h.queueLocked(e, now)
-		}
+		h.resyncLocked(now)
 	}
 	var say bool             // the news is logged (see flaps)
 	var held int             // news of its kind not logged before it
@@ -93,15 +90,17 @@ func (h *Hub[T]) listened(n news) {
 		if n.was {
 			h.stats.reconnects.Add(1)
 		}
+		// The error first: what failed is what the line is about.
+		attrs = append([]any{"err", n.err}, attrs...)
 		switch {
 		case say:
-			h.log.Warn("keyspace subscription lost; reconnecting", append(attrs, "err", n.err)...)
+			h.log.Warn("keyspace subscription lost; reconnecting", attrs...)
 		case refused:
-			h.log.Warn("keyspace subscription refused; retrying", append(attrs, "err", n.err)...)
+			h.log.Warn("keyspace subscription refused; retrying", attrs...)
 		}
 	case answered:
 		if !was {
-			h.log.Info("polling watched jobs", "interval", h.cfg.PollInterval)
+			h.log.Info("polling watched jobs", "interval", h.cfg.PollTick)
 		}
 	case unanswered:
 		if was {

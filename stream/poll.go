@@ -9,7 +9,7 @@ import (
 // ctx ends. With no job watched it pings Redis, so readiness stays true to
 // whether Redis answers.
 func (h *Hub[T]) poll(ctx context.Context) {
-	t := time.NewTicker(h.cfg.PollInterval)
+	t := time.NewTicker(h.cfg.PollTick)
 	defer t.Stop()
 	h.pollOnce(ctx)
 	for {
@@ -24,8 +24,8 @@ func (h *Hub[T]) poll(ctx context.Context) {
 }
 
 func (h *Hub[T]) pollOnce(ctx context.Context) {
-	pctx, cancel := context.WithTimeout(ctx, h.cfg.ReadTimeout)
-	err := h.cfg.Client.Ping(pctx).Err()
+	pctx, cancel := context.WithTimeout(ctx, h.cfg.RoundTripTimeout)
+	err := h.cfg.Redis.Ping(pctx).Err()
 	cancel()
 	if err != nil {
 		h.listened(news{what: unanswered, err: err})

@@ -88,7 +88,7 @@ func (h *Hub[T]) chooseMode(ctx context.Context) (Mode, error) {
 	}
 	b := backoff{}
 	for {
-		err := enableNotifications(ctx, h.cfg.Client)
+		err := h.enableNotifications(ctx)
 		switch {
 		case err == nil:
 			h.log.Info("notify mode chosen", "mode", Keyspace, "reason", "keyspace notifications enabled")

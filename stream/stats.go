@@ -27,7 +27,7 @@ type Stats struct {
 	SafetyReads   uint64 // jobs re-read because their last read was older than Config.Resync
 	Unannounced   uint64 // changes found by safety re-reads that no notification announced
 	BlindEpisodes uint64 // times the hub caught itself missing changes
-	Blind         bool   // missing changes now: states re-read at the poll interval
+	Blind         bool   // missing changes now: states re-read at the poll tick
 	BlindReason   string // why, when Blind
 	Jobs          int    // jobs watched now
 	Waiters       int    // waiters registered now

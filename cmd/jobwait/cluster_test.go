@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"jobwait/server/servertest"
+	"jobwait/store/redisconn"
 	"jobwait/store/redistest"
 	"jobwait/store/storetest"
 	"jobwait/stream/streamtest"
@@ -71,7 +72,7 @@ func TestReplicasOnCluster(t *testing.T) {
 	answeredOnEveryReplica(t, rs, p)
 	streamMovesBetweenReplicas(t, rs, p)
 
-	_, err := connect(context.Background(), "redis://"+master.Addr()+"/3", nil, slog.New(slog.DiscardHandler))
+	_, err := redisconn.Open(context.Background(), redisconn.Settings{URL: "redis://" + master.Addr() + "/3"}, slog.New(slog.DiscardHandler))
 	assert.ErrorContains(t, err, "database 0 only", "a cluster with database 3")
 
 	// A cluster node down at start is taken for a single node; once it

@@ -11,6 +11,7 @@ import (
 
 	"jobwait/server"
 	"jobwait/server/auth"
+	"jobwait/store/redisconn"
 	"jobwait/stream"
 )
 
@@ -111,7 +112,7 @@ func parseConfig(args []string, getenv func(string) string) (Config, error) {
 	p := parser{vals: vals}
 	cfg.Addr = p.str("addr")
 	cfg.RedisURL = p.str("redis-url")
-	if tc, err := redisTLS(p.str("redis-ca"), p.str("redis-cert"), p.str("redis-key")); err != nil {
+	if tc, err := redisconn.LoadTLS(p.str("redis-ca"), p.str("redis-cert"), p.str("redis-key")); err != nil {
 		p.errs = append(p.errs, err)
 	} else {
 		cfg.RedisTLS = tc

@@ -17,7 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"jobwait/server/servertest"
-	"jobwait/store"
+	"jobwait/store/redisconn"
 	"jobwait/store/redistest"
 	"jobwait/stream"
 	"jobwait/stream/streamtest"
@@ -90,8 +90,8 @@ const silence = 5 * time.Second
 // checker) may send in w under notify mode mode: every command it queues.
 func (w costWindow) checked(mode stream.Mode) int {
 	n := 0
-	for _, pm := range permissions(&backend{}, mode, store.New(redis.NewClient(&redis.Options{}))) {
-		if pm.queue != nil {
+	for _, pm := range redisconn.Of(redis.NewClient(&redis.Options{})).Permissions(mode) {
+		if pm.Checked() {
 			n++
 		}
 	}

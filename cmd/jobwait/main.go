@@ -22,6 +22,7 @@ import (
 	"jobwait/server/admission"
 	"jobwait/server/auth"
 	"jobwait/store"
+	"jobwait/store/redisconn"
 	"jobwait/stream"
 )
 
@@ -67,27 +68,25 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	quietRedis(log)
-	be, err := connect(ctx, cfg.RedisURL, cfg.RedisTLS, log)
+	redisconn.RouteLogs(log)
+	conn, err := redisconn.Open(ctx, redisconn.Settings{URL: cfg.RedisURL, TLS: cfg.RedisTLS}, log)
 	if err != nil {
 		return err
 	}
-	defer be.close()
+	defer conn.Close()
 
-	if be.embedded && cfg.Notify == stream.Auto {
-		cfg.Notify = stream.Poll // the embedded store publishes no notifications
-	}
-	st := store.New(be.client)
+	cfg.Notify = conn.NotifyMode(cfg.Notify)
+	st := store.Open(conn)
 	hcfg := server.HubConfig(st)
-	hcfg.Client, hcfg.DB, hcfg.Notify, hcfg.Logger = be.client, be.db, cfg.Notify, log
+	hcfg.Redis, hcfg.DB, hcfg.Notify, hcfg.Logger = conn, conn.DB(), cfg.Notify, log
 	// JOBWAIT_NOTIFY=keyspace: the server is configured; jobwait sends no CONFIG.
 	hcfg.TrustFlags = cfg.Notify == stream.Keyspace
 	cfg.tuneHub(&hcfg)
 	hub := stream.New(hcfg)
 	scfg := cfg.serverConfig()
 	scfg.Logger, scfg.Build = log, currentBuild()
-	check := newChecker(be.client, permissions(be, cfg.Notify, st), hub, log)
-	scfg.Redis = check.health
+	check := redisconn.NewCheck(conn, cfg.Notify, hub, log)
+	scfg.Redis = func() server.RedisHealth { return server.RedisHealth(check.Health()) }
 	if cfg.Demo {
 		scfg.Demo = store.NewDemo(st, cfg.DemoDelay, cfg.DemoFailRate, log)
 	}
@@ -102,18 +101,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if cfg.PprofAddr != "" {
 		wg.Go(func() { servePprof(bg, cfg.PprofAddr, log) })
 	}
-	wg.Go(func() { check.run(bg) })
-	if be.follow != nil {
-		wg.Go(func() { _ = be.follow(bg) })
-	}
+	wg.Go(func() { check.Run(bg) })
 	mistaken := make(chan error, 1) // REDIS_URL turned out to be a cluster node
-	if be.settle != nil {
-		wg.Go(func() {
-			if err := be.settle(bg); err != nil && bg.Err() == nil {
-				mistaken <- err
-			}
-		})
-	}
+	wg.Go(func() {
+		if err := conn.Run(bg); err != nil {
+			mistaken <- err
+		}
+	})
 	defer func() {
 		cancel()
 		wg.Wait()
@@ -124,7 +118,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	listened := make(chan error, 1)
 	go func() { listened <- srv.Listen(cfg.Addr) }()
 	log.Info("jobwait listening", "version", scfg.Build.Version, "revision", scfg.Build.Revision,
-		"addr", cfg.Addr, "redis", be.desc, "demo", cfg.Demo,
+		"addr", cfg.Addr, "redis", conn.String(), "demo", cfg.Demo,
 		"wait_budget", cfg.WaitBudget, "notify", cfg.Notify,
 		"max_conns", srv.MaxConns(), "max_conns_per_ip", srv.MaxConnsPerIP(), "file_limit", admission.FileLimit())
 	if nofile := admission.FileLimit(); nofile > 0 && uint64(srv.MaxConns()) > nofile {

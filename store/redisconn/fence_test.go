@@ -1,4 +1,4 @@
-package main
+package redisconn
 
 import (
 	"log/slog"

@@ -1,4 +1,4 @@
-package main
+package redisconn
 
 import (
 	"cmp"
@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/url"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -17,10 +16,11 @@ import (
 	"time"
 )
 
-// redisTLS reads the CA file and the client certificate and key that
-// rediss:// connections use. It returns nil when none is set: the system's
-// roots verify the server, and no client certificate is sent.
-func redisTLS(caFile, certFile, keyFile string) (*tls.Config, error) {
+// LoadTLS reads the CA file and the client certificate and key that
+// rediss:// connections use (Settings.TLS). It returns nil when none is
+// set: the system's roots verify the server, and no client certificate is
+// sent.
+func LoadTLS(caFile, certFile, keyFile string) (*tls.Config, error) {
 	if caFile == "" && certFile == "" && keyFile == "" {
 		return nil, nil
 	}
@@ -48,15 +48,16 @@ func redisTLS(caFile, certFile, keyFile string) (*tls.Config, error) {
 	return tc, nil
 }
 
+// errSkipVerify refuses a URL that turns certificate verification off, in
+// every form of REDIS_URL, so that TLS is never silently weaker than asked
+// for.
+var errSkipVerify = errors.New("REDIS_URL: skip_verify would turn certificate verification off, which jobwait does not do: give the server's CA with JOBWAIT_REDIS_CA")
+
 // withTLS gives a client's TLS configuration, which go-redis made from a
 // rediss:// URL (ServerName, minimum version), the CA and the client
-// certificate of tc. It refuses a URL that turns verification off, and TLS
-// settings without rediss://, so that TLS is never silently weaker than
-// asked for.
-func withTLS(rawURL string, base, tc *tls.Config) (*tls.Config, error) {
-	if u, err := url.Parse(rawURL); err == nil && u.Query().Has("skip_verify") {
-		return nil, errors.New("REDIS_URL: skip_verify would turn certificate verification off, which jobwait does not do: give the server's CA with JOBWAIT_REDIS_CA")
-	}
+// certificate of tc. It refuses TLS settings without rediss://, so that
+// TLS is never silently weaker than asked for.
+func withTLS(base, tc *tls.Config) (*tls.Config, error) {
 	if base == nil {
 		if tc != nil {
 			return nil, errors.New("JOBWAIT_REDIS_CA, JOBWAIT_REDIS_CERT or JOBWAIT_REDIS_KEY is set but REDIS_URL is redis://, without TLS: use rediss://")

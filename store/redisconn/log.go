@@ -1,4 +1,4 @@
-package main
+package redisconn
 
 import (
 	"context"
@@ -18,4 +18,6 @@ func (r redisLog) Printf(ctx context.Context, format string, v ...any) {
 	r.log.DebugContext(ctx, fmt.Sprintf(format, v...), "source", "go-redis")
 }
 
-func quietRedis(log *slog.Logger) { redis.SetLogger(redisLog{log}) }
+// RouteLogs sends go-redis's own messages, process-wide, to log at debug
+// level. Call it once, before Open.
+func RouteLogs(log *slog.Logger) { redis.SetLogger(redisLog{log}) }

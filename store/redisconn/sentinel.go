@@ -1,10 +1,9 @@
-package main
+package redisconn
 
 import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"strings"
@@ -18,10 +17,7 @@ import (
 // switch is acted on within this time of the sentinels announcing it.
 const fenceEvery = 250 * time.Millisecond
 
-// connectSentinel opens a Sentinel-aware client on rawURL, go-redis's
-// failover URL form: the sentinels as host and ?addr=, the primary's name
-// as ?master_name=, the sentinels' credentials as the URL's user and
-// password, the data nodes' as ?username= and ?password=.
+// openSentinel opens a Sentinel-aware client with opts (parseSentinel).
 //
 // go-redis's failover client sends new commands to the new primary after a
 // switch (it drops its pooled connections to the old one), but leaves an
@@ -36,19 +32,7 @@ const fenceEvery = 250 * time.Millisecond
 // not the primary, so that the hub's subscription fails, /readyz is 503,
 // and the hub subscribes again, on the new primary (making sure of
 // notify-keyspace-events there first), and re-reads every watched job.
-func connectSentinel(ctx context.Context, rawURL string, tc *tls.Config, log *slog.Logger) (*backend, error) {
-	opts, err := redis.ParseFailoverURL(rawURL)
-	if err != nil {
-		return nil, fmt.Errorf("REDIS_URL: %w", err)
-	}
-	if opts.MasterName == "" {
-		return nil, errors.New("REDIS_URL: ?master_name= is empty: name the primary Sentinel monitors")
-	}
-	if opts.TLSConfig, err = withTLS(rawURL, opts.TLSConfig, tc); err != nil {
-		return nil, err
-	}
-	tune(&opts.DialTimeout, &opts.ReadTimeout, &opts.WriteTimeout, &opts.ContextTimeoutEnabled, &opts.PoolSize)
-	opts.DisableIdentity = true // see quiet; go-redis turns maintenance notifications off itself here
+func openSentinel(ctx context.Context, opts *redis.FailoverOptions, log *slog.Logger) (*Conn, error) {
 	if err := handshakeTrouble(ctx, opts.TLSConfig, dialer(opts.DialTimeout, opts.TLSConfig), opts.SentinelAddrs...); err != nil {
 		return nil, err
 	}
@@ -92,18 +76,15 @@ func connectSentinel(ctx context.Context, rawURL string, tc *tls.Config, log *sl
 			break
 		}
 	}
-	c := redis.NewFailoverClient(opts)
-	return &backend{
-		client: c, db: opts.DB,
-		desc:   "sentinel " + opts.MasterName + " via " + strings.Join(opts.SentinelAddrs, ","),
-		follow: f.watch,
-		close: func() {
-			c.Close()
-			for _, s := range f.sentinels {
-				s.Close()
-			}
-		},
-	}, nil
+	conn := of(redis.NewFailoverClient(opts), log)
+	conn.db = opts.DB
+	conn.desc = "sentinel " + opts.MasterName + " via " + strings.Join(opts.SentinelAddrs, ",")
+	conn.fence = f
+	conn.closers = append(conn.closers, conn.client.Close)
+	for _, s := range f.sentinels {
+		conn.closers = append(conn.closers, s.Close)
+	}
+	return conn, nil
 }
 
 // fence closes connections to data nodes that are no longer the primary.
@@ -137,7 +118,7 @@ func (f *fence) dialer(timeout time.Duration, tc *tls.Config) func(ctx context.C
 
 // watch asks the sentinels who the primary is every fenceEvery until ctx
 // ends, and closes the connections to every other data node.
-func (f *fence) watch(ctx context.Context) error {
+func (f *fence) watch(ctx context.Context) {
 	t := time.NewTicker(fenceEvery)
 	defer t.Stop()
 	failing := false
@@ -153,7 +134,7 @@ func (f *fence) watch(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
-			return nil
+			return
 		case <-t.C:
 		}
 	}

@@ -1,4 +1,4 @@
-package stream
+package redisconn
 
 import (
 	"context"
@@ -14,23 +14,26 @@ import (
 // rewrites a loopback host to the host the cluster was reached on, a TLS
 // port 0 to the port that answered), and the options go-redis gives a node
 // client (ClusterOptions' whole per-node copy), the template of the hub's
-// own node clients.
+// own node clients (cluster.client).
 type goNodes struct {
 	mu     sync.Mutex
 	routed map[string]string // announced address -> go-redis's
 	opts   *redis.Options    // one go-redis node client's options
+	learnt bool              // go-redis's node clients learnt; guarded by cluster.mu
 }
 
-// learnNodes follows the node clients go-redis creates from now on and
-// learns those it has.
-func learnNodes(ctx context.Context, cc *redis.ClusterClient) *goNodes {
-	g := &goNodes{routed: make(map[string]string)}
-	cc.OnNewNode(g.add)
-	_ = cc.ForEachShard(ctx, func(_ context.Context, rc *redis.Client) error {
+// learn learns the node clients go-redis has, until it has once: those it
+// creates from now on are learnt as they come (OnNewNode).
+func (g *goNodes) learn(ctx context.Context, cc *redis.ClusterClient) {
+	if g.learnt {
+		return
+	}
+	lctx, cancel := context.WithTimeout(ctx, nodeTimeout)
+	defer cancel()
+	g.learnt = cc.ForEachShard(lctx, func(_ context.Context, rc *redis.Client) error {
 		g.add(rc)
 		return nil
-	})
-	return g
+	}) == nil
 }
 
 func (g *goNodes) add(rc *redis.Client) {

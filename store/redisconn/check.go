@@ -1,4 +1,4 @@
-package main
+package redisconn
 
 import (
 	"context"
@@ -11,7 +11,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"jobwait/server"
 	"jobwait/store"
 	"jobwait/stream"
 )
@@ -25,26 +24,41 @@ const (
 	checkTimeout = 2 * time.Second
 )
 
-// hubState is what the checker needs of the hub.
-type hubState interface {
+// Hub is what the check needs of the hub (*stream.Hub): whether it still
+// manages notify-keyspace-events, and how its subscription fares.
+type Hub interface {
 	Mode() stream.Mode
 	Stats() stream.Stats
 }
 
-// checker tries the commands jobwait sends Redis (permissions): at every
+// Health is what jobwait last learnt of Redis by trying what its requests
+// need: /readyz's word on Redis.
+type Health struct {
+	// State is "up"; "down" when Redis does not answer, too slowly, or not
+	// as Redis (a TLS failure, LOADING); "refused" when it answers but
+	// refuses a read that requests need (an ACL).
+	State string
+	// Reason says why, when State is not "up".
+	Reason string
+	// Missing lists the permissions Redis refuses jobwait now, each with
+	// what it costs; nil when none is.
+	Missing []string
+}
+
+// Check tries the commands jobwait sends Redis (Permissions): at every
 // check, in one pipelined round trip, the reads requests make (and PING,
 // and CONFIG GET while the hub uses it); once Redis has answered, the
 // others, once. The keyspace subscription's permission is the hub's to
-// tell: its subscription is refused, or live. The checker logs each
+// tell: its subscription is refused, or live. The check logs each
 // permission refused, and granted again, and each new reason for Redis to
-// fail the check; /readyz answers from what it found last (health), never
+// fail the check; /readyz answers from what it found last (Health), never
 // waiting on Redis.
-type checker struct {
+type Check struct {
 	client redis.UniversalClient
-	perms  []permission
-	hub    hubState
+	perms  []Permission
+	hub    Hub
 	log    *slog.Logger
-	found  atomic.Pointer[server.RedisHealth]
+	found  atomic.Pointer[Health]
 
 	// Owned by run's goroutine.
 	refused map[string]error // by permission name: the refusal
@@ -57,17 +71,19 @@ type checker struct {
 	configJudged bool
 }
 
-func newChecker(c redis.UniversalClient, perms []permission, hub hubState, log *slog.Logger) *checker {
-	k := &checker{client: c, perms: perms, hub: hub, log: log, refused: map[string]error{}, tried: map[string]bool{}}
-	k.found.Store(&server.RedisHealth{State: "down", Reason: "redis not checked yet"})
+// NewCheck returns the check of the permissions of conn under notify mode
+// mode, with hub's subscription; it checks nothing until Run.
+func NewCheck(conn *Conn, mode stream.Mode, hub Hub, log *slog.Logger) *Check {
+	k := &Check{client: conn.client, perms: conn.Permissions(mode), hub: hub, log: log, refused: map[string]error{}, tried: map[string]bool{}}
+	k.found.Store(&Health{State: "down", Reason: "redis not checked yet"})
 	return k
 }
 
-// health is what the last check found.
-func (k *checker) health() server.RedisHealth { return *k.found.Load() }
+// Health is what the last check found.
+func (k *Check) Health() Health { return *k.found.Load() }
 
-// run checks at once, then every checkEvery, until ctx ends.
-func (k *checker) run(ctx context.Context) {
+// Run checks at once, then every checkEvery, until ctx ends.
+func (k *Check) Run(ctx context.Context) {
 	t := time.NewTicker(checkEvery)
 	defer t.Stop()
 	for {
@@ -81,7 +97,7 @@ func (k *checker) run(ctx context.Context) {
 }
 
 // check tries the permissions once and records what it found.
-func (k *checker) check(ctx context.Context) {
+func (k *Check) check(ctx context.Context) {
 	cctx, cancel := context.WithTimeout(ctx, checkTimeout)
 	defer cancel()
 	managing := k.hub.Mode() != stream.Poll || !k.configJudged // CONFIG is still in use
@@ -115,14 +131,14 @@ func (k *checker) check(ctx context.Context) {
 	}
 	if down == nil {
 		for _, pm := range k.perms {
-			if pm.try == nil || k.tried[pm.name] {
+			if pm.try == nil || k.tried[pm.Name] {
 				continue
 			}
 			tctx, cancel := context.WithTimeout(ctx, checkTimeout)
 			err := pm.try(tctx, k.client)
 			cancel()
 			if k.judge(pm, err) == nil {
-				k.tried[pm.name] = true
+				k.tried[pm.Name] = true
 			}
 		}
 	}
@@ -143,18 +159,18 @@ func (k *checker) check(ctx context.Context) {
 // judge records pm as refused or allowed by err, the answer to a try of
 // it; it returns err when it is no answer (Redis unreachable, too slow,
 // LOADING), which says nothing of pm.
-func (k *checker) judge(pm permission, err error) error {
+func (k *Check) judge(pm Permission, err error) error {
 	var rerr redis.Error
 	switch {
 	case store.Refused(err):
-		if _, was := k.refused[pm.name]; !was {
-			k.log.Warn("redis permission missing", "permission", pm.name, "grant", pm.grant, "cost", pm.cost, "err", err)
+		if _, was := k.refused[pm.Name]; !was {
+			k.log.Warn("redis permission missing", "permission", pm.Name, "grant", pm.Grant, "cost", pm.Cost, "err", err)
 		}
-		k.refused[pm.name] = err
+		k.refused[pm.Name] = err
 	case err == nil, errors.Is(err, redis.Nil), errors.As(err, &rerr) && isWrongType(rerr):
-		if _, was := k.refused[pm.name]; was {
-			k.log.Info("redis permission granted again", "permission", pm.name)
-			delete(k.refused, pm.name)
+		if _, was := k.refused[pm.Name]; was {
+			k.log.Info("redis permission granted again", "permission", pm.Name)
+			delete(k.refused, pm.Name)
 		}
 	default:
 		return err
@@ -166,16 +182,16 @@ func isWrongType(err redis.Error) bool { return strings.HasPrefix(err.Error(), "
 
 // record keeps what a check found for /readyz, and logs a new reason for
 // Redis to fail the check, or its end.
-func (k *checker) record(down error) {
-	h := server.RedisHealth{State: "up"}
+func (k *Check) record(down error) {
+	h := Health{State: "up"}
 	for _, pm := range k.perms {
-		err, refused := k.refused[pm.name]
+		err, refused := k.refused[pm.Name]
 		if !refused {
 			continue
 		}
-		h.Missing = append(h.Missing, pm.name+": "+pm.cost+"; grant "+pm.grant)
-		if pm.needed && h.State == "up" {
-			h.State, h.Reason = "refused", "redis refuses jobwait's "+pm.name+" (grant "+pm.grant+"): "+err.Error()
+		h.Missing = append(h.Missing, pm.Name+": "+pm.Cost+"; grant "+pm.Grant)
+		if pm.Needed && h.State == "up" {
+			h.State, h.Reason = "refused", "redis refuses jobwait's "+pm.Name+" (grant "+pm.Grant+"): "+err.Error()
 		}
 	}
 	if down != nil {

@@ -1,0 +1,212 @@
+package redisconn
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+
+	"jobwait/stream"
+)
+
+// probeTimeout bounds asking REDIS_URL's node whether it is a cluster node.
+const probeTimeout = 2 * time.Second
+
+// Settings say which Redis to open.
+type Settings struct {
+	// URL is REDIS_URL; empty: the embedded in-process store.
+	URL string
+	// TLS holds the CA and client certificate of rediss:// (LoadTLS); nil:
+	// the system's roots, no client certificate.
+	TLS *tls.Config
+}
+
+// Conn is the Redis jobwait runs on: its client, its shape, and what
+// follows it while jobwait runs (Run).
+type Conn struct {
+	client   redis.UniversalClient
+	db       int  // the keyspace channel's database (0 on a cluster)
+	embedded bool // the in-process store, for trying jobwait out
+	desc     string
+	closers  []func() error
+
+	cluster *cluster // on a Redis Cluster: its masters, followed
+	fence   *fence   // on Sentinel: moves jobwait's connections to the primary
+	// settle is set when the node could not be asked at start whether it
+	// is a cluster node: jobwait then takes it for a single node, and
+	// settle keeps asking until it answers (see Run).
+	settle func(ctx context.Context) error
+}
+
+// Of returns a Conn over a client made elsewhere (a test's): a
+// *redis.ClusterClient is a cluster, any other client one node. What it
+// learns of a cluster's topology goes to slog's default logger. Its Close
+// leaves c open.
+func Of(c redis.UniversalClient) *Conn { return of(c, slog.Default()) }
+
+// of is Of, logging to log.
+func of(c redis.UniversalClient, log *slog.Logger) *Conn {
+	conn := &Conn{client: c, desc: "redis"}
+	switch rc := c.(type) {
+	case *redis.ClusterClient:
+		conn.desc = "cluster " + strings.Join(rc.Options().Addrs, ",")
+		conn.cluster = newCluster(rc, log)
+		conn.closers = append(conn.closers, conn.cluster.close)
+	case *redis.Client:
+		conn.db, conn.desc = rc.Options().DB, rc.Options().Addr
+	}
+	return conn
+}
+
+// Open opens s.URL, or starts the embedded store when it is empty. A URL
+// with ?master_name= names Sentinel and gets a failover client. A URL that
+// names a Redis Cluster node (HELLO says so), or that lists seed nodes
+// with ?addr=host:port, gets a cluster client. A TLS setting that cannot
+// work is an error; a Redis that does not answer is not, it is waited for.
+func Open(ctx context.Context, s Settings, log *slog.Logger) (*Conn, error) {
+	p, err := parse(s.URL, s.TLS)
+	switch {
+	case err != nil:
+		return nil, err
+	case p.embedded:
+		return openEmbedded(log)
+	case p.sentinel != nil:
+		return openSentinel(ctx, p.sentinel, log)
+	case p.cluster != nil:
+		return openCluster(ctx, p.cluster, log)
+	}
+	opts := p.node
+	if err := handshakeTrouble(ctx, opts.TLSConfig, opts.Dialer, opts.Addr); err != nil {
+		return nil, err
+	}
+	// The probe uses database 0: a cluster node refuses SELECT of any other,
+	// which would hide that it is one.
+	popts := *opts
+	popts.DB, popts.PoolSize = 0, 1
+	probe := redis.NewClient(&popts)
+	pctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	isCluster, err := clusterEnabled(pctx, probe)
+	cancel()
+	if terr := tlsTrouble(err); terr != nil {
+		probe.Close()
+		return nil, terr
+	}
+	if err == nil {
+		probe.Close()
+		if isCluster {
+			co, err := parseCluster(s.URL, s.TLS)
+			if err != nil {
+				return nil, err
+			}
+			return openCluster(ctx, co, log)
+		}
+	}
+	conn := of(redis.NewClient(opts), log)
+	conn.closers = append(conn.closers, conn.client.Close)
+	if err != nil {
+		log.Warn("redis unreachable: taking REDIS_URL for a single node until it answers", "redis", opts.Addr, "err", err)
+		conn.closers = append(conn.closers, probe.Close)
+		conn.settle = func(ctx context.Context) error { return settle(ctx, probe) }
+	}
+	return conn, nil
+}
+
+// openEmbedded starts the embedded in-process store.
+func openEmbedded(log *slog.Logger) (*Conn, error) {
+	mr := miniredis.NewMiniRedis()
+	if err := mr.StartAddr("127.0.0.1:0"); err != nil {
+		return nil, fmt.Errorf("start the embedded store: %w", err)
+	}
+	conn := of(redis.NewClient(&redis.Options{Addr: mr.Addr()}), log)
+	conn.embedded, conn.desc = true, "embedded"
+	conn.closers = append(conn.closers, conn.client.Close, func() error { mr.Close(); return nil })
+	log.Warn("no REDIS_URL: running on the embedded in-process store, for trying jobwait out only (no persistence, no keyspace notifications: waits are polled)")
+	return conn, nil
+}
+
+// openCluster opens a cluster client with opts.
+func openCluster(ctx context.Context, opts *redis.ClusterOptions, log *slog.Logger) (*Conn, error) {
+	if err := handshakeTrouble(ctx, opts.TLSConfig, opts.Dialer, opts.Addrs...); err != nil {
+		return nil, err
+	}
+	conn := of(redis.NewClusterClient(opts), log)
+	conn.closers = append(conn.closers, conn.client.Close)
+	// A TLS handshake that fails is told at start; an unreachable cluster
+	// is waited for.
+	pctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	perr := conn.client.Ping(pctx).Err()
+	cancel()
+	if terr := tlsTrouble(perr); terr != nil {
+		conn.Close()
+		return nil, terr
+	}
+	return conn, nil
+}
+
+// Client sends jobwait's commands: a client of the node, a cluster client,
+// or a failover client that follows Sentinel's primary.
+func (c *Conn) Client() redis.UniversalClient { return c.client }
+
+// DB is the database number of the keyspace channels (0 on a cluster).
+func (c *Conn) DB() int { return c.db }
+
+// Sharded reports whether one job's keys may live on different nodes (a
+// Redis Cluster), which one MGET cannot read together.
+func (c *Conn) Sharded() bool { return c.cluster != nil }
+
+// String says which Redis this is, for the log; never with a password.
+func (c *Conn) String() string { return c.desc }
+
+// Ping asks Redis for a sign of life.
+func (c *Conn) Ping(ctx context.Context) *redis.StatusCmd { return c.client.Ping(ctx) }
+
+// Publishers asks which nodes publish the keyspace events of jobwait's
+// keys (stream.Redis; see Shape in doc.go).
+func (c *Conn) Publishers(ctx context.Context) (stream.Publishers, error) {
+	if c.cluster != nil {
+		return c.cluster.publishers(ctx)
+	}
+	return stream.Publishers{Masters: []stream.Node{{Name: c.desc, Client: c.client}}, Shape: c.desc}, nil
+}
+
+// NotifyMode is the notify mode to run with when mode is asked for: the
+// embedded store publishes no notifications, so auto polls there.
+func (c *Conn) NotifyMode(mode stream.Mode) stream.Mode {
+	if c.embedded && mode == stream.Auto {
+		return stream.Poll
+	}
+	return mode
+}
+
+// Run follows Redis until ctx ends: on Sentinel it closes jobwait's
+// connections to every data node but the primary after each switch (see
+// openSentinel). Where REDIS_URL's node did not answer at start, Run asks
+// it until it does, and returns an error should it be a cluster node,
+// which jobwait must be restarted to use. Otherwise it returns nil, at
+// once when there is nothing to follow.
+func (c *Conn) Run(ctx context.Context) error {
+	switch {
+	case c.fence != nil:
+		c.fence.watch(ctx)
+	case c.settle != nil:
+		if err := c.settle(ctx); err != nil && ctx.Err() == nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Close closes what Open opened.
+func (c *Conn) Close() error {
+	var errs []error
+	for _, f := range c.closers {
+		errs = append(errs, f())
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,138 @@
+package redisconn
+
+import (
+	"context"
+	"strconv"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+
+	"jobwait/store"
+	"jobwait/stream"
+)
+
+// probeJob is the job id whose keys the permission checks read: no
+// producer writes it, so reading it changes nothing.
+const probeJob = "jobwait-acl-probe"
+
+// Permission is one command jobwait sends Redis, a harmless way to try it,
+// and what jobwait does without it. The list (Conn.Permissions) is exactly
+// what jobwait sends, so that docs/production.md's ACL rules are all it
+// needs and a user with them has nothing refused.
+type Permission struct {
+	Name  string // the command and what it touches, as the log and /readyz say it
+	Grant string // the ACL rule that allows it
+	Cost  string // what jobwait does without it
+	// Needed: without it requests fail, and /readyz is 503. Without any
+	// other, jobwait serves at a cost, and /readyz says degraded.
+	Needed bool
+	// Exactly one of queue and try is set. queue adds the try to the one
+	// pipeline of every check (each second, see Check); try is tried on
+	// its own, at start only (it subscribes, or writes, or is large).
+	queue func(ctx context.Context, p redis.Pipeliner) redis.Cmder
+	try   func(ctx context.Context, c redis.UniversalClient) error
+	// config: sent only while the hub manages notify-keyspace-events
+	// (JOBWAIT_NOTIFY=auto, until it falls back to polling).
+	config bool
+	// subscribe: the keyspace subscription's, which the hub reports on
+	// while it runs.
+	subscribe bool
+}
+
+// refusal is the cost of a read refused: every read that meets it fails,
+// other jobs of the same batched read included.
+const refusal = "requests that read them are answered 503 SVC_002 (Redis refused jobwait's command)"
+
+// Checked reports whether every check sends it, in its one pipeline; the
+// others are tried at start only.
+func (p Permission) Checked() bool { return p.queue != nil }
+
+// Permissions lists the commands jobwait sends Redis under notify mode
+// mode, reading as store does, in the order of the ACL rules of
+// docs/production.md.
+func (conn *Conn) Permissions(mode stream.Mode) []Permission {
+	get := func(key string) func(context.Context, redis.Pipeliner) redis.Cmder {
+		return func(ctx context.Context, p redis.Pipeliner) redis.Cmder { return p.Get(ctx, key) }
+	}
+	ps := []Permission{
+		{Name: "GET on job:*", Grant: "%R~job:* +get", Needed: true, queue: get(store.JobKey(probeJob)),
+			Cost: "no job can be read: every request is answered 503 SVC_002 (Redis refused jobwait's command)"},
+		{Name: "HGETALL on job:*", Grant: "+hgetall", Needed: true, Cost: "jobs written as hashes cannot be read: " + refusal,
+			queue: func(ctx context.Context, p redis.Pipeliner) redis.Cmder {
+				return p.HGetAll(ctx, store.JobKey(probeJob))
+			}},
+		{Name: "GET on job:*:error", Grant: "+get", Needed: true, queue: get(store.ErrorKey(probeJob)),
+			Cost: "FAILED jobs cannot be read: " + refusal},
+		{Name: "GET on ai:recommendation:*", Grant: "%R~ai:recommendation:* +get", Needed: true, queue: get(store.ResultKey(probeJob)),
+			Cost: "COMPLETED jobs cannot be read: " + refusal},
+	}
+	if !conn.Sharded() {
+		ps = append(ps, Permission{Name: "MGET on job:*, job:*:error and ai:recommendation:*", Grant: "+mget",
+			Cost: "jobs, results and error messages are read with a GET each instead of one MGET per 512 keys (an MGET is tried again each minute)",
+			queue: func(ctx context.Context, p redis.Pipeliner) redis.Cmder {
+				return p.MGet(ctx, store.ResultKey(probeJob), store.ErrorKey(probeJob))
+			}})
+	}
+	ps = append(ps, Permission{Name: "PING", Grant: "+ping",
+		Cost:  "the keyspace subscription's health check fails it after every quiet 5 s, and in poll mode the poller takes Redis for unreachable",
+		queue: func(ctx context.Context, p redis.Pipeliner) redis.Cmder { return p.Ping(ctx) }})
+	if mode == stream.Poll || conn.embedded {
+		return ps
+	}
+	pattern := "__keyspace@" + strconv.Itoa(conn.db) + "__:job:*"
+	ps = append(ps, Permission{Name: "PSUBSCRIBE on " + pattern, Grant: "&" + pattern + " +psubscribe", Needed: true, subscribe: true,
+		Cost: "no keyspace notifications: the subscription is refused over and over and jobwait is not ready (waiters are polled meanwhile); grant it, or run JOBWAIT_NOTIFY=poll",
+		try: func(ctx context.Context, c redis.UniversalClient) error {
+			sub := c.PSubscribe(ctx, pattern)
+			defer sub.Close()
+			_, err := sub.Receive(ctx)
+			return err
+		}})
+	ps = append(ps, Permission{Name: "PTTL on job:*", Grant: "+pttl",
+		Cost:  "an expired job reaches its waiters at the next safety re-read (JOBWAIT_RESYNC) instead of within a tick (a PTTL is tried again each minute)",
+		queue: func(ctx context.Context, p redis.Pipeliner) redis.Cmder { return p.PTTL(ctx, store.JobKey(probeJob)) }})
+	if mode == stream.Auto {
+		ps = append(ps,
+			Permission{Name: "CONFIG GET notify-keyspace-events", Grant: "+config|get", config: true,
+				Cost: "notify-keyspace-events cannot be read or set: JOBWAIT_NOTIFY=auto polls the watched jobs (one batched read per 250 ms); grant +config|get +config|set, or preset the flags (" + stream.NotifyFlags + ") and run JOBWAIT_NOTIFY=keyspace, which sends no CONFIG",
+				queue: func(ctx context.Context, p redis.Pipeliner) redis.Cmder {
+					return p.ConfigGet(ctx, "notify-keyspace-events")
+				}},
+			Permission{Name: "CONFIG SET notify-keyspace-events", Grant: "+config|set", config: true,
+				Cost: "notify-keyspace-events cannot be set: JOBWAIT_NOTIFY=auto polls where the server lacks " + stream.NotifyFlags + ", and a node that loses it (restarted, or a replica promoted) is not given it again",
+				try: func(ctx context.Context, c redis.UniversalClient) error {
+					// What the hub sets anyway: the flags it needs added
+					// to what is set. A cluster client might read one node
+					// and set another: not tried there.
+					if conn.Sharded() {
+						return nil
+					}
+					cur, err := c.ConfigGet(ctx, "notify-keyspace-events").Result()
+					if err != nil {
+						return nil // told by CONFIG GET
+					}
+					have := cur["notify-keyspace-events"]
+					return c.ConfigSet(ctx, "notify-keyspace-events", stream.MergeFlags(have, stream.NotifyFlags)).Err()
+				}})
+	}
+	if conn.Sharded() {
+		ps = append(ps,
+			Permission{Name: "CLUSTER SLOTS", Grant: "+cluster|slots", Needed: true,
+				Cost: "go-redis cannot learn which node holds which job: nothing can be read",
+				try:  func(ctx context.Context, c redis.UniversalClient) error { return c.ClusterSlots(ctx).Err() }},
+			Permission{Name: "CLUSTER SHARDS", Grant: "+cluster|shards",
+				Cost: "masters are found with CLUSTER SLOTS instead, which misses a master without slots",
+				try:  func(ctx context.Context, c redis.UniversalClient) error { return c.ClusterShards(ctx).Err() }},
+			Permission{Name: "COMMAND", Grant: "+command",
+				Cost: "go-redis cannot learn where each command's keys are, and routes by the first argument",
+				try:  func(ctx context.Context, c redis.UniversalClient) error { return c.Command(ctx).Err() }})
+	}
+	return ps
+}
+
+// isAuthRefused tells a refusal of jobwait's credentials, as go-redis
+// reports it when a connection's HELLO or AUTH is refused.
+func isAuthRefused(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "WRONGPASS") || strings.Contains(msg, "NOAUTH")
+}

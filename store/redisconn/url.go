@@ -1,0 +1,208 @@
+package redisconn
+
+import (
+	"cmp"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
+)
+
+// plan is what REDIS_URL names, before any node is asked: exactly one of
+// its fields is set.
+type plan struct {
+	embedded bool                   // no URL: the in-process store
+	node     *redis.Options         // one node, or a cluster node (asked at Open)
+	cluster  *redis.ClusterOptions  // seed nodes of a Redis Cluster (?addr=)
+	sentinel *redis.FailoverOptions // Redis Sentinel (?master_name=)
+}
+
+// parse reads REDIS_URL in go-redis's forms (a node, a cluster's seeds, a
+// Sentinel's failover form) with the TLS settings tc, and tunes the
+// client options jobwait runs with. It asks no node anything.
+func parse(rawURL string, tc *tls.Config) (plan, error) {
+	if rawURL == "" {
+		return plan{embedded: true}, nil
+	}
+	u, err := url.Parse(rawURL)
+	if err == nil && u.Query().Has("skip_verify") {
+		return plan{}, errSkipVerify
+	}
+	if err == nil && u.Query().Has("master_name") {
+		o, err := parseSentinel(rawURL, tc)
+		return plan{sentinel: o}, err
+	}
+	opts, err := redis.ParseURL(rawURL)
+	if err != nil {
+		// ?addr= and the other cluster-only options are refused by
+		// ParseURL: such a URL names a cluster.
+		if _, cerr := redis.ParseClusterURL(rawURL); cerr == nil {
+			o, err := parseCluster(rawURL, tc)
+			return plan{cluster: o}, err
+		}
+		return plan{}, fmt.Errorf("REDIS_URL: %w", err)
+	}
+	if opts.TLSConfig, err = withTLS(opts.TLSConfig, tc); err != nil {
+		return plan{}, err
+	}
+	tune(&opts.DialTimeout, &opts.ReadTimeout, &opts.WriteTimeout, &opts.ContextTimeoutEnabled, &opts.PoolSize)
+	quiet(&opts.DisableIdentity, &opts.MaintNotificationsConfig)
+	opts.Dialer = dialer(opts.DialTimeout, opts.TLSConfig)
+	return plan{node: opts}, nil
+}
+
+// parseCluster reads rawURL in go-redis's cluster URL form.
+func parseCluster(rawURL string, tc *tls.Config) (*redis.ClusterOptions, error) {
+	opts, err := redis.ParseClusterURL(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("REDIS_URL: %w", err)
+	}
+	if opts.TLSConfig, err = withTLS(opts.TLSConfig, tc); err != nil {
+		return nil, err
+	}
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("REDIS_URL: %w", err)
+	}
+	if db := strings.Trim(u.Path, "/"); db != "" && db != "0" {
+		return nil, fmt.Errorf("REDIS_URL: database %s on a Redis Cluster, which has database 0 only", db)
+	}
+	tune(&opts.DialTimeout, &opts.ReadTimeout, &opts.WriteTimeout, &opts.ContextTimeoutEnabled, &opts.PoolSize) // the pool is per node
+	quiet(&opts.DisableIdentity, &opts.MaintNotificationsConfig)
+	opts.Dialer = dialer(opts.DialTimeout, opts.TLSConfig)
+	return opts, nil
+}
+
+// parseSentinel reads rawURL in go-redis's failover URL form: the
+// sentinels as host and ?addr=, the primary's name as ?master_name=, the
+// sentinels' credentials as the URL's user and password, the data nodes'
+// as ?username= and ?password=.
+func parseSentinel(rawURL string, tc *tls.Config) (*redis.FailoverOptions, error) {
+	opts, err := redis.ParseFailoverURL(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("REDIS_URL: %w", err)
+	}
+	if opts.MasterName == "" {
+		return nil, errors.New("REDIS_URL: ?master_name= is empty: name the primary Sentinel monitors")
+	}
+	if opts.TLSConfig, err = withTLS(opts.TLSConfig, tc); err != nil {
+		return nil, err
+	}
+	tune(&opts.DialTimeout, &opts.ReadTimeout, &opts.WriteTimeout, &opts.ContextTimeoutEnabled, &opts.PoolSize)
+	opts.DisableIdentity = true // see quiet; go-redis turns maintenance notifications off itself here
+	return opts, nil
+}
+
+// tune sets, on a client's or a cluster client's options, timeouts that
+// keep a slow Redis from holding a request past its budget, and a pool
+// sized for many concurrent first reads.
+func tune(dial, read, write *time.Duration, contextTimeout *bool, poolSize *int) {
+	*dial = cmp.Or(*dial, 2*time.Second)
+	*read = cmp.Or(*read, 2*time.Second)
+	*write = cmp.Or(*write, 2*time.Second)
+	// A request's deadline (the Redis timeout) bounds the socket reads too:
+	// otherwise each retry of a frozen Redis waits out ReadTimeout again.
+	*contextTimeout = true
+	*poolSize = max(*poolSize, 64)
+}
+
+// quiet makes a client send, on each connection it opens, nothing but
+// HELLO (with AUTH) and SELECT: no CLIENT SETINFO, which Redis before 7.2
+// answers with an error and an ACL without +client|setinfo refuses, and
+// no CLIENT MAINT_NOTIFICATIONS, which only Redis Enterprise and Redis
+// Cloud know. A correctly configured jobwait leaves no error in Redis's
+// INFO errorstats and no refusal in its ACL LOG, so that a team alerting
+// on either hears nothing from it.
+func quiet(noIdentity *bool, maint **maintnotifications.Config) {
+	*noIdentity = true
+	*maint = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
+}
+
+// clusterEnabled asks a node whether it runs in cluster mode: HELLO's
+// "mode", which no ACL refuses (HELLO needs no permission), so that
+// asking leaves no refusal in Redis's ACL LOG. A server without HELLO
+// (before Redis 6) is asked INFO, and where INFO is refused CLUSTER INFO,
+// which a single node refuses too.
+func clusterEnabled(ctx context.Context, c *redis.Client) (bool, error) {
+	// The protocol the connection already speaks: HELLO switches to the
+	// one it names.
+	hello, err := c.Do(ctx, "HELLO", cmp.Or(c.Options().Protocol, 3)).Result()
+	if err == nil {
+		if mode, ok := helloField(hello, "mode"); ok {
+			return mode == "cluster", nil
+		}
+	}
+	if err != nil && !isRedisError(err) {
+		return false, err
+	}
+	info, err := c.Info(ctx, "cluster").Result()
+	if err == nil {
+		return strings.Contains(info, "cluster_enabled:1"), nil
+	}
+	if !isRedisError(err) {
+		return false, err
+	}
+	err = c.ClusterInfo(ctx).Err()
+	if err == nil {
+		return true, nil
+	}
+	if isRedisError(err) {
+		return false, nil
+	}
+	return false, err
+}
+
+// helloField is one field of HELLO's answer: a map in RESP3, a flat list
+// of names and values in RESP2.
+func helloField(hello any, name string) (string, bool) {
+	switch h := hello.(type) {
+	case map[any]any:
+		v, ok := h[name].(string)
+		return v, ok
+	case []any:
+		for i := 0; i+1 < len(h); i += 2 {
+			if h[i] == name {
+				v, ok := h[i+1].(string)
+				return v, ok
+			}
+		}
+	}
+	return "", false
+}
+
+// isRedisError tells an answer of Redis (an error reply) from a failure to
+// get one.
+func isRedisError(err error) bool {
+	var rerr redis.Error
+	return errors.As(err, &rerr)
+}
+
+// settle asks the node whether it is a cluster node until it answers.
+func settle(ctx context.Context, c *redis.Client) error {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+		pctx, cancel := context.WithTimeout(ctx, probeTimeout)
+		isCluster, err := clusterEnabled(pctx, c)
+		cancel()
+		switch {
+		case err != nil:
+			continue
+		case isCluster:
+			return errors.New("REDIS_URL names a Redis Cluster node, which jobwait took for a single node since it did not answer at start: restarting")
+		default:
+			return nil
+		}
+	}
+}

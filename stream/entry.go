@@ -1,0 +1,116 @@
+package stream
+
+import "time"
+
+// entry is one watched job.
+type entry[T any] struct {
+	id      string
+	waiters map[*Waiter[T]]struct{}
+	state   state         // where its reading stands; changed by moveLocked only
+	cur     *update[T]    // last state read; nil before the first read
+	since   time.Time     // arrival of the oldest change not yet read
+	ready   chan struct{} // closed by the next read to start; nil if nobody waits
+	claimed chan struct{} // the ready of the read in progress
+	err     error         // the last read's error, for those on ready
+	readAt  time.Time     // when the last successful read was applied
+	expires time.Time     // when Redis expires the job, as Config.TTLs said; zero: never
+	newTTL  bool          // its time to live is to be learnt: a new job, or one told of a new one
+
+	doubtFrom time.Time     // first read of the state held back (Config.Doubt); zero: none
+	doubtStep time.Duration // the next re-read's delay
+}
+
+type update[T any] struct {
+	state T
+	at    time.Time // when the change that led to this state was learnt
+}
+
+// state is where the hub's reading of a watched job stands. Its legal
+// values and moves are here and nowhere else (next): the hub changes an
+// entry's state by moveLocked only, which also queues the job where its
+// new state says.
+//
+// A read is asked for in one of two ways. A change (a notification, a
+// Watch, a resubscription) expects to find one: the job goes to the dirty
+// queue and is read first. A safety re-read expects none: the job goes to
+// the sweep queue, read when no change waits, and a change such a read
+// finds was announced by no notification, evidence that the hub is blind,
+// until a notification of the job comes (unannounced).
+type state uint8
+
+const (
+	illegal       state = iota // no such state: where next has no move
+	idle                       // read; nothing pending
+	dirty                      // queued in dirty: a read that expects a change
+	sweep                      // queued in sweep: a safety re-read, behind every dirty job
+	sweepAhead                 // a safety re-read moved into dirty by a Watch or resync, no notification since
+	reading                    // being read for a change
+	readingAgain               // being read; changed since the read began: read once more after it
+	sweeping                   // being read for a safety re-read (sweep or sweepAhead taken)
+	sweepingAgain              // being read for a safety re-read; asked again since, with no notification
+)
+
+// event is what happens to a watched job.
+type event uint8
+
+const (
+	notified event = iota // a keyspace notification of the job
+	asked                 // a read asked for with no notification: a Watch, a resync, a retry, a time to live run out
+	swept                 // the guard asks for a safety re-read (of an idle job only)
+	taken                 // a reader takes it off its queue
+	readDone              // its read ended, whatever it found
+	dropped               // its read ended, and nobody watches it any more
+)
+
+// next is every legal move: next[s][ev] is the state event ev leads to
+// from state s; illegal where ev cannot happen in s.
+var next = [sweepingAgain + 1][dropped + 1]state{
+	idle:          {notified: dirty, asked: dirty, swept: sweep},
+	dirty:         {notified: dirty, asked: dirty, taken: reading},
+	sweep:         {notified: dirty, asked: sweepAhead, taken: sweeping},
+	sweepAhead:    {notified: dirty, asked: sweepAhead, taken: sweeping},
+	reading:       {notified: readingAgain, asked: readingAgain, readDone: idle, dropped: idle},
+	readingAgain:  {notified: readingAgain, asked: readingAgain, readDone: dirty, dropped: idle},
+	sweeping:      {notified: readingAgain, asked: sweepingAgain, readDone: idle, dropped: idle},
+	sweepingAgain: {notified: readingAgain, asked: sweepingAgain, readDone: dirty, dropped: idle},
+}
+
+// inDirty reports whether a job in state s is queued in dirty.
+func (s state) inDirty() bool { return s == dirty || s == sweepAhead }
+
+// queuedIn reports whether a job in state s waits in the sweep queue
+// (sweepQueue) or in dirty.
+func (s state) queuedIn(sweepQueue bool) bool {
+	if sweepQueue {
+		return s == sweep
+	}
+	return s.inDirty()
+}
+
+// trusted reports whether no change of a job in state s is known to be
+// pending, so that its last state read may be handed to a new waiter.
+func (s state) trusted() bool { return s == idle || s == sweep }
+
+// unannounced reports whether a job in state s is read for a safety
+// re-read with no notification since: a change the read finds is one no
+// notification announced.
+func (s state) unannounced() bool { return s == sweeping || s == sweepingAgain }
+
+// moveLocked applies event ev to e and queues e where its new state says:
+// in dirty when it enters dirty or sweepAhead from elsewhere, in sweep
+// when it enters sweep. An illegal move is a bug in the hub.
+func (h *Hub[T]) moveLocked(e *entry[T], ev event) {
+	from, to := e.state, next[e.state][ev]
+	if to == illegal {
+		panic("stream: illegal move of a watched job")
+	}
+	e.state = to
+	switch {
+	case to.inDirty() && !from.inDirty():
+		h.dirty = append(h.dirty, e)
+		signal(h.kick)
+	case to == sweep:
+		h.sweep = append(h.sweep, e)
+		signal(h.kick)
+	}
+}
