@@ -55,13 +55,14 @@ func clusterConn(t *testing.T, cc *redis.ClusterClient) *redisconn.Conn {
 func startHubOn(t *testing.T, c *redistest.Cluster, cc *redis.ClusterClient, mode stream.Mode, r stream.Redis) *clusterFixture {
 	t.Helper()
 	hub := stream.New(stream.Config[string]{
-		Redis:   r,
-		Pattern: "job:*",
-		JobID:   func(key string) (string, bool) { return strings.CutPrefix(key, "job:") },
-		Read:    clusterRead(cc),
-		Same:    func(a, b string) bool { return a == b },
-		Notify:  mode,
-		Logger:  testLogger(t),
+		Redis:     r,
+		Pattern:   "job:*",
+		Subscribe: stream.SubscribePattern,
+		JobID:     func(key string) (string, bool) { return strings.CutPrefix(key, "job:") },
+		Read:      clusterRead(cc),
+		Same:      func(a, b string) bool { return a == b },
+		Notify:    mode,
+		Logger:    testLogger(t),
 	})
 	streamtest.Run(t, clusterBudget, "hub.Run", func(ctx context.Context) { _ = hub.Run(ctx) })
 	f := &clusterFixture{c: c, cc: cc, hub: hub}
@@ -323,7 +324,7 @@ func TestClusterDoubleEventsAreDeliveredOnce(t *testing.T) {
 	cc := c.Client(t)
 	extra := twice{Redis: clusterConn(t, cc)}
 	for _, node := range []*redistest.Server{master, replica} {
-		extra.nodes = append(extra.nodes, stream.Node{Name: "again " + node.Addr(), Client: node.Client(t)})
+		extra.nodes = append(extra.nodes, redisconn.Node("again "+node.Addr(), node.Client(t)))
 	}
 	f := startHubOn(t, c, cc, stream.Keyspace, extra)
 

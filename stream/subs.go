@@ -139,6 +139,24 @@ func (s *subscriptions) channelOn(node, name string, j *jobChannels) *channel {
 	return c
 }
 
+// route routes, in keys mode, every key's channel to the master of p that
+// publishes the key's events.
+func (h *Hub[T]) route(p Publishers) {
+	owner := p.Owner
+	if owner == nil {
+		first := ""
+		if len(p.Masters) > 0 {
+			first = p.Masters[0].Name
+		}
+		owner = func(string) string { return first }
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.subs != nil {
+		h.subs.route(owner)
+	}
+}
+
 // route makes owner the way keys are routed to their masters (on a
 // cluster, the masters' slots) and moves every wanted channel whose key
 // now belongs to another master: unwanted where it was, wanted there.

@@ -92,7 +92,7 @@ func (c *cluster) publishers(ctx context.Context) (stream.Publishers, error) {
 		if err != nil {
 			return stream.Publishers{}, err
 		}
-		n := stream.Node{Name: addr, Client: rc}
+		n := Node(addr, rc)
 		if i < len(top.masters) {
 			p.Masters = append(p.Masters, n)
 		} else {
