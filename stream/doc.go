@@ -23,13 +23,15 @@
 // state (from the hub's current knowledge, or by a read that starts after the
 // registration), so no change can slip between the read and the wait. The
 // caller owns the waiter and must Close it; Close never blocks on I/O. In
-// keys mode the waiter also holds the job's channels until it is closed:
-// Watch's read starts at once, before they are confirmed, and the
-// confirmation of the job's last channel reads the job again, so that a
-// change written between the two (published to nobody) reaches the waiter
-// all the same; and the hub's knowledge of a job is handed to a new waiter
-// only while every channel of it is confirmed. Peek, a short poll's read,
-// registers for the read only and holds no channel: a job polled and never
+// keys mode the waiter also holds the job's channels until it is closed,
+// and the hub's knowledge of a job is handed to a new waiter only while
+// every channel of it is confirmed; otherwise, while the hub listens,
+// Watch's read waits for the confirmation of the job's last channel (its
+// first state includes the subscription's round trip), so that a change
+// written before it, which Redis published to nobody, is in that read.
+// While the hub polls, or once the connection is lost, the read is made at
+// once, and the job read again after the next confirmation. Peek, a short
+// poll's read, holds no channel and waits for none: a job polled and never
 // watched costs no SUBSCRIBE.
 //
 // Fan-out. A notification is a hint, not data: it marks the job dirty. A job

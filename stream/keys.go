@@ -91,7 +91,8 @@ func (h *Hub[T]) channelReply(nc *nodeChannels, gen uint64, kind, name string, o
 // and the PING that closes it), then, until ctx ends, what the set queues
 // on node nc: once woken, it waits Config.SubscribeWindow, so that the
 // channels wanted meanwhile share the SUBSCRIBE, and unsubscribes the
-// channels whose linger is over.
+// channels whose linger is over, a window after the first of them, so
+// that those too share the UNSUBSCRIBE.
 func (h *Hub[T]) send(ctx context.Context, ps Subscriber, nc *nodeChannels, gen uint64, opening []string) error {
 	anchor := h.subs.prefix + h.cfg.Keys(anchorJob)[0]
 	if err := inChunks(ctx, ps.Subscribe, append([]string{anchor}, opening...)); err != nil {
@@ -126,7 +127,9 @@ func (h *Hub[T]) send(ctx context.Context, ps Subscriber, nc *nodeChannels, gen 
 			return err
 		}
 		if !next.IsZero() {
-			linger.Reset(max(time.Until(next), 0))
+			// A window after the next linger ends: the lingers that end
+			// within it share the UNSUBSCRIBE.
+			linger.Reset(max(time.Until(next), 0) + h.cfg.SubscribeWindow)
 		}
 	}
 }

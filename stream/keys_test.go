@@ -88,6 +88,27 @@ func (f *keysFixture) watch(t *testing.T, id string) (*stream.Waiter[string], st
 	return w, st
 }
 
+// watchResult is what Watch returned.
+type watchResult struct {
+	w   *stream.Waiter[string]
+	st  string
+	err error
+}
+
+// watching starts a Watch of id and returns, once it does, what it
+// returned; the waiter is closed when the test ends.
+func (f *keysFixture) watching(t *testing.T, id string) <-chan watchResult {
+	ch := make(chan watchResult, 1)
+	go func() {
+		w, st, err := f.hub.Watch(t.Context(), id)
+		if err == nil {
+			t.Cleanup(w.Close)
+		}
+		ch <- watchResult{w, st, err}
+	}()
+	return ch
+}
+
 // write changes job id in the store and publishes its event on node.
 func (f *keysFixture) write(id, v string, node *fakeNode) {
 	f.m.set(id, v)
@@ -112,28 +133,37 @@ func chans(ids ...string) []string {
 
 // TestKeysOneSubscribePerWindow: the channels of jobs first watched within
 // one window share one SUBSCRIBE, sent a window after the first; a job
-// watched twice is subscribed once.
+// watched twice is subscribed once; each job is read once, after its
+// channels are confirmed, and its Watch returns then.
 func TestKeysOneSubscribePerWindow(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		m := newMemStore()
 		f := keysHub(t, m)
 		opening := len(f.node().commands("subscribe"))
 		start := time.Now()
+		var watches []<-chan watchResult
 		for _, id := range []string{"x", "y", "x", "z"} {
 			m.set(id, "PENDING")
-			f.watch(t, id)
+			watches = append(watches, f.watching(t, id))
 			time.Sleep(testWindow / 4)
 		}
-		synctest.Wait()
+		settle()
+		for _, r := range watches {
+			res := <-r
+			require.NoError(t, res.err)
+			assert.Equal(t, "PENDING", res.st)
+		}
 		subs := f.node().commands("subscribe")[opening:]
 		require.Len(t, subs, 1, "one SUBSCRIBE for the window")
 		assert.ElementsMatch(t, chans("x", "y", "z"), subs[0].channels)
 		assert.Equal(t, testWindow, subs[0].at.Sub(start), "sent a window after the first want")
 		assert.Equal(t, chans("x", "y", "z"), sorted(f.node().subscribed()))
+		for _, id := range []string{"x", "y", "z"} {
+			assert.Len(t, m.readsOf(id), 1, "%s read once", id)
+		}
 
 		m.set("w", "PENDING")
 		f.watch(t, "w")
-		settle()
 		subs = f.node().commands("subscribe")[opening:]
 		require.Len(t, subs, 2, "a want after the window: the next SUBSCRIBE")
 		assert.Equal(t, chans("w"), subs[1].channels)
@@ -179,14 +209,16 @@ func TestKeysRefcountAndLinger(t *testing.T) {
 		unsubs := f.node().commands("unsubscribe")
 		require.Len(t, unsubs, 1)
 		assert.ElementsMatch(t, chans("x"), unsubs[0].channels)
-		assert.Equal(t, testLinger, unsubs[0].at.Sub(left), "a linger after the last waiter left")
+		assert.Equal(t, testLinger+testWindow, unsubs[0].at.Sub(left), "a linger after the last waiter left, and a window for the others")
 		assert.Empty(t, f.node().subscribed())
 		assert.Equal(t, 0, f.hub.Stats().Channels)
 	})
 }
 
-// TestKeysConfirmationReadsThatJob: the confirmation of a job's channels
-// reads that job, and no other watched job.
+// TestKeysConfirmationReadsThatJob: a Watch's read waits for the job's
+// channels to be confirmed: a change written meanwhile, published to
+// nobody, is in the state Watch returns. The confirmation reads that job,
+// and no other watched job.
 func TestKeysConfirmationReadsThatJob(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		m := newMemStore()
@@ -196,42 +228,50 @@ func TestKeysConfirmationReadsThatJob(t *testing.T) {
 		}
 		f.watch(t, "a")
 		f.watch(t, "b")
-		settle()
 		ra, rb := len(m.readsOf("a")), len(m.readsOf("b"))
 
 		f.node().holdCommands()
-		f.watch(t, "c")
+		r := f.watching(t, "c")
 		settle()
-		assert.Len(t, m.readsOf("c"), 1, "Watch reads at once")
+		require.Equal(t, chans("c"), f.node().commands("subscribe")[3].channels, "c's SUBSCRIBE, not processed yet")
+		assert.Empty(t, m.readsOf("c"), "not read before its channels are confirmed")
+		f.write("c", "COMPLETED", f.node()) // published to nobody
 		f.node().release()
-		synctest.Wait()
-		assert.Len(t, m.readsOf("c"), 2, "and again once its channels are confirmed")
+		res := <-r
+		require.NoError(t, res.err)
+		assert.Equal(t, "COMPLETED", res.st, "the write made before the confirmation")
+		assert.Zero(t, f.hub.Stats().Notifications)
+		assert.Len(t, m.readsOf("c"), 1, "read once, after the confirmation")
 		assert.Len(t, m.readsOf("a"), ra, "no other job read")
 		assert.Len(t, m.readsOf("b"), rb, "no other job read")
 	})
 }
 
-// TestKeysWriteBeforeConfirmationReachesWaiter: a change written after a
-// Watch's read but before its SUBSCRIBE is processed publishes nothing the
-// hub hears, and still reaches the waiter: the confirmation reads the job.
-func TestKeysWriteBeforeConfirmationReachesWaiter(t *testing.T) {
+// TestKeysDeferredReadMadeWhenTheConnectionIsLost: a Watch waiting for its
+// job's channels is read at once when the connection ends before they are
+// confirmed (the hub polls meanwhile), and its job is read again once the
+// next connection has subscribed it.
+func TestKeysDeferredReadMadeWhenTheConnectionIsLost(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		m := newMemStore()
 		m.set("x", "PENDING")
 		f := keysHub(t, m)
 		f.node().holdCommands()
-		w, st := f.watch(t, "x")
-		require.Equal(t, "PENDING", st)
-		time.Sleep(testWindow)
-		synctest.Wait()
-		require.Len(t, f.node().channels("subscribe"), 1+2, "the anchor, then x's SUBSCRIBE, not processed yet")
-
-		f.write("x", "COMPLETED", f.node()) // subscribed nowhere yet: published to nobody
-		synctest.Wait()
-		assert.Zero(t, f.hub.Stats().Notifications)
+		r := f.watching(t, "x")
+		settle()
+		assert.Empty(t, m.readsOf("x"))
+		f.node().cutAll()
+		res := <-r
+		require.NoError(t, res.err)
+		assert.Equal(t, "PENDING", res.st)
 		f.node().release()
-		got, ok := next(t, w, time.Second)
-		require.True(t, ok, "woken")
+		time.Sleep(3 * time.Second) // the hub's backoff, and its polls meanwhile
+		synctest.Wait()
+		require.True(t, f.hub.Ready())
+		m.set("x", "COMPLETED")
+		f.node().publish("job:x", "set")
+		got, ok := next(t, res.w, time.Second)
+		require.True(t, ok)
 		assert.Equal(t, "COMPLETED", got)
 	})
 }
