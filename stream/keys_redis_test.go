@@ -295,3 +295,30 @@ func TestKeysChurnLosesNothing(t *testing.T) {
 		waits, rate, cmds["subscribe"], cmds["unsubscribe"], cmds["get"], float64(cmds.Total()-cmds["set"])/waits)
 	assert.Less(t, cmds["subscribe"], int64(waits), "SUBSCRIBEs shared by the waits of a window")
 }
+
+// TestFlagsRemovedAreNoticedWithNothingWatched: notify-keyspace-events
+// switched off while no job is watched (so no safety re-read can find a
+// change no event announced) is noticed within half a resync interval,
+// where CONFIG is allowed, under either subscription: the hub is blind
+// and puts the flags back.
+func TestFlagsRemovedAreNoticedWithNothingWatched(t *testing.T) {
+	const resync = time.Second
+	for _, sub := range []stream.Subscribe{stream.SubscribeKeys, stream.SubscribePattern} {
+		t.Run(string(sub), func(t *testing.T) {
+			srv := redistest.Start(t)
+			admin := srv.Client(t)
+			cfg := keysConfig(srv.Client(t), sub)
+			cfg.Notify, cfg.Resync = stream.Auto, resync
+			h := runHub(t, cfg)
+			require.NoError(t, admin.ConfigSet(context.Background(), "notify-keyspace-events", "").Err())
+			off := time.Now()
+			streamtest.Eventually(t, 2*resync, "blind", func() bool { blind, _ := h.Blind(); return blind })
+			t.Logf("%s: blind %v after the flags were switched off", sub, time.Since(off).Round(time.Millisecond))
+			flags, err := admin.ConfigGet(context.Background(), "notify-keyspace-events").Result()
+			require.NoError(t, err)
+			have := flags["notify-keyspace-events"]
+			assert.Equal(t, have, stream.MergeFlags(have, stream.NotifyFlags), "restored")
+			assert.EqualValues(t, 1, h.Stats().BlindEpisodes)
+		})
+	}
+}
