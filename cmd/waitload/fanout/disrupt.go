@@ -1,0 +1,95 @@
+package fanout
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"sync"
+	"time"
+
+	"jobwait/cmd/waitload/probe"
+)
+
+// pollEvery is how often a disruption's milestones are looked for.
+const pollEvery = 20 * time.Millisecond
+
+// disrupt holds Hold waits, runs the Disrupt command, and times, from the
+// command's start, when the replicas stop being ready and are ready again
+// (every subscription confirmed), when Redis holds every channel again,
+// and when every watched job has been read since; then it completes every
+// job, half of them as soon as the command returned (while the replicas
+// may still be resubscribing), and counts what arrived.
+func (r *runner) disrupt(ctx context.Context, res *Result) error {
+	cfg := r.cfg
+	m := cfg.Hold
+	res.Waits = m
+	jobs, ss, err := r.watch(ctx, m, "h")
+	if err != nil {
+		return err
+	}
+	want, err := r.channels(ctx)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	cmd := exec.CommandContext(ctx, "sh", "-c", cfg.Disrupt)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("-disrupt: %w", err)
+	}
+	returned := make([]time.Time, m)
+	half := m / 2
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		pace(ctx, 1000, half, writers, func(i int) { returned[i] = r.complete(ctx, jobs[i]) })
+	})
+	var readsAtReady float64
+	deadline := start.Add(3 * time.Minute)
+	for (res.Ready == 0 || res.Subscribed == 0 || res.ReRead == 0) && time.Now().Before(deadline) {
+		since := time.Since(start)
+		ready := r.jobwaits.ready(ctx)
+		switch {
+		case !ready && res.Down == 0:
+			res.Down = since
+		case ready && res.Down != 0 && res.Ready == 0:
+			res.Ready = since
+			readsAtReady, _ = r.jobwaits.sum(ctx, "jobwait_hub_job_reads_total")
+		}
+		if ps, err := probe.ReadPubSub(ctx, r.rdb); err == nil && res.Down != 0 && res.Subscribed == 0 && ps.Channels >= want {
+			res.Subscribed = since
+		}
+		if res.Ready != 0 && res.ReRead == 0 {
+			if reads, err := r.jobwaits.sum(ctx, "jobwait_hub_job_reads_total"); err == nil && reads-readsAtReady >= float64(m) {
+				res.ReRead = since
+			}
+		}
+		time.Sleep(pollEvery)
+	}
+	wg.Wait()
+	pace(ctx, 1000, m-half, writers, func(i int) { returned[half+i] = r.complete(ctx, jobs[half+i]) })
+	dctx, cancel := context.WithTimeout(ctx, time.Minute)
+	_ = waitAll(dctx, ss, doneOf)
+	cancel()
+	res.collect(ss, returned)
+	return nil
+}
+
+// channels is how many channels and patterns Redis holds for the replicas
+// now: what it must hold again after the disruption.
+func (r *runner) channels(ctx context.Context) (int64, error) {
+	var last int64 = -1
+	// Wait for the count to hold still: the last SUBSCRIBEs may be in flight.
+	for range 100 {
+		ps, err := probe.ReadPubSub(ctx, r.rdb)
+		if err != nil {
+			return 0, err
+		}
+		if ps.Channels == last {
+			return last, nil
+		}
+		last = ps.Channels
+		time.Sleep(100 * time.Millisecond)
+	}
+	return last, nil
+}
