@@ -179,6 +179,14 @@ func TestWaitTokensOnEveryWay(t *testing.T) {
 		}
 		assert.Positive(t, servertest.Metric(r.jw.URL(), auth.MetricRejections, auth.LabelCode, auth.CodeForbidden))
 	})
+	t.Run("no oracle", func(t *testing.T) {
+		// A job that does not exist is refused as one that does: without
+		// a token, nobody learns which ids are jobs.
+		for _, w := range waysFor("no-such-job") {
+			tokenRefused(t, tokenCall(t, r, w, ""), auth.CodeUnauthorized, w.name)
+			tokenRefused(t, tokenCall(t, r, w, valid), auth.CodeForbidden, w.name)
+		}
+	})
 	assert.Equal(t, reads, r.hubReads(), "a refused request read no job")
 
 	t.Run("bad ids first", func(t *testing.T) {
