@@ -244,7 +244,8 @@ func TestStreamEndsWithItsToken(t *testing.T) {
 		j := jobs[0]
 		w := waysFor(j.JobID)[5]
 		start := time.Now()
-		c := tokenCall(t, r, w, waitToken(t, key, life, j.JobID))
+		short := waitToken(t, key, life, j.JobID)
+		c := tokenCall(t, r, w, short)
 		require.Equal(t, http.StatusOK, c.Resp.StatusCode)
 		first := c.Event(t, 5*time.Second)
 		require.Equal(t, "status", first.Type)
@@ -263,6 +264,13 @@ func TestStreamEndsWithItsToken(t *testing.T) {
 		assert.Equal(t, firstID.Deadline, id.Deadline, "the stream's own deadline")
 
 		resume := "Last-Event-ID: " + last.ID
+		// The token just expired, within the leeway for clocks: taken,
+		// and the stream ends again at once, after the job's state.
+		c = tokenCall(t, r, w, short, resume)
+		require.Equal(t, http.StatusOK, c.Resp.StatusCode)
+		evs = c.EventsToEnd(t, 5*time.Second)
+		require.Len(t, evs, 2)
+		assert.Equal(t, []string{"status", "problem"}, []string{evs[0].Type, evs[1].Type})
 		tokenRefused(t, tokenCall(t, r, w, expired(j.JobID), resume), auth.CodeUnauthorized, "resumed with an expired token")
 		tokenRefused(t, tokenCall(t, r, w, "", resume), auth.CodeUnauthorized, "resumed without a token")
 		c = tokenCall(t, r, w, waitToken(t, key, 5*time.Minute, j.JobID), resume)
