@@ -172,11 +172,18 @@ func badRequestMessage(code int) string {
 // errorHandler is the app's one error handler: every error becomes JSON
 // (see errorFor). A bug nobody has logged yet is logged as an error; what
 // the client caused, or an outage the hub logs once, only at debug level.
+// A request fasthttp could not read is logged by its status alone: the
+// text of fasthttp's error quotes the request's bytes (its request line,
+// a header line), where a wait token may be, whatever
+// SecureErrorLogMessage says.
 func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 	e := errorFor(err)
+	var fe *fiber.Error
 	switch {
 	case e == ErrInternal && !errors.Is(err, stream.ErrReadPanic):
 		s.log.Error("request failed", "err", err)
+	case errors.As(err, &fe):
+		s.log.Debug("request failed", "code", e.Code, "status", fe.Code)
 	case !errors.As(err, new(*Error)):
 		s.log.Debug("request failed", "code", e.Code, "err", err)
 	}

@@ -362,6 +362,13 @@ func TestWaitTokensNeverLogged(t *testing.T) {
 			"GET /api/events/jobs/" + j + "/status?access_token=" + tok + " HTTP/1.1\r\nHost: jobwait\r\nno colon here\r\n\r\n",
 			"GET /api/events/jobs/" + j + "/stream?access_token=" + tok + " HTTP/1.1\r\nHost: jobwait\r\nX-Big: " + strings.Repeat("x", 9000) + "\r\n\r\n",
 			"GET /api/events/jobs/" + j + "/status HTTP/1.1\r\nHost: jobwait\r\nAuthorization: Bearer " + tok + "\r\nno colon here\r\n\r\n",
+			// fasthttp's own errors quote the bytes after a space in the
+			// request line, a header line without a colon, a URI with a
+			// NUL, a request line without a version.
+			"GET /api/events/jobs/" + j + "/status?x=a b&access_token=" + tok + " HTTP/1.1\r\nHost: jobwait\r\n\r\n",
+			"GET /api/events/jobs/" + j + "/status HTTP/1.1\r\nHost: jobwait\r\nAuthorization Bearer " + tok + "\r\n\r\n",
+			"GET /api/events/jobs/" + j + "/status?access_token=" + tok + "\x00 HTTP/1.1\r\nHost: jobwait\r\n\r\n",
+			"GET /api/events/jobs/" + j + "/status?access_token=" + tok + "\r\n\r\n",
 		} {
 			c := rawRequest(t, r.jw.Addr, req)
 			_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
