@@ -3,6 +3,7 @@ package deploy
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -15,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"jobwait/server/auth/authtest"
 	"jobwait/server/servertest"
 	"jobwait/server/sse"
 	"jobwait/store/redistest"
@@ -407,7 +409,8 @@ func TestConformance(t *testing.T) {
 		}
 		assert.Equal(t, "ok", get1("/healthz", "/healthz").body)
 		a := get1("/readyz", "/readyz")
-		assert.Equal(t, obj{"status": "ok", "redis": "up", "subscription": "up", "notify": "keyspace", "notifications": "ok"}, a.body)
+		assert.Equal(t, obj{"status": "ok", "redis": "up", "subscription": "up", "notify": "keyspace", "notifications": "ok",
+			"auth": obj{"mode": "off", "source": "none"}}, a.body)
 		a = get1("/api/info", "/api/info")
 		assert.Equal(t, obj{"demo": true, "waitBudgetMs": 2000.0, "pollIntervalMs": 2000.0, "notify": "keyspace"}, a.body)
 		a = get1("/", "/")
@@ -417,6 +420,70 @@ func TestConformance(t *testing.T) {
 		// make a valid exposition.
 		a = get1("/metrics", "/metrics")
 		assert.Contains(t, a.body, "jobwait_http_requests_total")
+	})
+
+	t.Run("tokens", func(t *testing.T) {
+		// A third jobwait: wait tokens required, signed with a secret.
+		srv3 := redistest.Start(t)
+		j3 := jobs{t, srv3.Client(t)}
+		secret := base64.RawURLEncoding.EncodeToString(authtest.Secret(32))
+		p3 := servertest.Start(t, "REDIS_URL="+srv3.URL(), "JOBWAIT_DEMO=false", "JOBWAIT_WAIT_BUDGET=5s",
+			"JOBWAIT_AUTH=required", "JOBWAIT_AUTH_SECRET="+secret)
+		p3.WaitReady(t, 5*time.Second)
+		t.Cleanup(c.client.CloseIdleConnections)
+		b3 := p3.URL()
+		key := authtest.HS256([]byte(secret))
+		token := func(ttl time.Duration, ids ...string) string {
+			return authtest.Sign(t, key, authtest.For(time.Now(), ttl, ids...))
+		}
+		j3.set("tA", "PROCESSING", "d-ta")
+		j3.set("tB", "PROCESSING", "d-tb")
+		bearer := func(r request, tok string) request {
+			r.header = http.Header{"Authorization": {"Bearer " + tok}}
+			return r
+		}
+		ways := []request{
+			{base: b3, method: "GET", path: statusPath, url: "/api/events/jobs/tA/status"},
+			{base: b3, method: "GET", path: statusPath, url: "/api/events/jobs/tA/status?wait=1"},
+			{base: b3, method: "GET", path: streamPath, url: "/api/events/jobs/tA/stream"},
+			{base: b3, method: "GET", path: manyStatusPath, url: manyStatusPath + "?ids=tA,tB"},
+			{base: b3, method: "GET", path: manyStatusPath, url: manyStatusPath + "?ids=tA,tB&wait=1"},
+			{base: b3, method: "GET", path: manyStreamPath, url: manyStreamPath + "?ids=tA,tB"},
+		}
+		for _, r := range ways {
+			a := c.do(t, r, 401)
+			errCode(t, a, "AUTH_001")
+			assert.Equal(t, "Bearer", a.header.Get("WWW-Authenticate"), r.url)
+			errCode(t, c.do(t, bearer(r, token(time.Minute, "tB")), 403), "AUTH_002")
+		}
+		both := token(time.Minute, "tA", "tB")
+		a := c.do(t, bearer(ways[0], both), 200)
+		assert.Equal(t, "PROCESSING", get(a.body, "status"))
+		c.do(t, request{base: b3, method: "GET", path: manyStatusPath, url: manyStatusPath + "?ids=tA,tB&access_token=" + both}, 200)
+
+		// A token that expires before the wait: the stream ends with a
+		// problem AUTH_001 (no jobId on the many-job stream), the long
+		// poll answers then.
+		short := token(time.Second, "tA", "tB")
+		for _, r := range []request{ways[2], ways[5]} {
+			r.url += "?access_token=" + short
+			if strings.Contains(r.url, "?ids") {
+				r.url = strings.Replace(r.url, "?access_token", "&access_token", 1)
+			}
+			_, resp := c.open(t, r, 200)
+			evs := c.readStream(t, resp, nil)
+			if assert.NotEmpty(t, evs, r.url) {
+				last := evs[len(evs)-1]
+				assert.Equal(t, "problem", last.Type, r.url)
+				assert.JSONEq(t, `{"code":"AUTH_001","message":"유효한 대기 토큰이 필요합니다"}`, last.Data, r.url)
+				assert.False(t, strings.HasSuffix(last.ID, "-end"), "the token's end is not the wait's: %q", last.ID)
+			}
+		}
+		a = c.do(t, bearer(request{base: b3, method: "GET", path: statusPath, url: "/api/events/jobs/tA/status?wait=5"}, token(time.Second, "tA")), 200)
+		assert.Equal(t, true, get(a.body, "timedOut"))
+
+		a = c.do(t, request{base: b3, method: "GET", path: "/readyz", url: "/readyz"}, 200)
+		assert.Equal(t, obj{"mode": "required", "source": "secret"}, get(a.body, "auth"))
 	})
 
 	t.Run("limits", func(t *testing.T) {

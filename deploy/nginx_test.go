@@ -1,10 +1,12 @@
 package deploy
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"os/exec"
 	"regexp"
 	"slices"
@@ -18,6 +20,7 @@ import (
 
 	"jobwait/deploy/nginxtest"
 	"jobwait/server/sse"
+	"jobwait/stream/streamtest"
 )
 
 // The timings nginx must outlast (SPEC.md §7 defaults).
@@ -393,6 +396,37 @@ func TestNginxProxiesStreamUnbuffered(t *testing.T) {
 	}
 	assert.Equal(t, "7", seen[1].lastEventID, "Last-Event-ID passed to the replica")
 	assert.Equal(t, seen[0].remote, seen[1].remote, "the second request should reuse the kept-alive upstream connection")
+}
+
+// TestNginxLogsNoToken: nginx.conf's access log names each request's path,
+// never its query, which carries a stream's wait token (?access_token=).
+func TestNginxLogsNoToken(t *testing.T) {
+	const token = "eyJhbGciOiJIUzI1NiJ9.eyJqb2JzIjpbImoxIl19.c2VjcmV0LXNpZ25hdHVyZQ"
+	replica := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("WWW-Authenticate", "Bearer")
+		w.WriteHeader(http.StatusUnauthorized)
+		fmt.Fprint(w, `{"code":"AUTH_001","message":"유효한 대기 토큰이 필요합니다"}`)
+	}))
+	t.Cleanup(replica.Close)
+	dir, addr := t.TempDir(), nginxtest.FreeAddr(t)
+	conf := nginxtest.Conf(t, dir, nginxtest.Options{Upstream: strings.TrimPrefix(replica.URL, "http://"), Listen: addr})
+	nginxtest.Start(t, nginxtest.Binary(t), dir, conf, addr)
+
+	client := &http.Client{Timeout: 10 * time.Second}
+	for _, path := range []string{"/api/events/jobs/j1/stream?access_token=" + token, "/api/events/jobs/stream?ids=j1&ACCESS_TOKEN=" + token + "&lastEventId=1"} {
+		resp, err := client.Get("http://" + addr + path)
+		require.NoError(t, err)
+		resp.Body.Close()
+		assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+	}
+	var log []byte
+	streamtest.Eventually(t, 5*time.Second, "two requests in the access log", func() bool {
+		log, _ = os.ReadFile(nginxtest.AccessLog(dir))
+		return bytes.Count(log, []byte("\n")) >= 2
+	})
+	assert.Contains(t, string(log), `"GET /api/events/jobs/j1/stream HTTP/1.1" 401`)
+	assert.NotContains(t, string(log), "c2VjcmV0LXNpZ25hdHVyZQ", "a token in nginx's access log")
 }
 
 func closeOnce(c chan struct{}) {

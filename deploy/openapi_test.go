@@ -57,9 +57,9 @@ func (o openAPI) schema(t *testing.T, name string) *openapi3.Schema {
 }
 
 // eventSchema is the schema of a stream event's data: the x-events entry
-// of path's text/event-stream, a $ref to a component schema. kin-openapi
-// leaves extensions as they are written, so the reference is followed
-// here.
+// of path's text/event-stream, a $ref to a component schema or a oneOf of
+// such. kin-openapi leaves extensions as they are written, so the
+// references are followed here.
 func (o openAPI) eventSchema(path, event string) (*openapi3.Schema, error) {
 	events, err := o.events(path)
 	if err != nil {
@@ -69,12 +69,28 @@ func (o openAPI) eventSchema(path, event string) (*openapi3.Schema, error) {
 	if !ok {
 		return nil, fmt.Errorf("event %q is not documented in x-events (%v)", event, sortedKeys(events))
 	}
-	ref, _ := get(ev, "schema", "$ref").(string)
-	name, ok := strings.CutPrefix(ref, "#/components/schemas/")
+	if alts, ok := get(ev, "schema", "oneOf").([]any); ok {
+		one := &openapi3.Schema{}
+		for _, alt := range alts {
+			s, err := o.componentSchema(event, get(alt, "$ref"))
+			if err != nil {
+				return nil, err
+			}
+			one.OneOf = append(one.OneOf, openapi3.NewSchemaRef("", s))
+		}
+		return one, nil
+	}
+	return o.componentSchema(event, get(ev, "schema", "$ref"))
+}
+
+// componentSchema is the component schema ref names, for event.
+func (o openAPI) componentSchema(event string, ref any) (*openapi3.Schema, error) {
+	r, _ := ref.(string)
+	name, ok := strings.CutPrefix(r, "#/components/schemas/")
 	if s := o.doc.Components.Schemas[name]; ok && s != nil {
 		return s.Value, nil
 	}
-	return nil, fmt.Errorf("event %q: schema $ref %q names no component schema", event, ref)
+	return nil, fmt.Errorf("event %q: schema $ref %q names no component schema", event, r)
 }
 
 // events is the x-events of path's 200 text/event-stream.
@@ -146,7 +162,8 @@ func TestOpenAPISchemas(t *testing.T) {
 		"Recommendation": {"title", "prize", "method", "cost", "roi"},
 		"JobCreated":     {"jobId", "status"},
 		"Error":          {"code", "message"},
-		"Readiness":      {"status", "redis", "subscription", "notify", "notifications"},
+		"Readiness":      {"status", "redis", "subscription", "notify", "notifications", "auth"},
+		"AuthReadiness":  {"mode", "source"},
 		"JobProblem":     {"jobId", "code", "message"},
 		"ManyJobStatus":  {"jobs"},
 		"Info":           {"demo", "waitBudgetMs", "pollIntervalMs", "notify"},
@@ -156,6 +173,7 @@ func TestOpenAPISchemas(t *testing.T) {
 		"JobFailed":     {"timedOut"},
 		"ManyJobStatus": {"timedOut"},
 		"Readiness":     {"blind", "missing", "reason"},
+		"AuthReadiness": {"keys", "fetched", "stale", "error"},
 	}
 	for name, req := range required {
 		s := o.schema(t, name)
@@ -170,7 +188,9 @@ func TestOpenAPISchemas(t *testing.T) {
 		schema, prop string
 		want         []any
 	}{
-		{"Error", "code", []any{"JOB_001", "JOB_002", "JOB_003", "REQ_001", "REQ_002", "REQ_003", "REQ_004", "SVC_001", "SVC_002", "INT_001"}},
+		{"Error", "code", []any{"JOB_001", "JOB_002", "JOB_003", "AUTH_001", "AUTH_002", "REQ_001", "REQ_002", "REQ_003", "REQ_004", "SVC_001", "SVC_002", "INT_001"}},
+		{"AuthReadiness", "mode", []any{"off", "optional", "required"}},
+		{"AuthReadiness", "source", []any{"none", "secret", "jwks"}},
 		{"Readiness", "status", []any{"ok", "degraded", "unavailable"}},
 		{"Readiness", "notifications", []any{"ok", "blind"}},
 		{"Readiness", "redis", []any{"up", "down", "refused"}},
@@ -217,7 +237,24 @@ func TestOpenAPIOperations(t *testing.T) {
 	for _, p := range o.operation(status, "get").Parameters {
 		params = append(params, p.Value.In+":"+p.Value.Name)
 	}
-	assert.ElementsMatch(t, []string{"path:jobId", "query:wait"}, params, "status parameters")
+	assert.ElementsMatch(t, []string{"path:jobId", "query:access_token", "query:wait"}, params, "status parameters")
+
+	// The waiting operations take a wait token, and say how they refuse one.
+	scheme := o.doc.Components.SecuritySchemes["bearerAuth"]
+	if assert.NotNil(t, scheme, "securitySchemes.bearerAuth") {
+		assert.Equal(t, []string{"http", "bearer", "JWT"}, []string{scheme.Value.Type, scheme.Value.Scheme, scheme.Value.BearerFormat})
+	}
+	for _, path := range []string{status, "/api/events/jobs/{jobId}/stream", "/api/events/jobs/status", "/api/events/jobs/stream"} {
+		op := o.operation(path, "get")
+		require.NotNil(t, op.Security, "%s security", path)
+		assert.Equal(t, openapi3.SecurityRequirements{{"bearerAuth": {}}, {}}, *op.Security, "%s: a bearer token, or none (JOBWAIT_AUTH off)", path)
+		assert.True(t, slices.ContainsFunc(op.Parameters, func(p *openapi3.ParameterRef) bool {
+			return p.Value.In == "query" && p.Value.Name == "access_token"
+		}), "%s takes ?access_token=", path)
+		assert.NotNil(t, resp(path, "get", "401").Headers["WWW-Authenticate"], "%s 401 challenges", path)
+		assert.NotNil(t, jsonSchema(resp(path, "get", "401")), "%s 401 body", path)
+		assert.NotNil(t, jsonSchema(resp(path, "get", "403")), "%s 403 body", path)
+	}
 
 	stream := "/api/events/jobs/{jobId}/stream"
 	assert.NotNil(t, resp(stream, "get", "200").Content.Get("text/event-stream"), "stream 200 is text/event-stream")

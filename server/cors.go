@@ -38,17 +38,21 @@ func ParseOrigins(s string) ([]string, error) {
 // cors answers preflights and marks answers readable by the pages of
 // Config.CORSOrigins; with none configured it adds nothing. Only what a
 // waiting page needs is allowed: GET and HEAD (and the demo's POST),
-// Last-Event-ID, and reading Retry-After and Location. No credentials:
-// nothing jobwait serves depends on cookies.
+// Last-Event-ID, the wait token's Authorization header, and reading
+// Retry-After, Location and WWW-Authenticate. Never credentials: nothing
+// jobwait serves depends on cookies, and a wait token is sent by the page's
+// script, never by the browser on its own.
 func (s *Server) cors(a *fiber.App) {
 	if len(s.cfg.CORSOrigins) == 0 {
 		return
 	}
 	cfg := cors.Config{
 		AllowMethods:  "GET,HEAD,POST",
-		AllowHeaders:  "Last-Event-ID,Cache-Control,Content-Type",
-		ExposeHeaders: "Retry-After,Location",
-		MaxAge:        600,
+		AllowHeaders:  "Authorization,Last-Event-ID,Cache-Control,Content-Type",
+		ExposeHeaders: "Retry-After,Location,WWW-Authenticate",
+		// Said, not left to the default: no Access-Control-Allow-Credentials.
+		AllowCredentials: false,
+		MaxAge:           600,
 	}
 	allowed := make(map[string]bool, len(s.cfg.CORSOrigins))
 	for _, o := range s.cfg.CORSOrigins {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"jobwait/server/auth"
 	"jobwait/store"
 	"jobwait/stream"
 )
@@ -19,6 +20,7 @@ type Error struct {
 	Code       string `json:"code"`
 	Message    string `json:"message"`
 	RetryAfter int    `json:"-"` // seconds; 0 sends no Retry-After
+	Challenge  string `json:"-"` // WWW-Authenticate; "" sends none
 }
 
 // Error returns the code and message.
@@ -44,6 +46,12 @@ var (
 	ErrRouteUnknown = &Error{Status: 404, Code: "REQ_003", Message: "요청한 경로가 없습니다"}
 	ErrMethod       = &Error{Status: 405, Code: "REQ_002", Message: "허용되지 않는 메서드입니다"}
 	ErrInternal     = &Error{Status: 500, Code: "INT_001", Message: "서버 내부 오류입니다"}
+	// ErrTokenRefused (AUTH_001) and ErrTokenForbidden (AUTH_002) answer
+	// an *auth.Error: no valid wait token, or one that does not list
+	// every job asked for. Which check failed is logged, never sent.
+	ErrTokenRefused = &Error{Status: fiber.StatusUnauthorized, Code: auth.CodeUnauthorized,
+		Message: auth.MessageUnauthorized, Challenge: auth.Challenge}
+	ErrTokenForbidden = &Error{Status: fiber.StatusForbidden, Code: auth.CodeForbidden, Message: auth.MessageForbidden}
 	// ErrDemoBusy: the demo's stand-in AI works on store.MaxDemoJobs jobs
 	// already. Its oldest job is done within the demo's delay, so come back
 	// after the default one.
@@ -104,6 +112,8 @@ func connRefusal(retry int) []byte {
 //     hub has stopped: the process is shutting down) are SVC_002 saying
 //     Redis is unreachable; both with Retry-After;
 //   - store.ErrDemoBusy is ErrDemoBusy: 503 SVC_001, with Retry-After;
+//   - an *auth.Error is ErrTokenForbidden (403 AUTH_002) or
+//     ErrTokenRefused (401 AUTH_001, with WWW-Authenticate: Bearer);
 //   - stream.ErrReadPanic is a bug in reading a job: 500 INT_001, like a
 //     handler's panic (the hub has logged it, with its stack);
 //   - fiber's errors: 404 is REQ_003, 405 REQ_002, another 4xx (a request
@@ -112,6 +122,7 @@ func connRefusal(retry int) []byte {
 func errorFor(err error) *Error {
 	var e *Error
 	var fe *fiber.Error
+	var ae *auth.Error
 	switch {
 	case errors.As(err, &e):
 		return e
@@ -125,6 +136,10 @@ func errorFor(err error) *Error {
 		return ErrUnavailable
 	case errors.Is(err, store.ErrDemoBusy):
 		return ErrDemoBusy
+	case errors.As(err, &ae) && ae.Forbidden():
+		return ErrTokenForbidden
+	case errors.As(err, &ae):
+		return ErrTokenRefused
 	case errors.As(err, &fe):
 		switch {
 		case fe.Code == fiber.StatusNotFound:
@@ -157,13 +172,23 @@ func badRequestMessage(code int) string {
 // errorHandler is the app's one error handler: every error becomes JSON
 // (see errorFor). A bug nobody has logged yet is logged as an error; what
 // the client caused, or an outage the hub logs once, only at debug level.
+// A request fasthttp could not read is logged by its status alone: the
+// text of fasthttp's error quotes the request's bytes (its request line,
+// a header line), where a wait token may be, whatever
+// SecureErrorLogMessage says.
 func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 	e := errorFor(err)
+	var fe *fiber.Error
 	switch {
 	case e == ErrInternal && !errors.Is(err, stream.ErrReadPanic):
 		s.log.Error("request failed", "err", err)
+	case errors.As(err, &fe):
+		s.log.Debug("request failed", "code", e.Code, "status", fe.Code)
 	case !errors.As(err, new(*Error)):
 		s.log.Debug("request failed", "code", e.Code, "err", err)
+	}
+	if e.Challenge != "" {
+		c.Set(fiber.HeaderWWWAuthenticate, e.Challenge)
 	}
 	return s.reply(c, e.answer(), e.RetryAfter)
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"jobwait/server/auth"
 	"jobwait/store"
 	"jobwait/stream"
 )
@@ -59,10 +60,18 @@ func TestErrorFor(t *testing.T) {
 		{fiber.ErrBadGateway, 400, "REQ_004", 0},
 		{fiber.ErrInternalServerError, 500, "INT_001", 0},
 		{errors.New("boom"), 500, "INT_001", 0},
+		{&auth.Error{Reason: auth.ReasonExpired}, 401, "AUTH_001", 0},
+		{&auth.Error{Reason: auth.ReasonMissing}, 401, "AUTH_001", 0},
+		{&auth.Error{Reason: auth.ReasonJobs}, 403, "AUTH_002", 0},
+		{ErrTokenRefused, 401, "AUTH_001", 0},
+		{ErrTokenForbidden, 403, "AUTH_002", 0},
 	}
 	for _, tt := range tests {
 		for _, err := range []error{tt.err, fmt.Errorf("job j: %w", tt.err)} {
 			e := errorFor(err)
+			if challenge := tt.code == "AUTH_001"; challenge != (e.Challenge == "Bearer") {
+				t.Errorf("errorFor(%q) challenges with %q", err, e.Challenge)
+			}
 			if e.Status != tt.status || e.Code != tt.code || e.RetryAfter != tt.retryAfter || e.Message == "" {
 				t.Errorf("errorFor(%q) = %d %s %q Retry-After %d; want %d %s Retry-After %d",
 					err, e.Status, e.Code, e.Message, e.RetryAfter, tt.status, tt.code, tt.retryAfter)

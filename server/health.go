@@ -39,17 +39,23 @@ type readiness struct {
 	Missing []string `json:"missing,omitempty"`
 	// Reason says why the status is not ok.
 	Reason string `json:"reason,omitempty"`
+	// Auth is the state of the wait token keys.
+	Auth authReadiness `json:"auth"`
 }
 
-// readyz answers 200 when Redis answers the reads requests need and the
-// hub learns of every change (subscription live, or polling), 503
-// otherwise; it never waits on Redis (see Config.Redis). A hub caught
+// readyz answers 200 when Redis answers the reads requests need, the
+// hub learns of every change (subscription live, or polling) and wait
+// tokens can be checked, 503 otherwise; it never waits on Redis (see
+// Config.Redis). A hub caught
 // blind (notifications switched off or narrowed, a flush) is "degraded"
 // but still 200: it re-reads watched jobs at the poll interval, so answers
 // stay right within the poll interval, and every replica on the same Redis
 // is equally blind, so a 503 would take them all out of rotation at once.
 // A permission missing whose cost is a fallback (MGET, CONFIG, PING) is
-// listed, with its cost, and changes nothing else: serving goes on.
+// listed, with its cost, and changes nothing else: serving goes on. A key
+// set that cannot be fetched again is "degraded" too while tokens are
+// checked with the keys fetched before; only a verifier that holds no key
+// at all (never fetched) refuses every token, and is not ready.
 func (s *Server) readyz(c *fiber.Ctx) error {
 	r, code := s.readiness()
 	c.Set(fiber.HeaderCacheControl, "no-store")
@@ -61,7 +67,9 @@ func (s *Server) readiness() (readiness, int) {
 	h := s.redisHealth()
 	st := s.hub.Stats()
 	ready := s.hub.Ready()
-	r := readiness{Status: "ok", Redis: h.State, Subscription: "up", Notify: string(s.hub.Mode()), Notifications: "ok", Missing: h.Missing}
+	keys := s.cfg.Auth.Health()
+	r := readiness{Status: "ok", Redis: h.State, Subscription: "up", Notify: string(s.hub.Mode()), Notifications: "ok", Missing: h.Missing,
+		Auth: newAuthReadiness(keys)}
 	if st.Blind {
 		r.Notifications, r.Blind = "blind", st.BlindReason
 	}
@@ -74,8 +82,12 @@ func (s *Server) readiness() (readiness, int) {
 		r.Status, r.Reason, code = "unavailable", h.Reason, fiber.StatusServiceUnavailable
 	case !ready:
 		r.Status, r.Reason, code = "unavailable", notListening(st), fiber.StatusServiceUnavailable
+	case !keys.Ready():
+		r.Status, r.Reason, code = "unavailable", noKeys(keys), fiber.StatusServiceUnavailable
 	case st.Blind:
 		r.Status, r.Reason = "degraded", "notifications missed: "+st.BlindReason
+	case keys.Stale:
+		r.Status, r.Reason = "degraded", staleKeys(keys)
 	}
 	return r, code
 }

@@ -11,14 +11,14 @@ import (
 )
 
 // longPoll holds GET .../status?wait=N until a job is final (the one-job
-// URL's job; for the many-job one, any listed job), the wait ends (the
-// current answer with "timedOut": true) or the server shuts down (the
+// URL's job; for the many-job one, any listed job), the wait ends at
+// deadline (the current answer with "timedOut": true; the end of the wait
+// or of its token, whichever comes first) or the server shuts down (the
 // current answer). A job that disappears answers JOB_001. A final job, or
 // any error before the wait begins, is answered at once, and the
 // connection stays open for the client's next request; a one-job URL's
 // held final answer closes it (see pollScript.reply).
-func (s *Server) longPoll(c *fiber.Ctx, ids []string, one bool, wait time.Duration) error {
-	deadline := time.Now().Add(wait)
+func (s *Server) longPoll(c *fiber.Ctx, ids []string, one bool, deadline time.Time) error {
 	ws, as, done, err := s.admitWatch(c, "longpoll", ids, one)
 	if err != nil {
 		return err

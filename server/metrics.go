@@ -32,7 +32,8 @@ const (
 
 // metrics is the server's Prometheus registry: Go runtime and process
 // metrics, requests by route (never by job id), held waiters, open and
-// refused connections, the hub's counters and the wake-up latency.
+// refused connections, the hub's counters, the wake-up latency, and wait
+// tokens refused and their key set.
 type metrics struct {
 	handleErr fiber.ErrorHandler // the app's one error handler
 	requests  *prometheus.CounterVec
@@ -77,7 +78,7 @@ func newMetrics(s *Server) *metrics {
 			Matcher: regexp.MustCompile(`^/sched/(latencies|pauses/total/gc):seconds$`),
 		})),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.requests, m.waiters, m.wake, hubCollector{s.hub}, connCollector{s.conns},
+		m.requests, m.waiters, m.wake, hubCollector{s.hub}, connCollector{s.conns}, authCollector{s.cfg.Auth},
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "jobwait_ready", Help: "1 while /readyz answers 200: Redis answers the reads requests need and the hub learns of every change.",
 		}, func() float64 {

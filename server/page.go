@@ -13,11 +13,19 @@ import (
 // page serves the web page at / and its assets, with the client package
 // under /client/, from the binary.
 func (s *Server) page(a *fiber.App) {
-	a.Use("/", assetType, filesystem.New(filesystem.Config{
+	a.Use("/", noReferrer, assetType, filesystem.New(filesystem.Config{
 		Root:   http.FS(web.Files),
 		Index:  "index.html",
 		MaxAge: 60,
 	}))
+}
+
+// noReferrer keeps the page's address out of the Referer of everything it
+// loads and links to: a page opened with a wait token in its query
+// (/?jobId=X&token=T) must not hand the token on.
+func noReferrer(c *fiber.Ctx) error {
+	c.Set(fiber.HeaderReferrerPolicy, "no-referrer")
+	return c.Next()
 }
 
 // assetTypes are the content types of the assets whose extension fiber

@@ -13,7 +13,8 @@ import (
 // TestPageContentTypes: the page's assets and the client package are
 // served with the content types browsers and tools take them by: modules
 // as text/javascript (a browser refuses a module of another type), the
-// .d.ts as text/plain (not the video/mp2t of an MPEG .ts), text in UTF-8.
+// .d.ts as text/plain (not the video/mp2t of an MPEG .ts), text in UTF-8;
+// none sends a Referer on.
 func TestPageContentTypes(t *testing.T) {
 	s := shortPollApp(t, redistest.Shared(t).Client(t))
 	for path, want := range map[string]string{
@@ -29,6 +30,7 @@ func TestPageContentTypes(t *testing.T) {
 		resp, body := do(t, s, "GET", path)
 		require.Equal(t, 200, resp.StatusCode, path)
 		assert.Equal(t, want, resp.Header.Get("Content-Type"), path)
+		assert.Equal(t, "no-referrer", resp.Header.Get("Referrer-Policy"), "%s: a token in the page's query goes nowhere", path)
 		assert.NotEmpty(t, body, path)
 	}
 	_, body := do(t, s, "GET", "/client/jobwait.d.ts")

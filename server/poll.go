@@ -6,18 +6,20 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+
+	"jobwait/server/auth"
 )
 
 // status answers GET /api/events/jobs/{jobId}/status and the many-job
 // /api/events/jobs/status?ids=…: a short poll, or a long poll when wait
-// asks for one.
-func (s *Server) status(c *fiber.Ctx, ids []string, one bool) error {
+// asks for one, held no longer than grant allows.
+func (s *Server) status(c *fiber.Ctx, ids []string, one bool, grant auth.Grant) error {
 	wait, err := parseWait(c.Query("wait"), s.cfg.WaitBudget)
 	if err != nil {
 		return err
 	}
 	if wait > 0 {
-		return s.longPoll(c, ids, one, wait)
+		return s.longPoll(c, ids, one, grant.Deadline(time.Now().Add(wait)))
 	}
 	as, err := s.read(ids)
 	if err != nil {

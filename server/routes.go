@@ -9,6 +9,7 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/recover"
 	"github.com/valyala/fasthttp"
 
+	"jobwait/server/auth"
 	"jobwait/store"
 )
 
@@ -31,16 +32,18 @@ func (s *Server) routes() {
 	a.Use(func(c *fiber.Ctx) error { return ErrRouteUnknown })
 }
 
-// logPanic logs a handler's panic, which recover then answers INT_001.
+// logPanic logs a handler's panic, which recover then answers INT_001,
+// with the request's URI, its wait token redacted.
 func (s *Server) logPanic(c *fiber.Ctx, e any) {
-	s.log.Error("handler panic", "path", c.Path(), "panic", e)
+	s.log.Error("handler panic", "uri", auth.Redact(c.OriginalURL()), "panic", e)
 }
 
 // jobs routes /api/events/jobs/{jobId}/status and /stream, and the
 // many-job /api/events/jobs/status?ids=… and /stream?ids=…: both are a
 // wait for a list of jobs, the one-job URL's of one (one). The id is cut
 // from the path by hand so that an empty id or one with a '/' is a
-// JOB_002, not an unknown route.
+// JOB_002, not an unknown route. The wait token is checked once the ids
+// are read, before anything else is done for them.
 func (s *Server) jobs(c *fiber.Ctx) error {
 	rest := c.Params("*")
 	slash := strings.LastIndexByte(rest, '/')
@@ -61,10 +64,14 @@ func (s *Server) jobs(c *fiber.Ctx) error {
 			return err
 		}
 	}
-	if action == "stream" {
-		return s.stream(c, ids, one)
+	grant, err := s.authorize(c, ids)
+	if err != nil {
+		return err
 	}
-	return s.status(c, ids, one)
+	if action == "stream" {
+		return s.stream(c, ids, one, grant)
+	}
+	return s.status(c, ids, one, grant)
 }
 
 // jobRoute checks a job URL's action (status or stream; the metrics label

@@ -15,6 +15,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"jobwait/server/admission"
+	"jobwait/server/auth"
 	"jobwait/server/held"
 	"jobwait/store"
 	"jobwait/stream"
@@ -88,6 +89,9 @@ type Config struct {
 	MaxIDs int
 	// Build labels jobwait_build_info; the zero value leaves them empty.
 	Build Build
+	// Auth checks the wait tokens of every way to wait (SPEC.md §9); nil
+	// is auth.Off: tokens are not looked at.
+	Auth *auth.Verifier
 }
 
 // Hub is what the server needs of the hub (*stream.Hub[*Answer]).
@@ -153,6 +157,10 @@ func New(cfg Config, st *store.Store, hub Hub) *Server {
 		WriteBufferSize: 4096,
 		BodyLimit:       4096,
 	})
+	// fasthttp's errors of a malformed request quote its first bytes, the
+	// request line with a token in its query among them; the error handler
+	// logs those errors.
+	s.app.Server().SecureErrorLogMessage = true
 	s.held = held.NewTakeover(s.app.Server(), cfg.MinReadRate, s.conns)
 	s.conns.Watch(s.app.Server())
 	s.app.Server().Handler = unknownMethods(s.app.Server().Handler)

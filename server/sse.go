@@ -5,6 +5,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"jobwait/server/auth"
 	"jobwait/server/eventid"
 	"jobwait/server/held"
 	"jobwait/store"
@@ -30,9 +31,10 @@ const (
 // keeps the deadline and skips the jobs it proves ended (a many-job id,
 // only for the same set of ids); when it proves them all, 204. A full
 // server, and on the one-job URL a job that cannot be waited for, are
-// answered with JSON and no stream.
-func (s *Server) stream(c *fiber.Ctx, ids []string, one bool) error {
-	st := &sseStream{srv: s, ids: ids, one: one, ended: make([]bool, len(ids)), left: len(ids)}
+// answered with JSON and no stream. A stream whose token expires before
+// its deadline ends then with a problem AUTH_001 (see expire).
+func (s *Server) stream(c *fiber.Ctx, ids []string, one bool, grant auth.Grant) error {
+	st := &sseStream{srv: s, ids: ids, one: one, grant: grant, ended: make([]bool, len(ids)), left: len(ids)}
 	var resumed bool
 	if one {
 		var r eventid.Resume
@@ -71,7 +73,7 @@ func (s *Server) stream(c *fiber.Ctx, ids []string, one bool) error {
 		c.Set(fiber.HeaderCacheControl, "no-cache")
 		return nil
 	}
-	s.hold(c, st.deadline, done, st.serve)
+	s.hold(c, grant.Deadline(st.deadline), done, st.serve)
 	return nil
 }
 
@@ -81,7 +83,8 @@ type sseStream struct {
 	srv      *Server
 	ids      []string
 	ws       []*stream.Waiter[*Answer]
-	deadline time.Time
+	deadline time.Time    // the stream's own, which its event ids carry
+	grant    auth.Grant   // the token's: held until grant.Deadline(deadline)
 	one      bool         // the one-job URL: its ids, bodies and counted statuses
 	list     eventid.List // many jobs: ids as the event ids see them
 
@@ -124,8 +127,9 @@ func (st *sseStream) Change(i int) {
 	}
 }
 
-// Fire writes a keepalive comment at a heartbeat, a timeout event for each
-// job still running at the deadline, and drops the stream at shutdown.
+// Fire writes a keepalive comment at a heartbeat, at the deadline a
+// timeout event for each job still running (or the token's end, when it
+// came first), and drops the stream at shutdown.
 func (st *sseStream) Fire(e held.Event) {
 	switch e {
 	case held.Beat:
@@ -136,12 +140,16 @@ func (st *sseStream) Fire(e held.Event) {
 		for i := range st.ids {
 			st.Change(i)
 		}
+		if st.grant.Deadline(st.deadline).Before(st.deadline) {
+			st.expire()
+			return
+		}
 		for i := range st.ids {
 			if st.ended[i] || st.h.Over() {
 				continue
 			}
 			st.end(i)
-			st.event(nil, nil, i, evTimeout, st.last[i].TimedOut(), st.left == 0)
+			st.event(nil, nil, evTimeout, st.last[i].TimedOut(), st.left == 0)
 		}
 	case held.Shutdown:
 		st.h.Drop(st.srv.cfg.PollInterval)
@@ -161,7 +169,7 @@ func (st *sseStream) send(pre, lead []byte, i int, a *Answer) bool {
 	if !st.one && a.Status == "" {
 		body = appendJobBody(nil, st.ids[i], a)
 	}
-	if !st.event(pre, lead, i, eventName(a), body, final && st.left == 0) {
+	if !st.event(pre, lead, eventName(a), body, final && st.left == 0) {
 		return false
 	}
 	if st.one {
@@ -186,10 +194,37 @@ func (st *sseStream) unwatch(i int) {
 	}
 }
 
-// event writes job i's event (see held.Conn.Event); a many-job stream's id
-// names the jobs ended so far. The sequence stops at its largest value
-// rather than wrap.
-func (st *sseStream) event(pre, lead []byte, i int, name string, body []byte, final bool) bool {
+// expire ends a stream at its token's expiry, before its deadline, with
+// one problem event AUTH_001 for the whole stream (no jobId: it is no
+// job's end). Its id is not final and marks no more jobs ended than
+// before, so that a client that reconnects from it with a fresh token
+// goes on with the same wait: its deadline, and every job not ended.
+func (st *sseStream) expire() {
+	if st.h.Over() {
+		return
+	}
+	st.write(nil, nil, evProblem, tokenExpired, false, true)
+	if st.one {
+		st.h.Count(ErrTokenRefused.Status)
+	} else {
+		st.h.Count(fiber.StatusOK)
+	}
+}
+
+// tokenExpired is the body of expire's event.
+var tokenExpired = ErrTokenRefused.answer().Body
+
+// event writes an event (see held.Conn.Event); a final one ends the
+// stream, and its id tells a client that resumes from it that nothing is
+// left.
+func (st *sseStream) event(pre, lead []byte, name string, body []byte, final bool) bool {
+	return st.write(pre, lead, name, body, final, final)
+}
+
+// write writes an event whose id is final or not, and that ends the
+// stream when last. A many-job stream's id names the jobs ended so far.
+// The sequence stops at its largest value rather than wrap.
+func (st *sseStream) write(pre, lead []byte, name string, body []byte, final, last bool) bool {
 	st.seq = eventid.NextSeq(st.seq)
 	var idb [2 * eventid.MaxLen]byte // a many-job id of up to 260 jobs
 	id := idb[:0]
@@ -198,7 +233,7 @@ func (st *sseStream) event(pre, lead []byte, i int, name string, body []byte, fi
 	} else {
 		id = eventid.AppendMany(id, st.deadline, st.seq, st.list, st.ended, final)
 	}
-	return st.h.Event(pre, lead, id, name, body, final)
+	return st.h.Event(pre, lead, id, name, body, last)
 }
 
 func eventName(a *Answer) string {

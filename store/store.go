@@ -301,7 +301,24 @@ func (s *Store) getAll(ctx context.Context, keys []string) ([]value, error) {
 func (s *Store) pipe(ctx context.Context, fill func(redis.Pipeliner)) {
 	p := s.rdb.Pipeline()
 	fill(p)
-	_, _ = p.Exec(ctx)
+	cmds, err := p.Exec(ctx)
+	if err == nil {
+		return
+	}
+	for _, c := range cmds {
+		if c.Err() == err {
+			return // a command's own answer (redis.Nil, WRONGTYPE): each command has its own
+		}
+	}
+	// The pipeline failed as a whole: go-redis leaves its commands without
+	// an error of their own when Redis refused the connection itself
+	// (WRONGPASS, NOAUTH: a password rotated, a user disabled or gone), and
+	// an empty answer must never pass for a job. Each gets the pipeline's.
+	for _, c := range cmds {
+		if c.Err() == nil {
+			c.SetErr(err)
+		}
+	}
 }
 
 // Ping checks that Redis answers.

@@ -270,3 +270,32 @@ func TestRefusedReads(t *testing.T) {
 	assert.NotErrorIs(t, err, store.ErrUnavailable)
 	assert.ErrorContains(t, err, "GET job:"+j.JobID+" (the user may not run it: +get is missing)")
 }
+
+// TestCredentialsRefusedOnReconnect: when Redis refuses jobwait's
+// credentials on a new connection (a password rotated, a user disabled),
+// go-redis leaves a pipeline's commands without an error of their own;
+// every read must still fail as ErrUnavailable, for one job and for a
+// batch (one MGET), never read as empty answers.
+func TestCredentialsRefusedOnReconnect(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.Start(t)
+	admin := srv.Client(t)
+	require.NoError(t, admin.Do(ctx, "ACL", "SETUSER", "rotated", "on", ">pw", "~*", "+@all").Err())
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr(), Username: "rotated", Password: "pw", MaxRetries: -1,
+		DisableIdentity: true, MaintNotificationsConfig: redistest.Quiet()})
+	t.Cleanup(func() { rdb.Close() })
+	st, p := store.New(rdb), storetest.NewProducer(admin, "rot")
+	jobs := p.Jobs(t, 3)
+	ids := []string{jobs[0].JobID, jobs[1].JobID, jobs[2].JobID}
+	_, err := st.ReadMany(ctx, ids)
+	require.NoError(t, err)
+
+	require.NoError(t, admin.Do(ctx, "ACL", "SETUSER", "rotated", "resetpass", ">other").Err())
+	require.NoError(t, admin.Do(ctx, "CLIENT", "KILL", "USER", "rotated").Err())
+	for _, batch := range [][]string{ids[:1], ids} {
+		snaps, err := st.ReadMany(ctx, batch)
+		assert.ErrorIs(t, err, store.ErrUnavailable, "%d jobs: %v", len(batch), snaps)
+		_, err = st.ReadManyWith(ctx, batch, store.Hints{Drafts: []string{jobs[0].EventDraftID}})
+		assert.ErrorIs(t, err, store.ErrUnavailable, "%d jobs, hinted", len(batch))
+	}
+}

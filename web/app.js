@@ -9,6 +9,12 @@
  *   document.body.dataset.state: idle | waiting | completed | failed | timeout | error
  *
  * ?transport=sse|longpoll|poll forces one transport (for trying them out).
+ *
+ * A signed wait token for ?jobId=X (JOBWAIT_AUTH) comes in the fragment,
+ * /?jobId=X#token=T, or the query, /?jobId=X&token=T. Prefer the fragment:
+ * a browser never sends it, so no server or proxy log, and no Referer,
+ * holds the token. Either way the page takes it out of the address bar at
+ * once, so that history and a copied link keep no copy.
  */
 import { wait } from './client/jobwait.js';
 import * as analyses from './history.js';
@@ -44,6 +50,8 @@ const ERROR_HINT = {
   JOB_001: 'Job ID를 확인해주세요. 분석 기록은 1시간 동안 보관됩니다.',
   JOB_002: 'Job ID는 영문, 숫자, -, _ 로 된 64자 이내여야 합니다.',
   JOB_003: '분석은 끝났지만 결과를 읽을 수 없습니다. 다시 분석해주세요.',
+  AUTH_001: '대기 토큰이 없거나 만료되었습니다. 분석을 요청한 화면에서 다시 열어주세요.',
+  AUTH_002: '이 대기 토큰으로는 이 Job을 기다릴 수 없습니다.',
   NETWORK: '네트워크 연결을 확인한 뒤 다시 시도해주세요.',
   SVC_001: '지금은 요청이 많습니다. 잠시 후 다시 시도해주세요.',
   SVC_002: '저장소에 연결할 수 없습니다. 잠시 후 다시 시도해주세요.',
@@ -52,6 +60,9 @@ const ERROR_HINT = {
 const app = window.jobwaitApp = window.jobwaitApp || {};
 const params = new URLSearchParams(location.search);
 const forced = TRANSPORT_LABEL[params.get('transport')] ? params.get('transport') : '';
+const pageToken = takeToken();
+
+const urlJobId = (params.get('jobId') || '').trim();
 
 let info = { demo: false, waitBudgetMs: 30000, pollIntervalMs: 2000 };
 const cur = {
@@ -115,6 +126,21 @@ function setStatus(body) {
   setText(el.message, (body && body.message) || 'AI가 분석 중입니다');
 }
 
+// takeToken returns the wait token the page was opened with (#token=, else
+// ?token=; '' for none) and removes it from the address bar.
+function takeToken() {
+  const frag = new URLSearchParams(location.hash.replace(/^#/, ''));
+  const tok = frag.get('token') || params.get('token') || '';
+  if (frag.has('token') || params.has('token')) {
+    frag.delete('token');
+    params.delete('token');
+    const q = params.toString();
+    const h = frag.toString();
+    history.replaceState(null, '', location.pathname + (q ? '?' + q : '') + (h ? '#' + h : ''));
+  }
+  return tok;
+}
+
 function setURL(jobId) {
   const p = new URLSearchParams(location.search);
   p.set('jobId', jobId);
@@ -146,6 +172,9 @@ function watch(jobId, keepClock) {
     onFailed: failed,
     onTimeout: timedOut,
     onError: problem,
+    // The page's token is for the job it was opened for: another job
+    // waited for here goes without one.
+    token: pageToken && jobId === urlJobId ? function () { return pageToken; } : undefined,
   });
 }
 
@@ -481,9 +510,8 @@ async function loadInfo() {
   el.demo.hidden = !info.demo;
 }
 
-const jobId = (params.get('jobId') || '').trim();
 show('idle');
 loadInfo().then(function () {
-  if (jobId) watch(jobId);
+  if (urlJobId) watch(urlJobId);
   else if (info.demo) el.draft.focus();
 });

@@ -157,15 +157,16 @@ func declaredValues(t *testing.T) []string {
 
 // nodeRun is what testdata/node.mjs reports of one wait.
 type nodeRun struct {
-	Exports    []string       `json:"exports"`
-	Required   []string       `json:"required"`
-	HasES      bool           `json:"hasEventSource"`
-	NoBaseURL  string         `json:"noBaseUrl"`
-	Transports []string       `json:"transports"`
-	Statuses   []string       `json:"statuses"`
-	Final      string         `json:"final"`
-	Body       map[string]any `json:"body"`
-	Error      map[string]any `json:"error"`
+	Exports    []string          `json:"exports"`
+	Required   []string          `json:"required"`
+	HasES      bool              `json:"hasEventSource"`
+	NoBaseURL  string            `json:"noBaseUrl"`
+	Transports []string          `json:"transports"`
+	Statuses   []string          `json:"statuses"`
+	Final      string            `json:"final"`
+	Finals     map[string]string `json:"finals"` // mode many: each job's end
+	Body       map[string]any    `json:"body"`
+	Error      map[string]any    `json:"error"`
 }
 
 // runNode runs testdata/node.mjs in the scratch project with args, calls
@@ -241,6 +242,23 @@ func TestClientInNode(t *testing.T) {
 			assert.Len(t, r.Body["recommendations"], 3)
 		})
 	}
+
+	// A many-job long poll answered at once because one listed job is
+	// final is asked again at once for the others, not after its
+	// Retry-After (20 s here, past the wait's 15 s): the job completed
+	// while the next poll is held is delivered, not timed out.
+	t.Run("many", func(t *testing.T) {
+		slow := startJobwait(t, "JOBWAIT_DEMO=false", "JOBWAIT_POLL_INTERVAL=20s")
+		slow.setJob(t, "node-many-a", "PROCESSING", "draft-node-many-a")
+		slow.complete(t, "node-many-a", "draft-node-many-a")
+		slow.setJob(t, "node-many-b", "PROCESSING", "draft-node-many-b")
+		r := runNode(t, func() {
+			awaitWaiter(t, slow, "longpoll-many")
+			slow.complete(t, "node-many-b", "draft-node-many-b")
+		}, slow.URL, "node-many-a,node-many-b", "many")
+		assert.Equal(t, []string{"longpoll"}, r.Transports)
+		assert.Equal(t, map[string]string{"node-many-a": "completed", "node-many-b": "completed"}, r.Finals)
+	})
 
 	// An unknown job is the server's JSON error, in Node too.
 	r := runNode(t, nil, j.URL, "node-nosuchjob", "longpoll")

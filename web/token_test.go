@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"encoding/base64"
 	"fmt"
 	"io"
 	"net/http"
@@ -10,21 +11,24 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"jobwait/server/auth/authtest"
 	"jobwait/server/sse"
 	"jobwait/stream/streamtest"
 )
 
-// authProxy stands in front of a real jobwait for the signed wait tokens
-// of SPEC.md §9, which jobwait does not check yet: it passes the API
-// requests that carry the one valid token (Authorization: Bearer on
-// requests, ?access_token= on streams), answers the others 401 AUTH_001,
-// records what each carried, and ends the streams it passes with a
-// problem event AUTH_001 when the token is rotated, as the server does
-// when a stream's token expires. The page and its assets pass unchecked.
+// authProxy stands in front of a real jobwait (tokens off) for the client's
+// side of the signed wait tokens of SPEC.md §9, under the test's control:
+// it passes the API requests that carry the one valid token
+// (Authorization: Bearer on requests, ?access_token= on streams), answers
+// the others 401 AUTH_001, records what each carried, and ends the streams
+// it passes with a problem event AUTH_001 when the token is rotated, as
+// jobwait does when a stream's token expires. The page and its assets pass
+// unchecked. TestPageWithToken runs the page against jobwait's own checks.
 type authProxy struct {
 	*httptest.Server
 	upstream string
@@ -241,5 +245,40 @@ func TestTokenProvider(t *testing.T) {
 		// The stream refused, the status read to learn why, the same
 		// read with the fresh token: refused too.
 		assert.Equal(t, []string{"stream=true tok-1 401", "stream=false tok-1 401", "stream=false tok-2 401"}, kinds)
+	})
+}
+
+// TestPageWithToken: against a jobwait that requires wait tokens, the page
+// opened as /?jobId=X#token=T (or &token=T) waits for X with T, over the
+// stream, and takes the token out of its address at once; opened without
+// one, it shows AUTH_001 and its hint.
+func TestPageWithToken(t *testing.T) {
+	t.Parallel()
+	secret := base64.RawURLEncoding.EncodeToString(authtest.Secret(32))
+	j := startJobwait(t, "JOBWAIT_DEMO=false", "JOBWAIT_AUTH=required", "JOBWAIT_AUTH_SECRET="+secret)
+	key := authtest.HS256([]byte(secret))
+	for _, tc := range []struct{ name, id, token string }{
+		{"fragment", "web-page-fragment", "#token="},
+		{"query", "web-page-query", "&token="},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			j.setJob(t, tc.id, "PROCESSING", "draft-"+tc.id)
+			tok := authtest.Sign(t, key, authtest.For(time.Now(), 5*time.Minute, tc.id))
+			p := openPage(t, j, "/?jobId="+tc.id+tc.token+tok)
+			p.waitFor(t, `document.querySelector('#status').dataset.status === 'PROCESSING'`, "the job's status over the stream")
+			assert.Equal(t, "sse", p.eval(t, `document.querySelector('#transport').dataset.transport`))
+			assert.True(t, p.requested("access_token="+tok), "the stream sent the token")
+			assert.Equal(t, "/?jobId="+tc.id, p.eval(t, `location.pathname + location.search + location.hash`), "the token left the address bar")
+			j.complete(t, tc.id, "draft-"+tc.id)
+			p.waitState(t, "completed")
+			p.assertResult(t)
+		})
+	}
+	t.Run("none", func(t *testing.T) {
+		j.setJob(t, "web-page-none", "PROCESSING", "draft-web-page-none")
+		p := openPage(t, j, "/?jobId=web-page-none")
+		p.waitState(t, "error")
+		assert.Equal(t, "AUTH_001", p.eval(t, `document.querySelector('#problem').dataset.code`))
+		assert.Contains(t, p.text(t, "#problem-hint"), "대기 토큰")
 	})
 }

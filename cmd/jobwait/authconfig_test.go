@@ -1,13 +1,10 @@
 package main
 
 import (
-	"context"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -79,16 +76,4 @@ func TestParseAuthConfig(t *testing.T) {
 			}
 		})
 	}
-}
-
-// Until the endpoints check tokens, a mode other than off stops jobwait
-// at start instead of serving waits unprotected.
-func TestAuthOnRefusedAtStart(t *testing.T) {
-	env := envOf(map[string]string{"JOBWAIT_AUTH": "optional", "JOBWAIT_AUTH_SECRET": strings.Repeat("s", 32)})
-	// Were it started, it would serve until the context ends.
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	defer cancel()
-	err := run(ctx, []string{"-addr", "127.0.0.1:0"}, env, io.Discard, io.Discard)
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "JOBWAIT_AUTH=optional")
 }

@@ -56,11 +56,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintln(stdout, versionText(currentBuild()))
 		return nil
 	}
-	if cfg.Auth.Mode != auth.Off {
-		// Fail closed: a setting that asks for protection the endpoints
-		// do not give yet must not look as if it were in force.
-		return fmt.Errorf("JOBWAIT_AUTH=%s: the endpoints do not check wait tokens yet; refusing to serve waits unprotected", cfg.Auth.Mode)
-	}
 	if cfg.HealthCheck {
 		return healthCheck(cfg.Addr)
 	}
@@ -90,11 +85,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if cfg.Demo {
 		scfg.Demo = store.NewDemo(st, cfg.DemoDelay, cfg.DemoFailRate, log)
 	}
+	// With a key set, New fetches it once (bounded by its timeout); a
+	// failure is logged and /readyz says so, and Run retries.
+	cfg.Auth.Logger = log
+	if scfg.Auth, err = auth.New(ctx, cfg.Auth); err != nil {
+		return err
+	}
 	srv := server.New(scfg, st, hub)
 
 	bg, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = hub.Run(bg) })
+	wg.Go(func() { _ = scfg.Auth.Run(bg) })
 	if scfg.Demo != nil {
 		wg.Go(func() { _ = scfg.Demo.Run(bg) })
 	}
@@ -119,7 +121,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	go func() { listened <- srv.Listen(cfg.Addr) }()
 	log.Info("jobwait listening", "version", scfg.Build.Version, "revision", scfg.Build.Revision,
 		"addr", cfg.Addr, "redis", conn.String(), "demo", cfg.Demo,
-		"wait_budget", cfg.WaitBudget, "notify", cfg.Notify, "subscribe", cfg.Subscribe,
+		"wait_budget", cfg.WaitBudget, "notify", cfg.Notify, "subscribe", cfg.Subscribe, "auth", cfg.Auth.Mode,
 		"max_conns", srv.MaxConns(), "max_conns_per_ip", srv.MaxConnsPerIP(), "file_limit", admission.FileLimit())
 	if nofile := admission.FileLimit(); nofile > 0 && uint64(srv.MaxConns()) > nofile {
 		log.Warn("-max-conns (JOBWAIT_MAX_CONNS) is above the file limit: out of descriptors, connections are refused and accepts retried",

@@ -114,3 +114,47 @@ func TestReadinessFollowsPermissions(t *testing.T) {
 		})
 	}
 }
+
+// TestCredentialsRefusedUnderWaiters: Redis refuses jobwait's credentials
+// while waits are held (its password rotated, the connections cut). No
+// held wait is answered with a state nobody wrote: each stays held while
+// /readyz says why, and once the password is back every waiter gets its
+// job's result.
+func TestCredentialsRefusedUnderWaiters(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, "--notify-keyspace-events", "Kg$hxe")
+	admin := srv.Client(t)
+	ctx := context.Background()
+	url := setUser(t, srv, "rotated", readmeACL(t))
+	const budget = 20 * time.Second
+	r := &rig{redis: srv, rdb: admin, jobs: storetest.NewProducer(admin, "rot"), http: newHTTPClient(t),
+		jw: servertest.Start(t, "REDIS_URL="+url, "JOBWAIT_DEMO=false", "JOBWAIT_NOTIFY=keyspace",
+			"JOBWAIT_WAIT_BUDGET="+budget.String(), "JOBWAIT_MAX_CONNS_PER_IP=1000000000")}
+	r.jw.WaitReady(t, 10*time.Second)
+	jobs := r.jobs.Jobs(t, 6)
+	var w streamtest.Group[outcome]
+	r.holdMix(t, &w, jobs, budget)
+
+	require.NoError(t, admin.Do(ctx, "ACL", "SETUSER", "rotated", "resetpass", ">other").Err())
+	require.NoError(t, admin.Do(ctx, "CLIENT", "KILL", "USER", "rotated").Err())
+	streamtest.Eventually(t, readyWithin, "/readyz 503 saying Redis refuses the credentials", func() bool {
+		code, body := r.readyBody(t)
+		reason, _ := body["reason"].(string)
+		return code == http.StatusServiceUnavailable && strings.Contains(reason, "credentials")
+	})
+	errs := servertest.Metric(r.jw.URL(), "jobwait_hub_read_errors_total")
+	streamtest.Eventually(t, readyWithin, "the hub's reads refused", func() bool {
+		return servertest.Metric(r.jw.URL(), "jobwait_hub_read_errors_total") > errs
+	})
+	assert.Equal(t, len(jobs), heldWaiters(r.jw.URL()), "every wait still held while Redis refuses jobwait")
+
+	require.NoError(t, admin.Do(ctx, "ACL", "SETUSER", "rotated", "resetpass", ">secret").Err())
+	r.awaitReady(t, http.StatusOK, "ok", "")
+	for _, j := range jobs {
+		require.NoError(t, r.jobs.Complete(ctx, j))
+	}
+	for _, o := range w.Wait(t, budget+slack) {
+		assert.NoError(t, o.err, "%s %s", o.kind, o.job)
+		assert.Equal(t, "COMPLETED", o.status, "%s %s: %+v", o.kind, o.job, o)
+	}
+}

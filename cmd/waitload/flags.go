@@ -62,6 +62,10 @@ func parseFlags(args []string, stderr io.Writer) (load.Config, outputs, error) {
 	})
 	idsFile := fs.String("ids-file", "", "wait on the job ids in `FILE`, one a line (# comments), instead of writing jobs into Redis: waitload neither writes nor completes them")
 	fs.StringVar(&c.CreateURL, "create-url", "", "start each job with a POST to `URL` ({draft} for an event draft id; a /path is below -target), as jobwait's demo endpoint /api/events/{draft}/ai-recommendations; the server completes them")
+	fs.Func("token-secret", "jobwait's JOBWAIT_AUTH_SECRET: each waiter (each many-job stream) sends a wait token of its jobs, HS256, minted with it as the Event Service would (a header, or ?access_token= on streams)", func(v string) error {
+		c.TokenSecret = []byte(v)
+		return nil
+	})
 	fs.StringVar(&out.json, "json", "", "write the report as JSON to `FILE`")
 	fs.StringVar(&out.html, "html", "", "write the report as HTML to `FILE`")
 	fs.StringVar(&out.timeline, "timeline", "", "write every delivery to `FILE`, a line each: mode, job, and when its completion was due, was sent, returned and was received (µs)")

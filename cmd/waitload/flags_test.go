@@ -21,6 +21,11 @@ func TestParseFlags(t *testing.T) {
 	assert.Equal(t, 10, cfg.Waiters)
 	assert.Nil(t, cfg.Progress)
 	assert.Equal(t, []int{7, 8}, cfg.CPUPids)
+	assert.Nil(t, cfg.TokenSecret, "no wait tokens unless asked")
+
+	cfg, _, err = parseFlags([]string{"-token-secret", "a-test-secret-of-at-least-32-bytes-for-hs256"}, io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, []byte("a-test-secret-of-at-least-32-bytes-for-hs256"), cfg.TokenSecret)
 
 	cfg, _, err = parseFlags(nil, io.Discard)
 	require.NoError(t, err)
@@ -44,6 +49,8 @@ func TestParseFlags(t *testing.T) {
 		{"-procs", "0"},
 		{"-sources", "300"},
 		{"-cpu-pids", "7,x"},
+		{"-token-secret", "too-short"},
+		{"-token-secret", "a-test-secret-of-at-least-32-bytes-for-hs256", "-server", "nchan", "-mode", "sse"},
 		{"extra"},
 	} {
 		_, _, err := parseFlags(args, io.Discard)

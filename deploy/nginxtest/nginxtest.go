@@ -90,7 +90,7 @@ func Conf(tb testing.TB, dir string, o Options) string {
 		{`(?m)^http\s*\{`, "http {\n" + tempPaths(dir), true},
 		{`(?m)^\s*pid\s+[^;]+;`, "pid " + filepath.Join(dir, "nginx.pid") + ";", false},
 		{`(?m)^(\s*)error_log\s+[^;]+;`, "${1}error_log " + filepath.Join(dir, "error.log") + " info;", false},
-		{`(?m)^(\s*)access_log\s+\S+`, "${1}access_log " + filepath.Join(dir, "access.log"), false},
+		{`(?m)^(\s*)access_log\s+\S+`, "${1}access_log " + AccessLog(dir), false},
 		{`(?m)^\s*worker_processes\s+[^;]+;`, "worker_processes 1;", false},
 		{`(?m)^(\s*)worker_rlimit_nofile\s+[^;]+;`, "", false},
 	}
@@ -111,6 +111,9 @@ func Conf(tb testing.TB, dir string, o Options) string {
 	require.NoError(tb, os.WriteFile(path, []byte(src), 0o644))
 	return path
 }
+
+// AccessLog is the access log of the nginx that Conf set up in dir.
+func AccessLog(dir string) string { return filepath.Join(dir, "access.log") }
 
 func tempPaths(dir string) string {
 	var b strings.Builder

@@ -20,7 +20,7 @@ type Metrics map[string]*dto.MetricFamily
 // text format.
 func ReadMetrics(base string) (Metrics, error) {
 	c := http.Client{Timeout: 5 * time.Second}
-	return metricsFrom(c.Get(base + "/metrics"))
+	return MetricsFrom(c.Get(base + "/metrics"))
 }
 
 // ReadMetricsOn reads /metrics with a request written on c: a connection
@@ -33,11 +33,12 @@ func ReadMetricsOn(c net.Conn) (Metrics, error) {
 	if _, err := io.WriteString(c, RawGet("/metrics", "Connection: close")); err != nil {
 		return nil, err
 	}
-	return metricsFrom(http.ReadResponse(bufio.NewReader(c), nil))
+	return MetricsFrom(http.ReadResponse(bufio.NewReader(c), nil))
 }
 
-// metricsFrom parses an answer to GET /metrics.
-func metricsFrom(resp *http.Response, err error) (Metrics, error) {
+// MetricsFrom parses an answer to GET /metrics as a client returns it (an
+// http.Client's Get, a fiber app's Test).
+func MetricsFrom(resp *http.Response, err error) (Metrics, error) {
 	if err != nil {
 		return nil, err
 	}

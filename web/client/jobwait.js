@@ -455,11 +455,14 @@ function start(ids, o, single) {
       if (done) return;
       if (r.res.status === 503) return later(once, Math.min(retryAfterMs(r.res), timeLeft()));
       if (!r.res.ok) return fail(errorOf(r.res, r.body));
+      const left = running().length;
       answer(r.body);
       if (done) return;
-      // A server that answered at once did not hold the request (an old
-      // version, or a proxy): do not spin.
-      if (Date.now() - started < 1000) later(once, Math.min(retryAfterMs(r.res), timeLeft()));
+      // A server that answered at once and ended no job did not hold the
+      // request (an old version, or a proxy): do not spin. One that ended
+      // a job (a many-job poll answers as soon as one is final) is asked
+      // again at once, for the others.
+      if (running().length === left && Date.now() - started < 1000) later(once, Math.min(retryAfterMs(r.res), timeLeft()));
       else once();
     };
     once();

@@ -1,7 +1,9 @@
 // Run by TestClientInNode in a scratch project where @jobwait/client is
 // installed from its tarball: `node node.mjs BASE_URL JOB_ID MODE` waits
 // for the job (MODE longpoll: Node's own means, no EventSource; MODE
-// eventsource: with npm's eventsource) and prints one JSON report.
+// eventsource: with npm's eventsource; MODE many: JOB_ID is a
+// comma-separated list, waited for with waitMany over long poll, within
+// 15 s) and prints one JSON report.
 import * as client from '@jobwait/client';
 import { createRequire } from 'node:module';
 
@@ -15,6 +17,7 @@ const report = {
   transports: [],
   statuses: [],
   final: '',
+  finals: {},
 };
 const opts = {
   baseUrl,
@@ -27,7 +30,17 @@ const opts = {
   onError(err) { report.final = 'error'; report.error = err; },
 };
 if (mode === 'eventsource') opts.EventSource = (await import('eventsource')).EventSource;
-client.wait(jobId, opts);
+if (mode === 'many') {
+  const each = (what) => (body, id) => { report.finals[id] = what; };
+  client.waitMany(jobId.split(','), {
+    baseUrl, budgetMs: 15000,
+    onTransport: opts.onTransport,
+    onCompleted: each('completed'), onFailed: each('failed'),
+    onTimeout: each('timeout'), onError: each('error'),
+  });
+} else {
+  client.wait(jobId, opts);
+}
 // Node exits when nothing is left to wait for: the report is printed once
 // the wait has released every timer, request and stream.
 process.on('exit', () => { process.stdout.write(JSON.stringify(report)); });

@@ -13,6 +13,7 @@ import (
 
 	"jobwait/cmd/waitload/producer"
 	"jobwait/cmd/waitload/waiter"
+	"jobwait/server/auth"
 	"jobwait/store"
 )
 
@@ -87,6 +88,11 @@ type Config struct {
 	// JobsPerConn is how many waits one many-job stream carries (-mode ssemany).
 	JobsPerConn int
 
+	// TokenSecret, if set, is jobwait's JOBWAIT_AUTH_SECRET: each waiter
+	// (each many-job stream) sends a wait token of its jobs minted with it,
+	// as the Event Service would (waiter.Token).
+	TokenSecret []byte
+
 	// CPUPids are the server's processes, whose CPU time over the
 	// completions is reported (CPU.ServerMs); none: not measured.
 	CPUPids []int
@@ -143,6 +149,12 @@ func (c Config) Validate() error {
 	}
 	if err := c.validateServer(); err != nil {
 		errs = append(errs, err)
+	}
+	switch {
+	case len(c.TokenSecret) > 0 && c.Server == waiter.ServerNchan:
+		errs = append(errs, errors.New("-token-secret: wait tokens are jobwait's; Nchan takes none"))
+	case len(c.TokenSecret) > 0 && len(c.TokenSecret) < auth.MinSecretLen:
+		errs = append(errs, fmt.Errorf("-token-secret is %d bytes: jobwait takes a secret of at least %d", len(c.TokenSecret), auth.MinSecretLen))
 	}
 	return errors.Join(errs...)
 }

@@ -25,7 +25,7 @@ func newReport(cfg Config) *report.Report {
 			Server: cfg.Server, Waiters: cfg.Waiters, Jobs: cfg.Jobs, Rate: cfg.Rate,
 			BudgetSeconds: cfg.Budget.Seconds(), PollSeconds: cfg.PollInterval.Seconds(),
 			HoldSeconds: cfg.Hold.Seconds(), SettleSeconds: cfg.Settle.Seconds(), Sources: cfg.Sources, Procs: cfg.Procs,
-			DialConcurrency: cfg.DialConcurrency, JobSource: source, LatencyFrom: from,
+			DialConcurrency: cfg.DialConcurrency, Tokens: len(cfg.TokenSecret) > 0, JobSource: source, LatencyFrom: from,
 		},
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -128,6 +129,37 @@ func TestAgainstJobwait(t *testing.T) {
 	})
 }
 
+// TestWithWaitTokens: against a jobwait that requires wait tokens, every
+// mode's waiters (many-job streams too) get their results with the tokens
+// -token-secret mints, and none without.
+func TestWithWaitTokens(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs jobwait and redis-server")
+	}
+	const secret = "a-test-secret-of-at-least-32-bytes-for-hs256"
+	rs := redistest.Start(t)
+	base := startJobwait(t, rs.URL(), "JOBWAIT_AUTH=required", "JOBWAIT_AUTH_SECRET="+secret)
+	c := Config{
+		Target: base, RedisURL: rs.URL(), Modes: append(slices.Clone(waiter.AllModes), waiter.ModeSSEMany),
+		Waiters: 100, Jobs: 20, Rate: 200, JobsPerConn: 5,
+		Budget: testBudget, PollInterval: 2 * time.Second, Hold: 500 * time.Millisecond, Settle: 2 * time.Second,
+		Timeout: 90 * time.Second, Sources: 2, Procs: 1, DialConcurrency: 64,
+		TokenSecret: []byte(secret),
+	}
+	rep, err := Run(context.Background(), c)
+	require.NoError(t, err)
+	assert.True(t, rep.Tokens)
+	for _, m := range rep.Modes {
+		assert.Equal(t, c.Waiters, m.Delivered, "%s: delivered (errors %v)", m.Mode, m.ErrorKinds)
+	}
+
+	c.Modes, c.TokenSecret = []waiter.Mode{waiter.ModeLongPoll}, nil
+	rep, err = Run(context.Background(), c)
+	require.NoError(t, err)
+	assert.Zero(t, rep.Modes[0].Delivered, "without tokens")
+	assert.Equal(t, c.Waiters, rep.Modes[0].Errors, "every wait refused: %v", rep.Modes[0].ErrorKinds)
+}
+
 // checkMode asserts a mode delivered to every waiter and filled every figure.
 func checkMode(t *testing.T, m report.ModeReport, c Config) {
 	t.Helper()
@@ -192,10 +224,10 @@ func checkMode(t *testing.T, m report.ModeReport, c Config) {
 
 // startJobwait runs the real jobwait against redisURL with demo mode off
 // and testBudget, and returns its base URL once /readyz says 200.
-func startJobwait(t *testing.T, redisURL string) string {
+func startJobwait(t *testing.T, redisURL string, env ...string) string {
 	t.Helper()
-	p := servertest.Start(t, "REDIS_URL="+redisURL, "JOBWAIT_DEMO=false",
-		"JOBWAIT_WAIT_BUDGET="+testBudget.String(), "JOBWAIT_POLL_INTERVAL=1s", "JOBWAIT_LOG_LEVEL=warn")
+	p := servertest.Start(t, append([]string{"REDIS_URL=" + redisURL, "JOBWAIT_DEMO=false",
+		"JOBWAIT_WAIT_BUDGET=" + testBudget.String(), "JOBWAIT_POLL_INTERVAL=1s", "JOBWAIT_LOG_LEVEL=warn"}, env...)...)
 	p.WaitReady(t, 20*time.Second)
 	return p.URL()
 }

@@ -272,7 +272,7 @@ func (r *run) startGroups(ctx context.Context, m waiter.Mode, ids []string) ([]g
 		Mode: m, Server: cfg.Server, Target: cfg.Target, CACert: cfg.CACert, Jobs: ids,
 		Budget: cfg.Budget, PollInterval: cfg.PollInterval,
 		Sources: cfg.Sources, DialConcurrency: cfg.DialConcurrency, Deadline: deadline,
-		JobsPerConn: cfg.JobsPerConn,
+		JobsPerConn: cfg.JobsPerConn, TokenSecret: cfg.TokenSecret,
 	}
 	if cfg.Procs == 1 {
 		spec.Count = cfg.Waiters

@@ -113,7 +113,7 @@ svg text{font:11px system-ui,sans-serif;fill:#555}
 <h1>waitload</h1>
 <p>Target {{.Rep.Target}} (notify: {{or .Rep.Notify "not reported"}}), Redis {{or .Rep.Redis "not read"}}.<br>
 {{.Rep.Waiters}} waiters over {{.Rep.Jobs}} jobs per mode, {{.Rep.JobsFrom}},
-budget {{.Rep.BudgetSeconds}} s, hold {{.Rep.HoldSeconds}} s, {{.Rep.Sources}} source addresses, {{.Rep.Procs}} process(es).
+budget {{.Rep.BudgetSeconds}} s, hold {{.Rep.HoldSeconds}} s, {{.Rep.Sources}} source addresses, {{.Rep.Procs}} process(es){{.Rep.TokensText}}.
 Started {{.Rep.Started.Format "2006-01-02 15:04:05 MST"}}.</p>
 <p>Latency runs from {{.Rep.LatencyFromText}} to the waiter's receipt of the whole answer.{{if .Rep.Completes}} Redis commands count
 from the first completion to the last waiter's end; "net" leaves out the

@@ -18,7 +18,7 @@ import (
 var jsonFields = []string{
 	"started", "target", "redis", "notify",
 	"server", "waiters", "jobs", "rate", "budgetSeconds", "pollIntervalSeconds", "holdSeconds", "settleSeconds",
-	"sources", "procs", "dialConcurrency", "jobSource", "latencyFrom",
+	"sources", "procs", "dialConcurrency", "tokens", "jobSource", "latencyFrom",
 	"serverSettings.demo", "serverSettings.waitBudgetSeconds", "serverSettings.pollIntervalSeconds",
 	"warnings[]",
 	"modes[].mode", "modes[].waiters", "modes[].jobs", "modes[].heldPeak",

@@ -104,6 +104,8 @@ type Settings struct {
 	Sources         int     `json:"sources"`
 	Procs           int     `json:"procs"`
 	DialConcurrency int     `json:"dialConcurrency"`
+	// Tokens: every request sent a wait token (-token-secret).
+	Tokens bool `json:"tokens,omitempty"`
 	// JobSource is where the jobs came from: JobsWritten, JobsListed or
 	// JobsCreated.
 	JobSource string `json:"jobSource"`

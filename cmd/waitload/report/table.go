@@ -14,8 +14,8 @@ import (
 // WriteTable prints the report with one column per mode.
 func (rep *Report) WriteTable(w io.Writer) error {
 	fmt.Fprintf(w, "\nwaitload → %s %s (redis %s, notify %q)\n", cmp.Or(rep.Server, waiter.ServerJobwait), rep.Target, cmp.Or(rep.Redis, "not read"), rep.Notify)
-	fmt.Fprintf(w, "%d waiters over %d jobs, %s, budget %gs, hold %gs, %d source addresses, %d process(es)\n",
-		rep.Waiters, rep.Jobs, rep.JobsFrom(), rep.BudgetSeconds, rep.HoldSeconds, rep.Sources, rep.Procs)
+	fmt.Fprintf(w, "%d waiters over %d jobs, %s, budget %gs, hold %gs, %d source addresses, %d process(es)%s\n",
+		rep.Waiters, rep.Jobs, rep.JobsFrom(), rep.BudgetSeconds, rep.HoldSeconds, rep.Sources, rep.Procs, rep.TokensText())
 	fmt.Fprintf(w, "latency: from %s to the waiter's receipt of the whole answer\n\n", rep.LatencyFromText())
 	for _, s := range rep.Warnings {
 		fmt.Fprintf(w, "warning: %s\n", s)
@@ -74,6 +74,14 @@ func (rep *Report) JobsFrom() string {
 		return "started with -create-url and completed by the server"
 	}
 	return fmt.Sprintf("%g completions/s", rep.Rate)
+}
+
+// TokensText says that every request sent a wait token; "" when none did.
+func (rep *Report) TokensText() string {
+	if rep.Tokens {
+		return ", every request with a wait token"
+	}
+	return ""
 }
 
 // LatencyFromText says what the latencies are measured from.

@@ -25,6 +25,11 @@ type Spec struct {
 	DialConcurrency int           `json:"dialConcurrency"`
 	Deadline        time.Time     `json:"deadline"`    // nothing outlives it
 	JobsPerConn     int           `json:"jobsPerConn"` // ModeSSEMany: waits per stream
+	// TokenSecret, if set, is jobwait's JOBWAIT_AUTH_SECRET: each waiter
+	// (each many-job stream) sends a wait token of its jobs minted with it
+	// (Token). It travels to holder processes on their stdin, never in
+	// their arguments.
+	TokenSecret []byte `json:"tokenSecret,omitempty"`
 }
 
 // Holder holds a share of waiters in this process: one goroutine each,
@@ -158,8 +163,13 @@ func (h *Holder) connect(ctx context.Context, n int) (c *conn, release func(), e
 
 // run is one waiter from its first connection to its outcome.
 func (h *Holder) run(ctx context.Context, i int) Outcome {
-	w := h.newWaiter(h.spec.Jobs[i%len(h.spec.Jobs)])
+	job := h.spec.Jobs[i%len(h.spec.Jobs)]
+	w := h.newWaiter(job)
 	o := Outcome{Job: i % len(h.spec.Jobs)}
+	if err := h.mint(w, job); err != nil {
+		o.Kind, o.Err, o.At = Errored, err.Error(), time.Now()
+		return o
+	}
 	c, release, err := h.connect(ctx, 1)
 	if err != nil {
 		o.Kind, o.Err, o.At = Errored, "dial: "+errKind(err), time.Now()
@@ -198,9 +208,22 @@ func (h *Holder) newWaiter(job string) *waiter {
 	return w
 }
 
+// mint gives w the wait token of jobs, when the spec has a secret.
+func (h *Holder) mint(w *waiter, jobs ...string) error {
+	if len(h.spec.TokenSecret) == 0 {
+		return nil
+	}
+	var err error
+	if w.token, err = Token(h.spec.TokenSecret, jobs...); err != nil {
+		return fmt.Errorf("mint a wait token: %w", err)
+	}
+	return nil
+}
+
 // waiter is the state one waiter's mode loop works with.
 type waiter struct {
 	job      string
+	token    string // the wait token sent with every request; "" none
 	start    time.Time
 	deadline time.Time // the waiter's own budget ends
 	interval time.Duration
@@ -230,6 +253,7 @@ func (w *waiter) request(ctx context.Context, path, extra string, deadline time.
 	if w.requests++; w.requests == 1 {
 		w.asked = time.Now()
 	}
+	path, extra = w.withToken(path, extra)
 	resp, err := w.c.get(path, extra, deadline)
 	if err != nil {
 		w.hangUp()

@@ -32,13 +32,19 @@ func (h *Holder) runMany(ctx context.Context, first, n int) []Outcome {
 		}
 		at[id] = append(at[id], k)
 	}
-	w := h.newWaiter("")
-	c, release, err := h.connect(ctx, n)
-	if err != nil {
+	fail := func(why string) []Outcome {
 		for k := range out {
-			out[k].Kind, out[k].Err, out[k].At = Errored, "dial: "+errKind(err), time.Now()
+			out[k].Kind, out[k].Err, out[k].At = Errored, why, time.Now()
 		}
 		return out
+	}
+	w := h.newWaiter("")
+	if err := h.mint(w, jobs...); err != nil {
+		return fail(err.Error())
+	}
+	c, release, err := h.connect(ctx, n)
+	if err != nil {
+		return fail("dial: " + errKind(err))
 	}
 	defer release()
 	w.c = c
