@@ -327,6 +327,7 @@ func (h *Hub[T]) notify(key string, at time.Time) {
 		return
 	}
 	h.mu.Lock()
+	h.blind.heard = true
 	delete(h.suspects, id) // announced after all, only late
 	if e := h.jobs[id]; e != nil {
 		h.queueLocked(e, notified, at)
