@@ -25,12 +25,11 @@
 // caller owns the waiter and must Close it; Close never blocks on I/O. In
 // keys mode the waiter also holds the job's channels until it is closed,
 // and the hub's knowledge of a job is handed to a new waiter only while
-// every channel of it is confirmed; otherwise, while the hub listens,
-// Watch's read waits for the confirmation of the job's last channel (its
-// first state includes the subscription's round trip), so that a change
-// written before it, which Redis published to nobody, is in that read.
-// While the hub polls, or once the connection is lost, the read is made at
-// once, and the job read again after the next confirmation. Peek, a short
+// every channel of it is confirmed; otherwise Watch reads the job at once
+// (its caller is not held for the subscription's round trip), and the
+// confirmation of the job's last channel reads it again, so that a change
+// written before the subscription, which Redis published to nobody, is in
+// that read and reaches the waiter as any change does. Peek, a short
 // poll's read, holds no channel and waits for none: a job polled and never
 // watched costs no SUBSCRIBE.
 //

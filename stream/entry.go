@@ -35,10 +35,7 @@ type update[T any] struct {
 // queue and is read first. A safety re-read expects none: the job goes to
 // the sweep queue, read when no change waits, and a change such a read
 // finds was announced by no notification, evidence that the hub is blind,
-// until a notification of the job comes (unannounced). In keys mode a
-// Watch of a job whose channels are not confirmed yet defers its read
-// (unconfirmed): the confirmation of the job's last channel asks for it,
-// so that the job is read once, after a write can no longer slip by.
+// until a notification of the job comes (unannounced).
 type state uint8
 
 const (
@@ -51,7 +48,6 @@ const (
 	readingAgain               // being read; changed since the read began: read once more after it
 	sweeping                   // being read for a safety re-read (sweep or sweepAhead taken)
 	sweepingAgain              // being read for a safety re-read; asked again since, with no notification
-	unconfirmed                // not queued: a Watch's read waits for the job's channels to be confirmed (keys mode)
 )
 
 // event is what happens to a watched job.
@@ -64,23 +60,19 @@ const (
 	taken                 // a reader takes it off its queue
 	readDone              // its read ended, whatever it found
 	dropped               // its read ended, and nobody watches it any more
-	deferred              // a Watch's read, while the job's channels are being subscribed: made once they are confirmed
 )
 
 // next is every legal move: next[s][ev] is the state event ev leads to
-// from state s; illegal where ev cannot happen in s. A deferred read
-// leaves a job that is queued or being read as it is: the confirmation
-// that will ask for the read comes after whatever it is waiting for.
-var next = [unconfirmed + 1][deferred + 1]state{
-	idle:          {notified: dirty, asked: dirty, swept: sweep, deferred: unconfirmed},
-	dirty:         {notified: dirty, asked: dirty, taken: reading, deferred: dirty},
-	sweep:         {notified: dirty, asked: sweepAhead, taken: sweeping, deferred: sweep},
-	sweepAhead:    {notified: dirty, asked: sweepAhead, taken: sweeping, deferred: sweepAhead},
-	reading:       {notified: readingAgain, asked: readingAgain, readDone: idle, dropped: idle, deferred: reading},
-	readingAgain:  {notified: readingAgain, asked: readingAgain, readDone: dirty, dropped: idle, deferred: readingAgain},
-	sweeping:      {notified: readingAgain, asked: sweepingAgain, readDone: idle, dropped: idle, deferred: sweeping},
-	sweepingAgain: {notified: readingAgain, asked: sweepingAgain, readDone: dirty, dropped: idle, deferred: sweepingAgain},
-	unconfirmed:   {notified: dirty, asked: dirty, deferred: unconfirmed},
+// from state s; illegal where ev cannot happen in s.
+var next = [sweepingAgain + 1][dropped + 1]state{
+	idle:          {notified: dirty, asked: dirty, swept: sweep},
+	dirty:         {notified: dirty, asked: dirty, taken: reading},
+	sweep:         {notified: dirty, asked: sweepAhead, taken: sweeping},
+	sweepAhead:    {notified: dirty, asked: sweepAhead, taken: sweeping},
+	reading:       {notified: readingAgain, asked: readingAgain, readDone: idle, dropped: idle},
+	readingAgain:  {notified: readingAgain, asked: readingAgain, readDone: dirty, dropped: idle},
+	sweeping:      {notified: readingAgain, asked: sweepingAgain, readDone: idle, dropped: idle},
+	sweepingAgain: {notified: readingAgain, asked: sweepingAgain, readDone: dirty, dropped: idle},
 }
 
 // inDirty reports whether a job in state s is queued in dirty.

@@ -68,12 +68,6 @@ func TestEntryRules(t *testing.T) {
 		{"... and it is read once more, for a change", []event{swept, taken, asked, readDone}, dirty, "dirty", false},
 		{"a read done leaves the job idle", []event{notified, taken, readDone}, idle, "none", false},
 		{"a job nobody watches is not read again", []event{notified, taken, notified, dropped}, idle, "none", false},
-		{"a Watch waiting for its job's channels queues nothing", []event{deferred}, unconfirmed, "none", false},
-		{"... their confirmation queues its read", []event{deferred, deferred, asked}, dirty, "dirty", false},
-		{"... as does a notification", []event{deferred, notified}, dirty, "dirty", false},
-		{"a deferred read leaves a queued job queued", []event{notified, deferred}, dirty, "dirty", false},
-		{"... a job being read as it is", []event{asked, taken, deferred}, reading, "none", false},
-		{"... and a safety re-read unannounced", []event{swept, taken, deferred}, sweeping, "none", true},
 	}
 	for _, tt := range tests {
 		h, e := ruleHub(), &entry[string]{id: "a", state: idle}
@@ -101,8 +95,6 @@ func TestEntryIllegalMoves(t *testing.T) {
 		{"a queued job is not swept", []event{notified, swept}},
 		{"a job being read is not swept", []event{notified, taken, swept}},
 		{"a queued job's read does not end", []event{swept, readDone}},
-		{"a job waiting for its channels is not taken", []event{deferred, taken}},
-		{"... nor swept", []event{deferred, swept}},
 		{"no job is in no state", nil},
 	}
 	for _, tt := range tests {
@@ -141,8 +133,6 @@ func TestEntryQueuesFollowStates(t *testing.T) {
 			h.queueLocked(es[r.IntN(len(es))], notified, time.Time{})
 		case n < 4:
 			h.queueLocked(es[r.IntN(len(es))], asked, time.Time{})
-		case n < 5:
-			h.queueLocked(es[r.IntN(len(es))], deferred, time.Time{})
 		case n < 7:
 			if e := es[r.IntN(len(es))]; e.state == idle {
 				h.moveLocked(e, swept)
@@ -178,5 +168,5 @@ func TestEntryQueuesFollowStates(t *testing.T) {
 			visited[e.state] = true
 		}
 	}
-	assert.Len(t, visited, int(unconfirmed), "every state visited")
+	assert.Len(t, visited, int(sweepingAgain), "every state visited")
 }

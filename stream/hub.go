@@ -208,10 +208,9 @@ func (h *Hub[T]) Peek(ctx context.Context, id string) (T, error) {
 
 // watch is Watch, held or not: a held waiter wants the job's channels in
 // keys mode. The hub's knowledge is trusted there only while every channel
-// of the job is confirmed, and while the hub listens a held waiter's read
-// waits for that (deferred): the confirmation of the job's last channel
-// reads the job, so that no change slips between the read and the
-// subscription. A read for Peek, or while the hub polls, starts at once.
+// of the job is confirmed; until then the job is read at once, and the
+// confirmation of its last channel reads it again, so that no change
+// slips between the read and the subscription.
 func (h *Hub[T]) watch(ctx context.Context, id string, held bool) (*Waiter[T], T, error) {
 	w := &Waiter[T]{hub: h, wake: make(chan struct{}, 1), held: held && h.subs != nil}
 	var zero T
@@ -245,11 +244,7 @@ func (h *Hub[T]) watch(ctx context.Context, id string, held bool) (*Waiter[T], T
 		e.ready = make(chan struct{})
 	}
 	ready := e.ready
-	ev := asked
-	if w.held && !subscribed && h.fresh {
-		ev = deferred
-	}
-	h.queueLocked(e, ev, time.Time{})
+	h.queueLocked(e, asked, time.Time{})
 	h.mu.Unlock()
 
 	var err error
@@ -295,7 +290,7 @@ func (h *Hub[T]) watch(ctx context.Context, id string, held bool) (*Waiter[T], T
 	return w, w.latest.Load().state, nil
 }
 
-// queueLocked asks for a read of e, ev being notified, asked or deferred:
+// queueLocked asks for a read of e, ev being notified or asked:
 // at the back of the dirty queue, or once more after the read in
 // progress. at is when the change was learnt (zero: none).
 func (h *Hub[T]) queueLocked(e *entry[T], ev event, at time.Time) {
@@ -358,17 +353,11 @@ func (h *Hub[T]) resyncLocked(at time.Time) {
 // they stop being fresh, new waiters read Redis themselves. When they start
 // again, every job is queued for a read in the same step, so that no Watch
 // trusts a state from before. While they are not, the guard polls (see
-// pollingLocked): it is woken when they stop being fresh, and the reads
-// deferred until a confirmation (unconfirmed) are made at once.
+// pollingLocked): it is woken when they stop being fresh.
 func (h *Hub[T]) refreshLocked() {
 	fresh := h.listening && !h.blind.on
 	if h.fresh && !fresh {
 		signal(h.polls) // polling begins
-		for _, e := range h.jobs {
-			if e.state == unconfirmed { // no confirmation to wait for now
-				h.moveLocked(e, asked)
-			}
-		}
 	}
 	if fresh && !h.fresh {
 		h.resyncLocked(time.Now())

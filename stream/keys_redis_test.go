@@ -189,8 +189,8 @@ func (s gatedSubscriber) Subscribe(ctx context.Context, channels ...string) erro
 
 // TestKeysWriteBeforeSubscribeIsNotMissed: a job is written after its
 // Watch began, while the job's SUBSCRIBE is held back, so that Redis
-// publishes the write to nobody; the Watch's read waits for the
-// confirmation, and returns the write.
+// publishes the write to nobody; the Watch returns the state before it,
+// and the confirmation's read brings the write to the waiter.
 func TestKeysWriteBeforeSubscribeIsNotMissed(t *testing.T) {
 	srv := redistest.Start(t)
 	prod := srv.Client(t)
@@ -220,15 +220,18 @@ func TestKeysWriteBeforeSubscribeIsNotMissed(t *testing.T) {
 	case <-time.After(hubWait):
 		t.Fatal("no SUBSCRIBE asked for")
 	}
+	res := <-done
+	require.NoError(t, res.err)
+	defer res.w.Close()
+	assert.Equal(t, "PENDING", res.st, "answered before the SUBSCRIBE")
 	require.NoError(t, prod.Set(ctx, "job:raced", "COMPLETED", time.Hour).Err())
 	numsub, err := prod.PubSubNumSub(ctx, "__keyspace@0__:job:raced").Result()
 	require.NoError(t, err)
 	require.Zero(t, numsub["__keyspace@0__:job:raced"], "the write published to nobody")
 	close(gated.gate)
-	res := <-done
-	require.NoError(t, res.err)
-	defer res.w.Close()
-	assert.Equal(t, "COMPLETED", res.st)
+	got, ok := next(t, res.w, hubWait)
+	require.True(t, ok, "the write before the confirmation never reached the waiter")
+	assert.Equal(t, "COMPLETED", got)
 	assert.Zero(t, h.Stats().Notifications, "learnt by the confirmation's read, not an event")
 }
 

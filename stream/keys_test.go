@@ -133,8 +133,8 @@ func chans(ids ...string) []string {
 
 // TestKeysOneSubscribePerWindow: the channels of jobs first watched within
 // one window share one SUBSCRIBE, sent a window after the first; a job
-// watched twice is subscribed once; each job is read once, after its
-// channels are confirmed, and its Watch returns then.
+// watched twice is subscribed once; each Watch reads its job at once and
+// returns, and the confirmation of the job's channels reads it again.
 func TestKeysOneSubscribePerWindow(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		m := newMemStore()
@@ -158,12 +158,15 @@ func TestKeysOneSubscribePerWindow(t *testing.T) {
 		assert.ElementsMatch(t, chans("x", "y", "z"), subs[0].channels)
 		assert.Equal(t, testWindow, subs[0].at.Sub(start), "sent a window after the first want")
 		assert.Equal(t, chans("x", "y", "z"), sorted(f.node().subscribed()))
-		for _, id := range []string{"x", "y", "z"} {
-			assert.Len(t, m.readsOf(id), 1, "%s read once", id)
+		for id, watches := range map[string]int{"x": 2, "y": 1, "z": 1} {
+			reads := m.readsOf(id)
+			require.Len(t, reads, watches+1, "%s: read by each Watch, and at its confirmation", id)
+			assert.Equal(t, testWindow, reads[watches].Sub(start), "%s: read again as its channels are confirmed", id)
 		}
 
 		m.set("w", "PENDING")
 		f.watch(t, "w")
+		settle()
 		subs = f.node().commands("subscribe")[opening:]
 		require.Len(t, subs, 2, "a want after the window: the next SUBSCRIBE")
 		assert.Equal(t, chans("w"), subs[1].channels)
@@ -215,10 +218,10 @@ func TestKeysRefcountAndLinger(t *testing.T) {
 	})
 }
 
-// TestKeysConfirmationReadsThatJob: a Watch's read waits for the job's
-// channels to be confirmed: a change written meanwhile, published to
-// nobody, is in the state Watch returns. The confirmation reads that job,
-// and no other watched job.
+// TestKeysConfirmationReadsThatJob: a Watch returns its job's state
+// before the job's channels are confirmed; a change written meanwhile,
+// published to nobody, reaches the waiter, since the confirmation reads
+// that job, and no other watched job.
 func TestKeysConfirmationReadsThatJob(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		m := newMemStore()
@@ -228,49 +231,47 @@ func TestKeysConfirmationReadsThatJob(t *testing.T) {
 		}
 		f.watch(t, "a")
 		f.watch(t, "b")
+		settle()
 		ra, rb := len(m.readsOf("a")), len(m.readsOf("b"))
 
 		f.node().holdCommands()
-		r := f.watching(t, "c")
+		w, st := f.watch(t, "c")
+		assert.Equal(t, "PENDING", st, "answered before the confirmation")
 		settle()
-		require.Equal(t, chans("c"), f.node().commands("subscribe")[3].channels, "c's SUBSCRIBE, not processed yet")
-		assert.Empty(t, m.readsOf("c"), "not read before its channels are confirmed")
+		subs := f.node().commands("subscribe")
+		require.Equal(t, chans("c"), subs[len(subs)-1].channels, "c's SUBSCRIBE, not processed yet")
 		f.write("c", "COMPLETED", f.node()) // published to nobody
 		f.node().release()
-		res := <-r
-		require.NoError(t, res.err)
-		assert.Equal(t, "COMPLETED", res.st, "the write made before the confirmation")
+		got, ok := next(t, w, time.Second)
+		require.True(t, ok)
+		assert.Equal(t, "COMPLETED", got, "the write made before the confirmation")
 		assert.Zero(t, f.hub.Stats().Notifications)
-		assert.Len(t, m.readsOf("c"), 1, "read once, after the confirmation")
+		assert.Len(t, m.readsOf("c"), 2, "read by the Watch, and at the confirmation")
 		assert.Len(t, m.readsOf("a"), ra, "no other job read")
 		assert.Len(t, m.readsOf("b"), rb, "no other job read")
 	})
 }
 
-// TestKeysDeferredReadMadeWhenTheConnectionIsLost: a Watch waiting for its
-// job's channels is read at once when the connection ends before they are
-// confirmed (the hub polls meanwhile), and its job is read again once the
-// next connection has subscribed it.
-func TestKeysDeferredReadMadeWhenTheConnectionIsLost(t *testing.T) {
+// TestKeysConnectionLostBeforeTheConfirmation: a job whose channels were
+// never confirmed, the connection lost first, is followed all the same:
+// polled meanwhile, then subscribed by the next connection.
+func TestKeysConnectionLostBeforeTheConfirmation(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		m := newMemStore()
 		m.set("x", "PENDING")
 		f := keysHub(t, m)
 		f.node().holdCommands()
-		r := f.watching(t, "x")
+		w, st := f.watch(t, "x")
+		assert.Equal(t, "PENDING", st)
 		settle()
-		assert.Empty(t, m.readsOf("x"))
 		f.node().cutAll()
-		res := <-r
-		require.NoError(t, res.err)
-		assert.Equal(t, "PENDING", res.st)
 		f.node().release()
 		time.Sleep(3 * time.Second) // the hub's backoff, and its polls meanwhile
 		synctest.Wait()
 		require.True(t, f.hub.Ready())
 		m.set("x", "COMPLETED")
 		f.node().publish("job:x", "set")
-		got, ok := next(t, res.w, time.Second)
+		got, ok := next(t, w, time.Second)
 		require.True(t, ok)
 		assert.Equal(t, "COMPLETED", got)
 	})

@@ -23,7 +23,7 @@ DURATION=${DURATION:-10s}  # steady, churn
 HOLD=${HOLD:-18000}        # restart, failover
 mkdir -p "$OUT"
 BIN=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; redis-cli -p $RPORT shutdown nosave >/dev/null 2>&1 || true; rm -rf "$BIN"' EXIT
+trap 'kill $(jobs -p) 2>/dev/null || true; for p in $RPORT 16610 16611 16612; do redis-cli -p $p shutdown nosave >/dev/null 2>&1 || true; done; rm -rf "$BIN"' EXIT
 
 go build -o "$BIN/jobwait" ./cmd/jobwait
 go build -o "$BIN/waitload" ./cmd/waitload
@@ -61,7 +61,12 @@ start_replicas() {
 
 stop_replicas() { kill -TERM ${PIDS//,/ } 2>/dev/null || true; wait ${PIDS//,/ } 2>/dev/null || true; }
 
-fanout() { $ON_LOAD "$BIN/waitload" fanout -json "$RESULTS" "$@" | tee -a "$OUT/results.txt"; }
+# fanout runs one measurement; one that finds completions lost is reported
+# (exit 3) and the others still run.
+fanout() { $ON_LOAD "$BIN/waitload" fanout -json "$RESULTS" "$@" | tee -a "$OUT/results.txt" || echo "fanout: exit $?" | tee -a "$OUT/results.txt"; }
+
+# wait_synced PORT: the replica on PORT has finished its first sync.
+wait_synced() { for _ in $(seq 300); do redis-cli -p "$1" info replication | grep -q master_link_status:up && return; sleep 0.1; done; echo "replica on $1 not synced" >&2; exit 1; }
 
 if [[ $RUNS == *steady* ]]; then
   start_redis $RPORT
@@ -106,8 +111,9 @@ fi
 if [[ $RUNS == *failover* ]]; then
   SPORT=16610 P1=16611 P2=16612
   for mode in $MODES; do
-    start_redis $P1
+    start_redis $P1 --repl-diskless-sync-delay 0
     start_redis $P2 --replicaof 127.0.0.1 $P1
+    wait_synced $P2
     mkdir -p "$OUT/sentinel"
     printf 'port %s\nbind 127.0.0.1\nsentinel monitor fo 127.0.0.1 %s 1\nsentinel down-after-milliseconds fo 1000\nsentinel failover-timeout fo 10000\n' \
       $SPORT $P1 >"$OUT/sentinel/sentinel.conf"
@@ -116,7 +122,7 @@ if [[ $RUNS == *failover* ]]; then
     SURL="redis://127.0.0.1:$SPORT/0?master_name=fo"
     start_replicas "$mode" 1 "$SURL"
     fanout -run disrupt -label "$mode failover" -targets "$TARGETS" -redis "$SURL" -hold "$HOLD" -sources 8 \
-      -disrupt "redis-cli -p $SPORT sentinel failover fo >/dev/null"
+      -disrupt "redis-cli -p $P1 wait 1 5000 >/dev/null; redis-cli -p $SPORT sentinel failover fo >/dev/null"
     stop_replicas
     for p in $SPORT $P1 $P2; do redis-cli -p $p shutdown nosave >/dev/null 2>&1 || true; done
   done

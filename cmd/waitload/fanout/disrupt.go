@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"jobwait/cmd/waitload/probe"
@@ -16,7 +17,8 @@ const pollEvery = 20 * time.Millisecond
 
 // disrupt holds Hold waits, runs the Disrupt command, and times, from the
 // command's start, when the replicas stop being ready and are ready again
-// (every subscription confirmed), when Redis holds every channel again,
+// (every subscription confirmed), when Redis holds every channel again
+// (those of the jobs completed meanwhile may be let go),
 // and when every watched job has been read since; then it completes every
 // job, half of them as soon as the command returned (while the replicas
 // may still be resubscribing), and counts what arrived.
@@ -40,12 +42,23 @@ func (r *runner) disrupt(ctx context.Context, res *Result) error {
 	}
 	returned := make([]time.Time, m)
 	half := m / 2
+	// Channels a job (keys mode: its two keys'): a job completed meanwhile
+	// may be let go, so what Redis must hold again shrinks as they are.
+	var perJob int64
+	if want >= 2*int64(m) {
+		perJob = 2
+	}
+	var completed atomic.Int64
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		pace(ctx, 1000, half, writers, func(i int) { returned[i] = r.complete(ctx, jobs[i]) })
+		pace(ctx, 1000, half, writers, func(i int) {
+			if returned[i] = r.complete(ctx, jobs[i]); !returned[i].IsZero() {
+				completed.Add(1)
+			}
+		})
 	})
 	var readsAtReady float64
-	deadline := start.Add(3 * time.Minute)
+	deadline := start.Add(time.Minute) // well within the waits' budget
 	for (res.Ready == 0 || res.Subscribed == 0 || res.ReRead == 0) && time.Now().Before(deadline) {
 		since := time.Since(start)
 		ready := r.jobwaits.ready(ctx)
@@ -56,7 +69,7 @@ func (r *runner) disrupt(ctx context.Context, res *Result) error {
 			res.Ready = since
 			readsAtReady, _ = r.jobwaits.sum(ctx, "jobwait_hub_job_reads_total")
 		}
-		if ps, err := probe.ReadPubSub(ctx, r.rdb); err == nil && res.Down != 0 && res.Subscribed == 0 && ps.Channels >= want {
+		if ps, err := probe.ReadPubSub(ctx, r.rdb); err == nil && res.Down != 0 && res.Subscribed == 0 && ps.Channels >= want-perJob*completed.Load() {
 			res.Subscribed = since
 		}
 		if res.Ready != 0 && res.ReRead == 0 {
