@@ -117,7 +117,7 @@ func TestSubscriptionsFollowTheConnection(t *testing.T) {
 			switch k := r.IntN(100); {
 			case k < 20:
 				id := ids[r.IntN(len(ids))]
-				s.want(id)
+				s.want(id, s.wantOf(id))
 				refs[id]++
 			case k < 45:
 				if id := ids[r.IntN(len(ids))]; refs[id] > 0 {

@@ -85,20 +85,35 @@ func (s *subscriptions) node(name string) *nodeChannels {
 	return n
 }
 
+// wantOf makes what want needs for a job first wanted: its channels,
+// named but on no node yet. It reads nothing mutable, so that a Watch
+// makes them before it takes the hub's mu, and does not hold it while it
+// allocates (in a burst of new waits, an allocation that turns into work
+// for the garbage collector while the lock is held queues every other
+// Watch behind it).
+func (s *subscriptions) wantOf(id string) *jobChannels {
+	keys := s.keys(id)
+	j := &jobChannels{id: id, chans: make([]*channel, len(keys))}
+	for i, key := range keys {
+		j.chans[i] = &channel{name: s.prefix + key, job: j, state: chanGone}
+	}
+	return j
+}
+
 // want adds a held waiter of job id and reports whether its channels are
-// all confirmed already (a job that lingered).
-func (s *subscriptions) want(id string) (live bool) {
+// all confirmed already (a job that lingered). made is wantOf(id): used
+// if the job is not wanted yet.
+func (s *subscriptions) want(id string, made *jobChannels) (live bool) {
 	j := s.jobs[id]
 	if j == nil {
-		j = &jobChannels{id: id}
+		j = made
 		s.jobs[id] = j
 	}
 	j.refs++
 	if j.refs == 1 {
-		for _, key := range s.keys(id) {
-			c := s.channelOn(s.owner(key), s.prefix+key, j)
-			j.chans = append(j.chans, c)
-			s.move(c, wanted)
+		for i, c := range j.chans {
+			j.chans[i] = s.placed(s.owner(c.name[len(s.prefix):]), c)
+			s.move(j.chans[i], wanted)
 		}
 	}
 	return j.live()
@@ -128,14 +143,21 @@ func (s *subscriptions) live(id string) bool {
 
 // channelOn returns channel name on node, made if it is not there, for j.
 func (s *subscriptions) channelOn(node, name string, j *jobChannels) *channel {
+	return s.placed(node, &channel{name: name, job: j, state: chanGone})
+}
+
+// placed returns the channel of node named as made is, made's own if the
+// node has none, for made's job.
+func (s *subscriptions) placed(node string, made *channel) *channel {
 	n := s.node(node)
-	c := n.chans[name]
+	c := n.chans[made.name]
 	if c == nil {
-		c = &channel{name: name, node: n, state: chanGone}
-		n.chans[name] = c
+		c = made
+		c.node = n
+		n.chans[c.name] = c
 		s.count++
 	}
-	c.job = j
+	c.job = made.job
 	return c
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"jobwait/cmd/waitload/probe"
+	"jobwait/store"
 )
 
 // pollEvery is how often a disruption's milestones are looked for.
@@ -85,7 +86,35 @@ func (r *runner) disrupt(ctx context.Context, res *Result) error {
 	_ = waitAll(dctx, ss, doneOf)
 	cancel()
 	res.collect(ss, returned)
+	res.LostBy = r.lostByRedis(ctx, ss, jobs)
 	return nil
+}
+
+// lostByRedis counts the jobs whose stream got no completion and that
+// Redis no longer holds as completed: a write the old master acknowledged
+// after the promotion and dropped when it became a replica (Redis's
+// replication is asynchronous), which no subscriber could have delivered.
+func (r *runner) lostByRedis(ctx context.Context, ss []*stream, jobs []store.Job) int {
+	var ids []string
+	for i, s := range ss {
+		if s.got.IsZero() {
+			ids = append(ids, jobs[i].JobID)
+		}
+	}
+	if len(ids) == 0 {
+		return 0
+	}
+	snaps, err := r.st.ReadMany(ctx, ids)
+	if err != nil {
+		return 0
+	}
+	lost := 0
+	for _, sn := range snaps {
+		if sn.Err == nil && sn.Job.Status != store.Completed {
+			lost++
+		}
+	}
+	return lost
 }
 
 // channels is how many channels and patterns Redis holds for the replicas

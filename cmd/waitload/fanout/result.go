@@ -18,11 +18,12 @@ type Result struct {
 	Rate     float64 `json:"rate"`
 	Watched  float64 `json:"watched,omitempty"`
 
-	Writes    int            `json:"writes,omitempty"` // job record writes (steady)
-	Waits     int            `json:"waits"`            // watched jobs, each its stream
-	Delivered int            `json:"delivered"`        // completions read by their stream
-	Errors    []string       `json:"errors,omitempty"` // the first few streams' troubles
-	Latency   report.Latency `json:"latency"`          // from the completion's write returning to its event read
+	Writes    int            `json:"writes,omitempty"`      // job record writes (steady)
+	Waits     int            `json:"waits"`                 // watched jobs, each its stream
+	Delivered int            `json:"delivered"`             // completions read by their stream
+	LostBy    int            `json:"lostByRedis,omitempty"` // completions Redis no longer holds (disrupt): acknowledged, then dropped by a failover
+	Errors    []string       `json:"errors,omitempty"`      // the first few streams' troubles
+	Latency   report.Latency `json:"latency"`               // from the completion's write returning to its event read
 
 	// steady, per job record write.
 	PubSubBytes    float64 `json:"pubsubBytesPerWrite,omitempty"`   // Redis's bytes on the subscription connections
@@ -56,9 +57,9 @@ func (r Result) row(w io.Writer) {
 			r.Label, r.Replicas, r.Waits, r.Rate, float64(r.Subscribes)/(float64(r.Waits)/r.Rate), float64(r.Unsubscribes)/(float64(r.Waits)/r.Rate),
 			r.CommandsPerWait, r.ReadsPerWait, r.Delivered, r.Waits, l.P50, l.P99, l.Max)
 	case "disrupt":
-		fmt.Fprintf(w, "%s\t%d replicas\t%d waits\tnot ready after %v\tready after %v\tsubscribed after %v\tre-read after %v\tdelivered %d/%d\tp50 %.2f ms\tp99 %.2f ms\n",
+		fmt.Fprintf(w, "%s\t%d replicas\t%d waits\tnot ready after %v\tready after %v\tsubscribed after %v\tre-read after %v\tdelivered %d/%d (lost by Redis %d)\tp50 %.2f ms\tp99 %.2f ms\n",
 			r.Label, r.Replicas, r.Waits, r.Down.Round(time.Millisecond), r.Ready.Round(time.Millisecond),
-			r.Subscribed.Round(time.Millisecond), r.ReRead.Round(time.Millisecond), r.Delivered, r.Waits, l.P50, l.P99)
+			r.Subscribed.Round(time.Millisecond), r.ReRead.Round(time.Millisecond), r.Delivered, r.Waits, r.LostBy, l.P50, l.P99)
 	}
 	for _, e := range r.Errors {
 		fmt.Fprintln(w, "\t", e)

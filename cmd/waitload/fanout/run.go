@@ -39,8 +39,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 	}
-	if res.Delivered < res.Waits {
-		fmt.Fprintf(stderr, "waitload fanout: %d of %d completions not delivered\n", res.Waits-res.Delivered, res.Waits)
+	if res.Delivered+res.LostBy < res.Waits {
+		fmt.Fprintf(stderr, "waitload fanout: %d of %d completions that Redis holds not delivered\n", res.Waits-res.Delivered-res.LostBy, res.Waits)
 		return 3
 	}
 	return 0
