@@ -214,21 +214,25 @@ func (h *Hub[T]) Peek(ctx context.Context, id string) (T, error) {
 func (h *Hub[T]) watch(ctx context.Context, id string, held bool) (*Waiter[T], T, error) {
 	w := &Waiter[T]{hub: h, wake: make(chan struct{}, 1), held: held && h.subs != nil}
 	var zero T
-	// What a job first watched needs is made before mu is taken (see
-	// subscriptions.wantOf), and dropped if the job is watched already.
-	// The hub keeps id past this call: a copy, since the caller's may live
-	// in a buffer it reuses (fasthttp's request).
-	id = strings.Clone(id)
-	made := &entry[T]{id: id, waiters: make(map[*Waiter[T]]struct{}, 1), state: idle, newTTL: true}
 	var chans *jobChannels
-	if w.held {
-		chans = h.subs.wantOf(id)
-	}
 	h.mu.Lock()
 	e := h.jobs[id]
 	if e == nil {
-		e = made
-		h.jobs[id] = e
+		// What a job first watched needs is made with mu released (see
+		// subscriptions.wantOf), and dropped if another Watch made it
+		// meanwhile. The hub keeps id past this call: a copy, since the
+		// caller's may live in a buffer it reuses (fasthttp's request).
+		h.mu.Unlock()
+		id = strings.Clone(id)
+		made := &entry[T]{id: id, waiters: make(map[*Waiter[T]]struct{}, 1), state: idle, newTTL: true}
+		if w.held {
+			chans = h.subs.wantOf(id)
+		}
+		h.mu.Lock()
+		if e = h.jobs[id]; e == nil {
+			e = made
+			h.jobs[id] = e
+		}
 	}
 	w.id = e.id
 	e.waiters[w] = struct{}{}

@@ -101,12 +101,14 @@ func (s *subscriptions) wantOf(id string) *jobChannels {
 }
 
 // want adds a held waiter of job id and reports whether its channels are
-// all confirmed already (a job that lingered). made is wantOf(id): used
-// if the job is not wanted yet.
+// all confirmed already (a job that lingered). made is wantOf(id), or
+// nil: used if the job is not wanted yet.
 func (s *subscriptions) want(id string, made *jobChannels) (live bool) {
 	j := s.jobs[id]
 	if j == nil {
-		j = made
+		if j = made; j == nil {
+			j = s.wantOf(id)
+		}
 		s.jobs[id] = j
 	}
 	j.refs++
