@@ -91,9 +91,11 @@ func (r *runner) disrupt(ctx context.Context, res *Result) error {
 }
 
 // lostByRedis counts the jobs whose stream got no completion and that
-// Redis no longer holds as completed: a write the old master acknowledged
-// after the promotion and dropped when it became a replica (Redis's
-// replication is asynchronous), which no subscriber could have delivered.
+// Redis no longer holds as completed with its result: a write the old
+// master acknowledged after the promotion and dropped when it became a
+// replica (Redis's replication is asynchronous), which no subscriber could
+// have delivered. A job whose record was kept and its result dropped is
+// answered JOB_003, as it should be.
 func (r *runner) lostByRedis(ctx context.Context, ss []*stream, jobs []store.Job) int {
 	var ids []string
 	for i, s := range ss {
@@ -110,7 +112,7 @@ func (r *runner) lostByRedis(ctx context.Context, ss []*stream, jobs []store.Job
 	}
 	lost := 0
 	for _, sn := range snaps {
-		if sn.Err == nil && sn.Job.Status != store.Completed {
+		if sn.Err == nil && (sn.Job.Status != store.Completed || sn.Result == nil) {
 			lost++
 		}
 	}

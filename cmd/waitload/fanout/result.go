@@ -21,7 +21,7 @@ type Result struct {
 	Writes    int            `json:"writes,omitempty"`      // job record writes (steady)
 	Waits     int            `json:"waits"`                 // watched jobs, each its stream
 	Delivered int            `json:"delivered"`             // completions read by their stream
-	LostBy    int            `json:"lostByRedis,omitempty"` // completions Redis no longer holds (disrupt): acknowledged, then dropped by a failover
+	LostBy    int            `json:"lostByRedis,omitempty"` // completions Redis no longer holds with their results (disrupt): acknowledged, then dropped by a failover
 	Errors    []string       `json:"errors,omitempty"`      // the first few streams' troubles
 	Latency   report.Latency `json:"latency"`               // from the completion's write returning to its event read
 
