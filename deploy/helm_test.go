@@ -325,6 +325,8 @@ func TestHelmEverySetting(t *testing.T) {
 		switch key {
 		case "notify":
 			v = "poll"
+		case "subscribe":
+			v = "keys"
 		case "logLevel":
 			v = "debug"
 		}

@@ -83,6 +83,7 @@ func Doubt(grace time.Duration) func(prev, next *Answer) time.Duration {
 func HubConfig(st *store.Store) stream.Config[*Answer] {
 	return stream.Config[*Answer]{
 		Pattern: store.JobPattern,
+		Keys:    store.Keys,
 		JobID:   store.IDFromKey,
 		Read:    ReadAnswers(st),
 		Same:    SameAnswer,

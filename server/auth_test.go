@@ -28,13 +28,17 @@ import (
 )
 
 // hubSpy is a Hub that knows no job (JOB_001) and counts the jobs it was
-// asked to watch: a request that reaches it has passed the token check,
+// asked to watch or read: a request that reaches it has passed the token check,
 // and one that does not has touched neither admission nor Redis.
 type hubSpy struct{ watched atomic.Int64 }
 
 func (h *hubSpy) Watch(context.Context, string) (*stream.Waiter[*server.Answer], *server.Answer, error) {
 	h.watched.Add(1)
 	return nil, nil, store.ErrNotFound
+}
+func (h *hubSpy) Peek(context.Context, string) (*server.Answer, error) {
+	h.watched.Add(1)
+	return nil, store.ErrNotFound
 }
 func (h *hubSpy) Mode() stream.Mode   { return stream.Keyspace }
 func (h *hubSpy) Ready() bool         { return true }

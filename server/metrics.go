@@ -191,10 +191,12 @@ var (
 	descUnannounced   = prometheus.NewDesc("jobwait_hub_unannounced_changes_total", "Changes found by safety re-reads that no notification announced.", nil, nil)
 	descBlindEpisodes = prometheus.NewDesc("jobwait_hub_blind_episodes_total", "Times the hub caught itself missing changes.", nil, nil)
 	descBlind         = prometheus.NewDesc("jobwait_hub_blind", "1 while the hub is caught missing changes (notifications off or narrowed, a flush): watched jobs are re-read at the poll interval.", nil, nil)
+	descChannels      = prometheus.NewDesc("jobwait_hub_channels", "JOBWAIT_SUBSCRIBE=keys: keyspace channels held on Redis (lingering ones and those being subscribed included).", nil, nil)
+	descChanCommands  = prometheus.NewDesc("jobwait_hub_channel_changes_total", "JOBWAIT_SUBSCRIBE=keys: channels named in SUBSCRIBE and UNSUBSCRIBE commands.", []string{"command"}, nil)
 )
 
 func (h hubCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descNotifications, descReads, descBatches, descReadErrors, descFanouts, descResyncs, descReconnects, descJobs, descUp, descMode, descSafetyReads, descUnannounced, descBlindEpisodes, descBlind} {
+	for _, d := range []*prometheus.Desc{descNotifications, descReads, descBatches, descReadErrors, descFanouts, descResyncs, descReconnects, descJobs, descUp, descMode, descSafetyReads, descUnannounced, descBlindEpisodes, descBlind, descChannels, descChanCommands} {
 		ch <- d
 	}
 }
@@ -225,6 +227,9 @@ func (h hubCollector) Collect(ch chan<- prometheus.Metric) {
 		blind = 1
 	}
 	ch <- prometheus.MustNewConstMetric(descBlind, prometheus.GaugeValue, blind)
+	ch <- prometheus.MustNewConstMetric(descChannels, prometheus.GaugeValue, float64(st.Channels))
+	ch <- prometheus.MustNewConstMetric(descChanCommands, prometheus.CounterValue, float64(st.Subscribed), "subscribe")
+	ch <- prometheus.MustNewConstMetric(descChanCommands, prometheus.CounterValue, float64(st.Unsubscribed), "unsubscribe")
 	for _, mode := range []stream.Mode{stream.Keyspace, stream.Poll} {
 		v := 0.0
 		if st.Mode == mode {

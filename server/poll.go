@@ -1,6 +1,8 @@
 package server
 
 import (
+	"cmp"
+	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -28,11 +30,21 @@ func (s *Server) status(c *fiber.Ctx, ids []string, one bool, grant auth.Grant) 
 
 // read reads jobs for a short poll through the hub: a job someone waits
 // for is answered from the hub's knowledge, and concurrent polls share
-// batched, coalesced reads.
+// batched, coalesced reads. A short poll holds no subscription (Peek).
 func (s *Server) read(ids []string) ([]*Answer, error) {
-	ws, as, err := s.watch(ids)
-	closeAll(ws)
-	return as, err
+	ctx, cancel := s.redisCtx()
+	defer cancel()
+	as := make([]*Answer, len(ids))
+	errs := make([]error, len(ids))
+	var wg sync.WaitGroup
+	for i, id := range ids {
+		wg.Go(func() { as[i], errs[i] = s.hub.Peek(ctx, id) })
+	}
+	wg.Wait()
+	if err := cmp.Or(errs...); err != nil {
+		return nil, err
+	}
+	return as, nil
 }
 
 // sendAll answers at once: the one-job URL with its job's answer, the

@@ -97,6 +97,7 @@ type Config struct {
 // Hub is what the server needs of the hub (*stream.Hub[*Answer]).
 type Hub interface {
 	Watch(ctx context.Context, id string) (*stream.Waiter[*Answer], *Answer, error)
+	Peek(ctx context.Context, id string) (*Answer, error)
 	Mode() stream.Mode
 	Ready() bool
 	Stats() stream.Stats

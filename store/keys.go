@@ -40,6 +40,10 @@ func ErrorKey(id string) string { return jobPrefix + id + errorSuffix }
 // ResultKey is the key of an event draft's recommendation.
 func ResultKey(eventDraftID string) string { return resultPrefix + eventDraftID }
 
+// Keys are the keys of job id that jobwait watches: its record and its
+// error message (IDFromKey maps both back to id).
+func Keys(id string) []string { return []string{JobKey(id), ErrorKey(id)} }
+
 // IDFromKey returns the job id that a job key or job error key names, and
 // false for any other key.
 func IDFromKey(key string) (string, bool) {

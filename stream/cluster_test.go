@@ -32,15 +32,26 @@ type clusterFixture struct {
 	c   *redistest.Cluster
 	cc  *redis.ClusterClient
 	hub *stream.Hub[string]
+	sub stream.Subscribe
 }
 
-// startClusterHub starts a cluster and a hub on it in mode, and waits until
-// the hub is ready.
-func startClusterHub(t *testing.T, mode stream.Mode) *clusterFixture {
+// startClusterHub starts a cluster and a hub on it in mode, subscribing as
+// sub says, and waits until the hub is ready.
+func startClusterHub(t *testing.T, mode stream.Mode, sub stream.Subscribe) *clusterFixture {
 	t.Helper()
 	c := redistest.StartCluster(t)
 	cc := c.Client(t)
-	return startHubOn(t, c, cc, mode, clusterConn(t, cc))
+	return startHubOn(t, c, cc, mode, sub, clusterConn(t, cc))
+}
+
+// bothSubscriptions runs test once per way of subscribing, in parallel.
+func bothSubscriptions(t *testing.T, test func(t *testing.T, sub stream.Subscribe)) {
+	for _, sub := range []stream.Subscribe{stream.SubscribeKeys, stream.SubscribePattern} {
+		t.Run(string(sub), func(t *testing.T) {
+			t.Parallel()
+			test(t, sub)
+		})
+	}
 }
 
 // clusterConn is a redisconn.Conn over cc, closed when the test ends.
@@ -50,21 +61,22 @@ func clusterConn(t *testing.T, cc *redis.ClusterClient) *redisconn.Conn {
 	return conn
 }
 
-// startHubOn starts a hub in mode on cluster c through r, reading with cc,
-// and waits until it is ready.
-func startHubOn(t *testing.T, c *redistest.Cluster, cc *redis.ClusterClient, mode stream.Mode, r stream.Redis) *clusterFixture {
+// startHubOn starts a hub in mode on cluster c through r, subscribing as
+// sub says, reading with cc, and waits until it is ready.
+func startHubOn(t *testing.T, c *redistest.Cluster, cc *redis.ClusterClient, mode stream.Mode, sub stream.Subscribe, r stream.Redis) *clusterFixture {
 	t.Helper()
 	hub := stream.New(stream.Config[string]{
-		Redis:   r,
-		Pattern: "job:*",
-		JobID:   func(key string) (string, bool) { return strings.CutPrefix(key, "job:") },
-		Read:    clusterRead(cc),
-		Same:    func(a, b string) bool { return a == b },
-		Notify:  mode,
-		Logger:  testLogger(t),
+		Redis:     r,
+		Pattern:   "job:*",
+		Subscribe: sub,
+		JobID:     func(key string) (string, bool) { return strings.CutPrefix(key, "job:") },
+		Read:      clusterRead(cc),
+		Same:      func(a, b string) bool { return a == b },
+		Notify:    mode,
+		Logger:    testLogger(t),
 	})
 	streamtest.Run(t, clusterBudget, "hub.Run", func(ctx context.Context) { _ = hub.Run(ctx) })
-	f := &clusterFixture{c: c, cc: cc, hub: hub}
+	f := &clusterFixture{c: c, cc: cc, hub: hub, sub: sub}
 	streamtest.Eventually(t, clusterBudget, "hub ready", hub.Ready)
 	require.Equal(t, mode, hub.Mode())
 	return f
@@ -203,8 +215,16 @@ func awaitAll(t *testing.T, ws []waiter, want string) {
 	}
 }
 
-// numpat is how many pattern subscriptions node serves.
-func numpat(node *redistest.Server) int64 {
+// anchorChannel is the channel every connection of keys mode subscribes.
+const anchorChannel = "__keyspace@0__:job:jobwait-anchor"
+
+// listeners is how many of the hub's subscriptions node serves: its
+// pattern subscriptions, or with SubscribeKeys the subscribers of the
+// channel every connection subscribes; -1 if node does not answer.
+func (f *clusterFixture) listeners(node *redistest.Server) int64 {
+	if f.sub == stream.SubscribeKeys {
+		return numsub(node, anchorChannel)
+	}
 	rc := redis.NewClient(&redis.Options{Addr: node.Addr(), MaxRetries: -1})
 	defer rc.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
@@ -216,16 +236,47 @@ func numpat(node *redistest.Server) int64 {
 	return n
 }
 
+// numsub is how many clients of node subscribe to channel; -1 if node
+// does not answer.
+func numsub(node *redistest.Server, channel string) int64 {
+	rc := redis.NewClient(&redis.Options{Addr: node.Addr(), MaxRetries: -1})
+	defer rc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	n, err := rc.PubSubNumSub(ctx, channel).Result()
+	if err != nil {
+		return -1
+	}
+	return n[channel]
+}
+
 func TestClusterWaitersOnEveryMasterAreAnswered(t *testing.T) {
-	t.Parallel()
-	f := startClusterHub(t, stream.Keyspace)
+	bothSubscriptions(t, testClusterWaitersOnEveryMaster)
+}
+
+func testClusterWaitersOnEveryMaster(t *testing.T, sub stream.Subscribe) {
+	f := startClusterHub(t, stream.Keyspace, sub)
 	for _, m := range f.c.Masters(t) {
-		assert.Equal(t, int64(1), numpat(m), "master %s: one subscription", m.Addr())
+		assert.Equal(t, int64(1), f.listeners(m), "master %s: one subscription", m.Addr())
 	}
 	var ws []waiter
 	for _, ids := range f.spread(t, "every", 5) {
 		for _, id := range ids {
 			ws = append(ws, f.watch(t, id, "PENDING"))
+		}
+	}
+	if sub == stream.SubscribeKeys {
+		// Each job's channel on its master only.
+		for _, w := range ws {
+			owner := f.c.MasterOf(t, "job:"+w.id)
+			for _, m := range f.c.Masters(t) {
+				want := int64(0)
+				if m == owner {
+					want = 1
+				}
+				streamtest.EventuallyEqual(t, clusterBudget, "subscribers of job:"+w.id+" on "+m.Addr(), want,
+					func() int64 { return numsub(m, "__keyspace@0__:job:"+w.id) })
+			}
 		}
 	}
 	reads := f.hub.Stats().Reads
@@ -243,8 +294,11 @@ func TestClusterWaitersOnEveryMasterAreAnswered(t *testing.T) {
 // the promoted replica, drops the demoted master, and waiters of jobs that
 // complete during and after the failover are answered.
 func TestClusterManualFailover(t *testing.T) {
-	t.Parallel()
-	f := startClusterHub(t, stream.Keyspace)
+	bothSubscriptions(t, testClusterManualFailover)
+}
+
+func testClusterManualFailover(t *testing.T, sub stream.Subscribe) {
+	f := startClusterHub(t, stream.Keyspace, sub)
 	spread := f.spread(t, "manual", 4)
 	var ws []waiter
 	for _, ids := range spread {
@@ -262,7 +316,7 @@ func TestClusterManualFailover(t *testing.T) {
 		f.set(t, w.id, "COMPLETED")
 	}
 	streamtest.Eventually(t, clusterBudget, "hub subscribed to the promoted replica", func() bool {
-		return numpat(promoted) == 1 && numpat(old) == 0 && f.hub.Ready()
+		return f.listeners(promoted) == 1 && f.listeners(old) == 0 && f.hub.Ready()
 	})
 	for _, w := range ws[half:] {
 		f.set(t, w.id, "COMPLETED")
@@ -274,8 +328,11 @@ func TestClusterManualFailover(t *testing.T) {
 // ready; waiters of jobs on every master, the dead one's included, are
 // answered once their jobs complete, none past the budget.
 func TestClusterMasterKilled(t *testing.T) {
-	t.Parallel()
-	f := startClusterHub(t, stream.Keyspace)
+	bothSubscriptions(t, testClusterMasterKilled)
+}
+
+func testClusterMasterKilled(t *testing.T, sub stream.Subscribe) {
+	f := startClusterHub(t, stream.Keyspace, sub)
 	spread := f.spread(t, "killed", 4)
 	var ws []waiter
 	for _, ids := range spread {
@@ -295,7 +352,7 @@ func TestClusterMasterKilled(t *testing.T) {
 	wg.Wait()
 	awaitAll(t, ws, "COMPLETED")
 	streamtest.Eventually(t, clusterBudget, "hub ready on the promoted replica", func() bool {
-		return f.hub.Ready() && numpat(replica) == 1
+		return f.hub.Ready() && f.listeners(replica) == 1
 	})
 
 	// And after the failover, through the promoted replica's events.
@@ -313,7 +370,8 @@ func TestClusterMasterKilled(t *testing.T) {
 // failover; here the master is handed to the hub twice more, once under
 // another name and once as its replica, which publishes the writes it
 // replicates), every event arrives several times, yet a waiter sees each
-// change once.
+// change once. (A pattern subscription's: keys mode subscribes a key's
+// channel on its master only.)
 func TestClusterDoubleEventsAreDeliveredOnce(t *testing.T) {
 	t.Parallel()
 	c := redistest.StartCluster(t)
@@ -323,9 +381,9 @@ func TestClusterDoubleEventsAreDeliveredOnce(t *testing.T) {
 	cc := c.Client(t)
 	extra := twice{Redis: clusterConn(t, cc)}
 	for _, node := range []*redistest.Server{master, replica} {
-		extra.nodes = append(extra.nodes, stream.Node{Name: "again " + node.Addr(), Client: node.Client(t)})
+		extra.nodes = append(extra.nodes, redisconn.Node("again "+node.Addr(), node.Client(t)))
 	}
-	f := startHubOn(t, c, cc, stream.Keyspace, extra)
+	f := startHubOn(t, c, cc, stream.Keyspace, stream.SubscribePattern, extra)
 
 	w := f.watch(t, id, "PENDING")
 	before := f.hub.Stats().Notifications
@@ -370,7 +428,7 @@ func (r twice) Publishers(ctx context.Context) (stream.Publishers, error) {
 // Poll mode on a cluster: one pipelined read per tick, split by node.
 func TestClusterPollMode(t *testing.T) {
 	t.Parallel()
-	f := startClusterHub(t, stream.Poll)
+	f := startClusterHub(t, stream.Poll, stream.SubscribeKeys)
 	var ws []waiter
 	for _, ids := range f.spread(t, "poll", 3) {
 		for _, id := range ids {
@@ -382,4 +440,49 @@ func TestClusterPollMode(t *testing.T) {
 	}
 	awaitAll(t, ws, "FAILED")
 	assert.Zero(t, f.hub.Stats().Notifications)
+}
+
+// A slot migrated to another master while a job of it is watched (as
+// redis-cli --cluster reshard does): a write to the job after its key
+// moved, while the slot is still the source's, and one after the
+// migration, both reach the waiter; under SubscribeKeys the job's channel
+// follows its key to the target and leaves the source.
+func TestClusterSlotMigrated(t *testing.T) {
+	bothSubscriptions(t, testClusterSlotMigrated)
+}
+
+func testClusterSlotMigrated(t *testing.T, sub stream.Subscribe) {
+	f := startClusterHub(t, stream.Keyspace, sub)
+	id := "moving-1"
+	key := "job:" + id
+	w := f.watch(t, id, "PENDING")
+	from := f.c.MasterOf(t, key)
+	var to *redistest.Server
+	for _, m := range f.c.Masters(t) {
+		if m != from {
+			to = m
+			break
+		}
+	}
+	channel := "__keyspace@0__:" + key
+	if sub == stream.SubscribeKeys {
+		streamtest.EventuallyEqual(t, clusterBudget, "subscribers on the source", int64(1), func() int64 { return numsub(from, channel) })
+	}
+
+	m := f.c.BeginMigration(t, f.c.Slot(t, key), from, to)
+	m.MoveKeys(t, key)
+	f.set(t, id, "PROCESSING") // on the target, by ASK: its event is the target's
+	m.Finish(t)
+	require.NoError(t, await(w, "PROCESSING", time.Now().Add(clusterBudget)))
+
+	if sub == stream.SubscribeKeys {
+		streamtest.EventuallyEqual(t, clusterBudget, "subscribers on the target", int64(1), func() int64 { return numsub(to, channel) })
+	}
+	f.set(t, id, "COMPLETED")
+	require.NoError(t, await(w, "COMPLETED", time.Now().Add(clusterBudget)))
+	if sub == stream.SubscribeKeys {
+		w.Close() // its channels linger, then leave
+		streamtest.EventuallyEqual(t, clusterBudget, "subscribers on the source", int64(0), func() int64 { return numsub(from, channel) })
+		streamtest.EventuallyEqual(t, clusterBudget, "subscribers on the target", int64(0), func() int64 { return numsub(to, channel) })
+	}
 }

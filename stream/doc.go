@@ -2,23 +2,36 @@
 // to Redis keyspace notifications through one subscription per publishing
 // node (the one node, or each master of a cluster) or polls the watched jobs
 // where notifications are unavailable, reads a job once per change and fans
-// the new state out to every waiter of that job. What it needs of Redis it
-// declares (Redis, Node); store/redisconn provides it.
+// the new state out to every waiter of that job. A subscription names the
+// channels of the watched jobs' keys only (SubscribeKeys), so that Redis
+// sends a process the events of the jobs it waits for and no others, or
+// every job key's with one pattern (SubscribePattern). What it needs of
+// Redis it declares (Redis, Node, Subscriber); store/redisconn provides it.
 //
 // # Concurrency contract
 //
 // Goroutines. (*Hub).Run owns every goroutine of the hub: the listener (or
 // poller), the readers and, in keyspace mode, the guard (the safety
-// re-read, and the lookups of time to live); each subscription's loop owns the goroutine that checks its
-// node's notify-keyspace-events, and stops and waits for it before it
-// returns. Run returns only after all of them have returned; its caller
+// re-read, and the lookups of time to live); each subscription's loop owns
+// the goroutine that checks its node's notify-keyspace-events and, in keys
+// mode, each connection the goroutine that sends its SUBSCRIBE and
+// UNSUBSCRIBE commands, and stops and waits for them before it returns. Run returns only after all of them have returned; its caller
 // (cmd) starts it, cancels its context and waits for it. Nothing is started
 // by New or Watch.
 //
 // Waiters. Watch registers a waiter for a job and only then learns the job's
 // state (from the hub's current knowledge, or by a read that starts after the
 // registration), so no change can slip between the read and the wait. The
-// caller owns the waiter and must Close it; Close never blocks on I/O.
+// caller owns the waiter and must Close it; Close never blocks on I/O. In
+// keys mode the waiter also holds the job's channels until it is closed,
+// and the hub's knowledge of a job is handed to a new waiter only while
+// every channel of it is confirmed; otherwise Watch reads the job at once
+// (its caller is not held for the subscription's round trip), and the
+// confirmation of the job's last channel reads it again, so that a change
+// written before the subscription, which Redis published to nobody, is in
+// that read and reaches the waiter as any change does. Peek, a short
+// poll's read, holds no channel and waits for none: a job polled and never
+// watched costs no SUBSCRIBE.
 //
 // Fan-out. A notification is a hint, not data: it marks the job dirty. A job
 // is read by at most one reader at a time; notifications that arrive during a
@@ -102,6 +115,29 @@
 // of its time to live; while polling, whose reads make Redis expire what
 // is due, none.
 //
+// Subscriptions by interest (keys mode). The subscription set holds, per
+// node, the channels of every job with a held waiter (refcounted by them),
+// each in one state of channel.go's table, whose moves are made there only.
+// A channel first wanted waits up to Config.SubscribeWindow for others to
+// share its SUBSCRIBE; one whose job's last waiter left lingers for
+// Config.Linger, so that a client coming back (an EventSource reconnecting,
+// the next long poll) finds it subscribed, and is then unsubscribed in a
+// batch. At most one command of a channel is in flight: one wanted again
+// while its UNSUBSCRIBE is in flight is subscribed once that is answered.
+// Redis answers a connection's commands in order, so a confirmation says
+// the channel's events reach the hub from then on; a write before it was
+// published to nobody, which is why the confirmation of a job's last
+// channel reads that job, and that job only. A new connection (the first,
+// and each after a loss) opens by subscribing a channel of its own (so
+// that its opening proves, with no job watched, that Redis lets jobwait
+// subscribe) and every channel wanted on its node, then a PING: the PING's
+// answer confirms the whole opening, like a pattern subscription's
+// confirmation, and every watched job is re-read. Each key's channel lives
+// on the master that publishes the key's events (Publishers.Owner: on a
+// cluster, the master of its slot, so that a job's record and error
+// message may live on two); when they move (slots moved, a failover), the
+// channel is wanted there and unwanted where it was.
+//
 // Reconnects. When the subscription drops, the hub is not ready and its
 // knowledge is stale: new waiters read Redis themselves. Every subscription
 // confirmation (the first and each one after a reconnect) makes sure the node
@@ -119,8 +155,9 @@
 // Publishers. One listener serves every shape of Redis: it asks
 // Redis.Publishers which nodes publish the watched keys' events (a single
 // node and Sentinel's primary are a cluster of one master; on a Redis
-// Cluster each master publishes the events of its own keys only) and holds
-// one subscription per publishing node, each in a goroutine the listener
+// Cluster each master publishes the events of its own keys only, and
+// Publishers.Owner says which) and holds one subscription per publishing
+// node, each in a goroutine the listener
 // starts, cancels and waits for. It asks every second and at once when a
 // subscription fails; when the publishers' Shape changes (a failover, a
 // master added or removed, slots moved) it subscribes to new masters

@@ -131,7 +131,7 @@ func TestEntryQueuesFollowStates(t *testing.T) {
 		switch n := r.IntN(10); {
 		case n < 3:
 			h.queueLocked(es[r.IntN(len(es))], notified, time.Time{})
-		case n < 5:
+		case n < 4:
 			h.queueLocked(es[r.IntN(len(es))], asked, time.Time{})
 		case n < 7:
 			if e := es[r.IntN(len(es))]; e.state == idle {

@@ -42,3 +42,13 @@ func (h *Hub[T]) Settled(id string) bool {
 	e := h.jobs[id]
 	return e != nil && e.state == idle
 }
+
+// Confirmed reports whether job id is read with every channel of it
+// confirmed, so that nothing is pending: under SubscribeKeys the
+// confirmation of a Watch's channels reads the job again.
+func (h *Hub[T]) Confirmed(id string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	e := h.jobs[id]
+	return e != nil && e.state == idle && (h.subs == nil || h.subs.live(id))
+}

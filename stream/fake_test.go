@@ -135,10 +135,11 @@ const (
 // change the configuration further.
 func memHub(t *testing.T, m *memStore, opts ...func(*stream.Config[string])) *stream.Hub[string] {
 	cfg := stream.Config[string]{
-		Pattern: "job:*",
-		JobID:   func(key string) (string, bool) { return strings.CutPrefix(key, "job:") },
-		Read:    m.read,
-		Same:    func(a, b string) bool { return a == b },
+		Pattern:   "job:*",
+		Subscribe: stream.SubscribePattern, // RunSubscribed stands for one subscription of every key
+		JobID:     func(key string) (string, bool) { return strings.CutPrefix(key, "job:") },
+		Read:      m.read,
+		Same:      func(a, b string) bool { return a == b },
 		Doubt: func(prev, next string) time.Duration {
 			switch {
 			case next == "late":

@@ -11,11 +11,15 @@ import (
 // notify-keyspace-events lacked NotifyFlags. While blind, the hub's states
 // are not trusted (new waiters read Redis) and watched jobs are re-read at
 // the poll tick, as poll mode does. The episode ends when no evidence
-// has come for a whole Resync.
+// has come for a whole Resync and a notification was heard since the
+// newest (or CONFIG GET found the classes): a quiet Resync alone proves
+// nothing while notifications are still off, since no watched job may
+// have changed meanwhile.
 type blindness struct {
 	on     bool
 	reason string
 	last   time.Time // the newest evidence
+	heard  bool      // a notification came after last
 }
 
 // guard re-reads, in keyspace mode, every watched job whose last read is
@@ -87,9 +91,9 @@ func (h *Hub[T]) guardOnce(now time.Time) (next time.Time, learn []*entry[T]) {
 		h.stats.unannounced.Add(uint64(unannounced))
 		h.caughtBlindLocked(now, "a safety re-read found changes no notification announced", "jobs", unannounced)
 	}
-	if h.blind.on && now.Sub(h.blind.last) >= h.cfg.Resync {
+	if h.blind.on && h.blind.heard && now.Sub(h.blind.last) >= h.cfg.Resync {
 		h.blind = blindness{}
-		h.log.Info("notifications trusted again: nothing missed for a whole resync interval", "resync", h.cfg.Resync)
+		h.log.Info("notifications trusted again: one heard, and nothing missed for a whole resync interval", "resync", h.cfg.Resync)
 		h.refreshLocked()
 	}
 	polling := h.pollingLocked()
@@ -129,7 +133,7 @@ func (h *Hub[T]) caughtBlind(reason string, attrs ...any) {
 }
 
 func (h *Hub[T]) caughtBlindLocked(now time.Time, reason string, attrs ...any) {
-	h.blind.last = now
+	h.blind.last, h.blind.heard = now, false
 	if h.blind.on {
 		return
 	}
@@ -138,6 +142,13 @@ func (h *Hub[T]) caughtBlindLocked(now time.Time, reason string, attrs ...any) {
 	h.log.Warn("notifications missed: re-reading watched jobs every poll interval until none is missed for a resync interval",
 		append([]any{"reason", reason, "poll_interval", h.cfg.PollTick, "resync", h.cfg.Resync}, attrs...)...)
 	h.refreshLocked()
+}
+
+// heard records a sign that notifications flow (blindness.heard).
+func (h *Hub[T]) heard() {
+	h.mu.Lock()
+	h.blind.heard = true
+	h.mu.Unlock()
 }
 
 // Blind reports whether the hub has caught itself missing changes and why
@@ -175,6 +186,9 @@ func (h *Hub[T]) checkFlags(ctx context.Context, n Node) (refused bool) {
 	cctx, cancel := context.WithTimeout(ctx, h.cfg.RoundTripTimeout)
 	defer cancel()
 	have, lacked, err := restoreFlags(cctx, n.Client)
+	if !lacked && err == nil {
+		h.heard() // the classes are there: as good as a notification
+	}
 	if !lacked {
 		if isRefused(err) {
 			h.log.Debug("CONFIG refused: notify-keyspace-events not watched; the safety re-read bounds what is missed", "node", n.Name, "err", err)

@@ -61,8 +61,16 @@ func TestChangeWithoutNotificationIsReadWithinResync(t *testing.T) {
 		assert.Equal(t, "PROCESSING", got)
 		assert.LessOrEqual(t, time.Since(changed), 2*stream.DefaultPollTick, "while blind, watched jobs are polled")
 
-		// A whole Resync without evidence ends the episode.
+		// Quiet is no proof while nothing is heard: notifications may
+		// still be off, and no watched job changed since.
 		time.Sleep(2 * testResync)
+		blind, _ = h.Blind()
+		assert.True(t, blind, "blind ended with no notification heard")
+
+		// A notification (of any job), then a whole Resync without
+		// evidence, ends the episode.
+		h.Notify("job:b")
+		time.Sleep(testResync + testResync/10)
 		blind, _ = h.Blind()
 		assert.False(t, blind)
 	})

@@ -22,6 +22,8 @@ const (
 	DefaultRetry            = 500 * time.Millisecond
 	DefaultConfirmDelay     = 200 * time.Millisecond
 	DefaultResync           = 5 * time.Second
+	DefaultSubscribeWindow  = 5 * time.Millisecond
+	DefaultLinger           = 5 * time.Second
 )
 
 // ErrClosed is returned by Watch once the hub has stopped.
@@ -82,6 +84,22 @@ type Config[T any] struct {
 	// Notify picks how changes are learnt: keyspace notifications, polling,
 	// or auto (keyspace if it can be enabled, else poll). Zero is auto.
 	Notify Mode
+	// Subscribe picks, in keyspace mode, what the hub subscribes to: the
+	// channels of the watched jobs' keys (SubscribeKeys), so that Redis
+	// sends it the events of those only, or every key's (SubscribePattern).
+	// Zero is DefaultSubscribe.
+	Subscribe Subscribe
+	// Keys returns the keys whose events concern job id (SubscribeKeys
+	// subscribes to their channels). Nil is Pattern with id for its "*".
+	Keys func(id string) []string
+	// SubscribeWindow is how long, under SubscribeKeys, a channel first
+	// wanted waits for others to share its SUBSCRIBE. Zero is
+	// DefaultSubscribeWindow.
+	SubscribeWindow time.Duration
+	// Linger is how long, under SubscribeKeys, the channels of a job whose
+	// last waiter left stay subscribed, for a client that comes back.
+	// Zero is DefaultLinger.
+	Linger time.Duration
 	// TrustFlags, with Notify Keyspace, sends no CONFIG at all: the
 	// server's notify-keyspace-events is trusted to hold NotifyFlags (set
 	// by its operator, as managed Redis must be), neither read nor set, so
@@ -122,6 +140,7 @@ type Hub[T any] struct {
 	running   bool
 	blind     blindness            // caught missing changes; guarded by mu
 	suspects  map[string]time.Time // changes found by safety re-reads, not yet announced
+	subs      *subscriptions       // keys mode's subscription set; nil under SubscribePattern or Poll
 
 	kick  chan struct{} // wakes a reader; capacity one
 	polls chan struct{} // wakes the guard when it starts to poll; capacity one
@@ -143,7 +162,14 @@ func New[T any](cfg Config[T]) *Hub[T] {
 	cfg.Batch = cmp.Or(max(cfg.Batch, 0), DefaultBatch)
 	cfg.Logger = cmp.Or(cfg.Logger, slog.Default())
 	cfg.TrustFlags = cfg.TrustFlags && cfg.Notify == Keyspace
-	return &Hub[T]{
+	cfg.Subscribe = cmp.Or(cfg.Subscribe, DefaultSubscribe)
+	cfg.SubscribeWindow = cmp.Or(max(cfg.SubscribeWindow, 0), DefaultSubscribeWindow)
+	cfg.Linger = cmp.Or(max(cfg.Linger, 0), DefaultLinger)
+	if cfg.Keys == nil {
+		prefix := strings.TrimSuffix(cfg.Pattern, "*")
+		cfg.Keys = func(id string) []string { return []string{prefix + id} }
+	}
+	h := &Hub[T]{
 		cfg:      cfg,
 		log:      cfg.Logger,
 		jobs:     make(map[string]*entry[T]),
@@ -152,29 +178,74 @@ func New[T any](cfg Config[T]) *Hub[T] {
 		polls:    make(chan struct{}, 1),
 		done:     make(chan struct{}),
 	}
+	if cfg.Subscribe == SubscribeKeys && cfg.Notify != Poll {
+		h.subs = newSubscriptions(channelPrefix(cfg.DB), cfg.Keys, cfg.Linger)
+	}
+	return h
 }
 
 // Watch registers a waiter for job id and returns it with the job's state.
 // The state comes from the hub's knowledge when that follows every change,
 // else from a read shared with every concurrent Watch of the job. On error
 // (the read failed, ctx ended, the hub stopped) no waiter is left behind.
+// Under SubscribeKeys the waiter holds the job's subscription until it is
+// closed.
 func (h *Hub[T]) Watch(ctx context.Context, id string) (*Waiter[T], T, error) {
-	w := &Waiter[T]{hub: h, wake: make(chan struct{}, 1)}
+	return h.watch(ctx, id, true)
+}
+
+// Peek returns job id's state for a short poll: from the hub's knowledge
+// when the job is watched and that follows every change, else from a read
+// shared with every concurrent Watch and Peek of the job. It subscribes to
+// nothing: a job polled and never watched costs Redis no SUBSCRIBE.
+func (h *Hub[T]) Peek(ctx context.Context, id string) (T, error) {
+	w, st, err := h.watch(ctx, id, false)
+	if err == nil {
+		w.Close()
+	}
+	return st, err
+}
+
+// watch is Watch, held or not: a held waiter wants the job's channels in
+// keys mode. The hub's knowledge is trusted there only while every channel
+// of the job is confirmed; until then the job is read at once, and the
+// confirmation of its last channel reads it again, so that no change
+// slips between the read and the subscription.
+func (h *Hub[T]) watch(ctx context.Context, id string, held bool) (*Waiter[T], T, error) {
+	w := &Waiter[T]{hub: h, wake: make(chan struct{}, 1), held: held && h.subs != nil}
 	var zero T
+	var chans *jobChannels
 	h.mu.Lock()
 	e := h.jobs[id]
 	if e == nil {
-		// The hub keeps id past this call: a copy, since the caller's may
-		// live in a buffer it reuses (fasthttp's request).
+		// What a job first watched needs is made with mu released (see
+		// subscriptions.wantOf), and dropped if another Watch made it
+		// meanwhile. The hub keeps id past this call: a copy, since the
+		// caller's may live in a buffer it reuses (fasthttp's request).
+		h.mu.Unlock()
 		id = strings.Clone(id)
-		e = &entry[T]{id: id, waiters: make(map[*Waiter[T]]struct{}, 1), state: idle, newTTL: true}
-		h.jobs[id] = e
+		made := &entry[T]{id: id, waiters: make(map[*Waiter[T]]struct{}, 1), state: idle, newTTL: true}
+		if w.held {
+			chans = h.subs.wantOf(id)
+		}
+		h.mu.Lock()
+		if e = h.jobs[id]; e == nil {
+			e = made
+			h.jobs[id] = e
+		}
 	}
 	w.id = e.id
 	e.waiters[w] = struct{}{}
-	// The hub's state is trusted only if no change is pending and the
-	// last read succeeded.
-	if e.cur != nil && h.fresh && e.state.trusted() && e.err == nil {
+	subscribed := h.subs == nil // else: every channel of the job confirmed
+	switch {
+	case w.held:
+		subscribed = h.subs.want(e.id, chans)
+	case h.subs != nil:
+		subscribed = h.subs.live(e.id)
+	}
+	// The hub's state is trusted only if no change is pending, the last
+	// read succeeded, and the job's events reach the hub.
+	if e.cur != nil && h.fresh && e.state.trusted() && e.err == nil && subscribed {
 		w.latest.Store(e.cur)
 		st := e.cur.state
 		h.mu.Unlock()
@@ -230,9 +301,9 @@ func (h *Hub[T]) Watch(ctx context.Context, id string) (*Waiter[T], T, error) {
 	return w, w.latest.Load().state, nil
 }
 
-// queueLocked asks for a read of e, ev being notified or asked: at the
-// back of the dirty queue, or once more after the read in progress. at is
-// when the change was learnt (zero: none).
+// queueLocked asks for a read of e, ev being notified or asked:
+// at the back of the dirty queue, or once more after the read in
+// progress. at is when the change was learnt (zero: none).
 func (h *Hub[T]) queueLocked(e *entry[T], ev event, at time.Time) {
 	if !at.IsZero() && e.since.IsZero() {
 		e.since = at
@@ -262,6 +333,7 @@ func (h *Hub[T]) notify(key string, at time.Time) {
 		return
 	}
 	h.mu.Lock()
+	h.blind.heard = true
 	delete(h.suspects, id) // announced after all, only late
 	if e := h.jobs[id]; e != nil {
 		h.queueLocked(e, notified, at)
@@ -540,9 +612,13 @@ func (h *Hub[T]) applyLocked(e *entry[T], st T, now time.Time, pushes []func() f
 	return 0, pushes
 }
 
-// leave removes a waiter; the job is forgotten with its last waiter.
+// leave removes a waiter; the job is forgotten with its last waiter, and
+// its channels linger with its last held waiter.
 func (h *Hub[T]) leave(w *Waiter[T]) {
 	h.mu.Lock()
+	if w.held && h.subs != nil {
+		h.subs.unwant(w.id)
+	}
 	if e := h.jobs[w.id]; e != nil {
 		delete(e.waiters, w)
 		if len(e.waiters) == 0 {

@@ -104,6 +104,7 @@ func (f *hubFixture) watch(t *testing.T, id string) (*stream.Waiter[string], str
 	w, st, err := f.hub.Watch(ctx, id)
 	require.NoError(t, err)
 	t.Cleanup(w.Close)
+	streamtest.Eventually(t, hubWait, "job "+id+" subscribed and read", func() bool { return f.hub.Confirmed(id) })
 	return w, st
 }
 

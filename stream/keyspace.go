@@ -74,6 +74,7 @@ func (l *listener[T]) follow(ctx context.Context) {
 	}
 	first := l.shape == ""
 	l.shape = p.Shape
+	l.h.route(p)
 	l.resubscribe(ctx, p.Masters)
 	if first {
 		return
@@ -192,14 +193,14 @@ func (l *listener[T]) configure(ctx context.Context, standby []Node) {
 }
 
 // keepSubscribed holds a keyspace subscription on node n, re-creating it
-// after every failure, until ctx ends. Each attempt first makes sure the
-// node publishes NotifyFlags: a restarted Redis has lost what CONFIG SET
-// gave it, and a promoted replica may never have had it. Meanwhile a
-// goroutine it owns re-checks the node's flags (guardFlags). Under
-// TrustFlags it does neither. confirmed runs on each subscription
-// confirmation, lost on each failure.
+// after every failure, until ctx ends: a pattern subscription, or in keys
+// mode the node's channels of the subscription set (keysSession). Each
+// attempt first makes sure the node publishes NotifyFlags: a restarted
+// Redis has lost what CONFIG SET gave it, and a promoted replica may never
+// have had it. Meanwhile a goroutine it owns re-checks the node's flags
+// (guardFlags). Under TrustFlags it does neither. confirmed runs on each
+// subscription confirmation, lost on each failure.
 func (h *Hub[T]) keepSubscribed(ctx context.Context, n Node, confirmed func(), lost func(error)) {
-	prefix := channelPrefix(h.cfg.DB)
 	b := backoff{}
 	gctx, stopGuard := context.WithCancel(ctx)
 	guarded := make(chan struct{})
@@ -219,9 +220,13 @@ func (h *Hub[T]) keepSubscribed(ctx context.Context, n Node, confirmed func(), l
 			err = ensureNotify(ctx, n.Client, h.cfg.RoundTripTimeout)
 		}
 		if err == nil {
-			ps := n.Client.PSubscribe(ctx, prefix+h.cfg.Pattern)
+			ps := n.Client.Subscriber(ctx)
 			stop := context.AfterFunc(ctx, func() { ps.Close() })
-			err = h.receive(ctx, ps, len(prefix), &b, confirmed)
+			if h.subs != nil {
+				err = h.keysSession(ctx, n, ps, &b, confirmed)
+			} else {
+				err = h.patternSession(ctx, ps, &b, confirmed)
+			}
 			stop()
 			ps.Close()
 		}
@@ -231,6 +236,21 @@ func (h *Hub[T]) keepSubscribed(ctx context.Context, n Node, confirmed func(), l
 		lost(err)
 		b.sleep(ctx)
 	}
+}
+
+// patternSession holds one pattern subscription ps of every watched key's
+// channel until it fails.
+func (h *Hub[T]) patternSession(ctx context.Context, ps Subscriber, b *backoff, confirmed func()) error {
+	prefix := channelPrefix(h.cfg.DB)
+	if err := ps.PSubscribe(ctx, prefix+h.cfg.Pattern); err != nil {
+		return err
+	}
+	return h.receive(ctx, ps, len(prefix), func(msg any) {
+		if m, ok := msg.(*redis.Subscription); ok && m.Kind == "psubscribe" {
+			b.reset()
+			confirmed()
+		}
+	})
 }
 
 // ensureNotify adds NotifyFlags on node c within timeout. A refusal is no
@@ -245,9 +265,9 @@ func ensureNotify(ctx context.Context, c NodeClient, timeout time.Duration) erro
 	return nil
 }
 
-// receive reads the subscription until it fails; confirmed is called on
-// each subscription confirmation.
-func (h *Hub[T]) receive(ctx context.Context, ps *redis.PubSub, prefixLen int, b *backoff, confirmed func()) error {
+// receive reads the subscription until it fails: each event goes to the
+// hub, every other reply (a confirmation, a PONG) to on.
+func (h *Hub[T]) receive(ctx context.Context, ps Subscriber, prefixLen int, on func(msg any)) error {
 	pinged := false
 	for {
 		msg, err := ps.ReceiveTimeout(ctx, healthEvery)
@@ -263,16 +283,12 @@ func (h *Hub[T]) receive(ctx context.Context, ps *redis.PubSub, prefixLen int, b
 			return err
 		}
 		pinged = false
-		switch m := msg.(type) {
-		case *redis.Message:
+		if m, ok := msg.(*redis.Message); ok {
 			if len(m.Channel) > prefixLen {
 				h.event(m.Channel[prefixLen:], m.Payload, time.Now())
 			}
-		case *redis.Subscription:
-			if m.Kind == "psubscribe" {
-				b.reset()
-				confirmed()
-			}
+			continue
 		}
+		on(msg)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -35,6 +36,11 @@ type Publishers struct {
 	// new masters, drops the old ones and re-reads every watched job, since
 	// a change written meanwhile may have been published to nobody.
 	Shape string
+	// Owner names the master whose node publishes key's events (on a
+	// cluster, the master of the key's slot); nil: the first of Masters
+	// publishes every key's. Keys mode subscribes to each key's channel
+	// there.
+	Owner func(key string) string
 }
 
 // Node is one Redis node the hub subscribes on.
@@ -43,12 +49,26 @@ type Node struct {
 	Client NodeClient
 }
 
-// NodeClient is what the hub sends one node: its subscription, and the
+// NodeClient is what the hub sends one node: its subscriptions, and the
 // reading and restoring of its notify-keyspace-events.
 type NodeClient interface {
-	PSubscribe(ctx context.Context, channels ...string) *redis.PubSub
+	// Subscriber returns a subscription connection to the node with
+	// nothing subscribed yet; it connects on its first command.
+	Subscriber(ctx context.Context) Subscriber
 	ConfigGet(ctx context.Context, parameter string) *redis.MapStringStringCmd
 	ConfigSet(ctx context.Context, parameter, value string) *redis.StatusCmd
+}
+
+// Subscriber is one subscription connection (go-redis's *redis.PubSub).
+// Its commands may be sent while another goroutine receives; what it
+// receives is a *redis.Message, *redis.Subscription or *redis.Pong.
+type Subscriber interface {
+	Subscribe(ctx context.Context, channels ...string) error
+	Unsubscribe(ctx context.Context, channels ...string) error
+	PSubscribe(ctx context.Context, patterns ...string) error
+	Ping(ctx context.Context, payload ...string) error
+	ReceiveTimeout(ctx context.Context, timeout time.Duration) (any, error)
+	Close() error
 }
 
 // NotifyFlags are the notify-keyspace-events classes the hub needs:

@@ -17,6 +17,34 @@ const (
 	Poll     Mode = "poll"
 )
 
+// Subscribe is what the hub subscribes to in keyspace mode.
+type Subscribe string
+
+// The subscriptions of JOBWAIT_SUBSCRIBE.
+const (
+	// SubscribeKeys subscribes to the channels of the watched jobs' keys
+	// only, each on the master that publishes it: Redis sends a replica
+	// the events of the jobs it waits for, and no others.
+	SubscribeKeys Subscribe = "keys"
+	// SubscribePattern subscribes to every job key's channel with one
+	// pattern per master: every replica is sent every job's events.
+	SubscribePattern Subscribe = "pattern"
+)
+
+// DefaultSubscribe is Config.Subscribe's zero value.
+const DefaultSubscribe = SubscribeKeys
+
+// ParseSubscribe reads a subscription; the empty string is DefaultSubscribe.
+func ParseSubscribe(s string) (Subscribe, error) {
+	switch m := Subscribe(s); m {
+	case "":
+		return DefaultSubscribe, nil
+	case SubscribeKeys, SubscribePattern:
+		return m, nil
+	}
+	return "", fmt.Errorf("subscription %q: want keys or pattern", s)
+}
+
 // ParseMode reads a notify mode; the empty string is Auto.
 func ParseMode(s string) (Mode, error) {
 	switch m := Mode(s); m {
@@ -66,6 +94,9 @@ func (h *Hub[T]) Run(ctx context.Context) error {
 	}
 	h.mode.Store(mode)
 	if mode == Poll {
+		h.mu.Lock()
+		h.subs = nil // nothing is subscribed: every state read is trusted as polled
+		h.mu.Unlock()
 		h.poll(ctx)
 		return nil
 	}

@@ -12,6 +12,7 @@ import (
 type Waiter[T any] struct {
 	hub    *Hub[T]
 	id     string
+	held   bool          // holds the job's channels (keys mode's Watch)
 	wake   chan struct{} // capacity one: a pending wake-up covers any number of changes
 	latest atomic.Pointer[update[T]]
 	push   atomic.Pointer[func() func()] // OnChange's f; nil: signal wake

@@ -86,13 +86,14 @@ func TestLeastPrivilegeUser(t *testing.T) {
 	says := map[string]string{
 		"%R~job:*":               "GET on job:*",
 		"%R~ai:recommendation:*": "GET on ai:recommendation:*",
-		"&__keyspace@0__:job:*":  "PSUBSCRIBE on __keyspace@0__:job:*",
+		"&__keyspace@0__:job:*":  "SUBSCRIBE on __keyspace@0__:job:*",
 		"+get":                   "GET on job:*",
 		"+mget":                  "MGET on job:*, job:*:error and ai:recommendation:*",
 		"+pttl":                  "PTTL on job:*",
 		"+hgetall":               "HGETALL on job:*",
 		"+ping":                  "PING",
-		"+psubscribe":            "PSUBSCRIBE on __keyspace@0__:job:*",
+		"+subscribe":             "SUBSCRIBE on __keyspace@0__:job:*",
+		"+unsubscribe":           "UNSUBSCRIBE",
 	}
 	for i, w := range words {
 		if i < 3 || !strings.HasPrefix(w, "+") && !strings.HasPrefix(w, "%") && !strings.HasPrefix(w, "&") {
@@ -175,7 +176,7 @@ func TestSubscribePermissionRevokedWhileRunning(t *testing.T) {
 	})
 	admin := srv.Client(t)
 	ctx := context.Background()
-	require.NoError(t, admin.Do(ctx, "ACL", "SETUSER", "jobwait", "-psubscribe").Err())
+	require.NoError(t, admin.Do(ctx, "ACL", "SETUSER", "jobwait", "-subscribe").Err())
 	require.NoError(t, admin.Do(ctx, "CLIENT", "KILL", "TYPE", "pubsub").Err())
 	streamtest.Eventually(t, 10*time.Second, "the refusal named", func() bool {
 		log := jw.Log()
@@ -193,7 +194,7 @@ func TestSubscribePermissionRevokedWhileRunning(t *testing.T) {
 	assertAllCompleted(t, w.Wait(t, budget+slack))
 	assert.Equal(t, 1, strings.Count(jw.Log(), "keyspace subscription live"), "answered while the subscription was refused")
 
-	require.NoError(t, admin.Do(ctx, "ACL", "SETUSER", "jobwait", "+psubscribe").Err())
+	require.NoError(t, admin.Do(ctx, "ACL", "SETUSER", "jobwait", "+subscribe").Err())
 	streamtest.Eventually(t, 10*time.Second, "live again", func() bool {
 		return strings.Count(jw.Log(), "keyspace subscription live") >= 2
 	})

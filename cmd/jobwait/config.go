@@ -29,6 +29,7 @@ type Config struct {
 	Heartbeat    time.Duration
 	MaxWaiters   int
 	Notify       stream.Mode
+	Subscribe    stream.Subscribe // what keyspace mode subscribes to
 	Demo         bool
 	DemoDelay    time.Duration
 	DemoFailRate float64
@@ -74,6 +75,7 @@ var settings = []setting{
 	{"heartbeat", "JOBWAIT_HEARTBEAT", kindDuration, "15s", "SSE keepalive comment interval"},
 	{"max-waiters", "JOBWAIT_MAX_WAITERS", kindInt, "100000", "held long polls plus streams; past it SVC_001"},
 	{"notify", "JOBWAIT_NOTIFY", kindString, "auto", "keyspace, poll, or auto"},
+	{"subscribe", "JOBWAIT_SUBSCRIBE", kindString, "keys", "what keyspace mode subscribes to: keys (the channels of the watched jobs only: Redis sends each replica the events of its jobs) or pattern (every job's events to every replica)"},
 	{"demo", "JOBWAIT_DEMO", kindBool, "", "demo mode (default: on with the embedded store, off with REDIS_URL)"},
 	{"demo-delay", "JOBWAIT_DEMO_DELAY", kindDuration, "5s", "how long the stand-in AI takes to finish a job"},
 	{"demo-fail-rate", "JOBWAIT_DEMO_FAIL_RATE", kindFloat, "0.1", "share of demo jobs that end FAILED (0 to 1)"},
@@ -145,6 +147,11 @@ func parseConfig(args []string, getenv func(string) string) (Config, error) {
 		p.fail("notify", err)
 	} else {
 		cfg.Notify = m
+	}
+	if sub, err := stream.ParseSubscribe(p.str("subscribe")); err != nil {
+		p.fail("subscribe", err)
+	} else {
+		cfg.Subscribe = sub
 	}
 	if !strings.Contains(cfg.Addr, ":") {
 		p.fail("addr", errors.New("want host:port or :port"))

@@ -28,6 +28,7 @@ func TestParseConfigDefaults(t *testing.T) {
 	assert.Equal(t, 15*time.Second, cfg.Heartbeat)
 	assert.Equal(t, 100000, cfg.MaxWaiters)
 	assert.Equal(t, stream.Auto, cfg.Notify)
+	assert.Equal(t, stream.SubscribeKeys, cfg.Subscribe)
 	assert.True(t, cfg.Demo, "demo is on with the embedded store")
 	assert.Equal(t, 5*time.Second, cfg.DemoDelay)
 	assert.InDelta(t, 0.1, cfg.DemoFailRate, 1e-9)
@@ -58,6 +59,9 @@ func TestParseConfig(t *testing.T) {
 		{"bad budget", nil, map[string]string{"JOBWAIT_WAIT_BUDGET": "soon"}, nil, "JOBWAIT_WAIT_BUDGET"},
 		{"zero budget", nil, map[string]string{"JOBWAIT_WAIT_BUDGET": "0s"}, nil, "JOBWAIT_WAIT_BUDGET"},
 		{"bad notify", nil, map[string]string{"JOBWAIT_NOTIFY": "pubsub"}, nil, "JOBWAIT_NOTIFY"},
+		{"subscribe pattern", []string{"-subscribe", "pattern"}, nil,
+			func(t *testing.T, c Config) { assert.Equal(t, stream.SubscribePattern, c.Subscribe) }, ""},
+		{"bad subscribe", nil, map[string]string{"JOBWAIT_SUBSCRIBE": "job:*"}, nil, "JOBWAIT_SUBSCRIBE"},
 		{"max conns", []string{"-max-conns", "500"}, nil,
 			func(t *testing.T, c Config) { assert.Equal(t, 500, c.serverConfig().MaxConns) }, ""},
 		{"bad max conns", nil, map[string]string{"JOBWAIT_MAX_CONNS": "-5"}, nil, "JOBWAIT_MAX_CONNS"},

@@ -90,7 +90,7 @@ const silence = 5 * time.Second
 // checker) may send in w under notify mode mode: every command it queues.
 func (w costWindow) checked(mode stream.Mode) int {
 	n := 0
-	for _, pm := range redisconn.Of(redis.NewClient(&redis.Options{})).Permissions(mode) {
+	for _, pm := range redisconn.Of(redis.NewClient(&redis.Options{})).Permissions(mode, stream.DefaultSubscribe) {
 		if pm.Checked() {
 			n++
 		}

@@ -321,7 +321,7 @@ func TestHostileInputNeverReachesRedis(t *testing.T) {
 	keyRE := regexp.MustCompile(`^(job:[A-Za-z0-9_-]{1,64}(:error)?|ai:recommendation:[A-Za-z0-9_-]{1,64})$`)
 	keyed := map[string]bool{"get": true, "hgetall": true, "set": true, "del": true, "exists": true, "type": true, "ttl": true, "pttl": true, "pexpire": true, "expire": true}
 	// Commands without a key, with every argument spelled out.
-	fixed := regexp.MustCompile(`^(ping|monitor|config get notify-keyspace-events|config set notify-keyspace-events [A-Za-z$]+|` +
+	fixed := regexp.MustCompile(`^(ping|ping jobwait-opened|monitor|config get notify-keyspace-events|config set notify-keyspace-events [A-Za-z$]+|` +
 		`psubscribe __keyspace@0__:job:\*|punsubscribe.*|hello [23].*|client setinfo (lib-name|lib-ver) [A-Za-z0-9().,_ -]+|client maint_notifications.*|info cluster|cluster info|select 0)$`)
 	seen := map[string]int{}
 	for _, c := range cmds {
@@ -342,6 +342,14 @@ func TestHostileInputNeverReachesRedis(t *testing.T) {
 		if name == "mget" { // every argument is a key
 			for _, k := range c.args[1:] {
 				assert.Regexp(t, keyRE, k, "key of %q", c.args)
+			}
+			continue
+		}
+		if name == "subscribe" || name == "unsubscribe" { // every argument is a job key's channel
+			for _, ch := range c.args[1:] {
+				k, ok := strings.CutPrefix(ch, "__keyspace@0__:")
+				assert.True(t, ok, "channel of %q", c.args)
+				assert.Regexp(t, keyRE, k, "channel of %q", c.args)
 			}
 			continue
 		}

@@ -47,7 +47,7 @@ func (r *rig) awaitReady(t *testing.T, code int, status, named string) map[strin
 // TestReadinessFollowsPermissions takes permissions away from README's
 // ACL user while jobwait runs, one at a time, and gives them back: /readyz
 // turns red for a read that requests need (GET) or the subscription
-// (PSUBSCRIBE), with the reason, stays green for one with a fallback
+// (SUBSCRIBE), with the reason, stays green for one with a fallback
 // (MGET, CONFIG GET under JOBWAIT_NOTIFY=auto), names each with what it
 // costs, and is green with nothing missing once it is back; a request that meets a refused read is answered
 // SVC_002 saying Redis refused jobwait's command, not that it is
@@ -69,7 +69,7 @@ func TestReadinessFollowsPermissions(t *testing.T) {
 	}{
 		{"keyspace", nil, "-get", http.StatusServiceUnavailable, "unavailable", "GET on job:*", false},
 		{"keyspace", nil, "-mget", http.StatusOK, "ok", "MGET on job:*, job:*:error and ai:recommendation:*", false},
-		{"keyspace", nil, "-psubscribe", http.StatusServiceUnavailable, "unavailable", "PSUBSCRIBE on __keyspace@0__:job:*", true},
+		{"keyspace", nil, "-subscribe", http.StatusServiceUnavailable, "unavailable", "SUBSCRIBE on __keyspace@0__:job:*", true},
 		{"auto", readmeConfigACL(t), "-config|get", http.StatusOK, "ok", "CONFIG GET notify-keyspace-events", false},
 	} {
 		t.Run(tc.mode+tc.revoke, func(t *testing.T) {

@@ -41,6 +41,7 @@ import (
 	"strings"
 	"syscall"
 
+	"jobwait/cmd/waitload/fanout"
 	"jobwait/cmd/waitload/gate"
 	"jobwait/cmd/waitload/load"
 	"jobwait/cmd/waitload/proc"
@@ -65,6 +66,9 @@ const (
 func realMain(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "compare" {
 		return compareMain(args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "fanout" {
+		return fanout.Main(args[1:], stdout, stderr)
 	}
 	cfg, out, err := parseFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {

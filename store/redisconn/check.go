@@ -72,9 +72,10 @@ type Check struct {
 }
 
 // NewCheck returns the check of the permissions of conn under notify mode
-// mode, with hub's subscription; it checks nothing until Run.
-func NewCheck(conn *Conn, mode stream.Mode, hub Hub, log *slog.Logger) *Check {
-	k := &Check{client: conn.client, perms: conn.Permissions(mode), hub: hub, log: log, refused: map[string]error{}, tried: map[string]bool{}}
+// mode, subscribing as sub says, with hub's subscription; it checks
+// nothing until Run.
+func NewCheck(conn *Conn, mode stream.Mode, sub stream.Subscribe, hub Hub, log *slog.Logger) *Check {
+	k := &Check{client: conn.client, perms: conn.Permissions(mode, sub), hub: hub, log: log, refused: map[string]error{}, tried: map[string]bool{}}
 	k.found.Store(&Health{State: "down", Reason: "redis not checked yet"})
 	return k
 }
@@ -145,10 +146,10 @@ func (k *Check) check(ctx context.Context) {
 	if st := k.hub.Stats(); st.Mode == stream.Keyspace {
 		for _, pm := range k.perms {
 			switch why := errors.New(st.Down); {
-			case !pm.subscribe:
+			case pm.subscribe == "":
 			case st.Live:
 				k.judge(pm, nil)
-			case store.Refused(why):
+			case store.Refused(why) && pm.refuses(why):
 				k.judge(pm, why)
 			}
 		}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -52,9 +53,27 @@ func newCluster(cc *redis.ClusterClient, log *slog.Logger) *cluster {
 
 // topology is what the cluster answered about itself.
 type topology struct {
-	masters []string // the nodes whose events the hub needs, sorted
-	nodes   []string // every node not known to have failed, masters first
-	shape   string   // masters and their slots
+	masters []string    // the nodes whose events the hub needs, sorted
+	nodes   []string    // every node not known to have failed, masters first
+	shape   string      // masters and their slots
+	slots   []slotRange // who holds which slots, by start
+}
+
+// slotRange is a range of slots and the master that holds it.
+type slotRange struct {
+	start, end int
+	master     string
+}
+
+// owner returns the master of key's slot: the node that publishes its
+// events; "" when no master holds it.
+func (t topology) owner(key string) string {
+	slot := keySlot(key)
+	i := sort.Search(len(t.slots), func(i int) bool { return t.slots[i].end >= slot })
+	if i < len(t.slots) && t.slots[i].start <= slot {
+		return t.slots[i].master
+	}
+	return ""
 }
 
 // publishers asks the cluster for its masters and replicas: CLUSTER
@@ -86,13 +105,13 @@ func (c *cluster) publishers(ctx context.Context) (stream.Publishers, error) {
 		c.cc.ReloadState(ctx)
 	}
 	c.shape = top.shape
-	p := stream.Publishers{Shape: top.shape}
+	p := stream.Publishers{Shape: top.shape, Owner: top.owner}
 	for i, addr := range top.nodes {
 		rc, err := c.client(addr)
 		if err != nil {
 			return stream.Publishers{}, err
 		}
-		n := stream.Node{Name: addr, Client: rc}
+		n := Node(addr, rc)
 		if i < len(top.masters) {
 			p.Masters = append(p.Masters, n)
 		} else {
@@ -222,6 +241,7 @@ func (c *cluster) ask(ctx context.Context, addr string) (topology, error) {
 func (c *cluster) fromShards(shards []redis.ClusterShard, route func(string) string) topology {
 	shape := map[string]string{}
 	var replicas []string
+	var owned []slotRange
 	for _, sh := range shards {
 		var up, down []string
 		for _, n := range sh.Nodes {
@@ -245,9 +265,12 @@ func (c *cluster) fromShards(shards []redis.ClusterShard, route func(string) str
 		}
 		for _, a := range up {
 			shape[a] = strings.Join(ranges, ",")
+			for _, r := range sh.Slots {
+				owned = append(owned, slotRange{int(r.Start), int(r.End), a})
+			}
 		}
 	}
-	return newTopology(shape, replicas)
+	return newTopology(shape, replicas, owned)
 }
 
 // shardNodeAddr is the address a CLUSTER SHARDS node announces, as CLUSTER
@@ -269,11 +292,13 @@ func fromSlots(slots []redis.ClusterSlot, route func(string) string) topology {
 	slices.SortFunc(slots, func(a, b redis.ClusterSlot) int { return cmp.Compare(a.Start, b.Start) })
 	shape := map[string]string{}
 	var replicas []string
+	var owned []slotRange
 	for _, r := range slots {
 		if len(r.Nodes) == 0 {
 			continue
 		}
 		m := route(r.Nodes[0].Addr)
+		owned = append(owned, slotRange{r.Start, r.End, m})
 		if shape[m] != "" {
 			shape[m] += ","
 		}
@@ -282,12 +307,14 @@ func fromSlots(slots []redis.ClusterSlot, route func(string) string) topology {
 			replicas = append(replicas, route(n.Addr))
 		}
 	}
-	return newTopology(shape, replicas)
+	return newTopology(shape, replicas, owned)
 }
 
-// newTopology builds a topology from each master's slot ranges.
-func newTopology(shape map[string]string, replicas []string) topology {
-	var t topology
+// newTopology builds a topology from each master's slot ranges, as text
+// (shape) and as ranges (owned).
+func newTopology(shape map[string]string, replicas []string, owned []slotRange) topology {
+	t := topology{slots: owned}
+	slices.SortFunc(t.slots, func(a, b slotRange) int { return cmp.Compare(a.start, b.start) })
 	var lines []string
 	for m, ranges := range shape {
 		t.masters = append(t.masters, m)

@@ -172,7 +172,7 @@ func (c *Conn) Publishers(ctx context.Context) (stream.Publishers, error) {
 	if c.cluster != nil {
 		return c.cluster.publishers(ctx)
 	}
-	return stream.Publishers{Masters: []stream.Node{{Name: c.desc, Client: c.client}}, Shape: c.desc}, nil
+	return stream.Publishers{Masters: []stream.Node{Node(c.desc, c.client)}, Shape: c.desc}, nil
 }
 
 // NotifyMode is the notify mode to run with when mode is asked for: the

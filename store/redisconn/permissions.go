@@ -34,9 +34,9 @@ type Permission struct {
 	// config: sent only while the hub manages notify-keyspace-events
 	// (JOBWAIT_NOTIFY=auto, until it falls back to polling).
 	config bool
-	// subscribe: the keyspace subscription's, which the hub reports on
-	// while it runs.
-	subscribe bool
+	// subscribe: a command of the keyspace subscription (as Redis names it
+	// in a refusal), which the hub reports on while it runs.
+	subscribe string
 }
 
 // refusal is the cost of a read refused: every read that meets it fails,
@@ -48,9 +48,9 @@ const refusal = "requests that read them are answered 503 SVC_002 (Redis refused
 func (p Permission) Checked() bool { return p.queue != nil }
 
 // Permissions lists the commands jobwait sends Redis under notify mode
-// mode, reading as store does, in the order of the ACL rules of
-// docs/production.md.
-func (conn *Conn) Permissions(mode stream.Mode) []Permission {
+// mode, subscribing as sub says, reading as store does, in the order of
+// the ACL rules of docs/production.md.
+func (conn *Conn) Permissions(mode stream.Mode, sub stream.Subscribe) []Permission {
 	get := func(key string) func(context.Context, redis.Pipeliner) redis.Cmder {
 		return func(ctx context.Context, p redis.Pipeliner) redis.Cmder { return p.Get(ctx, key) }
 	}
@@ -79,15 +79,7 @@ func (conn *Conn) Permissions(mode stream.Mode) []Permission {
 	if mode == stream.Poll || conn.embedded {
 		return ps
 	}
-	pattern := "__keyspace@" + strconv.Itoa(conn.db) + "__:job:*"
-	ps = append(ps, Permission{Name: "PSUBSCRIBE on " + pattern, Grant: "&" + pattern + " +psubscribe", Needed: true, subscribe: true,
-		Cost: "no keyspace notifications: the subscription is refused over and over and jobwait is not ready (waiters are polled meanwhile); grant it, or run JOBWAIT_NOTIFY=poll",
-		try: func(ctx context.Context, c redis.UniversalClient) error {
-			sub := c.PSubscribe(ctx, pattern)
-			defer sub.Close()
-			_, err := sub.Receive(ctx)
-			return err
-		}})
+	ps = append(ps, subscriptions(conn.db, sub)...)
 	ps = append(ps, Permission{Name: "PTTL on job:*", Grant: "+pttl",
 		Cost:  "an expired job reaches its waiters at the next safety re-read (JOBWAIT_RESYNC) instead of within a tick (a PTTL is tried again each minute)",
 		queue: func(ctx context.Context, p redis.Pipeliner) redis.Cmder { return p.PTTL(ctx, store.JobKey(probeJob)) }})
@@ -128,6 +120,64 @@ func (conn *Conn) Permissions(mode stream.Mode) []Permission {
 				try:  func(ctx context.Context, c redis.UniversalClient) error { return c.Command(ctx).Err() }})
 	}
 	return ps
+}
+
+// subscriptions are the commands of the keyspace subscription of
+// database db: SUBSCRIBE and UNSUBSCRIBE of the channels of the watched
+// jobs' keys, or PSUBSCRIBE of every job key's. Each is tried at start on
+// the channel of the job the checks read; the hub tells the rest.
+func subscriptions(db int, sub stream.Subscribe) []Permission {
+	prefix := "__keyspace@" + strconv.Itoa(db) + "__:"
+	pattern := prefix + store.JobPattern
+	probe := prefix + store.JobKey(probeJob)
+	refused := "no keyspace notifications: the subscription is refused over and over and jobwait is not ready (waiters are polled meanwhile); grant it, or run JOBWAIT_NOTIFY=poll"
+	if sub == stream.SubscribePattern {
+		return []Permission{{Name: "PSUBSCRIBE on " + pattern, Grant: "&" + pattern + " +psubscribe", Needed: true, subscribe: "psubscribe",
+			Cost: refused,
+			try: func(ctx context.Context, c redis.UniversalClient) error {
+				ps := c.PSubscribe(ctx, pattern)
+				defer ps.Close()
+				_, err := ps.Receive(ctx)
+				return err
+			}}}
+	}
+	subscribe := func(ctx context.Context, c redis.UniversalClient) (*redis.PubSub, error) {
+		ps := c.Subscribe(ctx, probe)
+		_, err := ps.Receive(ctx)
+		return ps, err
+	}
+	return []Permission{
+		{Name: "SUBSCRIBE on " + pattern, Grant: "&" + pattern + " +subscribe", Needed: true, subscribe: "subscribe",
+			Cost: refused,
+			try: func(ctx context.Context, c redis.UniversalClient) error {
+				ps, err := subscribe(ctx, c)
+				ps.Close()
+				return err
+			}},
+		{Name: "UNSUBSCRIBE", Grant: "+unsubscribe", Needed: true, subscribe: "unsubscribe",
+			Cost: "the channels of jobs no longer watched cannot be dropped: the subscription fails at the first, over and over, and jobwait is not ready (waiters are polled meanwhile); grant it, or run JOBWAIT_SUBSCRIBE=pattern",
+			try: func(ctx context.Context, c redis.UniversalClient) error {
+				ps, err := subscribe(ctx, c)
+				defer ps.Close()
+				if err != nil {
+					return nil // told by SUBSCRIBE
+				}
+				if err := ps.Unsubscribe(ctx, probe); err != nil {
+					return err
+				}
+				_, err = ps.Receive(ctx)
+				return err
+			}},
+	}
+}
+
+// refuses reports whether err, the hub's subscription's refusal, is a
+// refusal of pm: of its command, or of the channels (which the
+// subscribing command's rule grants).
+func (pm Permission) refuses(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "'"+pm.subscribe+"'") ||
+		pm.subscribe != "unsubscribe" && strings.Contains(msg, "channel")
 }
 
 // isAuthRefused tells a refusal of jobwait's credentials, as go-redis

@@ -374,3 +374,130 @@ func waitFor(tb testing.TB, what string, cond func() error) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// Slot returns the hash slot of key.
+func (c *Cluster) Slot(tb testing.TB, key string) int {
+	tb.Helper()
+	var slot int64
+	err := c.ask(func(ctx context.Context, rc *redis.Client) (err error) {
+		slot, err = rc.ClusterKeySlot(ctx, key).Result()
+		return err
+	})
+	if err != nil {
+		tb.Fatalf("slot of %q: %v", key, err)
+	}
+	return int(slot)
+}
+
+// Migration is one slot moving from one master to another, in the steps
+// redis-cli --cluster reshard takes, so that a test can act between them:
+// while it lasts, a key of the slot is on the source until it is moved,
+// and on the target after.
+type Migration struct {
+	slot         int
+	from, to     *Server
+	fromID, toID string
+	c            *Cluster
+}
+
+// BeginMigration marks slot importing on to and migrating on from.
+func (c *Cluster) BeginMigration(tb testing.TB, slot int, from, to *Server) *Migration {
+	tb.Helper()
+	m := &Migration{slot: slot, from: from, to: to, c: c}
+	m.fromID, m.toID = nodeID(tb, from), nodeID(tb, to)
+	m.do(tb, to, "CLUSTER", "SETSLOT", slot, "IMPORTING", m.fromID)
+	m.do(tb, from, "CLUSTER", "SETSLOT", slot, "MIGRATING", m.toID)
+	return m
+}
+
+// MoveKeys moves keys, of the migrating slot, to the target (MIGRATE).
+func (m *Migration) MoveKeys(tb testing.TB, keys ...string) {
+	tb.Helper()
+	host, port, _ := net.SplitHostPort(m.to.Addr())
+	args := []any{"MIGRATE", host, port, "", 0, 5000, "KEYS"}
+	for _, k := range keys {
+		args = append(args, k)
+	}
+	m.do(tb, m.from, args...)
+}
+
+// Finish moves the slot's remaining keys to the target, gives it the slot
+// on every master, and waits until every running node sees it there.
+func (m *Migration) Finish(tb testing.TB) {
+	tb.Helper()
+	rc := redis.NewClient(&redis.Options{Addr: m.from.Addr()})
+	defer rc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	keys, err := rc.ClusterGetKeysInSlot(ctx, m.slot, 1000).Result()
+	cancel()
+	if err != nil {
+		tb.Fatalf("CLUSTER GETKEYSINSLOT %d: %v", m.slot, err)
+	}
+	if len(keys) > 0 {
+		m.MoveKeys(tb, keys...)
+	}
+	m.do(tb, m.to, "CLUSTER", "SETSLOT", m.slot, "NODE", m.toID)
+	m.do(tb, m.from, "CLUSTER", "SETSLOT", m.slot, "NODE", m.toID)
+	for _, s := range m.c.Masters(tb) {
+		if s != m.to && s != m.from {
+			m.do(tb, s, "CLUSTER", "SETSLOT", m.slot, "NODE", m.toID)
+		}
+	}
+	waitFor(tb, fmt.Sprintf("slot %d on %s", m.slot, m.to.Addr()), func() error {
+		for _, s := range m.c.Nodes {
+			if !s.running() {
+				continue
+			}
+			if err := servedBy(s, m.slot, m.to); err != nil {
+				return fmt.Errorf("%s: %w", s.Addr(), err)
+			}
+		}
+		return nil
+	})
+}
+
+func (m *Migration) do(tb testing.TB, s *Server, args ...any) {
+	tb.Helper()
+	rc := redis.NewClient(&redis.Options{Addr: s.Addr()})
+	defer rc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := rc.Do(ctx, args...).Err(); err != nil {
+		tb.Fatalf("%v on %s: %v", args, s.Addr(), err)
+	}
+}
+
+// nodeID is s's cluster node id.
+func nodeID(tb testing.TB, s *Server) string {
+	tb.Helper()
+	rc := redis.NewClient(&redis.Options{Addr: s.Addr()})
+	defer rc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	id, err := rc.ClusterMyID(ctx).Result()
+	if err != nil {
+		tb.Fatalf("CLUSTER MYID on %s: %v", s.Addr(), err)
+	}
+	return id
+}
+
+// servedBy fails unless node s sees slot served by master.
+func servedBy(s *Server, slot int, master *Server) error {
+	rc := redis.NewClient(&redis.Options{Addr: s.Addr(), MaxRetries: -1})
+	defer rc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	slots, err := rc.ClusterSlots(ctx).Result()
+	if err != nil {
+		return err
+	}
+	for _, r := range slots {
+		if r.Start <= slot && slot <= r.End {
+			if r.Nodes[0].Addr == master.Addr() {
+				return nil
+			}
+			return fmt.Errorf("slot %d served by %s", slot, r.Nodes[0].Addr)
+		}
+	}
+	return fmt.Errorf("slot %d not served", slot)
+}

@@ -47,3 +47,19 @@ func TestParseCmdStats(t *testing.T) {
 	assert.Equal(t, int64(22), d.Total())
 	assert.Equal(t, int64(20), d.Reads())
 }
+
+func TestBytesSent(t *testing.T) {
+	out := "0      0      127.0.0.1:6379 127.0.0.1:44546\n" +
+		"\t bbr wscale:10,10 rto:204 cwnd:12 bytes_sent:69 bytes_acked:69 bytes_received:28 segs_out:3\n" +
+		"0      0      127.0.0.1:6379 127.0.0.1:44550\n" +
+		"\t cubic bytes_sent:1000 bytes_received:10\n"
+	got := bytesSent(out)
+	want := map[string]int64{"44546": 69, "44550": 1000}
+	if len(got) != len(want) || got["44546"] != 69 || got["44550"] != 1000 {
+		t.Errorf("bytesSent = %v; want %v", got, want)
+	}
+	f := clientFields("id=3 addr=127.0.0.1:44546 laddr=127.0.0.1:6379 flags=P sub=2 psub=0 cmd=subscribe")
+	if f["addr"] != "127.0.0.1:44546" || f["flags"] != "P" || f["sub"] != "2" {
+		t.Errorf("clientFields = %v", f)
+	}
+}

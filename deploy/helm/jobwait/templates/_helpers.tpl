@@ -180,6 +180,7 @@ of the limit for both.
   "trustedProxies" "JOBWAIT_TRUSTED_PROXIES"
   "maxIds" "JOBWAIT_MAX_IDS"
   "notify" "JOBWAIT_NOTIFY"
+  "subscribe" "JOBWAIT_SUBSCRIBE"
   "resync" "JOBWAIT_RESYNC"
   "resultGrace" "JOBWAIT_RESULT_GRACE"
   "demo" "JOBWAIT_DEMO"

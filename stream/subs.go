@@ -1,0 +1,298 @@
+package stream
+
+import (
+	"slices"
+	"time"
+)
+
+// subscriptions is the subscription set of keys mode: the keyspace
+// channels of every job somebody holds a wait for, each on the master
+// that publishes its key's events, refcounted by the jobs' held waiters
+// (Watch's; a short poll's Peek holds none). A channel is subscribed in
+// batches by its node's sender (see keys.go) at most a window after it is
+// first wanted, and unsubscribed a linger after it is last wanted, so that
+// a client that comes back at once (an EventSource reconnecting, the next
+// long poll) finds it still subscribed. Everything here is guarded by the
+// hub's mu.
+type subscriptions struct {
+	prefix string                                  // the keyspace channel prefix of the hub's database
+	keys   func(id string) []string                // the keys whose events concern a job
+	owner  func(key string) string                 // the name of the master that publishes key's events
+	linger time.Duration                           // how long a channel no job wants stays subscribed
+	jobs   map[string]*jobChannels                 // jobs with held waiters
+	nodes  map[string]*nodeChannels                // by node name
+	count  int                                     // channels in any state but gone
+	sent   struct{ subscribe, unsubscribe uint64 } // commands sent, for Stats
+}
+
+// jobChannels is one job's want of its channels.
+type jobChannels struct {
+	id    string
+	refs  int        // held waiters
+	chans []*channel // one per key, on the node that publishes it now
+}
+
+// live reports whether every channel of the job is confirmed.
+func (j *jobChannels) live() bool {
+	if j.refs == 0 {
+		return false
+	}
+	for _, c := range j.chans {
+		if c.state != subscribed {
+			return false
+		}
+	}
+	return true
+}
+
+// nodeChannels are the channels of one node. gen counts the node's
+// connections: what a connection that ended reports (its replies, its
+// end) is ignored once the next one has begun.
+type nodeChannels struct {
+	name    string
+	chans   map[string]*channel // by channel name
+	queue   []*channel          // queued for the sender (toSubscribe), oldest first
+	lingers []lingerAt          // lingering, oldest first
+	kick    chan struct{}       // capacity one: the sender has work
+	gen     uint64              // the current connection; 0: none yet
+}
+
+// lingerAt is a channel that began to linger, with its end: stale once the
+// channel left lingering or began to linger again.
+type lingerAt struct {
+	c     *channel
+	until time.Time
+}
+
+func newSubscriptions(prefix string, keys func(string) []string, linger time.Duration) *subscriptions {
+	return &subscriptions{
+		prefix: prefix,
+		keys:   keys,
+		owner:  func(string) string { return "" }, // no publisher known yet
+		linger: linger,
+		jobs:   make(map[string]*jobChannels),
+		nodes:  make(map[string]*nodeChannels),
+	}
+}
+
+// node returns the channels of node name, made on first use.
+func (s *subscriptions) node(name string) *nodeChannels {
+	n := s.nodes[name]
+	if n == nil {
+		n = &nodeChannels{name: name, chans: make(map[string]*channel), kick: make(chan struct{}, 1)}
+		s.nodes[name] = n
+	}
+	return n
+}
+
+// wantOf makes what want needs for a job first wanted: its channels,
+// named but on no node yet. It reads nothing mutable, so that a Watch
+// makes them before it takes the hub's mu, and does not hold it while it
+// allocates (in a burst of new waits, an allocation that turns into work
+// for the garbage collector while the lock is held queues every other
+// Watch behind it).
+func (s *subscriptions) wantOf(id string) *jobChannels {
+	keys := s.keys(id)
+	j := &jobChannels{id: id, chans: make([]*channel, len(keys))}
+	for i, key := range keys {
+		j.chans[i] = &channel{name: s.prefix + key, job: j, state: chanGone}
+	}
+	return j
+}
+
+// want adds a held waiter of job id and reports whether its channels are
+// all confirmed already (a job that lingered). made is wantOf(id), or
+// nil: used if the job is not wanted yet.
+func (s *subscriptions) want(id string, made *jobChannels) (live bool) {
+	j := s.jobs[id]
+	if j == nil {
+		if j = made; j == nil {
+			j = s.wantOf(id)
+		}
+		s.jobs[id] = j
+	}
+	j.refs++
+	if j.refs == 1 {
+		for i, c := range j.chans {
+			j.chans[i] = s.placed(s.owner(c.name[len(s.prefix):]), c)
+			s.move(j.chans[i], wanted)
+		}
+	}
+	return j.live()
+}
+
+// unwant removes a held waiter of job id; with its last, the job's
+// channels linger.
+func (s *subscriptions) unwant(id string) {
+	j := s.jobs[id]
+	if j == nil {
+		return
+	}
+	if j.refs--; j.refs > 0 {
+		return
+	}
+	delete(s.jobs, id)
+	for _, c := range j.chans {
+		s.move(c, unwanted)
+	}
+}
+
+// live reports whether job id is wanted and every channel of it confirmed.
+func (s *subscriptions) live(id string) bool {
+	j := s.jobs[id]
+	return j != nil && j.live()
+}
+
+// channelOn returns channel name on node, made if it is not there, for j.
+func (s *subscriptions) channelOn(node, name string, j *jobChannels) *channel {
+	return s.placed(node, &channel{name: name, job: j, state: chanGone})
+}
+
+// placed returns the channel of node named as made is, made's own if the
+// node has none, for made's job.
+func (s *subscriptions) placed(node string, made *channel) *channel {
+	n := s.node(node)
+	c := n.chans[made.name]
+	if c == nil {
+		c = made
+		c.node = n
+		n.chans[c.name] = c
+		s.count++
+	}
+	c.job = made.job
+	return c
+}
+
+// route routes, in keys mode, every key's channel to the master of p that
+// publishes the key's events.
+func (h *Hub[T]) route(p Publishers) {
+	owner := p.Owner
+	if owner == nil {
+		first := ""
+		if len(p.Masters) > 0 {
+			first = p.Masters[0].Name
+		}
+		owner = func(string) string { return first }
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.subs != nil {
+		h.subs.route(owner)
+	}
+}
+
+// route makes owner the way keys are routed to their masters (on a
+// cluster, the masters' slots) and moves every wanted channel whose key
+// now belongs to another master: unwanted where it was, wanted there.
+func (s *subscriptions) route(owner func(key string) string) {
+	s.owner = owner
+	for _, j := range s.jobs {
+		for i, key := range s.keys(j.id) {
+			if o := owner(key); o != j.chans[i].node.name {
+				s.move(j.chans[i], unwanted)
+				j.chans[i] = s.channelOn(o, s.prefix+key, j)
+				s.move(j.chans[i], wanted)
+			}
+		}
+	}
+}
+
+// move applies event ev to c and queues c where its new state says: for
+// the sender when it enters toSubscribe, with the lingering when it begins
+// to linger; it forgets c when gone. An illegal move is a bug in the hub.
+func (s *subscriptions) move(c *channel, ev chanEvent) {
+	from, to := c.state, chanNext[c.state][ev]
+	if to == chanIllegal {
+		panic("stream: illegal move of a keyspace channel")
+	}
+	c.state = to
+	n := c.node
+	switch {
+	case to == toSubscribe && from != toSubscribe:
+		n.queue = append(n.queue, c)
+		signal(n.kick)
+	case to == lingering:
+		c.until = time.Now().Add(s.linger)
+		n.lingers = append(n.lingers, lingerAt{c, c.until})
+		signal(n.kick)
+	case to == chanGone:
+		delete(n.chans, c.name)
+		s.count--
+	}
+}
+
+// open begins connection gen+1 of node n: every channel wanted there is
+// sent in its opening, and returned.
+func (s *subscriptions) open(n *nodeChannels) (gen uint64, chans []string) {
+	n.gen++
+	n.queue, n.lingers = nil, nil
+	for _, c := range n.chans {
+		if c.state == toSubscribe {
+			s.move(c, sent)
+			chans = append(chans, c.name)
+		}
+	}
+	s.sent.subscribe += uint64(len(chans))
+	slices.Sort(chans)
+	return n.gen, chans
+}
+
+// take returns, for connection gen of node n at now, the channels to
+// subscribe and to unsubscribe (those whose linger is over), marked sent,
+// and when the next linger ends (zero: none lingers).
+func (s *subscriptions) take(n *nodeChannels, gen uint64, now time.Time) (subs, unsubs []string, next time.Time) {
+	if gen != n.gen {
+		return nil, nil, time.Time{}
+	}
+	for len(n.lingers) > 0 {
+		l := n.lingers[0]
+		if l.c.state == lingering && l.c.until.Equal(l.until) && l.until.After(now) {
+			next = l.until
+			break
+		}
+		n.lingers = n.lingers[1:]
+		if l.c.state == lingering && l.c.until.Equal(l.until) {
+			s.move(l.c, lingered)
+			unsubs = append(unsubs, l.c.name)
+		}
+	}
+	for _, c := range n.queue {
+		if c.state == toSubscribe { // else unwanted, or sent by an opening, since
+			s.move(c, sent)
+			subs = append(subs, c.name)
+		}
+	}
+	n.queue = nil
+	s.sent.subscribe += uint64(len(subs))
+	s.sent.unsubscribe += uint64(len(unsubs))
+	return subs, unsubs, next
+}
+
+// reply applies the reply of kind ("subscribe" or "unsubscribe") to
+// channel on connection gen of node n. When it confirms the last channel
+// of a wanted job, it returns the job's id: the job is read, since a
+// change written before the confirmation was published to nobody.
+func (s *subscriptions) reply(n *nodeChannels, gen uint64, kind, name string) (confirmedJob string) {
+	c := n.chans[name]
+	if gen != n.gen || c == nil || !c.state.awaits(kind) {
+		return ""
+	}
+	s.move(c, replied)
+	if c.state == subscribed && s.jobs[c.job.id] == c.job && c.job.live() {
+		return c.job.id
+	}
+	return ""
+}
+
+// cut ends connection gen of node n: what was wanted there is subscribed
+// by the next connection, in its opening; the rest is forgotten.
+func (s *subscriptions) cut(n *nodeChannels, gen uint64) {
+	if gen != n.gen {
+		return
+	}
+	n.gen++ // nothing of gen's counts any more
+	n.queue, n.lingers = nil, nil
+	for _, c := range n.chans {
+		s.move(c, cut)
+	}
+}
