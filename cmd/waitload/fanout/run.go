@@ -53,8 +53,8 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		return Result{}, err
 	}
 	defer conn.Close()
-	rdb, _ := conn.Client().(*redis.Client)
-	if rdb == nil {
+	rdb, ok := redisconn.Single(conn.Client())
+	if !ok {
 		return Result{}, fmt.Errorf("%s: one node or Sentinel only", conn)
 	}
 	r := &runner{cfg: cfg, rdb: rdb, st: store.New(rdb), clients: newClients(cfg.Sources), jobwaits: newJobwaits(cfg.Targets), prefix: "fo-" + randomHex() + "-"}

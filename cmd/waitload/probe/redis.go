@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"jobwait/store/redisconn"
 )
 
 // CmdStats is a reading of INFO commandstats: calls per command, named as
@@ -32,25 +34,17 @@ func ReadCmdStats(ctx context.Context, rdb redis.UniversalClient) (CmdStats, err
 // eachInfo reads INFO section from Redis, or from each master of a
 // cluster, and hands each node's answer to f, one at a time.
 func eachInfo(ctx context.Context, urdb redis.UniversalClient, section string, f func(info string)) error {
-	if cc, ok := urdb.(*redis.ClusterClient); ok {
-		var mu sync.Mutex
-		return cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {
-			info, err := c.Info(ctx, section).Result()
-			if err != nil {
-				return fmt.Errorf("redis INFO %s: %w", section, err)
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			f(info)
-			return nil
-		})
-	}
-	info, err := urdb.(*redis.Client).Info(ctx, section).Result()
-	if err != nil {
-		return fmt.Errorf("redis INFO %s: %w", section, err)
-	}
-	f(info)
-	return nil
+	var mu sync.Mutex
+	return redisconn.EachMaster(ctx, urdb, func(ctx context.Context, c *redis.Client) error {
+		info, err := c.Info(ctx, section).Result()
+		if err != nil {
+			return fmt.Errorf("redis INFO %s: %w", section, err)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		f(info)
+		return nil
+	})
 }
 
 // Fields yields the "name:value" lines of a text such as an INFO answer

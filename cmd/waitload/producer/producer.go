@@ -10,6 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"jobwait/store"
+	"jobwait/store/redisconn"
 )
 
 // Workers is how many writes the producer has in flight: a single
@@ -167,12 +168,14 @@ feed:
 
 // Warm opens the producer's pool connections before Redis is measured, so
 // that their handshakes (HELLO, CLIENT SETINFO) are not counted as work:
-// each connection is taken and pinged while the others are held.
+// each connection is taken and pinged while the others are held, on
+// every master.
 func Warm(ctx context.Context, urdb redis.UniversalClient) error {
-	rdb, ok := urdb.(*redis.Client)
-	if !ok {
-		return urdb.(*redis.ClusterClient).ForEachShard(ctx, func(ctx context.Context, c *redis.Client) error { return c.Ping(ctx).Err() })
-	}
+	return redisconn.EachMaster(ctx, urdb, warm)
+}
+
+// warm opens rdb's pool connections as Warm says.
+func warm(ctx context.Context, rdb *redis.Client) error {
 	conns := make([]*redis.Conn, Workers+2)
 	defer func() {
 		for _, c := range conns {
