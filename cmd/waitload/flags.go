@@ -22,6 +22,12 @@ type outputs struct {
 	thresholds           gate.List
 }
 
+// saidError is a command line the flag package could not read: it has
+// printed the error and the usage already.
+type saidError struct{ err error }
+
+func (e saidError) Error() string { return e.err.Error() }
+
 // parseFlags turns the command line into a load.Config and the outputs.
 func parseFlags(args []string, stderr io.Writer) (load.Config, outputs, error) {
 	var (
@@ -72,7 +78,10 @@ func parseFlags(args []string, stderr io.Writer) (load.Config, outputs, error) {
 	fs.Var(&out.thresholds, "threshold", "a pass/fail `RULE`, repeatable: "+gate.Syntax)
 	quiet := fs.Bool("quiet", false, "no progress lines")
 	if err := fs.Parse(args); err != nil {
-		return c, out, err
+		if errors.Is(err, flag.ErrHelp) {
+			return c, out, err
+		}
+		return c, out, saidError{err}
 	}
 	if fs.NArg() > 0 {
 		return c, out, fmt.Errorf("unexpected arguments %q", fs.Args())

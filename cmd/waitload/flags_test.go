@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -93,6 +94,22 @@ func TestCompareUsage(t *testing.T) {
 	stderr.Reset()
 	assert.Equal(t, 1, realMain([]string{"compare", "/nonexistent.json"}, &stdout, &stderr))
 	assert.Contains(t, stderr.String(), "waitload compare:")
+}
+
+// TestCommandLineErrorsSaidOnce: a flag waitload does not know is said
+// once (with the usage, by the flag package), -h exits 0, and the same
+// holds for waitload fanout.
+func TestCommandLineErrorsSaidOnce(t *testing.T) {
+	for _, args := range [][]string{{"-bogus"}, {"fanout", "-bogus"}} {
+		var stdout, stderr bytes.Buffer
+		assert.Equal(t, 2, realMain(args, &stdout, &stderr), "%v", args)
+		assert.Equal(t, 1, strings.Count(stderr.String(), "-bogus"), "%v: %s", args, stderr.String())
+	}
+	for _, args := range [][]string{{"-h"}, {"fanout", "-h"}} {
+		var stdout, stderr bytes.Buffer
+		assert.Equal(t, 0, realMain(args, &stdout, &stderr), "%v", args)
+		assert.Contains(t, stdout.String()+stderr.String(), "-rate", "%v lists the flags", args)
+	}
 }
 
 func TestJobsFromElsewhere(t *testing.T) {

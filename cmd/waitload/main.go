@@ -74,6 +74,9 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 	if errors.Is(err, flag.ErrHelp) {
 		return exitPassed
 	}
+	if errors.As(err, new(saidError)) {
+		return exitUsage
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "waitload:", err)
 		return exitUsage

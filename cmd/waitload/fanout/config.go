@@ -44,7 +44,13 @@ func Parse(args []string, stderr io.Writer) (Config, error) {
 	fs.StringVar(&c.Disrupt, "disrupt", "", "disrupt: the `command` (sh -c) that cuts the subscriptions")
 	fs.IntVar(&c.Sources, "sources", 8, "source addresses 127.0.0.2… the streams are spread over")
 	fs.StringVar(&c.JSON, "json", "", "append the result to `FILE`, a JSON object a line")
+	// The caller says what is wrong, once; the flags are listed on -h.
+	fs.SetOutput(io.Discard)
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stderr)
+			fs.PrintDefaults()
+		}
 		return c, err
 	}
 	for _, t := range strings.Split(targets, ",") {

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -22,8 +23,11 @@ const writers = 8
 // Main runs `waitload fanout` and returns its exit code.
 func Main(args []string, stdout, stderr io.Writer) int {
 	cfg, err := Parse(args, stderr)
-	if err != nil {
-		fmt.Fprintln(stderr, "waitload fanout:", err)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case err != nil:
+		fmt.Fprintln(stderr, "waitload fanout:", err, "(waitload fanout -h lists every flag)")
 		return 2
 	}
 	ctx := context.Background()
