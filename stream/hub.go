@@ -212,7 +212,7 @@ func (h *Hub[T]) Peek(ctx context.Context, id string) (T, error) {
 // confirmation of its last channel reads it again, so that no change
 // slips between the read and the subscription.
 func (h *Hub[T]) watch(ctx context.Context, id string, held bool) (*Waiter[T], T, error) {
-	w := &Waiter[T]{hub: h, wake: make(chan struct{}, 1), held: held && h.subs != nil}
+	w := &Waiter[T]{hub: h, wake: make(chan struct{}, 1)}
 	var zero T
 	var chans *jobChannels
 	h.mu.Lock()
@@ -222,11 +222,12 @@ func (h *Hub[T]) watch(ctx context.Context, id string, held bool) (*Waiter[T], T
 		// subscriptions.wantOf), and dropped if another Watch made it
 		// meanwhile. The hub keeps id past this call: a copy, since the
 		// caller's may live in a buffer it reuses (fasthttp's request).
+		subs := h.subs // Run drops it, under mu, if the hub polls
 		h.mu.Unlock()
 		id = strings.Clone(id)
 		made := &entry[T]{id: id, waiters: make(map[*Waiter[T]]struct{}, 1), state: idle, newTTL: true}
-		if w.held {
-			chans = h.subs.wantOf(id)
+		if held && subs != nil {
+			chans = subs.wantOf(id)
 		}
 		h.mu.Lock()
 		if e = h.jobs[id]; e == nil {
@@ -234,7 +235,7 @@ func (h *Hub[T]) watch(ctx context.Context, id string, held bool) (*Waiter[T], T
 			h.jobs[id] = e
 		}
 	}
-	w.id = e.id
+	w.id, w.held = e.id, held && h.subs != nil
 	e.waiters[w] = struct{}{}
 	subscribed := h.subs == nil // else: every channel of the job confirmed
 	switch {

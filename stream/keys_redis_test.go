@@ -325,3 +325,55 @@ func TestFlagsRemovedAreNoticedWithNothingWatched(t *testing.T) {
 		})
 	}
 }
+
+// TestKeysWatchWhileAutoFallsBackToPoll: under JOBWAIT_NOTIFY=auto with
+// CONFIG refused the hub polls, and drops the subscription set as it
+// starts to; held Watches made before, while and after the mode is chosen
+// each get their job's state and its change (under -race: none reads the
+// set unguarded while it is dropped).
+func TestKeysWatchWhileAutoFallsBackToPoll(t *testing.T) {
+	srv := redistest.Start(t, "--rename-command", "CONFIG", "")
+	prod := srv.Client(t)
+	ctx := context.Background()
+	const n = 400
+	for i := range n {
+		require.NoError(t, prod.Set(ctx, "job:auto-"+strconv.Itoa(i), "PENDING", time.Hour).Err())
+	}
+	cfg := keysConfig(srv.Client(t), stream.SubscribeKeys)
+	cfg.Notify = stream.Auto
+	h := stream.New(cfg)
+	ws := make([]*stream.Waiter[string], n)
+	var wg sync.WaitGroup
+	after := 0 // Watches begun once the hub has chosen to poll
+	for i := range n {
+		if i == 10 {
+			streamtest.Run(t, hubWait, "Run", func(ctx context.Context) { _ = h.Run(ctx) })
+		}
+		if h.Mode() == stream.Poll {
+			after++
+		}
+		wg.Go(func() {
+			wctx, cancel := context.WithTimeout(ctx, hubWait)
+			defer cancel()
+			w, st, err := h.Watch(wctx, "auto-"+strconv.Itoa(i))
+			if assert.NoError(t, err) {
+				assert.Equal(t, "PENDING", st)
+				ws[i] = w
+			}
+		})
+		time.Sleep(time.Millisecond)
+	}
+	wg.Wait()
+	require.Equal(t, stream.Poll, h.Mode())
+	require.Positive(t, after, "no Watch began after the mode was chosen")
+	for i, w := range ws {
+		require.NotNil(t, w)
+		require.NoError(t, prod.Set(ctx, "job:auto-"+strconv.Itoa(i), "COMPLETED", time.Hour).Err())
+	}
+	for i, w := range ws {
+		got, ok := next(t, w, hubWait)
+		require.True(t, ok, "job %d", i)
+		assert.Equal(t, "COMPLETED", got)
+		w.Close()
+	}
+}
