@@ -1,8 +1,7 @@
 package server
 
 import (
-	"cmp"
-	"sync"
+	"context"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -32,16 +31,12 @@ func (s *Server) status(c *fiber.Ctx, ids []string, one bool, grant auth.Grant) 
 // for is answered from the hub's knowledge, and concurrent polls share
 // batched, coalesced reads. A short poll holds no subscription (Peek).
 func (s *Server) read(ids []string) ([]*Answer, error) {
-	ctx, cancel := s.redisCtx()
-	defer cancel()
 	as := make([]*Answer, len(ids))
-	errs := make([]error, len(ids))
-	var wg sync.WaitGroup
-	for i, id := range ids {
-		wg.Go(func() { as[i], errs[i] = s.hub.Peek(ctx, id) })
-	}
-	wg.Wait()
-	if err := cmp.Or(errs...); err != nil {
+	err := s.eachJob(ids, func(ctx context.Context, i int, id string) (err error) {
+		as[i], err = s.hub.Peek(ctx, id)
+		return err
+	})
+	if err != nil {
 		return nil, err
 	}
 	return as, nil

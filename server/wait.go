@@ -1,6 +1,8 @@
 package server
 
 import (
+	"cmp"
+	"context"
 	"errors"
 	"net/netip"
 	"sync"
@@ -42,28 +44,35 @@ func (s *Server) admit(c *fiber.Ctx, kind string) (release func(), err error) {
 // reads they need) and returns the waiters with the jobs' current answers,
 // bounded by one Redis timeout. On error no waiter is left behind.
 func (s *Server) watch(ids []string) ([]*stream.Waiter[*Answer], []*Answer, error) {
-	ctx, cancel := s.redisCtx()
-	defer cancel()
 	ws := make([]*stream.Waiter[*Answer], len(ids))
 	as := make([]*Answer, len(ids))
+	err := s.eachJob(ids, func(ctx context.Context, i int, id string) (err error) {
+		ws[i], as[i], err = s.hub.Watch(ctx, id)
+		return err
+	})
+	if err != nil {
+		closeAll(ws)
+		return nil, nil, err
+	}
+	return ws, as, nil
+}
+
+// eachJob calls f for every id (with its index) within one Redis timeout:
+// a single id in the caller's goroutine, more at once, so that the hub
+// batches the reads they need. It returns the first error, by index.
+func (s *Server) eachJob(ids []string, f func(ctx context.Context, i int, id string) error) error {
+	ctx, cancel := s.redisCtx()
+	defer cancel()
 	if len(ids) == 1 {
-		var err error
-		ws[0], as[0], err = s.hub.Watch(ctx, ids[0])
-		return ws, as, err
+		return f(ctx, 0, ids[0])
 	}
 	errs := make([]error, len(ids))
 	var wg sync.WaitGroup
 	for i, id := range ids {
-		wg.Go(func() { ws[i], as[i], errs[i] = s.hub.Watch(ctx, id) })
+		wg.Go(func() { errs[i] = f(ctx, i, id) })
 	}
 	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			closeAll(ws)
-			return nil, nil, err
-		}
-	}
-	return ws, as, nil
+	return cmp.Or(errs...)
 }
 
 func closeAll(ws []*stream.Waiter[*Answer]) {
