@@ -124,10 +124,14 @@ func (c *Cluster) URL() string {
 }
 
 // Client returns a cluster client seeded with every node, closed when the
-// test ends.
+// test ends. It reads the topology again every second, as a producer with
+// periodic topology refresh does: go-redis otherwise learns of a promoted
+// replica only from a MOVED reply or after a minute, and keeps dialling a
+// killed master until then.
 func (c *Cluster) Client(tb testing.TB) *redis.ClusterClient {
 	tb.Helper()
-	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs(), DisableIdentity: true, MaintNotificationsConfig: Quiet()})
+	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs(), DisableIdentity: true,
+		ClusterStateReloadInterval: time.Second, MaintNotificationsConfig: Quiet()})
 	tb.Cleanup(func() { cc.Close() })
 	return cc
 }

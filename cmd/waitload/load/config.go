@@ -185,6 +185,9 @@ func redisClient(s string) (redis.UniversalClient, error) {
 	}
 	if co != nil {
 		co.PoolSize = producer.Workers + 4
+		// A killed master's slots are written to its promoted replica
+		// within a second, not after go-redis's minute.
+		co.ClusterStateReloadInterval = time.Second
 		return redis.NewClusterClient(co), nil
 	}
 	o.PoolSize = producer.Workers + 4
