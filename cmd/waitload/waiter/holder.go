@@ -58,7 +58,8 @@ func NewHolder(spec Spec) (*Holder, error) {
 	}, nil
 }
 
-// Start launches every waiter at once; the dialer paces the connections.
+// Start launches every waiter at once (one goroutine per stream in
+// ModeSSEMany); the dialer paces the connections.
 func (h *Holder) Start(ctx context.Context) {
 	cancel := context.CancelFunc(func() {})
 	if !h.spec.Deadline.IsZero() {
@@ -82,27 +83,14 @@ func (h *Holder) Start(ctx context.Context) {
 			h.d.stop()
 		}
 	}()
+	per := 1
 	if h.spec.Mode == ModeSSEMany {
-		h.startMany(ctx, &all)
-		return
+		per = max(1, h.spec.JobsPerConn)
 	}
-	for n := range h.spec.Count {
-		i := h.spec.First + n
-		go func() {
-			defer all.Done()
-			h.record(n, h.run(ctx, i))
-		}()
-	}
-}
-
-// startMany launches one goroutine per many-job stream, each holding
-// JobsPerConn waiters.
-func (h *Holder) startMany(ctx context.Context, all *sync.WaitGroup) {
-	per := max(1, h.spec.JobsPerConn)
 	for n := 0; n < h.spec.Count; n += per {
 		k := min(per, h.spec.Count-n)
 		go func() {
-			for j, o := range h.runMany(ctx, h.spec.First+n, k) {
+			for j, o := range h.hold(ctx, h.spec.First+n, k) {
 				h.record(n+j, o)
 				all.Done()
 			}
@@ -142,82 +130,107 @@ func (h *Holder) Counts() Counts {
 	return h.counts
 }
 
-// connect opens the first connection of n waiters (one, or the waits of a
-// many-job stream) and counts them held; release counts them no longer held.
-func (h *Holder) connect(ctx context.Context, n int) (c *conn, release func(), err error) {
-	c, err = h.d.dial(ctx)
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.counts.Started += n
-	if err != nil {
-		return nil, nil, err
+// hold holds waiters [first, first+n) on one connection, from its dial to
+// their outcomes: one waiter, or the waits of a many-job stream. Waiters of
+// the same job share its events (the ids of a stream are distinct).
+func (h *Holder) hold(ctx context.Context, first, n int) []Outcome {
+	out := make([]Outcome, n)
+	at := map[string][]int{} // job -> positions in out
+	var jobs []string
+	for k := range n {
+		j := (first + k) % len(h.spec.Jobs)
+		out[k].Job = j
+		id := h.spec.Jobs[j]
+		if at[id] == nil {
+			jobs = append(jobs, id)
+		}
+		at[id] = append(at[id], k)
 	}
-	h.counts.Held += n
-	h.counts.Peak = max(h.counts.Peak, h.counts.Held)
-	return c, func() {
+	fail := func(why string) []Outcome {
+		for k := range out {
+			out[k].Kind, out[k].Err, out[k].At = Errored, why, time.Now()
+		}
+		return out
+	}
+	w := &waiter{job: jobs[0], start: time.Now(), d: h.d, interval: h.spec.PollInterval}
+	w.deadline = w.start.Add(h.spec.Budget)
+	if len(h.spec.TokenSecret) > 0 {
+		var err error
+		if w.token, err = Token(h.spec.TokenSecret, jobs...); err != nil {
+			return fail("mint a wait token: " + err.Error())
+		}
+	}
+	c, err := h.d.dial(ctx)
+	h.mu.Lock()
+	h.counts.Started += n
+	if err == nil {
+		h.counts.Held += n
+		h.counts.Peak = max(h.counts.Peak, h.counts.Held)
+	}
+	h.mu.Unlock()
+	if err != nil {
+		return fail("dial: " + errKind(err))
+	}
+	defer func() {
 		h.mu.Lock()
 		h.counts.Held -= n
 		h.mu.Unlock()
-	}, nil
-}
-
-// run is one waiter from its first connection to its outcome.
-func (h *Holder) run(ctx context.Context, i int) Outcome {
-	job := h.spec.Jobs[i%len(h.spec.Jobs)]
-	w := h.newWaiter(job)
-	o := Outcome{Job: i % len(h.spec.Jobs)}
-	if err := h.mint(w, job); err != nil {
-		o.Kind, o.Err, o.At = Errored, err.Error(), time.Now()
-		return o
-	}
-	c, release, err := h.connect(ctx, 1)
-	if err != nil {
-		o.Kind, o.Err, o.At = Errored, "dial: "+errKind(err), time.Now()
-		return o
-	}
-	defer release()
+	}()
 	w.c = c
 	defer w.hangUp()
+	ends, err := h.wait(ctx, w, jobs)
+	for id, ks := range at {
+		e, ok := ends[id]
+		if !ok {
+			e = end{Kind: Errored, At: time.Now(), Err: "stream ended without the job's final event"}
+			if err != nil {
+				e.Err = errKind(err)
+			}
+		}
+		for _, k := range ks {
+			out[k].Kind, out[k].Asked, out[k].At, out[k].Err = e.Kind, w.asked, e.At, e.Err
+		}
+	}
+	// A stream's requests are counted once, on its first waiter: the
+	// report's requests per job are the connection's, shared.
+	out[0].Requests, out[0].Rejected = w.requests, w.rejected
+	return out
+}
+
+// end is how one job's wait ended.
+type end struct {
+	Kind Kind
+	At   time.Time
+	Err  string
+}
+
+// wait runs the spec's mode on w's connection: how each job's wait ended.
+func (h *Holder) wait(ctx context.Context, w *waiter, jobs []string) (map[string]end, error) {
+	var e end
+	var err error
 	switch {
+	case h.spec.Mode == ModeSSEMany:
+		return w.sseMany(ctx, jobs)
+	case h.spec.Server == ServerNchan && h.spec.Mode == ModeSSE:
+		e.Kind, e.At, err = w.nchanSSE(ctx)
+	case h.spec.Server == ServerNchan && h.spec.Mode == ModeLongPoll:
+		e.Kind, e.At, err = w.nchanLongPoll(ctx)
 	case h.spec.Server == ServerNchan:
-		o.Kind, o.At, err = w.nchan(ctx, h.spec.Mode)
-	case h.spec.Mode == ModePoll:
-		o.Kind, o.At, err = w.poll(ctx)
-	case h.spec.Mode == ModeLongPoll:
-		o.Kind, o.At, err = w.longPoll(ctx)
+		err = fmt.Errorf("nchan has no %s mode", h.spec.Mode)
+	case h.spec.Mode == ModePoll || h.spec.Mode == ModeLongPoll:
+		e.Kind, e.At, err = w.status(ctx, h.spec.Mode == ModeLongPoll)
 	case h.spec.Mode == ModeSSE:
-		o.Kind, o.At, err = w.sse(ctx)
+		e.Kind, e.At, err = w.sse(ctx)
 	default:
 		err = fmt.Errorf("unknown mode %q", h.spec.Mode)
 	}
-	o.Asked, o.Requests, o.Rejected = w.asked, w.requests, w.rejected
 	if err != nil {
-		o.Kind, o.Err = Errored, errKind(err)
-		if o.At.IsZero() {
-			o.At = time.Now()
+		e.Kind, e.Err = Errored, errKind(err)
+		if e.At.IsZero() {
+			e.At = time.Now()
 		}
 	}
-	return o
-}
-
-// newWaiter is a waiter for job (none for a many-job stream) whose budget
-// starts now.
-func (h *Holder) newWaiter(job string) *waiter {
-	w := &waiter{job: job, start: time.Now(), d: h.d, interval: h.spec.PollInterval}
-	w.deadline = w.start.Add(h.spec.Budget)
-	return w
-}
-
-// mint gives w the wait token of jobs, when the spec has a secret.
-func (h *Holder) mint(w *waiter, jobs ...string) error {
-	if len(h.spec.TokenSecret) == 0 {
-		return nil
-	}
-	var err error
-	if w.token, err = Token(h.spec.TokenSecret, jobs...); err != nil {
-		return fmt.Errorf("mint a wait token: %w", err)
-	}
-	return nil
+	return map[string]end{w.job: e}, nil
 }
 
 // waiter is the state one waiter's mode loop works with.

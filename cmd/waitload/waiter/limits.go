@@ -10,33 +10,24 @@ import (
 // connections: stdio, the Redis pool, the metrics client, the executable.
 const fdReserve = 64
 
-// raiseNoFile lifts the soft RLIMIT_NOFILE to the hard limit and returns the
-// limit now in force. Go already does this at start-up on Linux; doing it
-// here makes the figure known and the check explicit.
-func raiseNoFile() (uint64, error) {
+// CheckNoFile lifts the soft RLIMIT_NOFILE to the hard limit and says
+// whether one process can then hold n waiters, each with its own
+// connection. Go already raises it at start-up on Linux; doing it here
+// makes the figure known and the check explicit.
+func CheckNoFile(n int) error {
 	var r syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &r); err != nil {
-		return 0, fmt.Errorf("read RLIMIT_NOFILE: %w", err)
+		return fmt.Errorf("read RLIMIT_NOFILE: %w", err)
 	}
 	if r.Cur < r.Max {
 		r.Cur = r.Max
 		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &r); err != nil {
-			return 0, fmt.Errorf("raise RLIMIT_NOFILE to %d: %w", r.Max, err)
+			return fmt.Errorf("raise RLIMIT_NOFILE to %d: %w", r.Max, err)
 		}
 	}
-	return r.Cur, nil
-}
-
-// CheckNoFile raises the limit and says whether one process can hold n
-// waiters, each with its own connection.
-func CheckNoFile(n int) error {
-	limit, err := raiseNoFile()
-	if err != nil {
-		return err
-	}
-	if need := uint64(n) + fdReserve; need > limit {
+	if need := uint64(n) + fdReserve; need > r.Cur {
 		return fmt.Errorf("%d waiters in one process need %d open files; the limit is %d: "+
-			"raise -procs so that each process holds at most %d", n, need, limit, limit-fdReserve)
+			"raise -procs so that each process holds at most %d", n, need, r.Cur, r.Cur-fdReserve)
 	}
 	return nil
 }

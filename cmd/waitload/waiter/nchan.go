@@ -8,39 +8,19 @@ import (
 	"time"
 )
 
-// Nchan's subscriber locations of nchan.conf, below the target's base path.
-func nchanSSEPath(job string) string      { return "/nchan/sse/" + job }
-func nchanLongPollPath(job string) string { return "/nchan/lp/" + job }
-
-// nchan is one waiter's wait on its job's Nchan channel: the peer's
-// EventSource and long-poll subscribers, which receive the very body
-// jobwait answers (package nchan publishes it).
-func (w *waiter) nchan(ctx context.Context, m Mode) (Kind, time.Time, error) {
-	switch m {
-	case ModeSSE:
-		return w.nchanSSE(ctx)
-	case ModeLongPoll:
-		return w.nchanLongPoll(ctx)
-	}
-	return Errored, time.Time{}, fmt.Errorf("nchan has no %s mode", m)
-}
-
-// nchanSSE subscribes by EventSource and reads until the completed event.
-// Nchan's pings ("event: ping" without data) dispatch nothing. A stream that
-// ends first (nchan_subscriber_timeout) is reconnected at once with
-// Last-Event-ID while budget is left, at most maxReconnects times.
+// nchanSSE subscribes to the job's Nchan channel as nchan.conf sets it up
+// (it carries the very body jobwait answers) and reads until the completed
+// event; Nchan's pings ("event: ping" without data) dispatch nothing. A
+// stream that ends first (nchan_subscriber_timeout) is reconnected at once.
 func (w *waiter) nchanSSE(ctx context.Context) (kind Kind, at time.Time, err error) {
-	err = w.follow(ctx, nchanSSEPath(w.job), false, untilFinal(&kind, &at), func(resp *http.Response) error {
+	err = w.follow(ctx, "/nchan/sse/"+w.job, false, untilFinal(&kind, &at), func(resp *http.Response) error {
 		_, at, _ = w.c.readBody(resp)
 		return fmt.Errorf("http %d", resp.StatusCode)
 	})
-	switch {
-	case errors.Is(err, errEndedEarly) && !time.Now().Before(w.deadline):
+	if errors.Is(err, errEndedEarly) && !time.Now().Before(w.deadline) {
 		return TimedOut, time.Now(), nil
-	case err != nil:
-		return Errored, at, err
 	}
-	return kind, at, nil
+	return kind, at, err
 }
 
 // nchanLongPoll holds GET /nchan/lp/{job} until the completed answer. A
@@ -53,7 +33,7 @@ func (w *waiter) nchanLongPoll(ctx context.Context) (Kind, time.Time, error) {
 		if !time.Now().Before(w.deadline) {
 			return TimedOut, time.Now(), nil
 		}
-		resp, err := w.request(ctx, nchanLongPollPath(w.job), extra, w.deadline.Add(grace))
+		resp, err := w.request(ctx, "/nchan/lp/"+w.job, extra, w.deadline.Add(grace))
 		if err != nil {
 			return Errored, time.Time{}, err
 		}

@@ -3,34 +3,53 @@ package waiter
 import (
 	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"net/http"
+	"strconv"
 	"time"
 )
 
-// poll waits as the legacy clients do: a short poll, then another every
-// interval (the answer's Retry-After when it has one, else -poll-interval),
-// for as long as the budget lasts: with 2 s and 30 s, at 0, 2, …, 30 s.
-// The connection is kept alive between polls, as a browser would. A 503
-// (SVC_001, SVC_002) is polled through like any other answer; refused
-// until the budget runs out, the wait is an error.
+// status waits on the job's status URL (SPEC.md §3, §4). A short poll
+// (long false) waits as the legacy clients do: a poll, then another every
+// interval (the answer's Retry-After, else -poll-interval) from when the
+// last was sent, while the budget lasts, on a kept-alive connection as a
+// browser would. A long poll holds ?wait=N, N being what is left of the
+// budget in whole seconds (the server clamps it), and asks again at once
+// while the answer is a non-terminal timedOut one; answered early without
+// a result (not what SPEC.md §4 says a held request does), it backs off as
+// a client would. A 503 (SVC_001, SVC_002) is asked again after its
+// Retry-After, within the budget; refused until the budget runs out, the
+// wait is an error.
 //
-// Each waiter starts polling at a random offset within the first interval:
-// real clients' polls are not in step with one another or with the
-// producer, and in-step polls would make the latency depend on where the
-// completions fall in the 2 s cycle.
-func (w *waiter) poll(ctx context.Context) (Kind, time.Time, error) {
-	path := statusPath(w.job)
-	offset := rand.N(w.interval)
-	w.start, w.deadline = w.start.Add(offset), w.deadline.Add(offset)
-	for next := w.start; ; {
-		if err := sleepUntil(ctx, next); err != nil {
+// Short polls start at a random offset within the first interval: real
+// clients' polls are not in step with one another or with the producer,
+// and in-step polls would make the latency depend on where the completions
+// fall in the 2 s cycle.
+func (w *waiter) status(ctx context.Context, long bool) (Kind, time.Time, error) {
+	path := "/api/events/jobs/" + w.job + "/status"
+	if !long {
+		offset := rand.N(w.interval)
+		w.start, w.deadline = w.start.Add(offset), w.deadline.Add(offset)
+		if err := sleepUntil(ctx, w.start); err != nil {
 			return Errored, time.Time{}, err
 		}
+	}
+	var refused error // the last answer's, if it was a 503
+	for {
 		sent := time.Now()
-		// A slow answer is waited for as a browser would, up to the end
-		// of the budget: an overloaded server shows as latency, not errors.
-		resp, err := w.request(ctx, path, "", w.deadline.Add(grace))
+		// A slow short poll's answer is waited for as a browser would, up
+		// to the end of the budget: an overloaded server shows as latency.
+		p, deadline := path, w.deadline.Add(grace)
+		if long {
+			left := w.deadline.Sub(sent)
+			if left <= 0 {
+				return outOfBudget(sent, refused)
+			}
+			secs := int(math.Ceil(left.Seconds()))
+			p, deadline = path+"?wait="+strconv.Itoa(secs), sent.Add(time.Duration(secs)*time.Second+grace)
+		}
+		resp, err := w.request(ctx, p, "", deadline)
 		if err != nil {
 			return Errored, time.Time{}, err
 		}
@@ -38,27 +57,27 @@ func (w *waiter) poll(ctx context.Context) (Kind, time.Time, error) {
 		if err != nil {
 			return Errored, at, err
 		}
-		var refused error
+		refused = nil
 		if resp.StatusCode == http.StatusServiceUnavailable {
-			refused = w.refusal(resp.StatusCode, body) // overloaded: poll again, after Retry-After
-		} else if _, done, kind, err := judge(resp.StatusCode, body); done {
+			w.rejected++
+			_, _, _, refused = judge(resp.StatusCode, body)
+		} else if a, done, kind, err := judge(resp.StatusCode, body); done {
 			return kind, at, err
+		} else if long && a.TimedOut {
+			continue
 		}
-		next = sent.Add(retryAfter(resp.Header, w.interval))
+		next := sent
+		if long {
+			next = at
+		}
+		next = next.Add(retryAfter(resp.Header, w.interval))
 		if next.After(w.deadline) {
 			return outOfBudget(at, refused)
 		}
+		if err := sleepUntil(ctx, next); err != nil {
+			return Errored, time.Time{}, err
+		}
 	}
-}
-
-// statusPath is the job's status URL path (SPEC.md §3).
-func statusPath(job string) string { return "/api/events/jobs/" + job + "/status" }
-
-// refusal counts a 503 answer asked through and says what it was.
-func (w *waiter) refusal(code int, body []byte) error {
-	w.rejected++
-	_, _, _, err := judge(code, body)
-	return err
 }
 
 // outOfBudget is how a wait ends when its budget runs out: a timeout, or

@@ -3,10 +3,12 @@ package waiter
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"jobwait/server/sse"
@@ -19,12 +21,10 @@ const maxReconnects = 3
 // errEndedEarly is a stream that kept ending before the wait did.
 var errEndedEarly = errors.New("stream ended without a terminal event")
 
-// sse waits on GET .../stream until a completed, failed or timeout event.
-// A stream that ends early is reconnected with Last-Event-ID, after the
-// server's retry: delay, while budget is left; 204 (SPEC.md §5: the wait is
-// over) ends the wait as a timeout.
+// sse waits on GET .../stream (SPEC.md §5) until a completed, failed or
+// timeout event; 204 (the wait is over) ends the wait as a timeout.
 func (w *waiter) sse(ctx context.Context) (kind Kind, at time.Time, err error) {
-	err = w.follow(ctx, streamPath(w.job), true, untilFinal(&kind, &at), func(resp *http.Response) error {
+	err = w.follow(ctx, "/api/events/jobs/"+w.job+"/stream", true, untilFinal(&kind, &at), func(resp *http.Response) error {
 		if resp.StatusCode == http.StatusNoContent {
 			kind, at = TimedOut, time.Now()
 			return nil
@@ -36,10 +36,7 @@ func (w *waiter) sse(ctx context.Context) (kind Kind, at time.Time, err error) {
 		_, _, kind, err = judge(resp.StatusCode, body)
 		return err
 	})
-	if err != nil {
-		return Errored, at, err
-	}
-	return kind, at, nil
+	return kind, at, err // an error makes it Errored (Holder.wait)
 }
 
 // follow reads the event stream at path as an EventSource does, handing
@@ -127,5 +124,45 @@ func streamHeader(p *sse.Reader) string {
 	return h
 }
 
-// streamPath is the job's event stream URL path (SPEC.md §5).
-func streamPath(job string) string { return "/api/events/jobs/" + job + "/stream" }
+// sseMany waits on one many-job stream (SPEC.md §8) until every job has
+// its final event; a reconnect's Last-Event-ID keeps the deadline and skips
+// the jobs already ended; 204 means every job had ended.
+func (w *waiter) sseMany(ctx context.Context, jobs []string) (map[string]end, error) {
+	ends := make(map[string]end, len(jobs))
+	err := w.follow(ctx, "/api/events/jobs/stream?ids="+strings.Join(jobs, ","), true, func(ev sse.Event, at time.Time) (bool, error) {
+		var who struct {
+			JobID string `json:"jobId"`
+		}
+		if err := json.Unmarshal([]byte(ev.Data), &who); err != nil || who.JobID == "" {
+			return false, fmt.Errorf("event %.20q without a jobId", ev.Type)
+		}
+		e := end{At: at}
+		switch ev.Type {
+		case "status":
+			return false, nil
+		case "completed", "failed":
+			var err error
+			if _, _, e.Kind, err = judge(http.StatusOK, []byte(ev.Data)); err != nil {
+				e.Err = errKind(err)
+			}
+		case "timeout":
+			e.Kind = TimedOut
+		case "problem":
+			e.Kind, e.Err = Errored, "problem "+ev.Data
+		default:
+			return false, fmt.Errorf("unexpected event %.20q", ev.Type)
+		}
+		ends[who.JobID] = e
+		return len(ends) == len(jobs), nil
+	}, func(resp *http.Response) error {
+		if resp.StatusCode == http.StatusNoContent {
+			return nil
+		}
+		body, _, err := w.c.readBody(resp)
+		if err == nil {
+			_, _, _, err = judge(resp.StatusCode, body)
+		}
+		return err
+	})
+	return ends, err
+}
