@@ -31,77 +31,49 @@ const (
 	DefaultSources         = 8
 	DefaultDialConcurrency = 256
 	DefaultSettle          = 25 * time.Second
-	// DefaultJobsPerConn is how many waits one many-job stream carries in
-	// -mode ssemany.
-	DefaultJobsPerConn = 10
+	DefaultJobsPerConn     = 10 // waits per many-job stream in -mode ssemany
 )
 
-// Config is one load run. The zero value is not usable; the command line
-// and the tests fill every field.
+// Config is one load run; the command line and the tests fill every field.
+// Its fields are the flags of the same names (see their help).
 type Config struct {
-	Target string // the server's base URL, http or https
-	CACert string // a PEM file of certificate authorities to trust for an https Target, besides the system's
-	Server string // what Target is: waiter.ServerJobwait ("" too) or waiter.ServerNchan, the bench's peer
-	// RedisURL is the Redis jobwait reads, which waitload writes the jobs
-	// into; with IDs or CreateURL it is only read (INFO), and may be "".
-	RedisURL string
+	Target   string // the server's base URL, http or https
+	CACert   string // a PEM file of CAs to trust for an https Target, besides the system's
+	Server   string // waiter.ServerJobwait ("" too) or waiter.ServerNchan, the bench's peer
+	RedisURL string // with IDs or CreateURL only read (INFO), and may be ""
 	Modes    []waiter.Mode
 
-	// IDs, if any, are the jobs waited on (-ids-file), which waitload
-	// neither writes nor completes: it measures what waiters see, with
-	// latencies from each waiter's first request.
-	IDs []string
-	// CreateURL, if set, is where each job is started with a POST
-	// (-create-url; {draft} stands for an event draft id), the server's own
-	// producer completing them; latencies are measured as with IDs.
+	// IDs (-ids-file) or CreateURL (-create-url, {draft} standing for an
+	// event draft id) name jobs waitload neither writes nor completes: it
+	// measures latencies from each waiter's first request.
+	IDs       []string
 	CreateURL string
 
-	Waiters int     // waiters per mode
-	Jobs    int     // jobs per mode; waiter i watches job i mod Jobs
-	Rate    float64 // completions per second; 0 or less: as fast as the producer can
-	Budget  time.Duration
-	// PollInterval is the poll mode's interval when an answer has no Retry-After.
+	Waiters      int     // per mode
+	Jobs         int     // per mode; waiter i watches job i mod Jobs
+	Rate         float64 // completions per second; 0 or less: as fast as the producer can
+	Budget       time.Duration
 	PollInterval time.Duration
-	// Hold is how long all waiters are held, once connected, before the
-	// first job is completed.
-	Hold time.Duration
-	// Timeout bounds the whole run.
-	Timeout time.Duration
-	// Settle bounds the wait between modes for jobwait to let go of the
-	// last mode's waiters and return to its starting goroutine count
-	// (fasthttp retires idle workers only after 10 to 20 s), so that each mode's baseline
-	// is jobwait at rest.
+	Hold         time.Duration // all waiters held, once connected, before the first completion
+	Timeout      time.Duration // bounds the whole run
+	// Settle bounds the wait between modes for jobwait to return to its
+	// starting goroutine count (fasthttp retires idle workers only after 10
+	// to 20 s), so that each mode's baseline is jobwait at rest.
 	Settle time.Duration
 
-	// Sources is how many loopback source addresses (127.0.0.2 onwards) the
-	// waiters' connections are spread over, for a loopback Target; 0 lets
-	// the kernel choose.
-	Sources int
-	// Procs is how many processes hold the waiters: 1 holds them in this
-	// process; more re-executes waitload as holder processes, each with its
+	Sources int // loopback source addresses 127.0.0.2.. for a loopback Target; 0: the kernel's choice
+	// Procs above 1 re-executes waitload as holder processes, each with its
 	// own open file limit, while this process produces and reports.
 	Procs int
 	// DialConcurrency bounds connection attempts in flight per process, so
 	// that a ramp of thousands does not overflow jobwait's accept backlog.
 	DialConcurrency int
+	JobsPerConn     int    // waits per many-job stream (-mode ssemany)
+	TokenSecret     []byte // jobwait's JOBWAIT_AUTH_SECRET, to mint wait tokens (waiter.Token)
+	CPUPids         []int  // the server's processes, whose CPU time is reported; none: not measured
 
-	// JobsPerConn is how many waits one many-job stream carries (-mode ssemany).
-	JobsPerConn int
-
-	// TokenSecret, if set, is jobwait's JOBWAIT_AUTH_SECRET: each waiter
-	// (each many-job stream) sends a wait token of its jobs minted with it,
-	// as the Event Service would (waiter.Token).
-	TokenSecret []byte
-
-	// CPUPids are the server's processes, whose CPU time over the
-	// completions is reported (CPU.ServerMs); none: not measured.
-	CPUPids []int
-
-	// Progress receives a line a second while running; nil is silent.
-	Progress io.Writer
-	// Warnings receives each warning about the whole run as it arises
-	// (the report keeps them too); nil is silent.
-	Warnings io.Writer
+	Progress io.Writer // a progress line a second; nil is silent
+	Warnings io.Writer // each warning about the run as it arises (the report keeps them too); nil is silent
 }
 
 // Validate checks the settings, each error saying which flag is wrong.
@@ -120,35 +92,38 @@ func (c Config) Validate() error {
 	if err := c.validateJobs(); err != nil {
 		errs = append(errs, err)
 	}
-	if c.Waiters < 1 {
-		errs = append(errs, fmt.Errorf("-waiters %d: want at least 1", c.Waiters))
+	for _, rule := range []struct {
+		bad  bool
+		what string
+	}{
+		{c.Waiters < 1, fmt.Sprintf("-waiters %d: want at least 1", c.Waiters)},
+		{c.Budget < time.Second, fmt.Sprintf("-budget %v: want at least 1s", c.Budget)},
+		{c.PollInterval <= 0, fmt.Sprintf("-poll-interval %v: want more than 0", c.PollInterval)},
+		{c.Hold < 0 || c.Settle < 0 || c.Timeout <= 0, fmt.Sprintf("-hold %v, -settle %v, -timeout %v: want hold, settle ≥ 0 and timeout > 0", c.Hold, c.Settle, c.Timeout)},
+		{c.Sources < 0 || c.Sources > 253, fmt.Sprintf("-sources %d: want 0 to 253", c.Sources)},
+		{c.Procs < 1 || c.Procs > c.Waiters, fmt.Sprintf("-procs %d: want 1 to -waiters", c.Procs)},
+		{c.DialConcurrency < 1, fmt.Sprintf("-dial-concurrency %d: want at least 1", c.DialConcurrency)},
+		{len(c.Modes) == 0, "no mode"},
+		{slices.Contains(c.Modes, waiter.ModeSSEMany) && (c.JobsPerConn < 1 || c.JobsPerConn > c.Jobs),
+			fmt.Sprintf("-jobs-per-conn %d: want 1 to -jobs (%d), so that a stream's jobs differ", c.JobsPerConn, c.Jobs)},
+	} {
+		if rule.bad {
+			errs = append(errs, errors.New(rule.what))
+		}
 	}
-	if c.Budget < time.Second {
-		errs = append(errs, fmt.Errorf("-budget %v: want at least 1s", c.Budget))
-	}
-	if c.PollInterval <= 0 {
-		errs = append(errs, fmt.Errorf("-poll-interval %v: want more than 0", c.PollInterval))
-	}
-	if c.Hold < 0 || c.Settle < 0 || c.Timeout <= 0 {
-		errs = append(errs, fmt.Errorf("-hold %v, -settle %v, -timeout %v: want hold, settle ≥ 0 and timeout > 0", c.Hold, c.Settle, c.Timeout))
-	}
-	if c.Sources < 0 || c.Sources > 253 {
-		errs = append(errs, fmt.Errorf("-sources %d: want 0 to 253", c.Sources))
-	}
-	if c.Procs < 1 || c.Procs > c.Waiters {
-		errs = append(errs, fmt.Errorf("-procs %d: want 1 to -waiters", c.Procs))
-	}
-	if c.DialConcurrency < 1 {
-		errs = append(errs, fmt.Errorf("-dial-concurrency %d: want at least 1", c.DialConcurrency))
-	}
-	if len(c.Modes) == 0 {
-		errs = append(errs, errors.New("no mode"))
-	}
-	if slices.Contains(c.Modes, waiter.ModeSSEMany) && (c.JobsPerConn < 1 || c.JobsPerConn > c.Jobs) {
-		errs = append(errs, fmt.Errorf("-jobs-per-conn %d: want 1 to -jobs (%d), so that a stream's jobs differ", c.JobsPerConn, c.Jobs))
-	}
-	if err := c.validateServer(); err != nil {
-		errs = append(errs, err)
+	switch c.Server {
+	case "", waiter.ServerJobwait:
+	case waiter.ServerNchan:
+		// Nchan has no short-poll client to compare (its polling subscriber
+		// is a long poll).
+		for _, m := range c.Modes {
+			if m != waiter.ModeSSE && m != waiter.ModeLongPoll {
+				errs = append(errs, fmt.Errorf("-server nchan -mode %s: Nchan is measured with sse and longpoll only", m))
+				break
+			}
+		}
+	default:
+		errs = append(errs, fmt.Errorf("-server %q: want jobwait or nchan", c.Server))
 	}
 	switch {
 	case len(c.TokenSecret) > 0 && c.Server == waiter.ServerNchan:
@@ -161,19 +136,16 @@ func (c Config) Validate() error {
 
 // redisOptions reads -redis: go-redis's cluster URL form (more seed nodes
 // as ?addr=) names a Redis Cluster, any other URL one server.
-func redisOptions(s string) (*redis.Options, *redis.ClusterOptions, error) {
+func redisOptions(s string) (o *redis.Options, co *redis.ClusterOptions, err error) {
 	if strings.Contains(s, "addr=") {
-		co, err := redis.ParseClusterURL(s)
-		if err != nil {
-			return nil, nil, fmt.Errorf("-redis %q: %w", s, err)
-		}
-		return nil, co, nil
+		co, err = redis.ParseClusterURL(s)
+	} else {
+		o, err = redis.ParseURL(s)
 	}
-	o, err := redis.ParseURL(s)
 	if err != nil {
 		return nil, nil, fmt.Errorf("-redis %q: %w", s, err)
 	}
-	return o, nil, nil
+	return o, co, nil
 }
 
 // redisClient opens -redis with a connection for each of the producer's
@@ -232,21 +204,4 @@ func (c Config) createURL() string {
 		return strings.TrimSuffix(c.Target, "/") + c.CreateURL
 	}
 	return c.CreateURL
-}
-
-// validateServer checks -server and the modes it serves: Nchan has no
-// short-poll client to compare (its polling subscriber is a long poll).
-func (c Config) validateServer() error {
-	switch c.Server {
-	case "", waiter.ServerJobwait:
-		return nil
-	case waiter.ServerNchan:
-		for _, m := range c.Modes {
-			if m != waiter.ModeSSE && m != waiter.ModeLongPoll {
-				return fmt.Errorf("-server nchan -mode %s: Nchan is measured with sse and longpoll only", m)
-			}
-		}
-		return nil
-	}
-	return fmt.Errorf("-server %q: want jobwait or nchan", c.Server)
 }

@@ -23,7 +23,6 @@ type monitor struct {
 	t0     time.Time
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
-	once   sync.Once
 
 	mu         sync.Mutex
 	base, peak probe.Sample
@@ -104,11 +103,10 @@ func (mon *monitor) warnings() []string {
 	return []string{fmt.Sprintf("%d of %d /metrics scrapes while running failed; last: %v", mon.failed, mon.scrapes, mon.lastErr)}
 }
 
+// stop ends the monitor's goroutine and waits for it; it may be called again.
 func (mon *monitor) stop() {
-	mon.once.Do(func() {
-		mon.cancel()
-		mon.wg.Wait()
-	})
+	mon.cancel()
+	mon.wg.Wait()
 }
 
 // figures are the server's baseline and peak, and its memory per held waiter.

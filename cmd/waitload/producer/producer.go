@@ -171,24 +171,21 @@ feed:
 // each connection is taken and pinged while the others are held, on
 // every master.
 func Warm(ctx context.Context, urdb redis.UniversalClient) error {
-	return redisconn.EachMaster(ctx, urdb, warm)
-}
-
-// warm opens rdb's pool connections as Warm says.
-func warm(ctx context.Context, rdb *redis.Client) error {
-	conns := make([]*redis.Conn, Workers+2)
-	defer func() {
-		for _, c := range conns {
-			if c != nil {
-				c.Close()
+	return redisconn.EachMaster(ctx, urdb, func(ctx context.Context, rdb *redis.Client) error {
+		conns := make([]*redis.Conn, Workers+2)
+		defer func() {
+			for _, c := range conns {
+				if c != nil {
+					c.Close()
+				}
+			}
+		}()
+		for i := range conns {
+			conns[i] = rdb.Conn()
+			if err := conns[i].Ping(ctx).Err(); err != nil {
+				return fmt.Errorf("redis: %w", err)
 			}
 		}
-	}()
-	for i := range conns {
-		conns[i] = rdb.Conn()
-		if err := conns[i].Ping(ctx).Err(); err != nil {
-			return fmt.Errorf("redis: %w", err)
-		}
-	}
-	return nil
+		return nil
+	})
 }
