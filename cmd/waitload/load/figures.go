@@ -98,14 +98,13 @@ func redisFigures(hold, completion probe.CmdStats, completed, producerCmds int) 
 	return r
 }
 
-// cpuReading is one reading of the CPU time the server's processes, Redis
-// and this process have used so far.
+// cpuReading is the CPU time the server's processes, Redis and this process
+// have used so far.
 type cpuReading struct {
 	server, redis, client time.Duration
 }
 
-// readCPU reads the CPU time the server's processes, Redis and this
-// process have used so far.
+// readCPU takes a cpuReading.
 func (r *run) readCPU(ctx context.Context) (cpuReading, error) {
 	var c cpuReading
 	var err error

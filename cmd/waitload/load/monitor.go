@@ -14,8 +14,7 @@ import (
 )
 
 // monitor scrapes the server once a second while a mode runs, keeps the
-// peaks and writes a progress line. Its goroutine is stopped and waited
-// for by stop.
+// peaks and writes a progress line; stop ends its goroutine.
 type monitor struct {
 	r      *run
 	mode   waiter.Mode

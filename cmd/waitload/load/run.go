@@ -21,10 +21,10 @@ import (
 )
 
 // Run runs each mode of cfg in turn against a running jobwait and returns
-// the report. Waiters' troubles are figures in the report; the error is
-// for a run that could not be carried out (jobwait or Redis unreachable, a
-// producer write failing, a holder process dying). A report of the modes
-// finished so far comes with it.
+// the report. Waiters' troubles are figures in the report; the error is for
+// a run that could not be carried out (jobwait or Redis unreachable, a
+// producer write failing, a holder process dying), and comes with a report
+// of the modes finished so far.
 func Run(ctx context.Context, cfg Config) (*report.Report, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -86,8 +86,7 @@ func Run(ctx context.Context, cfg Config) (*report.Report, error) {
 }
 
 // httpClient is a client of the target's own endpoints (figures,
-// publishing), apart from the waiters' connections, with at most conns
-// connections.
+// publishing), with at most conns connections.
 func httpClient(t waiter.Target, timeout time.Duration, conns int) *http.Client {
 	return &http.Client{Timeout: timeout, Transport: &http.Transport{
 		MaxIdleConns: conns, MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns,
@@ -106,14 +105,12 @@ type run struct {
 	rest    probe.Sample // the server before the first mode
 }
 
-// serverStats reads the server's own figures: jobwait's /metrics, or
-// Nchan's worker and nchan_stub_status.
+// serverStats reads the server's own figures: *probe.Jobwait or *nchan.Stats.
 type serverStats interface {
 	Scrape(ctx context.Context) (probe.Sample, error)
 }
 
-// group is a share of a mode's waiters, held in this process
-// (*waiter.Holder) or in a holder process (*proc.Child).
+// group is a share of a mode's waiters: *waiter.Holder or *proc.Child.
 type group interface {
 	Counts() waiter.Counts
 	Wait() ([]waiter.Outcome, error)
@@ -238,8 +235,8 @@ func (r *run) mode(ctx context.Context, m waiter.Mode) (report.ModeReport, error
 }
 
 // jobs makes the mode's jobs and returns the ids waiters watch: listed
-// (-ids-file), started over HTTP (-create-url), or written by the
-// producer, which returns them for it to complete.
+// (-ids-file), started over HTTP (-create-url), or written by the producer
+// (with the jobs it will complete).
 func (r *run) jobs(ctx context.Context, m waiter.Mode) ([]string, []store.Job, error) {
 	if len(r.cfg.IDs) > 0 {
 		return r.cfg.IDs, nil, nil
@@ -315,8 +312,8 @@ func (r *run) connected(ctx context.Context, groups []group) (time.Time, error) 
 
 // settle waits for jobwait to let go of the previous mode's waiters and
 // their goroutines, so that the next mode's baseline is not the last one's
-// peak. It gives up quietly after -settle: the baseline is then what it is;
-// a server whose figures could not be read at rest has nothing to settle to.
+// peak. It gives up quietly after -settle, and at once for a server whose
+// figures could not be read at rest.
 func (r *run) settle(ctx context.Context) error {
 	if r.rest == (probe.Sample{}) {
 		return nil

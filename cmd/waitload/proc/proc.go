@@ -1,17 +1,15 @@
-// Package proc holds a mode's waiters in other processes. One process can
-// hold only as many connections as it may open files (on the reference
-// machine 20,000, a hard limit). With -procs n, waitload runs itself n times
-// as holder processes, each with its own limit and its share of the
-// waiters, while the first process stays the single producer and reporter:
-// there is one completion side, one clock for latencies (holders report
-// wall-clock receipt times; all processes share the machine's clock), and
-// one report.
+// Package proc holds a mode's waiters in other processes: one process can
+// hold only as many connections as it may open files (20,000 on the
+// reference machine, a hard limit). With -procs n, waitload runs itself n
+// times as holder processes, each with its own limit and share of the
+// waiters, while the first process stays the single producer and reporter,
+// with one clock for latencies (holders report wall-clock receipt times).
 //
-// The protocol is JSON: the holder reads its waiter.Spec on stdin, writes a
-// message with its counts every progressEvery on stdout, and a last one
-// with every outcome before it exits. Its stderr is the parent's. A Child's
-// reader goroutine is finished when Wait returns; the context given to
-// Start kills the process.
+// The protocol is JSON: the holder reads its waiter.Spec on stdin, writes
+// its counts every progressEvery on stdout and, before it exits, a last
+// message with every outcome; its stderr is the parent's. A Child's reader
+// goroutine has finished when Wait returns; Start's context kills the
+// process.
 package proc
 
 import (
@@ -29,10 +27,10 @@ import (
 	"jobwait/cmd/waitload/waiter"
 )
 
-// childEnv marks a holder process.
-const childEnv = "WAITLOAD_HOLDER"
-
-const progressEvery = 200 * time.Millisecond
+const (
+	childEnv      = "WAITLOAD_HOLDER" // marks a holder process
+	progressEvery = 200 * time.Millisecond
+)
 
 type childMsg struct {
 	Counts   waiter.Counts    `json:"counts"`

@@ -23,10 +23,8 @@ const StoreCommands = 2
 
 // Producer writes a mode's jobs and completes them.
 type Producer struct {
-	w Writer
-	// commands is the Redis commands one completion sends: StoreCommands
-	// through store, none when the completion is published to Nchan.
-	commands  int
+	w         Writer
+	commands  int // Redis commands per completion: StoreCommands, or 0 published to Nchan
 	completed atomic.Int64
 }
 
@@ -65,9 +63,8 @@ func (p *Producer) Create(ctx context.Context, ids []string) ([]store.Job, error
 
 // Completion is when one job was due to complete (its place in the
 // schedule; unpaced, when its first write started), when its completing
-// write started (later, after the result's write, and when every write in
-// flight was still waiting for its server) and when it returned (zero if
-// it did not).
+// write started (later: after the result's write, and after any wait while
+// every worker's write was in flight) and when it returned (zero if not).
 type Completion struct {
 	Due, Sent, Done time.Time
 }
@@ -104,9 +101,8 @@ type twoWrites interface {
 }
 
 // completeOne completes j, noting in c when its completing write started
-// and returned: the status write, after the result's (which, like Nchan's
-// publisher preparing its POST, is not the completion yet), or the one
-// write that carries both.
+// and returned: the status write after the result's (which is not the
+// completion yet), or the one write that carries both.
 func (p *Producer) completeOne(ctx context.Context, j store.Job, c *Completion) error {
 	r := store.SampleResult(j.EventDraftID)
 	var err error

@@ -14,20 +14,16 @@ import (
 	"time"
 )
 
-// A waiter's connection: its read buffer, its bounds.
 const (
 	readBufSize = 1 << 10  // per connection
 	maxBody     = 64 << 10 // a status answer is about 1 KiB
 	dialTimeout = 10 * time.Second
-	// grace is how long past a wait's end a waiter still waits for the
-	// server's answer before it gives up on the connection.
-	grace = 5 * time.Second
+	grace       = 5 * time.Second // past a wait's end, the server's answer is still waited for
 )
 
-// dialer opens waiters' connections to the server, spread over the source
-// addresses, with a bound on attempts in flight. It knows every open
-// connection, so that stop can end all waits at once: a blocked read does
-// not see a context.
+// dialer opens waiters' connections, spread over the source addresses, with
+// a bound on attempts in flight. It knows every open connection so that stop
+// can end all waits at once: a blocked read does not see a context.
 type dialer struct {
 	t       Target
 	tls     *tls.Config // the target's, for its host and HTTP/1.1; nil for http
@@ -99,17 +95,15 @@ func (d *dialer) stop() {
 
 // conn is one HTTP/1.1 connection, kept alive between requests.
 type conn struct {
-	nc net.Conn
-	br *bufio.Reader
-	d  *dialer
-	// reusable is false once the server asked to close or an answer was
-	// not read to its end.
-	reusable bool
+	nc       net.Conn
+	br       *bufio.Reader
+	d        *dialer
+	reusable bool // false once the server asked to close or an answer was not read to its end
 }
 
 // get sends a GET for path (below the target's base path) with extra
-// header lines ("Name: value\r\n") and reads the response head. The
-// connection fails at deadline.
+// header lines ("Name: value\r\n") and reads the response head, failing at
+// deadline.
 func (c *conn) get(path, extra string, deadline time.Time) (*http.Response, error) {
 	c.d.mu.Lock()
 	if !c.d.stopped {

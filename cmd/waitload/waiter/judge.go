@@ -15,8 +15,8 @@ type answer struct {
 	Code            string            `json:"code"`
 }
 
-// judge reads a status answer: done says the wait is over, with the kind or
-// the error.
+// judge reads a status answer: done says the wait is over, with its kind or
+// error.
 func judge(code int, body []byte) (a answer, done bool, kind Kind, err error) {
 	if jerr := json.Unmarshal(body, &a); jerr != nil {
 		return a, true, Errored, fmt.Errorf("http %d: unreadable body", code)
@@ -38,8 +38,8 @@ func judge(code int, body []byte) (a answer, done bool, kind Kind, err error) {
 	return a, true, Errored, fmt.Errorf("status %.20q", a.Status)
 }
 
-// errKind shortens an error to something that can be counted: addresses
-// and ports, which differ per connection, are cut.
+// errKind shortens an error to something countable: the addresses and
+// ports, which differ per connection, are cut.
 func errKind(err error) string {
 	s := err.Error()
 	for _, cut := range []string{"dial tcp ", "read tcp ", "write tcp "} {

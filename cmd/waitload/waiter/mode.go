@@ -35,10 +35,9 @@ const (
 	Errored   Kind = "error"     // anything else: connection trouble, an error answer, refused to the end
 )
 
-// Outcome is what one waiter saw. Asked is the wall clock when it sent its
-// first request, At when the terminal answer had been read; they travel
-// between processes, so they are compared with the producer's clock by
-// wall time.
+// Outcome is what one waiter saw. Asked (its first request sent) and At
+// (its terminal answer read) are wall clock times: they travel between
+// processes and are compared with the producer's clock.
 type Outcome struct {
 	Job      int       `json:"j"` // the index of the waiter's job in Spec.Jobs
 	Kind     Kind      `json:"k"`

@@ -14,8 +14,8 @@ import (
 	"jobwait/server/sse"
 )
 
-// maxReconnects bounds how often a stream that ended without its wait's
-// end is asked for again, as an EventSource would.
+// maxReconnects bounds how often a stream (or Nchan long poll) that ended
+// without its wait's end is asked for again.
 const maxReconnects = 3
 
 // errEndedEarly is a stream that kept ending before the wait did.
@@ -40,11 +40,11 @@ func (w *waiter) sse(ctx context.Context) (kind Kind, at time.Time, err error) {
 }
 
 // follow reads the event stream at path as an EventSource does, handing
-// each event to on until on says the wait is over. A stream that ends
-// first is asked for again with Last-Event-ID, after the server's retry:
-// delay (with retry; else at once), while budget is left and at most
-// maxReconnects times; then the wait ends with errEndedEarly. An answer
-// other than 200 ends the wait with what other makes of it.
+// each event to on until on says the wait is over. A stream that ends first
+// is asked for again with Last-Event-ID, after the server's retry: delay
+// (with retry; else at once), while budget is left and at most
+// maxReconnects times, then ends with errEndedEarly. A non-200 answer ends
+// the wait with what other makes of it.
 func (w *waiter) follow(ctx context.Context, path string, retry bool, on func(ev sse.Event, at time.Time) (bool, error), other func(*http.Response) error) error {
 	p := sse.NewReader(nil)
 	p.SetRetry(w.interval) // until a stream sends retry:

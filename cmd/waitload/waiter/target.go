@@ -10,8 +10,7 @@ import (
 	"strings"
 )
 
-// Target is the server's base URL, checked: what waiters connect to and
-// what they ask for.
+// Target is the server's base URL, checked.
 type Target struct {
 	dial     string      // host:port, what waiters connect to
 	host     string      // the Host header, as the user wrote it
@@ -22,10 +21,9 @@ type Target struct {
 	loopback bool
 }
 
-// ParseTarget reads -target: an http or https URL, with an optional base
-// path. caFile, when not empty, names a PEM file of the certificate
-// authorities an https server's certificate may chain to, besides the
-// system's.
+// ParseTarget reads -target, an http or https URL with an optional base
+// path, and -ca-cert, a PEM file of CAs to trust for https besides the
+// system's (none when "").
 func ParseTarget(s, caFile string) (Target, error) {
 	u, err := url.Parse(s)
 	if err != nil {
@@ -78,8 +76,7 @@ func clientTLS(caFile string) (*tls.Config, error) {
 // URL is the target's scheme://host and base path, for net/http clients.
 func (t Target) URL() string { return t.url }
 
-// TLS is what an https target's clients trust, for any of its hosts; nil
-// for http.
+// TLS is what an https target's clients trust; nil for http.
 func (t Target) TLS() *tls.Config { return t.tls }
 
 // Loopback says whether the target is on this machine (localhost or an

@@ -7,8 +7,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
-// TokenTTL is how long a minted wait token is good for: the lifetime
-// docs/auth.md recommends, well past any wait of a run.
+// TokenTTL is a minted wait token's lifetime, as docs/auth.md recommends.
 const TokenTTL = 5 * time.Minute
 
 // waitClaims is a wait token's payload (docs/auth.md).
@@ -33,9 +32,9 @@ func Token(secret []byte, jobs ...string) (string, error) {
 	return jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(secret)
 }
 
-// withToken is a request's path and extra header lines carrying the
-// waiter's token, as a browser's client sends it: in the query of a stream
-// (EventSource cannot set a header), else as Authorization: Bearer.
+// withToken adds the waiter's token to a request as a browser's client
+// sends it: in a stream's query (EventSource cannot set a header), else as
+// Authorization: Bearer.
 func (w *waiter) withToken(path, extra string) (string, string) {
 	switch {
 	case w.token == "":
