@@ -46,15 +46,11 @@ func mostFailed(rep *report.Report, m report.ModeReport) string {
 		return ""
 	}
 	var why []string
-	if rep.Completes() {
-		for _, n := range []struct {
-			n    int
-			what string
-		}{{m.Timeouts, "timed out"}, {m.Failed, "answered FAILED"}} {
-			if n.n > 0 {
-				why = append(why, fmt.Sprintf("%d %s", n.n, n.what))
-			}
-		}
+	if rep.Completes() && m.Timeouts > 0 {
+		why = append(why, fmt.Sprintf("%d timed out", m.Timeouts))
+	}
+	if rep.Completes() && m.Failed > 0 {
+		why = append(why, fmt.Sprintf("%d answered FAILED", m.Failed))
 	}
 	for i, k := range m.ErrorsByCount() {
 		if i == 3 {

@@ -42,7 +42,11 @@ func newDialer(t Target, sources, concurrency, offset int) *dialer {
 		d.tls = t.tls.Clone()
 		d.tls.ServerName, d.tls.NextProtos = t.name, []string{"http/1.1"}
 	}
-	for _, a := range sourceAddrs(sources) {
+	// Source addresses 127.0.0.2 onwards, round robin: all of 127.0.0.0/8
+	// is routed to the loopback interface on Linux without configuration,
+	// and each source address has its own range of ephemeral ports.
+	for i := range sources {
+		a := &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(2+i))}
 		d.sources = append(d.sources, &net.Dialer{Timeout: dialTimeout, KeepAlive: -1, LocalAddr: a})
 	}
 	if len(d.sources) == 0 {

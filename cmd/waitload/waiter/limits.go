@@ -2,7 +2,6 @@ package waiter
 
 import (
 	"fmt"
-	"net"
 	"syscall"
 )
 
@@ -30,17 +29,4 @@ func CheckNoFile(n int) error {
 			"raise -procs so that each process holds at most %d", n, need, r.Cur, r.Cur-fdReserve)
 	}
 	return nil
-}
-
-// sourceAddrs are the local addresses connections are spread over:
-// 127.0.0.2 onwards, round robin. All of 127.0.0.0/8 is routed to the
-// loopback interface on Linux without any configuration, and each source
-// address has its own range of ephemeral ports. None (n = 0) leaves the
-// choice to the kernel.
-func sourceAddrs(n int) []*net.TCPAddr {
-	addrs := make([]*net.TCPAddr, n)
-	for i := range addrs {
-		addrs[i] = &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(2+i))}
-	}
-	return addrs
 }
