@@ -11,21 +11,20 @@ import (
 )
 
 // status waits on the job's status URL (SPEC.md §3, §4). A short poll
-// (long false) waits as the legacy clients do: a poll, then another every
-// interval (the answer's Retry-After, else -poll-interval) from when the
-// last was sent, while the budget lasts, on a kept-alive connection as a
-// browser would. A long poll holds ?wait=N, N being what is left of the
-// budget in whole seconds (the server clamps it), and asks again at once
-// while the answer is a non-terminal timedOut one; answered early without
-// a result (not what SPEC.md §4 says a held request does), it backs off as
-// a client would. A 503 (SVC_001, SVC_002) is asked again after its
-// Retry-After, within the budget; refused until the budget runs out, the
-// wait is an error.
+// (long false) polls as the legacy clients do, every interval (the
+// answer's Retry-After, else -poll-interval) from when the last was sent,
+// on a kept-alive connection, while the budget lasts. A long poll holds
+// ?wait=N, N the budget left in whole seconds (the server clamps it), and
+// asks again at once after a non-terminal timedOut answer; answered early
+// without a result (which SPEC.md §4 says a held request never is), it
+// backs off as a client would. A 503 (SVC_001, SVC_002) is asked again
+// after its Retry-After; refused until the budget runs out, the wait is an
+// error.
 //
 // Short polls start at a random offset within the first interval: real
-// clients' polls are not in step with one another or with the producer,
-// and in-step polls would make the latency depend on where the completions
-// fall in the 2 s cycle.
+// clients' polls are in step neither with one another nor with the
+// producer, and in-step polls would make the latency depend on where the
+// completions fall in the 2 s cycle.
 func (w *waiter) status(ctx context.Context, long bool) (Kind, time.Time, error) {
 	path := "/api/events/jobs/" + w.job + "/status"
 	if !long {
@@ -38,8 +37,8 @@ func (w *waiter) status(ctx context.Context, long bool) (Kind, time.Time, error)
 	var refused error // the last answer's, if it was a 503
 	for {
 		sent := time.Now()
-		// A slow short poll's answer is waited for as a browser would, up
-		// to the end of the budget: an overloaded server shows as latency.
+		// A slow short poll is waited for as a browser would, to the end
+		// of the budget: an overloaded server shows as latency, not errors.
 		p, deadline := path, w.deadline.Add(grace)
 		if long {
 			left := w.deadline.Sub(sent)
