@@ -2,6 +2,7 @@ package fanout
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -36,11 +37,10 @@ func (r *runner) churn(ctx context.Context, res *Result) error {
 			id := fmt.Sprintf("%sc-%d", r.prefix, i)
 			j, err := r.st.Create(ctx, id, r.prefix+"draft-"+id)
 			if err != nil {
-				ss[i] = &stream{id: id, err: err, done: make(chan struct{})}
-				close(ss[i].done)
+				ss[i] = &stream{id: id, err: err}
 				return
 			}
-			s := r.clients.open(ctx, cfg.Targets[i%len(cfg.Targets)], id)
+			s := r.open(ctx, i, id)
 			ss[i] = s
 			time.Sleep(time.Until(s.opened.Add(time.Duration(2+rand.IntN(199)) * time.Millisecond)))
 			returned[i] = r.complete(ctx, j)
@@ -51,22 +51,17 @@ func (r *runner) churn(ctx context.Context, res *Result) error {
 		})
 	})
 	wg.Wait()
-	// Every channel left: the UNSUBSCRIBEs, a linger after the last wait.
-	lctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	for {
-		chans, err := r.jobwaits.sum(lctx, "jobwait_hub_channels")
-		if err != nil {
-			return err
-		}
-		if chans <= float64(len(cfg.Targets)) { // the channel each connection opens with, if keys
-			break
-		}
-		select {
-		case <-lctx.Done():
-			return fmt.Errorf("channels still subscribed: %v", chans)
-		case <-time.After(50 * time.Millisecond):
-		}
+	// Every channel left: the UNSUBSCRIBEs, a linger after the last wait;
+	// each connection keeps the channel it opened with, if keys.
+	var chans float64
+	err = poll(ctx, 50*time.Millisecond, 30*time.Second, func() (bool, error) {
+		chans, err = r.sum(ctx, "jobwait_hub_channels")
+		return chans <= float64(len(cfg.Targets)), err
+	})
+	if errors.Is(err, errStill) {
+		return fmt.Errorf("channels still subscribed: %v", chans)
+	} else if err != nil {
+		return err
 	}
 	after, err := probe.ReadCmdStats(ctx, r.rdb)
 	if err != nil {
