@@ -16,11 +16,9 @@ import (
 const producerCommands = 3
 
 // churn opens Rate new waits a second for Duration, each a stream of a new
-// job (PENDING) on the next replica, the job completed 2 to 200 ms after
-// its stream was asked for (often before its subscription is confirmed),
-// each stream closed once it has its completion; it measures what
-// subscribing and unsubscribing cost Redis, and that every completion
-// arrives.
+// job (PENDING) on the next replica, completed 2 to 200 ms after its stream
+// was asked for (often before its subscription is confirmed): what
+// subscribing and unsubscribing cost Redis, and that every completion arrives.
 func (r *runner) churn(ctx context.Context, res *Result) error {
 	cfg := r.cfg
 	n := int(cfg.Rate * cfg.Duration.Seconds())

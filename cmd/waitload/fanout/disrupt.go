@@ -15,13 +15,12 @@ import (
 	"jobwait/store"
 )
 
-// disrupt holds Hold waits, runs the Disrupt command, and times, from the
-// command's start, when the replicas stop being ready and are ready again
-// (every subscription confirmed), when Redis holds every channel again
-// (those of the jobs completed meanwhile may be let go),
-// and when every watched job has been read since; then it completes every
-// job, half of them as soon as the command returned (while the replicas
-// may still be resubscribing), and counts what arrived.
+// disrupt holds Hold waits, runs the Disrupt command, and times, from its
+// start, when the replicas stop being ready and are ready again (every
+// subscription confirmed), when Redis holds every channel again and when
+// every watched job has been read since; it completes every job, half of
+// them as soon as the command returned (while the replicas may still be
+// resubscribing), and counts what arrived.
 func (r *runner) disrupt(ctx context.Context, res *Result) error {
 	m := r.cfg.Hold
 	res.Waits = m
@@ -89,10 +88,9 @@ func (r *runner) disrupt(ctx context.Context, res *Result) error {
 
 // lostByRedis counts the jobs whose stream got no completion and that
 // Redis no longer holds as completed with its result: a write the old
-// master acknowledged after the promotion and dropped when it became a
-// replica (Redis's replication is asynchronous), which no subscriber could
-// have delivered. A job whose record was kept and its result dropped is
-// answered JOB_003, as it should be.
+// master acknowledged and dropped when it became a replica (replication is
+// asynchronous), which no subscriber could have delivered. (A job whose
+// result alone was dropped is answered JOB_003, as it should be.)
 func (r *runner) lostByRedis(ctx context.Context, ss []*stream, jobs []store.Job) int {
 	var ids []string
 	for i, s := range ss {

@@ -16,12 +16,11 @@ const idleOver = 3 * time.Second
 // replySize is a SET's answer, +OK\r\n, that the writer reads.
 const replySize = 5
 
-// steady writes Rate job records a second for Duration, the share Watched
-// of them completions of jobs with a stream each (every 1/Watched-th
-// write), the rest new jobs nobody waits for (one SET … EX each, as a
-// producer writes), and measures what the writes cost Redis and the
-// replicas (their idle CPU, measured before, taken off) and the watched
-// jobs' delivery latency.
+// steady writes Rate job records a second for Duration, every
+// 1/Watched-th the completion of a job with a stream, the rest new jobs
+// nobody waits for (one SET … EX each), and measures what the writes cost
+// Redis and the replicas (their idle CPU taken off) and the watched jobs'
+// latency.
 func (r *runner) steady(ctx context.Context, res *Result) error {
 	cfg := r.cfg
 	n := int(cfg.Rate * cfg.Duration.Seconds())
