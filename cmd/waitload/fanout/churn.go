@@ -2,6 +2,7 @@ package fanout
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -15,11 +16,9 @@ import (
 const producerCommands = 3
 
 // churn opens Rate new waits a second for Duration, each a stream of a new
-// job (PENDING) on the next replica, the job completed 2 to 200 ms after
-// its stream was asked for (often before its subscription is confirmed),
-// each stream closed once it has its completion; it measures what
-// subscribing and unsubscribing cost Redis, and that every completion
-// arrives.
+// job (PENDING) on the next replica, completed 2 to 200 ms after its stream
+// was asked for (often before its subscription is confirmed): what
+// subscribing and unsubscribing cost Redis, and that every completion arrives.
 func (r *runner) churn(ctx context.Context, res *Result) error {
 	cfg := r.cfg
 	n := int(cfg.Rate * cfg.Duration.Seconds())
@@ -36,11 +35,10 @@ func (r *runner) churn(ctx context.Context, res *Result) error {
 			id := fmt.Sprintf("%sc-%d", r.prefix, i)
 			j, err := r.st.Create(ctx, id, r.prefix+"draft-"+id)
 			if err != nil {
-				ss[i] = &stream{id: id, err: err, done: make(chan struct{})}
-				close(ss[i].done)
+				ss[i] = &stream{id: id, err: err}
 				return
 			}
-			s := r.clients.open(ctx, cfg.Targets[i%len(cfg.Targets)], id)
+			s := r.open(ctx, i, id)
 			ss[i] = s
 			time.Sleep(time.Until(s.opened.Add(time.Duration(2+rand.IntN(199)) * time.Millisecond)))
 			returned[i] = r.complete(ctx, j)
@@ -51,22 +49,17 @@ func (r *runner) churn(ctx context.Context, res *Result) error {
 		})
 	})
 	wg.Wait()
-	// Every channel left: the UNSUBSCRIBEs, a linger after the last wait.
-	lctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	for {
-		chans, err := r.jobwaits.sum(lctx, "jobwait_hub_channels")
-		if err != nil {
-			return err
-		}
-		if chans <= float64(len(cfg.Targets)) { // the channel each connection opens with, if keys
-			break
-		}
-		select {
-		case <-lctx.Done():
-			return fmt.Errorf("channels still subscribed: %v", chans)
-		case <-time.After(50 * time.Millisecond):
-		}
+	// Every channel left: the UNSUBSCRIBEs, a linger after the last wait;
+	// each connection keeps the channel it opened with, if keys.
+	var chans float64
+	err = poll(ctx, 50*time.Millisecond, 30*time.Second, func() (bool, error) {
+		chans, err = r.sum(ctx, "jobwait_hub_channels")
+		return chans <= float64(len(cfg.Targets)), err
+	})
+	if errors.Is(err, errStill) {
+		return fmt.Errorf("channels still subscribed: %v", chans)
+	} else if err != nil {
+		return err
 	}
 	after, err := probe.ReadCmdStats(ctx, r.rdb)
 	if err != nil {

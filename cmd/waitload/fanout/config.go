@@ -30,7 +30,6 @@ type Config struct {
 func Parse(args []string, stderr io.Writer) (Config, error) {
 	c := Config{}
 	fs := flag.NewFlagSet("waitload fanout", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	var targets, pids string
 	fs.StringVar(&c.Run, "run", "steady", "`steady|churn|disrupt`")
 	fs.StringVar(&c.Label, "label", "", "names the run in its row, e.g. the replicas' JOBWAIT_SUBSCRIBE")

@@ -2,6 +2,7 @@ package fanout
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -10,22 +11,18 @@ import (
 	"time"
 
 	"jobwait/cmd/waitload/probe"
+	"jobwait/cmd/waitload/producer"
 	"jobwait/store"
 )
 
-// pollEvery is how often a disruption's milestones are looked for.
-const pollEvery = 20 * time.Millisecond
-
-// disrupt holds Hold waits, runs the Disrupt command, and times, from the
-// command's start, when the replicas stop being ready and are ready again
-// (every subscription confirmed), when Redis holds every channel again
-// (those of the jobs completed meanwhile may be let go),
-// and when every watched job has been read since; then it completes every
-// job, half of them as soon as the command returned (while the replicas
-// may still be resubscribing), and counts what arrived.
+// disrupt holds Hold waits, runs the Disrupt command, and times, from its
+// start, when the replicas stop being ready and are ready again (every
+// subscription confirmed), when Redis holds every channel again and when
+// every watched job has been read since; it completes every job, half of
+// them as soon as the command returned (while the replicas may still be
+// resubscribing), and counts what arrived.
 func (r *runner) disrupt(ctx context.Context, res *Result) error {
-	cfg := r.cfg
-	m := cfg.Hold
+	m := r.cfg.Hold
 	res.Waits = m
 	jobs, ss, err := r.watch(ctx, m, "h")
 	if err != nil {
@@ -36,7 +33,7 @@ func (r *runner) disrupt(ctx context.Context, res *Result) error {
 		return err
 	}
 	start := time.Now()
-	cmd := exec.CommandContext(ctx, "sh", "-c", cfg.Disrupt)
+	cmd := exec.CommandContext(ctx, "sh", "-c", r.cfg.Disrupt)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("-disrupt: %w", err)
@@ -52,39 +49,38 @@ func (r *runner) disrupt(ctx context.Context, res *Result) error {
 	var completed atomic.Int64
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		pace(ctx, 1000, half, writers, func(i int) {
+		pace(ctx, 1000, half, producer.Workers, func(i int) {
 			if returned[i] = r.complete(ctx, jobs[i]); !returned[i].IsZero() {
 				completed.Add(1)
 			}
 		})
 	})
 	var readsAtReady float64
-	deadline := start.Add(time.Minute) // well within the waits' budget
-	for (res.Ready == 0 || res.Subscribed == 0 || res.ReRead == 0) && time.Now().Before(deadline) {
+	// Milestones are looked for every 20 ms, for a minute: well within the
+	// waits' budget.
+	_ = poll(ctx, 20*time.Millisecond, time.Minute, func() (bool, error) {
 		since := time.Since(start)
-		ready := r.jobwaits.ready(ctx)
+		ready := r.ready(ctx)
 		switch {
 		case !ready && res.Down == 0:
 			res.Down = since
 		case ready && res.Down != 0 && res.Ready == 0:
 			res.Ready = since
-			readsAtReady, _ = r.jobwaits.sum(ctx, "jobwait_hub_job_reads_total")
+			readsAtReady, _ = r.sum(ctx, "jobwait_hub_job_reads_total")
 		}
 		if ps, err := probe.ReadPubSub(ctx, r.rdb); err == nil && res.Down != 0 && res.Subscribed == 0 && ps.Channels >= want-perJob*completed.Load() {
 			res.Subscribed = since
 		}
 		if res.Ready != 0 && res.ReRead == 0 {
-			if reads, err := r.jobwaits.sum(ctx, "jobwait_hub_job_reads_total"); err == nil && reads-readsAtReady >= float64(m) {
+			if reads, err := r.sum(ctx, "jobwait_hub_job_reads_total"); err == nil && reads-readsAtReady >= float64(m) {
 				res.ReRead = since
 			}
 		}
-		time.Sleep(pollEvery)
-	}
+		return res.Ready != 0 && res.Subscribed != 0 && res.ReRead != 0, nil
+	})
 	wg.Wait()
-	pace(ctx, 1000, m-half, writers, func(i int) { returned[half+i] = r.complete(ctx, jobs[half+i]) })
-	dctx, cancel := context.WithTimeout(ctx, time.Minute)
-	_ = waitAll(dctx, ss, doneOf)
-	cancel()
+	pace(ctx, 1000, m-half, producer.Workers, func(i int) { returned[half+i] = r.complete(ctx, jobs[half+i]) })
+	_ = waitAll(ctx, ss, time.Minute, false)
 	res.collect(ss, returned)
 	res.LostBy = r.lostByRedis(ctx, ss, jobs)
 	return nil
@@ -92,10 +88,9 @@ func (r *runner) disrupt(ctx context.Context, res *Result) error {
 
 // lostByRedis counts the jobs whose stream got no completion and that
 // Redis no longer holds as completed with its result: a write the old
-// master acknowledged after the promotion and dropped when it became a
-// replica (Redis's replication is asynchronous), which no subscriber could
-// have delivered. A job whose record was kept and its result dropped is
-// answered JOB_003, as it should be.
+// master acknowledged and dropped when it became a replica (replication is
+// asynchronous), which no subscriber could have delivered. (A job whose
+// result alone was dropped is answered JOB_003, as it should be.)
 func (r *runner) lostByRedis(ctx context.Context, ss []*stream, jobs []store.Job) int {
 	var ids []string
 	for i, s := range ss {
@@ -120,20 +115,18 @@ func (r *runner) lostByRedis(ctx context.Context, ss []*stream, jobs []store.Job
 }
 
 // channels is how many channels and patterns Redis holds for the replicas
-// now: what it must hold again after the disruption.
+// now, once the count holds still (the last SUBSCRIBEs may be in flight):
+// what it must hold again after the disruption.
 func (r *runner) channels(ctx context.Context) (int64, error) {
-	var last int64 = -1
-	// Wait for the count to hold still: the last SUBSCRIBEs may be in flight.
-	for range 100 {
+	last := int64(-1)
+	err := poll(ctx, 100*time.Millisecond, 10*time.Second, func() (bool, error) {
 		ps, err := probe.ReadPubSub(ctx, r.rdb)
-		if err != nil {
-			return 0, err
-		}
-		if ps.Channels == last {
-			return last, nil
-		}
+		stable := ps.Channels == last
 		last = ps.Channels
-		time.Sleep(100 * time.Millisecond)
+		return stable, err
+	})
+	if errors.Is(err, errStill) {
+		err = nil
 	}
-	return last, nil
+	return last, err
 }

@@ -2,6 +2,7 @@ package fanout
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -72,11 +73,7 @@ func (r Result) appendJSON(path string) error {
 	if err != nil {
 		return err
 	}
-	if err := json.NewEncoder(f).Encode(r); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return errors.Join(json.NewEncoder(f).Encode(r), f.Close())
 }
 
 // collect records the streams' deliveries and troubles: latency from the

@@ -2,23 +2,24 @@ package fanout
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"jobwait/cmd/waitload/probe"
+	"jobwait/cmd/waitload/producer"
 	"jobwait/store"
 	"jobwait/store/redisconn"
 )
-
-// writers is how many writes the producer has in flight.
-const writers = 8
 
 // Main runs `waitload fanout` and returns its exit code.
 func Main(args []string, stdout, stderr io.Writer) int {
@@ -30,18 +31,16 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "waitload fanout:", err, "(waitload fanout -h lists every flag)")
 		return 2
 	}
-	ctx := context.Background()
-	res, err := Run(ctx, cfg)
+	res, err := Run(context.Background(), cfg)
+	if err == nil {
+		res.row(stdout)
+		if cfg.JSON != "" {
+			err = res.appendJSON(cfg.JSON)
+		}
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "waitload fanout:", err)
 		return 1
-	}
-	res.row(stdout)
-	if cfg.JSON != "" {
-		if err := res.appendJSON(cfg.JSON); err != nil {
-			fmt.Fprintln(stderr, "waitload fanout:", err)
-			return 1
-		}
 	}
 	if res.Delivered+res.LostBy < res.Waits {
 		fmt.Fprintf(stderr, "waitload fanout: %d of %d completions that Redis holds not delivered\n", res.Waits-res.Delivered-res.LostBy, res.Waits)
@@ -52,7 +51,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 
 // Run makes one run.
 func Run(ctx context.Context, cfg Config) (Result, error) {
-	conn, err := redisconn.Open(ctx, redisconn.Settings{URL: cfg.RedisURL}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	conn, err := redisconn.Open(ctx, redisconn.Settings{URL: cfg.RedisURL}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return Result{}, err
 	}
@@ -61,7 +60,18 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if !ok {
 		return Result{}, fmt.Errorf("%s: one node or Sentinel only", conn)
 	}
-	r := &runner{cfg: cfg, rdb: rdb, st: store.New(rdb), clients: newClients(cfg.Sources), jobwaits: newJobwaits(cfg.Targets), prefix: "fo-" + randomHex() + "-"}
+	r := &runner{cfg: cfg, rdb: rdb, st: store.New(rdb), probes: &http.Client{Timeout: 2 * time.Second},
+		prefix: fmt.Sprintf("fo-%08x-", rand.Uint32())}
+	// One client per source address, each stream on a connection of its own.
+	for i := range cfg.Sources {
+		d := &net.Dialer{Timeout: 10 * time.Second, LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(2+i))}}
+		r.streams = append(r.streams, &http.Client{Transport: &http.Transport{
+			DialContext:           d.DialContext,
+			DisableKeepAlives:     true,
+			DisableCompression:    true,
+			ResponseHeaderTimeout: 30 * time.Second,
+		}})
+	}
 	res := Result{Run: cfg.Run, Label: cfg.Label, Replicas: len(cfg.Targets), Rate: cfg.Rate}
 	switch cfg.Run {
 	case "steady":
@@ -76,18 +86,36 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 
 // runner is one run's parts.
 type runner struct {
-	cfg      Config
-	rdb      *redis.Client
-	st       *store.Store
-	clients  *clients
-	jobwaits *jobwaits
-	prefix   string // of the run's job ids
+	cfg     Config
+	rdb     *redis.Client
+	st      *store.Store
+	probes  *http.Client   // the replicas' /metrics and /readyz
+	streams []*http.Client // by source address
+	next    atomic.Uint64  // the source address of the next stream
+	prefix  string         // of the run's job ids
 }
 
-func randomHex() string {
-	b := make([]byte, 4)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
+// sum is metric name summed over the replicas.
+func (r *runner) sum(ctx context.Context, name string) (float64, error) {
+	total := 0.0
+	for _, t := range r.cfg.Targets {
+		m, err := probe.Metrics(ctx, r.probes, t)
+		if err != nil {
+			return 0, err
+		}
+		total += m[name]
+	}
+	return total, nil
+}
+
+// ready reports whether every replica's /readyz answers 200.
+func (r *runner) ready(ctx context.Context) bool {
+	for _, t := range r.cfg.Targets {
+		if _, err := probe.Get(ctx, r.probes, t+"/readyz"); err != nil {
+			return false
+		}
+	}
+	return true
 }
 
 // watch creates n jobs (PROCESSING) and opens a stream on each, spread over
@@ -95,7 +123,7 @@ func randomHex() string {
 func (r *runner) watch(ctx context.Context, n int, kind string) ([]store.Job, []*stream, error) {
 	jobs := make([]store.Job, n)
 	errs := make([]error, n)
-	pace(ctx, 1e9, n, writers, func(i int) {
+	pace(ctx, 1e9, n, producer.Workers, func(i int) {
 		jobs[i], errs[i] = r.st.Create(ctx, fmt.Sprintf("%s%s-%d", r.prefix, kind, i), fmt.Sprintf("%sdraft-%d", r.prefix, i))
 		if errs[i] == nil {
 			jobs[i], errs[i] = r.st.Start(ctx, jobs[i])
@@ -106,14 +134,12 @@ func (r *runner) watch(ctx context.Context, n int, kind string) ([]store.Job, []
 	}
 	ss := make([]*stream, n)
 	for i, j := range jobs {
-		ss[i] = r.clients.open(ctx, r.cfg.Targets[i%len(r.cfg.Targets)], j.JobID)
+		ss[i] = r.open(ctx, i, j.JobID)
 		if i%200 == 199 {
 			time.Sleep(10 * time.Millisecond) // spread the connections' accepts
 		}
 	}
-	hctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
-	if err := waitAll(hctx, ss, heldOf); err != nil {
+	if err := waitAll(ctx, ss, 2*time.Minute, true); err != nil {
 		return nil, nil, fmt.Errorf("streams not held: %w", err)
 	}
 	for _, s := range ss {
@@ -137,4 +163,26 @@ func (r *runner) complete(ctx context.Context, j store.Job) time.Time {
 		time.Sleep(50 * time.Millisecond)
 	}
 	return time.Time{}
+}
+
+// errStill is poll's answer when within passed first.
+var errStill = errors.New("still not")
+
+// poll calls done every `every` until it says so or fails, ctx ends, or
+// within has passed (errStill).
+func poll(ctx context.Context, every, within time.Duration, done func() (bool, error)) error {
+	deadline := time.Now().Add(within)
+	for {
+		if ok, err := done(); ok || err != nil {
+			return err
+		}
+		if !time.Now().Before(deadline) {
+			return errStill
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(every):
+		}
+	}
 }

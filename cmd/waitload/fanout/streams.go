@@ -3,35 +3,12 @@ package fanout
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"jobwait/server/sse"
 )
-
-// clients are the streams' HTTP clients, one per source address, each
-// stream on a connection of its own.
-type clients struct {
-	cs   []*http.Client
-	next atomic.Uint64
-}
-
-func newClients(sources int) *clients {
-	c := &clients{}
-	for i := range sources {
-		d := &net.Dialer{Timeout: 10 * time.Second, LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(2+i))}}
-		c.cs = append(c.cs, &http.Client{Transport: &http.Transport{
-			DialContext:           d.DialContext,
-			DisableKeepAlives:     true,
-			DisableCompression:    true,
-			ResponseHeaderTimeout: 30 * time.Second,
-		}})
-	}
-	return c
-}
 
 // stream is one watched job's server-sent event stream.
 type stream struct {
@@ -43,12 +20,13 @@ type stream struct {
 	err    error         // why it ended otherwise
 }
 
-// open asks replica base for job id's stream and reads it, in a goroutine
-// of its own, until its completed event (or another end, or ctx's).
-func (c *clients) open(ctx context.Context, base, id string) *stream {
+// open asks the i-th replica (round robin) for job id's stream and reads
+// it, in a goroutine of its own, until its completed event (or another
+// end, or ctx's).
+func (r *runner) open(ctx context.Context, i int, id string) *stream {
 	s := &stream{id: id, held: make(chan struct{}), done: make(chan struct{}), opened: time.Now()}
-	hc := c.cs[c.next.Add(1)%uint64(len(c.cs))]
-	go s.read(ctx, hc, base)
+	hc := r.streams[r.next.Add(1)%uint64(len(r.streams))]
+	go s.read(ctx, hc, r.cfg.Targets[i%len(r.cfg.Targets)])
 	return s
 }
 
@@ -91,20 +69,24 @@ func (s *stream) read(ctx context.Context, hc *http.Client, base string) {
 	}
 }
 
-// waitAll waits until every stream passes ch (held or done), or ctx ends.
-func waitAll(ctx context.Context, ss []*stream, ch func(*stream) chan struct{}) error {
+// waitAll waits until every stream is held (its first event), or else
+// done, or within has passed.
+func waitAll(ctx context.Context, ss []*stream, within time.Duration, held bool) error {
+	ctx, cancel := context.WithTimeout(ctx, within)
+	defer cancel()
 	for _, s := range ss {
+		ch := s.done
+		if held {
+			ch = s.held
+		}
 		select {
-		case <-ch(s):
+		case <-ch:
 		case <-ctx.Done():
 			return ctx.Err()
 		}
 	}
 	return nil
 }
-
-func heldOf(s *stream) chan struct{} { return s.held }
-func doneOf(s *stream) chan struct{} { return s.done }
 
 // pace calls do(i) for i from 0 to n-1, the i-th at start + i/rate, from
 // workers goroutines, so that a slow call delays the others little; it

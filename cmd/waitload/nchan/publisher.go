@@ -48,36 +48,39 @@ func (p *Publisher) Start(_ context.Context, j store.Job) (store.Job, error) {
 // Complete publishes the job's completed answer to its channel and returns
 // once Nchan has answered: Nchan has then stored the message in Redis.
 func (p *Publisher) Complete(ctx context.Context, j store.Job, r store.Result) (store.Job, error) {
-	body, err := completedBody(j, r)
-	if err != nil {
+	if err := p.publish(ctx, j, r); err != nil {
 		return j, fmt.Errorf("publish job %s: %w", j.JobID, err)
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.base+pubPath+j.JobID, bytes.NewReader(body))
-	if err != nil {
-		return j, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-EventSource-Event", "completed")
-	resp, err := p.client.Do(req)
-	if err != nil {
-		return j, fmt.Errorf("publish job %s: %w", j.JobID, err)
-	}
-	msg, err := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
-	resp.Body.Close()
-	if err != nil {
-		return j, fmt.Errorf("publish job %s: %w", j.JobID, err)
-	}
-	if resp.StatusCode/100 != 2 { // 201 with subscribers, 202 without
-		return j, fmt.Errorf("publish job %s: http %d: %.200s", j.JobID, resp.StatusCode, msg)
 	}
 	j.Status = store.Completed
 	return j, nil
 }
 
+func (p *Publisher) publish(ctx context.Context, j store.Job, r store.Result) error {
+	body, err := completedBody(j, r)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.base+pubPath+j.JobID, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-EventSource-Event", "completed")
+	resp, err := p.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	msg, err := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
+	if err == nil && resp.StatusCode/100 != 2 { // 201 with subscribers, 202 without
+		err = fmt.Errorf("http %d: %.200s", resp.StatusCode, msg)
+	}
+	return err
+}
+
 // completedBody is the body jobwait answers for job j completed with r
 // (SPEC.md §3): a long poll's answer, and the data of a stream's completed
-// event. Nchan is sent these same bytes, so that both servers carry the same
-// payload; a test pins them to jobwait's own answer.
+// event, so that both servers carry the same payload (a test pins it).
 func completedBody(j store.Job, r store.Result) ([]byte, error) {
 	return json.Marshal(struct {
 		JobID           string                 `json:"jobId"`

@@ -1,7 +1,6 @@
 package probe
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -53,17 +52,23 @@ func Get(ctx context.Context, client *http.Client, url string) ([]byte, error) {
 
 // Scrape reads /metrics.
 func (s *Jobwait) Scrape(ctx context.Context) (Sample, error) {
-	body, err := Get(ctx, s.client, s.base+"/metrics")
-	if err != nil {
-		return Sample{}, fmt.Errorf("jobwait /metrics: %w", err)
-	}
-	m := parseMetrics(string(body))
+	m, err := Metrics(ctx, s.client, s.base)
 	return Sample{
 		RSS:        m["process_resident_memory_bytes"],
 		Goroutines: m["go_goroutines"],
 		Waiters:    m["jobwait_waiters"],
 		HubReads:   m["jobwait_hub_job_reads_total"],
-	}, nil
+	}, err
+}
+
+// Metrics reads jobwait's /metrics at base, one value per metric name
+// (the series of a name summed).
+func Metrics(ctx context.Context, client *http.Client, base string) (map[string]float64, error) {
+	body, err := Get(ctx, client, base+"/metrics")
+	if err != nil {
+		return nil, fmt.Errorf("jobwait /metrics: %w", err)
+	}
+	return parseMetrics(string(body)), nil
 }
 
 // Info is what jobwait says of its settings (GET /api/info).
@@ -93,34 +98,27 @@ func (s *Jobwait) Info(ctx context.Context) (Info, error) {
 // name, summing the series of a name (every label set): all waitload needs.
 func parseMetrics(text string) map[string]float64 {
 	m := map[string]float64{}
-	sc := bufio.NewScanner(strings.NewReader(text))
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || line[0] == '#' {
+	for line := range strings.Lines(text) {
+		line = strings.TrimSpace(line)
+		i := strings.IndexAny(line, "{ ")
+		if i < 0 || line[0] == '#' {
 			continue
 		}
-		var name, rest string
-		if i := strings.IndexAny(line, "{ "); i < 0 {
-			continue
-		} else if line[i] == '{' {
+		name, rest := line[:i], line[i:]
+		if line[i] == '{' { // a label's value may hold spaces and braces
 			j := strings.LastIndexByte(line, '}')
 			if j < i {
 				continue
 			}
-			name, rest = line[:i], line[j+1:]
-		} else {
-			name, rest = line[:i], line[i:]
+			rest = line[j+1:]
 		}
 		fields := strings.Fields(rest) // value, then an optional timestamp
 		if len(fields) == 0 {
 			continue
 		}
-		v, err := strconv.ParseFloat(fields[0], 64)
-		if err != nil {
-			continue
+		if v, err := strconv.ParseFloat(fields[0], 64); err == nil {
+			m[name] += v
 		}
-		m[name] += v
 	}
 	return m
 }

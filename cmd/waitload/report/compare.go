@@ -12,31 +12,26 @@ import (
 
 // scenario is what two runs must share to be compared.
 type scenario struct {
-	Mode    waiter.Mode
-	Waiters int
-	Jobs    int
-	Rate    float64
+	Mode          waiter.Mode
+	Waiters, Jobs int
+	Rate          float64
 }
 
-// peerRuns is one scenario's runs, by server.
-type peerRuns map[string][]ModeReport
-
-// Compare prints the side-by-side table of the runs of one sitting
-// (peerbench.sh writes one JSON report per run): for each scenario (mode,
-// waiters, jobs, rate), jobwait's and Nchan's p50, p99 and memory per held
-// waiter, each a range over the runs, and the ratio jobwait ÷ Nchan of
+// Compare prints, as Markdown tables for BENCHMARKS.md, the runs of one
+// sitting (peerbench.sh writes one JSON report per run) side by side: a row
+// per scenario, in the order of reps, with jobwait's and Nchan's p50, p99
+// and memory per held waiter, each a range over the runs, and the ratio of
 // their medians (below 1: jobwait ahead); then the same runs' other clocks
-// and CPU. One row per scenario, in the order scenarios first appear in
-// reps; the tables are Markdown, ready for BENCHMARKS.md.
+// and CPU.
 func Compare(w io.Writer, reps []*Report) error {
 	var order []scenario
-	runs := map[scenario]peerRuns{}
+	runs := map[scenario]map[string][]ModeReport{} // by server
 	for _, rep := range reps {
 		server := cmp.Or(rep.Server, waiter.ServerJobwait)
 		for _, m := range rep.Modes {
 			sc := scenario{m.Mode, m.Waiters, m.Jobs, rep.Rate}
 			if runs[sc] == nil {
-				runs[sc] = peerRuns{}
+				runs[sc] = map[string][]ModeReport{}
 				order = append(order, sc)
 			}
 			runs[sc][server] = append(runs[sc][server], m)
@@ -45,11 +40,10 @@ func Compare(w io.Writer, reps []*Report) error {
 	if len(order) == 0 {
 		return fmt.Errorf("no runs in the reports")
 	}
-	kib := func(m ModeReport) float64 { return m.Jobwait.BytesPerWaiter / (1 << 10) }
 	compareTable(w, order, runs, []column{
 		{"p50 ms", func(m ModeReport) float64 { return m.Latency.P50 }},
 		{"p99 ms", func(m ModeReport) float64 { return m.Latency.P99 }},
-		{"KiB/waiter", kib},
+		{"KiB/waiter", func(m ModeReport) float64 { return m.Jobwait.BytesPerWaiter / (1 << 10) }},
 	})
 	fmt.Fprintln(w, "\nratio = median over jobwait's runs ÷ median over Nchan's (below 1: jobwait ahead); "+
 		"ranges are min – max over the runs; latency runs from the return of the completing write; "+
@@ -102,7 +96,7 @@ type column struct {
 
 // compareTable prints one row per scenario: its runs, its deliveries, and
 // for each column jobwait's range, Nchan's range and the ratio.
-func compareTable(w io.Writer, order []scenario, runs map[scenario]peerRuns, cols []column) {
+func compareTable(w io.Writer, order []scenario, runs map[scenario]map[string][]ModeReport, cols []column) {
 	fmt.Fprint(w, "| scenario | runs (jobwait + nchan) | delivered (jobwait · nchan) |")
 	for _, c := range cols {
 		fmt.Fprintf(w, " %s jobwait | %s nchan | %s ratio |", c.name, c.name, c.name)

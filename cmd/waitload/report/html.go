@@ -2,12 +2,11 @@ package report
 
 import (
 	"fmt"
+	"html"
 	"html/template"
 	"math"
 	"os"
 	"strings"
-
-	"jobwait/cmd/waitload/waiter"
 )
 
 // The HTML report is one self-contained file: the verdict, the table of
@@ -22,58 +21,45 @@ const (
 	padL, padR, padT, padB = 56, 16, 12, 32
 )
 
-type chart struct {
-	Mode   waiter.Mode
-	Report ModeReport // its errors and warnings, above the chart
-	W, H   int
-	Points string // the polyline
-	X0, X1 float64
-	Y0, Y1 float64
-	YTicks []tick
-	XTicks []tick
-	Marks  []tick
-	Empty  bool
-}
-
-type tick struct {
-	X, Y  float64
-	Label string
-}
-
-// newChart plots a mode's latency curve: x is the percentile, y the latency.
-func newChart(m ModeReport) chart {
-	c := chart{Mode: m.Mode, Report: m, W: chartW, H: chartH,
-		X0: padL, X1: chartW - padR, Y0: chartH - padB, Y1: padT}
-	if len(m.LatencyCurve) < 2 {
-		c.Empty = true
-		return c
+// chartSVG plots a mode's latency curve, x the percentile and y the
+// latency, with the p50, p90 and p99 marked; "" with fewer than 2 points.
+func chartSVG(m ModeReport) template.HTML {
+	curve := m.LatencyCurve
+	if len(curve) < 2 {
+		return ""
 	}
-	lo := math.Min(0, m.LatencyCurve[0])
-	hi := m.LatencyCurve[len(m.LatencyCurve)-1]
+	x0, x1, y0, y1 := float64(padL), float64(chartW-padR), float64(chartH-padB), float64(padT)
+	lo, hi := math.Min(0, curve[0]), curve[len(curve)-1]
 	step := niceStep((hi - lo) / 4)
 	hi = math.Max(step, math.Ceil(hi/step)*step)
 	lo = math.Floor(lo/step) * step
-	x := func(p float64) float64 { return c.X0 + (c.X1-c.X0)*p/100 }
-	y := func(v float64) float64 { return c.Y0 - (c.Y0-c.Y1)*(v-lo)/(hi-lo) }
-	var pts strings.Builder
-	n := len(m.LatencyCurve) - 1
-	for i, v := range m.LatencyCurve {
-		fmt.Fprintf(&pts, "%.1f,%.1f ", x(100*float64(i)/float64(n)), y(v))
-	}
-	c.Points = strings.TrimSpace(pts.String())
+	x := func(p float64) float64 { return x0 + (x1-x0)*p/100 }
+	y := func(v float64) float64 { return y0 - (y0-y1)*(v-lo)/(hi-lo) }
+	var b strings.Builder
+	mode := html.EscapeString(string(m.Mode))
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" role="img" aria-label="%s latency by percentile">`+"\n",
+		chartW, chartH, chartW, chartH, mode)
 	for v := lo; v <= hi+step/2; v += step {
-		c.YTicks = append(c.YTicks, tick{X: c.X0, Y: y(v), Label: fmt.Sprintf("%g ms", round3(v))})
+		fmt.Fprintf(&b, `<line class="grid" x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f"/><text x="%.1f" y="%.1f" text-anchor="end">%g ms</text>`+"\n",
+			x0, x1, y(v), y(v), x0-4, y(v)+4, math.Round(v*1000)/1000)
 	}
 	for p := 0.0; p <= 100; p += 25 {
-		c.XTicks = append(c.XTicks, tick{X: x(p), Y: c.Y0, Label: fmt.Sprintf("p%g", p)})
+		fmt.Fprintf(&b, `<line class="grid" x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f"/><text x="%.1f" y="%.1f" text-anchor="middle">p%g</text>`+"\n",
+			x(p), x(p), y1, y0, x(p), y0+16, p)
 	}
-	for _, mk := range []struct {
-		p float64
-		v float64
-	}{{50, m.Latency.P50}, {90, m.Latency.P90}, {99, m.Latency.P99}} {
-		c.Marks = append(c.Marks, tick{X: x(mk.p), Y: y(mk.v), Label: fmt.Sprintf("p%g %.1f ms", mk.p, mk.v)})
+	fmt.Fprintf(&b, `<line class="axis" x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f"/><line class="axis" x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f"/>`+"\n",
+		x0, x1, y0, y0, x0, x0, y1, y0)
+	pts := make([]string, len(curve))
+	for i, v := range curve {
+		pts[i] = fmt.Sprintf("%.1f,%.1f", x(100*float64(i)/float64(len(curve)-1)), y(v))
 	}
-	return c
+	fmt.Fprintf(&b, "<polyline class=\"line\" points=\"%s\"/>\n", strings.Join(pts, " "))
+	for _, mk := range []struct{ p, v float64 }{{50, m.Latency.P50}, {90, m.Latency.P90}, {99, m.Latency.P99}} {
+		fmt.Fprintf(&b, `<circle class="mark" cx="%.1f" cy="%.1f" r="3.5"/><text x="%.1f" y="%.1f" text-anchor="end">p%g %.1f ms</text>`+"\n",
+			x(mk.p), y(mk.v), x(mk.p)-6, y(mk.v)-8, mk.p, mk.v)
+	}
+	b.WriteString("</svg>")
+	return template.HTML(b.String())
 }
 
 // niceStep rounds a step up to 1, 2 or 5 times a power of ten.
@@ -82,7 +68,7 @@ func niceStep(raw float64) float64 {
 		return 1
 	}
 	p := math.Pow(10, math.Floor(math.Log10(raw)))
-	for _, f := range []float64{1, 2, 5, 10} {
+	for _, f := range []float64{1, 2, 5} {
 		if f*p >= raw {
 			return f * p
 		}
@@ -90,14 +76,7 @@ func niceStep(raw float64) float64 {
 	return 10 * p
 }
 
-func round3(v float64) float64 { return math.Round(v*1000) / 1000 }
-
-var htmlReport = template.Must(template.New("report").Funcs(template.FuncMap{
-	"add": func(a, b float64) float64 { return a + b },
-	"sub": func(a, b float64) float64 { return a - b },
-}).Parse(htmlSource))
-
-const htmlSource = `<!doctype html>
+var htmlReport = template.Must(template.New("report").Funcs(template.FuncMap{"chart": chartSVG}).Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <title>waitload report {{.Rep.Started.Format "2006-01-02 15:04:05"}}</title>
 <style>
@@ -128,27 +107,19 @@ producer's own writes.{{end}}{{if gt (len .Rep.Modes) 1}} Note: {{.MemoryNote}}.
 <table>
 {{range .Rows}}<tr>{{range $i, $c := .}}{{if eq $i 0}}<th>{{$c}}</th>{{else}}<td>{{$c}}</td>{{end}}{{end}}</tr>
 {{end}}</table>
-{{range .Charts}}{{$m := .Report}}<section id="mode-{{.Mode}}">
+{{range .Rep.Modes}}<section id="mode-{{.Mode}}">
 <h2>{{.Mode}}: latency by percentile</h2>
-{{range $m.ErrorsByCount}}<p class="err">{{index $m.ErrorKinds .}} × {{.}}</p>{{end}}{{range $m.Warnings}}<p class="err">warning: {{.}}</p>{{end}}
-{{if .Empty}}<p>No deliveries.</p>{{else}}
-<svg xmlns="http://www.w3.org/2000/svg" width="{{.W}}" height="{{.H}}" viewBox="0 0 {{.W}} {{.H}}" role="img" aria-label="{{.Mode}} latency by percentile">
-{{$c := .}}{{range .YTicks}}<line class="grid" x1="{{$c.X0}}" x2="{{$c.X1}}" y1="{{.Y}}" y2="{{.Y}}"/><text x="{{printf "%.1f" (sub .X 4)}}" y="{{printf "%.1f" (add .Y 4)}}" text-anchor="end">{{.Label}}</text>
-{{end}}{{range .XTicks}}<line class="grid" x1="{{.X}}" x2="{{.X}}" y1="{{$c.Y1}}" y2="{{$c.Y0}}"/><text x="{{.X}}" y="{{printf "%.1f" (add .Y 16)}}" text-anchor="middle">{{.Label}}</text>
-{{end}}<line class="axis" x1="{{.X0}}" x2="{{.X1}}" y1="{{.Y0}}" y2="{{.Y0}}"/><line class="axis" x1="{{.X0}}" x2="{{.X0}}" y1="{{.Y1}}" y2="{{.Y0}}"/>
-<polyline class="line" points="{{.Points}}"/>
-{{range .Marks}}<circle class="mark" cx="{{printf "%.1f" .X}}" cy="{{printf "%.1f" .Y}}" r="3.5"/><text x="{{printf "%.1f" (sub .X 6)}}" y="{{printf "%.1f" (sub .Y 8)}}" text-anchor="end">{{.Label}}</text>
-{{end}}</svg>{{end}}
+{{$m := .}}{{range .ErrorsByCount}}<p class="err">{{index $m.ErrorKinds .}} × {{.}}</p>{{end}}{{range .Warnings}}<p class="err">warning: {{.}}</p>{{end}}
+{{with chart .}}{{.}}{{else}}<p>No deliveries.</p>{{end}}
 </section>
 {{end}}</body></html>
-`
+`))
 
 // WriteHTML writes the report as one self-contained HTML file.
 func (rep *Report) WriteHTML(path string) error {
 	data := struct {
 		Rep        *Report
 		Rows       [][]string
-		Charts     []chart
 		MemoryNote string
 	}{Rep: rep, MemoryNote: memoryNote}
 	for _, r := range rep.Rows() {
@@ -157,9 +128,6 @@ func (rep *Report) WriteHTML(path string) error {
 			row = append(row, r.Value(m))
 		}
 		data.Rows = append(data.Rows, row)
-	}
-	for _, m := range rep.Modes {
-		data.Charts = append(data.Charts, newChart(m))
 	}
 	var b strings.Builder
 	if err := htmlReport.Execute(&b, data); err != nil {

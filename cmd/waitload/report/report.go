@@ -2,7 +2,9 @@ package report
 
 import (
 	"cmp"
+	"encoding/json"
 	"fmt"
+	"os"
 	"strconv"
 	"time"
 
@@ -17,24 +19,18 @@ type Report struct {
 	Redis   string    `json:"redis"`
 	Notify  string    `json:"notify"` // how the server said it is woken (jobwait's /api/info)
 	Settings
-	// ServerSettings are jobwait's own, as it said them; nil when not read.
-	ServerSettings *ServerSettings `json:"serverSettings,omitempty"`
-	// Warnings are about the whole run: settings that differ from the
-	// server's, settings that could not be read.
-	Warnings []string     `json:"warnings,omitempty"`
-	Modes    []ModeReport `json:"modes"`
-	// Verdict is whether the run passed; nil until judged (package gate).
-	Verdict *Verdict `json:"verdict,omitempty"`
+	ServerSettings *ServerSettings `json:"serverSettings,omitempty"` // jobwait's own; nil when not read
+	Warnings       []string        `json:"warnings,omitempty"`       // settings that differ from the server's, or went unread
+	Modes          []ModeReport    `json:"modes"`
+	Verdict        *Verdict        `json:"verdict,omitempty"` // nil until judged (package gate)
 }
 
 // Verdict is whether the run passed: its thresholds, and the rule that a
 // run where most waits failed fails whatever its thresholds.
 type Verdict struct {
-	Passed bool `json:"passed"`
-	// Failures say why not, a line each.
-	Failures []string `json:"failures,omitempty"`
-	// Thresholds are each threshold checked against each mode it names.
-	Thresholds []Check `json:"thresholds,omitempty"`
+	Passed     bool     `json:"passed"`
+	Failures   []string `json:"failures,omitempty"`   // why not, a line each
+	Thresholds []Check  `json:"thresholds,omitempty"` // each threshold against each mode it names
 }
 
 // Check is one threshold checked against one mode.
@@ -104,14 +100,9 @@ type Settings struct {
 	Sources         int     `json:"sources"`
 	Procs           int     `json:"procs"`
 	DialConcurrency int     `json:"dialConcurrency"`
-	// Tokens: every request sent a wait token (-token-secret).
-	Tokens bool `json:"tokens,omitempty"`
-	// JobSource is where the jobs came from: JobsWritten, JobsListed or
-	// JobsCreated.
-	JobSource string `json:"jobSource"`
-	// LatencyFrom is what ModeReport.Latency is measured from:
-	// FromCompletion or FromRequest.
-	LatencyFrom string `json:"latencyFrom"`
+	Tokens          bool    `json:"tokens,omitempty"` // every request sent a wait token (-token-secret)
+	JobSource       string  `json:"jobSource"`        // JobsWritten, JobsListed or JobsCreated
+	LatencyFrom     string  `json:"latencyFrom"`      // what ModeReport.Latency runs from: FromCompletion or FromRequest
 }
 
 // Where a run's jobs came from (Settings.JobSource).
@@ -136,65 +127,51 @@ type ModeReport struct {
 	// HeldPeak is the most waiters connected at once.
 	HeldPeak  int `json:"heldPeak"`
 	Delivered int `json:"delivered"`
-	// Failed is the waiters answered that their job FAILED: an answer,
-	// which waitload's own producer never causes.
-	Failed   int `json:"failed"`
-	Errors   int `json:"errors"`
-	Timeouts int `json:"timeouts"`
-	// ErrorKinds counts errors by what went wrong.
-	ErrorKinds map[string]int `json:"errorKinds,omitempty"`
-	// Requests is the HTTP requests all waiters made (polls, long polls,
-	// streams and their reconnects).
+	// Failed is the waiters answered that their job FAILED, which
+	// waitload's own producer never causes.
+	Failed     int            `json:"failed"`
+	Errors     int            `json:"errors"`
+	Timeouts   int            `json:"timeouts"`
+	ErrorKinds map[string]int `json:"errorKinds,omitempty"` // errors by what went wrong
+	// Requests is every HTTP request the waiters made, reconnects included.
 	Requests int `json:"requests"`
-	// Rejected is the 503 answers (SVC_001 too many waiters, SVC_002 Redis
-	// unreachable) that poll and long-poll waiters asked through after
-	// Retry-After, as clients would; a stream refused is an error.
+	// Rejected is the 503s (SVC_001, SVC_002) that poll and long-poll
+	// waiters asked through after Retry-After; a stream refused is an error.
 	Rejected       int     `json:"rejected"`
 	Completed      int     `json:"completed"`
 	CompletionRate float64 `json:"completionRate"`
-	// Latency runs from the return of the producer's status write to the
-	// waiter's receipt of the whole answer; when waitload completes no job
-	// (Settings.LatencyFrom), from the waiter's first request.
+	// Latency runs from the return of the producer's status write (or, see
+	// Settings.LatencyFrom, the waiter's first request) to the waiter's
+	// receipt of the whole answer.
 	Latency Latency `json:"latency"`
-	// LatencySent runs from the start of the producer's completing write
-	// (the status write, after the result's) to the same receipt. It adds
-	// the write itself: where the write goes through the server measured
-	// (Nchan's publish), the server's backlog delays the write's return,
-	// and only this clock sees that wait.
+	// LatencySent runs from the start of the completing write: only this
+	// clock sees a server's backlog delaying the write's return (Nchan's
+	// publish).
 	LatencySent Latency `json:"latencyFromSent"`
 	// LatencyDue runs from when the completion was due on the producer's
-	// schedule to the same receipt. It adds the time the write waited to
-	// start, and the result's write before it: the producer keeps a few
-	// writes in flight, and when a server slows them (Nchan's publish) it
-	// falls behind its schedule, a delay the other clocks never see
-	// (coordinated omission).
-	LatencyDue Latency `json:"latencyFromDue"`
-	// LatencyCurve is the latency (ms) at percentiles 0, 1, …, 100.
-	LatencyCurve []float64 `json:"latencyCurveMs,omitempty"`
-	Redis        Redis     `json:"redis"`
-	CPU          CPU       `json:"cpu"`
-	Jobwait      Jobwait   `json:"jobwait"`
-	Phases       Phases    `json:"phasesSeconds"`
-	// Warnings are figures that could not be taken (a failed /metrics scrape).
-	Warnings []string `json:"warnings,omitempty"`
-
-	// Deliveries are every delivery, for WriteTimeline; not in the JSON.
-	Deliveries []Delivery `json:"-"`
+	// schedule: only this clock sees the producer fall behind it when a
+	// server slows its writes (coordinated omission).
+	LatencyDue   Latency    `json:"latencyFromDue"`
+	LatencyCurve []float64  `json:"latencyCurveMs,omitempty"` // ms at percentiles 0, 1, …, 100
+	Redis        Redis      `json:"redis"`
+	CPU          CPU        `json:"cpu"`
+	Jobwait      Jobwait    `json:"jobwait"`
+	Phases       Phases     `json:"phasesSeconds"`
+	Warnings     []string   `json:"warnings,omitempty"` // figures that could not be taken
+	Deliveries   []Delivery `json:"-"`                  // for WriteTimeline
 }
 
 // Redis is what Redis did, from INFO commandstats.
 type Redis struct {
-	// HoldCommands is every command while the waiters connected and were
-	// held, before the first completion.
+	// HoldCommands is every command before the first completion.
 	HoldCommands int64 `json:"holdCommands"`
 	// Commands is every command from the first completion until the last
-	// waiter ended (INFO itself left out); Producer is waitload's own part
-	// of it, known exactly (2 SETs per completion); Net is the rest: jobwait's.
-	Commands int64 `json:"commands"`
-	Producer int64 `json:"producer"`
-	Net      int64 `json:"net"`
-	// Reads is jobwait's reads of job data (GET, MGET, HGETALL, …) among Net.
-	Reads       int64            `json:"reads"`
+	// waiter ended (INFO left out); Producer is waitload's own part of it
+	// (2 SETs per completion); Net is the rest: jobwait's.
+	Commands    int64            `json:"commands"`
+	Producer    int64            `json:"producer"`
+	Net         int64            `json:"net"`
+	Reads       int64            `json:"reads"` // jobwait's reads of job data among Net
 	PerJob      float64          `json:"commandsPerJob"`
 	NetPerJob   float64          `json:"netCommandsPerJob"`
 	ReadsPerJob float64          `json:"readsPerJob"`
@@ -208,14 +185,10 @@ type Jobwait struct {
 	RSSPeak            float64 `json:"rssPeakBytes"`
 	GoroutinesBaseline float64 `json:"goroutinesBaseline"`
 	GoroutinesPeak     float64 `json:"goroutinesPeak"`
-	// WaitersPeak is the jobwait_waiters gauge's peak: held long polls and
-	// streams as jobwait counts them (short polls are not held: 0).
-	WaitersPeak float64 `json:"waitersPeak"`
-	// BytesPerWaiter is (peak RSS − baseline RSS) / HeldPeak.
-	BytesPerWaiter float64 `json:"bytesPerWaiter"`
-	// HubReads is jobwait's own count of jobs its hub read over the
-	// completion phase (jobwait_hub_job_reads_total); short polls read
-	// without the hub, so it is 0 for them.
+	WaitersPeak        float64 `json:"waitersPeak"`    // the jobwait_waiters gauge's (short polls are not held: 0)
+	BytesPerWaiter     float64 `json:"bytesPerWaiter"` // (peak RSS − baseline RSS) / HeldPeak
+	// HubReads is jobwait_hub_job_reads_total over the completion phase
+	// (short polls read without the hub: 0).
 	HubReads       float64 `json:"hubReads"`
 	HubReadsPerJob float64 `json:"hubReadsPerJob"`
 }
@@ -229,22 +202,14 @@ type Phases struct {
 	Total    float64 `json:"total"`
 }
 
-// CPU is the processor time the server measured and its Redis used from
-// the first completion until the last waiter ended: what the deliveries
-// cost, on the same work whichever server is measured. The latency clocks
-// differ in what they can see of a server's backlog; this figure does not.
-// The load client's own time over the same window says whether the run
-// measured the servers at all: a client that used its core whole (see
-// ModeReport.ClientBusy) delivered its reads, and its producer's writes, late.
+// CPU is the processor time used from the first completion until the last
+// waiter ended: what the deliveries cost, whichever server made them. The
+// client's own says whether the run measured the servers at all (see
+// ModeReport.ClientBusy).
 type CPU struct {
-	// ServerMs is the user + system time of the server's processes
-	// (-cpu-pids, read from /proc); 0 when not measured.
-	ServerMs float64 `json:"serverMs"`
-	// RedisMs is Redis's own (INFO cpu; every master of a cluster).
-	RedisMs float64 `json:"redisMs"`
-	// ClientMs is this process's user + system time: the producer and,
-	// with -procs 1, every waiter; 0 with -procs > 1 (not measured).
-	ClientMs float64 `json:"clientMs"`
+	ServerMs float64 `json:"serverMs"` // the -cpu-pids processes' user + system; 0: not measured
+	RedisMs  float64 `json:"redisMs"`  // INFO cpu, every master of a cluster
+	ClientMs float64 `json:"clientMs"` // this process's (with -procs > 1: 0, not measured)
 }
 
 // ClientBusy is the share of one core, in per cent, the load client used
@@ -256,4 +221,26 @@ func (m ModeReport) ClientBusy() float64 {
 		return 0
 	}
 	return 100 * m.CPU.ClientMs / (secs * 1000)
+}
+
+// WriteJSON writes the report to path.
+func (rep *Report) WriteJSON(path string) error {
+	data, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(data, '\n'), 0o644)
+}
+
+// ReadJSON reads a report WriteJSON wrote.
+func ReadJSON(path string) (*Report, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var rep Report
+	if err := json.Unmarshal(data, &rep); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &rep, nil
 }

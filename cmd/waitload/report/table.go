@@ -24,15 +24,12 @@ func (rep *Report) WriteTable(w io.Writer) error {
 		fmt.Fprintf(w, "(%s)\n\n", memoryNote)
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	row := func(name string, f func(m ModeReport) string) {
-		fmt.Fprintf(tw, "%s\t", name)
+	for _, r := range rep.Rows() {
+		fmt.Fprintf(tw, "%s\t", r.Name)
 		for _, m := range rep.Modes {
-			fmt.Fprintf(tw, "%s\t", f(m))
+			fmt.Fprintf(tw, "%s\t", r.Value(m))
 		}
 		fmt.Fprintln(tw)
-	}
-	for _, r := range rep.Rows() {
-		row(r.Name, r.Value)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
