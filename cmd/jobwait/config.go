@@ -125,23 +125,11 @@ func parseConfig(args []string, getenv func(string) string) (Config, error) {
 	sc.MaxConns = p.nonNegative("max-conns")
 	sc.MaxConnsPerIP = p.nonNegative("max-conns-per-ip")
 	sc.MaxIDs = p.positive("max-ids")
-	if o, err := server.ParseOrigins(p.str("cors-origins")); err != nil {
-		p.fail("cors-origins", err)
-	} else {
-		sc.CORSOrigins = o
-	}
+	sc.CORSOrigins = parse(&p, "cors-origins", server.ParseOrigins)
 	cfg.Resync = p.duration("resync", 100*time.Millisecond)
 	cfg.ResultGrace = p.grace("result-grace")
-	if m, err := stream.ParseMode(p.str("notify")); err != nil {
-		p.fail("notify", err)
-	} else {
-		cfg.Notify = m
-	}
-	if sub, err := stream.ParseSubscribe(p.str("subscribe")); err != nil {
-		p.fail("subscribe", err)
-	} else {
-		cfg.Subscribe = sub
-	}
+	cfg.Notify = parse(&p, "notify", stream.ParseMode)
+	cfg.Subscribe = parse(&p, "subscribe", stream.ParseSubscribe)
 	if !strings.Contains(cfg.Addr, ":") {
 		p.fail("addr", errors.New("want host:port or :port"))
 	}
@@ -156,6 +144,15 @@ type parser struct {
 }
 
 func (p *parser) str(name string) string { return strings.TrimSpace(p.vals[name].text) }
+
+// parse reads a setting with a parser of its own, whose error fails it.
+func parse[T any](p *parser, name string, read func(string) (T, error)) T {
+	v, err := read(p.str(name))
+	if err != nil {
+		p.fail(name, err)
+	}
+	return v
+}
 
 func (p *parser) fail(name string, err error) {
 	p.errs = append(p.errs, fmt.Errorf("-%s (%s) = %q: %v", name, p.vals[name].env, p.str(name), err))

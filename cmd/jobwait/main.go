@@ -55,8 +55,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case cfg.Version:
 		fmt.Fprintln(stdout, versionText(currentBuild()))
 		return nil
-	}
-	if cfg.HealthCheck {
+	case cfg.HealthCheck:
 		return healthCheck(cfg.Addr)
 	}
 	log, err := newLogger(cfg.LogLevel, stderr)

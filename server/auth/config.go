@@ -57,12 +57,11 @@ const (
 // set unless Mode is Off, where neither is.
 type Config struct {
 	Mode     Mode
-	Secret   Secret // the HS256 key shared with the Event Service, at least MinSecretLen bytes
-	JWKSURL  string // the Event Service's JSON Web Key Set: https, or http to loopback only
-	Audience string // "" is DefaultAudience
-	Issuer   string // "": iss is not checked
-	// Leeway is the clock skew allowed on exp and nbf; 0 is DefaultLeeway.
-	Leeway time.Duration
+	Secret   Secret        // the HS256 key shared with the Event Service, at least MinSecretLen bytes
+	JWKSURL  string        // the Event Service's JSON Web Key Set: https, or http to loopback only
+	Audience string        // "" is DefaultAudience
+	Issuer   string        // "": iss is not checked
+	Leeway   time.Duration // the clock skew allowed on exp and nbf; 0 is DefaultLeeway
 
 	// HTTPClient fetches the key set; nil is a client of the package's own.
 	// A copy is used, with redirects refused.
@@ -108,10 +107,9 @@ func (c Config) withDefaults() (Config, error) {
 	if _, err := ParseMode(string(c.Mode)); err != nil {
 		return c, err
 	}
-	c.Audience = strings.TrimSpace(c.Audience)
+	c.Audience = cmp.Or(strings.TrimSpace(c.Audience), DefaultAudience)
 	c.Issuer = strings.TrimSpace(c.Issuer)
 	c.JWKSURL = strings.TrimSpace(c.JWKSURL)
-	c.Audience = cmp.Or(c.Audience, DefaultAudience)
 	c.Leeway = cmp.Or(c.Leeway, DefaultLeeway)
 	c.JWKSTimeout = cmp.Or(c.JWKSTimeout, DefaultJWKSTimeout)
 	c.JWKSRefresh = cmp.Or(c.JWKSRefresh, DefaultJWKSRefresh)

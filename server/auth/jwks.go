@@ -106,8 +106,7 @@ func (s *jwks) update(ctx, fetchCtx context.Context, now time.Time, limited bool
 	close(done)
 }
 
-// settle records a fetch's outcome and logs what changed. Called with mu
-// held.
+// settle records a fetch's outcome and logs what changed; mu is held.
 func (s *jwks) settle(keys map[string]key, skipped string, err error) {
 	s.h.Fetches++
 	if err != nil {
@@ -131,9 +130,7 @@ func (s *jwks) settle(keys map[string]key, skipped string, err error) {
 	s.h.Keys, s.h.Stale, s.h.Error, s.h.Fetched = len(keys), false, "", time.Now()
 }
 
-// fetch reads and parses the key set. A set that is read and parsed
-// replaces the cache whole, so a key removed from it is no longer trusted;
-// one that cannot be read or parsed leaves the cache as it is.
+// fetch reads and parses the key set.
 func (s *jwks) fetch(ctx context.Context) (map[string]key, string, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.JWKSTimeout)
 	defer cancel()
@@ -161,9 +158,7 @@ func (s *jwks) fetch(ctx context.Context) (map[string]key, string, error) {
 }
 
 // parseSet reads a JWK Set: every key that may be trusted, by kid, and a
-// note of the keys left out. A key with no kid, a kid used twice, a key
-// not for signatures, of another type or size than its algorithm wants, or
-// published with its private part, is left out, not the whole set.
+// note of the keys left out (an untrusted key is left out, not the set).
 func parseSet(body []byte) (map[string]key, string, error) {
 	var doc struct {
 		Keys *[]json.RawMessage `json:"keys"`

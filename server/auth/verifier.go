@@ -88,6 +88,7 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 	} else {
 		v.methods = []string{jwt.SigningMethodRS256.Alg(), jwt.SigningMethodES256.Alg(), jwt.SigningMethodEdDSA.Alg()}
 		v.keys = newJWKS(c)
+		v.keys.update(ctx, ctx, time.Now(), false)
 	}
 	v.opts = []jwt.ParserOption{
 		jwt.WithValidMethods(v.methods),
@@ -98,9 +99,6 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 	}
 	if c.Issuer != "" {
 		v.opts = append(v.opts, jwt.WithIssuer(c.Issuer))
-	}
-	if v.keys != nil {
-		v.keys.update(ctx, ctx, time.Now(), false)
 	}
 	return v, nil
 }
