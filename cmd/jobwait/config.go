@@ -176,11 +176,7 @@ func (p *parser) duration(name string, min time.Duration) time.Duration {
 
 // grace reads a duration from 0 to maxResultGrace.
 func (p *parser) grace(name string) time.Duration {
-	s := p.str(name)
-	if s == "0" {
-		return 0
-	}
-	d, err := time.ParseDuration(s)
+	d, err := time.ParseDuration(p.str(name)) // "0" too
 	if err != nil || d < 0 || d > maxResultGrace {
 		p.fail(name, fmt.Errorf("want a duration from 0 to %v", maxResultGrace))
 	}

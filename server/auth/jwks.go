@@ -240,26 +240,18 @@ func algorithmOf(pub any) (string, error) {
 // run fetches the set every refresh interval, and every retry interval
 // while fetches fail, until ctx ends.
 func (s *jwks) run(ctx context.Context) {
-	t := time.NewTimer(s.next())
-	defer t.Stop()
 	for {
+		next := s.cfg.JWKSRefresh
+		if s.health().Stale {
+			next = s.cfg.JWKSRetry
+		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-time.After(next):
 			s.update(ctx, ctx, time.Now(), false)
-			t.Reset(s.next())
 		}
 	}
-}
-
-func (s *jwks) next() time.Duration {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.h.Stale {
-		return s.cfg.JWKSRetry
-	}
-	return s.cfg.JWKSRefresh
 }
 
 // health is the cache's state for Health.

@@ -220,10 +220,8 @@ func (v *Verifier) refusal(tok *jwt.Token, err error) *Error {
 		return refuse(ReasonKID, err)
 	case errors.Is(err, errCritical), errors.Is(err, jwt.ErrTokenMalformed):
 		return refuse(ReasonMalformed, err)
-	case errors.Is(err, errKeyAlg):
-		return refuse(ReasonAlgorithm, err)
-	case tok != nil && (tok.Method == nil || !slices.Contains(v.methods, tok.Method.Alg())):
-		// alg none, an algorithm the library lacks, or one the key does not admit.
+	case errors.Is(err, errKeyAlg), tok != nil && (tok.Method == nil || !slices.Contains(v.methods, tok.Method.Alg())):
+		// Also alg none, an algorithm the library lacks, or one the key does not admit.
 		return refuse(ReasonAlgorithm, err)
 	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
 		return refuse(ReasonSignature, err)
