@@ -22,37 +22,28 @@ const maxSecretFile = 4 << 10
 // they fit together. No message repeats the secret.
 func (p *parser) authConfig(getenv func(string) string) auth.Config {
 	c := auth.Config{
+		Mode:     parse(p, "auth", auth.ParseMode),
 		JWKSURL:  p.str("auth-jwks-url"),
 		Audience: p.str("auth-audience"),
 		Issuer:   p.str("auth-issuer"),
 	}
-	if m, err := auth.ParseMode(p.str("auth")); err != nil {
-		p.fail("auth", err)
-	} else {
-		c.Mode = m
-	}
-	from := secretEnv
 	secret, file := getenv(secretEnv), p.str("auth-secret-file")
+	c.Secret = auth.Secret(secret)
 	switch {
 	case secret != "" && file != "":
 		p.errs = append(p.errs, fmt.Errorf("%s and -auth-secret-file (JOBWAIT_AUTH_SECRET_FILE) are both set: set one", secretEnv))
 		return c
 	case file != "":
 		b, err := readSecret(file)
-		if err == nil && len(b) == 0 {
-			err = errors.New("the file is empty")
-		}
 		if err != nil {
 			p.fail("auth-secret-file", err)
 			return c
 		}
-		c.Secret, from = b, "-auth-secret-file (JOBWAIT_AUTH_SECRET_FILE)"
-	default:
-		c.Secret = auth.Secret(secret)
+		c.Secret = b
 	}
 	if err := c.Validate(); err != nil {
-		if len(c.Secret) > 0 && from != secretEnv {
-			err = fmt.Errorf("%s: %w", from, err)
+		if file != "" {
+			err = fmt.Errorf("-auth-secret-file (JOBWAIT_AUTH_SECRET_FILE): %w", err)
 		}
 		p.errs = append(p.errs, err)
 	}
@@ -74,5 +65,8 @@ func readSecret(path string) (auth.Secret, error) {
 	case len(b) > maxSecretFile:
 		return nil, fmt.Errorf("larger than %d bytes: not a secret file", maxSecretFile)
 	}
-	return auth.Secret(bytes.TrimRight(b, "\r\n")), nil
+	if b = bytes.TrimRight(b, "\r\n"); len(b) == 0 {
+		return nil, errors.New("the file is empty")
+	}
+	return auth.Secret(b), nil
 }

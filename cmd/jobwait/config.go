@@ -22,34 +22,22 @@ type Config struct {
 	// RedisTLS holds the CA and client certificate of rediss:// (from
 	// JOBWAIT_REDIS_CA, _CERT, _KEY); nil: the system's roots, no client
 	// certificate.
-	RedisTLS     *tls.Config
+	RedisTLS *tls.Config
+	// Server holds the server's settings; run adds what it wires (Logger,
+	// Build, Redis, Demo, Auth).
+	Server       server.Config
 	Auth         auth.Config // wait tokens; the zero value is off
-	WaitBudget   time.Duration
-	PollInterval time.Duration
-	Heartbeat    time.Duration
-	MaxWaiters   int
 	Notify       stream.Mode
 	Subscribe    stream.Subscribe // what keyspace mode subscribes to
 	Demo         bool
 	DemoDelay    time.Duration
 	DemoFailRate float64
 	LogLevel     string
-	PprofAddr    string // empty: no profiling endpoint
-	HealthCheck  bool   // run as a container health check and exit
-	Version      bool   // print the version and exit; no other setting is read
-
-	ReadTimeout      time.Duration  // a request's line and headers must arrive within it
-	FirstByteTimeout time.Duration  // a new connection's first byte must arrive within it
-	MinReadRate      int            // bytes/s a held response is sure to be written to whole
-	MaxWaitersPerIP  int            // 0: no per-client cap
-	TrustedProxies   []netip.Prefix // peers whose X-Forwarded-For is believed
-	CORSOrigins      []string       // nil: CORS off
-
-	Resync        time.Duration // the most a change no notification announces goes unseen
-	ResultGrace   time.Duration // how long a COMPLETED job's missing result is waited for
-	MaxConns      int           // open client connections; 0: derived from the file limit
-	MaxConnsPerIP int           // open connections from one client address; 0: derived from MaxConns
-	MaxIDs        int           // jobs per many-job stream or long poll
+	PprofAddr    string        // empty: no profiling endpoint
+	HealthCheck  bool          // run as a container health check and exit
+	Version      bool          // print the version and exit; no other setting is read
+	Resync       time.Duration // the most a change no notification announces goes unseen
+	ResultGrace  time.Duration // how long a COMPLETED job's missing result is waited for
 }
 
 // maxResultGrace keeps the grace under the Redis timeout of a short poll,
@@ -119,40 +107,29 @@ func parseConfig(args []string, getenv func(string) string) (Config, error) {
 	} else {
 		cfg.RedisTLS = tc
 	}
-	cfg.WaitBudget = p.duration("wait-budget", time.Second)
-	cfg.PollInterval = p.duration("poll-interval", time.Second)
-	cfg.Heartbeat = p.duration("heartbeat", time.Second)
-	cfg.MaxWaiters = p.positive("max-waiters")
+	sc := &cfg.Server
+	sc.WaitBudget = p.duration("wait-budget", time.Second)
+	sc.PollInterval = p.duration("poll-interval", time.Second)
+	sc.Heartbeat = p.duration("heartbeat", time.Second)
+	sc.MaxWaiters = p.positive("max-waiters")
 	cfg.DemoDelay = p.duration("demo-delay", 0)
 	cfg.DemoFailRate = p.rate("demo-fail-rate")
 	cfg.Demo = p.boolean("demo", cfg.RedisURL == "")
 	cfg.LogLevel = p.str("log-level")
 	cfg.PprofAddr = p.str("pprof-addr")
-	cfg.ReadTimeout = p.duration("read-timeout", 0)
-	cfg.FirstByteTimeout = p.duration("first-byte-timeout", 0)
-	cfg.MinReadRate = p.positive("min-read-rate")
-	cfg.MaxWaitersPerIP = p.nonNegative("max-waiters-per-ip")
-	cfg.TrustedProxies = p.prefixes("trusted-proxies")
-	cfg.MaxConns = p.nonNegative("max-conns")
-	cfg.MaxConnsPerIP = p.nonNegative("max-conns-per-ip")
-	cfg.MaxIDs = p.positive("max-ids")
-	if o, err := server.ParseOrigins(p.str("cors-origins")); err != nil {
-		p.fail("cors-origins", err)
-	} else {
-		cfg.CORSOrigins = o
-	}
+	sc.ReadTimeout = p.duration("read-timeout", 0)
+	sc.FirstByteTimeout = p.duration("first-byte-timeout", 0)
+	sc.MinReadRate = p.positive("min-read-rate")
+	sc.MaxWaitersPerIP = p.nonNegative("max-waiters-per-ip")
+	sc.TrustedProxies = p.prefixes("trusted-proxies")
+	sc.MaxConns = p.nonNegative("max-conns")
+	sc.MaxConnsPerIP = p.nonNegative("max-conns-per-ip")
+	sc.MaxIDs = p.positive("max-ids")
+	sc.CORSOrigins = parse(&p, "cors-origins", server.ParseOrigins)
 	cfg.Resync = p.duration("resync", 100*time.Millisecond)
 	cfg.ResultGrace = p.grace("result-grace")
-	if m, err := stream.ParseMode(p.str("notify")); err != nil {
-		p.fail("notify", err)
-	} else {
-		cfg.Notify = m
-	}
-	if sub, err := stream.ParseSubscribe(p.str("subscribe")); err != nil {
-		p.fail("subscribe", err)
-	} else {
-		cfg.Subscribe = sub
-	}
+	cfg.Notify = parse(&p, "notify", stream.ParseMode)
+	cfg.Subscribe = parse(&p, "subscribe", stream.ParseSubscribe)
 	if !strings.Contains(cfg.Addr, ":") {
 		p.fail("addr", errors.New("want host:port or :port"))
 	}
@@ -168,14 +145,17 @@ type parser struct {
 
 func (p *parser) str(name string) string { return strings.TrimSpace(p.vals[name].text) }
 
-func (p *parser) fail(name string, err error) {
-	env := ""
-	for _, s := range settings {
-		if s.flag == name {
-			env = s.env
-		}
+// parse reads a setting with a parser of its own, whose error fails it.
+func parse[T any](p *parser, name string, read func(string) (T, error)) T {
+	v, err := read(p.str(name))
+	if err != nil {
+		p.fail(name, err)
 	}
-	p.errs = append(p.errs, fmt.Errorf("-%s (%s) = %q: %v", name, env, p.str(name), err))
+	return v
+}
+
+func (p *parser) fail(name string, err error) {
+	p.errs = append(p.errs, fmt.Errorf("-%s (%s) = %q: %v", name, p.vals[name].env, p.str(name), err))
 }
 
 // duration reads a Go duration ("30s") or whole seconds ("30"), at least min.
@@ -196,11 +176,7 @@ func (p *parser) duration(name string, min time.Duration) time.Duration {
 
 // grace reads a duration from 0 to maxResultGrace.
 func (p *parser) grace(name string) time.Duration {
-	s := p.str(name)
-	if s == "0" {
-		return 0
-	}
-	d, err := time.ParseDuration(s)
+	d, err := time.ParseDuration(p.str(name)) // "0" too
 	if err != nil || d < 0 || d > maxResultGrace {
 		p.fail(name, fmt.Errorf("want a duration from 0 to %v", maxResultGrace))
 	}
@@ -263,30 +239,4 @@ func (p *parser) boolean(name string, def bool) bool {
 	}
 	p.fail(name, errors.New("want true or false"))
 	return def
-}
-
-// tuneHub sets the hub's settings of Config.
-func (c Config) tuneHub(h *stream.Config[*server.Answer]) {
-	h.Resync = c.Resync
-	h.Doubt = server.Doubt(c.ResultGrace)
-}
-
-// serverConfig is the part of Config the server takes.
-func (c Config) serverConfig() server.Config {
-	return server.Config{
-		WaitBudget:   c.WaitBudget,
-		PollInterval: c.PollInterval,
-		Heartbeat:    c.Heartbeat,
-		MaxWaiters:   c.MaxWaiters,
-
-		ReadTimeout:      c.ReadTimeout,
-		FirstByteTimeout: c.FirstByteTimeout,
-		MinReadRate:      c.MinReadRate,
-		MaxWaitersPerIP:  c.MaxWaitersPerIP,
-		TrustedProxies:   c.TrustedProxies,
-		CORSOrigins:      c.CORSOrigins,
-		MaxConns:         c.MaxConns,
-		MaxConnsPerIP:    c.MaxConnsPerIP,
-		MaxIDs:           c.MaxIDs,
-	}
 }

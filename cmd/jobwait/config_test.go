@@ -23,10 +23,10 @@ func TestParseConfigDefaults(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, ":8080", cfg.Addr)
 	assert.Equal(t, "", cfg.RedisURL)
-	assert.Equal(t, 30*time.Second, cfg.WaitBudget)
-	assert.Equal(t, 2*time.Second, cfg.PollInterval)
-	assert.Equal(t, 15*time.Second, cfg.Heartbeat)
-	assert.Equal(t, 100000, cfg.MaxWaiters)
+	assert.Equal(t, 30*time.Second, cfg.Server.WaitBudget)
+	assert.Equal(t, 2*time.Second, cfg.Server.PollInterval)
+	assert.Equal(t, 15*time.Second, cfg.Server.Heartbeat)
+	assert.Equal(t, 100000, cfg.Server.MaxWaiters)
 	assert.Equal(t, stream.Auto, cfg.Notify)
 	assert.Equal(t, stream.SubscribeKeys, cfg.Subscribe)
 	assert.True(t, cfg.Demo, "demo is on with the embedded store")
@@ -34,8 +34,8 @@ func TestParseConfigDefaults(t *testing.T) {
 	assert.InDelta(t, 0.1, cfg.DemoFailRate, 1e-9)
 	assert.Equal(t, 5*time.Second, cfg.Resync)
 	assert.Equal(t, 2*time.Second, cfg.ResultGrace)
-	assert.Equal(t, 0, cfg.MaxConns, "derived from the file limit")
-	assert.Equal(t, 50, cfg.MaxIDs)
+	assert.Equal(t, 0, cfg.Server.MaxConns, "derived from the file limit")
+	assert.Equal(t, 50, cfg.Server.MaxIDs)
 }
 
 func TestParseConfig(t *testing.T) {
@@ -51,9 +51,9 @@ func TestParseConfig(t *testing.T) {
 		{"demo forced on with REDIS_URL", nil, map[string]string{"REDIS_URL": "redis://x:1/0", "JOBWAIT_DEMO": "true"},
 			func(t *testing.T, c Config) { assert.True(t, c.Demo) }, ""},
 		{"flag beats env", []string{"-wait-budget", "10s"}, map[string]string{"JOBWAIT_WAIT_BUDGET": "20s"},
-			func(t *testing.T, c Config) { assert.Equal(t, 10*time.Second, c.WaitBudget) }, ""},
+			func(t *testing.T, c Config) { assert.Equal(t, 10*time.Second, c.Server.WaitBudget) }, ""},
 		{"whole seconds", nil, map[string]string{"JOBWAIT_HEARTBEAT": "5"},
-			func(t *testing.T, c Config) { assert.Equal(t, 5*time.Second, c.Heartbeat) }, ""},
+			func(t *testing.T, c Config) { assert.Equal(t, 5*time.Second, c.Server.Heartbeat) }, ""},
 		{"notify poll", []string{"-notify", "poll"}, nil,
 			func(t *testing.T, c Config) { assert.Equal(t, stream.Poll, c.Notify) }, ""},
 		{"bad budget", nil, map[string]string{"JOBWAIT_WAIT_BUDGET": "soon"}, nil, "JOBWAIT_WAIT_BUDGET"},
@@ -63,20 +63,22 @@ func TestParseConfig(t *testing.T) {
 			func(t *testing.T, c Config) { assert.Equal(t, stream.SubscribePattern, c.Subscribe) }, ""},
 		{"bad subscribe", nil, map[string]string{"JOBWAIT_SUBSCRIBE": "job:*"}, nil, "JOBWAIT_SUBSCRIBE"},
 		{"max conns", []string{"-max-conns", "500"}, nil,
-			func(t *testing.T, c Config) { assert.Equal(t, 500, c.serverConfig().MaxConns) }, ""},
+			func(t *testing.T, c Config) { assert.Equal(t, 500, c.Server.MaxConns) }, ""},
 		{"bad max conns", nil, map[string]string{"JOBWAIT_MAX_CONNS": "-5"}, nil, "JOBWAIT_MAX_CONNS"},
 		{"max conns per ip", nil, map[string]string{"JOBWAIT_MAX_CONNS_PER_IP": "40"},
-			func(t *testing.T, c Config) { assert.Equal(t, 40, c.serverConfig().MaxConnsPerIP) }, ""},
+			func(t *testing.T, c Config) { assert.Equal(t, 40, c.Server.MaxConnsPerIP) }, ""},
 		{"max conns per ip derived", nil, nil,
-			func(t *testing.T, c Config) { assert.Zero(t, c.serverConfig().MaxConnsPerIP) }, ""},
+			func(t *testing.T, c Config) { assert.Zero(t, c.Server.MaxConnsPerIP) }, ""},
 		{"bad max conns per ip", nil, map[string]string{"JOBWAIT_MAX_CONNS_PER_IP": "many"}, nil, "JOBWAIT_MAX_CONNS_PER_IP"},
 		{"first byte timeout", []string{"-first-byte-timeout", "2s"}, nil,
-			func(t *testing.T, c Config) { assert.Equal(t, 2*time.Second, c.serverConfig().FirstByteTimeout) }, ""},
+			func(t *testing.T, c Config) { assert.Equal(t, 2*time.Second, c.Server.FirstByteTimeout) }, ""},
 		{"first byte timeout by default", nil, nil,
-			func(t *testing.T, c Config) { assert.Equal(t, server.DefaultFirstByteTimeout, c.FirstByteTimeout) }, ""},
+			func(t *testing.T, c Config) {
+				assert.Equal(t, server.DefaultFirstByteTimeout, c.Server.FirstByteTimeout)
+			}, ""},
 		{"bad first byte timeout", nil, map[string]string{"JOBWAIT_FIRST_BYTE_TIMEOUT": "0"}, nil, "JOBWAIT_FIRST_BYTE_TIMEOUT"},
 		{"max ids", nil, map[string]string{"JOBWAIT_MAX_IDS": "8"},
-			func(t *testing.T, c Config) { assert.Equal(t, 8, c.serverConfig().MaxIDs) }, ""},
+			func(t *testing.T, c Config) { assert.Equal(t, 8, c.Server.MaxIDs) }, ""},
 		{"bad max ids", nil, map[string]string{"JOBWAIT_MAX_IDS": "0"}, nil, "JOBWAIT_MAX_IDS"},
 		{"bad max waiters", nil, map[string]string{"JOBWAIT_MAX_WAITERS": "-1"}, nil, "JOBWAIT_MAX_WAITERS"},
 		{"bad fail rate", nil, map[string]string{"JOBWAIT_DEMO_FAIL_RATE": "1.5"}, nil, "JOBWAIT_DEMO_FAIL_RATE"},

@@ -27,7 +27,7 @@ const (
 // whichever way it came.
 type value struct {
 	text string
-	kind kind
+	setting
 }
 
 func (v *value) String() string {
@@ -51,7 +51,7 @@ func newFlagSet(getenv func(string) string, cfg *Config) (*flag.FlagSet, map[str
 	fs.Usage = func() {}
 	vals := make(map[string]*value, len(settings))
 	for _, s := range settings {
-		v := &value{text: s.def, kind: s.kind}
+		v := &value{text: s.def, setting: s}
 		if e := getenv(s.env); e != "" {
 			v.text = e
 		}
@@ -123,8 +123,8 @@ func writeUsage(w io.Writer, getenv func(string) string) {
 	fmt.Fprint(w, usageHead)
 	fs.VisitAll(func(f *flag.Flag) {
 		name, usage := flag.UnquoteUsage(f)
-		v, setting := f.Value.(*value)
-		if setting {
+		v, isSetting := f.Value.(*value)
+		if isSetting {
 			name = string(v.kind)
 		}
 		fmt.Fprintf(w, "  -%s", f.Name)
@@ -133,7 +133,7 @@ func writeUsage(w io.Writer, getenv func(string) string) {
 		}
 		fmt.Fprintf(w, "\n    \t%s", strings.ReplaceAll(usage, "\n", "\n    \t"))
 		switch {
-		case !setting || f.DefValue == "":
+		case !isSetting || f.DefValue == "":
 		case v.kind == kindString:
 			fmt.Fprintf(w, " (default %q)", redacted(f.DefValue))
 		default:

@@ -55,8 +55,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case cfg.Version:
 		fmt.Fprintln(stdout, versionText(currentBuild()))
 		return nil
-	}
-	if cfg.HealthCheck {
+	case cfg.HealthCheck:
 		return healthCheck(cfg.Addr)
 	}
 	log, err := newLogger(cfg.LogLevel, stderr)
@@ -76,9 +75,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	hcfg.Redis, hcfg.DB, hcfg.Notify, hcfg.Subscribe, hcfg.Logger = conn, conn.DB(), cfg.Notify, cfg.Subscribe, log
 	// JOBWAIT_NOTIFY=keyspace: the server is configured; jobwait sends no CONFIG.
 	hcfg.TrustFlags = cfg.Notify == stream.Keyspace
-	cfg.tuneHub(&hcfg)
+	hcfg.Resync, hcfg.Doubt = cfg.Resync, server.Doubt(cfg.ResultGrace)
 	hub := stream.New(hcfg)
-	scfg := cfg.serverConfig()
+	scfg := cfg.Server
 	scfg.Logger, scfg.Build = log, currentBuild()
 	check := redisconn.NewCheck(conn, cfg.Notify, cfg.Subscribe, hub, log)
 	scfg.Redis = func() server.RedisHealth { return server.RedisHealth(check.Health()) }
@@ -121,7 +120,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	go func() { listened <- srv.Listen(cfg.Addr) }()
 	log.Info("jobwait listening", "version", scfg.Build.Version, "revision", scfg.Build.Revision,
 		"addr", cfg.Addr, "redis", conn.String(), "demo", cfg.Demo,
-		"wait_budget", cfg.WaitBudget, "notify", cfg.Notify, "subscribe", cfg.Subscribe, "auth", cfg.Auth.Mode,
+		"wait_budget", scfg.WaitBudget, "notify", cfg.Notify, "subscribe", cfg.Subscribe, "auth", cfg.Auth.Mode,
 		"max_conns", srv.MaxConns(), "max_conns_per_ip", srv.MaxConnsPerIP(), "file_limit", admission.FileLimit())
 	if nofile := admission.FileLimit(); nofile > 0 && uint64(srv.MaxConns()) > nofile {
 		log.Warn("-max-conns (JOBWAIT_MAX_CONNS) is above the file limit: out of descriptors, connections are refused and accepts retried",

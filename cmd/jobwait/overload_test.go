@@ -218,11 +218,11 @@ func preflight(t *testing.T, r *rig, url, origin string) *http.Response {
 func TestParseConfigLimits(t *testing.T) {
 	cfg, err := parseConfig(nil, envOf(nil))
 	require.NoError(t, err)
-	assert.Equal(t, 10*time.Second, cfg.ReadTimeout)
-	assert.Equal(t, 64<<10, cfg.MinReadRate)
-	assert.Zero(t, cfg.MaxWaitersPerIP, "no per-client cap by default")
-	assert.Empty(t, cfg.TrustedProxies, "no proxy trusted by default")
-	assert.Empty(t, cfg.CORSOrigins, "CORS off by default")
+	assert.Equal(t, 10*time.Second, cfg.Server.ReadTimeout)
+	assert.Equal(t, 64<<10, cfg.Server.MinReadRate)
+	assert.Zero(t, cfg.Server.MaxWaitersPerIP, "no per-client cap by default")
+	assert.Empty(t, cfg.Server.TrustedProxies, "no proxy trusted by default")
+	assert.Empty(t, cfg.Server.CORSOrigins, "CORS off by default")
 
 	cfg, err = parseConfig(nil, envOf(map[string]string{
 		"JOBWAIT_READ_TIMEOUT":         "3s",
@@ -234,20 +234,14 @@ func TestParseConfigLimits(t *testing.T) {
 		"JOBWAIT_NOT_A_SETTING_AT_ALL": "x",
 	}))
 	require.NoError(t, err)
-	assert.Equal(t, 3*time.Second, cfg.ReadTimeout)
-	assert.Equal(t, 1<<20, cfg.MinReadRate)
-	assert.Equal(t, 50, cfg.MaxWaitersPerIP)
+	assert.Equal(t, 3*time.Second, cfg.Server.ReadTimeout)
+	assert.Equal(t, 1<<20, cfg.Server.MinReadRate)
+	assert.Equal(t, 50, cfg.Server.MaxWaitersPerIP)
 	assert.Equal(t, []netip.Prefix{
 		netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.168.1.7/32"),
 		netip.MustParsePrefix("fd00::/8"), netip.MustParsePrefix("10.0.0.0/8"),
-	}, cfg.TrustedProxies)
-	assert.Equal(t, []string{"https://events.example.com", "http://localhost:3000"}, cfg.CORSOrigins)
-	sc := cfg.serverConfig()
-	assert.Equal(t, cfg.ReadTimeout, sc.ReadTimeout)
-	assert.Equal(t, cfg.MinReadRate, sc.MinReadRate)
-	assert.Equal(t, cfg.MaxWaitersPerIP, sc.MaxWaitersPerIP)
-	assert.Equal(t, cfg.TrustedProxies, sc.TrustedProxies)
-	assert.Equal(t, cfg.CORSOrigins, sc.CORSOrigins)
+	}, cfg.Server.TrustedProxies)
+	assert.Equal(t, []string{"https://events.example.com", "http://localhost:3000"}, cfg.Server.CORSOrigins)
 
 	for env, val := range map[string]string{
 		"JOBWAIT_READ_TIMEOUT":       "soon",

@@ -9,19 +9,15 @@ import (
 	"jobwait/server"
 )
 
-// version and revision name a release build; the linker sets them:
-//
-//	go build -ldflags "-X main.version=v1.4.0 -X main.revision=$(git rev-parse HEAD)" ./cmd/jobwait
-//
-// Unset, they are read from what go build stamped into the binary: the
-// module's version and the git revision, stamped only when it builds in a
-// git checkout (not in a linked worktree, nor in Docker's build, whose
-// context leaves .git out: the Dockerfile takes them as build arguments).
+// version and revision name a release build, set by the linker (-ldflags
+// "-X main.version=v1.4.0 -X main.revision=..."). Unset, they are read from
+// what go build stamped, which it does only in a git checkout: Docker's
+// build context has no .git, so the Dockerfile takes them as arguments.
 var version, revision string
 
 // buildOf is what a binary says of itself: the linker's version and
-// revision when set, else those of info (debug.ReadBuildInfo; nil when
-// the binary holds none); "(devel)" and "unknown" when neither says.
+// revision, else those of info (nil when none); "(devel)" and "unknown"
+// when neither says.
 func buildOf(info *debug.BuildInfo, version, revision string) server.Build {
 	if info != nil {
 		version = cmp.Or(version, info.Main.Version)

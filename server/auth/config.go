@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,14 +15,10 @@ import (
 // Mode says whether a wait needs a token (JOBWAIT_AUTH).
 type Mode string
 
-// The modes. The zero Mode is Off.
+// The modes (see the package doc). The zero Mode is Off.
 const (
-	// Off: tokens are not looked at; every wait is served as before.
-	Off Mode = "off"
-	// Optional: a request without a token is served as with Off; a token
-	// that is sent is checked, and refused as with Required.
+	Off      Mode = "off"
 	Optional Mode = "optional"
-	// Required: every wait needs a valid token listing its jobs.
 	Required Mode = "required"
 )
 
@@ -41,46 +38,33 @@ const (
 	DefaultAudience = "jobwait"
 	// DefaultLeeway is the clock skew allowed on exp and nbf.
 	DefaultLeeway = 30 * time.Second
-	// DefaultJWKSTimeout bounds one fetch of the key set, connection
-	// included.
+	// DefaultJWKSTimeout bounds one fetch of the key set, connection included.
 	DefaultJWKSTimeout = 5 * time.Second
-	// DefaultJWKSMaxBytes bounds the key set's body: a set of a hundred RSA
-	// keys is about 50 KB.
+	// DefaultJWKSMaxBytes bounds the key set's body (a hundred RSA keys: 50 KB).
 	DefaultJWKSMaxBytes = 256 << 10
-	// DefaultJWKSRefresh is how often Run fetches the key set, so that a key
-	// removed from it stops being trusted.
+	// DefaultJWKSRefresh is how often Run fetches the key set.
 	DefaultJWKSRefresh = 15 * time.Minute
-	// DefaultJWKSRetry is the least time between two fetches that a request
-	// starts (for a kid not in the set), and between Run's retries while
-	// fetches fail.
+	// DefaultJWKSRetry is the least time between two fetches a request
+	// starts, and between Run's retries while fetches fail.
 	DefaultJWKSRetry = time.Minute
-	// MinSecretLen is the shortest HS256 secret accepted: RFC 7518 §3.2
-	// wants a key as long as the hash (256 bits).
+	// MinSecretLen is the shortest HS256 secret: RFC 7518 §3.2 wants 256 bits.
 	MinSecretLen = 32
-	// MaxTokenLen bounds a token: longer ones are refused before they are
-	// decoded. A token for fifty 64-character ids is about 4 KB.
+	// MaxTokenLen bounds a token before it is decoded (fifty ids: about 4 KB).
 	MaxTokenLen = 8 << 10
 )
 
 // Config is how tokens are checked. Exactly one of Secret and JWKSURL is
 // set unless Mode is Off, where neither is.
 type Config struct {
-	Mode Mode
-	// Secret is the HS256 key shared with the Event Service, at least
-	// MinSecretLen bytes. With it, HS256 is the only algorithm accepted.
-	Secret Secret
-	// JWKSURL is the Event Service's JSON Web Key Set: https, or http to a
-	// loopback address only. With it, RS256, ES256 and EdDSA are accepted,
-	// each only with a key of its own type; a token must name its key (kid).
-	JWKSURL  string
-	Audience string // "" is DefaultAudience
-	Issuer   string // "": iss is not checked
-	// Leeway is the clock skew allowed on exp and nbf; 0 is DefaultLeeway.
-	Leeway time.Duration
+	Mode     Mode
+	Secret   Secret        // the HS256 key shared with the Event Service, at least MinSecretLen bytes
+	JWKSURL  string        // the Event Service's JSON Web Key Set: https, or http to loopback only
+	Audience string        // "" is DefaultAudience
+	Issuer   string        // "": iss is not checked
+	Leeway   time.Duration // the clock skew allowed on exp and nbf; 0 is DefaultLeeway
 
 	// HTTPClient fetches the key set; nil is a client of the package's own.
-	// A copy is used, with redirects refused: a key set is fetched from the
-	// URL configured, nowhere else.
+	// A copy is used, with redirects refused.
 	HTTPClient   *http.Client
 	JWKSTimeout  time.Duration // 0 is DefaultJWKSTimeout
 	JWKSMaxBytes int64         // 0 is DefaultJWKSMaxBytes
@@ -89,8 +73,7 @@ type Config struct {
 	Logger       *slog.Logger  // nil is slog.Default()
 }
 
-// Secret is an HS256 key. It prints, logs and marshals as REDACTED, so
-// that a Config written out whole does not leak it.
+// Secret is an HS256 key. It prints, logs and marshals as REDACTED.
 type Secret []byte
 
 // String is REDACTED, or "" for no secret.
@@ -120,28 +103,19 @@ func (c Config) Validate() error {
 // withDefaults fills the zero values and refuses settings that do not fit
 // together. Its messages name the settings as an operator knows them.
 func (c Config) withDefaults() (Config, error) {
-	if c.Mode == "" {
-		c.Mode = Off
-	}
+	c.Mode = cmp.Or(c.Mode, Off)
 	if _, err := ParseMode(string(c.Mode)); err != nil {
 		return c, err
 	}
-	c.Audience = strings.TrimSpace(c.Audience)
+	c.Audience = cmp.Or(strings.TrimSpace(c.Audience), DefaultAudience)
 	c.Issuer = strings.TrimSpace(c.Issuer)
 	c.JWKSURL = strings.TrimSpace(c.JWKSURL)
-	if c.Audience == "" {
-		c.Audience = DefaultAudience
-	}
-	c.Leeway = orDefault(c.Leeway, DefaultLeeway)
-	c.JWKSTimeout = orDefault(c.JWKSTimeout, DefaultJWKSTimeout)
-	c.JWKSRefresh = orDefault(c.JWKSRefresh, DefaultJWKSRefresh)
-	c.JWKSRetry = orDefault(c.JWKSRetry, DefaultJWKSRetry)
-	if c.JWKSMaxBytes == 0 {
-		c.JWKSMaxBytes = DefaultJWKSMaxBytes
-	}
-	if c.Logger == nil {
-		c.Logger = slog.Default()
-	}
+	c.Leeway = cmp.Or(c.Leeway, DefaultLeeway)
+	c.JWKSTimeout = cmp.Or(c.JWKSTimeout, DefaultJWKSTimeout)
+	c.JWKSRefresh = cmp.Or(c.JWKSRefresh, DefaultJWKSRefresh)
+	c.JWKSRetry = cmp.Or(c.JWKSRetry, DefaultJWKSRetry)
+	c.JWKSMaxBytes = cmp.Or(c.JWKSMaxBytes, DefaultJWKSMaxBytes)
+	c.Logger = cmp.Or(c.Logger, slog.Default())
 	switch {
 	case c.Leeway < 0 || c.JWKSTimeout < 0 || c.JWKSRefresh < 0 || c.JWKSRetry < 0 || c.JWKSMaxBytes < 0:
 		return c, errors.New("auth: a negative duration or size")
@@ -187,16 +161,6 @@ func checkJWKSURL(raw string) error {
 }
 
 func loopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
 	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
-func orDefault(d, def time.Duration) time.Duration {
-	if d == 0 {
-		return def
-	}
-	return d
+	return host == "localhost" || ip != nil && ip.IsLoopback()
 }

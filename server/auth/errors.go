@@ -5,20 +5,17 @@ import (
 	"net/http"
 )
 
-// The two refusals, as errors.Is targets. Every error Check, Authorize and
-// Extract return is an *Error that is one of them.
+// The two refusals, as errors.Is targets of every error Check, Authorize
+// and Extract return.
 var (
-	// ErrUnauthorized is AUTH_001: no token where one is required, or a
-	// token that is not a valid wait token of this service.
+	// ErrUnauthorized is AUTH_001: no token where one is required, or an invalid one.
 	ErrUnauthorized = errors.New("wait token refused")
-	// ErrForbidden is AUTH_002: a valid token that does not list every job
-	// asked for.
+	// ErrForbidden is AUTH_002: a valid token that does not list every job asked for.
 	ErrForbidden = errors.New("wait token does not cover the jobs asked for")
 )
 
-// The answers' codes and messages (SPEC.md §9), in the form of the server's
-// other errors. An AUTH_001 answer also carries WWW-Authenticate:
-// Challenge.
+// The answers' codes and messages (SPEC.md §9). An AUTH_001 answer also
+// carries WWW-Authenticate: Challenge.
 const (
 	CodeUnauthorized    = "AUTH_001"
 	CodeForbidden       = "AUTH_002"
@@ -27,9 +24,8 @@ const (
 	Challenge           = "Bearer"
 )
 
-// Reason says why a token was refused. It is for the log and the
-// rejections metric's reason label; the client is told only the code. The
-// set is closed, so the label's values are bounded.
+// Reason says why a token was refused, for the log and the rejections
+// metric's label (a closed set); the client is told only the code.
 type Reason string
 
 // The reasons. Every one but ReasonJobs is AUTH_001.
@@ -47,20 +43,18 @@ const (
 	ReasonJobs        Reason = "jobs"          // AUTH_002: a job asked for is not in jobs
 )
 
-// Reasons lists every reason, for a metric's label values to be made
-// before the first refusal.
+// Reasons lists every reason, for the metric's series to exist at zero.
 var Reasons = []Reason{ReasonMissing, ReasonMalformed, ReasonAlgorithm, ReasonKID, ReasonSignature,
 	ReasonExpired, ReasonNotYetValid, ReasonAudience, ReasonIssuer, ReasonClaims, ReasonJobs}
 
-// Error is a refusal: its Reason and, for the log, what the JWT library or
-// the check said. It never holds the token or a part of it.
+// Error is a refusal: its Reason and, for the log, the detail. It never
+// holds the token or a part of it.
 type Error struct {
 	Reason Reason
 	Err    error // the detail; nil when the reason says it all
 }
 
-// Code is the answer's code for a refusal of this reason: AUTH_002 for
-// ReasonJobs, AUTH_001 for every other.
+// Code is the answer's code for a refusal of this reason.
 func (r Reason) Code() string {
 	if r == ReasonJobs {
 		return CodeForbidden

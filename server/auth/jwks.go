@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
@@ -25,8 +24,7 @@ import (
 // minRSABits is the smallest RSA modulus trusted (NIST SP 800-131A).
 const minRSABits = 2048
 
-// errUnknownKID: the key set has no key of the token's kid, even after the
-// refresh that the kid was allowed.
+// errUnknownKID: no key of the token's kid, even after the refresh allowed.
 var errUnknownKID = errors.New("no key of this kid in the key set")
 
 // key is one verification key and the one algorithm it is trusted for.
@@ -39,25 +37,15 @@ type key struct {
 // (an atomic pointer to an immutable map); one fetch runs at a time and
 // every request that needs it waits for that one.
 type jwks struct {
-	url      string
-	client   *http.Client
-	timeout  time.Duration
-	maxBytes int64
-	refresh  time.Duration // Run's period
-	retry    time.Duration // the least time between fetches requests start
-	log      *slog.Logger
-
+	cfg  Config // with defaults, and HTTPClient refusing redirects
+	url  string // JWKSURL as logged: its password hidden
 	keys atomic.Pointer[map[string]key]
 
 	mu        sync.Mutex
 	flight    chan struct{} // closed when the fetch under way ends; nil: none
 	attempted time.Time     // the start of the last fetch
-	fetched   time.Time     // the end of the last fetch that succeeded
-	stale     bool          // the last fetch failed
-	lastErr   string
-	skipped   string // the keys the last fetch left out, and why
-	fetches   uint64
-	failures  uint64
+	skipped   string        // the keys the last fetch left out, and why
+	h         Health        // all but Mode
 }
 
 func newJWKS(c Config) *jwks {
@@ -67,8 +55,9 @@ func newJWKS(c Config) *jwks {
 	}
 	// A redirect could lead anywhere, plain http included.
 	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	s := &jwks{url: c.JWKSURL, client: client, timeout: c.JWKSTimeout, maxBytes: c.JWKSMaxBytes,
-		refresh: c.JWKSRefresh, retry: c.JWKSRetry, log: c.Logger}
+	c.HTTPClient = client
+	u, _ := url.Parse(c.JWKSURL) // checked by withDefaults
+	s := &jwks{cfg: c, url: u.Redacted(), h: Health{Source: SourceJWKS}}
 	s.keys.Store(&map[string]key{})
 	return s
 }
@@ -100,7 +89,7 @@ func (s *jwks) update(ctx, fetchCtx context.Context, now time.Time, limited bool
 		}
 		return
 	}
-	if limited && !s.attempted.IsZero() && now.Sub(s.attempted) < s.retry {
+	if limited && !s.attempted.IsZero() && now.Sub(s.attempted) < s.cfg.JWKSRetry {
 		s.mu.Unlock()
 		return
 	}
@@ -117,42 +106,40 @@ func (s *jwks) update(ctx, fetchCtx context.Context, now time.Time, limited bool
 	close(done)
 }
 
-// settle records a fetch's outcome and logs what changed. Called with mu
-// held.
+// settle records a fetch's outcome and logs what changed; mu is held.
 func (s *jwks) settle(keys map[string]key, skipped string, err error) {
-	s.fetches++
+	s.h.Fetches++
 	if err != nil {
-		s.failures++
-		s.lastErr = err.Error()
-		if !s.stale {
-			s.log.Warn("auth: key set fetch failed: tokens are checked with the keys fetched before",
-				"url", redactedURL(s.url), "keys", len(*s.keys.Load()), "fetched", s.fetched, "err", err)
+		s.h.FetchErrors++
+		s.h.Error = err.Error()
+		if !s.h.Stale {
+			s.cfg.Logger.Warn("auth: key set fetch failed: tokens are checked with the keys fetched before",
+				"url", s.url, "keys", s.h.Keys, "fetched", s.h.Fetched, "err", err)
 		}
-		s.stale = true
+		s.h.Stale = true
 		return
 	}
-	if s.stale {
-		s.log.Info("auth: key set fetched again", "url", redactedURL(s.url), "keys", len(keys))
+	if s.h.Stale {
+		s.cfg.Logger.Info("auth: key set fetched again", "url", s.url, "keys", len(keys))
 	}
 	if skipped != s.skipped && skipped != "" {
-		s.log.Warn("auth: key set holds keys that are not trusted", "url", redactedURL(s.url), "skipped", skipped)
+		s.cfg.Logger.Warn("auth: key set holds keys that are not trusted", "url", s.url, "skipped", skipped)
 	}
 	s.keys.Store(&keys)
-	s.stale, s.lastErr, s.skipped, s.fetched = false, "", skipped, time.Now()
+	s.skipped = skipped
+	s.h.Keys, s.h.Stale, s.h.Error, s.h.Fetched = len(keys), false, "", time.Now()
 }
 
-// fetch reads and parses the key set. A set that is read and parsed
-// replaces the cache whole, so a key removed from it is no longer trusted;
-// one that cannot be read or parsed leaves the cache as it is.
+// fetch reads and parses the key set.
 func (s *jwks) fetch(ctx context.Context) (map[string]key, string, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.JWKSTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.cfg.JWKSURL, nil)
 	if err != nil {
 		return nil, "", err
 	}
 	req.Header.Set("Accept", "application/jwk-set+json, application/json")
-	resp, err := s.client.Do(req)
+	resp, err := s.cfg.HTTPClient.Do(req)
 	if err != nil {
 		return nil, "", err
 	}
@@ -160,20 +147,18 @@ func (s *jwks) fetch(ctx context.Context) (map[string]key, string, error) {
 	if resp.StatusCode != http.StatusOK {
 		return nil, "", fmt.Errorf("key set answered %s", resp.Status)
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, s.maxBytes+1))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, s.cfg.JWKSMaxBytes+1))
 	if err != nil {
 		return nil, "", fmt.Errorf("read key set: %w", err)
 	}
-	if int64(len(body)) > s.maxBytes {
-		return nil, "", fmt.Errorf("key set larger than %d bytes", s.maxBytes)
+	if int64(len(body)) > s.cfg.JWKSMaxBytes {
+		return nil, "", fmt.Errorf("key set larger than %d bytes", s.cfg.JWKSMaxBytes)
 	}
 	return parseSet(body)
 }
 
 // parseSet reads a JWK Set: every key that may be trusted, by kid, and a
-// note of the keys left out. A key with no kid, a kid used twice, a key
-// not for signatures, of another type or size than its algorithm wants, or
-// published with its private part, is left out, not the whole set.
+// note of the keys left out (an untrusted key is left out, not the set).
 func parseSet(body []byte) (map[string]key, string, error) {
 	var doc struct {
 		Keys *[]json.RawMessage `json:"keys"`
@@ -183,24 +168,20 @@ func parseSet(body []byte) (map[string]key, string, error) {
 	}
 	keys := make(map[string]key, len(*doc.Keys))
 	var skipped []string
-	twice := map[string]bool{}
+	seen := map[string]bool{}
 	for i, raw := range *doc.Keys {
 		kid, k, err := parseKey(raw)
-		switch {
-		case err != nil:
-			skipped = append(skipped, fmt.Sprintf("#%d %q: %v", i, kid, err))
-		case twice[kid]:
-			skipped = append(skipped, fmt.Sprintf("#%d %q: kid used twice", i, kid))
-		default:
-			if _, dup := keys[kid]; dup {
-				// Which of two keys a token means cannot be known: neither.
-				delete(keys, kid)
-				twice[kid] = true
-				skipped = append(skipped, fmt.Sprintf("#%d %q: kid used twice", i, kid))
-				continue
-			}
-			keys[kid] = k
+		if err == nil && seen[kid] {
+			// Which of two keys a token means cannot be known: neither.
+			delete(keys, kid)
+			err = errors.New("kid used twice")
 		}
+		if err != nil {
+			skipped = append(skipped, fmt.Sprintf("#%d %q: %v", i, kid, err))
+			continue
+		}
+		seen[kid] = true
+		keys[kid] = k
 	}
 	return keys, strings.Join(skipped, "; "), nil
 }
@@ -259,41 +240,23 @@ func algorithmOf(pub any) (string, error) {
 // run fetches the set every refresh interval, and every retry interval
 // while fetches fail, until ctx ends.
 func (s *jwks) run(ctx context.Context) {
-	t := time.NewTimer(s.next())
-	defer t.Stop()
 	for {
+		next := s.cfg.JWKSRefresh
+		if s.health().Stale {
+			next = s.cfg.JWKSRetry
+		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-time.After(next):
 			s.update(ctx, ctx, time.Now(), false)
-			t.Reset(s.next())
 		}
 	}
-}
-
-func (s *jwks) next() time.Duration {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.stale {
-		return s.retry
-	}
-	return s.refresh
 }
 
 // health is the cache's state for Health.
 func (s *jwks) health() Health {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return Health{Source: SourceJWKS, Keys: len(*s.keys.Load()), Fetched: s.fetched, Stale: s.stale,
-		Error: s.lastErr, Fetches: s.fetches, FetchErrors: s.failures}
-}
-
-// redactedURL hides a password the URL may hold.
-func redactedURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return ""
-	}
-	return u.Redacted()
+	return s.h
 }

@@ -39,19 +39,9 @@ func Extract(authorization string, accessTokens []string) (string, error) {
 // b64token reports whether s is RFC 6750's b64token: 1*( ALPHA / DIGIT /
 // "-" / "." / "_" / "~" / "+" / "/" ) *"=".
 func b64token(s string) bool {
+	const chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/"
 	body := strings.TrimRight(s, "=")
-	if body == "" {
-		return false
-	}
-	for i := 0; i < len(body); i++ {
-		switch c := body[i]; {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9',
-			c == '-', c == '.', c == '_', c == '~', c == '+', c == '/':
-		default:
-			return false
-		}
-	}
-	return true
+	return body != "" && strings.Trim(body, chars) == ""
 }
 
 // Redacted is what Redact writes in place of a token.
@@ -65,52 +55,32 @@ const Redacted = "REDACTED"
 // returned as it is, without a copy.
 func Redact(uri string) string {
 	q := strings.IndexByte(uri, '?')
-	if q < 0 {
-		if strings.HasPrefix(uri, "/") || strings.Contains(uri, "://") {
-			// A path alone, or a URL without a query: a fragment may still
-			// carry a token.
-			q = strings.IndexByte(uri, '#')
-		}
+	if q < 0 && (strings.HasPrefix(uri, "/") || strings.Contains(uri, "://")) {
+		// A path alone, or a URL without a query: a fragment may still
+		// carry a token.
+		q = strings.IndexByte(uri, '#')
 	}
-	if !mayHoldToken(uri[q+1:]) {
+	var b strings.Builder // written to only once a token is found
+	copied := 0           // uri[:copied] is in b
+	for start := q + 1; start <= len(uri); {
+		end := strings.IndexAny(uri[start:], "&;#")
+		if end < 0 {
+			end = len(uri)
+		} else {
+			end += start
+		}
+		if name, _, hasValue := strings.Cut(uri[start:end], "="); hasValue && isTokenParam(name) {
+			b.WriteString(uri[copied:start])
+			b.WriteString(name + "=" + Redacted)
+			copied = end
+		}
+		start = end + 1
+	}
+	if copied == 0 {
 		return uri
 	}
-	var b strings.Builder
-	b.Grow(len(uri))
-	b.WriteString(uri[:q+1])
-	rest := uri[q+1:]
-	for {
-		end := strings.IndexAny(rest, "&;#")
-		param := rest
-		if end >= 0 {
-			param = rest[:end]
-		}
-		name, _, hasValue := strings.Cut(param, "=")
-		if hasValue && isTokenParam(name) {
-			b.WriteString(name + "=" + Redacted)
-		} else {
-			b.WriteString(param)
-		}
-		if end < 0 {
-			return b.String()
-		}
-		b.WriteByte(rest[end])
-		rest = rest[end+1:]
-	}
-}
-
-// mayHoldToken is Redact's quick test: the name cannot be there without
-// "access" in some case, or a percent sign encoding part of it.
-func mayHoldToken(s string) bool {
-	if strings.Contains(s, "%") {
-		return true
-	}
-	for i := 0; i+len("access") <= len(s); i++ {
-		if strings.EqualFold(s[i:i+len("access")], "access") {
-			return true
-		}
-	}
-	return false
+	b.WriteString(uri[copied:])
+	return b.String()
 }
 
 func isTokenParam(name string) bool {

@@ -24,13 +24,10 @@ type Verifier struct {
 
 // Grant is what a request's token allows beyond its jobs: how long.
 type Grant struct {
-	// Expires is the token's exp: no wait may be held past it. Zero when
-	// no token was checked (the mode is Off, or Optional and none was sent).
-	Expires time.Time
+	Expires time.Time // the token's exp; zero when no token was checked
 }
 
-// Deadline is the earlier of the wait's own deadline and the token's
-// expiry.
+// Deadline is the earlier of the wait's own deadline and the token's expiry.
 func (g Grant) Deadline(deadline time.Time) time.Time {
 	if !g.Expires.IsZero() && g.Expires.Before(deadline) {
 		return g.Expires
@@ -50,21 +47,20 @@ const (
 
 // Health is the state of the keys, for /readyz's details and the metrics.
 type Health struct {
-	Mode   Mode
-	Source Source
-	Keys   int // JWKS: the keys trusted now
-	// Fetched is when the key set was last fetched whole; zero if never.
-	Fetched time.Time
-	// Stale: the last fetch failed, and tokens are checked with the keys
-	// of Fetched (none if it is zero). Error says why.
+	Mode    Mode
+	Source  Source
+	Keys    int       // JWKS: the keys trusted now
+	Fetched time.Time // when the key set was last fetched whole; zero if never
+	// Stale: the last fetch failed (Error says why), and tokens are checked
+	// with the keys of Fetched.
 	Stale       bool
 	Error       string
 	Fetches     uint64 // fetches of the key set, failed ones included
 	FetchErrors uint64
 }
 
-// Ready reports whether tokens can be checked at all: always, except with
-// a key set that has never been fetched (or holds no usable key).
+// Ready reports whether tokens can be checked at all: false only with a key
+// set that holds no usable key (or was never fetched).
 func (h Health) Ready() bool { return h.Source != SourceJWKS || h.Keys > 0 }
 
 // claims is a wait token's payload.
@@ -74,10 +70,9 @@ type claims struct {
 }
 
 // New checks cfg and returns its Verifier. With a key set it fetches the
-// set once before returning; a failed fetch is logged and reported by
-// Health, not returned: requests are refused (AUTH_001) until a fetch
-// succeeds, started by Run or by a token's kid. Errors are settings that do
-// not fit together.
+// set once; a failed fetch is logged and reported by Health, not returned
+// (tokens are refused until a fetch succeeds). Errors are settings that
+// do not fit together.
 func New(ctx context.Context, cfg Config) (*Verifier, error) {
 	c, err := cfg.withDefaults()
 	if err != nil {
@@ -87,13 +82,13 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 	if c.Mode == Off {
 		return v, nil
 	}
-	switch {
-	case len(c.Secret) > 0:
+	if len(c.Secret) > 0 {
 		v.methods = []string{jwt.SigningMethodHS256.Alg()}
 		v.secret = slices.Clone(c.Secret)
-	default:
+	} else {
 		v.methods = []string{jwt.SigningMethodRS256.Alg(), jwt.SigningMethodES256.Alg(), jwt.SigningMethodEdDSA.Alg()}
 		v.keys = newJWKS(c)
+		v.keys.update(ctx, ctx, time.Now(), false)
 	}
 	v.opts = []jwt.ParserOption{
 		jwt.WithValidMethods(v.methods),
@@ -104,9 +99,6 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 	}
 	if c.Issuer != "" {
 		v.opts = append(v.opts, jwt.WithIssuer(c.Issuer))
-	}
-	if v.keys != nil {
-		v.keys.update(ctx, ctx, time.Now(), false)
 	}
 	return v, nil
 }
@@ -120,9 +112,8 @@ func (v *Verifier) Mode() Mode {
 }
 
 // Run refreshes the key set every Config.JWKSRefresh (every JWKSRetry while
-// fetches fail) until ctx ends, then returns nil. Without a key set it
-// returns at once. It is the only goroutine of the package; its caller
-// starts it, cancels ctx and waits for it.
+// fetches fail) until ctx ends, then returns nil; without a key set it
+// returns at once.
 func (v *Verifier) Run(ctx context.Context) error {
 	if v != nil && v.keys != nil {
 		v.keys.run(ctx)
@@ -143,9 +134,8 @@ func (v *Verifier) Health() Health {
 	return h
 }
 
-// Authorize is a request's whole check: with the mode Off it allows
-// everything and looks at nothing; otherwise it takes the token from the
-// request (Extract) and checks it for ids (Check).
+// Authorize is a request's whole check: Extract, then Check; with the mode
+// Off it looks at nothing.
 func (v *Verifier) Authorize(ctx context.Context, authorization string, accessTokens []string, ids []string, now time.Time) (Grant, error) {
 	if v.Mode() == Off {
 		return Grant{}, nil
@@ -158,11 +148,10 @@ func (v *Verifier) Authorize(ctx context.Context, authorization string, accessTo
 }
 
 // Check verifies token at now and that it lists every one of ids. An empty
-// token is allowed with the mode Optional (a zero Grant) and refused with
-// Required; with the mode Off everything is allowed. A refusal is an *Error:
-// ErrUnauthorized (AUTH_001) or ErrForbidden (AUTH_002). A kid not in the
-// key set may make Check wait for one fetch of the set (at most
-// Config.JWKSTimeout, or until ctx ends).
+// token is allowed (a zero Grant) with the mode Optional and refused with
+// Required; with Off everything is allowed. A kid not in the key set may
+// make Check wait for one fetch of the set (at most Config.JWKSTimeout, or
+// until ctx ends).
 func (v *Verifier) Check(ctx context.Context, token string, ids []string, now time.Time) (Grant, error) {
 	switch {
 	case v.Mode() == Off:
@@ -195,14 +184,13 @@ func (v *Verifier) Check(ctx context.Context, token string, ids []string, now ti
 
 // Errors of key: each becomes a Reason in refusal.
 var (
-	errCritical   = errors.New("crit header: no extension is understood")
-	errNoKID      = errors.New("no kid: a key set needs the token to name its key")
-	errKeyAlg     = errors.New("alg is not the algorithm of the key named by kid")
-	errNoAlgValue = errors.New("alg is not a string")
+	errCritical = errors.New("crit header: no extension is understood")
+	errNoKID    = errors.New("no kid: a key set needs the token to name its key")
+	errKeyAlg   = errors.New("alg is not the algorithm of the key named by kid")
 )
 
 // key is the jwt.Keyfunc: the key for t, whose alg the parser has already
-// found among v.methods.
+// found among v.methods (so t.Method is the header's alg).
 func (v *Verifier) key(ctx context.Context, t *jwt.Token, now time.Time) (any, error) {
 	if _, ok := t.Header["crit"]; ok {
 		// RFC 7515 §4.1.11: a token that needs an extension we lack is refused.
@@ -219,11 +207,7 @@ func (v *Verifier) key(ctx context.Context, t *jwt.Token, now time.Time) (any, e
 	if err != nil {
 		return nil, err
 	}
-	alg, ok := t.Header["alg"].(string)
-	switch {
-	case !ok:
-		return nil, errNoAlgValue
-	case alg != k.alg:
+	if t.Method.Alg() != k.alg {
 		return nil, errKeyAlg
 	}
 	return k.pub, nil
@@ -234,14 +218,10 @@ func (v *Verifier) refusal(tok *jwt.Token, err error) *Error {
 	switch {
 	case errors.Is(err, errUnknownKID), errors.Is(err, errNoKID):
 		return refuse(ReasonKID, err)
-	case errors.Is(err, errCritical):
+	case errors.Is(err, errCritical), errors.Is(err, jwt.ErrTokenMalformed):
 		return refuse(ReasonMalformed, err)
-	case errors.Is(err, errKeyAlg), errors.Is(err, errNoAlgValue):
-		return refuse(ReasonAlgorithm, err)
-	case errors.Is(err, jwt.ErrTokenMalformed):
-		return refuse(ReasonMalformed, err)
-	case tok != nil && (tok.Method == nil || !slices.Contains(v.methods, tok.Method.Alg())):
-		// alg none, an algorithm the library lacks, or one the key does not admit.
+	case errors.Is(err, errKeyAlg), tok != nil && (tok.Method == nil || !slices.Contains(v.methods, tok.Method.Alg())):
+		// Also alg none, an algorithm the library lacks, or one the key does not admit.
 		return refuse(ReasonAlgorithm, err)
 	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
 		return refuse(ReasonSignature, err)
