@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -63,62 +64,42 @@ var (
 var clientGone = &Error{Status: 400, Code: "REQ_004", Message: "잘못된 요청입니다"}
 
 // badParam is REQ_001 for one query parameter.
-func badParam(msg string) *Error {
-	return &Error{Status: 400, Code: "REQ_001", Message: msg}
+func badParam(msg string) *Error { return &Error{Status: 400, Code: "REQ_001", Message: msg} }
+
+// busy is SVC_001, asking the client to come back after retry seconds.
+// Every cap answers it alike (the message says which), so that clients
+// back off and retry the same way.
+func busy(msg string, retry int) *Error {
+	return &Error{Status: 503, Code: "SVC_001", Message: msg, RetryAfter: retry}
 }
 
-// tooManyWaiters is SVC_001, asking the client to come back after retry seconds.
-func tooManyWaiters(retry int) *Error {
-	return &Error{Status: 503, Code: "SVC_001", Message: "대기 중인 요청이 너무 많습니다. 잠시 후 다시 시도해주세요", RetryAfter: retry}
-}
+// busy's messages: too many waiters in all, from one address
+// (Config.MaxWaitersPerIP), too many connections (admission.Conns).
+const (
+	msgTooManyWaiters    = "대기 중인 요청이 너무 많습니다. 잠시 후 다시 시도해주세요"
+	msgTooManyFromClient = "이 주소에서 대기 중인 요청이 너무 많습니다. 잠시 후 다시 시도해주세요"
+	msgTooManyConns      = "연결이 너무 많습니다. 잠시 후 다시 시도해주세요"
+)
 
-// tooManyFromClient is SVC_001 for a client that holds its share of
-// waiters (Config.MaxWaitersPerIP): the same answer as a full server, so
-// that clients back off and retry the same way.
-func tooManyFromClient(retry int) *Error {
-	return &Error{Status: 503, Code: "SVC_001", Message: "이 주소에서 대기 중인 요청이 너무 많습니다. 잠시 후 다시 시도해주세요", RetryAfter: retry}
-}
-
-// tooManyConns is SVC_001 for a connection past the connection cap or its
-// address's share (see admission.Conns), written before fasthttp sees the
-// connection.
-func tooManyConns(retry int) *Error {
-	return &Error{Status: 503, Code: "SVC_001", Message: "연결이 너무 많습니다. 잠시 후 다시 시도해주세요", RetryAfter: retry}
-}
-
-// connRefusal is the whole response of tooManyConns(retry), as the
-// connection cap writes it to a connection it refuses.
+// connRefusal is the whole response of a connection refused past the
+// connection cap, as the cap writes it before fasthttp sees the connection.
 func connRefusal(retry int) []byte {
-	e := tooManyConns(retry)
-	body := e.answer().Body
+	body := busy(msgTooManyConns, retry).answer().Body
 	return []byte("HTTP/1.1 503 Service Unavailable\r\n" +
 		"Content-Type: application/json\r\n" +
 		"Cache-Control: no-store\r\n" +
-		"Retry-After: " + strconv.Itoa(e.RetryAfter) + "\r\n" +
+		"Retry-After: " + strconv.Itoa(retry) + "\r\n" +
 		"Connection: close\r\n" +
 		"Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + string(body))
 }
 
-// errorFor is the one mapping from an error to the answer a client sees:
-// the fiber handlers' errors (through errorHandler) and the errors of a
-// job's read (through render, for fiber and held connections alike). It
-// sends no internal detail: an error it does not know is INT_001.
-//
-//   - an *Error is itself;
-//   - store.ErrNotFound is JOB_001; store.ErrCorrupt and store.ErrNoResult
-//     are JOB_003;
-//   - store.ErrRefused (Redis refused jobwait's read: an ACL) is SVC_002
-//     saying so; store.ErrUnavailable, a deadline and stream.ErrClosed (the
-//     hub has stopped: the process is shutting down) are SVC_002 saying
-//     Redis is unreachable; both with Retry-After;
-//   - store.ErrDemoBusy is ErrDemoBusy: 503 SVC_001, with Retry-After;
-//   - an *auth.Error is ErrTokenForbidden (403 AUTH_002) or
-//     ErrTokenRefused (401 AUTH_001, with WWW-Authenticate: Bearer);
-//   - stream.ErrReadPanic is a bug in reading a job: 500 INT_001, like a
-//     handler's panic (the hub has logged it, with its stack);
-//   - fiber's errors: 404 is REQ_003, 405 REQ_002, another 4xx (a request
-//     fasthttp refused) REQ_004, and 502 (fiber's name for a failure of
-//     the client's own connection) clientGone.
+// errorFor is the one mapping from an error to the answer a client sees,
+// for fiber's handlers (errorHandler) and a job's reads (render) alike; an
+// error it does not know is INT_001, and no internal detail is sent. Past
+// the sentinels: stream.ErrClosed (the hub has stopped: shutdown) reads as
+// Redis unreachable; stream.ErrReadPanic is a bug in reading a job,
+// INT_001 as a handler's panic; fiber's 502 is its name for a failure of
+// the client's own connection.
 func errorFor(err error) *Error {
 	var e *Error
 	var fe *fiber.Error
@@ -147,7 +128,7 @@ func errorFor(err error) *Error {
 		case fe.Code == fiber.StatusMethodNotAllowed:
 			return ErrMethod
 		case fe.Code >= 400 && fe.Code < 500:
-			return &Error{Status: fe.Code, Code: "REQ_004", Message: badRequestMessage(fe.Code)}
+			return &Error{Status: fe.Code, Code: "REQ_004", Message: cmp.Or(badRequests[fe.Code], "잘못된 요청입니다")}
 		case fe.Code == fiber.StatusBadGateway:
 			return clientGone
 		}
@@ -155,27 +136,19 @@ func errorFor(err error) *Error {
 	return ErrInternal
 }
 
-// badRequestMessage says what was wrong with a request fasthttp refused
-// before any handler ran.
-func badRequestMessage(code int) string {
-	switch code {
-	case fiber.StatusRequestTimeout:
-		return "요청을 제한 시간 안에 다 보내지 않았습니다"
-	case fiber.StatusRequestEntityTooLarge:
-		return "요청 본문이 너무 큽니다"
-	case fiber.StatusRequestHeaderFieldsTooLarge:
-		return "요청 줄 또는 헤더가 너무 깁니다"
-	}
-	return "잘못된 요청입니다"
+// badRequests say what was wrong with a request fasthttp refused before
+// any handler ran, by its status; any other is "잘못된 요청입니다".
+var badRequests = map[int]string{
+	fiber.StatusRequestTimeout:              "요청을 제한 시간 안에 다 보내지 않았습니다",
+	fiber.StatusRequestEntityTooLarge:       "요청 본문이 너무 큽니다",
+	fiber.StatusRequestHeaderFieldsTooLarge: "요청 줄 또는 헤더가 너무 깁니다",
 }
 
 // errorHandler is the app's one error handler: every error becomes JSON
 // (see errorFor). A bug nobody has logged yet is logged as an error; what
-// the client caused, or an outage the hub logs once, only at debug level.
-// A request fasthttp could not read is logged by its status alone: the
-// text of fasthttp's error quotes the request's bytes (its request line,
-// a header line), where a wait token may be, whatever
-// SecureErrorLogMessage says.
+// the client caused, or an outage the hub logs once, at debug level; an
+// error of fasthttp's by its status alone, since its text quotes the
+// request's bytes (a wait token among them) whatever SecureErrorLogMessage says.
 func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 	e := errorFor(err)
 	var fe *fiber.Error
@@ -203,3 +176,8 @@ func (s *Server) reply(c *fiber.Ctx, a *Answer, retry int) error {
 	c.Response().Header.SetContentType(fiber.MIMEApplicationJSON)
 	return c.Send(a.Body)
 }
+
+// errAmbiguousLength is REQ_004 for a request whose body could be framed
+// two ways (see oneFraming).
+var errAmbiguousLength = &Error{Status: fiber.StatusBadRequest, Code: "REQ_004",
+	Message: "요청 본문의 길이를 두 가지로 읽을 수 있습니다 (Content-Length, Transfer-Encoding)"}

@@ -1,8 +1,12 @@
 package server
 
 import (
+	"fmt"
+	"time"
+
 	"github.com/gofiber/fiber/v2"
 
+	"jobwait/server/auth"
 	"jobwait/stream"
 )
 
@@ -90,6 +94,47 @@ func (s *Server) readiness() (readiness, int) {
 		r.Status, r.Reason = "degraded", staleKeys(keys)
 	}
 	return r, code
+}
+
+// authReadiness is /readyz's account of the wait token keys (auth.Health).
+type authReadiness struct {
+	Mode   auth.Mode   `json:"mode"`   // off | optional | required
+	Source auth.Source `json:"source"` // none | secret | jwks
+	// Keys is, for a key set, how many keys are trusted now; absent for a
+	// secret and with the mode off.
+	Keys *int `json:"keys,omitempty"`
+	// Fetched is when the key set was last fetched whole (RFC 3339);
+	// absent when never.
+	Fetched string `json:"fetched,omitempty"`
+	// Stale: the last fetch of the key set failed, and tokens are checked
+	// with the keys of Fetched; Error says why.
+	Stale bool   `json:"stale,omitempty"`
+	Error string `json:"error,omitempty"`
+}
+
+func newAuthReadiness(h auth.Health) authReadiness {
+	r := authReadiness{Mode: h.Mode, Source: h.Source, Stale: h.Stale, Error: h.Error}
+	if h.Source == auth.SourceJWKS {
+		r.Keys = &h.Keys
+	}
+	if !h.Fetched.IsZero() {
+		r.Fetched = h.Fetched.UTC().Format(time.RFC3339)
+	}
+	return r
+}
+
+// noKeys says why wait tokens cannot be checked at all.
+func noKeys(h auth.Health) string {
+	if h.Fetched.IsZero() {
+		return "wait tokens refused: the key set (JOBWAIT_AUTH_JWKS_URL) has not been fetched yet: " + h.Error
+	}
+	return "wait tokens refused: the key set (JOBWAIT_AUTH_JWKS_URL) holds no usable key"
+}
+
+// staleKeys says that the key set is stale, and that cached keys serve.
+func staleKeys(h auth.Health) string {
+	return fmt.Sprintf("wait token key set stale: its last fetch failed (%s); tokens are checked with the %d keys fetched at %s",
+		h.Error, h.Keys, h.Fetched.UTC().Format(time.RFC3339))
 }
 
 // notListening says why a hub does not learn of every change.

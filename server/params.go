@@ -56,10 +56,6 @@ func parseWait(s string, budget time.Duration) (time.Duration, error) {
 	return min(d, budget), nil
 }
 
-// DefaultMaxIDs is Config.MaxIDs's default: the most jobs one many-job
-// stream or long poll waits for.
-const DefaultMaxIDs = 50
-
 // parseIDs reads the ids query parameter of the many-job routes: 1 to max
 // comma-separated job ids, each valid, none twice. More than max is
 // REQ_001 (checked first, before any id is looked at); a bad id is JOB_002
