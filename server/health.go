@@ -47,19 +47,14 @@ type readiness struct {
 	Auth authReadiness `json:"auth"`
 }
 
-// readyz answers 200 when Redis answers the reads requests need, the
-// hub learns of every change (subscription live, or polling) and wait
-// tokens can be checked, 503 otherwise; it never waits on Redis (see
-// Config.Redis). A hub caught
-// blind (notifications switched off or narrowed, a flush) is "degraded"
-// but still 200: it re-reads watched jobs at the poll interval, so answers
-// stay right within the poll interval, and every replica on the same Redis
-// is equally blind, so a 503 would take them all out of rotation at once.
-// A permission missing whose cost is a fallback (MGET, CONFIG, PING) is
-// listed, with its cost, and changes nothing else: serving goes on. A key
-// set that cannot be fetched again is "degraded" too while tokens are
-// checked with the keys fetched before; only a verifier that holds no key
-// at all (never fetched) refuses every token, and is not ready.
+// readyz answers 200 when Redis answers the reads requests need, the hub
+// learns of every change (subscription live, or polling) and wait tokens
+// can be checked, 503 otherwise; it never waits on Redis (Config.Redis).
+// "degraded" is still 200: a blind hub re-reads watched jobs at the poll
+// interval, and every replica on the same Redis is equally blind, so a 503
+// would take them all out of rotation at once; a missing permission whose
+// cost is a fallback is listed and serving goes on; a stale key set still
+// checks tokens with the keys fetched before.
 func (s *Server) readyz(c *fiber.Ctx) error {
 	r, code := s.readiness()
 	c.Set(fiber.HeaderCacheControl, "no-store")
@@ -73,68 +68,48 @@ func (s *Server) readiness() (readiness, int) {
 	ready := s.hub.Ready()
 	keys := s.cfg.Auth.Health()
 	r := readiness{Status: "ok", Redis: h.State, Subscription: "up", Notify: string(s.hub.Mode()), Notifications: "ok", Missing: h.Missing,
-		Auth: newAuthReadiness(keys)}
+		Auth: authReadiness{Mode: keys.Mode, Source: keys.Source, Stale: keys.Stale, Error: keys.Error}}
+	if keys.Source == auth.SourceJWKS {
+		r.Auth.Keys = &keys.Keys
+	}
+	if !keys.Fetched.IsZero() {
+		r.Auth.Fetched = keys.Fetched.UTC().Format(time.RFC3339)
+	}
 	if st.Blind {
 		r.Notifications, r.Blind = "blind", st.BlindReason
 	}
 	if !ready {
 		r.Subscription = "down"
 	}
-	code := fiber.StatusOK
 	switch {
 	case h.State != "up":
-		r.Status, r.Reason, code = "unavailable", h.Reason, fiber.StatusServiceUnavailable
+		r.Status, r.Reason = "unavailable", h.Reason
 	case !ready:
-		r.Status, r.Reason, code = "unavailable", notListening(st), fiber.StatusServiceUnavailable
+		r.Status, r.Reason = "unavailable", notListening(st)
+	case !keys.Ready() && keys.Fetched.IsZero():
+		r.Status, r.Reason = "unavailable", "wait tokens refused: the key set (JOBWAIT_AUTH_JWKS_URL) has not been fetched yet: "+keys.Error
 	case !keys.Ready():
-		r.Status, r.Reason, code = "unavailable", noKeys(keys), fiber.StatusServiceUnavailable
+		r.Status, r.Reason = "unavailable", "wait tokens refused: the key set (JOBWAIT_AUTH_JWKS_URL) holds no usable key"
 	case st.Blind:
 		r.Status, r.Reason = "degraded", "notifications missed: "+st.BlindReason
 	case keys.Stale:
-		r.Status, r.Reason = "degraded", staleKeys(keys)
+		r.Status, r.Reason = "degraded", fmt.Sprintf("wait token key set stale: its last fetch failed (%s); tokens are checked with the %d keys fetched at %s",
+			keys.Error, keys.Keys, keys.Fetched.UTC().Format(time.RFC3339))
 	}
-	return r, code
+	if r.Status == "unavailable" {
+		return r, fiber.StatusServiceUnavailable
+	}
+	return r, fiber.StatusOK
 }
 
 // authReadiness is /readyz's account of the wait token keys (auth.Health).
 type authReadiness struct {
-	Mode   auth.Mode   `json:"mode"`   // off | optional | required
-	Source auth.Source `json:"source"` // none | secret | jwks
-	// Keys is, for a key set, how many keys are trusted now; absent for a
-	// secret and with the mode off.
-	Keys *int `json:"keys,omitempty"`
-	// Fetched is when the key set was last fetched whole (RFC 3339);
-	// absent when never.
-	Fetched string `json:"fetched,omitempty"`
-	// Stale: the last fetch of the key set failed, and tokens are checked
-	// with the keys of Fetched; Error says why.
-	Stale bool   `json:"stale,omitempty"`
-	Error string `json:"error,omitempty"`
-}
-
-func newAuthReadiness(h auth.Health) authReadiness {
-	r := authReadiness{Mode: h.Mode, Source: h.Source, Stale: h.Stale, Error: h.Error}
-	if h.Source == auth.SourceJWKS {
-		r.Keys = &h.Keys
-	}
-	if !h.Fetched.IsZero() {
-		r.Fetched = h.Fetched.UTC().Format(time.RFC3339)
-	}
-	return r
-}
-
-// noKeys says why wait tokens cannot be checked at all.
-func noKeys(h auth.Health) string {
-	if h.Fetched.IsZero() {
-		return "wait tokens refused: the key set (JOBWAIT_AUTH_JWKS_URL) has not been fetched yet: " + h.Error
-	}
-	return "wait tokens refused: the key set (JOBWAIT_AUTH_JWKS_URL) holds no usable key"
-}
-
-// staleKeys says that the key set is stale, and that cached keys serve.
-func staleKeys(h auth.Health) string {
-	return fmt.Sprintf("wait token key set stale: its last fetch failed (%s); tokens are checked with the %d keys fetched at %s",
-		h.Error, h.Keys, h.Fetched.UTC().Format(time.RFC3339))
+	Mode    auth.Mode   `json:"mode"`              // off | optional | required
+	Source  auth.Source `json:"source"`            // none | secret | jwks
+	Keys    *int        `json:"keys,omitempty"`    // a key set's keys trusted now
+	Fetched string      `json:"fetched,omitempty"` // RFC 3339, when the key set was last fetched whole
+	Stale   bool        `json:"stale,omitempty"`   // the last fetch failed: Fetched's keys serve
+	Error   string      `json:"error,omitempty"`   // why
 }
 
 // notListening says why a hub does not learn of every change.

@@ -79,7 +79,10 @@ func newMetrics(s *Server) *metrics {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.requests, m.waiters, m.wake, m.rejections, hubMetrics(s.hub), connMetrics(s.conns), authMetrics(s.cfg.Auth),
 		gaugeFunc("jobwait_ready", "1 while /readyz answers 200: Redis answers the reads requests need and the hub learns of every change.", nil,
-			func() float64 { _, code := s.readiness(); return bit(code == fiber.StatusOK) }),
+			func() float64 {
+				_, code := s.readiness()
+				return bit(code == fiber.StatusOK)
+			}),
 		// Which binary a replica runs, so that a dashboard can tell a
 		// rollout's old replicas from its new ones.
 		gaugeFunc("jobwait_build_info", "1, labelled with the version, the VCS revision and the Go release of the running binary.",
@@ -197,7 +200,7 @@ func connMetrics(conns *admission.Conns) *scraped[admission.ConnStats] {
 // hubMetrics exports the hub's counters and gauges.
 func hubMetrics(hub Hub) *scraped[stream.Stats] {
 	type st = stream.Stats
-	c := &scraped[st]{read: func() st { return hub.Stats() }} // hub may be nil until scraped
+	c := &scraped[st]{read: func() st { return hub.Stats() }} // not hub.Stats: a test's hub is nil
 	c.counter("jobwait_hub_notifications_total", "Keyspace notifications received.", func(s st) uint64 { return s.Notifications })
 	c.counter("jobwait_hub_job_reads_total", "Jobs read by the hub.", func(s st) uint64 { return s.Reads })
 	c.counter("jobwait_hub_read_batches_total", "Batched reads (round trips started) by the hub.", func(s st) uint64 { return s.Batches })
