@@ -49,15 +49,10 @@ func (a *Answer) TimedOut() []byte {
 // SameAnswer reports whether two answers say the same.
 func SameAnswer(a, b *Answer) bool { return a.Code == b.Code && bytes.Equal(a.Body, b.Body) }
 
-// Vanished reports whether a job that was there (prev, nil before the first
-// read) reads as gone: the hub confirms it with a second read, since a
-// producer that rewrites a hash (Spring's DEL, then HMSET) leaves such a gap.
-func Vanished(prev, next *Answer) bool {
-	return prev != nil && prev.Status != "" && next.Code == fiber.StatusNotFound
-}
-
-// Doubt is the hub's Config.Doubt over answers: a vanished job is read
-// again stream.DefaultConfirmDelay later; a COMPLETED job without a
+// Doubt is the hub's Config.Doubt over answers. A job that was there (prev
+// is nil before the first read) and reads as gone is read again
+// stream.DefaultConfirmDelay later, since a producer that rewrites a hash
+// (Spring's DEL, then HMSET) leaves such a gap; a COMPLETED job without a
 // readable result is re-read for up to grace (zero: JOB_003 at once),
 // since a producer may write the result a moment after the status.
 func Doubt(grace time.Duration) func(prev, next *Answer) time.Duration {
@@ -65,32 +60,19 @@ func Doubt(grace time.Duration) func(prev, next *Answer) time.Duration {
 		switch {
 		case next.NoResult:
 			return grace
-		case Vanished(prev, next):
+		case prev != nil && prev.Status != "" && next.Code == fiber.StatusNotFound:
 			return stream.DefaultConfirmDelay
 		}
 		return 0
 	}
 }
 
-// HubConfig is the hub configuration that reads jobs from st as answers.
+// HubConfig is the hub configuration that reads jobs from st as answers:
+// one batched read, one rendered answer per job. A read that expects a
+// change (prev not nil) reads the outcomes of the drafts known with the
+// records, so that a job's completion is read in one round trip.
 func HubConfig(st *store.Store) stream.Config[*Answer] {
-	return stream.Config[*Answer]{
-		Pattern: store.JobPattern,
-		Keys:    store.Keys,
-		JobID:   store.IDFromKey,
-		Read:    ReadAnswers(st),
-		Same:    SameAnswer,
-		Doubt:   Doubt(DefaultResultGrace),
-		TTLs:    st.TTLs,
-	}
-}
-
-// ReadAnswers returns the hub's read function over st: one batched read,
-// one rendered answer per job. A read that expects a change (prev not nil)
-// reads the outcomes of the drafts known with the records, so that a job's
-// completion is read in one round trip.
-func ReadAnswers(st *store.Store) func(ctx context.Context, ids []string, prev []*Answer) ([]*Answer, error) {
-	return func(ctx context.Context, ids []string, prev []*Answer) ([]*Answer, error) {
+	read := func(ctx context.Context, ids []string, prev []*Answer) ([]*Answer, error) {
 		var h store.Hints
 		for i, a := range prev {
 			if a != nil && a.Draft != "" {
@@ -111,6 +93,8 @@ func ReadAnswers(st *store.Store) func(ctx context.Context, ids []string, prev [
 		}
 		return out, nil
 	}
+	return stream.Config[*Answer]{Pattern: store.JobPattern, Keys: store.Keys, JobID: store.IDFromKey,
+		Read: read, Same: SameAnswer, Doubt: Doubt(DefaultResultGrace), TTLs: st.TTLs}
 }
 
 type waitingBody struct {

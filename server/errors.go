@@ -27,8 +27,7 @@ type Error struct {
 // Error returns the code and message.
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
 
-// answer is e as an answer: its status and its JSON body. Held connections
-// and fiber's handlers write error answers from it alike.
+// answer is e as an answer: its status and its JSON body.
 func (e *Error) answer() *Answer {
 	data, _ := json.Marshal(e)
 	return &Answer{Code: e.Status, Body: data}
@@ -40,22 +39,19 @@ var (
 	ErrBadJobID    = &Error{Status: 400, Code: "JOB_002", Message: "잘못된 Job ID입니다: 1~64자의 영문, 숫자, '_', '-'만 쓸 수 있습니다"}
 	ErrNoResult    = &Error{Status: 502, Code: "JOB_003", Message: "완료된 Job의 결과를 읽을 수 없습니다"}
 	ErrUnavailable = &Error{Status: 503, Code: "SVC_002", Message: "Redis에 연결할 수 없습니다. 잠시 후 다시 시도해주세요", RetryAfter: 2}
-	// ErrRefused: Redis answers but refuses jobwait's read (an ACL without
-	// the permission): not unreachable, and the operator's to mend. SPEC.md
-	// §3 has one code for Redis trouble, so it is SVC_002 too.
+	// ErrRefused: Redis refuses jobwait's read (an ACL), the operator's to
+	// mend; SPEC.md §3 has one code for Redis trouble.
 	ErrRefused      = &Error{Status: 503, Code: "SVC_002", Message: "Redis가 jobwait의 명령을 거부했습니다(권한 설정). 잠시 후 다시 시도해주세요", RetryAfter: 2}
 	ErrRouteUnknown = &Error{Status: 404, Code: "REQ_003", Message: "요청한 경로가 없습니다"}
 	ErrMethod       = &Error{Status: 405, Code: "REQ_002", Message: "허용되지 않는 메서드입니다"}
 	ErrInternal     = &Error{Status: 500, Code: "INT_001", Message: "서버 내부 오류입니다"}
-	// ErrTokenRefused (AUTH_001) and ErrTokenForbidden (AUTH_002) answer
-	// an *auth.Error: no valid wait token, or one that does not list
-	// every job asked for. Which check failed is logged, never sent.
+	// ErrTokenRefused and ErrTokenForbidden answer an *auth.Error: no valid
+	// wait token, or one that does not list every job asked for.
 	ErrTokenRefused = &Error{Status: fiber.StatusUnauthorized, Code: auth.CodeUnauthorized,
 		Message: auth.MessageUnauthorized, Challenge: auth.Challenge}
 	ErrTokenForbidden = &Error{Status: fiber.StatusForbidden, Code: auth.CodeForbidden, Message: auth.MessageForbidden}
-	// ErrDemoBusy: the demo's stand-in AI works on store.MaxDemoJobs jobs
-	// already. Its oldest job is done within the demo's delay, so come back
-	// after the default one.
+	// ErrDemoBusy: the demo works on store.MaxDemoJobs jobs, the oldest
+	// done within the default delay.
 	ErrDemoBusy = &Error{Status: 503, Code: "SVC_001", Message: "데모가 처리 중인 Job이 너무 많습니다. 잠시 후 다시 시도해주세요",
 		RetryAfter: int(store.DefaultDemoDelay / time.Second)}
 )

@@ -46,20 +46,16 @@ func newMetrics(s *Server) *metrics {
 	reg := prometheus.NewRegistry()
 	m := &metrics{
 		handleErr: s.errorHandler,
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "jobwait_http_requests_total", Help: "HTTP requests by route and status code.",
-		}, []string{"route", "code"}),
-		waiters: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "jobwait_waiters", Help: "Held waiters by kind (longpoll, sse).",
-		}, []string{"kind"}),
-		wake: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "jobwait_wake_latency_seconds",
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "jobwait_http_requests_total",
+			Help: "HTTP requests by route and status code."}, []string{"route", "code"}),
+		waiters: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "jobwait_waiters",
+			Help: "Held waiters by kind (longpoll, sse)."}, []string{"kind"}),
+		wake: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "jobwait_wake_latency_seconds",
 			Help:    "From a change's notification (or poll) to the waiter's write.",
-			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1},
-		}),
-		rejections: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: auth.MetricRejections, Help: "Requests refused for their wait token, by code (AUTH_001, AUTH_002) and reason.",
-		}, []string{auth.LabelCode, auth.LabelReason}),
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1}}),
+		rejections: prometheus.NewCounterVec(prometheus.CounterOpts{Name: auth.MetricRejections,
+			Help: "Requests refused for their wait token, by code (AUTH_001, AUTH_002) and reason."},
+			[]string{auth.LabelCode, auth.LabelReason}),
 	}
 	m.waiters.WithLabelValues("longpoll")
 	m.waiters.WithLabelValues("sse")

@@ -30,9 +30,8 @@ func (s *Server) status(c *fiber.Ctx, ids []string, one bool, grant auth.Grant) 
 	return s.sendAll(c, ids, as, one)
 }
 
-// read reads jobs for a short poll through the hub, which answers a job
-// someone waits for from what it knows and batches concurrent polls'
-// reads; a short poll holds no subscription (Peek).
+// read reads jobs for a short poll through the hub (Peek: no
+// subscription), which answers from what it knows and batches reads.
 func (s *Server) read(ids []string) ([]*Answer, error) {
 	as := make([]*Answer, len(ids))
 	err := s.eachJob(ids, func(ctx context.Context, i int, id string) (err error) {

@@ -41,11 +41,10 @@ func (s *Server) logPanic(c *fiber.Ctx, e any) {
 }
 
 // jobs routes /api/events/jobs/{jobId}/status and /stream, and the
-// many-job /api/events/jobs/status?ids=… and /stream?ids=…: both are a
-// wait for a list of jobs, the one-job URL's of one (one). The id is cut
-// from the path by hand so that an empty id or one with a '/' is a
-// JOB_002, not an unknown route. The wait token is checked once the ids
-// are read, before anything else is done for them.
+// many-job /api/events/jobs/status?ids=… and /stream?ids=…: both wait for
+// a list of jobs, the one-job URL's of one (one). The id is cut from the
+// path by hand so that an empty id or one with a '/' is JOB_002, not an
+// unknown route.
 func (s *Server) jobs(c *fiber.Ctx) error {
 	rest := c.Params("*")
 	slash := strings.LastIndexByte(rest, '/')

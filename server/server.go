@@ -48,33 +48,19 @@ type Config struct {
 	RedisTimeout time.Duration // one Redis read on a request's path
 	// MinReadRate (bytes per second) is the slowest reading a held response
 	// is sure to be written to whole (see held.WriteGrace).
-	MinReadRate int
-	Demo        *store.Demo // nil: demo mode off
-	Logger      *slog.Logger
-	// MaxWaitersPerIP caps the waiters held for one client address (IPv6:
-	// one /64); past it SVC_001. Zero is no cap.
-	MaxWaitersPerIP int
-	// TrustedProxies are the peers believed about whom they forward for
-	// (X-Forwarded-For); nil believes no one.
-	TrustedProxies []netip.Prefix
-	// CORSOrigins are the origins (see ParseOrigins) whose pages may call
-	// the API; nil turns CORS off.
-	CORSOrigins []string
-	// Redis, if set, is what jobwait's own checks last found of Redis, for
-	// /readyz; unset, /readyz asks Redis PING.
-	Redis func() RedisHealth
-	// MaxConns caps the client connections open at once, idle ones
-	// included (see admission.Conns); zero derives it from the file limit.
-	MaxConns int
-	// MaxConnsPerIP caps the connections open from one client address but
-	// a trusted proxy's; zero is admission.MaxConnsPerIPFor(MaxConns).
-	MaxConnsPerIP int
-	// FirstByteTimeout is how long a new connection may wait before its
-	// first byte; then ReadTimeout, from the connection's start, runs.
-	FirstByteTimeout time.Duration
-	MaxIDs           int            // the most jobs one many-job wait lists; past it REQ_001
-	Build            Build          // labels jobwait_build_info
-	Auth             *auth.Verifier // checks wait tokens (SPEC.md §9); nil is auth.Off
+	MinReadRate      int
+	Demo             *store.Demo // nil: demo mode off
+	Logger           *slog.Logger
+	MaxWaitersPerIP  int                // waiters held per client address (IPv6: a /64); zero: no cap
+	TrustedProxies   []netip.Prefix     // peers believed about whom they forward for (X-Forwarded-For)
+	CORSOrigins      []string           // origins (see ParseOrigins) whose pages may call the API; nil: CORS off
+	Redis            func() RedisHealth // jobwait's own last finding of Redis, for /readyz; nil: /readyz asks PING
+	MaxConns         int                // client connections open at once, idle ones included (admission.Conns); zero: from the file limit
+	MaxConnsPerIP    int                // connections from one address but a trusted proxy's; zero: admission.MaxConnsPerIPFor(MaxConns)
+	FirstByteTimeout time.Duration      // a new connection's wait for its first byte; then ReadTimeout runs, from its start
+	MaxIDs           int                // the most jobs one many-job wait lists; past it REQ_001
+	Build            Build              // labels jobwait_build_info
+	Auth             *auth.Verifier     // checks wait tokens (SPEC.md §9); nil is auth.Off
 }
 
 // Hub is what the server needs of the hub (*stream.Hub[*Answer]).
@@ -96,10 +82,9 @@ type Server struct {
 	metrics *metrics
 	waiters *admission.Waiters // held long polls plus streams (see admit)
 	conns   *admission.Conns
-
+	held    *held.Takeover
 	quitCtx context.Context // ended by Shutdown: held waits end now
 	quitNow context.CancelFunc
-	held    *held.Takeover // the held connections
 }
 
 // New returns a server over st and hub; it serves nothing until Listen.
@@ -139,9 +124,8 @@ func New(cfg Config, st *store.Store, hub Hub) *Server {
 		WriteBufferSize: 4096,
 		BodyLimit:       4096,
 	})
-	// fasthttp's errors of a malformed request quote its first bytes, the
-	// request line with a token in its query among them; the error handler
-	// logs those errors.
+	// fasthttp's errors of a malformed request quote its request line, a
+	// token in its query among them, and the error handler logs them.
 	s.app.Server().SecureErrorLogMessage = true
 	s.held = held.NewTakeover(s.app.Server(), cfg.MinReadRate, s.conns)
 	s.conns.Watch(s.app.Server())
@@ -160,9 +144,7 @@ func (s *Server) redisCtx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), s.cfg.RedisTimeout)
 }
 
-// Listen serves on addr until Shutdown. Accept errors never end it (see
-// admission.Listener): it returns an error only when it cannot listen on
-// addr.
+// Listen serves on addr until Shutdown; it fails only if it cannot listen.
 func (s *Server) Listen(addr string) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -172,7 +154,7 @@ func (s *Server) Listen(addr string) error {
 }
 
 // Serve serves on ln, under the connection cap, until Shutdown; it returns
-// nil then. Accept errors never end it.
+// nil then. Accept errors never end it (see admission.Listener).
 func (s *Server) Serve(ln net.Listener) error { return s.app.Listener(s.conns.Listen(ln)) }
 
 // MaxConns is the connection cap in force.

@@ -83,8 +83,8 @@ type sseStream struct {
 	seq   uint64
 }
 
-// serve writes the stream's head, retry and every job's current state,
-// then leaves it to the jobs' changes, its clock and shutdown.
+// serve writes the stream's head and every job's current state, then
+// leaves it to the jobs' changes, its clock and shutdown.
 func (st *sseStream) serve(h *held.Conn) {
 	st.h = h
 	pre, lead := h.StreamHead(st.srv.cfg.PollInterval)
@@ -168,7 +168,7 @@ func (st *sseStream) count(code int) {
 	st.h.Count(code)
 }
 
-// end marks job i ended: its final event is being sent.
+// end marks job i ended, its final event being sent.
 func (st *sseStream) end(i int) {
 	st.ended[i] = true
 	st.left--
