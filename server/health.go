@@ -22,29 +22,22 @@ type RedisHealth struct {
 	// State is "up"; "down" when Redis does not answer, too slowly, or not
 	// as Redis (a TLS failure, LOADING); "refused" when it answers but
 	// refuses a read that requests need (an ACL).
-	State string
-	// Reason says why, when State is not "up".
-	Reason string
-	// Missing lists the permissions Redis refuses jobwait now, each with
-	// what it costs; nil when none is.
-	Missing []string
+	State   string
+	Reason  string   // why, when State is not "up"
+	Missing []string // the permissions Redis refuses jobwait now, each with what it costs
 }
 
 // readiness is /readyz's body.
 type readiness struct {
-	Status        string `json:"status"`          // ok | degraded | unavailable
-	Redis         string `json:"redis"`           // up | down | refused
-	Subscription  string `json:"subscription"`    // up | down (poll mode: the poller reaches Redis)
-	Notify        string `json:"notify"`          // keyspace | poll | "" until chosen
-	Notifications string `json:"notifications"`   // ok | blind: changes were missed (see stream.Hub.Blind)
-	Blind         string `json:"blind,omitempty"` // why, when blind
-	// Missing lists the Redis permissions jobwait lacks and what each
-	// costs (ACL); absent when none is.
-	Missing []string `json:"missing,omitempty"`
-	// Reason says why the status is not ok.
-	Reason string `json:"reason,omitempty"`
-	// Auth is the state of the wait token keys.
-	Auth authReadiness `json:"auth"`
+	Status        string        `json:"status"`            // ok | degraded | unavailable
+	Redis         string        `json:"redis"`             // up | down | refused
+	Subscription  string        `json:"subscription"`      // up | down (poll mode: the poller reaches Redis)
+	Notify        string        `json:"notify"`            // keyspace | poll | "" until chosen
+	Notifications string        `json:"notifications"`     // ok | blind: changes were missed (see stream.Hub.Blind)
+	Blind         string        `json:"blind,omitempty"`   // why, when blind
+	Missing       []string      `json:"missing,omitempty"` // Redis permissions lacking, each with its cost (ACL)
+	Reason        string        `json:"reason,omitempty"`  // why the status is not ok
+	Auth          authReadiness `json:"auth"`              // the wait token keys
 }
 
 // readyz answers 200 when Redis answers the reads requests need, the hub

@@ -26,14 +26,12 @@ func (s *Server) stream(c *fiber.Ctx, ids []string, one bool, grant auth.Grant) 
 	st := &sseStream{srv: s, ids: ids, one: one, grant: grant}
 	var resumed bool
 	if one {
-		var r eventid.Resume
-		r, resumed = eventid.Parse(lastEventID(c))
-		st.deadline, st.seq, st.ended = r.Deadline, r.Seq, []bool{r.Final}
+		r, ok := eventid.Parse(lastEventID(c))
+		st.deadline, st.seq, st.ended, resumed = r.Deadline, r.Seq, []bool{r.Final}, ok
 	} else {
-		var r eventid.ManyResume
-		r, resumed = eventid.ParseMany(lastEventID(c), s.cfg.MaxIDs)
+		r, ok := eventid.ParseMany(lastEventID(c), s.cfg.MaxIDs)
 		st.list = eventid.NewList(ids)
-		st.deadline, st.seq = r.Deadline, r.Seq
+		st.deadline, st.seq, resumed = r.Deadline, r.Seq, ok
 		st.ended, _ = st.list.Ended(r) // none when not resumed
 	}
 	for _, e := range st.ended {

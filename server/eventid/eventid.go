@@ -100,9 +100,6 @@ func NextSeq(seq uint64) uint64 {
 // 20 of sequence, the list and the check, the separators and "-end".
 const maxManyBase = 63
 
-// ManyLen bounds the length of a many-job stream's id of n jobs.
-func ManyLen(n int) int { return maxManyBase + (n+3)/4 }
-
 var listTable = crc32.MakeTable(crc32.Castagnoli)
 
 // List is a many-job stream's ids as its event ids see them: their
@@ -181,7 +178,7 @@ type ManyResume struct {
 // stream's), or one whose check fails: the stream then starts afresh. An
 // id that is read is one AppendMany writes, byte for byte.
 func ParseMany(s string, maxIDs int) (r ManyResume, ok bool) {
-	if s == "" || len(s) > ManyLen(maxIDs) {
+	if s == "" || len(s) > maxManyBase+(maxIDs+3)/4 {
 		return ManyResume{}, false
 	}
 	base, final := strings.CutSuffix(s, finalSuffix)
