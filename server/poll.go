@@ -122,7 +122,7 @@ func (s *Server) sendAll(c *fiber.Ctx, ids []string, as []*Answer, one bool) err
 }
 
 // pollAnswer is a poll's answer and its Retry-After: the one-job URL's
-// job's own, the many-job one's {"jobs":[…]} (which is never Final).
+// job's own, the many-job one's {"jobs":[…]}.
 func (s *Server) pollAnswer(ids []string, as []*Answer, one, timedOut bool) (*Answer, int) {
 	a := as[0]
 	switch {
