@@ -26,15 +26,12 @@ const (
 // Answer is one reading of a job, rendered once and shared by every waiter
 // of the job: the HTTP status and the JSON body of SPEC.md §3.
 type Answer struct {
-	Status store.Status // the job's status; "" when Body is an error
-	Code   int          // HTTP status
-	Body   []byte
-	// NoResult: the job is COMPLETED but its result is missing or
-	// unreadable (JOB_003); the producer may still be writing it.
-	NoResult bool
-	// Draft is the job's eventDraftId as read ("" when unknown), kept out
-	// of Body: the hub's next read of the job reads that draft's result in
-	// the record's round trip.
+	Status   store.Status // the job's status; "" when Body is an error
+	Code     int          // HTTP status
+	Body     []byte
+	NoResult bool // JOB_003 of a COMPLETED job: the producer may still be writing its result
+	// Draft is the job's eventDraftId as read ("" when unknown): the hub's
+	// next read of the job reads that draft's result in the same round trip.
 	Draft string
 }
 
@@ -52,25 +49,18 @@ func (a *Answer) TimedOut() []byte {
 // SameAnswer reports whether two answers say the same.
 func SameAnswer(a, b *Answer) bool { return a.Code == b.Code && bytes.Equal(a.Body, b.Body) }
 
-// Vanished reports whether a job that was there reads as gone: a change the
-// hub confirms with a second read before telling waiters, since a producer
-// that rewrites a hash (Spring's DEL, then HMSET) leaves such a gap. prev
-// is nil before the job's first read.
-func Vanished(prev, next *Answer) bool {
-	return prev != nil && prev.Status != "" && next.Code == fiber.StatusNotFound
-}
-
-// Doubt is the hub's Config.Doubt over answers: a vanished job is read
-// again once, stream.DefaultConfirmDelay later; a COMPLETED job without a
-// readable result is re-read with backoff for up to grace, first read
-// included, since a producer may write the result a moment after the
-// status. Zero grace answers JOB_003 at once.
+// Doubt is the hub's Config.Doubt over answers. A job that was there (prev
+// is nil before the first read) and reads as gone is read again
+// stream.DefaultConfirmDelay later, since a producer that rewrites a hash
+// (Spring's DEL, then HMSET) leaves such a gap; a COMPLETED job without a
+// readable result is re-read for up to grace (zero: JOB_003 at once),
+// since a producer may write the result a moment after the status.
 func Doubt(grace time.Duration) func(prev, next *Answer) time.Duration {
 	return func(prev, next *Answer) time.Duration {
 		switch {
 		case next.NoResult:
 			return grace
-		case Vanished(prev, next):
+		case prev != nil && prev.Status != "" && next.Code == fiber.StatusNotFound:
 			return stream.DefaultConfirmDelay
 		}
 		return 0
@@ -78,27 +68,11 @@ func Doubt(grace time.Duration) func(prev, next *Answer) time.Duration {
 }
 
 // HubConfig is the hub configuration that reads jobs from st as answers:
-// the key pattern, the key-to-job mapping, the read, how answers compare,
-// and the lookup of time to live.
+// one batched read, one rendered answer per job. A read that expects a
+// change (prev not nil) reads the outcomes of the drafts known with the
+// records, so that a job's completion is read in one round trip.
 func HubConfig(st *store.Store) stream.Config[*Answer] {
-	return stream.Config[*Answer]{
-		Pattern: store.JobPattern,
-		Keys:    store.Keys,
-		JobID:   store.IDFromKey,
-		Read:    ReadAnswers(st),
-		Same:    SameAnswer,
-		Doubt:   Doubt(DefaultResultGrace),
-		TTLs:    st.TTLs,
-	}
-}
-
-// ReadAnswers returns the hub's read function over st: one batched read,
-// one rendered answer per job. A read that expects a change (prev not
-// nil) reads, with the records, the outcomes of the drafts waiters know,
-// so that a job's completion is read in one round trip; one that does not
-// (a safety re-read, a poll) reads the records alone.
-func ReadAnswers(st *store.Store) func(ctx context.Context, ids []string, prev []*Answer) ([]*Answer, error) {
-	return func(ctx context.Context, ids []string, prev []*Answer) ([]*Answer, error) {
+	read := func(ctx context.Context, ids []string, prev []*Answer) ([]*Answer, error) {
 		var h store.Hints
 		for i, a := range prev {
 			if a != nil && a.Draft != "" {
@@ -119,6 +93,8 @@ func ReadAnswers(st *store.Store) func(ctx context.Context, ids []string, prev [
 		}
 		return out, nil
 	}
+	return stream.Config[*Answer]{Pattern: store.JobPattern, Keys: store.Keys, JobID: store.IDFromKey,
+		Read: read, Same: SameAnswer, Doubt: Doubt(DefaultResultGrace), TTLs: st.TTLs}
 }
 
 type waitingBody struct {
@@ -142,8 +118,7 @@ type failedBody struct {
 	Message string       `json:"message"`
 }
 
-// render turns a snapshot into its answer; a job that cannot be read is
-// answered as errorFor maps its error.
+// render turns a snapshot into its answer, an error's as errorFor maps it.
 func render(id string, sn *store.Snapshot) *Answer {
 	if sn.Err != nil {
 		a := errorFor(sn.Err).answer()

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -26,8 +27,7 @@ type Error struct {
 // Error returns the code and message.
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
 
-// answer is e as an answer: its status and its JSON body. Held connections
-// and fiber's handlers write error answers from it alike.
+// answer is e as an answer: its status and its JSON body.
 func (e *Error) answer() *Answer {
 	data, _ := json.Marshal(e)
 	return &Answer{Code: e.Status, Body: data}
@@ -39,22 +39,19 @@ var (
 	ErrBadJobID    = &Error{Status: 400, Code: "JOB_002", Message: "잘못된 Job ID입니다: 1~64자의 영문, 숫자, '_', '-'만 쓸 수 있습니다"}
 	ErrNoResult    = &Error{Status: 502, Code: "JOB_003", Message: "완료된 Job의 결과를 읽을 수 없습니다"}
 	ErrUnavailable = &Error{Status: 503, Code: "SVC_002", Message: "Redis에 연결할 수 없습니다. 잠시 후 다시 시도해주세요", RetryAfter: 2}
-	// ErrRefused: Redis answers but refuses jobwait's read (an ACL without
-	// the permission): not unreachable, and the operator's to mend. SPEC.md
-	// §3 has one code for Redis trouble, so it is SVC_002 too.
+	// ErrRefused: Redis refuses jobwait's read (an ACL), the operator's to
+	// mend; SPEC.md §3 has one code for Redis trouble.
 	ErrRefused      = &Error{Status: 503, Code: "SVC_002", Message: "Redis가 jobwait의 명령을 거부했습니다(권한 설정). 잠시 후 다시 시도해주세요", RetryAfter: 2}
 	ErrRouteUnknown = &Error{Status: 404, Code: "REQ_003", Message: "요청한 경로가 없습니다"}
 	ErrMethod       = &Error{Status: 405, Code: "REQ_002", Message: "허용되지 않는 메서드입니다"}
 	ErrInternal     = &Error{Status: 500, Code: "INT_001", Message: "서버 내부 오류입니다"}
-	// ErrTokenRefused (AUTH_001) and ErrTokenForbidden (AUTH_002) answer
-	// an *auth.Error: no valid wait token, or one that does not list
-	// every job asked for. Which check failed is logged, never sent.
+	// ErrTokenRefused and ErrTokenForbidden answer an *auth.Error: no valid
+	// wait token, or one that does not list every job asked for.
 	ErrTokenRefused = &Error{Status: fiber.StatusUnauthorized, Code: auth.CodeUnauthorized,
 		Message: auth.MessageUnauthorized, Challenge: auth.Challenge}
 	ErrTokenForbidden = &Error{Status: fiber.StatusForbidden, Code: auth.CodeForbidden, Message: auth.MessageForbidden}
-	// ErrDemoBusy: the demo's stand-in AI works on store.MaxDemoJobs jobs
-	// already. Its oldest job is done within the demo's delay, so come back
-	// after the default one.
+	// ErrDemoBusy: the demo works on store.MaxDemoJobs jobs, the oldest
+	// done within the default delay.
 	ErrDemoBusy = &Error{Status: 503, Code: "SVC_001", Message: "데모가 처리 중인 Job이 너무 많습니다. 잠시 후 다시 시도해주세요",
 		RetryAfter: int(store.DefaultDemoDelay / time.Second)}
 )
@@ -63,62 +60,42 @@ var (
 var clientGone = &Error{Status: 400, Code: "REQ_004", Message: "잘못된 요청입니다"}
 
 // badParam is REQ_001 for one query parameter.
-func badParam(msg string) *Error {
-	return &Error{Status: 400, Code: "REQ_001", Message: msg}
+func badParam(msg string) *Error { return &Error{Status: 400, Code: "REQ_001", Message: msg} }
+
+// busy is SVC_001, asking the client to come back after retry seconds.
+// Every cap answers it alike (the message says which), so that clients
+// back off and retry the same way.
+func busy(msg string, retry int) *Error {
+	return &Error{Status: 503, Code: "SVC_001", Message: msg, RetryAfter: retry}
 }
 
-// tooManyWaiters is SVC_001, asking the client to come back after retry seconds.
-func tooManyWaiters(retry int) *Error {
-	return &Error{Status: 503, Code: "SVC_001", Message: "대기 중인 요청이 너무 많습니다. 잠시 후 다시 시도해주세요", RetryAfter: retry}
-}
+// busy's messages: too many waiters in all, from one address
+// (Config.MaxWaitersPerIP), too many connections (admission.Conns).
+const (
+	msgTooManyWaiters    = "대기 중인 요청이 너무 많습니다. 잠시 후 다시 시도해주세요"
+	msgTooManyFromClient = "이 주소에서 대기 중인 요청이 너무 많습니다. 잠시 후 다시 시도해주세요"
+	msgTooManyConns      = "연결이 너무 많습니다. 잠시 후 다시 시도해주세요"
+)
 
-// tooManyFromClient is SVC_001 for a client that holds its share of
-// waiters (Config.MaxWaitersPerIP): the same answer as a full server, so
-// that clients back off and retry the same way.
-func tooManyFromClient(retry int) *Error {
-	return &Error{Status: 503, Code: "SVC_001", Message: "이 주소에서 대기 중인 요청이 너무 많습니다. 잠시 후 다시 시도해주세요", RetryAfter: retry}
-}
-
-// tooManyConns is SVC_001 for a connection past the connection cap or its
-// address's share (see admission.Conns), written before fasthttp sees the
-// connection.
-func tooManyConns(retry int) *Error {
-	return &Error{Status: 503, Code: "SVC_001", Message: "연결이 너무 많습니다. 잠시 후 다시 시도해주세요", RetryAfter: retry}
-}
-
-// connRefusal is the whole response of tooManyConns(retry), as the
-// connection cap writes it to a connection it refuses.
+// connRefusal is the whole response of a connection refused past the
+// connection cap, as the cap writes it before fasthttp sees the connection.
 func connRefusal(retry int) []byte {
-	e := tooManyConns(retry)
-	body := e.answer().Body
+	body := busy(msgTooManyConns, retry).answer().Body
 	return []byte("HTTP/1.1 503 Service Unavailable\r\n" +
 		"Content-Type: application/json\r\n" +
 		"Cache-Control: no-store\r\n" +
-		"Retry-After: " + strconv.Itoa(e.RetryAfter) + "\r\n" +
+		"Retry-After: " + strconv.Itoa(retry) + "\r\n" +
 		"Connection: close\r\n" +
 		"Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + string(body))
 }
 
-// errorFor is the one mapping from an error to the answer a client sees:
-// the fiber handlers' errors (through errorHandler) and the errors of a
-// job's read (through render, for fiber and held connections alike). It
-// sends no internal detail: an error it does not know is INT_001.
-//
-//   - an *Error is itself;
-//   - store.ErrNotFound is JOB_001; store.ErrCorrupt and store.ErrNoResult
-//     are JOB_003;
-//   - store.ErrRefused (Redis refused jobwait's read: an ACL) is SVC_002
-//     saying so; store.ErrUnavailable, a deadline and stream.ErrClosed (the
-//     hub has stopped: the process is shutting down) are SVC_002 saying
-//     Redis is unreachable; both with Retry-After;
-//   - store.ErrDemoBusy is ErrDemoBusy: 503 SVC_001, with Retry-After;
-//   - an *auth.Error is ErrTokenForbidden (403 AUTH_002) or
-//     ErrTokenRefused (401 AUTH_001, with WWW-Authenticate: Bearer);
-//   - stream.ErrReadPanic is a bug in reading a job: 500 INT_001, like a
-//     handler's panic (the hub has logged it, with its stack);
-//   - fiber's errors: 404 is REQ_003, 405 REQ_002, another 4xx (a request
-//     fasthttp refused) REQ_004, and 502 (fiber's name for a failure of
-//     the client's own connection) clientGone.
+// errorFor is the one mapping from an error to the answer a client sees,
+// for fiber's handlers (errorHandler) and a job's reads (render) alike; an
+// error it does not know is INT_001, and no internal detail is sent. Past
+// the sentinels: stream.ErrClosed (the hub has stopped: shutdown) reads as
+// Redis unreachable; stream.ErrReadPanic is a bug in reading a job,
+// INT_001 as a handler's panic; fiber's 502 is its name for a failure of
+// the client's own connection.
 func errorFor(err error) *Error {
 	var e *Error
 	var fe *fiber.Error
@@ -147,7 +124,7 @@ func errorFor(err error) *Error {
 		case fe.Code == fiber.StatusMethodNotAllowed:
 			return ErrMethod
 		case fe.Code >= 400 && fe.Code < 500:
-			return &Error{Status: fe.Code, Code: "REQ_004", Message: badRequestMessage(fe.Code)}
+			return &Error{Status: fe.Code, Code: "REQ_004", Message: cmp.Or(badRequests[fe.Code], "잘못된 요청입니다")}
 		case fe.Code == fiber.StatusBadGateway:
 			return clientGone
 		}
@@ -155,27 +132,19 @@ func errorFor(err error) *Error {
 	return ErrInternal
 }
 
-// badRequestMessage says what was wrong with a request fasthttp refused
-// before any handler ran.
-func badRequestMessage(code int) string {
-	switch code {
-	case fiber.StatusRequestTimeout:
-		return "요청을 제한 시간 안에 다 보내지 않았습니다"
-	case fiber.StatusRequestEntityTooLarge:
-		return "요청 본문이 너무 큽니다"
-	case fiber.StatusRequestHeaderFieldsTooLarge:
-		return "요청 줄 또는 헤더가 너무 깁니다"
-	}
-	return "잘못된 요청입니다"
+// badRequests say what was wrong with a request fasthttp refused before
+// any handler ran, by its status; any other is "잘못된 요청입니다".
+var badRequests = map[int]string{
+	fiber.StatusRequestTimeout:              "요청을 제한 시간 안에 다 보내지 않았습니다",
+	fiber.StatusRequestEntityTooLarge:       "요청 본문이 너무 큽니다",
+	fiber.StatusRequestHeaderFieldsTooLarge: "요청 줄 또는 헤더가 너무 깁니다",
 }
 
 // errorHandler is the app's one error handler: every error becomes JSON
 // (see errorFor). A bug nobody has logged yet is logged as an error; what
-// the client caused, or an outage the hub logs once, only at debug level.
-// A request fasthttp could not read is logged by its status alone: the
-// text of fasthttp's error quotes the request's bytes (its request line,
-// a header line), where a wait token may be, whatever
-// SecureErrorLogMessage says.
+// the client caused, or an outage the hub logs once, at debug level; an
+// error of fasthttp's by its status alone, since its text quotes the
+// request's bytes (a wait token among them) whatever SecureErrorLogMessage says.
 func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 	e := errorFor(err)
 	var fe *fiber.Error
@@ -203,3 +172,8 @@ func (s *Server) reply(c *fiber.Ctx, a *Answer, retry int) error {
 	c.Response().Header.SetContentType(fiber.MIMEApplicationJSON)
 	return c.Send(a.Body)
 }
+
+// errAmbiguousLength is REQ_004 for a request whose body could be framed
+// two ways (see oneFraming).
+var errAmbiguousLength = &Error{Status: fiber.StatusBadRequest, Code: "REQ_004",
+	Message: "요청 본문의 길이를 두 가지로 읽을 수 있습니다 (Content-Length, Transfer-Encoding)"}

@@ -48,9 +48,9 @@ func TestErrorFor(t *testing.T) {
 		{ErrDemoBusy, 503, "SVC_001", 5},
 		{clientGone, 400, "REQ_004", 0},
 		{badParam("wait"), 400, "REQ_001", 0},
-		{tooManyWaiters(3), 503, "SVC_001", 3},
-		{tooManyFromClient(4), 503, "SVC_001", 4},
-		{tooManyConns(1), 503, "SVC_001", 1},
+		{busy(msgTooManyWaiters, 3), 503, "SVC_001", 3},
+		{busy(msgTooManyFromClient, 4), 503, "SVC_001", 4},
+		{busy(msgTooManyConns, 1), 503, "SVC_001", 1},
 		{fiber.ErrNotFound, 404, "REQ_003", 0},
 		{fiber.ErrMethodNotAllowed, 405, "REQ_002", 0},
 		{fiber.ErrRequestTimeout, 408, "REQ_004", 0},
@@ -92,7 +92,7 @@ func TestConnRefusal(t *testing.T) {
 	assert.Equal(t, "no-store", resp.Header.Get("Cache-Control"))
 	assert.Equal(t, "application/json", resp.Header.Get("Content-Type"))
 	assert.True(t, resp.Close, "Connection: close")
-	assert.JSONEq(t, string(tooManyConns(2).answer().Body), string(body))
+	assert.JSONEq(t, string(busy(msgTooManyConns, 2).answer().Body), string(body))
 }
 
 // TestRenderUnreadable: a job that cannot be read is answered as errorFor

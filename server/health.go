@@ -1,8 +1,12 @@
 package server
 
 import (
+	"fmt"
+	"time"
+
 	"github.com/gofiber/fiber/v2"
 
+	"jobwait/server/auth"
 	"jobwait/stream"
 )
 
@@ -18,44 +22,32 @@ type RedisHealth struct {
 	// State is "up"; "down" when Redis does not answer, too slowly, or not
 	// as Redis (a TLS failure, LOADING); "refused" when it answers but
 	// refuses a read that requests need (an ACL).
-	State string
-	// Reason says why, when State is not "up".
-	Reason string
-	// Missing lists the permissions Redis refuses jobwait now, each with
-	// what it costs; nil when none is.
-	Missing []string
+	State   string
+	Reason  string   // why, when State is not "up"
+	Missing []string // the permissions Redis refuses jobwait now, each with what it costs
 }
 
 // readiness is /readyz's body.
 type readiness struct {
-	Status        string `json:"status"`          // ok | degraded | unavailable
-	Redis         string `json:"redis"`           // up | down | refused
-	Subscription  string `json:"subscription"`    // up | down (poll mode: the poller reaches Redis)
-	Notify        string `json:"notify"`          // keyspace | poll | "" until chosen
-	Notifications string `json:"notifications"`   // ok | blind: changes were missed (see stream.Hub.Blind)
-	Blind         string `json:"blind,omitempty"` // why, when blind
-	// Missing lists the Redis permissions jobwait lacks and what each
-	// costs (ACL); absent when none is.
-	Missing []string `json:"missing,omitempty"`
-	// Reason says why the status is not ok.
-	Reason string `json:"reason,omitempty"`
-	// Auth is the state of the wait token keys.
-	Auth authReadiness `json:"auth"`
+	Status        string        `json:"status"`            // ok | degraded | unavailable
+	Redis         string        `json:"redis"`             // up | down | refused
+	Subscription  string        `json:"subscription"`      // up | down (poll mode: the poller reaches Redis)
+	Notify        string        `json:"notify"`            // keyspace | poll | "" until chosen
+	Notifications string        `json:"notifications"`     // ok | blind: changes were missed (see stream.Hub.Blind)
+	Blind         string        `json:"blind,omitempty"`   // why, when blind
+	Missing       []string      `json:"missing,omitempty"` // Redis permissions lacking, each with its cost (ACL)
+	Reason        string        `json:"reason,omitempty"`  // why the status is not ok
+	Auth          authReadiness `json:"auth"`              // the wait token keys
 }
 
-// readyz answers 200 when Redis answers the reads requests need, the
-// hub learns of every change (subscription live, or polling) and wait
-// tokens can be checked, 503 otherwise; it never waits on Redis (see
-// Config.Redis). A hub caught
-// blind (notifications switched off or narrowed, a flush) is "degraded"
-// but still 200: it re-reads watched jobs at the poll interval, so answers
-// stay right within the poll interval, and every replica on the same Redis
-// is equally blind, so a 503 would take them all out of rotation at once.
-// A permission missing whose cost is a fallback (MGET, CONFIG, PING) is
-// listed, with its cost, and changes nothing else: serving goes on. A key
-// set that cannot be fetched again is "degraded" too while tokens are
-// checked with the keys fetched before; only a verifier that holds no key
-// at all (never fetched) refuses every token, and is not ready.
+// readyz answers 200 when Redis answers the reads requests need, the hub
+// learns of every change (subscription live, or polling) and wait tokens
+// can be checked, 503 otherwise; it never waits on Redis (Config.Redis).
+// "degraded" is still 200: a blind hub re-reads watched jobs at the poll
+// interval, and every replica on the same Redis is equally blind, so a 503
+// would take them all out of rotation at once; a missing permission whose
+// cost is a fallback is listed and serving goes on; a stale key set still
+// checks tokens with the keys fetched before.
 func (s *Server) readyz(c *fiber.Ctx) error {
 	r, code := s.readiness()
 	c.Set(fiber.HeaderCacheControl, "no-store")
@@ -69,27 +61,48 @@ func (s *Server) readiness() (readiness, int) {
 	ready := s.hub.Ready()
 	keys := s.cfg.Auth.Health()
 	r := readiness{Status: "ok", Redis: h.State, Subscription: "up", Notify: string(s.hub.Mode()), Notifications: "ok", Missing: h.Missing,
-		Auth: newAuthReadiness(keys)}
+		Auth: authReadiness{Mode: keys.Mode, Source: keys.Source, Stale: keys.Stale, Error: keys.Error}}
+	if keys.Source == auth.SourceJWKS {
+		r.Auth.Keys = &keys.Keys
+	}
+	if !keys.Fetched.IsZero() {
+		r.Auth.Fetched = keys.Fetched.UTC().Format(time.RFC3339)
+	}
 	if st.Blind {
 		r.Notifications, r.Blind = "blind", st.BlindReason
 	}
 	if !ready {
 		r.Subscription = "down"
 	}
-	code := fiber.StatusOK
 	switch {
 	case h.State != "up":
-		r.Status, r.Reason, code = "unavailable", h.Reason, fiber.StatusServiceUnavailable
+		r.Status, r.Reason = "unavailable", h.Reason
 	case !ready:
-		r.Status, r.Reason, code = "unavailable", notListening(st), fiber.StatusServiceUnavailable
+		r.Status, r.Reason = "unavailable", notListening(st)
+	case !keys.Ready() && keys.Fetched.IsZero():
+		r.Status, r.Reason = "unavailable", "wait tokens refused: the key set (JOBWAIT_AUTH_JWKS_URL) has not been fetched yet: "+keys.Error
 	case !keys.Ready():
-		r.Status, r.Reason, code = "unavailable", noKeys(keys), fiber.StatusServiceUnavailable
+		r.Status, r.Reason = "unavailable", "wait tokens refused: the key set (JOBWAIT_AUTH_JWKS_URL) holds no usable key"
 	case st.Blind:
 		r.Status, r.Reason = "degraded", "notifications missed: "+st.BlindReason
 	case keys.Stale:
-		r.Status, r.Reason = "degraded", staleKeys(keys)
+		r.Status, r.Reason = "degraded", fmt.Sprintf("wait token key set stale: its last fetch failed (%s); tokens are checked with the %d keys fetched at %s",
+			keys.Error, keys.Keys, keys.Fetched.UTC().Format(time.RFC3339))
 	}
-	return r, code
+	if r.Status == "unavailable" {
+		return r, fiber.StatusServiceUnavailable
+	}
+	return r, fiber.StatusOK
+}
+
+// authReadiness is /readyz's account of the wait token keys (auth.Health).
+type authReadiness struct {
+	Mode    auth.Mode   `json:"mode"`              // off | optional | required
+	Source  auth.Source `json:"source"`            // none | secret | jwks
+	Keys    *int        `json:"keys,omitempty"`    // a key set's keys trusted now
+	Fetched string      `json:"fetched,omitempty"` // RFC 3339, when the key set was last fetched whole
+	Stale   bool        `json:"stale,omitempty"`   // the last fetch failed: Fetched's keys serve
+	Error   string      `json:"error,omitempty"`   // why
 }
 
 // notListening says why a hub does not learn of every change.

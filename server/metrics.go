@@ -30,18 +30,15 @@ const (
 	heldKey  = "held"
 )
 
-// metrics is the server's Prometheus registry: Go runtime and process
-// metrics, requests by route (never by job id), held waiters, open and
-// refused connections, the hub's counters, the wake-up latency, and wait
-// tokens refused and their key set.
+// metrics is the server's Prometheus registry: requests by route (never by
+// job id), held waiters, the wake-up latency and refused wait tokens, and,
+// read at scrape time, the runtime, the connections, the hub and the key set.
 type metrics struct {
-	handleErr fiber.ErrorHandler // the app's one error handler
-	requests  *prometheus.CounterVec
-	waiters   *prometheus.GaugeVec
-	wake      prometheus.Histogram
-	// rejections counts AUTH_001 and AUTH_002 answers by reason; every
-	// series exists from the start, at zero while tokens are off.
-	rejections *prometheus.CounterVec
+	handleErr  fiber.ErrorHandler // the app's one error handler
+	requests   *prometheus.CounterVec
+	waiters    *prometheus.GaugeVec
+	wake       prometheus.Histogram
+	rejections *prometheus.CounterVec // every series exists from the start
 	handler    fiber.Handler
 }
 
@@ -49,27 +46,25 @@ func newMetrics(s *Server) *metrics {
 	reg := prometheus.NewRegistry()
 	m := &metrics{
 		handleErr: s.errorHandler,
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "jobwait_http_requests_total", Help: "HTTP requests by route and status code.",
-		}, []string{"route", "code"}),
-		waiters: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "jobwait_waiters", Help: "Held waiters by kind (longpoll, sse).",
-		}, []string{"kind"}),
-		wake: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "jobwait_wake_latency_seconds",
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "jobwait_http_requests_total",
+			Help: "HTTP requests by route and status code."}, []string{"route", "code"}),
+		waiters: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "jobwait_waiters",
+			Help: "Held waiters by kind (longpoll, sse)."}, []string{"kind"}),
+		wake: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "jobwait_wake_latency_seconds",
 			Help:    "From a change's notification (or poll) to the waiter's write.",
-			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1},
-		}),
-		rejections: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: auth.MetricRejections, Help: "Requests refused for their wait token, by code (AUTH_001, AUTH_002) and reason.",
-		}, []string{auth.LabelCode, auth.LabelReason}),
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1}}),
+		rejections: prometheus.NewCounterVec(prometheus.CounterOpts{Name: auth.MetricRejections,
+			Help: "Requests refused for their wait token, by code (AUTH_001, AUTH_002) and reason."},
+			[]string{auth.LabelCode, auth.LabelReason}),
 	}
 	m.waiters.WithLabelValues("longpoll")
 	m.waiters.WithLabelValues("sse")
 	for _, r := range auth.Reasons {
 		m.rejections.WithLabelValues(r.Code(), string(r))
 	}
-	reg.MustRegister(m.rejections)
+	gaugeFunc := func(name, help string, labels prometheus.Labels, f func() float64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help, ConstLabels: labels}, f)
+	}
 	reg.MustRegister(
 		// The default set, and the scheduler's latency and GC's
 		// stop-the-world pauses as histograms: what a tail of the wake
@@ -78,25 +73,20 @@ func newMetrics(s *Server) *metrics {
 			Matcher: regexp.MustCompile(`^/sched/(latencies|pauses/total/gc):seconds$`),
 		})),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.requests, m.waiters, m.wake, hubCollector{s.hub}, connCollector{s.conns}, authCollector{s.cfg.Auth},
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "jobwait_ready", Help: "1 while /readyz answers 200: Redis answers the reads requests need and the hub learns of every change.",
-		}, func() float64 {
-			if _, code := s.readiness(); code == fiber.StatusOK {
-				return 1
-			}
-			return 0
-		}),
+		m.requests, m.waiters, m.wake, m.rejections, hubMetrics(s.hub), connMetrics(s.conns), authMetrics(s.cfg.Auth),
+		gaugeFunc("jobwait_ready", "1 while /readyz answers 200: Redis answers the reads requests need and the hub learns of every change.", nil,
+			func() float64 {
+				_, code := s.readiness()
+				return bit(code == fiber.StatusOK)
+			}),
 		// Which binary a replica runs, so that a dashboard can tell a
 		// rollout's old replicas from its new ones.
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "jobwait_build_info", Help: "1, labelled with the version, the VCS revision and the Go release of the running binary.",
-			ConstLabels: prometheus.Labels{"version": s.cfg.Build.Version, "revision": s.cfg.Build.Revision, "goversion": s.cfg.Build.GoVersion},
-		}, func() float64 { return 1 }),
+		gaugeFunc("jobwait_build_info", "1, labelled with the version, the VCS revision and the Go release of the running binary.",
+			prometheus.Labels{"version": s.cfg.Build.Version, "revision": s.cfg.Build.Revision, "goversion": s.cfg.Build.GoVersion},
+			func() float64 { return 1 }),
 		// The cap, so that an alert can say "near it" on every replica.
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "jobwait_max_waiters", Help: "JOBWAIT_MAX_WAITERS: held waiters past which new ones are refused (SVC_001).",
-		}, func() float64 { return float64(s.cfg.MaxWaiters) }),
+		gaugeFunc("jobwait_max_waiters", "JOBWAIT_MAX_WAITERS: held waiters past which new ones are refused (SVC_001).", nil,
+			func() float64 { return float64(s.cfg.MaxWaiters) }),
 	)
 	// Out of descriptors, the process collector cannot read /proc: serve
 	// what can be collected (the connection counters above all) rather
@@ -133,108 +123,116 @@ func (m *metrics) sent(route string, code int) {
 // woke records a waiter's write of a change learnt at at.
 func (m *metrics) woke(at time.Time) { m.wake.Observe(time.Since(at).Seconds()) }
 
-// connCollector exports the connection cap's gauges and counters at
-// scrape time.
-type connCollector struct{ lim *admission.Conns }
+// scraped exports series read from one snapshot (read) per scrape.
+type scraped[T any] struct {
+	read   func() T
+	series []series[T]
+}
 
-var (
-	descConnsOpen      = prometheus.NewDesc("jobwait_connections_open", "Client connections open (idle and held ones included).", nil, nil)
-	descConnsIdle      = prometheus.NewDesc("jobwait_connections_idle", "Client connections kept alive between requests: the first to close, the longest idle first, from the connection cap's high-water mark on.", nil, nil)
-	descConnsMax       = prometheus.NewDesc("jobwait_connections_max", "The cap on open client connections (JOBWAIT_MAX_CONNS; by default the file limit less a reserve).", nil, nil)
-	descConnsMaxPerIP  = prometheus.NewDesc("jobwait_connections_max_per_ip", "The cap on client connections from one address (JOBWAIT_MAX_CONNS_PER_IP; by default an eighth of the connection cap).", nil, nil)
-	descConnsRefused   = prometheus.NewDesc("jobwait_connections_refused_total", "Connections refused at once with 503 SVC_001, by reason: max_conns (at the cap, none idle), max_conns_per_ip (the address at its share), out_of_descriptors.", []string{"reason"}, nil)
-	descConnsReclaimed = prometheus.NewDesc("jobwait_connections_reclaimed_total", "Idle kept-alive connections closed to make room for new ones, past seven eighths of the connection cap.", nil, nil)
-	descConnsSilent    = prometheus.NewDesc("jobwait_connections_silent_total", "New connections cut (408) for sending no byte within JOBWAIT_FIRST_BYTE_TIMEOUT.", nil, nil)
-	descAcceptErrors   = prometheus.NewDesc("jobwait_accept_errors_total", "Failed accepts (EMFILE, ENFILE, ENOBUFS, ...), each retried after a backoff.", nil, nil)
-)
+type series[T any] struct {
+	desc   *prometheus.Desc
+	kind   prometheus.ValueType
+	value  func(T) float64
+	labels []string
+}
 
-func (c connCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descConnsOpen, descConnsIdle, descConnsMax, descConnsMaxPerIP, descConnsRefused,
-		descConnsReclaimed, descConnsSilent, descAcceptErrors} {
-		ch <- d
+func (c *scraped[T]) gauge(name, help string, value func(T) float64) {
+	c.series = append(c.series, series[T]{prometheus.NewDesc(name, help, nil, nil), prometheus.GaugeValue, value, nil})
+}
+
+func (c *scraped[T]) counter(name, help string, value func(T) uint64) {
+	c.series = append(c.series, series[T]{prometheus.NewDesc(name, help, nil, nil), prometheus.CounterValue,
+		func(st T) float64 { return float64(value(st)) }, nil})
+}
+
+// by adds one series of a kind per value of its one label.
+func (c *scraped[T]) by(kind prometheus.ValueType, name, help, label string, values map[string]func(T) float64) {
+	desc := prometheus.NewDesc(name, help, []string{label}, nil)
+	for v, value := range values {
+		c.series = append(c.series, series[T]{desc, kind, value, []string{v}})
 	}
 }
 
-func (c connCollector) Collect(ch chan<- prometheus.Metric) {
-	gauge := func(d *prometheus.Desc, v float64) { ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v) }
-	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+func (c *scraped[T]) Describe(ch chan<- *prometheus.Desc) {
+	for _, s := range c.series {
+		ch <- s.desc
 	}
-	st := c.lim.Stats()
-	gauge(descConnsOpen, float64(st.Open))
-	gauge(descConnsIdle, float64(st.Idle))
-	gauge(descConnsMax, float64(st.Max))
-	gauge(descConnsMaxPerIP, float64(st.MaxPerAddr))
+}
+
+func (c *scraped[T]) Collect(ch chan<- prometheus.Metric) {
+	st := c.read()
+	for _, s := range c.series {
+		ch <- prometheus.MustNewConstMetric(s.desc, s.kind, s.value(st), s.labels...)
+	}
+}
+
+// bit is 1 for true, 0 for false.
+func bit(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// connMetrics exports the connection cap's gauges and counters.
+func connMetrics(conns *admission.Conns) *scraped[admission.ConnStats] {
+	type st = admission.ConnStats
+	c := &scraped[st]{read: conns.Stats}
+	c.gauge("jobwait_connections_open", "Client connections open (idle and held ones included).", func(s st) float64 { return float64(s.Open) })
+	c.gauge("jobwait_connections_idle", "Client connections kept alive between requests: the first to close, the longest idle first, from the connection cap's high-water mark on.", func(s st) float64 { return float64(s.Idle) })
+	c.gauge("jobwait_connections_max", "The cap on open client connections (JOBWAIT_MAX_CONNS; by default the file limit less a reserve).", func(s st) float64 { return float64(s.Max) })
+	c.gauge("jobwait_connections_max_per_ip", "The cap on client connections from one address (JOBWAIT_MAX_CONNS_PER_IP; by default an eighth of the connection cap).", func(s st) float64 { return float64(s.MaxPerAddr) })
+	refused := map[string]func(st) float64{}
 	for why, name := range admission.Reasons {
-		counter(descConnsRefused, st.Refused[why], name)
+		refused[name] = func(s st) float64 { return float64(s.Refused[why]) }
 	}
-	counter(descConnsReclaimed, st.Reclaimed)
-	counter(descConnsSilent, st.Silent)
-	counter(descAcceptErrors, st.AcceptErrors)
+	c.by(prometheus.CounterValue, "jobwait_connections_refused_total", "Connections refused at once with 503 SVC_001, by reason: max_conns (at the cap, none idle), max_conns_per_ip (the address at its share), out_of_descriptors.", "reason", refused)
+	c.counter("jobwait_connections_reclaimed_total", "Idle kept-alive connections closed to make room for new ones, past seven eighths of the connection cap.", func(s st) uint64 { return s.Reclaimed })
+	c.counter("jobwait_connections_silent_total", "New connections cut (408) for sending no byte within JOBWAIT_FIRST_BYTE_TIMEOUT.", func(s st) uint64 { return s.Silent })
+	c.counter("jobwait_accept_errors_total", "Failed accepts (EMFILE, ENFILE, ENOBUFS, ...), each retried after a backoff.", func(s st) uint64 { return s.AcceptErrors })
+	return c
 }
 
-// hubCollector exports the hub's counters at scrape time.
-type hubCollector struct{ hub Hub }
-
-var (
-	descNotifications = prometheus.NewDesc("jobwait_hub_notifications_total", "Keyspace notifications received.", nil, nil)
-	descReads         = prometheus.NewDesc("jobwait_hub_job_reads_total", "Jobs read by the hub.", nil, nil)
-	descBatches       = prometheus.NewDesc("jobwait_hub_read_batches_total", "Batched reads (round trips started) by the hub.", nil, nil)
-	descReadErrors    = prometheus.NewDesc("jobwait_hub_read_errors_total", "Batched reads that failed.", nil, nil)
-	descFanouts       = prometheus.NewDesc("jobwait_hub_fanouts_total", "States delivered to waiters.", nil, nil)
-	descResyncs       = prometheus.NewDesc("jobwait_hub_resyncs_total", "Re-reads of every watched job after a (re)subscription.", nil, nil)
-	descReconnects    = prometheus.NewDesc("jobwait_hub_reconnects_total", "Keyspace subscriptions lost.", nil, nil)
-	descJobs          = prometheus.NewDesc("jobwait_hub_watched_jobs", "Jobs with at least one waiter.", nil, nil)
-	descUp            = prometheus.NewDesc("jobwait_hub_live", "1 when the hub learns of every change (subscribed, or polling Redis).", nil, nil)
-	descMode          = prometheus.NewDesc("jobwait_notify_mode", "The notify mode in use (1 for the mode).", []string{"mode"}, nil)
-	descSafetyReads   = prometheus.NewDesc("jobwait_hub_safety_reads_total", "Jobs re-read because their last read was older than JOBWAIT_RESYNC.", nil, nil)
-	descUnannounced   = prometheus.NewDesc("jobwait_hub_unannounced_changes_total", "Changes found by safety re-reads that no notification announced.", nil, nil)
-	descBlindEpisodes = prometheus.NewDesc("jobwait_hub_blind_episodes_total", "Times the hub caught itself missing changes.", nil, nil)
-	descBlind         = prometheus.NewDesc("jobwait_hub_blind", "1 while the hub is caught missing changes (notifications off or narrowed, a flush): watched jobs are re-read at the poll interval.", nil, nil)
-	descChannels      = prometheus.NewDesc("jobwait_hub_channels", "JOBWAIT_SUBSCRIBE=keys: keyspace channels held on Redis (lingering ones and those being subscribed included).", nil, nil)
-	descChanCommands  = prometheus.NewDesc("jobwait_hub_channel_changes_total", "JOBWAIT_SUBSCRIBE=keys: channels named in SUBSCRIBE and UNSUBSCRIBE commands.", []string{"command"}, nil)
-)
-
-func (h hubCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descNotifications, descReads, descBatches, descReadErrors, descFanouts, descResyncs, descReconnects, descJobs, descUp, descMode, descSafetyReads, descUnannounced, descBlindEpisodes, descBlind, descChannels, descChanCommands} {
-		ch <- d
-	}
-}
-
-func (h hubCollector) Collect(ch chan<- prometheus.Metric) {
-	st := h.hub.Stats()
-	counter := func(d *prometheus.Desc, v uint64) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v))
-	}
-	counter(descNotifications, st.Notifications)
-	counter(descReads, st.Reads)
-	counter(descBatches, st.Batches)
-	counter(descReadErrors, st.ReadErrors)
-	counter(descFanouts, st.Fanouts)
-	counter(descResyncs, st.Resyncs)
-	counter(descReconnects, st.Reconnects)
-	ch <- prometheus.MustNewConstMetric(descJobs, prometheus.GaugeValue, float64(st.Jobs))
-	live := 0.0
-	if st.Live {
-		live = 1
-	}
-	ch <- prometheus.MustNewConstMetric(descUp, prometheus.GaugeValue, live)
-	counter(descSafetyReads, st.SafetyReads)
-	counter(descUnannounced, st.Unannounced)
-	counter(descBlindEpisodes, st.BlindEpisodes)
-	blind := 0.0
-	if st.Blind {
-		blind = 1
-	}
-	ch <- prometheus.MustNewConstMetric(descBlind, prometheus.GaugeValue, blind)
-	ch <- prometheus.MustNewConstMetric(descChannels, prometheus.GaugeValue, float64(st.Channels))
-	ch <- prometheus.MustNewConstMetric(descChanCommands, prometheus.CounterValue, float64(st.Subscribed), "subscribe")
-	ch <- prometheus.MustNewConstMetric(descChanCommands, prometheus.CounterValue, float64(st.Unsubscribed), "unsubscribe")
+// hubMetrics exports the hub's counters and gauges.
+func hubMetrics(hub Hub) *scraped[stream.Stats] {
+	type st = stream.Stats
+	c := &scraped[st]{read: func() st { return hub.Stats() }} // not hub.Stats: a test's hub is nil
+	c.counter("jobwait_hub_notifications_total", "Keyspace notifications received.", func(s st) uint64 { return s.Notifications })
+	c.counter("jobwait_hub_job_reads_total", "Jobs read by the hub.", func(s st) uint64 { return s.Reads })
+	c.counter("jobwait_hub_read_batches_total", "Batched reads (round trips started) by the hub.", func(s st) uint64 { return s.Batches })
+	c.counter("jobwait_hub_read_errors_total", "Batched reads that failed.", func(s st) uint64 { return s.ReadErrors })
+	c.counter("jobwait_hub_fanouts_total", "States delivered to waiters.", func(s st) uint64 { return s.Fanouts })
+	c.counter("jobwait_hub_resyncs_total", "Re-reads of every watched job after a (re)subscription.", func(s st) uint64 { return s.Resyncs })
+	c.counter("jobwait_hub_reconnects_total", "Keyspace subscriptions lost.", func(s st) uint64 { return s.Reconnects })
+	c.gauge("jobwait_hub_watched_jobs", "Jobs with at least one waiter.", func(s st) float64 { return float64(s.Jobs) })
+	c.gauge("jobwait_hub_live", "1 when the hub learns of every change (subscribed, or polling Redis).", func(s st) float64 { return bit(s.Live) })
+	c.counter("jobwait_hub_safety_reads_total", "Jobs re-read because their last read was older than JOBWAIT_RESYNC.", func(s st) uint64 { return s.SafetyReads })
+	c.counter("jobwait_hub_unannounced_changes_total", "Changes found by safety re-reads that no notification announced.", func(s st) uint64 { return s.Unannounced })
+	c.counter("jobwait_hub_blind_episodes_total", "Times the hub caught itself missing changes.", func(s st) uint64 { return s.BlindEpisodes })
+	c.gauge("jobwait_hub_blind", "1 while the hub is caught missing changes (notifications off or narrowed, a flush): watched jobs are re-read at the poll interval.", func(s st) float64 { return bit(s.Blind) })
+	c.gauge("jobwait_hub_channels", "JOBWAIT_SUBSCRIBE=keys: keyspace channels held on Redis (lingering ones and those being subscribed included).", func(s st) float64 { return float64(s.Channels) })
+	c.by(prometheus.CounterValue, "jobwait_hub_channel_changes_total", "JOBWAIT_SUBSCRIBE=keys: channels named in SUBSCRIBE and UNSUBSCRIBE commands.", "command", map[string]func(st) float64{
+		"subscribe":   func(s st) float64 { return float64(s.Subscribed) },
+		"unsubscribe": func(s st) float64 { return float64(s.Unsubscribed) },
+	})
+	modes := map[string]func(st) float64{}
 	for _, mode := range []stream.Mode{stream.Keyspace, stream.Poll} {
-		v := 0.0
-		if st.Mode == mode {
-			v = 1
-		}
-		ch <- prometheus.MustNewConstMetric(descMode, prometheus.GaugeValue, v, string(mode))
+		modes[string(mode)] = func(s st) float64 { return bit(s.Mode == mode) }
 	}
+	c.by(prometheus.GaugeValue, "jobwait_notify_mode", "The notify mode in use (1 for the mode).", "mode", modes)
+	return c
+}
+
+// authMetrics exports the wait token key set's gauges and counters (0 with
+// a secret or the mode off).
+func authMetrics(v *auth.Verifier) *scraped[auth.Health] {
+	type st = auth.Health
+	c := &scraped[st]{read: v.Health}
+	c.gauge(auth.MetricJWKSStale, "1 while the last fetch of the wait token key set failed and tokens are checked with the keys fetched before.", func(s st) float64 { return bit(s.Stale) })
+	c.gauge(auth.MetricJWKSKeys, "Keys of the wait token key set trusted now.", func(s st) float64 { return float64(s.Keys) })
+	c.by(prometheus.CounterValue, auth.MetricJWKSFetches, "Fetches of the wait token key set, by result (ok, error).", auth.LabelResult, map[string]func(st) float64{
+		"ok":    func(s st) float64 { return float64(s.Fetches - s.FetchErrors) },
+		"error": func(s st) float64 { return float64(s.FetchErrors) },
+	})
+	return c
 }

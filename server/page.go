@@ -1,10 +1,13 @@
 package server
 
 import (
+	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/cors"
 	"github.com/gofiber/fiber/v2/middleware/filesystem"
 
 	"jobwait/web"
@@ -29,12 +32,10 @@ func noReferrer(c *fiber.Ctx) error {
 }
 
 // assetTypes are the content types of the assets whose extension fiber
-// labels wrongly or not at all, by the end of their name. A .d.ts is
-// served as text/plain: fiber would say video/mp2t (the .ts of MPEG
-// transport streams); application/typescript, which no registry lists,
-// makes browsers download it instead of showing it, while text/plain shows
-// it, and tools that fetch declarations by URL (Deno) read a text/plain
-// answer by its .d.ts name. Modules are text/javascript (RFC 9239).
+// labels wrongly or not at all. A .d.ts is text/plain, not fiber's
+// video/mp2t nor application/typescript (which browsers download instead
+// of showing); Deno reads a text/plain declaration by its .d.ts name.
+// Modules are text/javascript (RFC 9239).
 var assetTypes = []struct{ suffix, contentType string }{
 	{".d.ts", "text/plain; charset=utf-8"},
 	{".mjs", "text/javascript; charset=utf-8"},
@@ -59,4 +60,60 @@ func assetType(c *fiber.Ctx) error {
 		c.Response().Header.SetContentType(ct + "; charset=utf-8")
 	}
 	return nil
+}
+
+// ParseOrigins reads a comma-separated list of origins allowed to call the
+// API from a browser page: each "scheme://host[:port]" (http or https, no
+// path), or "*" for any page. The empty string is none: CORS off, and
+// browsers keep other sites' pages from reading jobwait's answers.
+func ParseOrigins(s string) ([]string, error) {
+	var out []string
+	for _, o := range strings.Split(s, ",") {
+		o = strings.TrimSpace(o)
+		if o == "" {
+			continue
+		}
+		if o == "*" {
+			out = append(out, o)
+			continue
+		}
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+			u.User != nil || strings.Contains(u.Host, "*") || (u.Path != "" && u.Path != "/") ||
+			u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
+			return nil, fmt.Errorf("origin %q: want scheme://host[:port], such as https://events.example.com", o)
+		}
+		out = append(out, strings.ToLower(u.Scheme+"://"+u.Host))
+	}
+	return out, nil
+}
+
+// cors answers preflights and marks answers readable by the pages of
+// Config.CORSOrigins, allowing only what a waiting page needs. Never
+// credentials: nothing jobwait serves depends on cookies, and a wait token
+// is sent by the page's script, never by the browser on its own.
+func (s *Server) cors(a *fiber.App) {
+	if len(s.cfg.CORSOrigins) == 0 {
+		return
+	}
+	cfg := cors.Config{
+		AllowMethods:  "GET,HEAD,POST",
+		AllowHeaders:  "Authorization,Last-Event-ID,Cache-Control,Content-Type",
+		ExposeHeaders: "Retry-After,Location,WWW-Authenticate",
+		// Said, not left to the default: no Access-Control-Allow-Credentials.
+		AllowCredentials: false,
+		MaxAge:           600,
+	}
+	allowed := make(map[string]bool, len(s.cfg.CORSOrigins))
+	for _, o := range s.cfg.CORSOrigins {
+		allowed[o] = true
+	}
+	if allowed["*"] {
+		cfg.AllowOrigins = "*"
+	} else {
+		// Matched here rather than by cors's own list, which panics on a
+		// value it cannot read; ParseOrigins has normalised these.
+		cfg.AllowOriginsFunc = func(origin string) bool { return allowed[origin] }
+	}
+	a.Use(cors.New(cfg))
 }

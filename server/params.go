@@ -21,44 +21,33 @@ import (
 const maxWaitText = 32
 
 // wellFormed matches what parseWait accepts but for its size: whole
-// seconds, or a non-negative Go duration of any number of parts. A wait that
-// matches but does not parse is too large to parse, and is the budget: every
-// well-formed wait past the budget is clamped, however far past.
+// seconds, or a non-negative Go duration of any number of parts. One that
+// does not parse is past int64, and so past the budget: it is the budget.
 var wellFormed = regexp.MustCompile(`^[0-9]+$|^\+?(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+$`)
+
+var errBadWait = badParam("wait는 초 단위 정수(예: 30) 또는 기간(예: 15s)이어야 합니다")
 
 // parseWait reads the wait query parameter: whole seconds ("30") or a Go
 // duration ("15s", "1m"). Absent or zero is a short poll (0); more than the
-// budget is the budget; anything else (negative, fractional seconds without a
-// unit, garbage) is an error.
+// budget, however far, is the budget; anything else (negative, fractional
+// seconds without a unit, garbage) is an error.
 func parseWait(s string, budget time.Duration) (time.Duration, error) {
 	if s == "" {
 		return 0, nil
 	}
-	if len(s) > maxWaitText {
-		return 0, badParam("wait는 초 단위 정수(예: 30) 또는 기간(예: 15s)이어야 합니다")
+	d, err := time.ParseDuration(s)
+	if n, nerr := strconv.ParseUint(s, 10, 64); nerr == nil {
+		// Clamped before it is multiplied, so that it cannot overflow.
+		d, err = time.Duration(min(n, uint64(budget/time.Second)+1))*time.Second, nil
 	}
-	var d time.Duration
-	if n, err := strconv.ParseUint(s, 10, 64); err == nil {
-		if n > uint64(budget/time.Second)+1 {
-			return budget, nil
-		}
-		d = time.Duration(n) * time.Second
-	} else {
-		var err error
-		d, err = time.ParseDuration(s)
-		switch {
-		case err != nil && wellFormed.MatchString(s):
-			return budget, nil // too many seconds, or a duration past int64
-		case err != nil || d < 0:
-			return 0, badParam("wait는 초 단위 정수(예: 30) 또는 기간(예: 15s)이어야 합니다")
-		}
+	switch {
+	case len(s) > maxWaitText || d < 0 || (err != nil && !wellFormed.MatchString(s)):
+		return 0, errBadWait
+	case err != nil:
+		return budget, nil
 	}
 	return min(d, budget), nil
 }
-
-// DefaultMaxIDs is Config.MaxIDs's default: the most jobs one many-job
-// stream or long poll waits for.
-const DefaultMaxIDs = 50
 
 // parseIDs reads the ids query parameter of the many-job routes: 1 to max
 // comma-separated job ids, each valid, none twice. More than max is

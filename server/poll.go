@@ -2,11 +2,14 @@ package server
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 
 	"jobwait/server/auth"
+	"jobwait/server/held"
+	"jobwait/stream"
 )
 
 // status answers GET /api/events/jobs/{jobId}/status and the many-job
@@ -27,9 +30,8 @@ func (s *Server) status(c *fiber.Ctx, ids []string, one bool, grant auth.Grant) 
 	return s.sendAll(c, ids, as, one)
 }
 
-// read reads jobs for a short poll through the hub: a job someone waits
-// for is answered from the hub's knowledge, and concurrent polls share
-// batched, coalesced reads. A short poll holds no subscription (Peek).
+// read reads jobs for a short poll through the hub (Peek: no
+// subscription), which answers from what it knows and batches reads.
 func (s *Server) read(ids []string) ([]*Answer, error) {
 	as := make([]*Answer, len(ids))
 	err := s.eachJob(ids, func(ctx context.Context, i int, id string) (err error) {
@@ -42,28 +44,139 @@ func (s *Server) read(ids []string) ([]*Answer, error) {
 	return as, nil
 }
 
-// sendAll answers at once: the one-job URL with its job's answer, the
-// many-job one with {"jobs":[…]}.
-func (s *Server) sendAll(c *fiber.Ctx, ids []string, as []*Answer, one bool) error {
-	if one {
-		return s.send(c, as[0])
+// longPoll holds GET .../status?wait=N until a job is final (the one-job
+// URL's job; for the many-job one, any listed job), the wait ends at
+// deadline (the current answer with "timedOut": true; the end of the wait
+// or of its token, whichever comes first) or the server shuts down (the
+// current answer). A final job, or any error before the wait begins, is
+// answered at once, and the connection stays open for the next request.
+func (s *Server) longPoll(c *fiber.Ctx, ids []string, one bool, deadline time.Time) error {
+	ws, as, done, err := s.admitWatch(c, "longpoll", ids, one)
+	if err != nil {
+		return err
 	}
-	return s.reply(c, &Answer{Code: fiber.StatusOK, Body: manyBody(ids, as, false)}, s.manyRetry(as))
+	if slices.ContainsFunc(as, (*Answer).Final) {
+		done()
+		return s.sendAll(c, ids, as, one)
+	}
+	p := &pollScript{srv: s, ids: ids, ws: ws, as: as, one: one}
+	s.hold(c, deadline, done, p.serve)
+	return nil
 }
 
-// send writes an answer at once. A job still running tells the client
-// when to ask again.
-func (s *Server) send(c *fiber.Ctx, a *Answer) error { return s.reply(c, a, s.retryFor(a)) }
+// pollScript answers a held long poll: as soon as a job is final, from the
+// fan-out; with "timedOut" at the deadline; with the jobs' newest states
+// on shutdown.
+type pollScript struct {
+	srv *Server
+	ids []string
+	ws  []*stream.Waiter[*Answer]
+	one bool
+	h   *held.Conn
+	as  []*Answer // each job's newest state
+}
+
+func (p *pollScript) serve(h *held.Conn) {
+	p.h = h
+	held.Watch(h, p, p.ws, p.srv.cfg.Heartbeat, p.srv.quitCtx)
+}
+
+// Change answers when job i is final.
+func (p *pollScript) Change(i int) {
+	a, at := p.ws[i].Latest()
+	p.as[i] = a
+	if a.Final() {
+		p.reply(false)
+		p.srv.metrics.woke(at)
+	}
+}
+
+// Fire answers at the deadline (a final state the fan-out has not pushed
+// here yet is the answer, not a timeout) and at shutdown.
+func (p *pollScript) Fire(e held.Event) {
+	if e == held.Beat {
+		return
+	}
+	final := false
+	for i, w := range p.ws {
+		p.as[i], _ = w.Latest()
+		final = final || p.as[i].Final()
+	}
+	p.reply(e == held.Deadline && !final)
+}
+
+// reply answers with the jobs' states, timed out or not. A one-job URL's
+// final answer is its connection's last, as a stream's end is
+// (Connection: close, the FIN riding with it), instead of a wake-up, a
+// read and a timer for a next request that a client whose job is over
+// seldom sends.
+func (p *pollScript) reply(timedOut bool) {
+	a, retry := p.srv.pollAnswer(p.ids, p.as, p.one, timedOut)
+	p.h.Reply(a.Code, retry, a.Body, p.one && a.Final() && !timedOut)
+}
+
+// sendAll answers a poll at once.
+func (s *Server) sendAll(c *fiber.Ctx, ids []string, as []*Answer, one bool) error {
+	a, retry := s.pollAnswer(ids, as, one, false)
+	return s.reply(c, a, retry)
+}
+
+// pollAnswer is a poll's answer and its Retry-After: the one-job URL's
+// job's own, the many-job one's {"jobs":[…]}.
+func (s *Server) pollAnswer(ids []string, as []*Answer, one, timedOut bool) (*Answer, int) {
+	a := as[0]
+	switch {
+	case !one:
+		a = &Answer{Code: fiber.StatusOK, Body: manyBody(ids, as, timedOut)}
+	case timedOut:
+		a = &Answer{Status: a.Status, Code: a.Code, Body: a.TimedOut()}
+	}
+	return a, s.retryFor(as...)
+}
+
+// retryFor is the Retry-After of an answer about jobs: the poll interval
+// while any is still running, none (0) once all are final.
+func (s *Server) retryFor(as ...*Answer) int {
+	if slices.ContainsFunc(as, func(a *Answer) bool { return !a.Final() }) {
+		return s.pollRetry()
+	}
+	return 0
+}
 
 // pollRetry is the poll interval in whole seconds, at least one: the
 // Retry-After of an answer that asks the client to come back.
 func (s *Server) pollRetry() int { return max(1, int(s.cfg.PollInterval/time.Second)) }
 
-// retryFor is the Retry-After of an answer: the poll interval while the job
-// is still running, none (0) once it is final.
-func (s *Server) retryFor(a *Answer) int {
-	if a.Final() {
-		return 0
+// manyBody is {"jobs":[…]} with every job's body in order, each carrying
+// its jobId, and "timedOut": true at the deadline.
+func manyBody(ids []string, as []*Answer, timedOut bool) []byte {
+	n := len(`{"jobs":[],"timedOut":true}`)
+	for _, a := range as {
+		n += len(a.Body) + 80
 	}
-	return s.pollRetry()
+	b := append(make([]byte, 0, n), `{"jobs":[`...)
+	for i, a := range as {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJobBody(b, ids[i], a)
+	}
+	b = append(b, ']')
+	if timedOut {
+		b = append(b, `,"timedOut":true`...)
+	}
+	return append(b, '}')
+}
+
+// appendJobBody appends a's body carrying the job's id: a job's body has
+// it already; an error body ({"code","message"}: the job is gone or
+// unreadable) gets it in front. ids are valid, so need no escaping.
+func appendJobBody(b []byte, id string, a *Answer) []byte {
+	if a.Status != "" {
+		return append(b, a.Body...)
+	}
+	b = append(b, `{"jobId":"`...)
+	b = append(b, id...)
+	b = append(b, `",`...)
+	return append(b, a.Body[1:]...)
 }

@@ -2,8 +2,10 @@ package server
 
 import (
 	"bytes"
+	"errors"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/recover"
@@ -39,27 +41,30 @@ func (s *Server) logPanic(c *fiber.Ctx, e any) {
 }
 
 // jobs routes /api/events/jobs/{jobId}/status and /stream, and the
-// many-job /api/events/jobs/status?ids=… and /stream?ids=…: both are a
-// wait for a list of jobs, the one-job URL's of one (one). The id is cut
-// from the path by hand so that an empty id or one with a '/' is a
-// JOB_002, not an unknown route. The wait token is checked once the ids
-// are read, before anything else is done for them.
+// many-job /api/events/jobs/status?ids=… and /stream?ids=…: both wait for
+// a list of jobs, the one-job URL's of one (one). The id is cut from the
+// path by hand so that an empty id or one with a '/' is JOB_002, not an
+// unknown route.
 func (s *Server) jobs(c *fiber.Ctx) error {
 	rest := c.Params("*")
 	slash := strings.LastIndexByte(rest, '/')
 	action, one := rest[slash+1:], slash >= 0
-	if err := jobRoute(c, action); err != nil {
-		return err
+	switch {
+	case action != "status" && action != "stream":
+		return ErrRouteUnknown
+	case c.Method() != fiber.MethodGet && c.Method() != fiber.MethodHead:
+		c.Set(fiber.HeaderAllow, "GET, HEAD")
+		return ErrMethod
 	}
 	var ids []string
+	var err error
 	if one {
-		c.Locals(routeKey, action)
+		c.Locals(routeKey, action) // the metrics label
 		if ids = []string{rest[:slash]}; !store.ValidID(ids[0]) {
 			return ErrBadJobID
 		}
 	} else {
 		c.Locals(routeKey, action+"-many")
-		var err error
 		if ids, err = parseIDs(c.Query("ids"), s.cfg.MaxIDs); err != nil {
 			return err
 		}
@@ -74,17 +79,48 @@ func (s *Server) jobs(c *fiber.Ctx) error {
 	return s.status(c, ids, one, grant)
 }
 
-// jobRoute checks a job URL's action (status or stream; the metrics label
-// it is) and method (GET or HEAD).
-func jobRoute(c *fiber.Ctx, action string) error {
-	if action != "status" && action != "stream" {
+// authorize checks the wait token of c for ids with Config.Auth (SPEC.md
+// §9), before anything else is done for them; a held wait then ends at the
+// token's expiry if that comes first (auth.Grant). A refusal is counted
+// by its code and reason; the error handler answers it and logs why.
+func (s *Server) authorize(c *fiber.Ctx, ids []string) (auth.Grant, error) {
+	v := s.cfg.Auth
+	if v.Mode() == auth.Off {
+		return auth.Grant{}, nil
+	}
+	var tokens []string
+	for _, t := range c.Context().QueryArgs().PeekMulti(auth.QueryParam) {
+		tokens = append(tokens, string(t))
+	}
+	// A fetch of the key set for an unknown kid is bounded by the
+	// verifier's timeout, and by shutdown.
+	g, err := v.Authorize(s.quitCtx, c.Get(fiber.HeaderAuthorization), tokens, ids, time.Now())
+	if ae := (*auth.Error)(nil); errors.As(err, &ae) {
+		s.metrics.rejections.WithLabelValues(ae.Code(), string(ae.Reason)).Inc()
+	}
+	return g, err
+}
+
+// startDemo answers POST /api/events/{eventDraftId}/ai-recommendations in
+// demo mode: it creates a job that the stand-in AI service will finish.
+func (s *Server) startDemo(c *fiber.Ctx) error {
+	c.Locals(routeKey, "demo")
+	if s.cfg.Demo == nil {
 		return ErrRouteUnknown
 	}
-	if c.Method() != fiber.MethodGet && c.Method() != fiber.MethodHead {
-		c.Set(fiber.HeaderAllow, "GET, HEAD")
-		return ErrMethod
+	draft := c.Params("eventDraftId")
+	if !store.ValidID(draft) {
+		return badParam("잘못된 eventDraftId입니다: 1~64자의 영문, 숫자, '_', '-'만 쓸 수 있습니다")
 	}
-	return nil
+	ctx, cancel := s.redisCtx()
+	defer cancel()
+	j, err := s.cfg.Demo.Start(ctx, draft)
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderLocation, "/api/events/jobs/"+j.JobID+"/status")
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"jobId": j.JobID, "status": j.Status})
 }
 
 // unknownMethods answers a method fiber does not know (PROPFIND, BREW)
@@ -106,4 +142,43 @@ func unknownMethods(next fasthttp.RequestHandler) fasthttp.RequestHandler {
 		ctx.SetStatusCode(ErrMethod.Status)
 		ctx.SetBody(body)
 	}
+}
+
+// oneFraming refuses, REQ_004, a request whose body could be framed two
+// ways (RFC 9112 §6.3): a proxy in front of jobwait may have taken its end
+// where fasthttp did not (fasthttp goes by Transfer-Encoding, and by the
+// last Content-Length), and what it took for a body be served here as a
+// request of its own (request smuggling). Its connection is closed after
+// the answer, as the RFC requires, so that nothing behind it is read.
+func oneFraming(c *fiber.Ctx) error {
+	if !framedTwice(c.Request().Header.RawHeaders()) {
+		return c.Next()
+	}
+	c.Context().SetConnectionClose()
+	return errAmbiguousLength
+}
+
+// framedTwice reports whether raw (a request's header lines as received)
+// frames a body two ways: a Content-Length and a Transfer-Encoding line, or
+// Content-Length lines that differ (the same value repeated is one length).
+func framedTwice(raw []byte) bool {
+	var length []byte
+	var lengths, coding bool
+	for line := range bytes.Lines(raw) {
+		name, value, ok := bytes.Cut(line, []byte{':'})
+		if !ok {
+			continue
+		}
+		name, value = bytes.TrimSpace(name), bytes.TrimSpace(value)
+		switch {
+		case bytes.EqualFold(name, []byte(fiber.HeaderTransferEncoding)):
+			coding = true
+		case !bytes.EqualFold(name, []byte(fiber.HeaderContentLength)):
+		case length == nil:
+			length = value
+		case !bytes.Equal(length, value):
+			lengths = true
+		}
+	}
+	return lengths || (coding && length != nil)
 }

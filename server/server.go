@@ -23,27 +23,22 @@ import (
 
 // Defaults of Config's zero values.
 const (
-	DefaultWaitBudget   = 30 * time.Second
-	DefaultPollInterval = 2 * time.Second
-	DefaultHeartbeat    = 15 * time.Second
-	DefaultMaxWaiters   = 100000
-	DefaultReadTimeout  = 10 * time.Second // reading a request's line and headers
-	DefaultRedisTimeout = 3 * time.Second  // one Redis read on a request's path
-	DefaultMinReadRate  = 64 << 10         // bytes per second: 512 kbit/s
-
-	// DefaultFirstByteTimeout is Config.FirstByteTimeout's default.
+	DefaultWaitBudget       = 30 * time.Second
+	DefaultPollInterval     = 2 * time.Second
+	DefaultHeartbeat        = 15 * time.Second
+	DefaultMaxWaiters       = 100000
+	DefaultReadTimeout      = 10 * time.Second
+	DefaultRedisTimeout     = 3 * time.Second
+	DefaultMinReadRate      = 64 << 10 // bytes per second: 512 kbit/s
 	DefaultFirstByteTimeout = admission.DefaultFirstByteTimeout
-	// DefaultConnReserve is the part of the file limit the default
-	// Config.MaxConns leaves to what is not a client's connection (see
-	// admission.MaxConnsFor).
+	DefaultMaxIDs           = 50
+	// DefaultConnReserve is the part of the file limit the default MaxConns
+	// leaves to what is not a client's connection (admission.MaxConnsFor).
 	DefaultConnReserve = admission.DefaultConnReserve
 )
 
-// idleTimeout is how long a kept-alive connection may wait for its next
-// request.
-const idleTimeout = 2 * time.Minute
-
-// Config is the server's settings; zero values take the defaults.
+// Config is the server's settings; zero (or negative) values take the
+// defaults.
 type Config struct {
 	WaitBudget   time.Duration // the most any wait is held
 	PollInterval time.Duration // Retry-After of short polls and SSE retry:
@@ -52,46 +47,20 @@ type Config struct {
 	ReadTimeout  time.Duration // slow clients: time to send a request's headers
 	RedisTimeout time.Duration // one Redis read on a request's path
 	// MinReadRate (bytes per second) is the slowest reading a held response
-	// (long poll, stream) is sure to be written to whole: it must be written
-	// by its wait's end + 5 s + its size at this rate (see held.WriteGrace).
-	MinReadRate int
-	Demo        *store.Demo // nil: demo mode off
-	Logger      *slog.Logger
-
-	// MaxWaitersPerIP caps the waiters held for one client address (IPv6:
-	// one /64); past it SVC_001. Zero is no cap.
-	MaxWaitersPerIP int
-	// TrustedProxies are the peers believed about whom they forward for
-	// (X-Forwarded-For); nil believes no one. See admission.ClientAddr.
-	TrustedProxies []netip.Prefix
-	// CORSOrigins are the origins (see ParseOrigins) whose pages may call
-	// the API; nil turns CORS off.
-	CORSOrigins []string
-	// Redis, if set, is what jobwait's own checks last found of Redis
-	// (tried every second or so, not per request), for /readyz; unset,
-	// /readyz asks Redis PING.
-	Redis func() RedisHealth
-	// MaxConns caps the client connections open at once, idle ones
-	// included; past it a connection is refused at once, once no idle one
-	// is left to close (see admission.Conns). Zero derives it from the
-	// file limit: admission.MaxConnsFor(admission.FileLimit()).
-	MaxConns int
-	// MaxConnsPerIP caps the connections open from one client address
-	// (IPv6: one /64), idle ones included; trusted proxies are not capped
-	// per address. Zero is admission.MaxConnsPerIPFor(MaxConns).
-	MaxConnsPerIP int
-	// FirstByteTimeout is how long a new connection may wait before its
-	// first byte; then ReadTimeout (counted from the connection's start)
-	// runs for the rest of its request. Zero is DefaultFirstByteTimeout.
-	FirstByteTimeout time.Duration
-	// MaxIDs is the most jobs one many-job stream or long poll lists
-	// (DefaultMaxIDs); past it REQ_001.
-	MaxIDs int
-	// Build labels jobwait_build_info; the zero value leaves them empty.
-	Build Build
-	// Auth checks the wait tokens of every way to wait (SPEC.md §9); nil
-	// is auth.Off: tokens are not looked at.
-	Auth *auth.Verifier
+	// is sure to be written to whole (see held.WriteGrace).
+	MinReadRate      int
+	Demo             *store.Demo // nil: demo mode off
+	Logger           *slog.Logger
+	MaxWaitersPerIP  int                // waiters held per client address (IPv6: a /64); zero: no cap
+	TrustedProxies   []netip.Prefix     // peers believed about whom they forward for (X-Forwarded-For)
+	CORSOrigins      []string           // origins (see ParseOrigins) whose pages may call the API; nil: CORS off
+	Redis            func() RedisHealth // jobwait's own last finding of Redis, for /readyz; nil: /readyz asks PING
+	MaxConns         int                // client connections open at once, idle ones included (admission.Conns); zero: from the file limit
+	MaxConnsPerIP    int                // connections from one address but a trusted proxy's; zero: admission.MaxConnsPerIPFor(MaxConns)
+	FirstByteTimeout time.Duration      // a new connection's wait for its first byte; then ReadTimeout runs, from its start
+	MaxIDs           int                // the most jobs one many-job wait lists; past it REQ_001
+	Build            Build              // labels jobwait_build_info
+	Auth             *auth.Verifier     // checks wait tokens (SPEC.md §9); nil is auth.Off
 }
 
 // Hub is what the server needs of the hub (*stream.Hub[*Answer]).
@@ -113,15 +82,13 @@ type Server struct {
 	metrics *metrics
 	waiters *admission.Waiters // held long polls plus streams (see admit)
 	conns   *admission.Conns
-
+	held    *held.Takeover
 	quitCtx context.Context // ended by Shutdown: held waits end now
 	quitNow context.CancelFunc
-	held    *held.Takeover // the held connections
 }
 
 // New returns a server over st and hub; it serves nothing until Listen.
 func New(cfg Config, st *store.Store, hub Hub) *Server {
-	// Zero (or negative) takes the default.
 	cfg.WaitBudget = cmp.Or(max(cfg.WaitBudget, 0), DefaultWaitBudget)
 	cfg.PollInterval = cmp.Or(max(cfg.PollInterval, 0), DefaultPollInterval)
 	cfg.Heartbeat = cmp.Or(max(cfg.Heartbeat, 0), DefaultHeartbeat)
@@ -152,14 +119,13 @@ func New(cfg Config, st *store.Store, hub Hub) *Server {
 		// Responses fasthttp writes (held ones have their own deadline, see
 		// held.WriteGrace) are small: a client that stops reading is cut off then.
 		WriteTimeout:    cfg.WaitBudget + held.WriteGrace,
-		IdleTimeout:     idleTimeout,
+		IdleTimeout:     2 * time.Minute,
 		ReadBufferSize:  8192,
 		WriteBufferSize: 4096,
 		BodyLimit:       4096,
 	})
-	// fasthttp's errors of a malformed request quote its first bytes, the
-	// request line with a token in its query among them; the error handler
-	// logs those errors.
+	// fasthttp's errors of a malformed request quote its request line, a
+	// token in its query among them, and the error handler logs them.
 	s.app.Server().SecureErrorLogMessage = true
 	s.held = held.NewTakeover(s.app.Server(), cfg.MinReadRate, s.conns)
 	s.conns.Watch(s.app.Server())
@@ -178,9 +144,7 @@ func (s *Server) redisCtx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), s.cfg.RedisTimeout)
 }
 
-// Listen serves on addr until Shutdown. Accept errors never end it (see
-// admission.Listener): it returns an error only when it cannot listen on
-// addr.
+// Listen serves on addr until Shutdown; it fails only if it cannot listen.
 func (s *Server) Listen(addr string) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -190,7 +154,7 @@ func (s *Server) Listen(addr string) error {
 }
 
 // Serve serves on ln, under the connection cap, until Shutdown; it returns
-// nil then. Accept errors never end it.
+// nil then. Accept errors never end it (see admission.Listener).
 func (s *Server) Serve(ln net.Listener) error { return s.app.Listener(s.conns.Listen(ln)) }
 
 // MaxConns is the connection cap in force.

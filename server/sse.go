@@ -12,17 +12,6 @@ import (
 	"jobwait/stream"
 )
 
-// SSE event names. A job that disappears or becomes unreadable mid-stream
-// ends it with "problem" and the {"code","message"} body ("error" would be
-// mistaken for EventSource's own error event).
-const (
-	evStatus    = "status"
-	evCompleted = "completed"
-	evFailed    = "failed"
-	evTimeout   = "timeout"
-	evProblem   = "problem"
-)
-
 // stream answers GET /api/events/jobs/{jobId}/stream and the many-job
 // /api/events/jobs/stream?ids=…: one stream for every listed job, each
 // job's current state at once, a status event on each change and one
@@ -34,23 +23,20 @@ const (
 // answered with JSON and no stream. A stream whose token expires before
 // its deadline ends then with a problem AUTH_001 (see expire).
 func (s *Server) stream(c *fiber.Ctx, ids []string, one bool, grant auth.Grant) error {
-	st := &sseStream{srv: s, ids: ids, one: one, grant: grant, ended: make([]bool, len(ids)), left: len(ids)}
+	st := &sseStream{srv: s, ids: ids, one: one, grant: grant}
 	var resumed bool
 	if one {
-		var r eventid.Resume
-		r, resumed = eventid.Parse(lastEventID(c))
-		st.deadline, st.seq, st.ended[0] = r.Deadline, r.Seq, r.Final
+		r, ok := eventid.Parse(lastEventID(c))
+		st.deadline, st.seq, st.ended, resumed = r.Deadline, r.Seq, []bool{r.Final}, ok
 	} else {
-		var r eventid.ManyResume
+		r, ok := eventid.ParseMany(lastEventID(c), s.cfg.MaxIDs)
 		st.list = eventid.NewList(ids)
-		if r, resumed = eventid.ParseMany(lastEventID(c), s.cfg.MaxIDs); resumed {
-			st.deadline, st.seq = r.Deadline, r.Seq
-			st.ended, _ = st.list.Ended(r)
-		}
+		st.deadline, st.seq, resumed = r.Deadline, r.Seq, ok
+		st.ended, _ = st.list.Ended(r) // none when not resumed
 	}
 	for _, e := range st.ended {
-		if e {
-			st.left--
+		if !e {
+			st.left++
 		}
 	}
 	if st.left == 0 {
@@ -66,7 +52,7 @@ func (s *Server) stream(c *fiber.Ctx, ids []string, one bool, grant auth.Grant) 
 		return err
 	case one && st.last[0].Status == "":
 		done()
-		return s.send(c, st.last[0])
+		return s.reply(c, st.last[0], 0)
 	case c.Method() == fiber.MethodHead:
 		done()
 		c.Set(fiber.HeaderContentType, "text/event-stream; charset=utf-8")
@@ -77,8 +63,8 @@ func (s *Server) stream(c *fiber.Ctx, ids []string, one bool, grant auth.Grant) 
 	return nil
 }
 
-// sseStream is one open stream of one job (one) or many; its fields after
-// h are guarded by h's lock once it is watched (held.Watch).
+// sseStream is one open stream; its fields after h are guarded by h's
+// lock once it is watched (held.Watch).
 type sseStream struct {
 	srv      *Server
 	ids      []string
@@ -95,8 +81,8 @@ type sseStream struct {
 	seq   uint64
 }
 
-// serve writes the stream's head, retry and every job's current state,
-// then leaves it to the jobs' changes, its clock and shutdown (held.Watch).
+// serve writes the stream's head and every job's current state, then
+// leaves it to the jobs' changes, its clock and shutdown.
 func (st *sseStream) serve(h *held.Conn) {
 	st.h = h
 	pre, lead := h.StreamHead(st.srv.cfg.PollInterval)
@@ -119,10 +105,7 @@ func (st *sseStream) Change(i int) {
 		return
 	}
 	a, at := st.ws[i].Latest()
-	if SameAnswer(a, st.last[i]) {
-		return
-	}
-	if st.send(nil, nil, i, a) {
+	if !SameAnswer(a, st.last[i]) && st.send(nil, nil, i, a) {
 		st.srv.metrics.woke(at)
 	}
 }
@@ -145,11 +128,10 @@ func (st *sseStream) Fire(e held.Event) {
 			return
 		}
 		for i := range st.ids {
-			if st.ended[i] || st.h.Over() {
-				continue
+			if !st.ended[i] && !st.h.Over() {
+				st.end(i)
+				st.write(nil, nil, evTimeout, st.last[i].TimedOut(), st.left == 0, st.left == 0)
 			}
-			st.end(i)
-			st.event(nil, nil, evTimeout, st.last[i].TimedOut(), st.left == 0)
 		}
 	case held.Shutdown:
 		st.h.Drop(st.srv.cfg.PollInterval)
@@ -157,30 +139,34 @@ func (st *sseStream) Fire(e held.Event) {
 }
 
 // send writes job i's state a as its event; a final one ends the job, and
-// the stream with its last job. The status counted is the answer's on the
-// one-job URL (a problem's 404 or 502), else 200.
+// the stream with its last job.
 func (st *sseStream) send(pre, lead []byte, i int, a *Answer) bool {
 	st.last[i] = a
-	final := a.Final()
-	if final {
+	if a.Final() {
 		st.end(i)
 	}
 	body := a.Body
 	if !st.one && a.Status == "" {
 		body = appendJobBody(nil, st.ids[i], a)
 	}
-	if !st.event(pre, lead, eventName(a), body, final && st.left == 0) {
+	last := a.Final() && st.left == 0
+	if !st.write(pre, lead, eventName(a), body, last, last) {
 		return false
 	}
-	if st.one {
-		st.h.Count(a.Code)
-	} else {
-		st.h.Count(fiber.StatusOK)
-	}
+	st.count(a.Code)
 	return true
 }
 
-// end marks job i ended: its final event is being sent.
+// count sets the status counted: the answer's on the one-job URL (a
+// problem's 404 or 502), else 200.
+func (st *sseStream) count(code int) {
+	if !st.one {
+		code = fiber.StatusOK
+	}
+	st.h.Count(code)
+}
+
+// end marks job i ended, its final event being sent.
 func (st *sseStream) end(i int) {
 	st.ended[i] = true
 	st.left--
@@ -194,36 +180,24 @@ func (st *sseStream) unwatch(i int) {
 	}
 }
 
+// tokenExpired is the body of expire's event.
+var tokenExpired = ErrTokenRefused.answer().Body
+
 // expire ends a stream at its token's expiry, before its deadline, with
 // one problem event AUTH_001 for the whole stream (no jobId: it is no
 // job's end). Its id is not final and marks no more jobs ended than
 // before, so that a client that reconnects from it with a fresh token
 // goes on with the same wait: its deadline, and every job not ended.
 func (st *sseStream) expire() {
-	if st.h.Over() {
-		return
-	}
-	st.write(nil, nil, evProblem, tokenExpired, false, true)
-	if st.one {
-		st.h.Count(ErrTokenRefused.Status)
-	} else {
-		st.h.Count(fiber.StatusOK)
+	if !st.h.Over() {
+		st.write(nil, nil, evProblem, tokenExpired, false, true)
+		st.count(ErrTokenRefused.Status)
 	}
 }
 
-// tokenExpired is the body of expire's event.
-var tokenExpired = ErrTokenRefused.answer().Body
-
-// event writes an event (see held.Conn.Event); a final one ends the
-// stream, and its id tells a client that resumes from it that nothing is
-// left.
-func (st *sseStream) event(pre, lead []byte, name string, body []byte, final bool) bool {
-	return st.write(pre, lead, name, body, final, final)
-}
-
-// write writes an event whose id is final or not, and that ends the
-// stream when last. A many-job stream's id names the jobs ended so far.
-// The sequence stops at its largest value rather than wrap.
+// write writes an event (see held.Conn.Event) whose id is final (telling a
+// client that resumes from it that nothing is left) or not, and that ends
+// the stream when last. A many-job stream's id names the jobs ended so far.
 func (st *sseStream) write(pre, lead []byte, name string, body []byte, final, last bool) bool {
 	st.seq = eventid.NextSeq(st.seq)
 	var idb [2 * eventid.MaxLen]byte // a many-job id of up to 260 jobs
@@ -236,14 +210,22 @@ func (st *sseStream) write(pre, lead []byte, name string, body []byte, final, la
 	return st.h.Event(pre, lead, id, name, body, last)
 }
 
+// SSE event names. A job that disappears or becomes unreadable mid-stream
+// ends it with "problem" and the {"code","message"} body ("error" would be
+// mistaken for EventSource's own error event).
+const (
+	evTimeout = "timeout"
+	evProblem = "problem"
+)
+
 func eventName(a *Answer) string {
 	switch a.Status {
 	case store.Completed:
-		return evCompleted
+		return "completed"
 	case store.Failed:
-		return evFailed
+		return "failed"
 	case "":
 		return evProblem
 	}
-	return evStatus
+	return "status"
 }

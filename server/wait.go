@@ -15,8 +15,8 @@ import (
 	"jobwait/stream"
 )
 
-// How a wait begins: its admission under the waiter caps (admit), its hub
-// waiters (watch), and the takeover of its connection (hold).
+// How a wait begins: its admission under the waiter caps, its hub waiters
+// (admitWatch), and the takeover of its connection (hold).
 
 // admit counts a held waiter of a kind ("longpoll", "sse") for the client
 // of c, or refuses it past MaxWaiters or MaxWaitersPerIP.
@@ -25,9 +25,9 @@ func (s *Server) admit(c *fiber.Ctx, kind string) (release func(), err error) {
 	key, err := s.waiters.Admit(peer, c.Request().Header.PeekAll(fiber.HeaderXForwardedFor))
 	switch {
 	case errors.Is(err, admission.ErrAddrFull):
-		return nil, tooManyFromClient(s.pollRetry())
+		return nil, busy(msgTooManyFromClient, s.pollRetry())
 	case err != nil:
-		return nil, tooManyWaiters(s.pollRetry())
+		return nil, busy(msgTooManyWaiters, s.pollRetry())
 	}
 	g := s.metrics.waiters.WithLabelValues(kind)
 	g.Inc()
@@ -38,23 +38,6 @@ func (s *Server) admit(c *fiber.Ctx, kind string) (release func(), err error) {
 			g.Dec()
 		})
 	}, nil
-}
-
-// watch registers a waiter for every id at once (the hub batches the
-// reads they need) and returns the waiters with the jobs' current answers,
-// bounded by one Redis timeout. On error no waiter is left behind.
-func (s *Server) watch(ids []string) ([]*stream.Waiter[*Answer], []*Answer, error) {
-	ws := make([]*stream.Waiter[*Answer], len(ids))
-	as := make([]*Answer, len(ids))
-	err := s.eachJob(ids, func(ctx context.Context, i int, id string) (err error) {
-		ws[i], as[i], err = s.hub.Watch(ctx, id)
-		return err
-	})
-	if err != nil {
-		closeAll(ws)
-		return nil, nil, err
-	}
-	return ws, as, nil
 }
 
 // eachJob calls f for every id (with its index) within one Redis timeout:
@@ -84,8 +67,9 @@ func closeAll(ws []*stream.Waiter[*Answer]) {
 }
 
 // admitWatch admits one held waiter of a kind ("-many" for a many-job
-// URL), however many jobs, and registers a hub waiter per job; on error
-// nothing is held. done closes them and releases the admission, once.
+// URL), however many jobs, and registers a hub waiter per job, returned
+// with the jobs' current answers; on error nothing is held. done closes
+// them and releases the admission, once.
 //
 // Past a waiter cap a one-job URL's job is read as a short poll reads it:
 // one that is gone, unreadable or final is answered truthfully (its waiter
@@ -109,8 +93,13 @@ func (s *Server) admitWatch(c *fiber.Ctx, kind string, ids []string, one bool) (
 		}
 		return nil, nil, nil, err
 	}
-	ws, as, err = s.watch(ids)
+	ws, as = make([]*stream.Waiter[*Answer], len(ids)), make([]*Answer, len(ids))
+	err = s.eachJob(ids, func(ctx context.Context, i int, id string) (err error) {
+		ws[i], as[i], err = s.hub.Watch(ctx, id)
+		return err
+	})
 	if err != nil {
+		closeAll(ws)
 		release()
 		return nil, nil, nil, err
 	}

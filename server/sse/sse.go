@@ -12,6 +12,7 @@ package sse
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"io"
 	"strconv"
 	"strings"
@@ -48,11 +49,7 @@ func (b Block) Event() (ev Event, ok bool) {
 	if !b.HasData {
 		return Event{}, false
 	}
-	ev = Event{ID: b.LastID, Type: b.Type, Data: b.Data}
-	if ev.Type == "" {
-		ev.Type = "message"
-	}
-	return ev, true
+	return Event{ID: b.LastID, Type: cmp.Or(b.Type, "message"), Data: b.Data}, true
 }
 
 // Reader reads blocks and events from a stream.
@@ -68,9 +65,7 @@ type Reader struct {
 
 // NewReader returns a Reader of r, buffering it unless r is a
 // *bufio.Reader already. A nil r is given later with Reset.
-func NewReader(r io.Reader) *Reader {
-	return &Reader{br: buffered(r)}
-}
+func NewReader(r io.Reader) *Reader { return &Reader{br: buffered(r)} }
 
 // Reset reads a new stream from rd, keeping the last event ID and the
 // retry delay, as EventSource does when it reconnects.
@@ -102,9 +97,7 @@ func (r *Reader) SetRetry(d time.Duration) { r.retry = d }
 // Comments counts the comment lines read.
 func (r *Reader) Comments() int { return r.comments }
 
-// Next reads blocks until one dispatches an event. It returns io.EOF when
-// the stream ended between blocks and io.ErrUnexpectedEOF when it ended
-// inside one, whose event is not dispatched.
+// Next reads blocks until one dispatches an event; its errors are Block's.
 func (r *Reader) Next() (Event, error) {
 	for {
 		b, err := r.Block()
