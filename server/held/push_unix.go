@@ -9,8 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// pushable readies h for writes that never block (see Conn): it needs
-// the socket under conn.
+// pushable readies h for writes that never block (see Conn).
 func (h *Conn) pushable() {
 	sc, ok := h.conn.(syscall.Conn)
 	if !ok {
@@ -23,11 +22,11 @@ func (h *Conn) pushable() {
 	h.raw, h.tryFn = rc, h.sendOnce
 }
 
-// sendOnce writes h.vec in one sendmsg without waiting for the socket:
-// tryN is what it took (0 when it is full), tryErr a failure. The
-// response's last write before a close (h.more) asks the kernel to hold
-// its bytes for the close (msgMore), so that the FIN rides in the same
-// segment: one segment less to send, receive and acknowledge per stream.
+// sendOnce writes h.vec in one sendmsg without waiting for the socket: tryN
+// is what it took (0 when full), tryErr a failure. The response's last write
+// before a close (h.more) asks the kernel to hold its bytes for the close
+// (msgMore), so that the FIN rides in the same segment: one segment less to
+// send, receive and acknowledge per stream.
 func (h *Conn) sendOnce(fd uintptr) bool {
 	var iov [len(h.parts)]unix.Iovec
 	k := 0
