@@ -32,22 +32,14 @@ const (
 // ConnStats.Refused.
 var Reasons = [refusals]string{"max_conns", "max_conns_per_ip", "out_of_descriptors"}
 
-// Conns admits, counts and reclaims the client connections (Listener is the
-// accept loop that asks it). Its rules:
-//
-//   - In all, at most max connections are open; from one address (see Key),
-//     at most perAddr. The address is the TCP peer's: no header can be
-//     forged to dodge the cap. A trusted proxy carries many clients'
-//     requests and is counted in all only (Waiters counts its clients).
-//   - A connection admitted at or above the high-water mark (seven eighths
-//     of max, all of a cap under eight) closes the one idle longest, if any:
-//     new clients displace idle keep-alive ones before any is refused, and
-//     the last eighth is kept for when none is idle. A connection inside a
-//     request or a held wait is never closed for room.
-//   - A new connection must send its first byte within firstByte (see
-//     slot); then fasthttp's read timeout runs for the rest of its request.
-//
-// Each step is O(1) under mu: counts per address and an intrusive list.
+// Conns admits, counts and reclaims the client connections (see the package
+// doc; Listener is the accept loop that asks it). A trusted proxy carries
+// many clients' requests and is counted in all only (Waiters counts its
+// clients). A connection admitted at or above the high-water mark (seven
+// eighths of max, all of a cap under eight) closes the one idle longest, so
+// that new clients displace idle keep-alive ones before any is refused and
+// the last eighth is kept for when none is idle. A new connection must send
+// its first byte within firstByte (see slot).
 type Conns struct {
 	max, perAddr, high int
 	firstByte          time.Duration

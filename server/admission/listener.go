@@ -36,12 +36,11 @@ func MaxConnsFor(nofile uint64) int {
 	return int(max(nofile-min(nofile, DefaultConnReserve), nofile/2))
 }
 
-// Listener is a net.Listener under a Conns: past a cap, a connection is
-// accepted and at once refused with Config.Refusal, written without
-// blocking, so that a client is told to come back instead of waiting in the
-// listen backlog. Accept errors (out of descriptors above all) never end the
-// accept loop: it backs off and tries again. Accept is called from one
-// goroutine (fasthttp's accept loop); Close from any.
+// Listener is a net.Listener under a Conns: a connection past a cap is
+// accepted and refused at once, so that its client is told to come back
+// instead of waiting in the listen backlog. Accept errors (out of
+// descriptors above all) never end the accept loop: it backs off, and out
+// of descriptors refuses on a spare one.
 type Listener struct {
 	net.Listener
 	lim   *Conns

@@ -13,11 +13,10 @@ var (
 	ErrAddrFull = errors.New("admission: the client's address holds its share of waiter slots")
 )
 
-// Waiters caps the waiters held (long polls and streams, each one however
-// many jobs it lists): in all, and per client address (see Key: rotating
-// addresses within a /64 buys nothing), so that one client cannot take every
-// slot. The client is ClientAddr's: clients behind a trusted proxy are
-// counted apart. A zero cap per address counts nothing per address.
+// Waiters caps the waiters held in all and per client address (ClientAddr's,
+// counted under Key: rotating addresses within a /64 buys nothing), so that
+// one client cannot take every slot. A zero cap per address counts nothing
+// per address.
 type Waiters struct {
 	max, perAddr int
 	trusted      []netip.Prefix

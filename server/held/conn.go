@@ -87,14 +87,12 @@ func passHeaders(h *fasthttp.ResponseHeader) []byte {
 	return out
 }
 
-// write writes parts (at most three) in one system call. The first part is
-// the writer's own buffer; the others are never changed once written (an
-// answer's body shared by every waiter of the job, or a fixed frame), so
-// what the socket did not take of them is kept, not copied: a large answer
-// left unread by many clients is held once. A push leaves what the socket
-// did not take in rest; a goroutine that may block writes rest first, then
-// parts, by the response's deadline. It allocates nothing unless the socket
-// is full.
+// write writes parts (at most three) in one system call, allocating nothing
+// unless the socket is full. The first part is the writer's own buffer; the
+// others are never changed (an answer's body shared by every waiter of the
+// job, or a fixed frame), so what a push leaves of them in rest is kept, not
+// copied: a large answer left unread by many clients is held once. A
+// goroutine that may block writes rest first, by the response's deadline.
 func (h *Conn) write(parts ...[]byte) error {
 	for _, p := range parts {
 		h.sent += int64(len(p))

@@ -34,21 +34,15 @@ func (e ending) then(next ending, keepAlive bool) ending {
 	return e
 }
 
-// drainTime and drainBytes bound what closeGracefully reads and discards.
-const (
-	drainTime  = 2 * time.Second
-	drainBytes = 1 << 20
-)
-
 // closeGracefully closes a connection whose response is complete without
 // losing any of it: a close with unread bytes in the socket (requests the
 // client pipelined behind a held one) sends a reset, and the peer's kernel
 // then drops what it has not yet delivered. So: half-close, discard what the
-// client sends until it closes too (drainTime, drainBytes at most), close.
+// client sends until it closes too (2 s and 1 MiB at most), close.
 func closeGracefully(nc net.Conn) {
 	cw, ok := nc.(interface{ CloseWrite() error })
-	if ok && cw.CloseWrite() == nil && nc.SetReadDeadline(time.Now().Add(drainTime)) == nil {
-		_, _ = io.CopyN(io.Discard, nc, drainBytes)
+	if ok && cw.CloseWrite() == nil && nc.SetReadDeadline(time.Now().Add(2*time.Second)) == nil {
+		_, _ = io.CopyN(io.Discard, nc, 1<<20)
 	}
 	nc.Close()
 }

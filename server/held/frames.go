@@ -108,11 +108,10 @@ func (h *Conn) StreamHead(retry time.Duration) (pre, lead []byte) {
 	return append(pre, "\r\n"...), retryLine(nil, retry)
 }
 
-// Event writes one event as one chunk in one write: pre (the response head,
-// before the first event) outside the chunk, lead (the retry line) inside it
-// before the event, and for a final event the last chunk, which ends the
-// response. The body is the answer's own, shared by every waiter: never
-// copied. On HTTP/1.0 there are no chunks: the stream ends with the
+// Event writes one event as one chunk in one write: pre (the response head)
+// outside the chunk, lead (the retry line) inside it, and for a final event
+// the last chunk, which ends the response. The body, shared by every waiter,
+// is never copied. On HTTP/1.0 there are no chunks: the stream ends with the
 // connection. False when the write failed: the client is gone.
 func (h *Conn) Event(pre, lead, id []byte, name string, body []byte, final bool) bool {
 	bp := bufs.Get().(*[]byte)

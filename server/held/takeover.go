@@ -27,7 +27,7 @@ type Takeover struct {
 
 	mu       sync.Mutex
 	shutting bool                  // Stop has run: nothing goes back to fasthttp
-	idle     map[net.Conn]struct{} // answered, awaiting their next request (see awaitNext)
+	idle     map[net.Conn]struct{} // answered, awaiting their next request (see handBack)
 	handing  map[net.Conn]struct{} // handed back, not yet counted by fasthttp
 	handingN atomic.Int32          // len(handing), read without the lock
 }
@@ -131,14 +131,29 @@ func (t *Takeover) release(h *Conn, closed bool) {
 // header read timeout, which fasthttp starts at once on a connection it is
 // given. Nothing is handed back once Stop has run.
 func (t *Takeover) handBack(nc net.Conn) {
-	switch t.awaitNext(nc) {
-	case peekData:
-	case peekEOF:
+	t.mu.Lock()
+	if t.shutting || nc.SetReadDeadline(time.Now().Add(t.fast.IdleTimeout)) != nil {
+		t.mu.Unlock()
+		closeGracefully(nc)
+		return
+	}
+	t.idle[nc] = struct{}{}
+	t.mu.Unlock()
+	t.idler.Rest(nc)
+	st := peek(nc, true)
+	t.mu.Lock()
+	delete(t.idle, nc)
+	t.mu.Unlock()
+	// Reclaimed while idle, the connection reads EOF; should its next request
+	// have come first, it is shut down all the same.
+	woken := t.idler.Wake(nc)
+	switch {
+	case st == peekEOF:
 		// The client closed first and sent nothing more: a plain close sends
 		// no reset, and saves a half-close and a read per answered wait.
 		nc.Close()
 		return
-	default:
+	case st != peekData || !woken || nc.SetReadDeadline(time.Time{}) != nil:
 		closeGracefully(nc)
 		return
 	}
@@ -168,31 +183,6 @@ func (t *Takeover) handed(nc net.Conn) {
 	t.mu.Unlock()
 }
 
-// awaitNext waits, up to the server's idle timeout, for the first byte of
-// the connection's next request: peekData if it came, peekEOF if the client
-// closed the connection, else peekFailed (the time ran out, Stop has run,
-// or the connection was reclaimed while idle).
-func (t *Takeover) awaitNext(nc net.Conn) peekState {
-	t.mu.Lock()
-	if t.shutting || nc.SetReadDeadline(time.Now().Add(t.fast.IdleTimeout)) != nil {
-		t.mu.Unlock()
-		return peekFailed
-	}
-	t.idle[nc] = struct{}{}
-	t.mu.Unlock()
-	t.idler.Rest(nc)
-	st := peek(nc, true)
-	t.mu.Lock()
-	delete(t.idle, nc)
-	t.mu.Unlock()
-	// Reclaimed while idle, the connection reads EOF; should its next request
-	// have come first, it is shut down all the same.
-	if woken := t.idler.Wake(nc); st == peekData && (!woken || nc.SetReadDeadline(time.Time{}) != nil) {
-		return peekFailed
-	}
-	return st
-}
-
 // Stop begins the shutdown: nothing is handed back to fasthttp from now on,
 // and every connection awaiting its next request is closed.
 func (t *Takeover) Stop() {
@@ -200,7 +190,7 @@ func (t *Takeover) Stop() {
 	defer t.mu.Unlock()
 	t.shutting = true
 	for c := range t.idle {
-		_ = c.SetReadDeadline(time.Unix(1, 0)) // wake awaitNext: it closes c
+		_ = c.SetReadDeadline(time.Unix(1, 0)) // wake handBack: it closes c
 	}
 }
 

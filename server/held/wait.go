@@ -10,9 +10,8 @@ import (
 // Script is what a held wait writes, told by Watch: Change when a job's
 // state changed (job is its index in Watch's list), Fire at each heartbeat,
 // at the wait's end and at shutdown. Each runs with the connection's lock
-// held, one at a time; Change runs on the hub's fan-out and must not block
-// (its writes never do), Fire may. Each writes through the Conn and, when
-// the response is over, has recorded how (Reply, Event, Drop do).
+// held; Change runs on the hub's fan-out and must not block (its writes
+// never do), Fire may. Reply, Event and Drop record how a response ended.
 type Script interface {
 	Change(job int)
 	Fire(e Event)
@@ -36,14 +35,11 @@ type Source interface {
 
 // Watch leaves h's response to its jobs, its clock and shutdown, and returns
 // at once: a wait of any number of jobs, with no goroutine of its own. serve
-// calls it, after writing the first answer or events, as its last act. A
-// job's change marks the job pending and, if the lock is free, takes the
-// pending jobs (s.Change, writes that never block); else the lock's holder
-// takes them before it lets go. The clock's heartbeat ends the response of
-// a client found gone, else fires Beat; its end fires Deadline, quit's end
-// Shutdown, each in a goroutine that may block. Whoever ends the response
-// releases the wait, once (letGo). Every job is taken as Watch starts, for
-// the changes since its first state was read.
+// calls it as its last act. A job's change is taken at once (s.Change, on
+// the fan-out) if the lock is free, else by the lock's holder before it lets
+// go; the heartbeat, the end and shutdown fire s in goroutines that may
+// block. Every job is taken as Watch starts, for the changes since its first
+// state was read. Whoever ends the response releases the wait, once.
 func Watch[S Source](h *Conn, s Script, jobs []S, beat time.Duration, quit context.Context) {
 	w := &wait{h: h, s: s}
 	w.pending.init(len(jobs))
