@@ -12,11 +12,10 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
-// WriteGrace: a held response (a long poll's answer, a whole stream) is
-// written by one deadline, set from the response and never per write: the
-// wait's end, plus WriteGrace, plus its bytes at the takeover's rate. A
-// client that stops reading is cut off then; one reading at least at that
-// rate never is, however large the answer.
+// WriteGrace is what a held response's write deadline adds to the wait's
+// end, besides its bytes at the takeover's rate. The deadline is set from
+// the response, never per write: a client that stops reading is cut off
+// then; one reading at least at that rate never is, however large the answer.
 const WriteGrace = 5 * time.Second
 
 // CodeGone is the status counted for a held wait whose client left (or
@@ -24,10 +23,8 @@ const WriteGrace = 5 * time.Second
 const CodeGone = 499
 
 // Conn is a waiting client's connection, taken over from fasthttp. Its
-// writers, one at a time under mu (see Watch), are the hub's fan-out, whose
-// writes never block (pushing), and goroutines that may block, which first
-// write what a push left in rest. Nothing is written after the write that
-// ends the response (finish).
+// writers take turns under mu (see the package doc and Watch); nothing is
+// written after the write that ends the response (finish).
 type Conn struct {
 	mu      sync.Mutex
 	ended   ending
