@@ -6,12 +6,8 @@ import (
 	"strings"
 )
 
-// What a client's address is: the TCP peer's, but for a peer inside the
-// trusted proxies, which is believed about whom it forwards for
-// (ClientAddr); and what it is counted under (Key).
-
-// Key is what a client address is counted under: an IPv4 address
-// itself, an IPv6 address's /64.
+// Key is what a client address is counted under: an IPv4 address itself,
+// an IPv6 address's /64.
 func Key(a netip.Addr) netip.Addr {
 	if a.Is6() {
 		p, _ := a.Prefix(64)
@@ -62,13 +58,9 @@ func parseHop(b []byte) (netip.Addr, bool) {
 		return ap.Addr().WithZone("").Unmap(), true
 	}
 	a, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(s, "["), "]"))
-	if err != nil {
-		return netip.Addr{}, false
-	}
-	return a.WithZone("").Unmap(), true
+	return a.WithZone("").Unmap(), err == nil
 }
 
-// trustedAddr reports whether a is inside one of the trusted prefixes.
 func trustedAddr(a netip.Addr, trusted []netip.Prefix) bool {
 	a = a.Unmap()
 	for _, p := range trusted {

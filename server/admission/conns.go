@@ -11,21 +11,12 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
-// DefaultConnShare sets the default per-address connection cap: one
-// address may hold an eighth of the connection cap (see MaxConnsPerIPFor).
-const DefaultConnShare = 8
-
 // DefaultFirstByteTimeout is how long a new connection may stay silent.
 const DefaultFirstByteTimeout = 5 * time.Second
 
 // MaxConnsPerIPFor is the default per-address connection cap under a
 // connection cap of maxConns: an eighth of it, at least one.
-func MaxConnsPerIPFor(maxConns int) int { return max(1, maxConns/DefaultConnShare) }
-
-// highWater is where reclaiming begins under a connection cap of max: at
-// seven eighths of it (all of a cap under eight), so that the last eighth
-// is kept for connections that arrive when none is idle.
-func highWater(max int) int { return max - max/8 }
+func MaxConnsPerIPFor(maxConns int) int { return max(1, maxConns/8) }
 
 // refusal is why a connection was refused at once.
 type refusal int
@@ -41,25 +32,14 @@ const (
 // ConnStats.Refused.
 var Reasons = [refusals]string{"max_conns", "max_conns_per_ip", "out_of_descriptors"}
 
-// Conns admits, counts and reclaims the client connections (see
-// Listener for the accept loop that asks it). Its rules:
-//
-//   - In all, at most max connections are open; from one address (IPv6:
-//     one /64, see Key), at most perAddr. A connection from a trusted
-//     proxy carries many clients' requests and is counted in all only: the
-//     waiter caps (Waiters) count its forwarded clients. The address is the TCP peer's; no header is read to admit a
-//     connection, so none can be forged to dodge the cap.
-//   - Every connection is in one phase (see phase). Idle ones, between
-//     requests, wait on a list in the order they went idle. A connection
-//     admitted at or above the high-water mark (highWater) closes the one
-//     idle longest, if any: so new clients displace idle keep-alive ones,
-//     oldest first, before any is refused; a connection inside a request
-//     or a held wait is never closed for room.
-//   - A new connection must send its first byte within firstByte (see
-//     slot); then fasthttp's read timeout runs for the rest of its request.
-//
-// Each step is O(1) under mu: a map of counts per address and an intrusive
-// list, never a scan.
+// Conns admits, counts and reclaims the client connections (see the package
+// doc; Listener is the accept loop that asks it). A trusted proxy carries
+// many clients' requests and is counted in all only (Waiters counts its
+// clients). A connection admitted at or above the high-water mark (seven
+// eighths of max, all of a cap under eight) closes the one idle longest, so
+// that new clients displace idle keep-alive ones before any is refused and
+// the last eighth is kept for when none is idle. A new connection must send
+// its first byte within firstByte (see slot).
 type Conns struct {
 	max, perAddr, high int
 	firstByte          time.Duration
@@ -68,7 +48,6 @@ type Conns struct {
 	log                *slog.Logger
 
 	open         atomic.Int64
-	idling       atomic.Int64 // the idle list's length, for /metrics
 	refused      [refusals]atomic.Uint64
 	reclaimed    atomic.Uint64
 	silent       atomic.Uint64 // connections whose first byte never came
@@ -81,22 +60,22 @@ type Conns struct {
 	episodes // the log of refusals and accept errors
 }
 
-// Config is the connection cap's settings; the caller applies the
-// defaults (MaxConnsFor, MaxConnsPerIPFor, DefaultFirstByteTimeout).
+// Config is the connection cap's settings; the caller applies the defaults
+// (MaxConnsFor, MaxConnsPerIPFor, DefaultFirstByteTimeout).
 type Config struct {
 	MaxConns         int           // open connections in all, idle ones included
 	MaxConnsPerIP    int           // open connections per address key (see Key)
 	FirstByteTimeout time.Duration // how long a new connection may stay silent
 	TrustedProxies   []netip.Prefix
-	// Refusal is the whole response (status line, headers, body) written
-	// to a connection refused at once, before anyone reads it.
+	// Refusal is the whole response (status line, headers, body) written to
+	// a connection refused at once, before anyone reads it.
 	Refusal []byte
 	Logger  *slog.Logger
 }
 
 // NewConns returns the connection cap of cfg.
 func NewConns(cfg Config) *Conns {
-	return &Conns{max: cfg.MaxConns, perAddr: cfg.MaxConnsPerIP, high: highWater(cfg.MaxConns),
+	return &Conns{max: cfg.MaxConns, perAddr: cfg.MaxConnsPerIP, high: cfg.MaxConns - cfg.MaxConns/8,
 		firstByte: cfg.FirstByteTimeout, trusted: cfg.TrustedProxies,
 		refusal: cfg.Refusal, log: cfg.Logger, byAddr: make(map[netip.Addr]int)}
 }
@@ -114,7 +93,7 @@ type ConnStats struct {
 
 // Stats reads the counters; each is read atomically, not all at once.
 func (l *Conns) Stats() ConnStats {
-	st := ConnStats{Open: l.open.Load(), Idle: l.idling.Load(), Max: l.max, MaxPerAddr: l.perAddr,
+	st := ConnStats{Open: l.open.Load(), Idle: l.idle.n.Load(), Max: l.max, MaxPerAddr: l.perAddr,
 		Reclaimed: l.reclaimed.Load(), Silent: l.silent.Load(), AcceptErrors: l.acceptErrors.Load()}
 	for why := range st.Refused {
 		st.Refused[why] = l.refused[why].Load()
@@ -122,8 +101,8 @@ func (l *Conns) Stats() ConnStats {
 	return st
 }
 
-// phase is where a connection is in its life. The moves: quiet to busy
-// (its first byte, or its time for one ran out), busy to idle (a response
+// phase is where a connection is in its life. The moves: quiet to busy (its
+// first byte, or its time for one ran out), busy to idle (a response
 // written, the connection kept alive) and back (the next request begins),
 // and any to gone (closed, or reclaimed while idle), which is final.
 type phase int32
@@ -135,9 +114,9 @@ const (
 	gone               // closed or reclaimed: counted no more
 )
 
-// admit counts c in, or counts its refusal and says why (the caller
-// refuses it). At or above the high-water mark it first reclaims the
-// connection idle longest, which is shut down once the lock is let go.
+// admit counts c in, or counts its refusal and says why. At or above the
+// high-water mark it first reclaims the connection idle longest, which is
+// shut down once the lock is let go.
 func (l *Conns) admit(c net.Conn) (net.Conn, refusal, bool) {
 	key, counted := l.addrKey(c)
 	l.mu.Lock()
@@ -148,7 +127,7 @@ func (l *Conns) admit(c net.Conn) (net.Conn, refusal, bool) {
 	}
 	var victim *slot
 	if l.open.Load() >= int64(l.high) {
-		if victim = l.idle.front(); victim != nil {
+		if victim = l.idle.head; victim != nil {
 			l.drop(victim)
 		}
 	}
@@ -169,8 +148,8 @@ func (l *Conns) admit(c net.Conn) (net.Conn, refusal, bool) {
 	return l.wrap(c, key, counted), 0, true
 }
 
-// addrKey is what c is counted under per address (see Key); false
-// when it is not counted per address: from a trusted proxy, or not TCP.
+// addrKey is what c is counted under per address (see Key); false when it
+// is not counted per address: from a trusted proxy, or not TCP.
 func (l *Conns) addrKey(c net.Conn) (netip.Addr, bool) {
 	ta, ok := c.RemoteAddr().(*net.TCPAddr)
 	if !ok {
@@ -190,7 +169,6 @@ func (l *Conns) drop(s *slot) {
 		return
 	case idle:
 		l.idle.remove(s)
-		l.idling.Add(-1)
 	}
 	s.phase.Store(int32(gone))
 	if s.counted {
@@ -213,12 +191,11 @@ func (l *Conns) Rest(c net.Conn) {
 	if phase(s.phase.Load()) == busy {
 		s.phase.Store(int32(idle))
 		l.idle.pushBack(s)
-		l.idling.Add(1)
 	}
 }
 
-// Wake marks c busy: its next request has begun. False if it was
-// reclaimed (or closed) meanwhile: it is being shut down.
+// Wake marks c busy: its next request has begun. False if it was reclaimed
+// (or closed) meanwhile: it is being shut down.
 func (l *Conns) Wake(c net.Conn) bool {
 	s := slotOf(c)
 	if s == nil {
@@ -234,7 +211,6 @@ func (l *Conns) Wake(c net.Conn) bool {
 		return false
 	}
 	l.idle.remove(s)
-	l.idling.Add(-1)
 	s.phase.Store(int32(busy))
 	return true
 }
@@ -259,10 +235,12 @@ func (l *Conns) Watch(fast *fasthttp.Server) {
 }
 
 // idleList is the idle connections, the one idle longest first: each goes
-// idle at the back, so the list stays in that order without a sort.
-type idleList struct{ head, tail *slot }
-
-func (q *idleList) front() *slot { return q.head }
+// idle at the back, so the list stays in that order without a sort. Its
+// length n is read without the lock, for /metrics.
+type idleList struct {
+	head, tail *slot
+	n          atomic.Int64
+}
 
 func (q *idleList) pushBack(s *slot) {
 	s.prev, s.next = q.tail, nil
@@ -272,6 +250,7 @@ func (q *idleList) pushBack(s *slot) {
 		q.head = s
 	}
 	q.tail = s
+	q.n.Add(1)
 }
 
 func (q *idleList) remove(s *slot) {
@@ -286,4 +265,5 @@ func (q *idleList) remove(s *slot) {
 		q.tail = s.prev
 	}
 	s.prev, s.next = nil, nil
+	q.n.Add(-1)
 }

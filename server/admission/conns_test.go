@@ -127,7 +127,7 @@ func TestReclaimsTheLongestIdle(t *testing.T) {
 		l.Rest(conns[i])
 	}
 	require.True(t, l.Wake(conns[5]), "conn 5's next request begins")
-	assert.EqualValues(t, 3, l.idling.Load())
+	assert.EqualValues(t, 3, l.idle.n.Load())
 
 	for _, want := range []int{3, 1, 7} {
 		admitFrom(t, l, "198.51.100.2")
@@ -136,7 +136,7 @@ func TestReclaimsTheLongestIdle(t *testing.T) {
 		assert.EqualValues(t, 14, l.open.Load(), "one in, one out")
 	}
 	assert.EqualValues(t, 3, l.reclaimed.Load())
-	assert.Zero(t, l.idling.Load())
+	assert.Zero(t, l.idle.n.Load())
 
 	admitFrom(t, l, "198.51.100.2")
 	admitFrom(t, l, "198.51.100.2")
@@ -288,7 +288,7 @@ func TestFasthttpAndTheConnectionCap(t *testing.T) {
 		_, _ = io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 	}
-	idle := func() bool { return l.idling.Load() == 1 }
+	idle := func() bool { return l.idle.n.Load() == 1 }
 	get()
 	streamtest.Eventually(t, 5*time.Second, "idle after a response", idle)
 	get()

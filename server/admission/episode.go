@@ -7,18 +7,17 @@ import (
 )
 
 // episodeQuiet is how long accepting must go without a refusal or an error
-// before a refusal episode is logged as over: connections that come and go
-// at the cap make one episode, not one per connection, and so does a
-// lasting EMFILE, retried every acceptDelayMax.
+// before an episode is logged as over: connections that come and go at the
+// cap make one episode, not one per connection, and so does a lasting
+// EMFILE, retried every acceptDelayMax.
 const episodeQuiet = 2 * acceptDelayMax
 
-// episodes logs each run of refusals or accept errors twice: a warning
-// when it starts, and an info line, with what it counted, at the first
-// connection admitted episodeQuiet after its last. The server's own
-// trouble (refusals at the cap or out of descriptors, accept errors) is
-// one kind of episode; refusals of addresses at their share another, so
-// that one greedy client neither hides the server's trouble nor passes
-// for it.
+// episodes logs each run of refusals or accept errors twice: a warning when
+// it starts, and an info line with what it counted at the first connection
+// admitted episodeQuiet after its last. The server's own trouble (refusals
+// at the cap or out of descriptors, accept errors) is one kind of episode,
+// refusals of addresses at their share another, so that one greedy client
+// neither hides the server's trouble nor passes for it.
 type episodes struct {
 	emu          sync.Mutex // guards the two episodes
 	server, addr episode
@@ -26,14 +25,13 @@ type episodes struct {
 
 // episode is one kind's run of trouble.
 type episode struct {
-	on      bool
-	began   time.Time // its first refusal or error
-	last    time.Time // its latest
-	counted [2]uint64 // its owner's counters when it began
+	on          bool
+	began, last time.Time // its first and latest refusal or error
+	counted     [2]uint64 // its owner's counters when it began
 }
 
-// hit records trouble at now; true if it begins an episode, whose
-// counters are then taken from counters.
+// hit records trouble at now; true if it begins an episode, whose counters
+// are then taken from counters.
 func (e *episode) hit(now time.Time, counters [2]uint64) bool {
 	e.last = now
 	if e.on {
@@ -43,8 +41,7 @@ func (e *episode) hit(now time.Time, counters [2]uint64) bool {
 	return true
 }
 
-// over reports whether, at an admission at now, the episode is over; it
-// is then reported once.
+// over reports, once, whether at an admission at now the episode is over.
 func (e *episode) over(now time.Time) bool {
 	if !e.on || now.Sub(e.last) < episodeQuiet {
 		return false
@@ -60,7 +57,7 @@ func (l *Conns) serverCounts() [2]uint64 {
 	return [2]uint64{l.refused[atCap].Load() + l.refused[outOfFiles].Load(), l.acceptErrors.Load()}
 }
 
-// failed counts a failed accept (err), and logs the start of an episode.
+// failed counts a failed accept, and logs the start of an episode.
 func (l *Conns) failed(err error) {
 	l.emu.Lock()
 	if l.server.hit(time.Now(), l.serverCounts()) {
@@ -71,31 +68,25 @@ func (l *Conns) failed(err error) {
 	l.emu.Unlock()
 }
 
-// refusedFor counts a refusal for why, of a connection from key (an address
-// as counted per address), and logs the start of an episode.
+// refusedFor counts a refusal for why, of a connection from key, and logs
+// the start of an episode. An outOfFiles refusal is part of the accept
+// errors' episode, begun by failed.
 func (l *Conns) refusedFor(why refusal, key netip.Addr) {
 	now := time.Now()
 	l.emu.Lock()
 	defer l.emu.Unlock()
-	switch why {
-	case atAddrCap:
-		if l.addr.hit(now, [2]uint64{l.refused[atAddrCap].Load()}) {
-			l.log.Warn("refusing an address's connections: at its share of the cap",
-				"addr", key.String(), "max_conns_per_ip", l.perAddr,
-				"hint", "a proxy in front is one address unless listed in JOBWAIT_TRUSTED_PROXIES")
-		}
-	case atCap:
-		if l.server.hit(now, l.serverCounts()) {
-			l.log.Warn("refusing connections: at the connection cap", "open", l.open.Load(), "max_conns", l.max)
-		}
-	case outOfFiles:
-		// Part of the accept errors' episode, begun by failed.
+	switch {
+	case why == atAddrCap && l.addr.hit(now, [2]uint64{l.refused[atAddrCap].Load()}):
+		l.log.Warn("refusing an address's connections: at its share of the cap",
+			"addr", key.String(), "max_conns_per_ip", l.perAddr,
+			"hint", "a proxy in front is one address unless listed in JOBWAIT_TRUSTED_PROXIES")
+	case why == atCap && l.server.hit(now, l.serverCounts()):
+		l.log.Warn("refusing connections: at the connection cap", "open", l.open.Load(), "max_conns", l.max)
 	}
 	l.refused[why].Add(1)
 }
 
-// admitted logs the end of each episode that has been quiet long enough,
-// at a connection let in.
+// admitted logs the end of each episode that has been quiet long enough.
 func (l *Conns) admitted() {
 	l.emu.Lock()
 	defer l.emu.Unlock()

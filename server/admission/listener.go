@@ -26,8 +26,8 @@ const (
 )
 
 // MaxConnsFor is the default connection cap under a file limit of nofile
-// descriptors: the limit less DefaultConnReserve, or half the limit when
-// it is so low that the reserve would leave less. A limit of 0 (unknown),
+// descriptors: the limit less DefaultConnReserve, or half the limit when it
+// is so low that the reserve would leave less. A limit of 0 (unknown),
 // RLIM_INFINITY and anything past 2^30 count as 2^30.
 func MaxConnsFor(nofile uint64) int {
 	if nofile == 0 || nofile > 1<<30 {
@@ -36,13 +36,11 @@ func MaxConnsFor(nofile uint64) int {
 	return int(max(nofile-min(nofile, DefaultConnReserve), nofile/2))
 }
 
-// Listener is a net.Listener under a Conns: past a cap, a connection
-// is accepted and at once refused with a fixed 503 (SVC_001, Retry-After,
-// Connection: close), written without blocking, so a client is told to
-// come back instead of waiting in the listen backlog. Accept errors (out
-// of descriptors above all) never end the accept loop: it backs off and
-// tries again. Accept is called from one goroutine (fasthttp's accept
-// loop); Close from any.
+// Listener is a net.Listener under a Conns: a connection past a cap is
+// accepted and refused at once, so that its client is told to come back
+// instead of waiting in the listen backlog. Accept errors (out of
+// descriptors above all) never end the accept loop: it backs off, and out
+// of descriptors refuses on a spare one.
 type Listener struct {
 	net.Listener
 	lim   *Conns
@@ -53,14 +51,13 @@ type Listener struct {
 	once  sync.Once
 }
 
-// Listen puts ln under the cap: its Accept admits, refuses and backs off
-// as Listener says.
+// Listen puts ln under the cap.
 func (l *Conns) Listen(ln net.Listener) *Listener {
 	wl := &Listener{Listener: ln, lim: l, done: make(chan struct{})}
 	if sc, ok := ln.(syscall.Conn); ok {
 		if raw, err := sc.SyscallConn(); err == nil {
 			wl.raw = raw
-			wl.spare = openSpare()
+			wl.spare, _ = os.Open(os.DevNull)
 		}
 	}
 	return wl
@@ -71,29 +68,36 @@ func (l *Conns) Listen(ln net.Listener) *Listener {
 func (l *Listener) Accept() (net.Conn, error) {
 	for {
 		if l.spare == nil && l.raw != nil {
-			l.spare = openSpare()
+			l.spare, _ = os.Open(os.DevNull)
 		}
 		c, err := l.Listener.Accept()
+		if errors.Is(err, net.ErrClosed) {
+			l.closeSpare()
+			return nil, err
+		}
 		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				l.closeSpare()
-				return nil, err
-			}
 			l.lim.failed(err)
-			if isOutOfFiles(err) && l.refuseOnSpare() {
-				continue
+			noFiles := errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE)
+			if !noFiles || !l.refuseOnSpare() {
+				l.backoff()
 			}
-			l.backoff()
 			continue
 		}
 		l.delay = 0
-		wc, _, ok := l.lim.admit(c)
-		if !ok {
-			l.refuse(c)
-			continue
+		if wc, _, ok := l.lim.admit(c); ok {
+			l.lim.admitted()
+			return wc, nil
 		}
-		l.lim.admitted()
-		return wc, nil
+		// Past a cap: answer, without blocking, and close.
+		if sc, ok := c.(syscall.Conn); ok {
+			if raw, err := sc.SyscallConn(); err == nil {
+				_ = raw.Write(func(fd uintptr) bool {
+					refuseFD(int(fd), l.lim.refusal)
+					return true
+				})
+			}
+		}
+		_ = c.Close()
 	}
 }
 
@@ -114,22 +118,9 @@ func (l *Listener) backoff() {
 	}
 }
 
-// refuse answers a connection past the cap and closes it.
-func (l *Listener) refuse(c net.Conn) {
-	if sc, ok := c.(syscall.Conn); ok {
-		if raw, err := sc.SyscallConn(); err == nil {
-			_ = raw.Write(func(fd uintptr) bool {
-				refuseFD(int(fd), l.lim.refusal)
-				return true
-			})
-		}
-	}
-	_ = c.Close()
-}
-
-// refuseOnSpare, out of descriptors, frees the spare one to accept a
-// pending connection, refuses it and takes the spare back. It reports
-// whether a connection was refused; false when none is pending.
+// refuseOnSpare, out of descriptors, frees the spare one to accept a pending
+// connection, refuses it and takes the spare back. It reports whether a
+// connection was refused; false when none is pending.
 func (l *Listener) refuseOnSpare() bool {
 	if l.spare == nil || l.raw == nil {
 		return false
@@ -141,7 +132,7 @@ func (l *Listener) refuseOnSpare() bool {
 	_ = l.raw.Control(func(fd uintptr) {
 		refused = refusePending(int(fd), l.lim.refusal)
 	})
-	l.spare = openSpare()
+	l.spare, _ = os.Open(os.DevNull)
 	if refused {
 		l.lim.refusedFor(outOfFiles, netip.Addr{})
 	}
@@ -153,20 +144,4 @@ func (l *Listener) closeSpare() {
 		_ = l.spare.Close()
 		l.spare = nil
 	}
-}
-
-// openSpare opens the descriptor kept free for refusing at EMFILE, or
-// returns nil when none can be had now.
-func openSpare() *os.File {
-	f, err := os.Open(os.DevNull)
-	if err != nil {
-		return nil
-	}
-	return f
-}
-
-// isOutOfFiles reports whether an accept failed for want of descriptors, in
-// the process (EMFILE) or the system (ENFILE).
-func isOutOfFiles(err error) bool {
-	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE)
 }

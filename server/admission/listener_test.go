@@ -359,3 +359,26 @@ func threadWrites(t *testing.T) int {
 	t.Fatal("no syscw in /proc/thread-self/io")
 	return 0
 }
+
+// TestTCPConnTakesSlotsMethods pins the embedding tcpConn relies on: slot's
+// Read, Close and deadline setters win over *net.TCPConn's, which net
+// declares one level deeper. A TCPConn that declared them itself would
+// make them ambiguous (no build); here a nil TCPConn is never called.
+func TestTCPConnTakesSlotsMethods(t *testing.T) {
+	lim := newLimit(10, 10)
+	server, client := net.Pipe()
+	defer client.Close()
+	c := &tcpConn{}
+	c.lim, c.conn, c.firstBy = lim, server, time.Now().Add(time.Minute)
+	lim.open.Add(1)
+	var nc net.Conn = c
+	require.NoError(t, nc.SetDeadline(time.Now().Add(5*time.Second)))
+	go func() { _, _ = client.Write([]byte("x")) }()
+	var b [1]byte
+	n, err := nc.Read(b[:])
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
+	assert.Equal(t, busy, phase(c.phase.Load()), "the first byte read through slot")
+	require.NoError(t, nc.Close())
+	assert.Zero(t, lim.open.Load(), "Close gave the slot back")
+}

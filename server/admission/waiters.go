@@ -13,13 +13,10 @@ var (
 	ErrAddrFull = errors.New("admission: the client's address holds its share of waiter slots")
 )
 
-// Waiters caps the waiters held (long polls and streams, each one however
-// many jobs it lists): in all, and for one client address, so that one
-// client cannot take every slot. IPv6 clients are counted per /64 (see
-// Key), the block one subscriber usually gets, so that rotating addresses
-// within it buys nothing; the client is ClientAddr's, so that the clients
-// behind a trusted proxy are counted apart. A zero cap per address counts
-// nothing per address. Safe for concurrent use.
+// Waiters caps the waiters held in all and per client address (ClientAddr's,
+// counted under Key: rotating addresses within a /64 buys nothing), so that
+// one client cannot take every slot. A zero cap per address counts nothing
+// per address.
 type Waiters struct {
 	max, perAddr int
 	trusted      []netip.Prefix

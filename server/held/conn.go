@@ -12,35 +12,31 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
-// A held response (a long poll's answer, a whole stream) is written by one
-// deadline, set from the response and never per write: the wait's end, plus
-// WriteGrace, plus the response's bytes at the takeover's rate. A client
-// that stops reading is cut off then, and its wait released; a client
-// reading at least at that rate is never cut off, however large the answer.
+// WriteGrace is what a held response's write deadline adds to the wait's
+// end, besides its bytes at the takeover's rate. The deadline is set from
+// the response, never per write: a client that stops reading is cut off
+// then; one reading at least at that rate never is, however large the answer.
 const WriteGrace = 5 * time.Second
 
 // CodeGone is the status counted for a held wait whose client left (or
-// stopped reading) before its answer was written: nothing was sent.
+// stopped reading) before its answer was written.
 const CodeGone = 499
 
-// Conn is a waiting client's connection, taken over from fasthttp (see
-// Takeover). Its writers, one at a time under mu (see Watch), are the
-// hub's fan-out, whose writes never block (pushing), and goroutines that
-// may block, which first write what a push left in rest, by the response's
-// deadline. The write that ends the response records it (finish); nothing
-// is written after.
+// Conn is a waiting client's connection, taken over from fasthttp. Its
+// writers take turns under mu (see the package doc and Watch); nothing is
+// written after the write that ends the response (finish).
 type Conn struct {
 	mu      sync.Mutex
-	ended   ending   // open, or how the response ended (see ending.then)
+	ended   ending
 	pushing bool     // the writer is the hub's fan-out: write must not block
-	rest    [][]byte // what pushes could not write at once, for a goroutine that may block
+	rest    [][]byte // what pushes could not write at once
 
 	t        *Takeover
 	done     func(code int) // the wait's release (see Takeover.Hold)
 	watching bool           // serve left the response to Watch, which releases it
 
 	raw    syscall.RawConn       // conn's socket, for writes that never block; nil: no pushes
-	tryFn  func(fd uintptr) bool // writes parts once without blocking into tryN, tryErr
+	tryFn  func(fd uintptr) bool // writes vec once without blocking into tryN, tryErr
 	tryN   int
 	more   bool // the push is the response's last write before a close: let the FIN ride with it
 	tryErr error
@@ -50,29 +46,25 @@ type Conn struct {
 	keepAlive bool   // the client may send another request on the connection
 	behind    bool   // the client pipelined another request behind this one
 	chunked   bool   // HTTP/1.1: a stream is chunked; HTTP/1.0: it ends with the connection
-	headOnly  bool   // a HEAD request: headers only
+	headOnly  bool
 
-	end  time.Time // the wait's end, or the takeover if later (see Takeover.Hold): the write deadline's base
+	end  time.Time // the wait's end, or the takeover if later: the write deadline's base
 	rate int64     // bytes per second a client may read at and be served whole
 	sent int64     // bytes of the response so far
 	code int       // the status counted: what the response carried; CodeGone if nothing
 
-	// vec and parts are write's vector (for one writev or sendmsg), kept
-	// with the connection so that a write allocates nothing (a net.Buffers
-	// of its own escapes).
+	// vec and parts are write's vector, kept with the connection so that a
+	// write allocates nothing (a net.Buffers of its own escapes).
 	vec   net.Buffers
 	parts [3][]byte
 }
 
-// bufs holds the buffers in which held connections build a response's head
-// or an event's frame, for one write at a time; bodies are never copied in.
+// bufs holds the buffers in which a response's head or an event's frame is
+// built, for one write at a time; bodies are never copied in.
 var bufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
-// maxPooledBuf keeps an unusually large head out of the pool.
-const maxPooledBuf = 16 << 10
-
 func putBuf(bp *[]byte) {
-	if cap(*bp) <= maxPooledBuf {
+	if cap(*bp) <= 16<<10 { // keep an unusually large head out of the pool
 		bufs.Put(bp)
 	}
 }
@@ -92,15 +84,12 @@ func passHeaders(h *fasthttp.ResponseHeader) []byte {
 	return out
 }
 
-// write writes parts (at most three) in one system call. The first part is
-// the writer's own buffer; the others are never changed once written (an
-// answer's body, shared by every waiter of the job, or a fixed frame), so
-// what the socket did not take of them is kept, not copied: a large answer
-// left unread by many clients is held once. A push writes what
-// the socket takes at once and leaves the rest in rest (see Conn); a
-// goroutine that may block writes rest first, then parts, by the response's
-// deadline (see WriteGrace), which grows with the response's bytes. It
-// allocates nothing unless the socket is full.
+// write writes parts (at most three) in one system call, allocating nothing
+// unless the socket is full. The first part is the writer's own buffer; the
+// others are never changed (an answer's body shared by every waiter of the
+// job, or a fixed frame), so what a push leaves of them in rest is kept, not
+// copied: a large answer left unread by many clients is held once. A
+// goroutine that may block writes rest first, by the response's deadline.
 func (h *Conn) write(parts ...[]byte) error {
 	for _, p := range parts {
 		h.sent += int64(len(p))
@@ -114,8 +103,8 @@ func (h *Conn) write(parts ...[]byte) error {
 	return h.writeBy(parts)
 }
 
-// writeNow writes parts in one sendmsg that never blocks, keeping a copy of
-// what the socket did not take in rest. Nothing is written past a rest.
+// writeNow writes parts in one sendmsg that never blocks, keeping what the
+// socket did not take in rest. Nothing is written past a rest.
 func (h *Conn) writeNow(parts [][]byte) error {
 	n := 0
 	if h.rest == nil {
@@ -136,7 +125,7 @@ func (h *Conn) writeNow(parts [][]byte) error {
 		if i == 0 {
 			p = bytes.Clone(p[n:]) // the writer's own buffer, reused once write returns
 		} else {
-			p = p[n:] // kept, not copied: never changed (see write)
+			p = p[n:]
 		}
 		h.rest = append(h.rest, p)
 		n = 0
@@ -161,7 +150,7 @@ func (h *Conn) writeBy(parts [][]byte) error {
 	}
 	h.vec = append(h.parts[:0], parts...)
 	_, err := h.vec.WriteTo(h.conn)
-	clear(h.parts[:]) // keep no body (shared by every waiter) past the write
+	clear(h.parts[:]) // keep no shared body past the write
 	return err
 }
 

@@ -9,11 +9,10 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
-// The framing of a held response: its head, a whole JSON answer, and an
-// event stream's events (each one chunk), keepalives, and the two ways a
-// stream ends: after its final event, or cut by shutdown. Each write that
-// ends the response records how (finish); a write that fails records that
-// the client is gone.
+// The framing of a held response: its head, a whole JSON answer, an event
+// stream's events (each one chunk), keepalives, and a stream cut by
+// shutdown. Each write that ends the response records how (finish); a
+// write that fails records that the client is gone.
 
 // head appends a response's status line and headers, without the blank line.
 func (h *Conn) head(b []byte, code int, contentType string) []byte {
@@ -34,9 +33,9 @@ func (h *Conn) head(b []byte, code int, contentType string) []byte {
 }
 
 // Reply writes a whole JSON answer and ends the response: as the
-// connection's last (Connection: close, and the FIN rides with it, see
+// connection's last (Connection: close, the FIN riding with it, see
 // sendOnce) when last, else leaving the connection to the client's next
-// request if it is kept alive. A write that fails ends it as gone.
+// request if it is kept alive.
 func (h *Conn) Reply(code, retryAfter int, body []byte, last bool) {
 	if last {
 		h.keepAlive, h.more = false, !h.behind
@@ -71,13 +70,13 @@ func (h *Conn) Reply(code, retryAfter int, body []byte, last bool) {
 	}
 }
 
-// chunkDigits is the fixed width of a chunk's hex size: the size is filled
-// in after the event is written behind it (leading zeros are valid).
+// chunkDigits is the fixed width of an event chunk's hex size, filled in
+// once the event is written behind it (leading zeros are valid).
 const chunkDigits = 8
 
-// reconnectSpread is the range of the random delay a stream cut by
-// shutdown adds to its client's reconnect, so that the clients of a
-// replica that stops do not all reconnect to the others at once.
+// reconnectSpread is the range of the random delay a stream cut by shutdown
+// adds to its client's reconnect, so that the clients of a replica that
+// stops do not all reconnect to the others at once.
 const reconnectSpread = 5 * time.Second
 
 // keepalive is the heartbeat comment, as one chunk and bare (HTTP/1.0).
@@ -89,11 +88,16 @@ var (
 	finalEnd = []byte("\n\n\r\n0\r\n\r\n")
 )
 
+// retryLine appends the "retry:" field of d, with the blank line.
+func retryLine(b []byte, d time.Duration) []byte {
+	b = strconv.AppendInt(append(b, "retry: "...), d.Milliseconds(), 10)
+	return append(b, "\n\n"...)
+}
+
 // StreamHead returns a stream's response head and its first event's lead:
-// the retry line, telling EventSource to reconnect after retry. A stream
-// is its connection's last response (Connection: close): when it ends, the
-// connection is closed at once rather than kept for a next request that
-// an EventSource never sends on it (a wake-up, a read and a timer each).
+// the retry line, telling EventSource to reconnect after retry. A stream is
+// its connection's last response (Connection: close), closed at once when
+// it ends rather than kept for a next request an EventSource never sends.
 func (h *Conn) StreamHead(retry time.Duration) (pre, lead []byte) {
 	h.keepAlive = false
 	pre = h.head(nil, fiber.StatusOK, "text/event-stream; charset=utf-8")
@@ -101,18 +105,14 @@ func (h *Conn) StreamHead(retry time.Duration) (pre, lead []byte) {
 	if h.chunked {
 		pre = append(pre, "Transfer-Encoding: chunked\r\n"...)
 	}
-	pre = append(pre, "\r\n"...)
-	lead = strconv.AppendInt([]byte("retry: "), retry.Milliseconds(), 10)
-	return pre, append(lead, "\n\n"...)
+	return append(pre, "\r\n"...), retryLine(nil, retry)
 }
 
-// Event writes one event as one chunk in one write: pre (the response
-// head, before the first event) outside the chunk, lead (the retry line)
-// inside it before the event, and for a final event the last chunk after
-// it, which ends the response (the connection closes at once after it).
-// The body is the answer's own, shared by every waiter: never copied. On
-// HTTP/1.0 there are no chunks: the stream ends with the connection. False
-// when the write failed: the client is gone, and the response over.
+// Event writes one event as one chunk in one write: pre (the response head)
+// outside the chunk, lead (the retry line) inside it, and for a final event
+// the last chunk, which ends the response. The body, shared by every waiter,
+// is never copied. On HTTP/1.0 there are no chunks: the stream ends with the
+// connection. False when the write failed: the client is gone.
 func (h *Conn) Event(pre, lead, id []byte, name string, body []byte, final bool) bool {
 	bp := bufs.Get().(*[]byte)
 	defer putBuf(bp)
@@ -144,50 +144,37 @@ func (h *Conn) Event(pre, lead, id []byte, name string, body []byte, final bool)
 	}
 	err := h.write(b, body, tail)
 	h.more = false
-	switch {
-	case err != nil:
+	if err != nil {
 		h.finish(endGone)
 		return false
-	case final:
+	}
+	if final {
 		h.finish(endDone)
 	}
 	return true
 }
 
-// Keepalive writes the heartbeat comment; a write that fails ends the
-// response as gone.
+// Keepalive writes the heartbeat comment.
 func (h *Conn) Keepalive() {
-	if h.write(h.frame(keepalive)) != nil {
+	m := keepalive[1]
+	if h.chunked {
+		m = keepalive[0]
+	}
+	if h.write(m) != nil {
 		h.finish(endGone)
 	}
 }
 
-// frame picks the chunked or the bare form of a fixed message.
-func (h *Conn) frame(m [2][]byte) []byte {
-	if h.chunked {
-		return m[0]
-	}
-	return m[1]
-}
-
 // Drop ends a stream cut by shutdown: no final event, and an end every
-// client takes for a dropped connection (see drop), so each reconnects
-// with its Last-Event-ID, to another replica, keeping its deadline. A
-// retry of the poll interval plus a random part of reconnectSpread
-// spreads those reconnects.
+// client takes for a dropped connection (see drop), so each reconnects with
+// its Last-Event-ID, to another replica, keeping its deadline, after the
+// poll interval plus a random part of reconnectSpread.
 func (h *Conn) Drop(poll time.Duration) {
-	_ = h.write(h.retryFrame(poll + rand.N(reconnectSpread)))
-	h.finish(endDrop)
-}
-
-// retryFrame is a "retry:" field alone, as one chunk or bare (HTTP/1.0).
-func (h *Conn) retryFrame(d time.Duration) []byte {
-	msg := strconv.AppendInt([]byte("retry: "), d.Milliseconds(), 10)
-	msg = append(msg, "\n\n"...)
-	if !h.chunked {
-		return msg
+	msg := retryLine(nil, poll+rand.N(reconnectSpread))
+	if h.chunked {
+		b := strconv.AppendInt(nil, int64(len(msg)), 16)
+		msg = append(append(append(b, "\r\n"...), msg...), "\r\n"...)
 	}
-	b := strconv.AppendInt(nil, int64(len(msg)), 16)
-	b = append(append(append(b, "\r\n"...), msg...), "\r\n"...)
-	return b
+	_ = h.write(msg)
+	h.finish(endDrop)
 }

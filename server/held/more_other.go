@@ -2,6 +2,5 @@
 
 package held
 
-// msgMore: no such flag here; a stream's FIN follows its last event in a
-// segment of its own.
+// msgMore: no such flag here; a stream's FIN follows in a segment of its own.
 const msgMore = 0

@@ -12,40 +12,37 @@ import (
 )
 
 // Takeover takes waiting connections over from a fasthttp server and gives
-// them back (see the package doc for its rules). What it relies on of
-// fasthttp (HijackSetNoResponse writes nothing and, with
-// KeepHijackedConns, nothing closes the connection; StateClosed, never
-// StateHijacked, for a hijack that never ran; the hijacked connection's
-// UnsafeConn and buffered reader; ServeConn's states and read timeout) is
-// pinned by takeover_test.go.
+// them back (see the package doc). What it relies on of fasthttp
+// (HijackSetNoResponse writes nothing and, with KeepHijackedConns, nothing
+// closes the connection; StateClosed, never StateHijacked, for a hijack
+// that never ran; the hijacked connection's UnsafeConn and buffered reader;
+// ServeConn's states and read timeout) is pinned by takeover_test.go.
 type Takeover struct {
-	fast  *fasthttp.Server // what connections are handed back to
-	rate  int64            // the slowest reading a held response is sure to be written to whole
-	idler Idler            // told when a connection awaits its next request (see awaitNext)
+	fast  *fasthttp.Server
+	rate  int64 // the slowest reading a held response is sure to be written to whole
+	idler Idler
 
-	pending sync.Map // net.Conn -> *Conn: holds not yet handed over (see Hold)
+	pending sync.Map     // net.Conn -> *Conn: holds not yet handed over (see Hold)
+	live    atomic.Int64 // held waits; unlike a WaitGroup's count, it may grow while Drained waits
 
 	mu       sync.Mutex
 	shutting bool                  // Stop has run: nothing goes back to fasthttp
-	live     int                   // held waits (see enter); Drained waits for none
 	idle     map[net.Conn]struct{} // answered, awaiting their next request (see handBack)
 	handing  map[net.Conn]struct{} // handed back, not yet counted by fasthttp
 	handingN atomic.Int32          // len(handing), read without the lock
 }
 
-// Idler is told when a connection rests between requests, and when its
-// next request begins: false if it was reclaimed meanwhile (see
-// admission.Conns).
+// Idler is told when a connection rests between requests, and when its next
+// request begins: false if it was reclaimed meanwhile (see admission.Conns).
 type Idler interface {
 	Rest(c net.Conn)
 	Wake(c net.Conn) bool
 }
 
-// NewTakeover returns the held-connection machinery of fast, whose
-// hijacked connections it keeps and whose connection states it watches
-// (its ConnState: chain others after). A held response must be
-// readable at rate bytes per second (see WriteGrace); idler is told when a
-// connection awaits its next request.
+// NewTakeover returns the held-connection machinery of fast, whose hijacked
+// connections it keeps and whose ConnState it sets (chain others after). A
+// held response must be readable at rate bytes per second (see WriteGrace);
+// idler is told when a connection awaits its next request.
 func NewTakeover(fast *fasthttp.Server, rate int, idler Idler) *Takeover {
 	t := &Takeover{fast: fast, rate: int64(rate), idler: idler,
 		idle: make(map[net.Conn]struct{}), handing: make(map[net.Conn]struct{})}
@@ -54,15 +51,15 @@ func NewTakeover(fast *fasthttp.Server, rate int, idler Idler) *Takeover {
 	return t
 }
 
-// Hold takes the connection of c over from fasthttp and runs serve on it
-// in a goroutine the takeover owns, for a wait that ends at end: serve
-// writes the first answer or events, then ends the response or Watches.
-// done runs once, with the status sent (CodeGone if none). The handler
-// returns nil after Hold, and never touches c again.
+// Hold takes the connection of c over from fasthttp and runs serve on it in
+// a goroutine the takeover owns, for a wait that ends at end: serve writes
+// the first answer or events, then ends the response or Watches. done runs
+// once, with the status sent (CodeGone if none). The handler returns nil
+// after Hold, and never touches c again.
 func (t *Takeover) Hold(c *fiber.Ctx, end time.Time, done func(code int), serve func(h *Conn)) {
 	// A wait resumed after its end (a stream reconnecting late) is answered
-	// at once, by a write deadline counted from now: from its end, the
-	// deadline could be past before the first byte.
+	// by a write deadline counted from now: from its end, it could be past
+	// before the first byte.
 	if now := time.Now(); end.Before(now) {
 		end = now
 	}
@@ -78,7 +75,7 @@ func (t *Takeover) Hold(c *fiber.Ctx, end time.Time, done func(code int), serve 
 		code:      CodeGone,
 	}
 	conn := c.Context().Conn()
-	t.enter()
+	t.live.Add(1)
 	t.pending.Store(conn, h)
 	c.Context().HijackSetNoResponse(true)
 	c.Context().Hijack(func(nc net.Conn) {
@@ -86,9 +83,9 @@ func (t *Takeover) Hold(c *fiber.Ctx, end time.Time, done func(code int), serve 
 			return // released by connState already
 		}
 		if pipelined(nc) {
-			// The client sent its next request behind this one; it sits in
-			// fasthttp's reader, which goes back to its pool now. Answer
-			// with Connection: close, and the client sends it again.
+			// The client's next request sits in fasthttp's reader, which goes
+			// back to its pool now: answer with Connection: close, and the
+			// client sends it again.
 			h.keepAlive, h.behind = false, true
 		}
 		if u, ok := nc.(interface{ UnsafeConn() net.Conn }); ok {
@@ -110,20 +107,17 @@ func (t *Takeover) Hold(c *fiber.Ctx, end time.Time, done func(code int), serve 
 	})
 }
 
-// release ends the hold of a response that has ended: the wait's done,
-// then the connection's fate as its ending says, unless closed says the
-// connection is closed already.
+// release ends the hold of a response that has ended: the wait's done, then
+// the connection's fate as its ending says, unless it is closed already.
 func (t *Takeover) release(h *Conn, closed bool) {
 	h.done(h.code)
-	t.exit()
+	t.live.Add(-1)
 	nc := h.conn
 	switch {
 	case closed:
 	case h.ended == endReuse:
 		t.handBack(nc)
-	case h.ended == endClose:
-		closeGracefully(nc)
-	case h.ended == endDone && !closedAtOnce(nc, h.behind):
+	case h.ended == endClose, h.ended == endDone && !closedAtOnce(nc, h.behind):
 		closeGracefully(nc)
 	case h.ended == endDrop:
 		drop(nc, h.chunked)
@@ -137,14 +131,29 @@ func (t *Takeover) release(h *Conn, closed bool) {
 // header read timeout, which fasthttp starts at once on a connection it is
 // given. Nothing is handed back once Stop has run.
 func (t *Takeover) handBack(nc net.Conn) {
-	if ok, closed := t.awaitNext(nc); !ok {
-		if closed {
-			// The client closed first and sent nothing more: nothing to
-			// drain, and a plain close sends no reset. This saves a
-			// half-close and a read per answered wait.
-			nc.Close()
-			return
-		}
+	t.mu.Lock()
+	if t.shutting || nc.SetReadDeadline(time.Now().Add(t.fast.IdleTimeout)) != nil {
+		t.mu.Unlock()
+		closeGracefully(nc)
+		return
+	}
+	t.idle[nc] = struct{}{}
+	t.mu.Unlock()
+	t.idler.Rest(nc)
+	st := peek(nc, true)
+	t.mu.Lock()
+	delete(t.idle, nc)
+	t.mu.Unlock()
+	// Reclaimed while idle, the connection reads EOF; should its next request
+	// have come first, it is shut down all the same.
+	woken := t.idler.Wake(nc)
+	switch {
+	case st == peekEOF:
+		// The client closed first and sent nothing more: a plain close sends
+		// no reset, and saves a half-close and a read per answered wait.
+		nc.Close()
+		return
+	case st != peekData || !woken || nc.SetReadDeadline(time.Time{}) != nil:
 		closeGracefully(nc)
 		return
 	}
@@ -174,92 +183,47 @@ func (t *Takeover) handed(nc net.Conn) {
 	t.mu.Unlock()
 }
 
-// awaitNext waits, up to the server's idle timeout, for the first byte of the
-// connection's next request; false if the client closed it (closed then
-// says so, see readable), the time ran out or Stop has run.
-func (t *Takeover) awaitNext(nc net.Conn) (ok, closed bool) {
-	t.mu.Lock()
-	if t.shutting || nc.SetReadDeadline(time.Now().Add(t.fast.IdleTimeout)) != nil {
-		t.mu.Unlock()
-		return false, false
-	}
-	t.idle[nc] = struct{}{}
-	t.mu.Unlock()
-	t.idler.Rest(nc)
-	ok, closed = readable(nc)
-	t.mu.Lock()
-	delete(t.idle, nc)
-	t.mu.Unlock()
-	// Reclaimed while idle, the connection reads EOF (closed); should its
-	// next request have come first, it is shut down all the same.
-	return t.idler.Wake(nc) && ok && nc.SetReadDeadline(time.Time{}) == nil, closed
-}
-
-// enter counts a held wait; exit uncounts it. Drained waits until none is
-// counted. Unlike a WaitGroup's, enter may run while Drained waits.
-func (t *Takeover) enter() {
-	t.mu.Lock()
-	t.live++
-	t.mu.Unlock()
-}
-
-func (t *Takeover) exit() {
-	t.mu.Lock()
-	t.live--
-	t.mu.Unlock()
-}
-
-// Stop begins the shutdown: nothing is handed back to fasthttp from now
-// on, and every connection awaiting its next request is closed.
+// Stop begins the shutdown: nothing is handed back to fasthttp from now on,
+// and every connection awaiting its next request is closed.
 func (t *Takeover) Stop() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.shutting = true
 	for c := range t.idle {
-		_ = c.SetReadDeadline(time.Unix(1, 0)) // wake awaitNext: it closes c
+		_ = c.SetReadDeadline(time.Unix(1, 0)) // wake handBack: it closes c
 	}
 }
 
 // HandedIn waits until fasthttp has counted every connection handed back
 // (so that its shutdown sees and ends them), or ctx ends.
 func (t *Takeover) HandedIn(ctx context.Context) error {
-	return t.settle(ctx, func() bool { return len(t.handing) == 0 })
+	return settle(ctx, func() bool { return t.handingN.Load() == 0 })
 }
 
 // Drained waits until no held wait is left, or ctx ends.
 func (t *Takeover) Drained(ctx context.Context) error {
-	return t.settle(ctx, func() bool { return t.live == 0 })
+	return settle(ctx, func() bool { return t.live.Load() == 0 })
 }
 
 // Live is the number of held waits: taken over, or about to be.
-func (t *Takeover) Live() int {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.live
-}
+func (t *Takeover) Live() int { return int(t.live.Load()) }
 
-// settle waits until cond holds (under t.mu), or ctx ends.
-func (t *Takeover) settle(ctx context.Context, cond func() bool) error {
+// settle waits until cond holds, or ctx ends.
+func settle(ctx context.Context, cond func() bool) error {
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
-	for {
-		t.mu.Lock()
-		ok := cond()
-		t.mu.Unlock()
-		if ok {
-			return nil
-		}
+	for !cond() {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-tick.C:
 		}
 	}
+	return nil
 }
 
-// connState releases a hold whose connection fasthttp closed before
-// handing it over, and notes when fasthttp has taken a handed-back
-// connection in (see handBack, HandedIn).
+// connState releases a hold whose connection fasthttp closed before handing
+// it over, and notes when fasthttp has taken a handed-back connection in.
 func (t *Takeover) connState(c net.Conn, st fasthttp.ConnState) {
 	if st != fasthttp.StateNew {
 		t.handed(c) // counted by fasthttp now, or gone
@@ -269,13 +233,13 @@ func (t *Takeover) connState(c net.Conn, st fasthttp.ConnState) {
 	}
 	if h, ok := t.pending.LoadAndDelete(c); ok {
 		h.(*Conn).done(CodeGone)
-		t.exit()
+		t.live.Add(-1)
 	}
 }
 
 // pipelined reports whether bytes of another request wait in the hijacked
-// connection's buffer: a read with a deadline already past returns them
-// from the buffer, or fails at once without touching the socket.
+// connection's buffer: a read with a deadline already past returns them from
+// the buffer, or fails at once without touching the socket.
 func pipelined(nc net.Conn) bool {
 	if nc.SetReadDeadline(time.Unix(1, 0)) != nil {
 		return true

@@ -10,9 +10,8 @@ import (
 // Script is what a held wait writes, told by Watch: Change when a job's
 // state changed (job is its index in Watch's list), Fire at each heartbeat,
 // at the wait's end and at shutdown. Each runs with the connection's lock
-// held, one at a time; Change runs on the hub's fan-out and must not block
-// (its writes never do), Fire may. Each writes through the Conn and, when
-// the response is over, has recorded how (Reply, Event, Drop do).
+// held; Change runs on the hub's fan-out and must not block (its writes
+// never do), Fire may. Reply, Event and Drop record how a response ended.
 type Script interface {
 	Change(job int)
 	Fire(e Event)
@@ -34,17 +33,13 @@ type Source interface {
 	OnChange(f func() (after func()))
 }
 
-// Watch leaves h's response to its jobs, its clock and shutdown, and
-// returns at once: a wait of any number of jobs, with no goroutine of its
-// own. serve calls it, after writing the first answer or events, as its
-// last act. A job's change (its Source's OnChange) marks the job pending
-// and takes the pending jobs (s.Change, writes that never block) if the
-// lock is free; else its holder takes them before it lets go. The clock
-// fires each heartbeat (a client found gone ends the response; else
-// s.Fire(Beat)) and the end (s.Fire(Deadline)), quit's end
-// s.Fire(Shutdown), each in a goroutine that may block. Whoever ends the
-// response releases the wait, once (letGo). Changes since the jobs' first
-// states were read are taken as Watch starts.
+// Watch leaves h's response to its jobs, its clock and shutdown, and returns
+// at once: a wait of any number of jobs, with no goroutine of its own. serve
+// calls it as its last act. A job's change is taken at once (s.Change, on
+// the fan-out) if the lock is free, else by the lock's holder before it lets
+// go; the heartbeat, the end and shutdown fire s in goroutines that may
+// block. Every job is taken as Watch starts, for the changes since its first
+// state was read. Whoever ends the response releases the wait, once.
 func Watch[S Source](h *Conn, s Script, jobs []S, beat time.Duration, quit context.Context) {
 	w := &wait{h: h, s: s}
 	w.pending.init(len(jobs))
@@ -76,11 +71,10 @@ type wait struct {
 	released bool   // guarded by h.mu
 }
 
-// push is job's OnChange, run by the hub's fan-out: it marks the job
-// pending and takes the changes at once if it can take the lock, and never
-// blocks. Where writes cannot be made without blocking (no socket), a
-// goroutine takes them. When a change ended the response, it returns the
-// wait's end (letGo), for the fan-out to run after its other deliveries.
+// push is a job's OnChange, run by the hub's fan-out, and never blocks. Where
+// writes cannot be made without blocking (no socket), a goroutine takes the
+// change. It returns the wait's end (letGo) if a change ended the response,
+// for the fan-out to run after its other deliveries.
 func (w *wait) push(job int) (after func()) {
 	w.pending.add(job)
 	if w.h.raw == nil {
@@ -93,11 +87,10 @@ func (w *wait) push(job int) (after func()) {
 // drain takes pending changes, writing without blocking, for as long as it
 // finds them and the lock free; it returns the wait's end if it came.
 func (w *wait) drain() (after func()) {
-	h := w.h
-	for w.pending.any() && h.mu.TryLock() {
-		h.pushing = true
+	for w.pending.any() && w.h.mu.TryLock() {
+		w.h.pushing = true
 		w.changes()
-		h.pushing = false
+		w.h.pushing = false
 		if end := w.unlock(); end != nil {
 			after = end
 		}
@@ -118,12 +111,11 @@ func (w *wait) changes() {
 // tick is the clock's function: a heartbeat, or the wait's end.
 func (w *wait) tick() {
 	w.turn(func() {
-		switch {
-		case w.clock.fired():
+		if w.clock.fired() {
 			w.s.Fire(Deadline)
-		case peerGone(w.h.conn):
-			w.h.finish(endGone)
-		default:
+		} else if st := peek(w.h.conn, false); st == peekEOF || st == peekFailed {
+			w.h.finish(endGone) // the client left: noticed without a reader goroutine
+		} else {
 			w.s.Fire(Beat)
 		}
 	})
@@ -137,9 +129,9 @@ func (w *wait) quit() {
 	})
 }
 
-// turn runs step (if not nil) in a goroutine that may block: after
-// writing what a push left in rest (unless the client is gone), unless
-// the response has ended; then the changes that came meanwhile.
+// turn, in a goroutine that may block, writes what a push left in rest
+// (unless the client is gone), then runs step (if not nil) unless the
+// response has ended, then the changes that came meanwhile.
 func (w *wait) turn(step func()) {
 	h := w.h
 	h.mu.Lock()
@@ -159,10 +151,9 @@ func (w *wait) turn(step func()) {
 	}
 }
 
-// unlock lets go of the lock, handing on what the turn left: a write the
-// socket did not take at once, to a goroutine that may block. Once the
-// response has ended, it returns the wait's end (letGo), once, for the
-// caller to run.
+// unlock lets go of the lock, handing a write the socket did not take at
+// once to a goroutine that may block. Once the response has ended, it
+// returns the wait's end (letGo), once, for the caller to run.
 func (w *wait) unlock() (end func()) {
 	h := w.h
 	flush := h.rest != nil && h.ended != endGone && !w.flushing
@@ -180,11 +171,9 @@ func (w *wait) unlock() (end func()) {
 }
 
 // letGo ends a wait whose response is over: its clock and quit hook stop,
-// and its connection goes. A response that was its connection's last (a
-// stream, a long poll's final answer), over and whole in the socket, is
-// closed here, with no wake-up and no read in between, before the client's
-// FIN; one whose client sent more is closed gracefully (closedAtOnce's
-// decision, taken once).
+// and its connection goes. A connection's last response, whole in the
+// socket, is closed here, with no wake-up and no read in between, before the
+// client's FIN; closedAtOnce's decision is taken once.
 func (w *wait) letGo() {
 	w.clock.stop()
 	w.stopQuit()
@@ -202,15 +191,14 @@ func (w *wait) letGo() {
 	}
 }
 
-// jobSet is a set of a wait's jobs, by index, changed concurrently without
-// a lock: one bit each, in words of 64; a wait of up to 64 jobs (every
-// one-job wait) keeps its one word inline.
+// jobSet is a set of a wait's jobs, by index, changed concurrently without a
+// lock: one bit each, in words of 64; a wait of up to 64 jobs (every one-job
+// wait) keeps its one word inline.
 type jobSet struct {
 	words []atomic.Uint64
 	first [1]atomic.Uint64
 }
 
-// init makes room for n jobs.
 func (s *jobSet) init(n int) {
 	if n <= 64 {
 		s.words = s.first[:]

@@ -83,7 +83,8 @@ func jobs(n int) ([]Source, []*job) {
 // makes one; released receives the status its wait is counted with.
 func testConn(nc net.Conn, end time.Time) (*Conn, <-chan int) {
 	released := make(chan int, 1)
-	t := &Takeover{idle: map[net.Conn]struct{}{}, handing: map[net.Conn]struct{}{}, live: 1}
+	t := &Takeover{idle: map[net.Conn]struct{}{}, handing: map[net.Conn]struct{}{}}
+	t.live.Store(1)
 	h := &Conn{t: t, conn: nc, chunked: true, keepAlive: true, end: end, rate: 64 << 10, code: CodeGone,
 		done: func(code int) { released <- code }}
 	h.pushable()
