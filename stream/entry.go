@@ -20,22 +20,25 @@ type entry[T any] struct {
 	doubtStep time.Duration // the next re-read's delay
 }
 
+// readyLocked returns the channel the next read of e closes when it starts.
+func (e *entry[T]) readyLocked() chan struct{} {
+	if e.ready == nil {
+		e.ready = make(chan struct{})
+	}
+	return e.ready
+}
+
 type update[T any] struct {
 	state T
 	at    time.Time // when the change that led to this state was learnt
 }
 
-// state is where the hub's reading of a watched job stands. Its legal
-// values and moves are here and nowhere else (next): the hub changes an
-// entry's state by moveLocked only, which also queues the job where its
-// new state says.
-//
-// A read is asked for in one of two ways. A change (a notification, a
-// Watch, a resubscription) expects to find one: the job goes to the dirty
-// queue and is read first. A safety re-read expects none: the job goes to
-// the sweep queue, read when no change waits, and a change such a read
-// finds was announced by no notification, evidence that the hub is blind,
-// until a notification of the job comes (unannounced).
+// state is where the hub's reading of a watched job stands; its legal moves
+// are in next, made by moveLocked only. A change (a notification, a Watch,
+// a resync) expects to find one: the job is queued in dirty and read
+// first. A safety re-read expects none: the job is queued in sweep, read
+// when no change waits, and a change it finds with no notification since
+// (unannounced) is evidence that the hub is blind.
 type state uint8
 
 const (
@@ -92,13 +95,11 @@ func (s state) queuedIn(sweepQueue bool) bool {
 func (s state) trusted() bool { return s == idle || s == sweep }
 
 // unannounced reports whether a job in state s is read for a safety
-// re-read with no notification since: a change the read finds is one no
-// notification announced.
+// re-read with no notification since.
 func (s state) unannounced() bool { return s == sweeping || s == sweepingAgain }
 
-// moveLocked applies event ev to e and queues e where its new state says:
-// in dirty when it enters dirty or sweepAhead from elsewhere, in sweep
-// when it enters sweep. An illegal move is a bug in the hub.
+// moveLocked applies event ev to e and queues e where its new state says.
+// An illegal move is a bug in the hub.
 func (h *Hub[T]) moveLocked(e *entry[T], ev event) {
 	from, to := e.state, next[e.state][ev]
 	if to == illegal {
