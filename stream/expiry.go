@@ -5,16 +5,12 @@ import (
 	"time"
 )
 
-// A watched job's time to live: learnt by the guard, so that the job is
-// read when it runs out (see Expiry in doc.go).
-
 // Keyspace events by what they tell of a key's time to live.
 var (
-	// ttlEvents change the time to live and leave the value as it was:
-	// the time to live is learnt again, and nothing is read.
+	// ttlEvents change the time to live and leave the value: nothing is read.
 	ttlEvents = map[string]bool{"expire": true, "persist": true}
 	// newKeyEvents put another value, with its own time to live, in the
-	// key's place: the job is read, and its time to live learnt again.
+	// key's place: the job is read too.
 	newKeyEvents = map[string]bool{"restore": true, "rename_to": true, "copy_to": true, "move_to": true}
 )
 
@@ -37,13 +33,11 @@ func (h *Hub[T]) event(key, ev string, at time.Time) {
 	h.mu.Unlock()
 }
 
-// learnTTLs reads the time to live of es, jobs the guard took whose time
-// to live is unknown, in batches of Config.Batch, and returns next made
-// sooner by what it learnt. A job found gone is read, so that its waiters
-// learn it. A job told of a new time to live meanwhile is looked up again
-// at the next tick, as are all that are left once a lookup fails: a Redis
-// that does not answer holds the guard for one round trip timeout, not one per
-// batch.
+// learnTTLs learns the time to live of es in batches of Config.Batch and
+// returns next made sooner by what it learnt. A job found gone is read. A
+// job told of a new time to live meanwhile is looked up again at the next
+// tick, as are all that are left once a lookup fails: a Redis that does not
+// answer holds the guard for one round trip timeout, not one per batch.
 func (h *Hub[T]) learnTTLs(ctx context.Context, es []*entry[T], next time.Time) time.Time {
 	for len(es) > 0 {
 		batch := es[:min(len(es), h.cfg.Batch)]
@@ -80,11 +74,6 @@ func (h *Hub[T]) learnTTLs(ctx context.Context, es []*entry[T], next time.Time) 
 		h.mu.Unlock()
 	}
 	return next
-}
-
-// expiredLocked reports whether e's time is up at now.
-func expiredLocked[T any](e *entry[T], now time.Time) bool {
-	return !e.expires.IsZero() && !now.Before(e.expires)
 }
 
 // sooner returns the earlier of next and e's expiry, if e expires after

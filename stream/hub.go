@@ -123,6 +123,7 @@ type Hub[T any] struct {
 	blind     blindness            // caught missing changes
 	suspects  map[string]time.Time // changes found by safety re-reads, not yet announced
 	subs      *subscriptions       // keys mode's subscription set; nil under SubscribePattern or Poll
+	stats     Stats                // the counters; Stats fills in the gauges
 
 	kick  chan struct{} // wakes a reader; capacity one
 	polls chan struct{} // wakes the guard when it starts to poll; capacity one
@@ -130,7 +131,6 @@ type Hub[T any] struct {
 
 	mode    atomic.Value // Mode, once chosen
 	failing atomic.Bool  // the last batched read failed (logged once per outage)
-	stats   counters
 }
 
 // New returns a hub; it does nothing until Run.
@@ -287,23 +287,24 @@ func signal(ch chan<- struct{}) {
 
 // notify handles a change of key learnt at time at.
 func (h *Hub[T]) notify(key string, at time.Time) {
-	h.stats.notifications.Add(1)
 	id, ok := h.cfg.JobID(key)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.stats.Notifications++
 	if !ok {
 		return
 	}
-	h.mu.Lock()
 	h.blind.heard = true
 	delete(h.suspects, id) // announced after all, only late
 	if e := h.jobs[id]; e != nil {
 		h.queueLocked(e, notified, at)
 	}
-	h.mu.Unlock()
 }
 
-// resync queues every watched job for a read.
+// resync queues every watched job for a read, and counts it.
 func (h *Hub[T]) resync(at time.Time) {
 	h.mu.Lock()
+	h.stats.Resyncs++
 	h.resyncLocked(at)
 	h.mu.Unlock()
 }
@@ -417,13 +418,10 @@ func (h *Hub[T]) read(ctx context.Context, batch []*entry[T], expect bool) {
 	}
 	h.mu.Unlock()
 	states, err := h.readSafely(ctx, ids, prev)
-	h.stats.reads.Add(uint64(len(ids)))
-	h.stats.batches.Add(1)
 	if err == nil && len(states) != len(ids) {
 		err = errors.New("read returned a wrong number of states")
 	}
 	if err != nil {
-		h.stats.readErrors.Add(1)
 		if !h.failing.Swap(true) {
 			h.log.Warn("job reads failing; retrying while jobs are watched", "jobs", len(ids), "err", err)
 		}
@@ -432,6 +430,11 @@ func (h *Hub[T]) read(ctx context.Context, batch []*entry[T], expect bool) {
 	}
 
 	h.mu.Lock()
+	h.stats.Reads += uint64(len(ids))
+	h.stats.Batches++
+	if err != nil {
+		h.stats.ReadErrors++
+	}
 	now := time.Now()
 	var retry []*entry[T]
 	var pushes [][]func() func() // per job, the OnChange calls of its fan-out
@@ -552,7 +555,7 @@ func (h *Hub[T]) applyLocked(e *entry[T], st T, now time.Time) (again time.Durat
 			pushes = append(pushes, f)
 		}
 	}
-	h.stats.fanouts.Add(uint64(len(e.waiters)))
+	h.stats.Fanouts += uint64(len(e.waiters))
 	return 0, pushes
 }
 

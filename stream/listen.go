@@ -1,6 +1,9 @@
 package stream
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // news is what a listener (the subscriptions, or the poller) tells the hub
 // about how it learns of changes.
@@ -10,9 +13,8 @@ type news struct {
 	// subscription confirmed, or Redis answered the last poll.
 	on   bool
 	node string // the subscription's node; "" for the poller
-	// For lost: was says the subscription had been confirmed (counted as
-	// a reconnect), first that this is its first failure since then or
-	// since it started (logged).
+	// For lost: was says the subscription had been confirmed (counted as a
+	// reconnect), first that this is its first failure since (logged).
 	was, first bool
 	err        error
 }
@@ -29,10 +31,9 @@ const (
 )
 
 // listened is the one place that records a listener's news: whether the
-// hub listens (Ready, and with blindness whether its states are fresh),
-// the re-read of every watched job the news calls for, the counters and
-// the log line. A Watch that comes after it sees the re-reads queued, so
-// it never trusts a state from before.
+// hub listens, the re-reads it calls for, the counters and the log line.
+// A Watch after it sees the re-reads queued, so never trusts a state from
+// before.
 func (h *Hub[T]) listened(n news) {
 	h.mu.Lock()
 	was := h.listening
@@ -44,27 +45,30 @@ func (h *Hub[T]) listened(n news) {
 		h.down = n.err.Error()
 	}
 	h.refreshLocked()
-	// A refusal (NOPERM when an ACL drops the subscribe permission, a
-	// renamed command) is logged whenever it changes, not only on the
-	// first failure: it is what the operator must mend.
-	refused := n.what == lost && isRefused(n.err) && n.err.Error() != h.refusal
-	switch {
-	case refused:
-		h.refusal = n.err.Error()
-	case n.what == confirmed:
-		h.refusal = ""
-	}
 	now := time.Now()
-	if n.what == confirmed || n.what == answered {
-		h.resyncLocked(now)
-	}
+	// A refusal (NOPERM when an ACL drops the subscribe permission, a
+	// renamed command) is logged whenever it changes: the operator must
+	// mend it.
+	refused := n.what == lost && isRefused(n.err) && n.err.Error() != h.refusal
 	var say bool             // the news is logged (see flaps)
 	var held int             // news of its kind not logged before it
 	var lasted time.Duration // a loss logged late: how long it has lasted
 	switch n.what {
 	case confirmed:
+		// Changes made while it was down were not published to us.
+		h.refusal = ""
+		h.stats.Resyncs++
+		h.resyncLocked(now)
 		say, held = h.flaps.live(now, n.node)
+	case answered:
+		h.resyncLocked(now)
 	case lost:
+		if refused {
+			h.refusal = n.err.Error()
+		}
+		if n.was {
+			h.stats.Reconnects++
+		}
 		say, held, lasted = h.flaps.lost(now, n.node, n.first)
 	}
 	h.mu.Unlock()
@@ -79,39 +83,43 @@ func (h *Hub[T]) listened(n news) {
 	if lasted > 0 {
 		attrs = append(attrs, "down_for", lasted.Round(time.Millisecond))
 	}
-	switch n.what {
-	case confirmed:
-		// Changes made while it was down were not published to us.
-		h.stats.resyncs.Add(1)
-		if say {
-			h.log.Info("keyspace subscription live; watched jobs re-read", attrs...)
-		}
-	case lost:
-		if n.was {
-			h.stats.reconnects.Add(1)
-		}
+	switch {
+	case n.what == confirmed && say:
+		h.log.Info("keyspace subscription live; watched jobs re-read", attrs...)
+	case n.what == lost && (say || refused):
 		// The error first: what failed is what the line is about.
-		attrs = append([]any{"err", n.err}, attrs...)
-		switch {
-		case say:
-			h.log.Warn("keyspace subscription lost; reconnecting", attrs...)
-		case refused:
-			h.log.Warn("keyspace subscription refused; retrying", attrs...)
+		msg := "keyspace subscription lost; reconnecting"
+		if !say {
+			msg = "keyspace subscription refused; retrying"
 		}
-	case answered:
-		if !was {
-			h.log.Info("polling watched jobs", "interval", h.cfg.PollTick)
-		}
-	case unanswered:
-		if was {
-			h.log.Warn("redis unreachable in poll mode", "err", n.err)
-		}
+		h.log.Warn(msg, append([]any{"err", n.err}, attrs...)...)
+	case n.what == answered && !was:
+		h.log.Info("polling watched jobs", "interval", h.cfg.PollTick)
+	case n.what == unanswered && was:
+		h.log.Warn("redis unreachable in poll mode", "err", n.err)
 	}
 }
 
-// isListening reports whether the hub learns of every change.
-func (h *Hub[T]) isListening() bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.listening
+// poll, poll mode's listener, re-reads every watched job each tick until
+// ctx ends. It pings Redis, so that readiness stays true to whether Redis
+// answers even with no job watched.
+func (h *Hub[T]) poll(ctx context.Context) {
+	t := time.NewTicker(h.cfg.PollTick)
+	defer t.Stop()
+	for {
+		pctx, cancel := context.WithTimeout(ctx, h.cfg.RoundTripTimeout)
+		err := h.cfg.Redis.Ping(pctx).Err()
+		cancel()
+		if err != nil {
+			h.listened(news{what: unanswered, err: err})
+		} else {
+			h.listened(news{what: answered, on: true})
+		}
+		select {
+		case <-ctx.Done():
+			h.listened(news{what: stopped}) // no more polls: Watch must not trust the states held
+			return
+		case <-t.C:
+		}
+	}
 }

@@ -1,20 +1,5 @@
 package stream
 
-import "sync/atomic"
-
-type counters struct {
-	notifications atomic.Uint64
-	reads         atomic.Uint64
-	batches       atomic.Uint64
-	readErrors    atomic.Uint64
-	fanouts       atomic.Uint64
-	resyncs       atomic.Uint64
-	reconnects    atomic.Uint64
-	safetyReads   atomic.Uint64
-	unannounced   atomic.Uint64
-	blindEpisodes atomic.Uint64
-}
-
 // Stats is a snapshot of the hub's counters and gauges, for metrics.
 type Stats struct {
 	Notifications uint64    // keyspace notifications received
@@ -43,38 +28,16 @@ type Stats struct {
 // Stats returns the hub's counters and gauges.
 func (h *Hub[T]) Stats() Stats {
 	h.mu.Lock()
-	jobs, waiters := len(h.jobs), 0
+	defer h.mu.Unlock()
+	st := h.stats
+	st.Jobs = len(h.jobs)
 	for _, e := range h.jobs {
-		waiters += len(e.waiters)
+		st.Waiters += len(e.waiters)
 	}
-	blind, reason, live, down := h.blind.on, h.blind.reason, h.listening, h.down
-	var chans int
-	var subscribed, unsubscribed uint64
+	st.Blind, st.BlindReason, st.Live, st.Down = h.blind.on, h.blind.reason, h.listening, h.down
+	st.Mode, st.Subscribe = h.Mode(), h.cfg.Subscribe
 	if h.subs != nil {
-		chans, subscribed, unsubscribed = h.subs.count, h.subs.sent.subscribe, h.subs.sent.unsubscribe
+		st.Channels, st.Subscribed, st.Unsubscribed = h.subs.count, h.subs.sent.subscribe, h.subs.sent.unsubscribe
 	}
-	h.mu.Unlock()
-	return Stats{
-		Notifications: h.stats.notifications.Load(),
-		Reads:         h.stats.reads.Load(),
-		Batches:       h.stats.batches.Load(),
-		ReadErrors:    h.stats.readErrors.Load(),
-		Fanouts:       h.stats.fanouts.Load(),
-		Resyncs:       h.stats.resyncs.Load(),
-		Reconnects:    h.stats.reconnects.Load(),
-		SafetyReads:   h.stats.safetyReads.Load(),
-		Unannounced:   h.stats.unannounced.Load(),
-		BlindEpisodes: h.stats.blindEpisodes.Load(),
-		Blind:         blind,
-		BlindReason:   reason,
-		Jobs:          jobs,
-		Waiters:       waiters,
-		Mode:          h.Mode(),
-		Live:          live,
-		Down:          down,
-		Subscribe:     h.cfg.Subscribe,
-		Channels:      chans,
-		Subscribed:    subscribed,
-		Unsubscribed:  unsubscribed,
-	}
+	return st
 }
