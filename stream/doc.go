@@ -62,12 +62,13 @@
 // and looks a due job up again, which makes Redis expire it.
 //
 // Keys mode. Each node's channels are refcounted by held waiters, each in
-// one state of channel.go's table, moved there only. A channel first wanted
-// waits up to SubscribeWindow to share its SUBSCRIBE; one no longer wanted
-// lingers for Linger, then is unsubscribed in a batch. At most one command
-// of a channel is in flight. A connection opens with an anchor channel
-// (proving, with no job watched, that Redis lets jobwait subscribe), every
-// channel wanted on its node, and a PING whose answer confirms the opening.
+// one state of chanNext's table (subs.go), moved there only. A channel
+// first wanted waits up to SubscribeWindow to share its SUBSCRIBE; one no
+// longer wanted lingers for Linger, then is unsubscribed in a batch. At
+// most one command of a channel is in flight. A connection opens with an
+// anchor channel (proving, with no job watched, that Redis lets jobwait
+// subscribe), every channel wanted on its node, and a PING whose answer
+// confirms the opening.
 // Channels follow their key's master (Publishers.Owner) when slots move.
 //
 // Reconnects. While any publisher's subscription is down, the hub is not

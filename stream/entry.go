@@ -1,6 +1,10 @@
 package stream
 
-import "time"
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+)
 
 // entry is one watched job.
 type entry[T any] struct {
@@ -114,4 +118,55 @@ func (h *Hub[T]) moveLocked(e *entry[T], ev event) {
 		h.sweep = append(h.sweep, e)
 		signal(h.kick)
 	}
+}
+
+// Waiter is one client's wait for one job. Its owner selects on C, reads
+// Latest when woken, and calls Close when done. An owner that can act on a
+// change at once, without blocking, sets OnChange to be called instead.
+type Waiter[T any] struct {
+	hub    *Hub[T]
+	id     string
+	held   bool          // holds the job's channels (keys mode's Watch)
+	wake   chan struct{} // capacity one: a pending wake-up covers any number of changes
+	latest atomic.Pointer[update[T]]
+	push   atomic.Pointer[func() func()] // OnChange's f; nil: signal wake
+	close  sync.Once
+}
+
+// C is signalled when the job's state changes; read Latest then.
+func (w *Waiter[T]) C() <-chan struct{} { return w.wake }
+
+// OnChange makes f, instead of a signal on C, the way w learns of each
+// later change: the reader calls f once the new state is stored, outside
+// the hub's lock, with no goroutine switch. f must not block; it may run
+// concurrently with the owner, with another call of f (each sees the
+// newest state), and after Close; what it cannot do at once it hands to
+// the owner with Wake. What f returns, if not nil, runs once every waiter
+// of the job had its f, before the read's next job; it must not block.
+func (w *Waiter[T]) OnChange(f func() (after func())) { w.push.Store(&f) }
+
+// Wake signals C without blocking, as a change does.
+func (w *Waiter[T]) Wake() { signal(w.wake) }
+
+// Latest returns the newest state and when the change that produced it was
+// learnt (the notification's arrival, or the read that found it).
+func (w *Waiter[T]) Latest() (T, time.Time) {
+	u := w.latest.Load()
+	return u.state, u.at
+}
+
+// Close unregisters the waiter. It is safe to call more than once.
+func (w *Waiter[T]) Close() {
+	w.close.Do(func() { w.hub.leave(w) })
+}
+
+// deliver replaces the undelivered state and signals without blocking, or
+// returns OnChange's f, to be called once the hub's lock is released.
+func (w *Waiter[T]) deliver(u *update[T]) (push func() func()) {
+	w.latest.Store(u)
+	if f := w.push.Load(); f != nil {
+		return *f
+	}
+	w.Wake()
+	return nil
 }
