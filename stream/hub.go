@@ -112,14 +112,13 @@ type Hub[T any] struct {
 
 	mu        sync.Mutex
 	jobs      map[string]*entry[T]
-	dirty     []*entry[T] // queued for a read, oldest first
-	sweep     []*entry[T] // queued by safety re-reads only: read when dirty is empty
-	listening bool        // subscribed (keyspace) or the last poll answered; set by listened only
-	refusal   string      // the last refusal of a subscription logged (see listened)
-	down      string      // why the hub does not listen: the listener's last error
-	flaps     flaps       // which losses and confirmations are logged (see listened)
-	fresh     bool        // the hub's states follow every change: listening and not blind
-	running   bool
+	dirty     []*entry[T]          // queued for a read, oldest first
+	sweep     []*entry[T]          // queued by safety re-reads only: read when dirty is empty
+	listening bool                 // subscribed (keyspace) or the last poll answered; set by listened only
+	refusal   string               // the last refusal of a subscription logged (see listened)
+	down      string               // why the hub does not listen: the listener's last error
+	flaps     flaps                // which losses and confirmations are logged (see listened)
+	fresh     bool                 // the hub's states follow every change: listening and not blind
 	blind     blindness            // caught missing changes
 	suspects  map[string]time.Time // changes found by safety re-reads, not yet announced
 	subs      *subscriptions       // keys mode's subscription set; nil under SubscribePattern or Poll
@@ -129,6 +128,7 @@ type Hub[T any] struct {
 	polls chan struct{} // wakes the guard when it starts to poll; capacity one
 	done  chan struct{} // closed when Run returns
 
+	running atomic.Bool
 	mode    atomic.Value // Mode, once chosen
 	failing atomic.Bool  // the last batched read failed (logged once per outage)
 }
@@ -285,28 +285,39 @@ func signal(ch chan<- struct{}) {
 	}
 }
 
-// notify handles a change of key learnt at time at.
-func (h *Hub[T]) notify(key string, at time.Time) {
+// Keyspace events by what they tell of a key's time to live.
+var (
+	// ttlEvents change the time to live and leave the value: nothing is
+	// read, and they are no notification of a change.
+	ttlEvents = map[string]bool{"expire": true, "persist": true}
+	// newKeyEvents put another value, with its own time to live, in the
+	// key's place.
+	newKeyEvents = map[string]bool{"restore": true, "rename_to": true, "copy_to": true, "move_to": true}
+)
+
+// event handles keyspace event ev of key, learnt at time at.
+func (h *Hub[T]) event(key, ev string, at time.Time) {
 	id, ok := h.cfg.JobID(key)
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.stats.Notifications++
+	change := !ttlEvents[ev]
+	if change {
+		h.stats.Notifications++
+	}
 	if !ok {
 		return
 	}
-	h.blind.heard = true
-	delete(h.suspects, id) // announced after all, only late
-	if e := h.jobs[id]; e != nil {
-		h.queueLocked(e, notified, at)
+	e := h.jobs[id]
+	if change {
+		h.blind.heard = true
+		delete(h.suspects, id) // announced after all, only late
+		if e != nil {
+			h.queueLocked(e, notified, at)
+		}
 	}
-}
-
-// resync queues every watched job for a read, and counts it.
-func (h *Hub[T]) resync(at time.Time) {
-	h.mu.Lock()
-	h.stats.Resyncs++
-	h.resyncLocked(at)
-	h.mu.Unlock()
+	if e != nil && (ttlEvents[ev] || newKeyEvents[ev]) {
+		e.newTTL = true
+	}
 }
 
 // resyncLocked queues every watched job for a read, since the hub's states
@@ -336,26 +347,20 @@ func (h *Hub[T]) refreshLocked() {
 func (h *Hub[T]) readers(ctx context.Context, n int) {
 	var wg sync.WaitGroup
 	for range n {
-		wg.Go(func() { h.readLoop(ctx) })
+		wg.Go(func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-h.kick:
+				}
+				for batch, swept := h.take(); batch != nil; batch, swept = h.take() {
+					h.read(ctx, batch, !swept && h.Mode() != Poll)
+				}
+			}
+		})
 	}
 	wg.Wait()
-}
-
-func (h *Hub[T]) readLoop(ctx context.Context) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-h.kick:
-		}
-		for {
-			batch, swept := h.take()
-			if batch == nil {
-				break
-			}
-			h.read(ctx, batch, !swept && h.Mode() != Poll)
-		}
-	}
 }
 
 // take removes up to one batch from the queues (changes first, then safety

@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"cmp"
 	"context"
 	"sync"
 	"time"
@@ -58,10 +59,7 @@ func (h *Hub[T]) keysSession(ctx context.Context, n Node, ps Subscriber, b *back
 	h.mu.Lock()
 	h.subs.cut(nc, gen)
 	h.mu.Unlock()
-	if sendErr != nil {
-		return sendErr
-	}
-	return err
+	return cmp.Or(sendErr, err) // the sender's failure ended the receive
 }
 
 // channelReply applies a subscription reply; one that confirms a job's
@@ -91,8 +89,8 @@ func (h *Hub[T]) send(ctx context.Context, ps Subscriber, nc *nodeChannels, gen 
 	if err := ps.Ping(ctx, openMark); err != nil {
 		return err
 	}
-	window, linger := stoppedTimer(), stoppedTimer()
-	defer window.Stop()
+	linger := time.NewTimer(time.Hour)
+	linger.Stop()
 	defer linger.Stop()
 	for {
 		select {
@@ -100,11 +98,10 @@ func (h *Hub[T]) send(ctx context.Context, ps Subscriber, nc *nodeChannels, gen 
 			return nil
 		case <-linger.C:
 		case <-nc.kick:
-			window.Reset(h.cfg.SubscribeWindow)
 			select {
 			case <-ctx.Done():
 				return nil
-			case <-window.C:
+			case <-time.After(h.cfg.SubscribeWindow):
 			}
 		}
 		h.mu.Lock()
@@ -120,13 +117,6 @@ func (h *Hub[T]) send(ctx context.Context, ps Subscriber, nc *nodeChannels, gen 
 			linger.Reset(max(time.Until(next), 0) + h.cfg.SubscribeWindow)
 		}
 	}
-}
-
-// stoppedTimer returns a timer that is not running: Reset starts it.
-func stoppedTimer() *time.Timer {
-	t := time.NewTimer(time.Hour)
-	t.Stop()
-	return t
 }
 
 // inChunks sends cmd for channels, subscribeChunk at a time.

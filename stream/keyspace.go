@@ -78,7 +78,10 @@ func (l *listener[T]) follow(ctx context.Context) {
 	if first {
 		return
 	}
-	l.h.resync(time.Now())
+	l.h.mu.Lock()
+	l.h.stats.Resyncs++
+	l.h.resyncLocked(time.Now())
+	l.h.mu.Unlock()
 	names := make([]string, len(p.Masters))
 	for i, n := range p.Masters {
 		names[i] = n.Name

@@ -76,13 +76,9 @@ func (h *Hub[T]) Ready() bool {
 // listener and the guard or the poller. It returns once every goroutine it
 // started has returned.
 func (h *Hub[T]) Run(ctx context.Context) error {
-	h.mu.Lock()
-	if h.running {
-		h.mu.Unlock()
+	if !h.running.CompareAndSwap(false, true) {
 		return fmt.Errorf("hub already running")
 	}
-	h.running = true
-	h.mu.Unlock()
 	defer close(h.done)
 
 	var wg sync.WaitGroup
