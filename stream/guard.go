@@ -126,14 +126,6 @@ func (h *Hub[T]) caughtBlindLocked(now time.Time, reason string, attrs ...any) {
 	h.refreshLocked()
 }
 
-// Blind reports whether the hub has caught itself missing changes and why
-// ("" when not).
-func (h *Hub[T]) Blind() (bool, string) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.blind.on, h.blind.reason
-}
-
 // guardFlags checks node n's notify-keyspace-events twice per Resync until
 // ctx ends, or until CONFIG is refused: another client may switch
 // notifications off at runtime, which leaves the subscription up and
