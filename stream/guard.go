@@ -91,7 +91,6 @@ func (h *Hub[T]) guardOnce(now time.Time) (next time.Time, learn []*entry[T]) {
 	if polling {
 		stale = 0
 	}
-	n := 0
 	for _, e := range h.jobs {
 		if !e.expires.IsZero() && !now.Before(e.expires) {
 			// Looking its time to live up makes Redis expire the key.
@@ -106,9 +105,8 @@ func (h *Hub[T]) guardOnce(now time.Time) (next time.Time, learn []*entry[T]) {
 			continue
 		}
 		h.moveLocked(e, swept)
-		n++
+		h.stats.SafetyReads++
 	}
-	h.stats.SafetyReads += uint64(n)
 	return next, learn
 }
 

@@ -441,9 +441,8 @@ func (h *Hub[T]) read(ctx context.Context, batch []*entry[T], expect bool) {
 		h.stats.ReadErrors++
 	}
 	now := time.Now()
-	var retry []*entry[T]
-	var pushes [][]func() func() // per job, the OnChange calls of its fan-out
-	confirm := map[time.Duration][]*entry[T]{}
+	var pushes [][]func() func()             // per job, the OnChange calls of its fan-out
+	later := map[time.Duration][]*entry[T]{} // read again after a delay: doubted, or failed
 	for i, e := range batch {
 		e.err = err
 		var hold time.Duration
@@ -464,9 +463,9 @@ func (h *Hub[T]) read(ctx context.Context, batch []*entry[T], expect bool) {
 		switch h.moveLocked(e, readDone); {
 		case e.state == dirty: // changed during the read: read once more
 		case hold > 0:
-			confirm[hold] = append(confirm[hold], e)
+			later[hold] = append(later[hold], e)
 		case err != nil:
-			retry = append(retry, e)
+			later[DefaultRetry] = append(later[DefaultRetry], e)
 		}
 	}
 	h.mu.Unlock()
@@ -486,10 +485,7 @@ func (h *Hub[T]) read(ctx context.Context, batch []*entry[T], expect bool) {
 	}
 
 	if ctx.Err() == nil {
-		if len(retry) > 0 {
-			time.AfterFunc(DefaultRetry, func() { h.requeue(ctx, retry) })
-		}
-		for d, es := range confirm {
+		for d, es := range later {
 			time.AfterFunc(d, func() { h.requeue(ctx, es) })
 		}
 	}

@@ -45,7 +45,7 @@ type nodeSub struct {
 // ends.
 func (h *Hub[T]) listen(ctx context.Context) {
 	l := &listener[T]{h: h, configured: make(map[string]bool), subs: make(map[string]*nodeSub), check: make(chan struct{}, 1)}
-	defer l.stop()
+	defer l.stop(ctx)
 	t := time.NewTicker(publishersEvery)
 	defer t.Stop()
 	for {
@@ -150,13 +150,8 @@ func (l *listener[T]) tellLocked(n news) {
 }
 
 // stop ends every subscription and waits for them.
-func (l *listener[T]) stop() {
-	l.mu.Lock()
-	for name, s := range l.subs {
-		s.cancel()
-		delete(l.subs, name)
-	}
-	l.mu.Unlock()
+func (l *listener[T]) stop(ctx context.Context) {
+	l.resubscribe(ctx, nil)
 	l.wg.Wait()
 	l.h.listened(news{what: stopped})
 }
