@@ -127,7 +127,8 @@ func (h *Hub[T]) caughtBlindLocked(now time.Time, reason string, attrs ...any) {
 // guardFlags checks node n's notify-keyspace-events twice per Resync until
 // ctx ends, or until CONFIG is refused: another client may switch
 // notifications off at runtime, which leaves the subscription up and
-// silent.
+// silent. Lacking classes are added back, the hub is blind, and every
+// watched job is re-read.
 func (h *Hub[T]) guardFlags(ctx context.Context, n Node) {
 	t := time.NewTicker(max(h.cfg.Resync/2, 50*time.Millisecond))
 	defer t.Stop()
@@ -137,45 +138,32 @@ func (h *Hub[T]) guardFlags(ctx context.Context, n Node) {
 			return
 		case <-t.C:
 		}
-		if refused := h.checkFlags(ctx, n); refused {
+		cctx, cancel := context.WithTimeout(ctx, h.cfg.RoundTripTimeout)
+		have, lacked, err := restoreFlags(cctx, n.Client)
+		cancel()
+		if !lacked && isRefused(err) {
+			h.log.Debug("CONFIG refused: notify-keyspace-events not watched; the safety re-read bounds what is missed", "node", n.Name, "err", err)
 			return
 		}
-	}
-}
-
-// checkFlags checks node n's notify-keyspace-events once and reports
-// whether CONFIG is refused. Lacking classes are added back, the hub is
-// blind, and every watched job is re-read.
-func (h *Hub[T]) checkFlags(ctx context.Context, n Node) (refused bool) {
-	cctx, cancel := context.WithTimeout(ctx, h.cfg.RoundTripTimeout)
-	defer cancel()
-	have, lacked, err := restoreFlags(cctx, n.Client)
-	if !lacked {
-		if isRefused(err) {
-			h.log.Debug("CONFIG refused: notify-keyspace-events not watched; the safety re-read bounds what is missed", "node", n.Name, "err", err)
-			return true
-		}
-		if err == nil {
-			h.mu.Lock()
+		h.mu.Lock()
+		switch {
+		case !lacked && err == nil:
 			h.blind.heard = true // the classes are there: as good as a notification
-			h.mu.Unlock()
+		case lacked:
+			if strings.TrimSpace(have) == "" {
+				have = `""` // shown so in the log
+			}
+			now := time.Now()
+			h.caughtBlindLocked(now, "notify-keyspace-events lacks classes jobwait needs",
+				"node", n.Name, "have", have, "need", NotifyFlags, "restored", err == nil, "err", err)
+			if err == nil {
+				// Changes made while the classes were missing were not published.
+				h.stats.Resyncs++
+				h.resyncLocked(now)
+			}
 		}
-		return false
+		h.mu.Unlock()
 	}
-	if strings.TrimSpace(have) == "" {
-		have = `""` // shown so in the log
-	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	now := time.Now()
-	h.caughtBlindLocked(now, "notify-keyspace-events lacks classes jobwait needs",
-		"node", n.Name, "have", have, "need", NotifyFlags, "restored", err == nil, "err", err)
-	if err == nil {
-		// Changes made while the classes were missing were not published.
-		h.stats.Resyncs++
-		h.resyncLocked(now)
-	}
-	return false
 }
 
 // learnTTLs learns the time to live of es in batches of Config.Batch and
