@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// The rules of a keyspace channel's state (channel.go), as the moves that
+// The rules of a keyspace channel's state (subs.go), as the moves that
 // lead to each, and the subscription set (subs.go) driven against a
 // simulated connection that answers in order, as Redis does.
 

@@ -1,6 +1,10 @@
 package stream
 
-import "time"
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+)
 
 // entry is one watched job.
 type entry[T any] struct {
@@ -20,22 +24,25 @@ type entry[T any] struct {
 	doubtStep time.Duration // the next re-read's delay
 }
 
+// readyLocked returns the channel the next read of e closes when it starts.
+func (e *entry[T]) readyLocked() chan struct{} {
+	if e.ready == nil {
+		e.ready = make(chan struct{})
+	}
+	return e.ready
+}
+
 type update[T any] struct {
 	state T
 	at    time.Time // when the change that led to this state was learnt
 }
 
-// state is where the hub's reading of a watched job stands. Its legal
-// values and moves are here and nowhere else (next): the hub changes an
-// entry's state by moveLocked only, which also queues the job where its
-// new state says.
-//
-// A read is asked for in one of two ways. A change (a notification, a
-// Watch, a resubscription) expects to find one: the job goes to the dirty
-// queue and is read first. A safety re-read expects none: the job goes to
-// the sweep queue, read when no change waits, and a change such a read
-// finds was announced by no notification, evidence that the hub is blind,
-// until a notification of the job comes (unannounced).
+// state is where the hub's reading of a watched job stands; its legal moves
+// are in next, made by moveLocked only. A change (a notification, a Watch,
+// a resync) expects to find one: the job is queued in dirty and read
+// first. A safety re-read expects none: the job is queued in sweep, read
+// when no change waits, and a change it finds with no notification since
+// (unannounced) is evidence that the hub is blind.
 type state uint8
 
 const (
@@ -92,13 +99,11 @@ func (s state) queuedIn(sweepQueue bool) bool {
 func (s state) trusted() bool { return s == idle || s == sweep }
 
 // unannounced reports whether a job in state s is read for a safety
-// re-read with no notification since: a change the read finds is one no
-// notification announced.
+// re-read with no notification since.
 func (s state) unannounced() bool { return s == sweeping || s == sweepingAgain }
 
-// moveLocked applies event ev to e and queues e where its new state says:
-// in dirty when it enters dirty or sweepAhead from elsewhere, in sweep
-// when it enters sweep. An illegal move is a bug in the hub.
+// moveLocked applies event ev to e and queues e where its new state says.
+// An illegal move is a bug in the hub.
 func (h *Hub[T]) moveLocked(e *entry[T], ev event) {
 	from, to := e.state, next[e.state][ev]
 	if to == illegal {
@@ -113,4 +118,55 @@ func (h *Hub[T]) moveLocked(e *entry[T], ev event) {
 		h.sweep = append(h.sweep, e)
 		signal(h.kick)
 	}
+}
+
+// Waiter is one client's wait for one job. Its owner selects on C, reads
+// Latest when woken, and calls Close when done. An owner that can act on a
+// change at once, without blocking, sets OnChange to be called instead.
+type Waiter[T any] struct {
+	hub    *Hub[T]
+	id     string
+	held   bool          // holds the job's channels (keys mode's Watch)
+	wake   chan struct{} // capacity one: a pending wake-up covers any number of changes
+	latest atomic.Pointer[update[T]]
+	push   atomic.Pointer[func() func()] // OnChange's f; nil: signal wake
+	close  sync.Once
+}
+
+// C is signalled when the job's state changes; read Latest then.
+func (w *Waiter[T]) C() <-chan struct{} { return w.wake }
+
+// OnChange makes f, instead of a signal on C, the way w learns of each
+// later change: the reader calls f once the new state is stored, outside
+// the hub's lock, with no goroutine switch. f must not block; it may run
+// concurrently with the owner, with another call of f (each sees the
+// newest state), and after Close; what it cannot do at once it hands to
+// the owner with Wake. What f returns, if not nil, runs once every waiter
+// of the job had its f, before the read's next job; it must not block.
+func (w *Waiter[T]) OnChange(f func() (after func())) { w.push.Store(&f) }
+
+// Wake signals C without blocking, as a change does.
+func (w *Waiter[T]) Wake() { signal(w.wake) }
+
+// Latest returns the newest state and when the change that produced it was
+// learnt (the notification's arrival, or the read that found it).
+func (w *Waiter[T]) Latest() (T, time.Time) {
+	u := w.latest.Load()
+	return u.state, u.at
+}
+
+// Close unregisters the waiter. It is safe to call more than once.
+func (w *Waiter[T]) Close() {
+	w.close.Do(func() { w.hub.leave(w) })
+}
+
+// deliver replaces the undelivered state and signals without blocking, or
+// returns OnChange's f, to be called once the hub's lock is released.
+func (w *Waiter[T]) deliver(u *update[T]) (push func() func()) {
+	w.latest.Store(u)
+	if f := w.push.Load(); f != nil {
+		return *f
+	}
+	w.Wake()
+	return nil
 }

@@ -20,7 +20,7 @@ func (h *Hub[T]) RunSubscribed(ctx context.Context) {
 }
 
 // Notify hands the hub a keyspace notification of key.
-func (h *Hub[T]) Notify(key string) { h.notify(key, time.Now()) }
+func (h *Hub[T]) Notify(key string) { h.event(key, "set", time.Now()) }
 
 // Event hands the hub keyspace event ev of key ("set", "expire").
 func (h *Hub[T]) Event(key, ev string) { h.event(key, ev, time.Now()) }

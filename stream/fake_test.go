@@ -163,7 +163,8 @@ func memHub(t *testing.T, m *memStore, opts ...func(*stream.Config[string])) *st
 // assertNotBlind checks that h has not caught itself missing a change.
 func assertNotBlind(t *testing.T, h *stream.Hub[string]) {
 	t.Helper()
-	blind, reason := h.Blind()
+	st := h.Stats()
+	blind, reason := st.Blind, st.BlindReason
 	assert.False(t, blind, reason)
 	assert.EqualValues(t, 0, h.Stats().Unannounced)
 }

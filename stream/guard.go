@@ -6,15 +6,11 @@ import (
 	"time"
 )
 
-// blindness is an episode in which the hub caught itself missing changes:
-// a safety re-read found a change no notification announced, or a node's
-// notify-keyspace-events lacked NotifyFlags. While blind, the hub's states
-// are not trusted (new waiters read Redis) and watched jobs are re-read at
-// the poll tick, as poll mode does. The episode ends when no evidence
-// has come for a whole Resync and a notification was heard since the
-// newest (or CONFIG GET found the classes): a quiet Resync alone proves
-// nothing while notifications are still off, since no watched job may
-// have changed meanwhile.
+// blindness is an episode in which the hub caught itself missing changes
+// (see Missed notifications in doc.go). It ends when no evidence has come
+// for a whole Resync and a notification was heard since the newest (or
+// CONFIG GET found the classes): a quiet Resync alone proves nothing while
+// notifications are still off.
 type blindness struct {
 	on     bool
 	reason string
@@ -22,14 +18,11 @@ type blindness struct {
 	heard  bool      // a notification came after last
 }
 
-// guard re-reads, in keyspace mode, every watched job whose last read is
-// older than Resync, judges the changes those re-reads found, ends a
-// blind episode, and learns the time to live of watched jobs (reading
-// those whose time is up, see expiry.go), until ctx ends. Jobs read for a
-// notification within Resync cost nothing here. While the hub hears
-// nothing it can trust (blind, or the subscription down: lost, refused, on
-// a cluster any master's) it polls instead, as poll mode does: every
-// watched job at every poll tick.
+// guard, in keyspace mode, re-reads every watched job whose last read is
+// older than Resync, judges what those re-reads found, ends a blind
+// episode, and learns the time to live of watched jobs (learnTTLs), until
+// ctx ends. While the hub hears nothing it can trust (blind, or any
+// subscription down) it polls instead: every watched job each poll tick.
 func (h *Hub[T]) guard(ctx context.Context) {
 	t := time.NewTimer(h.guardEvery(time.Time{}))
 	defer t.Stop()
@@ -38,8 +31,7 @@ func (h *Hub[T]) guard(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-h.polls:
-			// Polling began: its first tick is a poll tick away,
-			// not what is left of a tenth of Resync.
+			// Polling began: its first tick is a poll tick away.
 			t.Reset(h.guardEvery(time.Time{}))
 			continue
 		case <-t.C:
@@ -50,11 +42,9 @@ func (h *Hub[T]) guard(ctx context.Context) {
 	}
 }
 
-// guardEvery is the safety re-read's tick: a tenth of Resync, so that a
-// job is re-read at most Resync and a tenth after its last read, and never
-// sooner than Resync after it, or until next, when a watched job expires,
-// if that is sooner; the poll tick while polling (whose reads make
-// Redis expire what is due).
+// guardEvery is the guard's tick: a tenth of Resync, so that a job is
+// re-read within Resync and a tenth of its last read, or until next, when
+// a watched job expires, if sooner; the poll tick while polling.
 func (h *Hub[T]) guardEvery(next time.Time) time.Duration {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -69,14 +59,14 @@ func (h *Hub[T]) guardEvery(next time.Time) time.Duration {
 }
 
 // pollingLocked reports whether the guard polls: the hub is blind, or its
-// subscription is down, so changes may come with no notification.
+// subscription is down.
 func (h *Hub[T]) pollingLocked() bool { return h.blind.on || !h.listening }
 
 // guardOnce runs one tick of the guard at now. It returns when the next
-// watched job expires (zero: none does), and the jobs whose time to live
-// is to be learnt: those watched since the last tick or told of a new one
-// (not while polling, whose reads make Redis expire what is due), and
-// those whose time is up.
+// watched job expires (zero: none), and the jobs whose time to live is to
+// be learnt: those watched since the last tick or told of a new one (not
+// while polling, whose reads make Redis expire what is due), and those
+// whose time is up.
 func (h *Hub[T]) guardOnce(now time.Time) (next time.Time, learn []*entry[T]) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -88,7 +78,7 @@ func (h *Hub[T]) guardOnce(now time.Time) (next time.Time, learn []*entry[T]) {
 		}
 	}
 	if unannounced > 0 {
-		h.stats.unannounced.Add(uint64(unannounced))
+		h.stats.Unannounced += uint64(unannounced)
 		h.caughtBlindLocked(now, "a safety re-read found changes no notification announced", "jobs", unannounced)
 	}
 	if h.blind.on && h.blind.heard && now.Sub(h.blind.last) >= h.cfg.Resync {
@@ -101,9 +91,8 @@ func (h *Hub[T]) guardOnce(now time.Time) (next time.Time, learn []*entry[T]) {
 	if polling {
 		stale = 0
 	}
-	n := 0
 	for _, e := range h.jobs {
-		if expiredLocked(e, now) {
+		if !e.expires.IsZero() && !now.Before(e.expires) {
 			// Looking its time to live up makes Redis expire the key.
 			e.expires, e.newTTL = time.Time{}, true
 		}
@@ -115,56 +104,31 @@ func (h *Hub[T]) guardOnce(now time.Time) (next time.Time, learn []*entry[T]) {
 		if e.state != idle || e.readAt.IsZero() || now.Sub(e.readAt) < stale || !e.doubtFrom.IsZero() {
 			continue
 		}
-		// Behind every change, in smaller batches, since it seldom finds
-		// one; a change, or a Watch, of e meanwhile moves it ahead.
 		h.moveLocked(e, swept)
-		n++
+		h.stats.SafetyReads++
 	}
-	h.stats.safetyReads.Add(uint64(n))
 	return next, learn
 }
 
-// caughtBlind records evidence of missed changes; the first evidence of an
+// caughtBlindLocked records evidence of missed changes; the first of an
 // episode is logged with its reason.
-func (h *Hub[T]) caughtBlind(reason string, attrs ...any) {
-	h.mu.Lock()
-	h.caughtBlindLocked(time.Now(), reason, attrs...)
-	h.mu.Unlock()
-}
-
 func (h *Hub[T]) caughtBlindLocked(now time.Time, reason string, attrs ...any) {
 	h.blind.last, h.blind.heard = now, false
 	if h.blind.on {
 		return
 	}
 	h.blind.on, h.blind.reason = true, reason
-	h.stats.blindEpisodes.Add(1)
+	h.stats.BlindEpisodes++
 	h.log.Warn("notifications missed: re-reading watched jobs every poll interval until none is missed for a resync interval",
 		append([]any{"reason", reason, "poll_interval", h.cfg.PollTick, "resync", h.cfg.Resync}, attrs...)...)
 	h.refreshLocked()
 }
 
-// heard records a sign that notifications flow (blindness.heard).
-func (h *Hub[T]) heard() {
-	h.mu.Lock()
-	h.blind.heard = true
-	h.mu.Unlock()
-}
-
-// Blind reports whether the hub has caught itself missing changes and why
-// ("" when not).
-func (h *Hub[T]) Blind() (bool, string) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.blind.on, h.blind.reason
-}
-
 // guardFlags checks node n's notify-keyspace-events twice per Resync until
-// ctx ends: another client may switch notifications off or narrow them at
-// runtime, which leaves the subscription up and silent. Lacking classes are
-// added back, the episode counts as blind, and every watched job is re-read.
-// Where CONFIG is refused it stops: the safety re-read alone bounds what is
-// missed.
+// ctx ends, or until CONFIG is refused: another client may switch
+// notifications off at runtime, which leaves the subscription up and
+// silent. Lacking classes are added back, the hub is blind, and every
+// watched job is re-read.
 func (h *Hub[T]) guardFlags(ctx context.Context, n Node) {
 	t := time.NewTicker(max(h.cfg.Resync/2, 50*time.Millisecond))
 	defer t.Stop()
@@ -174,41 +138,82 @@ func (h *Hub[T]) guardFlags(ctx context.Context, n Node) {
 			return
 		case <-t.C:
 		}
-		if refused := h.checkFlags(ctx, n); refused {
+		cctx, cancel := context.WithTimeout(ctx, h.cfg.RoundTripTimeout)
+		have, lacked, err := restoreFlags(cctx, n.Client)
+		cancel()
+		if !lacked && isRefused(err) {
+			h.log.Debug("CONFIG refused: notify-keyspace-events not watched; the safety re-read bounds what is missed", "node", n.Name, "err", err)
 			return
 		}
-	}
-}
-
-// checkFlags checks and restores node n's notify-keyspace-events once; it
-// reports whether CONFIG is refused.
-func (h *Hub[T]) checkFlags(ctx context.Context, n Node) (refused bool) {
-	cctx, cancel := context.WithTimeout(ctx, h.cfg.RoundTripTimeout)
-	defer cancel()
-	have, lacked, err := restoreFlags(cctx, n.Client)
-	if !lacked && err == nil {
-		h.heard() // the classes are there: as good as a notification
-	}
-	if !lacked {
-		if isRefused(err) {
-			h.log.Debug("CONFIG refused: notify-keyspace-events not watched; the safety re-read bounds what is missed", "node", n.Name, "err", err)
+		h.mu.Lock()
+		switch {
+		case !lacked && err == nil:
+			h.blind.heard = true // the classes are there: as good as a notification
+		case lacked:
+			if strings.TrimSpace(have) == "" {
+				have = `""` // shown so in the log
+			}
+			now := time.Now()
+			h.caughtBlindLocked(now, "notify-keyspace-events lacks classes jobwait needs",
+				"node", n.Name, "have", have, "need", NotifyFlags, "restored", err == nil, "err", err)
+			if err == nil {
+				// Changes made while the classes were missing were not published.
+				h.stats.Resyncs++
+				h.resyncLocked(now)
+			}
 		}
-		return isRefused(err)
+		h.mu.Unlock()
 	}
-	h.caughtBlind("notify-keyspace-events lacks classes jobwait needs",
-		"node", n.Name, "have", quoteFlags(have), "need", NotifyFlags, "restored", err == nil, "err", err)
-	if err == nil {
-		// Changes made while the classes were missing were not published.
-		h.stats.resyncs.Add(1)
-		h.resync(time.Now())
-	}
-	return false
 }
 
-// quoteFlags shows an empty setting as "" in the log.
-func quoteFlags(s string) string {
-	if strings.TrimSpace(s) == "" {
-		return `""`
+// learnTTLs learns the time to live of es in batches of Config.Batch and
+// returns next made sooner by what it learnt. A job found gone is read. A
+// job told of a new time to live meanwhile is looked up again at the next
+// tick, as are all that are left once a lookup fails: a Redis that does not
+// answer holds the guard for one round trip timeout, not one per batch.
+func (h *Hub[T]) learnTTLs(ctx context.Context, es []*entry[T], next time.Time) time.Time {
+	for len(es) > 0 {
+		batch := es[:min(len(es), h.cfg.Batch)]
+		ids := make([]string, len(batch))
+		for i, e := range batch {
+			ids[i] = e.id
+		}
+		tctx, cancel := context.WithTimeout(ctx, h.cfg.RoundTripTimeout)
+		ttls, err := h.cfg.TTLs(tctx, ids)
+		cancel()
+		h.mu.Lock()
+		now := time.Now()
+		if err != nil || len(ttls) != len(ids) {
+			for _, e := range es {
+				e.newTTL = true
+			}
+			h.mu.Unlock()
+			return next
+		}
+		es = es[len(batch):]
+		for i, e := range batch {
+			switch {
+			case h.jobs[e.id] != e || e.newTTL:
+			case ttls[i] < 0:
+				e.expires = time.Time{}
+				h.queueLocked(e, asked, time.Time{})
+			case ttls[i] > 0:
+				e.expires = now.Add(ttls[i])
+				next = sooner(next, e, now)
+			default:
+				e.expires = time.Time{}
+			}
+		}
+		h.mu.Unlock()
 	}
-	return s
+	return next
+}
+
+// sooner returns the earlier of next and e's expiry, if e expires after
+// now; zero times are none.
+func sooner[T any](next time.Time, e *entry[T], now time.Time) time.Time {
+	if e.expires.After(now) && (next.IsZero() || !next.Before(e.expires)) {
+		return e.expires
+	}
+	return next
 }

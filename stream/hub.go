@@ -26,6 +26,10 @@ const (
 	DefaultLinger           = 5 * time.Second
 )
 
+// SweepBatch is the most jobs one safety re-read batch holds: changes wait
+// behind a batch while its replies are decoded, and no longer than that.
+const SweepBatch = 64
+
 // ErrClosed is returned by Watch once the hub has stopped.
 var ErrClosed = errors.New("hub stopped")
 
@@ -35,85 +39,63 @@ var ErrReadPanic = errors.New("job read panicked")
 // Config says what the hub watches and how it reads. Read, Same and JobID
 // are required; the rest have defaults.
 type Config[T any] struct {
-	// Redis is the Redis the hub subscribes to, or pings while it polls
-	// through Read.
+	// Redis is the Redis the hub subscribes to, or pings while it polls.
 	Redis Redis
 	// DB is the database number of the keyspace channels (0 on a cluster).
 	DB int
 	// Pattern is the glob of the keys to watch, e.g. "job:*".
 	Pattern string
-	// JobID maps a changed key to the job it belongs to; false ignores the key.
+	// JobID maps a changed key to its job; false ignores the key.
 	JobID func(key string) (string, bool)
-	// Read reads jobs in one batch, one state per id in order. An error fails
-	// the whole batch (Redis unreachable); a job's own trouble is a state.
-	// prev is nil for a read that expects no change (a safety re-read,
-	// every read in poll mode), which should cost as little as it can.
-	// Otherwise (a notification, a Watch) prev holds each job's state as
-	// its waiters know it, a hint that may save round trips (which keys to
-	// read with the job's), never the job's state; T's zero before the
-	// first read and where the job was queued by a safety re-read.
+	// Read reads jobs in one batch, one state per id in order. An error
+	// fails the whole batch; a job's own trouble is a state. prev is nil
+	// for a read that expects no change (a safety re-read, poll mode),
+	// which should cost as little as it can; otherwise it holds each job's
+	// state as its waiters know it (T's zero if none), a hint for what to
+	// read with the job, never the job's state.
 	Read func(ctx context.Context, ids []string, prev []T) ([]T, error)
 	// Same reports whether two states are equal: only changes are fanned out.
 	Same func(a, b T) bool
-	// Doubt, if set, says how long a state read after prev may be held back
-	// while the job is read again, because it may be a moment in a
-	// producer's write rather than its outcome: a job that vanishes may be
-	// a DEL before an HSET, a result may be written just after the status.
-	// prev is T's zero value before the job's first read. Zero trusts next
-	// at once. A held-back state is re-read ConfirmDelay later, then after
-	// doubling delays, until a read is not doubted or the hold has passed
-	// since the first doubted read; that read's state is fanned out
-	// whatever it is.
+	// Doubt, if set, says how long a state read after prev (T's zero before
+	// the first read) may be held back and re-read, because it may be a
+	// moment in a producer's write (a DEL before an HSET, a status before
+	// its result). Zero trusts it at once.
 	Doubt func(prev, next T) time.Duration
-	// TTLs, if set, reads how long each job has left to live in Redis:
-	// 0 if it does not expire, below 0 if it is gone. Redis removes an
-	// expired key, and publishes its expiry, only when a command touches
-	// it or its sampling finds it, which can take many seconds: the guard
-	// learns the time to live of each job still watched at its tick, and
-	// reads the job when that runs out (see Expiry in doc.go).
+	// TTLs, if set, reads each job's time to live: 0 if it does not
+	// expire, below 0 if it is gone (see Expiry in doc.go).
 	TTLs func(ctx context.Context, ids []string) ([]time.Duration, error)
 	// ConfirmDelay is the first re-read's delay of a doubted state. Zero is
 	// DefaultConfirmDelay.
 	ConfirmDelay time.Duration
 	// Resync bounds, in keyspace mode, how long a change no notification
-	// announces (notifications switched off or narrowed at runtime, a
-	// FLUSHDB) may go unseen: a watched job whose last read is older is read
-	// again, and every node's notify-keyspace-events is checked (and
-	// restored) twice per Resync. Zero is DefaultResync.
+	// announces may go unseen (see Missed notifications in doc.go). Zero is
+	// DefaultResync.
 	Resync time.Duration
-	// Notify picks how changes are learnt: keyspace notifications, polling,
-	// or auto (keyspace if it can be enabled, else poll). Zero is auto.
+	// Notify picks how changes are learnt. Zero is Auto: keyspace if it can
+	// be enabled, else poll.
 	Notify Mode
-	// Subscribe picks, in keyspace mode, what the hub subscribes to: the
-	// channels of the watched jobs' keys (SubscribeKeys), so that Redis
-	// sends it the events of those only, or every key's (SubscribePattern).
-	// Zero is DefaultSubscribe.
+	// Subscribe picks what keyspace mode subscribes to. Zero is
+	// DefaultSubscribe.
 	Subscribe Subscribe
-	// Keys returns the keys whose events concern job id (SubscribeKeys
-	// subscribes to their channels). Nil is Pattern with id for its "*".
+	// Keys returns the keys whose events concern job id. Nil is Pattern
+	// with id for its "*".
 	Keys func(id string) []string
 	// SubscribeWindow is how long, under SubscribeKeys, a channel first
 	// wanted waits for others to share its SUBSCRIBE. Zero is
 	// DefaultSubscribeWindow.
 	SubscribeWindow time.Duration
-	// Linger is how long, under SubscribeKeys, the channels of a job whose
-	// last waiter left stay subscribed, for a client that comes back.
-	// Zero is DefaultLinger.
+	// Linger is how long, under SubscribeKeys, a job's channels stay
+	// subscribed after its last waiter left. Zero is DefaultLinger.
 	Linger time.Duration
 	// TrustFlags, with Notify Keyspace, sends no CONFIG at all: the
-	// server's notify-keyspace-events is trusted to hold NotifyFlags (set
-	// by its operator, as managed Redis must be), neither read nor set, so
-	// that a user without CONFIG never has a command refused. The safety
-	// re-read still bounds what a server that does not publish costs.
-	// Ignored in the other modes.
+	// server's notify-keyspace-events is trusted to hold NotifyFlags, so a
+	// user without CONFIG never has a command refused. Ignored otherwise.
 	TrustFlags bool
 	// PollTick is how often every watched job is read while the hub polls:
-	// in poll mode, and while blind or unsubscribed. Zero is
-	// DefaultPollTick.
+	// in poll mode, and while blind or unsubscribed. Zero is DefaultPollTick.
 	PollTick time.Duration
-	// RoundTripTimeout bounds each round trip of the hub to Redis: a
-	// batched read, a lookup of times to live, a poll's ping, a node's
-	// CONFIG. Zero is DefaultRoundTripTimeout.
+	// RoundTripTimeout bounds each round trip of the hub to Redis. Zero is
+	// DefaultRoundTripTimeout.
 	RoundTripTimeout time.Duration
 	// Readers is how many batches may be read at once. Zero is DefaultReaders.
 	Readers int
@@ -130,25 +112,25 @@ type Hub[T any] struct {
 
 	mu        sync.Mutex
 	jobs      map[string]*entry[T]
-	dirty     []*entry[T] // queued for a read, oldest first
-	sweep     []*entry[T] // queued by safety re-reads only: read when dirty is empty
-	listening bool        // subscribed (keyspace) or the last poll answered; set by listened only
-	refusal   string      // the last refusal of a subscription logged (see listened)
-	down      string      // why the hub does not listen: the listener's last error
-	flaps     flaps       // which losses and confirmations are logged (see listened)
-	fresh     bool        // the hub's states follow every change: listening and not blind
-	running   bool
-	blind     blindness            // caught missing changes; guarded by mu
+	dirty     []*entry[T]          // queued for a read, oldest first
+	sweep     []*entry[T]          // queued by safety re-reads only: read when dirty is empty
+	listening bool                 // subscribed (keyspace) or the last poll answered; set by listened only
+	refusal   string               // the last refusal of a subscription logged (see listened)
+	down      string               // why the hub does not listen: the listener's last error
+	flaps     flaps                // which losses and confirmations are logged (see listened)
+	fresh     bool                 // the hub's states follow every change: listening and not blind
+	blind     blindness            // caught missing changes
 	suspects  map[string]time.Time // changes found by safety re-reads, not yet announced
 	subs      *subscriptions       // keys mode's subscription set; nil under SubscribePattern or Poll
+	stats     Stats                // the counters; Stats fills in the gauges
 
 	kick  chan struct{} // wakes a reader; capacity one
 	polls chan struct{} // wakes the guard when it starts to poll; capacity one
 	done  chan struct{} // closed when Run returns
 
+	running atomic.Bool
 	mode    atomic.Value // Mode, once chosen
 	failing atomic.Bool  // the last batched read failed (logged once per outage)
-	stats   counters
 }
 
 // New returns a hub; it does nothing until Run.
@@ -184,20 +166,17 @@ func New[T any](cfg Config[T]) *Hub[T] {
 	return h
 }
 
-// Watch registers a waiter for job id and returns it with the job's state.
-// The state comes from the hub's knowledge when that follows every change,
-// else from a read shared with every concurrent Watch of the job. On error
-// (the read failed, ctx ended, the hub stopped) no waiter is left behind.
-// Under SubscribeKeys the waiter holds the job's subscription until it is
-// closed.
+// Watch registers a waiter for job id and returns it with the job's state:
+// the hub's knowledge when that follows every change, else a read shared
+// with every concurrent Watch of the job. On error (the read failed, ctx
+// ended, the hub stopped) no waiter is left behind. Under SubscribeKeys the
+// waiter holds the job's subscription until it is closed.
 func (h *Hub[T]) Watch(ctx context.Context, id string) (*Waiter[T], T, error) {
 	return h.watch(ctx, id, true)
 }
 
-// Peek returns job id's state for a short poll: from the hub's knowledge
-// when the job is watched and that follows every change, else from a read
-// shared with every concurrent Watch and Peek of the job. It subscribes to
-// nothing: a job polled and never watched costs Redis no SUBSCRIBE.
+// Peek returns job id's state for a short poll, as Watch would, but
+// subscribes to nothing: a job polled and never watched costs no SUBSCRIBE.
 func (h *Hub[T]) Peek(ctx context.Context, id string) (T, error) {
 	w, st, err := h.watch(ctx, id, false)
 	if err == nil {
@@ -207,10 +186,7 @@ func (h *Hub[T]) Peek(ctx context.Context, id string) (T, error) {
 }
 
 // watch is Watch, held or not: a held waiter wants the job's channels in
-// keys mode. The hub's knowledge is trusted there only while every channel
-// of the job is confirmed; until then the job is read at once, and the
-// confirmation of its last channel reads it again, so that no change
-// slips between the read and the subscription.
+// keys mode (see Waiters in doc.go).
 func (h *Hub[T]) watch(ctx context.Context, id string, held bool) (*Waiter[T], T, error) {
 	w := &Waiter[T]{hub: h, wake: make(chan struct{}, 1)}
 	var zero T
@@ -218,10 +194,9 @@ func (h *Hub[T]) watch(ctx context.Context, id string, held bool) (*Waiter[T], T
 	h.mu.Lock()
 	e := h.jobs[id]
 	if e == nil {
-		// What a job first watched needs is made with mu released (see
-		// subscriptions.wantOf), and dropped if another Watch made it
-		// meanwhile. The hub keeps id past this call: a copy, since the
-		// caller's may live in a buffer it reuses (fasthttp's request).
+		// A new job's entry and channels are made with mu released (see
+		// wantOf), and dropped if another Watch made them meanwhile. id is
+		// copied: the caller's may live in a reused buffer (fasthttp's).
 		subs := h.subs // Run drops it, under mu, if the hub polls
 		h.mu.Unlock()
 		id = strings.Clone(id)
@@ -244,23 +219,16 @@ func (h *Hub[T]) watch(ctx context.Context, id string, held bool) (*Waiter[T], T
 	case h.subs != nil:
 		subscribed = h.subs.live(e.id)
 	}
-	// The hub's state is trusted only if no change is pending, the last
-	// read succeeded, and the job's events reach the hub.
 	if e.cur != nil && h.fresh && e.state.trusted() && e.err == nil && subscribed {
 		w.latest.Store(e.cur)
 		st := e.cur.state
 		h.mu.Unlock()
 		return w, st, nil
 	}
-	if e.ready == nil {
-		e.ready = make(chan struct{})
-	}
-	ready := e.ready
+	ready := e.readyLocked()
 	h.queueLocked(e, asked, time.Time{})
 	h.mu.Unlock()
 
-	var err error
-	var cur *update[T]
 	for {
 		select {
 		case <-ready:
@@ -272,50 +240,41 @@ func (h *Hub[T]) watch(ctx context.Context, id string, held bool) (*Waiter[T], T
 			return nil, zero, ErrClosed
 		}
 		h.mu.Lock()
-		err, cur = e.err, e.cur
-		if err != nil || cur != nil || e.doubtFrom.IsZero() {
+		err, cur := e.err, e.cur
+		if err == nil && cur == nil && !e.doubtFrom.IsZero() {
+			// The first state is held back (Config.Doubt): a waiter's
+			// first state is a settled one.
+			ready = e.readyLocked()
 			h.mu.Unlock()
-			break
+			continue
 		}
-		// The job's first state is held back (Config.Doubt): the first
-		// state a waiter gets is a settled one, so wait for the re-read.
-		if e.ready == nil {
-			e.ready = make(chan struct{})
-		}
-		ready = e.ready
 		h.mu.Unlock()
-	}
-	if err != nil || cur == nil {
-		w.Close()
-		if err == nil {
+		if err == nil && cur == nil {
 			err = ErrClosed
 		}
-		return nil, zero, err
+		if err != nil {
+			w.Close()
+			return nil, zero, err
+		}
+		// The read may have fanned out to w: its state is returned here,
+		// so the wake-up it left is spent.
+		select {
+		case <-w.wake:
+		default:
+		}
+		w.latest.CompareAndSwap(nil, cur)
+		return w, w.latest.Load().state, nil
 	}
-	// The read may have fanned out to w: its state is returned here, so the
-	// wake-up it left is spent. A later change signals again.
-	select {
-	case <-w.wake:
-	default:
-	}
-	w.latest.CompareAndSwap(nil, cur)
-	return w, w.latest.Load().state, nil
 }
 
-// queueLocked asks for a read of e, ev being notified or asked:
-// at the back of the dirty queue, or once more after the read in
-// progress. at is when the change was learnt (zero: none).
+// queueLocked asks for a read of e (ev is notified or asked); at is when
+// the change was learnt (zero: none).
 func (h *Hub[T]) queueLocked(e *entry[T], ev event, at time.Time) {
 	if !at.IsZero() && e.since.IsZero() {
 		e.since = at
 	}
 	h.moveLocked(e, ev)
 }
-
-// SweepBatch is the most jobs one safety re-read batch holds: a batch
-// occupies its reader (and, on one core, the process) while its replies
-// are decoded, and changes wait behind it for no longer than that.
-const SweepBatch = 64
 
 // signal wakes whoever waits on ch, a channel of capacity one, without
 // blocking: a signal already pending stands for this one too.
@@ -326,50 +285,57 @@ func signal(ch chan<- struct{}) {
 	}
 }
 
-// notify handles a change of key learnt at time at.
-func (h *Hub[T]) notify(key string, at time.Time) {
-	h.stats.notifications.Add(1)
+// Keyspace events by what they tell of a key's time to live.
+var (
+	// ttlEvents change the time to live and leave the value: nothing is
+	// read, and they are no notification of a change.
+	ttlEvents = map[string]bool{"expire": true, "persist": true}
+	// newKeyEvents put another value, with its own time to live, in the
+	// key's place.
+	newKeyEvents = map[string]bool{"restore": true, "rename_to": true, "copy_to": true, "move_to": true}
+)
+
+// event handles keyspace event ev of key, learnt at time at.
+func (h *Hub[T]) event(key, ev string, at time.Time) {
 	id, ok := h.cfg.JobID(key)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	change := !ttlEvents[ev]
+	if change {
+		h.stats.Notifications++
+	}
 	if !ok {
 		return
 	}
-	h.mu.Lock()
-	h.blind.heard = true
-	delete(h.suspects, id) // announced after all, only late
-	if e := h.jobs[id]; e != nil {
-		h.queueLocked(e, notified, at)
+	e := h.jobs[id]
+	if change {
+		h.blind.heard = true
+		delete(h.suspects, id) // announced after all, only late
+		if e != nil {
+			h.queueLocked(e, notified, at)
+		}
 	}
-	h.mu.Unlock()
-}
-
-// resync queues every watched job for a read.
-func (h *Hub[T]) resync(at time.Time) {
-	h.mu.Lock()
-	h.resyncLocked(at)
-	h.mu.Unlock()
+	if e != nil && (ttlEvents[ev] || newKeyEvents[ev]) {
+		e.newTTL = true
+	}
 }
 
 // resyncLocked queues every watched job for a read, since the hub's states
-// may miss a change: after a (re)subscription or a change of the nodes
-// that publish, on each poll tick, when notify-keyspace-events was
-// restored, and when the hub's states are trusted again (refreshLocked).
-// at is when the hub learnt it.
+// may miss a change; at is when the hub learnt it.
 func (h *Hub[T]) resyncLocked(at time.Time) {
 	for _, e := range h.jobs {
 		h.queueLocked(e, asked, at)
 	}
 }
 
-// refreshLocked makes the hub fresh when it listens and is not blind. Its
-// states are fresh while it listens to every change and is not blind. When
-// they stop being fresh, new waiters read Redis themselves. When they start
-// again, every job is queued for a read in the same step, so that no Watch
-// trusts a state from before. While they are not, the guard polls (see
-// pollingLocked): it is woken when they stop being fresh.
+// refreshLocked makes the hub fresh while it listens and is not blind.
+// When it stops being fresh the guard is woken to poll; when it starts
+// again every job is queued in the same step, so no Watch trusts a state
+// from before.
 func (h *Hub[T]) refreshLocked() {
 	fresh := h.listening && !h.blind.on
 	if h.fresh && !fresh {
-		signal(h.polls) // polling begins
+		signal(h.polls)
 	}
 	if fresh && !h.fresh {
 		h.resyncLocked(time.Now())
@@ -381,35 +347,25 @@ func (h *Hub[T]) refreshLocked() {
 func (h *Hub[T]) readers(ctx context.Context, n int) {
 	var wg sync.WaitGroup
 	for range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			h.readLoop(ctx)
-		}()
+		wg.Go(func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-h.kick:
+				}
+				for batch, swept := h.take(); batch != nil; batch, swept = h.take() {
+					h.read(ctx, batch, !swept && h.Mode() != Poll)
+				}
+			}
+		})
 	}
 	wg.Wait()
 }
 
-func (h *Hub[T]) readLoop(ctx context.Context) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-h.kick:
-		}
-		for {
-			batch, swept := h.take()
-			if batch == nil {
-				break
-			}
-			h.read(ctx, batch, !swept && h.Mode() != Poll)
-		}
-	}
-}
-
-// take removes up to one batch from the queue (changes first, then safety
-// re-reads, swept) and marks it being read; it passes the kick on when
-// more is left, so other readers share the work.
+// take removes up to one batch from the queues (changes first, then safety
+// re-reads, swept) and passes the kick on when more is left, so other
+// readers share the work.
 func (h *Hub[T]) take() (batch []*entry[T], swept bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -425,15 +381,14 @@ func (h *Hub[T]) take() (batch []*entry[T], swept bool) {
 	}
 	for _, e := range batch {
 		// This read answers those who waited before it started; a Watch
-		// that comes during it waits for the next one.
+		// during it waits for the next one.
 		e.claimed, e.ready = e.ready, nil
 	}
 	return batch, swept
 }
 
-// takeFrom takes up to n entries off the front of q, the sweep queue or
-// dirty, and marks them being read, passing over those no longer queued
-// there: already read, or moved from sweep to dirty.
+// takeFrom takes up to n entries off the front of q and marks them being
+// read, passing over those no longer queued there.
 func (h *Hub[T]) takeFrom(q *[]*entry[T], n int, sweepQueue bool) []*entry[T] {
 	var batch []*entry[T]
 	i := 0
@@ -468,13 +423,10 @@ func (h *Hub[T]) read(ctx context.Context, batch []*entry[T], expect bool) {
 	}
 	h.mu.Unlock()
 	states, err := h.readSafely(ctx, ids, prev)
-	h.stats.reads.Add(uint64(len(ids)))
-	h.stats.batches.Add(1)
 	if err == nil && len(states) != len(ids) {
 		err = errors.New("read returned a wrong number of states")
 	}
 	if err != nil {
-		h.stats.readErrors.Add(1)
 		if !h.failing.Swap(true) {
 			h.log.Warn("job reads failing; retrying while jobs are watched", "jobs", len(ids), "err", err)
 		}
@@ -483,18 +435,22 @@ func (h *Hub[T]) read(ctx context.Context, batch []*entry[T], expect bool) {
 	}
 
 	h.mu.Lock()
+	h.stats.Reads += uint64(len(ids))
+	h.stats.Batches++
+	if err != nil {
+		h.stats.ReadErrors++
+	}
 	now := time.Now()
-	var retry []*entry[T]
-	var pushes []func() func()
-	var ends []int // where each job's pushes end in pushes
-	confirm := map[time.Duration][]*entry[T]{}
+	var pushes [][]func() func()             // per job, the OnChange calls of its fan-out
+	later := map[time.Duration][]*entry[T]{} // read again after a delay: doubted, or failed
 	for i, e := range batch {
 		e.err = err
 		var hold time.Duration
 		if err == nil {
 			e.readAt = now
-			hold, pushes = h.applyLocked(e, states[i], now, pushes)
-			ends = append(ends, len(pushes))
+			var p []func() func()
+			hold, p = h.applyLocked(e, states[i], now)
+			pushes = append(pushes, p)
 		}
 		if e.claimed != nil {
 			close(e.claimed)
@@ -507,16 +463,17 @@ func (h *Hub[T]) read(ctx context.Context, batch []*entry[T], expect bool) {
 		switch h.moveLocked(e, readDone); {
 		case e.state == dirty: // changed during the read: read once more
 		case hold > 0:
-			confirm[hold] = append(confirm[hold], e)
+			later[hold] = append(later[hold], e)
 		case err != nil:
-			retry = append(retry, e)
+			later[DefaultRetry] = append(later[DefaultRetry], e)
 		}
 	}
 	h.mu.Unlock()
+	// A job's afters (closes) run once its deliveries are made, before the
+	// next job's: they wait for no write of a later job.
 	var afters []func()
-	start := 0
-	for _, end := range ends {
-		for _, f := range pushes[start:end] {
+	for _, job := range pushes {
+		for _, f := range job {
 			if after := f(); after != nil {
 				afters = append(afters, after)
 			}
@@ -524,21 +481,18 @@ func (h *Hub[T]) read(ctx context.Context, batch []*entry[T], expect bool) {
 		for _, f := range afters {
 			f()
 		}
-		afters, start = afters[:0], end
+		afters = afters[:0]
 	}
 
 	if ctx.Err() == nil {
-		if len(retry) > 0 {
-			time.AfterFunc(DefaultRetry, func() { h.requeue(ctx, retry) })
-		}
-		for d, es := range confirm {
+		for d, es := range later {
 			time.AfterFunc(d, func() { h.requeue(ctx, es) })
 		}
 	}
 }
 
-// readSafely calls Config.Read within the round trip timeout; a panic in it (a bug)
-// fails the batch instead of the process.
+// readSafely calls Config.Read within the round trip timeout; a panic in
+// it (a bug) fails the batch instead of the process.
 func (h *Hub[T]) readSafely(ctx context.Context, ids []string, prev []T) (states []T, err error) {
 	rctx, cancel := context.WithTimeout(ctx, h.cfg.RoundTripTimeout)
 	defer cancel()
@@ -551,7 +505,7 @@ func (h *Hub[T]) readSafely(ctx context.Context, ids []string, prev []T) (states
 	return h.cfg.Read(rctx, ids, prev)
 }
 
-// requeue queues again the entries whose read failed, if still watched.
+// requeue queues es again, those still watched.
 func (h *Hub[T]) requeue(ctx context.Context, es []*entry[T]) {
 	if ctx.Err() != nil {
 		return
@@ -566,21 +520,20 @@ func (h *Hub[T]) requeue(ctx context.Context, es []*entry[T]) {
 }
 
 // applyLocked stores a state read at now and fans it out if it changed,
-// appending to pushes the OnChange calls the caller makes once it has
-// released the lock (then what they return, once all are made). A state
-// that Config.Doubt questions is held back while its hold lasts;
-// applyLocked then returns the delay of the job's next read.
-func (h *Hub[T]) applyLocked(e *entry[T], st T, now time.Time, pushes []func() func()) (again time.Duration, _ []func() func()) {
+// returning the OnChange calls to make once the lock is released. A state
+// Config.Doubt questions is held back while its hold lasts; applyLocked
+// then returns the delay of the job's next read.
+func (h *Hub[T]) applyLocked(e *entry[T], st T, now time.Time) (again time.Duration, pushes []func() func()) {
 	var prev T
 	if e.cur != nil {
 		if h.cfg.Same(e.cur.state, st) {
 			e.since, e.doubtFrom = time.Time{}, time.Time{}
-			return 0, pushes
+			return 0, nil
 		}
 		prev = e.cur.state
 		if e.state.unannounced() && h.listening {
-			// A safety re-read found a change: unless its notification
-			// turns up within ConfirmDelay, none announced it.
+			// Unless its notification turns up within ConfirmDelay, no
+			// notification announced this change.
 			h.suspects[e.id] = now
 		}
 	}
@@ -592,24 +545,18 @@ func (h *Hub[T]) applyLocked(e *entry[T], st T, now time.Time, pushes []func() f
 			if left := e.doubtFrom.Add(hold).Sub(now); left > 0 {
 				d := min(e.doubtStep, left)
 				e.doubtStep *= 2
-				return d, pushes
+				return d, nil
 			}
 		}
 	}
-	e.doubtFrom = time.Time{}
-	at := e.since
-	e.since = time.Time{}
-	if at.IsZero() {
-		at = time.Now()
-	}
-	u := &update[T]{state: st, at: at}
-	e.cur = u
+	u := &update[T]{state: st, at: cmp.Or(e.since, time.Now())}
+	e.doubtFrom, e.since, e.cur = time.Time{}, time.Time{}, u
 	for w := range e.waiters {
 		if f := w.deliver(u); f != nil {
 			pushes = append(pushes, f)
 		}
 	}
-	h.stats.fanouts.Add(uint64(len(e.waiters)))
+	h.stats.Fanouts += uint64(len(e.waiters))
 	return 0, pushes
 }
 

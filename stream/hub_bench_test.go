@@ -93,7 +93,7 @@ func (bh *benchHub) run(b *testing.B, keys []string, n int, done <-chan struct{}
 		bh.version.Store(int64(i + 1))
 		now := time.Now()
 		for _, k := range keys {
-			bh.h.notify(k, now)
+			bh.h.event(k, "set", now)
 		}
 		select {
 		case <-done:

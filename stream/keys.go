@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"cmp"
 	"context"
 	"sync"
 	"time"
@@ -8,31 +9,23 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Keys mode's connection to one node: the subscription set's channels of
-// that node (subs.go), subscribed in batches, and their events.
-
 // subscribeChunk is the most channels one SUBSCRIBE or UNSUBSCRIBE names.
 const subscribeChunk = 1024
 
 // openMark is the payload of the PING that ends a connection's opening:
-// its answer comes after the confirmation of every channel of the opening.
+// Redis answers in order, so its PONG follows every opening confirmation.
 const openMark = "jobwait-opened"
 
-// anchorJob is the job whose first key's channel every connection of keys
-// mode subscribes first, watched or not: the opening of a connection then
-// always proves that Redis lets jobwait subscribe (an ACL that took
-// SUBSCRIBE away is noticed with no job watched), at the cost of one
-// channel per node.
+// anchorJob is the job whose first key's channel every keys mode
+// connection subscribes first, so that an ACL that took SUBSCRIBE away is
+// noticed with no job watched.
 const anchorJob = "jobwait-anchor"
 
 // keysSession holds one connection ps to node n in keys mode until it
-// fails: it subscribes, in its opening, the anchor and every channel of
-// the set on n, then, from a goroutine of its own (send), what is wanted
-// and no longer wanted there, while it receives the channels' events and
-// replies. The answer to the opening's PING confirms the whole opening
-// (confirmed: the node is live, and every watched job is re-read, as
-// after any (re)subscription); a later confirmation of the last channel of
-// a job reads that job.
+// fails: its own goroutine (send) writes the opening and then the set's
+// changes on n, while this one receives events and replies. The opening's
+// PONG confirms the node (every watched job is re-read); after it, the
+// confirmation of a job's last channel reads that job.
 func (h *Hub[T]) keysSession(ctx context.Context, n Node, ps Subscriber, b *backoff, confirmed func()) error {
 	h.mu.Lock()
 	nc := h.subs.node(n.Name)
@@ -66,15 +59,11 @@ func (h *Hub[T]) keysSession(ctx context.Context, n Node, ps Subscriber, b *back
 	h.mu.Lock()
 	h.subs.cut(nc, gen)
 	h.mu.Unlock()
-	if sendErr != nil {
-		return sendErr
-	}
-	return err
+	return cmp.Or(sendErr, err) // the sender's failure ended the receive
 }
 
-// channelReply applies a subscription reply; a confirmation that makes a
-// job's channels all live reads the job, unless it is part of the
-// opening, whose end reads every watched job.
+// channelReply applies a subscription reply; one that confirms a job's
+// last channel reads the job, unless in the opening (which reads all).
 func (h *Hub[T]) channelReply(nc *nodeChannels, gen uint64, kind, name string, opened bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -88,11 +77,10 @@ func (h *Hub[T]) channelReply(nc *nodeChannels, gen uint64, kind, name string, o
 }
 
 // send writes connection gen's opening (the anchor, the channels given,
-// and the PING that closes it), then, until ctx ends, what the set queues
-// on node nc: once woken, it waits Config.SubscribeWindow, so that the
-// channels wanted meanwhile share the SUBSCRIBE, and unsubscribes the
-// channels whose linger is over, a window after the first of them, so
-// that those too share the UNSUBSCRIBE.
+// the PING), then, until ctx ends, what the set queues on nc: once woken
+// it waits SubscribeWindow so that the channels wanted meanwhile share
+// one SUBSCRIBE, and unsubscribes lingers a window after the first ends,
+// so that those share one UNSUBSCRIBE too.
 func (h *Hub[T]) send(ctx context.Context, ps Subscriber, nc *nodeChannels, gen uint64, opening []string) error {
 	anchor := h.subs.prefix + h.cfg.Keys(anchorJob)[0]
 	if err := inChunks(ctx, ps.Subscribe, append([]string{anchor}, opening...)); err != nil {
@@ -101,8 +89,8 @@ func (h *Hub[T]) send(ctx context.Context, ps Subscriber, nc *nodeChannels, gen 
 	if err := ps.Ping(ctx, openMark); err != nil {
 		return err
 	}
-	window, linger := stoppedTimer(), stoppedTimer()
-	defer window.Stop()
+	linger := time.NewTimer(time.Hour)
+	linger.Stop()
 	defer linger.Stop()
 	for {
 		select {
@@ -110,11 +98,10 @@ func (h *Hub[T]) send(ctx context.Context, ps Subscriber, nc *nodeChannels, gen 
 			return nil
 		case <-linger.C:
 		case <-nc.kick:
-			window.Reset(h.cfg.SubscribeWindow)
 			select {
 			case <-ctx.Done():
 				return nil
-			case <-window.C:
+			case <-time.After(h.cfg.SubscribeWindow):
 			}
 		}
 		h.mu.Lock()
@@ -127,18 +114,9 @@ func (h *Hub[T]) send(ctx context.Context, ps Subscriber, nc *nodeChannels, gen 
 			return err
 		}
 		if !next.IsZero() {
-			// A window after the next linger ends: the lingers that end
-			// within it share the UNSUBSCRIBE.
 			linger.Reset(max(time.Until(next), 0) + h.cfg.SubscribeWindow)
 		}
 	}
-}
-
-// stoppedTimer returns a timer that is not running: Reset starts it.
-func stoppedTimer() *time.Timer {
-	t := time.NewTimer(time.Hour)
-	t.Stop()
-	return t
 }
 
 // inChunks sends cmd for channels, subscribeChunk at a time.

@@ -315,7 +315,7 @@ func TestFlagsRemovedAreNoticedWithNothingWatched(t *testing.T) {
 			h := runHub(t, cfg)
 			require.NoError(t, admin.ConfigSet(context.Background(), "notify-keyspace-events", "").Err())
 			off := time.Now()
-			streamtest.Eventually(t, 2*resync, "blind", func() bool { blind, _ := h.Blind(); return blind })
+			streamtest.Eventually(t, 2*resync, "blind", func() bool { return h.Stats().Blind })
 			t.Logf("%s: blind %v after the flags were switched off", sub, time.Since(off).Round(time.Millisecond))
 			flags, err := admin.ConfigGet(context.Background(), "notify-keyspace-events").Result()
 			require.NoError(t, err)

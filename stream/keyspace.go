@@ -10,9 +10,8 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// publishersEvery is how often the listener asks which nodes publish: on
-// a cluster a failover, a master added or removed, or slots moved are seen
-// within this time, and sooner when a subscription fails.
+// publishersEvery is how often the listener asks which nodes publish (and
+// at once when a subscription fails).
 const publishersEvery = time.Second
 
 // healthEvery is how long a subscription may be silent before the hub
@@ -20,9 +19,9 @@ const publishersEvery = time.Second
 const healthEvery = 5 * time.Second
 
 // listener keeps a keyspace subscription on every publishing node (see
-// Publishers in doc.go). The goroutine of listen owns it and alone starts
-// and stops subscriptions, each in a goroutine of its own that reports
-// through confirmed and lost.
+// Publishers in doc.go). listen's goroutine alone starts and stops the
+// subscriptions, each in its own goroutine reporting through confirmed and
+// lost.
 type listener[T any] struct {
 	h          *Hub[T]
 	shape      string          // Publishers.Shape as last subscribed
@@ -46,7 +45,7 @@ type nodeSub struct {
 // ends.
 func (h *Hub[T]) listen(ctx context.Context) {
 	l := &listener[T]{h: h, configured: make(map[string]bool), subs: make(map[string]*nodeSub), check: make(chan struct{}, 1)}
-	defer l.stop()
+	defer l.stop(ctx)
 	t := time.NewTicker(publishersEvery)
 	defer t.Stop()
 	for {
@@ -62,7 +61,7 @@ func (h *Hub[T]) listen(ctx context.Context) {
 
 // follow asks which nodes publish and, when their shape changed,
 // subscribes to new ones, drops old ones and re-reads every watched job.
-// Where Redis does not answer, it says why itself.
+// An error is the subscriptions' to report.
 func (l *listener[T]) follow(ctx context.Context) {
 	p, err := l.h.cfg.Redis.Publishers(ctx)
 	if err != nil {
@@ -79,8 +78,10 @@ func (l *listener[T]) follow(ctx context.Context) {
 	if first {
 		return
 	}
-	l.h.stats.resyncs.Add(1)
-	l.h.resync(time.Now())
+	l.h.mu.Lock()
+	l.h.stats.Resyncs++
+	l.h.resyncLocked(time.Now())
+	l.h.mu.Unlock()
 	names := make([]string, len(p.Masters))
 	for i, n := range p.Masters {
 		names[i] = n.Name
@@ -88,15 +89,11 @@ func (l *listener[T]) follow(ctx context.Context) {
 	l.h.log.Info("keyspace publishers changed; watched jobs re-read", "masters", names)
 }
 
-// resubscribe makes the subscriptions those of masters.
+// resubscribe makes the subscriptions those of masters. The goroutines it
+// starts report under l.mu, so only after the regrouping is told.
 func (l *listener[T]) resubscribe(ctx context.Context, masters []Node) {
-	type start struct {
-		ctx  context.Context
-		sub  *nodeSub
-		node Node
-	}
-	var starts []start
 	l.mu.Lock()
+	defer l.mu.Unlock()
 	for name, s := range l.subs {
 		if !slices.ContainsFunc(masters, func(n Node) bool { return n.Name == name }) {
 			s.cancel()
@@ -110,20 +107,14 @@ func (l *listener[T]) resubscribe(ctx context.Context, masters []Node) {
 		sctx, cancel := context.WithCancel(ctx)
 		s := &nodeSub{name: n.Name, cancel: cancel}
 		l.subs[n.Name] = s
-		starts = append(starts, start{sctx, s, n})
-	}
-	l.tellLocked(news{what: regrouped})
-	l.mu.Unlock()
-	for _, st := range starts {
 		l.wg.Go(func() {
-			l.h.keepSubscribed(st.ctx, st.node, func() { l.confirmed(st.sub) }, func(err error) { l.lost(st.sub, err) })
+			l.h.keepSubscribed(sctx, n, func() { l.confirmed(s) }, func(err error) { l.lost(s, err) })
 		})
 	}
+	l.tellLocked(news{what: regrouped})
 }
 
-// confirmed: a node's subscription is (again) confirmed; the hub is live
-// if every publisher's is, and every watched job is re-read, since changes
-// made on that node while it was not subscribed were not published to us.
+// confirmed: a node's subscription is (again) confirmed.
 func (l *listener[T]) confirmed(s *nodeSub) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -135,9 +126,8 @@ func (l *listener[T]) confirmed(s *nodeSub) {
 	l.tellLocked(news{what: confirmed, node: s.name})
 }
 
-// lost: a node's subscription failed. The hub is not live until it is back
-// or the node no longer publishes; the publishers are asked for now, since
-// a failed master may have been replaced.
+// lost: a node's subscription failed. The publishers are asked for now,
+// since a failed master may have been replaced.
 func (l *listener[T]) lost(s *nodeSub, err error) {
 	l.mu.Lock()
 	current := l.subs[s.name] == s
@@ -149,7 +139,7 @@ func (l *listener[T]) lost(s *nodeSub, err error) {
 	signal(l.check)
 }
 
-// tellLocked tells the hub n, which is live when every current publisher's
+// tellLocked tells the hub n, which is on when every current publisher's
 // subscription is confirmed.
 func (l *listener[T]) tellLocked(n news) {
 	n.on = len(l.subs) > 0
@@ -160,21 +150,15 @@ func (l *listener[T]) tellLocked(n news) {
 }
 
 // stop ends every subscription and waits for them.
-func (l *listener[T]) stop() {
-	l.mu.Lock()
-	for name, s := range l.subs {
-		s.cancel()
-		delete(l.subs, name)
-	}
-	l.mu.Unlock()
+func (l *listener[T]) stop(ctx context.Context) {
+	l.resubscribe(ctx, nil)
 	l.wg.Wait()
 	l.h.listened(news{what: stopped})
 }
 
-// configure adds NotifyFlags on standby nodes seen for the first time, so
-// that a replica publishes from the moment it is promoted; nothing under
-// TrustFlags. Best effort: a node is configured again before it is
-// subscribed.
+// configure gives NotifyFlags to standby nodes seen for the first time, so
+// that a promoted replica publishes at once; best effort, since a node is
+// configured again before it is subscribed.
 func (l *listener[T]) configure(ctx context.Context, standby []Node) {
 	if l.h.cfg.TrustFlags {
 		return
@@ -192,28 +176,22 @@ func (l *listener[T]) configure(ctx context.Context, standby []Node) {
 	l.configured = seen
 }
 
-// keepSubscribed holds a keyspace subscription on node n, re-creating it
-// after every failure, until ctx ends: a pattern subscription, or in keys
-// mode the node's channels of the subscription set (keysSession). Each
-// attempt first makes sure the node publishes NotifyFlags: a restarted
-// Redis has lost what CONFIG SET gave it, and a promoted replica may never
-// have had it. Meanwhile a goroutine it owns re-checks the node's flags
-// (guardFlags). Under TrustFlags it does neither. confirmed runs on each
-// subscription confirmation, lost on each failure.
+// keepSubscribed holds a keyspace subscription on node n, re-created after
+// every failure, until ctx ends: a pattern subscription, or keys mode's
+// session. Unless TrustFlags, each attempt first makes sure the node
+// publishes NotifyFlags (a restarted Redis forgot CONFIG SET, a promoted
+// replica may never have had it), and a goroutine re-checks them
+// meanwhile (guardFlags). confirmed runs on each confirmation, lost on
+// each failure.
 func (h *Hub[T]) keepSubscribed(ctx context.Context, n Node, confirmed func(), lost func(error)) {
 	b := backoff{}
 	gctx, stopGuard := context.WithCancel(ctx)
-	guarded := make(chan struct{})
-	go func() {
-		defer close(guarded)
-		if !h.cfg.TrustFlags {
-			h.guardFlags(gctx, n)
-		}
-	}()
-	defer func() {
-		stopGuard()
-		<-guarded
-	}()
+	var guard sync.WaitGroup
+	defer guard.Wait()
+	defer stopGuard()
+	if !h.cfg.TrustFlags {
+		guard.Go(func() { h.guardFlags(gctx, n) })
+	}
 	for ctx.Err() == nil {
 		var err error
 		if !h.cfg.TrustFlags {
@@ -238,7 +216,7 @@ func (h *Hub[T]) keepSubscribed(ctx context.Context, n Node, confirmed func(), l
 	}
 }
 
-// patternSession holds one pattern subscription ps of every watched key's
+// patternSession holds one pattern subscription of every watched key's
 // channel until it fails.
 func (h *Hub[T]) patternSession(ctx context.Context, ps Subscriber, b *backoff, confirmed func()) error {
 	prefix := channelPrefix(h.cfg.DB)
@@ -254,8 +232,7 @@ func (h *Hub[T]) patternSession(ctx context.Context, ps Subscriber, b *backoff, 
 }
 
 // ensureNotify adds NotifyFlags on node c within timeout. A refusal is no
-// failure: the mode was chosen at start, and where CONFIG is refused the
-// server's own setting is trusted.
+// failure: where CONFIG is refused the server's own setting is trusted.
 func ensureNotify(ctx context.Context, c NodeClient, timeout time.Duration) error {
 	ectx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()

@@ -16,9 +16,7 @@ import (
 type Redis interface {
 	// Ping asks Redis for a sign of life: poll mode's, at each tick.
 	Ping(ctx context.Context) *redis.StatusCmd
-	// Publishers asks which nodes publish the keyspace events of the
-	// watched keys now. The hub asks every second while it listens, and at
-	// once when a subscription fails.
+	// Publishers asks which nodes publish the watched keys' events now.
 	Publishers(ctx context.Context) (Publishers, error)
 }
 
@@ -32,14 +30,11 @@ type Publishers struct {
 	// of which a failover promotes): the hub gives them NotifyFlags ahead.
 	Standby []Node
 	// Shape says which keys each master's events cover (on a cluster, the
-	// masters and their slots). When it changes the hub subscribes to the
-	// new masters, drops the old ones and re-reads every watched job, since
-	// a change written meanwhile may have been published to nobody.
+	// masters and their slots): when it changes, the hub resubscribes and
+	// re-reads every watched job.
 	Shape string
-	// Owner names the master whose node publishes key's events (on a
-	// cluster, the master of the key's slot); nil: the first of Masters
-	// publishes every key's. Keys mode subscribes to each key's channel
-	// there.
+	// Owner names the master that publishes key's events (on a cluster,
+	// the master of its slot); nil: the first of Masters publishes all.
 	Owner func(key string) string
 }
 
@@ -83,14 +78,13 @@ func MergeFlags(have, need string) string {
 	if strings.Contains(have, "A") {
 		covered += "g$lshzxetd"
 	}
-	out := have
 	for _, c := range need {
 		if !strings.ContainsRune(covered, c) {
-			out += string(c)
+			have += string(c)
 			covered += string(c)
 		}
 	}
-	return out
+	return have
 }
 
 // restoreFlags adds NotifyFlags to node c's notify-keyspace-events,

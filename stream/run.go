@@ -65,31 +65,27 @@ func (h *Hub[T]) Mode() Mode {
 
 // Ready reports whether the hub learns of every change: subscribed in
 // keyspace mode, Redis answering in poll mode.
-func (h *Hub[T]) Ready() bool { return h.Mode() != "" && h.isListening() }
+func (h *Hub[T]) Ready() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.Mode() != "" && h.listening
+}
 
 // Run runs the hub until ctx ends: it chooses the notify mode (waiting for
-// Redis if it is not there yet), then runs the listener and the safety
-// re-read (guard), or the poller, and the readers. It returns once every goroutine it started has returned.
+// Redis if it is not there yet), then runs the readers and either the
+// listener and the guard or the poller. It returns once every goroutine it
+// started has returned.
 func (h *Hub[T]) Run(ctx context.Context) error {
-	h.mu.Lock()
-	if h.running {
-		h.mu.Unlock()
+	if !h.running.CompareAndSwap(false, true) {
 		return fmt.Errorf("hub already running")
 	}
-	h.running = true
-	h.mu.Unlock()
 	defer close(h.done)
 
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		h.readers(ctx, h.cfg.Readers)
-	}()
 	defer wg.Wait()
-
-	mode, err := h.chooseMode(ctx)
-	if err != nil {
+	wg.Go(func() { h.readers(ctx, h.cfg.Readers) })
+	mode, ok := h.chooseMode(ctx)
+	if !ok {
 		return nil // ctx ended before Redis appeared
 	}
 	h.mode.Store(mode)
@@ -105,17 +101,17 @@ func (h *Hub[T]) Run(ctx context.Context) error {
 	return nil
 }
 
-// chooseMode settles Config.Notify. Auto and Keyspace make sure Redis
-// publishes the events needed; Auto falls back to polling where CONFIG is
-// refused. It retries while Redis is unreachable, until ctx ends.
-func (h *Hub[T]) chooseMode(ctx context.Context) (Mode, error) {
+// chooseMode settles Config.Notify, false if ctx ended first. Auto and
+// Keyspace make sure Redis publishes the events needed; Auto falls back to
+// polling where CONFIG is refused. It retries while Redis is unreachable.
+func (h *Hub[T]) chooseMode(ctx context.Context) (Mode, bool) {
 	if h.cfg.Notify == Poll {
 		h.log.Info("notify mode chosen", "mode", Poll, "reason", "configured")
-		return Poll, nil
+		return Poll, true
 	}
 	if h.cfg.TrustFlags {
 		h.log.Info("notify mode chosen", "mode", Keyspace, "reason", "configured; notify-keyspace-events trusted to include "+NotifyFlags+", not read (no CONFIG)")
-		return Keyspace, nil
+		return Keyspace, true
 	}
 	b := backoff{}
 	for {
@@ -123,17 +119,17 @@ func (h *Hub[T]) chooseMode(ctx context.Context) (Mode, error) {
 		switch {
 		case err == nil:
 			h.log.Info("notify mode chosen", "mode", Keyspace, "reason", "keyspace notifications enabled")
-			return Keyspace, nil
+			return Keyspace, true
 		case isRefused(err) && h.cfg.Notify == Keyspace:
 			h.log.Warn("CONFIG refused: trusting notify-keyspace-events to be set on the server", "err", err)
-			return Keyspace, nil
+			return Keyspace, true
 		case isRefused(err):
 			h.log.Warn("notify mode chosen", "mode", Poll, "reason", "CONFIG refused, keyspace notifications cannot be enabled", "err", err)
-			return Poll, nil
+			return Poll, true
 		}
 		h.log.Warn("redis unreachable, retrying", "err", err)
 		if !b.sleep(ctx) {
-			return "", ctx.Err()
+			return "", false
 		}
 	}
 }
@@ -141,6 +137,7 @@ func (h *Hub[T]) chooseMode(ctx context.Context) (Mode, error) {
 // backoff sleeps between retries: 100 ms doubling to 2 s.
 type backoff struct{ d time.Duration }
 
+// sleep waits the next delay; false if ctx ended first.
 func (b *backoff) sleep(ctx context.Context) bool {
 	b.d = min(max(2*b.d, 100*time.Millisecond), 2*time.Second)
 	t := time.NewTimer(b.d)
@@ -154,3 +151,45 @@ func (b *backoff) sleep(ctx context.Context) bool {
 }
 
 func (b *backoff) reset() { b.d = 0 }
+
+// Stats is a snapshot of the hub's counters and gauges, for metrics.
+type Stats struct {
+	Notifications uint64    // keyspace notifications received
+	Reads         uint64    // jobs read
+	Batches       uint64    // batched read round trips started
+	ReadErrors    uint64    // batches that failed
+	Fanouts       uint64    // states delivered to waiters
+	Resyncs       uint64    // re-reads of every watched job after a (re)subscription
+	Reconnects    uint64    // subscriptions lost
+	SafetyReads   uint64    // jobs re-read because their last read was older than Config.Resync
+	Unannounced   uint64    // changes found by safety re-reads that no notification announced
+	BlindEpisodes uint64    // times the hub caught itself missing changes
+	Blind         bool      // missing changes now: states re-read at the poll tick
+	BlindReason   string    // why, when Blind
+	Jobs          int       // jobs watched now
+	Waiters       int       // waiters registered now
+	Mode          Mode      // how changes are learnt; "" until chosen
+	Live          bool      // subscribed (keyspace) or Redis answering (poll)
+	Subscribe     Subscribe // what keyspace mode subscribes to
+	Channels      int       // keys mode: keyspace channels held on Redis, lingering ones and those on their way included
+	Subscribed    uint64    // keys mode: channels named in SUBSCRIBE commands
+	Unsubscribed  uint64    // keys mode: channels named in UNSUBSCRIBE commands
+	Down          string    // when not Live: why, the listener's last error ("" if none yet)
+}
+
+// Stats returns the hub's counters and gauges.
+func (h *Hub[T]) Stats() Stats {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	st := h.stats
+	st.Jobs = len(h.jobs)
+	for _, e := range h.jobs {
+		st.Waiters += len(e.waiters)
+	}
+	st.Blind, st.BlindReason, st.Live, st.Down = h.blind.on, h.blind.reason, h.listening, h.down
+	st.Mode, st.Subscribe = h.Mode(), h.cfg.Subscribe
+	if h.subs != nil {
+		st.Channels, st.Subscribed, st.Unsubscribed = h.subs.count, h.subs.sent.subscribe, h.subs.sent.unsubscribe
+	}
+	return st
+}

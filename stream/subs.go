@@ -5,14 +5,10 @@ import (
 	"time"
 )
 
-// subscriptions is the subscription set of keys mode: the keyspace
-// channels of every job somebody holds a wait for, each on the master
-// that publishes its key's events, refcounted by the jobs' held waiters
-// (Watch's; a short poll's Peek holds none). A channel is subscribed in
-// batches by its node's sender (see keys.go) at most a window after it is
-// first wanted, and unsubscribed a linger after it is last wanted, so that
-// a client that comes back at once (an EventSource reconnecting, the next
-// long poll) finds it still subscribed. Everything here is guarded by the
+// subscriptions is keys mode's subscription set: the keyspace channels of
+// every job with a held waiter (Watch's; Peek holds none), each on the
+// master that publishes its key's events, refcounted by those waiters.
+// Each node's sender (keys.go) subscribes them in batches. Guarded by the
 // hub's mu.
 type subscriptions struct {
 	prefix string                                  // the keyspace channel prefix of the hub's database
@@ -22,7 +18,7 @@ type subscriptions struct {
 	jobs   map[string]*jobChannels                 // jobs with held waiters
 	nodes  map[string]*nodeChannels                // by node name
 	count  int                                     // channels in any state but gone
-	sent   struct{ subscribe, unsubscribe uint64 } // commands sent, for Stats
+	sent   struct{ subscribe, unsubscribe uint64 } // channels named in commands, for Stats
 }
 
 // jobChannels is one job's want of its channels.
@@ -32,22 +28,14 @@ type jobChannels struct {
 	chans []*channel // one per key, on the node that publishes it now
 }
 
-// live reports whether every channel of the job is confirmed.
+// live reports whether the job is wanted and every channel of it confirmed.
 func (j *jobChannels) live() bool {
-	if j.refs == 0 {
-		return false
-	}
-	for _, c := range j.chans {
-		if c.state != subscribed {
-			return false
-		}
-	}
-	return true
+	return j.refs > 0 && !slices.ContainsFunc(j.chans, func(c *channel) bool { return c.state != subscribed })
 }
 
 // nodeChannels are the channels of one node. gen counts the node's
-// connections: what a connection that ended reports (its replies, its
-// end) is ignored once the next one has begun.
+// connections: what an ended connection reports is ignored once the next
+// one has begun.
 type nodeChannels struct {
 	name    string
 	chans   map[string]*channel // by channel name
@@ -62,6 +50,74 @@ type nodeChannels struct {
 type lingerAt struct {
 	c     *channel
 	until time.Time
+}
+
+// channel is the keyspace channel of one key of a watched job, on the
+// master that publishes that key's events.
+type channel struct {
+	name  string
+	job   *jobChannels // the job it was last wanted for
+	node  *nodeChannels
+	state chanState // changed by move only
+	until time.Time // lingering: when it is unsubscribed, unless wanted again
+}
+
+// chanState is where one channel stands on its node's connection; its
+// legal moves are in chanNext, made by move only. At most one command of
+// a channel is in flight, so that the reply that comes is the one its
+// state awaits: a channel wanted again while its UNSUBSCRIBE is in flight
+// is subscribed once that is answered (resubscribing).
+type chanState uint8
+
+const (
+	chanIllegal         chanState = iota // no such state: where chanNext has no move
+	chanGone                             // neither wanted nor on the connection: forgotten
+	toSubscribe                          // wanted; SUBSCRIBE not sent on the node's current connection
+	subscribing                          // wanted; SUBSCRIBE sent, its reply awaited
+	subscribingUnwanted                  // SUBSCRIBE sent, no longer wanted: lingers once confirmed
+	subscribed                           // wanted and confirmed: the key's events reach the hub
+	lingering                            // confirmed, no longer wanted: unsubscribed at until, unless wanted again
+	unsubscribing                        // its linger over, UNSUBSCRIBE sent; its reply awaited
+	resubscribing                        // UNSUBSCRIBE sent and wanted again: SUBSCRIBE once it is answered
+)
+
+// chanEvent is what happens to a channel.
+type chanEvent uint8
+
+const (
+	wanted   chanEvent = iota // its job's first waiter came, or its key's events moved to this node
+	unwanted                  // its job's last waiter left, or its key's events moved to another node
+	sent                      // its command (SUBSCRIBE or UNSUBSCRIBE) was sent
+	replied                   // the reply to its command came
+	lingered                  // its linger ended: its sender sends its UNSUBSCRIBE
+	cut                       // its node's connection ended: a new one subscribes what is wanted
+)
+
+// chanNext is every legal move: chanNext[s][ev] is the state event ev
+// leads to from state s; chanIllegal where ev cannot happen in s.
+var chanNext = [resubscribing + 1][cut + 1]chanState{
+	chanGone:            {wanted: toSubscribe},
+	toSubscribe:         {unwanted: chanGone, sent: subscribing, cut: toSubscribe},
+	subscribing:         {unwanted: subscribingUnwanted, replied: subscribed, cut: toSubscribe},
+	subscribingUnwanted: {wanted: subscribing, replied: lingering, cut: chanGone},
+	subscribed:          {unwanted: lingering, cut: toSubscribe},
+	lingering:           {wanted: subscribed, lingered: unsubscribing, cut: chanGone},
+	unsubscribing:       {wanted: resubscribing, replied: chanGone, cut: chanGone},
+	resubscribing:       {unwanted: unsubscribing, replied: toSubscribe, cut: toSubscribe},
+}
+
+// awaits reports whether a channel in state s awaits the reply of kind
+// ("subscribe" or "unsubscribe") to a command it sent. Any other reply is
+// not its commands' (go-redis resubscribes on its own after a failed
+// write, and the hub then ends that connection anyway).
+func (s chanState) awaits(kind string) bool {
+	switch kind {
+	case "subscribe":
+		return s == subscribing || s == subscribingUnwanted
+	case "unsubscribe":
+		return s == unsubscribing || s == resubscribing
+	}
+	return false
 }
 
 func newSubscriptions(prefix string, keys func(string) []string, linger time.Duration) *subscriptions {
@@ -85,12 +141,10 @@ func (s *subscriptions) node(name string) *nodeChannels {
 	return n
 }
 
-// wantOf makes what want needs for a job first wanted: its channels,
-// named but on no node yet. It reads nothing mutable, so that a Watch
-// makes them before it takes the hub's mu, and does not hold it while it
-// allocates (in a burst of new waits, an allocation that turns into work
-// for the garbage collector while the lock is held queues every other
-// Watch behind it).
+// wantOf makes a job's channels, on no node yet. It reads nothing mutable,
+// so that Watch calls it without the hub's mu: in a burst of new waits, an
+// allocation under the lock (and the GC work it brings) queues every other
+// Watch behind it.
 func (s *subscriptions) wantOf(id string) *jobChannels {
 	keys := s.keys(id)
 	j := &jobChannels{id: id, chans: make([]*channel, len(keys))}
@@ -101,8 +155,7 @@ func (s *subscriptions) wantOf(id string) *jobChannels {
 }
 
 // want adds a held waiter of job id and reports whether its channels are
-// all confirmed already (a job that lingered). made is wantOf(id), or
-// nil: used if the job is not wanted yet.
+// all confirmed already (a job that lingered). made is wantOf(id), or nil.
 func (s *subscriptions) want(id string, made *jobChannels) (live bool) {
 	j := s.jobs[id]
 	if j == nil {
@@ -148,8 +201,8 @@ func (s *subscriptions) channelOn(node, name string, j *jobChannels) *channel {
 	return s.placed(node, &channel{name: name, job: j, state: chanGone})
 }
 
-// placed returns the channel of node named as made is, made's own if the
-// node has none, for made's job.
+// placed returns node's channel named as made is (made itself if the node
+// has none), for made's job.
 func (s *subscriptions) placed(node string, made *channel) *channel {
 	n := s.node(node)
 	c := n.chans[made.name]
@@ -164,7 +217,7 @@ func (s *subscriptions) placed(node string, made *channel) *channel {
 }
 
 // route routes, in keys mode, every key's channel to the master of p that
-// publishes the key's events.
+// publishes the key's events: Owner, or the first master.
 func (h *Hub[T]) route(p Publishers) {
 	owner := p.Owner
 	if owner == nil {
@@ -181,9 +234,8 @@ func (h *Hub[T]) route(p Publishers) {
 	}
 }
 
-// route makes owner the way keys are routed to their masters (on a
-// cluster, the masters' slots) and moves every wanted channel whose key
-// now belongs to another master: unwanted where it was, wanted there.
+// route makes owner the way keys are routed to their masters and moves
+// every wanted channel whose key now belongs to another master.
 func (s *subscriptions) route(owner func(key string) string) {
 	s.owner = owner
 	for _, j := range s.jobs {
@@ -221,8 +273,8 @@ func (s *subscriptions) move(c *channel, ev chanEvent) {
 	}
 }
 
-// open begins connection gen+1 of node n: every channel wanted there is
-// sent in its opening, and returned.
+// open begins node n's next connection and returns it with the channels
+// wanted there, sent in its opening.
 func (s *subscriptions) open(n *nodeChannels) (gen uint64, chans []string) {
 	n.gen++
 	n.queue, n.lingers = nil, nil
@@ -238,20 +290,21 @@ func (s *subscriptions) open(n *nodeChannels) (gen uint64, chans []string) {
 }
 
 // take returns, for connection gen of node n at now, the channels to
-// subscribe and to unsubscribe (those whose linger is over), marked sent,
-// and when the next linger ends (zero: none lingers).
+// subscribe and to unsubscribe (their linger over), marked sent, and when
+// the next linger ends (zero: none).
 func (s *subscriptions) take(n *nodeChannels, gen uint64, now time.Time) (subs, unsubs []string, next time.Time) {
 	if gen != n.gen {
 		return nil, nil, time.Time{}
 	}
 	for len(n.lingers) > 0 {
 		l := n.lingers[0]
-		if l.c.state == lingering && l.c.until.Equal(l.until) && l.until.After(now) {
+		current := l.c.state == lingering && l.c.until.Equal(l.until)
+		if current && l.until.After(now) {
 			next = l.until
 			break
 		}
 		n.lingers = n.lingers[1:]
-		if l.c.state == lingering && l.c.until.Equal(l.until) {
+		if current {
 			s.move(l.c, lingered)
 			unsubs = append(unsubs, l.c.name)
 		}
@@ -269,9 +322,9 @@ func (s *subscriptions) take(n *nodeChannels, gen uint64, now time.Time) (subs, 
 }
 
 // reply applies the reply of kind ("subscribe" or "unsubscribe") to
-// channel on connection gen of node n. When it confirms the last channel
-// of a wanted job, it returns the job's id: the job is read, since a
-// change written before the confirmation was published to nobody.
+// channel name on connection gen of node n. When it confirms the last
+// channel of a wanted job, it returns the job's id: the job is read, since
+// a change written before the confirmation was published to nobody.
 func (s *subscriptions) reply(n *nodeChannels, gen uint64, kind, name string) (confirmedJob string) {
 	c := n.chans[name]
 	if gen != n.gen || c == nil || !c.state.awaits(kind) {
@@ -285,7 +338,7 @@ func (s *subscriptions) reply(n *nodeChannels, gen uint64, kind, name string) (c
 }
 
 // cut ends connection gen of node n: what was wanted there is subscribed
-// by the next connection, in its opening; the rest is forgotten.
+// in the next connection's opening; the rest is forgotten.
 func (s *subscriptions) cut(n *nodeChannels, gen uint64) {
 	if gen != n.gen {
 		return

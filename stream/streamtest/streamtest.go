@@ -7,6 +7,40 @@ import (
 	"time"
 )
 
+// pollEvery is how often Eventually and EventuallyEqual look again.
+const pollEvery = 5 * time.Millisecond
+
+// Eventually polls cond until it holds, failing tb after within with what
+// it was waiting for.
+func Eventually(tb testing.TB, within time.Duration, what string, cond func() bool) {
+	tb.Helper()
+	if !poll(within, cond) {
+		tb.Fatalf("not %s within %v", what, within)
+	}
+}
+
+// EventuallyEqual polls get until it returns want, failing tb after within
+// with the last value it returned.
+func EventuallyEqual[T comparable](tb testing.TB, within time.Duration, what string, want T, get func() T) {
+	tb.Helper()
+	var got T
+	if !poll(within, func() bool { got = get(); return got == want }) {
+		tb.Fatalf("%s = %v after %v; want %v", what, got, within, want)
+	}
+}
+
+// poll reports whether cond held before within passed.
+func poll(within time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(pollEvery)
+	}
+	return true
+}
+
 // Group runs functions at once and collects what each returns. Its zero
 // value is ready; Wait is bounded, so that a function that hangs fails the
 // test instead of the test binary's timeout.
@@ -56,17 +90,14 @@ func Run(tb testing.TB, within time.Duration, what string, run func(ctx context.
 		defer close(done)
 		run(ctx)
 	}()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case <-done:
-			case <-time.After(within):
-				tb.Errorf("%s did not return within %v of cancel", what, within)
-			}
-		})
-	}
+	stop = sync.OnceFunc(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(within):
+			tb.Errorf("%s did not return within %v of cancel", what, within)
+		}
+	})
 	tb.Cleanup(stop)
 	return stop
 }
