@@ -30,7 +30,7 @@ type Sentinel struct {
 }
 
 // SentinelPasswords, when set, protect the data nodes (requirepass) and
-// the sentinels (requirepass in sentinel.conf).
+// the sentinels (requirepass).
 type SentinelPasswords struct {
 	Data, Sentinel string
 }
