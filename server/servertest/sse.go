@@ -53,8 +53,7 @@ func RawGet(path string, header ...string) string {
 	for _, h := range header {
 		b.WriteString(h + "\r\n")
 	}
-	b.WriteString("\r\n")
-	return b.String()
+	return b.String() + "\r\n"
 }
 
 // MustGet is Get within 5 s, failing tb on an error; the connection is

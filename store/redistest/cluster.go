@@ -265,7 +265,7 @@ func (c *Cluster) Failover(tb testing.TB, replica *Server) {
 		if !slices.Contains(masters, replica) {
 			return fmt.Errorf("%s is not a master yet", replica.Addr())
 		}
-		return c.healthy()
+		return c.everyNode(c.nodeHealthy)
 	})
 }
 
@@ -277,11 +277,8 @@ func (c *Cluster) Kill(node *Server) { node.Stop() }
 // sees only running nodes as masters.
 func (c *Cluster) WaitHealthy(tb testing.TB) {
 	tb.Helper()
-	waitFor(tb, "cluster healthy", c.healthy)
+	waitFor(tb, "cluster healthy", func() error { return c.everyNode(c.nodeHealthy) })
 }
-
-// healthy fails unless every running node passes check.
-func (c *Cluster) healthy() error { return c.everyNode(c.nodeHealthy) }
 
 // everyNode fails unless fn passes on a client of every running node.
 func (c *Cluster) everyNode(fn func(context.Context, *redis.Client) error) error {
@@ -355,22 +352,15 @@ type Migration struct {
 	c        *Cluster
 	slot     int
 	from, to *Server
-	toID     string
+	toID     any
 }
 
 // BeginMigration marks slot importing on to and migrating on from.
 func (c *Cluster) BeginMigration(tb testing.TB, slot int, from, to *Server) *Migration {
 	tb.Helper()
 	m := &Migration{c: c, slot: slot, from: from, to: to}
-	var fromID string
-	m.do(tb, from, func(ctx context.Context, rc *redis.Client) (err error) {
-		fromID, err = rc.ClusterMyID(ctx).Result()
-		return err
-	})
-	m.do(tb, to, func(ctx context.Context, rc *redis.Client) (err error) {
-		m.toID, err = rc.ClusterMyID(ctx).Result()
-		return err
-	})
+	fromID := m.cmd(tb, from, "CLUSTER", "MYID")
+	m.toID = m.cmd(tb, to, "CLUSTER", "MYID")
 	m.cmd(tb, to, "CLUSTER", "SETSLOT", slot, "IMPORTING", fromID)
 	m.cmd(tb, from, "CLUSTER", "SETSLOT", slot, "MIGRATING", m.toID)
 	return m
@@ -379,24 +369,25 @@ func (c *Cluster) BeginMigration(tb testing.TB, slot int, from, to *Server) *Mig
 // MoveKeys moves keys, of the migrating slot, to the target (MIGRATE).
 func (m *Migration) MoveKeys(tb testing.TB, keys ...string) {
 	tb.Helper()
-	args := []any{"MIGRATE", "127.0.0.1", m.to.peerPort(), "", 0, 5000, "KEYS"}
-	for _, k := range keys {
-		args = append(args, k)
+	ks := make([]any, len(keys))
+	for i, k := range keys {
+		ks[i] = k
 	}
-	m.cmd(tb, m.from, args...)
+	m.migrate(tb, ks)
+}
+
+// migrate moves keys to the target, on its TLS port under tls-cluster.
+func (m *Migration) migrate(tb testing.TB, keys []any) {
+	tb.Helper()
+	m.cmd(tb, m.from, append([]any{"MIGRATE", "127.0.0.1", m.to.peerPort(), "", 0, 5000, "KEYS"}, keys...)...)
 }
 
 // Finish moves the slot's remaining keys to the target, gives it the slot
 // on every master, and waits until every running node sees it there.
 func (m *Migration) Finish(tb testing.TB) {
 	tb.Helper()
-	var keys []string
-	m.do(tb, m.from, func(ctx context.Context, rc *redis.Client) (err error) {
-		keys, err = rc.ClusterGetKeysInSlot(ctx, m.slot, 1000).Result()
-		return err
-	})
-	if len(keys) > 0 {
-		m.MoveKeys(tb, keys...)
+	if keys, _ := m.cmd(tb, m.from, "CLUSTER", "GETKEYSINSLOT", m.slot, 1000).([]any); len(keys) > 0 {
+		m.migrate(tb, keys)
 	}
 	m.cmd(tb, m.to, "CLUSTER", "SETSLOT", m.slot, "NODE", m.toID)
 	m.cmd(tb, m.from, "CLUSTER", "SETSLOT", m.slot, "NODE", m.toID)
@@ -416,21 +407,17 @@ func (m *Migration) Finish(tb testing.TB) {
 	})
 }
 
-// do runs fn on s, failing tb on its error.
-func (m *Migration) do(tb testing.TB, s *Server, fn func(context.Context, *redis.Client) error) {
+// cmd runs the command args on s and returns its reply, failing tb on an
+// error.
+func (m *Migration) cmd(tb testing.TB, s *Server, args ...any) any {
 	tb.Helper()
-	if err := s.query(5*time.Second, fn); err != nil {
-		tb.Fatalf("on %s: %v", s.Addr(), err)
-	}
-}
-
-// cmd runs the command args on s, failing tb on its error.
-func (m *Migration) cmd(tb testing.TB, s *Server, args ...any) {
-	tb.Helper()
-	m.do(tb, s, func(ctx context.Context, rc *redis.Client) error {
-		if err := rc.Do(ctx, args...).Err(); err != nil {
-			return fmt.Errorf("%v: %w", args, err)
-		}
-		return nil
+	var reply any
+	err := s.query(5*time.Second, func(ctx context.Context, rc *redis.Client) (err error) {
+		reply, err = rc.Do(ctx, args...).Result()
+		return err
 	})
+	if err != nil {
+		tb.Fatalf("%v on %s: %v", args, s.Addr(), err)
+	}
+	return reply
 }

@@ -184,6 +184,17 @@ func (s *Server) Addr() string { return "127.0.0.1:" + strconv.Itoa(s.port) }
 // tlsAddr is the host:port of the server's TLS port.
 func (s *Server) tlsAddr() string { return "127.0.0.1:" + strconv.Itoa(s.tlsPort) }
 
+// peerPort is the port that other nodes and the sentinels reach s on: its
+// TLS port, if it has one.
+func (s *Server) peerPort() int {
+	if s.tlsPort != 0 {
+		return s.tlsPort
+	}
+	return s.port
+}
+
+func (s *Server) peerAddr() string { return "127.0.0.1:" + strconv.Itoa(s.peerPort()) }
+
 // URL is the server's redis:// URL for database 0.
 func (s *Server) URL() string { return "redis://" + s.Addr() + "/0" }
 

@@ -70,7 +70,7 @@ func TestSentinelTLS(t *testing.T) {
 }
 
 // TestClusterTLS: a TLS cluster is reached on its rediss:// URL, and a
-// slot migrated in steps ends on its target.
+// slot migrated in steps ends on its target with all its keys.
 func TestClusterTLS(t *testing.T) {
 	t.Parallel()
 	certs := NewTLS(t)
@@ -82,6 +82,7 @@ func TestClusterTLS(t *testing.T) {
 	defer cc.Close()
 	ctx := context.Background()
 	require.NoError(t, cc.Set(ctx, "k", "v", 0).Err())
+	require.NoError(t, cc.Set(ctx, "{k}2", "v2", 0).Err()) // the same slot: moved by Finish
 	from := c.MasterOf(t, "k")
 	var to *Server
 	for _, m := range c.Masters(t) {
@@ -95,4 +96,5 @@ func TestClusterTLS(t *testing.T) {
 	m.Finish(t)
 	assert.Same(t, to, c.MasterOf(t, "k"))
 	assert.Equal(t, "v", c.Client(t).Get(ctx, "k").Val())
+	assert.Equal(t, "v2", c.Client(t).Get(ctx, "{k}2").Val())
 }

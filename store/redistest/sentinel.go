@@ -97,17 +97,6 @@ func startSentinel(tb testing.TB, pw SentinelPasswords, t *TLS) *Sentinel {
 	return sn
 }
 
-// peerPort is the port that other nodes and the sentinels reach s on: its
-// TLS port, if it has one.
-func (s *Server) peerPort() int {
-	if s.tlsPort != 0 {
-		return s.tlsPort
-	}
-	return s.port
-}
-
-func (s *Server) peerAddr() string { return "127.0.0.1:" + strconv.Itoa(s.peerPort()) }
-
 // URL is the go-redis failover URL of the deployment, database 0: the
 // first sentinel as host, the others as ?addr=; the sentinels' password as
 // the URL's, the data nodes' as ?password=.
