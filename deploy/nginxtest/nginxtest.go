@@ -1,25 +1,19 @@
 // Package nginxtest runs deploy/nginx.conf for tests: rewritten to run
 // unprivileged on loopback ports in a temporary directory, in front of the
-// replicas a test starts, with a self-signed certificate for its TLS
+// replicas a test starts, with a test CA's certificate for its TLS
 // (HTTP/2) server. It is shared by the deployment checks (deploy) and the
 // browser tests (web), so that every test speaks one language.
 package nginxtest
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -48,36 +42,29 @@ func Binary(tb testing.TB) string {
 	return path
 }
 
-// Source returns deploy/nginx.conf as written.
-func Source(tb testing.TB) string {
-	tb.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	data, err := os.ReadFile(filepath.Join(filepath.Dir(file), "..", "nginx.conf"))
-	require.NoError(tb, err, "read %s", ConfPath)
-	return string(data)
-}
-
 // Options say where the rewritten configuration runs.
 type Options struct {
 	Upstream string // the replicas' address, host:port (every upstream server)
 	Listen   string // the plain HTTP/1.1 server's address
 	// TLSListen is the TLS (HTTP/2) server's address; empty: a free one.
-	// Its certificate is made here, self-signed for 127.0.0.1 and
-	// localhost: Cert and Key are its files in the directory.
+	// Its certificate is made here, for 127.0.0.1 and localhost.
 	TLSListen string
 }
 
 // Conf writes nginx.conf rewritten to run here into dir and returns its
 // path: upstream servers at o.Upstream, listening on o.Listen (and
-// o.TLSListen), pid, logs, temp files and the certificate in dir, one
-// worker (so upstream keepalive is observable).
+// o.TLSListen), pid, logs and temp files in dir, one worker (so upstream
+// keepalive is observable).
 func Conf(tb testing.TB, dir string, o Options) string {
 	tb.Helper()
-	src := Source(tb)
+	_, file, _, _ := runtime.Caller(0)
+	data, err := os.ReadFile(filepath.Join(filepath.Dir(file), "..", "nginx.conf"))
+	require.NoError(tb, err, "read %s", ConfPath)
+	src := string(data)
 	if o.TLSListen == "" {
 		o.TLSListen = FreeAddr(tb)
 	}
-	cert, key := Cert(tb, dir)
+	certs := redistest.NewTLS(tb)
 	subs := []struct {
 		re, repl string
 		needed   bool
@@ -85,8 +72,8 @@ func Conf(tb testing.TB, dir string, o Options) string {
 		{`(?m)^(\s*server\s+)[A-Za-z0-9.-]+:\d+`, "${1}" + o.Upstream, true},
 		{`(?m)^(\s*listen\s+)[^;]*\bssl\b[^;]*;`, "${1}" + o.TLSListen + " ssl http2;", false},
 		{`(?m)^(\s*listen\s+)[0-9]+;`, "${1}" + o.Listen + ";", true},
-		{`(?m)^(\s*ssl_certificate\s+)[^;]+;`, "${1}" + cert + ";", false},
-		{`(?m)^(\s*ssl_certificate_key\s+)[^;]+;`, "${1}" + key + ";", false},
+		{`(?m)^(\s*ssl_certificate\s+)[^;]+;`, "${1}" + certs.ServerCert + ";", false},
+		{`(?m)^(\s*ssl_certificate_key\s+)[^;]+;`, "${1}" + certs.ServerKey + ";", false},
 		{`(?m)^http\s*\{`, "http {\n" + tempPaths(dir), true},
 		{`(?m)^\s*pid\s+[^;]+;`, "pid " + filepath.Join(dir, "nginx.pid") + ";", false},
 		{`(?m)^(\s*)error_log\s+[^;]+;`, "${1}error_log " + filepath.Join(dir, "error.log") + " info;", false},
@@ -128,43 +115,12 @@ func Args(dir, conf string) []string {
 	return []string{"-p", dir + "/", "-e", filepath.Join(dir, "error.log"), "-c", conf}
 }
 
-// Cert writes a self-signed certificate for 127.0.0.1 and localhost, and
-// its key, into dir (once) and returns their paths.
-func Cert(tb testing.TB, dir string) (cert, key string) {
-	tb.Helper()
-	cert, key = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	if _, err := os.Stat(cert); err == nil {
-		return cert, key
-	}
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(tb, err)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()),
-		Subject:      pkix.Name{CommonName: "jobwait test"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		DNSNames:     []string{"localhost"},
-		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
-	require.NoError(tb, err)
-	kd, err := x509.MarshalECPrivateKey(k)
-	require.NoError(tb, err)
-	require.NoError(tb, os.WriteFile(cert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644))
-	require.NoError(tb, os.WriteFile(key, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kd}), 0o600))
-	return cert, key
-}
-
 // FreeAddr returns a loopback address nothing listens on just now.
 func FreeAddr(tb testing.TB) string {
 	tb.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := redistest.FreePort()
 	require.NoError(tb, err)
-	addr := l.Addr().String()
-	require.NoError(tb, l.Close())
-	return addr
+	return "127.0.0.1:" + strconv.Itoa(port)
 }
 
 // Start runs nginx in the foreground until the test ends, and returns once
@@ -174,34 +130,19 @@ func Start(tb testing.TB, bin, dir, conf, addr string) {
 	cmd := exec.Command(bin, append(Args(dir, conf), "-g", "daemon off;")...)
 	var out strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &out
-	require.NoError(tb, cmd.Start())
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	tb.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt) // SIGINT: fast shutdown
-		select {
-		case <-exited:
-		case <-time.After(5 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-	})
-
-	deadline := time.After(10 * time.Second)
-	for {
+	p, err := redistest.StartProc(cmd)
+	require.NoError(tb, err)
+	tb.Cleanup(func() { p.Stop(os.Interrupt, 5*time.Second) }) // SIGINT: fast shutdown
+	err = p.Poll(10*time.Second, func() error {
 		conn, err := net.DialTimeout("tcp", addr, time.Second)
 		if err == nil {
 			conn.Close()
-			return
 		}
-		select {
-		case err := <-exited:
-			log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
-			tb.Fatalf("nginx exited: %v\n%s\n%s", err, out.String(), log)
-		case <-deadline:
-			tb.Fatalf("nginx not listening on %s after 10 s", addr)
-		case <-time.After(20 * time.Millisecond):
-		}
+		return err
+	})
+	if err != nil {
+		log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
+		tb.Fatalf("nginx not listening on %s: %v\n%s\n%s", addr, err, out.String(), log)
 	}
 }
 

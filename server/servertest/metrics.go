@@ -80,14 +80,8 @@ series:
 				continue series
 			}
 		}
-		switch {
-		case s.Gauge != nil:
-			sum += s.GetGauge().GetValue()
-		case s.Counter != nil:
-			sum += s.GetCounter().GetValue()
-		case s.Untyped != nil:
-			sum += s.GetUntyped().GetValue()
-		}
+		// A series has one of these; the others' getters read 0.
+		sum += s.GetGauge().GetValue() + s.GetCounter().GetValue() + s.GetUntyped().GetValue()
 	}
 	return sum
 }

@@ -2,17 +2,13 @@
 // from outside as users and operators drive it:
 //
 //   - Start builds the real jobwait binary (cmd/jobwait) once per test
-//     process and runs it on a free loopback port: over HTTP, with
-//     signals, against a real Redis. Under -short it skips the test (see
-//     redistest.SkipIfShort). BinaryWith builds one with go build's flags
-//     (-ldflags), StartBinary runs it.
-//   - Run runs a binary with arguments to its exit (-h, -version, a bad
-//     flag): what it wrote to stdout and stderr, and its exit status.
+//     process and runs it on a free loopback port, against a real Redis;
+//     under -short it skips the test (redistest.SkipIfShort). Run runs a
+//     binary to its exit (-h, -version, a bad flag).
 //   - Get and Conn send a request by hand and read its answer, an event
-//     stream with package sse's reader, every read bounded by a deadline;
-//     Conn.Again sends the next one on the kept-alive connection.
+//     stream with package sse's reader, every read bounded by a deadline.
 //   - From is a client address of its own on loopback (127.0.0.2, ...),
-//     to play several clients: Dial, Get and an HTTP Client from it.
+//     to play several clients.
 //   - ReadMetrics and Metric read /metrics with Prometheus's own parser.
 //
 // The producer of jobs is storetest's; Eventually and Group are
@@ -21,7 +17,6 @@ package servertest
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"net/http"
 	"os"
@@ -38,30 +33,25 @@ import (
 	"jobwait/store/redistest"
 )
 
-var build struct {
-	once sync.Once
-	path string
-	err  error
-}
+var built = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "servertest")
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, "jobwait")
+	return path, goBuild(path)
+})
 
 // Binary returns the path of a jobwait binary built from this checkout,
 // once per test process.
 func Binary(tb testing.TB) string {
 	tb.Helper()
 	redistest.SkipIfShort(tb)
-	build.once.Do(func() {
-		dir, err := os.MkdirTemp("", "servertest")
-		if err != nil {
-			build.err = err
-			return
-		}
-		build.path = filepath.Join(dir, "jobwait")
-		build.err = goBuild(build.path)
-	})
-	if build.err != nil {
-		tb.Fatal(build.err)
+	path, err := built()
+	if err != nil {
+		tb.Fatal(err)
 	}
-	return build.path
+	return path
 }
 
 // BinaryWith builds jobwait from this checkout with go build's flags
@@ -88,13 +78,11 @@ func goBuild(out string, flags ...string) error {
 	return nil
 }
 
-// Process is a running jobwait.
+// Process is a running jobwait: Signal and Wait are its Proc's.
 type Process struct {
 	Addr string // 127.0.0.1:port
-	cmd  *exec.Cmd
-	log  *Buffer
-	done chan struct{}
-	err  error
+	*redistest.Proc
+	log *Buffer
 }
 
 // Start runs jobwait with env (KEY=VALUE; JOBWAIT_ADDR is set here) and
@@ -109,43 +97,41 @@ func Start(tb testing.TB, env ...string) *Process {
 // in force from jobwait's first instruction.
 func StartUnder(tb testing.TB, wrapper []string, env ...string) *Process {
 	tb.Helper()
-	return startFree(tb, append(slices.Clone(wrapper), Binary(tb)), env...)
+	return start(tb, "", append(slices.Clone(wrapper), Binary(tb)), env...)
 }
 
 // StartBinary is Start with the jobwait binary at bin (see BinaryWith).
 func StartBinary(tb testing.TB, bin string, env ...string) *Process {
 	tb.Helper()
-	return startFree(tb, []string{bin}, env...)
-}
-
-// startFree runs argv on a free loopback port.
-func startFree(tb testing.TB, argv []string, env ...string) *Process {
-	tb.Helper()
-	port, err := redistest.FreePort()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return startAt(tb, "127.0.0.1:"+strconv.Itoa(port), argv, env...)
+	return start(tb, "", []string{bin}, env...)
 }
 
 // StartAt is Start on a given address: a replica restarted where its
 // predecessor listened (behind a proxy that knows only that address).
 func StartAt(tb testing.TB, addr string, env ...string) *Process {
 	tb.Helper()
-	return startAt(tb, addr, []string{Binary(tb)}, env...)
+	return start(tb, addr, []string{Binary(tb)}, env...)
 }
 
-// startAt runs argv (a jobwait binary, perhaps behind a wrapper) on addr.
-func startAt(tb testing.TB, addr string, argv []string, env ...string) *Process {
+// start runs argv (a jobwait binary, perhaps behind a wrapper) on addr, a
+// free loopback port if addr is "".
+func start(tb testing.TB, addr string, argv []string, env ...string) *Process {
 	tb.Helper()
-	p := &Process{Addr: addr, log: &Buffer{}, done: make(chan struct{})}
-	p.cmd = exec.Command(argv[0], argv[1:]...)
-	p.cmd.Env = append(append(os.Environ(), "JOBWAIT_ADDR="+p.Addr), env...)
-	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
-	if err := p.cmd.Start(); err != nil {
+	if addr == "" {
+		port, err := redistest.FreePort()
+		if err != nil {
+			tb.Fatal(err)
+		}
+		addr = "127.0.0.1:" + strconv.Itoa(port)
+	}
+	p := &Process{Addr: addr, log: &Buffer{}}
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = append(append(os.Environ(), "JOBWAIT_ADDR="+addr), env...)
+	cmd.Stdout, cmd.Stderr = p.log, p.log
+	var err error
+	if p.Proc, err = redistest.StartProc(cmd); err != nil {
 		tb.Fatal(err)
 	}
-	go func() { p.err = p.cmd.Wait(); close(p.done) }()
 	tb.Cleanup(func() {
 		p.Kill()
 		if tb.Failed() {
@@ -171,50 +157,21 @@ func (p *Process) WaitReady(tb testing.TB, within time.Duration) {
 
 func (p *Process) waitFor(path string, within time.Duration) error {
 	c := http.Client{Timeout: time.Second}
-	deadline := time.Now().Add(within)
-	for {
+	return p.Poll(within, func() error {
 		resp, err := c.Get(p.URL() + path)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-			err = fmt.Errorf("%s: %s", path, resp.Status)
-		}
-		select {
-		case <-p.done:
-			return fmt.Errorf("exited: %v", p.err)
-		default:
-		}
-		if time.Now().After(deadline) {
+		if err != nil {
 			return err
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// Signal sends sig to the process.
-func (p *Process) Signal(sig os.Signal) error { return p.cmd.Process.Signal(sig) }
-
-// Wait waits for the process to exit, at most within; it returns the exit
-// error, or context.DeadlineExceeded if it is still running.
-func (p *Process) Wait(within time.Duration) error {
-	select {
-	case <-p.done:
-		return p.err
-	case <-time.After(within):
-		return context.DeadlineExceeded
-	}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("%s: %s", path, resp.Status)
+		}
+		return nil
+	})
 }
 
 // Kill stops the process (SIGTERM, then SIGKILL after five seconds).
-func (p *Process) Kill() {
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	if p.Wait(5*time.Second) != nil {
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	}
-}
+func (p *Process) Kill() { p.Stop(syscall.SIGTERM, 5*time.Second) }
 
 // Log returns what the process has written so far.
 func (p *Process) Log() string { return p.log.String() }

@@ -1,7 +1,7 @@
 package servertest
 
 import (
-	"context"
+	"bufio"
 	"net"
 	"net/http"
 	"testing"
@@ -43,16 +43,19 @@ func (s *Source) Get(addr, path string, limit time.Duration, header ...string) (
 	if err != nil {
 		return nil, err
 	}
-	return get(nc, path, limit, header...)
+	c := &Conn{Conn: nc, br: bufio.NewReader(nc)}
+	if err := c.Again(path, limit, header...); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	return c, nil
 }
 
 // Client is an HTTP client (keep-alive) whose connections come from the
 // source; timeout bounds each request (0: no bound).
 func (s *Source) Client(tb testing.TB, timeout time.Duration) *http.Client {
 	tr := &http.Transport{
-		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			return s.d.DialContext(ctx, network, addr)
-		},
+		DialContext:         s.d.DialContext,
 		MaxIdleConnsPerHost: 4096,
 		DisableCompression:  true,
 	}

@@ -25,21 +25,7 @@ type Conn struct {
 // Get dials addr, sends GET path with extra header lines ("Last-Event-ID:
 // x") and reads the response's head within limit.
 func Get(addr, path string, limit time.Duration, header ...string) (*Conn, error) {
-	nc, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		return nil, err
-	}
-	return get(nc, path, limit, header...)
-}
-
-// get is Get on the connection nc, which it closes on an error.
-func get(nc net.Conn, path string, limit time.Duration, header ...string) (*Conn, error) {
-	c := &Conn{Conn: nc, br: bufio.NewReader(nc)}
-	if err := c.Again(path, limit, header...); err != nil {
-		nc.Close()
-		return nil, err
-	}
-	return c, nil
+	return (&Source{d: net.Dialer{Timeout: 5 * time.Second}}).Get(addr, path, limit, header...)
 }
 
 // Again sends GET path on the connection, kept alive after the last
@@ -67,8 +53,7 @@ func RawGet(path string, header ...string) string {
 	for _, h := range header {
 		b.WriteString(h + "\r\n")
 	}
-	b.WriteString("\r\n")
-	return b.String()
+	return b.String() + "\r\n"
 }
 
 // MustGet is Get within 5 s, failing tb on an error; the connection is

@@ -2,6 +2,7 @@ package redistest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os/exec"
@@ -14,22 +15,19 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// CLIHint is what a test says when redis-cli is missing.
-const CLIHint = "redis-cli not found in PATH: install it with `apt-get install -y redis-server redis-tools` (or run `make test`, which does)"
-
 // clusterNodeTimeout is each node's cluster-node-timeout: a killed master is
 // failed over within about two of these.
 const clusterNodeTimeout = "1000"
 
-// clusterWait bounds forming the cluster and each failover.
+// clusterWait bounds forming a cluster or a sentinel deployment, and each
+// failover.
 const clusterWait = 20 * time.Second
 
 // Cluster is a private Redis Cluster of three masters and three replicas on
 // loopback ports, for tests that change its topology. Its nodes are stopped
 // when the test ends.
 type Cluster struct {
-	Nodes    []*Server // in the order given to redis-cli --cluster create
-	TLSPorts []int     // each node's TLS port (StartClusterTLS only)
+	Nodes []*Server // in the order given to redis-cli --cluster create
 }
 
 // StartCluster starts six cluster-enabled redis-servers, joins them into
@@ -46,52 +44,35 @@ func StartClusterTLS(tb testing.TB, t *TLS) *Cluster { return startCluster(tb, t
 func startCluster(tb testing.TB, t *TLS) *Cluster {
 	tb.Helper()
 	SkipIfShort(tb)
-	if _, err := exec.LookPath("redis-cli"); err != nil {
-		tb.Fatal(CLIHint)
+	if err := lookPath("redis-cli"); err != nil {
+		tb.Fatal(err)
+	}
+	n := node{tls: t, args: func() ([]string, error) {
+		// The bus port is set explicitly: the default (port + 10000)
+		// may fall outside the port range or on a port in use.
+		bus, err := FreePort()
+		args := []string{"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+			"--cluster-node-timeout", clusterNodeTimeout, "--cluster-port", strconv.Itoa(bus),
+			// Replicas sync at once, not after the default 5 s wait for more.
+			"--repl-diskless-sync-delay", "0"}
+		if t != nil {
+			args = append(args, "--tls-cluster", "yes", "--tls-replication", "yes")
+		}
+		return args, err
+	}}
+	args := []string{"--cluster", "create", "--cluster-replicas", "1", "--cluster-yes"}
+	if t != nil {
+		args = append(args, "--tls", "--cacert", t.CA, "--cert", t.ClientCert, "--key", t.ClientKey)
 	}
 	c := &Cluster{}
 	for range 6 {
-		var tp int // the node's TLS port, if any
-		args := func() ([]string, error) {
-			// The bus port is set explicitly: the default (port + 10000)
-			// may fall outside the port range or on a port in use.
-			bus, err := FreePort()
-			if err != nil {
-				return nil, err
-			}
-			args := []string{"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-				"--cluster-node-timeout", clusterNodeTimeout, "--cluster-port", strconv.Itoa(bus),
-				// Replicas sync at once, not after the default 5 s wait for more.
-				"--repl-diskless-sync-delay", "0"}
-			if t != nil {
-				if tp, err = FreePort(); err != nil {
-					return nil, err
-				}
-				args = append(append(args, t.ServerArgs(tp, false)...), "--tls-cluster", "yes", "--tls-replication", "yes")
-			}
-			return args, nil
-		}
-		s, err := startWith(tb.TempDir(), args)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		tb.Cleanup(s.Stop)
+		s := n.startFor(tb)
 		c.Nodes = append(c.Nodes, s)
 		if t != nil {
-			c.TLSPorts = append(c.TLSPorts, tp)
-		}
-	}
-	args := []string{"--cluster", "create"}
-	for i, s := range c.Nodes {
-		if t != nil {
-			args = append(args, "127.0.0.1:"+strconv.Itoa(c.TLSPorts[i]))
+			args = append(args, s.tlsAddr())
 		} else {
 			args = append(args, s.Addr())
 		}
-	}
-	args = append(args, "--cluster-replicas", "1", "--cluster-yes")
-	if t != nil {
-		args = append([]string{"--tls", "--cacert", t.CA, "--cert", t.ClientCert, "--key", t.ClientKey}, args...)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), clusterWait)
 	defer cancel()
@@ -102,25 +83,15 @@ func startCluster(tb testing.TB, t *TLS) *Cluster {
 	return c
 }
 
-// TLSURL is URL's rediss:// form, on the nodes' TLS ports (StartClusterTLS).
-func (c *Cluster) TLSURL() string {
-	a := func(i int) string { return "127.0.0.1:" + strconv.Itoa(c.TLSPorts[i]) }
-	return "rediss://" + a(0) + "/0?addr=" + a(1) + "&addr=" + a(2)
-}
-
-// Addrs are the addresses of every node, stopped ones included.
-func (c *Cluster) Addrs() []string {
-	addrs := make([]string, len(c.Nodes))
-	for i, s := range c.Nodes {
-		addrs[i] = s.Addr()
-	}
-	return addrs
-}
-
 // URL is go-redis's cluster URL form: the first node, then the next two as
 // ?addr= seeds.
-func (c *Cluster) URL() string {
-	return "redis://" + c.Nodes[0].Addr() + "/0?addr=" + c.Nodes[1].Addr() + "&addr=" + c.Nodes[2].Addr()
+func (c *Cluster) URL() string { return c.url("redis://", (*Server).Addr) }
+
+// TLSURL is URL's rediss:// form, on the nodes' TLS ports (StartClusterTLS).
+func (c *Cluster) TLSURL() string { return c.url("rediss://", (*Server).tlsAddr) }
+
+func (c *Cluster) url(scheme string, addr func(*Server) string) string {
+	return scheme + addr(c.Nodes[0]) + "/0?addr=" + addr(c.Nodes[1]) + "&addr=" + addr(c.Nodes[2])
 }
 
 // Client returns a cluster client seeded with every node, closed when the
@@ -130,14 +101,27 @@ func (c *Cluster) URL() string {
 // killed master until then.
 func (c *Cluster) Client(tb testing.TB) *redis.ClusterClient {
 	tb.Helper()
-	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs(), DisableIdentity: true,
+	addrs := make([]string, len(c.Nodes))
+	for i, s := range c.Nodes {
+		addrs[i] = s.Addr()
+	}
+	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs, DisableIdentity: true,
 		ClusterStateReloadInterval: time.Second, MaintNotificationsConfig: Quiet()})
 	tb.Cleanup(func() { cc.Close() })
 	return cc
 }
 
-// node returns the server at addr, or nil.
-func (c *Cluster) node(addr string) *Server {
+// query runs fn with a client of s, for timeout at most.
+func (s *Server) query(timeout time.Duration, fn func(context.Context, *redis.Client) error) error {
+	rc := redis.NewClient(&redis.Options{Addr: s.Addr(), MaxRetries: -1})
+	defer rc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	return fn(ctx, rc)
+}
+
+// byAddr returns the node at addr, or nil.
+func (c *Cluster) byAddr(addr string) *Server {
 	for _, s := range c.Nodes {
 		if s.Addr() == addr {
 			return s
@@ -146,31 +130,16 @@ func (c *Cluster) node(addr string) *Server {
 	return nil
 }
 
-// running reports whether s has not been killed.
-func (s *Server) running() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.cmd != nil
-}
-
-// ask runs fn against a node that is running.
+// ask runs fn against the first running node that answers it.
 func (c *Cluster) ask(fn func(ctx context.Context, rc *redis.Client) error) error {
-	var err error
+	err := errors.New("no cluster node is running")
 	for _, s := range c.Nodes {
-		if !s.running() {
+		if s.running() == nil {
 			continue
 		}
-		rc := redis.NewClient(&redis.Options{Addr: s.Addr(), MaxRetries: -1})
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		err = fn(ctx, rc)
-		cancel()
-		rc.Close()
-		if err == nil {
+		if err = s.query(2*time.Second, fn); err == nil {
 			return nil
 		}
-	}
-	if err == nil {
-		err = fmt.Errorf("no cluster node is running")
 	}
 	return err
 }
@@ -189,40 +158,54 @@ func (c *Cluster) masters() ([]*Server, error) {
 	var out []*Server
 	err := c.ask(func(ctx context.Context, rc *redis.Client) error {
 		slots, err := rc.ClusterSlots(ctx).Result()
-		if err != nil {
-			return err
-		}
 		out = out[:0]
 		for _, r := range slots {
-			if s := c.node(r.Nodes[0].Addr); s != nil && !slices.Contains(out, s) {
+			if s := c.byAddr(r.Nodes[0].Addr); s != nil && !slices.Contains(out, s) {
 				out = append(out, s)
 			}
 		}
-		return nil
+		return err
 	})
 	return out, err
+}
+
+// Slot returns the hash slot of key.
+func (c *Cluster) Slot(tb testing.TB, key string) int {
+	tb.Helper()
+	var slot int64
+	err := c.ask(func(ctx context.Context, rc *redis.Client) (err error) {
+		slot, err = rc.ClusterKeySlot(ctx, key).Result()
+		return err
+	})
+	if err != nil {
+		tb.Fatalf("slot of %q: %v", key, err)
+	}
+	return int(slot)
+}
+
+// slotOwner is the address of the master that rc's node sees serving slot.
+func slotOwner(ctx context.Context, rc *redis.Client, slot int) (string, error) {
+	slots, err := rc.ClusterSlots(ctx).Result()
+	if err != nil {
+		return "", err
+	}
+	for _, r := range slots {
+		if r.Start <= slot && slot <= r.End {
+			return r.Nodes[0].Addr, nil
+		}
+	}
+	return "", fmt.Errorf("slot %d is not served", slot)
 }
 
 // MasterOf returns the master that serves key's slot.
 func (c *Cluster) MasterOf(tb testing.TB, key string) *Server {
 	tb.Helper()
+	slot := c.Slot(tb, key)
 	var out *Server
 	err := c.ask(func(ctx context.Context, rc *redis.Client) error {
-		slot, err := rc.ClusterKeySlot(ctx, key).Result()
-		if err != nil {
-			return err
-		}
-		slots, err := rc.ClusterSlots(ctx).Result()
-		if err != nil {
-			return err
-		}
-		for _, r := range slots {
-			if int64(r.Start) <= slot && slot <= int64(r.End) {
-				out = c.node(r.Nodes[0].Addr)
-				return nil
-			}
-		}
-		return fmt.Errorf("slot %d of %q is not served", slot, key)
+		addr, err := slotOwner(ctx, rc, slot)
+		out = c.byAddr(addr)
+		return err
 	})
 	if err != nil || out == nil {
 		tb.Fatalf("master of %q: %v", key, err)
@@ -246,7 +229,7 @@ func (c *Cluster) ReplicaOf(tb testing.TB, master *Server) *Server {
 				continue
 			}
 			for _, n := range sh.Nodes {
-				if s := c.node(shardAddr(n)); n.Role == "replica" && s != nil && s.running() {
+				if s := c.byAddr(shardAddr(n)); n.Role == "replica" && s != nil && s.running() != nil {
 					out = s
 					return nil
 				}
@@ -268,11 +251,9 @@ func shardAddr(n redis.Node) string {
 // steps down) and waits until the whole cluster sees it as a master.
 func (c *Cluster) Failover(tb testing.TB, replica *Server) {
 	tb.Helper()
-	rc := redis.NewClient(&redis.Options{Addr: replica.Addr()})
-	defer rc.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	err := rc.ClusterFailover(ctx).Err()
-	cancel()
+	err := replica.query(2*time.Second, func(ctx context.Context, rc *redis.Client) error {
+		return rc.ClusterFailover(ctx).Err()
+	})
 	if err != nil {
 		tb.Fatalf("CLUSTER FAILOVER on %s: %v", replica.Addr(), err)
 	}
@@ -284,7 +265,7 @@ func (c *Cluster) Failover(tb testing.TB, replica *Server) {
 		if !slices.Contains(masters, replica) {
 			return fmt.Errorf("%s is not a master yet", replica.Addr())
 		}
-		return c.healthy()
+		return c.everyNode(c.nodeHealthy)
 	})
 }
 
@@ -296,39 +277,36 @@ func (c *Cluster) Kill(node *Server) { node.Stop() }
 // sees only running nodes as masters.
 func (c *Cluster) WaitHealthy(tb testing.TB) {
 	tb.Helper()
-	waitFor(tb, "cluster healthy", c.healthy)
+	waitFor(tb, "cluster healthy", func() error { return c.everyNode(c.nodeHealthy) })
 }
 
-func (c *Cluster) healthy() error {
+// everyNode fails unless fn passes on a client of every running node.
+func (c *Cluster) everyNode(fn func(context.Context, *redis.Client) error) error {
 	for _, s := range c.Nodes {
-		if !s.running() {
+		if s.running() == nil {
 			continue
 		}
-		if err := c.nodeHealthy(s); err != nil {
+		if err := s.query(2*time.Second, fn); err != nil {
 			return fmt.Errorf("%s: %w", s.Addr(), err)
 		}
 	}
 	return nil
 }
 
-func (c *Cluster) nodeHealthy(s *Server) error {
-	rc := redis.NewClient(&redis.Options{Addr: s.Addr(), MaxRetries: -1})
-	defer rc.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
+func (c *Cluster) nodeHealthy(ctx context.Context, rc *redis.Client) error {
 	info, err := rc.ClusterInfo(ctx).Result()
 	if err != nil {
 		return err
 	}
 	if !strings.Contains(info, "cluster_state:ok") {
-		return fmt.Errorf("cluster_state is not ok")
+		return errors.New("cluster_state is not ok")
 	}
 	slots, err := rc.ClusterSlots(ctx).Result()
 	if err != nil {
 		return err
 	}
 	for _, r := range slots {
-		if m := c.node(r.Nodes[0].Addr); m == nil || !m.running() {
+		if m := c.byAddr(r.Nodes[0].Addr); m == nil || m.running() == nil {
 			return fmt.Errorf("slots %d-%d are on stopped %s", r.Start, r.End, r.Nodes[0].Addr)
 		}
 	}
@@ -345,52 +323,25 @@ func (c *Cluster) nodeHealthy(s *Server) error {
 			}
 		}
 	}
-	return replicating(ctx, rc)
-}
-
-// replicating fails for a replica whose link to its master is not up, so
-// that a master killed after WaitHealthy can be failed over.
-func replicating(ctx context.Context, rc *redis.Client) error {
-	info, err := rc.Info(ctx, "replication").Result()
+	// A replica whose link to its master is not up could not be failed
+	// over to if its master were killed after WaitHealthy.
+	repl, err := rc.Info(ctx, "replication").Result()
 	if err != nil {
 		return err
 	}
-	if strings.Contains(info, "role:slave") && !strings.Contains(info, "master_link_status:up") {
-		return fmt.Errorf("replica link not up")
+	if strings.Contains(repl, "role:slave") && !strings.Contains(repl, "master_link_status:up") {
+		return errors.New("replica link not up")
 	}
 	return nil
 }
 
 // waitFor polls cond until it returns nil, failing tb after clusterWait
-// with its last error: forming a cluster or a sentinel deployment, and
-// each failover.
+// with its last error.
 func waitFor(tb testing.TB, what string, cond func() error) {
 	tb.Helper()
-	deadline := time.Now().Add(clusterWait)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("%s: not within %v: %v", what, clusterWait, err)
-		}
-		time.Sleep(50 * time.Millisecond)
+	if err := poll(clusterWait, 50*time.Millisecond, nil, cond); err != nil {
+		tb.Fatalf("%s: %v", what, err)
 	}
-}
-
-// Slot returns the hash slot of key.
-func (c *Cluster) Slot(tb testing.TB, key string) int {
-	tb.Helper()
-	var slot int64
-	err := c.ask(func(ctx context.Context, rc *redis.Client) (err error) {
-		slot, err = rc.ClusterKeySlot(ctx, key).Result()
-		return err
-	})
-	if err != nil {
-		tb.Fatalf("slot of %q: %v", key, err)
-	}
-	return int(slot)
 }
 
 // Migration is one slot moving from one master to another, in the steps
@@ -398,110 +349,75 @@ func (c *Cluster) Slot(tb testing.TB, key string) int {
 // while it lasts, a key of the slot is on the source until it is moved,
 // and on the target after.
 type Migration struct {
-	slot         int
-	from, to     *Server
-	fromID, toID string
-	c            *Cluster
+	c        *Cluster
+	slot     int
+	from, to *Server
+	toID     any
 }
 
 // BeginMigration marks slot importing on to and migrating on from.
 func (c *Cluster) BeginMigration(tb testing.TB, slot int, from, to *Server) *Migration {
 	tb.Helper()
-	m := &Migration{slot: slot, from: from, to: to, c: c}
-	m.fromID, m.toID = nodeID(tb, from), nodeID(tb, to)
-	m.do(tb, to, "CLUSTER", "SETSLOT", slot, "IMPORTING", m.fromID)
-	m.do(tb, from, "CLUSTER", "SETSLOT", slot, "MIGRATING", m.toID)
+	m := &Migration{c: c, slot: slot, from: from, to: to}
+	fromID := m.cmd(tb, from, "CLUSTER", "MYID")
+	m.toID = m.cmd(tb, to, "CLUSTER", "MYID")
+	m.cmd(tb, to, "CLUSTER", "SETSLOT", slot, "IMPORTING", fromID)
+	m.cmd(tb, from, "CLUSTER", "SETSLOT", slot, "MIGRATING", m.toID)
 	return m
 }
 
 // MoveKeys moves keys, of the migrating slot, to the target (MIGRATE).
 func (m *Migration) MoveKeys(tb testing.TB, keys ...string) {
 	tb.Helper()
-	host, port, _ := net.SplitHostPort(m.to.Addr())
-	args := []any{"MIGRATE", host, port, "", 0, 5000, "KEYS"}
-	for _, k := range keys {
-		args = append(args, k)
+	ks := make([]any, len(keys))
+	for i, k := range keys {
+		ks[i] = k
 	}
-	m.do(tb, m.from, args...)
+	m.migrate(tb, ks)
+}
+
+// migrate moves keys to the target, on its TLS port under tls-cluster.
+func (m *Migration) migrate(tb testing.TB, keys []any) {
+	tb.Helper()
+	m.cmd(tb, m.from, append([]any{"MIGRATE", "127.0.0.1", m.to.peerPort(), "", 0, 5000, "KEYS"}, keys...)...)
 }
 
 // Finish moves the slot's remaining keys to the target, gives it the slot
 // on every master, and waits until every running node sees it there.
 func (m *Migration) Finish(tb testing.TB) {
 	tb.Helper()
-	rc := redis.NewClient(&redis.Options{Addr: m.from.Addr()})
-	defer rc.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	keys, err := rc.ClusterGetKeysInSlot(ctx, m.slot, 1000).Result()
-	cancel()
-	if err != nil {
-		tb.Fatalf("CLUSTER GETKEYSINSLOT %d: %v", m.slot, err)
+	if keys, _ := m.cmd(tb, m.from, "CLUSTER", "GETKEYSINSLOT", m.slot, 1000).([]any); len(keys) > 0 {
+		m.migrate(tb, keys)
 	}
-	if len(keys) > 0 {
-		m.MoveKeys(tb, keys...)
-	}
-	m.do(tb, m.to, "CLUSTER", "SETSLOT", m.slot, "NODE", m.toID)
-	m.do(tb, m.from, "CLUSTER", "SETSLOT", m.slot, "NODE", m.toID)
+	m.cmd(tb, m.to, "CLUSTER", "SETSLOT", m.slot, "NODE", m.toID)
+	m.cmd(tb, m.from, "CLUSTER", "SETSLOT", m.slot, "NODE", m.toID)
 	for _, s := range m.c.Masters(tb) {
 		if s != m.to && s != m.from {
-			m.do(tb, s, "CLUSTER", "SETSLOT", m.slot, "NODE", m.toID)
+			m.cmd(tb, s, "CLUSTER", "SETSLOT", m.slot, "NODE", m.toID)
 		}
 	}
 	waitFor(tb, fmt.Sprintf("slot %d on %s", m.slot, m.to.Addr()), func() error {
-		for _, s := range m.c.Nodes {
-			if !s.running() {
-				continue
+		return m.c.everyNode(func(ctx context.Context, rc *redis.Client) error {
+			addr, err := slotOwner(ctx, rc, m.slot)
+			if err == nil && addr != m.to.Addr() {
+				err = fmt.Errorf("slot %d served by %s", m.slot, addr)
 			}
-			if err := servedBy(s, m.slot, m.to); err != nil {
-				return fmt.Errorf("%s: %w", s.Addr(), err)
-			}
-		}
-		return nil
+			return err
+		})
 	})
 }
 
-func (m *Migration) do(tb testing.TB, s *Server, args ...any) {
+// cmd runs the command args on s and returns its reply, failing tb on an
+// error.
+func (m *Migration) cmd(tb testing.TB, s *Server, args ...any) any {
 	tb.Helper()
-	rc := redis.NewClient(&redis.Options{Addr: s.Addr()})
-	defer rc.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := rc.Do(ctx, args...).Err(); err != nil {
+	var reply any
+	err := s.query(5*time.Second, func(ctx context.Context, rc *redis.Client) (err error) {
+		reply, err = rc.Do(ctx, args...).Result()
+		return err
+	})
+	if err != nil {
 		tb.Fatalf("%v on %s: %v", args, s.Addr(), err)
 	}
-}
-
-// nodeID is s's cluster node id.
-func nodeID(tb testing.TB, s *Server) string {
-	tb.Helper()
-	rc := redis.NewClient(&redis.Options{Addr: s.Addr()})
-	defer rc.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	id, err := rc.ClusterMyID(ctx).Result()
-	if err != nil {
-		tb.Fatalf("CLUSTER MYID on %s: %v", s.Addr(), err)
-	}
-	return id
-}
-
-// servedBy fails unless node s sees slot served by master.
-func servedBy(s *Server, slot int, master *Server) error {
-	rc := redis.NewClient(&redis.Options{Addr: s.Addr(), MaxRetries: -1})
-	defer rc.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	slots, err := rc.ClusterSlots(ctx).Result()
-	if err != nil {
-		return err
-	}
-	for _, r := range slots {
-		if r.Start <= slot && slot <= r.End {
-			if r.Nodes[0].Addr == master.Addr() {
-				return nil
-			}
-			return fmt.Errorf("slot %d served by %s", slot, r.Nodes[0].Addr)
-		}
-	}
-	return fmt.Errorf("slot %d not served", slot)
+	return reply
 }

@@ -1,15 +1,19 @@
 // Package redistest starts private redis-server processes for tests: one per
 // package run (Shared) or one per test (Start) when a test restarts, stops or
-// reconfigures its server. Tests always talk to a real Redis.
+// reconfigures its server, and Cluster, Sentinel and TLS deployments. Tests
+// always talk to a real Redis. Proc, FreePort and SkipIfShort serve every
+// kit that starts a process.
 package redistest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,18 +24,19 @@ import (
 	"github.com/redis/go-redis/v9/maintnotifications"
 )
 
-// InstallHint is what a test says when redis-server is missing.
-const InstallHint = "redis-server not found in PATH: install it with `apt-get install -y redis-server` (or run `make test`, which does)"
+// installHints say how to install each binary the package runs.
+var installHints = map[string]string{
+	"redis-server":   "redis-server not found in PATH: install it with `apt-get install -y redis-server` (or run `make test`, which does)",
+	"redis-cli":      "redis-cli not found in PATH: install it with `apt-get install -y redis-server redis-tools` (or run `make test`, which does)",
+	"redis-sentinel": "redis-sentinel not found in PATH: install it with `apt-get install -y redis-sentinel` (or run `make test`, which does)",
+}
 
-// Server is one redis-server process on a loopback port.
-type Server struct {
-	port int
-	dir  string
-	args []string
-
-	mu     sync.Mutex
-	cmd    *exec.Cmd
-	exited chan struct{} // closed once cmd has exited and been waited for
+// lookPath fails unless bin is in PATH, saying how to install it.
+func lookPath(bin string) error {
+	if _, err := exec.LookPath(bin); err != nil {
+		return errors.New(installHints[bin])
+	}
+	return nil
 }
 
 // SkipIfShort skips an integration test under -short, the fast tier: every
@@ -46,58 +51,6 @@ func SkipIfShort(tb testing.TB) {
 	}
 }
 
-// Start starts a private redis-server for one test and stops it when the
-// test ends. Extra args are passed to redis-server (e.g. "--rename-command",
-// "CONFIG", "").
-func Start(tb testing.TB, args ...string) *Server {
-	tb.Helper()
-	SkipIfShort(tb)
-	s, err := start(tb.TempDir(), args...)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(s.Stop)
-	return s
-}
-
-func start(dir string, args ...string) (*Server, error) {
-	return startWith(dir, func() ([]string, error) { return args, nil })
-}
-
-// launchTries is how many times a server is launched on fresh ports when
-// one it was given was taken in the meantime (see FreePort).
-const launchTries = 3
-
-// startWith starts a redis-server with the args args returns, on a port of
-// its own. A port can be taken between FreePort and the server's bind (by
-// a parallel test, or as another connection's local port), so a server
-// that could not bind is launched again, on a fresh port and with fresh
-// args, which may name fresh ports of their own.
-func startWith(dir string, args func() ([]string, error)) (*Server, error) {
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		return nil, fmt.Errorf("%s", InstallHint)
-	}
-	for try := 1; ; try++ {
-		port, err := FreePort()
-		if err != nil {
-			return nil, err
-		}
-		a, err := args()
-		if err != nil {
-			return nil, err
-		}
-		s := &Server{port: port, dir: dir, args: a}
-		err = s.launch()
-		if err == nil {
-			return s, nil
-		}
-		s.Stop()
-		if try == launchTries || !strings.Contains(err.Error(), "Address already in use") {
-			return nil, err
-		}
-	}
-}
-
 // FreePort returns a loopback TCP port that was free a moment ago.
 func FreePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -108,60 +61,139 @@ func FreePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-func (s *Server) launch() error {
-	args := append([]string{
-		"--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", s.dir,
-		"--logfile", filepath.Join(s.dir, "redis.log"),
-		"--enable-debug-command", "local",
-	}, s.args...)
-	cmd := exec.Command("redis-server", args...)
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start redis-server: %w", err)
-	}
-	exited := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(exited)
-	}()
-	s.mu.Lock()
-	s.cmd, s.exited = cmd, exited
-	s.mu.Unlock()
-	return s.waitReady(exited)
+// Server is one redis-server (or redis-sentinel) process on a loopback port.
+type Server struct {
+	port    int
+	tlsPort int // 0: no TLS
+	dir     string
+	argv    []string // the binary, and redis-sentinel's config file
+	args    []string // after the kit's own, so that they win
+
+	mu   sync.Mutex
+	proc *Proc // nil once stopped
 }
 
-// waitReady waits until the server answers, for 10 s at most, or until it
-// has exited (it could not bind its port, say).
-func (s *Server) waitReady(exited <-chan struct{}) error {
+// node says how to start a Server.
+type node struct {
+	argv        []string // nil: redis-server
+	tls         *TLS     // also speak TLS, on a port of its own
+	authClients bool     // TLS requires client certificates
+	args        func() ([]string, error)
+}
+
+// start starts n in dir. A port can be taken between FreePort and the
+// server's bind (by a parallel test, or as another connection's local
+// port), so a server that could not bind is launched again, on fresh
+// ports and with fresh args, which may name fresh ports of their own.
+func (n node) start(dir string) (*Server, error) {
+	if n.argv == nil {
+		n.argv = []string{"redis-server"}
+	}
+	if err := lookPath(n.argv[0]); err != nil {
+		return nil, err
+	}
+	for try := 1; ; try++ {
+		s := &Server{dir: dir, argv: n.argv}
+		var err error
+		if s.port, err = FreePort(); err != nil {
+			return nil, err
+		}
+		if n.tls != nil {
+			if s.tlsPort, err = FreePort(); err != nil {
+				return nil, err
+			}
+			s.args = n.tls.ServerArgs(s.tlsPort, n.authClients)
+		}
+		if n.args != nil {
+			a, err := n.args()
+			if err != nil {
+				return nil, err
+			}
+			s.args = append(s.args, a...)
+		}
+		err = s.launch()
+		if err == nil {
+			return s, nil
+		}
+		s.Stop()
+		if try == 3 || !strings.Contains(err.Error(), "Address already in use") {
+			return nil, err
+		}
+	}
+}
+
+// startFor starts n for one test, stopped when it ends.
+func (n node) startFor(tb testing.TB) *Server {
+	tb.Helper()
+	SkipIfShort(tb)
+	s, err := n.start(tb.TempDir())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(s.Stop)
+	return s
+}
+
+// Start starts a private redis-server for one test and stops it when the
+// test ends. Extra args are passed to redis-server (e.g. "--rename-command",
+// "CONFIG", "").
+func Start(tb testing.TB, args ...string) *Server {
+	tb.Helper()
+	return node{args: fixed(args...)}.startFor(tb)
+}
+
+// fixed is node.args for args that name no port.
+func fixed(args ...string) func() ([]string, error) {
+	return func() ([]string, error) { return args, nil }
+}
+
+func (s *Server) launch() error {
+	log := filepath.Join(s.dir, "redis.log")
+	args := append(slices.Clone(s.argv[1:]),
+		"--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--dir", s.dir, "--logfile", log,
+		"--enable-debug-command", "local")
+	p, err := StartProc(exec.Command(s.argv[0], append(args, s.args...)...))
+	if err != nil {
+		return fmt.Errorf("start %s: %w", s.argv[0], err)
+	}
+	s.mu.Lock()
+	s.proc = p
+	s.mu.Unlock()
 	c := redis.NewClient(&redis.Options{Addr: s.Addr(), MaxRetries: -1})
 	defer c.Close()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	err = p.Poll(10*time.Second, func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
 		err := c.Ping(ctx).Err()
-		cancel()
-		if err == nil || strings.HasPrefix(err.Error(), "NOAUTH") { // answered: one with requirepass
+		if err != nil && strings.HasPrefix(err.Error(), "NOAUTH") { // answered: one with requirepass
 			return nil
 		}
-		gone := false
-		select {
-		case <-exited:
-			gone = true
-		default:
-		}
-		if gone || time.Now().After(deadline) {
-			log, _ := os.ReadFile(filepath.Join(s.dir, "redis.log"))
-			return fmt.Errorf("redis-server on %s not ready (exited: %v): %v\n%s", s.Addr(), gone, err, log)
-		}
-		time.Sleep(10 * time.Millisecond)
+		return err
+	})
+	if err != nil {
+		text, _ := os.ReadFile(log)
+		return fmt.Errorf("%s on %s not ready: %w\n%s", s.argv[0], s.Addr(), err, text)
 	}
+	return nil
 }
 
 // Addr is the server's host:port.
 func (s *Server) Addr() string { return "127.0.0.1:" + strconv.Itoa(s.port) }
 
-// Port is the server's TCP port.
-func (s *Server) Port() int { return s.port }
+// tlsAddr is the host:port of the server's TLS port.
+func (s *Server) tlsAddr() string { return "127.0.0.1:" + strconv.Itoa(s.tlsPort) }
+
+// peerPort is the port that other nodes and the sentinels reach s on: its
+// TLS port, if it has one.
+func (s *Server) peerPort() int {
+	if s.tlsPort != 0 {
+		return s.tlsPort
+	}
+	return s.port
+}
+
+func (s *Server) peerAddr() string { return "127.0.0.1:" + strconv.Itoa(s.peerPort()) }
 
 // URL is the server's redis:// URL for database 0.
 func (s *Server) URL() string { return "redis://" + s.Addr() + "/0" }
@@ -184,17 +216,22 @@ func Quiet() *maintnotifications.Config {
 	return &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 }
 
+// running returns the server's process, nil when it is stopped.
+func (s *Server) running() *Proc {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.proc
+}
+
 // Stop kills the server and waits for it to exit. Stopping twice is harmless.
 func (s *Server) Stop() {
 	s.mu.Lock()
-	cmd, exited := s.cmd, s.exited
-	s.cmd = nil
+	p := s.proc
+	s.proc = nil
 	s.mu.Unlock()
-	if cmd == nil {
-		return
+	if p != nil {
+		p.Stop(os.Kill, 0)
 	}
-	_ = cmd.Process.Kill()
-	<-exited
 }
 
 // Restart stops the server and starts it again on the same port, empty.
@@ -227,7 +264,7 @@ func Shared(tb testing.TB) *Server {
 	shared.once.Do(func() {
 		shared.dir, shared.err = os.MkdirTemp("", "redistest")
 		if shared.err == nil {
-			shared.srv, shared.err = start(shared.dir)
+			shared.srv, shared.err = node{}.start(shared.dir)
 		}
 	})
 	if shared.err != nil {
@@ -247,4 +284,76 @@ func Main(m *testing.M) {
 		os.RemoveAll(shared.dir)
 	}
 	os.Exit(code)
+}
+
+// Proc is a process a kit started, and the one goroutine that waits for it.
+type Proc struct {
+	cmd  *exec.Cmd
+	done chan struct{} // closed once the process has exited and been waited for
+	err  error         // cmd.Wait's, set before done is closed
+}
+
+// StartProc starts cmd.
+func StartProc(cmd *exec.Cmd) (*Proc, error) {
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	p := &Proc{cmd: cmd, done: make(chan struct{})}
+	go func() {
+		p.err = cmd.Wait()
+		close(p.done)
+	}()
+	return p, nil
+}
+
+// Signal sends sig to the process.
+func (p *Proc) Signal(sig os.Signal) error { return p.cmd.Process.Signal(sig) }
+
+// Wait waits for the process to exit, at most within; it returns the exit
+// error, or context.DeadlineExceeded if it is still running.
+func (p *Proc) Wait(within time.Duration) error {
+	select {
+	case <-p.done:
+		return p.err
+	case <-time.After(within):
+		return context.DeadlineExceeded
+	}
+}
+
+// Stop sends sig, kills the process if it has not exited within grace,
+// and waits for it to exit.
+func (p *Proc) Stop(sig os.Signal, grace time.Duration) {
+	_ = p.Signal(sig)
+	if p.Wait(grace) == context.DeadlineExceeded {
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+// Poll calls ready every 20 ms until it returns nil; after within, or once
+// the process has exited, it returns ready's last error.
+func (p *Proc) Poll(within time.Duration, ready func() error) error {
+	return poll(within, 20*time.Millisecond, p, ready)
+}
+
+// poll is Proc.Poll every interval, p nil when there is no process to watch.
+func poll(within, every time.Duration, p *Proc, cond func() error) error {
+	deadline := time.Now().Add(within)
+	for {
+		err := cond()
+		if err == nil {
+			return nil
+		}
+		if p != nil {
+			select {
+			case <-p.done:
+				return fmt.Errorf("exited (%v): %w", p.err, err)
+			default:
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not within %v: %w", within, err)
+		}
+		time.Sleep(every)
+	}
 }

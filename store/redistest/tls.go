@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/require"
 )
 
 // TLS is a private certificate authority and certificates signed by it for
@@ -25,22 +27,61 @@ type TLS struct {
 	ClientCert, ClientKey string // for a client, when servers require one
 	OtherCA               string // a CA that signed none of these: the wrong CA
 	OtherCert, OtherKey   string // a client certificate signed by OtherCA
-	dir                   string
-	caCert                *x509.Certificate
-	caKey                 *ecdsa.PrivateKey
 }
 
 // NewTLS makes the CA and the certificates in a temporary directory.
 func NewTLS(tb testing.TB) *TLS {
 	tb.Helper()
-	t := &TLS{dir: tb.TempDir()}
-	t.caCert, t.caKey, t.CA = t.authority(tb, "jobwait test CA", "ca.pem")
-	other, otherKey, otherPath := t.authority(tb, "some other CA", "other-ca.pem")
-	t.OtherCA = otherPath
-	t.ServerCert, t.ServerKey = t.leaf(tb, "redis", "server", t.caCert, t.caKey)
-	t.ClientCert, t.ClientKey = t.leaf(tb, "jobwait", "client", t.caCert, t.caKey)
-	t.OtherCert, t.OtherKey = t.leaf(tb, "jobwait", "other", other, otherKey)
+	dir, t := tb.TempDir(), &TLS{}
+	ca, caPath, _ := issue(tb, dir, "jobwait test CA", "ca", nil)
+	other, otherPath, _ := issue(tb, dir, "some other CA", "other-ca", nil)
+	t.CA, t.OtherCA = caPath, otherPath
+	_, t.ServerCert, t.ServerKey = issue(tb, dir, "redis", "server", ca)
+	_, t.ClientCert, t.ClientKey = issue(tb, dir, "jobwait", "client", ca)
+	_, t.OtherCert, t.OtherKey = issue(tb, dir, "jobwait", "other", other)
 	return t
+}
+
+// issuer is a CA's certificate and key.
+type issuer struct {
+	cert *x509.Certificate
+	key  *ecdsa.PrivateKey
+}
+
+// issue makes a key and a certificate for cn, signed by ca or, when ca is
+// nil, a CA of its own, and writes them to dir as name.pem and
+// name-key.pem.
+func issue(tb testing.TB, dir, cn, name string, ca *issuer) (self *issuer, certPath, keyPath string) {
+	tb.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(tb, err)
+	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
+	tmpl := &x509.Certificate{
+		SerialNumber: serial,
+		Subject:      pkix.Name{CommonName: cn},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+	}
+	if ca == nil {
+		tmpl.IsCA, tmpl.BasicConstraintsValid = true, true
+		tmpl.KeyUsage |= x509.KeyUsageCertSign
+		ca = &issuer{tmpl, key}
+	} else {
+		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}
+		tmpl.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}
+		tmpl.DNSNames = []string{"localhost"}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
+	require.NoError(tb, err)
+	cert, err := x509.ParseCertificate(der)
+	require.NoError(tb, err)
+	kder, err := x509.MarshalPKCS8PrivateKey(key)
+	require.NoError(tb, err)
+	certPath, keyPath = filepath.Join(dir, name+".pem"), filepath.Join(dir, name+"-key.pem")
+	require.NoError(tb, os.WriteFile(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600))
+	require.NoError(tb, os.WriteFile(keyPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600))
+	return &issuer{cert, key}, certPath, keyPath
 }
 
 // ServerArgs are redis-server's arguments for TLS on tlsPort, beside its
@@ -62,20 +103,8 @@ func (t *TLS) ServerArgs(tlsPort int, authClients bool) []string {
 // and returns it with its rediss:// URL.
 func StartTLS(tb testing.TB, t *TLS, authClients bool, args ...string) (*Server, string) {
 	tb.Helper()
-	SkipIfShort(tb)
-	port := 0
-	s, err := startWith(tb.TempDir(), func() ([]string, error) {
-		var err error
-		if port, err = FreePort(); err != nil {
-			return nil, err
-		}
-		return append(t.ServerArgs(port, authClients), args...), nil
-	})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(s.Stop)
-	return s, "rediss://127.0.0.1:" + strconv.Itoa(port) + "/0"
+	s := node{tls: t, authClients: authClients, args: fixed(args...)}.startFor(tb)
+	return s, "rediss://" + s.tlsAddr() + "/0"
 }
 
 // ClientConfig is a client's TLS configuration trusting the CA, with the
@@ -83,77 +112,10 @@ func StartTLS(tb testing.TB, t *TLS, authClients bool, args ...string) (*Server,
 func (t *TLS) ClientConfig(tb testing.TB) *tls.Config {
 	tb.Helper()
 	ca, err := os.ReadFile(t.CA)
-	if err != nil {
-		tb.Fatal(err)
-	}
+	require.NoError(tb, err)
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(ca)
 	pair, err := tls.LoadX509KeyPair(t.ClientCert, t.ClientKey)
-	if err != nil {
-		tb.Fatal(err)
-	}
+	require.NoError(tb, err)
 	return &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{pair}, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}
-}
-
-func (t *TLS) authority(tb testing.TB, name, file string) (*x509.Certificate, *ecdsa.PrivateKey, string) {
-	tb.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: name},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return cert, key, t.write(tb, file, "CERTIFICATE", der)
-}
-
-func (t *TLS) leaf(tb testing.TB, cn, file string, ca *x509.Certificate, caKey *ecdsa.PrivateKey) (string, string) {
-	tb.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
-	tmpl := &x509.Certificate{
-		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: cn},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
-		DNSNames:     []string{"localhost"},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	kder, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return t.write(tb, file+".pem", "CERTIFICATE", der), t.write(tb, file+"-key.pem", "PRIVATE KEY", kder)
-}
-
-func (t *TLS) write(tb testing.TB, file, typ string, der []byte) string {
-	tb.Helper()
-	path := filepath.Join(t.dir, file)
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
-		tb.Fatal(err)
-	}
-	return path
 }

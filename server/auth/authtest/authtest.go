@@ -44,7 +44,7 @@ var (
 	rsaKey2 = sync.OnceValue(func() *rsa.PrivateKey { return must(rsa.GenerateKey(rand.Reader, 2048)) })
 	ecKey   = sync.OnceValue(func() *ecdsa.PrivateKey { return must(ecdsa.GenerateKey(elliptic.P256(), rand.Reader)) })
 	ecKey2  = sync.OnceValue(func() *ecdsa.PrivateKey { return must(ecdsa.GenerateKey(elliptic.P256(), rand.Reader)) })
-	edKey   = sync.OnceValue(func() ed25519.PrivateKey { _, k := must2(ed25519.GenerateKey(rand.Reader)); return k })
+	edKey   = sync.OnceValue(func() ed25519.PrivateKey { return ed25519.NewKeyFromSeed(Secret(ed25519.SeedSize)) })
 )
 
 // Secret returns n random bytes, an HS256 secret.
@@ -156,11 +156,4 @@ func must[T any](v T, err error) T {
 		panic("authtest: " + err.Error())
 	}
 	return v
-}
-
-func must2[A, B any](a A, b B, err error) (A, B) {
-	if err != nil {
-		panic("authtest: " + err.Error())
-	}
-	return a, b
 }

@@ -91,13 +91,10 @@ func (j *JWKS) Hold() (release func()) {
 	j.mu.Lock()
 	j.hold = ch
 	j.mu.Unlock()
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			j.mu.Lock()
-			j.hold = nil
-			j.mu.Unlock()
-			close(ch)
-		})
-	}
+	return sync.OnceFunc(func() {
+		j.mu.Lock()
+		j.hold = nil
+		j.mu.Unlock()
+		close(ch)
+	})
 }
