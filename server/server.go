@@ -1,6 +1,3 @@
-// Package server is jobwait's HTTP side: a fiber app that answers the three
-// ways to wait for a job (short poll, long poll, server-sent events), the
-// demo producer's endpoint, the page, health, readiness and metrics.
 package server
 
 import (
