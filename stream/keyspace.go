@@ -37,9 +37,18 @@ type listener[T any] struct {
 type nodeSub struct {
 	name   string
 	cancel context.CancelFunc
-	live   bool // confirmed and not failed since; guarded by listener.mu
-	down   bool // failed and not confirmed since; guarded by listener.mu
+	state  subState // guarded by listener.mu
 }
+
+// subState is where a node's subscription stands: it starts neither
+// confirmed nor failed, and then moves between live and down.
+type subState uint8
+
+const (
+	subStarting subState = iota // neither confirmed nor failed yet
+	subLive                     // confirmed and not failed since
+	subDown                     // failed and not confirmed since
+)
 
 // listen keeps a keyspace subscription on every publishing node until ctx
 // ends.
@@ -118,7 +127,7 @@ func (l *listener[T]) resubscribe(ctx context.Context, masters []Node) {
 func (l *listener[T]) confirmed(s *nodeSub) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	s.live, s.down = true, false
+	s.state = subLive
 	if l.subs[s.name] != s {
 		l.tellLocked(news{what: regrouped})
 		return
@@ -131,8 +140,8 @@ func (l *listener[T]) confirmed(s *nodeSub) {
 func (l *listener[T]) lost(s *nodeSub, err error) {
 	l.mu.Lock()
 	current := l.subs[s.name] == s
-	was, first := s.live, !s.down
-	s.live, s.down = false, true
+	was, first := s.state == subLive, s.state != subDown
+	s.state = subDown
 	// Logged once per outage, a node never reached included.
 	l.tellLocked(news{what: lost, node: s.name, was: current && was, first: current && first, err: err})
 	l.mu.Unlock()
@@ -144,7 +153,7 @@ func (l *listener[T]) lost(s *nodeSub, err error) {
 func (l *listener[T]) tellLocked(n news) {
 	n.on = len(l.subs) > 0
 	for _, s := range l.subs {
-		n.on = n.on && s.live
+		n.on = n.on && s.state == subLive
 	}
 	l.h.listened(n)
 }
