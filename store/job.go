@@ -20,13 +20,7 @@ const (
 )
 
 // Valid reports whether s is one of the four states.
-func (s Status) Valid() bool {
-	switch s {
-	case Pending, Processing, Completed, Failed:
-		return true
-	}
-	return false
-}
+func (s Status) Valid() bool { return s == Pending || s == Processing || s.Final() }
 
 // Final reports whether a job in state s will not change any more.
 func (s Status) Final() bool { return s == Completed || s == Failed }

@@ -30,7 +30,7 @@ var (
 	// ErrUnavailable: Redis could not be reached or did not answer in time.
 	ErrUnavailable = errors.New("redis unavailable")
 	// ErrRefused: Redis refused a command (an ACL, a renamed or disabled
-	// command); the wrapping error names the command, its key and the permission.
+	// command); the wrapping error names the command, its key and the rule.
 	ErrRefused = errors.New("redis refused jobwait's command")
 )
 
@@ -55,9 +55,8 @@ func refusedLately(t *atomic.Int64) bool {
 	return at != 0 && time.Since(time.Unix(0, at)) < refusalPause
 }
 
-// Redis is what a Store needs of its Redis (store/redisconn's Conn): its
-// client, and whether one job's keys may live on different nodes (a
-// Cluster, where one MGET cannot read them and go-redis splits a pipeline).
+// Redis is what a Store needs of store/redisconn's Conn: its client, and
+// whether one job's keys may live on different nodes (a Cluster).
 type Redis interface {
 	Client() redis.UniversalClient
 	Sharded() bool
@@ -82,10 +81,9 @@ type Snapshot struct {
 // Hints are what a read that expects a change fetches with the records.
 type Hints struct {
 	// Drafts[i], when not "", is the eventDraftId job ids[i] had when last
-	// read: its recommendation and the job's error message are read with
-	// the record, so a final job needs no second round trip unless what
-	// was read does not fit (then it is read again after the record, so
-	// that a producer's result-then-status order always holds).
+	// read: its recommendation and error message are read with the record,
+	// saving a final job a second round trip unless what was read does not
+	// fit (it is then read after the record, as a producer writes it before).
 	Drafts []string
 }
 
@@ -169,8 +167,8 @@ func (s *Store) readKeys(ctx context.Context, lists ...[]string) []gets {
 func notFound(id string) error { return fmt.Errorf("job %s: %w", id, ErrNotFound) }
 
 // readOthers reads the records that are not strings (or, read by MGET, may
-// be missing): as hashes, then what is not a hash either as a string again
-// (written between the two reads), else the record is no job.
+// be missing) as hashes, then what is not a hash either as a string again
+// (written between the two reads).
 func (s *Store) readOthers(ctx context.Context, ids []string, idx []int, snaps []Snapshot) error {
 	if len(idx) == 0 {
 		return nil

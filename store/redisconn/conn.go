@@ -28,7 +28,7 @@ type Settings struct {
 }
 
 // Conn is the Redis jobwait runs on: its client, its shape, and what
-// follows it while jobwait runs (Run).
+// follows it (Run).
 type Conn struct {
 	client   redis.UniversalClient
 	db       int  // the keyspace channel's database (0 on a cluster)
@@ -136,15 +136,13 @@ func openCluster(ctx context.Context, opts *redis.ClusterOptions, log *slog.Logg
 	return conn, nil
 }
 
-// Client sends jobwait's commands: a client of the node, a cluster client,
-// or a failover client that follows Sentinel's primary.
+// Client sends jobwait's commands.
 func (c *Conn) Client() redis.UniversalClient { return c.client }
 
 // DB is the database number of the keyspace channels (0 on a cluster).
 func (c *Conn) DB() int { return c.db }
 
-// Sharded reports whether one job's keys may live on different nodes (a
-// Redis Cluster), which one MGET cannot read together.
+// Sharded reports whether one job's keys may live on different nodes.
 func (c *Conn) Sharded() bool { return c.cluster != nil }
 
 // String says which Redis this is, for the log; never with a password.
@@ -154,7 +152,7 @@ func (c *Conn) String() string { return c.desc }
 func (c *Conn) Ping(ctx context.Context) *redis.StatusCmd { return c.client.Ping(ctx) }
 
 // Publishers asks which nodes publish the keyspace events of jobwait's
-// keys (stream.Redis; see Shape in doc.go).
+// keys (see Shape in doc.go).
 func (c *Conn) Publishers(ctx context.Context) (stream.Publishers, error) {
 	if c.cluster != nil {
 		return c.cluster.publishers(ctx)
@@ -212,9 +210,8 @@ func Node(name string, c redis.UniversalClient) stream.Node {
 }
 
 // EachMaster calls f with a client of each master behind c, one at a
-// time: c itself when it is one node's, each master's on a Cluster. Tools
-// that read or prepare every node go through it, so that no other package
-// tells go-redis's client types apart.
+// time: c itself when it is one node's, each master's on a Cluster; for
+// tools that read or prepare every node.
 func EachMaster(ctx context.Context, c redis.UniversalClient, f func(context.Context, *redis.Client) error) error {
 	switch rc := c.(type) {
 	case *redis.ClusterClient:
@@ -231,9 +228,8 @@ func Single(c redis.UniversalClient) (*redis.Client, bool) {
 	return rc, ok
 }
 
-// redisLog routes go-redis's own messages (one per failed dial while Redis
-// is away) to debug level: the hub reports an outage once, as it begins
-// and as it ends.
+// redisLog logs go-redis's messages (one per failed dial while Redis is
+// away) at debug level: the hub reports an outage once.
 type redisLog struct{ log *slog.Logger }
 
 func (r redisLog) Printf(ctx context.Context, format string, v ...any) {

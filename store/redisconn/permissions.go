@@ -11,14 +11,11 @@ import (
 	"jobwait/stream"
 )
 
-// probeJob is the job id whose keys the permission checks read: no
-// producer writes it, so reading it changes nothing.
+// probeJob is the job whose keys the checks read: no producer writes it.
 const probeJob = "jobwait-acl-probe"
 
 // Permission is one command jobwait sends Redis, a harmless way to try it,
-// and what jobwait does without it. The list (Conn.Permissions) is exactly
-// what jobwait sends, so that docs/production.md's ACL rules are all it
-// needs and a user with them has nothing refused.
+// and what jobwait does without it.
 type Permission struct {
 	Name  string // the command and what it touches, as the log and /readyz say it
 	Grant string // the ACL rule that allows it
@@ -26,30 +23,28 @@ type Permission struct {
 	// Needed: without it requests fail, and /readyz is 503. Without any
 	// other, jobwait serves at a cost, and /readyz says degraded.
 	Needed bool
-	// Exactly one of queue and try is set. queue adds the try to the one
-	// pipeline of every check (each second, see Check); try is tried on
-	// its own, at start only (it subscribes, or writes, or is large).
+	// Exactly one of queue and try is set: queue adds the try to every
+	// check's pipeline; try is tried on its own, at start only (it
+	// subscribes, or writes, or is large).
 	queue func(ctx context.Context, p redis.Pipeliner) redis.Cmder
 	try   func(ctx context.Context, c redis.UniversalClient) error
-	// config: sent only while the hub manages notify-keyspace-events
-	// (JOBWAIT_NOTIFY=auto, until it falls back to polling).
+	// config: sent only while the hub manages notify-keyspace-events.
 	config bool
-	// subscribe: a command of the keyspace subscription (as Redis names it
-	// in a refusal), which the hub reports on while it runs.
+	// subscribe: a command of the keyspace subscription, as Redis names it
+	// in a refusal of the hub's.
 	subscribe string
 }
 
-// refusal is the cost of a read refused: every read that meets it fails,
-// other jobs of the same batched read included.
+// refusal is the cost of a read refused: every read that meets it fails.
 const refusal = "requests that read them are answered 503 SVC_002 (Redis refused jobwait's command)"
 
-// Checked reports whether every check sends it, in its one pipeline; the
-// others are tried at start only.
+// Checked reports whether every check sends it; the others are tried at
+// start only.
 func (p Permission) Checked() bool { return p.queue != nil }
 
-// Permissions lists the commands jobwait sends Redis under notify mode
-// mode, subscribing as sub says, reading as store does, in the order of
-// the ACL rules of docs/production.md.
+// Permissions lists exactly the commands jobwait sends Redis under notify
+// mode mode, subscribing as sub says, in the order of the ACL rules of
+// docs/production.md.
 func (conn *Conn) Permissions(mode stream.Mode, sub stream.Subscribe) []Permission {
 	get := func(key string) func(context.Context, redis.Pipeliner) redis.Cmder {
 		return func(ctx context.Context, p redis.Pipeliner) redis.Cmder { return p.Get(ctx, key) }
@@ -93,9 +88,8 @@ func (conn *Conn) Permissions(mode stream.Mode, sub stream.Subscribe) []Permissi
 			Permission{Name: "CONFIG SET notify-keyspace-events", Grant: "+config|set", config: true,
 				Cost: "notify-keyspace-events cannot be set: JOBWAIT_NOTIFY=auto polls where the server lacks " + stream.NotifyFlags + ", and a node that loses it (restarted, or a replica promoted) is not given it again",
 				try: func(ctx context.Context, c redis.UniversalClient) error {
-					// What the hub sets anyway: the flags it needs added
-					// to what is set. A cluster client might read one node
-					// and set another: not tried there.
+					// What the hub sets anyway. A cluster client might
+					// read one node and set another: not tried there.
 					if conn.Sharded() {
 						return nil
 					}
@@ -122,10 +116,8 @@ func (conn *Conn) Permissions(mode stream.Mode, sub stream.Subscribe) []Permissi
 	return ps
 }
 
-// subscriptions are the commands of the keyspace subscription of
-// database db: SUBSCRIBE and UNSUBSCRIBE of the channels of the watched
-// jobs' keys, or PSUBSCRIBE of every job key's. Each is tried at start on
-// the channel of the job the checks read; the hub tells the rest.
+// subscriptions are the commands of the keyspace subscription of database
+// db, each tried at start on probeJob's channel.
 func subscriptions(db int, sub stream.Subscribe) []Permission {
 	prefix := "__keyspace@" + strconv.Itoa(db) + "__:"
 	pattern := prefix + store.JobPattern
@@ -171,17 +163,16 @@ func subscriptions(db int, sub stream.Subscribe) []Permission {
 	}
 }
 
-// refuses reports whether err, the hub's subscription's refusal, is a
-// refusal of pm: of its command, or of the channels (which the
-// subscribing command's rule grants).
+// refuses reports whether err, the hub's subscription's refusal, is of pm:
+// of its command, or of the channels (which the subscribing command's
+// rule grants).
 func (pm Permission) refuses(err error) bool {
 	msg := err.Error()
 	return strings.Contains(msg, "'"+pm.subscribe+"'") ||
 		pm.subscribe != "unsubscribe" && strings.Contains(msg, "channel")
 }
 
-// isAuthRefused tells a refusal of jobwait's credentials, as go-redis
-// reports it when a connection's HELLO or AUTH is refused.
+// isAuthRefused tells a refusal of jobwait's credentials (HELLO or AUTH).
 func isAuthRefused(err error) bool {
 	msg := err.Error()
 	return strings.Contains(msg, "WRONGPASS") || strings.Contains(msg, "NOAUTH")

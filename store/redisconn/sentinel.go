@@ -13,8 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// fenceEvery is how often jobwait asks the sentinels who the primary is: a
-// switch is acted on within this time of the sentinels announcing it.
+// fenceEvery is how often the fence asks the sentinels who the primary is.
 const fenceEvery = 250 * time.Millisecond
 
 // openSentinel opens a Sentinel-aware client with opts (parseSentinel).
@@ -93,8 +92,7 @@ func (f *fence) dialer(timeout time.Duration, tc *tls.Config) func(ctx context.C
 	}
 }
 
-// watch asks the sentinels who the primary is every fenceEvery until ctx
-// ends.
+// watch asks the sentinels every fenceEvery until ctx ends.
 func (f *fence) watch(ctx context.Context) {
 	t := time.NewTicker(fenceEvery)
 	defer t.Stop()
@@ -150,8 +148,7 @@ func (f *fence) ask(ctx context.Context) (string, []string, error) {
 	return "", nil, first
 }
 
-// update records the primary and closes every connection to a data node
-// that is not it.
+// update closes every connection to a data node that is not primary.
 func (f *fence) update(primary string, replicas []string) {
 	f.mu.Lock()
 	prev := f.primary

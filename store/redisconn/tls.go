@@ -16,10 +16,8 @@ import (
 	"time"
 )
 
-// LoadTLS reads the CA file and the client certificate and key that
-// rediss:// connections use (Settings.TLS). It returns nil when none is
-// set: the system's roots verify the server, and no client certificate is
-// sent.
+// LoadTLS reads the CA file and client certificate and key of rediss://
+// connections (Settings.TLS); nil when none is set.
 func LoadTLS(caFile, certFile, keyFile string) (*tls.Config, error) {
 	if caFile == "" && certFile == "" && keyFile == "" {
 		return nil, nil
@@ -48,9 +46,7 @@ func LoadTLS(caFile, certFile, keyFile string) (*tls.Config, error) {
 	return tc, nil
 }
 
-// errSkipVerify refuses a URL that turns certificate verification off, in
-// every form of REDIS_URL, so that TLS is never silently weaker than asked
-// for.
+// errSkipVerify refuses a URL, of any form, that turns verification off.
 var errSkipVerify = errors.New("REDIS_URL: skip_verify would turn certificate verification off, which jobwait does not do: give the server's CA with JOBWAIT_REDIS_CA")
 
 // withTLS gives the TLS configuration go-redis made from a rediss:// URL
@@ -158,9 +154,9 @@ func dialer(timeout time.Duration, tc *tls.Config) func(ctx context.Context, net
 
 // handshakeTrouble dials addrs in turn until one answers, and returns
 // tlsTrouble's message for the first handshake that cannot work; nil when
-// one answers, or none does (an unreachable Redis is waited for), or
-// without TLS. go-redis's own errors cannot tell a silent handshake at
-// start: it dials in the background, retrying, past the caller's deadline.
+// one answers, none does (an unreachable Redis is waited for), or without
+// TLS. go-redis's errors cannot tell a silent handshake: it dials in the
+// background, retrying, past the caller's deadline.
 func handshakeTrouble(ctx context.Context, tc *tls.Config, dial func(context.Context, string, string) (net.Conn, error), addrs ...string) error {
 	if tc == nil {
 		return nil

@@ -22,9 +22,8 @@ type plan struct {
 	sentinel *redis.FailoverOptions // Redis Sentinel (?master_name=)
 }
 
-// parse reads REDIS_URL in go-redis's forms (a node, a cluster's seeds, a
-// Sentinel's failover form) with the TLS settings tc, and tunes the client
-// options. It asks no node anything.
+// parse reads REDIS_URL in go-redis's forms with the TLS settings tc, and
+// tunes the client options. It asks no node anything.
 func parse(rawURL string, tc *tls.Config) (plan, error) {
 	if rawURL == "" {
 		return plan{embedded: true}, nil
