@@ -97,8 +97,8 @@ func (k *Check) check(ctx context.Context) {
 	p := k.client.Pipeline()
 	cmds := make([]redis.Cmder, len(k.perms))
 	for i, pm := range k.perms {
-		if pm.queue != nil && (!pm.config || managing) {
-			cmds[i] = pm.queue(cctx, p)
+		if pm.cmd != nil && (!pm.config || managing) {
+			cmds[i] = p.Do(cctx, pm.cmd...)
 		}
 	}
 	_, down := p.Exec(cctx)

@@ -151,14 +151,22 @@ func (c *cluster) client(addr string) (*redis.Client, error) {
 	if rc := c.clients[addr]; rc != nil {
 		return rc, nil
 	}
-	o, err := c.nodes.options(c.opts)
-	if err != nil {
-		return nil, err
+	c.nodes.mu.Lock()
+	theirs := c.nodes.opts
+	c.nodes.mu.Unlock()
+	if theirs == nil {
+		return nil, errors.New("go-redis knows no cluster node yet")
 	}
+	o := *theirs
 	o.Addr, o.NodeAddress = addr, ""
 	o.MaxRetries = -1
 	o.PoolSize, o.MinIdleConns, o.MaxIdleConns = 2, 0, 0
-	rc := c.opts.NewClient(o)
+	o.PushNotificationProcessor = c.opts.PushNotificationProcessor // NewClient sets its own
+	if m := o.MaintNotificationsConfig; m != nil {
+		mc := *m // each client its own, as go-redis does
+		o.MaintNotificationsConfig = &mc
+	}
+	rc := c.opts.NewClient(&o)
 	c.clients[addr] = rc
 	return rc, nil
 }
@@ -384,21 +392,4 @@ func (g *goNodes) route(announced string) string {
 		return a
 	}
 	return announced
-}
-
-// options returns a copy of go-redis's node client options, less what a
-// client makes its own when it starts.
-func (g *goNodes) options(cluster *redis.ClusterOptions) (*redis.Options, error) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.opts == nil {
-		return nil, errors.New("go-redis knows no cluster node yet")
-	}
-	o := *g.opts
-	o.PushNotificationProcessor = cluster.PushNotificationProcessor // NewClient sets its own
-	if m := o.MaintNotificationsConfig; m != nil {
-		c := *m // each client its own, as go-redis does
-		o.MaintNotificationsConfig = &c
-	}
-	return &o, nil
 }

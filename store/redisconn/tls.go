@@ -78,20 +78,13 @@ func tlsTrouble(err error) error {
 	if err == nil {
 		return nil
 	}
-	var (
-		verr *tls.CertificateVerificationError
-		uerr x509.UnknownAuthorityError
-		herr x509.HostnameError
-		ierr x509.CertificateInvalidError
-		rerr tls.RecordHeaderError
-		ferr *tlsFailure
-	)
+	var ferr *tlsFailure
 	switch {
-	case errors.As(err, &herr):
+	case errors.As(err, new(x509.HostnameError)):
 		return fmt.Errorf("REDIS_URL: the server's TLS certificate does not name the host of REDIS_URL: %w", err)
-	case errors.As(err, &verr), errors.As(err, &uerr), errors.As(err, &ierr):
+	case errors.As(err, new(*tls.CertificateVerificationError)), errors.As(err, new(x509.UnknownAuthorityError)), errors.As(err, new(x509.CertificateInvalidError)):
 		return fmt.Errorf("REDIS_URL: the server's TLS certificate does not verify (expired, or signed by a CA jobwait does not trust: check JOBWAIT_REDIS_CA): %w", err)
-	case errors.As(err, &rerr):
+	case errors.As(err, new(tls.RecordHeaderError)):
 		return fmt.Errorf("REDIS_URL is rediss:// but the server does not speak TLS on that port (a plain-text Redis port? use its tls-port, or redis://): %w", err)
 	case errors.As(err, &ferr):
 		return fmt.Errorf("%s: %w", ferr.hint, err)
