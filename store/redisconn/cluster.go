@@ -22,11 +22,8 @@ import (
 // nodeTimeout bounds one question to one cluster node.
 const nodeTimeout = time.Second
 
-// cluster follows a Redis Cluster for Conn.Publishers: its masters, each of
-// which publishes the keyspace events of its own keys only, and their
-// replicas. It names nodes as go-redis routes to them, and its node
-// clients, its own so that go-redis never closes one under the hub's
-// subscription, take the options go-redis gives its node clients.
+// cluster follows a Redis Cluster's masters (each publishes the events of
+// its own keys only) and replicas for Conn.Publishers (see Shape in doc.go).
 type cluster struct {
 	cc    *redis.ClusterClient
 	opts  *redis.ClusterOptions
@@ -144,9 +141,9 @@ func (c *cluster) close() error {
 }
 
 // client returns our client of one node, with the options go-redis gives
-// its own (credentials, TLS, timeouts, dialer: everything the cluster was
-// configured with), save for a small pool and no retries: a node that does
-// not answer is not asked again, the next one is.
+// its own (everything the cluster was configured with), save for a small
+// pool and no retries: a node that does not answer is not asked again, the
+// next one is.
 func (c *cluster) client(addr string) (*redis.Client, error) {
 	if rc := c.clients[addr]; rc != nil {
 		return rc, nil
@@ -229,10 +226,9 @@ func (c *cluster) ask(ctx context.Context, addr string) (topology, error) {
 	return newTopology(fromSlots(slots, c.nodes.route)), nil
 }
 
-// fromShards reads CLUSTER SHARDS. The masters are those of each shard that
-// have not failed; a shard whose every master failed and that still owns
-// slots keeps them, so that the hub is not live while those slots have no
-// master that publishes.
+// fromShards reads CLUSTER SHARDS: each shard's masters that have not
+// failed, or, where all have, those still owning slots, so that the hub is
+// not live while those slots have no master that publishes.
 func (c *cluster) fromShards(shards []redis.ClusterShard) (masters, replicas []string, owned []slotRange) {
 	for _, sh := range shards {
 		var up, down []string
