@@ -69,13 +69,3 @@ func (g gets) values() ([]value, error) {
 	}
 	return vs, nil
 }
-
-// refused reports whether Redis refused the MGETs (an ACL, a renamed command).
-func (g gets) refused() bool {
-	for _, c := range g.many {
-		if Refused(c.Err()) {
-			return true
-		}
-	}
-	return false
-}

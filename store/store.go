@@ -156,9 +156,11 @@ func (s *Store) readKeys(ctx context.Context, lists ...[]string) []gets {
 		}
 	})
 	for _, g := range gs {
-		if g.refused() {
-			s.mgetRefused.Store(time.Now().UnixNano())
-			return s.readKeys(ctx, lists...)
+		for _, c := range g.many {
+			if Refused(c.Err()) { // an ACL user without MGET, or a renamed command
+				s.mgetRefused.Store(time.Now().UnixNano())
+				return s.readKeys(ctx, lists...)
+			}
 		}
 	}
 	return gs

@@ -38,6 +38,10 @@ func openSentinel(ctx context.Context, opts *redis.FailoverOptions, log *slog.Lo
 	}
 	// go-redis does no TLS of its own through a Dialer.
 	opts.Dialer = f.dialer(opts.DialTimeout, opts.TLSConfig)
+	conn := of(redis.NewFailoverClient(opts), log)
+	conn.db, conn.fence = opts.DB, f
+	conn.desc = "sentinel " + opts.MasterName + " via " + strings.Join(opts.SentinelAddrs, ",")
+	conn.closers = append(conn.closers, conn.client.Close)
 	for _, a := range opts.SentinelAddrs {
 		so := &redis.Options{
 			Addr:        a,
@@ -51,15 +55,9 @@ func openSentinel(ctx context.Context, opts *redis.FailoverOptions, log *slog.Lo
 			PoolSize:              1,
 		}
 		quiet(&so.DisableIdentity, &so.MaintNotificationsConfig)
-		f.sentinels = append(f.sentinels, redis.NewSentinelClient(so))
-	}
-	conn := of(redis.NewFailoverClient(opts), log)
-	conn.db = opts.DB
-	conn.desc = "sentinel " + opts.MasterName + " via " + strings.Join(opts.SentinelAddrs, ",")
-	conn.fence = f
-	conn.closers = append(conn.closers, conn.client.Close)
-	for _, s := range f.sentinels {
-		conn.closers = append(conn.closers, s.Close)
+		sc := redis.NewSentinelClient(so)
+		f.sentinels = append(f.sentinels, sc)
+		conn.closers = append(conn.closers, sc.Close)
 	}
 	return conn, nil
 }
