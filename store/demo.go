@@ -7,6 +7,7 @@ import (
 	"errors"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 )
@@ -92,17 +93,16 @@ func (d *Demo) Run(ctx context.Context) error {
 
 // due removes and returns the steps whose time has come.
 func (d *Demo) due(now time.Time) []demoStep {
+	var due []demoStep
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	var due, rest []demoStep
-	for _, s := range d.steps {
+	d.steps = slices.DeleteFunc(d.steps, func(s demoStep) bool {
 		if now.Before(s.at) {
-			rest = append(rest, s)
-		} else {
-			due = append(due, s)
+			return false
 		}
-	}
-	d.steps = rest
+		due = append(due, s)
+		return true
+	})
 	return due
 }
 

@@ -7,19 +7,17 @@ import (
 )
 
 // mgetMax is the most keys one MGET reads: a batch of the hub's default
-// size (512 jobs) is one command, and no single command holds Redis long.
+// size is one command, and no single command holds Redis long.
 const mgetMax = 512
 
 // gets is a pipelined read of string keys: an MGET per mgetMax keys where
-// one node holds them all, a GET each where keys may live on different
-// nodes (or where there is one key, which a GET reads as well and tells
-// missing from another type).
+// mget allows, else a GET each (also for one key, which a GET reads as
+// well and tells missing from another type).
 type gets struct {
 	one  []*redis.StringCmd
 	many []*redis.SliceCmd
 }
 
-// queueGets queues the reads of keys in p; mget allows MGET.
 func queueGets(ctx context.Context, p redis.Pipeliner, keys []string, mget bool) gets {
 	var g gets
 	if !mget || len(keys) < 2 {
@@ -34,17 +32,16 @@ func queueGets(ctx context.Context, p redis.Pipeliner, keys []string, mget bool)
 	return g
 }
 
-// value is one key as a read found it.
+// value is one key as a read found it: a string (str), missing (gone: a
+// GET tells; an MGET answers nil alike for a missing key and a hash), or
+// another type.
 type value struct {
-	data []byte
-	str  bool // the key holds a string: data
-	// gone: the key is missing. A GET tells; an MGET answers nil alike
-	// for a missing key and for one of another type (a hash).
-	gone bool
+	data      []byte
+	str, gone bool
 }
 
 // values returns what each key read, in order, or the error of the first
-// command that failed (see failed).
+// command that failed.
 func (g gets) values() ([]value, error) {
 	var vs []value
 	for _, c := range g.one {
@@ -71,15 +68,4 @@ func (g gets) values() ([]value, error) {
 		}
 	}
 	return vs, nil
-}
-
-// refused reports whether Redis refused the MGETs: an ACL user without
-// MGET, or a renamed command.
-func (g gets) refused() bool {
-	for _, c := range g.many {
-		if Refused(c.Err()) {
-			return true
-		}
-	}
-	return false
 }

@@ -20,13 +20,7 @@ const (
 )
 
 // Valid reports whether s is one of the four states.
-func (s Status) Valid() bool {
-	switch s {
-	case Pending, Processing, Completed, Failed:
-		return true
-	}
-	return false
-}
+func (s Status) Valid() bool { return s == Pending || s == Processing || s.Final() }
 
 // Final reports whether a job in state s will not change any more.
 func (s Status) Final() bool { return s == Completed || s == Failed }
@@ -62,7 +56,7 @@ type Result struct {
 	Recommendations []Recommendation `json:"recommendations"`
 }
 
-// decodeJob reads a JSON job record. The id is the one the record was read
+// decodeJob reads a JSON job record; the job takes the id it was read
 // under, so a record without its own jobId still names its job.
 func decodeJob(id string, data []byte) (Job, error) {
 	var j Job
@@ -72,8 +66,8 @@ func decodeJob(id string, data []byte) (Job, error) {
 	return checkJob(id, j)
 }
 
-// decodeHash reads a job record stored as a hash. Values written by a JSON
-// hash-value serializer (a quoted "PROCESSING") are unquoted.
+// decodeHash reads a job record stored as a hash, unquoting the values of
+// a JSON hash-value serializer (a quoted "PROCESSING").
 func decodeHash(id string, h map[string]string) (Job, error) {
 	field := func(name string) string {
 		v := h[name]
@@ -115,9 +109,8 @@ func decodeResult(id string, data []byte) (*Result, error) {
 	if len(r.TrendAnalysis) == 0 || string(r.TrendAnalysis) == "null" {
 		r.TrendAnalysis = json.RawMessage("{}")
 	}
-	// Passed through as written, save for bytes that are not UTF-8 (text
-	// cut mid-character): they can only sit inside JSON strings, and strict
-	// clients reject a body holding them, so each run becomes U+FFFD.
+	// Bytes that are not UTF-8 (text cut mid-character) can only sit in
+	// JSON strings, and strict clients reject a body holding them.
 	if !utf8.Valid(r.TrendAnalysis) {
 		r.TrendAnalysis = bytes.ToValidUTF8(r.TrendAnalysis, []byte("\uFFFD"))
 	}

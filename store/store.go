@@ -1,8 +1,8 @@
 // Package store reads and writes the Redis data of AI recommendation jobs:
-// the job record at job:{id} (a JSON string or a hash), the recommendation at
+// the record at job:{id} (a JSON string or a hash), the recommendation at
 // ai:recommendation:{eventDraftId} and the error message at job:{id}:error.
-// It serves both sides: jobwait reads, producers (the demo, tests and the
-// load tester) write exactly as the AI service does.
+// jobwait reads; producers (the demo, tests, the load tester) write
+// exactly as the AI service does.
 package store
 
 import (
@@ -19,33 +19,44 @@ import (
 // DefaultFailure is a FAILED job's error when job:{id}:error is missing.
 const DefaultFailure = "AI 분석 실패"
 
+// Errors a read returns, wrapped with the job id; callers test with errors.Is.
+var (
+	// ErrNotFound: there is no job record (never written, deleted or expired).
+	ErrNotFound = errors.New("job not found")
+	// ErrCorrupt: the job record exists but cannot be read as a job.
+	ErrCorrupt = errors.New("job record unreadable")
+	// ErrNoResult: the job is COMPLETED but its recommendation is missing or unreadable.
+	ErrNoResult = errors.New("completed job has no readable result")
+	// ErrUnavailable: Redis could not be reached or did not answer in time.
+	ErrUnavailable = errors.New("redis unavailable")
+	// ErrRefused: Redis refused a command (an ACL, a renamed or disabled
+	// command); the wrapping error names the command, its key and the rule.
+	ErrRefused = errors.New("redis refused jobwait's command")
+)
+
 // Store reads and writes job data in one Redis database or cluster.
 type Store struct {
 	rdb redis.UniversalClient
-	// sharded: keys of one job may live on different nodes (a cluster),
-	// so they cannot be read by one MGET.
+	// sharded: one job's keys may live on different nodes, so one MGET
+	// cannot read them.
 	sharded bool
-	// mgetRefused and pttlRefused are when Redis last refused an MGET or
-	// a PTTL (Unix ns; 0: never), an ACL user without them: for
-	// refusalPause after, reads send a GET per key, and no time to live is
-	// looked up, rather than a command refused at every read.
+	// When Redis last refused an MGET or a PTTL (Unix ns; 0: never): for
+	// refusalPause after, reads send a GET per key and no time to live is
+	// looked up, rather than meet the refusal at every read.
 	mgetRefused, pttlRefused atomic.Int64
 }
 
-// refusalPause is how long the store does without a command Redis
-// refused: a permission granted again is used again after it.
+// refusalPause is how long the store does without a refused command: a
+// permission granted again is used again after it.
 const refusalPause = time.Minute
 
-// refusedLately reports whether t (Unix ns) is within refusalPause.
 func refusedLately(t *atomic.Int64) bool {
 	at := t.Load()
 	return at != 0 && time.Since(time.Unix(0, at)) < refusalPause
 }
 
-// Redis is what a Store needs of its Redis (store/redisconn's Conn): the
-// client its commands go through, and whether one job's keys may live on
-// different nodes (a Redis Cluster), where one MGET cannot read them
-// together and go-redis splits a pipeline by node.
+// Redis is what a Store needs of store/redisconn's Conn: its client, and
+// whether one job's keys may live on different nodes (a Cluster).
 type Redis interface {
 	Client() redis.UniversalClient
 	Sharded() bool
@@ -54,9 +65,8 @@ type Redis interface {
 // Open returns a Store over r.
 func Open(r Redis) *Store { return &Store{rdb: r.Client(), sharded: r.Sharded()} }
 
-// New returns a Store over rdb, a client of one node (a single Redis, or a
-// Sentinel's primary), which holds every key. Producers and tests use it;
-// jobwait opens its Store over store/redisconn's Conn (Open).
+// New returns a Store over rdb, a client of one node that holds every key,
+// for producers and tests.
 func New(rdb redis.UniversalClient) *Store { return &Store{rdb: rdb} }
 
 // Snapshot is one reading of a job. Err is the job's own trouble
@@ -68,38 +78,32 @@ type Snapshot struct {
 	Err    error
 }
 
-// Hints are what a read that expects a change fetches in the records'
-// round trip besides them.
+// Hints are what a read that expects a change fetches with the records.
 type Hints struct {
-	// Drafts[i], when not "", is the eventDraftId job ids[i] had when
-	// last read: that draft's recommendation and the job's error message
-	// are read with the record. A final job then needs no second round
-	// trip unless its record is not a string, or its draft is not
-	// Drafts[i], or what was read with the record is missing (read again
-	// after it, so that a producer's result-then-status order always
-	// holds).
+	// Drafts[i], when not "", is the eventDraftId job ids[i] had when last
+	// read: its recommendation and error message are read with the record,
+	// saving a final job a second round trip unless what was read does not
+	// fit (it is then read after the record, as a producer writes it before).
 	Drafts []string
 }
 
-// ReadMany reads jobs in as few commands as it can however many there
-// are: the records (one MGET per 512 on a single node, a GET each on a
-// cluster), then the records that are not strings (HGETALL each), then
-// the results and error messages of final jobs (one MGET per 512). The
-// error is ErrUnavailable, wrapped, when Redis fails; each snapshot
-// carries its job's own error.
+// ReadMany reads jobs in as few commands as it can: the records (one MGET
+// per 512 on a single node, a GET each on a cluster), then the records
+// that are not strings (HGETALL each), then the results and error messages
+// of final jobs. The error is ErrUnavailable or ErrRefused, wrapped, when
+// Redis fails; each snapshot carries its job's own error.
 func (s *Store) ReadMany(ctx context.Context, ids []string) ([]Snapshot, error) {
 	return s.ReadManyWith(ctx, ids, Hints{})
 }
 
-// ReadManyWith reads jobs as ReadMany does, with what hints ask for read
-// in the records' round trip.
+// ReadManyWith reads jobs as ReadMany does, with what h asks for read in
+// the records' round trip.
 func (s *Store) ReadManyWith(ctx context.Context, ids []string, h Hints) ([]Snapshot, error) {
-	mget := s.canMGET()
 	keys := make([]string, len(ids))
 	for i, id := range ids {
 		keys[i] = JobKey(id)
 	}
-	var hinted []int // the jobs whose outcome is read with the record
+	var hinted []int
 	var outKeys []string
 	for i, d := range h.Drafts {
 		if d != "" && i < len(ids) {
@@ -107,22 +111,14 @@ func (s *Store) ReadManyWith(ctx context.Context, ids []string, h Hints) ([]Snap
 			outKeys = append(outKeys, ResultKey(d), ErrorKey(ids[i]))
 		}
 	}
-	var recs, outs gets
-	s.pipe(ctx, func(p redis.Pipeliner) {
-		// The records first: on one node a pipeline runs in order, so
-		// a result written before the status is seen with it.
-		recs = queueGets(ctx, p, keys, mget)
-		outs = queueGets(ctx, p, outKeys, mget)
-	})
-	if recs.refused() || outs.refused() {
-		s.mgetRefused.Store(time.Now().UnixNano())
-		return s.ReadManyWith(ctx, ids, h)
-	}
-	snaps := make([]Snapshot, len(ids))
-	vals, err := recs.values()
+	// The records first: on one node a pipeline runs in order, so a
+	// result written before the status is seen with it.
+	g := s.readKeys(ctx, keys, outKeys)
+	vals, err := g[0].values()
 	if err != nil {
 		return nil, err
 	}
+	snaps := make([]Snapshot, len(ids))
 	var others []int
 	for i, v := range vals {
 		switch {
@@ -138,7 +134,7 @@ func (s *Store) ReadManyWith(ctx context.Context, ids []string, h Hints) ([]Snap
 		return nil, err
 	}
 	early := make([]outcome, len(ids))
-	if ov, err := outs.values(); err == nil {
+	if ov, err := g[1].values(); err == nil {
 		for n, i := range hinted {
 			early[i] = outcome{draft: h.Drafts[i], result: ov[2*n], failed: ov[2*n+1], ok: true}
 		}
@@ -149,14 +145,32 @@ func (s *Store) ReadManyWith(ctx context.Context, ids []string, h Hints) ([]Snap
 	return snaps, nil
 }
 
-// canMGET reports whether reads of many keys may be one MGET.
-func (s *Store) canMGET() bool { return !s.sharded && !refusedLately(&s.mgetRefused) }
+// readKeys reads each list of string keys, in one pipeline (see queueGets). A
+// refused MGET is noted and the whole read made again with GETs.
+func (s *Store) readKeys(ctx context.Context, lists ...[]string) []gets {
+	mget := !s.sharded && !refusedLately(&s.mgetRefused)
+	gs := make([]gets, len(lists))
+	s.pipe(ctx, func(p redis.Pipeliner) {
+		for i, keys := range lists {
+			gs[i] = queueGets(ctx, p, keys, mget)
+		}
+	})
+	for _, g := range gs {
+		for _, c := range g.many {
+			if Refused(c.Err()) { // an ACL user without MGET, or a renamed command
+				s.mgetRefused.Store(time.Now().UnixNano())
+				return s.readKeys(ctx, lists...)
+			}
+		}
+	}
+	return gs
+}
 
 func notFound(id string) error { return fmt.Errorf("job %s: %w", id, ErrNotFound) }
 
-// readOthers reads the records that are not strings (or, read by MGET,
-// may be missing): as hashes, then what is not a hash either as a string
-// again (written between the two reads), else the record is no job.
+// readOthers reads the records that are not strings (or, read by MGET, may
+// be missing) as hashes, then what is not a hash either as a string again
+// (written between the two reads).
 func (s *Store) readOthers(ctx context.Context, ids []string, idx []int, snaps []Snapshot) error {
 	if len(idx) == 0 {
 		return nil
@@ -195,9 +209,7 @@ func (s *Store) readOthers(ctx context.Context, ids []string, idx []int, snaps [
 		switch {
 		case err == redis.Nil:
 			snaps[i].Err = notFound(ids[i])
-		case isWrongType(err):
-			// Neither a string nor a hash (a list, set, zset or stream):
-			// a record that is not a job, not a missing one.
+		case isWrongType(err): // a list, set, zset or stream: not a job, not missing
 			snaps[i].Err = fmt.Errorf("job %s: %w: the key is not a string or a hash", ids[i], ErrCorrupt)
 		case err != nil:
 			return failed(gs[n])
@@ -209,15 +221,15 @@ func (s *Store) readOthers(ctx context.Context, ids []string, idx []int, snaps [
 }
 
 // outcome is a draft's recommendation and a job's error message, read in
-// the record's round trip.
+// the record's round trip (ok).
 type outcome struct {
 	draft          string
 	result, failed value
-	ok             bool // read
+	ok             bool
 }
 
-// settle gives sn its outcome from o, if o has it: o read the job's draft,
-// and found what sn needs.
+// settle gives sn its outcome from o, if o read the job's draft and found
+// what sn needs.
 func (o outcome) settle(id string, sn *Snapshot) bool {
 	switch {
 	case !o.ok:
@@ -260,7 +272,7 @@ func (s *Store) readOutcomes(ctx context.Context, ids []string, snaps []Snapshot
 	if len(keys) == 0 {
 		return nil
 	}
-	vals, err := s.getAll(ctx, keys)
+	vals, err := s.readKeys(ctx, keys)[0].values()
 	if err != nil {
 		return err
 	}
@@ -280,24 +292,38 @@ func (s *Store) readOutcomes(ctx context.Context, ids []string, snaps []Snapshot
 	return nil
 }
 
-// getAll reads string keys in one round trip (see gets).
-func (s *Store) getAll(ctx context.Context, keys []string) ([]value, error) {
-	mget := s.canMGET()
-	var g gets
-	s.pipe(ctx, func(p redis.Pipeliner) { g = queueGets(ctx, p, keys, mget) })
-	if g.refused() {
-		s.mgetRefused.Store(time.Now().UnixNano())
-		return s.getAll(ctx, keys)
+// TTLs reads how long each job's record has left to live, in one round
+// trip: 0 if it does not expire, below 0 if it is gone. Where Redis
+// refuses PTTL every job reads as not expiring, and Redis is not asked again.
+func (s *Store) TTLs(ctx context.Context, ids []string) ([]time.Duration, error) {
+	out := make([]time.Duration, len(ids))
+	if refusedLately(&s.pttlRefused) {
+		return out, nil
 	}
-	vals, err := g.values()
-	if err != nil {
-		return nil, err
+	cmds := make([]*redis.DurationCmd, len(ids))
+	s.pipe(ctx, func(p redis.Pipeliner) {
+		for i, id := range ids {
+			cmds[i] = p.PTTL(ctx, JobKey(id))
+		}
+	})
+	for i, c := range cmds {
+		d, err := c.Result()
+		switch {
+		case Refused(err):
+			s.pttlRefused.Store(time.Now().UnixNano())
+			return make([]time.Duration, len(ids)), nil
+		case err != nil:
+			return nil, unavailable(err)
+		case d == -2: // missing
+			out[i] = -1
+		case d >= 0: // -1: no expiry; one within its last millisecond still expires
+			out[i] = max(d, time.Millisecond)
+		}
 	}
-	return vals, nil
+	return out, nil
 }
 
-// pipe runs one pipeline; errors are read from each command, since Exec
-// reports a missing key (redis.Nil) as an error too.
+// pipe runs one pipeline; errors are read from each command.
 func (s *Store) pipe(ctx context.Context, fill func(redis.Pipeliner)) {
 	p := s.rdb.Pipeline()
 	fill(p)
@@ -307,13 +333,12 @@ func (s *Store) pipe(ctx context.Context, fill func(redis.Pipeliner)) {
 	}
 	for _, c := range cmds {
 		if c.Err() == err {
-			return // a command's own answer (redis.Nil, WRONGTYPE): each command has its own
+			return // a command's own answer (redis.Nil, WRONGTYPE)
 		}
 	}
-	// The pipeline failed as a whole: go-redis leaves its commands without
-	// an error of their own when Redis refused the connection itself
-	// (WRONGPASS, NOAUTH: a password rotated, a user disabled or gone), and
-	// an empty answer must never pass for a job. Each gets the pipeline's.
+	// The pipeline failed as a whole: when Redis refuses the connection
+	// itself (WRONGPASS, NOAUTH) go-redis leaves its commands without an
+	// error, and an empty answer must never pass for a job.
 	for _, c := range cmds {
 		if c.Err() == nil {
 			c.SetErr(err)
@@ -333,9 +358,9 @@ func isWrongType(err error) bool {
 	return err != nil && strings.HasPrefix(err.Error(), "WRONGTYPE")
 }
 
-// failed is the error of a read whose command c failed: ErrRefused when
-// Redis refused it, naming the command, its key and what the refusal
-// says is missing; ErrUnavailable otherwise.
+// failed is the error of a read whose command c failed: ErrRefused naming
+// the command, its key and the missing rule when Redis refused it;
+// ErrUnavailable otherwise.
 func failed(c redis.Cmder) error {
 	err := c.Err()
 	if !Refused(err) {
@@ -346,30 +371,24 @@ func failed(c redis.Cmder) error {
 		words[i] = fmt.Sprint(a)
 	}
 	words[0] = strings.ToUpper(words[0])
-	return fmt.Errorf("%w: %s (%s): %w", ErrRefused, strings.Join(words, " "), missingRule(err, c), err)
+	rule := "the command is renamed or disabled on the server"
+	switch msg := err.Error(); {
+	case strings.Contains(msg, "access one of the keys"):
+		rule = "the user may not read its key: a %R~ key pattern is missing"
+	case strings.HasPrefix(msg, "NOPERM"):
+		rule = "the user may not run it: +" + c.Name() + " is missing"
+	}
+	return fmt.Errorf("%w: %s (%s): %w", ErrRefused, strings.Join(words, " "), rule, err)
 }
 
-// Refused tells a command Redis will never run for jobwait: an ACL
-// without the permission (NOPERM), or a command renamed or disabled; not
-// trouble that passes (LOADING, a timeout).
+// Refused tells a command Redis will never run for jobwait (NOPERM, or a
+// command renamed or disabled) from trouble that passes (LOADING, a timeout).
 func Refused(err error) bool {
 	if err == nil {
 		return false
 	}
 	msg := err.Error()
 	return strings.HasPrefix(msg, "NOPERM") || strings.HasPrefix(msg, "ERR unknown command") || strings.HasPrefix(msg, "ERR unknown subcommand")
-}
-
-// missingRule says which ACL rule the refusal err of c calls for.
-func missingRule(err error, c redis.Cmder) string {
-	msg := err.Error()
-	switch {
-	case strings.Contains(msg, "access one of the keys"):
-		return "the user may not read its key: a %R~ key pattern is missing"
-	case strings.HasPrefix(msg, "NOPERM"):
-		return "the user may not run it: +" + c.Name() + " is missing"
-	}
-	return "the command is renamed or disabled on the server"
 }
 
 func unavailable(err error) error {

@@ -42,14 +42,10 @@ func (s *Store) PutResult(ctx context.Context, j Job, r Result) error {
 	if err != nil {
 		return fmt.Errorf("encode result of job %s: %w", j.JobID, err)
 	}
-	if err := s.rdb.Set(ctx, ResultKey(j.EventDraftID), data, ResultTTL).Err(); err != nil {
-		return fmt.Errorf("write result of job %s: %w", j.JobID, unavailable(err))
-	}
-	return nil
+	return s.set(ctx, "result of job "+j.JobID, ResultKey(j.EventDraftID), data, ResultTTL)
 }
 
-// MarkCompleted marks job j COMPLETED, the last of Complete's writes: its
-// recommendation must be written already (PutResult).
+// MarkCompleted marks job j COMPLETED, the last of Complete's writes.
 func (s *Store) MarkCompleted(ctx context.Context, j Job) (Job, error) {
 	j.Status = Completed
 	return j, s.save(ctx, j)
@@ -57,8 +53,8 @@ func (s *Store) MarkCompleted(ctx context.Context, j Job) (Job, error) {
 
 // Fail writes the error message and then marks the job FAILED.
 func (s *Store) Fail(ctx context.Context, j Job, message string) (Job, error) {
-	if err := s.rdb.Set(ctx, ErrorKey(j.JobID), message, JobTTL).Err(); err != nil {
-		return j, fmt.Errorf("write error of job %s: %w", j.JobID, unavailable(err))
+	if err := s.set(ctx, "error of job "+j.JobID, ErrorKey(j.JobID), message, JobTTL); err != nil {
+		return j, err
 	}
 	j.Status = Failed
 	return j, s.save(ctx, j)
@@ -71,10 +67,31 @@ func (s *Store) save(ctx context.Context, j Job) error {
 	if err != nil {
 		return fmt.Errorf("encode job %s: %w", j.JobID, err)
 	}
-	if err := s.rdb.Set(ctx, JobKey(j.JobID), data, JobTTL).Err(); err != nil {
-		return fmt.Errorf("write job %s: %w", j.JobID, unavailable(err))
+	return s.set(ctx, "job "+j.JobID, JobKey(j.JobID), data, JobTTL)
+}
+
+func (s *Store) set(ctx context.Context, what, key string, v any, ttl time.Duration) error {
+	if err := s.rdb.Set(ctx, key, v, ttl).Err(); err != nil {
+		return fmt.Errorf("write %s: %w", what, unavailable(err))
 	}
 	return nil
 }
 
 func timestamp() string { return time.Now().UTC().Format(time.RFC3339) }
+
+// SampleResult is a realistic recommendation in the producer's format, for
+// the demo stand-in and the load tester.
+func SampleResult(eventDraftID string) Result {
+	return Result{
+		EventDraftID: eventDraftID,
+		TrendAnalysis: json.RawMessage(`{"summary":"최근 3개월 동안 20~30대 고객의 모바일 참여형 이벤트 반응이 가장 높았습니다. 즉시 보상형 경품과 SNS 공유 이벤트의 전환율이 평균보다 1.8배 높습니다.",` +
+			`"keywords":["모바일 참여","즉시 보상","SNS 공유","주말 집중"],` +
+			`"period":"2026-08 ~ 2026-10","targetAudience":"20~30대 직장인",` +
+			`"seasonality":{"peakDays":["금","토"],"peakHours":"18~22시"}}`),
+		Recommendations: []Recommendation{
+			{Title: "저비용 추천안", Prize: "커피쿠폰", Method: "QR코드 스캔", Cost: "50만원", ROI: "150%"},
+			{Title: "중비용 추천안", Prize: "상품권", Method: "SNS 공유", Cost: "100만원", ROI: "200%"},
+			{Title: "고비용 추천안", Prize: "경품 추첨", Method: "설문 참여", Cost: "200만원", ROI: "300%"},
+		},
+	}
+}

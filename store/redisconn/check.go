@@ -15,24 +15,22 @@ import (
 	"jobwait/stream"
 )
 
-// How often, and within what time, jobwait tries what its requests need of
-// Redis: /readyz turns red within checkEvery + checkTimeout of a fault and
-// green within checkEvery of its repair, for one small round trip per
-// checkEvery however many ask /readyz.
+// /readyz turns red within checkEvery + checkTimeout of a fault and green
+// within checkEvery of its repair, for one round trip per checkEvery
+// however many ask it.
 const (
 	checkEvery   = time.Second
 	checkTimeout = 2 * time.Second
 )
 
-// Hub is what the check needs of the hub (*stream.Hub): whether it still
-// manages notify-keyspace-events, and how its subscription fares.
+// Hub is what the check needs of the hub (*stream.Hub): whether it manages
+// notify-keyspace-events, and how its subscription fares.
 type Hub interface {
 	Mode() stream.Mode
 	Stats() stream.Stats
 }
 
-// Health is what jobwait last learnt of Redis by trying what its requests
-// need: /readyz's word on Redis.
+// Health is what the last check learnt of Redis: /readyz's word on it.
 type Health struct {
 	// State is "up"; "down" when Redis does not answer, too slowly, or not
 	// as Redis (a TLS failure, LOADING); "refused" when it answers but
@@ -45,14 +43,11 @@ type Health struct {
 	Missing []string
 }
 
-// Check tries the commands jobwait sends Redis (Permissions): at every
-// check, in one pipelined round trip, the reads requests make (and PING,
-// and CONFIG GET while the hub uses it); once Redis has answered, the
-// others, once. The keyspace subscription's permission is the hub's to
-// tell: its subscription is refused, or live. The check logs each
-// permission refused, and granted again, and each new reason for Redis to
-// fail the check; /readyz answers from what it found last (Health), never
-// waiting on Redis.
+// Check tries the commands jobwait sends Redis (Permissions): every check,
+// in one pipeline, the Checked ones; once Redis has answered, the others,
+// once; the subscription's are told by the hub's subscription. It logs each
+// permission refused or granted again, and each new reason for Redis to
+// fail; /readyz reads what it found last (Health), never waiting on Redis.
 type Check struct {
 	client redis.UniversalClient
 	perms  []Permission
@@ -65,15 +60,13 @@ type Check struct {
 	tried   map[string]bool  // start-only permissions tried with an answer
 	reason  string           // why Redis failed the last check ("" if it did not)
 	// configJudged: CONFIG has had an answer. Until then it is checked
-	// whatever the hub's mode, so that a hub that fell back to polling
-	// (CONFIG refused under JOBWAIT_NOTIFY=auto) before the first check
-	// still has the refusal named, once, in the log and /readyz.
+	// whatever the hub's mode, so that a refusal that made the hub fall
+	// back to polling before the first check is still named.
 	configJudged bool
 }
 
-// NewCheck returns the check of the permissions of conn under notify mode
-// mode, subscribing as sub says, with hub's subscription; it checks
-// nothing until Run.
+// NewCheck returns the check of conn's Permissions(mode, sub), with hub's
+// subscription; it checks nothing until Run.
 func NewCheck(conn *Conn, mode stream.Mode, sub stream.Subscribe, hub Hub, log *slog.Logger) *Check {
 	k := &Check{client: conn.client, perms: conn.Permissions(mode, sub), hub: hub, log: log, refused: map[string]error{}, tried: map[string]bool{}}
 	k.found.Store(&Health{State: "down", Reason: "redis not checked yet"})
@@ -97,7 +90,6 @@ func (k *Check) Run(ctx context.Context) {
 	}
 }
 
-// check tries the permissions once and records what it found.
 func (k *Check) check(ctx context.Context) {
 	cctx, cancel := context.WithTimeout(ctx, checkTimeout)
 	defer cancel()
@@ -105,8 +97,8 @@ func (k *Check) check(ctx context.Context) {
 	p := k.client.Pipeline()
 	cmds := make([]redis.Cmder, len(k.perms))
 	for i, pm := range k.perms {
-		if pm.queue != nil && (!pm.config || managing) {
-			cmds[i] = pm.queue(cctx, p)
+		if pm.cmd != nil && (!pm.config || managing) {
+			cmds[i] = p.Do(cctx, pm.cmd...)
 		}
 	}
 	_, down := p.Exec(cctx)
@@ -161,14 +153,13 @@ func (k *Check) check(ctx context.Context) {
 // it; it returns err when it is no answer (Redis unreachable, too slow,
 // LOADING), which says nothing of pm.
 func (k *Check) judge(pm Permission, err error) error {
-	var rerr redis.Error
 	switch {
 	case store.Refused(err):
 		if _, was := k.refused[pm.Name]; !was {
 			k.log.Warn("redis permission missing", "permission", pm.Name, "grant", pm.Grant, "cost", pm.Cost, "err", err)
 		}
 		k.refused[pm.Name] = err
-	case err == nil, errors.Is(err, redis.Nil), errors.As(err, &rerr) && isWrongType(rerr):
+	case err == nil, errors.Is(err, redis.Nil), strings.HasPrefix(err.Error(), "WRONGTYPE"):
 		if _, was := k.refused[pm.Name]; was {
 			k.log.Info("redis permission granted again", "permission", pm.Name)
 			delete(k.refused, pm.Name)
@@ -179,10 +170,8 @@ func (k *Check) judge(pm Permission, err error) error {
 	return nil
 }
 
-func isWrongType(err redis.Error) bool { return strings.HasPrefix(err.Error(), "WRONGTYPE") }
-
-// record keeps what a check found for /readyz, and logs a new reason for
-// Redis to fail the check, or its end.
+// record keeps what a check found, and logs a new reason for Redis to fail
+// it, or its end.
 func (k *Check) record(down error) {
 	h := Health{State: "up"}
 	for _, pm := range k.perms {
@@ -209,8 +198,8 @@ func (k *Check) record(down error) {
 	k.found.Store(&h)
 }
 
-// describe says why Redis failed a check, in words that point the operator
-// the right way, and that stay the same while the cause does.
+// describe says why Redis failed a check, pointing the operator the right
+// way, in words that stay the same while the cause does.
 func describe(err error) string {
 	var ne net.Error
 	switch {

@@ -22,12 +22,8 @@ import (
 // nodeTimeout bounds one question to one cluster node.
 const nodeTimeout = time.Second
 
-// cluster follows a Redis Cluster for Conn.Publishers: its masters, each of
-// which publishes the keyspace events of its own keys only, and their
-// replicas. It names nodes as go-redis routes to them (the addresses of
-// go-redis's own node clients), and its node clients, its own so that
-// go-redis never closes one under the hub's subscription, take the options
-// go-redis gives its node clients.
+// cluster follows a Redis Cluster's masters (each publishes the events of
+// its own keys only) and replicas for Conn.Publishers (see Shape in doc.go).
 type cluster struct {
 	cc    *redis.ClusterClient
 	opts  *redis.ClusterOptions
@@ -65,8 +61,8 @@ type slotRange struct {
 	master     string
 }
 
-// owner returns the master of key's slot: the node that publishes its
-// events; "" when no master holds it.
+// owner returns the master of key's slot, which publishes its events; ""
+// when no master holds it.
 func (t topology) owner(key string) string {
 	slot := keySlot(key)
 	i := sort.Search(len(t.slots), func(i int) bool { return t.slots[i].end >= slot })
@@ -76,10 +72,8 @@ func (t topology) owner(key string) string {
 	return ""
 }
 
-// publishers asks the cluster for its masters and replicas: CLUSTER
-// SHARDS (or CLUSTER SLOTS before Redis 7) of the node that answered last,
-// then of every other known node, then of the seeds. A topology that
-// differs from the last is told to go-redis too.
+// publishers asks the cluster for its masters and replicas (see topology).
+// A topology that differs from the last is told to go-redis too.
 func (c *cluster) publishers(ctx context.Context) (stream.Publishers, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -111,18 +105,17 @@ func (c *cluster) publishers(ctx context.Context) (stream.Publishers, error) {
 		if err != nil {
 			return stream.Publishers{}, err
 		}
-		n := Node(addr, rc)
 		if i < len(top.masters) {
-			p.Masters = append(p.Masters, n)
+			p.Masters = append(p.Masters, Node(addr, rc))
 		} else {
-			p.Standby = append(p.Standby, n)
+			p.Standby = append(p.Standby, Node(addr, rc))
 		}
 	}
 	return p, nil
 }
 
-// forget closes the clients of nodes that left the cluster. Those of the
-// masters handed out last are kept one answer longer: the hub drops its
+// forget closes the clients of nodes that left the cluster, but those of
+// the masters handed out last one answer later: the hub drops its
 // subscription on a master that left before it asks again.
 func (c *cluster) forget() {
 	keep := make(map[string]bool)
@@ -137,7 +130,6 @@ func (c *cluster) forget() {
 	}
 }
 
-// close closes every node client.
 func (c *cluster) close() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -148,25 +140,30 @@ func (c *cluster) close() error {
 	return nil
 }
 
-// client returns our client of one node. Its options are those go-redis
-// gives its own node clients (credentials, TLS, timeouts, dialer, pool
-// settings: everything the cluster was configured with), save for the pool,
-// which is small, and retries: a node that does not answer is not asked
-// again, the next one is. It is ours, not go-redis's, so that go-redis
-// dropping a node it no longer routes to never closes it under a
-// subscription.
+// client returns our client of one node, with the options go-redis gives
+// its own (everything the cluster was configured with), save for a small
+// pool and no retries: a node that does not answer is not asked again, the
+// next one is.
 func (c *cluster) client(addr string) (*redis.Client, error) {
 	if rc := c.clients[addr]; rc != nil {
 		return rc, nil
 	}
-	o, err := c.nodes.options(c.opts)
-	if err != nil {
-		return nil, err
+	c.nodes.mu.Lock()
+	theirs := c.nodes.opts
+	c.nodes.mu.Unlock()
+	if theirs == nil {
+		return nil, errors.New("go-redis knows no cluster node yet")
 	}
+	o := *theirs
 	o.Addr, o.NodeAddress = addr, ""
 	o.MaxRetries = -1
 	o.PoolSize, o.MinIdleConns, o.MaxIdleConns = 2, 0, 0
-	rc := c.opts.NewClient(o)
+	o.PushNotificationProcessor = c.opts.PushNotificationProcessor // NewClient sets its own
+	if m := o.MaintNotificationsConfig; m != nil {
+		mc := *m // each client its own, as go-redis does
+		o.MaintNotificationsConfig = &mc
+	}
+	rc := c.opts.NewClient(&o)
 	c.clients[addr] = rc
 	return rc, nil
 }
@@ -180,8 +177,8 @@ func (c *cluster) topology(ctx context.Context) (topology, error) {
 			candidates = append(candidates, a)
 		}
 	}
-	var first error
-	for _, addr := range candidates {
+	first := errors.New("no cluster node known")
+	for i, addr := range candidates {
 		qctx, cancel := context.WithTimeout(ctx, nodeTimeout)
 		top, err := c.ask(qctx, addr)
 		cancel()
@@ -189,15 +186,12 @@ func (c *cluster) topology(ctx context.Context) (topology, error) {
 			c.asked = addr
 			return top, nil
 		}
-		if first == nil {
+		if i == 0 {
 			first = fmt.Errorf("%s: %w", addr, err)
 		}
 		if ctx.Err() != nil {
 			break
 		}
-	}
-	if first == nil {
-		first = errors.New("no cluster node known")
 	}
 	return topology{}, first
 }
@@ -210,42 +204,36 @@ func (c *cluster) ask(ctx context.Context, addr string) (topology, error) {
 	if err != nil {
 		return topology{}, err
 	}
-	route := c.nodes.route
+	var noShards error
 	if !c.noShards {
 		shards, err := rc.ClusterShards(ctx).Result()
 		if err == nil {
-			return c.fromShards(shards, route), nil
+			return newTopology(c.fromShards(shards)), nil
 		}
 		if !isRedisError(err) {
 			return topology{}, err
 		}
-		slots, serr := rc.ClusterSlots(ctx).Result()
-		if serr != nil {
-			return topology{}, serr
-		}
-		c.noShards = true
-		c.log.Info("no CLUSTER SHARDS: following the cluster with CLUSTER SLOTS", "err", err)
-		return fromSlots(slots, route), nil
+		noShards = err
 	}
 	slots, err := rc.ClusterSlots(ctx).Result()
 	if err != nil {
 		return topology{}, err
 	}
-	return fromSlots(slots, route), nil
+	if noShards != nil {
+		c.noShards = true
+		c.log.Info("no CLUSTER SHARDS: following the cluster with CLUSTER SLOTS", "err", noShards)
+	}
+	return newTopology(fromSlots(slots, c.nodes.route)), nil
 }
 
-// fromShards reads CLUSTER SHARDS. The masters are those of each shard that
-// have not failed; a shard whose every master failed and that still owns
-// slots keeps them, so that the hub is not live while those slots have no
-// master that publishes.
-func (c *cluster) fromShards(shards []redis.ClusterShard, route func(string) string) topology {
-	shape := map[string]string{}
-	var replicas []string
-	var owned []slotRange
+// fromShards reads CLUSTER SHARDS: each shard's masters that have not
+// failed, or, where all have, those still owning slots, so that the hub is
+// not live while those slots have no master that publishes.
+func (c *cluster) fromShards(shards []redis.ClusterShard) (masters, replicas []string, owned []slotRange) {
 	for _, sh := range shards {
 		var up, down []string
 		for _, n := range sh.Nodes {
-			addr := route(c.shardNodeAddr(n))
+			addr := c.nodes.route(c.shardNodeAddr(n))
 			failed := strings.HasPrefix(n.Health, "fail")
 			switch {
 			case n.Role == "master" && failed:
@@ -259,18 +247,14 @@ func (c *cluster) fromShards(shards []redis.ClusterShard, route func(string) str
 		if len(up) == 0 && len(sh.Slots) > 0 {
 			up = down
 		}
-		ranges := make([]string, len(sh.Slots))
-		for i, r := range sh.Slots {
-			ranges[i] = strconv.FormatInt(r.Start, 10) + "-" + strconv.FormatInt(r.End, 10)
-		}
+		masters = append(masters, up...)
 		for _, a := range up {
-			shape[a] = strings.Join(ranges, ",")
 			for _, r := range sh.Slots {
 				owned = append(owned, slotRange{int(r.Start), int(r.End), a})
 			}
 		}
 	}
-	return newTopology(shape, replicas, owned)
+	return masters, replicas, owned
 }
 
 // shardNodeAddr is the address a CLUSTER SHARDS node announces, as CLUSTER
@@ -288,37 +272,37 @@ func (c *cluster) shardNodeAddr(n redis.Node) string {
 }
 
 // fromSlots reads CLUSTER SLOTS: the first node of each range is its master.
-func fromSlots(slots []redis.ClusterSlot, route func(string) string) topology {
-	slices.SortFunc(slots, func(a, b redis.ClusterSlot) int { return cmp.Compare(a.Start, b.Start) })
-	shape := map[string]string{}
-	var replicas []string
-	var owned []slotRange
+func fromSlots(slots []redis.ClusterSlot, route func(string) string) (masters, replicas []string, owned []slotRange) {
 	for _, r := range slots {
 		if len(r.Nodes) == 0 {
 			continue
 		}
 		m := route(r.Nodes[0].Addr)
+		masters = append(masters, m)
 		owned = append(owned, slotRange{r.Start, r.End, m})
-		if shape[m] != "" {
-			shape[m] += ","
-		}
-		shape[m] += strconv.Itoa(r.Start) + "-" + strconv.Itoa(r.End)
 		for _, n := range r.Nodes[1:] {
 			replicas = append(replicas, route(n.Addr))
 		}
 	}
-	return newTopology(shape, replicas, owned)
+	return masters, replicas, owned
 }
 
-// newTopology builds a topology from each master's slot ranges, as text
-// (shape) and as ranges (owned).
-func newTopology(shape map[string]string, replicas []string, owned []slotRange) topology {
+// newTopology builds a topology from its masters (with or without slots),
+// replicas and slot ranges.
+func newTopology(masters, replicas []string, owned []slotRange) topology {
+	slices.SortFunc(owned, func(a, b slotRange) int { return cmp.Compare(a.start, b.start) })
+	ranges := make(map[string][]string)
+	for _, m := range masters {
+		ranges[m] = nil
+	}
+	for _, r := range owned {
+		ranges[r.master] = append(ranges[r.master], strconv.Itoa(r.start)+"-"+strconv.Itoa(r.end))
+	}
 	t := topology{slots: owned}
-	slices.SortFunc(t.slots, func(a, b slotRange) int { return cmp.Compare(a.start, b.start) })
 	var lines []string
-	for m, ranges := range shape {
+	for m, rs := range ranges {
 		t.masters = append(t.masters, m)
-		lines = append(lines, m+" "+ranges)
+		lines = append(lines, m+" "+strings.Join(rs, ","))
 	}
 	slices.Sort(t.masters)
 	slices.Sort(lines)
@@ -326,4 +310,82 @@ func newTopology(shape map[string]string, replicas []string, owned []slotRange) 
 	t.nodes = slices.Compact(slices.Concat(t.masters, replicas))
 	t.shape = strings.Join(lines, ";")
 	return t
+}
+
+// keySlot is the hash slot of key, as Redis Cluster computes it: CRC16
+// (XMODEM) of the key, or of its hash tag (what is between the first {
+// and the next }, when that is not empty), modulo 16384.
+func keySlot(key string) int {
+	if open := strings.IndexByte(key, '{'); open >= 0 {
+		if end := strings.IndexByte(key[open+1:], '}'); end > 0 {
+			key = key[open+1 : open+1+end]
+		}
+	}
+	return int(crc16(key) % 16384)
+}
+
+// crc16 is CRC-16/XMODEM: polynomial 0x1021, initial value 0.
+func crc16(s string) uint16 {
+	var crc uint16
+	for i := 0; i < len(s); i++ {
+		crc ^= uint16(s[i]) << 8
+		for range 8 {
+			if crc&0x8000 != 0 {
+				crc = crc<<1 ^ 0x1021
+			} else {
+				crc <<= 1
+			}
+		}
+	}
+	return crc
+}
+
+// goNodes is what the hub learns from go-redis's own cluster node clients,
+// to name and reach every node as go-redis does: the address go-redis
+// routes to for each address a node announces (it rewrites a loopback host
+// to the host the cluster was reached on, a TLS port 0 to the port that
+// answered), and the options it gives a node client, the template of
+// cluster.client's.
+type goNodes struct {
+	mu     sync.Mutex
+	routed map[string]string // announced address -> go-redis's
+	opts   *redis.Options    // one go-redis node client's options
+	learnt bool              // go-redis's node clients learnt; guarded by cluster.mu
+}
+
+// learn learns the node clients go-redis has, until it has once: those it
+// creates from now on are learnt as they come (OnNewNode).
+func (g *goNodes) learn(ctx context.Context, cc *redis.ClusterClient) {
+	if g.learnt {
+		return
+	}
+	lctx, cancel := context.WithTimeout(ctx, nodeTimeout)
+	defer cancel()
+	g.learnt = cc.ForEachShard(lctx, func(_ context.Context, rc *redis.Client) error {
+		g.add(rc)
+		return nil
+	}) == nil
+}
+
+func (g *goNodes) add(rc *redis.Client) {
+	o := rc.Options()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if o.NodeAddress != "" {
+		g.routed[o.NodeAddress] = o.Addr
+	}
+	if g.opts == nil {
+		g.opts = o
+	}
+}
+
+// route returns the address go-redis routes to for an announced one, or
+// the announced one for a node go-redis has not seen yet.
+func (g *goNodes) route(announced string) string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if a, ok := g.routed[announced]; ok {
+		return a
+	}
+	return announced
 }

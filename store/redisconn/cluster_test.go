@@ -41,9 +41,9 @@ func TestFromShards(t *testing.T) {
 		{"failed master still owning slots is kept", []redis.ClusterShard{{Slots: slots, Nodes: []redis.Node{node(1, "master", "fail"), node(2, "replica", "fail")}}},
 			[]string{"10.0.0.1:1"}, []string{"10.0.0.1:1"}},
 	}
-	c := &cluster{opts: &redis.ClusterOptions{}}
+	c := &cluster{opts: &redis.ClusterOptions{}, nodes: goNodes{routed: map[string]string{}}}
 	for _, tt := range tests {
-		got := c.fromShards(tt.shards, func(a string) string { return a })
+		got := newTopology(c.fromShards(tt.shards))
 		assert.Equal(t, tt.masters, got.masters, "%s: masters", tt.name)
 		assert.Equal(t, tt.nodes, got.nodes, "%s: nodes", tt.name)
 	}
@@ -55,7 +55,7 @@ func TestFromSlotsShape(t *testing.T) {
 		{Start: 0, End: 99, Nodes: []redis.ClusterNode{{Addr: "10.0.0.1:1"}}},
 		{Start: 200, End: 299, Nodes: []redis.ClusterNode{{Addr: "10.0.0.1:3"}}},
 	}
-	got := fromSlots(slots, func(a string) string { return a })
+	got := newTopology(fromSlots(slots, func(a string) string { return a }))
 	assert.Equal(t, []string{"10.0.0.1:1", "10.0.0.1:3"}, got.masters)
 	assert.Equal(t, "10.0.0.1:1 0-99,100-199;10.0.0.1:3 200-299", got.shape)
 	assert.Equal(t, []string{"10.0.0.1:1", "10.0.0.1:3", "10.0.0.1:2"}, got.nodes)

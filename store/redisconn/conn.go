@@ -15,7 +15,7 @@ import (
 	"jobwait/stream"
 )
 
-// probeTimeout bounds asking REDIS_URL's node whether it is a cluster node.
+// probeTimeout bounds each question Open asks.
 const probeTimeout = 2 * time.Second
 
 // Settings say which Redis to open.
@@ -28,7 +28,7 @@ type Settings struct {
 }
 
 // Conn is the Redis jobwait runs on: its client, its shape, and what
-// follows it while jobwait runs (Run).
+// follows it (Run).
 type Conn struct {
 	client   redis.UniversalClient
 	db       int  // the keyspace channel's database (0 on a cluster)
@@ -38,19 +38,16 @@ type Conn struct {
 
 	cluster *cluster // on a Redis Cluster: its masters, followed
 	fence   *fence   // on Sentinel: moves jobwait's connections to the primary
-	// settle is set when the node could not be asked at start whether it
-	// is a cluster node: jobwait then takes it for a single node, and
-	// settle keeps asking until it answers (see Run).
-	settle func(ctx context.Context) error
+	// unsure is REDIS_URL's node when it could not be asked at start
+	// whether it is a cluster node: Run asks until it answers.
+	unsure *redis.Client
 }
 
 // Of returns a Conn over a client made elsewhere (a test's): a
-// *redis.ClusterClient is a cluster, any other client one node. What it
-// learns of a cluster's topology goes to slog's default logger. Its Close
-// leaves c open.
+// *redis.ClusterClient is a cluster, any other client one node. It logs to
+// slog's default logger; its Close leaves c open.
 func Of(c redis.UniversalClient) *Conn { return of(c, slog.Default()) }
 
-// of is Of, logging to log.
 func of(c redis.UniversalClient, log *slog.Logger) *Conn {
 	conn := &Conn{client: c, desc: "redis"}
 	switch rc := c.(type) {
@@ -65,10 +62,10 @@ func of(c redis.UniversalClient, log *slog.Logger) *Conn {
 }
 
 // Open opens s.URL, or starts the embedded store when it is empty. A URL
-// with ?master_name= names Sentinel and gets a failover client. A URL that
-// names a Redis Cluster node (HELLO says so), or that lists seed nodes
-// with ?addr=host:port, gets a cluster client. A TLS setting that cannot
-// work is an error; a Redis that does not answer is not, it is waited for.
+// with ?master_name= names Sentinel; one that names a Cluster node (HELLO
+// says so), or lists seeds with ?addr=, gets a cluster client. A TLS
+// setting that cannot work is an error; a Redis that does not answer is
+// not, it is waited for.
 func Open(ctx context.Context, s Settings, log *slog.Logger) (*Conn, error) {
 	p, err := parse(s.URL, s.TLS)
 	switch {
@@ -90,13 +87,7 @@ func Open(ctx context.Context, s Settings, log *slog.Logger) (*Conn, error) {
 	popts := *opts
 	popts.DB, popts.PoolSize = 0, 1
 	probe := redis.NewClient(&popts)
-	pctx, cancel := context.WithTimeout(ctx, probeTimeout)
-	isCluster, err := clusterEnabled(pctx, probe)
-	cancel()
-	if terr := tlsTrouble(err); terr != nil {
-		probe.Close()
-		return nil, terr
-	}
+	isCluster, err := clusterEnabled(ctx, probe)
 	if err == nil {
 		probe.Close()
 		if isCluster {
@@ -111,13 +102,11 @@ func Open(ctx context.Context, s Settings, log *slog.Logger) (*Conn, error) {
 	conn.closers = append(conn.closers, conn.client.Close)
 	if err != nil {
 		log.Warn("redis unreachable: taking REDIS_URL for a single node until it answers", "redis", opts.Addr, "err", err)
-		conn.closers = append(conn.closers, probe.Close)
-		conn.settle = func(ctx context.Context) error { return settle(ctx, probe) }
+		conn.closers, conn.unsure = append(conn.closers, probe.Close), probe
 	}
 	return conn, nil
 }
 
-// openEmbedded starts the embedded in-process store.
 func openEmbedded(log *slog.Logger) (*Conn, error) {
 	mr := miniredis.NewMiniRedis()
 	if err := mr.StartAddr("127.0.0.1:0"); err != nil {
@@ -130,34 +119,30 @@ func openEmbedded(log *slog.Logger) (*Conn, error) {
 	return conn, nil
 }
 
-// openCluster opens a cluster client with opts.
 func openCluster(ctx context.Context, opts *redis.ClusterOptions, log *slog.Logger) (*Conn, error) {
 	if err := handshakeTrouble(ctx, opts.TLSConfig, opts.Dialer, opts.Addrs...); err != nil {
 		return nil, err
 	}
 	conn := of(redis.NewClusterClient(opts), log)
 	conn.closers = append(conn.closers, conn.client.Close)
-	// A TLS handshake that fails is told at start; an unreachable cluster
-	// is waited for.
+	// The nodes the cluster announces may fail a handshake the seeds
+	// passed; an unreachable cluster is waited for.
 	pctx, cancel := context.WithTimeout(ctx, probeTimeout)
-	perr := conn.client.Ping(pctx).Err()
-	cancel()
-	if terr := tlsTrouble(perr); terr != nil {
+	defer cancel()
+	if terr := tlsTrouble(conn.client.Ping(pctx).Err()); terr != nil {
 		conn.Close()
 		return nil, terr
 	}
 	return conn, nil
 }
 
-// Client sends jobwait's commands: a client of the node, a cluster client,
-// or a failover client that follows Sentinel's primary.
+// Client sends jobwait's commands.
 func (c *Conn) Client() redis.UniversalClient { return c.client }
 
 // DB is the database number of the keyspace channels (0 on a cluster).
 func (c *Conn) DB() int { return c.db }
 
-// Sharded reports whether one job's keys may live on different nodes (a
-// Redis Cluster), which one MGET cannot read together.
+// Sharded reports whether one job's keys may live on different nodes.
 func (c *Conn) Sharded() bool { return c.cluster != nil }
 
 // String says which Redis this is, for the log; never with a password.
@@ -167,7 +152,7 @@ func (c *Conn) String() string { return c.desc }
 func (c *Conn) Ping(ctx context.Context) *redis.StatusCmd { return c.client.Ping(ctx) }
 
 // Publishers asks which nodes publish the keyspace events of jobwait's
-// keys (stream.Redis; see Shape in doc.go).
+// keys (see Shape in doc.go).
 func (c *Conn) Publishers(ctx context.Context) (stream.Publishers, error) {
 	if c.cluster != nil {
 		return c.cluster.publishers(ctx)
@@ -184,18 +169,16 @@ func (c *Conn) NotifyMode(mode stream.Mode) stream.Mode {
 	return mode
 }
 
-// Run follows Redis until ctx ends: on Sentinel it closes jobwait's
-// connections to every data node but the primary after each switch (see
-// openSentinel). Where REDIS_URL's node did not answer at start, Run asks
-// it until it does, and returns an error should it be a cluster node,
-// which jobwait must be restarted to use. Otherwise it returns nil, at
-// once when there is nothing to follow.
+// Run follows Redis until ctx ends: on Sentinel the fence (see
+// openSentinel); where REDIS_URL's node did not answer at start, it asks it
+// until it does, and returns an error should it be a cluster node, which
+// jobwait must be restarted to use. Otherwise it returns nil.
 func (c *Conn) Run(ctx context.Context) error {
 	switch {
 	case c.fence != nil:
 		c.fence.watch(ctx)
-	case c.settle != nil:
-		if err := c.settle(ctx); err != nil && ctx.Err() == nil {
+	case c.unsure != nil:
+		if err := settle(ctx, c.unsure); err != nil && ctx.Err() == nil {
 			return err
 		}
 	}
@@ -210,3 +193,49 @@ func (c *Conn) Close() error {
 	}
 	return errors.Join(errs...)
 }
+
+// nodeClient is one node's client as the hub uses it (stream.NodeClient).
+type nodeClient struct{ redis.UniversalClient }
+
+// Subscriber returns a subscription connection with nothing subscribed:
+// go-redis connects it on its first command.
+func (c nodeClient) Subscriber(ctx context.Context) stream.Subscriber {
+	return c.UniversalClient.Subscribe(ctx)
+}
+
+// Node is the hub's node named name, reached through c: for tests that
+// hand the hub nodes of their own.
+func Node(name string, c redis.UniversalClient) stream.Node {
+	return stream.Node{Name: name, Client: nodeClient{c}}
+}
+
+// EachMaster calls f with a client of each master behind c, one at a
+// time: c itself when it is one node's, each master's on a Cluster; for
+// tools that read or prepare every node.
+func EachMaster(ctx context.Context, c redis.UniversalClient, f func(context.Context, *redis.Client) error) error {
+	switch rc := c.(type) {
+	case *redis.ClusterClient:
+		return rc.ForEachMaster(ctx, f)
+	case *redis.Client:
+		return f(ctx, rc)
+	}
+	return fmt.Errorf("redisconn: a %T is neither one node's client nor a cluster's", c)
+}
+
+// Single returns c as one node's client; false on a Cluster.
+func Single(c redis.UniversalClient) (*redis.Client, bool) {
+	rc, ok := c.(*redis.Client)
+	return rc, ok
+}
+
+// redisLog logs go-redis's messages (one per failed dial while Redis is
+// away) at debug level: the hub reports an outage once.
+type redisLog struct{ log *slog.Logger }
+
+func (r redisLog) Printf(ctx context.Context, format string, v ...any) {
+	r.log.DebugContext(ctx, fmt.Sprintf(format, v...), "source", "go-redis")
+}
+
+// RouteLogs sends go-redis's own messages, process-wide, to log at debug
+// level. Call it once, before Open.
+func RouteLogs(log *slog.Logger) { redis.SetLogger(redisLog{log}) }

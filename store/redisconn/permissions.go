@@ -11,14 +11,11 @@ import (
 	"jobwait/stream"
 )
 
-// probeJob is the job id whose keys the permission checks read: no
-// producer writes it, so reading it changes nothing.
+// probeJob is the job whose keys the checks read: no producer writes it.
 const probeJob = "jobwait-acl-probe"
 
 // Permission is one command jobwait sends Redis, a harmless way to try it,
-// and what jobwait does without it. The list (Conn.Permissions) is exactly
-// what jobwait sends, so that docs/production.md's ACL rules are all it
-// needs and a user with them has nothing refused.
+// and what jobwait does without it.
 type Permission struct {
 	Name  string // the command and what it touches, as the log and /readyz say it
 	Grant string // the ACL rule that allows it
@@ -26,76 +23,64 @@ type Permission struct {
 	// Needed: without it requests fail, and /readyz is 503. Without any
 	// other, jobwait serves at a cost, and /readyz says degraded.
 	Needed bool
-	// Exactly one of queue and try is set. queue adds the try to the one
-	// pipeline of every check (each second, see Check); try is tried on
-	// its own, at start only (it subscribes, or writes, or is large).
-	queue func(ctx context.Context, p redis.Pipeliner) redis.Cmder
-	try   func(ctx context.Context, c redis.UniversalClient) error
-	// config: sent only while the hub manages notify-keyspace-events
-	// (JOBWAIT_NOTIFY=auto, until it falls back to polling).
+	// Exactly one of cmd and try is set: cmd is sent in every check's
+	// pipeline; try is tried on its own, at start only (it subscribes, or
+	// writes, or is large).
+	cmd []any
+	try func(ctx context.Context, c redis.UniversalClient) error
+	// config: sent only while the hub manages notify-keyspace-events.
 	config bool
-	// subscribe: a command of the keyspace subscription (as Redis names it
-	// in a refusal), which the hub reports on while it runs.
+	// subscribe: a command of the keyspace subscription, as Redis names it
+	// in a refusal of the hub's.
 	subscribe string
 }
 
-// refusal is the cost of a read refused: every read that meets it fails,
-// other jobs of the same batched read included.
+// refusal is the cost of a read refused: every read that meets it fails.
 const refusal = "requests that read them are answered 503 SVC_002 (Redis refused jobwait's command)"
 
-// Checked reports whether every check sends it, in its one pipeline; the
-// others are tried at start only.
-func (p Permission) Checked() bool { return p.queue != nil }
+// Checked reports whether every check sends it; the others are tried at
+// start only.
+func (p Permission) Checked() bool { return p.cmd != nil }
 
-// Permissions lists the commands jobwait sends Redis under notify mode
-// mode, subscribing as sub says, reading as store does, in the order of
-// the ACL rules of docs/production.md.
+// Permissions lists exactly the commands jobwait sends Redis under notify
+// mode mode, subscribing as sub says, in the order of the ACL rules of
+// docs/production.md.
 func (conn *Conn) Permissions(mode stream.Mode, sub stream.Subscribe) []Permission {
-	get := func(key string) func(context.Context, redis.Pipeliner) redis.Cmder {
-		return func(ctx context.Context, p redis.Pipeliner) redis.Cmder { return p.Get(ctx, key) }
-	}
+	job := store.JobKey(probeJob)
 	ps := []Permission{
-		{Name: "GET on job:*", Grant: "%R~job:* +get", Needed: true, queue: get(store.JobKey(probeJob)),
+		{Name: "GET on job:*", Grant: "%R~job:* +get", Needed: true, cmd: []any{"get", job},
 			Cost: "no job can be read: every request is answered 503 SVC_002 (Redis refused jobwait's command)"},
-		{Name: "HGETALL on job:*", Grant: "+hgetall", Needed: true, Cost: "jobs written as hashes cannot be read: " + refusal,
-			queue: func(ctx context.Context, p redis.Pipeliner) redis.Cmder {
-				return p.HGetAll(ctx, store.JobKey(probeJob))
-			}},
-		{Name: "GET on job:*:error", Grant: "+get", Needed: true, queue: get(store.ErrorKey(probeJob)),
+		{Name: "HGETALL on job:*", Grant: "+hgetall", Needed: true, cmd: []any{"hgetall", job},
+			Cost: "jobs written as hashes cannot be read: " + refusal},
+		{Name: "GET on job:*:error", Grant: "+get", Needed: true, cmd: []any{"get", store.ErrorKey(probeJob)},
 			Cost: "FAILED jobs cannot be read: " + refusal},
-		{Name: "GET on ai:recommendation:*", Grant: "%R~ai:recommendation:* +get", Needed: true, queue: get(store.ResultKey(probeJob)),
+		{Name: "GET on ai:recommendation:*", Grant: "%R~ai:recommendation:* +get", Needed: true, cmd: []any{"get", store.ResultKey(probeJob)},
 			Cost: "COMPLETED jobs cannot be read: " + refusal},
 	}
 	if !conn.Sharded() {
 		ps = append(ps, Permission{Name: "MGET on job:*, job:*:error and ai:recommendation:*", Grant: "+mget",
 			Cost: "jobs, results and error messages are read with a GET each instead of one MGET per 512 keys (an MGET is tried again each minute)",
-			queue: func(ctx context.Context, p redis.Pipeliner) redis.Cmder {
-				return p.MGet(ctx, store.ResultKey(probeJob), store.ErrorKey(probeJob))
-			}})
+			cmd:  []any{"mget", store.ResultKey(probeJob), store.ErrorKey(probeJob)}})
 	}
-	ps = append(ps, Permission{Name: "PING", Grant: "+ping",
-		Cost:  "the keyspace subscription's health check fails it after every quiet 5 s, and in poll mode the poller takes Redis for unreachable",
-		queue: func(ctx context.Context, p redis.Pipeliner) redis.Cmder { return p.Ping(ctx) }})
+	ps = append(ps, Permission{Name: "PING", Grant: "+ping", cmd: []any{"ping"},
+		Cost: "the keyspace subscription's health check fails it after every quiet 5 s, and in poll mode the poller takes Redis for unreachable"})
 	if mode == stream.Poll || conn.embedded {
 		return ps
 	}
 	ps = append(ps, subscriptions(conn.db, sub)...)
 	ps = append(ps, Permission{Name: "PTTL on job:*", Grant: "+pttl",
-		Cost:  "an expired job reaches its waiters at the next safety re-read (JOBWAIT_RESYNC) instead of within a tick (a PTTL is tried again each minute)",
-		queue: func(ctx context.Context, p redis.Pipeliner) redis.Cmder { return p.PTTL(ctx, store.JobKey(probeJob)) }})
+		Cost: "an expired job reaches its waiters at the next safety re-read (JOBWAIT_RESYNC) instead of within a tick (a PTTL is tried again each minute)",
+		cmd:  []any{"pttl", job}})
 	if mode == stream.Auto {
 		ps = append(ps,
 			Permission{Name: "CONFIG GET notify-keyspace-events", Grant: "+config|get", config: true,
 				Cost: "notify-keyspace-events cannot be read or set: JOBWAIT_NOTIFY=auto polls the watched jobs (one batched read per 250 ms); grant +config|get +config|set, or preset the flags (" + stream.NotifyFlags + ") and run JOBWAIT_NOTIFY=keyspace, which sends no CONFIG",
-				queue: func(ctx context.Context, p redis.Pipeliner) redis.Cmder {
-					return p.ConfigGet(ctx, "notify-keyspace-events")
-				}},
+				cmd:  []any{"config", "get", "notify-keyspace-events"}},
 			Permission{Name: "CONFIG SET notify-keyspace-events", Grant: "+config|set", config: true,
 				Cost: "notify-keyspace-events cannot be set: JOBWAIT_NOTIFY=auto polls where the server lacks " + stream.NotifyFlags + ", and a node that loses it (restarted, or a replica promoted) is not given it again",
 				try: func(ctx context.Context, c redis.UniversalClient) error {
-					// What the hub sets anyway: the flags it needs added
-					// to what is set. A cluster client might read one node
-					// and set another: not tried there.
+					// What the hub sets anyway. A cluster client might
+					// read one node and set another: not tried there.
 					if conn.Sharded() {
 						return nil
 					}
@@ -122,10 +107,8 @@ func (conn *Conn) Permissions(mode stream.Mode, sub stream.Subscribe) []Permissi
 	return ps
 }
 
-// subscriptions are the commands of the keyspace subscription of
-// database db: SUBSCRIBE and UNSUBSCRIBE of the channels of the watched
-// jobs' keys, or PSUBSCRIBE of every job key's. Each is tried at start on
-// the channel of the job the checks read; the hub tells the rest.
+// subscriptions are the commands of the keyspace subscription of database
+// db, each tried at start on probeJob's channel.
 func subscriptions(db int, sub stream.Subscribe) []Permission {
 	prefix := "__keyspace@" + strconv.Itoa(db) + "__:"
 	pattern := prefix + store.JobPattern
@@ -171,17 +154,16 @@ func subscriptions(db int, sub stream.Subscribe) []Permission {
 	}
 }
 
-// refuses reports whether err, the hub's subscription's refusal, is a
-// refusal of pm: of its command, or of the channels (which the
-// subscribing command's rule grants).
+// refuses reports whether err, the hub's subscription's refusal, is of pm:
+// of its command, or of the channels (which the subscribing command's
+// rule grants).
 func (pm Permission) refuses(err error) bool {
 	msg := err.Error()
 	return strings.Contains(msg, "'"+pm.subscribe+"'") ||
 		pm.subscribe != "unsubscribe" && strings.Contains(msg, "channel")
 }
 
-// isAuthRefused tells a refusal of jobwait's credentials, as go-redis
-// reports it when a connection's HELLO or AUTH is refused.
+// isAuthRefused tells a refusal of jobwait's credentials (HELLO or AUTH).
 func isAuthRefused(err error) bool {
 	msg := err.Error()
 	return strings.Contains(msg, "WRONGPASS") || strings.Contains(msg, "NOAUTH")

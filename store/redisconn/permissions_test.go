@@ -58,7 +58,7 @@ func TestPermissions(t *testing.T) {
 			got = append(got, p.Name)
 			assert.NotEmpty(t, p.Grant, "%s: %s grants nothing", tt.name, p.Name)
 			assert.NotEmpty(t, p.Cost, "%s: %s costs nothing", tt.name, p.Name)
-			assert.True(t, (p.queue == nil) != (p.try == nil), "%s: %s: exactly one of queue and try", tt.name, p.Name)
+			assert.True(t, (p.cmd == nil) != (p.try == nil), "%s: %s: exactly one of cmd and try", tt.name, p.Name)
 		}
 		assert.Equal(t, tt.want, got, tt.name)
 	}

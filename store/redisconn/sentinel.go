@@ -13,25 +13,19 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// fenceEvery is how often jobwait asks the sentinels who the primary is: a
-// switch is acted on within this time of the sentinels announcing it.
+// fenceEvery is how often the fence asks the sentinels who the primary is.
 const fenceEvery = 250 * time.Millisecond
 
 // openSentinel opens a Sentinel-aware client with opts (parseSentinel).
 //
-// go-redis's failover client sends new commands to the new primary after a
-// switch (it drops its pooled connections to the old one), but leaves an
-// open PubSub where it is. In an ordinary failover that does no harm:
-// Sentinel, reconfiguring the old primary as a replica, kills its clients
-// (CLIENT KILL TYPE pubsub) and the hub subscribes again. But Sentinel can
-// only do so once it reaches the old primary: while that one is frozen or
-// cut off from the sentinels, the hub would keep listening to a primary
-// nobody writes to, and /readyz would say ready, until the subscription's
-// health check gave up. The fence closes, within fenceEvery of the
-// sentinels naming a new primary, every connection to a data node that is
-// not the primary, so that the hub's subscription fails, /readyz is 503,
-// and the hub subscribes again, on the new primary (making sure of
-// notify-keyspace-events there first), and re-reads every watched job.
+// After a switch, go-redis's failover client sends new commands to the new
+// primary but leaves an open PubSub where it is. Sentinel kills the old
+// primary's clients when it reconfigures it, but only once it reaches it:
+// while the old primary is frozen or cut off, the hub would listen to a
+// primary nobody writes to, and /readyz say ready. The fence closes, within
+// fenceEvery of the sentinels naming a new primary, every connection to a
+// data node that is not the primary, so that the hub subscribes again on
+// the new one and re-reads every watched job.
 func openSentinel(ctx context.Context, opts *redis.FailoverOptions, log *slog.Logger) (*Conn, error) {
 	if err := handshakeTrouble(ctx, opts.TLSConfig, dialer(opts.DialTimeout, opts.TLSConfig), opts.SentinelAddrs...); err != nil {
 		return nil, err
@@ -42,9 +36,12 @@ func openSentinel(ctx context.Context, opts *redis.FailoverOptions, log *slog.Lo
 		data:  make(map[string]bool),
 		log:   log,
 	}
-	// go-redis dials the sentinels and the primary through opts.Dialer
-	// when it is set, and then does no TLS of its own.
+	// go-redis does no TLS of its own through a Dialer.
 	opts.Dialer = f.dialer(opts.DialTimeout, opts.TLSConfig)
+	conn := of(redis.NewFailoverClient(opts), log)
+	conn.db, conn.fence = opts.DB, f
+	conn.desc = "sentinel " + opts.MasterName + " via " + strings.Join(opts.SentinelAddrs, ",")
+	conn.closers = append(conn.closers, conn.client.Close)
 	for _, a := range opts.SentinelAddrs {
 		so := &redis.Options{
 			Addr:        a,
@@ -58,31 +55,9 @@ func openSentinel(ctx context.Context, opts *redis.FailoverOptions, log *slog.Lo
 			PoolSize:              1,
 		}
 		quiet(&so.DisableIdentity, &so.MaintNotificationsConfig)
-		f.sentinels = append(f.sentinels, redis.NewSentinelClient(so))
-	}
-	// A TLS handshake that fails is told at start; sentinels that do not
-	// answer are waited for.
-	for _, s := range f.sentinels {
-		pctx, cancel := context.WithTimeout(ctx, probeTimeout)
-		err := s.Ping(pctx).Err()
-		cancel()
-		if terr := tlsTrouble(err); terr != nil {
-			for _, s := range f.sentinels {
-				s.Close()
-			}
-			return nil, terr
-		}
-		if err == nil {
-			break
-		}
-	}
-	conn := of(redis.NewFailoverClient(opts), log)
-	conn.db = opts.DB
-	conn.desc = "sentinel " + opts.MasterName + " via " + strings.Join(opts.SentinelAddrs, ",")
-	conn.fence = f
-	conn.closers = append(conn.closers, conn.client.Close)
-	for _, s := range f.sentinels {
-		conn.closers = append(conn.closers, s.Close)
+		sc := redis.NewSentinelClient(so)
+		f.sentinels = append(f.sentinels, sc)
+		conn.closers = append(conn.closers, sc.Close)
 	}
 	return conn, nil
 }
@@ -99,8 +74,7 @@ type fence struct {
 	conns   map[*fencedConn]struct{} // every open connection jobwait dialed
 }
 
-// dialer dials as every client of jobwait does (see dialer), TLS
-// included, and keeps the connection for the fence.
+// dialer dials as dialer does, and keeps the connection for the fence.
 func (f *fence) dialer(timeout time.Duration, tc *tls.Config) func(ctx context.Context, network, addr string) (net.Conn, error) {
 	dial := dialer(timeout, tc)
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -116,8 +90,7 @@ func (f *fence) dialer(timeout time.Duration, tc *tls.Config) func(ctx context.C
 	}
 }
 
-// watch asks the sentinels who the primary is every fenceEvery until ctx
-// ends, and closes the connections to every other data node.
+// watch asks the sentinels every fenceEvery until ctx ends.
 func (f *fence) watch(ctx context.Context) {
 	t := time.NewTicker(fenceEvery)
 	defer t.Stop()
@@ -140,8 +113,7 @@ func (f *fence) watch(ctx context.Context) {
 	}
 }
 
-// ask asks each sentinel in turn for the primary's address and its
-// replicas'.
+// ask asks each sentinel in turn for the primary's address and its replicas'.
 func (f *fence) ask(ctx context.Context) (string, []string, error) {
 	var first error
 	for _, s := range f.sentinels {
@@ -174,8 +146,7 @@ func (f *fence) ask(ctx context.Context) (string, []string, error) {
 	return "", nil, first
 }
 
-// update records the primary and closes every connection to a data node
-// that is not it.
+// update closes every connection to a data node that is not primary.
 func (f *fence) update(primary string, replicas []string) {
 	f.mu.Lock()
 	prev := f.primary

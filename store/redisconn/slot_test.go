@@ -33,14 +33,14 @@ func TestKeySlot(t *testing.T) {
 
 // TestOwner: a key's master is the one whose ranges hold its slot.
 func TestOwner(t *testing.T) {
-	top := newTopology(map[string]string{"a": "0-8191", "b": "8192-16383"}, nil,
+	top := newTopology([]string{"a", "b"}, nil,
 		[]slotRange{{8192, 16383, "b"}, {0, 8191, "a"}})
 	for key, want := range map[string]string{"bar": "a", "foo": "b", "job:abc": "a", "job:abc:error": "a", "{}": "b"} {
 		if got := top.owner(key); got != want {
 			t.Errorf("owner(%q) = %q; want %q", key, got, want)
 		}
 	}
-	gap := newTopology(map[string]string{"a": "0-99"}, nil, []slotRange{{0, 99, "a"}})
+	gap := newTopology([]string{"a"}, nil, []slotRange{{0, 99, "a"}})
 	if got := gap.owner("foo"); got != "" {
 		t.Errorf("owner of a slot no master holds = %q; want none", got)
 	}

@@ -16,10 +16,8 @@ import (
 	"time"
 )
 
-// LoadTLS reads the CA file and the client certificate and key that
-// rediss:// connections use (Settings.TLS). It returns nil when none is
-// set: the system's roots verify the server, and no client certificate is
-// sent.
+// LoadTLS reads the CA file and client certificate and key of rediss://
+// connections (Settings.TLS); nil when none is set.
 func LoadTLS(caFile, certFile, keyFile string) (*tls.Config, error) {
 	if caFile == "" && certFile == "" && keyFile == "" {
 		return nil, nil
@@ -48,15 +46,13 @@ func LoadTLS(caFile, certFile, keyFile string) (*tls.Config, error) {
 	return tc, nil
 }
 
-// errSkipVerify refuses a URL that turns certificate verification off, in
-// every form of REDIS_URL, so that TLS is never silently weaker than asked
-// for.
+// errSkipVerify refuses a URL, of any form, that turns verification off.
 var errSkipVerify = errors.New("REDIS_URL: skip_verify would turn certificate verification off, which jobwait does not do: give the server's CA with JOBWAIT_REDIS_CA")
 
-// withTLS gives a client's TLS configuration, which go-redis made from a
-// rediss:// URL (ServerName, minimum version), the CA and the client
-// certificate of tc. It refuses TLS settings without rediss://, so that
-// TLS is never silently weaker than asked for.
+// withTLS gives the TLS configuration go-redis made from a rediss:// URL
+// (ServerName, minimum version) the CA and client certificate of tc. It
+// refuses TLS settings without rediss://: TLS is never silently weaker
+// than asked for.
 func withTLS(base, tc *tls.Config) (*tls.Config, error) {
 	if base == nil {
 		if tc != nil {
@@ -72,55 +68,49 @@ func withTLS(base, tc *tls.Config) (*tls.Config, error) {
 	return out, nil
 }
 
+const handshakeRefused = "REDIS_URL: the server refused jobwait's TLS handshake (a client certificate required or not trusted? check JOBWAIT_REDIS_CERT and JOBWAIT_REDIS_KEY)"
+
 // tlsTrouble returns a message for an error of a TLS handshake (a server
-// certificate that does not verify, a client certificate refused, a
-// server that speaks no TLS or says nothing to the handshake), which
-// waiting does not cure; nil for any other error.
+// certificate that does not verify, a client certificate refused, a server
+// that speaks no TLS or says nothing to the handshake), which waiting does
+// not cure; nil for any other error.
 func tlsTrouble(err error) error {
 	if err == nil {
 		return nil
 	}
-	var (
-		verr *tls.CertificateVerificationError
-		uerr x509.UnknownAuthorityError
-		herr x509.HostnameError
-		ierr x509.CertificateInvalidError
-		rerr tls.RecordHeaderError
-		serr *tlsSilence
-		cerr *tlsClosed
-	)
+	var ferr *tlsFailure
 	switch {
-	case errors.As(err, &herr):
+	case errors.As(err, new(x509.HostnameError)):
 		return fmt.Errorf("REDIS_URL: the server's TLS certificate does not name the host of REDIS_URL: %w", err)
-	case errors.As(err, &verr), errors.As(err, &uerr), errors.As(err, &ierr):
+	case errors.As(err, new(*tls.CertificateVerificationError)), errors.As(err, new(x509.UnknownAuthorityError)), errors.As(err, new(x509.CertificateInvalidError)):
 		return fmt.Errorf("REDIS_URL: the server's TLS certificate does not verify (expired, or signed by a CA jobwait does not trust: check JOBWAIT_REDIS_CA): %w", err)
-	case errors.As(err, &rerr):
+	case errors.As(err, new(tls.RecordHeaderError)):
 		return fmt.Errorf("REDIS_URL is rediss:// but the server does not speak TLS on that port (a plain-text Redis port? use its tls-port, or redis://): %w", err)
-	case errors.As(err, &serr):
-		return fmt.Errorf("REDIS_URL is rediss:// but the server gave no answer to the TLS handshake: most likely a plain-text Redis port, which waits for a command and says nothing (use its tls-port, or redis://): %w", err)
-	case errors.As(err, &cerr), strings.Contains(err.Error(), "remote error: tls:"):
-		return fmt.Errorf("REDIS_URL: the server refused jobwait's TLS handshake (a client certificate required or not trusted? check JOBWAIT_REDIS_CERT and JOBWAIT_REDIS_KEY): %w", err)
+	case errors.As(err, &ferr):
+		return fmt.Errorf("%s: %w", ferr.hint, err)
+	case strings.Contains(err.Error(), "remote error: tls:"):
+		return fmt.Errorf("%s: %w", handshakeRefused, err)
 	}
 	return nil
 }
 
-// tlsSilence is a TLS handshake that timed out with not one byte from the
-// server: what a plain-text Redis port does, which waits for a command
-// that the handshake never completes.
-type tlsSilence struct {
-	addr string
-	err  error
+// tlsFailure is a handshake failure Go's own errors do not tell: a server
+// that never answered it (what a plain-text Redis port does, waiting for a
+// command), or one that closed the connection right after it, before
+// answering anything (a client certificate refused under TLS 1.3).
+type tlsFailure struct {
+	what, hint string
+	err        error
 }
 
-func (e *tlsSilence) Error() string { return "TLS handshake with " + e.addr + ": " + e.err.Error() }
+func (e *tlsFailure) Error() string { return e.what + ": " + e.err.Error() }
 
-func (e *tlsSilence) Unwrap() error { return e.err }
+func (e *tlsFailure) Unwrap() error { return e.err }
 
 // dialer returns how jobwait dials every Redis connection (go-redis does no
 // TLS of its own when given a dialer): TCP with go-redis's own keep-alive
 // (a dead peer is noticed within a minute), then, when tc is set, the TLS
-// handshake, the whole within timeout. A handshake the server never
-// answers is told as tlsSilence rather than as a bare timeout.
+// handshake, the whole within timeout.
 func dialer(timeout time.Duration, tc *tls.Config) func(ctx context.Context, network, addr string) (net.Conn, error) {
 	d := &net.Dialer{KeepAliveConfig: net.KeepAliveConfig{
 		Enable: true, Idle: 30 * time.Second, Interval: 5 * time.Second, Count: 3}}
@@ -146,7 +136,8 @@ func dialer(timeout time.Duration, tc *tls.Config) func(ctx context.Context, net
 			c.Close()
 			var ne net.Error
 			if heard.n.Load() == 0 && (errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()) {
-				return nil, &tlsSilence{addr: addr, err: err}
+				return nil, &tlsFailure{what: "TLS handshake with " + addr, err: err,
+					hint: "REDIS_URL is rediss:// but the server gave no answer to the TLS handshake: most likely a plain-text Redis port, which waits for a command and says nothing (use its tls-port, or redis://)"}
 			}
 			return nil, err
 		}
@@ -154,12 +145,11 @@ func dialer(timeout time.Duration, tc *tls.Config) func(ctx context.Context, net
 	}
 }
 
-// handshakeTrouble dials addrs in turn with dial, until one answers, and
-// returns tlsTrouble's message for the first handshake that cannot work;
-// nil when one answers, or none does (an unreachable Redis is waited
-// for), or without TLS (tc nil). go-redis's errors cannot tell a silent
-// handshake at start: it dials in the background, retrying, and the
-// caller's deadline ends first.
+// handshakeTrouble dials addrs in turn until one answers, and returns
+// tlsTrouble's message for the first handshake that cannot work; nil when
+// one answers, none does (an unreachable Redis is waited for), or without
+// TLS. go-redis's errors cannot tell a silent handshake: it dials in the
+// background, retrying, past the caller's deadline.
 func handshakeTrouble(ctx context.Context, tc *tls.Config, dial func(context.Context, string, string) (net.Conn, error), addrs ...string) error {
 	if tc == nil {
 		return nil
@@ -180,11 +170,10 @@ func handshakeTrouble(ctx context.Context, tc *tls.Config, dial func(context.Con
 	return nil
 }
 
-// greet sends QUIT, which Redis answers +OK before any AUTH and any ACL
-// (so that it leaves no error in INFO errorstats), on a connection just
-// dialed: under TLS 1.3 a server tells that it refuses jobwait's client
-// certificate only after the handshake, with an alert or by closing the
-// connection, which is then told as tlsClosed.
+// greet sends QUIT, which Redis answers +OK before any AUTH or ACL (leaving
+// no error in INFO errorstats), on a connection just dialed: under TLS 1.3
+// a server refuses jobwait's client certificate only after the handshake,
+// with an alert or by closing the connection.
 func greet(ctx context.Context, c net.Conn) error {
 	deadline, ok := ctx.Deadline()
 	if !ok {
@@ -199,20 +188,10 @@ func greet(ctx context.Context, c net.Conn) error {
 	case strings.Contains(err.Error(), "remote error: tls:"):
 		return err
 	case werr != nil || errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET):
-		return &tlsClosed{err: cmp.Or(werr, err)}
+		return &tlsFailure{what: "the server closed the connection right after the TLS handshake", hint: handshakeRefused, err: cmp.Or(werr, err)}
 	}
 	return err
 }
-
-// tlsClosed is a connection the server closed right after the TLS
-// handshake, before answering anything: a client certificate it refused.
-type tlsClosed struct{ err error }
-
-func (e *tlsClosed) Error() string {
-	return "the server closed the connection right after the TLS handshake: " + e.err.Error()
-}
-
-func (e *tlsClosed) Unwrap() error { return e.err }
 
 // heardConn counts the bytes read from a connection.
 type heardConn struct {

@@ -14,8 +14,7 @@ import (
 	"github.com/redis/go-redis/v9/maintnotifications"
 )
 
-// plan is what REDIS_URL names, before any node is asked: exactly one of
-// its fields is set.
+// plan is what REDIS_URL names, before any node is asked: one field is set.
 type plan struct {
 	embedded bool                   // no URL: the in-process store
 	node     *redis.Options         // one node, or a cluster node (asked at Open)
@@ -23,9 +22,8 @@ type plan struct {
 	sentinel *redis.FailoverOptions // Redis Sentinel (?master_name=)
 }
 
-// parse reads REDIS_URL in go-redis's forms (a node, a cluster's seeds, a
-// Sentinel's failover form) with the TLS settings tc, and tunes the
-// client options jobwait runs with. It asks no node anything.
+// parse reads REDIS_URL in go-redis's forms with the TLS settings tc, and
+// tunes the client options. It asks no node anything.
 func parse(rawURL string, tc *tls.Config) (plan, error) {
 	if rawURL == "" {
 		return plan{embedded: true}, nil
@@ -40,8 +38,7 @@ func parse(rawURL string, tc *tls.Config) (plan, error) {
 	}
 	opts, err := redis.ParseURL(rawURL)
 	if err != nil {
-		// ?addr= and the other cluster-only options are refused by
-		// ParseURL: such a URL names a cluster.
+		// ParseURL refuses ?addr= and the other cluster-only options.
 		if _, cerr := redis.ParseClusterURL(rawURL); cerr == nil {
 			o, err := parseCluster(rawURL, tc)
 			return plan{cluster: o}, err
@@ -57,7 +54,6 @@ func parse(rawURL string, tc *tls.Config) (plan, error) {
 	return plan{node: opts}, nil
 }
 
-// parseCluster reads rawURL in go-redis's cluster URL form.
 func parseCluster(rawURL string, tc *tls.Config) (*redis.ClusterOptions, error) {
 	opts, err := redis.ParseClusterURL(rawURL)
 	if err != nil {
@@ -73,16 +69,15 @@ func parseCluster(rawURL string, tc *tls.Config) (*redis.ClusterOptions, error) 
 	if db := strings.Trim(u.Path, "/"); db != "" && db != "0" {
 		return nil, fmt.Errorf("REDIS_URL: database %s on a Redis Cluster, which has database 0 only", db)
 	}
-	tune(&opts.DialTimeout, &opts.ReadTimeout, &opts.WriteTimeout, &opts.ContextTimeoutEnabled, &opts.PoolSize) // the pool is per node
+	tune(&opts.DialTimeout, &opts.ReadTimeout, &opts.WriteTimeout, &opts.ContextTimeoutEnabled, &opts.PoolSize)
 	quiet(&opts.DisableIdentity, &opts.MaintNotificationsConfig)
 	opts.Dialer = dialer(opts.DialTimeout, opts.TLSConfig)
 	return opts, nil
 }
 
-// parseSentinel reads rawURL in go-redis's failover URL form: the
-// sentinels as host and ?addr=, the primary's name as ?master_name=, the
-// sentinels' credentials as the URL's user and password, the data nodes'
-// as ?username= and ?password=.
+// parseSentinel reads go-redis's failover URL form: the sentinels as host
+// and ?addr=, the primary as ?master_name=, the sentinels' credentials as
+// the URL's user, the data nodes' as ?username= and ?password=.
 func parseSentinel(rawURL string, tc *tls.Config) (*redis.FailoverOptions, error) {
 	opts, err := redis.ParseFailoverURL(rawURL)
 	if err != nil {
@@ -99,9 +94,8 @@ func parseSentinel(rawURL string, tc *tls.Config) (*redis.FailoverOptions, error
 	return opts, nil
 }
 
-// tune sets, on a client's or a cluster client's options, timeouts that
-// keep a slow Redis from holding a request past its budget, and a pool
-// sized for many concurrent first reads.
+// tune sets timeouts that keep a slow Redis from holding a request past its
+// budget, and a pool sized for many concurrent first reads.
 func tune(dial, read, write *time.Duration, contextTimeout *bool, poolSize *int) {
 	*dial = cmp.Or(*dial, 2*time.Second)
 	*read = cmp.Or(*read, 2*time.Second)
@@ -112,26 +106,23 @@ func tune(dial, read, write *time.Duration, contextTimeout *bool, poolSize *int)
 	*poolSize = max(*poolSize, 64)
 }
 
-// quiet makes a client send, on each connection it opens, nothing but
-// HELLO (with AUTH) and SELECT: no CLIENT SETINFO, which Redis before 7.2
-// answers with an error and an ACL without +client|setinfo refuses, and
-// no CLIENT MAINT_NOTIFICATIONS, which only Redis Enterprise and Redis
-// Cloud know. A correctly configured jobwait leaves no error in Redis's
-// INFO errorstats and no refusal in its ACL LOG, so that a team alerting
-// on either hears nothing from it.
+// quiet makes a client send nothing but HELLO (with AUTH) and SELECT on a
+// new connection: no CLIENT SETINFO, which Redis before 7.2 answers with an
+// error and an ACL may refuse, and no CLIENT MAINT_NOTIFICATIONS, which
+// only Redis Enterprise and Cloud know (see doc.go).
 func quiet(noIdentity *bool, maint **maintnotifications.Config) {
 	*noIdentity = true
 	*maint = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 }
 
-// clusterEnabled asks a node whether it runs in cluster mode: HELLO's
-// "mode", which no ACL refuses (HELLO needs no permission), so that
-// asking leaves no refusal in Redis's ACL LOG. A server without HELLO
-// (before Redis 6) is asked INFO, and where INFO is refused CLUSTER INFO,
-// which a single node refuses too.
+// clusterEnabled asks a node, within probeTimeout, whether it runs in
+// cluster mode: HELLO's "mode", which needs no permission and so leaves no
+// refusal in the ACL LOG; before Redis 6, INFO, and where INFO is refused
+// CLUSTER INFO, which a single node refuses too.
 func clusterEnabled(ctx context.Context, c *redis.Client) (bool, error) {
-	// The protocol the connection already speaks: HELLO switches to the
-	// one it names.
+	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
+	// HELLO switches to the protocol it names: name the one in use.
 	hello, err := c.Do(ctx, "HELLO", cmp.Or(c.Options().Protocol, 3)).Result()
 	if err == nil {
 		if mode, ok := helloField(hello, "mode"); ok {
@@ -148,14 +139,10 @@ func clusterEnabled(ctx context.Context, c *redis.Client) (bool, error) {
 	if !isRedisError(err) {
 		return false, err
 	}
-	err = c.ClusterInfo(ctx).Err()
-	if err == nil {
-		return true, nil
-	}
-	if isRedisError(err) {
+	if err = c.ClusterInfo(ctx).Err(); isRedisError(err) {
 		return false, nil
 	}
-	return false, err
+	return err == nil, err
 }
 
 // helloField is one field of HELLO's answer: a map in RESP3, a flat list
@@ -176,8 +163,7 @@ func helloField(hello any, name string) (string, bool) {
 	return "", false
 }
 
-// isRedisError tells an answer of Redis (an error reply) from a failure to
-// get one.
+// isRedisError tells an error reply from a failure to get one.
 func isRedisError(err error) bool {
 	var rerr redis.Error
 	return errors.As(err, &rerr)
@@ -193,15 +179,11 @@ func settle(ctx context.Context, c *redis.Client) error {
 			return ctx.Err()
 		case <-t.C:
 		}
-		pctx, cancel := context.WithTimeout(ctx, probeTimeout)
-		isCluster, err := clusterEnabled(pctx, c)
-		cancel()
-		switch {
-		case err != nil:
-			continue
-		case isCluster:
+		isCluster, err := clusterEnabled(ctx, c)
+		if isCluster {
 			return errors.New("REDIS_URL names a Redis Cluster node, which jobwait took for a single node since it did not answer at start: restarting")
-		default:
+		}
+		if err == nil {
 			return nil
 		}
 	}

@@ -12,30 +12,12 @@ import (
 	"jobwait/store"
 )
 
-// jobSeq numbers the jobs of a test process, so that no two tests share one.
 var jobSeq atomic.Int64
 
-// Producer writes jobs into Redis as the AI service does, through store's
-// own writers: whatever jobwait reads is what a real producer writes.
+// Producer writes jobs into Redis as the AI service does.
 type Producer struct {
 	Store  *store.Store
 	prefix string
-}
-
-// Read reads one job as jobwait does; the snapshot's Err is returned as
-// the error.
-func (p *Producer) Read(ctx context.Context, id string) (store.Snapshot, error) {
-	return ReadOne(ctx, p.Store, id)
-}
-
-// ReadOne reads job id from st; the snapshot's Err is returned as the
-// error.
-func ReadOne(ctx context.Context, st *store.Store, id string) (store.Snapshot, error) {
-	snaps, err := st.ReadMany(ctx, []string{id})
-	if err != nil {
-		return store.Snapshot{}, err
-	}
-	return snaps[0], snaps[0].Err
 }
 
 // NewProducer returns a Producer writing with rdb; its job ids start with
@@ -44,15 +26,29 @@ func NewProducer(rdb redis.UniversalClient, prefix string) *Producer {
 	return &Producer{Store: store.New(rdb), prefix: prefix}
 }
 
-// ID returns a job id no other job of this test process has.
-func (p *Producer) ID() string { return ID(p.prefix) }
+// ReadOne reads job id from st as jobwait does; the snapshot's Err is
+// returned as the error.
+func ReadOne(ctx context.Context, st *store.Store, id string) (store.Snapshot, error) {
+	snaps, err := st.ReadMany(ctx, []string{id})
+	if err != nil {
+		return store.Snapshot{}, err
+	}
+	return snaps[0], snaps[0].Err
+}
+
+// Read reads one job as ReadOne does.
+func (p *Producer) Read(ctx context.Context, id string) (store.Snapshot, error) {
+	return ReadOne(ctx, p.Store, id)
+}
 
 // ID returns an id starting with prefix that no other id of this test
-// process has, and none of an earlier run likely: for jobs, drafts and
-// keys written by hand.
+// process has, and none of an earlier run likely.
 func ID(prefix string) string {
 	return fmt.Sprintf("%s%d-%d", prefix, time.Now().UnixNano()%1e9, jobSeq.Add(1))
 }
+
+// ID returns a job id no other job of this test process has.
+func (p *Producer) ID() string { return ID(p.prefix) }
 
 // Create writes a PENDING job whose draft is "draft-" and its id.
 func (p *Producer) Create(tb testing.TB) store.Job {
