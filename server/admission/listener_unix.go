@@ -11,7 +11,7 @@ func FileLimit() uint64 {
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &r); err != nil {
 		return 0
 	}
-	return r.Cur
+	return uint64(r.Cur) // an int64 on the BSDs
 }
 
 // refusePending accepts a pending connection on a listening socket,

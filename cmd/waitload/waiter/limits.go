@@ -24,9 +24,9 @@ func CheckNoFile(n int) error {
 			return fmt.Errorf("raise RLIMIT_NOFILE to %d: %w", r.Max, err)
 		}
 	}
-	if need := uint64(n) + fdReserve; need > r.Cur {
+	if need, limit := uint64(n)+fdReserve, uint64(r.Cur); need > limit {
 		return fmt.Errorf("%d waiters in one process need %d open files; the limit is %d: "+
-			"raise -procs so that each process holds at most %d", n, need, r.Cur, r.Cur-fdReserve)
+			"raise -procs so that each process holds at most %d", n, need, limit, limit-fdReserve)
 	}
 	return nil
 }
