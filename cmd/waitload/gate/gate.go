@@ -14,11 +14,7 @@ import (
 // Threshold is one pass/fail rule, [MODE.]METRIC OP VALUE: checked against
 // the named mode, or against each mode run when none is named.
 type Threshold struct {
-	text   string      // as written, without spaces
-	mode   waiter.Mode // "": every mode
-	metric string
-	op     string
-	limit  float64 // in the metric's unit
+	rule report.Check // as written without spaces; no Mode: every mode; no Value
 }
 
 // metric is a figure a threshold can name, in its unit.
@@ -77,45 +73,44 @@ func Parse(s string) (Threshold, error) {
 	if i < 0 {
 		return fail("want [MODE.]METRIC OP VALUE with OP one of <, <=, >, >=; e.g. sse.p99<250ms or errors<1%%")
 	}
-	t := Threshold{text: strings.Join(strings.Fields(s), "")}
+	r := report.Check{Threshold: strings.Join(strings.Fields(s), ""), Op: s[i : i+1]}
 	name, value := strings.TrimSpace(s[:i]), s[i+1:]
-	t.op = s[i : i+1]
 	if strings.HasPrefix(value, "=") {
-		t.op, value = t.op+"=", value[1:]
+		r.Op, value = r.Op+"=", value[1:]
 	}
 	value = strings.TrimSpace(value)
 	if m, rest, ok := strings.Cut(name, "."); ok {
-		t.mode, name = waiter.Mode(m), rest
-		if !slices.Contains(modes, t.mode) {
+		r.Mode, name = waiter.Mode(m), rest
+		if !slices.Contains(modes, r.Mode) {
 			return fail("no mode %q; want poll, longpoll, sse or ssemany", m)
 		}
 	}
-	t.metric = name
 	met, ok := metrics[name]
 	if !ok {
 		return fail("no metric %q; want one of %s", name, strings.Join(metricNames, ", "))
 	}
+	r.Metric, r.Unit = name, met.unit
 	if met.unit == "%" {
 		v, err := strconv.ParseFloat(strings.TrimSuffix(value, "%"), 64)
 		if !strings.HasSuffix(value, "%") || err != nil || v < 0 || v > 100 {
-			return fail("%s is a share of the mode's waiters: want a percentage from 0%% to 100%%, e.g. %s%s1%%", name, name, t.op)
+			return fail("%s is a share of the mode's waiters: want a percentage from 0%% to 100%%, e.g. %s%s1%%", name, name, r.Op)
 		}
-		t.limit = v
-		return t, nil
+		r.Limit = v
+		return Threshold{r}, nil
 	}
 	d, err := time.ParseDuration(value)
 	if err != nil {
-		return fail("%s is a latency: want a duration with its unit, e.g. %s%s250ms", name, name, t.op)
+		return fail("%s is a latency: want a duration with its unit, e.g. %s%s250ms", name, name, r.Op)
 	}
-	t.limit = float64(d) / float64(time.Millisecond)
-	return t, nil
+	r.Limit = float64(d) / float64(time.Millisecond)
+	return Threshold{r}, nil
 }
 
 // Mode is the mode the threshold names; "" for every mode.
-func (t Threshold) Mode() waiter.Mode { return t.mode }
+func (t Threshold) Mode() waiter.Mode { return t.rule.Mode }
 
 // String is the threshold as written, without spaces: sse.p99<250ms.
-func (t Threshold) String() string { return t.text }
+func (t Threshold) String() string { return t.rule.Threshold }
 
 // List is the thresholds of a command line: a flag.Value for a repeated
 // -threshold, which refuses the same rule twice.
@@ -129,7 +124,7 @@ func (l *List) Set(s string) error {
 	if err != nil {
 		return err
 	}
-	if slices.ContainsFunc(*l, func(o Threshold) bool { o.text = t.text; return o == t }) {
+	if slices.ContainsFunc(*l, func(o Threshold) bool { o.rule.Threshold = t.rule.Threshold; return o == t }) {
 		return fmt.Errorf("-threshold %q: the same rule given twice", s)
 	}
 	*l = append(*l, t)
@@ -138,10 +133,66 @@ func (l *List) Set(s string) error {
 
 // check measures the threshold on mode m.
 func (t Threshold) check(m report.ModeReport) report.Check {
-	met := metrics[t.metric]
-	c := report.Check{Threshold: t.String(), Mode: m.Mode, Metric: t.metric, Op: t.op, Limit: t.limit, Unit: met.unit}
-	if v, ok := met.value(m); ok {
-		c.Value, c.Passed = &v, ops[t.op](v, t.limit)
+	c := t.rule
+	c.Mode = m.Mode
+	if v, ok := metrics[c.Metric].value(m); ok {
+		c.Value, c.Passed = &v, ops[c.Op](v, c.Limit)
 	}
 	return c
+}
+
+// Judge checks every threshold against every mode it names, and each mode
+// against the rule that most of its waits must not fail.
+func Judge(rep *report.Report, ths []Threshold) report.Verdict {
+	var v report.Verdict
+	for _, m := range rep.Modes {
+		if why := mostFailed(rep, m); why != "" {
+			v.Failures = append(v.Failures, why)
+		}
+	}
+	for _, t := range ths {
+		for _, m := range rep.Modes {
+			if t.Mode() != "" && t.Mode() != m.Mode {
+				continue
+			}
+			c := t.check(m)
+			v.Thresholds = append(v.Thresholds, c)
+			if !c.Passed {
+				v.Failures = append(v.Failures, fmt.Sprintf("%s failed on %s: %s", t, m.Mode, c.Measured()))
+			}
+		}
+	}
+	v.Passed = len(v.Failures) == 0
+	return v
+}
+
+// mostFailed says why mode m failed the standing rule, if it did. Where
+// waitload completed every job, a waiter that did not get its result
+// failed; where it did not (jobs listed or created elsewhere), a timeout
+// is the server's answer for a job not done within the budget, and only an
+// error is a failure.
+func mostFailed(rep *report.Report, m report.ModeReport) string {
+	failed, what := m.Errors, "ended in an error"
+	if rep.Completes() {
+		failed, what = m.Waiters-m.Delivered, "did not get their result"
+	}
+	if 2*failed <= m.Waiters {
+		return ""
+	}
+	var why []string
+	if rep.Completes() && m.Timeouts > 0 {
+		why = append(why, fmt.Sprintf("%d timed out", m.Timeouts))
+	}
+	if rep.Completes() && m.Failed > 0 {
+		why = append(why, fmt.Sprintf("%d answered FAILED", m.Failed))
+	}
+	for i, k := range m.ErrorsByCount() {
+		if i == 3 {
+			why = append(why, fmt.Sprintf("%d more kinds of error", len(m.ErrorKinds)-i))
+			break
+		}
+		why = append(why, fmt.Sprintf("%d × %s", m.ErrorKinds[k], k))
+	}
+	return fmt.Sprintf("%s: %d of %d waits %s (%s): most waits failed, so the run measured no server",
+		m.Mode, failed, m.Waiters, what, strings.Join(why, "; "))
 }
