@@ -22,19 +22,10 @@ type outputs struct {
 	thresholds           gate.List
 }
 
-// saidError is a command line the flag package could not read: it has
-// printed the error and the usage already.
-type saidError struct{ err error }
-
-func (e saidError) Error() string { return e.err.Error() }
-
-// parseFlags turns the command line into a load.Config and the outputs.
-func parseFlags(args []string, stderr io.Writer) (load.Config, outputs, error) {
-	var (
-		c    load.Config
-		out  outputs
-		mode string
-	)
+// parseFlags turns the command line into a load.Config and the outputs;
+// what is wrong with it is said on stderr, once.
+func parseFlags(args []string, stderr io.Writer) (c load.Config, out outputs, err error) {
+	var mode string
 	fs := flag.NewFlagSet("waitload", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
@@ -78,11 +69,13 @@ func parseFlags(args []string, stderr io.Writer) (load.Config, outputs, error) {
 	fs.Var(&out.thresholds, "threshold", "a pass/fail `RULE`, repeatable: "+gate.Syntax)
 	quiet := fs.Bool("quiet", false, "no progress lines")
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return c, out, err
-		}
-		return c, out, saidError{err}
+		return c, out, err // said by the flag package, with the usage
 	}
+	defer func() {
+		if err != nil {
+			fmt.Fprintln(stderr, "waitload:", err)
+		}
+	}()
 	if fs.NArg() > 0 {
 		return c, out, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}

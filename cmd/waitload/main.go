@@ -15,6 +15,7 @@ import (
 	"jobwait/cmd/waitload/gate"
 	"jobwait/cmd/waitload/load"
 	"jobwait/cmd/waitload/proc"
+	"jobwait/cmd/waitload/report"
 )
 
 func main() {
@@ -41,14 +42,10 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 		return fanout.Main(args[1:], stdout, stderr)
 	}
 	cfg, out, err := parseFlags(args, stderr)
-	if errors.Is(err, flag.ErrHelp) {
+	switch {
+	case errors.Is(err, flag.ErrHelp):
 		return exitPassed
-	}
-	if errors.As(err, new(saidError)) {
-		return exitUsage
-	}
-	if err != nil {
-		fmt.Fprintln(stderr, "waitload:", err)
+	case err != nil:
 		return exitUsage
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -84,6 +81,31 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 	if !rep.Verdict.Passed {
 		fmt.Fprintf(stderr, "waitload: FAILED: %s\n", strings.Join(rep.Verdict.Failures, "; "))
 		return exitFailed
+	}
+	return exitPassed
+}
+
+// compareMain is waitload compare REPORT.json...: the reports of one
+// sitting side by side (report.Compare). It returns the exit code.
+func compareMain(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		fmt.Fprintln(stderr, "usage: waitload compare REPORT.json...\n\n"+
+			"Prints jobwait and Nchan side by side, with the ratios jobwait ÷ Nchan,\n"+
+			"from the JSON reports of one sitting (cmd/waitload/peerbench.sh).")
+		return exitUsage
+	}
+	var reps []*report.Report
+	for _, path := range args {
+		rep, err := report.ReadJSON(path)
+		if err != nil {
+			fmt.Fprintln(stderr, "waitload compare:", err)
+			return exitRun
+		}
+		reps = append(reps, rep)
+	}
+	if err := report.Compare(stdout, reps); err != nil {
+		fmt.Fprintln(stderr, "waitload compare:", err)
+		return exitRun
 	}
 	return exitPassed
 }

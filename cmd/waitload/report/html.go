@@ -121,14 +121,7 @@ func (rep *Report) WriteHTML(path string) error {
 		Rep        *Report
 		Rows       [][]string
 		MemoryNote string
-	}{Rep: rep, MemoryNote: memoryNote}
-	for _, r := range rep.Rows() {
-		row := []string{r.Name}
-		for _, m := range rep.Modes {
-			row = append(row, r.Value(m))
-		}
-		data.Rows = append(data.Rows, row)
-	}
+	}{rep, rep.cells(), memoryNote}
 	var b strings.Builder
 	if err := htmlReport.Execute(&b, data); err != nil {
 		return err

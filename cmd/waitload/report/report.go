@@ -56,17 +56,12 @@ func (c Check) Anchor() string {
 }
 
 // Result is "passed" or "FAILED".
-func (v Verdict) Result() string { return result(v.Passed) }
+func (v Verdict) Result() string { return results[v.Passed] }
 
 // Result is "passed" or "FAILED".
-func (c Check) Result() string { return result(c.Passed) }
+func (c Check) Result() string { return results[c.Passed] }
 
-func result(passed bool) string {
-	if passed {
-		return "passed"
-	}
-	return "FAILED"
-}
+var results = map[bool]string{true: "passed", false: "FAILED"}
 
 // Measured is the check's value with its unit, or why there is none.
 func (c Check) Measured() string {
@@ -140,17 +135,13 @@ type ModeReport struct {
 	Rejected       int     `json:"rejected"`
 	Completed      int     `json:"completed"`
 	CompletionRate float64 `json:"completionRate"`
-	// Latency runs from the return of the producer's status write (or, see
-	// Settings.LatencyFrom, the waiter's first request) to the waiter's
-	// receipt of the whole answer.
-	Latency Latency `json:"latency"`
-	// LatencySent runs from the start of the completing write: only this
-	// clock sees a server's backlog delaying the write's return (Nchan's
-	// publish).
-	LatencySent Latency `json:"latencyFromSent"`
-	// LatencyDue runs from when the completion was due on the producer's
-	// schedule: only this clock sees the producer fall behind it when a
-	// server slows its writes (coordinated omission).
+	// Latency runs from Settings.LatencyFrom to the waiter's receipt of the
+	// whole answer; LatencySent from the start of the completing write (a
+	// server's backlog delaying the write's return: Nchan's publish);
+	// LatencyDue from when the schedule said it (the producer falling behind:
+	// coordinated omission).
+	Latency      Latency    `json:"latency"`
+	LatencySent  Latency    `json:"latencyFromSent"`
 	LatencyDue   Latency    `json:"latencyFromDue"`
 	LatencyCurve []float64  `json:"latencyCurveMs,omitempty"` // ms at percentiles 0, 1, …, 100
 	Redis        Redis      `json:"redis"`

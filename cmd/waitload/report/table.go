@@ -6,6 +6,7 @@ import (
 	"io"
 	"maps"
 	"slices"
+	"strings"
 	"text/tabwriter"
 
 	"jobwait/cmd/waitload/waiter"
@@ -24,12 +25,8 @@ func (rep *Report) WriteTable(w io.Writer) error {
 		fmt.Fprintf(w, "(%s)\n\n", memoryNote)
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	for _, r := range rep.Rows() {
-		fmt.Fprintf(tw, "%s\t", r.Name)
-		for _, m := range rep.Modes {
-			fmt.Fprintf(tw, "%s\t", r.Value(m))
-		}
-		fmt.Fprintln(tw)
+	for _, row := range rep.cells() {
+		fmt.Fprintln(tw, strings.Join(row, "\t")+"\t")
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -89,21 +86,27 @@ func (rep *Report) LatencyFromText() string {
 	return "the return of the producer's completing write"
 }
 
-// Row is one line of the report's table: a figure, a cell per mode.
-type Row struct {
-	Name  string
-	Value func(m ModeReport) string
+// row is one line of the report's table: a figure, a cell per mode.
+type row struct {
+	name  string
+	value func(m ModeReport) string
 	shown func(rep *Report) bool // nil: always
 }
 
-// Rows are the rows of rep's table, shared by the text and the HTML: the
-// figures that apply to where its jobs came from and to what it read.
-func (rep *Report) Rows() []Row {
-	var rows []Row
+// cells are rep's table, shared by the text and the HTML: a row for each
+// figure that applies to where its jobs came from and to what it read,
+// its name then a cell per mode.
+func (rep *Report) cells() [][]string {
+	var rows [][]string
 	for _, r := range tableRows {
-		if r.shown == nil || r.shown(rep) {
-			rows = append(rows, r)
+		if r.shown != nil && !r.shown(rep) {
+			continue
 		}
+		cells := []string{r.name}
+		for _, m := range rep.Modes {
+			cells = append(cells, r.value(m))
+		}
+		rows = append(rows, cells)
 	}
 	return rows
 }
@@ -111,7 +114,7 @@ func (rep *Report) Rows() []Row {
 // redisRead is a run that read Redis's figures.
 func redisRead(rep *Report) bool { return rep.Redis != "" }
 
-var tableRows = []Row{
+var tableRows = []row{
 	{"mode", func(m ModeReport) string { return string(m.Mode) }, nil},
 	{"waiters", func(m ModeReport) string { return fmt.Sprint(m.Waiters) }, nil},
 	{"held (peak)", func(m ModeReport) string { return fmt.Sprint(m.HeldPeak) }, nil},

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"slices"
 	"time"
 )
 
@@ -23,12 +24,10 @@ func (rep *Report) WriteTimeline(path string) error {
 	var w bytes.Buffer
 	fmt.Fprintln(&w, "# mode job due_us sent_us returned_us received_us (since the mode's first completion was due)")
 	for _, m := range rep.Modes {
-		var t0 time.Time
-		for _, d := range m.Deliveries {
-			if t0.IsZero() || d.Due.Before(t0) {
-				t0 = d.Due
-			}
+		if len(m.Deliveries) == 0 {
+			continue
 		}
+		t0 := slices.MinFunc(m.Deliveries, func(a, b Delivery) int { return a.Due.Compare(b.Due) }).Due
 		for _, d := range m.Deliveries {
 			fmt.Fprintf(&w, "%s %d %d %d %d %d\n", m.Mode, d.Job,
 				d.Due.Sub(t0).Microseconds(), d.Sent.Sub(t0).Microseconds(),
