@@ -33,20 +33,14 @@ func buildOf(info *debug.BuildInfo, version, revision string) server.Build {
 // vcsRevision is the revision go build stamped, "-modified" when the
 // checkout had uncommitted changes (as Prometheus's own builds say it).
 func vcsRevision(settings []debug.BuildSetting) string {
-	var rev string
-	modified := false
+	vcs := map[string]string{}
 	for _, s := range settings {
-		switch s.Key {
-		case "vcs.revision":
-			rev = s.Value
-		case "vcs.modified":
-			modified = s.Value == "true"
-		}
+		vcs[s.Key] = s.Value
 	}
-	if rev != "" && modified {
-		rev += "-modified"
+	if rev := vcs["vcs.revision"]; rev != "" && vcs["vcs.modified"] == "true" {
+		return rev + "-modified"
 	}
-	return rev
+	return vcs["vcs.revision"]
 }
 
 // currentBuild is the running binary's build.
