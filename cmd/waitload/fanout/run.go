@@ -121,15 +121,12 @@ func (r *runner) ready(ctx context.Context) bool {
 // watch creates n jobs (PROCESSING) and opens a stream on each, spread over
 // the replicas, and waits until every stream has its first event.
 func (r *runner) watch(ctx context.Context, n int, kind string) ([]store.Job, []*stream, error) {
-	jobs := make([]store.Job, n)
-	errs := make([]error, n)
-	pace(ctx, 1e9, n, producer.Workers, func(i int) {
-		jobs[i], errs[i] = r.st.Create(ctx, fmt.Sprintf("%s%s-%d", r.prefix, kind, i), fmt.Sprintf("%sdraft-%d", r.prefix, i))
-		if errs[i] == nil {
-			jobs[i], errs[i] = r.st.Start(ctx, jobs[i])
-		}
-	})
-	if err := errors.Join(errs...); err != nil {
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("%s%s-%d", r.prefix, kind, i)
+	}
+	jobs, err := producer.New(r.st, producer.StoreCommands).Create(ctx, ids)
+	if err != nil {
 		return nil, nil, fmt.Errorf("create the watched jobs: %w", err)
 	}
 	ss := make([]*stream, n)
