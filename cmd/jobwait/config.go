@@ -105,10 +105,9 @@ func parseConfig(args []string, getenv func(string) string) (Config, error) {
 	p := parser{vals: vals}
 	cfg.Addr = p.str("addr")
 	cfg.RedisURL = p.str("redis-url")
-	if tc, err := redisconn.LoadTLS(p.str("redis-ca"), p.str("redis-cert"), p.str("redis-key")); err != nil {
+	var err error
+	if cfg.RedisTLS, err = redisconn.LoadTLS(p.str("redis-ca"), p.str("redis-cert"), p.str("redis-key")); err != nil {
 		p.errs = append(p.errs, err)
-	} else {
-		cfg.RedisTLS = tc
 	}
 	sc := &cfg.Server
 	sc.WaitBudget = p.duration("wait-budget", time.Second)

@@ -127,11 +127,7 @@ func writeUsage(w io.Writer, getenv func(string) string) {
 		if isSetting {
 			name = string(v.kind)
 		}
-		fmt.Fprintf(w, "  -%s", f.Name)
-		if name != "" {
-			fmt.Fprintf(w, " %s", name)
-		}
-		fmt.Fprintf(w, "\n    \t%s", strings.ReplaceAll(usage, "\n", "\n    \t"))
+		fmt.Fprintf(w, "  %s\n    \t%s", strings.TrimSpace("-"+f.Name+" "+name), usage)
 		switch {
 		case !isSetting || f.DefValue == "":
 		case v.kind == kindString:
