@@ -1,10 +1,12 @@
 package report
 
 import (
+	"bytes"
 	"cmp"
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"time"
 
@@ -116,20 +118,16 @@ const (
 
 // ModeReport is one mode's figures.
 type ModeReport struct {
-	Mode    waiter.Mode `json:"mode"`
-	Waiters int         `json:"waiters"`
-	Jobs    int         `json:"jobs"`
-	// HeldPeak is the most waiters connected at once.
-	HeldPeak  int `json:"heldPeak"`
-	Delivered int `json:"delivered"`
-	// Failed is the waiters answered that their job FAILED, which
-	// waitload's own producer never causes.
-	Failed     int            `json:"failed"`
+	Mode       waiter.Mode    `json:"mode"`
+	Waiters    int            `json:"waiters"`
+	Jobs       int            `json:"jobs"`
+	HeldPeak   int            `json:"heldPeak"` // the most waiters connected at once
+	Delivered  int            `json:"delivered"`
+	Failed     int            `json:"failed"` // answered FAILED, which waitload's own producer never causes
 	Errors     int            `json:"errors"`
 	Timeouts   int            `json:"timeouts"`
 	ErrorKinds map[string]int `json:"errorKinds,omitempty"` // errors by what went wrong
-	// Requests is every HTTP request the waiters made, reconnects included.
-	Requests int `json:"requests"`
+	Requests   int            `json:"requests"`             // every HTTP request the waiters made, reconnects included
 	// Rejected is the 503s (SVC_001, SVC_002) that poll and long-poll
 	// waiters asked through after Retry-After; a stream refused is an error.
 	Rejected       int     `json:"rejected"`
@@ -154,8 +152,7 @@ type ModeReport struct {
 
 // Redis is what Redis did, from INFO commandstats.
 type Redis struct {
-	// HoldCommands is every command before the first completion.
-	HoldCommands int64 `json:"holdCommands"`
+	HoldCommands int64 `json:"holdCommands"` // every command before the first completion
 	// Commands is every command from the first completion until the last
 	// waiter ended (INFO left out); Producer is waitload's own part of it
 	// (2 SETs per completion); Net is the rest: jobwait's.
@@ -178,10 +175,8 @@ type Jobwait struct {
 	GoroutinesPeak     float64 `json:"goroutinesPeak"`
 	WaitersPeak        float64 `json:"waitersPeak"`    // the jobwait_waiters gauge's (short polls are not held: 0)
 	BytesPerWaiter     float64 `json:"bytesPerWaiter"` // (peak RSS − baseline RSS) / HeldPeak
-	// HubReads is jobwait_hub_job_reads_total over the completion phase
-	// (short polls read without the hub: 0).
-	HubReads       float64 `json:"hubReads"`
-	HubReadsPerJob float64 `json:"hubReadsPerJob"`
+	HubReads           float64 `json:"hubReads"`       // jobwait_hub_job_reads_total completing (short polls: 0)
+	HubReadsPerJob     float64 `json:"hubReadsPerJob"`
 }
 
 // Phases are how long each part of a mode took.
@@ -194,18 +189,15 @@ type Phases struct {
 }
 
 // CPU is the processor time used from the first completion until the last
-// waiter ended: what the deliveries cost, whichever server made them. The
-// client's own says whether the run measured the servers at all (see
-// ModeReport.ClientBusy).
+// waiter ended: what the deliveries cost, whichever server made them.
 type CPU struct {
 	ServerMs float64 `json:"serverMs"` // the -cpu-pids processes' user + system; 0: not measured
 	RedisMs  float64 `json:"redisMs"`  // INFO cpu, every master of a cluster
 	ClientMs float64 `json:"clientMs"` // this process's (with -procs > 1: 0, not measured)
 }
 
-// ClientBusy is the share of one core, in per cent, the load client used
-// from the first completion until the last waiter ended: near 100, the
-// client was the bottleneck of its run.
+// ClientBusy is the per cent of one core the load client used over CPU's
+// window: near 100, the client was the bottleneck of its run.
 func (m ModeReport) ClientBusy() float64 {
 	secs := m.Phases.Complete + m.Phases.Drain
 	if secs <= 0 {
@@ -234,4 +226,33 @@ func ReadJSON(path string) (*Report, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return &rep, nil
+}
+
+// Delivery is one waiter's answer or event, on its job's clocks: when the
+// completion was due, when its status write started and returned, and when
+// the waiter had read it all.
+type Delivery struct {
+	Job                       int
+	Due, Sent, Done, Received time.Time
+}
+
+// WriteTimeline writes every delivery of the run to path, one line each,
+// for what the percentiles fold away: a stall, a burst, the order in which
+// a server delivered the jobs of a burst. Times are microseconds since the
+// mode's first completion was due.
+func (rep *Report) WriteTimeline(path string) error {
+	var w bytes.Buffer
+	fmt.Fprintln(&w, "# mode job due_us sent_us returned_us received_us (since the mode's first completion was due)")
+	for _, m := range rep.Modes {
+		if len(m.Deliveries) == 0 {
+			continue
+		}
+		t0 := slices.MinFunc(m.Deliveries, func(a, b Delivery) int { return a.Due.Compare(b.Due) }).Due
+		for _, d := range m.Deliveries {
+			fmt.Fprintf(&w, "%s %d %d %d %d %d\n", m.Mode, d.Job,
+				d.Due.Sub(t0).Microseconds(), d.Sent.Sub(t0).Microseconds(),
+				d.Done.Sub(t0).Microseconds(), d.Received.Sub(t0).Microseconds())
+		}
+	}
+	return os.WriteFile(path, w.Bytes(), 0o644)
 }
