@@ -11,8 +11,7 @@ import (
 	"jobwait/cmd/waitload/probe"
 )
 
-// producerCommands is what a churn wait's producer sends: the job's SET,
-// then its completion's two.
+// producerCommands is a churn wait's producer's: the job's SET, its completion's two.
 const producerCommands = 3
 
 // churn opens Rate new waits a second for Duration, each a stream of a new

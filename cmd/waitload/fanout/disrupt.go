@@ -56,8 +56,7 @@ func (r *runner) disrupt(ctx context.Context, res *Result) error {
 		})
 	})
 	var readsAtReady float64
-	// Milestones are looked for every 20 ms, for a minute: well within the
-	// waits' budget.
+	// Milestones are looked for every 20 ms, for a minute: within the waits' budget.
 	_ = poll(ctx, 20*time.Millisecond, time.Minute, func() (bool, error) {
 		since := time.Since(start)
 		ready := r.ready(ctx)

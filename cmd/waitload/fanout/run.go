@@ -162,11 +162,10 @@ func (r *runner) complete(ctx context.Context, j store.Job) time.Time {
 	return time.Time{}
 }
 
-// errStill is poll's answer when within passed first.
 var errStill = errors.New("still not")
 
 // poll calls done every `every` until it says so or fails, ctx ends, or
-// within has passed (errStill).
+// within passes (errStill).
 func poll(ctx context.Context, every, within time.Duration, done func() (bool, error)) error {
 	deadline := time.Now().Add(within)
 	for {

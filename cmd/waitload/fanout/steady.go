@@ -82,8 +82,7 @@ func perWrite(spent, idle time.Duration, window time.Duration, writes float64) f
 	return float64(net.Microseconds()) / writes
 }
 
-// reading is what Redis and the replicas have spent and sent, at one
-// moment.
+// reading is what Redis and the replicas have spent and sent, at one moment.
 type reading struct {
 	at       time.Time
 	pubsub   probe.PubSub

@@ -20,9 +20,8 @@ type stream struct {
 	err    error         // why it ended otherwise
 }
 
-// open asks the i-th replica (round robin) for job id's stream and reads
-// it, in a goroutine of its own, until its completed event (or another
-// end, or ctx's).
+// open asks the i-th replica (round robin) for job id's stream and reads it,
+// in a goroutine of its own, until its completed event or another end.
 func (r *runner) open(ctx context.Context, i int, id string) *stream {
 	s := &stream{id: id, held: make(chan struct{}), done: make(chan struct{}), opened: time.Now()}
 	hc := r.streams[r.next.Add(1)%uint64(len(r.streams))]
@@ -69,8 +68,7 @@ func (s *stream) read(ctx context.Context, hc *http.Client, base string) {
 	}
 }
 
-// waitAll waits until every stream is held (its first event), or else
-// done, or within has passed.
+// waitAll waits until every stream is held (its first event) or else done.
 func waitAll(ctx context.Context, ss []*stream, within time.Duration, held bool) error {
 	ctx, cancel := context.WithTimeout(ctx, within)
 	defer cancel()
