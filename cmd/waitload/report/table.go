@@ -86,25 +86,27 @@ func (rep *Report) LatencyFromText() string {
 	return "the return of the producer's completing write"
 }
 
-// row is one line of the report's table: a figure, a cell per mode.
-type row struct {
-	name  string
-	value func(m ModeReport) string
+// Row is one line of the report's table: a figure, a cell per mode.
+type Row struct {
+	Name  string
+	Value func(m ModeReport) string
 	shown func(rep *Report) bool // nil: always
 }
 
-// cells are rep's table, shared by the text and the HTML: a row for each
-// figure that applies to where its jobs came from and to what it read,
-// its name then a cell per mode.
+// Rows are the rows of rep's table: the figures that apply to where its
+// jobs came from and to what it read.
+func (rep *Report) Rows() []Row {
+	return slices.DeleteFunc(slices.Clone(tableRows), func(r Row) bool { return r.shown != nil && !r.shown(rep) })
+}
+
+// cells are the Rows as text, shared by the table and the HTML: a
+// figure's name, then a cell per mode.
 func (rep *Report) cells() [][]string {
 	var rows [][]string
-	for _, r := range tableRows {
-		if r.shown != nil && !r.shown(rep) {
-			continue
-		}
-		cells := []string{r.name}
+	for _, r := range rep.Rows() {
+		cells := []string{r.Name}
 		for _, m := range rep.Modes {
-			cells = append(cells, r.value(m))
+			cells = append(cells, r.Value(m))
 		}
 		rows = append(rows, cells)
 	}
@@ -114,7 +116,7 @@ func (rep *Report) cells() [][]string {
 // redisRead is a run that read Redis's figures.
 func redisRead(rep *Report) bool { return rep.Redis != "" }
 
-var tableRows = []row{
+var tableRows = []Row{
 	{"mode", func(m ModeReport) string { return string(m.Mode) }, nil},
 	{"waiters", func(m ModeReport) string { return fmt.Sprint(m.Waiters) }, nil},
 	{"held (peak)", func(m ModeReport) string { return fmt.Sprint(m.HeldPeak) }, nil},
