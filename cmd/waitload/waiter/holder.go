@@ -2,9 +2,10 @@ package waiter
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
-	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -35,14 +36,17 @@ type Spec struct {
 // Holder holds a share of waiters in this process: one goroutine each,
 // started by Start and all finished when Wait returns.
 type Holder struct {
-	spec Spec
-	d    *dialer
-	out  []Outcome // index i-First, written once by waiter i
+	spec   Spec
+	t      Target
+	tls    *tls.Config   // the target's, for its host and HTTP/1.1; nil for http
+	next   atomic.Uint64 // picks the source address of each dial
+	dials  chan struct{} // a slot per dial in flight
+	out    []Outcome     // index i-First, written once by waiter i
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
 
 	mu     sync.Mutex
 	counts Counts
-
-	wg sync.WaitGroup
 }
 
 // NewHolder checks the spec; nothing runs until Start.
@@ -51,50 +55,32 @@ func NewHolder(spec Spec) (*Holder, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Holder{
-		spec: spec,
-		d:    newDialer(t, spec.Sources, spec.DialConcurrency, spec.First),
-		out:  make([]Outcome, spec.Count),
-	}, nil
+	h := &Holder{spec: spec, t: t, dials: make(chan struct{}, spec.DialConcurrency),
+		out: make([]Outcome, spec.Count), cancel: func() {}}
+	if t.tls != nil {
+		h.tls = t.tls.Clone()
+		h.tls.ServerName, h.tls.NextProtos = t.name, []string{"http/1.1"}
+	}
+	h.next.Store(uint64(spec.First))
+	return h, nil
 }
 
 // Start launches every waiter at once (one goroutine per stream in
-// ModeSSEMany); the dialer paces the connections.
+// ModeSSEMany); the dials in flight are bounded.
 func (h *Holder) Start(ctx context.Context) {
-	cancel := context.CancelFunc(func() {})
 	if !h.spec.Deadline.IsZero() {
-		ctx, cancel = context.WithDeadline(ctx, h.spec.Deadline)
+		ctx, h.cancel = context.WithDeadline(ctx, h.spec.Deadline)
 	}
-	var all sync.WaitGroup
-	all.Add(h.spec.Count)
-	allDone := make(chan struct{})
-	h.wg.Add(2)
-	go func() {
-		defer h.wg.Done()
-		all.Wait()
-		close(allDone)
-	}()
-	go func() { // ends every wait when ctx ends first; frees ctx after
-		defer h.wg.Done()
-		defer cancel()
-		select {
-		case <-allDone:
-		case <-ctx.Done():
-			h.d.stop()
-		}
-	}()
 	per := 1
 	if h.spec.Mode == ModeSSEMany {
 		per = max(1, h.spec.JobsPerConn)
 	}
 	for n := 0; n < h.spec.Count; n += per {
-		k := min(per, h.spec.Count-n)
-		go func() {
-			for j, o := range h.hold(ctx, h.spec.First+n, k) {
+		h.wg.Go(func() {
+			for j, o := range h.hold(ctx, h.spec.First+n, min(per, h.spec.Count-n)) {
 				h.record(n+j, o)
-				all.Done()
 			}
-		}()
+		})
 	}
 }
 
@@ -120,6 +106,7 @@ func (h *Holder) record(n int, o Outcome) {
 // process has no error of its own.
 func (h *Holder) Wait() ([]Outcome, error) {
 	h.wg.Wait()
+	h.cancel()
 	return h.out, nil
 }
 
@@ -137,48 +124,17 @@ func (h *Holder) hold(ctx context.Context, first, n int) []Outcome {
 	out := make([]Outcome, n)
 	at := map[string][]int{} // job -> positions in out
 	var jobs []string
-	for k := range n {
-		j := (first + k) % len(h.spec.Jobs)
-		out[k].Job = j
-		id := h.spec.Jobs[j]
+	for k := range out {
+		out[k].Job = (first + k) % len(h.spec.Jobs)
+		id := h.spec.Jobs[out[k].Job]
 		if at[id] == nil {
 			jobs = append(jobs, id)
 		}
 		at[id] = append(at[id], k)
 	}
-	fail := func(why string) []Outcome {
-		for k := range out {
-			out[k].Kind, out[k].Err, out[k].At = Errored, why, time.Now()
-		}
-		return out
-	}
-	w := &waiter{job: jobs[0], start: time.Now(), d: h.d, interval: h.spec.PollInterval}
+	w := &waiter{h: h, job: jobs[0], start: time.Now()}
 	w.deadline = w.start.Add(h.spec.Budget)
-	if len(h.spec.TokenSecret) > 0 {
-		var err error
-		if w.token, err = Token(h.spec.TokenSecret, jobs...); err != nil {
-			return fail("mint a wait token: " + err.Error())
-		}
-	}
-	c, err := h.d.dial(ctx)
-	h.mu.Lock()
-	h.counts.Started += n
-	if err == nil {
-		h.counts.Held += n
-		h.counts.Peak = max(h.counts.Peak, h.counts.Held)
-	}
-	h.mu.Unlock()
-	if err != nil {
-		return fail("dial: " + errKind(err))
-	}
-	defer func() {
-		h.mu.Lock()
-		h.counts.Held -= n
-		h.mu.Unlock()
-	}()
-	w.c = c
-	defer w.hangUp()
-	ends, err := h.wait(ctx, w, jobs)
+	ends, err := h.wait(ctx, w, jobs, n)
 	for id, ks := range at {
 		e, ok := ends[id]
 		if !ok {
@@ -204,10 +160,34 @@ type end struct {
 	Err  string
 }
 
-// wait runs the spec's mode on w's connection: how each job's wait ended.
-func (h *Holder) wait(ctx context.Context, w *waiter, jobs []string) (map[string]end, error) {
+// wait connects w, counting its n waits as started and, connected, as held
+// until they end, and runs the spec's mode on the connection: how each
+// job's wait ended.
+func (h *Holder) wait(ctx context.Context, w *waiter, jobs []string, n int) (map[string]end, error) {
+	if len(h.spec.TokenSecret) > 0 {
+		var err error
+		if w.token, err = Token(h.spec.TokenSecret, jobs...); err != nil {
+			return nil, fmt.Errorf("mint a wait token: %w", err)
+		}
+	}
+	err := w.connect(ctx)
+	h.mu.Lock()
+	h.counts.Started += n
+	if err == nil {
+		h.counts.Held += n
+		h.counts.Peak = max(h.counts.Peak, h.counts.Held)
+	}
+	h.mu.Unlock()
+	if err != nil {
+		return nil, fmt.Errorf("dial: %w", err)
+	}
+	defer func() {
+		h.mu.Lock()
+		h.counts.Held -= n
+		h.mu.Unlock()
+	}()
+	defer w.hangUp()
 	var e end
-	var err error
 	switch {
 	case h.spec.Mode == ModeSSEMany:
 		return w.sseMany(ctx, jobs)
@@ -231,69 +211,4 @@ func (h *Holder) wait(ctx context.Context, w *waiter, jobs []string) (map[string
 		}
 	}
 	return map[string]end{w.job: e}, nil
-}
-
-// waiter is the state one waiter's mode loop works with.
-type waiter struct {
-	job      string
-	token    string // the wait token sent with every request; "" none
-	start    time.Time
-	deadline time.Time // the waiter's own budget ends
-	interval time.Duration
-	d        *dialer
-	c        *conn     // nil between a closed connection and the next request
-	asked    time.Time // the first request sent
-	requests int
-	rejected int
-}
-
-// request sends one GET on the waiter's connection, dialling again when the
-// previous answer closed it.
-func (w *waiter) request(ctx context.Context, path, extra string, deadline time.Time) (*http.Response, error) {
-	if w.c != nil && !w.c.reusable {
-		w.hangUp()
-	}
-	if w.c == nil {
-		c, err := w.d.dial(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("dial: %w", err)
-		}
-		w.c = c
-	}
-	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline = d
-	}
-	if w.requests++; w.requests == 1 {
-		w.asked = time.Now()
-	}
-	path, extra = w.withToken(path, extra)
-	resp, err := w.c.get(path, extra, deadline)
-	if err != nil {
-		w.hangUp()
-	}
-	return resp, err
-}
-
-// hangUp closes the waiter's connection, if it has one.
-func (w *waiter) hangUp() {
-	if w.c != nil {
-		w.c.close()
-		w.c = nil
-	}
-}
-
-// sleepUntil waits until t or the context ends.
-func sleepUntil(ctx context.Context, t time.Time) error {
-	d := time.Until(t)
-	if d <= 0 {
-		return ctx.Err()
-	}
-	tm := time.NewTimer(d)
-	defer tm.Stop()
-	select {
-	case <-tm.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
