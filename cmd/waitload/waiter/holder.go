@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,10 +27,9 @@ type Spec struct {
 	DialConcurrency int           `json:"dialConcurrency"`
 	Deadline        time.Time     `json:"deadline"`    // nothing outlives it
 	JobsPerConn     int           `json:"jobsPerConn"` // ModeSSEMany: waits per stream
-	// TokenSecret, if set, is jobwait's JOBWAIT_AUTH_SECRET: each waiter
-	// (each many-job stream) sends a wait token of its jobs minted with it
-	// (Token). It travels to holder processes on their stdin, never in
-	// their arguments.
+	// TokenSecret, if set, is jobwait's JOBWAIT_AUTH_SECRET: each waiter (each
+	// many-job stream) sends a token of its jobs minted with it. It reaches
+	// holder processes on their stdin, never in their arguments.
 	TokenSecret []byte `json:"tokenSecret,omitempty"`
 }
 
@@ -119,33 +119,28 @@ func (h *Holder) Counts() Counts {
 
 // hold holds waiters [first, first+n) on one connection, from its dial to
 // their outcomes: one waiter, or the waits of a many-job stream. Waiters of
-// the same job share its events (the ids of a stream are distinct).
+// the same job share its events.
 func (h *Holder) hold(ctx context.Context, first, n int) []Outcome {
 	out := make([]Outcome, n)
-	at := map[string][]int{} // job -> positions in out
-	var jobs []string
+	var jobs []string // distinct
 	for k := range out {
 		out[k].Job = (first + k) % len(h.spec.Jobs)
-		id := h.spec.Jobs[out[k].Job]
-		if at[id] == nil {
+		if id := h.spec.Jobs[out[k].Job]; !slices.Contains(jobs, id) {
 			jobs = append(jobs, id)
 		}
-		at[id] = append(at[id], k)
 	}
 	w := &waiter{h: h, job: jobs[0], start: time.Now()}
 	w.deadline = w.start.Add(h.spec.Budget)
 	ends, err := h.wait(ctx, w, jobs, n)
-	for id, ks := range at {
-		e, ok := ends[id]
+	for k, o := range out {
+		e, ok := ends[h.spec.Jobs[o.Job]]
 		if !ok {
-			e = end{Kind: Errored, At: time.Now(), Err: "stream ended without the job's final event"}
+			e = Outcome{Kind: Errored, At: time.Now(), Err: "stream ended without the job's final event"}
 			if err != nil {
 				e.Err = errKind(err)
 			}
 		}
-		for _, k := range ks {
-			out[k].Kind, out[k].Asked, out[k].At, out[k].Err = e.Kind, w.asked, e.At, e.Err
-		}
+		out[k].Kind, out[k].Asked, out[k].At, out[k].Err = e.Kind, w.asked, e.At, e.Err
 	}
 	// A stream's requests are counted once, on its first waiter: the
 	// report's requests per job are the connection's, shared.
@@ -153,17 +148,10 @@ func (h *Holder) hold(ctx context.Context, first, n int) []Outcome {
 	return out
 }
 
-// end is how one job's wait ended.
-type end struct {
-	Kind Kind
-	At   time.Time
-	Err  string
-}
-
-// wait connects w, counting its n waits as started and, connected, as held
-// until they end, and runs the spec's mode on the connection: how each
-// job's wait ended.
-func (h *Holder) wait(ctx context.Context, w *waiter, jobs []string, n int) (map[string]end, error) {
+// wait connects w, its n waits counted as started and, connected, as held
+// until they end, and runs the spec's mode: how each job's wait ended (Kind,
+// At and Err of an Outcome).
+func (h *Holder) wait(ctx context.Context, w *waiter, jobs []string, n int) (map[string]Outcome, error) {
 	if len(h.spec.TokenSecret) > 0 {
 		var err error
 		if w.token, err = Token(h.spec.TokenSecret, jobs...); err != nil {
@@ -187,7 +175,7 @@ func (h *Holder) wait(ctx context.Context, w *waiter, jobs []string, n int) (map
 		h.mu.Unlock()
 	}()
 	defer w.hangUp()
-	var e end
+	var e Outcome
 	switch {
 	case h.spec.Mode == ModeSSEMany:
 		return w.sseMany(ctx, jobs)
@@ -210,5 +198,5 @@ func (h *Holder) wait(ctx context.Context, w *waiter, jobs []string, n int) (map
 			e.At = time.Now()
 		}
 	}
-	return map[string]end{w.job: e}, nil
+	return map[string]Outcome{w.job: e}, nil
 }

@@ -110,8 +110,8 @@ func untilFinal(kind *Kind, at *time.Time) func(sse.Event, time.Time) (bool, err
 
 // sseMany waits on one many-job stream (SPEC.md §8) until every job has its
 // final event; 204 means every job had ended.
-func (w *waiter) sseMany(ctx context.Context, jobs []string) (map[string]end, error) {
-	ends := make(map[string]end, len(jobs))
+func (w *waiter) sseMany(ctx context.Context, jobs []string) (map[string]Outcome, error) {
+	ends := make(map[string]Outcome, len(jobs))
 	err := w.follow(ctx, "/api/events/jobs/stream?ids="+strings.Join(jobs, ","), true, func(ev sse.Event, at time.Time) (bool, error) {
 		var who struct {
 			JobID string `json:"jobId"`
@@ -119,7 +119,7 @@ func (w *waiter) sseMany(ctx context.Context, jobs []string) (map[string]end, er
 		if err := json.Unmarshal([]byte(ev.Data), &who); err != nil || who.JobID == "" {
 			return false, fmt.Errorf("event %.20q without a jobId", ev.Type)
 		}
-		e := end{At: at}
+		e := Outcome{At: at}
 		switch ev.Type {
 		case "status":
 			return false, nil
