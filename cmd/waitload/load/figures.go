@@ -94,11 +94,8 @@ func redisFigures(hold, completion probe.CmdStats, completed, producerCmds int) 
 
 // cpuReading is the CPU time the server's processes, Redis and this process
 // have used so far.
-type cpuReading struct {
-	server, redis, client time.Duration
-}
+type cpuReading struct{ server, redis, client time.Duration }
 
-// readCPU takes a cpuReading.
 func (r *run) readCPU(ctx context.Context) (cpuReading, error) {
 	var c cpuReading
 	var err error

@@ -1,6 +1,7 @@
 package load
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -83,7 +84,7 @@ func Run(ctx context.Context, cfg Config) (*report.Report, error) {
 }
 
 // httpClient is a client of the target's own endpoints (figures,
-// publishing), with at most conns connections.
+// publishing) with at most conns connections.
 func httpClient(t waiter.Target, timeout time.Duration, conns int) *http.Client {
 	return &http.Client{Timeout: timeout, Transport: &http.Transport{
 		MaxIdleConns: conns, MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns,
@@ -174,9 +175,7 @@ func (r *run) mode(ctx context.Context, m waiter.Mode) (report.ModeReport, error
 	}
 	outs, gerr := waitGroups(groups)
 	tDone := time.Now()
-	if err == nil && gerr != nil {
-		err = gerr
-	}
+	err = cmp.Or(err, gerr)
 	if err == nil {
 		s2, err = r.cmdStats(ctx)
 	}
@@ -223,9 +222,8 @@ func (r *run) mode(ctx context.Context, m waiter.Mode) (report.ModeReport, error
 	return mr, err
 }
 
-// jobs makes the mode's jobs and returns the ids waiters watch: listed
-// (-ids-file), started over HTTP (-create-url), or written by the producer
-// (with the jobs it will complete).
+// jobs returns the ids waiters watch: listed (-ids-file), started over HTTP
+// (-create-url), or written by the producer (with the jobs it will complete).
 func (r *run) jobs(ctx context.Context, m waiter.Mode) ([]string, []store.Job, error) {
 	if len(r.cfg.IDs) > 0 {
 		return r.cfg.IDs, nil, nil
@@ -285,24 +283,19 @@ func (r *run) startGroups(ctx context.Context, m waiter.Mode, ids []string) ([]g
 
 // connected waits until every waiter has made its connection attempt.
 func (r *run) connected(ctx context.Context, groups []group) (time.Time, error) {
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
 	for {
 		if c := sumCounts(groups); c.Started >= r.cfg.Waiters || c.Done >= r.cfg.Waiters {
 			return time.Now(), nil
 		}
-		select {
-		case <-ctx.Done():
-			return time.Now(), ctx.Err()
-		case <-tick.C:
+		if err := sleep(ctx, 20*time.Millisecond); err != nil {
+			return time.Now(), err
 		}
 	}
 }
 
-// settle waits for jobwait to let go of the previous mode's waiters and
-// their goroutines, so that the next mode's baseline is not the last one's
-// peak. It gives up quietly after -settle, and at once for a server whose
-// figures could not be read at rest.
+// settle waits for the server to let go of the previous mode's waiters and
+// goroutines, so that the next mode's baseline is not the last one's peak;
+// it gives up quietly after -settle, at once if no figures were read at rest.
 func (r *run) settle(ctx context.Context) error {
 	if r.rest == (probe.Sample{}) {
 		return nil

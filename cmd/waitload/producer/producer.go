@@ -38,8 +38,7 @@ func (p *Producer) Commands() int { return p.commands }
 // Completed is how many jobs have been completed since the last Create.
 func (p *Producer) Completed() int { return int(p.completed.Load()) }
 
-// Writer is where the producer writes jobs: *store.Store, or Nchan's
-// publisher.
+// Writer is where the producer writes jobs: *store.Store, or Nchan's publisher.
 type Writer interface {
 	Create(ctx context.Context, id, eventDraftID string) (store.Job, error)
 	Start(ctx context.Context, j store.Job) (store.Job, error)
@@ -112,8 +111,8 @@ func (p *Producer) Complete(ctx context.Context, jobs []store.Job, rate float64)
 	return out, err
 }
 
-// each runs fn for 0..n-1 on Workers goroutines, handing k out no
-// earlier than at(k) unless at is nil; the first error stops the rest.
+// each runs fn for 0..n-1 on Workers goroutines, handing k out no earlier
+// than at(k) unless at is nil; the first error stops the rest.
 func each(ctx context.Context, n int, at func(int) time.Time, fn func(context.Context, int) error) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -151,23 +150,15 @@ feed:
 	return nil
 }
 
-// Warm opens the producer's pool connections before Redis is measured, so
-// that their handshakes (HELLO, CLIENT SETINFO) are not counted as work:
-// each connection is taken and pinged while the others are held, on
-// every master.
+// Warm opens the producer's pool connections on every master before Redis
+// is measured, so that their handshakes (HELLO, CLIENT SETINFO) are not
+// counted as work.
 func Warm(ctx context.Context, urdb redis.UniversalClient) error {
 	return redisconn.EachMaster(ctx, urdb, func(ctx context.Context, rdb *redis.Client) error {
-		conns := make([]*redis.Conn, Workers+2)
-		defer func() {
-			for _, c := range conns {
-				if c != nil {
-					c.Close()
-				}
-			}
-		}()
-		for i := range conns {
-			conns[i] = rdb.Conn()
-			if err := conns[i].Ping(ctx).Err(); err != nil {
+		for range Workers + 2 {
+			c := rdb.Conn()
+			defer c.Close() // held, so that the next one is a new connection
+			if err := c.Ping(ctx).Err(); err != nil {
 				return fmt.Errorf("redis: %w", err)
 			}
 		}

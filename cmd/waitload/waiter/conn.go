@@ -37,9 +37,8 @@ type waiter struct {
 	unwatch  func() bool // stops the context's hold on nc
 }
 
-// connect opens the waiter's connection, from the next source address, with
-// a bound on dials in flight. When ctx ends the connection is made to fail at
-// once: a blocked read does not see a context.
+// connect opens the waiter's connection, the dials in flight bounded. When
+// ctx ends it is made to fail at once: a blocked read does not see a context.
 func (w *waiter) connect(ctx context.Context) error {
 	h := w.h
 	select {
@@ -59,8 +58,8 @@ func (w *waiter) connect(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if h.tls != nil {
-		tc := tls.Client(nc, h.tls)
+	if h.t.tls != nil {
+		tc := tls.Client(nc, h.t.tls)
 		if err := tc.HandshakeContext(ctx); err != nil {
 			nc.Close()
 			return fmt.Errorf("tls: %w", err)
@@ -74,7 +73,7 @@ func (w *waiter) connect(ctx context.Context) error {
 
 // request sends a GET for path (below the target's base path) with extra
 // header lines ("Name: value\r\n") and reads the response head, failing at
-// deadline. It dials again when the previous answer closed the connection.
+// deadline; it dials again after an answer that closed the connection.
 func (w *waiter) request(ctx context.Context, path, extra string, deadline time.Time) (*http.Response, error) {
 	if w.nc != nil && !w.reusable {
 		w.hangUp()

@@ -2,7 +2,6 @@ package waiter
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
 	"slices"
 	"sync"
@@ -10,9 +9,8 @@ import (
 	"time"
 )
 
-// Spec is one process's share of a mode's waiters. Waiter i, for i in
-// [First, First+Count), watches job Jobs[i mod len(Jobs)]. It travels to
-// holder processes as JSON.
+// Spec is one process's share of a mode's waiters, sent to holder processes
+// as JSON. Waiter i, First ≤ i < First+Count, watches Jobs[i mod len(Jobs)].
 type Spec struct {
 	Mode            Mode          `json:"mode"`
 	Server          string        `json:"server,omitempty"` // ServerJobwait ("" too) or ServerNchan
@@ -38,10 +36,9 @@ type Spec struct {
 type Holder struct {
 	spec   Spec
 	t      Target
-	tls    *tls.Config   // the target's, for its host and HTTP/1.1; nil for http
 	next   atomic.Uint64 // picks the source address of each dial
 	dials  chan struct{} // a slot per dial in flight
-	out    []Outcome     // index i-First, written once by waiter i
+	out    []Outcome     // index i-First, written by waiter i's goroutine
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
@@ -57,16 +54,12 @@ func NewHolder(spec Spec) (*Holder, error) {
 	}
 	h := &Holder{spec: spec, t: t, dials: make(chan struct{}, spec.DialConcurrency),
 		out: make([]Outcome, spec.Count), cancel: func() {}}
-	if t.tls != nil {
-		h.tls = t.tls.Clone()
-		h.tls.ServerName, h.tls.NextProtos = t.name, []string{"http/1.1"}
-	}
 	h.next.Store(uint64(spec.First))
 	return h, nil
 }
 
-// Start launches every waiter at once (one goroutine per stream in
-// ModeSSEMany); the dials in flight are bounded.
+// Start launches every waiter (every stream in ModeSSEMany) at once; the
+// dials in flight are bounded.
 func (h *Holder) Start(ctx context.Context) {
 	if !h.spec.Deadline.IsZero() {
 		ctx, h.cancel = context.WithDeadline(ctx, h.spec.Deadline)
@@ -76,34 +69,12 @@ func (h *Holder) Start(ctx context.Context) {
 		per = max(1, h.spec.JobsPerConn)
 	}
 	for n := 0; n < h.spec.Count; n += per {
-		h.wg.Go(func() {
-			for j, o := range h.hold(ctx, h.spec.First+n, min(per, h.spec.Count-n)) {
-				h.record(n+j, o)
-			}
-		})
+		h.wg.Go(func() { h.hold(ctx, h.out[n:min(n+per, h.spec.Count)], h.spec.First+n) })
 	}
 }
 
-// record keeps waiter n's outcome (n from First) and counts it.
-func (h *Holder) record(n int, o Outcome) {
-	h.out[n] = o
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.counts.Done++
-	switch o.Kind {
-	case Delivered:
-		h.counts.Delivered++
-	case Failed:
-		h.counts.Failed++
-	case TimedOut:
-		h.counts.TimedOut++
-	default:
-		h.counts.Errors++
-	}
-}
-
-// Wait returns every waiter's outcome once all are done; a holder in this
-// process has no error of its own.
+// Wait returns every waiter's outcome once all are done; its error is always
+// nil (a holder process's may not be).
 func (h *Holder) Wait() ([]Outcome, error) {
 	h.wg.Wait()
 	h.cancel()
@@ -117,11 +88,10 @@ func (h *Holder) Counts() Counts {
 	return h.counts
 }
 
-// hold holds waiters [first, first+n) on one connection, from its dial to
-// their outcomes: one waiter, or the waits of a many-job stream. Waiters of
-// the same job share its events.
-func (h *Holder) hold(ctx context.Context, first, n int) []Outcome {
-	out := make([]Outcome, n)
+// hold holds waiters first onwards on one connection, from its dial to
+// their outcomes, and counts them: one waiter, or the waits of a many-job
+// stream. Waiters of the same job share its events.
+func (h *Holder) hold(ctx context.Context, out []Outcome, first int) {
 	var jobs []string // distinct
 	for k := range out {
 		out[k].Job = (first + k) % len(h.spec.Jobs)
@@ -131,7 +101,7 @@ func (h *Holder) hold(ctx context.Context, first, n int) []Outcome {
 	}
 	w := &waiter{h: h, job: jobs[0], start: time.Now()}
 	w.deadline = w.start.Add(h.spec.Budget)
-	ends, err := h.wait(ctx, w, jobs, n)
+	ends, err := h.wait(ctx, w, jobs, len(out))
 	for k, o := range out {
 		e, ok := ends[h.spec.Jobs[o.Job]]
 		if !ok {
@@ -145,7 +115,21 @@ func (h *Holder) hold(ctx context.Context, first, n int) []Outcome {
 	// A stream's requests are counted once, on its first waiter: the
 	// report's requests per job are the connection's, shared.
 	out[0].Requests, out[0].Rejected = w.requests, w.rejected
-	return out
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, o := range out {
+		h.counts.Done++
+		switch o.Kind {
+		case Delivered:
+			h.counts.Delivered++
+		case Failed:
+			h.counts.Failed++
+		case TimedOut:
+			h.counts.TimedOut++
+		default:
+			h.counts.Errors++
+		}
+	}
 }
 
 // wait connects w, its n waits counted as started and, connected, as held

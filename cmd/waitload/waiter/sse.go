@@ -14,15 +14,15 @@ import (
 	"jobwait/server/sse"
 )
 
-// maxReconnects bounds how often a stream (or Nchan long poll) that ended
-// without its wait's end is asked for again.
+// maxReconnects bounds how often a stream (or Nchan long poll) let go
+// before the wait's end is asked again.
 const maxReconnects = 3
 
 // errEndedEarly is a stream that kept ending before the wait did.
 var errEndedEarly = errors.New("stream ended without a terminal event")
 
 // sse waits on GET .../stream (SPEC.md §5) until a completed, failed or
-// timeout event; 204 (the wait is over) ends the wait as a timeout.
+// timeout event; 204 (the wait is over) is a timeout.
 func (w *waiter) sse(ctx context.Context) (kind Kind, at time.Time, err error) {
 	err = w.follow(ctx, "/api/events/jobs/"+w.job+"/stream", true, untilFinal(&kind, &at), func(resp *http.Response) error {
 		if resp.StatusCode == http.StatusNoContent {
@@ -36,7 +36,7 @@ func (w *waiter) sse(ctx context.Context) (kind Kind, at time.Time, err error) {
 		_, _, kind, err = judge(resp.StatusCode, body)
 		return err
 	})
-	return kind, at, err // an error makes it Errored (Holder.wait)
+	return kind, at, err
 }
 
 // follow reads the event stream at path as an EventSource does, handing each
