@@ -41,10 +41,12 @@ func (w *waiter) sse(ctx context.Context) (kind Kind, at time.Time, err error) {
 
 // follow reads the event stream at path as an EventSource does, handing each
 // event to on until on says the wait is over. A stream that ends first is
-// asked again with Last-Event-ID, after the server's retry: (if retry; else
-// at once), while budget is left, at most maxReconnects times; then it ends
-// with errEndedEarly. A non-200 answer ends the wait with what other makes of it.
-func (w *waiter) follow(ctx context.Context, path string, retry bool, on func(ev sse.Event, at time.Time) (bool, error), other func(*http.Response) error) error {
+// asked again with Last-Event-ID, after the server's retry: delay if retry
+// (else at once), while budget is left, at most maxReconnects times; then it
+// ends with errEndedEarly. A non-200 answer ends the wait with what other
+// makes of it.
+func (w *waiter) follow(ctx context.Context, path string, retry bool,
+	on func(ev sse.Event, at time.Time) (bool, error), other func(*http.Response) error) error {
 	p := sse.NewReader(nil)
 	p.SetRetry(w.h.spec.PollInterval) // until a stream sends retry:
 	for attempt := 0; ; attempt++ {
