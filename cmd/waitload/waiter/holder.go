@@ -88,9 +88,9 @@ func (h *Holder) Counts() Counts {
 	return h.counts
 }
 
-// hold holds waiters first onwards on one connection, from its dial to
-// their outcomes, and counts them: one waiter, or the waits of a many-job
-// stream. Waiters of the same job share its events.
+// hold holds the waiters of out (waiter first and those after it) on one
+// connection, from its dial to their outcomes, and counts them: one waiter,
+// or the waits of a many-job stream. Waiters of the same job share its events.
 func (h *Holder) hold(ctx context.Context, out []Outcome, first int) {
 	var jobs []string // distinct
 	for k := range out {
