@@ -92,6 +92,12 @@ func (c Config) Validate() error {
 	if err := c.validateJobs(); err != nil {
 		errs = append(errs, err)
 	}
+	nchan := c.Server == waiter.ServerNchan
+	// Nchan has no short-poll client to compare (its polling subscriber is a long poll).
+	var notNchan waiter.Mode
+	if i := slices.IndexFunc(c.Modes, func(m waiter.Mode) bool { return m != waiter.ModeSSE && m != waiter.ModeLongPoll }); i >= 0 {
+		notNchan = c.Modes[i]
+	}
 	for _, rule := range []struct {
 		bad  bool
 		what string
@@ -106,36 +112,21 @@ func (c Config) Validate() error {
 		{len(c.Modes) == 0, "no mode"},
 		{slices.Contains(c.Modes, waiter.ModeSSEMany) && (c.JobsPerConn < 1 || c.JobsPerConn > c.Jobs),
 			fmt.Sprintf("-jobs-per-conn %d: want 1 to -jobs (%d), so that a stream's jobs differ", c.JobsPerConn, c.Jobs)},
+		{!nchan && c.Server != "" && c.Server != waiter.ServerJobwait, fmt.Sprintf("-server %q: want jobwait or nchan", c.Server)},
+		{nchan && notNchan != "", fmt.Sprintf("-server nchan -mode %s: Nchan is measured with sse and longpoll only", notNchan)},
+		{nchan && len(c.TokenSecret) > 0, "-token-secret: wait tokens are jobwait's; Nchan takes none"},
+		{!nchan && len(c.TokenSecret) > 0 && len(c.TokenSecret) < auth.MinSecretLen,
+			fmt.Sprintf("-token-secret is %d bytes: jobwait takes a secret of at least %d", len(c.TokenSecret), auth.MinSecretLen)},
 	} {
 		if rule.bad {
 			errs = append(errs, errors.New(rule.what))
 		}
 	}
-	switch c.Server {
-	case "", waiter.ServerJobwait:
-	case waiter.ServerNchan:
-		// Nchan has no short-poll client to compare (its polling subscriber
-		// is a long poll).
-		for _, m := range c.Modes {
-			if m != waiter.ModeSSE && m != waiter.ModeLongPoll {
-				errs = append(errs, fmt.Errorf("-server nchan -mode %s: Nchan is measured with sse and longpoll only", m))
-				break
-			}
-		}
-	default:
-		errs = append(errs, fmt.Errorf("-server %q: want jobwait or nchan", c.Server))
-	}
-	switch {
-	case len(c.TokenSecret) > 0 && c.Server == waiter.ServerNchan:
-		errs = append(errs, errors.New("-token-secret: wait tokens are jobwait's; Nchan takes none"))
-	case len(c.TokenSecret) > 0 && len(c.TokenSecret) < auth.MinSecretLen:
-		errs = append(errs, fmt.Errorf("-token-secret is %d bytes: jobwait takes a secret of at least %d", len(c.TokenSecret), auth.MinSecretLen))
-	}
 	return errors.Join(errs...)
 }
 
-// redisOptions reads -redis: go-redis's cluster URL form (more seed nodes
-// as ?addr=) names a Redis Cluster, any other URL one server.
+// redisOptions reads -redis: go-redis's cluster URL form (more seeds as
+// ?addr=) names a Redis Cluster, any other URL one server.
 func redisOptions(s string) (o *redis.Options, co *redis.ClusterOptions, err error) {
 	if strings.Contains(s, "addr=") {
 		co, err = redis.ParseClusterURL(s)
@@ -152,10 +143,10 @@ func redisOptions(s string) (o *redis.Options, co *redis.ClusterOptions, err err
 // writes in flight and a few for the readings.
 func redisClient(s string) (redis.UniversalClient, error) {
 	o, co, err := redisOptions(s)
-	if err != nil {
+	switch {
+	case err != nil:
 		return nil, err
-	}
-	if co != nil {
+	case co != nil:
 		co.PoolSize = producer.Workers + 4
 		// A killed master's slots are written to its promoted replica
 		// within a second, not after go-redis's minute.
@@ -166,8 +157,8 @@ func redisClient(s string) (redis.UniversalClient, error) {
 	return redis.NewClient(o), nil
 }
 
-// completes says whether waitload writes the jobs and completes them, so
-// that it knows when each completion was due, sent and returned.
+// completes says whether waitload writes the jobs and completes them,
+// knowing when each completion was due, sent and returned.
 func (c Config) completes() bool { return len(c.IDs) == 0 && c.CreateURL == "" }
 
 // validateJobs checks where the jobs come from.

@@ -35,7 +35,7 @@ func newReport(cfg Config) *report.Report {
 // waitload completed the jobs (completes); else minus its first request.
 func fillWaiters(mr *report.ModeReport, outs []waiter.Outcome, comps []producer.Completion, completes bool, peak int) {
 	mr.HeldPeak = peak
-	var asked []time.Duration
+	var lat, sent, due []time.Duration
 	for _, o := range outs {
 		mr.Requests += o.Requests
 		mr.Rejected += o.Rejected
@@ -43,13 +43,16 @@ func fillWaiters(mr *report.ModeReport, outs []waiter.Outcome, comps []producer.
 		case waiter.Delivered:
 			if !completes {
 				mr.Delivered++
-				asked = append(asked, o.At.Sub(o.Asked))
+				lat = append(lat, o.At.Sub(o.Asked))
 				continue
 			}
 			if o.Job < len(comps) && !comps[o.Job].Done.IsZero() {
-				mr.Delivered++
 				c := comps[o.Job]
+				mr.Delivered++
 				mr.Deliveries = append(mr.Deliveries, report.Delivery{Job: o.Job, Due: c.Due, Sent: c.Sent, Done: c.Done, Received: o.At})
+				lat = append(lat, o.At.Sub(c.Done))
+				sent = append(sent, o.At.Sub(c.Sent))
+				due = append(due, o.At.Sub(c.Due))
 				continue
 			}
 			o.Err = "delivered a job whose completion was not recorded"
@@ -65,15 +68,6 @@ func fillWaiters(mr *report.ModeReport, outs []waiter.Outcome, comps []producer.
 			mr.ErrorKinds = map[string]int{}
 		}
 		mr.ErrorKinds[o.Err]++
-	}
-	var lat, sent, due []time.Duration
-	for _, d := range mr.Deliveries {
-		lat = append(lat, d.Received.Sub(d.Done))
-		sent = append(sent, d.Received.Sub(d.Sent))
-		due = append(due, d.Received.Sub(d.Due))
-	}
-	if !completes {
-		lat = asked
 	}
 	mr.Latency = report.Summarize(lat)
 	mr.LatencySent = report.Summarize(sent)
@@ -100,11 +94,8 @@ func redisFigures(hold, completion probe.CmdStats, completed, producerCmds int) 
 
 // cpuReading is the CPU time the server's processes, Redis and this process
 // have used so far.
-type cpuReading struct {
-	server, redis, client time.Duration
-}
+type cpuReading struct{ server, redis, client time.Duration }
 
-// readCPU takes a cpuReading.
 func (r *run) readCPU(ctx context.Context) (cpuReading, error) {
 	var c cpuReading
 	var err error

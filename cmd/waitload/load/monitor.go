@@ -23,35 +23,29 @@ type monitor struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu         sync.Mutex
-	base, peak probe.Sample
-	last       probe.Sample
-	scrapes    int
-	failed     int
-	lastErr    error
+	mu               sync.Mutex
+	base, peak, last probe.Sample
+	scrapes, failed  int
+	lastErr          error
 }
 
 func newMonitor(r *run, m waiter.Mode, groups []group, base probe.Sample, t0 time.Time) *monitor {
 	ctx, cancel := context.WithCancel(context.Background())
 	mon := &monitor{r: r, mode: m, groups: groups, t0: t0, cancel: cancel, base: base, peak: base}
-	mon.wg.Add(1)
-	go mon.loop(ctx)
-	return mon
-}
-
-func (mon *monitor) loop(ctx context.Context) {
-	defer mon.wg.Done()
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-			mon.sampleNow(ctx)
-			mon.progress(mon.r.cfg.Progress)
+	mon.wg.Go(func() {
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				mon.sampleNow(ctx)
+				mon.progress(mon.r.cfg.Progress)
+			}
 		}
-	}
+	})
+	return mon
 }
 
 // sampleNow scrapes the server and keeps the peaks; a failed scrape (the
@@ -93,23 +87,15 @@ func (mon *monitor) progress(w io.Writer) {
 	fmt.Fprintln(w, b.String())
 }
 
-func (mon *monitor) warnings() []string {
-	mon.mu.Lock()
-	defer mon.mu.Unlock()
-	if mon.failed == 0 {
-		return nil
-	}
-	return []string{fmt.Sprintf("%d of %d /metrics scrapes while running failed; last: %v", mon.failed, mon.scrapes, mon.lastErr)}
-}
-
 // stop ends the monitor's goroutine and waits for it; it may be called again.
 func (mon *monitor) stop() {
 	mon.cancel()
 	mon.wg.Wait()
 }
 
-// figures are the server's baseline and peak, and its memory per held waiter.
-func (mon *monitor) figures(held int) report.Jobwait {
+// fill puts the server's baseline and peaks, its memory per held waiter and
+// the scrapes that failed into mr.
+func (mon *monitor) fill(mr *report.ModeReport) {
 	mon.mu.Lock()
 	defer mon.mu.Unlock()
 	j := report.Jobwait{
@@ -117,8 +103,12 @@ func (mon *monitor) figures(held int) report.Jobwait {
 		GoroutinesBaseline: mon.base.Goroutines, GoroutinesPeak: mon.peak.Goroutines,
 		WaitersPeak: mon.peak.Waiters,
 	}
-	if held > 0 {
-		j.BytesPerWaiter = (j.RSSPeak - j.RSSBaseline) / float64(held)
+	if mr.HeldPeak > 0 {
+		j.BytesPerWaiter = (j.RSSPeak - j.RSSBaseline) / float64(mr.HeldPeak)
 	}
-	return j
+	mr.Jobwait = j
+	if mon.failed > 0 {
+		mr.Warnings = append(mr.Warnings, fmt.Sprintf("%d of %d /metrics scrapes while running failed; last: %v",
+			mon.failed, mon.scrapes, mon.lastErr))
+	}
 }

@@ -1,11 +1,11 @@
 package load
 
 import (
+	"cmp"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"time"
 
@@ -20,11 +20,11 @@ import (
 	"jobwait/store"
 )
 
-// Run runs each mode of cfg in turn against a running jobwait and returns
-// the report. Waiters' troubles are figures in the report; the error is for
-// a run that could not be carried out (jobwait or Redis unreachable, a
-// producer write failing, a holder process dying), and comes with a report
-// of the modes finished so far.
+// Run runs each mode of cfg in turn against a running server and returns
+// the report. Waiters' troubles are figures in the report; the error is for a
+// run that could not be carried out (the server or Redis unreachable, a
+// producer write failing, a holder process dying), with a report of the
+// modes finished so far.
 func Run(ctx context.Context, cfg Config) (*report.Report, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -37,14 +37,14 @@ func Run(ctx context.Context, cfg Config) (*report.Report, error) {
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
 	t, _ := waiter.ParseTarget(cfg.Target, cfg.CACert)
-	r := &run{cfg: cfg, id: runID()}
+	r := &run{cfg: cfg, id: fmt.Sprintf("%08x", rand.Uint32())}
+	var err error
 	if cfg.RedisURL != "" {
-		var err error
 		if r.rdb, err = redisClient(cfg.RedisURL); err != nil {
 			return nil, err
 		}
 		defer r.rdb.Close()
-		if err := producer.Warm(ctx, r.rdb); err != nil {
+		if err = producer.Warm(ctx, r.rdb); err != nil {
 			return nil, err
 		}
 	}
@@ -52,22 +52,20 @@ func Run(ctx context.Context, cfg Config) (*report.Report, error) {
 	if cfg.Server == waiter.ServerNchan {
 		r.prod = producer.New(nchan.NewPublisher(t.URL(), httpClient(t, 10*time.Second, producer.Workers)), 0)
 		stats := nchan.NewStats(t.URL(), httpClient(t, 5*time.Second, 1))
-		var err error
-		if rep.Notify, err = stats.Notify(ctx); err != nil {
-			return nil, err
-		}
 		r.sc = stats
+		rep.Notify, err = stats.Notify(ctx)
 	} else {
 		jw := probe.NewJobwait(t.URL(), httpClient(t, 5*time.Second, 1))
-		if err := r.checkSettings(ctx, jw, rep); err != nil {
-			return nil, err
-		}
 		r.sc = jw
+		err = r.checkSettings(ctx, jw, rep)
 		if cfg.CreateURL != "" {
 			r.creator = producer.NewCreator(cfg.createURL(), httpClient(t, 10*time.Second, producer.Workers))
 		} else if cfg.completes() {
 			r.prod = producer.New(store.New(r.rdb), producer.StoreCommands)
 		}
+	}
+	if err != nil {
+		return nil, err
 	}
 	r.rest, _ = r.sc.Scrape(ctx) // the server at rest, for settle
 	for i, m := range cfg.Modes {
@@ -86,7 +84,7 @@ func Run(ctx context.Context, cfg Config) (*report.Report, error) {
 }
 
 // httpClient is a client of the target's own endpoints (figures,
-// publishing), with at most conns connections.
+// publishing) with at most conns connections.
 func httpClient(t waiter.Target, timeout time.Duration, conns int) *http.Client {
 	return &http.Client{Timeout: timeout, Transport: &http.Transport{
 		MaxIdleConns: conns, MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns,
@@ -101,7 +99,7 @@ type run struct {
 	prod    *producer.Producer    // nil when waitload does not complete the jobs
 	creator *producer.Creator     // -create-url
 	sc      serverStats
-	id      string       // makes this run's job ids its own
+	id      string       // makes this run's job ids its own: short, random, valid in an id
 	rest    probe.Sample // the server before the first mode
 }
 
@@ -116,13 +114,6 @@ type group interface {
 	Wait() ([]waiter.Outcome, error)
 }
 
-// runID is short, random and a valid part of a job id.
-func runID() string {
-	b := make([]byte, 4)
-	rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
 // mode runs one mode: create the jobs, connect every waiter, hold them,
 // complete the jobs at the chosen rate, wait for every waiter to end.
 func (r *run) mode(ctx context.Context, m waiter.Mode) (report.ModeReport, error) {
@@ -132,7 +123,7 @@ func (r *run) mode(ctx context.Context, m waiter.Mode) (report.ModeReport, error
 	if err != nil {
 		return mr, err
 	}
-	// jobwait's figures are best effort: a scrape that fails (jobwait busy
+	// The server's figures are best effort: a failed scrape (the server busy
 	// or broken) is a warning in the report, not the end of the run.
 	base, err := r.sc.Scrape(ctx)
 	if err != nil {
@@ -184,9 +175,7 @@ func (r *run) mode(ctx context.Context, m waiter.Mode) (report.ModeReport, error
 	}
 	outs, gerr := waitGroups(groups)
 	tDone := time.Now()
-	if err == nil && gerr != nil {
-		err = gerr
-	}
+	err = cmp.Or(err, gerr)
 	if err == nil {
 		s2, err = r.cmdStats(ctx)
 	}
@@ -225,8 +214,7 @@ func (r *run) mode(ctx context.Context, m waiter.Mode) (report.ModeReport, error
 	if s2 != nil {
 		mr.Redis = redisFigures(s1.Sub(s0), s2.Sub(s1), mr.Completed, producerCmds)
 	}
-	mr.Jobwait = mon.figures(mr.HeldPeak)
-	mr.Warnings = append(mr.Warnings, mon.warnings()...)
+	mon.fill(&mr)
 	if hub0.RSS > 0 && hub1.RSS > 0 && mr.Completed > 0 { // both scrapes worked
 		mr.Jobwait.HubReads = hub1.HubReads - hub0.HubReads
 		mr.Jobwait.HubReadsPerJob = mr.Jobwait.HubReads / float64(mr.Completed)
@@ -234,9 +222,8 @@ func (r *run) mode(ctx context.Context, m waiter.Mode) (report.ModeReport, error
 	return mr, err
 }
 
-// jobs makes the mode's jobs and returns the ids waiters watch: listed
-// (-ids-file), started over HTTP (-create-url), or written by the producer
-// (with the jobs it will complete).
+// jobs returns the ids waiters watch: listed (-ids-file), started over HTTP
+// (-create-url), or written by the producer (with the jobs it will complete).
 func (r *run) jobs(ctx context.Context, m waiter.Mode) ([]string, []store.Job, error) {
 	if len(r.cfg.IDs) > 0 {
 		return r.cfg.IDs, nil, nil
@@ -296,24 +283,19 @@ func (r *run) startGroups(ctx context.Context, m waiter.Mode, ids []string) ([]g
 
 // connected waits until every waiter has made its connection attempt.
 func (r *run) connected(ctx context.Context, groups []group) (time.Time, error) {
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
 	for {
 		if c := sumCounts(groups); c.Started >= r.cfg.Waiters || c.Done >= r.cfg.Waiters {
 			return time.Now(), nil
 		}
-		select {
-		case <-ctx.Done():
-			return time.Now(), ctx.Err()
-		case <-tick.C:
+		if err := sleep(ctx, 20*time.Millisecond); err != nil {
+			return time.Now(), err
 		}
 	}
 }
 
-// settle waits for jobwait to let go of the previous mode's waiters and
-// their goroutines, so that the next mode's baseline is not the last one's
-// peak. It gives up quietly after -settle, and at once for a server whose
-// figures could not be read at rest.
+// settle waits for the server to let go of the previous mode's waiters and
+// goroutines, so that the next mode's baseline is not the last one's peak;
+// it gives up quietly after -settle, at once if no figures were read at rest.
 func (r *run) settle(ctx context.Context) error {
 	if r.rest == (probe.Sample{}) {
 		return nil
@@ -354,10 +336,8 @@ func sumCounts(groups []group) waiter.Counts {
 
 // waitGroups waits for every group and returns all outcomes.
 func waitGroups(groups []group) ([]waiter.Outcome, error) {
-	var (
-		outs []waiter.Outcome
-		errs []error
-	)
+	var outs []waiter.Outcome
+	var errs []error
 	for _, g := range groups {
 		o, err := g.Wait()
 		outs = append(outs, o...)

@@ -11,13 +11,11 @@ import (
 	"jobwait/cmd/waitload/report"
 )
 
-// checkSettings reads jobwait's settings (GET /api/info) into the report
-// and warns where the run's differ: a run whose waiters keep another
-// budget than the server's measures clients that do not exist. A target
-// that cannot be reached at all (no connection, no TLS, no answer) ends
-// the run before it starts; one that answers /api/info with anything but
-// its settings (an older jobwait, a proxy that does not route it) is a
-// warning.
+// checkSettings reads jobwait's settings (GET /api/info) into the report and
+// warns where the run's differ: waiters that keep another budget than the
+// server's are clients that do not exist. A target that does not answer at
+// all ends the run before it starts; one that answers anything but its
+// settings (an older jobwait, a proxy that does not route it) is a warning.
 func (r *run) checkSettings(ctx context.Context, jw *probe.Jobwait, rep *report.Report) error {
 	info, err := jw.Info(ctx)
 	var unreachable *url.Error // what http.Client.Do returns when there is no answer
@@ -46,8 +44,7 @@ func (r *run) checkSettings(ctx context.Context, jw *probe.Jobwait, rep *report.
 	return nil
 }
 
-// warn keeps a warning about the whole run in the report, and writes it
-// out at once.
+// warn keeps a warning about the whole run in the report and writes it out.
 func (r *run) warn(rep *report.Report, msg string) {
 	rep.Warnings = append(rep.Warnings, msg)
 	if r.cfg.Warnings != nil {

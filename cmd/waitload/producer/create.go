@@ -1,7 +1,6 @@
 package producer
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -32,33 +31,29 @@ func NewCreator(url string, client *http.Client) *Creator {
 // their ids in the drafts' order.
 func (c *Creator) Create(ctx context.Context, drafts []string) ([]string, error) {
 	ids := make([]string, len(drafts))
-	err := each(ctx, len(drafts), nil, func(ctx context.Context, k int) (err error) {
-		ids[k], err = c.createOne(ctx, drafts[k])
-		return err
+	err := each(ctx, len(drafts), nil, func(ctx context.Context, k int) error {
+		url := strings.ReplaceAll(c.url, "{draft}", drafts[k])
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := c.client.Do(req)
+		if err != nil {
+			return fmt.Errorf("create a job: %w", err)
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		if err != nil {
+			return fmt.Errorf("create a job: POST %s: %w", url, err)
+		}
+		var created struct {
+			JobID string `json:"jobId"`
+		}
+		if resp.StatusCode/100 != 2 || json.Unmarshal(body, &created) != nil || !store.ValidID(created.JobID) {
+			return fmt.Errorf("create a job: POST %s: http %d %.200s: want 2xx with {\"jobId\"}", url, resp.StatusCode, body)
+		}
+		ids[k] = created.JobID
+		return nil
 	})
 	return ids, err
-}
-
-func (c *Creator) createOne(ctx context.Context, draft string) (string, error) {
-	url := strings.ReplaceAll(c.url, "{draft}", draft)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(nil))
-	if err != nil {
-		return "", err
-	}
-	resp, err := c.client.Do(req)
-	if err != nil {
-		return "", fmt.Errorf("create a job: %w", err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if err != nil {
-		return "", fmt.Errorf("create a job: POST %s: %w", url, err)
-	}
-	var created struct {
-		JobID string `json:"jobId"`
-	}
-	if resp.StatusCode/100 != 2 || json.Unmarshal(body, &created) != nil || !store.ValidID(created.JobID) {
-		return "", fmt.Errorf("create a job: POST %s: http %d %.200s: want 2xx with {\"jobId\"}", url, resp.StatusCode, body)
-	}
-	return created.JobID, nil
 }

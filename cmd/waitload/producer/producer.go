@@ -38,8 +38,7 @@ func (p *Producer) Commands() int { return p.commands }
 // Completed is how many jobs have been completed since the last Create.
 func (p *Producer) Completed() int { return int(p.completed.Load()) }
 
-// Writer is where the producer writes jobs: *store.Store, or Nchan's
-// publisher.
+// Writer is where the producer writes jobs: *store.Store, or Nchan's publisher.
 type Writer interface {
 	Create(ctx context.Context, id, eventDraftID string) (store.Job, error)
 	Start(ctx context.Context, j store.Job) (store.Job, error)
@@ -69,6 +68,13 @@ type Completion struct {
 	Due, Sent, Done time.Time
 }
 
+// twoWrites is a Writer whose completion is two writes, the result's, then
+// the status's, which alone is the completion (jobwait's store).
+type twoWrites interface {
+	PutResult(ctx context.Context, j store.Job, r store.Result) error
+	MarkCompleted(ctx context.Context, j store.Job) (store.Job, error)
+}
+
 // Complete completes the jobs in order at rate per second (unpaced when
 // rate ≤ 0) and returns, for each, when it was due and when its status
 // write started and returned.
@@ -80,64 +86,46 @@ func (p *Producer) Complete(ctx context.Context, jobs []store.Job, rate float64)
 		at = func(k int) time.Time { return start.Add(time.Duration(float64(k) / rate * float64(time.Second))) }
 	}
 	err := each(ctx, len(jobs), at, func(ctx context.Context, k int) error {
-		out[k].Due = time.Now()
+		c, j := &out[k], jobs[k]
+		c.Due = time.Now()
 		if at != nil {
-			out[k].Due = at(k)
+			c.Due = at(k)
 		}
-		if err := p.completeOne(ctx, jobs[k], &out[k]); err != nil {
-			return err
+		r := store.SampleResult(j.EventDraftID)
+		var err error
+		if tw, ok := p.w.(twoWrites); ok {
+			if err = tw.PutResult(ctx, j, r); err == nil {
+				c.Sent = time.Now()
+				_, err = tw.MarkCompleted(ctx, j)
+			}
+		} else {
+			c.Sent = time.Now()
+			_, err = p.w.Complete(ctx, j, r)
 		}
-		p.completed.Add(1)
-		return nil
+		if err == nil {
+			c.Done = time.Now()
+			p.completed.Add(1)
+		}
+		return err
 	})
 	return out, err
 }
 
-// twoWrites is a Writer whose completion is two writes, the result's,
-// then the status's (jobwait's store).
-type twoWrites interface {
-	PutResult(ctx context.Context, j store.Job, r store.Result) error
-	MarkCompleted(ctx context.Context, j store.Job) (store.Job, error)
-}
-
-// completeOne completes j, noting in c when its completing write started
-// and returned: the status write after the result's (which is not the
-// completion yet), or the one write that carries both.
-func (p *Producer) completeOne(ctx context.Context, j store.Job, c *Completion) error {
-	r := store.SampleResult(j.EventDraftID)
-	var err error
-	if tw, ok := p.w.(twoWrites); ok {
-		if err = tw.PutResult(ctx, j, r); err == nil {
-			c.Sent = time.Now()
-			_, err = tw.MarkCompleted(ctx, j)
-		}
-	} else {
-		c.Sent = time.Now()
-		_, err = p.w.Complete(ctx, j, r)
-	}
-	if err == nil {
-		c.Done = time.Now()
-	}
-	return err
-}
-
-// each runs fn for 0..n-1 on Workers goroutines, handing k out no
-// earlier than at(k) unless at is nil; the first error stops the rest.
+// each runs fn for 0..n-1 on Workers goroutines, handing k out no earlier
+// than at(k) unless at is nil; the first error stops the rest.
 func each(ctx context.Context, n int, at func(int) time.Time, fn func(context.Context, int) error) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	ks := make(chan int)
 	var wg sync.WaitGroup
 	for range Workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for k := range ks {
 				if err := fn(ctx, k); err != nil {
 					cancel(err)
 				}
 			}
-		}()
+		})
 	}
 feed:
 	for k := range n {
@@ -162,23 +150,15 @@ feed:
 	return nil
 }
 
-// Warm opens the producer's pool connections before Redis is measured, so
-// that their handshakes (HELLO, CLIENT SETINFO) are not counted as work:
-// each connection is taken and pinged while the others are held, on
-// every master.
+// Warm opens the producer's pool connections on every master before Redis
+// is measured, so that their handshakes (HELLO, CLIENT SETINFO) are not
+// counted as work.
 func Warm(ctx context.Context, urdb redis.UniversalClient) error {
 	return redisconn.EachMaster(ctx, urdb, func(ctx context.Context, rdb *redis.Client) error {
-		conns := make([]*redis.Conn, Workers+2)
-		defer func() {
-			for _, c := range conns {
-				if c != nil {
-					c.Close()
-				}
-			}
-		}()
-		for i := range conns {
-			conns[i] = rdb.Conn()
-			if err := conns[i].Ping(ctx).Err(); err != nil {
+		for range Workers + 2 {
+			c := rdb.Conn()
+			defer c.Close() // held, so that the next one is a new connection
+			if err := c.Ping(ctx).Err(); err != nil {
 				return fmt.Errorf("redis: %w", err)
 			}
 		}

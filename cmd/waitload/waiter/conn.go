@@ -9,8 +9,6 @@ import (
 	"net"
 	"net/http"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -21,129 +19,112 @@ const (
 	grace       = 5 * time.Second // past a wait's end, the server's answer is still waited for
 )
 
-// dialer opens waiters' connections, spread over the source addresses, with
-// a bound on attempts in flight. It knows every open connection so that stop
-// can end all waits at once: a blocked read does not see a context.
-type dialer struct {
-	t       Target
-	tls     *tls.Config // the target's, for its host and HTTP/1.1; nil for http
-	sources []*net.Dialer
-	next    atomic.Uint64
-	sem     chan struct{}
+// waiter is the state one waiter's mode loop works with: its wait and its
+// own HTTP/1.1 connection, kept alive between requests.
+type waiter struct {
+	h        *Holder
+	job      string
+	token    string // the wait token sent with every request; "" none
+	start    time.Time
+	deadline time.Time // the waiter's own budget ends
+	asked    time.Time // the first request sent
+	requests int
+	rejected int
 
-	mu      sync.Mutex
-	live    map[*conn]struct{}
-	stopped bool
+	nc       net.Conn // nil between a closed connection and the next request
+	br       *bufio.Reader
+	reusable bool        // false once the server asked to close or an answer was not read to its end
+	unwatch  func() bool // stops the context's hold on nc
 }
 
-func newDialer(t Target, sources, concurrency, offset int) *dialer {
-	d := &dialer{t: t, sem: make(chan struct{}, concurrency), live: map[*conn]struct{}{}}
-	if t.tls != nil {
-		d.tls = t.tls.Clone()
-		d.tls.ServerName, d.tls.NextProtos = t.name, []string{"http/1.1"}
-	}
-	// Source addresses 127.0.0.2 onwards, round robin: all of 127.0.0.0/8
-	// is routed to the loopback interface on Linux without configuration,
-	// and each source address has its own range of ephemeral ports.
-	for i := range sources {
-		a := &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(2+i))}
-		d.sources = append(d.sources, &net.Dialer{Timeout: dialTimeout, KeepAlive: -1, LocalAddr: a})
-	}
-	if len(d.sources) == 0 {
-		d.sources = []*net.Dialer{{Timeout: dialTimeout, KeepAlive: -1}}
-	}
-	d.next.Store(uint64(offset))
-	return d
-}
-
-// dial opens one waiter's own connection.
-func (d *dialer) dial(ctx context.Context) (*conn, error) {
+// connect opens the waiter's connection, the dials in flight bounded. When
+// ctx ends it is made to fail at once: a blocked read does not see a context.
+func (w *waiter) connect(ctx context.Context) error {
+	h := w.h
 	select {
-	case d.sem <- struct{}{}:
+	case h.dials <- struct{}{}:
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return ctx.Err()
 	}
-	defer func() { <-d.sem }()
-	nd := d.sources[d.next.Add(1)%uint64(len(d.sources))]
-	nc, err := nd.DialContext(ctx, "tcp", d.t.dial)
+	defer func() { <-h.dials }()
+	nd := net.Dialer{Timeout: dialTimeout, KeepAlive: -1}
+	if h.spec.Sources > 0 {
+		// All of 127.0.0.0/8 reaches the loopback interface on Linux, and
+		// each source address has its own range of ephemeral ports.
+		i := h.next.Add(1) % uint64(h.spec.Sources)
+		nd.LocalAddr = &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(2+i))}
+	}
+	nc, err := nd.DialContext(ctx, "tcp", h.t.dial)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if d.tls != nil {
-		tc := tls.Client(nc, d.tls)
+	if h.t.tls != nil {
+		tc := tls.Client(nc, h.t.tls)
 		if err := tc.HandshakeContext(ctx); err != nil {
 			nc.Close()
-			return nil, fmt.Errorf("tls: %w", err)
+			return fmt.Errorf("tls: %w", err)
 		}
 		nc = tc
 	}
-	c := &conn{nc: nc, br: bufio.NewReaderSize(nc, readBufSize), d: d, reusable: true}
-	d.mu.Lock()
-	d.live[c] = struct{}{}
-	if d.stopped {
-		nc.SetDeadline(time.Now())
-	}
-	d.mu.Unlock()
-	return c, nil
+	w.nc, w.br, w.reusable = nc, bufio.NewReaderSize(nc, readBufSize), true
+	w.unwatch = context.AfterFunc(ctx, func() { nc.SetDeadline(time.Now()) })
+	return nil
 }
 
-// stop makes every open connection fail now, and any opened later at once.
-func (d *dialer) stop() {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.stopped = true
-	for c := range d.live {
-		c.nc.SetDeadline(time.Now())
-	}
-}
-
-// conn is one HTTP/1.1 connection, kept alive between requests.
-type conn struct {
-	nc       net.Conn
-	br       *bufio.Reader
-	d        *dialer
-	reusable bool // false once the server asked to close or an answer was not read to its end
-}
-
-// get sends a GET for path (below the target's base path) with extra
+// request sends a GET for path (below the target's base path) with extra
 // header lines ("Name: value\r\n") and reads the response head, failing at
-// deadline.
-func (c *conn) get(path, extra string, deadline time.Time) (*http.Response, error) {
-	c.d.mu.Lock()
-	if !c.d.stopped {
-		c.nc.SetDeadline(deadline)
+// deadline; it dials again after an answer that closed the connection.
+func (w *waiter) request(ctx context.Context, path, extra string, deadline time.Time) (*http.Response, error) {
+	if w.nc != nil && !w.reusable {
+		w.hangUp()
 	}
-	c.d.mu.Unlock()
-	req := "GET " + c.d.t.base + path + " HTTP/1.1\r\nHost: " + c.d.t.host +
+	if w.nc == nil {
+		if err := w.connect(ctx); err != nil {
+			return nil, fmt.Errorf("dial: %w", err)
+		}
+	}
+	w.nc.SetDeadline(deadline)
+	if ctx.Err() != nil {
+		w.nc.SetDeadline(time.Now()) // the context's own may have come first
+	}
+	if w.requests++; w.requests == 1 {
+		w.asked = time.Now()
+	}
+	path, extra = w.withToken(path, extra)
+	req := "GET " + w.h.t.base + path + " HTTP/1.1\r\nHost: " + w.h.t.host +
 		"\r\nUser-Agent: waitload\r\n" + extra + "\r\n"
-	if _, err := io.WriteString(c.nc, req); err != nil {
+	if _, err := io.WriteString(w.nc, req); err != nil {
+		w.hangUp()
 		return nil, fmt.Errorf("write request: %w", err)
 	}
-	resp, err := http.ReadResponse(c.br, nil)
+	resp, err := http.ReadResponse(w.br, nil)
 	if err != nil {
+		w.hangUp()
 		return nil, fmt.Errorf("read response: %w", err)
 	}
-	c.reusable = !resp.Close
+	w.reusable = !resp.Close
 	return resp, nil
 }
 
 // readBody reads a whole (small) answer and the time it was complete.
-func (c *conn) readBody(resp *http.Response) ([]byte, time.Time, error) {
+func (w *waiter) readBody(resp *http.Response) ([]byte, time.Time, error) {
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	at := time.Now()
 	resp.Body.Close()
 	if err != nil {
-		c.reusable = false
+		w.reusable = false
 		return nil, at, fmt.Errorf("read body: %w", err)
 	}
 	return body, at, nil
 }
 
-func (c *conn) close() {
-	c.d.mu.Lock()
-	delete(c.d.live, c)
-	c.d.mu.Unlock()
-	c.nc.Close()
+// hangUp closes the waiter's connection, if it has one.
+func (w *waiter) hangUp() {
+	if w.nc != nil {
+		w.unwatch()
+		w.nc.Close()
+		w.nc = nil
+	}
 }
 
 // retryAfter reads a Retry-After in whole seconds; def when absent or odd.
@@ -153,4 +134,14 @@ func retryAfter(h http.Header, def time.Duration) time.Duration {
 		return def
 	}
 	return time.Duration(n) * time.Second
+}
+
+// sleepUntil waits until t or the context ends.
+func sleepUntil(ctx context.Context, t time.Time) error {
+	select {
+	case <-time.After(time.Until(t)):
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }

@@ -84,3 +84,41 @@ func TestFailedIsAnAnswer(t *testing.T) {
 		assert.Equal(t, 2, h.Counts().Failed, "%s", mode)
 	}
 }
+
+// TestStopEndsEveryWait: a server that holds every request past the
+// waiters' budget and grace still lets every waiter go as soon as the
+// context given to Start ends, or the Spec's Deadline passes: a blocked read
+// sees neither, so the connections are made to fail.
+func TestStopEndsEveryWait(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-release
+	}))
+	defer srv.Close()
+	defer close(release)
+	for _, mode := range []Mode{ModePoll, ModeLongPoll, ModeSSE, ModeSSEMany} {
+		for _, byDeadline := range []bool{false, true} {
+			spec := Spec{Mode: mode, Target: srv.URL, Jobs: []string{"j1", "j2"}, Count: 4,
+				Budget: time.Minute, PollInterval: time.Millisecond, DialConcurrency: 4, JobsPerConn: 2}
+			ctx, cancel := context.WithCancel(context.Background())
+			if byDeadline {
+				spec.Deadline = time.Now().Add(time.Second)
+			}
+			h, err := NewHolder(spec)
+			require.NoError(t, err)
+			h.Start(ctx)
+			held := func() bool { return h.Counts().Held == 4 }
+			require.Eventually(t, held, 5*time.Second, 5*time.Millisecond, "%s: held", mode)
+			if !byDeadline {
+				cancel()
+			}
+			ended := func() bool { return h.Counts().Done == 4 }
+			require.Eventually(t, ended, 5*time.Second, 5*time.Millisecond, "%s (deadline %v): held after the stop", mode, byDeadline)
+			out, _ := h.Wait()
+			for _, o := range out {
+				assert.Equal(t, Errored, o.Kind, "%s (deadline %v): %+v", mode, byDeadline, o)
+			}
+			cancel()
+		}
+	}
+}

@@ -10,9 +10,7 @@ const (
 	ModePoll     Mode = "poll"     // legacy clients: a short poll every 2 s for at most 30 s
 	ModeLongPoll Mode = "longpoll" // GET .../status?wait=N, repeated while timed out
 	ModeSSE      Mode = "sse"      // GET .../stream, an EventSource
-	// ModeSSEMany is GET /api/events/jobs/stream?ids=…: one stream carries
-	// Spec.JobsPerConn waits. Not part of AllModes.
-	ModeSSEMany Mode = "ssemany"
+	ModeSSEMany  Mode = "ssemany"  // GET .../jobs/stream?ids=…: Spec.JobsPerConn waits a stream; not in AllModes
 )
 
 // AllModes is the order in which -mode all runs them.
@@ -35,9 +33,8 @@ const (
 	Errored   Kind = "error"     // anything else: connection trouble, an error answer, refused to the end
 )
 
-// Outcome is what one waiter saw. Asked (its first request sent) and At
-// (its terminal answer read) are wall clock times: they travel between
-// processes and are compared with the producer's clock.
+// Outcome is what one waiter saw. Asked (its first request sent) and At (its
+// final answer read) are wall clock times, compared with the producer's.
 type Outcome struct {
 	Job      int       `json:"j"` // the index of the waiter's job in Spec.Jobs
 	Kind     Kind      `json:"k"`

@@ -8,13 +8,12 @@ import (
 	"time"
 )
 
-// nchanSSE subscribes to the job's Nchan channel as nchan.conf sets it up
-// (it carries the very body jobwait answers) and reads until the completed
-// event; Nchan's pings ("event: ping" without data) dispatch nothing. A
-// stream that ends first (nchan_subscriber_timeout) is reconnected at once.
+// nchanSSE reads the job's Nchan channel (nchan.conf; it carries the body
+// jobwait answers) until the completed event; pings without data dispatch
+// nothing. A stream ended first (nchan_subscriber_timeout) is asked again at once.
 func (w *waiter) nchanSSE(ctx context.Context) (kind Kind, at time.Time, err error) {
 	err = w.follow(ctx, "/nchan/sse/"+w.job, false, untilFinal(&kind, &at), func(resp *http.Response) error {
-		_, at, _ = w.c.readBody(resp)
+		_, at, _ = w.readBody(resp)
 		return fmt.Errorf("http %d", resp.StatusCode)
 	})
 	if errors.Is(err, errEndedEarly) && !time.Now().Before(w.deadline) {
@@ -23,10 +22,9 @@ func (w *waiter) nchanSSE(ctx context.Context) (kind Kind, at time.Time, err err
 	return kind, at, err
 }
 
-// nchanLongPoll holds GET /nchan/lp/{job} until the completed answer. A
-// long poll Nchan lets go without a message (408 at
-// nchan_subscriber_timeout, 304) is asked again with the Last-Modified and
-// Etag it gave, while budget is left.
+// nchanLongPoll holds GET /nchan/lp/{job} until the completed answer; let go
+// without a message (408, 304), it asks again with the Last-Modified and Etag
+// it was given, while budget is left.
 func (w *waiter) nchanLongPoll(ctx context.Context) (Kind, time.Time, error) {
 	var extra string
 	for attempt := 0; ; attempt++ {
@@ -37,7 +35,7 @@ func (w *waiter) nchanLongPoll(ctx context.Context) (Kind, time.Time, error) {
 		if err != nil {
 			return Errored, time.Time{}, err
 		}
-		body, at, err := w.c.readBody(resp)
+		body, at, err := w.readBody(resp)
 		if err != nil {
 			return Errored, at, err
 		}

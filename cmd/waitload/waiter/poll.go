@@ -11,24 +11,17 @@ import (
 )
 
 // status waits on the job's status URL (SPEC.md §3, §4). A short poll
-// (long false) polls as the legacy clients do, every interval (the
-// answer's Retry-After, else -poll-interval) from when the last was sent,
-// on a kept-alive connection, while the budget lasts. A long poll holds
-// ?wait=N, N the budget left in whole seconds (the server clamps it), and
-// asks again at once after a non-terminal timedOut answer; answered early
-// without a result (which SPEC.md §4 says a held request never is), it
-// backs off as a client would. A 503 (SVC_001, SVC_002) is asked again
-// after its Retry-After; refused until the budget runs out, the wait is an
-// error.
-//
-// Short polls start at a random offset within the first interval: real
-// clients' polls are in step neither with one another nor with the
-// producer, and in-step polls would make the latency depend on where the
-// completions fall in the 2 s cycle.
+// (long false) polls as legacy clients do, every interval (the answer's
+// Retry-After, else -poll-interval) from when the last was sent, while the
+// budget lasts; it starts at a random offset within the first interval, as
+// real clients are in step with neither one another nor the producer. A
+// long poll holds ?wait=N, N the budget left in whole seconds, asks again at
+// once after a timedOut answer and backs off after an early one. A 503 is
+// asked again after its Retry-After; refused to the end, the wait is an error.
 func (w *waiter) status(ctx context.Context, long bool) (Kind, time.Time, error) {
 	path := "/api/events/jobs/" + w.job + "/status"
 	if !long {
-		offset := rand.N(w.interval)
+		offset := rand.N(w.h.spec.PollInterval)
 		w.start, w.deadline = w.start.Add(offset), w.deadline.Add(offset)
 		if err := sleepUntil(ctx, w.start); err != nil {
 			return Errored, time.Time{}, err
@@ -52,7 +45,7 @@ func (w *waiter) status(ctx context.Context, long bool) (Kind, time.Time, error)
 		if err != nil {
 			return Errored, time.Time{}, err
 		}
-		body, at, err := w.c.readBody(resp)
+		body, at, err := w.readBody(resp)
 		if err != nil {
 			return Errored, at, err
 		}
@@ -69,7 +62,7 @@ func (w *waiter) status(ctx context.Context, long bool) (Kind, time.Time, error)
 		if long {
 			next = at
 		}
-		next = next.Add(retryAfter(resp.Header, w.interval))
+		next = next.Add(retryAfter(resp.Header, w.h.spec.PollInterval))
 		if next.After(w.deadline) {
 			return outOfBudget(at, refused)
 		}

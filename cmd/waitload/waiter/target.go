@@ -1,6 +1,7 @@
 package waiter
 
 import (
+	"cmp"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
@@ -16,8 +17,7 @@ type Target struct {
 	host     string      // the Host header, as the user wrote it
 	base     string      // path prefix without a trailing slash
 	url      string      // scheme://host and base path, for net/http clients
-	tls      *tls.Config // https: whom to trust; nil for http
-	name     string      // https: the server name its certificate must hold
+	tls      *tls.Config // https: whom to trust, the server's name, HTTP/1.1; nil for http
 	loopback bool
 }
 
@@ -33,20 +33,13 @@ func ParseTarget(s, caFile string) (Target, error) {
 	if port == "" || u.Hostname() == "" || u.RawQuery != "" || u.User != nil {
 		return Target{}, fmt.Errorf("-target %q: want http://host[:port][/path] or https://…", s)
 	}
-	t := Target{
-		dial: net.JoinHostPort(u.Hostname(), port),
-		host: u.Host,
-		base: strings.TrimSuffix(u.Path, "/"),
-		url:  u.Scheme + "://" + u.Host + strings.TrimSuffix(u.Path, "/"),
-	}
-	if p := u.Port(); p != "" {
-		t.dial = net.JoinHostPort(u.Hostname(), p)
-	}
+	base := strings.TrimSuffix(u.Path, "/")
+	t := Target{dial: net.JoinHostPort(u.Hostname(), cmp.Or(u.Port(), port)), host: u.Host, base: base,
+		url: u.Scheme + "://" + u.Host + base}
 	ip := net.ParseIP(u.Hostname()).To4()
 	t.loopback = strings.EqualFold(u.Hostname(), "localhost") || ip != nil && ip.IsLoopback()
 	if u.Scheme == "https" {
-		t.name = u.Hostname()
-		if t.tls, err = clientTLS(caFile); err != nil {
+		if t.tls, err = clientTLS(caFile, u.Hostname()); err != nil {
 			return Target{}, err
 		}
 	} else if caFile != "" {
@@ -55,8 +48,9 @@ func ParseTarget(s, caFile string) (Target, error) {
 	return t, nil
 }
 
-// clientTLS trusts the system's certificate authorities and those of caFile.
-func clientTLS(caFile string) (*tls.Config, error) {
+// clientTLS trusts the system's certificate authorities and those of
+// caFile, for a server of that name speaking HTTP/1.1.
+func clientTLS(caFile, name string) (*tls.Config, error) {
 	roots, err := x509.SystemCertPool()
 	if err != nil || roots == nil {
 		roots = x509.NewCertPool()
@@ -70,7 +64,7 @@ func clientTLS(caFile string) (*tls.Config, error) {
 			return nil, fmt.Errorf("-ca-cert %s: no PEM certificate in it", caFile)
 		}
 	}
-	return &tls.Config{RootCAs: roots}, nil
+	return &tls.Config{RootCAs: roots, ServerName: name, NextProtos: []string{"http/1.1"}}, nil
 }
 
 // URL is the target's scheme://host and base path, for net/http clients.

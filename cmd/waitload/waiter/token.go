@@ -10,26 +10,13 @@ import (
 // TokenTTL is a minted wait token's lifetime, as docs/auth.md recommends.
 const TokenTTL = 5 * time.Minute
 
-// waitClaims is a wait token's payload (docs/auth.md).
-type waitClaims struct {
-	jwt.RegisteredClaims
-	Jobs []string `json:"jobs"`
-}
-
 // Token mints the wait token of jobs as the Event Service does when it
-// starts a job: HS256 with the secret jobwait shares (JOBWAIT_AUTH_SECRET),
-// audience jobwait, the jobs, good for TokenTTL from now.
+// starts a job (docs/auth.md): HS256 with the secret jobwait shares
+// (JOBWAIT_AUTH_SECRET), audience jobwait, the jobs, good for TokenTTL.
 func Token(secret []byte, jobs ...string) (string, error) {
 	now := time.Now()
-	c := waitClaims{
-		RegisteredClaims: jwt.RegisteredClaims{
-			Audience:  jwt.ClaimStrings{"jobwait"},
-			IssuedAt:  jwt.NewNumericDate(now),
-			ExpiresAt: jwt.NewNumericDate(now.Add(TokenTTL)),
-		},
-		Jobs: jobs,
-	}
-	return jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(secret)
+	claims := jwt.MapClaims{"aud": []string{"jobwait"}, "iat": now.Unix(), "exp": now.Add(TokenTTL).Unix(), "jobs": jobs}
+	return jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(secret)
 }
 
 // withToken adds the waiter's token to a request as a browser's client
