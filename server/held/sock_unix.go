@@ -14,22 +14,17 @@ import (
 
 // pushable readies h for writes that never block (see Conn).
 func (h *Conn) pushable() {
-	sc, ok := h.conn.(syscall.Conn)
-	if !ok {
-		return
+	if sc, ok := h.conn.(syscall.Conn); ok {
+		if rc, err := sc.SyscallConn(); err == nil {
+			h.raw, h.tryFn = rc, h.sendOnce
+		}
 	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return
-	}
-	h.raw, h.tryFn = rc, h.sendOnce
 }
 
 // sendOnce writes h.vec in one sendmsg without waiting for the socket: tryN
-// is what it took (0 when full), tryErr a failure. The response's last write
-// before a close (h.more) asks the kernel to hold its bytes for the close
-// (msgMore), so that the FIN rides in the same segment: one segment less to
-// send, receive and acknowledge per stream.
+// is what it took (0 when full), tryErr a failure. The last write before a
+// close (h.more) asks the kernel to hold its bytes for the close, so that
+// the FIN rides in the same segment: one segment less per stream.
 func (h *Conn) sendOnce(fd uintptr) bool {
 	var iov [len(h.parts)]unix.Iovec
 	k := 0

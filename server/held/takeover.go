@@ -12,11 +12,11 @@ import (
 )
 
 // Takeover takes waiting connections over from a fasthttp server and gives
-// them back (see the package doc). What it relies on of fasthttp
-// (HijackSetNoResponse writes nothing and, with KeepHijackedConns, nothing
-// closes the connection; StateClosed, never StateHijacked, for a hijack
-// that never ran; the hijacked connection's UnsafeConn and buffered reader;
-// ServeConn's states and read timeout) is pinned by takeover_test.go.
+// them back. What it relies on of fasthttp (HijackSetNoResponse writes
+// nothing and, with KeepHijackedConns, nothing closes the connection;
+// StateClosed, never StateHijacked, for a hijack that never ran; the
+// hijacked connection's UnsafeConn and buffered reader; ServeConn's states
+// and read timeout) is pinned by takeover_test.go.
 type Takeover struct {
 	fast  *fasthttp.Server
 	rate  int64 // the slowest reading a held response is sure to be written to whole
@@ -57,9 +57,8 @@ func NewTakeover(fast *fasthttp.Server, rate int, idler Idler) *Takeover {
 // once, with the status sent (CodeGone if none). The handler returns nil
 // after Hold, and never touches c again.
 func (t *Takeover) Hold(c *fiber.Ctx, end time.Time, done func(code int), serve func(h *Conn)) {
-	// A wait resumed after its end (a stream reconnecting late) is answered
-	// by a write deadline counted from now: from its end, it could be past
-	// before the first byte.
+	// A wait resumed after its end (a stream reconnecting late) gets a write
+	// deadline counted from now: from its end, it could pass before a byte.
 	if now := time.Now(); end.Before(now) {
 		end = now
 	}
@@ -83,9 +82,8 @@ func (t *Takeover) Hold(c *fiber.Ctx, end time.Time, done func(code int), serve 
 			return // released by connState already
 		}
 		if pipelined(nc) {
-			// The client's next request sits in fasthttp's reader, which goes
-			// back to its pool now: answer with Connection: close, and the
-			// client sends it again.
+			// The next request sits in fasthttp's reader, which goes back to
+			// its pool now: answer with Connection: close; the client resends.
 			h.keepAlive, h.behind = false, true
 		}
 		if u, ok := nc.(interface{ UnsafeConn() net.Conn }); ok {
@@ -93,8 +91,7 @@ func (t *Takeover) Hold(c *fiber.Ctx, end time.Time, done func(code int), serve 
 		}
 		h.conn = nc
 		h.pushable()
-		// Return at once: fasthttp then frees the request's context and
-		// buffers, which a wait does not need.
+		// Return at once: fasthttp frees the request's context and buffers.
 		go func() {
 			serve(h)
 			if !h.watching {
@@ -127,9 +124,9 @@ func (t *Takeover) release(h *Conn, closed bool) {
 }
 
 // handBack gives a kept-alive connection back to fasthttp once its next
-// request begins: fasthttp's idle timeout applies while it waits, not its
-// header read timeout, which fasthttp starts at once on a connection it is
-// given. Nothing is handed back once Stop has run.
+// request begins: fasthttp's idle timeout applies while it waits, not the
+// header read timeout that ServeConn starts at once. Nothing is handed back
+// once Stop has run.
 func (t *Takeover) handBack(nc net.Conn) {
 	t.mu.Lock()
 	if t.shutting || nc.SetReadDeadline(time.Now().Add(t.fast.IdleTimeout)) != nil {
@@ -149,9 +146,7 @@ func (t *Takeover) handBack(nc net.Conn) {
 	woken := t.idler.Wake(nc)
 	switch {
 	case st == peekEOF:
-		// The client closed first and sent nothing more: a plain close sends
-		// no reset, and saves a half-close and a read per answered wait.
-		nc.Close()
+		nc.Close() // the client closed first: a plain close sends no reset
 		return
 	case st != peekData || !woken || nc.SetReadDeadline(time.Time{}) != nil:
 		closeGracefully(nc)
