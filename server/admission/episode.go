@@ -2,7 +2,6 @@ package admission
 
 import (
 	"net/netip"
-	"sync"
 	"time"
 )
 
@@ -12,18 +11,12 @@ import (
 // EMFILE, retried every acceptDelayMax.
 const episodeQuiet = 2 * acceptDelayMax
 
-// episodes logs each run of refusals or accept errors twice: a warning when
-// it starts, and an info line with what it counted at the first connection
-// admitted episodeQuiet after its last. The server's own trouble (refusals
-// at the cap or out of descriptors, accept errors) is one kind of episode,
+// episode is a run of refusals or accept errors, logged twice: a warning
+// when it starts, and an info line with what it counted at the first
+// connection admitted episodeQuiet after its last. The server's own trouble
+// (refusals at the cap or out of descriptors, accept errors) is one kind,
 // refusals of addresses at their share another, so that one greedy client
 // neither hides the server's trouble nor passes for it.
-type episodes struct {
-	emu          sync.Mutex // guards the two episodes
-	server, addr episode
-}
-
-// episode is one kind's run of trouble.
 type episode struct {
 	on          bool
 	began, last time.Time // its first and latest refusal or error

@@ -57,7 +57,6 @@ func (l *Conns) Listen(ln net.Listener) *Listener {
 	if sc, ok := ln.(syscall.Conn); ok {
 		if raw, err := sc.SyscallConn(); err == nil {
 			wl.raw = raw
-			wl.spare, _ = os.Open(os.DevNull)
 		}
 	}
 	return wl
@@ -91,10 +90,7 @@ func (l *Listener) Accept() (net.Conn, error) {
 		// Past a cap: answer, without blocking, and close.
 		if sc, ok := c.(syscall.Conn); ok {
 			if raw, err := sc.SyscallConn(); err == nil {
-				_ = raw.Write(func(fd uintptr) bool {
-					refuseFD(int(fd), l.lim.refusal)
-					return true
-				})
+				_ = raw.Control(func(fd uintptr) { refuseFD(int(fd), l.lim.refusal) })
 			}
 		}
 		_ = c.Close()
@@ -122,16 +118,14 @@ func (l *Listener) backoff() {
 // connection, refuses it and takes the spare back. It reports whether a
 // connection was refused; false when none is pending.
 func (l *Listener) refuseOnSpare() bool {
-	if l.spare == nil || l.raw == nil {
+	if l.spare == nil {
 		return false
 	}
 	l.closeSpare()
 	refused := false
 	// Control, not Read: a listener's RawConn supports only Control, which
 	// never waits (the socket is non-blocking): a pending connection or none.
-	_ = l.raw.Control(func(fd uintptr) {
-		refused = refusePending(int(fd), l.lim.refusal)
-	})
+	_ = l.raw.Control(func(fd uintptr) { refused = refusePending(int(fd), l.lim.refusal) })
 	l.spare, _ = os.Open(os.DevNull)
 	if refused {
 		l.lim.refusedFor(outOfFiles, netip.Addr{})
