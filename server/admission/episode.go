@@ -5,18 +5,14 @@ import (
 	"time"
 )
 
-// episodeQuiet is how long accepting must go without a refusal or an error
-// before an episode is logged as over: connections that come and go at the
-// cap make one episode, not one per connection, and so does a lasting
-// EMFILE, retried every acceptDelayMax.
+// episodeQuiet is how long accepting must go without trouble before an
+// episode is over: longer than the backoff, so a lasting EMFILE is one.
 const episodeQuiet = 2 * acceptDelayMax
 
-// episode is a run of refusals or accept errors, logged twice: a warning
-// when it starts, and an info line with what it counted at the first
-// connection admitted episodeQuiet after its last. The server's own trouble
-// (refusals at the cap or out of descriptors, accept errors) is one kind,
-// refusals of addresses at their share another, so that one greedy client
-// neither hides the server's trouble nor passes for it.
+// episode is a run of refusals or accept errors, logged when it starts and,
+// with what it counted, at the first admission episodeQuiet after its last.
+// The server's own trouble and addresses refused at their share are two
+// kinds, so that one greedy client neither hides the other nor passes for it.
 type episode struct {
 	on          bool
 	began, last time.Time // its first and latest refusal or error
@@ -62,8 +58,7 @@ func (l *Conns) failed(err error) {
 }
 
 // refusedFor counts a refusal for why, of a connection from key, and logs
-// the start of an episode. An outOfFiles refusal is part of the accept
-// errors' episode, begun by failed.
+// the start of an episode (an outOfFiles refusal's was begun by failed).
 func (l *Conns) refusedFor(why refusal, key netip.Addr) {
 	now := time.Now()
 	l.emu.Lock()

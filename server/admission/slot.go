@@ -9,15 +9,12 @@ import (
 	"time"
 )
 
-// slot is one open connection's place under the connection cap: its
-// address's count, its phase, its place on the idle list. It is given back
-// once, however often and by whomever the connection is closed (fasthttp, a
-// held wait, or a reset seen by either), or when it is reclaimed.
-//
-// While quiet, a read deadline the owner sets (fasthttp's read timeout, set
-// as the first request begins, before any byte) is held to the first byte's
-// deadline, and applied once the first byte is read. Only the reader
-// touches firstBy and asked, and only while quiet: no lock.
+// slot is one open connection's place under the cap, given back once,
+// however often and by whomever the connection is closed, or when it is
+// reclaimed. While quiet, a read deadline the owner sets (fasthttp's read
+// timeout, set before any byte) is held to the first byte's, and applied
+// once that byte is read. Only the reader touches firstBy and asked, and
+// only while quiet: no lock.
 type slot struct {
 	lim  *Conns
 	conn net.Conn   // the connection itself
@@ -75,9 +72,8 @@ func slotOf(c net.Conn) *slot {
 
 func (s *slot) slotOf() *slot { return s }
 
-// Read reads from the connection. The first byte ends the quiet phase, and
-// the deadline the owner asked for applies from then on; so does a
-// timeout: the connection was silent too long (its owner answers 408).
+// Read reads from the connection. The first byte, or a timeout (silent too
+// long: the owner answers 408), ends the quiet phase.
 func (s *slot) Read(b []byte) (int, error) {
 	n, err := s.conn.Read(b)
 	if phase(s.phase.Load()) != quiet {
@@ -120,9 +116,8 @@ func (s *slot) Close() error {
 	return err
 }
 
-// shut ends a reclaimed connection without waiting for its owner: the client
-// gets a FIN, and the owner's read returns at once (EOF) and closes it. A
-// close here could wait for the owner's read to return.
+// shut ends a reclaimed connection without waiting for its owner (a close
+// could wait for its read): the client gets a FIN, the owner's read EOF.
 func (s *slot) shut() {
 	if hc, ok := s.conn.(interface {
 		CloseRead() error

@@ -52,12 +52,10 @@ type Conn struct {
 	sent int64     // bytes of the response so far
 	code int       // the status counted: what the response carried; CodeGone if nothing
 
-	// write's vector, kept here so that a write allocates nothing.
-	vec   net.Buffers
+	vec   net.Buffers // write's vector, kept here so that a write allocates nothing
 	parts [3][]byte
 }
 
-// bufs holds the buffers a head or an event's frame is built in.
 var bufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
 func putBuf(bp *[]byte) {
@@ -81,10 +79,10 @@ func passHeaders(h *fasthttp.ResponseHeader) []byte {
 	return out
 }
 
-// write writes parts (at most three) in one system call. The first is the
-// writer's own buffer; the others (a body shared by every waiter of the
-// job, a fixed frame) never change, so what a push leaves of them in rest
-// is kept, not copied. A writer that may block writes rest first.
+// write writes parts (at most three) in one system call. Only the first is
+// the writer's own buffer; what a push leaves of the others (a shared body,
+// a fixed frame) is kept in rest, not copied. A writer that may block
+// writes rest first.
 func (h *Conn) write(parts ...[]byte) error {
 	for _, p := range parts {
 		h.sent += int64(len(p))
@@ -98,8 +96,8 @@ func (h *Conn) write(parts ...[]byte) error {
 	return h.writeBy(parts)
 }
 
-// writeNow writes parts in one sendmsg that never blocks, keeping what the
-// socket did not take in rest. Nothing is written past a rest.
+// writeNow writes parts in one sendmsg that never blocks, keeping in rest
+// what the socket did not take; nothing is written past a rest.
 func (h *Conn) writeNow(parts [][]byte) error {
 	n := 0
 	if h.rest == nil {
@@ -152,8 +150,8 @@ func writeDeadline(end time.Time, size, rate int64) time.Time {
 	return end.Add(WriteGrace + time.Duration(float64(size)/float64(rate)*float64(time.Second)))
 }
 
-// finish records how the response ended, as ending.then allows; a client
-// gone is counted as CodeGone. Called with mu held, or by serve before Watch.
+// finish records how the response ended (see ending.then). Called with mu
+// held, or by serve before Watch.
 func (h *Conn) finish(e ending) {
 	if h.ended = h.ended.then(e, h.keepAlive); h.ended == endGone {
 		h.code = CodeGone

@@ -20,9 +20,8 @@ const (
 )
 
 // then is the one rule of a response's ends: an open response ends any way
-// (a reuse is a close if the client may not send another request); an
-// ended one is written no more, but what a push left may yet fail to go,
-// and then the client is gone. Gone is final; an end is never undone.
+// (a reuse is a close unless kept alive); an ended one may yet find its
+// client gone, as what a push left fails to go. An end is never undone.
 func (e ending) then(next ending, keepAlive bool) ending {
 	switch {
 	case e == endOpen && next == endReuse && !keepAlive:
@@ -33,11 +32,10 @@ func (e ending) then(next ending, keepAlive bool) ending {
 	return e
 }
 
-// closeGracefully closes a connection whose response is complete without
-// losing any of it: a close with unread bytes in the socket (requests
-// pipelined behind a held one) sends a reset, which makes the peer's kernel
-// drop what it has not delivered. So: half-close, discard what the client
-// sends until it closes too (2 s and 1 MiB at most), close.
+// closeGracefully closes a connection without losing its response: a close
+// with unread bytes in the socket (pipelined requests) sends a reset, and the
+// peer drops what it has not delivered. So: half-close, discard what the
+// client sends until it closes too (2 s and 1 MiB at most), close.
 func closeGracefully(nc net.Conn) {
 	cw, ok := nc.(interface{ CloseWrite() error })
 	if ok && cw.CloseWrite() == nil && nc.SetReadDeadline(time.Now().Add(2*time.Second)) == nil {
@@ -67,10 +65,9 @@ const (
 	peekFailed                  // a reset, a closed connection, or the read deadline passed
 )
 
-// drop ends a stream cut by shutdown so that every client takes it for a
-// dropped connection: a chunked stream without its last chunk (an
-// unexpected EOF); a close-delimited one (HTTP/1.0), which a FIN would end
-// cleanly, with a reset.
+// drop ends a stream cut by shutdown as a dropped connection: a chunked
+// one without its last chunk; a close-delimited one (HTTP/1.0), which a FIN
+// would end cleanly, with a reset.
 func drop(nc net.Conn, chunked bool) {
 	if chunked {
 		closeGracefully(nc)

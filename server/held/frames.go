@@ -9,11 +9,6 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
-// The framing of a held response: its head, a whole JSON answer, an event
-// stream's events (each one chunk), keepalives, and a stream cut by
-// shutdown. A write that ends the response records how (finish); a write
-// that fails records that the client is gone.
-
 // head appends a response's status line and headers, without the blank line.
 func (h *Conn) head(b []byte, code int, contentType string) []byte {
 	b = strconv.AppendInt(append(b, "HTTP/1.1 "...), int64(code), 10)
@@ -60,12 +55,11 @@ func (h *Conn) Reply(code, retryAfter int, body []byte, last bool) {
 }
 
 // chunkDigits is the fixed width of an event chunk's hex size, filled in
-// once the event is written behind it (leading zeros are valid).
+// once the event is built (leading zeros are valid).
 const chunkDigits = 8
 
 // reconnectSpread is the range of the random delay a stream cut by shutdown
-// adds to its client's reconnect, so that the clients of a replica that
-// stops do not all reconnect to the others at once.
+// adds to its reconnect, so that a stopping replica's clients spread out.
 const reconnectSpread = 5 * time.Second
 
 // keepalive is the heartbeat comment, as one chunk and bare (HTTP/1.0).
@@ -82,10 +76,9 @@ func retryLine(b []byte, d time.Duration) []byte {
 	return append(strconv.AppendInt(append(b, "retry: "...), d.Milliseconds(), 10), "\n\n"...)
 }
 
-// StreamHead returns a stream's response head and its first event's lead:
-// the retry line, telling EventSource to reconnect after retry. A stream is
-// its connection's last response, closed at once when it ends rather than
-// kept for a next request an EventSource never sends.
+// StreamHead returns a stream's response head and its first event's lead
+// (the retry line). A stream is its connection's last response: an
+// EventSource never sends another request on it.
 func (h *Conn) StreamHead(retry time.Duration) (pre, lead []byte) {
 	h.keepAlive = false
 	pre = h.head(nil, fiber.StatusOK, "text/event-stream; charset=utf-8")
@@ -98,9 +91,8 @@ func (h *Conn) StreamHead(retry time.Duration) (pre, lead []byte) {
 
 // Event writes one event as one chunk in one write: pre (the response head)
 // outside the chunk, lead (the retry line) inside it, and for a final event
-// the last chunk, which ends the response. The shared body is never copied.
-// On HTTP/1.0 there are no chunks: the stream ends with the connection.
-// False when the write failed: the client is gone.
+// the last chunk. On HTTP/1.0 there are no chunks: the stream ends with the
+// connection. False when the write failed: the client is gone.
 func (h *Conn) Event(pre, lead, id []byte, name string, body []byte, final bool) bool {
 	bp := bufs.Get().(*[]byte)
 	defer putBuf(bp)
@@ -148,10 +140,9 @@ func (h *Conn) Keepalive() {
 	}
 }
 
-// Drop ends a stream cut by shutdown: no final event, and an end every
-// client takes for a dropped connection (see drop), so each reconnects with
-// its Last-Event-ID, to another replica, keeping its deadline, after the
-// poll interval plus a random part of reconnectSpread.
+// Drop ends a stream cut by shutdown as a dropped connection (see drop):
+// each client reconnects with its Last-Event-ID, to another replica, after
+// the poll interval plus a random part of reconnectSpread.
 func (h *Conn) Drop(poll time.Duration) {
 	msg := retryLine(nil, poll+rand.N(reconnectSpread))
 	if h.chunked {

@@ -10,8 +10,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The socket calls that never block: a held connection's pushes and peeks.
-
 // pushable readies h for writes that never block (see Conn).
 func (h *Conn) pushable() {
 	if sc, ok := h.conn.(syscall.Conn); ok {
@@ -21,10 +19,9 @@ func (h *Conn) pushable() {
 	}
 }
 
-// sendOnce writes h.vec in one sendmsg without waiting for the socket: tryN
-// is what it took (0 when full), tryErr a failure. The last write before a
-// close (h.more) asks the kernel to hold its bytes for the close, so that
-// the FIN rides in the same segment: one segment less per stream.
+// sendOnce writes h.vec in one sendmsg that never waits: tryN is what it
+// took, tryErr a failure. The last write before a close (h.more) lets the
+// FIN ride in the same segment (msgMore): one segment less per stream.
 func (h *Conn) sendOnce(fd uintptr) bool {
 	var iov [len(h.parts)]unix.Iovec
 	k := 0
@@ -56,10 +53,9 @@ func (h *Conn) sendOnce(fd uintptr) bool {
 	}
 }
 
-// peek peeks at one byte of c's socket without reading it, through the
-// runtime's poller, so that no connection needs a reader goroutine: with
-// wait, until a byte or the client's FIN comes or the read deadline passes;
-// without, at once.
+// peek peeks at c's socket through the runtime's poller, so that no
+// connection needs a reader goroutine: with wait, until a byte or the FIN
+// comes or the read deadline passes; without, at once.
 func peek(c net.Conn, wait bool) peekState {
 	sc, ok := c.(syscall.Conn)
 	if !ok {

@@ -39,10 +39,9 @@ type Idler interface {
 	Wake(c net.Conn) bool
 }
 
-// NewTakeover returns the held-connection machinery of fast, whose hijacked
-// connections it keeps and whose ConnState it sets (chain others after). A
-// held response must be readable at rate bytes per second (see WriteGrace);
-// idler is told when a connection awaits its next request.
+// NewTakeover returns the held-connection machinery of fast, whose
+// ConnState it sets (chain others after). A held response must be readable
+// at rate bytes per second (see WriteGrace).
 func NewTakeover(fast *fasthttp.Server, rate int, idler Idler) *Takeover {
 	t := &Takeover{fast: fast, rate: int64(rate), idler: idler,
 		idle: make(map[net.Conn]struct{}), handing: make(map[net.Conn]struct{})}
@@ -104,8 +103,8 @@ func (t *Takeover) Hold(c *fiber.Ctx, end time.Time, done func(code int), serve 
 	})
 }
 
-// release ends the hold of a response that has ended: the wait's done, then
-// the connection's fate as its ending says, unless it is closed already.
+// release runs the wait's done, then the connection's fate as its ending
+// says, unless it is closed already.
 func (t *Takeover) release(h *Conn, closed bool) {
 	h.done(h.code)
 	t.live.Add(-1)
@@ -217,8 +216,8 @@ func settle(ctx context.Context, cond func() bool) error {
 	return nil
 }
 
-// connState releases a hold whose connection fasthttp closed before handing
-// it over, and notes when fasthttp has taken a handed-back connection in.
+// connState releases a hold whose connection fasthttp closed before the
+// hijack, and notes when fasthttp has taken a handed-back connection in.
 func (t *Takeover) connState(c net.Conn, st fasthttp.ConnState) {
 	if st != fasthttp.StateNew {
 		t.handed(c) // counted by fasthttp now, or gone
@@ -232,9 +231,8 @@ func (t *Takeover) connState(c net.Conn, st fasthttp.ConnState) {
 	}
 }
 
-// pipelined reports whether bytes of another request wait in the hijacked
-// connection's buffer: a read with a deadline already past returns them from
-// the buffer, or fails at once without touching the socket.
+// pipelined reports whether another request waits in the hijacked
+// connection's buffer: a read past its deadline returns only buffered bytes.
 func pipelined(nc net.Conn) bool {
 	if nc.SetReadDeadline(time.Unix(1, 0)) != nil {
 		return true
