@@ -16,9 +16,8 @@
 // lock taken is marked pending and taken by the holder before it lets go.
 //
 // Backpressure. A push writes what the socket takes at once and keeps the
-// rest (shared bodies are never copied) for a goroutine to write by the
-// response's deadline (WriteGrace); a slower client is cut off. No client
-// delays the fan-out or another.
+// rest, uncopied, for a goroutine to write by the response's deadline
+// (WriteGrace): a slower client is cut off, and delays no other.
 //
 // Shutdown. Stop closes idle connections and refuses later hand-backs; the
 // server ends its waits' quit context, waits for HandedIn, shuts fasthttp
