@@ -3,6 +3,7 @@ package admission
 import (
 	"bytes"
 	"net/netip"
+	"slices"
 	"strings"
 )
 
@@ -28,8 +29,7 @@ func ClientAddr(peer netip.Addr, trusted []netip.Prefix, xff [][]byte) netip.Add
 	if !trustedAddr(addr, trusted) {
 		return addr
 	}
-	for i := len(xff) - 1; i >= 0; i-- {
-		h := xff[i]
+	for _, h := range slices.Backward(xff) {
 		for len(h) > 0 {
 			comma := bytes.LastIndexByte(h, ',')
 			hop := bytes.TrimSpace(h[comma+1:])
@@ -41,8 +41,7 @@ func ClientAddr(peer netip.Addr, trusted []netip.Prefix, xff [][]byte) netip.Add
 			if !ok {
 				return addr
 			}
-			addr = a
-			if !trustedAddr(a, trusted) {
+			if addr = a; !trustedAddr(a, trusted) {
 				return a
 			}
 		}
@@ -62,11 +61,5 @@ func parseHop(b []byte) (netip.Addr, bool) {
 }
 
 func trustedAddr(a netip.Addr, trusted []netip.Prefix) bool {
-	a = a.Unmap()
-	for _, p := range trusted {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(trusted, func(p netip.Prefix) bool { return p.Contains(a.Unmap()) })
 }

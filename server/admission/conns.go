@@ -33,13 +33,10 @@ const (
 var Reasons = [refusals]string{"max_conns", "max_conns_per_ip", "out_of_descriptors"}
 
 // Conns admits, counts and reclaims the client connections (see the package
-// doc; Listener is the accept loop that asks it). A trusted proxy carries
-// many clients' requests and is counted in all only (Waiters counts its
-// clients). A connection admitted at or above the high-water mark (seven
-// eighths of max, all of a cap under eight) closes the one idle longest, so
-// that new clients displace idle keep-alive ones before any is refused and
-// the last eighth is kept for when none is idle. A new connection must send
-// its first byte within firstByte (see slot).
+// doc). A connection admitted at or above the high-water mark (seven
+// eighths of max) closes the one idle longest, so that new clients displace
+// idle keep-alive ones before any is refused; the last eighth is for when
+// none is idle.
 type Conns struct {
 	max, perAddr, high int
 	firstByte          time.Duration
@@ -57,7 +54,8 @@ type Conns struct {
 	byAddr map[netip.Addr]int // open connections per address key
 	idle   idleList
 
-	episodes // the log of refusals and accept errors
+	emu          sync.Mutex // guards server and addr
+	server, addr episode    // the server's trouble, and addresses refused at their share
 }
 
 // Config is the connection cap's settings; the caller applies the defaults
@@ -101,10 +99,9 @@ func (l *Conns) Stats() ConnStats {
 	return st
 }
 
-// phase is where a connection is in its life. The moves: quiet to busy (its
-// first byte, or its time for one ran out), busy to idle (a response
-// written, the connection kept alive) and back (the next request begins),
-// and any to gone (closed, or reclaimed while idle), which is final.
+// phase is where a connection is: quiet to busy (its first byte, or its
+// time for one ran out), busy to idle and back (between requests), and any
+// to gone (closed or reclaimed), which is final.
 type phase int32
 
 const (
@@ -115,12 +112,11 @@ const (
 )
 
 // admit counts c in, or counts its refusal and says why. At or above the
-// high-water mark it first reclaims the connection idle longest, which is
-// shut down once the lock is let go.
+// high-water mark it first reclaims the connection idle longest.
 func (l *Conns) admit(c net.Conn) (net.Conn, refusal, bool) {
-	key, counted := l.addrKey(c)
+	key := l.addrKey(c)
 	l.mu.Lock()
-	if counted && l.byAddr[key] >= l.perAddr {
+	if key.IsValid() && l.byAddr[key] >= l.perAddr {
 		l.mu.Unlock()
 		l.refusedFor(atAddrCap, key)
 		return nil, atAddrCap, false
@@ -136,7 +132,7 @@ func (l *Conns) admit(c net.Conn) (net.Conn, refusal, bool) {
 		l.refusedFor(atCap, key)
 		return nil, atCap, false
 	}
-	if counted {
+	if key.IsValid() {
 		l.byAddr[key]++
 	}
 	l.open.Add(1)
@@ -145,21 +141,21 @@ func (l *Conns) admit(c net.Conn) (net.Conn, refusal, bool) {
 		victim.shut()
 		l.reclaimed.Add(1)
 	}
-	return l.wrap(c, key, counted), 0, true
+	return l.wrap(c, key), 0, true
 }
 
-// addrKey is what c is counted under per address (see Key); false when it
-// is not counted per address: from a trusted proxy, or not TCP.
-func (l *Conns) addrKey(c net.Conn) (netip.Addr, bool) {
+// addrKey is what c is counted under per address (see Key); the zero Addr
+// when it is not counted per address: from a trusted proxy, or not TCP.
+func (l *Conns) addrKey(c net.Conn) netip.Addr {
 	ta, ok := c.RemoteAddr().(*net.TCPAddr)
 	if !ok {
-		return netip.Addr{}, false
+		return netip.Addr{}
 	}
 	a := ta.AddrPort().Addr().Unmap().WithZone("")
 	if !a.IsValid() || trustedAddr(a, l.trusted) {
-		return netip.Addr{}, false
+		return netip.Addr{}
 	}
-	return Key(a), true
+	return Key(a)
 }
 
 // drop takes s off the count, once; called with mu held.
@@ -171,7 +167,7 @@ func (l *Conns) drop(s *slot) {
 		l.idle.remove(s)
 	}
 	s.phase.Store(int32(gone))
-	if s.counted {
+	if s.key.IsValid() {
 		if l.byAddr[s.key]--; l.byAddr[s.key] <= 0 {
 			delete(l.byAddr, s.key)
 		}
@@ -215,10 +211,8 @@ func (l *Conns) Wake(c net.Conn) bool {
 	return true
 }
 
-// Watch follows fast's connections between requests: idle once a response
-// is written (StateIdle), busy once the next request's first byte is in
-// (StateActive). A connection taken over from fast is followed by its new
-// owner instead, with Rest and Wake.
+// Watch follows fast's connections between requests (StateIdle, then
+// StateActive); one taken over from fast is followed by its new owner.
 func (l *Conns) Watch(fast *fasthttp.Server) {
 	next := fast.ConnState
 	fast.ConnState = func(c net.Conn, st fasthttp.ConnState) {
@@ -234,9 +228,8 @@ func (l *Conns) Watch(fast *fasthttp.Server) {
 	}
 }
 
-// idleList is the idle connections, the one idle longest first: each goes
-// idle at the back, so the list stays in that order without a sort. Its
-// length n is read without the lock, for /metrics.
+// idleList is the idle connections, the one idle longest first (each goes
+// idle at the back); n is read without the lock, for /metrics.
 type idleList struct {
 	head, tail *slot
 	n          atomic.Int64

@@ -2,43 +2,37 @@ package admission
 
 import (
 	"net/netip"
-	"sync"
 	"time"
 )
 
-// episodeQuiet is how long accepting must go without a refusal or an error
-// before an episode is logged as over: connections that come and go at the
-// cap make one episode, not one per connection, and so does a lasting
-// EMFILE, retried every acceptDelayMax.
+// episodeQuiet is how long accepting must go without trouble before an
+// episode is over: longer than the backoff, so a lasting EMFILE is one.
 const episodeQuiet = 2 * acceptDelayMax
 
-// episodes logs each run of refusals or accept errors twice: a warning when
-// it starts, and an info line with what it counted at the first connection
-// admitted episodeQuiet after its last. The server's own trouble (refusals
-// at the cap or out of descriptors, accept errors) is one kind of episode,
-// refusals of addresses at their share another, so that one greedy client
-// neither hides the server's trouble nor passes for it.
-type episodes struct {
-	emu          sync.Mutex // guards the two episodes
-	server, addr episode
-}
-
-// episode is one kind's run of trouble.
+// episode is a run of refusals or accept errors, logged when it starts and,
+// with what it counted, at the first admission episodeQuiet after its last.
+// The server's own trouble and addresses refused at their share are two
+// kinds, so that one greedy client neither hides the other nor passes for it.
 type episode struct {
-	on          bool
-	began, last time.Time // its first and latest refusal or error
-	counted     [2]uint64 // its owner's counters when it began
+	on              bool
+	began, last     time.Time // its first and latest refusal or error
+	refused, errors uint64    // what it counted
 }
 
-// hit records trouble at now; true if it begins an episode, whose counters
-// are then taken from counters.
-func (e *episode) hit(now time.Time, counters [2]uint64) bool {
-	e.last = now
-	if e.on {
-		return false
+// hit records trouble at now, an accept error if failed, else a refusal;
+// true if it begins an episode.
+func (e *episode) hit(now time.Time, failed bool) bool {
+	begins := !e.on
+	if begins {
+		*e = episode{on: true, began: now}
 	}
-	e.on, e.began, e.counted = true, now, counters
-	return true
+	e.last = now
+	if failed {
+		e.errors++
+	} else {
+		e.refused++
+	}
+	return begins
 }
 
 // over reports, once, whether at an admission at now the episode is over.
@@ -52,15 +46,10 @@ func (e *episode) over(now time.Time) bool {
 
 func (e *episode) lasted() string { return e.last.Sub(e.began).Round(time.Millisecond).String() }
 
-// serverCounts are the counters of the server's episodes.
-func (l *Conns) serverCounts() [2]uint64 {
-	return [2]uint64{l.refused[atCap].Load() + l.refused[outOfFiles].Load(), l.acceptErrors.Load()}
-}
-
 // failed counts a failed accept, and logs the start of an episode.
 func (l *Conns) failed(err error) {
 	l.emu.Lock()
-	if l.server.hit(time.Now(), l.serverCounts()) {
+	if l.server.hit(time.Now(), true) {
 		l.log.Warn("accepting connections fails: retrying with backoff, refusing what can be accepted",
 			"err", err, "open", l.open.Load(), "max_conns", l.max)
 	}
@@ -69,19 +58,20 @@ func (l *Conns) failed(err error) {
 }
 
 // refusedFor counts a refusal for why, of a connection from key, and logs
-// the start of an episode. An outOfFiles refusal is part of the accept
-// errors' episode, begun by failed.
+// the start of an episode (an outOfFiles refusal's was begun by failed).
 func (l *Conns) refusedFor(why refusal, key netip.Addr) {
 	now := time.Now()
 	l.emu.Lock()
 	defer l.emu.Unlock()
 	switch {
-	case why == atAddrCap && l.addr.hit(now, [2]uint64{l.refused[atAddrCap].Load()}):
+	case why == atAddrCap && l.addr.hit(now, false):
 		l.log.Warn("refusing an address's connections: at its share of the cap",
 			"addr", key.String(), "max_conns_per_ip", l.perAddr,
 			"hint", "a proxy in front is one address unless listed in JOBWAIT_TRUSTED_PROXIES")
-	case why == atCap && l.server.hit(now, l.serverCounts()):
+	case why == atCap && l.server.hit(now, false):
 		l.log.Warn("refusing connections: at the connection cap", "open", l.open.Load(), "max_conns", l.max)
+	case why == outOfFiles:
+		l.server.refused++
 	}
 	l.refused[why].Add(1)
 }
@@ -92,13 +82,11 @@ func (l *Conns) admitted() {
 	defer l.emu.Unlock()
 	now := time.Now()
 	if l.server.over(now) {
-		c := l.serverCounts()
 		l.log.Info("accepting connections again", "open", l.open.Load(), "max_conns", l.max,
-			"refused", c[0]-l.server.counted[0], "accept_errors", c[1]-l.server.counted[1],
-			"lasted", l.server.lasted())
+			"refused", l.server.refused, "accept_errors", l.server.errors, "lasted", l.server.lasted())
 	}
 	if l.addr.over(now) {
 		l.log.Info("no address refused for its share any more", "max_conns_per_ip", l.perAddr,
-			"refused", l.refused[atAddrCap].Load()-l.addr.counted[0], "lasted", l.addr.lasted())
+			"refused", l.addr.refused, "lasted", l.addr.lasted())
 	}
 }

@@ -11,12 +11,10 @@ import (
 )
 
 // DefaultConnReserve is the part of the file limit (RLIMIT_NOFILE) that the
-// default connection cap leaves to everything that is not a client's
-// connection: the Redis pool (64 connections per node, unless REDIS_URL's
-// pool_size says more), the keyspace subscriptions (one per master), the
-// listener and its spare descriptor, stdin, stdout and stderr, the poller,
-// the pprof listener, the files the metrics collector reads under /proc,
-// and DNS lookups. A cluster of many nodes needs more: set the cap.
+// default connection cap leaves to all but clients: the Redis pool (64 per
+// node unless REDIS_URL's pool_size says more), the subscriptions, the
+// listener and its spare, stdio, the poller, pprof, /proc reads for the
+// metrics, DNS. A cluster of many nodes needs more: set the cap.
 const DefaultConnReserve = 128
 
 // Backoff of a failing accept, as net/http's: 5 ms, doubling up to 1 s.
@@ -37,10 +35,9 @@ func MaxConnsFor(nofile uint64) int {
 }
 
 // Listener is a net.Listener under a Conns: a connection past a cap is
-// accepted and refused at once, so that its client is told to come back
-// instead of waiting in the listen backlog. Accept errors (out of
-// descriptors above all) never end the accept loop: it backs off, and out
-// of descriptors refuses on a spare one.
+// accepted and refused at once rather than left in the listen backlog.
+// Accept errors never end the accept loop: it backs off, and out of
+// descriptors refuses on a spare one.
 type Listener struct {
 	net.Listener
 	lim   *Conns
@@ -57,7 +54,6 @@ func (l *Conns) Listen(ln net.Listener) *Listener {
 	if sc, ok := ln.(syscall.Conn); ok {
 		if raw, err := sc.SyscallConn(); err == nil {
 			wl.raw = raw
-			wl.spare, _ = os.Open(os.DevNull)
 		}
 	}
 	return wl
@@ -91,10 +87,7 @@ func (l *Listener) Accept() (net.Conn, error) {
 		// Past a cap: answer, without blocking, and close.
 		if sc, ok := c.(syscall.Conn); ok {
 			if raw, err := sc.SyscallConn(); err == nil {
-				_ = raw.Write(func(fd uintptr) bool {
-					refuseFD(int(fd), l.lim.refusal)
-					return true
-				})
+				_ = raw.Control(func(fd uintptr) { refuseFD(int(fd), l.lim.refusal) })
 			}
 		}
 		_ = c.Close()
@@ -118,20 +111,16 @@ func (l *Listener) backoff() {
 	}
 }
 
-// refuseOnSpare, out of descriptors, frees the spare one to accept a pending
-// connection, refuses it and takes the spare back. It reports whether a
-// connection was refused; false when none is pending.
+// refuseOnSpare, out of descriptors, frees the spare one to accept and
+// refuse a pending connection, and takes it back; false if none was pending.
 func (l *Listener) refuseOnSpare() bool {
-	if l.spare == nil || l.raw == nil {
+	if l.spare == nil {
 		return false
 	}
 	l.closeSpare()
 	refused := false
-	// Control, not Read: a listener's RawConn supports only Control, which
-	// never waits (the socket is non-blocking): a pending connection or none.
-	_ = l.raw.Control(func(fd uintptr) {
-		refused = refusePending(int(fd), l.lim.refusal)
-	})
+	// A listener's RawConn supports only Control; the socket never blocks.
+	_ = l.raw.Control(func(fd uintptr) { refused = refusePending(int(fd), l.lim.refusal) })
 	l.spare, _ = os.Open(os.DevNull)
 	if refused {
 		l.lim.refusedFor(outOfFiles, netip.Addr{})

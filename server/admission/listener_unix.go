@@ -14,9 +14,8 @@ func FileLimit() uint64 {
 	return uint64(r.Cur) // an int64 on the BSDs
 }
 
-// refusePending accepts a pending connection on a listening socket,
-// refuses it and closes it. It does not wait (Go keeps its sockets
-// non-blocking): false when no connection is pending.
+// refusePending accepts a pending connection on a listening socket, refuses
+// it and closes it; false when none is pending (Go's sockets never block).
 func refusePending(fd int, resp []byte) bool {
 	nfd, _, err := syscall.Accept(fd)
 	if err != nil {
@@ -27,11 +26,11 @@ func refusePending(fd int, resp []byte) bool {
 	return true
 }
 
-// refuseFD writes the refusal to a connection's socket without blocking:
-// first it drops what the client has sent already (a few reads at most),
-// so that the close that follows sends FIN rather than RST, which could
-// discard the refusal before the client reads it. A refusal that does not
-// fit the socket's buffer (it always fits a new connection's) is cut.
+// refuseFD writes the refusal to a connection's socket without blocking,
+// having first dropped what the client sent (a few reads at most), so that
+// the close sends FIN rather than RST, which could discard the refusal
+// unread. A refusal that does not fit the socket's buffer (it always fits
+// a new connection's) is cut.
 func refuseFD(fd int, resp []byte) {
 	var b [4096]byte
 	for range 4 {

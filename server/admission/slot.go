@@ -9,20 +9,16 @@ import (
 	"time"
 )
 
-// slot is one open connection's place under the connection cap: its
-// address's count, its phase, its place on the idle list. It is given back
-// once however often, and by whomever, the connection is closed (fasthttp, a
-// held wait, or a reset seen by either), or when it is reclaimed.
-//
-// While quiet, a read deadline the connection's owner sets (fasthttp's read
-// timeout, set as the first request begins, before any byte) is held to the
-// first byte's deadline, and applied once the first byte is read. Only the
-// reader touches firstBy and asked, and only while quiet: no lock.
+// slot is one open connection's place under the cap, given back once,
+// however often and by whomever the connection is closed, or when it is
+// reclaimed. While quiet, a read deadline the owner sets (fasthttp's read
+// timeout, set before any byte) is held to the first byte's, and applied
+// once that byte is read. Only the reader touches firstBy and asked, and
+// only while quiet: no lock.
 type slot struct {
-	lim     *Conns
-	conn    net.Conn // the connection itself
-	key     netip.Addr
-	counted bool // counted under key (see Conns.addrKey)
+	lim  *Conns
+	conn net.Conn   // the connection itself
+	key  netip.Addr // counted under it; the zero Addr: not counted per address
 
 	phase      atomic.Int32 // a phase; written under lim.mu, but quiet to busy (see Read)
 	prev, next *slot        // the idle list, under lim.mu
@@ -31,10 +27,9 @@ type slot struct {
 }
 
 // tcpConn is a TCP connection under the cap. It embeds *net.TCPConn so that
-// what the server relies on stays: net.Buffers still writes with writev (the
-// net package's unexported writeBuffers is promoted), and SyscallConn gives
-// the socket to a non-blocking peek. slot's Read, Close and deadline setters
-// win over those of TCPConn, which lie one level deeper (in net's conn).
+// net.Buffers still writes with writev (net's unexported writeBuffers is
+// promoted) and SyscallConn gives the socket to a non-blocking peek. slot's
+// Read, Close and deadline setters win over TCPConn's, a level deeper.
 type tcpConn struct {
 	slot
 	*net.TCPConn
@@ -51,7 +46,7 @@ type inner struct{ net.Conn }
 
 // wrap puts an admitted connection under the cap, quiet, its first-byte
 // deadline running.
-func (l *Conns) wrap(c net.Conn, key netip.Addr, counted bool) net.Conn {
+func (l *Conns) wrap(c net.Conn, key netip.Addr) net.Conn {
 	var s *slot
 	var w net.Conn
 	if tc, ok := c.(*net.TCPConn); ok {
@@ -61,7 +56,7 @@ func (l *Conns) wrap(c net.Conn, key netip.Addr, counted bool) net.Conn {
 		o := &otherConn{inner: inner{c}}
 		s, w = &o.slot, o
 	}
-	s.lim, s.conn, s.key, s.counted = l, c, key, counted
+	s.lim, s.conn, s.key = l, c, key
 	s.firstBy = time.Now().Add(l.firstByte)
 	_ = c.SetReadDeadline(s.firstBy)
 	return w
@@ -77,9 +72,8 @@ func slotOf(c net.Conn) *slot {
 
 func (s *slot) slotOf() *slot { return s }
 
-// Read reads from the connection. The first byte ends the quiet phase: the
-// deadline the owner asked for applies from then on; so does a timeout: the
-// connection was silent too long (its owner answers 408 and closes it).
+// Read reads from the connection. The first byte, or a timeout (silent too
+// long: the owner answers 408), ends the quiet phase.
 func (s *slot) Read(b []byte) (int, error) {
 	n, err := s.conn.Read(b)
 	if phase(s.phase.Load()) != quiet {
@@ -122,9 +116,8 @@ func (s *slot) Close() error {
 	return err
 }
 
-// shut ends a reclaimed connection without waiting for its owner: the client
-// gets a FIN, and the owner's read returns at once (EOF) and closes it. A
-// close here could wait for the owner's read to return.
+// shut ends a reclaimed connection without waiting for its owner (a close
+// could wait for its read): the client gets a FIN, the owner's read EOF.
 func (s *slot) shut() {
 	if hc, ok := s.conn.(interface {
 		CloseRead() error

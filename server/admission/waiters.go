@@ -15,8 +15,7 @@ var (
 
 // Waiters caps the waiters held in all and per client address (ClientAddr's,
 // counted under Key: rotating addresses within a /64 buys nothing), so that
-// one client cannot take every slot. A zero cap per address counts nothing
-// per address.
+// one client cannot take every slot.
 type Waiters struct {
 	max, perAddr int
 	trusted      []netip.Prefix

@@ -13,9 +13,8 @@ import (
 )
 
 // WriteGrace is what a held response's write deadline adds to the wait's
-// end, besides its bytes at the takeover's rate. The deadline is set from
-// the response, never per write: a client that stops reading is cut off
-// then; one reading at least at that rate never is, however large the answer.
+// end, besides its bytes at the takeover's rate: a client that stops
+// reading is cut off then; one reading at that rate never is.
 const WriteGrace = 5 * time.Second
 
 // CodeGone is the status counted for a held wait whose client left (or
@@ -23,8 +22,8 @@ const WriteGrace = 5 * time.Second
 const CodeGone = 499
 
 // Conn is a waiting client's connection, taken over from fasthttp. Its
-// writers take turns under mu (see the package doc and Watch); nothing is
-// written after the write that ends the response (finish).
+// writers take turns under mu; nothing is written after the write that
+// ends the response (finish).
 type Conn struct {
 	mu      sync.Mutex
 	ended   ending
@@ -35,10 +34,10 @@ type Conn struct {
 	done     func(code int) // the wait's release (see Takeover.Hold)
 	watching bool           // serve left the response to Watch, which releases it
 
-	raw    syscall.RawConn       // conn's socket, for writes that never block; nil: no pushes
-	tryFn  func(fd uintptr) bool // writes vec once without blocking into tryN, tryErr
+	raw    syscall.RawConn       // for writes that never block; nil: no pushes
+	tryFn  func(fd uintptr) bool // sendOnce, kept so that a push allocates no method value
 	tryN   int
-	more   bool // the push is the response's last write before a close: let the FIN ride with it
+	more   bool // the last write before a close: let the FIN ride with it
 	tryErr error
 
 	conn      net.Conn
@@ -53,14 +52,10 @@ type Conn struct {
 	sent int64     // bytes of the response so far
 	code int       // the status counted: what the response carried; CodeGone if nothing
 
-	// vec and parts are write's vector, kept with the connection so that a
-	// write allocates nothing (a net.Buffers of its own escapes).
-	vec   net.Buffers
+	vec   net.Buffers // write's vector, kept here so that a write allocates nothing
 	parts [3][]byte
 }
 
-// bufs holds the buffers in which a response's head or an event's frame is
-// built, for one write at a time; bodies are never copied in.
 var bufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
 func putBuf(bp *[]byte) {
@@ -84,12 +79,10 @@ func passHeaders(h *fasthttp.ResponseHeader) []byte {
 	return out
 }
 
-// write writes parts (at most three) in one system call, allocating nothing
-// unless the socket is full. The first part is the writer's own buffer; the
-// others are never changed (an answer's body shared by every waiter of the
-// job, or a fixed frame), so what a push leaves of them in rest is kept, not
-// copied: a large answer left unread by many clients is held once. A
-// goroutine that may block writes rest first, by the response's deadline.
+// write writes parts (at most three) in one system call. Only the first is
+// the writer's own buffer; what a push leaves of the others (a shared body,
+// a fixed frame) is kept in rest, not copied. A writer that may block
+// writes rest first.
 func (h *Conn) write(parts ...[]byte) error {
 	for _, p := range parts {
 		h.sent += int64(len(p))
@@ -103,8 +96,8 @@ func (h *Conn) write(parts ...[]byte) error {
 	return h.writeBy(parts)
 }
 
-// writeNow writes parts in one sendmsg that never blocks, keeping what the
-// socket did not take in rest. Nothing is written past a rest.
+// writeNow writes parts in one sendmsg that never blocks, keeping in rest
+// what the socket did not take; nothing is written past a rest.
 func (h *Conn) writeNow(parts [][]byte) error {
 	n := 0
 	if h.rest == nil {
@@ -122,10 +115,8 @@ func (h *Conn) writeNow(parts [][]byte) error {
 			n -= len(p)
 			continue
 		}
-		if i == 0 {
-			p = bytes.Clone(p[n:]) // the writer's own buffer, reused once write returns
-		} else {
-			p = p[n:]
+		if p = p[n:]; i == 0 {
+			p = bytes.Clone(p) // the writer's own buffer, reused once write returns
 		}
 		h.rest = append(h.rest, p)
 		n = 0
@@ -154,14 +145,12 @@ func (h *Conn) writeBy(parts [][]byte) error {
 	return err
 }
 
-// writeDeadline is when a held response of size bytes for a wait ending at
-// end must be written by: end + WriteGrace + size at rate bytes per second.
+// writeDeadline is end + WriteGrace + size bytes at rate bytes per second.
 func writeDeadline(end time.Time, size, rate int64) time.Time {
 	return end.Add(WriteGrace + time.Duration(float64(size)/float64(rate)*float64(time.Second)))
 }
 
-// finish records how the response ended, as ending.then allows; a client
-// gone is counted as CodeGone, whatever was written before. Called with mu
+// finish records how the response ended (see ending.then). Called with mu
 // held, or by serve before Watch.
 func (h *Conn) finish(e ending) {
 	if h.ended = h.ended.then(e, h.keepAlive); h.ended == endGone {

@@ -1,25 +1,23 @@
 // Package held runs jobwait's held connections: a long poll or stream that
 // must wait is taken over from fasthttp (Takeover.Hold), written on the bare
-// socket (Conn), moved by its jobs' changes, its clock and shutdown without
-// a goroutine of its own (Watch), and ended: handed back to fasthttp once the
-// client's next request begins (so that fasthttp's read timeout does not
-// apply to an idle client), closed gracefully or at once, or dropped.
+// socket (Conn), moved by its jobs' changes, its clock and shutdown with no
+// goroutine of its own (Watch), and ended: handed back to fasthttp once the
+// client's next request begins, closed gracefully or at once, or dropped.
 //
 // Ownership. The handler copies what the wait needs out of fiber.Ctx before
 // Hold and never touches it after (fasthttp reuses it). The write that ends
-// the response records how (ending.then), which decides the connection's
-// fate. done runs exactly once: when the response ends, or at fasthttp's
-// StateClosed if fasthttp closes the connection before handing it over.
+// the response records how, which decides the connection's fate. done runs
+// once: when the response ends, or at StateClosed if fasthttp closes the
+// connection before handing it over.
 //
-// Concurrency. One writer at a time, under the Conn's lock: the hub's fan-out
-// (Script.Change), which never blocks, and goroutines that may (serve, the
+// Concurrency. One writer at a time, under the Conn's lock: the hub's
+// fan-out (Script.Change), which never blocks, or a goroutine that may (the
 // clock, shutdown, the write of what a push left). A change that finds the
 // lock taken is marked pending and taken by the holder before it lets go.
 //
 // Backpressure. A push writes what the socket takes at once and keeps the
-// rest (shared bodies are never copied); a borrowed goroutine writes it by
-// the response's one deadline (see WriteGrace). A slower client is cut off;
-// no client ever delays the fan-out or another.
+// rest, uncopied, for a goroutine to write by the response's deadline
+// (WriteGrace): a slower client is cut off, and delays no other.
 //
 // Shutdown. Stop closes idle connections and refuses later hand-backs; the
 // server ends its waits' quit context, waits for HandedIn, shuts fasthttp

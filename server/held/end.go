@@ -19,11 +19,9 @@ const (
 	endGone                // the client left or stopped reading: close at once
 )
 
-// then is the one rule of a response's ends, the ending after e when next
-// is recorded (see Conn.finish): an open response ends any way (for reuse,
-// a close if the client may not send another request); an ended one is
-// written no more, but what a push left (Conn.rest) may yet fail to go: then
-// the client is gone. A gone client is final, and an end is never undone.
+// then is the one rule of a response's ends: an open response ends any way
+// (a reuse is a close unless kept alive); an ended one may yet find its
+// client gone, as what a push left fails to go. An end is never undone.
 func (e ending) then(next ending, keepAlive bool) ending {
 	switch {
 	case e == endOpen && next == endReuse && !keepAlive:
@@ -34,10 +32,9 @@ func (e ending) then(next ending, keepAlive bool) ending {
 	return e
 }
 
-// closeGracefully closes a connection whose response is complete without
-// losing any of it: a close with unread bytes in the socket (requests the
-// client pipelined behind a held one) sends a reset, and the peer's kernel
-// then drops what it has not yet delivered. So: half-close, discard what the
+// closeGracefully closes a connection without losing its response: a close
+// with unread bytes in the socket (pipelined requests) sends a reset, and the
+// peer drops what it has not delivered. So: half-close, discard what the
 // client sends until it closes too (2 s and 1 MiB at most), close.
 func closeGracefully(nc net.Conn) {
 	cw, ok := nc.(interface{ CloseWrite() error })
@@ -48,8 +45,8 @@ func closeGracefully(nc net.Conn) {
 }
 
 // closedAtOnce closes nc, whose last response is complete, unless the
-// client sent more (pipelined, or since), which a close would answer with a
-// reset; it reports whether it did. It never blocks.
+// client sent more, which a close would answer with a reset; it reports
+// whether it did. It never blocks.
 func closedAtOnce(nc net.Conn, behind bool) bool {
 	if st := peek(nc, false); behind || st == peekData || st == peekFailed {
 		return false
@@ -58,7 +55,7 @@ func closedAtOnce(nc net.Conn, behind bool) bool {
 	return true
 }
 
-// peekState is what a peek at a connection's socket found (see peek).
+// peekState is what a peek at a connection's socket found.
 type peekState int
 
 const (
@@ -68,9 +65,8 @@ const (
 	peekFailed                  // a reset, a closed connection, or the read deadline passed
 )
 
-// drop ends a stream cut by shutdown so that every client takes it for a
-// dropped connection and reconnects: a chunked stream ends without its last
-// chunk (an unexpected EOF); a close-delimited one (HTTP/1.0), which a FIN
+// drop ends a stream cut by shutdown as a dropped connection: a chunked
+// one without its last chunk; a close-delimited one (HTTP/1.0), which a FIN
 // would end cleanly, with a reset.
 func drop(nc net.Conn, chunked bool) {
 	if chunked {

@@ -9,22 +9,12 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
-// The framing of a held response: its head, a whole JSON answer, an event
-// stream's events (each one chunk), keepalives, and a stream cut by
-// shutdown. Each write that ends the response records how (finish); a
-// write that fails records that the client is gone.
-
 // head appends a response's status line and headers, without the blank line.
 func (h *Conn) head(b []byte, code int, contentType string) []byte {
-	b = append(b, "HTTP/1.1 "...)
-	b = strconv.AppendInt(b, int64(code), 10)
-	b = append(b, ' ')
-	b = append(b, fasthttp.StatusMessage(code)...)
-	b = append(b, "\r\nDate: "...)
-	b = fasthttp.AppendHTTPDate(b, time.Now())
-	b = append(b, "\r\nContent-Type: "...)
-	b = append(b, contentType...)
-	b = append(b, "\r\n"...)
+	b = strconv.AppendInt(append(b, "HTTP/1.1 "...), int64(code), 10)
+	b = append(append(b, ' '), fasthttp.StatusMessage(code)...)
+	b = fasthttp.AppendHTTPDate(append(b, "\r\nDate: "...), time.Now())
+	b = append(append(append(b, "\r\nContent-Type: "...), contentType...), "\r\n"...)
 	b = append(b, h.extra...)
 	if !h.keepAlive {
 		b = append(b, "Connection: close\r\n"...)
@@ -33,25 +23,19 @@ func (h *Conn) head(b []byte, code int, contentType string) []byte {
 }
 
 // Reply writes a whole JSON answer and ends the response: as the
-// connection's last (Connection: close, the FIN riding with it, see
-// sendOnce) when last, else leaving the connection to the client's next
-// request if it is kept alive.
+// connection's last (Connection: close, the FIN riding with it) when last,
+// else leaving the connection to the client's next request if kept alive.
 func (h *Conn) Reply(code, retryAfter int, body []byte, last bool) {
 	if last {
 		h.keepAlive, h.more = false, !h.behind
 	}
 	bp := bufs.Get().(*[]byte)
 	defer putBuf(bp)
-	b := h.head((*bp)[:0], code, fiber.MIMEApplicationJSON)
-	b = append(b, "Cache-Control: no-store\r\n"...)
+	b := append(h.head((*bp)[:0], code, fiber.MIMEApplicationJSON), "Cache-Control: no-store\r\n"...)
 	if retryAfter > 0 {
-		b = append(b, "Retry-After: "...)
-		b = strconv.AppendInt(b, int64(retryAfter), 10)
-		b = append(b, "\r\n"...)
+		b = append(strconv.AppendInt(append(b, "Retry-After: "...), int64(retryAfter), 10), "\r\n"...)
 	}
-	b = append(b, "Content-Length: "...)
-	b = strconv.AppendInt(b, int64(len(body)), 10)
-	b = append(b, "\r\n\r\n"...)
+	b = append(strconv.AppendInt(append(b, "Content-Length: "...), int64(len(body)), 10), "\r\n\r\n"...)
 	*bp = b
 	if h.headOnly {
 		body = nil
@@ -71,12 +55,11 @@ func (h *Conn) Reply(code, retryAfter int, body []byte, last bool) {
 }
 
 // chunkDigits is the fixed width of an event chunk's hex size, filled in
-// once the event is written behind it (leading zeros are valid).
+// once the event is built (leading zeros are valid).
 const chunkDigits = 8
 
 // reconnectSpread is the range of the random delay a stream cut by shutdown
-// adds to its client's reconnect, so that the clients of a replica that
-// stops do not all reconnect to the others at once.
+// adds to its reconnect, so that a stopping replica's clients spread out.
 const reconnectSpread = 5 * time.Second
 
 // keepalive is the heartbeat comment, as one chunk and bare (HTTP/1.0).
@@ -90,14 +73,12 @@ var (
 
 // retryLine appends the "retry:" field of d, with the blank line.
 func retryLine(b []byte, d time.Duration) []byte {
-	b = strconv.AppendInt(append(b, "retry: "...), d.Milliseconds(), 10)
-	return append(b, "\n\n"...)
+	return append(strconv.AppendInt(append(b, "retry: "...), d.Milliseconds(), 10), "\n\n"...)
 }
 
-// StreamHead returns a stream's response head and its first event's lead:
-// the retry line, telling EventSource to reconnect after retry. A stream is
-// its connection's last response (Connection: close), closed at once when
-// it ends rather than kept for a next request an EventSource never sends.
+// StreamHead returns a stream's response head and its first event's lead
+// (the retry line). A stream is its connection's last response: an
+// EventSource never sends another request on it.
 func (h *Conn) StreamHead(retry time.Duration) (pre, lead []byte) {
 	h.keepAlive = false
 	pre = h.head(nil, fiber.StatusOK, "text/event-stream; charset=utf-8")
@@ -110,8 +91,7 @@ func (h *Conn) StreamHead(retry time.Duration) (pre, lead []byte) {
 
 // Event writes one event as one chunk in one write: pre (the response head)
 // outside the chunk, lead (the retry line) inside it, and for a final event
-// the last chunk, which ends the response. The body, shared by every waiter,
-// is never copied. On HTTP/1.0 there are no chunks: the stream ends with the
+// the last chunk. On HTTP/1.0 there are no chunks: the stream ends with the
 // connection. False when the write failed: the client is gone.
 func (h *Conn) Event(pre, lead, id []byte, name string, body []byte, final bool) bool {
 	bp := bufs.Get().(*[]byte)
@@ -121,26 +101,21 @@ func (h *Conn) Event(pre, lead, id []byte, name string, body []byte, final bool)
 	if h.chunked {
 		b = append(b, "00000000\r\n"...)
 	}
-	b = append(b, lead...)
-	b = append(b, "id: "...)
-	b = append(b, id...)
-	b = append(b, "\nevent: "...)
-	b = append(b, name...)
-	b = append(b, "\ndata: "...)
+	b = append(append(append(b, lead...), "id: "...), id...)
+	b = append(append(append(b, "\nevent: "...), name...), "\ndata: "...)
 	*bp = b
 	tail := eventEnd[:2]
 	if h.chunked {
 		n := len(b) - start - chunkDigits - 2 + len(body) + 2 // the payload ends "\n\n"
-		const hex = "0123456789abcdef"
-		for i := chunkDigits - 1; i >= 0; i-- {
-			b[start+i] = hex[n&0xf]
+		for i := start + chunkDigits - 1; i >= start; i-- {
+			b[i] = "0123456789abcdef"[n&0xf]
 			n >>= 4
 		}
 		tail = eventEnd
 		if final {
 			tail = finalEnd
 		}
-		h.more = final && !h.behind // a close follows (see sendOnce)
+		h.more = final && !h.behind // a close follows
 	}
 	err := h.write(b, body, tail)
 	h.more = false
@@ -165,10 +140,9 @@ func (h *Conn) Keepalive() {
 	}
 }
 
-// Drop ends a stream cut by shutdown: no final event, and an end every
-// client takes for a dropped connection (see drop), so each reconnects with
-// its Last-Event-ID, to another replica, keeping its deadline, after the
-// poll interval plus a random part of reconnectSpread.
+// Drop ends a stream cut by shutdown as a dropped connection (see drop):
+// each client reconnects with its Last-Event-ID, to another replica, after
+// the poll interval plus a random part of reconnectSpread.
 func (h *Conn) Drop(poll time.Duration) {
 	msg := retryLine(nil, poll+rand.N(reconnectSpread))
 	if h.chunked {

@@ -7,7 +7,5 @@ import "net"
 // pushable cannot write without blocking here: held waits are woken instead.
 func (h *Conn) pushable() {}
 
-// peek cannot peek here: a connection is taken to hold data, so a vanished
-// client is noticed when a write fails, and a connection is handed on at
-// once or closed gracefully.
+// peek cannot peek here: a vanished client is noticed when a write fails.
 func peek(net.Conn, bool) peekState { return peekData }

@@ -10,26 +10,18 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The socket calls that never block: a held connection's pushes and peeks.
-
 // pushable readies h for writes that never block (see Conn).
 func (h *Conn) pushable() {
-	sc, ok := h.conn.(syscall.Conn)
-	if !ok {
-		return
+	if sc, ok := h.conn.(syscall.Conn); ok {
+		if rc, err := sc.SyscallConn(); err == nil {
+			h.raw, h.tryFn = rc, h.sendOnce
+		}
 	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return
-	}
-	h.raw, h.tryFn = rc, h.sendOnce
 }
 
-// sendOnce writes h.vec in one sendmsg without waiting for the socket: tryN
-// is what it took (0 when full), tryErr a failure. The response's last write
-// before a close (h.more) asks the kernel to hold its bytes for the close
-// (msgMore), so that the FIN rides in the same segment: one segment less to
-// send, receive and acknowledge per stream.
+// sendOnce writes h.vec in one sendmsg that never waits: tryN is what it
+// took, tryErr a failure. The last write before a close (h.more) lets the
+// FIN ride in the same segment (msgMore): one segment less per stream.
 func (h *Conn) sendOnce(fd uintptr) bool {
 	var iov [len(h.parts)]unix.Iovec
 	k := 0
@@ -61,10 +53,9 @@ func (h *Conn) sendOnce(fd uintptr) bool {
 	}
 }
 
-// peek peeks at one byte of c's socket without reading it, through the
-// runtime's poller, so that no connection needs a reader goroutine: with
-// wait, until a byte or the client's FIN comes or the read deadline passes;
-// without, at once.
+// peek peeks at c's socket through the runtime's poller, so that no
+// connection needs a reader goroutine: with wait, until a byte or the FIN
+// comes or the read deadline passes; without, at once.
 func peek(c net.Conn, wait bool) peekState {
 	sc, ok := c.(syscall.Conn)
 	if !ok {

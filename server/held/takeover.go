@@ -12,11 +12,11 @@ import (
 )
 
 // Takeover takes waiting connections over from a fasthttp server and gives
-// them back (see the package doc). What it relies on of fasthttp
-// (HijackSetNoResponse writes nothing and, with KeepHijackedConns, nothing
-// closes the connection; StateClosed, never StateHijacked, for a hijack
-// that never ran; the hijacked connection's UnsafeConn and buffered reader;
-// ServeConn's states and read timeout) is pinned by takeover_test.go.
+// them back. What it relies on of fasthttp (HijackSetNoResponse writes
+// nothing and, with KeepHijackedConns, nothing closes the connection;
+// StateClosed, never StateHijacked, for a hijack that never ran; the
+// hijacked connection's UnsafeConn and buffered reader; ServeConn's states
+// and read timeout) is pinned by takeover_test.go.
 type Takeover struct {
 	fast  *fasthttp.Server
 	rate  int64 // the slowest reading a held response is sure to be written to whole
@@ -39,10 +39,9 @@ type Idler interface {
 	Wake(c net.Conn) bool
 }
 
-// NewTakeover returns the held-connection machinery of fast, whose hijacked
-// connections it keeps and whose ConnState it sets (chain others after). A
-// held response must be readable at rate bytes per second (see WriteGrace);
-// idler is told when a connection awaits its next request.
+// NewTakeover returns the held-connection machinery of fast, whose
+// ConnState it sets (chain others after). A held response must be readable
+// at rate bytes per second (see WriteGrace).
 func NewTakeover(fast *fasthttp.Server, rate int, idler Idler) *Takeover {
 	t := &Takeover{fast: fast, rate: int64(rate), idler: idler,
 		idle: make(map[net.Conn]struct{}), handing: make(map[net.Conn]struct{})}
@@ -57,9 +56,8 @@ func NewTakeover(fast *fasthttp.Server, rate int, idler Idler) *Takeover {
 // once, with the status sent (CodeGone if none). The handler returns nil
 // after Hold, and never touches c again.
 func (t *Takeover) Hold(c *fiber.Ctx, end time.Time, done func(code int), serve func(h *Conn)) {
-	// A wait resumed after its end (a stream reconnecting late) is answered
-	// by a write deadline counted from now: from its end, it could be past
-	// before the first byte.
+	// A wait resumed after its end (a stream reconnecting late) gets a write
+	// deadline counted from now: from its end, it could pass before a byte.
 	if now := time.Now(); end.Before(now) {
 		end = now
 	}
@@ -83,9 +81,8 @@ func (t *Takeover) Hold(c *fiber.Ctx, end time.Time, done func(code int), serve 
 			return // released by connState already
 		}
 		if pipelined(nc) {
-			// The client's next request sits in fasthttp's reader, which goes
-			// back to its pool now: answer with Connection: close, and the
-			// client sends it again.
+			// The next request sits in fasthttp's reader, which goes back to
+			// its pool now: answer with Connection: close; the client resends.
 			h.keepAlive, h.behind = false, true
 		}
 		if u, ok := nc.(interface{ UnsafeConn() net.Conn }); ok {
@@ -93,8 +90,7 @@ func (t *Takeover) Hold(c *fiber.Ctx, end time.Time, done func(code int), serve 
 		}
 		h.conn = nc
 		h.pushable()
-		// Return at once: fasthttp then frees the request's context and
-		// buffers, which a wait does not need.
+		// Return at once: fasthttp frees the request's context and buffers.
 		go func() {
 			serve(h)
 			if !h.watching {
@@ -107,8 +103,8 @@ func (t *Takeover) Hold(c *fiber.Ctx, end time.Time, done func(code int), serve 
 	})
 }
 
-// release ends the hold of a response that has ended: the wait's done, then
-// the connection's fate as its ending says, unless it is closed already.
+// release runs the wait's done, then the connection's fate as its ending
+// says, unless it is closed already.
 func (t *Takeover) release(h *Conn, closed bool) {
 	h.done(h.code)
 	t.live.Add(-1)
@@ -127,9 +123,9 @@ func (t *Takeover) release(h *Conn, closed bool) {
 }
 
 // handBack gives a kept-alive connection back to fasthttp once its next
-// request begins: fasthttp's idle timeout applies while it waits, not its
-// header read timeout, which fasthttp starts at once on a connection it is
-// given. Nothing is handed back once Stop has run.
+// request begins: fasthttp's idle timeout applies while it waits, not the
+// header read timeout that ServeConn starts at once. Nothing is handed back
+// once Stop has run.
 func (t *Takeover) handBack(nc net.Conn) {
 	t.mu.Lock()
 	if t.shutting || nc.SetReadDeadline(time.Now().Add(t.fast.IdleTimeout)) != nil {
@@ -149,9 +145,7 @@ func (t *Takeover) handBack(nc net.Conn) {
 	woken := t.idler.Wake(nc)
 	switch {
 	case st == peekEOF:
-		// The client closed first and sent nothing more: a plain close sends
-		// no reset, and saves a half-close and a read per answered wait.
-		nc.Close()
+		nc.Close() // the client closed first: a plain close sends no reset
 		return
 	case st != peekData || !woken || nc.SetReadDeadline(time.Time{}) != nil:
 		closeGracefully(nc)
@@ -222,8 +216,8 @@ func settle(ctx context.Context, cond func() bool) error {
 	return nil
 }
 
-// connState releases a hold whose connection fasthttp closed before handing
-// it over, and notes when fasthttp has taken a handed-back connection in.
+// connState releases a hold whose connection fasthttp closed before the
+// hijack, and notes when fasthttp has taken a handed-back connection in.
 func (t *Takeover) connState(c net.Conn, st fasthttp.ConnState) {
 	if st != fasthttp.StateNew {
 		t.handed(c) // counted by fasthttp now, or gone
@@ -237,9 +231,8 @@ func (t *Takeover) connState(c net.Conn, st fasthttp.ConnState) {
 	}
 }
 
-// pipelined reports whether bytes of another request wait in the hijacked
-// connection's buffer: a read with a deadline already past returns them from
-// the buffer, or fails at once without touching the socket.
+// pipelined reports whether another request waits in the hijacked
+// connection's buffer: a read past its deadline returns only buffered bytes.
 func pipelined(nc net.Conn) bool {
 	if nc.SetReadDeadline(time.Unix(1, 0)) != nil {
 		return true

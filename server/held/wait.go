@@ -7,11 +7,10 @@ import (
 	"time"
 )
 
-// Script is what a held wait writes, told by Watch: Change when a job's
-// state changed (job is its index in Watch's list), Fire at each heartbeat,
-// at the wait's end and at shutdown. Each runs with the connection's lock
-// held; Change runs on the hub's fan-out and must not block (its writes
-// never do), Fire may. Reply, Event and Drop record how a response ended.
+// Script is what a held wait writes: Change when job (its index in Watch's
+// list) changed, Fire at each heartbeat, the wait's end and shutdown. Each
+// runs under the connection's lock; Change runs on the hub's fan-out and
+// must not block (its writes never do), Fire may.
 type Script interface {
 	Change(job int)
 	Fire(e Event)
@@ -26,20 +25,16 @@ const (
 	Shutdown              // the server stops: the connection will not be served again
 )
 
-// Source is one job a held wait watches: it calls f on each change of the
-// job, and runs what f returns once its other deliveries of the change are
-// made (stream.Waiter's OnChange).
+// Source is one job a held wait watches: it calls f on each change, and
+// what f returns once its other deliveries are made (stream.Waiter).
 type Source interface {
 	OnChange(f func() (after func()))
 }
 
 // Watch leaves h's response to its jobs, its clock and shutdown, and returns
-// at once: a wait of any number of jobs, with no goroutine of its own. serve
-// calls it as its last act. A job's change is taken at once (s.Change, on
-// the fan-out) if the lock is free, else by the lock's holder before it lets
-// go; the heartbeat, the end and shutdown fire s in goroutines that may
-// block. Every job is taken as Watch starts, for the changes since its first
-// state was read. Whoever ends the response releases the wait, once.
+// at once: no goroutine is left per wait. serve calls it last. Every job is
+// taken as Watch starts, for the changes since its first state was read;
+// whoever ends the response releases the wait, once.
 func Watch[S Source](h *Conn, s Script, jobs []S, beat time.Duration, quit context.Context) {
 	w := &wait{h: h, s: s}
 	w.pending.init(len(jobs))
@@ -66,15 +61,14 @@ type wait struct {
 	s        Script
 	clock    *clock
 	stopQuit func() bool
-	pending  jobSet // jobs changed, not yet taken (see push)
+	pending  jobSet // jobs changed, not yet taken
 	flushing bool   // a goroutine is on its way to write rest; guarded by h.mu
 	released bool   // guarded by h.mu
 }
 
-// push is a job's OnChange, run by the hub's fan-out, and never blocks. Where
-// writes cannot be made without blocking (no socket), a goroutine takes the
-// change. It returns the wait's end (letGo) if a change ended the response,
-// for the fan-out to run after its other deliveries.
+// push is a job's OnChange, on the hub's fan-out: it never blocks (without
+// a socket to push to, a goroutine takes the change), and returns the
+// wait's end if a change ended the response.
 func (w *wait) push(job int) (after func()) {
 	w.pending.add(job)
 	if w.h.raw == nil {
@@ -129,9 +123,8 @@ func (w *wait) quit() {
 	})
 }
 
-// turn, in a goroutine that may block, writes what a push left in rest
-// (unless the client is gone), then runs step (if not nil) unless the
-// response has ended, then the changes that came meanwhile.
+// turn, in a goroutine that may block, writes what a push left, runs step
+// (if any) unless the response has ended, then the changes that came.
 func (w *wait) turn(step func()) {
 	h := w.h
 	h.mu.Lock()
@@ -151,9 +144,9 @@ func (w *wait) turn(step func()) {
 	}
 }
 
-// unlock lets go of the lock, handing a write the socket did not take at
-// once to a goroutine that may block. Once the response has ended, it
-// returns the wait's end (letGo), once, for the caller to run.
+// unlock lets go of the lock, handing what the socket did not take to a
+// goroutine that may block; once the response has ended, it returns letGo,
+// once, for the caller to run.
 func (w *wait) unlock() (end func()) {
 	h := w.h
 	flush := h.rest != nil && h.ended != endGone && !w.flushing
@@ -170,10 +163,8 @@ func (w *wait) unlock() (end func()) {
 	return nil
 }
 
-// letGo ends a wait whose response is over: its clock and quit hook stop,
-// and its connection goes. A connection's last response, whole in the
-// socket, is closed here, with no wake-up and no read in between, before the
-// client's FIN; closedAtOnce's decision is taken once.
+// letGo ends a wait whose response is over. A last response, whole in the
+// socket, is closed here at once, before the client's FIN.
 func (w *wait) letGo() {
 	w.clock.stop()
 	w.stopQuit()
@@ -191,9 +182,45 @@ func (w *wait) letGo() {
 	}
 }
 
-// jobSet is a set of a wait's jobs, by index, changed concurrently without a
-// lock: one bit each, in words of 64; a wait of up to 64 jobs (every one-job
-// wait) keeps its one word inline.
+// clock is a held wait's one timer (time.AfterFunc, so no goroutine between
+// fires): every beat, and last at the wait's end. One timer, not a timer and
+// a ticker, halves what held waits keep in the runtime's timer heap.
+type clock struct {
+	t      *time.Timer
+	end    time.Time
+	beat   time.Duration
+	ending bool // the next fire is the wait's end
+}
+
+// startClock starts a clock for a wait ending at end, beating every beat
+// (> 0); f runs at each fire and calls fired.
+func startClock(end time.Time, beat time.Duration, f func()) *clock {
+	c := &clock{end: end, beat: beat}
+	c.t = time.AfterFunc(c.next(), f)
+	return c
+}
+
+func (c *clock) next() time.Duration {
+	d := time.Until(c.end)
+	if c.ending = d <= c.beat; c.ending {
+		return d
+	}
+	return c.beat
+}
+
+// fired reports whether the wait has ended; if not, it arms the next fire.
+func (c *clock) fired() (ended bool) {
+	if c.ending {
+		return true
+	}
+	c.t.Reset(c.next())
+	return false
+}
+
+func (c *clock) stop() { c.t.Stop() }
+
+// jobSet is a set of a wait's jobs, by index, changed without a lock: a bit
+// each; a wait of up to 64 jobs keeps its one word inline.
 type jobSet struct {
 	words []atomic.Uint64
 	first [1]atomic.Uint64
