@@ -76,7 +76,9 @@ func startSentinel(tb testing.TB, pw SentinelPasswords, t *TLS) *Sentinel {
 		if i == 1 {
 			data = append(data, "--replicaof", "127.0.0.1", strconv.Itoa(sn.Data[0].peerPort()))
 		}
-		sn.Data = append(sn.Data, node{tls: t, args: fixed(data...)}.startFor(tb))
+		s := node{tls: t, args: fixed(data...)}.startFor(tb)
+		s.password = pw.Data
+		sn.Data = append(sn.Data, s)
 	}
 	conf := fmt.Sprintf("sentinel monitor %s 127.0.0.1 %d 2\n", MasterName, sn.Data[0].peerPort()) +
 		"sentinel down-after-milliseconds " + MasterName + " 1000\n" +
@@ -221,19 +223,18 @@ func (sn *Sentinel) healthy() error {
 			running++
 		}
 	}
-	rc := redis.NewClient(&redis.Options{Addr: primary.Addr(), MaxRetries: -1, Password: sn.pw.Data})
-	defer rc.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	info, err := rc.Info(ctx, "replication").Result()
+	err = primary.query(2*time.Second, func(ctx context.Context, rc *redis.Client) error {
+		info, err := rc.Info(ctx, "replication").Result()
+		if err == nil && !strings.Contains(info, "role:master") {
+			err = fmt.Errorf("%s is not a master yet", primary.Addr())
+		}
+		if n := strings.Count(info, ",state=online,"); err == nil && n != running-1 {
+			err = fmt.Errorf("%s has %d online replicas; want %d", primary.Addr(), n, running-1)
+		}
+		return err
+	})
 	if err != nil {
 		return err
-	}
-	if !strings.Contains(info, "role:master") {
-		return fmt.Errorf("%s is not a master yet", primary.Addr())
-	}
-	if n := strings.Count(info, ",state=online,"); n != running-1 {
-		return fmt.Errorf("%s has %d online replicas; want %d", primary.Addr(), n, running-1)
 	}
 	return sn.ask(sn.Sentinels, func(ctx context.Context, sc *redis.SentinelClient) error {
 		m, err := sc.Master(ctx, MasterName).Result()
