@@ -120,17 +120,23 @@ func (c *Cluster) byAddr(addr string) *Server {
 	return nil
 }
 
-// ask runs fn against the first running node that answers it.
-func (c *Cluster) ask(fn func(ctx context.Context, rc *redis.Client) error) error {
+// ask returns fn's answer from the first running node that gives one.
+func ask[T any](c *Cluster, fn func(context.Context, *redis.Client) (T, error)) (T, error) {
+	var out T
 	err := errors.New("no cluster node is running")
 	for _, s := range c.Nodes {
-		if s.running() != nil {
-			if err = s.query(2*time.Second, fn); err == nil {
-				return nil
-			}
+		if s.running() == nil {
+			continue
+		}
+		err = s.query(2*time.Second, func(ctx context.Context, rc *redis.Client) (err error) {
+			out, err = fn(ctx, rc)
+			return err
+		})
+		if err == nil {
+			break
 		}
 	}
-	return err
+	return out, err
 }
 
 // everyNode fails unless fn passes on a client of every running node.
@@ -149,35 +155,30 @@ func (c *Cluster) everyNode(fn func(context.Context, *redis.Client) error) error
 // Masters returns the masters that serve slots, as one running node sees it.
 func (c *Cluster) Masters(tb testing.TB) []*Server {
 	tb.Helper()
-	out, err := c.masters()
+	out, err := ask(c, c.mastersSeen)
 	if err != nil {
 		tb.Fatalf("cluster masters: %v", err)
 	}
 	return out
 }
 
-func (c *Cluster) masters() ([]*Server, error) {
+// mastersSeen returns the masters that serve slots, as rc's node sees it.
+func (c *Cluster) mastersSeen(ctx context.Context, rc *redis.Client) ([]*Server, error) {
+	slots, err := rc.ClusterSlots(ctx).Result()
 	var out []*Server
-	err := c.ask(func(ctx context.Context, rc *redis.Client) error {
-		slots, err := rc.ClusterSlots(ctx).Result()
-		out = out[:0]
-		for _, r := range slots {
-			if s := c.byAddr(r.Nodes[0].Addr); s != nil && !slices.Contains(out, s) {
-				out = append(out, s)
-			}
+	for _, r := range slots {
+		if s := c.byAddr(r.Nodes[0].Addr); s != nil && !slices.Contains(out, s) {
+			out = append(out, s)
 		}
-		return err
-	})
+	}
 	return out, err
 }
 
 // Slot returns the hash slot of key.
 func (c *Cluster) Slot(tb testing.TB, key string) int {
 	tb.Helper()
-	var slot int64
-	err := c.ask(func(ctx context.Context, rc *redis.Client) (err error) {
-		slot, err = rc.ClusterKeySlot(ctx, key).Result()
-		return err
+	slot, err := ask(c, func(ctx context.Context, rc *redis.Client) (int64, error) {
+		return rc.ClusterKeySlot(ctx, key).Result()
 	})
 	if err != nil {
 		tb.Fatalf("slot of %q: %v", key, err)
@@ -185,38 +186,34 @@ func (c *Cluster) Slot(tb testing.TB, key string) int {
 	return int(slot)
 }
 
-// slotOwner is the address of the master that rc's node sees serving slot.
-func slotOwner(ctx context.Context, rc *redis.Client, slot int) (string, error) {
-	slots, err := rc.ClusterSlots(ctx).Result()
-	for _, r := range slots {
-		if r.Start <= slot && slot <= r.End {
-			return r.Nodes[0].Addr, nil
+// slotOwner reads the address of the master that a node sees serving slot.
+func slotOwner(slot int) func(context.Context, *redis.Client) (string, error) {
+	return func(ctx context.Context, rc *redis.Client) (string, error) {
+		slots, err := rc.ClusterSlots(ctx).Result()
+		for _, r := range slots {
+			if r.Start <= slot && slot <= r.End {
+				return r.Nodes[0].Addr, nil
+			}
 		}
+		return "", cmp.Or(err, fmt.Errorf("slot %d is not served", slot))
 	}
-	return "", cmp.Or(err, fmt.Errorf("slot %d is not served", slot))
 }
 
 // MasterOf returns the master that serves key's slot.
 func (c *Cluster) MasterOf(tb testing.TB, key string) *Server {
 	tb.Helper()
-	slot := c.Slot(tb, key)
-	var out *Server
-	err := c.ask(func(ctx context.Context, rc *redis.Client) error {
-		addr, err := slotOwner(ctx, rc, slot)
-		out = c.byAddr(addr)
-		return err
-	})
-	if err != nil || out == nil {
-		tb.Fatalf("master of %q: %v", key, err)
+	addr, err := ask(c, slotOwner(c.Slot(tb, key)))
+	if s := c.byAddr(addr); err == nil && s != nil {
+		return s
 	}
-	return out
+	tb.Fatalf("master of %q: %v", key, err)
+	return nil
 }
 
 // ReplicaOf returns a running replica of master.
 func (c *Cluster) ReplicaOf(tb testing.TB, master *Server) *Server {
 	tb.Helper()
-	var out *Server
-	err := c.ask(func(ctx context.Context, rc *redis.Client) error {
+	out, err := ask(c, func(ctx context.Context, rc *redis.Client) (*Server, error) {
 		// CLUSTER SLOTS leaves out replicas that have not replicated a
 		// byte yet; CLUSTER SHARDS lists them.
 		shards, err := rc.ClusterShards(ctx).Result()
@@ -226,12 +223,11 @@ func (c *Cluster) ReplicaOf(tb testing.TB, master *Server) *Server {
 			}
 			for _, n := range sh.Nodes {
 				if s := c.byAddr(shardAddr(n)); n.Role == "replica" && s != nil && s.running() != nil {
-					out = s
-					return nil
+					return s, nil
 				}
 			}
 		}
-		return cmp.Or(err, fmt.Errorf("no running replica of %s", master.Addr()))
+		return nil, cmp.Or(err, fmt.Errorf("no running replica of %s", master.Addr()))
 	})
 	if err != nil {
 		tb.Fatalf("replica of %s: %v", master.Addr(), err)
@@ -249,7 +245,7 @@ func (c *Cluster) Failover(tb testing.TB, replica *Server) {
 	tb.Helper()
 	replica.do(tb, "CLUSTER", "FAILOVER")
 	waitFor(tb, "replica "+replica.Addr()+" promoted", func() error {
-		masters, err := c.masters()
+		masters, err := ask(c, c.mastersSeen)
 		if err != nil {
 			return err
 		}
@@ -362,7 +358,7 @@ func (m *Migration) Finish(tb testing.TB) {
 	}
 	waitFor(tb, fmt.Sprintf("slot %d on %s", m.slot, m.to.Addr()), func() error {
 		return m.c.everyNode(func(ctx context.Context, rc *redis.Client) error {
-			addr, err := slotOwner(ctx, rc, m.slot)
+			addr, err := slotOwner(m.slot)(ctx, rc)
 			if err == nil && addr != m.to.Addr() {
 				err = fmt.Errorf("slot %d served by %s", m.slot, addr)
 			}
