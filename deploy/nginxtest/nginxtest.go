@@ -44,10 +44,9 @@ type Options struct {
 	TLSListen string
 }
 
-// Conf writes nginx.conf rewritten to run here into dir and returns its
-// path: upstream servers at o.Upstream, listening on o.Listen (and
-// o.TLSListen), pid, logs and temp files in dir, one worker (so upstream
-// keepalive is observable).
+// Conf writes nginx.conf rewritten to run here into dir and returns its path:
+// upstreams at o.Upstream, listening on o.Listen and o.TLSListen, pid, logs
+// and temp files in dir, one worker (so upstream keepalive is observable).
 func Conf(tb testing.TB, dir string, o Options) string {
 	tb.Helper()
 	_, file, _, _ := runtime.Caller(0)

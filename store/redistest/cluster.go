@@ -25,21 +25,18 @@ const clusterNodeTimeout = "1000"
 const clusterWait = 20 * time.Second
 
 // Cluster is a private Redis Cluster of three masters and three replicas on
-// loopback ports, for tests that change its topology. Its nodes are stopped
-// when the test ends.
+// loopback ports, for tests that change its topology; stopped when they end.
 type Cluster struct {
 	Nodes []*Server // in the order given to redis-cli --cluster create
 }
 
-// StartCluster starts six cluster-enabled redis-servers, joins them into
-// three masters with one replica each and waits until every node reports
-// cluster_state:ok.
+// StartCluster starts six redis-servers, joins them into three masters with
+// one replica each and waits until the cluster is healthy (WaitHealthy).
 func StartCluster(tb testing.TB) *Cluster { return startCluster(tb, nil) }
 
-// StartClusterTLS starts the cluster of StartCluster with TLS on a second
-// port of each node (replication and the cluster bus over TLS too); TLSURL
-// is its rediss:// URL. The plain ports stay open for the tests' own
-// clients, and Redis tells each client the ports of its own kind.
+// StartClusterTLS is StartCluster with TLS on a second port of each node (the
+// cluster bus and replication too); TLSURL is its rediss:// URL. Redis tells
+// each client the ports of its own kind; tests' own clients use the plain ones.
 func StartClusterTLS(tb testing.TB, t *TLS) *Cluster { return startCluster(tb, t) }
 
 func startCluster(tb testing.TB, t *TLS) *Cluster {
@@ -92,10 +89,9 @@ func (c *Cluster) url(scheme string, addr func(*Server) string) string {
 }
 
 // Client returns a cluster client seeded with every node, closed when the
-// test ends. It reads the topology again every second, as a producer with
-// periodic topology refresh does: go-redis otherwise learns of a promoted
-// replica only from a MOVED reply or after a minute, and keeps dialling a
-// killed master until then.
+// test ends. It reloads the topology every second, as a producer should:
+// go-redis otherwise learns of a promoted replica only from a MOVED reply or
+// after a minute, and keeps dialling a killed master until then.
 func (c *Cluster) Client(tb testing.TB) *redis.ClusterClient {
 	tb.Helper()
 	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.addrs(), DisableIdentity: true,

@@ -29,17 +29,16 @@ var aptPackages = map[string]string{
 // lookPath fails unless bin is in PATH, saying how to install it.
 func lookPath(bin string) error {
 	if _, err := exec.LookPath(bin); err != nil {
-		return fmt.Errorf("%s not found in PATH: install it with `apt-get install -y %s` (or run `make test`, which does)",
-			bin, aptPackages[bin])
+		return fmt.Errorf("%s not found in PATH: install it with `apt-get install -y %s` "+
+			"(or run `make test`, which does)", bin, aptPackages[bin])
 	}
 	return nil
 }
 
 // SkipIfShort skips an integration test under -short, the fast tier: every
-// starter of a real part (redis-server, the jobwait binary, nginx,
-// Chromium, npm) calls it, so that `go test -short ./...` runs on a
-// machine with none of them. Without -short a missing part fails the test
-// with how to install it.
+// starter of a real part (redis-server, jobwait, nginx, Chromium, npm) calls
+// it, so that `go test -short ./...` runs on a machine with none of them.
+// Without -short a missing part fails the test with how to install it.
 func SkipIfShort(tb testing.TB) {
 	tb.Helper()
 	if testing.Short() {
@@ -130,9 +129,8 @@ func (n node) startFor(tb testing.TB) *Server {
 	return s
 }
 
-// Start starts a private redis-server for one test and stops it when the
-// test ends. Extra args are passed to redis-server (e.g. "--rename-command",
-// "CONFIG", "").
+// Start starts a private redis-server for one test, stopped when it ends,
+// with extra args for redis-server (e.g. "--rename-command", "CONFIG", "").
 func Start(tb testing.TB, args ...string) *Server {
 	tb.Helper()
 	return node{args: fixed(args...)}.startFor(tb)

@@ -18,10 +18,9 @@ import (
 // MasterName is the name the sentinels of StartSentinel monitor.
 const MasterName = "jobs"
 
-// Sentinel is a private Sentinel deployment on loopback ports: one primary,
-// two replicas and three sentinels (quorum two) that fail a primary over
-// about a second after it stops answering. Everything is stopped when the
-// test ends.
+// Sentinel is a private Sentinel deployment on loopback ports, stopped when
+// the test ends: one primary, two replicas and three sentinels (quorum two)
+// that fail a primary over about a second after it stops answering.
 type Sentinel struct {
 	Data      []*Server // the data nodes; Data[0] is the first primary
 	Sentinels []*Server // redis-sentinel processes
@@ -35,18 +34,16 @@ type SentinelPasswords struct {
 	Data, Sentinel string
 }
 
-// StartSentinel starts the data nodes and the sentinels, with passwords if
-// pw sets them, and waits until the deployment is healthy (see
-// WaitHealthy).
+// StartSentinel starts the data nodes and the sentinels, with passwords if pw
+// sets them, and waits until the deployment is healthy (WaitHealthy).
 func StartSentinel(tb testing.TB, pw SentinelPasswords) *Sentinel {
 	tb.Helper()
 	return startSentinel(tb, pw, nil)
 }
 
-// StartSentinelTLS starts the deployment of StartSentinel with TLS on a
-// second port of every data node and sentinel, replication and the
-// sentinels' own connections over TLS too; TLSURL is its rediss:// URL. The
-// plain ports stay open for the tests' own clients.
+// StartSentinelTLS is StartSentinel with TLS on a second port of every node
+// (replication and the sentinels' own connections too); TLSURL is its
+// rediss:// URL. The plain ports stay open for the tests' own clients.
 func StartSentinelTLS(tb testing.TB, t *TLS) *Sentinel {
 	tb.Helper()
 	return startSentinel(tb, SentinelPasswords{}, t)
