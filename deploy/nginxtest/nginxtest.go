@@ -25,16 +25,14 @@ const ConfPath = "deploy/nginx.conf"
 func Binary(tb testing.TB) string {
 	tb.Helper()
 	redistest.SkipIfShort(tb)
-	path, err := exec.LookPath("nginx")
-	if err != nil {
-		for _, p := range []string{"/usr/sbin/nginx", "/usr/local/sbin/nginx"} {
-			if _, statErr := os.Stat(p); statErr == nil {
-				return p
-			}
+	// Debian's nginx is in sbin, not on a non-root PATH.
+	for _, name := range []string{"nginx", "/usr/sbin/nginx", "/usr/local/sbin/nginx"} {
+		if path, err := exec.LookPath(name); err == nil {
+			return path
 		}
-		tb.Fatalf("nginx not found (%v): install it, e.g. `apt-get install -y nginx`", err)
 	}
-	return path
+	tb.Fatal("nginx not found: install it, e.g. `apt-get install -y nginx`")
+	return ""
 }
 
 // Options say where the rewritten configuration runs.
@@ -46,10 +44,9 @@ type Options struct {
 	TLSListen string
 }
 
-// Conf writes nginx.conf rewritten to run here into dir and returns its
-// path: upstream servers at o.Upstream, listening on o.Listen (and
-// o.TLSListen), pid, logs and temp files in dir, one worker (so upstream
-// keepalive is observable).
+// Conf writes nginx.conf rewritten to run here into dir and returns its path:
+// upstreams at o.Upstream, listening on o.Listen and o.TLSListen, pid, logs
+// and temp files in dir, one worker (so upstream keepalive is observable).
 func Conf(tb testing.TB, dir string, o Options) string {
 	tb.Helper()
 	_, file, _, _ := runtime.Caller(0)
@@ -60,7 +57,7 @@ func Conf(tb testing.TB, dir string, o Options) string {
 		o.TLSListen = FreeAddr(tb)
 	}
 	certs := redistest.NewTLS(tb)
-	subs := []struct {
+	for _, s := range []struct {
 		re, repl string
 		needed   bool
 	}{
@@ -70,25 +67,17 @@ func Conf(tb testing.TB, dir string, o Options) string {
 		{`(?m)^(\s*ssl_certificate\s+)[^;]+;`, "${1}" + certs.ServerCert + ";", false},
 		{`(?m)^(\s*ssl_certificate_key\s+)[^;]+;`, "${1}" + certs.ServerKey + ";", false},
 		{`(?m)^http\s*\{`, "http {\n" + tempPaths(dir), true},
-		{`(?m)^\s*pid\s+[^;]+;`, "pid " + filepath.Join(dir, "nginx.pid") + ";", false},
 		{`(?m)^(\s*)error_log\s+[^;]+;`, "${1}error_log " + filepath.Join(dir, "error.log") + " info;", false},
 		{`(?m)^(\s*)access_log\s+\S+`, "${1}access_log " + AccessLog(dir), false},
-		{`(?m)^\s*worker_processes\s+[^;]+;`, "worker_processes 1;", false},
-		{`(?m)^(\s*)worker_rlimit_nofile\s+[^;]+;`, "", false},
-	}
-	for _, s := range subs {
+		{`(?m)^\s*(pid|worker_processes|worker_rlimit_nofile)\s+[^;]+;`, "", false},
+	} {
 		re := regexp.MustCompile(s.re)
 		if s.needed {
 			require.True(tb, re.MatchString(src), "nginx.conf has nothing matching %s to rewrite for the test", s.re)
 		}
 		src = re.ReplaceAllString(src, s.repl)
 	}
-	if !regexp.MustCompile(`(?m)^\s*pid\s`).MatchString(src) {
-		src = "pid " + filepath.Join(dir, "nginx.pid") + ";\n" + src
-	}
-	if !regexp.MustCompile(`(?m)^\s*worker_processes\s`).MatchString(src) {
-		src = "worker_processes 1;\n" + src
-	}
+	src = "pid " + filepath.Join(dir, "nginx.pid") + ";\nworker_processes 1;\n" + src
 	path := filepath.Join(dir, "nginx.conf")
 	require.NoError(tb, os.WriteFile(path, []byte(src), 0o644))
 	return path

@@ -1,6 +1,7 @@
 package redistest
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -24,21 +25,18 @@ const clusterNodeTimeout = "1000"
 const clusterWait = 20 * time.Second
 
 // Cluster is a private Redis Cluster of three masters and three replicas on
-// loopback ports, for tests that change its topology. Its nodes are stopped
-// when the test ends.
+// loopback ports, for tests that change its topology; stopped when they end.
 type Cluster struct {
 	Nodes []*Server // in the order given to redis-cli --cluster create
 }
 
-// StartCluster starts six cluster-enabled redis-servers, joins them into
-// three masters with one replica each and waits until every node reports
-// cluster_state:ok.
+// StartCluster starts six redis-servers, joins them into three masters with
+// one replica each and waits until the cluster is healthy (WaitHealthy).
 func StartCluster(tb testing.TB) *Cluster { return startCluster(tb, nil) }
 
-// StartClusterTLS starts the cluster of StartCluster with TLS on a second
-// port of each node (replication and the cluster bus over TLS too); TLSURL
-// is its rediss:// URL. The plain ports stay open for the tests' own
-// clients, and Redis tells each client the ports of its own kind.
+// StartClusterTLS is StartCluster with TLS on a second port of each node (the
+// cluster bus and replication too); TLSURL is its rediss:// URL. Redis tells
+// each client the ports of its own kind; tests' own clients use the plain ones.
 func StartClusterTLS(tb testing.TB, t *TLS) *Cluster { return startCluster(tb, t) }
 
 func startCluster(tb testing.TB, t *TLS) *Cluster {
@@ -68,11 +66,7 @@ func startCluster(tb testing.TB, t *TLS) *Cluster {
 	for range 6 {
 		s := n.startFor(tb)
 		c.Nodes = append(c.Nodes, s)
-		if t != nil {
-			args = append(args, s.tlsAddr())
-		} else {
-			args = append(args, s.Addr())
-		}
+		args = append(args, loopback(s.peerPort()))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), clusterWait)
 	defer cancel()
@@ -95,87 +89,92 @@ func (c *Cluster) url(scheme string, addr func(*Server) string) string {
 }
 
 // Client returns a cluster client seeded with every node, closed when the
-// test ends. It reads the topology again every second, as a producer with
-// periodic topology refresh does: go-redis otherwise learns of a promoted
-// replica only from a MOVED reply or after a minute, and keeps dialling a
-// killed master until then.
+// test ends. It reloads the topology every second, as a producer should:
+// go-redis otherwise learns of a promoted replica only from a MOVED reply or
+// after a minute, and keeps dialling a killed master until then.
 func (c *Cluster) Client(tb testing.TB) *redis.ClusterClient {
 	tb.Helper()
-	addrs := make([]string, len(c.Nodes))
-	for i, s := range c.Nodes {
-		addrs[i] = s.Addr()
-	}
-	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs, DisableIdentity: true,
+	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.addrs(), DisableIdentity: true,
 		ClusterStateReloadInterval: time.Second, MaintNotificationsConfig: Quiet()})
 	tb.Cleanup(func() { cc.Close() })
 	return cc
 }
 
-// query runs fn with a client of s, for timeout at most.
-func (s *Server) query(timeout time.Duration, fn func(context.Context, *redis.Client) error) error {
-	rc := redis.NewClient(&redis.Options{Addr: s.Addr(), MaxRetries: -1})
-	defer rc.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	return fn(ctx, rc)
+func (c *Cluster) addrs() []string {
+	addrs := make([]string, len(c.Nodes))
+	for i, s := range c.Nodes {
+		addrs[i] = s.Addr()
+	}
+	return addrs
 }
 
 // byAddr returns the node at addr, or nil.
 func (c *Cluster) byAddr(addr string) *Server {
-	for _, s := range c.Nodes {
-		if s.Addr() == addr {
-			return s
-		}
+	if i := slices.Index(c.addrs(), addr); i >= 0 {
+		return c.Nodes[i]
 	}
 	return nil
 }
 
-// ask runs fn against the first running node that answers it.
-func (c *Cluster) ask(fn func(ctx context.Context, rc *redis.Client) error) error {
+// ask returns fn's answer from the first running node that gives one.
+func ask[T any](c *Cluster, fn func(context.Context, *redis.Client) (T, error)) (T, error) {
+	var out T
 	err := errors.New("no cluster node is running")
 	for _, s := range c.Nodes {
 		if s.running() == nil {
 			continue
 		}
-		if err = s.query(2*time.Second, fn); err == nil {
-			return nil
+		err = s.query(2*time.Second, func(ctx context.Context, rc *redis.Client) (err error) {
+			out, err = fn(ctx, rc)
+			return err
+		})
+		if err == nil {
+			break
 		}
 	}
-	return err
+	return out, err
+}
+
+// everyNode fails unless fn passes on a client of every running node.
+func (c *Cluster) everyNode(fn func(context.Context, *redis.Client) error) error {
+	for _, s := range c.Nodes {
+		if s.running() == nil {
+			continue
+		}
+		if err := s.query(2*time.Second, fn); err != nil {
+			return fmt.Errorf("%s: %w", s.Addr(), err)
+		}
+	}
+	return nil
 }
 
 // Masters returns the masters that serve slots, as one running node sees it.
 func (c *Cluster) Masters(tb testing.TB) []*Server {
 	tb.Helper()
-	out, err := c.masters()
+	out, err := ask(c, c.mastersSeen)
 	if err != nil {
 		tb.Fatalf("cluster masters: %v", err)
 	}
 	return out
 }
 
-func (c *Cluster) masters() ([]*Server, error) {
+// mastersSeen returns the masters that serve slots, as rc's node sees it.
+func (c *Cluster) mastersSeen(ctx context.Context, rc *redis.Client) ([]*Server, error) {
+	slots, err := rc.ClusterSlots(ctx).Result()
 	var out []*Server
-	err := c.ask(func(ctx context.Context, rc *redis.Client) error {
-		slots, err := rc.ClusterSlots(ctx).Result()
-		out = out[:0]
-		for _, r := range slots {
-			if s := c.byAddr(r.Nodes[0].Addr); s != nil && !slices.Contains(out, s) {
-				out = append(out, s)
-			}
+	for _, r := range slots {
+		if s := c.byAddr(r.Nodes[0].Addr); s != nil && !slices.Contains(out, s) {
+			out = append(out, s)
 		}
-		return err
-	})
+	}
 	return out, err
 }
 
 // Slot returns the hash slot of key.
 func (c *Cluster) Slot(tb testing.TB, key string) int {
 	tb.Helper()
-	var slot int64
-	err := c.ask(func(ctx context.Context, rc *redis.Client) (err error) {
-		slot, err = rc.ClusterKeySlot(ctx, key).Result()
-		return err
+	slot, err := ask(c, func(ctx context.Context, rc *redis.Client) (int64, error) {
+		return rc.ClusterKeySlot(ctx, key).Result()
 	})
 	if err != nil {
 		tb.Fatalf("slot of %q: %v", key, err)
@@ -183,59 +182,48 @@ func (c *Cluster) Slot(tb testing.TB, key string) int {
 	return int(slot)
 }
 
-// slotOwner is the address of the master that rc's node sees serving slot.
-func slotOwner(ctx context.Context, rc *redis.Client, slot int) (string, error) {
-	slots, err := rc.ClusterSlots(ctx).Result()
-	if err != nil {
-		return "", err
-	}
-	for _, r := range slots {
-		if r.Start <= slot && slot <= r.End {
-			return r.Nodes[0].Addr, nil
+// slotOwner reads the address of the master that a node sees serving slot.
+func slotOwner(slot int) func(context.Context, *redis.Client) (string, error) {
+	return func(ctx context.Context, rc *redis.Client) (string, error) {
+		slots, err := rc.ClusterSlots(ctx).Result()
+		for _, r := range slots {
+			if r.Start <= slot && slot <= r.End {
+				return r.Nodes[0].Addr, nil
+			}
 		}
+		return "", cmp.Or(err, fmt.Errorf("slot %d is not served", slot))
 	}
-	return "", fmt.Errorf("slot %d is not served", slot)
 }
 
 // MasterOf returns the master that serves key's slot.
 func (c *Cluster) MasterOf(tb testing.TB, key string) *Server {
 	tb.Helper()
-	slot := c.Slot(tb, key)
-	var out *Server
-	err := c.ask(func(ctx context.Context, rc *redis.Client) error {
-		addr, err := slotOwner(ctx, rc, slot)
-		out = c.byAddr(addr)
-		return err
-	})
-	if err != nil || out == nil {
-		tb.Fatalf("master of %q: %v", key, err)
+	addr, err := ask(c, slotOwner(c.Slot(tb, key)))
+	if s := c.byAddr(addr); err == nil && s != nil {
+		return s
 	}
-	return out
+	tb.Fatalf("master of %q: %v", key, err)
+	return nil
 }
 
 // ReplicaOf returns a running replica of master.
 func (c *Cluster) ReplicaOf(tb testing.TB, master *Server) *Server {
 	tb.Helper()
-	var out *Server
-	err := c.ask(func(ctx context.Context, rc *redis.Client) error {
+	out, err := ask(c, func(ctx context.Context, rc *redis.Client) (*Server, error) {
 		// CLUSTER SLOTS leaves out replicas that have not replicated a
 		// byte yet; CLUSTER SHARDS lists them.
 		shards, err := rc.ClusterShards(ctx).Result()
-		if err != nil {
-			return err
-		}
 		for _, sh := range shards {
 			if !slices.ContainsFunc(sh.Nodes, func(n redis.Node) bool { return n.Role == "master" && shardAddr(n) == master.Addr() }) {
 				continue
 			}
 			for _, n := range sh.Nodes {
 				if s := c.byAddr(shardAddr(n)); n.Role == "replica" && s != nil && s.running() != nil {
-					out = s
-					return nil
+					return s, nil
 				}
 			}
 		}
-		return fmt.Errorf("no running replica of %s", master.Addr())
+		return nil, cmp.Or(err, fmt.Errorf("no running replica of %s", master.Addr()))
 	})
 	if err != nil {
 		tb.Fatalf("replica of %s: %v", master.Addr(), err)
@@ -251,14 +239,9 @@ func shardAddr(n redis.Node) string {
 // steps down) and waits until the whole cluster sees it as a master.
 func (c *Cluster) Failover(tb testing.TB, replica *Server) {
 	tb.Helper()
-	err := replica.query(2*time.Second, func(ctx context.Context, rc *redis.Client) error {
-		return rc.ClusterFailover(ctx).Err()
-	})
-	if err != nil {
-		tb.Fatalf("CLUSTER FAILOVER on %s: %v", replica.Addr(), err)
-	}
+	replica.do(tb, "CLUSTER", "FAILOVER")
 	waitFor(tb, "replica "+replica.Addr()+" promoted", func() error {
-		masters, err := c.masters()
+		masters, err := ask(c, c.mastersSeen)
 		if err != nil {
 			return err
 		}
@@ -278,19 +261,6 @@ func (c *Cluster) Kill(node *Server) { node.Stop() }
 func (c *Cluster) WaitHealthy(tb testing.TB) {
 	tb.Helper()
 	waitFor(tb, "cluster healthy", func() error { return c.everyNode(c.nodeHealthy) })
-}
-
-// everyNode fails unless fn passes on a client of every running node.
-func (c *Cluster) everyNode(fn func(context.Context, *redis.Client) error) error {
-	for _, s := range c.Nodes {
-		if s.running() == nil {
-			continue
-		}
-		if err := s.query(2*time.Second, fn); err != nil {
-			return fmt.Errorf("%s: %w", s.Addr(), err)
-		}
-	}
-	return nil
 }
 
 func (c *Cluster) nodeHealthy(ctx context.Context, rc *redis.Client) error {
@@ -326,22 +296,10 @@ func (c *Cluster) nodeHealthy(ctx context.Context, rc *redis.Client) error {
 	// A replica whose link to its master is not up could not be failed
 	// over to if its master were killed after WaitHealthy.
 	repl, err := rc.Info(ctx, "replication").Result()
-	if err != nil {
-		return err
+	if err == nil && strings.Contains(repl, "role:slave") && !strings.Contains(repl, "master_link_status:up") {
+		err = errors.New("replica link not up")
 	}
-	if strings.Contains(repl, "role:slave") && !strings.Contains(repl, "master_link_status:up") {
-		return errors.New("replica link not up")
-	}
-	return nil
-}
-
-// waitFor polls cond until it returns nil, failing tb after clusterWait
-// with its last error.
-func waitFor(tb testing.TB, what string, cond func() error) {
-	tb.Helper()
-	if err := poll(clusterWait, 50*time.Millisecond, nil, cond); err != nil {
-		tb.Fatalf("%s: %v", what, err)
-	}
+	return err
 }
 
 // Migration is one slot moving from one master to another, in the steps
@@ -358,11 +316,9 @@ type Migration struct {
 // BeginMigration marks slot importing on to and migrating on from.
 func (c *Cluster) BeginMigration(tb testing.TB, slot int, from, to *Server) *Migration {
 	tb.Helper()
-	m := &Migration{c: c, slot: slot, from: from, to: to}
-	fromID := m.cmd(tb, from, "CLUSTER", "MYID")
-	m.toID = m.cmd(tb, to, "CLUSTER", "MYID")
-	m.cmd(tb, to, "CLUSTER", "SETSLOT", slot, "IMPORTING", fromID)
-	m.cmd(tb, from, "CLUSTER", "SETSLOT", slot, "MIGRATING", m.toID)
+	m := &Migration{c: c, slot: slot, from: from, to: to, toID: to.do(tb, "CLUSTER", "MYID")}
+	to.do(tb, "CLUSTER", "SETSLOT", slot, "IMPORTING", from.do(tb, "CLUSTER", "MYID"))
+	from.do(tb, "CLUSTER", "SETSLOT", slot, "MIGRATING", m.toID)
 	return m
 }
 
@@ -379,26 +335,26 @@ func (m *Migration) MoveKeys(tb testing.TB, keys ...string) {
 // migrate moves keys to the target, on its TLS port under tls-cluster.
 func (m *Migration) migrate(tb testing.TB, keys []any) {
 	tb.Helper()
-	m.cmd(tb, m.from, append([]any{"MIGRATE", "127.0.0.1", m.to.peerPort(), "", 0, 5000, "KEYS"}, keys...)...)
+	m.from.do(tb, append([]any{"MIGRATE", "127.0.0.1", m.to.peerPort(), "", 0, 5000, "KEYS"}, keys...)...)
 }
 
 // Finish moves the slot's remaining keys to the target, gives it the slot
 // on every master, and waits until every running node sees it there.
 func (m *Migration) Finish(tb testing.TB) {
 	tb.Helper()
-	if keys, _ := m.cmd(tb, m.from, "CLUSTER", "GETKEYSINSLOT", m.slot, 1000).([]any); len(keys) > 0 {
+	if keys, _ := m.from.do(tb, "CLUSTER", "GETKEYSINSLOT", m.slot, 1000).([]any); len(keys) > 0 {
 		m.migrate(tb, keys)
 	}
-	m.cmd(tb, m.to, "CLUSTER", "SETSLOT", m.slot, "NODE", m.toID)
-	m.cmd(tb, m.from, "CLUSTER", "SETSLOT", m.slot, "NODE", m.toID)
+	m.to.do(tb, "CLUSTER", "SETSLOT", m.slot, "NODE", m.toID)
+	m.from.do(tb, "CLUSTER", "SETSLOT", m.slot, "NODE", m.toID)
 	for _, s := range m.c.Masters(tb) {
 		if s != m.to && s != m.from {
-			m.cmd(tb, s, "CLUSTER", "SETSLOT", m.slot, "NODE", m.toID)
+			s.do(tb, "CLUSTER", "SETSLOT", m.slot, "NODE", m.toID)
 		}
 	}
 	waitFor(tb, fmt.Sprintf("slot %d on %s", m.slot, m.to.Addr()), func() error {
 		return m.c.everyNode(func(ctx context.Context, rc *redis.Client) error {
-			addr, err := slotOwner(ctx, rc, m.slot)
+			addr, err := slotOwner(m.slot)(ctx, rc)
 			if err == nil && addr != m.to.Addr() {
 				err = fmt.Errorf("slot %d served by %s", m.slot, addr)
 			}
@@ -407,9 +363,9 @@ func (m *Migration) Finish(tb testing.TB) {
 	})
 }
 
-// cmd runs the command args on s and returns its reply, failing tb on an
+// do runs the command args on s and returns its reply, failing tb on an
 // error.
-func (m *Migration) cmd(tb testing.TB, s *Server, args ...any) any {
+func (s *Server) do(tb testing.TB, args ...any) any {
 	tb.Helper()
 	var reply any
 	err := s.query(5*time.Second, func(ctx context.Context, rc *redis.Client) (err error) {

@@ -1,8 +1,8 @@
 package redistest
 
 import (
+	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -19,26 +19,26 @@ import (
 	"github.com/redis/go-redis/v9/maintnotifications"
 )
 
-// installHints say how to install each binary the package runs.
-var installHints = map[string]string{
-	"redis-server":   "redis-server not found in PATH: install it with `apt-get install -y redis-server` (or run `make test`, which does)",
-	"redis-cli":      "redis-cli not found in PATH: install it with `apt-get install -y redis-server redis-tools` (or run `make test`, which does)",
-	"redis-sentinel": "redis-sentinel not found in PATH: install it with `apt-get install -y redis-sentinel` (or run `make test`, which does)",
+// aptPackages are what installs each binary the package runs.
+var aptPackages = map[string]string{
+	"redis-server":   "redis-server",
+	"redis-cli":      "redis-server redis-tools",
+	"redis-sentinel": "redis-sentinel",
 }
 
 // lookPath fails unless bin is in PATH, saying how to install it.
 func lookPath(bin string) error {
 	if _, err := exec.LookPath(bin); err != nil {
-		return errors.New(installHints[bin])
+		return fmt.Errorf("%s not found in PATH: install it with `apt-get install -y %s` "+
+			"(or run `make test`, which does)", bin, aptPackages[bin])
 	}
 	return nil
 }
 
 // SkipIfShort skips an integration test under -short, the fast tier: every
-// starter of a real part (redis-server, the jobwait binary, nginx,
-// Chromium, npm) calls it, so that `go test -short ./...` runs on a
-// machine with none of them. Without -short a missing part fails the test
-// with how to install it.
+// starter of a real part (redis-server, jobwait, nginx, Chromium, npm) calls
+// it, so that `go test -short ./...` runs on a machine with none of them.
+// Without -short a missing part fails the test with how to install it.
 func SkipIfShort(tb testing.TB) {
 	tb.Helper()
 	if testing.Short() {
@@ -58,11 +58,12 @@ func FreePort() (int, error) {
 
 // Server is one redis-server (or redis-sentinel) process on a loopback port.
 type Server struct {
-	port    int
-	tlsPort int // 0: no TLS
-	dir     string
-	argv    []string // the binary, and redis-sentinel's config file
-	args    []string // after the kit's own, so that they win
+	port     int
+	tlsPort  int // 0: no TLS
+	password string
+	dir      string
+	argv     []string // the binary, and redis-sentinel's config file
+	args     []string // after the kit's own, so that they win
 
 	mu   sync.Mutex
 	proc *Proc // nil once stopped
@@ -106,8 +107,7 @@ func (n node) start(dir string) (*Server, error) {
 			}
 			s.args = append(s.args, a...)
 		}
-		err = s.launch()
-		if err == nil {
+		if err = s.launch(); err == nil {
 			return s, nil
 		}
 		s.Stop()
@@ -129,9 +129,8 @@ func (n node) startFor(tb testing.TB) *Server {
 	return s
 }
 
-// Start starts a private redis-server for one test and stops it when the
-// test ends. Extra args are passed to redis-server (e.g. "--rename-command",
-// "CONFIG", "").
+// Start starts a private redis-server for one test, stopped when it ends,
+// with extra args for redis-server (e.g. "--rename-command", "CONFIG", "").
 func Start(tb testing.TB, args ...string) *Server {
 	tb.Helper()
 	return node{args: fixed(args...)}.startFor(tb)
@@ -155,16 +154,14 @@ func (s *Server) launch() error {
 	s.mu.Lock()
 	s.proc = p
 	s.mu.Unlock()
-	c := redis.NewClient(&redis.Options{Addr: s.Addr(), MaxRetries: -1})
-	defer c.Close()
 	err = p.Poll(10*time.Second, func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		err := c.Ping(ctx).Err()
-		if err != nil && strings.HasPrefix(err.Error(), "NOAUTH") { // answered: one with requirepass
-			return nil
-		}
-		return err
+		return s.query(time.Second, func(ctx context.Context, c *redis.Client) error {
+			err := c.Ping(ctx).Err()
+			if err != nil && strings.HasPrefix(err.Error(), "NOAUTH") { // answered: one with requirepass
+				return nil
+			}
+			return err
+		})
 	})
 	if err != nil {
 		text, _ := os.ReadFile(log)
@@ -173,22 +170,27 @@ func (s *Server) launch() error {
 	return nil
 }
 
-// Addr is the server's host:port.
-func (s *Server) Addr() string { return "127.0.0.1:" + strconv.Itoa(s.port) }
+// query runs fn with a client of s, for timeout at most.
+func (s *Server) query(timeout time.Duration, fn func(context.Context, *redis.Client) error) error {
+	c := redis.NewClient(&redis.Options{Addr: s.Addr(), MaxRetries: -1, Password: s.password})
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	return fn(ctx, c)
+}
 
-// tlsAddr is the host:port of the server's TLS port.
-func (s *Server) tlsAddr() string { return "127.0.0.1:" + strconv.Itoa(s.tlsPort) }
+func loopback(port int) string { return "127.0.0.1:" + strconv.Itoa(port) }
+
+// Addr is the server's host:port.
+func (s *Server) Addr() string { return loopback(s.port) }
+
+func (s *Server) tlsAddr() string { return loopback(s.tlsPort) }
 
 // peerPort is the port that other nodes and the sentinels reach s on: its
 // TLS port, if it has one.
-func (s *Server) peerPort() int {
-	if s.tlsPort != 0 {
-		return s.tlsPort
-	}
-	return s.port
-}
+func (s *Server) peerPort() int { return cmp.Or(s.tlsPort, s.port) }
 
-func (s *Server) peerAddr() string { return "127.0.0.1:" + strconv.Itoa(s.peerPort()) }
+func (s *Server) peerAddr() string { return loopback(s.peerPort()) }
 
 // URL is the server's redis:// URL for database 0.
 func (s *Server) URL() string { return "redis://" + s.Addr() + "/0" }
@@ -329,6 +331,15 @@ func (p *Proc) Stop(sig os.Signal, grace time.Duration) {
 // the process has exited, it returns ready's last error.
 func (p *Proc) Poll(within time.Duration, ready func() error) error {
 	return poll(within, 20*time.Millisecond, p, ready)
+}
+
+// waitFor polls cond every 50 ms until it returns nil, failing tb after
+// clusterWait with its last error.
+func waitFor(tb testing.TB, what string, cond func() error) {
+	tb.Helper()
+	if err := poll(clusterWait, 50*time.Millisecond, nil, cond); err != nil {
+		tb.Fatalf("%s: %v", what, err)
+	}
 }
 
 // poll is Proc.Poll every interval, p nil when there is no process to watch.

@@ -18,10 +18,9 @@ import (
 // MasterName is the name the sentinels of StartSentinel monitor.
 const MasterName = "jobs"
 
-// Sentinel is a private Sentinel deployment on loopback ports: one primary,
-// two replicas and three sentinels (quorum two) that fail a primary over
-// about a second after it stops answering. Everything is stopped when the
-// test ends.
+// Sentinel is a private Sentinel deployment on loopback ports, stopped when
+// the test ends: one primary, two replicas and three sentinels (quorum two)
+// that fail a primary over about a second after it stops answering.
 type Sentinel struct {
 	Data      []*Server // the data nodes; Data[0] is the first primary
 	Sentinels []*Server // redis-sentinel processes
@@ -35,18 +34,16 @@ type SentinelPasswords struct {
 	Data, Sentinel string
 }
 
-// StartSentinel starts the data nodes and the sentinels, with passwords if
-// pw sets them, and waits until the deployment is healthy (see
-// WaitHealthy).
+// StartSentinel starts the data nodes and the sentinels, with passwords if pw
+// sets them, and waits until the deployment is healthy (WaitHealthy).
 func StartSentinel(tb testing.TB, pw SentinelPasswords) *Sentinel {
 	tb.Helper()
 	return startSentinel(tb, pw, nil)
 }
 
-// StartSentinelTLS starts the deployment of StartSentinel with TLS on a
-// second port of every data node and sentinel, replication and the
-// sentinels' own connections over TLS too; TLSURL is its rediss:// URL. The
-// plain ports stay open for the tests' own clients.
+// StartSentinelTLS is StartSentinel with TLS on a second port of every node
+// (replication and the sentinels' own connections too); TLSURL is its
+// rediss:// URL. The plain ports stay open for the tests' own clients.
 func StartSentinelTLS(tb testing.TB, t *TLS) *Sentinel {
 	tb.Helper()
 	return startSentinel(tb, SentinelPasswords{}, t)
@@ -76,7 +73,9 @@ func startSentinel(tb testing.TB, pw SentinelPasswords, t *TLS) *Sentinel {
 		if i == 1 {
 			data = append(data, "--replicaof", "127.0.0.1", strconv.Itoa(sn.Data[0].peerPort()))
 		}
-		sn.Data = append(sn.Data, node{tls: t, args: fixed(data...)}.startFor(tb))
+		s := node{tls: t, args: fixed(data...)}.startFor(tb)
+		s.password = pw.Data
+		sn.Data = append(sn.Data, s)
 	}
 	conf := fmt.Sprintf("sentinel monitor %s 127.0.0.1 %d 2\n", MasterName, sn.Data[0].peerPort()) +
 		"sentinel down-after-milliseconds " + MasterName + " 1000\n" +
@@ -221,19 +220,18 @@ func (sn *Sentinel) healthy() error {
 			running++
 		}
 	}
-	rc := redis.NewClient(&redis.Options{Addr: primary.Addr(), MaxRetries: -1, Password: sn.pw.Data})
-	defer rc.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	info, err := rc.Info(ctx, "replication").Result()
+	err = primary.query(2*time.Second, func(ctx context.Context, rc *redis.Client) error {
+		info, err := rc.Info(ctx, "replication").Result()
+		if err == nil && !strings.Contains(info, "role:master") {
+			err = fmt.Errorf("%s is not a master yet", primary.Addr())
+		}
+		if n := strings.Count(info, ",state=online,"); err == nil && n != running-1 {
+			err = fmt.Errorf("%s has %d online replicas; want %d", primary.Addr(), n, running-1)
+		}
+		return err
+	})
 	if err != nil {
 		return err
-	}
-	if !strings.Contains(info, "role:master") {
-		return fmt.Errorf("%s is not a master yet", primary.Addr())
-	}
-	if n := strings.Count(info, ",state=online,"); n != running-1 {
-		return fmt.Errorf("%s has %d online replicas; want %d", primary.Addr(), n, running-1)
 	}
 	return sn.ask(sn.Sentinels, func(ctx context.Context, sc *redis.SentinelClient) error {
 		m, err := sc.Master(ctx, MasterName).Result()

@@ -48,9 +48,8 @@ type issuer struct {
 	key  *ecdsa.PrivateKey
 }
 
-// issue makes a key and a certificate for cn, signed by ca or, when ca is
-// nil, a CA of its own, and writes them to dir as name.pem and
-// name-key.pem.
+// issue makes a key and a certificate for cn, signed by ca (nil: a CA of its
+// own), and writes them to dir as name.pem and name-key.pem.
 func issue(tb testing.TB, dir, cn, name string, ca *issuer) (self *issuer, certPath, keyPath string) {
 	tb.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)

@@ -18,9 +18,8 @@ const NPMHint = "npm not found: install it with `apt-get install -y nodejs npm` 
 
 var installs sync.Mutex // one install at a time in this process
 
-// Install returns a directory where packages (each name@version) are
-// installed with npm, installing them first if they are not: their
-// commands are in Bin(dir, name).
+// Install returns the directory where packages (each name@version) are
+// installed, installing them with npm first if needed; see Bin.
 func Install(t testing.TB, packages ...string) string {
 	t.Helper()
 	redistest.SkipIfShort(t)

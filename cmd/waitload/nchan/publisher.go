@@ -26,9 +26,8 @@ type Publisher struct {
 	client *http.Client
 }
 
-// NewPublisher publishes to the Nchan at base (scheme://host and base
-// path) with client, which should allow as many connections as the
-// producer has writes in flight.
+// NewPublisher publishes to the Nchan at base (scheme://host and base path)
+// with client, which should allow a connection per write in flight.
 func NewPublisher(base string, client *http.Client) *Publisher {
 	return &Publisher{base: base, client: client}
 }

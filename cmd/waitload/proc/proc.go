@@ -3,8 +3,10 @@ package proc
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -79,8 +81,9 @@ type Child struct {
 
 	mu   sync.Mutex
 	last waiter.Counts
-	out  []waiter.Outcome
-	err  error
+
+	out []waiter.Outcome // set by read before done is closed
+	err error
 }
 
 // Start starts a holder process for spec; ctx kills it.
@@ -109,43 +112,36 @@ func Start(ctx context.Context, spec waiter.Spec) (*Child, error) {
 	return g, nil
 }
 
+// read takes the holder's messages until it exits; err is the first thing
+// that went wrong.
 func (g *Child) read(stdout io.Reader) {
 	defer close(g.done)
+	var err error
+	final := false
 	sc := bufio.NewScanner(stdout)
 	sc.Buffer(make([]byte, 64<<10), 256<<20)
-	var final bool
 	for sc.Scan() {
 		var m childMsg
-		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
-			g.setErr(fmt.Errorf("holder process: bad message: %w", err))
+		if bad := json.Unmarshal(sc.Bytes(), &m); bad != nil {
+			err = cmp.Or(err, fmt.Errorf("bad message: %w", bad))
 			continue
 		}
 		g.mu.Lock()
 		g.last = m.Counts
+		g.mu.Unlock()
 		if m.Final {
 			final, g.out = true, m.Outcomes
-			if m.Err != "" && g.err == nil {
-				g.err = fmt.Errorf("holder process: %s", m.Err)
+			if m.Err != "" {
+				err = cmp.Or(err, errors.New(m.Err))
 			}
 		}
-		g.mu.Unlock()
 	}
-	if err := sc.Err(); err != nil {
-		g.setErr(fmt.Errorf("holder process: %w", err))
+	err = cmp.Or(err, sc.Err(), g.cmd.Wait())
+	if err == nil && !final {
+		err = errors.New("ended without its outcomes")
 	}
-	if err := g.cmd.Wait(); err != nil {
-		g.setErr(fmt.Errorf("holder process: %w", err))
-	}
-	if !final {
-		g.setErr(fmt.Errorf("holder process ended without its outcomes"))
-	}
-}
-
-func (g *Child) setErr(err error) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.err == nil {
-		g.err = err
+	if err != nil {
+		g.err = fmt.Errorf("holder process: %w", err)
 	}
 }
 
@@ -160,7 +156,5 @@ func (g *Child) Counts() waiter.Counts {
 // it ended without them.
 func (g *Child) Wait() ([]waiter.Outcome, error) {
 	<-g.done
-	g.mu.Lock()
-	defer g.mu.Unlock()
 	return g.out, g.err
 }
