@@ -68,15 +68,15 @@ func Metric(base, name string, labels ...string) float64 {
 // Sum is the sum of name's counter, gauge or untyped series whose labels
 // include labels (name, value pairs); 0 when there is none.
 func (m Metrics) Sum(name string, labels ...string) float64 {
-	f := m[name]
-	if f == nil {
-		return 0
-	}
 	sum := 0.0
 series:
-	for _, s := range f.GetMetric() {
+	for _, s := range m[name].GetMetric() {
+		have := map[string]string{}
+		for _, l := range s.GetLabel() {
+			have[l.GetName()] = l.GetValue()
+		}
 		for i := 0; i+1 < len(labels); i += 2 {
-			if label(s, labels[i]) != labels[i+1] {
+			if have[labels[i]] != labels[i+1] {
 				continue series
 			}
 		}
@@ -84,15 +84,6 @@ series:
 		sum += s.GetGauge().GetValue() + s.GetCounter().GetValue() + s.GetUntyped().GetValue()
 	}
 	return sum
-}
-
-func label(s *dto.Metric, name string) string {
-	for _, l := range s.GetLabel() {
-		if l.GetName() == name {
-			return l.GetValue()
-		}
-	}
-	return ""
 }
 
 // Names are the names the page's series stand under, as a query names
