@@ -102,12 +102,10 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 	v.opts = []jwt.ParserOption{
 		jwt.WithValidMethods(v.methods),
 		jwt.WithAudience(c.Audience),
+		jwt.WithIssuer(c.Issuer), // "": iss is not checked
 		jwt.WithLeeway(c.Leeway),
 		jwt.WithExpirationRequired(),
 		jwt.WithStrictDecoding(),
-	}
-	if c.Issuer != "" {
-		v.opts = append(v.opts, jwt.WithIssuer(c.Issuer))
 	}
 	return v, nil
 }
@@ -162,10 +160,8 @@ func (v *Verifier) Check(ctx context.Context, token string, ids []string, now ti
 	if err != nil {
 		return Grant{}, v.refusal(tok, err)
 	}
-	for _, id := range c.Jobs {
-		if !store.ValidID(id) {
-			return Grant{}, refuse(ReasonClaims, errors.New("jobs holds a string that is not a job id"))
-		}
+	if slices.ContainsFunc(c.Jobs, func(id string) bool { return !store.ValidID(id) }) {
+		return Grant{}, refuse(ReasonClaims, errors.New("jobs holds a string that is not a job id"))
 	}
 	for _, id := range ids {
 		if !slices.Contains(c.Jobs, id) {
