@@ -93,7 +93,7 @@ func (c Config) Validate() error {
 }
 
 // withDefaults fills the zero values and refuses settings that do not fit
-// together. Its messages name the settings as an operator knows them.
+// together, naming the settings as an operator knows them.
 func (c Config) withDefaults() (Config, error) {
 	c.Mode = cmp.Or(c.Mode, Off)
 	if _, err := ParseMode(string(c.Mode)); err != nil {

@@ -206,8 +206,7 @@ func algorithmOf(pub any) (string, error) {
 }
 
 // Run refreshes the key set every Config.JWKSRefresh (every JWKSRetry while
-// fetches fail) until ctx ends, then returns nil; without a key set it
-// returns at once.
+// fetches fail) until ctx ends; it returns nil, at once without a key set.
 func (v *Verifier) Run(ctx context.Context) error {
 	if v == nil || v.cfg.JWKSURL == "" {
 		return nil

@@ -14,8 +14,7 @@ import (
 	"jobwait/store"
 )
 
-// Verifier checks wait tokens. Its zero value is not usable; a nil
-// *Verifier is Off.
+// Verifier checks wait tokens. Its zero value is not usable; a nil *Verifier is Off.
 type Verifier struct {
 	cfg     Config             // with defaults; HTTPClient refuses redirects
 	methods []string           // the algorithms the configured key admits
@@ -63,7 +62,7 @@ type Health struct {
 	Source      Source
 	Keys        int       // JWKS: the keys trusted now
 	Fetched     time.Time // when the key set was last fetched whole; zero if never
-	Stale       bool      // the last fetch failed (Error says why): tokens are checked with the keys of Fetched
+	Stale       bool      // the last fetch failed (Error says why): tokens are checked with Fetched's keys
 	Error       string
 	Fetches     uint64 // fetches of the key set, failed ones included
 	FetchErrors uint64
@@ -128,8 +127,7 @@ func (v *Verifier) Health() Health {
 	return v.h
 }
 
-// Authorize is a request's whole check: Extract, then Check; with the mode
-// Off it looks at nothing.
+// Authorize is Extract, then Check; with the mode Off it looks at nothing.
 func (v *Verifier) Authorize(ctx context.Context, authorization string, accessTokens []string, ids []string, now time.Time) (Grant, error) {
 	if v.Mode() == Off {
 		return Grant{}, nil
@@ -179,8 +177,7 @@ var (
 	errKeyAlg     = errors.New("alg is not the algorithm of the key named by kid")
 )
 
-// key is the jwt.Keyfunc: the key for t, whose alg the parser has already
-// found among v.methods (so t.Method is the header's alg).
+// key is the jwt.Keyfunc: the key for t, whose alg the parser has found in v.methods.
 func (v *Verifier) key(ctx context.Context, t *jwt.Token, now time.Time) (any, error) {
 	if _, ok := t.Header["crit"]; ok {
 		// RFC 7515 §4.1.11: a token that needs an extension we lack is refused.

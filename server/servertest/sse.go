@@ -28,9 +28,8 @@ func Get(addr, path string, limit time.Duration, header ...string) (*Conn, error
 	return (&Source{d: net.Dialer{Timeout: 5 * time.Second}}).Get(addr, path, limit, header...)
 }
 
-// Again sends GET path on the connection, kept alive after the last
-// response (read it whole first), and reads the new response's head
-// within limit.
+// Again sends GET path on the kept-alive connection (read the last response
+// whole first) and reads the new response's head within limit.
 func (c *Conn) Again(path string, limit time.Duration, header ...string) error {
 	c.SetDeadline(time.Now().Add(limit))
 	if _, err := io.WriteString(c.Conn, RawGet(path, header...)); err != nil {
@@ -45,8 +44,7 @@ func (c *Conn) Again(path string, limit time.Duration, header ...string) error {
 	return nil
 }
 
-// RawGet is a GET request for path as a client writes it, with extra
-// header lines.
+// RawGet is a client's GET request for path, with extra header lines.
 func RawGet(path string, header ...string) string {
 	head := "GET " + path + " HTTP/1.1\r\nHost: jobwait\r\n"
 	for _, h := range header {
@@ -55,8 +53,7 @@ func RawGet(path string, header ...string) string {
 	return head + "\r\n"
 }
 
-// MustGet is Get within 5 s, failing tb on an error; the connection is
-// closed when the test ends.
+// MustGet is Get within 5 s, failing tb on an error, closed when the test ends.
 func MustGet(tb testing.TB, addr, path string, header ...string) *Conn {
 	tb.Helper()
 	c, err := Get(addr, path, 5*time.Second, header...)
@@ -79,8 +76,7 @@ type Block struct {
 	At time.Time
 }
 
-// Raw is the block as sent, its lines joined by "\n", without the blank
-// line that ended it.
+// Raw is the block as sent, lines joined by "\n", without its blank line.
 func (b Block) Raw() string { return strings.Join(b.Lines, "\n") }
 
 // Block reads the body's next event-stream block within d: io.EOF when the
@@ -125,8 +121,7 @@ func (c *Conn) Ended(tb testing.TB, d time.Duration) time.Time {
 	return time.Now()
 }
 
-// EventsToEnd reads the stream's events until the server ends it, all
-// within d, and returns them.
+// EventsToEnd returns the stream's events until the server ends it within d.
 func (c *Conn) EventsToEnd(tb testing.TB, d time.Duration) []sse.Event {
 	tb.Helper()
 	var evs []sse.Event
