@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"sync"
@@ -50,11 +49,10 @@ func BinaryWith(tb testing.TB, flags ...string) string {
 	return path
 }
 
-// goBuild builds cmd/jobwait into out.
+// goBuild builds cmd/jobwait into out (a test runs in its package's
+// directory: inside the module).
 func goBuild(out string, flags ...string) error {
-	_, file, _, _ := runtime.Caller(0)
-	cmd := exec.Command("go", append(append([]string{"build"}, flags...), "-o", out, ".")...)
-	cmd.Dir = filepath.Join(filepath.Dir(filepath.Dir(filepath.Dir(file))), "cmd", "jobwait")
+	cmd := exec.Command("go", append(append([]string{"build"}, flags...), "-o", out, "jobwait/cmd/jobwait")...)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("go build %v ./cmd/jobwait: %v\n%s", flags, err, b)
 	}

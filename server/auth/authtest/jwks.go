@@ -87,10 +87,5 @@ func (j *JWKS) Hold() (release func()) {
 	j.mu.Lock()
 	j.hold = ch
 	j.mu.Unlock()
-	return sync.OnceFunc(func() {
-		j.mu.Lock()
-		j.hold = nil
-		j.mu.Unlock()
-		close(ch)
-	})
+	return sync.OnceFunc(func() { close(ch) }) // a closed hold holds nothing
 }
