@@ -35,22 +35,14 @@ func ParseMode(s string) (Mode, error) {
 
 // The defaults of Config's zero values, and the fixed limits.
 const (
-	DefaultAudience = "jobwait"
-	// DefaultLeeway is the clock skew allowed on exp and nbf.
-	DefaultLeeway = 30 * time.Second
-	// DefaultJWKSTimeout bounds one fetch of the key set, connection included.
-	DefaultJWKSTimeout = 5 * time.Second
-	// DefaultJWKSMaxBytes bounds the key set's body (a hundred RSA keys: 50 KB).
-	DefaultJWKSMaxBytes = 256 << 10
-	// DefaultJWKSRefresh is how often Run fetches the key set.
-	DefaultJWKSRefresh = 15 * time.Minute
-	// DefaultJWKSRetry is the least time between two fetches a request
-	// starts, and between Run's retries while fetches fail.
-	DefaultJWKSRetry = time.Minute
-	// MinSecretLen is the shortest HS256 secret: RFC 7518 §3.2 wants 256 bits.
-	MinSecretLen = 32
-	// MaxTokenLen bounds a token before it is decoded (fifty ids: about 4 KB).
-	MaxTokenLen = 8 << 10
+	DefaultAudience     = "jobwait"
+	DefaultLeeway       = 30 * time.Second // the clock skew allowed on exp and nbf
+	DefaultJWKSTimeout  = 5 * time.Second  // bounds one fetch of the key set, connection included
+	DefaultJWKSMaxBytes = 256 << 10        // bounds the key set's body (a hundred RSA keys: 50 KB)
+	DefaultJWKSRefresh  = 15 * time.Minute // how often Run fetches the key set
+	DefaultJWKSRetry    = time.Minute      // the least time between fetches for unknown kids, and Run's retries
+	MinSecretLen        = 32               // the shortest HS256 secret: RFC 7518 §3.2 wants 256 bits
+	MaxTokenLen         = 8 << 10          // bounds a token before it is decoded (fifty ids: about 4 KB)
 )
 
 // Config is how tokens are checked. Exactly one of Secret and JWKSURL is
@@ -101,7 +93,7 @@ func (c Config) Validate() error {
 }
 
 // withDefaults fills the zero values and refuses settings that do not fit
-// together. Its messages name the settings as an operator knows them.
+// together, naming the settings as an operator knows them.
 func (c Config) withDefaults() (Config, error) {
 	c.Mode = cmp.Or(c.Mode, Off)
 	if _, err := ParseMode(string(c.Mode)); err != nil {
@@ -149,18 +141,9 @@ func checkJWKSURL(raw string) error {
 	if u.Host == "" || u.Fragment != "" {
 		return fmt.Errorf("auth: JOBWAIT_AUTH_JWKS_URL %q: %s", u.Redacted(), want)
 	}
-	switch u.Scheme {
-	case "https":
+	h := u.Hostname()
+	if u.Scheme == "https" || u.Scheme == "http" && (h == "localhost" || net.ParseIP(h).IsLoopback()) {
 		return nil
-	case "http":
-		if loopback(u.Hostname()) {
-			return nil
-		}
 	}
 	return fmt.Errorf("auth: JOBWAIT_AUTH_JWKS_URL %q: want https (plain http only to a loopback address: whoever answers it can mint tokens)", u.Redacted())
-}
-
-func loopback(host string) bool {
-	ip := net.ParseIP(host)
-	return host == "localhost" || ip != nil && ip.IsLoopback()
 }

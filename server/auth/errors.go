@@ -54,13 +54,18 @@ type Error struct {
 	Err    error // the detail; nil when the reason says it all
 }
 
-// Code is the answer's code for a refusal of this reason.
-func (r Reason) Code() string {
-	if r == ReasonJobs {
-		return CodeForbidden
-	}
-	return CodeUnauthorized
+// answers are the two refusals, by Error.Forbidden.
+var answers = map[bool]struct {
+	is            error
+	status        int
+	code, message string
+}{
+	false: {ErrUnauthorized, http.StatusUnauthorized, CodeUnauthorized, MessageUnauthorized},
+	true:  {ErrForbidden, http.StatusForbidden, CodeForbidden, MessageForbidden},
 }
+
+// Code is the answer's code for a refusal of this reason.
+func (r Reason) Code() string { return answers[r == ReasonJobs].code }
 
 // Forbidden reports whether the refusal is AUTH_002 rather than AUTH_001.
 func (e *Error) Forbidden() bool { return e.Reason == ReasonJobs }
@@ -69,20 +74,10 @@ func (e *Error) Forbidden() bool { return e.Reason == ReasonJobs }
 func (e *Error) Code() string { return e.Reason.Code() }
 
 // Status is the answer's HTTP status: 401 or 403.
-func (e *Error) Status() int {
-	if e.Forbidden() {
-		return http.StatusForbidden
-	}
-	return http.StatusUnauthorized
-}
+func (e *Error) Status() int { return answers[e.Forbidden()].status }
 
 // Message is the answer's message.
-func (e *Error) Message() string {
-	if e.Forbidden() {
-		return MessageForbidden
-	}
-	return MessageUnauthorized
-}
+func (e *Error) Message() string { return answers[e.Forbidden()].message }
 
 // Error is the code, the reason and the detail, for the log.
 func (e *Error) Error() string {
@@ -95,9 +90,7 @@ func (e *Error) Error() string {
 
 // Is makes errors.Is(err, ErrUnauthorized) and errors.Is(err, ErrForbidden)
 // tell the two refusals apart.
-func (e *Error) Is(target error) bool {
-	return target == ErrForbidden && e.Forbidden() || target == ErrUnauthorized && !e.Forbidden()
-}
+func (e *Error) Is(target error) bool { return target == answers[e.Forbidden()].is }
 
 // Unwrap returns the detail.
 func (e *Error) Unwrap() error { return e.Err }

@@ -14,8 +14,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/MicahParks/jwkset"
@@ -24,122 +22,92 @@ import (
 // minRSABits is the smallest RSA modulus trusted (NIST SP 800-131A).
 const minRSABits = 2048
 
-// errUnknownKID: no key of the token's kid, even after the refresh allowed.
-var errUnknownKID = errors.New("no key of this kid in the key set")
-
 // key is one verification key and the one algorithm it is trusted for.
 type key struct {
 	alg string
 	pub any // *rsa.PublicKey, *ecdsa.PublicKey or ed25519.PublicKey
 }
 
-// jwks is the cache of the Event Service's key set. Reads are lock-free
-// (an atomic pointer to an immutable map); one fetch runs at a time and
-// every request that needs it waits for that one.
-type jwks struct {
-	cfg  Config // with defaults, and HTTPClient refusing redirects
-	url  string // JWKSURL as logged: its password hidden
-	keys atomic.Pointer[map[string]key]
-
-	mu        sync.Mutex
-	flight    chan struct{} // closed when the fetch under way ends; nil: none
-	attempted time.Time     // the start of the last fetch
-	skipped   string        // the keys the last fetch left out, and why
-	h         Health        // all but Mode
-}
-
-func newJWKS(c Config) *jwks {
+// startKeys readies the key set's cache and fetches the set once.
+func (v *Verifier) startKeys(ctx context.Context) {
 	client := &http.Client{}
-	if c.HTTPClient != nil {
-		*client = *c.HTTPClient
+	if v.cfg.HTTPClient != nil {
+		*client = *v.cfg.HTTPClient
 	}
 	// A redirect could lead anywhere, plain http included.
 	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	c.HTTPClient = client
-	u, _ := url.Parse(c.JWKSURL) // checked by withDefaults
-	s := &jwks{cfg: c, url: u.Redacted(), h: Health{Source: SourceJWKS}}
-	s.keys.Store(&map[string]key{})
-	return s
-}
-
-// lookup returns the key of kid, fetching the set once more if kid is not
-// in it and no fetch started within the retry interval before now.
-func (s *jwks) lookup(ctx context.Context, kid string, now time.Time) (key, error) {
-	if k, ok := (*s.keys.Load())[kid]; ok {
-		return k, nil
-	}
-	s.update(ctx, context.WithoutCancel(ctx), now, true)
-	if k, ok := (*s.keys.Load())[kid]; ok {
-		return k, nil
-	}
-	return key{}, errUnknownKID
+	v.cfg.HTTPClient = client
+	u, _ := url.Parse(v.cfg.JWKSURL) // checked by withDefaults
+	v.url = u.Redacted()
+	v.keys.Store(&map[string]key{})
+	v.update(ctx, ctx, time.Now(), false)
 }
 
 // update fetches the key set, or waits (as long as ctx lasts) for the fetch
 // under way. limited skips the fetch when one started within the retry
 // interval before now. The fetch itself runs under fetchCtx, bounded by the
 // timeout: a request that started it may leave, the others wait for it.
-func (s *jwks) update(ctx, fetchCtx context.Context, now time.Time, limited bool) {
-	s.mu.Lock()
-	if done := s.flight; done != nil {
-		s.mu.Unlock()
+func (v *Verifier) update(ctx, fetchCtx context.Context, now time.Time, limited bool) {
+	v.mu.Lock()
+	if done := v.flight; done != nil {
+		v.mu.Unlock()
 		select {
 		case <-done:
 		case <-ctx.Done():
 		}
 		return
 	}
-	if limited && !s.attempted.IsZero() && now.Sub(s.attempted) < s.cfg.JWKSRetry {
-		s.mu.Unlock()
+	if limited && !v.attempted.IsZero() && now.Sub(v.attempted) < v.cfg.JWKSRetry {
+		v.mu.Unlock()
 		return
 	}
 	done := make(chan struct{})
-	s.flight, s.attempted = done, now
-	s.mu.Unlock()
+	v.flight, v.attempted = done, now
+	v.mu.Unlock()
 
-	keys, skipped, err := s.fetch(fetchCtx)
+	keys, skipped, err := v.fetch(fetchCtx)
 
-	s.mu.Lock()
-	s.settle(keys, skipped, err)
-	s.flight = nil
-	s.mu.Unlock()
+	v.mu.Lock()
+	v.settle(keys, skipped, err)
+	v.flight = nil
+	v.mu.Unlock()
 	close(done)
 }
 
 // settle records a fetch's outcome and logs what changed; mu is held.
-func (s *jwks) settle(keys map[string]key, skipped string, err error) {
-	s.h.Fetches++
+func (v *Verifier) settle(keys map[string]key, skipped string, err error) {
+	v.h.Fetches++
 	if err != nil {
-		s.h.FetchErrors++
-		s.h.Error = err.Error()
-		if !s.h.Stale {
-			s.cfg.Logger.Warn("auth: key set fetch failed: tokens are checked with the keys fetched before",
-				"url", s.url, "keys", s.h.Keys, "fetched", s.h.Fetched, "err", err)
+		v.h.FetchErrors++
+		v.h.Error = err.Error()
+		if !v.h.Stale {
+			v.cfg.Logger.Warn("auth: key set fetch failed: tokens are checked with the keys fetched before",
+				"url", v.url, "keys", v.h.Keys, "fetched", v.h.Fetched, "err", err)
 		}
-		s.h.Stale = true
+		v.h.Stale = true
 		return
 	}
-	if s.h.Stale {
-		s.cfg.Logger.Info("auth: key set fetched again", "url", s.url, "keys", len(keys))
+	if v.h.Stale {
+		v.cfg.Logger.Info("auth: key set fetched again", "url", v.url, "keys", len(keys))
 	}
-	if skipped != s.skipped && skipped != "" {
-		s.cfg.Logger.Warn("auth: key set holds keys that are not trusted", "url", s.url, "skipped", skipped)
+	if skipped != v.skipped && skipped != "" {
+		v.cfg.Logger.Warn("auth: key set holds keys that are not trusted", "url", v.url, "skipped", skipped)
 	}
-	s.keys.Store(&keys)
-	s.skipped = skipped
-	s.h.Keys, s.h.Stale, s.h.Error, s.h.Fetched = len(keys), false, "", time.Now()
+	v.keys.Store(&keys)
+	v.skipped = skipped
+	v.h.Keys, v.h.Stale, v.h.Error, v.h.Fetched = len(keys), false, "", time.Now()
 }
 
 // fetch reads and parses the key set.
-func (s *jwks) fetch(ctx context.Context) (map[string]key, string, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.JWKSTimeout)
+func (v *Verifier) fetch(ctx context.Context) (map[string]key, string, error) {
+	ctx, cancel := context.WithTimeout(ctx, v.cfg.JWKSTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.cfg.JWKSURL, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, v.cfg.JWKSURL, nil)
 	if err != nil {
 		return nil, "", err
 	}
 	req.Header.Set("Accept", "application/jwk-set+json, application/json")
-	resp, err := s.cfg.HTTPClient.Do(req)
+	resp, err := v.cfg.HTTPClient.Do(req)
 	if err != nil {
 		return nil, "", err
 	}
@@ -147,12 +115,12 @@ func (s *jwks) fetch(ctx context.Context) (map[string]key, string, error) {
 	if resp.StatusCode != http.StatusOK {
 		return nil, "", fmt.Errorf("key set answered %s", resp.Status)
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, s.cfg.JWKSMaxBytes+1))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, v.cfg.JWKSMaxBytes+1))
 	if err != nil {
 		return nil, "", fmt.Errorf("read key set: %w", err)
 	}
-	if int64(len(body)) > s.cfg.JWKSMaxBytes {
-		return nil, "", fmt.Errorf("key set larger than %d bytes", s.cfg.JWKSMaxBytes)
+	if int64(len(body)) > v.cfg.JWKSMaxBytes {
+		return nil, "", fmt.Errorf("key set larger than %d bytes", v.cfg.JWKSMaxBytes)
 	}
 	return parseSet(body)
 }
@@ -237,26 +205,22 @@ func algorithmOf(pub any) (string, error) {
 	return "", fmt.Errorf("key type %T is not accepted (RSA, EC P-256, Ed25519)", pub)
 }
 
-// run fetches the set every refresh interval, and every retry interval
-// while fetches fail, until ctx ends.
-func (s *jwks) run(ctx context.Context) {
+// Run refreshes the key set every Config.JWKSRefresh (every JWKSRetry while
+// fetches fail) until ctx ends; it returns nil, at once without a key set.
+func (v *Verifier) Run(ctx context.Context) error {
+	if v == nil || v.cfg.JWKSURL == "" {
+		return nil
+	}
 	for {
-		next := s.cfg.JWKSRefresh
-		if s.health().Stale {
-			next = s.cfg.JWKSRetry
+		next := v.cfg.JWKSRefresh
+		if v.Health().Stale {
+			next = v.cfg.JWKSRetry
 		}
 		select {
 		case <-ctx.Done():
-			return
+			return nil
 		case <-time.After(next):
-			s.update(ctx, ctx, time.Now(), false)
+			v.update(ctx, ctx, time.Now(), false)
 		}
 	}
-}
-
-// health is the cache's state for Health.
-func (s *jwks) health() Health {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.h
 }

@@ -62,12 +62,9 @@ func Redact(uri string) string {
 	}
 	var b strings.Builder // written to only once a token is found
 	copied := 0           // uri[:copied] is in b
-	for start := q + 1; start <= len(uri); {
-		end := strings.IndexAny(uri[start:], "&;#")
-		if end < 0 {
-			end = len(uri)
-		} else {
-			end += start
+	for start, end := q+1, q+1; end <= len(uri); end++ {
+		if end < len(uri) && strings.IndexByte("&;#", uri[end]) < 0 {
+			continue
 		}
 		if name, _, hasValue := strings.Cut(uri[start:end], "="); hasValue && isTokenParam(name) {
 			b.WriteString(uri[copied:start])

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -12,14 +14,23 @@ import (
 	"jobwait/store"
 )
 
-// Verifier checks wait tokens. It is safe for concurrent use. Its zero
-// value is not usable; a nil *Verifier is Off.
+// Verifier checks wait tokens. Its zero value is not usable; a nil *Verifier is Off.
 type Verifier struct {
-	mode    Mode
+	cfg     Config             // with defaults; HTTPClient refuses redirects
 	methods []string           // the algorithms the configured key admits
 	opts    []jwt.ParserOption // every option but the clock
-	secret  []byte
-	keys    *jwks // nil with a secret
+
+	// The key set's cache (jwks.go). Reads are lock-free (an atomic pointer
+	// to an immutable map); one fetch runs at a time and every request that
+	// needs it waits for that one.
+	keys atomic.Pointer[map[string]key]
+	url  string // JWKSURL as logged: its password hidden
+
+	mu        sync.Mutex    // guards what follows
+	flight    chan struct{} // closed when the fetch under way ends; nil: none
+	attempted time.Time     // the start of the last fetch
+	skipped   string        // the keys the last fetch left out, and why
+	h         Health
 }
 
 // Grant is what a request's token allows beyond its jobs: how long.
@@ -47,13 +58,11 @@ const (
 
 // Health is the state of the keys, for /readyz's details and the metrics.
 type Health struct {
-	Mode    Mode
-	Source  Source
-	Keys    int       // JWKS: the keys trusted now
-	Fetched time.Time // when the key set was last fetched whole; zero if never
-	// Stale: the last fetch failed (Error says why), and tokens are checked
-	// with the keys of Fetched.
-	Stale       bool
+	Mode        Mode
+	Source      Source
+	Keys        int       // JWKS: the keys trusted now
+	Fetched     time.Time // when the key set was last fetched whole; zero if never
+	Stale       bool      // the last fetch failed (Error says why): tokens are checked with Fetched's keys
 	Error       string
 	Fetches     uint64 // fetches of the key set, failed ones included
 	FetchErrors uint64
@@ -70,35 +79,32 @@ type claims struct {
 }
 
 // New checks cfg and returns its Verifier. With a key set it fetches the
-// set once; a failed fetch is logged and reported by Health, not returned
-// (tokens are refused until a fetch succeeds). Errors are settings that
-// do not fit together.
+// set once; a failed fetch is logged and reported by Health, not returned.
+// Errors are settings that do not fit together.
 func New(ctx context.Context, cfg Config) (*Verifier, error) {
 	c, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
 	}
-	v := &Verifier{mode: c.Mode}
-	if c.Mode == Off {
+	v := &Verifier{cfg: c, h: Health{Mode: c.Mode, Source: SourceNone}}
+	switch {
+	case c.Mode == Off:
 		return v, nil
-	}
-	if len(c.Secret) > 0 {
-		v.methods = []string{jwt.SigningMethodHS256.Alg()}
-		v.secret = slices.Clone(c.Secret)
-	} else {
+	case c.JWKSURL == "":
+		v.h.Source, v.methods = SourceSecret, []string{jwt.SigningMethodHS256.Alg()}
+		v.cfg.Secret = slices.Clone(c.Secret)
+	default:
+		v.h.Source = SourceJWKS
 		v.methods = []string{jwt.SigningMethodRS256.Alg(), jwt.SigningMethodES256.Alg(), jwt.SigningMethodEdDSA.Alg()}
-		v.keys = newJWKS(c)
-		v.keys.update(ctx, ctx, time.Now(), false)
+		v.startKeys(ctx)
 	}
 	v.opts = []jwt.ParserOption{
 		jwt.WithValidMethods(v.methods),
 		jwt.WithAudience(c.Audience),
+		jwt.WithIssuer(c.Issuer), // "": iss is not checked
 		jwt.WithLeeway(c.Leeway),
 		jwt.WithExpirationRequired(),
 		jwt.WithStrictDecoding(),
-	}
-	if c.Issuer != "" {
-		v.opts = append(v.opts, jwt.WithIssuer(c.Issuer))
 	}
 	return v, nil
 }
@@ -108,34 +114,20 @@ func (v *Verifier) Mode() Mode {
 	if v == nil {
 		return Off
 	}
-	return v.mode
-}
-
-// Run refreshes the key set every Config.JWKSRefresh (every JWKSRetry while
-// fetches fail) until ctx ends, then returns nil; without a key set it
-// returns at once.
-func (v *Verifier) Run(ctx context.Context) error {
-	if v != nil && v.keys != nil {
-		v.keys.run(ctx)
-	}
-	return nil
+	return v.cfg.Mode
 }
 
 // Health is the state of the keys.
 func (v *Verifier) Health() Health {
-	switch {
-	case v.Mode() == Off:
+	if v == nil {
 		return Health{Mode: Off, Source: SourceNone}
-	case v.keys == nil:
-		return Health{Mode: v.mode, Source: SourceSecret}
 	}
-	h := v.keys.health()
-	h.Mode = v.mode
-	return h
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.h
 }
 
-// Authorize is a request's whole check: Extract, then Check; with the mode
-// Off it looks at nothing.
+// Authorize is Extract, then Check; with the mode Off it looks at nothing.
 func (v *Verifier) Authorize(ctx context.Context, authorization string, accessTokens []string, ids []string, now time.Time) (Grant, error) {
 	if v.Mode() == Off {
 		return Grant{}, nil
@@ -150,13 +142,10 @@ func (v *Verifier) Authorize(ctx context.Context, authorization string, accessTo
 // Check verifies token at now and that it lists every one of ids. An empty
 // token is allowed (a zero Grant) with the mode Optional and refused with
 // Required; with Off everything is allowed. A kid not in the key set may
-// make Check wait for one fetch of the set (at most Config.JWKSTimeout, or
-// until ctx ends).
+// wait for one fetch of the set (Config.JWKSTimeout, or until ctx ends).
 func (v *Verifier) Check(ctx context.Context, token string, ids []string, now time.Time) (Grant, error) {
 	switch {
-	case v.Mode() == Off:
-		return Grant{}, nil
-	case token == "" && v.mode == Optional:
+	case v.Mode() == Off, token == "" && v.cfg.Mode == Optional:
 		return Grant{}, nil
 	case token == "":
 		return Grant{}, refuse(ReasonMissing, nil)
@@ -169,10 +158,8 @@ func (v *Verifier) Check(ctx context.Context, token string, ids []string, now ti
 	if err != nil {
 		return Grant{}, v.refusal(tok, err)
 	}
-	for _, id := range c.Jobs {
-		if !store.ValidID(id) {
-			return Grant{}, refuse(ReasonClaims, errors.New("jobs holds a string that is not a job id"))
-		}
+	if slices.ContainsFunc(c.Jobs, func(id string) bool { return !store.ValidID(id) }) {
+		return Grant{}, refuse(ReasonClaims, errors.New("jobs holds a string that is not a job id"))
 	}
 	for _, id := range ids {
 		if !slices.Contains(c.Jobs, id) {
@@ -184,28 +171,33 @@ func (v *Verifier) Check(ctx context.Context, token string, ids []string, now ti
 
 // Errors of key: each becomes a Reason in refusal.
 var (
-	errCritical = errors.New("crit header: no extension is understood")
-	errNoKID    = errors.New("no kid: a key set needs the token to name its key")
-	errKeyAlg   = errors.New("alg is not the algorithm of the key named by kid")
+	errUnknownKID = errors.New("no key of this kid in the key set") // even after the refresh allowed
+	errCritical   = errors.New("crit header: no extension is understood")
+	errNoKID      = errors.New("no kid: a key set needs the token to name its key")
+	errKeyAlg     = errors.New("alg is not the algorithm of the key named by kid")
 )
 
-// key is the jwt.Keyfunc: the key for t, whose alg the parser has already
-// found among v.methods (so t.Method is the header's alg).
+// key is the jwt.Keyfunc: the key for t, whose alg the parser has found in v.methods.
 func (v *Verifier) key(ctx context.Context, t *jwt.Token, now time.Time) (any, error) {
 	if _, ok := t.Header["crit"]; ok {
 		// RFC 7515 §4.1.11: a token that needs an extension we lack is refused.
 		return nil, errCritical
 	}
-	if v.keys == nil {
-		return v.secret, nil
+	if v.cfg.JWKSURL == "" {
+		return []byte(v.cfg.Secret), nil
 	}
 	kid, _ := t.Header["kid"].(string)
 	if kid == "" {
 		return nil, errNoKID
 	}
-	k, err := v.keys.lookup(ctx, kid, now)
-	if err != nil {
-		return nil, err
+	k, ok := (*v.keys.Load())[kid]
+	if !ok {
+		// Not in the cache: fetch the set once more, unless a fetch started
+		// within the retry interval before now.
+		v.update(ctx, context.WithoutCancel(ctx), now, true)
+		if k, ok = (*v.keys.Load())[kid]; !ok {
+			return nil, errUnknownKID
+		}
 	}
 	if t.Method.Alg() != k.alg {
 		return nil, errKeyAlg

@@ -16,8 +16,7 @@ import (
 // Metrics is one reading of jobwait's /metrics, by family name.
 type Metrics map[string]*dto.MetricFamily
 
-// ReadMetrics reads base's /metrics with Prometheus's own parser of its
-// text format.
+// ReadMetrics reads base's /metrics with Prometheus's own text parser.
 func ReadMetrics(base string) (Metrics, error) {
 	c := http.Client{Timeout: 5 * time.Second}
 	return MetricsFrom(c.Get(base + "/metrics"))
@@ -54,9 +53,8 @@ func MetricsFrom(resp *http.Response, err error) (Metrics, error) {
 	return m, nil
 }
 
-// Metric is the sum of name's series on base's /metrics whose labels
-// include labels (name, value pairs); 0 when there is no such series, -1
-// when /metrics cannot be read.
+// Metric is the Sum of name's series with labels on base's /metrics; -1
+// when it cannot be read.
 func Metric(base, name string, labels ...string) float64 {
 	m, err := ReadMetrics(base)
 	if err != nil {
@@ -68,15 +66,15 @@ func Metric(base, name string, labels ...string) float64 {
 // Sum is the sum of name's counter, gauge or untyped series whose labels
 // include labels (name, value pairs); 0 when there is none.
 func (m Metrics) Sum(name string, labels ...string) float64 {
-	f := m[name]
-	if f == nil {
-		return 0
-	}
 	sum := 0.0
 series:
-	for _, s := range f.GetMetric() {
+	for _, s := range m[name].GetMetric() {
+		have := map[string]string{}
+		for _, l := range s.GetLabel() {
+			have[l.GetName()] = l.GetValue()
+		}
 		for i := 0; i+1 < len(labels); i += 2 {
-			if label(s, labels[i]) != labels[i+1] {
+			if have[labels[i]] != labels[i+1] {
 				continue series
 			}
 		}
@@ -86,18 +84,8 @@ series:
 	return sum
 }
 
-func label(s *dto.Metric, name string) string {
-	for _, l := range s.GetLabel() {
-		if l.GetName() == name {
-			return l.GetValue()
-		}
-	}
-	return ""
-}
-
-// Names are the names the page's series stand under, as a query names
-// them: a histogram's name_bucket, name_sum and name_count, a summary's
-// name, name_sum and name_count.
+// Names are the names the series stand under, as a query names them: a
+// histogram's name_bucket, name_sum and name_count, a summary's name too.
 func (m Metrics) Names() map[string]bool {
 	names := map[string]bool{}
 	for name, f := range m {

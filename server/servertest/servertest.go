@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"sync"
@@ -27,8 +26,7 @@ var built = sync.OnceValues(func() (string, error) {
 	return path, goBuild(path)
 })
 
-// Binary returns the path of a jobwait binary built from this checkout,
-// once per test process.
+// Binary is the path of a jobwait binary built from this checkout once per test process.
 func Binary(tb testing.TB) string {
 	tb.Helper()
 	redistest.SkipIfShort(tb)
@@ -39,9 +37,8 @@ func Binary(tb testing.TB) string {
 	return path
 }
 
-// BinaryWith builds jobwait from this checkout with go build's flags
-// (such as -ldflags "-X main.revision=..."), into the test's temporary
-// directory.
+// BinaryWith builds jobwait from this checkout into the test's temporary
+// directory with go build's flags (such as -ldflags "-X main.revision=...").
 func BinaryWith(tb testing.TB, flags ...string) string {
 	tb.Helper()
 	redistest.SkipIfShort(tb)
@@ -52,11 +49,10 @@ func BinaryWith(tb testing.TB, flags ...string) string {
 	return path
 }
 
-// goBuild builds cmd/jobwait into out.
+// goBuild builds cmd/jobwait into out (a test runs in its package's
+// directory: inside the module).
 func goBuild(out string, flags ...string) error {
-	_, file, _, _ := runtime.Caller(0)
-	cmd := exec.Command("go", append(append([]string{"build"}, flags...), "-o", out, ".")...)
-	cmd.Dir = filepath.Join(filepath.Dir(filepath.Dir(filepath.Dir(file))), "cmd", "jobwait")
+	cmd := exec.Command("go", append(append([]string{"build"}, flags...), "-o", out, "jobwait/cmd/jobwait")...)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("go build %v ./cmd/jobwait: %v\n%s", flags, err, b)
 	}
@@ -77,9 +73,8 @@ func Start(tb testing.TB, env ...string) *Process {
 	return StartUnder(tb, nil, env...)
 }
 
-// StartUnder is Start with jobwait run by a wrapper command that execs it,
-// such as prlimit --nofile=256:256 --, so that the wrapper's settings are
-// in force from jobwait's first instruction.
+// StartUnder is Start with jobwait run by a wrapper that execs it (prlimit
+// --nofile=256:256 --), its settings in force from jobwait's first instruction.
 func StartUnder(tb testing.TB, wrapper []string, env ...string) *Process {
 	tb.Helper()
 	return start(tb, "", append(slices.Clone(wrapper), Binary(tb)), env...)
@@ -98,8 +93,7 @@ func StartAt(tb testing.TB, addr string, env ...string) *Process {
 	return start(tb, addr, []string{Binary(tb)}, env...)
 }
 
-// start runs argv (a jobwait binary, perhaps behind a wrapper) on addr, a
-// free loopback port if addr is "".
+// start runs argv (jobwait, perhaps behind a wrapper) on addr, or on a free loopback port.
 func start(tb testing.TB, addr string, argv []string, env ...string) *Process {
 	tb.Helper()
 	if addr == "" {
@@ -161,8 +155,7 @@ func (p *Process) Kill() { p.Stop(syscall.SIGTERM, 5*time.Second) }
 // Log returns what the process has written so far.
 func (p *Process) Log() string { return p.log.String() }
 
-// Buffer collects what is written to it, for any number of writers at
-// once: a process's output, a slog handler's lines.
+// Buffer collects what any number of writers write at once: a process's output, a log.
 type Buffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer

@@ -8,8 +8,7 @@ import (
 	"time"
 )
 
-// Source is a client address on loopback: connections dialled from it
-// reach jobwait from that address (127.0.0.2, 127.0.0.3, ...; Linux
+// Source is a client address on loopback (127.0.0.2, 127.0.0.3, ...; Linux
 // routes all of 127.0.0.0/8 to lo), so that one test can play several
 // clients, each counted on its own.
 type Source struct {
@@ -25,8 +24,7 @@ func From(ip string) *Source {
 // Dial opens a connection from the source to addr.
 func (s *Source) Dial(addr string) (net.Conn, error) { return s.d.Dial("tcp", addr) }
 
-// MustDial is Dial, failing tb on an error; the connection is closed when
-// the test ends.
+// MustDial is Dial, failing tb on an error, closed when the test ends.
 func (s *Source) MustDial(tb testing.TB, addr string) net.Conn {
 	tb.Helper()
 	c, err := s.Dial(addr)

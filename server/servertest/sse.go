@@ -28,9 +28,8 @@ func Get(addr, path string, limit time.Duration, header ...string) (*Conn, error
 	return (&Source{d: net.Dialer{Timeout: 5 * time.Second}}).Get(addr, path, limit, header...)
 }
 
-// Again sends GET path on the connection, kept alive after the last
-// response (read it whole first), and reads the new response's head
-// within limit.
+// Again sends GET path on the kept-alive connection (read the last response
+// whole first) and reads the new response's head within limit.
 func (c *Conn) Again(path string, limit time.Duration, header ...string) error {
 	c.SetDeadline(time.Now().Add(limit))
 	if _, err := io.WriteString(c.Conn, RawGet(path, header...)); err != nil {
@@ -45,19 +44,16 @@ func (c *Conn) Again(path string, limit time.Duration, header ...string) error {
 	return nil
 }
 
-// RawGet is a GET request for path as a client writes it, with extra
-// header lines.
+// RawGet is a client's GET request for path, with extra header lines.
 func RawGet(path string, header ...string) string {
-	var b strings.Builder
-	b.WriteString("GET " + path + " HTTP/1.1\r\nHost: jobwait\r\n")
+	head := "GET " + path + " HTTP/1.1\r\nHost: jobwait\r\n"
 	for _, h := range header {
-		b.WriteString(h + "\r\n")
+		head += h + "\r\n"
 	}
-	return b.String() + "\r\n"
+	return head + "\r\n"
 }
 
-// MustGet is Get within 5 s, failing tb on an error; the connection is
-// closed when the test ends.
+// MustGet is Get within 5 s, failing tb on an error, closed when the test ends.
 func MustGet(tb testing.TB, addr, path string, header ...string) *Conn {
 	tb.Helper()
 	c, err := Get(addr, path, 5*time.Second, header...)
@@ -80,8 +76,7 @@ type Block struct {
 	At time.Time
 }
 
-// Raw is the block as sent, its lines joined by "\n", without the blank
-// line that ended it.
+// Raw is the block as sent, lines joined by "\n", without its blank line.
 func (b Block) Raw() string { return strings.Join(b.Lines, "\n") }
 
 // Block reads the body's next event-stream block within d: io.EOF when the
@@ -98,66 +93,62 @@ func (c *Conn) Block(d time.Duration) (Block, error) {
 // Next reads blocks within d until one that is not only comments.
 func (c *Conn) Next(tb testing.TB, d time.Duration) Block {
 	tb.Helper()
-	return c.until(tb, d, func(b Block) bool { return !b.Comment() })
+	b, ok := c.until(tb, d, func(b Block) bool { return !b.Comment() })
+	if !ok {
+		tb.Fatalf("reading the event stream: %v", io.EOF)
+	}
+	return b
 }
 
 // Event reads blocks within d until one dispatches an event.
 func (c *Conn) Event(tb testing.TB, d time.Duration) sse.Event {
 	tb.Helper()
-	ev, _ := c.until(tb, d, func(b Block) bool { _, ok := b.Event(); return ok }).Event()
-	return ev
-}
-
-// until reads blocks within d until want holds for one.
-func (c *Conn) until(tb testing.TB, d time.Duration, want func(Block) bool) Block {
-	tb.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		b, err := c.Block(time.Until(deadline))
-		if err != nil {
-			tb.Fatalf("reading the event stream: %v", err)
-		}
-		if want(b) {
-			return b
-		}
+	b, ok := c.until(tb, d, func(b Block) bool { _, ok := b.Event(); return ok })
+	if !ok {
+		tb.Fatalf("reading the event stream: %v", io.EOF)
 	}
+	ev, _ := b.Event()
+	return ev
 }
 
 // Ended requires the server to end the stream within d, comments aside,
 // and returns when it did.
 func (c *Conn) Ended(tb testing.TB, d time.Duration) time.Time {
 	tb.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		b, err := c.Block(time.Until(deadline))
-		if err == io.EOF {
-			return time.Now()
-		}
-		if err != nil {
-			tb.Fatalf("waiting for the end of the stream: %v", err)
-		}
-		if !b.Comment() {
-			tb.Fatalf("want the end of the stream, got %q", b.Raw())
-		}
+	if b, ok := c.until(tb, d, func(b Block) bool { return !b.Comment() }); ok {
+		tb.Fatalf("want the end of the stream, got %q", b.Raw())
 	}
+	return time.Now()
 }
 
-// EventsToEnd reads the stream's events until the server ends it, all
-// within d, and returns them.
+// EventsToEnd returns the stream's events until the server ends it within d.
 func (c *Conn) EventsToEnd(tb testing.TB, d time.Duration) []sse.Event {
 	tb.Helper()
-	deadline := time.Now().Add(d)
 	var evs []sse.Event
+	c.until(tb, d, func(b Block) bool {
+		if ev, ok := b.Event(); ok {
+			evs = append(evs, ev)
+		}
+		return false
+	})
+	return evs
+}
+
+// until reads blocks within d until want holds for one (true) or the
+// server ends the stream (false); any other error fails tb.
+func (c *Conn) until(tb testing.TB, d time.Duration, want func(Block) bool) (Block, bool) {
+	tb.Helper()
+	deadline := time.Now().Add(d)
 	for {
 		b, err := c.Block(time.Until(deadline))
 		if err == io.EOF {
-			return evs
+			return b, false
 		}
 		if err != nil {
-			tb.Fatalf("reading the stream to its end: %v", err)
+			tb.Fatalf("reading the event stream: %v", err)
 		}
-		if ev, ok := b.Event(); ok {
-			evs = append(evs, ev)
+		if want(b) {
+			return b, true
 		}
 	}
 }

@@ -76,8 +76,7 @@ type Claims struct {
 	Jobs      []string
 }
 
-// For is the usual payload: audience jobwait, the jobs, valid from now for
-// ttl.
+// For is the usual payload: audience jobwait, the jobs, valid from now for ttl.
 func For(now time.Time, ttl time.Duration, jobs ...string) Claims {
 	return Claims{Audience: []string{"jobwait"}, IssuedAt: now, Expiry: now.Add(ttl), Jobs: jobs}
 }
@@ -102,15 +101,13 @@ func (c Claims) Payload() map[string]any {
 	return p
 }
 
-// Sign mints a token of c with k (go-jose), its kid in the header when it
-// has one.
+// Sign mints a token of c with k (go-jose), its kid in the header if it has one.
 func Sign(t testing.TB, k Key, c Claims) string {
 	t.Helper()
 	return SignPayload(t, k, c.Payload(), nil)
 }
 
-// SignPayload mints a token of any payload with k, with extra header
-// fields.
+// SignPayload mints a token of any payload with k, with extra header fields.
 func SignPayload(t testing.TB, k Key, payload any, header map[string]any) string {
 	t.Helper()
 	opts := (&jose.SignerOptions{}).WithType("JWT")

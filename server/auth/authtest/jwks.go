@@ -61,11 +61,7 @@ func (j *JWKS) Fetches() int { return int(j.fetches.Load()) }
 
 // Set serves keys from now on, and ends a failure.
 func (j *JWKS) Set(keys ...jose.JSONWebKey) {
-	body, err := json.Marshal(jose.JSONWebKeySet{Keys: keys})
-	if err != nil {
-		panic("authtest: key set: " + err.Error())
-	}
-	j.SetBody(body)
+	j.SetBody(must(json.Marshal(jose.JSONWebKeySet{Keys: keys})))
 }
 
 // SetBody serves body as it is from now on, and ends a failure.
@@ -91,10 +87,5 @@ func (j *JWKS) Hold() (release func()) {
 	j.mu.Lock()
 	j.hold = ch
 	j.mu.Unlock()
-	return sync.OnceFunc(func() {
-		j.mu.Lock()
-		j.hold = nil
-		j.mu.Unlock()
-		close(ch)
-	})
+	return sync.OnceFunc(func() { close(ch) }) // a closed hold holds nothing
 }

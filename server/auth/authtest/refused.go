@@ -8,8 +8,7 @@ import (
 	"jobwait/server/auth"
 )
 
-// Refused is a token a verifier must refuse with AUTH_001, and the reason
-// it must give.
+// Refused is a token a verifier must refuse with AUTH_001, and the reason it must give.
 type Refused struct {
 	Name   string
 	Token  string // "" is no token
