@@ -117,8 +117,10 @@ func TestWaitOfManyJobs(t *testing.T) {
 		synctest.Wait()
 		assert.Equal(t, []string{"a", "b", "c"}, s.got(), "every job taken when the wait starts")
 
+		h.mu.Lock() // both changes pending before the writer may take them
 		js[2].change()
 		js[0].change()
+		h.mu.Unlock()
 		synctest.Wait()
 		assert.Equal(t, []string{"a", "b", "c", "a", "c"}, s.got()[:5], "each job changed written once, in the list's order")
 
