@@ -7,6 +7,7 @@ package main
 // with go-jose, another library than jobwait's.
 
 import (
+	"context"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
@@ -161,6 +162,14 @@ func TestWaitTokensOnEveryWay(t *testing.T) {
 		}
 	})
 
+	// The served streams end with their jobs; once jobwait watches nothing,
+	// no read of theirs (a confirmation's, a safety re-read) lands in the count.
+	for _, j := range jobs {
+		require.NoError(t, r.jobs.Complete(context.Background(), j))
+	}
+	streamtest.EventuallyEqual(t, 10*time.Second, "watched jobs", 0.0, func() float64 {
+		return servertest.Metric(r.jw.URL(), "jobwait_hub_watched_jobs")
+	})
 	reads := r.hubReads()
 	refused := authtest.Refusals(t, key, tokenIssuer, a)
 	for _, tt := range refused {
