@@ -110,19 +110,20 @@ type Hub[T any] struct {
 	cfg Config[T]
 	log *slog.Logger
 
-	mu        sync.Mutex
-	jobs      map[string]*entry[T]
-	dirty     []*entry[T]          // queued for a read, oldest first
-	sweep     []*entry[T]          // queued by safety re-reads only: read when dirty is empty
-	listening bool                 // subscribed (keyspace) or the last poll answered; set by listened only
-	refusal   string               // the last refusal of a subscription logged (see listened)
-	down      string               // why the hub does not listen: the listener's last error
-	flaps     flaps                // which losses and confirmations are logged (see listened)
-	fresh     bool                 // the hub's states follow every change: listening and not blind
-	blind     blindness            // caught missing changes
-	suspects  map[string]time.Time // changes found by safety re-reads, not yet announced
-	subs      *subscriptions       // keys mode's subscription set; nil under SubscribePattern or Poll
-	stats     Stats                // the counters; Stats fills in the gauges
+	mu         sync.Mutex
+	jobs       map[string]*entry[T]
+	dirty      []*entry[T]          // queued for a read, oldest first
+	sweep      []*entry[T]          // queued by safety re-reads only: read when dirty is empty
+	listening  bool                 // subscribed (keyspace) or the last poll answered; set by listened only
+	publishing map[string]*nodeSub  // keyspace mode: the current publishers' subscriptions, by node name
+	refusal    string               // the last refusal of a subscription logged (see listened)
+	down       string               // why the hub does not listen: the listener's last error
+	flaps      flaps                // which losses and confirmations are logged (see listened)
+	fresh      bool                 // the hub's states follow every change: listening and not blind
+	blind      blindness            // caught missing changes
+	suspects   map[string]time.Time // changes found by safety re-reads, not yet announced
+	subs       *subscriptions       // keys mode's subscription set; nil under SubscribePattern or Poll
+	stats      Stats                // the counters; Stats fills in the gauges
 
 	kick  chan struct{} // wakes a reader; capacity one
 	polls chan struct{} // wakes the guard when it starts to poll; capacity one
@@ -152,13 +153,14 @@ func New[T any](cfg Config[T]) *Hub[T] {
 		cfg.Keys = func(id string) []string { return []string{prefix + id} }
 	}
 	h := &Hub[T]{
-		cfg:      cfg,
-		log:      cfg.Logger,
-		jobs:     make(map[string]*entry[T]),
-		suspects: make(map[string]time.Time),
-		kick:     make(chan struct{}, 1),
-		polls:    make(chan struct{}, 1),
-		done:     make(chan struct{}),
+		cfg:        cfg,
+		log:        cfg.Logger,
+		jobs:       make(map[string]*entry[T]),
+		suspects:   make(map[string]time.Time),
+		publishing: make(map[string]*nodeSub),
+		kick:       make(chan struct{}, 1),
+		polls:      make(chan struct{}, 1),
+		done:       make(chan struct{}),
 	}
 	if cfg.Subscribe == SubscribeKeys && cfg.Notify != Poll {
 		h.subs = newSubscriptions(channelPrefix(cfg.DB), cfg.Keys, cfg.Linger)

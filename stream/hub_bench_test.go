@@ -46,7 +46,7 @@ func newBenchHub(b *testing.B) *benchHub {
 	bh.ctx = ctx
 	var wg sync.WaitGroup
 	wg.Go(func() { bh.h.readers(ctx, DefaultReaders) })
-	bh.h.listened(news{what: confirmed, on: true}) // as when subscribed
+	bh.h.Subscribed() // as when subscribed
 	b.Cleanup(func() {
 		cancel()
 		wg.Wait()

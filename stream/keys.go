@@ -21,15 +21,20 @@ const openMark = "jobwait-opened"
 // noticed with no job watched.
 const anchorJob = "jobwait-anchor"
 
-// keysSession holds one connection ps to node n in keys mode until it
-// fails: its own goroutine (send) writes the opening and then the set's
+// session holds one connection ps to node n until it fails: its own
+// goroutine (send) writes the opening and, in keys mode, then the set's
 // changes on n, while this one receives events and replies. The opening's
-// PONG confirms the node (every watched job is re-read); after it, the
-// confirmation of a job's last channel reads that job.
-func (h *Hub[T]) keysSession(ctx context.Context, n Node, ps Subscriber, b *backoff, confirmed func()) error {
+// PONG confirms the node (every watched job is re-read); after it, in keys
+// mode, the confirmation of a job's last channel reads that job.
+func (h *Hub[T]) session(ctx context.Context, n Node, ps Subscriber, b *backoff, confirmed func()) error {
+	var nc *nodeChannels // nil in pattern mode
+	var gen uint64
+	var opening []string
 	h.mu.Lock()
-	nc := h.subs.node(n.Name)
-	gen, opening := h.subs.open(nc)
+	if h.subs != nil {
+		nc = h.subs.node(n.Name)
+		gen, opening = h.subs.open(nc)
+	}
 	h.mu.Unlock()
 
 	sctx, stop := context.WithCancel(ctx)
@@ -42,10 +47,12 @@ func (h *Hub[T]) keysSession(ctx context.Context, n Node, ps Subscriber, b *back
 		}
 	})
 	opened := false
-	err := h.receive(ctx, ps, len(h.subs.prefix), func(msg any) {
+	err := h.receive(ctx, ps, func(msg any) {
 		switch m := msg.(type) {
 		case *redis.Subscription:
-			h.channelReply(nc, gen, m.Kind, m.Channel, opened)
+			if nc != nil {
+				h.channelReply(nc, gen, m.Kind, m.Channel, opened)
+			}
 		case *redis.Pong:
 			if !opened && m.Payload == openMark {
 				opened = true
@@ -56,9 +63,11 @@ func (h *Hub[T]) keysSession(ctx context.Context, n Node, ps Subscriber, b *back
 	})
 	stop()
 	wg.Wait()
-	h.mu.Lock()
-	h.subs.cut(nc, gen)
-	h.mu.Unlock()
+	if nc != nil {
+		h.mu.Lock()
+		h.subs.cut(nc, gen)
+		h.mu.Unlock()
+	}
 	return cmp.Or(sendErr, err) // the sender's failure ended the receive
 }
 
@@ -76,17 +85,23 @@ func (h *Hub[T]) channelReply(nc *nodeChannels, gen uint64, kind, name string, o
 	}
 }
 
-// send writes connection gen's opening (the anchor, the channels given,
-// the PING), then, until ctx ends, what the set queues on nc: once woken
-// it waits SubscribeWindow so that the channels wanted meanwhile share
-// one SUBSCRIBE, and unsubscribes lingers a window after the first ends,
-// so that those share one UNSUBSCRIBE too.
+// send writes connection gen's opening (the pattern, or the anchor and the
+// channels given; then the PING), then, in keys mode until ctx ends, what
+// the set queues on nc: once woken it waits SubscribeWindow so that the
+// channels wanted meanwhile share one SUBSCRIBE, and unsubscribes lingers
+// a window after the first ends, so that those share one UNSUBSCRIBE too.
 func (h *Hub[T]) send(ctx context.Context, ps Subscriber, nc *nodeChannels, gen uint64, opening []string) error {
-	anchor := h.subs.prefix + h.cfg.Keys(anchorJob)[0]
-	if err := inChunks(ctx, ps.Subscribe, append([]string{anchor}, opening...)); err != nil {
-		return err
+	var err error
+	if nc == nil {
+		err = ps.PSubscribe(ctx, channelPrefix(h.cfg.DB)+h.cfg.Pattern)
+	} else {
+		anchor := h.subs.prefix + h.cfg.Keys(anchorJob)[0]
+		err = inChunks(ctx, ps.Subscribe, append([]string{anchor}, opening...))
 	}
-	if err := ps.Ping(ctx, openMark); err != nil {
+	if err == nil {
+		err = ps.Ping(ctx, openMark)
+	}
+	if err != nil || nc == nil {
 		return err
 	}
 	linger := time.NewTimer(time.Hour)

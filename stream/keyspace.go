@@ -20,24 +20,20 @@ const healthEvery = 5 * time.Second
 
 // listener keeps a keyspace subscription on every publishing node (see
 // Publishers in doc.go). listen's goroutine alone starts and stops the
-// subscriptions, each in its own goroutine reporting through confirmed and
-// lost.
+// subscriptions (Hub.publishing), each in its own goroutine.
 type listener[T any] struct {
 	h          *Hub[T]
 	shape      string          // Publishers.Shape as last subscribed
 	configured map[string]bool // standby nodes given NotifyFlags, by name
 	wg         sync.WaitGroup  // the subscription goroutines
 	check      chan struct{}   // capacity one: a subscription failed, ask for the publishers now
-
-	mu   sync.Mutex
-	subs map[string]*nodeSub // the current publishers' subscriptions, by name
 }
 
-// nodeSub is the subscription to one publishing node.
+// nodeSub is the subscription to one publishing node. Guarded by the hub's mu.
 type nodeSub struct {
 	name   string
 	cancel context.CancelFunc
-	state  subState // guarded by listener.mu
+	state  subState
 }
 
 // subState is where a node's subscription stands: it starts neither
@@ -51,16 +47,17 @@ const (
 )
 
 // listen keeps a keyspace subscription on every publishing node until ctx
-// ends.
+// ends, and then waits for them to stop.
 func (h *Hub[T]) listen(ctx context.Context) {
-	l := &listener[T]{h: h, configured: make(map[string]bool), subs: make(map[string]*nodeSub), check: make(chan struct{}, 1)}
-	defer l.stop(ctx)
+	l := &listener[T]{h: h, configured: make(map[string]bool), check: make(chan struct{}, 1)}
 	t := time.NewTicker(publishersEvery)
 	defer t.Stop()
 	for {
 		l.follow(ctx)
 		select {
 		case <-ctx.Done():
+			l.resubscribe(ctx, nil)
+			l.wg.Wait()
 			return
 		case <-t.C:
 		case <-l.check:
@@ -98,71 +95,33 @@ func (l *listener[T]) follow(ctx context.Context) {
 	l.h.log.Info("keyspace publishers changed; watched jobs re-read", "masters", names)
 }
 
-// resubscribe makes the subscriptions those of masters. The goroutines it
-// starts report under l.mu, so only after the regrouping is told.
+// resubscribe makes the subscriptions those of masters.
 func (l *listener[T]) resubscribe(ctx context.Context, masters []Node) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for name, s := range l.subs {
+	h := l.h
+	h.mu.Lock()
+	for name, s := range h.publishing {
 		if !slices.ContainsFunc(masters, func(n Node) bool { return n.Name == name }) {
 			s.cancel()
-			delete(l.subs, name)
+			delete(h.publishing, name)
 		}
 	}
 	for _, n := range masters {
-		if l.subs[n.Name] != nil {
+		if h.publishing[n.Name] != nil {
 			continue
 		}
 		sctx, cancel := context.WithCancel(ctx)
 		s := &nodeSub{name: n.Name, cancel: cancel}
-		l.subs[n.Name] = s
+		h.publishing[n.Name] = s
 		l.wg.Go(func() {
-			l.h.keepSubscribed(sctx, n, func() { l.confirmed(s) }, func(err error) { l.lost(s, err) })
+			h.keepSubscribed(sctx, n, func() { h.listened(confirmed, s, nil) }, func(err error) {
+				// The publishers are asked for now: a failed master may have been replaced.
+				h.listened(lost, s, err)
+				signal(l.check)
+			})
 		})
 	}
-	l.tellLocked(news{what: regrouped})
-}
-
-// confirmed: a node's subscription is (again) confirmed.
-func (l *listener[T]) confirmed(s *nodeSub) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	s.state = subLive
-	if l.subs[s.name] != s {
-		l.tellLocked(news{what: regrouped})
-		return
-	}
-	l.tellLocked(news{what: confirmed, node: s.name})
-}
-
-// lost: a node's subscription failed. The publishers are asked for now,
-// since a failed master may have been replaced.
-func (l *listener[T]) lost(s *nodeSub, err error) {
-	l.mu.Lock()
-	current := l.subs[s.name] == s
-	was, first := s.state == subLive, s.state != subDown
-	s.state = subDown
-	// Logged once per outage, a node never reached included.
-	l.tellLocked(news{what: lost, node: s.name, was: current && was, first: current && first, err: err})
-	l.mu.Unlock()
-	signal(l.check)
-}
-
-// tellLocked tells the hub n, which is on when every current publisher's
-// subscription is confirmed.
-func (l *listener[T]) tellLocked(n news) {
-	n.on = len(l.subs) > 0
-	for _, s := range l.subs {
-		n.on = n.on && s.state == subLive
-	}
-	l.h.listened(n)
-}
-
-// stop ends every subscription and waits for them.
-func (l *listener[T]) stop(ctx context.Context) {
-	l.resubscribe(ctx, nil)
-	l.wg.Wait()
-	l.h.listened(news{what: stopped})
+	h.mu.Unlock()
+	h.listened(regrouped, nil, nil)
 }
 
 // configure gives NotifyFlags to standby nodes seen for the first time, so
@@ -186,12 +145,11 @@ func (l *listener[T]) configure(ctx context.Context, standby []Node) {
 }
 
 // keepSubscribed holds a keyspace subscription on node n, re-created after
-// every failure, until ctx ends: a pattern subscription, or keys mode's
-// session. Unless TrustFlags, each attempt first makes sure the node
-// publishes NotifyFlags (a restarted Redis forgot CONFIG SET, a promoted
-// replica may never have had it), and a goroutine re-checks them
-// meanwhile (guardFlags). confirmed runs on each confirmation, lost on
-// each failure.
+// every failure, until ctx ends. Unless TrustFlags, each attempt first
+// makes sure the node publishes NotifyFlags (a restarted Redis forgot
+// CONFIG SET, a promoted replica may never have had it), and a goroutine
+// re-checks them meanwhile (guardFlags). confirmed runs on each
+// confirmation, lost on each failure.
 func (h *Hub[T]) keepSubscribed(ctx context.Context, n Node, confirmed func(), lost func(error)) {
 	b := backoff{}
 	gctx, stopGuard := context.WithCancel(ctx)
@@ -209,11 +167,7 @@ func (h *Hub[T]) keepSubscribed(ctx context.Context, n Node, confirmed func(), l
 		if err == nil {
 			ps := n.Client.Subscriber(ctx)
 			stop := context.AfterFunc(ctx, func() { ps.Close() })
-			if h.subs != nil {
-				err = h.keysSession(ctx, n, ps, &b, confirmed)
-			} else {
-				err = h.patternSession(ctx, ps, &b, confirmed)
-			}
+			err = h.session(ctx, n, ps, &b, confirmed)
 			stop()
 			ps.Close()
 		}
@@ -223,21 +177,6 @@ func (h *Hub[T]) keepSubscribed(ctx context.Context, n Node, confirmed func(), l
 		lost(err)
 		b.sleep(ctx)
 	}
-}
-
-// patternSession holds one pattern subscription of every watched key's
-// channel until it fails.
-func (h *Hub[T]) patternSession(ctx context.Context, ps Subscriber, b *backoff, confirmed func()) error {
-	prefix := channelPrefix(h.cfg.DB)
-	if err := ps.PSubscribe(ctx, prefix+h.cfg.Pattern); err != nil {
-		return err
-	}
-	return h.receive(ctx, ps, len(prefix), func(msg any) {
-		if m, ok := msg.(*redis.Subscription); ok && m.Kind == "psubscribe" {
-			b.reset()
-			confirmed()
-		}
-	})
 }
 
 // ensureNotify adds NotifyFlags on node c within timeout. A refusal is no
@@ -253,7 +192,8 @@ func ensureNotify(ctx context.Context, c NodeClient, timeout time.Duration) erro
 
 // receive reads the subscription until it fails: each event goes to the
 // hub, every other reply (a confirmation, a PONG) to on.
-func (h *Hub[T]) receive(ctx context.Context, ps Subscriber, prefixLen int, on func(msg any)) error {
+func (h *Hub[T]) receive(ctx context.Context, ps Subscriber, on func(msg any)) error {
+	prefixLen := len(channelPrefix(h.cfg.DB))
 	pinged := false
 	for {
 		msg, err := ps.ReceiveTimeout(ctx, healthEvery)
