@@ -14,7 +14,7 @@ func (h *Hub[T]) RunSubscribed(ctx context.Context) {
 	h.mode.Store(Keyspace)
 	h.Subscribed()
 	var wg sync.WaitGroup
-	wg.Go(func() { h.readers(ctx, h.cfg.Readers) })
+	h.startReaders(ctx, &wg)
 	wg.Go(func() { h.guard(ctx) })
 	wg.Wait()
 }

@@ -45,7 +45,7 @@ func newBenchHub(b *testing.B) *benchHub {
 	ctx, cancel := context.WithCancel(context.Background())
 	bh.ctx = ctx
 	var wg sync.WaitGroup
-	wg.Go(func() { bh.h.readers(ctx, DefaultReaders) })
+	bh.h.startReaders(ctx, &wg)
 	bh.h.Subscribed() // as when subscribed
 	b.Cleanup(func() {
 		cancel()

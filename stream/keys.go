@@ -1,75 +1,17 @@
 package stream
 
 import (
-	"cmp"
 	"context"
-	"sync"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 )
 
 // subscribeChunk is the most channels one SUBSCRIBE or UNSUBSCRIBE names.
 const subscribeChunk = 1024
 
-// openMark is the payload of the PING that ends a connection's opening:
-// Redis answers in order, so its PONG follows every opening confirmation.
-const openMark = "jobwait-opened"
-
 // anchorJob is the job whose first key's channel every keys mode
 // connection subscribes first, so that an ACL that took SUBSCRIBE away is
 // noticed with no job watched.
 const anchorJob = "jobwait-anchor"
-
-// session holds one connection ps to node n until it fails: its own
-// goroutine (send) writes the opening and, in keys mode, then the set's
-// changes on n, while this one receives events and replies. The opening's
-// PONG confirms the node (every watched job is re-read); after it, in keys
-// mode, the confirmation of a job's last channel reads that job.
-func (h *Hub[T]) session(ctx context.Context, n Node, ps Subscriber, b *backoff, confirmed func()) error {
-	var nc *nodeChannels // nil in pattern mode
-	var gen uint64
-	var opening []string
-	h.mu.Lock()
-	if h.subs != nil {
-		nc = h.subs.node(n.Name)
-		gen, opening = h.subs.open(nc)
-	}
-	h.mu.Unlock()
-
-	sctx, stop := context.WithCancel(ctx)
-	var sendErr error
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		if err := h.send(sctx, ps, nc, gen, opening); err != nil && sctx.Err() == nil {
-			sendErr = err
-			ps.Close() // ends the receive below
-		}
-	})
-	opened := false
-	err := h.receive(ctx, ps, func(msg any) {
-		switch m := msg.(type) {
-		case *redis.Subscription:
-			if nc != nil {
-				h.channelReply(nc, gen, m.Kind, m.Channel, opened)
-			}
-		case *redis.Pong:
-			if !opened && m.Payload == openMark {
-				opened = true
-				b.reset()
-				confirmed()
-			}
-		}
-	})
-	stop()
-	wg.Wait()
-	if nc != nil {
-		h.mu.Lock()
-		h.subs.cut(nc, gen)
-		h.mu.Unlock()
-	}
-	return cmp.Or(sendErr, err) // the sender's failure ended the receive
-}
 
 // channelReply applies a subscription reply; one that confirms a job's
 // last channel reads the job, unless in the opening (which reads all).

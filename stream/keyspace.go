@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"slices"
@@ -18,9 +19,12 @@ const publishersEvery = time.Second
 // pings through it; a second silent period without the PONG ends it.
 const healthEvery = 5 * time.Second
 
+// openMark is the payload of the PING that ends a connection's opening:
+// Redis answers in order, so its PONG follows every opening confirmation.
+const openMark = "jobwait-opened"
+
 // listener keeps a keyspace subscription on every publishing node (see
-// Publishers in doc.go). listen's goroutine alone starts and stops the
-// subscriptions (Hub.publishing), each in its own goroutine.
+// Publishers in doc.go): listen's goroutine alone starts and stops them.
 type listener[T any] struct {
 	h          *Hub[T]
 	shape      string          // Publishers.Shape as last subscribed
@@ -112,13 +116,7 @@ func (l *listener[T]) resubscribe(ctx context.Context, masters []Node) {
 		sctx, cancel := context.WithCancel(ctx)
 		s := &nodeSub{name: n.Name, cancel: cancel}
 		h.publishing[n.Name] = s
-		l.wg.Go(func() {
-			h.keepSubscribed(sctx, n, func() { h.listened(confirmed, s, nil) }, func(err error) {
-				// The publishers are asked for now: a failed master may have been replaced.
-				h.listened(lost, s, err)
-				signal(l.check)
-			})
-		})
+		l.wg.Go(func() { h.keepSubscribed(sctx, n, s, l.check) })
 	}
 	h.mu.Unlock()
 	h.listened(regrouped, nil, nil)
@@ -144,13 +142,13 @@ func (l *listener[T]) configure(ctx context.Context, standby []Node) {
 	l.configured = seen
 }
 
-// keepSubscribed holds a keyspace subscription on node n, re-created after
-// every failure, until ctx ends. Unless TrustFlags, each attempt first
-// makes sure the node publishes NotifyFlags (a restarted Redis forgot
-// CONFIG SET, a promoted replica may never have had it), and a goroutine
-// re-checks them meanwhile (guardFlags). confirmed runs on each
-// confirmation, lost on each failure.
-func (h *Hub[T]) keepSubscribed(ctx context.Context, n Node, confirmed func(), lost func(error)) {
+// keepSubscribed holds s, a keyspace subscription on node n, re-created
+// after every failure, until ctx ends; a failure signals check, since a
+// failed master may have been replaced. Unless TrustFlags, each attempt
+// first makes sure the node publishes NotifyFlags (a restarted Redis
+// forgot CONFIG SET, a promoted replica may never have had it), and a
+// goroutine re-checks them meanwhile (guardFlags).
+func (h *Hub[T]) keepSubscribed(ctx context.Context, n Node, s *nodeSub, check chan struct{}) {
 	b := backoff{}
 	gctx, stopGuard := context.WithCancel(ctx)
 	var guard sync.WaitGroup
@@ -167,20 +165,72 @@ func (h *Hub[T]) keepSubscribed(ctx context.Context, n Node, confirmed func(), l
 		if err == nil {
 			ps := n.Client.Subscriber(ctx)
 			stop := context.AfterFunc(ctx, func() { ps.Close() })
-			err = h.session(ctx, n, ps, &b, confirmed)
+			err = h.session(ctx, n, ps, &b, s)
 			stop()
 			ps.Close()
 		}
 		if ctx.Err() != nil {
 			return
 		}
-		lost(err)
+		h.listened(lost, s, err)
+		signal(check)
 		b.sleep(ctx)
 	}
 }
 
-// ensureNotify adds NotifyFlags on node c within timeout. A refusal is no
-// failure: where CONFIG is refused the server's own setting is trusted.
+// session holds one connection ps to node n until it fails: its own
+// goroutine (send) writes the opening and, in keys mode, then the set's
+// changes on n, while this one receives events and replies. The opening's
+// PONG confirms the node (every watched job is re-read); after it, in keys
+// mode, the confirmation of a job's last channel reads that job.
+func (h *Hub[T]) session(ctx context.Context, n Node, ps Subscriber, b *backoff, s *nodeSub) error {
+	var nc *nodeChannels // nil in pattern mode
+	var gen uint64
+	var opening []string
+	h.mu.Lock()
+	if h.subs != nil {
+		nc = h.subs.node(n.Name)
+		gen, opening = h.subs.open(nc)
+	}
+	h.mu.Unlock()
+
+	sctx, stop := context.WithCancel(ctx)
+	var sendErr error
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := h.send(sctx, ps, nc, gen, opening); err != nil && sctx.Err() == nil {
+			sendErr = err
+			ps.Close() // ends the receive below
+		}
+	})
+	opened := false
+	err := h.receive(ctx, ps, func(msg any) {
+		switch m := msg.(type) {
+		case *redis.Subscription:
+			if nc != nil {
+				h.channelReply(nc, gen, m.Kind, m.Channel, opened)
+			}
+		case *redis.Pong:
+			if !opened && m.Payload == openMark {
+				opened = true
+				b.reset()
+				h.listened(confirmed, s, nil)
+
+			}
+		}
+	})
+	stop()
+	wg.Wait()
+	if nc != nil {
+		h.mu.Lock()
+		h.subs.cut(nc, gen)
+		h.mu.Unlock()
+	}
+	return cmp.Or(sendErr, err) // the sender's failure ended the receive
+}
+
+// ensureNotify adds NotifyFlags on node c within timeout; where CONFIG is
+// refused the server's own setting is trusted.
 func ensureNotify(ctx context.Context, c NodeClient, timeout time.Duration) error {
 	ectx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()

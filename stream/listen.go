@@ -113,8 +113,8 @@ func (h *Hub[T]) listened(what happening, s *nodeSub, err error) {
 }
 
 // poll, poll mode's listener, re-reads every watched job each tick until
-// ctx ends. It pings Redis, so that readiness stays true to whether Redis
-// answers even with no job watched.
+// ctx ends. It pings Redis, so readiness says whether Redis answers even
+// with no job watched.
 func (h *Hub[T]) poll(ctx context.Context) {
 	t := time.NewTicker(h.cfg.PollTick)
 	defer t.Stop()
@@ -122,11 +122,11 @@ func (h *Hub[T]) poll(ctx context.Context) {
 		pctx, cancel := context.WithTimeout(ctx, h.cfg.RoundTripTimeout)
 		err := h.cfg.Redis.Ping(pctx).Err()
 		cancel()
+		what := answered
 		if err != nil {
-			h.listened(unanswered, nil, err)
-		} else {
-			h.listened(answered, nil, nil)
+			what = unanswered
 		}
+		h.listened(what, nil, err)
 		select {
 		case <-ctx.Done():
 			h.listened(stopped, nil, nil) // no more polls: Watch must not trust the states held
@@ -138,8 +138,7 @@ func (h *Hub[T]) poll(ctx context.Context) {
 
 const (
 	// flapQuiet is the least time between two log lines of one kind
-	// (subscription lost, live) while a subscription flaps; the counters
-	// still say every loss.
+	// (subscription lost, live) while a subscription flaps.
 	flapQuiet = 10 * time.Second
 	// stillDown is how long a loss not logged may last before it is.
 	stillDown = time.Second
@@ -149,8 +148,7 @@ const (
 // logged: the first of each kind, then at most one of each per flapQuiet,
 // with the count of those not logged since. The log never ends on a wrong
 // word: a confirmation is logged whenever the last line was a loss, and a
-// loss not logged is logged once it has lasted stillDown. Guarded by the
-// hub's mu.
+// loss not logged is logged once it has lasted stillDown.
 type flaps struct {
 	lostUntil, liveUntil time.Time            // no line of the kind before then
 	lostHeld, liveHeld   int                  // not logged since the kind's last line
@@ -158,9 +156,9 @@ type flaps struct {
 	down                 map[string]time.Time // per node: since when a loss not logged lasts
 }
 
-// lost reports whether a failure of node's subscription at now is logged,
-// how many losses were not logged before it, and, if logged late, how
-// long it has lasted. first says it begins an outage, not a retry.
+// lost reports whether a failure of node's subscription at now (first: an
+// outage's, not a retry's) is logged, how many losses were not logged
+// before it, and, if logged late, how long it has lasted.
 func (f *flaps) lost(now time.Time, node string, first bool) (log bool, held int, lasted time.Duration) {
 	since, holding := f.down[node]
 	switch {
