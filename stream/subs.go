@@ -8,7 +8,7 @@ import (
 // subscriptions is keys mode's subscription set: the keyspace channels of
 // every job with a held waiter, each on the master that publishes its
 // key's events, refcounted by those waiters, subscribed in batches by each
-// node's sender (keys.go). Guarded by the hub's mu.
+// node's sender (keyspace.go). Guarded by the hub's mu.
 type subscriptions struct {
 	prefix string                                  // the keyspace channel prefix of the hub's database
 	keys   func(id string) []string                // the keys whose events concern a job
