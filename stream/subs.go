@@ -1,6 +1,8 @@
 package stream
 
 import (
+	"iter"
+	"maps"
 	"slices"
 	"time"
 )
@@ -269,15 +271,22 @@ func (s *subscriptions) move(c *channel, ev chanEvent) {
 func (s *subscriptions) open(n *nodeChannels) (gen uint64, chans []string) {
 	n.gen++
 	n.queue, n.lingers = nil, nil
-	for _, c := range n.chans {
-		if c.state == toSubscribe {
-			s.move(c, sent)
-			chans = append(chans, c.name)
-		}
-	}
-	s.sent.subscribe += uint64(len(chans))
+	chans = s.subscribe(maps.Values(n.chans))
 	slices.Sort(chans)
 	return n.gen, chans
+}
+
+// subscribe marks those of cs still to subscribe sent (others were
+// unwanted, or sent by an opening, since) and returns their names.
+func (s *subscriptions) subscribe(cs iter.Seq[*channel]) (names []string) {
+	for c := range cs {
+		if c.state == toSubscribe {
+			s.move(c, sent)
+			names = append(names, c.name)
+		}
+	}
+	s.sent.subscribe += uint64(len(names))
+	return names
 }
 
 // take returns, for connection gen of node n at now, the channels to
@@ -300,16 +309,11 @@ func (s *subscriptions) take(n *nodeChannels, gen uint64, now time.Time) (subs, 
 			unsubs = append(unsubs, l.c.name)
 		}
 	}
-	for _, c := range n.queue {
-		if c.state == toSubscribe { // else unwanted, or sent by an opening, since
-			s.move(c, sent)
-			subs = append(subs, c.name)
-		}
-	}
+	subs = s.subscribe(slices.Values(n.queue))
 	n.queue = nil
-	s.sent.subscribe += uint64(len(subs))
 	s.sent.unsubscribe += uint64(len(unsubs))
 	return subs, unsubs, next
+
 }
 
 // reply applies a reply of kind to channel name on connection gen of node
