@@ -42,7 +42,7 @@ func TestChannelRules(t *testing.T) {
 	for _, tt := range tests {
 		synctest.Test(t, func(t *testing.T) {
 			s := newSubscriptions("p:", func(id string) []string { return []string{id} }, time.Second)
-			c := s.channelOn("a", "p:x", &jobChannels{id: "x"})
+			c := s.placed("a", &channel{name: "p:x", job: &jobChannels{id: "x"}, state: chanGone})
 			for _, ev := range tt.moves {
 				s.move(c, ev)
 			}
@@ -70,7 +70,7 @@ func TestChannelIllegalMoves(t *testing.T) {
 	}
 	for _, tt := range tests {
 		s := newSubscriptions("p:", func(id string) []string { return []string{id} }, time.Second)
-		c := s.channelOn("a", "p:x", &jobChannels{id: "x"})
+		c := s.placed("a", &channel{name: "p:x", job: &jobChannels{id: "x"}, state: chanGone})
 		last := len(tt.moves) - 1
 		for _, ev := range tt.moves[:last] {
 			s.move(c, ev)

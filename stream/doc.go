@@ -10,10 +10,9 @@
 // # Concurrency contract
 //
 // Goroutines. (*Hub).Run owns every goroutine of the hub (listener or
-// poller, readers, guard, each node's subscription with its flags check
-// and, in keys mode, its sender) and returns only after all have returned;
-// cmd starts it, cancels its context and waits for it. New and Watch start
-// nothing.
+// poller, readers, guard, each node's subscription with its flags check and
+// sender) and returns only after all have returned; cmd starts it, cancels
+// its context and waits for it. New and Watch start nothing.
 //
 // Waiters. Watch registers a waiter, then learns the job's state (the hub's
 // knowledge, or a read that starts after the registration), so no change
@@ -28,15 +27,15 @@
 // by at most one reader at a time; notifications during a read make it read
 // once more afterwards, so any number of notifications and waiters share one
 // read. Where a watched job's reading stands is one state whose legal moves
-// are in entry.go, made there only. A read that differs from the last
-// (Config.Same) replaces the state in every waiter's one-slot mailbox and
-// signals its channel of capacity one without blocking, so a slow waiter
-// never delays the hub or another waiter. Fan-outs of one job happen in read
-// order, under the hub's lock. A waiter with OnChange is called instead,
-// after the lock is released; what OnChange returns runs once every delivery
-// of that job is made, before the next job of the read. A read that expects
-// a change gets each job's state as its waiters know it (a hint for what to
-// read with it); a safety re-read, or any read in poll mode, gets none.
+// are in entry.go. A read that differs from the last (Config.Same) replaces
+// the state in every waiter's one-slot mailbox and signals its channel of
+// capacity one without blocking, so a slow waiter never delays the hub or
+// another waiter. Fan-outs of one job happen in read order, under the hub's
+// lock. A waiter with OnChange is called instead, after the lock is
+// released; what OnChange returns runs once every delivery of that job is
+// made, before the next job of the read. A read that expects a change gets
+// each job's state as its waiters know it (a hint for what to read with
+// it); a safety re-read, or any read in poll mode, gets none.
 //
 // Doubted states. A state Config.Doubt questions is held back for at most
 // its hold: re-read ConfirmDelay later, then after doubling delays, and the
@@ -62,14 +61,14 @@
 // and looks a due job up again, which makes Redis expire it.
 //
 // Keys mode. Each node's channels are refcounted by held waiters, each in
-// one state of chanNext's table (subs.go), moved there only. A channel
-// first wanted waits up to SubscribeWindow to share its SUBSCRIBE; one no
-// longer wanted lingers for Linger, then is unsubscribed in a batch. At
-// most one command of a channel is in flight. A connection opens with an
-// anchor channel (proving, with no job watched, that Redis lets jobwait
-// subscribe), every channel wanted on its node, and a PING whose answer
-// confirms the opening.
-// Channels follow their key's master (Publishers.Owner) when slots move.
+// one state of chanNext's table (subs.go). A channel first wanted waits up
+// to SubscribeWindow to share its SUBSCRIBE; one no longer wanted lingers
+// for Linger, then is unsubscribed in a batch. At most one command of a
+// channel is in flight. A connection opens with an anchor channel (proving,
+// with no job watched, that Redis lets jobwait subscribe), every channel
+// wanted on its node, and a PING whose answer confirms the opening (in
+// pattern mode, the pattern and the PING). Channels follow their key's
+// master (Publishers.Owner) when slots move.
 //
 // Reconnects. While any publisher's subscription is down, the hub is not
 // ready, Watch reads Redis, and the guard polls every watched job each poll

@@ -24,7 +24,7 @@ type entry[T any] struct {
 	doubtStep time.Duration // the next re-read's delay
 }
 
-// readyLocked returns the channel the next read of e closes when it starts.
+// readyLocked returns the channel the next read of e to start closes when done.
 func (e *entry[T]) readyLocked() chan struct{} {
 	if e.ready == nil {
 		e.ready = make(chan struct{})
@@ -39,10 +39,9 @@ type update[T any] struct {
 
 // state is where the hub's reading of a watched job stands; its legal moves
 // are in next, made by moveLocked only. A change (a notification, a Watch,
-// a resync) expects to find one: the job is queued in dirty and read
-// first. A safety re-read expects none: the job is queued in sweep, read
-// when no change waits, and a change it finds with no notification since
-// (unannounced) is evidence that the hub is blind.
+// a resync) is queued in dirty and read first. A safety re-read is queued
+// in sweep, read when no change waits; a change it finds with no
+// notification since (unannounced) is evidence that the hub is blind.
 type state uint8
 
 const (
@@ -85,25 +84,18 @@ var next = [sweepingAgain + 1][dropped + 1]state{
 // inDirty reports whether a job in state s is queued in dirty.
 func (s state) inDirty() bool { return s == dirty || s == sweepAhead }
 
-// queuedIn reports whether a job in state s waits in the sweep queue
-// (sweepQueue) or in dirty.
-func (s state) queuedIn(sweepQueue bool) bool {
-	if sweepQueue {
-		return s == sweep
-	}
-	return s.inDirty()
-}
+// inSweep reports whether a job in state s is queued in sweep.
+func (s state) inSweep() bool { return s == sweep }
 
-// trusted reports whether no change of a job in state s is known to be
-// pending, so that its last state read may be handed to a new waiter.
+// trusted reports whether no change is known to be pending, so that the
+// last state read may be handed to a new waiter.
 func (s state) trusted() bool { return s == idle || s == sweep }
 
-// unannounced reports whether a job in state s is read for a safety
-// re-read with no notification since.
+// unannounced reports whether the job is read for a safety re-read with no
+// notification since.
 func (s state) unannounced() bool { return s == sweeping || s == sweepingAgain }
 
 // moveLocked applies event ev to e and queues e where its new state says.
-// An illegal move is a bug in the hub.
 func (h *Hub[T]) moveLocked(e *entry[T], ev event) {
 	from, to := e.state, next[e.state][ev]
 	if to == illegal {
@@ -114,15 +106,14 @@ func (h *Hub[T]) moveLocked(e *entry[T], ev event) {
 	case to.inDirty() && !from.inDirty():
 		h.dirty = append(h.dirty, e)
 		signal(h.kick)
-	case to == sweep:
+	case to.inSweep():
 		h.sweep = append(h.sweep, e)
 		signal(h.kick)
 	}
 }
 
 // Waiter is one client's wait for one job. Its owner selects on C, reads
-// Latest when woken, and calls Close when done. An owner that can act on a
-// change at once, without blocking, sets OnChange to be called instead.
+// Latest when woken, and calls Close when done; or sets OnChange.
 type Waiter[T any] struct {
 	hub    *Hub[T]
 	id     string
@@ -160,8 +151,8 @@ func (w *Waiter[T]) Close() {
 	w.close.Do(func() { w.hub.leave(w) })
 }
 
-// deliver replaces the undelivered state and signals without blocking, or
-// returns OnChange's f, to be called once the hub's lock is released.
+// deliver replaces the undelivered state and signals, or returns
+// OnChange's f, to be called once the hub's lock is released.
 func (w *Waiter[T]) deliver(u *update[T]) (push func() func()) {
 	w.latest.Store(u)
 	if f := w.push.Load(); f != nil {

@@ -12,9 +12,9 @@ import (
 func (h *Hub[T]) RunSubscribed(ctx context.Context) {
 	defer close(h.done)
 	h.mode.Store(Keyspace)
-	h.listened(news{what: confirmed, on: true})
+	h.Subscribed()
 	var wg sync.WaitGroup
-	wg.Go(func() { h.readers(ctx, h.cfg.Readers) })
+	h.startReaders(ctx, &wg)
 	wg.Go(func() { h.guard(ctx) })
 	wg.Wait()
 }
@@ -27,11 +27,21 @@ func (h *Hub[T]) Event(key, ev string) { h.event(key, ev, time.Now()) }
 
 // Subscribed stands for a subscription confirmation (the first, or one
 // after a reconnect).
-func (h *Hub[T]) Subscribed() { h.listened(news{what: confirmed, on: true}) }
+func (h *Hub[T]) Subscribed() { h.listened(confirmed, h.testSub(), nil) }
 
 // Unsubscribed stands for the subscription failing.
 func (h *Hub[T]) Unsubscribed(err error) {
-	h.listened(news{what: lost, was: true, first: true, err: err})
+	h.listened(lost, h.testSub(), err)
+}
+
+// testSub is the one publisher's subscription the tests' hub stands for.
+func (h *Hub[T]) testSub() *nodeSub {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.publishing["test"] == nil {
+		h.publishing["test"] = &nodeSub{name: "test"}
+	}
+	return h.publishing["test"]
 }
 
 // Settled reports whether job id is neither queued for a read nor being

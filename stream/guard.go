@@ -9,8 +9,8 @@ import (
 // blindness is an episode in which the hub caught itself missing changes
 // (see Missed notifications in doc.go). It ends when no evidence has come
 // for a whole Resync and a notification was heard since the newest (or
-// CONFIG GET found the classes): a quiet Resync alone proves nothing while
-// notifications are still off.
+// CONFIG GET found the classes): quiet alone proves nothing while
+// notifications are off.
 type blindness struct {
 	on     bool
 	reason string
@@ -18,11 +18,11 @@ type blindness struct {
 	heard  bool      // a notification came after last
 }
 
-// guard, in keyspace mode, re-reads every watched job whose last read is
-// older than Resync, judges what those re-reads found, ends a blind
-// episode, and learns the time to live of watched jobs (learnTTLs), until
-// ctx ends. While the hub hears nothing it can trust (blind, or any
-// subscription down) it polls instead: every watched job each poll tick.
+// guard, in keyspace mode until ctx ends, re-reads every watched job whose
+// last read is older than Resync, judges what those re-reads found, ends a
+// blind episode, and learns the watched jobs' time to live. While the hub
+// hears nothing it can trust it polls instead: every watched job each poll
+// tick.
 func (h *Hub[T]) guard(ctx context.Context) {
 	t := time.NewTimer(h.guardEvery(time.Time{}))
 	defer t.Stop()
@@ -30,8 +30,7 @@ func (h *Hub[T]) guard(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-h.polls:
-			// Polling began: its first tick is a poll tick away.
+		case <-h.polls: // polling began: its first tick is a poll tick away
 			t.Reset(h.guardEvery(time.Time{}))
 			continue
 		case <-t.C:
@@ -42,9 +41,9 @@ func (h *Hub[T]) guard(ctx context.Context) {
 	}
 }
 
-// guardEvery is the guard's tick: a tenth of Resync, so that a job is
-// re-read within Resync and a tenth of its last read, or until next, when
-// a watched job expires, if sooner; the poll tick while polling.
+// guardEvery is the guard's tick: the poll tick while polling; else a
+// tenth of Resync, so that a job is re-read within 1.1 Resync of its last
+// read, or until next, when a watched job expires, if sooner.
 func (h *Hub[T]) guardEvery(next time.Time) time.Duration {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -58,8 +57,7 @@ func (h *Hub[T]) guardEvery(next time.Time) time.Duration {
 	return d
 }
 
-// pollingLocked reports whether the guard polls: the hub is blind, or its
-// subscription is down.
+// pollingLocked reports whether the guard polls: blind, or a subscription down.
 func (h *Hub[T]) pollingLocked() bool { return h.blind.on || !h.listening }
 
 // guardOnce runs one tick of the guard at now. It returns when the next
@@ -110,8 +108,8 @@ func (h *Hub[T]) guardOnce(now time.Time) (next time.Time, learn []*entry[T]) {
 	return next, learn
 }
 
-// caughtBlindLocked records evidence of missed changes; the first of an
-// episode is logged with its reason.
+// caughtBlindLocked records evidence of missed changes; an episode's first
+// is logged with its reason.
 func (h *Hub[T]) caughtBlindLocked(now time.Time, reason string, attrs ...any) {
 	h.blind.last, h.blind.heard = now, false
 	if h.blind.on {
@@ -166,11 +164,11 @@ func (h *Hub[T]) guardFlags(ctx context.Context, n Node) {
 	}
 }
 
-// learnTTLs learns the time to live of es in batches of Config.Batch and
-// returns next made sooner by what it learnt. A job found gone is read. A
-// job told of a new time to live meanwhile is looked up again at the next
-// tick, as are all that are left once a lookup fails: a Redis that does not
-// answer holds the guard for one round trip timeout, not one per batch.
+// learnTTLs learns the time to live of es in batches and returns next made
+// sooner by what it learnt. A job found gone is read. A job told of a new
+// time to live meanwhile is looked up again at the next tick, as are all
+// left once a lookup fails: a Redis that does not answer holds the guard
+// for one round trip timeout, not one per batch.
 func (h *Hub[T]) learnTTLs(ctx context.Context, es []*entry[T], next time.Time) time.Time {
 	for len(es) > 0 {
 		batch := es[:min(len(es), h.cfg.Batch)]

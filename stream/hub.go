@@ -13,7 +13,7 @@ import (
 	"time"
 )
 
-// Defaults of Config's zero values.
+// Defaults of Config's zero values (negative values too).
 const (
 	DefaultPollTick         = 250 * time.Millisecond
 	DefaultRoundTripTimeout = 2 * time.Second
@@ -37,7 +37,8 @@ var ErrClosed = errors.New("hub stopped")
 var ErrReadPanic = errors.New("job read panicked")
 
 // Config says what the hub watches and how it reads. Read, Same and JobID
-// are required; the rest have defaults.
+// are required; the rest have defaults: a zero duration or count is its
+// Default constant, Subscribe's is DefaultSubscribe.
 type Config[T any] struct {
 	// Redis is the Redis the hub subscribes to, or pings while it polls.
 	Redis Redis
@@ -50,9 +51,8 @@ type Config[T any] struct {
 	// Read reads jobs in one batch, one state per id in order. An error
 	// fails the whole batch; a job's own trouble is a state. prev is nil
 	// for a read that expects no change (a safety re-read, poll mode),
-	// which should cost as little as it can; otherwise it holds each job's
-	// state as its waiters know it (T's zero if none), a hint for what to
-	// read with the job, never the job's state.
+	// which should cost as little as it can; else each job's state as its
+	// waiters know it (T's zero if none): a hint, never the job's state.
 	Read func(ctx context.Context, ids []string, prev []T) ([]T, error)
 	// Same reports whether two states are equal: only changes are fanned out.
 	Same func(a, b T) bool
@@ -64,42 +64,37 @@ type Config[T any] struct {
 	// TTLs, if set, reads each job's time to live: 0 if it does not
 	// expire, below 0 if it is gone (see Expiry in doc.go).
 	TTLs func(ctx context.Context, ids []string) ([]time.Duration, error)
-	// ConfirmDelay is the first re-read's delay of a doubted state. Zero is
-	// DefaultConfirmDelay.
+	// ConfirmDelay is the first re-read's delay of a doubted state.
 	ConfirmDelay time.Duration
 	// Resync bounds, in keyspace mode, how long a change no notification
-	// announces may go unseen (see Missed notifications in doc.go). Zero is
-	// DefaultResync.
+	// announces may go unseen (see Missed notifications in doc.go).
 	Resync time.Duration
 	// Notify picks how changes are learnt. Zero is Auto: keyspace if it can
 	// be enabled, else poll.
 	Notify Mode
-	// Subscribe picks what keyspace mode subscribes to. Zero is
-	// DefaultSubscribe.
+	// Subscribe picks what keyspace mode subscribes to.
 	Subscribe Subscribe
 	// Keys returns the keys whose events concern job id. Nil is Pattern
 	// with id for its "*".
 	Keys func(id string) []string
 	// SubscribeWindow is how long, under SubscribeKeys, a channel first
-	// wanted waits for others to share its SUBSCRIBE. Zero is
-	// DefaultSubscribeWindow.
+	// wanted waits for others to share its SUBSCRIBE.
 	SubscribeWindow time.Duration
 	// Linger is how long, under SubscribeKeys, a job's channels stay
-	// subscribed after its last waiter left. Zero is DefaultLinger.
+	// subscribed after its last waiter left.
 	Linger time.Duration
 	// TrustFlags, with Notify Keyspace, sends no CONFIG at all: the
 	// server's notify-keyspace-events is trusted to hold NotifyFlags, so a
 	// user without CONFIG never has a command refused. Ignored otherwise.
 	TrustFlags bool
 	// PollTick is how often every watched job is read while the hub polls:
-	// in poll mode, and while blind or unsubscribed. Zero is DefaultPollTick.
+	// in poll mode, and while blind or unsubscribed.
 	PollTick time.Duration
-	// RoundTripTimeout bounds each round trip of the hub to Redis. Zero is
-	// DefaultRoundTripTimeout.
+	// RoundTripTimeout bounds each round trip of the hub to Redis.
 	RoundTripTimeout time.Duration
-	// Readers is how many batches may be read at once. Zero is DefaultReaders.
+	// Readers is how many batches may be read at once.
 	Readers int
-	// Batch is the most jobs read in one round trip. Zero is DefaultBatch.
+	// Batch is the most jobs read in one round trip.
 	Batch int
 	// Logger receives one line per event worth an operator's attention.
 	Logger *slog.Logger
@@ -110,22 +105,23 @@ type Hub[T any] struct {
 	cfg Config[T]
 	log *slog.Logger
 
-	mu        sync.Mutex
-	jobs      map[string]*entry[T]
-	dirty     []*entry[T]          // queued for a read, oldest first
-	sweep     []*entry[T]          // queued by safety re-reads only: read when dirty is empty
-	listening bool                 // subscribed (keyspace) or the last poll answered; set by listened only
-	refusal   string               // the last refusal of a subscription logged (see listened)
-	down      string               // why the hub does not listen: the listener's last error
-	flaps     flaps                // which losses and confirmations are logged (see listened)
-	fresh     bool                 // the hub's states follow every change: listening and not blind
-	blind     blindness            // caught missing changes
-	suspects  map[string]time.Time // changes found by safety re-reads, not yet announced
-	subs      *subscriptions       // keys mode's subscription set; nil under SubscribePattern or Poll
-	stats     Stats                // the counters; Stats fills in the gauges
+	mu         sync.Mutex
+	jobs       map[string]*entry[T]
+	dirty      []*entry[T]          // queued for a read, oldest first
+	sweep      []*entry[T]          // queued by safety re-reads only: read when dirty is empty
+	listening  bool                 // subscribed (keyspace) or the last poll answered; set by listened only
+	publishing map[string]*nodeSub  // keyspace mode: the current publishers' subscriptions, by node name
+	refusal    string               // the last refusal of a subscription logged (see listened)
+	down       string               // why the hub does not listen: the listener's last error
+	flaps      flaps                // which losses and confirmations are logged (see listened)
+	fresh      bool                 // the hub's states follow every change: listening and not blind
+	blind      blindness            // caught missing changes
+	suspects   map[string]time.Time // changes found by safety re-reads, not yet announced
+	subs       *subscriptions       // keys mode's subscription set; nil under SubscribePattern or Poll
+	stats      Stats                // the counters; Stats fills in the gauges
 
-	kick  chan struct{} // wakes a reader; capacity one
-	polls chan struct{} // wakes the guard when it starts to poll; capacity one
+	kick  chan struct{} // capacity one: wakes a reader
+	polls chan struct{} // capacity one: wakes the guard when it starts to poll
 	done  chan struct{} // closed when Run returns
 
 	running atomic.Bool
@@ -135,7 +131,6 @@ type Hub[T any] struct {
 
 // New returns a hub; it does nothing until Run.
 func New[T any](cfg Config[T]) *Hub[T] {
-	// A negative setting is as good as none: max(x, 0) makes it zero.
 	cfg.PollTick = cmp.Or(max(cfg.PollTick, 0), DefaultPollTick)
 	cfg.RoundTripTimeout = cmp.Or(max(cfg.RoundTripTimeout, 0), DefaultRoundTripTimeout)
 	cfg.ConfirmDelay = cmp.Or(max(cfg.ConfirmDelay, 0), DefaultConfirmDelay)
@@ -152,13 +147,14 @@ func New[T any](cfg Config[T]) *Hub[T] {
 		cfg.Keys = func(id string) []string { return []string{prefix + id} }
 	}
 	h := &Hub[T]{
-		cfg:      cfg,
-		log:      cfg.Logger,
-		jobs:     make(map[string]*entry[T]),
-		suspects: make(map[string]time.Time),
-		kick:     make(chan struct{}, 1),
-		polls:    make(chan struct{}, 1),
-		done:     make(chan struct{}),
+		cfg:        cfg,
+		log:        cfg.Logger,
+		jobs:       make(map[string]*entry[T]),
+		suspects:   make(map[string]time.Time),
+		publishing: make(map[string]*nodeSub),
+		kick:       make(chan struct{}, 1),
+		polls:      make(chan struct{}, 1),
+		done:       make(chan struct{}),
 	}
 	if cfg.Subscribe == SubscribeKeys && cfg.Notify != Poll {
 		h.subs = newSubscriptions(channelPrefix(cfg.DB), cfg.Keys, cfg.Linger)
@@ -168,9 +164,9 @@ func New[T any](cfg Config[T]) *Hub[T] {
 
 // Watch registers a waiter for job id and returns it with the job's state:
 // the hub's knowledge when that follows every change, else a read shared
-// with every concurrent Watch of the job. On error (the read failed, ctx
-// ended, the hub stopped) no waiter is left behind. Under SubscribeKeys the
-// waiter holds the job's subscription until it is closed.
+// with every concurrent Watch of the job. On error no waiter is left
+// behind. Under SubscribeKeys the waiter holds the job's channels until it
+// is closed.
 func (h *Hub[T]) Watch(ctx context.Context, id string) (*Waiter[T], T, error) {
 	return h.watch(ctx, id, true)
 }
@@ -185,8 +181,7 @@ func (h *Hub[T]) Peek(ctx context.Context, id string) (T, error) {
 	return st, err
 }
 
-// watch is Watch, held or not: a held waiter wants the job's channels in
-// keys mode (see Waiters in doc.go).
+// watch is Watch, held (wanting the job's channels in keys mode) or not.
 func (h *Hub[T]) watch(ctx context.Context, id string, held bool) (*Waiter[T], T, error) {
 	w := &Waiter[T]{hub: h, wake: make(chan struct{}, 1)}
 	var zero T
@@ -195,8 +190,7 @@ func (h *Hub[T]) watch(ctx context.Context, id string, held bool) (*Waiter[T], T
 	e := h.jobs[id]
 	if e == nil {
 		// A new job's entry and channels are made with mu released (see
-		// wantOf), and dropped if another Watch made them meanwhile. id is
-		// copied: the caller's may live in a reused buffer (fasthttp's).
+		// wantOf). id is copied: the caller's may be fasthttp's buffer.
 		subs := h.subs // Run drops it, under mu, if the hub polls
 		h.mu.Unlock()
 		id = strings.Clone(id)
@@ -242,8 +236,7 @@ func (h *Hub[T]) watch(ctx context.Context, id string, held bool) (*Waiter[T], T
 		h.mu.Lock()
 		err, cur := e.err, e.cur
 		if err == nil && cur == nil && !e.doubtFrom.IsZero() {
-			// The first state is held back (Config.Doubt): a waiter's
-			// first state is a settled one.
+			// The first state is held back (Config.Doubt): wait for it.
 			ready = e.readyLocked()
 			h.mu.Unlock()
 			continue
@@ -267,8 +260,7 @@ func (h *Hub[T]) watch(ctx context.Context, id string, held bool) (*Waiter[T], T
 	}
 }
 
-// queueLocked asks for a read of e (ev is notified or asked); at is when
-// the change was learnt (zero: none).
+// queueLocked asks for a read of e; at is when the change was learnt (zero: none).
 func (h *Hub[T]) queueLocked(e *entry[T], ev event, at time.Time) {
 	if !at.IsZero() && e.since.IsZero() {
 		e.since = at
@@ -276,8 +268,8 @@ func (h *Hub[T]) queueLocked(e *entry[T], ev event, at time.Time) {
 	h.moveLocked(e, ev)
 }
 
-// signal wakes whoever waits on ch, a channel of capacity one, without
-// blocking: a signal already pending stands for this one too.
+// signal wakes whoever waits on ch, of capacity one, without blocking: a
+// signal already pending stands for this one too.
 func signal(ch chan<- struct{}) {
 	select {
 	case ch <- struct{}{}:
@@ -285,17 +277,14 @@ func signal(ch chan<- struct{}) {
 	}
 }
 
-// Keyspace events by what they tell of a key's time to live.
 var (
-	// ttlEvents change the time to live and leave the value: nothing is
-	// read, and they are no notification of a change.
+	// ttlEvents change the time to live, not the value: nothing is read.
 	ttlEvents = map[string]bool{"expire": true, "persist": true}
-	// newKeyEvents put another value, with its own time to live, in the
-	// key's place.
+	// newKeyEvents put another value, with its own time to live, in place.
 	newKeyEvents = map[string]bool{"restore": true, "rename_to": true, "copy_to": true, "move_to": true}
 )
 
-// event handles keyspace event ev of key, learnt at time at.
+// event handles keyspace event ev of key, learnt at at.
 func (h *Hub[T]) event(key, ev string, at time.Time) {
 	id, ok := h.cfg.JobID(key)
 	h.mu.Lock()
@@ -321,7 +310,7 @@ func (h *Hub[T]) event(key, ev string, at time.Time) {
 }
 
 // resyncLocked queues every watched job for a read, since the hub's states
-// may miss a change; at is when the hub learnt it.
+// may miss a change learnt at at.
 func (h *Hub[T]) resyncLocked(at time.Time) {
 	for _, e := range h.jobs {
 		h.queueLocked(e, asked, at)
@@ -329,9 +318,8 @@ func (h *Hub[T]) resyncLocked(at time.Time) {
 }
 
 // refreshLocked makes the hub fresh while it listens and is not blind.
-// When it stops being fresh the guard is woken to poll; when it starts
-// again every job is queued in the same step, so no Watch trusts a state
-// from before.
+// Unfresh wakes the guard to poll; fresh again queues every job in the same
+// step, so no Watch trusts a state from before.
 func (h *Hub[T]) refreshLocked() {
 	fresh := h.listening && !h.blind.on
 	if h.fresh && !fresh {
@@ -343,10 +331,10 @@ func (h *Hub[T]) refreshLocked() {
 	h.fresh = fresh
 }
 
-// readers runs n readers until ctx ends.
-func (h *Hub[T]) readers(ctx context.Context, n int) {
-	var wg sync.WaitGroup
-	for range n {
+// startReaders starts Config.Readers readers in wg, each reading batches
+// while it is kicked, until ctx ends.
+func (h *Hub[T]) startReaders(ctx context.Context, wg *sync.WaitGroup) {
+	for range h.cfg.Readers {
 		wg.Go(func() {
 			for {
 				select {
@@ -360,18 +348,16 @@ func (h *Hub[T]) readers(ctx context.Context, n int) {
 			}
 		})
 	}
-	wg.Wait()
 }
 
 // take removes up to one batch from the queues (changes first, then safety
-// re-reads, swept) and passes the kick on when more is left, so other
-// readers share the work.
+// re-reads: swept) and passes the kick on when more is left.
 func (h *Hub[T]) take() (batch []*entry[T], swept bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	batch = h.takeFrom(&h.dirty, h.cfg.Batch, false)
+	batch = h.takeFrom(&h.dirty, h.cfg.Batch, state.inDirty)
 	if batch == nil {
-		batch, swept = h.takeFrom(&h.sweep, min(h.cfg.Batch, SweepBatch), true), true
+		batch, swept = h.takeFrom(&h.sweep, min(h.cfg.Batch, SweepBatch), state.inSweep), true
 	}
 	if batch == nil {
 		return nil, false
@@ -389,14 +375,15 @@ func (h *Hub[T]) take() (batch []*entry[T], swept bool) {
 
 // takeFrom takes up to n entries off the front of q and marks them being
 // read, passing over those no longer queued there.
-func (h *Hub[T]) takeFrom(q *[]*entry[T], n int, sweepQueue bool) []*entry[T] {
+func (h *Hub[T]) takeFrom(q *[]*entry[T], n int, queued func(state) bool) []*entry[T] {
 	var batch []*entry[T]
 	i := 0
 	for ; i < len(*q) && len(batch) < n; i++ {
 		e := (*q)[i]
-		if !e.state.queuedIn(sweepQueue) {
+		if !queued(e.state) {
 			continue
 		}
+
 		h.moveLocked(e, taken)
 		batch = append(batch, e)
 	}
@@ -406,8 +393,7 @@ func (h *Hub[T]) takeFrom(q *[]*entry[T], n int, sweepQueue bool) []*entry[T] {
 	return batch
 }
 
-// read reads a batch and fans each changed state out; expect says the
-// read expects a change (see Config.Read).
+// read reads a batch and fans each changed state out; expect: see Config.Read.
 func (h *Hub[T]) read(ctx context.Context, batch []*entry[T], expect bool) {
 	ids := make([]string, len(batch))
 	var prev []T
@@ -491,8 +477,8 @@ func (h *Hub[T]) read(ctx context.Context, batch []*entry[T], expect bool) {
 	}
 }
 
-// readSafely calls Config.Read within the round trip timeout; a panic in
-// it (a bug) fails the batch instead of the process.
+// readSafely calls Config.Read within the round trip timeout; a panic (a
+// bug) fails the batch instead of the process.
 func (h *Hub[T]) readSafely(ctx context.Context, ids []string, prev []T) (states []T, err error) {
 	rctx, cancel := context.WithTimeout(ctx, h.cfg.RoundTripTimeout)
 	defer cancel()
@@ -505,7 +491,7 @@ func (h *Hub[T]) readSafely(ctx context.Context, ids []string, prev []T) (states
 	return h.cfg.Read(rctx, ids, prev)
 }
 
-// requeue queues es again, those still watched.
+// requeue queues those of es still watched again.
 func (h *Hub[T]) requeue(ctx context.Context, es []*entry[T]) {
 	if ctx.Err() != nil {
 		return
@@ -520,9 +506,8 @@ func (h *Hub[T]) requeue(ctx context.Context, es []*entry[T]) {
 }
 
 // applyLocked stores a state read at now and fans it out if it changed,
-// returning the OnChange calls to make once the lock is released. A state
-// Config.Doubt questions is held back while its hold lasts; applyLocked
-// then returns the delay of the job's next read.
+// returning the OnChange calls to make unlocked; or, while Config.Doubt
+// holds it back, the delay of the job's next read.
 func (h *Hub[T]) applyLocked(e *entry[T], st T, now time.Time) (again time.Duration, pushes []func() func()) {
 	var prev T
 	if e.cur != nil {
@@ -532,8 +517,7 @@ func (h *Hub[T]) applyLocked(e *entry[T], st T, now time.Time) (again time.Durat
 		}
 		prev = e.cur.state
 		if e.state.unannounced() && h.listening {
-			// Unless its notification turns up within ConfirmDelay, no
-			// notification announced this change.
+			// Announced by no notification, unless one comes within ConfirmDelay.
 			h.suspects[e.id] = now
 		}
 	}
@@ -561,7 +545,7 @@ func (h *Hub[T]) applyLocked(e *entry[T], st T, now time.Time) (again time.Durat
 }
 
 // leave removes a waiter; the job is forgotten with its last waiter, and
-// its channels linger with its last held waiter.
+// its channels linger with its last held one.
 func (h *Hub[T]) leave(w *Waiter[T]) {
 	h.mu.Lock()
 	if w.held && h.subs != nil {

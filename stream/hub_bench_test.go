@@ -45,8 +45,8 @@ func newBenchHub(b *testing.B) *benchHub {
 	ctx, cancel := context.WithCancel(context.Background())
 	bh.ctx = ctx
 	var wg sync.WaitGroup
-	wg.Go(func() { bh.h.readers(ctx, DefaultReaders) })
-	bh.h.listened(news{what: confirmed, on: true}) // as when subscribed
+	bh.h.startReaders(ctx, &wg)
+	bh.h.Subscribed() // as when subscribed
 	b.Cleanup(func() {
 		cancel()
 		wg.Wait()

@@ -17,7 +17,7 @@ import (
 	"jobwait/stream/streamtest"
 )
 
-// The subscription set of keys mode (subs.go, keys.go), one rule a test,
+// The subscription set of keys mode (subs.go, keyspace.go), one rule a test,
 // on fake nodes (fakenode_test.go) and the in-memory store of
 // fake_test.go, under a fake clock: what is subscribed when, in how many
 // commands, and which jobs each confirmation reads.

@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"slices"
@@ -18,26 +19,33 @@ const publishersEvery = time.Second
 // pings through it; a second silent period without the PONG ends it.
 const healthEvery = 5 * time.Second
 
+// openMark is the payload of the PING that ends a connection's opening:
+// Redis answers in order, so its PONG follows every opening confirmation.
+const openMark = "jobwait-opened"
+
+// subscribeChunk is the most channels one SUBSCRIBE or UNSUBSCRIBE names.
+const subscribeChunk = 1024
+
+// anchorJob is the job whose first key's channel every keys mode
+// connection subscribes first, so that an ACL that took SUBSCRIBE away is
+// noticed with no job watched.
+const anchorJob = "jobwait-anchor"
+
 // listener keeps a keyspace subscription on every publishing node (see
-// Publishers in doc.go). listen's goroutine alone starts and stops the
-// subscriptions, each in its own goroutine reporting through confirmed and
-// lost.
+// Publishers in doc.go): listen's goroutine alone starts and stops them.
 type listener[T any] struct {
 	h          *Hub[T]
 	shape      string          // Publishers.Shape as last subscribed
 	configured map[string]bool // standby nodes given NotifyFlags, by name
 	wg         sync.WaitGroup  // the subscription goroutines
 	check      chan struct{}   // capacity one: a subscription failed, ask for the publishers now
-
-	mu   sync.Mutex
-	subs map[string]*nodeSub // the current publishers' subscriptions, by name
 }
 
-// nodeSub is the subscription to one publishing node.
+// nodeSub is the subscription to one publishing node. Guarded by the hub's mu.
 type nodeSub struct {
 	name   string
 	cancel context.CancelFunc
-	state  subState // guarded by listener.mu
+	state  subState
 }
 
 // subState is where a node's subscription stands: it starts neither
@@ -51,16 +59,17 @@ const (
 )
 
 // listen keeps a keyspace subscription on every publishing node until ctx
-// ends.
+// ends, and then waits for them to stop.
 func (h *Hub[T]) listen(ctx context.Context) {
-	l := &listener[T]{h: h, configured: make(map[string]bool), subs: make(map[string]*nodeSub), check: make(chan struct{}, 1)}
-	defer l.stop(ctx)
+	l := &listener[T]{h: h, configured: make(map[string]bool), check: make(chan struct{}, 1)}
 	t := time.NewTicker(publishersEvery)
 	defer t.Stop()
 	for {
 		l.follow(ctx)
 		select {
 		case <-ctx.Done():
+			l.resubscribe(ctx, nil)
+			l.wg.Wait()
 			return
 		case <-t.C:
 		case <-l.check:
@@ -98,71 +107,27 @@ func (l *listener[T]) follow(ctx context.Context) {
 	l.h.log.Info("keyspace publishers changed; watched jobs re-read", "masters", names)
 }
 
-// resubscribe makes the subscriptions those of masters. The goroutines it
-// starts report under l.mu, so only after the regrouping is told.
+// resubscribe makes the subscriptions those of masters.
 func (l *listener[T]) resubscribe(ctx context.Context, masters []Node) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for name, s := range l.subs {
+	h := l.h
+	h.mu.Lock()
+	for name, s := range h.publishing {
 		if !slices.ContainsFunc(masters, func(n Node) bool { return n.Name == name }) {
 			s.cancel()
-			delete(l.subs, name)
+			delete(h.publishing, name)
 		}
 	}
 	for _, n := range masters {
-		if l.subs[n.Name] != nil {
+		if h.publishing[n.Name] != nil {
 			continue
 		}
 		sctx, cancel := context.WithCancel(ctx)
 		s := &nodeSub{name: n.Name, cancel: cancel}
-		l.subs[n.Name] = s
-		l.wg.Go(func() {
-			l.h.keepSubscribed(sctx, n, func() { l.confirmed(s) }, func(err error) { l.lost(s, err) })
-		})
+		h.publishing[n.Name] = s
+		l.wg.Go(func() { h.keepSubscribed(sctx, n, s, l.check) })
 	}
-	l.tellLocked(news{what: regrouped})
-}
-
-// confirmed: a node's subscription is (again) confirmed.
-func (l *listener[T]) confirmed(s *nodeSub) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	s.state = subLive
-	if l.subs[s.name] != s {
-		l.tellLocked(news{what: regrouped})
-		return
-	}
-	l.tellLocked(news{what: confirmed, node: s.name})
-}
-
-// lost: a node's subscription failed. The publishers are asked for now,
-// since a failed master may have been replaced.
-func (l *listener[T]) lost(s *nodeSub, err error) {
-	l.mu.Lock()
-	current := l.subs[s.name] == s
-	was, first := s.state == subLive, s.state != subDown
-	s.state = subDown
-	// Logged once per outage, a node never reached included.
-	l.tellLocked(news{what: lost, node: s.name, was: current && was, first: current && first, err: err})
-	l.mu.Unlock()
-	signal(l.check)
-}
-
-// tellLocked tells the hub n, which is on when every current publisher's
-// subscription is confirmed.
-func (l *listener[T]) tellLocked(n news) {
-	n.on = len(l.subs) > 0
-	for _, s := range l.subs {
-		n.on = n.on && s.state == subLive
-	}
-	l.h.listened(n)
-}
-
-// stop ends every subscription and waits for them.
-func (l *listener[T]) stop(ctx context.Context) {
-	l.resubscribe(ctx, nil)
-	l.wg.Wait()
-	l.h.listened(news{what: stopped})
+	h.mu.Unlock()
+	h.listened(regrouped, nil, nil)
 }
 
 // configure gives NotifyFlags to standby nodes seen for the first time, so
@@ -185,14 +150,13 @@ func (l *listener[T]) configure(ctx context.Context, standby []Node) {
 	l.configured = seen
 }
 
-// keepSubscribed holds a keyspace subscription on node n, re-created after
-// every failure, until ctx ends: a pattern subscription, or keys mode's
-// session. Unless TrustFlags, each attempt first makes sure the node
-// publishes NotifyFlags (a restarted Redis forgot CONFIG SET, a promoted
-// replica may never have had it), and a goroutine re-checks them
-// meanwhile (guardFlags). confirmed runs on each confirmation, lost on
-// each failure.
-func (h *Hub[T]) keepSubscribed(ctx context.Context, n Node, confirmed func(), lost func(error)) {
+// keepSubscribed holds s, a keyspace subscription on node n, re-created
+// after every failure, until ctx ends; a failure signals check, since a
+// failed master may have been replaced. Unless TrustFlags, each attempt
+// first makes sure the node publishes NotifyFlags (a restarted Redis
+// forgot CONFIG SET, a promoted replica may never have had it), and a
+// goroutine re-checks them meanwhile (guardFlags).
+func (h *Hub[T]) keepSubscribed(ctx context.Context, n Node, s *nodeSub, check chan struct{}) {
 	b := backoff{}
 	gctx, stopGuard := context.WithCancel(ctx)
 	var guard sync.WaitGroup
@@ -209,39 +173,141 @@ func (h *Hub[T]) keepSubscribed(ctx context.Context, n Node, confirmed func(), l
 		if err == nil {
 			ps := n.Client.Subscriber(ctx)
 			stop := context.AfterFunc(ctx, func() { ps.Close() })
-			if h.subs != nil {
-				err = h.keysSession(ctx, n, ps, &b, confirmed)
-			} else {
-				err = h.patternSession(ctx, ps, &b, confirmed)
-			}
+			err = h.session(ctx, n, ps, &b, s)
 			stop()
 			ps.Close()
 		}
 		if ctx.Err() != nil {
 			return
 		}
-		lost(err)
+		h.listened(lost, s, err)
+		signal(check)
 		b.sleep(ctx)
 	}
 }
 
-// patternSession holds one pattern subscription of every watched key's
-// channel until it fails.
-func (h *Hub[T]) patternSession(ctx context.Context, ps Subscriber, b *backoff, confirmed func()) error {
-	prefix := channelPrefix(h.cfg.DB)
-	if err := ps.PSubscribe(ctx, prefix+h.cfg.Pattern); err != nil {
-		return err
+// session holds one connection ps to node n until it fails: its own
+// goroutine (send) writes the opening and, in keys mode, then the set's
+// changes on n, while this one receives events and replies. The opening's
+// PONG confirms the node (every watched job is re-read); after it, in keys
+// mode, the confirmation of a job's last channel reads that job.
+func (h *Hub[T]) session(ctx context.Context, n Node, ps Subscriber, b *backoff, s *nodeSub) error {
+	var nc *nodeChannels // nil in pattern mode
+	var gen uint64
+	var opening []string
+	h.mu.Lock()
+	if h.subs != nil {
+		nc = h.subs.node(n.Name)
+		gen, opening = h.subs.open(nc)
 	}
-	return h.receive(ctx, ps, len(prefix), func(msg any) {
-		if m, ok := msg.(*redis.Subscription); ok && m.Kind == "psubscribe" {
-			b.reset()
-			confirmed()
+	h.mu.Unlock()
+
+	sctx, stop := context.WithCancel(ctx)
+	var sendErr error
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := h.send(sctx, ps, nc, gen, opening); err != nil && sctx.Err() == nil {
+			sendErr = err
+			ps.Close() // ends the receive below
 		}
 	})
+	opened := false
+	err := h.receive(ctx, ps, func(msg any) {
+		switch m := msg.(type) {
+		case *redis.Subscription:
+			if nc == nil {
+				break
+			}
+			// A reply that confirms a job's last channel reads the job,
+			// unless in the opening (which reads all).
+			h.mu.Lock()
+			if id := h.subs.reply(nc, gen, m.Kind, m.Channel); id != "" && opened && h.jobs[id] != nil {
+				h.queueLocked(h.jobs[id], asked, time.Time{})
+			}
+			h.mu.Unlock()
+
+		case *redis.Pong:
+			if !opened && m.Payload == openMark {
+				opened = true
+				b.reset()
+				h.listened(confirmed, s, nil)
+
+			}
+		}
+	})
+	stop()
+	wg.Wait()
+	if nc != nil {
+		h.mu.Lock()
+		h.subs.cut(nc, gen)
+		h.mu.Unlock()
+	}
+	return cmp.Or(sendErr, err) // the sender's failure ended the receive
 }
 
-// ensureNotify adds NotifyFlags on node c within timeout. A refusal is no
-// failure: where CONFIG is refused the server's own setting is trusted.
+// send writes connection gen's opening (the pattern, or the anchor and the
+// channels given; then the PING), then, in keys mode until ctx ends, what
+// the set queues on nc: once woken it waits SubscribeWindow so that the
+// channels wanted meanwhile share one SUBSCRIBE, and unsubscribes lingers
+// a window after the first ends, so that those share one UNSUBSCRIBE too.
+func (h *Hub[T]) send(ctx context.Context, ps Subscriber, nc *nodeChannels, gen uint64, opening []string) error {
+	var err error
+	if nc == nil {
+		err = ps.PSubscribe(ctx, channelPrefix(h.cfg.DB)+h.cfg.Pattern)
+	} else {
+		anchor := h.subs.prefix + h.cfg.Keys(anchorJob)[0]
+		err = inChunks(ctx, ps.Subscribe, append([]string{anchor}, opening...))
+	}
+	if err == nil {
+		err = ps.Ping(ctx, openMark)
+	}
+	if err != nil || nc == nil {
+		return err
+	}
+	linger := time.NewTimer(time.Hour)
+	linger.Stop()
+	defer linger.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-linger.C:
+		case <-nc.kick:
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(h.cfg.SubscribeWindow):
+			}
+		}
+		h.mu.Lock()
+		subs, unsubs, next := h.subs.take(nc, gen, time.Now())
+		h.mu.Unlock()
+		if err := inChunks(ctx, ps.Subscribe, subs); err != nil {
+			return err
+		}
+		if err := inChunks(ctx, ps.Unsubscribe, unsubs); err != nil {
+			return err
+		}
+		if !next.IsZero() {
+			linger.Reset(max(time.Until(next), 0) + h.cfg.SubscribeWindow)
+		}
+	}
+}
+
+// inChunks sends cmd for channels, subscribeChunk at a time.
+func inChunks(ctx context.Context, cmd func(context.Context, ...string) error, channels []string) error {
+	for len(channels) > 0 {
+		n := min(len(channels), subscribeChunk)
+		if err := cmd(ctx, channels[:n]...); err != nil {
+			return err
+		}
+		channels = channels[n:]
+	}
+	return nil
+}
+
+// ensureNotify adds NotifyFlags on node c within timeout; where CONFIG is
+// refused the server's own setting is trusted.
 func ensureNotify(ctx context.Context, c NodeClient, timeout time.Duration) error {
 	ectx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -253,7 +319,8 @@ func ensureNotify(ctx context.Context, c NodeClient, timeout time.Duration) erro
 
 // receive reads the subscription until it fails: each event goes to the
 // hub, every other reply (a confirmation, a PONG) to on.
-func (h *Hub[T]) receive(ctx context.Context, ps Subscriber, prefixLen int, on func(msg any)) error {
+func (h *Hub[T]) receive(ctx context.Context, ps Subscriber, on func(msg any)) error {
+	prefixLen := len(channelPrefix(h.cfg.DB))
 	pinged := false
 	for {
 		msg, err := ps.ReceiveTimeout(ctx, healthEvery)

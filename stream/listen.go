@@ -5,20 +5,8 @@ import (
 	"time"
 )
 
-// news is what a listener (the subscriptions, or the poller) tells the hub
-// about how it learns of changes.
-type news struct {
-	what happening
-	// on: the hub learns of every change now: every current publisher's
-	// subscription confirmed, or Redis answered the last poll.
-	on   bool
-	node string // the subscription's node; "" for the poller
-	// For lost: was says the subscription had been confirmed (counted as a
-	// reconnect), first that this is its first failure since (logged).
-	was, first bool
-	err        error
-}
-
+// happening is what a listener (a node's subscription, or the poller)
+// tells the hub about how it learns of changes.
 type happening int
 
 const (
@@ -27,55 +15,79 @@ const (
 	answered                        // a poll tick found Redis answering: every watched job is re-read
 	unanswered                      // a poll tick found Redis not answering
 	regrouped                       // the set of subscriptions changed
-	stopped                         // the listener returned: no more news
+	stopped                         // the poller returned: no more news
 )
 
 // listened is the one place that records a listener's news: whether the
-// hub listens, the re-reads it calls for, the counters and the log line.
-// A Watch after it sees the re-reads queued, so never trusts a state from
-// before.
-func (h *Hub[T]) listened(n news) {
+// hub listens (every current publisher's subscription confirmed, or the
+// last poll answered), the re-reads it calls for, the counters and the log
+// line. s is the subscription the news is of; nil for the poller's and a
+// regrouping. A Watch after it sees the re-reads queued, so never trusts a
+// state from before.
+func (h *Hub[T]) listened(what happening, s *nodeSub, err error) {
 	h.mu.Lock()
 	was := h.listening
-	h.listening = n.on
+	var node string
+	var current, wasLive, first bool // first: the first failure since it was confirmed
+	if s != nil {
+		node, current = s.name, h.publishing[s.name] == s
+		wasLive, first = current && s.state == subLive, current && s.state != subDown
+		if s.state = subDown; what == confirmed {
+			s.state = subLive
+		}
+		if what == confirmed && !current {
+			what = regrouped // a former publisher's: nothing to re-read
+		}
+	}
+	switch what {
+	case answered:
+		h.listening = true
+	case unanswered, stopped:
+		h.listening = false
+	default:
+		h.listening = len(h.publishing) > 0
+		for _, p := range h.publishing {
+			h.listening = h.listening && p.state == subLive
+		}
+	}
 	switch {
-	case n.on:
+	case h.listening:
 		h.down = ""
-	case n.err != nil:
-		h.down = n.err.Error()
+	case err != nil:
+		h.down = err.Error()
 	}
 	h.refreshLocked()
 	now := time.Now()
 	// A refusal (NOPERM when an ACL drops the subscribe permission, a
 	// renamed command) is logged whenever it changes: the operator must
 	// mend it.
-	refused := n.what == lost && isRefused(n.err) && n.err.Error() != h.refusal
+	refused := what == lost && isRefused(err) && err.Error() != h.refusal
 	var say bool             // the news is logged (see flaps)
 	var held int             // news of its kind not logged before it
 	var lasted time.Duration // a loss logged late: how long it has lasted
-	switch n.what {
+	switch what {
 	case confirmed:
 		// Changes made while it was down were not published to us.
 		h.refusal = ""
 		h.stats.Resyncs++
 		h.resyncLocked(now)
-		say, held = h.flaps.live(now, n.node)
+		say, held = h.flaps.live(now, node)
 	case answered:
 		h.resyncLocked(now)
 	case lost:
 		if refused {
-			h.refusal = n.err.Error()
+			h.refusal = err.Error()
 		}
-		if n.was {
+		if wasLive {
 			h.stats.Reconnects++
 		}
-		say, held, lasted = h.flaps.lost(now, n.node, n.first)
+		say, held, lasted = h.flaps.lost(now, node, first)
 	}
 	h.mu.Unlock()
 
 	var attrs []any
-	if n.node != "" {
-		attrs = append(attrs, "node", n.node)
+	if node != "" {
+		attrs = append(attrs, "node", node)
 	}
 	if held > 0 {
 		attrs = append(attrs, "not_logged_since_last", held)
@@ -84,25 +96,25 @@ func (h *Hub[T]) listened(n news) {
 		attrs = append(attrs, "down_for", lasted.Round(time.Millisecond))
 	}
 	switch {
-	case n.what == confirmed && say:
+	case what == confirmed && say:
 		h.log.Info("keyspace subscription live; watched jobs re-read", attrs...)
-	case n.what == lost && (say || refused):
+	case what == lost && (say || refused):
 		// The error first: what failed is what the line is about.
 		msg := "keyspace subscription lost; reconnecting"
 		if !say {
 			msg = "keyspace subscription refused; retrying"
 		}
-		h.log.Warn(msg, append([]any{"err", n.err}, attrs...)...)
-	case n.what == answered && !was:
+		h.log.Warn(msg, append([]any{"err", err}, attrs...)...)
+	case what == answered && !was:
 		h.log.Info("polling watched jobs", "interval", h.cfg.PollTick)
-	case n.what == unanswered && was:
-		h.log.Warn("redis unreachable in poll mode", "err", n.err)
+	case what == unanswered && was:
+		h.log.Warn("redis unreachable in poll mode", "err", err)
 	}
 }
 
 // poll, poll mode's listener, re-reads every watched job each tick until
-// ctx ends. It pings Redis, so that readiness stays true to whether Redis
-// answers even with no job watched.
+// ctx ends. It pings Redis, so readiness says whether Redis answers even
+// with no job watched.
 func (h *Hub[T]) poll(ctx context.Context) {
 	t := time.NewTicker(h.cfg.PollTick)
 	defer t.Stop()
@@ -110,14 +122,14 @@ func (h *Hub[T]) poll(ctx context.Context) {
 		pctx, cancel := context.WithTimeout(ctx, h.cfg.RoundTripTimeout)
 		err := h.cfg.Redis.Ping(pctx).Err()
 		cancel()
+		what := answered
 		if err != nil {
-			h.listened(news{what: unanswered, err: err})
-		} else {
-			h.listened(news{what: answered, on: true})
+			what = unanswered
 		}
+		h.listened(what, nil, err)
 		select {
 		case <-ctx.Done():
-			h.listened(news{what: stopped}) // no more polls: Watch must not trust the states held
+			h.listened(stopped, nil, nil) // no more polls: Watch must not trust the states held
 			return
 		case <-t.C:
 		}
@@ -126,8 +138,7 @@ func (h *Hub[T]) poll(ctx context.Context) {
 
 const (
 	// flapQuiet is the least time between two log lines of one kind
-	// (subscription lost, live) while a subscription flaps; the counters
-	// still say every loss.
+	// (subscription lost, live) while a subscription flaps.
 	flapQuiet = 10 * time.Second
 	// stillDown is how long a loss not logged may last before it is.
 	stillDown = time.Second
@@ -137,8 +148,7 @@ const (
 // logged: the first of each kind, then at most one of each per flapQuiet,
 // with the count of those not logged since. The log never ends on a wrong
 // word: a confirmation is logged whenever the last line was a loss, and a
-// loss not logged is logged once it has lasted stillDown. Guarded by the
-// hub's mu.
+// loss not logged is logged once it has lasted stillDown.
 type flaps struct {
 	lostUntil, liveUntil time.Time            // no line of the kind before then
 	lostHeld, liveHeld   int                  // not logged since the kind's last line
@@ -146,9 +156,9 @@ type flaps struct {
 	down                 map[string]time.Time // per node: since when a loss not logged lasts
 }
 
-// lost reports whether a failure of node's subscription at now is logged,
-// how many losses were not logged before it, and, if logged late, how
-// long it has lasted. first says it begins an outage, not a retry.
+// lost reports whether a failure of node's subscription at now (first: an
+// outage's, not a retry's) is logged, how many losses were not logged
+// before it, and, if logged late, how long it has lasted.
 func (f *flaps) lost(now time.Time, node string, first bool) (log bool, held int, lasted time.Duration) {
 	since, holding := f.down[node]
 	switch {

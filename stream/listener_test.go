@@ -17,21 +17,21 @@ func TestLiveOnlyWhileEveryPublisherIs(t *testing.T) {
 	h := New(Config[string]{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	h.mode.Store(Keyspace)
 	a, b, old := &nodeSub{name: "a"}, &nodeSub{name: "b"}, &nodeSub{name: "old"}
-	l := &listener[string]{h: h, subs: map[string]*nodeSub{"a": a, "b": b}, check: make(chan struct{}, 1)}
+	h.publishing = map[string]*nodeSub{"a": a, "b": b}
 
-	l.confirmed(a)
+	h.listened(confirmed, a, nil)
 	assert.False(t, h.Ready(), "b not confirmed yet")
-	l.confirmed(b)
+	h.listened(confirmed, b, nil)
 	assert.True(t, h.Ready())
-	l.confirmed(old)
-	l.lost(old, fmt.Errorf("gone"))
+	h.listened(confirmed, old, nil)
+	h.listened(lost, old, fmt.Errorf("gone"))
 	assert.True(t, h.Ready(), "a former master's subscription is no master's")
 
-	l.lost(a, fmt.Errorf("connection reset"))
+	h.listened(lost, a, fmt.Errorf("connection reset"))
 	assert.False(t, h.Ready())
-	l.lost(a, fmt.Errorf("connection refused"))
+	h.listened(lost, a, fmt.Errorf("connection refused"))
 	assert.EqualValues(t, 1, h.Stats().Reconnects, "one outage, one reconnect")
-	l.confirmed(a)
+	h.listened(confirmed, a, nil)
 	assert.True(t, h.Ready())
 	assert.EqualValues(t, 3, h.Stats().Resyncs, "each current publisher's confirmation re-reads")
 }

@@ -3,6 +3,7 @@ package stream
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 )
@@ -36,24 +37,24 @@ const DefaultSubscribe = SubscribeKeys
 
 // ParseSubscribe reads a subscription; the empty string is DefaultSubscribe.
 func ParseSubscribe(s string) (Subscribe, error) {
-	switch m := Subscribe(s); m {
-	case "":
-		return DefaultSubscribe, nil
-	case SubscribeKeys, SubscribePattern:
-		return m, nil
-	}
-	return "", fmt.Errorf("subscription %q: want keys or pattern", s)
+	return parseOneOf(s, DefaultSubscribe, "subscription %q: want keys or pattern", SubscribeKeys, SubscribePattern)
 }
 
 // ParseMode reads a notify mode; the empty string is Auto.
 func ParseMode(s string) (Mode, error) {
-	switch m := Mode(s); m {
-	case "":
-		return Auto, nil
-	case Auto, Keyspace, Poll:
-		return m, nil
+	return parseOneOf(s, Auto, "notify mode %q: want keyspace, poll or auto", Auto, Keyspace, Poll)
+}
+
+// parseOneOf reads one of the values allowed; the empty string is def, and
+// anything else an error of format bad.
+func parseOneOf[V ~string](s string, def V, bad string, allowed ...V) (V, error) {
+	switch {
+	case s == "":
+		return def, nil
+	case slices.Contains(allowed, V(s)):
+		return V(s), nil
 	}
-	return "", fmt.Errorf("notify mode %q: want keyspace, poll or auto", s)
+	return "", fmt.Errorf(bad, s)
 }
 
 // Mode returns how the hub learns of changes: Keyspace or Poll once chosen,
@@ -73,8 +74,7 @@ func (h *Hub[T]) Ready() bool {
 
 // Run runs the hub until ctx ends: it chooses the notify mode (waiting for
 // Redis if it is not there yet), then runs the readers and either the
-// listener and the guard or the poller. It returns once every goroutine it
-// started has returned.
+// listener and the guard or the poller. It returns once all have returned.
 func (h *Hub[T]) Run(ctx context.Context) error {
 	if !h.running.CompareAndSwap(false, true) {
 		return fmt.Errorf("hub already running")
@@ -83,7 +83,7 @@ func (h *Hub[T]) Run(ctx context.Context) error {
 
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	wg.Go(func() { h.readers(ctx, h.cfg.Readers) })
+	h.startReaders(ctx, &wg)
 	mode, ok := h.chooseMode(ctx)
 	if !ok {
 		return nil // ctx ended before Redis appeared

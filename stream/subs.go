@@ -1,15 +1,16 @@
 package stream
 
 import (
+	"iter"
+	"maps"
 	"slices"
 	"time"
 )
 
 // subscriptions is keys mode's subscription set: the keyspace channels of
-// every job with a held waiter (Watch's; Peek holds none), each on the
-// master that publishes its key's events, refcounted by those waiters.
-// Each node's sender (keys.go) subscribes them in batches. Guarded by the
-// hub's mu.
+// every job with a held waiter, each on the master that publishes its
+// key's events, refcounted by those waiters, subscribed in batches by each
+// node's sender (keyspace.go). Guarded by the hub's mu.
 type subscriptions struct {
 	prefix string                                  // the keyspace channel prefix of the hub's database
 	keys   func(id string) []string                // the keys whose events concern a job
@@ -28,14 +29,13 @@ type jobChannels struct {
 	chans []*channel // one per key, on the node that publishes it now
 }
 
-// live reports whether the job is wanted and every channel of it confirmed.
+// live reports whether the job is wanted and all its channels confirmed.
 func (j *jobChannels) live() bool {
 	return j.refs > 0 && !slices.ContainsFunc(j.chans, func(c *channel) bool { return c.state != subscribed })
 }
 
-// nodeChannels are the channels of one node. gen counts the node's
-// connections: what an ended connection reports is ignored once the next
-// one has begun.
+// nodeChannels are the channels of one node. gen counts its connections:
+// what an ended connection reports is ignored once the next has begun.
 type nodeChannels struct {
 	name    string
 	chans   map[string]*channel // by channel name
@@ -45,15 +45,15 @@ type nodeChannels struct {
 	gen     uint64              // the current connection; 0: none yet
 }
 
-// lingerAt is a channel that began to linger, with its end: stale once the
-// channel left lingering or began to linger again.
+// lingerAt is a channel that began to linger, with its end: stale once it
+// left lingering or began to linger again.
 type lingerAt struct {
 	c     *channel
 	until time.Time
 }
 
 // channel is the keyspace channel of one key of a watched job, on the
-// master that publishes that key's events.
+// master that publishes its events.
 type channel struct {
 	name  string
 	job   *jobChannels // the job it was last wanted for
@@ -106,10 +106,10 @@ var chanNext = [resubscribing + 1][cut + 1]chanState{
 	resubscribing:       {unwanted: unsubscribing, replied: toSubscribe, cut: toSubscribe},
 }
 
-// awaits reports whether a channel in state s awaits the reply of kind
-// ("subscribe" or "unsubscribe") to a command it sent. Any other reply is
-// not its commands' (go-redis resubscribes on its own after a failed
-// write, and the hub then ends that connection anyway).
+// awaits reports whether a channel in state s awaits a reply of kind
+// ("subscribe" or "unsubscribe"). Any other reply is not its commands'
+// (go-redis resubscribes on its own after a failed write, and the hub
+// then ends that connection anyway).
 func (s chanState) awaits(kind string) bool {
 	switch kind {
 	case "subscribe":
@@ -142,9 +142,8 @@ func (s *subscriptions) node(name string) *nodeChannels {
 }
 
 // wantOf makes a job's channels, on no node yet. It reads nothing mutable,
-// so that Watch calls it without the hub's mu: in a burst of new waits, an
-// allocation under the lock (and the GC work it brings) queues every other
-// Watch behind it.
+// so Watch calls it without the hub's mu: in a burst of new waits, an
+// allocation under the lock (and its GC work) queues every Watch behind it.
 func (s *subscriptions) wantOf(id string) *jobChannels {
 	keys := s.keys(id)
 	j := &jobChannels{id: id, chans: make([]*channel, len(keys))}
@@ -155,7 +154,7 @@ func (s *subscriptions) wantOf(id string) *jobChannels {
 }
 
 // want adds a held waiter of job id and reports whether its channels are
-// all confirmed already (a job that lingered). made is wantOf(id), or nil.
+// all confirmed (a job that lingered). made is wantOf(id), or nil.
 func (s *subscriptions) want(id string, made *jobChannels) (live bool) {
 	j := s.jobs[id]
 	if j == nil {
@@ -174,8 +173,7 @@ func (s *subscriptions) want(id string, made *jobChannels) (live bool) {
 	return j.live()
 }
 
-// unwant removes a held waiter of job id; with its last, the job's
-// channels linger.
+// unwant removes a held waiter of job id; with its last, its channels linger.
 func (s *subscriptions) unwant(id string) {
 	j := s.jobs[id]
 	if j == nil {
@@ -190,19 +188,14 @@ func (s *subscriptions) unwant(id string) {
 	}
 }
 
-// live reports whether job id is wanted and every channel of it confirmed.
+// live reports whether job id is wanted and all its channels confirmed.
 func (s *subscriptions) live(id string) bool {
 	j := s.jobs[id]
 	return j != nil && j.live()
 }
 
-// channelOn returns channel name on node, made if it is not there, for j.
-func (s *subscriptions) channelOn(node, name string, j *jobChannels) *channel {
-	return s.placed(node, &channel{name: name, job: j, state: chanGone})
-}
-
-// placed returns node's channel named as made is (made itself if the node
-// has none), for made's job.
+// placed returns node's channel named as made is (made itself if none),
+// now for made's job.
 func (s *subscriptions) placed(node string, made *channel) *channel {
 	n := s.node(node)
 	c := n.chans[made.name]
@@ -216,8 +209,8 @@ func (s *subscriptions) placed(node string, made *channel) *channel {
 	return c
 }
 
-// route routes, in keys mode, every key's channel to the master of p that
-// publishes the key's events: Owner, or the first master.
+// route routes, in keys mode, every key's channel to its master in p:
+// Owner, or the first master.
 func (h *Hub[T]) route(p Publishers) {
 	owner := p.Owner
 	if owner == nil {
@@ -242,7 +235,7 @@ func (s *subscriptions) route(owner func(key string) string) {
 		for i, key := range s.keys(j.id) {
 			if o := owner(key); o != j.chans[i].node.name {
 				s.move(j.chans[i], unwanted)
-				j.chans[i] = s.channelOn(o, s.prefix+key, j)
+				j.chans[i] = s.placed(o, &channel{name: s.prefix + key, job: j, state: chanGone})
 				s.move(j.chans[i], wanted)
 			}
 		}
@@ -251,7 +244,7 @@ func (s *subscriptions) route(owner func(key string) string) {
 
 // move applies event ev to c and queues c where its new state says: for
 // the sender when it enters toSubscribe, with the lingering when it begins
-// to linger; it forgets c when gone. An illegal move is a bug in the hub.
+// to linger; it forgets c when gone.
 func (s *subscriptions) move(c *channel, ev chanEvent) {
 	from, to := c.state, chanNext[c.state][ev]
 	if to == chanIllegal {
@@ -274,24 +267,31 @@ func (s *subscriptions) move(c *channel, ev chanEvent) {
 }
 
 // open begins node n's next connection and returns it with the channels
-// wanted there, sent in its opening.
+// wanted there, for its opening.
 func (s *subscriptions) open(n *nodeChannels) (gen uint64, chans []string) {
 	n.gen++
 	n.queue, n.lingers = nil, nil
-	for _, c := range n.chans {
-		if c.state == toSubscribe {
-			s.move(c, sent)
-			chans = append(chans, c.name)
-		}
-	}
-	s.sent.subscribe += uint64(len(chans))
+	chans = s.subscribe(maps.Values(n.chans))
 	slices.Sort(chans)
 	return n.gen, chans
 }
 
+// subscribe marks those of cs still to subscribe sent (others were
+// unwanted, or sent by an opening, since) and returns their names.
+func (s *subscriptions) subscribe(cs iter.Seq[*channel]) (names []string) {
+	for c := range cs {
+		if c.state == toSubscribe {
+			s.move(c, sent)
+			names = append(names, c.name)
+		}
+	}
+	s.sent.subscribe += uint64(len(names))
+	return names
+}
+
 // take returns, for connection gen of node n at now, the channels to
-// subscribe and to unsubscribe (their linger over), marked sent, and when
-// the next linger ends (zero: none).
+// subscribe and to unsubscribe (linger over), marked sent, and when the
+// next linger ends (zero: none).
 func (s *subscriptions) take(n *nodeChannels, gen uint64, now time.Time) (subs, unsubs []string, next time.Time) {
 	if gen != n.gen {
 		return nil, nil, time.Time{}
@@ -309,21 +309,15 @@ func (s *subscriptions) take(n *nodeChannels, gen uint64, now time.Time) (subs, 
 			unsubs = append(unsubs, l.c.name)
 		}
 	}
-	for _, c := range n.queue {
-		if c.state == toSubscribe { // else unwanted, or sent by an opening, since
-			s.move(c, sent)
-			subs = append(subs, c.name)
-		}
-	}
+	subs = s.subscribe(slices.Values(n.queue))
 	n.queue = nil
-	s.sent.subscribe += uint64(len(subs))
 	s.sent.unsubscribe += uint64(len(unsubs))
 	return subs, unsubs, next
+
 }
 
-// reply applies the reply of kind ("subscribe" or "unsubscribe") to
-// channel name on connection gen of node n. When it confirms the last
-// channel of a wanted job, it returns the job's id: the job is read, since
+// reply applies a reply of kind to channel name on connection gen of node
+// n. When it confirms a wanted job's last channel, it returns the job's id:
 // a change written before the confirmation was published to nobody.
 func (s *subscriptions) reply(n *nodeChannels, gen uint64, kind, name string) (confirmedJob string) {
 	c := n.chans[name]
@@ -337,8 +331,8 @@ func (s *subscriptions) reply(n *nodeChannels, gen uint64, kind, name string) (c
 	return ""
 }
 
-// cut ends connection gen of node n: what was wanted there is subscribed
-// in the next connection's opening; the rest is forgotten.
+// cut ends connection gen of node n: what is wanted there is subscribed in
+// the next connection's opening; the rest is forgotten.
 func (s *subscriptions) cut(n *nodeChannels, gen uint64) {
 	if gen != n.gen {
 		return
