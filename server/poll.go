@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"time"
 
@@ -34,14 +35,10 @@ func (s *Server) status(c *fiber.Ctx, ids []string, one bool, grant auth.Grant) 
 // subscription), which answers from what it knows and batches reads.
 func (s *Server) read(ids []string) ([]*Answer, error) {
 	as := make([]*Answer, len(ids))
-	err := s.eachJob(ids, func(ctx context.Context, i int, id string) (err error) {
+	return as, s.eachJob(ids, func(ctx context.Context, i int, id string) (err error) {
 		as[i], err = s.hub.Peek(ctx, id)
 		return err
 	})
-	if err != nil {
-		return nil, err
-	}
-	return as, nil
 }
 
 // longPoll holds GET .../status?wait=N until a job is final (the one-job
@@ -97,12 +94,10 @@ func (p *pollScript) Fire(e held.Event) {
 	if e == held.Beat {
 		return
 	}
-	final := false
 	for i, w := range p.ws {
 		p.as[i], _ = w.Latest()
-		final = final || p.as[i].Final()
 	}
-	p.reply(e == held.Deadline && !final)
+	p.reply(e == held.Deadline && !slices.ContainsFunc(p.as, (*Answer).Final))
 }
 
 // reply answers with the jobs' states, timed out or not. A one-job URL's
@@ -121,26 +116,21 @@ func (s *Server) sendAll(c *fiber.Ctx, ids []string, as []*Answer, one bool) err
 	return s.reply(c, a, retry)
 }
 
-// pollAnswer is a poll's answer and its Retry-After: the one-job URL's
-// job's own, the many-job one's {"jobs":[…]}.
-func (s *Server) pollAnswer(ids []string, as []*Answer, one, timedOut bool) (*Answer, int) {
-	a := as[0]
+// pollAnswer is a poll's answer, the one-job URL's job's own or the
+// many-job one's {"jobs":[…]}, and its Retry-After: the poll interval
+// while any job is still running, none (0) once all are final.
+func (s *Server) pollAnswer(ids []string, as []*Answer, one, timedOut bool) (a *Answer, retry int) {
+	a = as[0]
 	switch {
 	case !one:
 		a = &Answer{Code: fiber.StatusOK, Body: manyBody(ids, as, timedOut)}
 	case timedOut:
 		a = &Answer{Status: a.Status, Code: a.Code, Body: a.TimedOut()}
 	}
-	return a, s.retryFor(as...)
-}
-
-// retryFor is the Retry-After of an answer about jobs: the poll interval
-// while any is still running, none (0) once all are final.
-func (s *Server) retryFor(as ...*Answer) int {
 	if slices.ContainsFunc(as, func(a *Answer) bool { return !a.Final() }) {
-		return s.pollRetry()
+		retry = s.pollRetry()
 	}
-	return 0
+	return a, retry
 }
 
 // pollRetry is the poll interval in whole seconds, at least one: the
@@ -150,11 +140,7 @@ func (s *Server) pollRetry() int { return max(1, int(s.cfg.PollInterval/time.Sec
 // manyBody is {"jobs":[…]} with every job's body in order, each carrying
 // its jobId, and "timedOut": true at the deadline.
 func manyBody(ids []string, as []*Answer, timedOut bool) []byte {
-	n := len(`{"jobs":[],"timedOut":true}`)
-	for _, a := range as {
-		n += len(a.Body) + 80
-	}
-	b := append(make([]byte, 0, n), `{"jobs":[`...)
+	b := []byte(`{"jobs":[`)
 	for i, a := range as {
 		if i > 0 {
 			b = append(b, ',')
@@ -175,8 +161,5 @@ func appendJobBody(b []byte, id string, a *Answer) []byte {
 	if a.Status != "" {
 		return append(b, a.Body...)
 	}
-	b = append(b, `{"jobId":"`...)
-	b = append(b, id...)
-	b = append(b, `",`...)
-	return append(b, a.Body[1:]...)
+	return append(fmt.Appendf(b, `{"jobId":%q,`, id), a.Body[1:]...)
 }

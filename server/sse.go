@@ -21,7 +21,7 @@ import (
 // only for the same set of ids); when it proves them all, 204. A full
 // server, and on the one-job URL a job that cannot be waited for, are
 // answered with JSON and no stream. A stream whose token expires before
-// its deadline ends then with a problem AUTH_001 (see expire).
+// its deadline ends then with a problem AUTH_001 (see Fire).
 func (s *Server) stream(c *fiber.Ctx, ids []string, one bool, grant auth.Grant) error {
 	st := &sseStream{srv: s, ids: ids, one: one, grant: grant}
 	var resumed bool
@@ -88,7 +88,7 @@ func (st *sseStream) serve(h *held.Conn) {
 	pre, lead := h.StreamHead(st.srv.cfg.PollInterval)
 	for i, a := range st.last {
 		if st.ended[i] {
-			st.unwatch(i) // the client has its final event
+			closeAll(st.ws[i : i+1]) // the client has its final event
 			continue
 		}
 		if !st.send(pre, lead, i, a) || st.left == 0 {
@@ -110,6 +110,10 @@ func (st *sseStream) Change(i int) {
 	}
 }
 
+// tokenExpired is the problem event that ends a stream at its token's
+// expiry, before its deadline.
+var tokenExpired = ErrTokenRefused.answer().Body
+
 // Fire writes a keepalive comment at a heartbeat, at the deadline a
 // timeout event for each job still running (or the token's end, when it
 // came first), and drops the stream at shutdown.
@@ -124,7 +128,14 @@ func (st *sseStream) Fire(e held.Event) {
 			st.Change(i)
 		}
 		if st.grant.Deadline(st.deadline).Before(st.deadline) {
-			st.expire()
+			// One problem AUTH_001 for the whole stream (no jobId: it is no
+			// job's end), its id not final and marking no more jobs ended,
+			// so that a client that reconnects from it with a fresh token
+			// goes on with the same wait.
+			if !st.h.Over() {
+				st.write(nil, nil, evProblem, tokenExpired, false, true)
+				st.count(ErrTokenRefused.Status)
+			}
 			return
 		}
 		for i := range st.ids {
@@ -166,33 +177,11 @@ func (st *sseStream) count(code int) {
 	st.h.Count(code)
 }
 
-// end marks job i ended, its final event being sent.
+// end marks job i ended, its final event being sent, and stops watching it.
 func (st *sseStream) end(i int) {
 	st.ended[i] = true
 	st.left--
-	st.unwatch(i)
-}
-
-// unwatch stops watching job i, whose final event is sent or had.
-func (st *sseStream) unwatch(i int) {
-	if w := st.ws[i]; w != nil { // nil: a final job read past the waiter cap
-		w.Close()
-	}
-}
-
-// tokenExpired is the body of expire's event.
-var tokenExpired = ErrTokenRefused.answer().Body
-
-// expire ends a stream at its token's expiry, before its deadline, with
-// one problem event AUTH_001 for the whole stream (no jobId: it is no
-// job's end). Its id is not final and marks no more jobs ended than
-// before, so that a client that reconnects from it with a fresh token
-// goes on with the same wait: its deadline, and every job not ended.
-func (st *sseStream) expire() {
-	if !st.h.Over() {
-		st.write(nil, nil, evProblem, tokenExpired, false, true)
-		st.count(ErrTokenRefused.Status)
-	}
+	closeAll(st.ws[i : i+1])
 }
 
 // write writes an event (see held.Conn.Event) whose id is final (telling a
