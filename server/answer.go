@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -39,11 +40,9 @@ type Answer struct {
 // FAILED) or cannot be waited for (gone, unreadable).
 func (a *Answer) Final() bool { return a.Status.Final() || a.Status == "" }
 
-// TimedOut returns the body with "timedOut": true added.
+// TimedOut returns a copy of the body with "timedOut": true added.
 func (a *Answer) TimedOut() []byte {
-	b := make([]byte, 0, len(a.Body)+16)
-	b = append(b, a.Body[:len(a.Body)-1]...)
-	return append(b, `,"timedOut":true}`...)
+	return slices.Concat(a.Body[:len(a.Body)-1], []byte(`,"timedOut":true}`))
 }
 
 // SameAnswer reports whether two answers say the same.
@@ -73,16 +72,13 @@ func Doubt(grace time.Duration) func(prev, next *Answer) time.Duration {
 // records, so that a job's completion is read in one round trip.
 func HubConfig(st *store.Store) stream.Config[*Answer] {
 	read := func(ctx context.Context, ids []string, prev []*Answer) ([]*Answer, error) {
-		var h store.Hints
+		drafts := make([]string, len(ids))
 		for i, a := range prev {
-			if a != nil && a.Draft != "" {
-				if h.Drafts == nil {
-					h.Drafts = make([]string, len(ids))
-				}
-				h.Drafts[i] = a.Draft
+			if a != nil {
+				drafts[i] = a.Draft
 			}
 		}
-		snaps, err := st.ReadManyWith(ctx, ids, h)
+		snaps, err := st.ReadManyWith(ctx, ids, store.Hints{Drafts: drafts})
 		if err != nil {
 			return nil, err
 		}

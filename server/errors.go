@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -39,8 +40,7 @@ var (
 	ErrBadJobID    = &Error{Status: 400, Code: "JOB_002", Message: "잘못된 Job ID입니다: 1~64자의 영문, 숫자, '_', '-'만 쓸 수 있습니다"}
 	ErrNoResult    = &Error{Status: 502, Code: "JOB_003", Message: "완료된 Job의 결과를 읽을 수 없습니다"}
 	ErrUnavailable = &Error{Status: 503, Code: "SVC_002", Message: "Redis에 연결할 수 없습니다. 잠시 후 다시 시도해주세요", RetryAfter: 2}
-	// ErrRefused: Redis refuses jobwait's read (an ACL), the operator's to
-	// mend; SPEC.md §3 has one code for Redis trouble.
+	// ErrRefused: Redis refuses jobwait's read (an ACL); SPEC.md §3 has one code for Redis trouble.
 	ErrRefused      = &Error{Status: 503, Code: "SVC_002", Message: "Redis가 jobwait의 명령을 거부했습니다(권한 설정). 잠시 후 다시 시도해주세요", RetryAfter: 2}
 	ErrRouteUnknown = &Error{Status: 404, Code: "REQ_003", Message: "요청한 경로가 없습니다"}
 	ErrMethod       = &Error{Status: 405, Code: "REQ_002", Message: "허용되지 않는 메서드입니다"}
@@ -50,14 +50,16 @@ var (
 	ErrTokenRefused = &Error{Status: fiber.StatusUnauthorized, Code: auth.CodeUnauthorized,
 		Message: auth.MessageUnauthorized, Challenge: auth.Challenge}
 	ErrTokenForbidden = &Error{Status: fiber.StatusForbidden, Code: auth.CodeForbidden, Message: auth.MessageForbidden}
-	// ErrDemoBusy: the demo works on store.MaxDemoJobs jobs, the oldest
-	// done within the default delay.
+	// ErrDemoBusy: the demo works on store.MaxDemoJobs jobs, the oldest done within the default delay.
 	ErrDemoBusy = &Error{Status: 503, Code: "SVC_001", Message: "데모가 처리 중인 Job이 너무 많습니다. 잠시 후 다시 시도해주세요",
 		RetryAfter: int(store.DefaultDemoDelay / time.Second)}
-)
 
-// clientGone answers a request whose connection failed; nobody reads it.
-var clientGone = &Error{Status: 400, Code: "REQ_004", Message: "잘못된 요청입니다"}
+	// clientGone answers a request whose connection failed; nobody reads it.
+	clientGone = &Error{Status: 400, Code: "REQ_004", Message: "잘못된 요청입니다"}
+	// errAmbiguousLength: a request whose body could be framed two ways (see oneFraming).
+	errAmbiguousLength = &Error{Status: 400, Code: "REQ_004",
+		Message: "요청 본문의 길이를 두 가지로 읽을 수 있습니다 (Content-Length, Transfer-Encoding)"}
+)
 
 // badParam is REQ_001 for one query parameter.
 func badParam(msg string) *Error { return &Error{Status: 400, Code: "REQ_001", Message: msg} }
@@ -81,12 +83,9 @@ const (
 // connection cap, as the cap writes it before fasthttp sees the connection.
 func connRefusal(retry int) []byte {
 	body := busy(msgTooManyConns, retry).answer().Body
-	return []byte("HTTP/1.1 503 Service Unavailable\r\n" +
-		"Content-Type: application/json\r\n" +
-		"Cache-Control: no-store\r\n" +
-		"Retry-After: " + strconv.Itoa(retry) + "\r\n" +
-		"Connection: close\r\n" +
-		"Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + string(body))
+	return fmt.Appendf(nil, "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"+
+		"Cache-Control: no-store\r\nRetry-After: %d\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s",
+		retry, len(body), body)
 }
 
 // errorFor is the one mapping from an error to the answer a client sees,
@@ -172,8 +171,3 @@ func (s *Server) reply(c *fiber.Ctx, a *Answer, retry int) error {
 	c.Response().Header.SetContentType(fiber.MIMEApplicationJSON)
 	return c.Send(a.Body)
 }
-
-// errAmbiguousLength is REQ_004 for a request whose body could be framed
-// two ways (see oneFraming).
-var errAmbiguousLength = &Error{Status: fiber.StatusBadRequest, Code: "REQ_004",
-	Message: "요청 본문의 길이를 두 가지로 읽을 수 있습니다 (Content-Length, Transfer-Encoding)"}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"fmt"
 	"time"
 
@@ -107,10 +108,7 @@ type authReadiness struct {
 
 // notListening says why a hub does not learn of every change.
 func notListening(st stream.Stats) string {
-	why := st.Down
-	if why == "" {
-		why = "not yet"
-	}
+	why := cmp.Or(st.Down, "not yet")
 	switch st.Mode {
 	case stream.Keyspace:
 		return "the keyspace subscription is not live: " + why

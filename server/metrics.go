@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"regexp"
 	"strconv"
 	"time"
@@ -34,7 +35,6 @@ const (
 // job id), held waiters, the wake-up latency and refused wait tokens, and,
 // read at scrape time, the runtime, the connections, the hub and the key set.
 type metrics struct {
-	handleErr  fiber.ErrorHandler // the app's one error handler
 	requests   *prometheus.CounterVec
 	waiters    *prometheus.GaugeVec
 	wake       prometheus.Histogram
@@ -45,7 +45,6 @@ type metrics struct {
 func newMetrics(s *Server) *metrics {
 	reg := prometheus.NewRegistry()
 	m := &metrics{
-		handleErr: s.errorHandler,
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "jobwait_http_requests_total",
 			Help: "HTTP requests by route and status code."}, []string{"route", "code"}),
 		waiters: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "jobwait_waiters",
@@ -98,9 +97,9 @@ func newMetrics(s *Server) *metrics {
 // count labels each request with its route once it is answered. An error
 // is answered here, by the app's error handler, so that the status counted
 // is the one sent.
-func (m *metrics) count(c *fiber.Ctx) error {
+func (s *Server) count(c *fiber.Ctx) error {
 	if err := c.Next(); err != nil {
-		if err := m.handleErr(c, err); err != nil {
+		if err := s.errorHandler(c, err); err != nil {
 			return err
 		}
 	}
@@ -108,10 +107,7 @@ func (m *metrics) count(c *fiber.Ctx) error {
 		return nil // counted by hold, with the status actually sent
 	}
 	route, _ := c.Locals(routeKey).(string)
-	if route == "" {
-		route = c.Route().Path
-	}
-	m.sent(route, c.Response().StatusCode())
+	s.metrics.sent(cmp.Or(route, c.Route().Path), c.Response().StatusCode())
 	return nil
 }
 

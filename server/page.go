@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -104,16 +105,12 @@ func (s *Server) cors(a *fiber.App) {
 		AllowCredentials: false,
 		MaxAge:           600,
 	}
-	allowed := make(map[string]bool, len(s.cfg.CORSOrigins))
-	for _, o := range s.cfg.CORSOrigins {
-		allowed[o] = true
-	}
-	if allowed["*"] {
+	if slices.Contains(s.cfg.CORSOrigins, "*") {
 		cfg.AllowOrigins = "*"
 	} else {
 		// Matched here rather than by cors's own list, which panics on a
 		// value it cannot read; ParseOrigins has normalised these.
-		cfg.AllowOriginsFunc = func(origin string) bool { return allowed[origin] }
+		cfg.AllowOriginsFunc = func(origin string) bool { return slices.Contains(s.cfg.CORSOrigins, origin) }
 	}
 	a.Use(cors.New(cfg))
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -61,15 +62,15 @@ func parseIDs(s string, max int) ([]string, error) {
 		return nil, badParam(fmt.Sprintf("ids에는 Job ID를 %d개까지 적을 수 있습니다 (%d개)", max, n))
 	}
 	ids := strings.Split(s, ",")
-	seen := make(map[string]struct{}, len(ids))
+	seen := make(map[string]bool, len(ids))
 	for _, id := range ids {
 		if !store.ValidID(id) {
 			return nil, badJobID(id)
 		}
-		if _, dup := seen[id]; dup {
+		if seen[id] {
 			return nil, badParam(fmt.Sprintf("ids에 같은 Job ID가 두 번 있습니다: %s", id))
 		}
-		seen[id] = struct{}{}
+		seen[id] = true
 	}
 	return ids, nil
 }
@@ -89,9 +90,4 @@ func badJobID(id string) *Error {
 // lastEventID is the id a stream resumes from: the Last-Event-ID header
 // (what EventSource sends by itself), else the lastEventId query parameter
 // (what a client that must open a new EventSource can still send).
-func lastEventID(c *fiber.Ctx) string {
-	if id := c.Get("Last-Event-ID"); id != "" {
-		return id
-	}
-	return c.Query("lastEventId")
-}
+func lastEventID(c *fiber.Ctx) string { return cmp.Or(c.Get("Last-Event-ID"), c.Query("lastEventId")) }

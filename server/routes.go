@@ -20,7 +20,7 @@ import (
 // page; anything else is REQ_003.
 func (s *Server) routes() {
 	a := s.app
-	a.Use(s.metrics.count) // outermost: it also counts the panics recover turns into errors
+	a.Use(s.count) // outermost: it also counts the panics recover turns into errors
 	a.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: s.logPanic}))
 	a.Use(oneFraming)
 	s.cors(a)
@@ -40,11 +40,10 @@ func (s *Server) logPanic(c *fiber.Ctx, e any) {
 	s.log.Error("handler panic", "uri", auth.Redact(c.OriginalURL()), "panic", e)
 }
 
-// jobs routes /api/events/jobs/{jobId}/status and /stream, and the
-// many-job /api/events/jobs/status?ids=… and /stream?ids=…: both wait for
-// a list of jobs, the one-job URL's of one (one). The id is cut from the
-// path by hand so that an empty id or one with a '/' is JOB_002, not an
-// unknown route.
+// jobs routes /api/events/jobs/{jobId}/status and /stream (one), and the
+// many-job /api/events/jobs/status?ids=… and /stream?ids=…. The id is cut
+// from the path by hand so that an empty id or one with a '/' is JOB_002,
+// not an unknown route.
 func (s *Server) jobs(c *fiber.Ctx) error {
 	rest := c.Params("*")
 	slash := strings.LastIndexByte(rest, '/')
@@ -79,10 +78,9 @@ func (s *Server) jobs(c *fiber.Ctx) error {
 	return s.status(c, ids, one, grant)
 }
 
-// authorize checks the wait token of c for ids with Config.Auth (SPEC.md
-// §9), before anything else is done for them; a held wait then ends at the
-// token's expiry if that comes first (auth.Grant). A refusal is counted
-// by its code and reason; the error handler answers it and logs why.
+// authorize checks the wait token of c for ids (SPEC.md §9) before
+// anything else is done for them; a held wait then ends by the token's
+// expiry (auth.Grant). A refusal is counted by its code and reason.
 func (s *Server) authorize(c *fiber.Ctx, ids []string) (auth.Grant, error) {
 	v := s.cfg.Auth
 	if v.Mode() == auth.Off {
@@ -92,8 +90,7 @@ func (s *Server) authorize(c *fiber.Ctx, ids []string) (auth.Grant, error) {
 	for _, t := range c.Context().QueryArgs().PeekMulti(auth.QueryParam) {
 		tokens = append(tokens, string(t))
 	}
-	// A fetch of the key set for an unknown kid is bounded by the
-	// verifier's timeout, and by shutdown.
+	// A fetch of the key set for an unknown kid ends by its timeout or shutdown.
 	g, err := v.Authorize(s.quitCtx, c.Get(fiber.HeaderAuthorization), tokens, ids, time.Now())
 	if ae := (*auth.Error)(nil); errors.As(err, &ae) {
 		s.metrics.rejections.WithLabelValues(ae.Code(), string(ae.Reason)).Inc()
@@ -123,14 +120,13 @@ func (s *Server) startDemo(c *fiber.Ctx) error {
 	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"jobId": j.JobID, "status": j.Status})
 }
 
-// unknownMethods answers a method fiber does not know (PROPFIND, BREW)
-// ahead of fiber, which would answer it in plain text: 405 REQ_002, as any
-// other method jobwait does not serve.
+// unknownMethods answers a method fiber does not know (PROPFIND, BREW),
+// which fiber would answer in plain text: 405 REQ_002, as any other method
+// jobwait does not serve.
 func unknownMethods(next fasthttp.RequestHandler) fasthttp.RequestHandler {
 	body := ErrMethod.answer().Body
 	return func(ctx *fasthttp.RequestCtx) {
-		m := ctx.Method()
-		if slices.ContainsFunc(fiber.DefaultMethods, func(known string) bool { return string(m) == known }) {
+		if slices.Contains(fiber.DefaultMethods, string(ctx.Method())) {
 			next(ctx)
 			return
 		}
@@ -145,11 +141,11 @@ func unknownMethods(next fasthttp.RequestHandler) fasthttp.RequestHandler {
 }
 
 // oneFraming refuses, REQ_004, a request whose body could be framed two
-// ways (RFC 9112 §6.3): a proxy in front of jobwait may have taken its end
-// where fasthttp did not (fasthttp goes by Transfer-Encoding, and by the
-// last Content-Length), and what it took for a body be served here as a
-// request of its own (request smuggling). Its connection is closed after
-// the answer, as the RFC requires, so that nothing behind it is read.
+// ways (RFC 9112 §6.3): a proxy in front may have taken its end where
+// fasthttp did not (fasthttp goes by Transfer-Encoding, then the last
+// Content-Length), and what it took for a body be served here as a request
+// of its own (request smuggling). Its connection is closed after the
+// answer, as the RFC requires, so that nothing behind it is read.
 func oneFraming(c *fiber.Ctx) error {
 	if !framedTwice(c.Request().Header.RawHeaders()) {
 		return c.Next()
@@ -163,22 +159,20 @@ func oneFraming(c *fiber.Ctx) error {
 // Content-Length lines that differ (the same value repeated is one length).
 func framedTwice(raw []byte) bool {
 	var length []byte
-	var lengths, coding bool
+	coding := false
 	for line := range bytes.Lines(raw) {
 		name, value, ok := bytes.Cut(line, []byte{':'})
-		if !ok {
-			continue
-		}
 		name, value = bytes.TrimSpace(name), bytes.TrimSpace(value)
 		switch {
+		case !ok:
 		case bytes.EqualFold(name, []byte(fiber.HeaderTransferEncoding)):
 			coding = true
 		case !bytes.EqualFold(name, []byte(fiber.HeaderContentLength)):
 		case length == nil:
 			length = value
 		case !bytes.Equal(length, value):
-			lengths = true
+			return true
 		}
 	}
-	return lengths || (coding && length != nil)
+	return coding && length != nil
 }
