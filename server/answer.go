@@ -67,9 +67,8 @@ func Doubt(grace time.Duration) func(prev, next *Answer) time.Duration {
 }
 
 // HubConfig is the hub configuration that reads jobs from st as answers:
-// one batched read, one rendered answer per job. A read that expects a
-// change (prev not nil) reads the outcomes of the drafts known with the
-// records, so that a job's completion is read in one round trip.
+// one batched read, one rendered answer per job, each job's known draft
+// read with its record, so that a completion costs one round trip.
 func HubConfig(st *store.Store) stream.Config[*Answer] {
 	read := func(ctx context.Context, ids []string, prev []*Answer) ([]*Answer, error) {
 		drafts := make([]string, len(ids))

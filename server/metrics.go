@@ -65,9 +65,8 @@ func newMetrics(s *Server) *metrics {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help, ConstLabels: labels}, f)
 	}
 	reg.MustRegister(
-		// The default set, and the scheduler's latency and GC's
-		// stop-the-world pauses as histograms: what a tail of the wake
-		// latency can be laid to.
+		// The default set, and the scheduler's latency and GC's pauses as
+		// histograms: what a tail of the wake latency can be laid to.
 		collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(collectors.GoRuntimeMetricsRule{
 			Matcher: regexp.MustCompile(`^/sched/(latencies|pauses/total/gc):seconds$`),
 		})),
@@ -78,8 +77,7 @@ func newMetrics(s *Server) *metrics {
 				_, code := s.readiness()
 				return bit(code == fiber.StatusOK)
 			}),
-		// Which binary a replica runs, so that a dashboard can tell a
-		// rollout's old replicas from its new ones.
+		// So that a dashboard can tell a rollout's old replicas from its new ones.
 		gaugeFunc("jobwait_build_info", "1, labelled with the version, the VCS revision and the Go release of the running binary.",
 			prometheus.Labels{"version": s.cfg.Build.Version, "revision": s.cfg.Build.Revision, "goversion": s.cfg.Build.GoVersion},
 			func() float64 { return 1 }),
@@ -88,15 +86,13 @@ func newMetrics(s *Server) *metrics {
 			func() float64 { return float64(s.cfg.MaxWaiters) }),
 	)
 	// Out of descriptors, the process collector cannot read /proc: serve
-	// what can be collected (the connection counters above all) rather
-	// than a 500.
+	// what can be collected (the connection counters above all), not a 500.
 	m.handler = adaptor.HTTPHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
 	return m
 }
 
-// count labels each request with its route once it is answered. An error
-// is answered here, by the app's error handler, so that the status counted
-// is the one sent.
+// count labels each request with its route once it is answered; an error
+// is answered here, so that the status counted is the one sent.
 func (s *Server) count(c *fiber.Ctx) error {
 	if err := c.Next(); err != nil {
 		if err := s.errorHandler(c, err); err != nil {
@@ -119,7 +115,8 @@ func (m *metrics) sent(route string, code int) {
 // woke records a waiter's write of a change learnt at at.
 func (m *metrics) woke(at time.Time) { m.wake.Observe(time.Since(at).Seconds()) }
 
-// scraped exports series read from one snapshot (read) per scrape.
+// scraped exports series read from one snapshot (read) per scrape: the
+// hub's walks every watched job under its lock.
 type scraped[T any] struct {
 	read   func() T
 	series []series[T]
@@ -219,8 +216,7 @@ func hubMetrics(hub Hub) *scraped[stream.Stats] {
 	return c
 }
 
-// authMetrics exports the wait token key set's gauges and counters (0 with
-// a secret or the mode off).
+// authMetrics exports the wait token key set's gauges and counters.
 func authMetrics(v *auth.Verifier) *scraped[auth.Health] {
 	type st = auth.Health
 	c := &scraped[st]{read: v.Health}

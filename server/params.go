@@ -52,8 +52,7 @@ func parseWait(s string, budget time.Duration) (time.Duration, error) {
 
 // parseIDs reads the ids query parameter of the many-job routes: 1 to max
 // comma-separated job ids, each valid, none twice. More than max is
-// REQ_001 (checked first, before any id is looked at); a bad id is JOB_002
-// naming it.
+// REQ_001, checked before any id is looked at; a bad id is JOB_002.
 func parseIDs(s string, max int) ([]string, error) {
 	if s == "" {
 		return nil, badParam("ids에 기다릴 Job ID를 쉼표로 구분해 적어주세요 (예: ids=a,b,c)")
@@ -88,6 +87,5 @@ func badJobID(id string) *Error {
 }
 
 // lastEventID is the id a stream resumes from: the Last-Event-ID header
-// (what EventSource sends by itself), else the lastEventId query parameter
-// (what a client that must open a new EventSource can still send).
+// (EventSource's own), else ?lastEventId= (a client opening a new one).
 func lastEventID(c *fiber.Ctx) string { return cmp.Or(c.Get("Last-Event-ID"), c.Query("lastEventId")) }

@@ -41,12 +41,10 @@ func (s *Server) read(ids []string) ([]*Answer, error) {
 	})
 }
 
-// longPoll holds GET .../status?wait=N until a job is final (the one-job
-// URL's job; for the many-job one, any listed job), the wait ends at
-// deadline (the current answer with "timedOut": true; the end of the wait
-// or of its token, whichever comes first) or the server shuts down (the
-// current answer). A final job, or any error before the wait begins, is
-// answered at once, and the connection stays open for the next request.
+// longPoll holds GET .../status?wait=N until a listed job is final, the
+// deadline (the wait's or its token's end: the current answer with
+// "timedOut": true) or shutdown (the current answer). A final job, or any
+// error before the wait begins, is answered at once.
 func (s *Server) longPoll(c *fiber.Ctx, ids []string, one bool, deadline time.Time) error {
 	ws, as, done, err := s.admitWatch(c, "longpoll", ids, one)
 	if err != nil {
@@ -61,9 +59,7 @@ func (s *Server) longPoll(c *fiber.Ctx, ids []string, one bool, deadline time.Ti
 	return nil
 }
 
-// pollScript answers a held long poll: as soon as a job is final, from the
-// fan-out; with "timedOut" at the deadline; with the jobs' newest states
-// on shutdown.
+// pollScript answers a held long poll (see longPoll).
 type pollScript struct {
 	srv *Server
 	ids []string
@@ -100,11 +96,9 @@ func (p *pollScript) Fire(e held.Event) {
 	p.reply(e == held.Deadline && !slices.ContainsFunc(p.as, (*Answer).Final))
 }
 
-// reply answers with the jobs' states, timed out or not. A one-job URL's
-// final answer is its connection's last, as a stream's end is
-// (Connection: close, the FIN riding with it), instead of a wake-up, a
-// read and a timer for a next request that a client whose job is over
-// seldom sends.
+// reply answers with the jobs' states. A one-job URL's final answer is
+// its connection's last (Connection: close, the FIN riding with it), as a
+// stream's end is: a client whose job is over seldom sends another request.
 func (p *pollScript) reply(timedOut bool) {
 	a, retry := p.srv.pollAnswer(p.ids, p.as, p.one, timedOut)
 	p.h.Reply(a.Code, retry, a.Body, p.one && a.Final() && !timedOut)

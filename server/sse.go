@@ -13,15 +13,13 @@ import (
 )
 
 // stream answers GET /api/events/jobs/{jobId}/stream and the many-job
-// /api/events/jobs/stream?ids=…: one stream for every listed job, each
-// job's current state at once, a status event on each change and one
-// final event (completed, failed, problem, or timeout at the one
-// deadline), ended with its last job. A Last-Event-ID (or ?lastEventId=)
-// keeps the deadline and skips the jobs it proves ended (a many-job id,
-// only for the same set of ids); when it proves them all, 204. A full
-// server, and on the one-job URL a job that cannot be waited for, are
-// answered with JSON and no stream. A stream whose token expires before
-// its deadline ends then with a problem AUTH_001 (see Fire).
+// /api/events/jobs/stream?ids=…: each job's current state at once, a
+// status event on each change and one final event (completed, failed,
+// problem, or timeout at the one deadline), ended with its last job. A
+// Last-Event-ID keeps the deadline and skips the jobs it proves ended (a
+// many-job id, only for the same set of ids); when it proves them all,
+// 204. A full server, and on the one-job URL a job that cannot be waited
+// for, are answered with JSON and no stream.
 func (s *Server) stream(c *fiber.Ctx, ids []string, one bool, grant auth.Grant) error {
 	st := &sseStream{srv: s, ids: ids, one: one, grant: grant}
 	var resumed bool
@@ -114,9 +112,9 @@ func (st *sseStream) Change(i int) {
 // expiry, before its deadline.
 var tokenExpired = ErrTokenRefused.answer().Body
 
-// Fire writes a keepalive comment at a heartbeat, at the deadline a
-// timeout event for each job still running (or the token's end, when it
-// came first), and drops the stream at shutdown.
+// Fire writes a keepalive at a heartbeat, at the deadline a timeout event
+// for each job still running (or a problem AUTH_001 at the token's expiry,
+// when it came first), and drops the stream at shutdown.
 func (st *sseStream) Fire(e held.Event) {
 	switch e {
 	case held.Beat:
@@ -184,9 +182,9 @@ func (st *sseStream) end(i int) {
 	closeAll(st.ws[i : i+1])
 }
 
-// write writes an event (see held.Conn.Event) whose id is final (telling a
-// client that resumes from it that nothing is left) or not, and that ends
-// the stream when last. A many-job stream's id names the jobs ended so far.
+// write writes an event whose id is final (nothing is left for a client
+// resuming from it) or not, and that ends the stream when last. A many-job
+// stream's id names the jobs ended so far.
 func (st *sseStream) write(pre, lead []byte, name string, body []byte, final, last bool) bool {
 	st.seq = eventid.NextSeq(st.seq)
 	var idb [2 * eventid.MaxLen]byte // a many-job id of up to 260 jobs
