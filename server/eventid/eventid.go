@@ -76,21 +76,14 @@ func NextSeq(seq uint64) uint64 {
 	return seq
 }
 
-// A many-job stream's id also says which listed jobs have had their final
-// event, and of what list, so that a reconnect resends no final event the
-// client had, nor loses one it missed, also when the list comes back
-// reordered or changed:
-//
-//	<deadline unix ms>-<seq>-<mask>-<list>-<check>[-end]
-//
-// The mask is hex over the ids in sorted order (so that it reads the same
-// whatever order the list comes back in), the (4k+j)th id as bit j of
-// digit k: 13 digits for the default 50 jobs. list is the CRC-32C of the
-// sorted ids, each followed by a comma: another set of ids has another,
-// but for one in 2³². check is the CRC-32 (IEEE) of everything before it,
-// so that an id cut short or altered is told apart from a genuine one
-// (every change confined to 4 bytes in a row is found). Both are 8
-// lowercase hex digits.
+// A many-job stream's id, <deadline ms>-<seq>-<mask>-<list>-<check>[-end]
+// (docs/api.md#event-ids), also says which listed jobs have had their
+// final event, and of what list. The mask is hex over the ids in sorted
+// order, the (4k+j)th id as bit j of digit k, so that it reads the same
+// whatever order the list comes back in. list, the CRC-32C of the sorted
+// ids each followed by a comma, tells another set of ids apart but for one
+// in 2³²; check, the CRC-32 (IEEE) of everything before it, an id cut
+// short or altered (every change confined to 4 bytes in a row is found).
 //
 // maxManyBase bounds an id's length but its mask: 19 digits of deadline,
 // 20 of sequence, the list and the check, the separators and "-end".
@@ -202,17 +195,14 @@ func (l List) Ended(r ManyResume) (ended []bool, proved bool) {
 	if r.list != l.digest || len(r.mask) != (n+3)/4 {
 		return ended, false
 	}
-	for k := range len(r.mask) {
-		d := strings.IndexByte(hexDigits, r.mask[k])
-		for j := range 4 {
-			if d&(1<<j) == 0 {
-				continue
-			}
-			if 4*k+j >= n { // a bit past the list: not written for it
-				return make([]bool, n), false
-			}
-			ended[l.sorted[4*k+j]] = true
+	for p := range 4 * len(r.mask) {
+		if strings.IndexByte(hexDigits, r.mask[p/4])&(1<<(p%4)) == 0 {
+			continue
 		}
+		if p >= n { // a bit past the list: not written for it
+			return make([]bool, n), false
+		}
+		ended[l.sorted[p]] = true
 	}
 	return ended, true
 }
