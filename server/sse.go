@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -108,10 +109,6 @@ func (st *sseStream) Change(i int) {
 	}
 }
 
-// tokenExpired is the problem event that ends a stream at its token's
-// expiry, before its deadline.
-var tokenExpired = ErrTokenRefused.answer().Body
-
 // Fire writes a keepalive at a heartbeat, at the deadline a timeout event
 // for each job still running (or a problem AUTH_001 at the token's expiry,
 // when it came first), and drops the stream at shutdown.
@@ -131,7 +128,7 @@ func (st *sseStream) Fire(e held.Event) {
 			// so that a client that reconnects from it with a fresh token
 			// goes on with the same wait.
 			if !st.h.Over() {
-				st.write(nil, nil, evProblem, tokenExpired, false, true)
+				st.write(nil, nil, "problem", ErrTokenRefused.answer().Body, false, true)
 				st.count(ErrTokenRefused.Status)
 			}
 			return
@@ -139,7 +136,7 @@ func (st *sseStream) Fire(e held.Event) {
 		for i := range st.ids {
 			if !st.ended[i] && !st.h.Over() {
 				st.end(i)
-				st.write(nil, nil, evTimeout, st.last[i].TimedOut(), st.left == 0, st.left == 0)
+				st.write(nil, nil, "timeout", st.last[i].TimedOut(), st.left == 0, st.left == 0)
 			}
 		}
 	case held.Shutdown:
@@ -159,7 +156,7 @@ func (st *sseStream) send(pre, lead []byte, i int, a *Answer) bool {
 		body = appendJobBody(nil, st.ids[i], a)
 	}
 	last := a.Final() && st.left == 0
-	if !st.write(pre, lead, eventName(a), body, last, last) {
+	if !st.write(pre, lead, cmp.Or(eventNames[a.Status], "status"), body, last, last) {
 		return false
 	}
 	st.count(a.Code)
@@ -197,22 +194,7 @@ func (st *sseStream) write(pre, lead []byte, name string, body []byte, final, la
 	return st.h.Event(pre, lead, id, name, body, last)
 }
 
-// SSE event names. A job that disappears or becomes unreadable mid-stream
-// ends it with "problem" and the {"code","message"} body ("error" would be
-// mistaken for EventSource's own error event).
-const (
-	evTimeout = "timeout"
-	evProblem = "problem"
-)
-
-func eventName(a *Answer) string {
-	switch a.Status {
-	case store.Completed:
-		return "completed"
-	case store.Failed:
-		return "failed"
-	case "":
-		return evProblem
-	}
-	return "status"
-}
+// eventNames name the final events by the job's status; any other state's
+// is "status". A job gone or unreadable ends with "problem" and the
+// {"code","message"} body ("error" would be taken for EventSource's own).
+var eventNames = map[store.Status]string{store.Completed: "completed", store.Failed: "failed", "": "problem"}
