@@ -67,10 +67,7 @@ func (s *Server) readyz(c *fiber.Ctx) error {
 
 // readiness is what /readyz says now, and its status code.
 func (s *Server) readiness() (readiness, int) {
-	h := s.redisHealth()
-	st := s.hub.Stats()
-	ready := s.hub.Ready()
-	keys := s.cfg.Auth.Health()
+	h, st, keys, ready := s.redisHealth(), s.hub.Stats(), s.cfg.Auth.Health(), s.hub.Ready()
 	r := readiness{Status: "ok", Redis: h.State, Subscription: "up", Notify: string(s.hub.Mode()), Notifications: "ok", Missing: h.Missing,
 		Auth: authReadiness{Mode: keys.Mode, Source: keys.Source, Stale: keys.Stale, Error: keys.Error}}
 	if keys.Source == auth.SourceJWKS {

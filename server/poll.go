@@ -150,7 +150,7 @@ func manyBody(ids []string, as []*Answer, timedOut bool) []byte {
 
 // appendJobBody appends a's body carrying the job's id: a job's body has
 // it already; an error body ({"code","message"}: the job is gone or
-// unreadable) gets it in front. ids are valid, so need no escaping.
+// unreadable) gets it in front.
 func appendJobBody(b []byte, id string, a *Answer) []byte {
 	if a.Status != "" {
 		return append(b, a.Body...)
