@@ -43,21 +43,20 @@ func (s *Server) stream(c *fiber.Ctx, ids []string, one bool, grant auth.Grant) 
 		return c.SendStatus(fiber.StatusNoContent)
 	}
 	st.deadline = eventid.Deadline(st.deadline, resumed, time.Now(), s.cfg.WaitBudget)
-	var done func()
-	var err error
-	st.ws, st.last, done, err = s.admitWatch(c, "sse", ids, one)
+	ws, last, done, err := s.admitWatch(c, "sse", ids, one)
 	switch {
 	case err != nil:
 		return err
-	case one && st.last[0].Status == "":
+	case one && last[0].Status == "":
 		done()
-		return s.reply(c, st.last[0], 0)
+		return s.reply(c, last[0], 0)
 	case c.Method() == fiber.MethodHead:
 		done()
 		c.Set(fiber.HeaderContentType, "text/event-stream; charset=utf-8")
 		c.Set(fiber.HeaderCacheControl, "no-cache")
 		return nil
 	}
+	st.ws, st.last = ws, last
 	s.hold(c, grant.Deadline(st.deadline), done, st.serve)
 	return nil
 }
