@@ -96,9 +96,11 @@ func HubConfig(st *store.Store) stream.Config[*Answer] {
 		Read: read, Same: SameAnswer, Doubt: Doubt(DefaultResultGrace), TTLs: st.TTLs}
 }
 
-type waitingBody struct {
+// stateBody is a running job's body, and with an error a FAILED one's.
+type stateBody struct {
 	JobID   string       `json:"jobId"`
 	Status  store.Status `json:"status"`
+	Error   *string      `json:"error,omitempty"`
 	Message string       `json:"message"`
 }
 
@@ -108,13 +110,6 @@ type completedBody struct {
 	EventDraftID    string                 `json:"eventDraftId"`
 	TrendAnalysis   json.RawMessage        `json:"trendAnalysis"`
 	Recommendations []store.Recommendation `json:"recommendations"`
-}
-
-type failedBody struct {
-	JobID   string       `json:"jobId"`
-	Status  store.Status `json:"status"`
-	Error   string       `json:"error"`
-	Message string       `json:"message"`
 }
 
 // render turns a snapshot into its answer, an error's as errorFor maps it.
@@ -129,9 +124,9 @@ func render(id string, sn *store.Snapshot) *Answer {
 	case store.Completed:
 		body = completedBody{id, store.Completed, sn.Job.EventDraftID, sn.Result.TrendAnalysis, sn.Result.Recommendations}
 	case store.Failed:
-		body = failedBody{id, store.Failed, sn.Error, msgRetry}
+		body = stateBody{id, store.Failed, &sn.Error, msgRetry}
 	default:
-		body = waitingBody{id, sn.Job.Status, msgWaiting}
+		body = stateBody{id, sn.Job.Status, nil, msgWaiting}
 	}
 	data, err := json.Marshal(body)
 	if err != nil { // a trendAnalysis that is not valid JSON
