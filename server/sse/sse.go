@@ -63,10 +63,7 @@ func (r *Reader) Reset(rd io.Reader) {
 }
 
 func buffered(r io.Reader) *bufio.Reader {
-	if r == nil {
-		return nil
-	}
-	if br, ok := r.(*bufio.Reader); ok {
+	if br, ok := r.(*bufio.Reader); ok || r == nil {
 		return br
 	}
 	return bufio.NewReader(r)
