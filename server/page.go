@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -13,8 +14,8 @@ import (
 	"jobwait/web"
 )
 
-// page serves the web page at / and its assets, with the client package
-// under /client/, from the binary.
+// page serves the web page at / and its assets (the client package under
+// /client/) from the binary.
 func (s *Server) page(a *fiber.App) {
 	a.Use("/", noReferrer, assetType, filesystem.New(filesystem.Config{
 		Root:   http.FS(web.Files),
@@ -31,11 +32,10 @@ func noReferrer(c *fiber.Ctx) error {
 	return c.Next()
 }
 
-// assetTypes are the content types of the assets whose extension fiber
-// labels wrongly or not at all. A .d.ts is text/plain, not fiber's
-// video/mp2t nor application/typescript (which browsers download instead
-// of showing); Deno reads a text/plain declaration by its .d.ts name.
-// Modules are text/javascript (RFC 9239).
+// assetTypes are the content types of the assets fiber labels wrongly or
+// not at all by extension. A .d.ts is text/plain, not fiber's video/mp2t
+// nor application/typescript (which browsers download instead of showing;
+// Deno reads it by its name). Modules are text/javascript (RFC 9239).
 var assetTypes = []struct{ suffix, contentType string }{
 	{".d.ts", "text/plain; charset=utf-8"},
 	{".mjs", "text/javascript; charset=utf-8"},
@@ -62,10 +62,9 @@ func assetType(c *fiber.Ctx) error {
 	return nil
 }
 
-// ParseOrigins reads a comma-separated list of origins allowed to call the
-// API from a browser page: each "scheme://host[:port]" (http or https, no
-// path), or "*" for any page. The empty string is none: CORS off, and
-// browsers keep other sites' pages from reading jobwait's answers.
+// ParseOrigins reads a comma-separated list of origins whose browser pages
+// may call the API: each "scheme://host[:port]" (http or https, no path),
+// or "*" for any. The empty string is none: CORS off.
 func ParseOrigins(s string) ([]string, error) {
 	var out []string
 	for _, o := range strings.Split(s, ",") {
@@ -104,16 +103,12 @@ func (s *Server) cors(a *fiber.App) {
 		AllowCredentials: false,
 		MaxAge:           600,
 	}
-	allowed := make(map[string]bool, len(s.cfg.CORSOrigins))
-	for _, o := range s.cfg.CORSOrigins {
-		allowed[o] = true
-	}
-	if allowed["*"] {
+	if slices.Contains(s.cfg.CORSOrigins, "*") {
 		cfg.AllowOrigins = "*"
 	} else {
 		// Matched here rather than by cors's own list, which panics on a
 		// value it cannot read; ParseOrigins has normalised these.
-		cfg.AllowOriginsFunc = func(origin string) bool { return allowed[origin] }
+		cfg.AllowOriginsFunc = func(origin string) bool { return slices.Contains(s.cfg.CORSOrigins, origin) }
 	}
 	a.Use(cors.New(cfg))
 }

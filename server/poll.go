@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"time"
 
@@ -34,22 +35,16 @@ func (s *Server) status(c *fiber.Ctx, ids []string, one bool, grant auth.Grant) 
 // subscription), which answers from what it knows and batches reads.
 func (s *Server) read(ids []string) ([]*Answer, error) {
 	as := make([]*Answer, len(ids))
-	err := s.eachJob(ids, func(ctx context.Context, i int, id string) (err error) {
+	return as, s.eachJob(ids, func(ctx context.Context, i int, id string) (err error) {
 		as[i], err = s.hub.Peek(ctx, id)
 		return err
 	})
-	if err != nil {
-		return nil, err
-	}
-	return as, nil
 }
 
-// longPoll holds GET .../status?wait=N until a job is final (the one-job
-// URL's job; for the many-job one, any listed job), the wait ends at
-// deadline (the current answer with "timedOut": true; the end of the wait
-// or of its token, whichever comes first) or the server shuts down (the
-// current answer). A final job, or any error before the wait begins, is
-// answered at once, and the connection stays open for the next request.
+// longPoll holds GET .../status?wait=N until a listed job is final, the
+// deadline (the wait's or its token's end: the current answer with
+// "timedOut": true) or shutdown (the current answer). A final job, or any
+// error before the wait begins, is answered at once.
 func (s *Server) longPoll(c *fiber.Ctx, ids []string, one bool, deadline time.Time) error {
 	ws, as, done, err := s.admitWatch(c, "longpoll", ids, one)
 	if err != nil {
@@ -64,9 +59,7 @@ func (s *Server) longPoll(c *fiber.Ctx, ids []string, one bool, deadline time.Ti
 	return nil
 }
 
-// pollScript answers a held long poll: as soon as a job is final, from the
-// fan-out; with "timedOut" at the deadline; with the jobs' newest states
-// on shutdown.
+// pollScript answers a held long poll (see longPoll).
 type pollScript struct {
 	srv *Server
 	ids []string
@@ -97,19 +90,15 @@ func (p *pollScript) Fire(e held.Event) {
 	if e == held.Beat {
 		return
 	}
-	final := false
 	for i, w := range p.ws {
 		p.as[i], _ = w.Latest()
-		final = final || p.as[i].Final()
 	}
-	p.reply(e == held.Deadline && !final)
+	p.reply(e == held.Deadline && !slices.ContainsFunc(p.as, (*Answer).Final))
 }
 
-// reply answers with the jobs' states, timed out or not. A one-job URL's
-// final answer is its connection's last, as a stream's end is
-// (Connection: close, the FIN riding with it), instead of a wake-up, a
-// read and a timer for a next request that a client whose job is over
-// seldom sends.
+// reply answers with the jobs' states. A one-job URL's final answer is
+// its connection's last (Connection: close, the FIN riding with it), as a
+// stream's end is: a client whose job is over seldom sends another request.
 func (p *pollScript) reply(timedOut bool) {
 	a, retry := p.srv.pollAnswer(p.ids, p.as, p.one, timedOut)
 	p.h.Reply(a.Code, retry, a.Body, p.one && a.Final() && !timedOut)
@@ -121,26 +110,21 @@ func (s *Server) sendAll(c *fiber.Ctx, ids []string, as []*Answer, one bool) err
 	return s.reply(c, a, retry)
 }
 
-// pollAnswer is a poll's answer and its Retry-After: the one-job URL's
-// job's own, the many-job one's {"jobs":[…]}.
-func (s *Server) pollAnswer(ids []string, as []*Answer, one, timedOut bool) (*Answer, int) {
-	a := as[0]
+// pollAnswer is a poll's answer, the one-job URL's job's own or the
+// many-job one's {"jobs":[…]}, and its Retry-After: the poll interval
+// while any job is still running, none (0) once all are final.
+func (s *Server) pollAnswer(ids []string, as []*Answer, one, timedOut bool) (a *Answer, retry int) {
+	a = as[0]
 	switch {
 	case !one:
 		a = &Answer{Code: fiber.StatusOK, Body: manyBody(ids, as, timedOut)}
 	case timedOut:
 		a = &Answer{Status: a.Status, Code: a.Code, Body: a.TimedOut()}
 	}
-	return a, s.retryFor(as...)
-}
-
-// retryFor is the Retry-After of an answer about jobs: the poll interval
-// while any is still running, none (0) once all are final.
-func (s *Server) retryFor(as ...*Answer) int {
 	if slices.ContainsFunc(as, func(a *Answer) bool { return !a.Final() }) {
-		return s.pollRetry()
+		retry = s.pollRetry()
 	}
-	return 0
+	return a, retry
 }
 
 // pollRetry is the poll interval in whole seconds, at least one: the
@@ -150,11 +134,7 @@ func (s *Server) pollRetry() int { return max(1, int(s.cfg.PollInterval/time.Sec
 // manyBody is {"jobs":[…]} with every job's body in order, each carrying
 // its jobId, and "timedOut": true at the deadline.
 func manyBody(ids []string, as []*Answer, timedOut bool) []byte {
-	n := len(`{"jobs":[],"timedOut":true}`)
-	for _, a := range as {
-		n += len(a.Body) + 80
-	}
-	b := append(make([]byte, 0, n), `{"jobs":[`...)
+	b := []byte(`{"jobs":[`)
 	for i, a := range as {
 		if i > 0 {
 			b = append(b, ',')
@@ -170,13 +150,10 @@ func manyBody(ids []string, as []*Answer, timedOut bool) []byte {
 
 // appendJobBody appends a's body carrying the job's id: a job's body has
 // it already; an error body ({"code","message"}: the job is gone or
-// unreadable) gets it in front. ids are valid, so need no escaping.
+// unreadable) gets it in front.
 func appendJobBody(b []byte, id string, a *Answer) []byte {
 	if a.Status != "" {
 		return append(b, a.Body...)
 	}
-	b = append(b, `{"jobId":"`...)
-	b = append(b, id...)
-	b = append(b, `",`...)
-	return append(b, a.Body[1:]...)
+	return append(fmt.Appendf(b, `{"jobId":%q,`, id), a.Body[1:]...)
 }

@@ -34,19 +34,16 @@ const (
 	DefaultConnReserve = admission.DefaultConnReserve
 )
 
-// Config is the server's settings; zero (or negative) values take the
-// defaults.
+// Config is the server's settings; zero (or negative) values take the defaults.
 type Config struct {
-	WaitBudget   time.Duration // the most any wait is held
-	PollInterval time.Duration // Retry-After of short polls and SSE retry:
-	Heartbeat    time.Duration // SSE keepalive comment interval
-	MaxWaiters   int           // held long polls plus streams
-	ReadTimeout  time.Duration // slow clients: time to send a request's headers
-	RedisTimeout time.Duration // one Redis read on a request's path
-	// MinReadRate (bytes per second) is the slowest reading a held response
-	// is sure to be written to whole (see held.WriteGrace).
-	MinReadRate      int
-	Demo             *store.Demo // nil: demo mode off
+	WaitBudget       time.Duration // the most any wait is held
+	PollInterval     time.Duration // Retry-After of short polls and SSE retry:
+	Heartbeat        time.Duration // SSE keepalive comment interval
+	MaxWaiters       int           // held long polls plus streams
+	ReadTimeout      time.Duration // slow clients: time to send a request's headers
+	RedisTimeout     time.Duration // one Redis read on a request's path
+	MinReadRate      int           // bytes per second: the slowest reading a held response is written to whole
+	Demo             *store.Demo   // nil: demo mode off
 	Logger           *slog.Logger
 	MaxWaitersPerIP  int                // waiters held per client address (IPv6: a /64); zero: no cap
 	TrustedProxies   []netip.Prefix     // peers believed about whom they forward for (X-Forwarded-For)
@@ -134,9 +131,8 @@ func New(cfg Config, st *store.Store, hub Hub) *Server {
 // App is the fiber app, for tests that drive it with app.Test.
 func (s *Server) App() *fiber.App { return s.app }
 
-// redisCtx bounds one Redis round trip on a request's path by
-// Config.RedisTimeout. A request's wait never ends it: fasthttp gives no
-// signal when a client leaves.
+// redisCtx bounds one Redis round trip on a request's path; a request's
+// wait never ends it: fasthttp gives no signal when a client leaves.
 func (s *Server) redisCtx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), s.cfg.RedisTimeout)
 }
@@ -171,6 +167,5 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if err := s.held.HandedIn(ctx); err != nil {
 		return err
 	}
-	err := s.app.ShutdownWithContext(ctx)
-	return errors.Join(err, s.held.Drained(ctx))
+	return errors.Join(s.app.ShutdownWithContext(ctx), s.held.Drained(ctx))
 }

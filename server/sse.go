@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -13,15 +14,13 @@ import (
 )
 
 // stream answers GET /api/events/jobs/{jobId}/stream and the many-job
-// /api/events/jobs/stream?ids=…: one stream for every listed job, each
-// job's current state at once, a status event on each change and one
-// final event (completed, failed, problem, or timeout at the one
-// deadline), ended with its last job. A Last-Event-ID (or ?lastEventId=)
-// keeps the deadline and skips the jobs it proves ended (a many-job id,
-// only for the same set of ids); when it proves them all, 204. A full
-// server, and on the one-job URL a job that cannot be waited for, are
-// answered with JSON and no stream. A stream whose token expires before
-// its deadline ends then with a problem AUTH_001 (see expire).
+// /api/events/jobs/stream?ids=…: each job's current state at once, a
+// status event on each change and one final event (completed, failed,
+// problem, or timeout at the one deadline), ended with its last job. A
+// Last-Event-ID keeps the deadline and skips the jobs it proves ended (a
+// many-job id, only for the same set of ids); when it proves them all,
+// 204. A full server, and on the one-job URL a job that cannot be waited
+// for, are answered with JSON and no stream.
 func (s *Server) stream(c *fiber.Ctx, ids []string, one bool, grant auth.Grant) error {
 	st := &sseStream{srv: s, ids: ids, one: one, grant: grant}
 	var resumed bool
@@ -44,21 +43,20 @@ func (s *Server) stream(c *fiber.Ctx, ids []string, one bool, grant auth.Grant) 
 		return c.SendStatus(fiber.StatusNoContent)
 	}
 	st.deadline = eventid.Deadline(st.deadline, resumed, time.Now(), s.cfg.WaitBudget)
-	var done func()
-	var err error
-	st.ws, st.last, done, err = s.admitWatch(c, "sse", ids, one)
+	ws, last, done, err := s.admitWatch(c, "sse", ids, one)
 	switch {
 	case err != nil:
 		return err
-	case one && st.last[0].Status == "":
+	case one && last[0].Status == "":
 		done()
-		return s.reply(c, st.last[0], 0)
+		return s.reply(c, last[0], 0)
 	case c.Method() == fiber.MethodHead:
 		done()
 		c.Set(fiber.HeaderContentType, "text/event-stream; charset=utf-8")
 		c.Set(fiber.HeaderCacheControl, "no-cache")
 		return nil
 	}
+	st.ws, st.last = ws, last
 	s.hold(c, grant.Deadline(st.deadline), done, st.serve)
 	return nil
 }
@@ -88,7 +86,7 @@ func (st *sseStream) serve(h *held.Conn) {
 	pre, lead := h.StreamHead(st.srv.cfg.PollInterval)
 	for i, a := range st.last {
 		if st.ended[i] {
-			st.unwatch(i) // the client has its final event
+			closeAll(st.ws[i : i+1]) // the client has its final event
 			continue
 		}
 		if !st.send(pre, lead, i, a) || st.left == 0 {
@@ -110,9 +108,9 @@ func (st *sseStream) Change(i int) {
 	}
 }
 
-// Fire writes a keepalive comment at a heartbeat, at the deadline a
-// timeout event for each job still running (or the token's end, when it
-// came first), and drops the stream at shutdown.
+// Fire writes a keepalive at a heartbeat, at the deadline a timeout event
+// for each job still running (or a problem AUTH_001 at the token's expiry,
+// when it came first), and drops the stream at shutdown.
 func (st *sseStream) Fire(e held.Event) {
 	switch e {
 	case held.Beat:
@@ -124,13 +122,20 @@ func (st *sseStream) Fire(e held.Event) {
 			st.Change(i)
 		}
 		if st.grant.Deadline(st.deadline).Before(st.deadline) {
-			st.expire()
+			// One problem AUTH_001 for the whole stream (no jobId: it is no
+			// job's end), its id not final and marking no more jobs ended,
+			// so that a client that reconnects from it with a fresh token
+			// goes on with the same wait.
+			if !st.h.Over() {
+				st.write(nil, nil, "problem", ErrTokenRefused.answer().Body, false, true)
+				st.count(ErrTokenRefused.Status)
+			}
 			return
 		}
 		for i := range st.ids {
 			if !st.ended[i] && !st.h.Over() {
 				st.end(i)
-				st.write(nil, nil, evTimeout, st.last[i].TimedOut(), st.left == 0, st.left == 0)
+				st.write(nil, nil, "timeout", st.last[i].TimedOut(), st.left == 0, st.left == 0)
 			}
 		}
 	case held.Shutdown:
@@ -150,7 +155,7 @@ func (st *sseStream) send(pre, lead []byte, i int, a *Answer) bool {
 		body = appendJobBody(nil, st.ids[i], a)
 	}
 	last := a.Final() && st.left == 0
-	if !st.write(pre, lead, eventName(a), body, last, last) {
+	if !st.write(pre, lead, cmp.Or(eventNames[a.Status], "status"), body, last, last) {
 		return false
 	}
 	st.count(a.Code)
@@ -166,38 +171,16 @@ func (st *sseStream) count(code int) {
 	st.h.Count(code)
 }
 
-// end marks job i ended, its final event being sent.
+// end marks job i ended, its final event being sent, and stops watching it.
 func (st *sseStream) end(i int) {
 	st.ended[i] = true
 	st.left--
-	st.unwatch(i)
+	closeAll(st.ws[i : i+1])
 }
 
-// unwatch stops watching job i, whose final event is sent or had.
-func (st *sseStream) unwatch(i int) {
-	if w := st.ws[i]; w != nil { // nil: a final job read past the waiter cap
-		w.Close()
-	}
-}
-
-// tokenExpired is the body of expire's event.
-var tokenExpired = ErrTokenRefused.answer().Body
-
-// expire ends a stream at its token's expiry, before its deadline, with
-// one problem event AUTH_001 for the whole stream (no jobId: it is no
-// job's end). Its id is not final and marks no more jobs ended than
-// before, so that a client that reconnects from it with a fresh token
-// goes on with the same wait: its deadline, and every job not ended.
-func (st *sseStream) expire() {
-	if !st.h.Over() {
-		st.write(nil, nil, evProblem, tokenExpired, false, true)
-		st.count(ErrTokenRefused.Status)
-	}
-}
-
-// write writes an event (see held.Conn.Event) whose id is final (telling a
-// client that resumes from it that nothing is left) or not, and that ends
-// the stream when last. A many-job stream's id names the jobs ended so far.
+// write writes an event whose id is final (nothing is left for a client
+// resuming from it) or not, and that ends the stream when last. A many-job
+// stream's id names the jobs ended so far.
 func (st *sseStream) write(pre, lead []byte, name string, body []byte, final, last bool) bool {
 	st.seq = eventid.NextSeq(st.seq)
 	var idb [2 * eventid.MaxLen]byte // a many-job id of up to 260 jobs
@@ -210,22 +193,7 @@ func (st *sseStream) write(pre, lead []byte, name string, body []byte, final, la
 	return st.h.Event(pre, lead, id, name, body, last)
 }
 
-// SSE event names. A job that disappears or becomes unreadable mid-stream
-// ends it with "problem" and the {"code","message"} body ("error" would be
-// mistaken for EventSource's own error event).
-const (
-	evTimeout = "timeout"
-	evProblem = "problem"
-)
-
-func eventName(a *Answer) string {
-	switch a.Status {
-	case store.Completed:
-		return "completed"
-	case store.Failed:
-		return "failed"
-	case "":
-		return evProblem
-	}
-	return "status"
-}
+// eventNames name the final events by the job's status; any other state's
+// is "status". A job gone or unreadable ends with "problem" and the
+// {"code","message"} body ("error" would be taken for EventSource's own).
+var eventNames = map[store.Status]string{store.Completed: "completed", store.Failed: "failed", "": "problem"}

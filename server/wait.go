@@ -19,7 +19,8 @@ import (
 // (admitWatch), and the takeover of its connection (hold).
 
 // admit counts a held waiter of a kind ("longpoll", "sse") for the client
-// of c, or refuses it past MaxWaiters or MaxWaitersPerIP.
+// of c, or refuses it past MaxWaiters or MaxWaitersPerIP; release, called
+// once, lets it go.
 func (s *Server) admit(c *fiber.Ctx, kind string) (release func(), err error) {
 	peer, _ := netip.AddrFromSlice(c.Context().RemoteIP())
 	key, err := s.waiters.Admit(peer, c.Request().Header.PeekAll(fiber.HeaderXForwardedFor))
@@ -31,12 +32,9 @@ func (s *Server) admit(c *fiber.Ctx, kind string) (release func(), err error) {
 	}
 	g := s.metrics.waiters.WithLabelValues(kind)
 	g.Inc()
-	var once sync.Once
 	return func() {
-		once.Do(func() {
-			s.waiters.Release(key)
-			g.Dec()
-		})
+		s.waiters.Release(key)
+		g.Dec()
 	}, nil
 }
 
@@ -60,7 +58,7 @@ func (s *Server) eachJob(ids []string, f func(ctx context.Context, i int, id str
 
 func closeAll(ws []*stream.Waiter[*Answer]) {
 	for _, w := range ws {
-		if w != nil {
+		if w != nil { // nil: never made, or a final job read past the waiter cap
 			w.Close()
 		}
 	}
@@ -68,8 +66,8 @@ func closeAll(ws []*stream.Waiter[*Answer]) {
 
 // admitWatch admits one held waiter of a kind ("-many" for a many-job
 // URL), however many jobs, and registers a hub waiter per job, returned
-// with the jobs' current answers; on error nothing is held. done closes
-// them and releases the admission, once.
+// with the jobs' current answers; on error nothing is held. done, called
+// once, closes them and releases the admission.
 //
 // Past a waiter cap a one-job URL's job is read as a short poll reads it:
 // one that is gone, unreadable or final is answered truthfully (its waiter
@@ -94,16 +92,16 @@ func (s *Server) admitWatch(c *fiber.Ctx, kind string, ids []string, one bool) (
 		return nil, nil, nil, err
 	}
 	ws, as = make([]*stream.Waiter[*Answer], len(ids)), make([]*Answer, len(ids))
+	done = func() { closeAll(ws); release() }
 	err = s.eachJob(ids, func(ctx context.Context, i int, id string) (err error) {
 		ws[i], as[i], err = s.hub.Watch(ctx, id)
 		return err
 	})
 	if err != nil {
-		closeAll(ws)
-		release()
+		done()
 		return nil, nil, nil, err
 	}
-	return ws, as, func() { closeAll(ws); release() }, nil
+	return ws, as, done, nil
 }
 
 // hold takes c's connection over for a wait ending at end (see

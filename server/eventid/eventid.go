@@ -18,18 +18,19 @@ const MaxLen = 64
 // Append appends the id of event seq of a one-job stream ending at
 // deadline: "<deadline unix ms>-<seq>", and "-end" when final.
 func Append(b []byte, deadline time.Time, seq uint64, final bool) []byte {
-	b = appendHead(b, deadline, seq)
-	if final {
-		b = append(b, finalSuffix...)
-	}
-	return b
+	return appendEnd(appendHead(b, deadline, seq), final)
 }
 
-// appendHead appends "<deadline unix ms>-<seq>".
 func appendHead(b []byte, deadline time.Time, seq uint64) []byte {
 	b = strconv.AppendInt(b, deadline.UnixMilli(), 10)
-	b = append(b, '-')
-	return strconv.AppendUint(b, seq, 10)
+	return strconv.AppendUint(append(b, '-'), seq, 10)
+}
+
+func appendEnd(b []byte, final bool) []byte {
+	if final {
+		return append(b, finalSuffix...)
+	}
+	return b
 }
 
 // Resume is what a Last-Event-ID says about the stream it continues.
@@ -42,63 +43,53 @@ type Resume struct {
 // Parse reads a one-job stream's Last-Event-ID. ok is false for an absent
 // or malformed id: the stream then starts afresh.
 func Parse(s string) (r Resume, ok bool) {
-	if s == "" || len(s) > MaxLen {
+	if len(s) > MaxLen {
 		return Resume{}, false
 	}
-	s, r.Final = strings.CutSuffix(s, finalSuffix)
-	ms, seq, found := strings.Cut(s, "-")
-	if !found {
-		return Resume{}, false
-	}
+	s, final := strings.CutSuffix(s, finalSuffix)
+	ms, seq, _ := strings.Cut(s, "-")
 	m, err1 := strconv.ParseInt(ms, 10, 64)
 	n, err2 := strconv.ParseUint(seq, 10, 64)
+	// n == MaxUint64: no next event's sequence would follow it.
 	if err1 != nil || err2 != nil || m < 0 || n == math.MaxUint64 {
-		// n == MaxUint64: no next event's sequence would follow it.
 		return Resume{}, false
 	}
-	r.Deadline, r.Seq = time.UnixMilli(m), n
-	return r, true
+	return Resume{Deadline: time.UnixMilli(m), Seq: n, Final: final}, true
 }
 
 // Deadline is when a stream opened at now ends: one budget from now, or
 // the original stream's deadline (prev, when resumed) if that comes first,
 // so that no id, genuine or forged, buys more than one budget.
 func Deadline(prev time.Time, resumed bool, now time.Time, budget time.Duration) time.Time {
-	d := now.Add(budget)
-	if resumed && prev.Before(d) {
-		return prev
+	if d := now.Add(budget); !resumed || d.Before(prev) {
+		return d
 	}
-	return d
+	return prev
 }
 
-// NextSeq is the sequence number after seq: one more, but at the largest
-// there is, that again, so that a resume from it never reads a wrapped 0.
+// NextSeq is the sequence number after seq, staying at the largest there
+// is, so that a resume from it never reads a wrapped 0.
 func NextSeq(seq uint64) uint64 {
-	if seq == math.MaxUint64 {
-		return seq
+	if seq < math.MaxUint64 {
+		seq++
 	}
-	return seq + 1
+	return seq
 }
 
-// A many-job stream's id also says which listed jobs have had their final
-// event, and of what list, so that a reconnect resends no final event the
-// client had, nor loses one it missed, also when the list comes back
-// reordered or changed:
-//
-//	<deadline unix ms>-<seq>-<mask>-<list>-<check>[-end]
-//
-// The mask is hex over the ids in sorted order (so that it reads the same
-// whatever order the list comes back in), the (4k+j)th id as bit j of
-// digit k: 13 digits for the default 50 jobs. list is the CRC-32C of the
-// sorted ids, each followed by a comma: another set of ids has another,
-// but for one in 2³². check is the CRC-32 (IEEE) of everything before it,
-// so that an id cut short or altered is told apart from a genuine one
-// (every change confined to 4 bytes in a row is found). Both are 8
-// lowercase hex digits.
+// A many-job stream's id, <deadline ms>-<seq>-<mask>-<list>-<check>[-end]
+// (docs/api.md#event-ids), also says which listed jobs have had their
+// final event, and of what list. The mask is hex over the ids in sorted
+// order, the (4k+j)th id as bit j of digit k, so that it reads the same
+// whatever order the list comes back in. list, the CRC-32C of the sorted
+// ids each followed by a comma, tells another set of ids apart but for one
+// in 2³²; check, the CRC-32 (IEEE) of everything before it, an id cut
+// short or altered (every change confined to 4 bytes in a row is found).
 //
 // maxManyBase bounds an id's length but its mask: 19 digits of deadline,
 // 20 of sequence, the list and the check, the separators and "-end".
 const maxManyBase = 63
+
+const hexDigits = "0123456789abcdef"
 
 var listTable = crc32.MakeTable(crc32.Castagnoli)
 
@@ -111,17 +102,16 @@ type List struct {
 
 // NewList is ids as its event ids see them; ids are distinct.
 func NewList(ids []string) List {
-	l := List{sorted: make([]int, len(ids))}
-	for i := range l.sorted {
-		l.sorted[i] = i
+	sorted := make([]int, len(ids))
+	for i := range sorted {
+		sorted[i] = i
 	}
-	slices.SortFunc(l.sorted, func(a, b int) int { return strings.Compare(ids[a], ids[b]) })
-	var sorted []byte
-	for _, i := range l.sorted {
-		sorted = append(append(sorted, ids[i]...), ',')
+	slices.SortFunc(sorted, func(a, b int) int { return strings.Compare(ids[a], ids[b]) })
+	var text []byte
+	for _, i := range sorted {
+		text = append(append(text, ids[i]...), ',')
 	}
-	l.digest = crc32.Checksum(sorted, listTable)
-	return l
+	return List{sorted: sorted, digest: crc32.Checksum(text, listTable)}
 }
 
 // AppendMany appends the id of event seq of a stream of list ending
@@ -131,8 +121,8 @@ func AppendMany(b []byte, deadline time.Time, seq uint64, list List, ended []boo
 	b = append(appendHead(b, deadline, seq), '-')
 	for k := 0; k < len(list.sorted); k += 4 {
 		var d byte
-		for j := 0; j < 4 && k+j < len(list.sorted); j++ {
-			if ended[list.sorted[k+j]] {
+		for j, i := range list.sorted[k:min(k+4, len(list.sorted))] {
+			if ended[i] {
 				d |= 1 << j
 			}
 		}
@@ -145,15 +135,9 @@ func AppendMany(b []byte, deadline time.Time, seq uint64, list List, ended []boo
 // its end.
 func appendTail(b []byte, start int, list uint32, final bool) []byte {
 	b = appendHex32(append(b, '-'), list)
-	check := crc32.ChecksumIEEE(b[start:])
-	b = appendHex32(append(b, '-'), check)
-	if final {
-		b = append(b, finalSuffix...)
-	}
-	return b
+	b = appendHex32(append(b, '-'), crc32.ChecksumIEEE(b[start:]))
+	return appendEnd(b, final)
 }
-
-const hexDigits = "0123456789abcdef"
 
 // appendHex32 appends v as 8 lowercase hex digits.
 func appendHex32(b []byte, v uint32) []byte {
@@ -178,12 +162,13 @@ type ManyResume struct {
 // stream's), or one whose check fails: the stream then starts afresh. An
 // id that is read is one AppendMany writes, byte for byte.
 func ParseMany(s string, maxIDs int) (r ManyResume, ok bool) {
-	if s == "" || len(s) > maxManyBase+(maxIDs+3)/4 {
+	maxMask := (maxIDs + 3) / 4
+	if s == "" || len(s) > maxManyBase+maxMask {
 		return ManyResume{}, false
 	}
 	base, final := strings.CutSuffix(s, finalSuffix)
 	f := strings.Split(base, "-")
-	if len(f) != 5 || f[2] == "" || len(f[2]) > (maxIDs+3)/4 || strings.Trim(f[2], hexDigits) != "" {
+	if len(f) != 5 || f[2] == "" || len(f[2]) > maxMask || strings.Trim(f[2], hexDigits) != "" {
 		return ManyResume{}, false
 	}
 	ms, err1 := strconv.ParseInt(f[0], 10, 64)
@@ -210,17 +195,14 @@ func (l List) Ended(r ManyResume) (ended []bool, proved bool) {
 	if r.list != l.digest || len(r.mask) != (n+3)/4 {
 		return ended, false
 	}
-	for k := 0; k < len(r.mask); k++ {
-		d, _ := strconv.ParseUint(r.mask[k:k+1], 16, 8)
-		for j := 0; j < 4; j++ {
-			if d&(1<<j) == 0 {
-				continue
-			}
-			if 4*k+j >= n { // a bit past the list: not written for it
-				return make([]bool, n), false
-			}
-			ended[l.sorted[4*k+j]] = true
+	for p := range 4 * len(r.mask) {
+		if strings.IndexByte(hexDigits, r.mask[p/4])&(1<<(p%4)) == 0 {
+			continue
 		}
+		if p >= n { // a bit past the list: not written for it
+			return make([]bool, n), false
+		}
+		ended[l.sorted[p]] = true
 	}
 	return ended, true
 }

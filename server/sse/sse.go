@@ -18,7 +18,7 @@ type Event struct {
 }
 
 // Block is what a stream sent up to a blank line, as sent and as
-// interpreted. A block without data dispatches no event.
+// interpreted; one without data dispatches no event.
 type Block struct {
 	Lines    []string // without their line ends
 	ID       string   // the block's own id: field, "" without one
@@ -30,12 +30,10 @@ type Block struct {
 	Comments []string // comment lines without the ':' and one leading space
 }
 
-// Comment reports whether the block holds nothing but comments, as a
-// keepalive does.
+// Comment reports whether the block holds nothing but comments (a keepalive).
 func (b Block) Comment() bool { return len(b.Comments) == len(b.Lines) }
 
-// Event is the event the block dispatches; ok is false for a block without
-// data.
+// Event is the event the block dispatches; ok is false without data.
 func (b Block) Event() (ev Event, ok bool) {
 	if !b.HasData {
 		return Event{}, false
@@ -65,21 +63,16 @@ func (r *Reader) Reset(rd io.Reader) {
 }
 
 func buffered(r io.Reader) *bufio.Reader {
-	if r == nil {
-		return nil
-	}
-	if br, ok := r.(*bufio.Reader); ok {
+	if br, ok := r.(*bufio.Reader); ok || r == nil {
 		return br
 	}
 	return bufio.NewReader(r)
 }
 
-// LastID is the last event ID in force: what a reconnection sends as
-// Last-Event-ID.
+// LastID is the last event ID in force: a reconnection's Last-Event-ID.
 func (r *Reader) LastID() string { return r.lastID }
 
-// Retry is the reconnection delay: the last valid retry: field, or what
-// SetRetry set.
+// Retry is the reconnection delay: the last valid retry: field, or SetRetry's.
 func (r *Reader) Retry() time.Duration { return r.retry }
 
 // SetRetry sets the reconnection delay until the stream sends one.
@@ -101,9 +94,8 @@ func (r *Reader) Next() (Event, error) {
 	}
 }
 
-// Block reads the next block; blank lines between blocks are skipped. It
-// returns io.EOF when the stream ended between blocks and
-// io.ErrUnexpectedEOF when it ended inside one.
+// Block reads the next block, skipping blank lines between blocks: io.EOF
+// when the stream ended between blocks, io.ErrUnexpectedEOF inside one.
 func (r *Reader) Block() (Block, error) {
 	var b Block
 	var data strings.Builder
