@@ -151,9 +151,13 @@ func TestRedisTLSCertificateFailsWhileRunning(t *testing.T) {
 		return strings.Contains(fmt.Sprint(body["reason"]), "certificate does not verify")
 	})
 	assert.Contains(t, body["reason"], "x509: certificate signed by unknown authority")
-	assert.Contains(t, r.jw.Log(), "TLS certificate does not verify")
+	streamtest.Eventually(t, 5*time.Second, "the log saying the TLS certificate does not verify", func() bool {
+		return strings.Contains(r.jw.Log(), "TLS certificate does not verify")
+	})
 
 	swap(certs.ServerCert, certs.ServerKey)
 	r.awaitReady(t, http.StatusOK, "ok", "")
-	assert.Contains(t, r.jw.Log(), "redis answers jobwait's checks again")
+	streamtest.Eventually(t, 5*time.Second, "the log saying redis answers again", func() bool {
+		return strings.Contains(r.jw.Log(), "redis answers jobwait's checks again")
+	})
 }
