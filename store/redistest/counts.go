@@ -23,18 +23,16 @@ func ReadCommands(tb testing.TB, c *redis.Client) Commands {
 	if err != nil {
 		tb.Fatalf("INFO commandstats: %v", err)
 	}
-	return ParseCommands(info)
-}
-
-// ParseCommands reads an INFO commandstats answer, lines such as
-// "cmdstat_get:calls=12,usec=30,usec_per_call=2.50,...".
-func ParseCommands(info string) Commands {
 	cs := Commands{}
-	for line := range strings.Lines(info) {
-		name, stats, _ := strings.Cut(strings.TrimSpace(line), ":")
+	for _, line := range strings.Split(info, "\n") {
+		// cmdstat_get:calls=12,usec=30,usec_per_call=2.50,...
+		name, stats, ok := strings.Cut(strings.TrimSpace(line), ":")
 		name, isCmd := strings.CutPrefix(name, "cmdstat_")
+		if !ok || !isCmd {
+			continue
+		}
 		calls, _, _ := strings.Cut(strings.TrimPrefix(stats, "calls="), ",")
-		if n, err := strconv.ParseInt(calls, 10, 64); err == nil && isCmd {
+		if n, err := strconv.ParseInt(calls, 10, 64); err == nil {
 			cs[name] = n
 		}
 	}

@@ -4,8 +4,6 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
-
-	"jobwait/store/redistest"
 )
 
 func TestParseMetrics(t *testing.T) {
@@ -40,7 +38,7 @@ func TestParseCmdStats(t *testing.T) {
 		"cmdstat_client|setinfo:calls=2,usec=3,usec_per_call=1.50,rejected_calls=0,failed_calls=0\r\n" +
 		"cmdstat_info:calls=3,usec=90,usec_per_call=30.00,rejected_calls=0,failed_calls=0\r\n" +
 		"cmdstat_broken:usec=1\r\n"
-	got := CmdStats(redistest.ParseCommands(info))
+	got := parseCmdStats(info)
 	assert.Equal(t, CmdStats{"get": 120, "set": 40, "client|setinfo": 2, "info": 3}, got)
 
 	before := CmdStats{"get": 100, "set": 40, "info": 1}

@@ -16,7 +16,6 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"jobwait/store/redisconn"
-	"jobwait/store/redistest"
 )
 
 // CmdStats is a reading of INFO commandstats: calls per command, named as
@@ -27,11 +26,31 @@ type CmdStats map[string]int64
 func ReadCmdStats(ctx context.Context, rdb redis.UniversalClient) (CmdStats, error) {
 	sum := CmdStats{}
 	err := eachInfo(ctx, rdb, "commandstats", func(info string) {
-		for k, v := range redistest.ParseCommands(info) {
+		for k, v := range parseCmdStats(info) {
 			sum[k] += v
 		}
 	})
 	return sum, err
+}
+
+// parseCmdStats reads lines such as
+// "cmdstat_get:calls=12,usec=30,usec_per_call=2.50,rejected_calls=0,failed_calls=0".
+func parseCmdStats(info string) CmdStats {
+	st := CmdStats{}
+	for name, rest := range Fields(info) {
+		name, isCmd := strings.CutPrefix(name, "cmdstat_")
+		if !isCmd {
+			continue
+		}
+		for kv := range strings.SplitSeq(rest, ",") {
+			if v, ok := strings.CutPrefix(kv, "calls="); ok {
+				if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+					st[name] = n
+				}
+			}
+		}
+	}
+	return st
 }
 
 // Sub is the calls made between two readings. INFO is left out: the only
@@ -47,7 +66,13 @@ func (s CmdStats) Sub(before CmdStats) CmdStats {
 }
 
 // Total is every call of the reading.
-func (s CmdStats) Total() int64 { return redistest.Commands(s).Total() }
+func (s CmdStats) Total() int64 {
+	var t int64
+	for _, n := range s {
+		t += n
+	}
+	return t
+}
 
 // readCommands are the commands by which jobwait reads job data (store
 // reads with GET and, for hash records, HGETALL; a polling notifier may
