@@ -31,18 +31,15 @@ var (
 
 // Store reads and writes job data in one Redis database or cluster.
 type Store struct {
-	rdb redis.UniversalClient
-	// sharded: one job's keys may live on different nodes, so one MGET
-	// cannot read them.
-	sharded bool
+	rdb     redis.UniversalClient
+	sharded bool // one job's keys may live on different nodes: no MGET
 	// When Redis last refused an MGET or a PTTL (Unix ns; 0: never): for
-	// refusalPause after, reads send a GET per key and no time to live is
-	// looked up, rather than meet the refusal at every read.
+	// refusalPause after, reads send a GET per key and look up no time to
+	// live, rather than meet the refusal at every read.
 	mgetRefused, pttlRefused atomic.Int64
 }
 
-// refusalPause is how long the store does without a refused command: a
-// permission granted again is used again after it.
+// refusalPause is how long the store does without a refused command.
 const refusalPause = time.Minute
 
 func refusedLately(t *atomic.Int64) bool {
@@ -77,8 +74,8 @@ type Snapshot struct {
 type Hints struct {
 	// Drafts[i], when not "", is the eventDraftId job ids[i] had when last
 	// read: its recommendation and error message are read with the record,
-	// saving a final job a second round trip unless what was read does not
-	// fit (it is then read after the record, as a producer writes it before).
+	// saving a final job a second round trip unless they do not fit (then
+	// they are read after the record, as a producer writes them before).
 	Drafts []string
 }
 
@@ -173,9 +170,6 @@ func place(sn *Snapshot, id string, v value) bool {
 // be missing) as hashes, then what is not a hash either as a string again
 // (written between the two reads).
 func (s *Store) readOthers(ctx context.Context, ids []string, idx []int, snaps []Snapshot) error {
-	if len(idx) == 0 {
-		return nil
-	}
 	cmds := make([]*redis.MapStringStringCmd, len(idx))
 	s.pipe(ctx, func(p redis.Pipeliner) {
 		for n, i := range idx {
@@ -196,9 +190,6 @@ func (s *Store) readOthers(ctx context.Context, ids []string, idx []int, snaps [
 		default:
 			snaps[i].Job, snaps[i].Err = decodeHash(ids[i], h)
 		}
-	}
-	if len(again) == 0 {
-		return nil
 	}
 	vals, err := s.readKeys(ctx, false, keys)[0].values()
 	if err != nil {
@@ -235,9 +226,6 @@ func (s *Store) readOutcomes(ctx context.Context, ids []string, snaps []Snapshot
 		} else {
 			idx, keys = append(idx, i), append(keys, key)
 		}
-	}
-	if len(keys) == 0 {
-		return nil
 	}
 	vals, err := s.readKeys(ctx, true, keys)[0].values()
 	if err != nil {
@@ -294,7 +282,8 @@ func (s *Store) TTLs(ctx context.Context, ids []string) ([]time.Duration, error)
 	return out, nil
 }
 
-// pipe runs one pipeline; errors are read from each command.
+// pipe runs one pipeline (none for no command); errors are read from each
+// command.
 func (s *Store) pipe(ctx context.Context, fill func(redis.Pipeliner)) {
 	p := s.rdb.Pipeline()
 	fill(p)
@@ -337,11 +326,10 @@ func failed(c redis.Cmder) error {
 	if !Refused(err) {
 		return unavailable(err)
 	}
-	words := make([]string, len(c.Args()))
-	for i, a := range c.Args() {
-		words[i] = fmt.Sprint(a)
+	words := []string{strings.ToUpper(c.Name())}
+	for _, a := range c.Args()[1:] {
+		words = append(words, fmt.Sprint(a))
 	}
-	words[0] = strings.ToUpper(words[0])
 	rule := "the command is renamed or disabled on the server"
 	switch msg := err.Error(); {
 	case strings.Contains(msg, "access one of the keys"):
