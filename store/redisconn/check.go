@@ -78,16 +78,7 @@ func (k *Check) Health() Health { return *k.found.Load() }
 
 // Run checks at once, then every checkEvery, until ctx ends.
 func (k *Check) Run(ctx context.Context) {
-	t := time.NewTicker(checkEvery)
-	defer t.Stop()
-	for {
-		k.check(ctx)
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	every(ctx, checkEvery, func() bool { k.check(ctx); return false })
 }
 
 func (k *Check) check(ctx context.Context) {

@@ -174,11 +174,30 @@ func (c *Conn) Run(ctx context.Context) error {
 	case c.fence != nil:
 		c.fence.watch(ctx)
 	case c.unsure != nil:
-		if err := settle(ctx, c.unsure); err != nil && ctx.Err() == nil {
-			return err
-		}
+		var err error
+		every(ctx, time.Second, func() bool {
+			isCluster, aerr := clusterEnabled(ctx, c.unsure)
+			if isCluster {
+				err = errors.New("REDIS_URL names a Redis Cluster node, which jobwait took for a single node since it did not answer at start: restarting")
+			}
+			return isCluster || aerr == nil
+		})
+		return err
 	}
 	return nil
+}
+
+// every calls f at once, then every d, until f returns true or ctx ends.
+func every(ctx context.Context, d time.Duration, f func() (done bool)) {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for !f() {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // Close closes what Open opened.

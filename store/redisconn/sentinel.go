@@ -92,10 +92,8 @@ func (f *fence) dialer(timeout time.Duration, tc *tls.Config) func(ctx context.C
 
 // watch asks the sentinels every fenceEvery until ctx ends.
 func (f *fence) watch(ctx context.Context) {
-	t := time.NewTicker(fenceEvery)
-	defer t.Stop()
 	failing := false
-	for {
+	every(ctx, fenceEvery, func() bool {
 		primary, replicas, err := f.ask(ctx)
 		switch {
 		case err != nil && ctx.Err() == nil && !failing:
@@ -105,12 +103,8 @@ func (f *fence) watch(ctx context.Context) {
 			failing = false
 			f.update(primary, replicas)
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+		return false
+	})
 }
 
 // ask asks each sentinel in turn for the primary's address and its replicas'.
