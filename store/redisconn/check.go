@@ -55,9 +55,8 @@ type Check struct {
 	log    *slog.Logger
 	found  atomic.Pointer[Health]
 
-	// Owned by run's goroutine.
+	// Owned by Run's goroutine.
 	refused map[string]error // by permission name: the refusal
-	tried   map[string]bool  // start-only permissions tried with an answer
 	reason  string           // why Redis failed the last check ("" if it did not)
 	// configJudged: CONFIG has had an answer. Until then it is checked
 	// whatever the hub's mode, so that a refusal that made the hub fall
@@ -68,7 +67,7 @@ type Check struct {
 // NewCheck returns the check of conn's Permissions(mode, sub), with hub's
 // subscription; it checks nothing until Run.
 func NewCheck(conn *Conn, mode stream.Mode, sub stream.Subscribe, hub Hub, log *slog.Logger) *Check {
-	k := &Check{client: conn.client, perms: conn.Permissions(mode, sub), hub: hub, log: log, refused: map[string]error{}, tried: map[string]bool{}}
+	k := &Check{client: conn.client, perms: conn.Permissions(mode, sub), hub: hub, log: log, refused: map[string]error{}}
 	k.found.Store(&Health{State: "down", Reason: "redis not checked yet"})
 	return k
 }
@@ -113,17 +112,15 @@ func (k *Check) check(ctx context.Context) {
 			k.configJudged = k.configJudged || k.perms[i].config && err == nil
 		}
 	}
-	if down == nil {
-		for _, pm := range k.perms {
-			if pm.try == nil || k.tried[pm.Name] {
-				continue
-			}
-			tctx, cancel := context.WithTimeout(ctx, checkTimeout)
-			err := pm.try(tctx, k.client)
-			cancel()
-			if k.judge(pm, err) == nil {
-				k.tried[pm.Name] = true
-			}
+	for i, pm := range k.perms {
+		if down != nil || pm.try == nil {
+			continue
+		}
+		tctx, cancel := context.WithTimeout(ctx, checkTimeout)
+		err := pm.try(tctx, k.client)
+		cancel()
+		if k.judge(pm, err) == nil {
+			k.perms[i].try = nil // answered: tried at start only
 		}
 	}
 	if st := k.hub.Stats(); st.Mode == stream.Keyspace {
