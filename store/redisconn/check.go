@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -95,10 +96,8 @@ func (k *Check) check(ctx context.Context) {
 	if ctx.Err() != nil {
 		return // shutting down: nothing learnt
 	}
-	ran := false // a command has an answer of its own: the pipeline reached Redis
-	for _, c := range cmds {
-		ran = ran || c != nil && c.Err() != nil
-	}
+	// A command with an answer of its own: the pipeline reached Redis.
+	ran := slices.ContainsFunc(cmds, func(c redis.Cmder) bool { return c != nil && c.Err() != nil })
 	if ran || down == nil {
 		down = nil
 		for i, c := range cmds {

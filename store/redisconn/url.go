@@ -62,10 +62,7 @@ func parseCluster(rawURL string, tc *tls.Config) (*redis.ClusterOptions, error) 
 	if opts.TLSConfig, err = withTLS(opts.TLSConfig, tc); err != nil {
 		return nil, err
 	}
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		return nil, fmt.Errorf("REDIS_URL: %w", err)
-	}
+	u, _ := url.Parse(rawURL) // ParseClusterURL parsed it
 	if db := strings.Trim(u.Path, "/"); db != "" && db != "0" {
 		return nil, fmt.Errorf("REDIS_URL: database %s on a Redis Cluster, which has database 0 only", db)
 	}
