@@ -44,11 +44,11 @@ type Health struct {
 	Missing []string
 }
 
-// Check tries the commands jobwait sends Redis (Permissions): every check,
-// in one pipeline, the Checked ones; once Redis has answered, the others,
-// once; the subscription's are told by the hub's subscription. It logs each
-// permission refused or granted again, and each new reason for Redis to
-// fail; /readyz reads what it found last (Health), never waiting on Redis.
+// Check tries the commands jobwait sends Redis (Permissions): the Checked
+// ones every check, in one pipeline; the others once Redis has answered;
+// the subscription's are told by the hub's. It logs each permission refused
+// or granted again and each new reason for Redis to fail; /readyz reads
+// what it found last (Health), never waiting on Redis.
 type Check struct {
 	client redis.UniversalClient
 	perms  []Permission

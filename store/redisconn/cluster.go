@@ -146,9 +146,8 @@ func (c *cluster) close() error {
 }
 
 // client returns our client of one node, with the options go-redis gives
-// its own (everything the cluster was configured with), save for a small
-// pool and no retries: a node that does not answer is not asked again, the
-// next one is.
+// its own, save for a small pool and no retries: where a node does not
+// answer, the next one is asked.
 func (c *cluster) client(addr string) (*redis.Client, error) {
 	if rc := c.clients[addr]; rc != nil {
 		return rc, nil

@@ -141,8 +141,8 @@ func dialer(timeout time.Duration, tc *tls.Config) func(ctx context.Context, net
 // handshakeTrouble dials addrs in turn until one answers, and returns
 // tlsTrouble's message for the first handshake that cannot work; nil when
 // one answers, none does (an unreachable Redis is waited for), or without
-// TLS. go-redis's errors cannot tell a silent handshake: it dials in the
-// background, retrying, past the caller's deadline.
+// TLS. go-redis cannot tell a silent handshake: it dials in the background,
+// retrying, past the caller's deadline.
 func handshakeTrouble(ctx context.Context, tc *tls.Config, dial func(context.Context, string, string) (net.Conn, error), addrs ...string) error {
 	if tc == nil {
 		return nil
