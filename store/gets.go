@@ -11,8 +11,8 @@ import (
 const mgetMax = 512
 
 // gets is a pipelined read of string keys: an MGET per mgetMax keys where
-// mget allows, else a GET each (also for one key, which a GET reads as
-// well and tells missing from another type).
+// mget allows, else a GET each (also for one key: a GET tells missing from
+// another type).
 type gets struct {
 	one  []*redis.StringCmd
 	many []*redis.SliceCmd

@@ -78,8 +78,7 @@ func decodeHash(id string, h map[string]string) (Job, error) {
 		}
 		return v
 	}
-	return checkJob(id, Job{
-		JobID:        field("jobId"),
+	return checkJob(id, Job{ // checkJob names the job by id
 		Status:       Status(field("status")),
 		EventDraftID: field("eventDraftId"),
 		Type:         field("type"),
@@ -88,6 +87,7 @@ func decodeHash(id string, h map[string]string) (Job, error) {
 	})
 }
 
+// checkJob refuses a job in no known state, and names it by id.
 func checkJob(id string, j Job) (Job, error) {
 	if !j.Status.Valid() {
 		return Job{}, fmt.Errorf("job %s: %w: status %.40q", id, ErrCorrupt, j.Status)

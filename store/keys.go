@@ -17,15 +17,9 @@ const JobPattern = jobPrefix + "*"
 // ValidID reports whether id is 1 to 64 characters of [A-Za-z0-9_-]: such an
 // id can name no key but its own and no pattern.
 func ValidID(id string) bool {
-	if len(id) == 0 || len(id) > MaxIDLen {
-		return false
-	}
-	for _, c := range []byte(id) {
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
+	return len(id) > 0 && len(id) <= MaxIDLen && !strings.ContainsFunc(id, func(c rune) bool {
+		return !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-')
+	})
 }
 
 // JobKey is the key of a job's record.

@@ -31,18 +31,15 @@ var (
 
 // Store reads and writes job data in one Redis database or cluster.
 type Store struct {
-	rdb redis.UniversalClient
-	// sharded: one job's keys may live on different nodes, so one MGET
-	// cannot read them.
-	sharded bool
+	rdb     redis.UniversalClient
+	sharded bool // one job's keys may live on different nodes: no MGET
 	// When Redis last refused an MGET or a PTTL (Unix ns; 0: never): for
-	// refusalPause after, reads send a GET per key and no time to live is
-	// looked up, rather than meet the refusal at every read.
+	// refusalPause after, reads send a GET per key and look up no time to
+	// live, rather than meet the refusal at every read.
 	mgetRefused, pttlRefused atomic.Int64
 }
 
-// refusalPause is how long the store does without a refused command: a
-// permission granted again is used again after it.
+// refusalPause is how long the store does without a refused command.
 const refusalPause = time.Minute
 
 func refusedLately(t *atomic.Int64) bool {
@@ -77,8 +74,8 @@ type Snapshot struct {
 type Hints struct {
 	// Drafts[i], when not "", is the eventDraftId job ids[i] had when last
 	// read: its recommendation and error message are read with the record,
-	// saving a final job a second round trip unless what was read does not
-	// fit (it is then read after the record, as a producer writes it before).
+	// saving a final job a second round trip unless they do not fit (then
+	// they are read after the record, as a producer writes them before).
 	Drafts []string
 }
 
@@ -98,17 +95,15 @@ func (s *Store) ReadManyWith(ctx context.Context, ids []string, h Hints) ([]Snap
 	for i, id := range ids {
 		keys[i] = JobKey(id)
 	}
-	var hinted []int
-	var outKeys []string
+	var hinted []string
 	for i, d := range h.Drafts {
 		if d != "" && i < len(ids) {
-			hinted = append(hinted, i)
-			outKeys = append(outKeys, ResultKey(d), ErrorKey(ids[i]))
+			hinted = append(hinted, ResultKey(d), ErrorKey(ids[i]))
 		}
 	}
 	// The records first: on one node a pipeline runs in order, so a
 	// result written before the status is seen with it.
-	g := s.readKeys(ctx, keys, outKeys)
+	g := s.readKeys(ctx, true, keys, hinted)
 	vals, err := g[0].values()
 	if err != nil {
 		return nil, err
@@ -116,22 +111,17 @@ func (s *Store) ReadManyWith(ctx context.Context, ids []string, h Hints) ([]Snap
 	snaps := make([]Snapshot, len(ids))
 	var others []int
 	for i, v := range vals {
-		switch {
-		case v.str:
-			snaps[i].Job, snaps[i].Err = decodeJob(ids[i], v.data)
-		case v.gone:
-			snaps[i].Err = notFound(ids[i])
-		default:
+		if !place(&snaps[i], ids[i], v) {
 			others = append(others, i)
 		}
 	}
 	if err := s.readOthers(ctx, ids, others, snaps); err != nil {
 		return nil, err
 	}
-	early := make([]outcome, len(ids))
-	if ov, err := g[1].values(); err == nil {
-		for n, i := range hinted {
-			early[i] = outcome{draft: h.Drafts[i], result: ov[2*n], failed: ov[2*n+1], ok: true}
+	early := make(map[string]value)
+	if hv, err := g[1].values(); err == nil {
+		for n, k := range hinted {
+			early[k] = hv[n]
 		}
 	}
 	if err := s.readOutcomes(ctx, ids, snaps, early); err != nil {
@@ -140,10 +130,11 @@ func (s *Store) ReadManyWith(ctx context.Context, ids []string, h Hints) ([]Snap
 	return snaps, nil
 }
 
-// readKeys reads each list of string keys, in one pipeline (see queueGets). A
-// refused MGET is noted and the whole read made again with GETs.
-func (s *Store) readKeys(ctx context.Context, lists ...[]string) []gets {
-	mget := !s.sharded && !refusedLately(&s.mgetRefused)
+// readKeys reads each list of string keys in one pipeline, by MGET where
+// mget allows (see queueGets). A refused MGET is noted and the whole read
+// made again with GETs.
+func (s *Store) readKeys(ctx context.Context, mget bool, lists ...[]string) []gets {
+	mget = mget && !s.sharded && !refusedLately(&s.mgetRefused)
 	gs := make([]gets, len(lists))
 	s.pipe(ctx, func(p redis.Pipeliner) {
 		for i, keys := range lists {
@@ -154,22 +145,31 @@ func (s *Store) readKeys(ctx context.Context, lists ...[]string) []gets {
 		for _, c := range g.many {
 			if Refused(c.Err()) { // an ACL user without MGET, or a renamed command
 				s.mgetRefused.Store(time.Now().UnixNano())
-				return s.readKeys(ctx, lists...)
+				return s.readKeys(ctx, false, lists...)
 			}
 		}
 	}
 	return gs
 }
 
-func notFound(id string) error { return fmt.Errorf("job %s: %w", id, ErrNotFound) }
+// place gives sn the job record v holds; false when v is neither a string
+// nor missing.
+func place(sn *Snapshot, id string, v value) bool {
+	switch {
+	case v.str:
+		sn.Job, sn.Err = decodeJob(id, v.data)
+	case v.gone:
+		sn.Err = fmt.Errorf("job %s: %w", id, ErrNotFound)
+	default:
+		return false
+	}
+	return true
+}
 
 // readOthers reads the records that are not strings (or, read by MGET, may
 // be missing) as hashes, then what is not a hash either as a string again
 // (written between the two reads).
 func (s *Store) readOthers(ctx context.Context, ids []string, idx []int, snaps []Snapshot) error {
-	if len(idx) == 0 {
-		return nil
-	}
 	cmds := make([]*redis.MapStringStringCmd, len(idx))
 	s.pipe(ctx, func(p redis.Pipeliner) {
 		for n, i := range idx {
@@ -177,114 +177,78 @@ func (s *Store) readOthers(ctx context.Context, ids []string, idx []int, snaps [
 		}
 	})
 	var again []int
+	var keys []string
 	for n, i := range idx {
 		h, err := cmds[n].Result()
 		switch {
 		case isWrongType(err):
-			again = append(again, i)
+			again, keys = append(again, i), append(keys, JobKey(ids[i]))
 		case err != nil:
 			return failed(cmds[n])
 		case len(h) == 0:
-			snaps[i].Err = notFound(ids[i])
+			place(&snaps[i], ids[i], value{gone: true})
 		default:
 			snaps[i].Job, snaps[i].Err = decodeHash(ids[i], h)
 		}
 	}
-	if len(again) == 0 {
-		return nil
+	vals, err := s.readKeys(ctx, false, keys)[0].values()
+	if err != nil {
+		return err
 	}
-	gs := make([]*redis.StringCmd, len(again))
-	s.pipe(ctx, func(p redis.Pipeliner) {
-		for n, i := range again {
-			gs[n] = p.Get(ctx, JobKey(ids[i]))
-		}
-	})
 	for n, i := range again {
-		data, err := gs[n].Bytes()
-		switch {
-		case err == redis.Nil:
-			snaps[i].Err = notFound(ids[i])
-		case isWrongType(err): // a list, set, zset or stream: not a job, not missing
+		if !place(&snaps[i], ids[i], vals[n]) { // a list, set, zset or stream: not a job, not missing
 			snaps[i].Err = fmt.Errorf("job %s: %w: the key is not a string or a hash", ids[i], ErrCorrupt)
-		case err != nil:
-			return failed(gs[n])
-		default:
-			snaps[i].Job, snaps[i].Err = decodeJob(ids[i], data)
 		}
 	}
 	return nil
 }
 
-// outcome is a draft's recommendation and a job's error message, read in
-// the record's round trip (ok).
-type outcome struct {
-	draft          string
-	result, failed value
-	ok             bool
-}
-
-// settle gives sn its outcome from o, if o read the job's draft and found
-// what sn needs.
-func (o outcome) settle(id string, sn *Snapshot) bool {
-	switch {
-	case !o.ok:
-		return false
-	case sn.Job.Status == Completed && sn.Job.EventDraftID == o.draft:
-		if !o.result.str {
-			return false
-		}
-		sn.Result, sn.Err = decodeResult(id, o.result.data)
-		return true
-	case sn.Job.Status == Failed:
-		if len(o.failed.data) == 0 {
-			return false
-		}
-		sn.Error = string(o.failed.data)
-		return true
-	}
-	return false
-}
-
 // readOutcomes reads the recommendation of COMPLETED jobs and the error
-// message of FAILED ones, save those early had read already.
-func (s *Store) readOutcomes(ctx context.Context, ids []string, snaps []Snapshot, early []outcome) error {
+// message of FAILED ones, save those early holds (read with the records).
+func (s *Store) readOutcomes(ctx context.Context, ids []string, snaps []Snapshot, early map[string]value) error {
 	var idx []int
 	var keys []string
 	for i := range snaps {
 		sn := &snaps[i]
-		if sn.Err != nil || !sn.Job.Status.Final() || early[i].settle(ids[i], sn) {
+		if sn.Err != nil || !sn.Job.Status.Final() {
 			continue
 		}
+		key := ErrorKey(ids[i])
 		switch {
-		case sn.Job.Status == Failed:
-			idx, keys = append(idx, i), append(keys, ErrorKey(ids[i]))
-		case sn.Job.EventDraftID != "":
-			idx, keys = append(idx, i), append(keys, ResultKey(sn.Job.EventDraftID))
-		default:
+		case sn.Job.Status == Completed && sn.Job.EventDraftID == "":
 			sn.Err = fmt.Errorf("job %s: %w: no eventDraftId", ids[i], ErrNoResult)
+			continue
+		case sn.Job.Status == Completed:
+			key = ResultKey(sn.Job.EventDraftID)
+		}
+		if v := early[key]; len(v.data) > 0 {
+			settle(sn, ids[i], key, v)
+		} else {
+			idx, keys = append(idx, i), append(keys, key)
 		}
 	}
-	if len(keys) == 0 {
-		return nil
-	}
-	vals, err := s.readKeys(ctx, keys)[0].values()
+	vals, err := s.readKeys(ctx, true, keys)[0].values()
 	if err != nil {
 		return err
 	}
 	for n, i := range idx {
-		sn, v := &snaps[i], vals[n]
-		switch {
-		case sn.Job.Status == Failed && len(v.data) > 0:
-			sn.Error = string(v.data)
-		case sn.Job.Status == Failed:
-			sn.Error = DefaultFailure
-		case !v.str:
-			sn.Err = fmt.Errorf("job %s: %w: %s is missing or not a string", ids[i], ErrNoResult, keys[n])
-		default:
-			sn.Result, sn.Err = decodeResult(ids[i], v.data)
-		}
+		settle(&snaps[i], ids[i], keys[n], vals[n])
 	}
 	return nil
+}
+
+// settle gives a final job sn its outcome: v, read at key.
+func settle(sn *Snapshot, id, key string, v value) {
+	switch {
+	case sn.Job.Status == Failed && len(v.data) > 0:
+		sn.Error = string(v.data)
+	case sn.Job.Status == Failed:
+		sn.Error = DefaultFailure
+	case !v.str:
+		sn.Err = fmt.Errorf("job %s: %w: %s is missing or not a string", id, ErrNoResult, key)
+	default:
+		sn.Result, sn.Err = decodeResult(id, v.data)
+	}
 }
 
 // TTLs reads how long each job's record has left to live, in one round
@@ -318,7 +282,8 @@ func (s *Store) TTLs(ctx context.Context, ids []string) ([]time.Duration, error)
 	return out, nil
 }
 
-// pipe runs one pipeline; errors are read from each command.
+// pipe runs one pipeline (none for no command); errors are read from each
+// command.
 func (s *Store) pipe(ctx context.Context, fill func(redis.Pipeliner)) {
 	p := s.rdb.Pipeline()
 	fill(p)
@@ -361,11 +326,10 @@ func failed(c redis.Cmder) error {
 	if !Refused(err) {
 		return unavailable(err)
 	}
-	words := make([]string, len(c.Args()))
-	for i, a := range c.Args() {
-		words[i] = fmt.Sprint(a)
+	words := []string{strings.ToUpper(c.Name())}
+	for _, a := range c.Args()[1:] {
+		words = append(words, fmt.Sprint(a))
 	}
-	words[0] = strings.ToUpper(words[0])
 	rule := "the command is renamed or disabled on the server"
 	switch msg := err.Error(); {
 	case strings.Contains(msg, "access one of the keys"):

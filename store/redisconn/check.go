@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -43,11 +44,11 @@ type Health struct {
 	Missing []string
 }
 
-// Check tries the commands jobwait sends Redis (Permissions): every check,
-// in one pipeline, the Checked ones; once Redis has answered, the others,
-// once; the subscription's are told by the hub's subscription. It logs each
-// permission refused or granted again, and each new reason for Redis to
-// fail; /readyz reads what it found last (Health), never waiting on Redis.
+// Check tries the commands jobwait sends Redis (Permissions): the Checked
+// ones every check, in one pipeline; the others once Redis has answered;
+// the subscription's are told by the hub's. It logs each permission refused
+// or granted again and each new reason for Redis to fail; /readyz reads
+// what it found last (Health), never waiting on Redis.
 type Check struct {
 	client redis.UniversalClient
 	perms  []Permission
@@ -55,9 +56,8 @@ type Check struct {
 	log    *slog.Logger
 	found  atomic.Pointer[Health]
 
-	// Owned by run's goroutine.
+	// Owned by Run's goroutine.
 	refused map[string]error // by permission name: the refusal
-	tried   map[string]bool  // start-only permissions tried with an answer
 	reason  string           // why Redis failed the last check ("" if it did not)
 	// configJudged: CONFIG has had an answer. Until then it is checked
 	// whatever the hub's mode, so that a refusal that made the hub fall
@@ -68,7 +68,7 @@ type Check struct {
 // NewCheck returns the check of conn's Permissions(mode, sub), with hub's
 // subscription; it checks nothing until Run.
 func NewCheck(conn *Conn, mode stream.Mode, sub stream.Subscribe, hub Hub, log *slog.Logger) *Check {
-	k := &Check{client: conn.client, perms: conn.Permissions(mode, sub), hub: hub, log: log, refused: map[string]error{}, tried: map[string]bool{}}
+	k := &Check{client: conn.client, perms: conn.Permissions(mode, sub), hub: hub, log: log, refused: map[string]error{}}
 	k.found.Store(&Health{State: "down", Reason: "redis not checked yet"})
 	return k
 }
@@ -78,16 +78,7 @@ func (k *Check) Health() Health { return *k.found.Load() }
 
 // Run checks at once, then every checkEvery, until ctx ends.
 func (k *Check) Run(ctx context.Context) {
-	t := time.NewTicker(checkEvery)
-	defer t.Stop()
-	for {
-		k.check(ctx)
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	every(ctx, checkEvery, func() bool { k.check(ctx); return false })
 }
 
 func (k *Check) check(ctx context.Context) {
@@ -105,10 +96,8 @@ func (k *Check) check(ctx context.Context) {
 	if ctx.Err() != nil {
 		return // shutting down: nothing learnt
 	}
-	ran := false // a command has an answer of its own: the pipeline reached Redis
-	for _, c := range cmds {
-		ran = ran || c != nil && c.Err() != nil
-	}
+	// A command with an answer of its own: the pipeline reached Redis.
+	ran := slices.ContainsFunc(cmds, func(c redis.Cmder) bool { return c != nil && c.Err() != nil })
 	if ran || down == nil {
 		down = nil
 		for i, c := range cmds {
@@ -122,17 +111,15 @@ func (k *Check) check(ctx context.Context) {
 			k.configJudged = k.configJudged || k.perms[i].config && err == nil
 		}
 	}
-	if down == nil {
-		for _, pm := range k.perms {
-			if pm.try == nil || k.tried[pm.Name] {
-				continue
-			}
-			tctx, cancel := context.WithTimeout(ctx, checkTimeout)
-			err := pm.try(tctx, k.client)
-			cancel()
-			if k.judge(pm, err) == nil {
-				k.tried[pm.Name] = true
-			}
+	for i, pm := range k.perms {
+		if down != nil || pm.try == nil {
+			continue
+		}
+		tctx, cancel := context.WithTimeout(ctx, checkTimeout)
+		err := pm.try(tctx, k.client)
+		cancel()
+		if k.judge(pm, err) == nil {
+			k.perms[i].try = nil // answered: tried at start only
 		}
 	}
 	if st := k.hub.Stats(); st.Mode == stream.Keyspace {

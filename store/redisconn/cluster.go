@@ -25,12 +25,21 @@ const nodeTimeout = time.Second
 // cluster follows a Redis Cluster's masters (each publishes the events of
 // its own keys only) and replicas for Conn.Publishers (see Shape in doc.go).
 type cluster struct {
-	cc    *redis.ClusterClient
-	opts  *redis.ClusterOptions
-	log   *slog.Logger
-	nodes goNodes
+	cc   *redis.ClusterClient
+	opts *redis.ClusterOptions
+	log  *slog.Logger
+
+	// What go-redis's own node clients tell, to name and reach every node
+	// as go-redis does: the address it routes to for each one a node
+	// announces (it rewrites a loopback host to the host the cluster was
+	// reached on, a TLS port 0 to the port that answered), and the options
+	// of one, the template of ours. Guarded by goMu: OnNewNode calls in.
+	goMu   sync.Mutex
+	routed map[string]string
+	goOpts *redis.Options
 
 	mu       sync.Mutex
+	learnt   bool                     // go-redis's node clients of the start learnt
 	clients  map[string]*redis.Client // ours, by node address as go-redis routes to it
 	known    []string                 // every node of the last topology, masters first
 	handed   []string                 // the masters handed out last (see forget)
@@ -41,9 +50,8 @@ type cluster struct {
 }
 
 func newCluster(cc *redis.ClusterClient, log *slog.Logger) *cluster {
-	c := &cluster{cc: cc, opts: cc.Options(), log: log, clients: make(map[string]*redis.Client)}
-	c.nodes.routed = make(map[string]string)
-	cc.OnNewNode(c.nodes.add)
+	c := &cluster{cc: cc, opts: cc.Options(), log: log, clients: map[string]*redis.Client{}, routed: map[string]string{}}
+	cc.OnNewNode(c.add)
 	return c
 }
 
@@ -77,7 +85,7 @@ func (t topology) owner(key string) string {
 func (c *cluster) publishers(ctx context.Context) (stream.Publishers, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.nodes.learn(ctx, c.cc)
+	c.learn(ctx)
 	top, err := c.topology(ctx)
 	if err != nil {
 		if ctx.Err() == nil && !c.failing {
@@ -118,12 +126,9 @@ func (c *cluster) publishers(ctx context.Context) (stream.Publishers, error) {
 // the masters handed out last one answer later: the hub drops its
 // subscription on a master that left before it asks again.
 func (c *cluster) forget() {
-	keep := make(map[string]bool)
-	for _, a := range slices.Concat(c.known, c.opts.Addrs, c.handed) {
-		keep[a] = true
-	}
+	keep := slices.Concat(c.known, c.opts.Addrs, c.handed)
 	for addr, rc := range c.clients {
-		if !keep[addr] {
+		if !slices.Contains(keep, addr) {
 			rc.Close()
 			delete(c.clients, addr)
 		}
@@ -133,24 +138,23 @@ func (c *cluster) forget() {
 func (c *cluster) close() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for addr, rc := range c.clients {
+	for _, rc := range c.clients {
 		rc.Close()
-		delete(c.clients, addr)
 	}
+	clear(c.clients)
 	return nil
 }
 
 // client returns our client of one node, with the options go-redis gives
-// its own (everything the cluster was configured with), save for a small
-// pool and no retries: a node that does not answer is not asked again, the
-// next one is.
+// its own, save for a small pool and no retries: where a node does not
+// answer, the next one is asked.
 func (c *cluster) client(addr string) (*redis.Client, error) {
 	if rc := c.clients[addr]; rc != nil {
 		return rc, nil
 	}
-	c.nodes.mu.Lock()
-	theirs := c.nodes.opts
-	c.nodes.mu.Unlock()
+	c.goMu.Lock()
+	theirs := c.goOpts
+	c.goMu.Unlock()
 	if theirs == nil {
 		return nil, errors.New("go-redis knows no cluster node yet")
 	}
@@ -223,7 +227,7 @@ func (c *cluster) ask(ctx context.Context, addr string) (topology, error) {
 		c.noShards = true
 		c.log.Info("no CLUSTER SHARDS: following the cluster with CLUSTER SLOTS", "err", noShards)
 	}
-	return newTopology(fromSlots(slots, c.nodes.route)), nil
+	return newTopology(fromSlots(slots, c.route)), nil
 }
 
 // fromShards reads CLUSTER SHARDS: each shard's masters that have not
@@ -233,7 +237,7 @@ func (c *cluster) fromShards(shards []redis.ClusterShard) (masters, replicas []s
 	for _, sh := range shards {
 		var up, down []string
 		for _, n := range sh.Nodes {
-			addr := c.nodes.route(c.shardNodeAddr(n))
+			addr := c.route(c.shardNodeAddr(n))
 			failed := strings.HasPrefix(n.Health, "fail")
 			switch {
 			case n.Role == "master" && failed:
@@ -340,52 +344,36 @@ func crc16(s string) uint16 {
 	return crc
 }
 
-// goNodes is what the hub learns from go-redis's own cluster node clients,
-// to name and reach every node as go-redis does: the address go-redis
-// routes to for each address a node announces (it rewrites a loopback host
-// to the host the cluster was reached on, a TLS port 0 to the port that
-// answered), and the options it gives a node client, the template of
-// cluster.client's.
-type goNodes struct {
-	mu     sync.Mutex
-	routed map[string]string // announced address -> go-redis's
-	opts   *redis.Options    // one go-redis node client's options
-	learnt bool              // go-redis's node clients learnt; guarded by cluster.mu
-}
-
 // learn learns the node clients go-redis has, until it has once: those it
 // creates from now on are learnt as they come (OnNewNode).
-func (g *goNodes) learn(ctx context.Context, cc *redis.ClusterClient) {
-	if g.learnt {
+func (c *cluster) learn(ctx context.Context) {
+	if c.learnt {
 		return
 	}
 	lctx, cancel := context.WithTimeout(ctx, nodeTimeout)
 	defer cancel()
-	g.learnt = cc.ForEachShard(lctx, func(_ context.Context, rc *redis.Client) error {
-		g.add(rc)
+	c.learnt = c.cc.ForEachShard(lctx, func(_ context.Context, rc *redis.Client) error {
+		c.add(rc)
 		return nil
 	}) == nil
 }
 
-func (g *goNodes) add(rc *redis.Client) {
+func (c *cluster) add(rc *redis.Client) {
 	o := rc.Options()
-	g.mu.Lock()
-	defer g.mu.Unlock()
+	c.goMu.Lock()
+	defer c.goMu.Unlock()
 	if o.NodeAddress != "" {
-		g.routed[o.NodeAddress] = o.Addr
+		c.routed[o.NodeAddress] = o.Addr
 	}
-	if g.opts == nil {
-		g.opts = o
+	if c.goOpts == nil {
+		c.goOpts = o
 	}
 }
 
 // route returns the address go-redis routes to for an announced one, or
 // the announced one for a node go-redis has not seen yet.
-func (g *goNodes) route(announced string) string {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if a, ok := g.routed[announced]; ok {
-		return a
-	}
-	return announced
+func (c *cluster) route(announced string) string {
+	c.goMu.Lock()
+	defer c.goMu.Unlock()
+	return cmp.Or(c.routed[announced], announced)
 }

@@ -41,7 +41,7 @@ func TestFromShards(t *testing.T) {
 		{"failed master still owning slots is kept", []redis.ClusterShard{{Slots: slots, Nodes: []redis.Node{node(1, "master", "fail"), node(2, "replica", "fail")}}},
 			[]string{"10.0.0.1:1"}, []string{"10.0.0.1:1"}},
 	}
-	c := &cluster{opts: &redis.ClusterOptions{}, nodes: goNodes{routed: map[string]string{}}}
+	c := &cluster{opts: &redis.ClusterOptions{}, routed: map[string]string{}}
 	for _, tt := range tests {
 		got := newTopology(c.fromShards(tt.shards))
 		assert.Equal(t, tt.masters, got.masters, "%s: masters", tt.name)
@@ -81,7 +81,7 @@ func TestNodesAsGoRedisHasThem(t *testing.T) {
 	}))
 	cl := newCluster(cc, slog.New(slog.DiscardHandler))
 	defer cl.close()
-	cl.nodes.learn(ctx, cc)
+	cl.learn(ctx)
 	top, err := cl.topology(ctx)
 	require.NoError(t, err)
 	assert.ElementsMatch(t, theirs, top.masters)

@@ -35,12 +35,9 @@ type Conn struct {
 	embedded bool // the in-process store, for trying jobwait out
 	desc     string
 	closers  []func() error
-
-	cluster *cluster // on a Redis Cluster: its masters, followed
-	fence   *fence   // on Sentinel: moves jobwait's connections to the primary
-	// unsure is REDIS_URL's node when it could not be asked at start
-	// whether it is a cluster node: Run asks until it answers.
-	unsure *redis.Client
+	cluster  *cluster      // on a Redis Cluster: its masters, followed
+	fence    *fence        // on Sentinel: moves jobwait's connections to the primary
+	unsure   *redis.Client // REDIS_URL's node, not asked at start if it is a cluster's: Run asks
 }
 
 // Of returns a Conn over a client made elsewhere (a test's): a
@@ -65,7 +62,7 @@ func of(c redis.UniversalClient, log *slog.Logger) *Conn {
 // with ?master_name= names Sentinel; one that names a Cluster node (HELLO
 // says so), or lists seeds with ?addr=, gets a cluster client. A TLS
 // setting that cannot work is an error; a Redis that does not answer is
-// not, it is waited for.
+// waited for.
 func Open(ctx context.Context, s Settings, log *slog.Logger) (*Conn, error) {
 	p, err := parse(s.URL, s.TLS)
 	switch {
@@ -125,8 +122,7 @@ func openCluster(ctx context.Context, opts *redis.ClusterOptions, log *slog.Logg
 	}
 	conn := of(redis.NewClusterClient(opts), log)
 	conn.closers = append(conn.closers, conn.client.Close)
-	// The nodes the cluster announces may fail a handshake the seeds
-	// passed; an unreachable cluster is waited for.
+	// The nodes the cluster announces may fail a handshake the seeds passed.
 	pctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
 	if terr := tlsTrouble(conn.client.Ping(pctx).Err()); terr != nil {
@@ -172,17 +168,36 @@ func (c *Conn) NotifyMode(mode stream.Mode) stream.Mode {
 // Run follows Redis until ctx ends: on Sentinel the fence (see
 // openSentinel); where REDIS_URL's node did not answer at start, it asks it
 // until it does, and returns an error should it be a cluster node, which
-// jobwait must be restarted to use. Otherwise it returns nil.
+// jobwait must be restarted to use.
 func (c *Conn) Run(ctx context.Context) error {
 	switch {
 	case c.fence != nil:
 		c.fence.watch(ctx)
 	case c.unsure != nil:
-		if err := settle(ctx, c.unsure); err != nil && ctx.Err() == nil {
-			return err
-		}
+		var err error
+		every(ctx, time.Second, func() bool {
+			isCluster, aerr := clusterEnabled(ctx, c.unsure)
+			if isCluster {
+				err = errors.New("REDIS_URL names a Redis Cluster node, which jobwait took for a single node since it did not answer at start: restarting")
+			}
+			return isCluster || aerr == nil
+		})
+		return err
 	}
 	return nil
+}
+
+// every calls f at once, then every d, until f returns true or ctx ends.
+func every(ctx context.Context, d time.Duration, f func() (done bool)) {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for !f() {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // Close closes what Open opened.
@@ -230,10 +245,10 @@ func Single(c redis.UniversalClient) (*redis.Client, bool) {
 
 // redisLog logs go-redis's messages (one per failed dial while Redis is
 // away) at debug level: the hub reports an outage once.
-type redisLog struct{ log *slog.Logger }
+type redisLog struct{ *slog.Logger }
 
 func (r redisLog) Printf(ctx context.Context, format string, v ...any) {
-	r.log.DebugContext(ctx, fmt.Sprintf(format, v...), "source", "go-redis")
+	r.DebugContext(ctx, fmt.Sprintf(format, v...), "source", "go-redis")
 }
 
 // RouteLogs sends go-redis's own messages, process-wide, to log at debug

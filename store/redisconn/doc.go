@@ -10,12 +10,12 @@
 // # Shape
 //
 // The hub needs the nodes that publish the keyspace events of jobwait's
-// keys (Conn.Publishers): a single node or Sentinel's primary, reached
-// through the client; on a Cluster each master, with its replicas as
-// standby, asked of the cluster itself (CLUSTER SHARDS, or CLUSTER SLOTS
-// before Redis 7) and named as go-redis routes to it. A cluster's node
-// clients are this package's own, made with go-redis's node options, so
-// that go-redis dropping a node never closes a subscription under the hub.
+// keys (Conn.Publishers): a single node or Sentinel's primary; on a
+// Cluster each master, with its replicas as standby, asked of the cluster
+// itself (CLUSTER SHARDS, or CLUSTER SLOTS before Redis 7) and named as
+// go-redis routes to it. Those node clients are this package's own, made
+// with go-redis's node options, so that go-redis dropping a node never
+// closes a subscription under the hub.
 //
 // # What it promises
 //
@@ -24,9 +24,9 @@
 // certificate that does not verify, a database on a Cluster, turning
 // verification off) is an error at once that names the setting. Every
 // client sends, on each connection, nothing but HELLO (with AUTH) and
-// SELECT, so a correctly configured jobwait leaves no error in Redis's
-// INFO errorstats and no refusal in its ACL LOG; after that it sends
-// exactly Conn.Permissions.
+// SELECT, so a correctly configured jobwait leaves no error in INFO
+// errorstats and no refusal in the ACL LOG; after that it sends exactly
+// Conn.Permissions.
 //
 // # Goroutines
 //

@@ -24,15 +24,12 @@ type Permission struct {
 	// other, jobwait serves at a cost, and /readyz says degraded.
 	Needed bool
 	// Exactly one of cmd and try is set: cmd is sent in every check's
-	// pipeline; try is tried on its own, at start only (it subscribes, or
+	// pipeline; try is tried on its own, at start only (it subscribes,
 	// writes, or is large).
-	cmd []any
-	try func(ctx context.Context, c redis.UniversalClient) error
-	// config: sent only while the hub manages notify-keyspace-events.
-	config bool
-	// subscribe: a command of the keyspace subscription, as Redis names it
-	// in a refusal of the hub's.
-	subscribe string
+	cmd       []any
+	try       func(ctx context.Context, c redis.UniversalClient) error
+	config    bool   // sent only while the hub manages notify-keyspace-events
+	subscribe string // a keyspace subscription's command, as a refusal of the hub's names it
 }
 
 // refusal is the cost of a read refused: every read that meets it fails.
@@ -79,8 +76,8 @@ func (conn *Conn) Permissions(mode stream.Mode, sub stream.Subscribe) []Permissi
 			Permission{Name: "CONFIG SET notify-keyspace-events", Grant: "+config|set", config: true,
 				Cost: "notify-keyspace-events cannot be set: JOBWAIT_NOTIFY=auto polls where the server lacks " + stream.NotifyFlags + ", and a node that loses it (restarted, or a replica promoted) is not given it again",
 				try: func(ctx context.Context, c redis.UniversalClient) error {
-					// What the hub sets anyway. A cluster client might
-					// read one node and set another: not tried there.
+					// What the hub sets anyway; not on a cluster, whose
+					// client might read one node and set another.
 					if conn.Sharded() {
 						return nil
 					}
@@ -154,9 +151,8 @@ func subscriptions(db int, sub stream.Subscribe) []Permission {
 	}
 }
 
-// refuses reports whether err, the hub's subscription's refusal, is of pm:
-// of its command, or of the channels (which the subscribing command's
-// rule grants).
+// refuses reports whether err, a refusal of the hub's subscription, is
+// pm's: of its command, or of the channels (its rule grants them).
 func (pm Permission) refuses(err error) bool {
 	msg := err.Error()
 	return strings.Contains(msg, "'"+pm.subscribe+"'") ||

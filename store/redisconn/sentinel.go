@@ -20,22 +20,17 @@ const fenceEvery = 250 * time.Millisecond
 //
 // After a switch, go-redis's failover client sends new commands to the new
 // primary but leaves an open PubSub where it is. Sentinel kills the old
-// primary's clients when it reconfigures it, but only once it reaches it:
-// while the old primary is frozen or cut off, the hub would listen to a
-// primary nobody writes to, and /readyz say ready. The fence closes, within
-// fenceEvery of the sentinels naming a new primary, every connection to a
-// data node that is not the primary, so that the hub subscribes again on
-// the new one and re-reads every watched job.
+// primary's clients only once it reaches it: while the old primary is
+// frozen or cut off, the hub would listen to a primary nobody writes to,
+// and /readyz say ready. The fence closes, within fenceEvery of the
+// sentinels naming a new primary, every connection to a data node that is
+// not the primary, so that the hub subscribes again on the new one and
+// re-reads every watched job.
 func openSentinel(ctx context.Context, opts *redis.FailoverOptions, log *slog.Logger) (*Conn, error) {
 	if err := handshakeTrouble(ctx, opts.TLSConfig, dialer(opts.DialTimeout, opts.TLSConfig), opts.SentinelAddrs...); err != nil {
 		return nil, err
 	}
-	f := &fence{
-		name:  opts.MasterName,
-		conns: make(map[*fencedConn]struct{}),
-		data:  make(map[string]bool),
-		log:   log,
-	}
+	f := &fence{name: opts.MasterName, conns: map[*fencedConn]struct{}{}, data: map[string]bool{}, log: log}
 	// go-redis does no TLS of its own through a Dialer.
 	opts.Dialer = f.dialer(opts.DialTimeout, opts.TLSConfig)
 	conn := of(redis.NewFailoverClient(opts), log)
@@ -74,7 +69,7 @@ type fence struct {
 	conns   map[*fencedConn]struct{} // every open connection jobwait dialed
 }
 
-// dialer dials as dialer does, and keeps the connection for the fence.
+// dialer dials as dialer does, keeping the connection for the fence.
 func (f *fence) dialer(timeout time.Duration, tc *tls.Config) func(ctx context.Context, network, addr string) (net.Conn, error) {
 	dial := dialer(timeout, tc)
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -92,10 +87,8 @@ func (f *fence) dialer(timeout time.Duration, tc *tls.Config) func(ctx context.C
 
 // watch asks the sentinels every fenceEvery until ctx ends.
 func (f *fence) watch(ctx context.Context) {
-	t := time.NewTicker(fenceEvery)
-	defer t.Stop()
 	failing := false
-	for {
+	every(ctx, fenceEvery, func() bool {
 		primary, replicas, err := f.ask(ctx)
 		switch {
 		case err != nil && ctx.Err() == nil && !failing:
@@ -105,12 +98,8 @@ func (f *fence) watch(ctx context.Context) {
 			failing = false
 			f.update(primary, replicas)
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+		return false
+	})
 }
 
 // ask asks each sentinel in turn for the primary's address and its replicas'.
@@ -175,14 +164,11 @@ type fencedConn struct {
 	net.Conn
 	addr string
 	f    *fence
-	once sync.Once
 }
 
 func (c *fencedConn) Close() error {
-	c.once.Do(func() {
-		c.f.mu.Lock()
-		delete(c.f.conns, c)
-		c.f.mu.Unlock()
-	})
+	c.f.mu.Lock()
+	delete(c.f.conns, c)
+	c.f.mu.Unlock()
 	return c.Conn.Close()
 }

@@ -68,44 +68,38 @@ func withTLS(base, tc *tls.Config) (*tls.Config, error) {
 	return out, nil
 }
 
-const handshakeRefused = "REDIS_URL: the server refused jobwait's TLS handshake (a client certificate required or not trusted? check JOBWAIT_REDIS_CERT and JOBWAIT_REDIS_KEY)"
+// Handshake failures Go's own errors do not tell, each wrapped with where
+// it happened: a server that never answered the handshake (a plain-text
+// Redis port waits for a command), and one that closed the connection right
+// after it, before answering anything (a client certificate refused under
+// TLS 1.3).
+var (
+	errTLSUnanswered = errors.New("REDIS_URL is rediss:// but the server gave no answer to the TLS handshake: most likely a plain-text Redis port, which waits for a command and says nothing (use its tls-port, or redis://)")
+	errTLSRefused    = errors.New("REDIS_URL: the server refused jobwait's TLS handshake (a client certificate required or not trusted? check JOBWAIT_REDIS_CERT and JOBWAIT_REDIS_KEY)")
+)
 
 // tlsTrouble returns a message for an error of a TLS handshake (a server
 // certificate that does not verify, a client certificate refused, a server
 // that speaks no TLS or says nothing to the handshake), which waiting does
 // not cure; nil for any other error.
 func tlsTrouble(err error) error {
-	if err == nil {
-		return nil
-	}
-	var ferr *tlsFailure
 	switch {
+	case err == nil:
+		return nil
 	case errors.As(err, new(x509.HostnameError)):
 		return fmt.Errorf("REDIS_URL: the server's TLS certificate does not name the host of REDIS_URL: %w", err)
-	case errors.As(err, new(*tls.CertificateVerificationError)), errors.As(err, new(x509.UnknownAuthorityError)), errors.As(err, new(x509.CertificateInvalidError)):
+	case errors.As(err, new(*tls.CertificateVerificationError)), errors.As(err, new(x509.UnknownAuthorityError)),
+		errors.As(err, new(x509.CertificateInvalidError)):
 		return fmt.Errorf("REDIS_URL: the server's TLS certificate does not verify (expired, or signed by a CA jobwait does not trust: check JOBWAIT_REDIS_CA): %w", err)
 	case errors.As(err, new(tls.RecordHeaderError)):
 		return fmt.Errorf("REDIS_URL is rediss:// but the server does not speak TLS on that port (a plain-text Redis port? use its tls-port, or redis://): %w", err)
-	case errors.As(err, &ferr):
-		return fmt.Errorf("%s: %w", ferr.hint, err)
+	case errors.Is(err, errTLSUnanswered), errors.Is(err, errTLSRefused):
+		return err
 	case strings.Contains(err.Error(), "remote error: tls:"):
-		return fmt.Errorf("%s: %w", handshakeRefused, err)
+		return fmt.Errorf("%w: %w", errTLSRefused, err)
 	}
 	return nil
 }
-
-// tlsFailure is a handshake failure Go's own errors do not tell: a server
-// that never answered it (what a plain-text Redis port does, waiting for a
-// command), or one that closed the connection right after it, before
-// answering anything (a client certificate refused under TLS 1.3).
-type tlsFailure struct {
-	what, hint string
-	err        error
-}
-
-func (e *tlsFailure) Error() string { return e.what + ": " + e.err.Error() }
-
-func (e *tlsFailure) Unwrap() error { return e.err }
 
 // dialer returns how jobwait dials every Redis connection (go-redis does no
 // TLS of its own when given a dialer): TCP with go-redis's own keep-alive
@@ -136,8 +130,7 @@ func dialer(timeout time.Duration, tc *tls.Config) func(ctx context.Context, net
 			c.Close()
 			var ne net.Error
 			if heard.n.Load() == 0 && (errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()) {
-				return nil, &tlsFailure{what: "TLS handshake with " + addr, err: err,
-					hint: "REDIS_URL is rediss:// but the server gave no answer to the TLS handshake: most likely a plain-text Redis port, which waits for a command and says nothing (use its tls-port, or redis://)"}
+				return nil, fmt.Errorf("%w: TLS handshake with %s: %w", errTLSUnanswered, addr, err)
 			}
 			return nil, err
 		}
@@ -148,8 +141,8 @@ func dialer(timeout time.Duration, tc *tls.Config) func(ctx context.Context, net
 // handshakeTrouble dials addrs in turn until one answers, and returns
 // tlsTrouble's message for the first handshake that cannot work; nil when
 // one answers, none does (an unreachable Redis is waited for), or without
-// TLS. go-redis's errors cannot tell a silent handshake: it dials in the
-// background, retrying, past the caller's deadline.
+// TLS. go-redis cannot tell a silent handshake: it dials in the background,
+// retrying, past the caller's deadline.
 func handshakeTrouble(ctx context.Context, tc *tls.Config, dial func(context.Context, string, string) (net.Conn, error), addrs ...string) error {
 	if tc == nil {
 		return nil
@@ -188,7 +181,7 @@ func greet(ctx context.Context, c net.Conn) error {
 	case strings.Contains(err.Error(), "remote error: tls:"):
 		return err
 	case werr != nil || errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET):
-		return &tlsFailure{what: "the server closed the connection right after the TLS handshake", hint: handshakeRefused, err: cmp.Or(werr, err)}
+		return fmt.Errorf("%w: the server closed the connection right after the TLS handshake: %w", errTLSRefused, cmp.Or(werr, err))
 	}
 	return err
 }

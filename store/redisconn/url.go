@@ -62,10 +62,7 @@ func parseCluster(rawURL string, tc *tls.Config) (*redis.ClusterOptions, error) 
 	if opts.TLSConfig, err = withTLS(opts.TLSConfig, tc); err != nil {
 		return nil, err
 	}
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		return nil, fmt.Errorf("REDIS_URL: %w", err)
-	}
+	u, _ := url.Parse(rawURL) // ParseClusterURL parsed it
 	if db := strings.Trim(u.Path, "/"); db != "" && db != "0" {
 		return nil, fmt.Errorf("REDIS_URL: database %s on a Redis Cluster, which has database 0 only", db)
 	}
@@ -90,12 +87,12 @@ func parseSentinel(rawURL string, tc *tls.Config) (*redis.FailoverOptions, error
 		return nil, err
 	}
 	tune(&opts.DialTimeout, &opts.ReadTimeout, &opts.WriteTimeout, &opts.ContextTimeoutEnabled, &opts.PoolSize)
-	opts.DisableIdentity = true // see quiet; go-redis turns maintenance notifications off itself here
+	opts.DisableIdentity = true // see quiet; go-redis turns maintenance notifications off itself
 	return opts, nil
 }
 
 // tune sets timeouts that keep a slow Redis from holding a request past its
-// budget, and a pool sized for many concurrent first reads.
+// budget, and a pool for many concurrent first reads.
 func tune(dial, read, write *time.Duration, contextTimeout *bool, poolSize *int) {
 	*dial = cmp.Or(*dial, 2*time.Second)
 	*read = cmp.Or(*read, 2*time.Second)
@@ -116,9 +113,9 @@ func quiet(noIdentity *bool, maint **maintnotifications.Config) {
 }
 
 // clusterEnabled asks a node, within probeTimeout, whether it runs in
-// cluster mode: HELLO's "mode", which needs no permission and so leaves no
-// refusal in the ACL LOG; before Redis 6, INFO, and where INFO is refused
-// CLUSTER INFO, which a single node refuses too.
+// cluster mode: HELLO's "mode", which needs no permission (no refusal in
+// the ACL LOG); before Redis 6, INFO; where INFO is refused, CLUSTER INFO,
+// which a single node refuses too.
 func clusterEnabled(ctx context.Context, c *redis.Client) (bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
@@ -164,27 +161,4 @@ func helloField(hello any, name string) (string, bool) {
 }
 
 // isRedisError tells an error reply from a failure to get one.
-func isRedisError(err error) bool {
-	var rerr redis.Error
-	return errors.As(err, &rerr)
-}
-
-// settle asks the node whether it is a cluster node until it answers.
-func settle(ctx context.Context, c *redis.Client) error {
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-t.C:
-		}
-		isCluster, err := clusterEnabled(ctx, c)
-		if isCluster {
-			return errors.New("REDIS_URL names a Redis Cluster node, which jobwait took for a single node since it did not answer at start: restarting")
-		}
-		if err == nil {
-			return nil
-		}
-	}
-}
+func isRedisError(err error) bool { return errors.As(err, new(redis.Error)) }
