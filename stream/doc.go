@@ -64,10 +64,11 @@
 // one state of chanNext's table (subs.go). A channel first wanted waits up
 // to SubscribeWindow to share its SUBSCRIBE; one no longer wanted lingers
 // for Linger, then is unsubscribed in a batch. At most one command of a
-// channel is in flight. A connection opens with an anchor channel (proving,
-// with no job watched, that Redis lets jobwait subscribe), every channel
-// wanted on its node, and a PING whose answer confirms the opening (in
-// pattern mode, the pattern and the PING). Channels follow their key's
+// channel is in flight. A connection opens with every channel wanted on its
+// node, then an anchor channel, whose reply (Redis answers in order)
+// confirms the opening and proves, with no job watched, that Redis lets
+// jobwait subscribe; in pattern mode the pattern's reply confirms it. No
+// PING is needed to open. Channels follow their key's
 // master (Publishers.Owner) when slots move.
 //
 // Reconnects. While any publisher's subscription is down, the hub is not

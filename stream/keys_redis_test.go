@@ -377,3 +377,39 @@ func TestKeysWatchWhileAutoFallsBackToPoll(t *testing.T) {
 		w.Close()
 	}
 }
+
+// TestOpensWithPingRefused: an ACL that refuses PING (docs/production.md:
+// served, at a cost) still lets either subscription open: the hub is live
+// and ready, and a write reaches its waiter by its notification.
+func TestOpensWithPingRefused(t *testing.T) {
+	for _, sub := range []stream.Subscribe{stream.SubscribeKeys, stream.SubscribePattern} {
+		t.Run(string(sub), func(t *testing.T) {
+			srv := redistest.Start(t)
+			admin := srv.Client(t)
+			ctx := context.Background()
+			require.NoError(t, admin.ConfigSet(ctx, "notify-keyspace-events", stream.NotifyFlags).Err())
+			require.NoError(t, admin.Do(ctx, "ACL", "SETUSER", "noping", "on", ">pw", "~*", "&*", "+@all", "-ping").Err())
+			rdb := redis.NewClient(&redis.Options{Addr: srv.Addr(), Username: "noping", Password: "pw"})
+			t.Cleanup(func() { rdb.Close() })
+			cfg := keysConfig(rdb, sub)
+			cfg.Resync = time.Hour // the write is learnt by its notification
+			h := runHub(t, cfg)
+			assert.True(t, h.Stats().Live)
+
+			require.NoError(t, admin.Set(ctx, "job:p", "PENDING", time.Hour).Err())
+			w, st, err := h.Watch(ctx, "p")
+			require.NoError(t, err)
+			defer w.Close()
+			assert.Equal(t, "PENDING", st)
+			streamtest.Eventually(t, hubWait, "the job's channels confirmed", func() bool {
+				n, err := admin.PubSubNumSub(ctx, "__keyspace@0__:job:p").Result()
+				return err == nil && n["__keyspace@0__:job:p"] == 1 || sub == stream.SubscribePattern
+			})
+			require.NoError(t, admin.Set(ctx, "job:p", "COMPLETED", time.Hour).Err())
+			got, ok := next(t, w, hubWait)
+			require.True(t, ok)
+			assert.Equal(t, "COMPLETED", got)
+			assert.Positive(t, h.Stats().Notifications)
+		})
+	}
+}

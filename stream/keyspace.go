@@ -19,17 +19,18 @@ const publishersEvery = time.Second
 // pings through it; a second silent period without the PONG ends it.
 const healthEvery = 5 * time.Second
 
-// openMark is the payload of the PING that ends a connection's opening:
-// Redis answers in order, so its PONG follows every opening confirmation.
-const openMark = "jobwait-opened"
-
 // subscribeChunk is the most channels one SUBSCRIBE or UNSUBSCRIBE names.
 const subscribeChunk = 1024
 
 // anchorJob is the job whose first key's channel every keys mode
-// connection subscribes first, so that an ACL that took SUBSCRIBE away is
-// noticed with no job watched.
+// connection subscribes last in its opening: an ACL that took SUBSCRIBE
+// away is noticed with no job watched, and, as Redis answers in order, the
+// anchor's reply confirms the whole opening (with no PING, which an ACL
+// may refuse).
 const anchorJob = "jobwait-anchor"
+
+// anchor is the channel of anchorJob's first key.
+func (h *Hub[T]) anchor() string { return h.subs.prefix + h.cfg.Keys(anchorJob)[0] }
 
 // listener keeps a keyspace subscription on every publishing node (see
 // Publishers in doc.go): listen's goroutine alone starts and stops them.
@@ -189,8 +190,9 @@ func (h *Hub[T]) keepSubscribed(ctx context.Context, n Node, s *nodeSub, check c
 // session holds one connection ps to node n until it fails: its own
 // goroutine (send) writes the opening and, in keys mode, then the set's
 // changes on n, while this one receives events and replies. The opening's
-// PONG confirms the node (every watched job is re-read); after it, in keys
-// mode, the confirmation of a job's last channel reads that job.
+// last reply (the pattern's, or the anchor's) confirms the node (every
+// watched job is re-read); after it, in keys mode, the confirmation of a
+// job's last channel reads that job.
 func (h *Hub[T]) session(ctx context.Context, n Node, ps Subscriber, b *backoff, s *nodeSub) error {
 	var nc *nodeChannels // nil in pattern mode
 	var gen uint64
@@ -211,10 +213,19 @@ func (h *Hub[T]) session(ctx context.Context, n Node, ps Subscriber, b *backoff,
 			ps.Close() // ends the receive below
 		}
 	})
-	opened := false
+	opened, anchor := false, ""
+	if nc != nil {
+		anchor = h.anchor()
+	}
 	err := h.receive(ctx, ps, func(msg any) {
 		switch m := msg.(type) {
 		case *redis.Subscription:
+			if !opened && (nc == nil && m.Kind == "psubscribe" || nc != nil && m.Channel == anchor) {
+				opened = true
+				b.reset()
+				h.listened(confirmed, s, nil)
+				break
+			}
 			if nc == nil {
 				break
 			}
@@ -225,14 +236,6 @@ func (h *Hub[T]) session(ctx context.Context, n Node, ps Subscriber, b *backoff,
 				h.queueLocked(h.jobs[id], asked, time.Time{})
 			}
 			h.mu.Unlock()
-
-		case *redis.Pong:
-			if !opened && m.Payload == openMark {
-				opened = true
-				b.reset()
-				h.listened(confirmed, s, nil)
-
-			}
 		}
 	})
 	stop()
@@ -245,8 +248,8 @@ func (h *Hub[T]) session(ctx context.Context, n Node, ps Subscriber, b *backoff,
 	return cmp.Or(sendErr, err) // the sender's failure ended the receive
 }
 
-// send writes connection gen's opening (the pattern, or the anchor and the
-// channels given; then the PING), then, in keys mode until ctx ends, what
+// send writes connection gen's opening (the pattern, or the channels given
+// and then the anchor), then, in keys mode until ctx ends, what
 // the set queues on nc: once woken it waits SubscribeWindow so that the
 // channels wanted meanwhile share one SUBSCRIBE, and unsubscribes lingers
 // a window after the first ends, so that those share one UNSUBSCRIBE too.
@@ -255,11 +258,7 @@ func (h *Hub[T]) send(ctx context.Context, ps Subscriber, nc *nodeChannels, gen 
 	if nc == nil {
 		err = ps.PSubscribe(ctx, channelPrefix(h.cfg.DB)+h.cfg.Pattern)
 	} else {
-		anchor := h.subs.prefix + h.cfg.Keys(anchorJob)[0]
-		err = inChunks(ctx, ps.Subscribe, append([]string{anchor}, opening...))
-	}
-	if err == nil {
-		err = ps.Ping(ctx, openMark)
+		err = inChunks(ctx, ps.Subscribe, append(opening, h.anchor()))
 	}
 	if err != nil || nc == nil {
 		return err
