@@ -118,8 +118,9 @@ func (s *Store) ReadManyWith(ctx context.Context, ids []string, h Hints) ([]Snap
 	if err := s.readOthers(ctx, ids, others, snaps); err != nil {
 		return nil, err
 	}
-	early := make(map[string]value)
-	if hv, err := g[1].values(); err == nil {
+	var early map[string]value
+	if hv, err := g[1].values(); err == nil && len(hinted) > 0 {
+		early = make(map[string]value, len(hinted))
 		for n, k := range hinted {
 			early[k] = hv[n]
 		}
@@ -170,6 +171,9 @@ func place(sn *Snapshot, id string, v value) bool {
 // be missing) as hashes, then what is not a hash either as a string again
 // (written between the two reads).
 func (s *Store) readOthers(ctx context.Context, ids []string, idx []int, snaps []Snapshot) error {
+	if len(idx) == 0 {
+		return nil
+	}
 	cmds := make([]*redis.MapStringStringCmd, len(idx))
 	s.pipe(ctx, func(p redis.Pipeliner) {
 		for n, i := range idx {
@@ -190,6 +194,9 @@ func (s *Store) readOthers(ctx context.Context, ids []string, idx []int, snaps [
 		default:
 			snaps[i].Job, snaps[i].Err = decodeHash(ids[i], h)
 		}
+	}
+	if len(again) == 0 {
+		return nil
 	}
 	vals, err := s.readKeys(ctx, false, keys)[0].values()
 	if err != nil {
@@ -213,19 +220,26 @@ func (s *Store) readOutcomes(ctx context.Context, ids []string, snaps []Snapshot
 		if sn.Err != nil || !sn.Job.Status.Final() {
 			continue
 		}
-		key := ErrorKey(ids[i])
+		var key string
 		switch {
-		case sn.Job.Status == Completed && sn.Job.EventDraftID == "":
+		case sn.Job.Status == Failed:
+			key = ErrorKey(ids[i])
+		case sn.Job.EventDraftID == "":
 			sn.Err = fmt.Errorf("job %s: %w: no eventDraftId", ids[i], ErrNoResult)
 			continue
-		case sn.Job.Status == Completed:
+		default:
 			key = ResultKey(sn.Job.EventDraftID)
 		}
-		if v := early[key]; len(v.data) > 0 {
+		// What early holds settles the job when it is what a new read would
+		// take: a result string, or an error message.
+		if v, ok := early[key]; ok && (v.str && sn.Job.Status == Completed || len(v.data) > 0) {
 			settle(sn, ids[i], key, v)
 		} else {
 			idx, keys = append(idx, i), append(keys, key)
 		}
+	}
+	if len(keys) == 0 {
+		return nil
 	}
 	vals, err := s.readKeys(ctx, true, keys)[0].values()
 	if err != nil {
