@@ -177,7 +177,7 @@ func (c *Conn) Run(ctx context.Context) error {
 		var err error
 		every(ctx, time.Second, func() bool {
 			isCluster, aerr := clusterEnabled(ctx, c.unsure)
-			if isCluster {
+			if isCluster && ctx.Err() == nil {
 				err = errors.New("REDIS_URL names a Redis Cluster node, which jobwait took for a single node since it did not answer at start: restarting")
 			}
 			return isCluster || aerr == nil
