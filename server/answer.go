@@ -75,9 +75,12 @@ func Doubt(grace time.Duration) func(prev, next *Answer) time.Duration {
 // read with its record, so that a completion costs one round trip.
 func HubConfig(st *store.Store) stream.Config[*Answer] {
 	read := func(ctx context.Context, ids []string, prev []*Answer) ([]*Answer, error) {
-		drafts := make([]string, len(ids))
+		var drafts []string // made only when a job's draft is known
 		for i, a := range prev {
-			if a != nil {
+			if a != nil && a.Draft != "" {
+				if drafts == nil {
+					drafts = make([]string, len(ids))
+				}
 				drafts[i] = a.Draft
 			}
 		}

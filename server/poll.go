@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"time"
 
@@ -134,7 +133,11 @@ func (s *Server) pollRetry() int { return max(1, int(s.cfg.PollInterval/time.Sec
 // manyBody is {"jobs":[…]} with every job's body in order, each carrying
 // its jobId, and "timedOut": true at the deadline.
 func manyBody(ids []string, as []*Answer, timedOut bool) []byte {
-	b := []byte(`{"jobs":[`)
+	n := len(`{"jobs":[],"timedOut":true}`)
+	for i, a := range as {
+		n += len(a.Body) + len(`{"jobId":"",`) + len(ids[i])
+	}
+	b := append(make([]byte, 0, n), `{"jobs":[`...)
 	for i, a := range as {
 		if i > 0 {
 			b = append(b, ',')
@@ -150,10 +153,11 @@ func manyBody(ids []string, as []*Answer, timedOut bool) []byte {
 
 // appendJobBody appends a's body carrying the job's id: a job's body has
 // it already; an error body ({"code","message"}: the job is gone or
-// unreadable) gets it in front.
+// unreadable) gets it in front. ids are valid, so need no escaping.
 func appendJobBody(b []byte, id string, a *Answer) []byte {
 	if a.Status != "" {
 		return append(b, a.Body...)
 	}
-	return append(fmt.Appendf(b, `{"jobId":%q,`, id), a.Body[1:]...)
+	b = append(append(append(b, `{"jobId":"`...), id...), `",`...)
+	return append(b, a.Body[1:]...)
 }

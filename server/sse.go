@@ -127,7 +127,7 @@ func (st *sseStream) Fire(e held.Event) {
 			// so that a client that reconnects from it with a fresh token
 			// goes on with the same wait.
 			if !st.h.Over() {
-				st.write(nil, nil, "problem", ErrTokenRefused.answer().Body, false, true)
+				st.write(nil, nil, "problem", tokenExpired, false, true)
 				st.count(ErrTokenRefused.Status)
 			}
 			return
@@ -197,3 +197,7 @@ func (st *sseStream) write(pre, lead []byte, name string, body []byte, final, la
 // is "status". A job gone or unreadable ends with "problem" and the
 // {"code","message"} body ("error" would be taken for EventSource's own).
 var eventNames = map[store.Status]string{store.Completed: "completed", store.Failed: "failed", "": "problem"}
+
+// tokenExpired is the body of the problem event that ends a stream at its
+// token's expiry, made once.
+var tokenExpired = ErrTokenRefused.answer().Body
