@@ -136,8 +136,11 @@ func retryAfter(h http.Header, def time.Duration) time.Duration {
 	return time.Duration(n) * time.Second
 }
 
-// sleepUntil waits until t or the context ends.
+// sleepUntil waits until t or the context ends; an ended context wins.
 func sleepUntil(ctx context.Context, t time.Time) error {
+	if time.Until(t) <= 0 {
+		return ctx.Err()
+	}
 	select {
 	case <-time.After(time.Until(t)):
 		return nil
