@@ -121,15 +121,6 @@ func (n *fakeNode) commands(name string) []fakeCmd {
 	return out
 }
 
-// channels returns every channel the commands named name named, in order.
-func (n *fakeNode) channels(name string) []string {
-	var out []string
-	for _, c := range n.commands(name) {
-		out = append(out, c.channels...)
-	}
-	return out
-}
-
 // subscribed returns the channels of jobs (the anchor's left out) the
 // node's open connections are subscribed to, sorted.
 func (n *fakeNode) subscribed() []string {
