@@ -29,9 +29,6 @@ const subscribeChunk = 1024
 // may refuse).
 const anchorJob = "jobwait-anchor"
 
-// anchor is the channel of anchorJob's first key.
-func (h *Hub[T]) anchor() string { return h.subs.prefix + h.cfg.Keys(anchorJob)[0] }
-
 // listener keeps a keyspace subscription on every publishing node (see
 // Publishers in doc.go): listen's goroutine alone starts and stops them.
 type listener[T any] struct {
@@ -203,6 +200,13 @@ func (h *Hub[T]) session(ctx context.Context, n Node, ps Subscriber, b *backoff,
 		gen, opening = h.subs.open(nc)
 	}
 	h.mu.Unlock()
+	// The opening's last reply (Redis answers in order) confirms it: the
+	// pattern's, or the anchor channel's, subscribed after every other.
+	last := channelPrefix(h.cfg.DB) + h.cfg.Pattern
+	if nc != nil {
+		last = h.subs.prefix + h.cfg.Keys(anchorJob)[0]
+	}
+	opening = append(opening, last)
 
 	sctx, stop := context.WithCancel(ctx)
 	var sendErr error
@@ -213,14 +217,11 @@ func (h *Hub[T]) session(ctx context.Context, n Node, ps Subscriber, b *backoff,
 			ps.Close() // ends the receive below
 		}
 	})
-	opened, anchor := false, ""
-	if nc != nil {
-		anchor = h.anchor()
-	}
+	opened := false
 	err := h.receive(ctx, ps, func(msg any) {
 		switch m := msg.(type) {
 		case *redis.Subscription:
-			if !opened && (nc == nil && m.Kind == "psubscribe" || nc != nil && m.Channel == anchor) {
+			if !opened && m.Channel == last {
 				opened = true
 				b.reset()
 				h.listened(confirmed, s, nil)
@@ -248,17 +249,17 @@ func (h *Hub[T]) session(ctx context.Context, n Node, ps Subscriber, b *backoff,
 	return cmp.Or(sendErr, err) // the sender's failure ended the receive
 }
 
-// send writes connection gen's opening (the pattern, or the channels given
-// and then the anchor), then, in keys mode until ctx ends, what
+// send writes connection gen's opening (the pattern, or the channels
+// given, the anchor last), then, in keys mode until ctx ends, what
 // the set queues on nc: once woken it waits SubscribeWindow so that the
 // channels wanted meanwhile share one SUBSCRIBE, and unsubscribes lingers
 // a window after the first ends, so that those share one UNSUBSCRIBE too.
 func (h *Hub[T]) send(ctx context.Context, ps Subscriber, nc *nodeChannels, gen uint64, opening []string) error {
 	var err error
 	if nc == nil {
-		err = ps.PSubscribe(ctx, channelPrefix(h.cfg.DB)+h.cfg.Pattern)
+		err = ps.PSubscribe(ctx, opening...)
 	} else {
-		err = inChunks(ctx, ps.Subscribe, append(opening, h.anchor()))
+		err = inChunks(ctx, ps.Subscribe, opening)
 	}
 	if err != nil || nc == nil {
 		return err
